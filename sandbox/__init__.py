@@ -1,0 +1,1 @@
+"""Running untrusted code: the language table, limits, backends (Docker, local), the run queue."""

@@ -1,0 +1,4 @@
+"""OpenCode Classroom server: the Starlette app, its settings, store, auth and CLI.
+
+``rooms/`` and ``sandbox/`` know nothing of this package; it wires them together.
+"""

@@ -1,0 +1,37 @@
+"""The bus between server processes: in-process (one machine) or Redis pub/sub (many).
+
+A channel carries opaque bytes. Room documents use ``doc:{room}:{doc}``, room events
+``room:{room}``. A message published on a channel reaches every subscriber of that channel
+in every process, including the publisher's own process (subscribers filter by origin when
+they must).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+
+class Subscription(Protocol):
+    """Messages of one channel, in order. Iterate it; ``close`` ends the iteration."""
+
+    channel: str
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    @property
+    def healthy(self) -> bool:
+        """False while the bus cannot reach its broker (messages are then local only)."""
+
+    async def publish(self, channel: str, message: bytes) -> None: ...
+
+    async def subscribe(self, channel: str) -> Subscription: ...
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Call ``callback`` after the broker came back, so holders of state can resync."""
+
+    async def close(self) -> None: ...

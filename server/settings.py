@@ -1,0 +1,138 @@
+"""One frozen settings object, filled from ``CLASSROOM_*`` environment variables.
+
+Only this module reads the environment. Everything else receives a :class:`Settings`
+(or the parts of it it needs) explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+from server.exceptions import ConfigurationError
+
+SandboxKind = Literal["auto", "docker", "local"]
+
+
+def _default_concurrency() -> int:
+    return os.cpu_count() or 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of a server process. Build it with :meth:`from_env`."""
+
+    env: str = "development"
+    data_dir: Path = Path(".")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    token_ttl_seconds: int = 12 * 3600
+    # documents
+    max_frame_bytes: int = 1 << 20
+    max_connections_per_room: int = 500
+    max_connections_per_user: int = 20
+    compact_after_updates: int = 500
+    persist_batch_ms: int = 5
+    room_unload_grace_seconds: float = 30.0
+    # sandbox
+    sandbox: SandboxKind = "auto"
+    docker_url: str | None = None
+    run_concurrency: int = field(default_factory=_default_concurrency)
+    run_queue_size: int = 100
+    pool_size: int = 1
+    max_time_seconds: float = 20.0
+    max_memory_mb: int = 512
+    max_output_bytes: int = 64 * 1024
+    image_prefix: str = "opencode-classroom"
+    # grading
+    submissions_per_minute: int = 6
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``CLASSROOM_<FIELD>`` for every field; unset ones keep their default.
+
+        Raises :class:`ConfigurationError` with the variable's name for a value that does
+        not parse, and in production for a missing secret key.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "CLASSROOM_" + f.name.upper()
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(name, raw, f.type)
+        settings = cls(**values)  # type: ignore[arg-type]
+        return settings._resolved()
+
+    def _resolved(self) -> Settings:
+        data_dir = self.data_dir
+        database_url = self.database_url or f"sqlite:///{(data_dir / 'classroom.db').as_posix()}"
+        secret_key = self.secret_key
+        if not secret_key:
+            if self.is_production:
+                raise ConfigurationError(
+                    "CLASSROOM_SECRET_KEY must be set when CLASSROOM_ENV=production"
+                )
+            secret_key = _stored_secret(data_dir)
+        if self.sandbox not in ("auto", "docker", "local"):
+            raise ConfigurationError(
+                f"CLASSROOM_SANDBOX must be docker, local or auto, not {self.sandbox!r}"
+            )
+        return _replace(self, database_url=database_url, secret_key=secret_key)
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """The secret key kept in ``data_dir/secret_key``, generated on first use."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when two processes start at once, exactly one writes, both read its key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def _parse(name: str, raw: str, annotation: object) -> object:
+    kind = str(annotation)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+        if kind == "bool":
+            return raw.lower() in ("1", "true", "yes", "on")
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a valid {kind}") from None
+    if raw.lower() in ("none", "off") and "None" in kind:
+        return None
+    return raw
