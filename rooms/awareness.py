@@ -1,0 +1,153 @@
+"""Awareness entries of the y-websocket protocol and the server's table of them.
+
+An awareness payload is ``varUint n • n x (varUint clientID, varUint clock, varString JSON)``;
+the JSON ``null`` removes a client. The table applies the y-protocols clock rule (a newer
+clock wins; an equal clock wins only to remove), so it can greet a new connection with the
+current states and remove a departed connection's clients with ``clock + 1``.
+
+The decoder is ours rather than pycrdt's ``Decoder`` because hostile input must fail with
+:class:`~rooms.exceptions.ProtocolError`, never an ``IndexError`` or a half-read state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rooms.exceptions import ProtocolError
+
+# Yjs writes client ids (uint32) and clocks (JS safe integers, < 2**53) as varUints:
+# at most 8 bytes. A longer varUint is garbage, not a big number.
+_MAX_VAR_UINT_BYTES = 8
+NULL_STATE = "null"
+
+
+class Reader:
+    """Reads varUints and length-prefixed bytes from one frame, raising ProtocolError."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def var_uint(self) -> int:
+        value = 0
+        for shift in range(0, 7 * _MAX_VAR_UINT_BYTES, 7):
+            if self.pos >= len(self.data):
+                raise ProtocolError("frame ends inside a number")
+            byte = self.data[self.pos]
+            self.pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+        raise ProtocolError("number longer than 8 bytes")
+
+    def var_bytes(self) -> bytes:
+        length = self.var_uint()
+        end = self.pos + length
+        if end > len(self.data):
+            raise ProtocolError(f"length {length} runs past the end of the frame")
+        chunk = self.data[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def var_string(self) -> str:
+        try:
+            return self.var_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("string is not UTF-8") from None
+
+
+def write_var_uint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def write_var_bytes(data: bytes) -> bytes:
+    return write_var_uint(len(data)) + data
+
+
+@dataclass(frozen=True)
+class AwarenessEntry:
+    client_id: int
+    clock: int
+    state: str  # JSON text as the client sent it; "null" removes the client
+
+    @property
+    def removed(self) -> bool:
+        return self.state == NULL_STATE
+
+
+def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
+    """Entries of an awareness payload; the JSON of each state must parse."""
+    reader = Reader(payload)
+    count = reader.var_uint()
+    entries: list[AwarenessEntry] = []
+    for _ in range(count):
+        client_id = reader.var_uint()
+        clock = reader.var_uint()
+        state = reader.var_string()
+        # Browsers JSON.parse each state; one bad string would break every other client.
+        try:
+            json.loads(state)
+        except ValueError:
+            raise ProtocolError(f"awareness state of client {client_id} is not JSON") from None
+        entries.append(AwarenessEntry(client_id, clock, state))
+    return entries
+
+
+def encode_awareness(entries: Iterable[AwarenessEntry]) -> bytes:
+    items = list(entries)
+    parts = [write_var_uint(len(items))]
+    for entry in items:
+        parts.append(write_var_uint(entry.client_id))
+        parts.append(write_var_uint(entry.clock))
+        parts.append(write_var_bytes(entry.state.encode("utf-8")))
+    return b"".join(parts)
+
+
+class AwarenessTable:
+    """The latest entry per client id, kept with the y-protocols clock rule."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, AwarenessEntry] = {}
+
+    def apply(self, entries: Iterable[AwarenessEntry]) -> list[AwarenessEntry]:
+        """Apply entries; return those accepted (newer clock, or a removal at equal clock)."""
+        accepted: list[AwarenessEntry] = []
+        for entry in entries:
+            current = self._entries.get(entry.client_id)
+            if current is None:
+                newer = True
+            else:
+                newer = current.clock < entry.clock or (
+                    current.clock == entry.clock and entry.removed and not current.removed
+                )
+            if newer:
+                self._entries[entry.client_id] = entry
+                accepted.append(entry)
+        return accepted
+
+    def remove(self, client_ids: Iterable[int]) -> list[AwarenessEntry]:
+        """Mark these clients gone; return the removal entries (clock + 1) to broadcast."""
+        removals: list[AwarenessEntry] = []
+        for client_id in client_ids:
+            current = self._entries.get(client_id)
+            if current is None or current.removed:
+                continue
+            removal = AwarenessEntry(client_id, current.clock + 1, NULL_STATE)
+            self._entries[client_id] = removal
+            removals.append(removal)
+        return removals
+
+    def present(self) -> list[AwarenessEntry]:
+        """Entries of clients currently present (non-null state)."""
+        return [entry for entry in self._entries.values() if not entry.removed]
+
+    def state(self, client_id: int) -> str | None:
+        entry = self._entries.get(client_id)
+        return None if entry is None or entry.removed else entry.state

@@ -1,0 +1,111 @@
+"""Document names of a room and who may open them.
+
+A room holds three kinds of documents:
+
+``demo``
+    the instructor's live demo: instructors write, everyone else reads.
+``students/{user_id}/{file}``
+    one student's file: that student, instructors and assistants write; other students
+    cannot open it.
+``pairs/{group}/{file}``
+    a pair's shared file: members of the pair group, instructors and assistants write;
+    other students cannot open it.
+
+Instructors and assistants write students' and pairs' files so they can help live.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import assert_never
+
+from rooms.exceptions import InvalidDocumentName
+
+MAX_NAME_LENGTH = 200
+# One path segment: letters, digits and . _ - ; not starting with a dot (no "..", no hidden).
+_SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,99}")
+_USER_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+class DocKind(StrEnum):
+    DEMO = "demo"
+    STUDENT = "students"
+    PAIR = "pairs"
+
+
+class Access(StrEnum):
+    NONE = "none"
+    READ = "read"
+    WRITE = "write"
+
+
+STAFF_ROLES = frozenset({"instructor", "assistant"})
+
+
+@dataclass(frozen=True)
+class DocumentName:
+    kind: DocKind
+    owner: str | None = None  # the student's user id or the pair group
+    file: str | None = None
+
+    @property
+    def owner_user_id(self) -> int | None:
+        return int(self.owner) if self.kind is DocKind.STUDENT and self.owner else None
+
+    def __str__(self) -> str:
+        if self.kind is DocKind.DEMO:
+            return "demo"
+        return f"{self.kind.value}/{self.owner}/{self.file}"
+
+
+def parse_document_name(name: str) -> DocumentName:
+    """Parse ``demo``, ``students/{user_id}/{file}`` or ``pairs/{group}/{file}``.
+
+    Raises :class:`InvalidDocumentName` naming what is wrong.
+    """
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidDocumentName(f"document name longer than {MAX_NAME_LENGTH} characters")
+    if name == "demo":
+        return DocumentName(DocKind.DEMO)
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] not in ("students", "pairs"):
+        raise InvalidDocumentName(
+            f"unknown document {name!r}: expected demo, students/<user>/<file> "
+            "or pairs/<group>/<file>"
+        )
+    kind = DocKind(parts[0])
+    owner, file = parts[1], parts[2]
+    if kind is DocKind.STUDENT and not _USER_ID.fullmatch(owner):
+        raise InvalidDocumentName(f"student id {owner!r} is not a positive integer")
+    if kind is DocKind.PAIR and not _SEGMENT.fullmatch(owner):
+        raise InvalidDocumentName(f"pair group {owner!r} is not a valid name")
+    if not _SEGMENT.fullmatch(file):
+        raise InvalidDocumentName(f"file name {file!r} is not a valid name")
+    return DocumentName(kind, owner, file)
+
+
+def access(
+    doc: DocumentName,
+    *,
+    role: str | None,
+    user_id: int,
+    pair_groups: Collection[str] = (),
+) -> Access:
+    """What a caller with this room role may do with ``doc``.
+
+    ``role`` is the caller's role in the room (``instructor``, ``assistant``, ``student``)
+    or None when they are not a member; ``pair_groups`` are the groups they belong to.
+    """
+    if role is None:
+        return Access.NONE
+    staff = role in STAFF_ROLES
+    if doc.kind is DocKind.DEMO:
+        return Access.WRITE if role == "instructor" else Access.READ
+    if doc.kind is DocKind.STUDENT:
+        return Access.WRITE if staff or doc.owner_user_id == user_id else Access.NONE
+    if doc.kind is DocKind.PAIR:
+        return Access.WRITE if staff or doc.owner in pair_groups else Access.NONE
+    assert_never(doc.kind)

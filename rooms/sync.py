@@ -1,0 +1,256 @@
+"""The y-websocket protocol for the set of connections to one document, sans I/O.
+
+Feed it what happens — :meth:`DocumentSync.connect`, :meth:`~DocumentSync.receive` (a frame
+from a connection), :meth:`~DocumentSync.receive_remote` (a frame another process published),
+:meth:`~DocumentSync.disconnect` — and do what the returned :class:`Output` says: send each
+``(connection, frame)``, store each update of ``persist``, publish each frame of ``publish``.
+
+Rules this module keeps:
+
+1. Fan-out forwards the bytes it received: one ``bytes`` object goes to every recipient.
+   A client's step2 is re-framed once as an update, since step2 also means "you are synced".
+2. Nothing is sent back to the connection a change came from.
+3. A read-only connection's step2/update frames are dropped. The first dropped frame that
+   carries a change is answered with one auth/permission-denied frame; later ones are
+   dropped silently so a misbehaving editor cannot make the server chatty.
+4. A connection owns the awareness client ids it announced. On disconnect their removal
+   (state ``null``, clock + 1) goes to everyone in one frame, and is published.
+5. Only changes from local connections are persisted and published; a remote frame was
+   persisted and published by the process that received it.
+
+Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+import pycrdt
+
+from rooms.awareness import (
+    AwarenessTable,
+    Reader,
+    decode_awareness,
+    encode_awareness,
+    write_var_bytes,
+    write_var_uint,
+)
+from rooms.exceptions import ProtocolError
+
+EMPTY_UPDATE = b"\x00\x00"
+PERMISSION_DENIED = "permission denied: this document is read-only for you"
+
+
+class MessageType(IntEnum):
+    SYNC = 0
+    AWARENESS = 1
+    AUTH = 2
+    QUERY_AWARENESS = 3
+
+
+class SyncType(IntEnum):
+    STEP1 = 0
+    STEP2 = 1
+    UPDATE = 2
+
+
+def update_frame(update: bytes) -> bytes:
+    return bytes((MessageType.SYNC, SyncType.UPDATE)) + write_var_bytes(update)
+
+
+def step1_frame(state_vector: bytes) -> bytes:
+    return bytes((MessageType.SYNC, SyncType.STEP1)) + write_var_bytes(state_vector)
+
+
+def step2_frame(update: bytes) -> bytes:
+    return bytes((MessageType.SYNC, SyncType.STEP2)) + write_var_bytes(update)
+
+
+def awareness_frame(payload: bytes) -> bytes:
+    return write_var_uint(MessageType.AWARENESS) + write_var_bytes(payload)
+
+
+def permission_denied_frame(reason: str = PERMISSION_DENIED) -> bytes:
+    return write_var_uint(MessageType.AUTH) + b"\x00" + write_var_bytes(reason.encode("utf-8"))
+
+
+@dataclass
+class Output:
+    """What the caller must do after one event, in this order."""
+
+    sends: list[tuple[int, bytes]] = field(default_factory=list)
+    persist: list[bytes] = field(default_factory=list)  # Yjs updates, oldest first
+    publish: list[bytes] = field(default_factory=list)  # frames for the other processes
+
+    def broadcast(self, recipients: Iterable[int], frame: bytes) -> None:
+        self.sends.extend((conn, frame) for conn in recipients)
+
+
+@dataclass
+class _Connection:
+    writable: bool
+    client_ids: set[int] = field(default_factory=set)
+    denied: bool = False
+
+
+def _decode_state_vector(data: bytes) -> dict[int, int]:
+    reader = Reader(data)
+    return {reader.var_uint(): reader.var_uint() for _ in range(reader.var_uint())}
+
+
+class DocumentSync:
+    """One document and the connections open on it."""
+
+    def __init__(self, doc: pycrdt.Doc[Any] | None = None) -> None:
+        self.doc = doc if doc is not None else pycrdt.Doc()
+        self.awareness = AwarenessTable()
+        self._connections: dict[int, _Connection] = {}
+        self._owner: dict[int, int] = {}  # awareness client id -> connection
+
+    @property
+    def connections(self) -> list[int]:
+        return list(self._connections)
+
+    def connect(self, conn: int, *, writable: bool) -> Output:
+        """Register ``conn``; send it our step1 and the awareness states we know."""
+        if conn in self._connections:
+            raise ValueError(f"connection {conn} is already open")
+        self._connections[conn] = _Connection(writable)
+        out = Output()
+        out.sends.append((conn, step1_frame(self.doc.get_state())))
+        present = self.awareness.present()
+        if present:
+            out.sends.append((conn, awareness_frame(encode_awareness(present))))
+        return out
+
+    def receive(self, conn: int, frame: bytes) -> Output:
+        """Handle one frame from a local connection. Raises ProtocolError on bad input."""
+        state = self._connections[conn]
+        reader = Reader(frame)
+        kind = reader.var_uint()
+        out = Output()
+        if kind == MessageType.SYNC:
+            self._receive_sync(conn, state, reader, frame, out)
+        elif kind == MessageType.AWARENESS:
+            payload = reader.var_bytes()
+            entries = decode_awareness(payload)
+            for entry in self.awareness.apply(entries):
+                if entry.removed:
+                    state.client_ids.discard(entry.client_id)
+                    self._owner.pop(entry.client_id, None)
+                else:
+                    state.client_ids.add(entry.client_id)
+                    previous = self._owner.get(entry.client_id)
+                    if previous is not None and previous != conn:
+                        self._connections[previous].client_ids.discard(entry.client_id)
+                    self._owner[entry.client_id] = conn
+            out.broadcast(self._others(conn), frame)
+            out.publish.append(frame)
+        elif kind == MessageType.QUERY_AWARENESS:
+            out.sends.append((conn, awareness_frame(encode_awareness(self.awareness.present()))))
+        elif kind == MessageType.AUTH:
+            pass  # clients have nothing to say here; y-websocket servers ignore it too
+        else:
+            raise ProtocolError(f"unknown message type {kind}")
+        return out
+
+    def _receive_sync(
+        self, conn: int, state: _Connection, reader: Reader, frame: bytes, out: Output
+    ) -> None:
+        sub = reader.var_uint()
+        if sub == SyncType.STEP1:
+            state_vector = reader.var_bytes()
+            out.sends.append((conn, step2_frame(self._diff(state_vector))))
+            return
+        if sub not in (SyncType.STEP2, SyncType.UPDATE):
+            raise ProtocolError(f"unknown sync message type {sub}")
+        update = reader.var_bytes()
+        if update == EMPTY_UPDATE:
+            return
+        if not state.writable:
+            # A step2 is the client's half of the handshake; only one bringing new
+            # structs is an attempt to write. Every update frame is one.
+            if (sub == SyncType.UPDATE or self._brings_news(update)) and not state.denied:
+                state.denied = True
+                out.sends.append((conn, permission_denied_frame()))
+            return
+        self._apply(update)
+        forward = frame if sub == SyncType.UPDATE else update_frame(update)
+        out.broadcast(self._others(conn), forward)
+        out.persist.append(update)
+        out.publish.append(forward)
+
+    def receive_remote(self, frame: bytes) -> Output:
+        """Handle a frame another process published: apply it and pass it to every connection."""
+        reader = Reader(frame)
+        kind = reader.var_uint()
+        out = Output()
+        if kind == MessageType.SYNC:
+            sub = reader.var_uint()
+            if sub not in (SyncType.STEP2, SyncType.UPDATE):
+                raise ProtocolError(f"remote sync message type {sub} is not an update")
+            self._apply(reader.var_bytes())
+        elif kind == MessageType.AWARENESS:
+            self.awareness.apply(decode_awareness(reader.var_bytes()))
+        else:
+            raise ProtocolError(f"remote message type {kind} is not an update or awareness")
+        out.broadcast(self._connections, frame)
+        return out
+
+    def disconnect(self, conn: int) -> Output:
+        """Forget ``conn``; remove its awareness clients for everyone else."""
+        state = self._connections.pop(conn, None)
+        out = Output()
+        if state is None:
+            return out
+        owned = [cid for cid in state.client_ids if self._owner.get(cid) == conn]
+        for cid in owned:
+            del self._owner[cid]
+        removals = self.awareness.remove(owned)
+        if removals:
+            frame = awareness_frame(encode_awareness(removals))
+            out.broadcast(self._connections, frame)
+            out.publish.append(frame)
+        return out
+
+    def apply_stored(self, update: bytes) -> None:
+        """Apply an update read from the store (no fan-out, no persistence)."""
+        self._apply(update)
+
+    def resync_frame(self) -> bytes:
+        """The whole document as one update frame; applying it anywhere is idempotent."""
+        return update_frame(self.doc.get_update())
+
+    def _others(self, conn: int) -> list[int]:
+        return [other for other in self._connections if other != conn]
+
+    def _apply(self, update: bytes) -> None:
+        try:
+            self.doc.apply_update(update)
+        except BaseException as exc:  # yrs raises ValueError or a pyo3 PanicException
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            raise ProtocolError(f"update does not decode: {exc}") from None
+
+    def _diff(self, state_vector: bytes) -> bytes:
+        try:
+            return self.doc.get_update(state_vector)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            raise ProtocolError(f"state vector does not decode: {exc}") from None
+
+    def _brings_news(self, update: bytes) -> bool:
+        try:
+            theirs = _decode_state_vector(pycrdt.get_state(update))
+        except ProtocolError:
+            raise
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            raise ProtocolError(f"update does not decode: {exc}") from None
+        ours = _decode_state_vector(self.doc.get_state())
+        return any(clock > ours.get(client, 0) for client, clock in theirs.items())

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pycrdt
+import pytest
+
+from rooms.awareness import AwarenessEntry, AwarenessTable, decode_awareness, encode_awareness
+from rooms.exceptions import ProtocolError
+
+
+def test_decodes_what_pycrdt_encodes_and_back() -> None:
+    awareness = pycrdt.Awareness(pycrdt.Doc())
+    awareness.set_local_state({"user": {"name": "Ada", "color": "#f00"}})
+    payload = awareness.encode_awareness_update([awareness.client_id])
+    [entry] = decode_awareness(payload)
+    assert entry.client_id == awareness.client_id
+    assert entry.clock == 1
+    assert encode_awareness([entry]) == payload
+
+
+def test_clock_rule_newer_wins_equal_only_to_remove() -> None:
+    table = AwarenessTable()
+    assert table.apply([AwarenessEntry(1, 5, '{"a":1}')])
+    assert table.apply([AwarenessEntry(1, 4, '{"a":0}')]) == []
+    assert table.apply([AwarenessEntry(1, 5, '{"a":2}')]) == []
+    assert table.state(1) == '{"a":1}'
+    assert table.apply([AwarenessEntry(1, 5, "null")]) == [AwarenessEntry(1, 5, "null")]
+    assert table.state(1) is None
+    assert table.present() == []
+
+
+def test_remove_bumps_the_clock_once() -> None:
+    table = AwarenessTable()
+    table.apply([AwarenessEntry(9, 2, "{}")])
+    assert table.remove([9, 10]) == [AwarenessEntry(9, 3, "null")]
+    assert table.remove([9]) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"\x01", b"\x01\x01", b"\x01\x01\x01\x05ab", b"\x01\x01\x01\x01{", b"\x02\x01\x01\x00"],
+)
+def test_truncated_or_non_json_payloads_are_protocol_errors(payload: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_awareness(payload)

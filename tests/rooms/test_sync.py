@@ -1,0 +1,300 @@
+"""Protocol tests: real pycrdt client docs synced through DocumentSync, bytes in, bytes out."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import deque
+
+import pycrdt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
+from rooms.exceptions import ProtocolError
+from rooms.sync import (
+    DocumentSync,
+    MessageType,
+    Output,
+    awareness_frame,
+    permission_denied_frame,
+    update_frame,
+)
+
+
+class Client:
+    """A y-websocket client reduced to its protocol: a pycrdt Doc and an Awareness."""
+
+    def __init__(self) -> None:
+        self.doc: pycrdt.Doc = pycrdt.Doc()
+        self.text = self.doc.get("text", type=pycrdt.Text)
+        self.awareness = pycrdt.Awareness(self.doc)
+        self.outbox: list[bytes] = []
+        self.received: list[bytes] = []
+        self.doc.observe(self._on_update)
+
+    def _on_update(self, event: pycrdt.TransactionEvent) -> None:
+        if event.update != b"\x00\x00" and not getattr(self, "_applying", False):
+            self.outbox.append(update_frame(event.update))
+
+    def open(self) -> None:
+        self.outbox.append(pycrdt.create_sync_message(self.doc))
+
+    def handle(self, frame: bytes) -> None:
+        self.received.append(frame)
+        if frame[0] == MessageType.SYNC:
+            self._applying = True
+            try:
+                reply = pycrdt.handle_sync_message(frame[1:], self.doc)
+            finally:
+                self._applying = False
+            if reply is not None:
+                self.outbox.append(reply)
+        elif frame[0] == MessageType.AWARENESS:
+            self.awareness.apply_awareness_update(pycrdt.read_message(frame[1:]), "remote")
+
+    def announce(self, state: dict[str, object]) -> None:
+        self.awareness.set_local_state(state)
+        payload = self.awareness.encode_awareness_update([self.awareness.client_id])
+        self.outbox.append(pycrdt.create_awareness_message(payload))
+
+
+class Link:
+    """Carries frames between clients and the server object until nothing moves."""
+
+    def __init__(self, server: DocumentSync) -> None:
+        self.server = server
+        self.clients: dict[int, Client] = {}
+        self.persisted: list[bytes] = []
+        self.published: list[bytes] = []
+
+    def connect(self, conn: int, *, writable: bool = True) -> Client:
+        client = Client()
+        self.clients[conn] = client
+        client.open()
+        self.run(self.server.connect(conn, writable=writable))
+        return client
+
+    def run(self, out: Output) -> None:
+        pending: deque[Output] = deque([out])
+        while pending:
+            out = pending.popleft()
+            self.persisted.extend(out.persist)
+            self.published.extend(out.publish)
+            for conn, frame in out.sends:
+                if conn in self.clients:
+                    self.clients[conn].handle(frame)
+            for conn, client in list(self.clients.items()):
+                while client.outbox:
+                    pending.append(self.server.receive(conn, client.outbox.pop(0)))
+
+    def flush(self) -> None:
+        self.run(Output())
+
+
+def test_two_clients_converge_through_the_server() -> None:
+    link = Link(DocumentSync())
+    a = link.connect(1)
+    b = link.connect(2)
+    a.text += "hello"
+    link.flush()
+    b.text += " world"
+    link.flush()
+    assert str(a.text) == str(b.text) == "hello world"
+    assert str(link.server.doc.get("text", type=pycrdt.Text)) == "hello world"
+    assert len(link.persisted) == 2
+    assert link.published and all(f[0] == MessageType.SYNC for f in link.published)
+
+
+def test_late_joiner_gets_the_document_in_step2() -> None:
+    link = Link(DocumentSync())
+    a = link.connect(1)
+    a.text += "before"
+    link.flush()
+    c = link.connect(3)
+    assert str(c.text) == "before"
+
+
+def test_fan_out_forwards_the_received_bytes_and_skips_the_sender() -> None:
+    server = DocumentSync()
+    for conn in (1, 2, 3):
+        server.connect(conn, writable=True)
+    source = pycrdt.Doc()
+    source.get("text", type=pycrdt.Text).insert(0, "x")
+    frame = update_frame(source.get_update())
+    out = server.receive(1, frame)
+    assert sorted(conn for conn, _ in out.sends) == [2, 3]
+    assert all(sent is frame for _, sent in out.sends)
+    assert out.persist == [source.get_update()]
+    assert out.publish == [frame]
+
+
+def test_read_only_connection_cannot_write_and_is_told_once() -> None:
+    link = Link(DocumentSync())
+    writer = link.connect(1)
+    writer.text += "demo code"
+    link.flush()
+    reader = link.connect(2, writable=False)
+    assert str(reader.text) == "demo code"
+    reader.text += " hacked"
+    link.flush()
+    reader.text += " again"
+    link.flush()
+    denied = [f for f in reader.received if f[0] == MessageType.AUTH]
+    assert denied == [permission_denied_frame()]
+    assert str(writer.text) == "demo code"
+    assert str(link.server.doc.get("text", type=pycrdt.Text)) == "demo code"
+    assert len(link.persisted) == 1
+
+
+def test_read_only_handshake_without_news_is_not_denied() -> None:
+    link = Link(DocumentSync())
+    writer = link.connect(1)
+    writer.text += "abc"
+    link.flush()
+    del writer.text[0:1]  # a delete set travels in every later step2
+    link.flush()
+    reader = link.connect(2, writable=False)
+    link.flush()
+    # Reconnect: the reader's step2 carries the delete set but no new structs.
+    link.server.disconnect(2)
+    link.clients[2] = reader
+    reader.open()
+    link.run(link.server.connect(2, writable=False))
+    assert str(reader.text) == "bc"
+    assert not [f for f in reader.received if f[0] == MessageType.AUTH]
+
+
+def test_read_only_offline_edit_in_step2_is_denied() -> None:
+    link = Link(DocumentSync())
+    reader = Client()
+    reader.text += "offline"
+    reader.outbox.clear()
+    link.clients[5] = reader
+    reader.open()
+    link.run(link.server.connect(5, writable=False))
+    assert [f for f in reader.received if f[0] == MessageType.AUTH] == [permission_denied_frame()]
+    assert str(link.server.doc.get("text", type=pycrdt.Text)) == ""
+
+
+def test_awareness_reaches_others_and_new_joiners_then_goes_on_disconnect() -> None:
+    link = Link(DocumentSync())
+    a = link.connect(1)
+    b = link.connect(2)
+    a.announce({"user": {"name": "Ada"}})
+    link.flush()
+    assert b.awareness.states[a.awareness.client_id] == {"user": {"name": "Ada"}}
+    c = link.connect(3)
+    assert c.awareness.states[a.awareness.client_id] == {"user": {"name": "Ada"}}
+
+    out = link.server.disconnect(1)
+    del link.clients[1]
+    frames = {frame for _, frame in out.sends}
+    assert len(frames) == 1, "one removal frame for everyone"
+    assert sorted(conn for conn, _ in out.sends) == [2, 3]
+    assert out.publish == list(frames)
+    link.run(out)
+    assert a.awareness.client_id not in b.awareness.states
+    assert a.awareness.client_id not in c.awareness.states
+
+
+def test_awareness_client_moving_to_a_new_connection_is_not_removed_by_the_old() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    server.connect(2, writable=True)
+    server.connect(9, writable=True)
+    entry = AwarenessEntry(77, 1, json.dumps({"n": 1}))
+    server.receive(1, awareness_frame(encode_awareness([entry])))
+    server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 2, "{}")])))
+    assert server.disconnect(1).sends == []
+    removal = server.disconnect(2)
+    [(_, frame)] = removal.sends
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(77, 3, "null")]
+
+
+def test_query_awareness_answers_with_present_states() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, 0, '{"a":1}')])))
+    out = server.receive(1, bytes([MessageType.QUERY_AWARENESS]))
+    [(conn, frame)] = out.sends
+    assert conn == 1
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 0, '{"a":1}')]
+
+
+def test_remote_frames_are_applied_and_sent_to_everyone_without_persisting() -> None:
+    origin, here = DocumentSync(), DocumentSync()
+    origin.connect(1, writable=True)
+    here.connect(1, writable=True)
+    here.connect(2, writable=True)
+    source = pycrdt.Doc()
+    source.get("text", type=pycrdt.Text).insert(0, "remote")
+    out = origin.receive(1, update_frame(source.get_update()))
+    [published] = out.publish
+    remote = here.receive_remote(published)
+    assert sorted(conn for conn, _ in remote.sends) == [1, 2]
+    assert remote.persist == [] and remote.publish == []
+    assert str(here.doc.get("text", type=pycrdt.Text)) == "remote"
+
+
+def test_resync_frame_is_idempotent() -> None:
+    a = DocumentSync()
+    a.connect(1, writable=True)
+    source = pycrdt.Doc()
+    source.get("text", type=pycrdt.Text).insert(0, "same")
+    a.receive(1, update_frame(source.get_update()))
+    b = DocumentSync()
+    b.receive_remote(a.resync_frame())
+    b.receive_remote(a.resync_frame())
+    assert str(b.doc.get("text", type=pycrdt.Text)) == "same"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"\x07",
+        b"\x00",
+        b"\x00\x05",
+        b"\x00\x02\x05ab",
+        b"\x00\x02\x03\x01\x02\x03",
+        b"\x01\x03\x01\x01",
+        b"\x01\x06\x01\x01\x01\x02{x",
+        b"\x01\x05\x01\x01\x01\x02\xff\xfe",
+        b"\x00\x00\x02\xff\xff",
+        b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+    ],
+)
+def test_malformed_frames_raise_protocol_error_and_change_nothing(frame: bytes) -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    before = server.doc.get_update()
+    with pytest.raises(ProtocolError):
+        server.receive(1, frame)
+    assert server.doc.get_update() == before
+    assert server.connections == [1]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=64),
+        st.tuples(
+            st.sampled_from([b"\x00\x00", b"\x00\x01", b"\x00\x02", b"\x01", b"\x03"]),
+            st.binary(max_size=64),
+        ).map(lambda t: t[0] + t[1]),
+    )
+)
+def test_arbitrary_frames_never_raise_anything_but_protocol_error(frame: bytes) -> None:
+    for writable in (True, False):
+        server = DocumentSync()
+        server.connect(1, writable=writable)
+        server.connect(2, writable=True)
+        with contextlib.suppress(ProtocolError):
+            server.receive(1, frame)
+        with contextlib.suppress(ProtocolError):
+            server.receive_remote(frame)
+        # The object still works for everyone afterwards.
+        server.disconnect(1)
+        assert server.connections == [2]
