@@ -2,3 +2,5 @@
 
 ``rooms/`` and ``sandbox/`` know nothing of this package; it wires them together.
 """
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The JSON HTTP API: one module per resource, each exposing ``routes``."""

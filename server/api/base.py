@@ -1,0 +1,170 @@
+"""Declaring JSON endpoints: body validation, the caller, errors, and the OpenAPI entry.
+
+Rule 1: an endpoint declares its body and response models; the declaration is what is
+validated *and* what the OpenAPI document says, so the two cannot drift.
+Rule 2: handlers raise :mod:`server.exceptions` errors; :func:`error_response` turns them into
+``{"error": {"code", "message"}}`` with the right status. Nothing else reaches the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.auth import COOKIE_NAME, Caller
+from server.exceptions import ApiError, BadRequest, Forbidden
+from server.state import AppState
+
+log = logging.getLogger("classroom.api")
+
+MAX_BODY_BYTES = 1 << 20
+M = TypeVar("M", bound=BaseModel)
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.classroom
+    return state
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE_NAME) or request.query_params.get("token")
+
+
+class Ctx:
+    """What a handler gets: the request, the app state, the verified caller and the body."""
+
+    def __init__(
+        self, request: Request, state: AppState, caller: Caller | None, body: BaseModel | None
+    ) -> None:
+        self.request = request
+        self.state = state
+        self._caller = caller
+        self._body = body
+
+    @property
+    def caller(self) -> Caller:
+        assert self._caller is not None, "endpoint declared auth=False"
+        return self._caller
+
+    def body(self, model: type[M]) -> M:
+        assert isinstance(self._body, model), f"endpoint body is not {model.__name__}"
+        return self._body
+
+    def path_int(self, name: str) -> int:
+        value = self.request.path_params[name]
+        return int(value)
+
+    def require_instructor(self) -> None:
+        if not self.caller.is_instructor:
+            raise Forbidden("only instructors may do this", code="instructor_only")
+
+    def session(self) -> Any:
+        return self.state.store.session()
+
+
+Handler = Callable[[Ctx], Awaitable[BaseModel | dict[str, Any] | list[Any] | Response]]
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    auth: bool
+    status: int
+    tag: str
+
+
+class ApiRoute(Route):
+    """A Starlette route that carries its :class:`ApiSpec` for the OpenAPI document."""
+
+    spec: ApiSpec
+
+
+def endpoint(
+    method: str,
+    path: str,
+    *,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    auth: bool = True,
+    status: int = 200,
+    tag: str = "api",
+) -> Callable[[Handler], ApiRoute]:
+    """Turn ``async def handler(ctx)`` into an :class:`ApiRoute` for ``method path``."""
+
+    def decorate(handler: Handler) -> ApiRoute:
+        summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
+        spec = ApiSpec(method, path, summary, body, response, auth, status, tag)
+
+        async def run(request: Request) -> Response:
+            try:
+                state = app_state(request)
+                caller = state.signer.verify(bearer_token(request)) if auth else None
+                parsed = await _parse_body(request, body) if body is not None else None
+                result = await handler(Ctx(request, state, caller, parsed))
+            except ApiError as exc:
+                return error_response(exc)
+            if isinstance(result, Response):
+                return result
+            if isinstance(result, BaseModel):
+                return JSONResponse(result.model_dump(mode="json"), status_code=status)
+            return JSONResponse(result, status_code=status)
+
+        route = ApiRoute(path, run, methods=[method], name=handler.__name__)
+        route.spec = spec
+        return route
+
+    return decorate
+
+
+async def _parse_body(request: Request, model: type[M]) -> M:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(_describe(exc), code="invalid_body") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+async def scalar_or_404(session: AsyncSession, model: type[Any], key: Any, what: str) -> Any:
+    from server.exceptions import NotFound
+
+    found = await session.get(model, key)
+    if found is None:
+        raise NotFound(f"{what} {key} does not exist")
+    return found

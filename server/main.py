@@ -1,0 +1,7 @@
+"""The ASGI application built from the environment, for ``uvicorn server.main:app`` and workers."""
+
+from __future__ import annotations
+
+from server.app import create_app
+
+app = create_app()

@@ -1,0 +1,251 @@
+"""Shared fixtures: settings on a fresh database (SQLite and PostgreSQL), the app with its
+lifespan, an HTTP client on it, a real uvicorn server, and users with tokens.
+
+Every test that uses ``database_url`` (directly or through ``settings``/``app``/``client``/
+``server``) runs once on SQLite and once on PostgreSQL. A module that only needs one sets
+``DATABASES = ("sqlite",)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from server.app import create_app
+from server.auth import hash_password
+from server.models import User, UserKind
+from server.settings import Settings
+from server.state import AppState
+from server.store import Store
+from tests.services import POSTGRES_URL, require
+
+ALL_DATABASES = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_url" in metafunc.fixturenames:
+        kinds = getattr(metafunc.module, "DATABASES", ALL_DATABASES)
+        metafunc.parametrize("database_kind", kinds, indirect=False, scope="function")
+
+
+@pytest.fixture
+def database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
+    if database_kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'classroom.db'}"
+        return
+    require("postgres")
+    import psycopg
+
+    name = f"classroom_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: str) -> Settings:
+    env = {
+        "CLASSROOM_DATA_DIR": str(tmp_path),
+        "CLASSROOM_DATABASE_URL": database_url,
+        "CLASSROOM_SECRET_KEY": "test-secret-key",
+        "CLASSROOM_SANDBOX": "local",
+        "CLASSROOM_POOL_SIZE": "0",
+        "CLASSROOM_ROOM_UNLOAD_GRACE_SECONDS": "0.5",
+    }
+    env.update({f"CLASSROOM_{k.upper()}": v for k, v in overrides.items()})
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def state_of(app: Starlette) -> AppState:
+    state: AppState = app.state.classroom
+    return state
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn serving the app on 127.0.0.1, in a thread with its own event loop."""
+
+    app: Starlette
+    port: int
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def state(self) -> AppState:
+        return state_of(self.app)
+
+
+def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
+    application = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=port,
+        ws="websockets",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = 30.0
+    step = 0.02
+    waited = 0.0
+    # uvicorn offers no awaitable "started"; poll its flag (this waits on the event, bounded).
+    while not server.started and thread.is_alive() and waited < deadline:
+        threading.Event().wait(step)
+        waited += step
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
+    try:
+        yield LiveServer(application, port, settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[LiveServer]:
+    yield from serve_in_thread(settings)
+
+
+@dataclass
+class Account:
+    id: int
+    name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def create_instructor(
+    store: Store, state: AppState, email: str = "teacher@example.org", name: str = "Ada"
+) -> Account:
+    async with store.session() as session:
+        user = User(
+            email=email,
+            name=name,
+            kind=UserKind.INSTRUCTOR,
+            password_hash=hash_password("correct horse"),
+        )
+        session.add(user)
+        await session.flush()
+        assert user.id is not None
+        user_id = user.id
+    return Account(user_id, name, state.signer.sign(user_id, UserKind.INSTRUCTOR))
+
+
+@pytest.fixture
+async def instructor(app: Starlette) -> Account:
+    state = state_of(app)
+    return await create_instructor(state.store, state)
+
+
+async def new_classroom(
+    http: httpx.AsyncClient, teacher: Account, title: str = "CS 101"
+) -> dict[str, Any]:
+    response = await http.post("/api/classrooms", json={"title": title}, headers=teacher.headers)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def new_room(
+    http: httpx.AsyncClient, teacher: Account, classroom_id: int, kind: str = "lesson"
+) -> dict[str, Any]:
+    response = await http.post(
+        f"/api/classrooms/{classroom_id}/rooms",
+        json={"title": "Lesson 1", "kind": kind},
+        headers=teacher.headers,
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def join_as(http: httpx.AsyncClient, join_code: str, name: str) -> Account:
+    response = await http.post("/api/join", json={"join_code": join_code, "name": name})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    return Account(data["user"]["id"], name, data["token"])
+
+
+@dataclass
+class Lesson:
+    """A classroom with one room, its instructor and two students."""
+
+    classroom: dict[str, Any]
+    room: dict[str, Any]
+    teacher: Account
+    alice: Account
+    bob: Account
+
+    @property
+    def room_id(self) -> int:
+        value: int = self.room["id"]
+        return value
+
+
+@pytest.fixture
+async def lesson(client: httpx.AsyncClient, instructor: Account) -> Lesson:
+    classroom = await new_classroom(client, instructor)
+    room = await new_room(client, instructor, classroom["id"])
+    alice = await join_as(client, classroom["join_code"], "Alice")
+    bob = await join_as(client, classroom["join_code"], "Bob")
+    return Lesson(classroom, room, instructor, alice, bob)
+
+
+def run_coroutine(coro: Any) -> Any:
+    """Run a coroutine on a fresh loop from synchronous test code."""
+    return asyncio.run(coro)

@@ -1,0 +1,47 @@
+"""Settings from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.exceptions import ConfigurationError
+from server.settings import Settings
+
+
+def test_defaults_for_one_machine(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path}/classroom.db"
+    assert settings.redis_url is None
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.max_frame_bytes == 1 << 20
+    assert settings.max_connections_per_room == 500
+    assert settings.max_connections_per_user == 20
+    again = Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path)})
+    assert again.secret_key == settings.secret_key
+
+
+def test_values_are_parsed(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "CLASSROOM_DATA_DIR": str(tmp_path),
+            "CLASSROOM_REDIS_URL": "redis://127.0.0.1:6379/3",
+            "CLASSROOM_PORT": "9000",
+            "CLASSROOM_ROOM_UNLOAD_GRACE_SECONDS": "1.5",
+            "CLASSROOM_SANDBOX": "docker",
+        }
+    )
+    assert settings.redis_url == "redis://127.0.0.1:6379/3"
+    assert settings.port == 9000
+    assert settings.room_unload_grace_seconds == 1.5
+    assert settings.sandbox == "docker"
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
+
+
+def test_refusals(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CLASSROOM_SANDBOX must be"):
+        Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_SANDBOX": "vm"})
+    with pytest.raises(ConfigurationError, match="CLASSROOM_SECRET_KEY must be set"):
+        Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_ENV": "production"})

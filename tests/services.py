@@ -1,0 +1,115 @@
+"""Which real services a test needs, and what to do when one is missing.
+
+``require("redis")`` skips the test with a reason on a laptop without Redis, and fails it when
+``redis`` is listed in ``CLASSROOM_TEST_REQUIRE`` (CI lists every service it starts), so a
+test that needs a service can never pass silently in CI by skipping.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("CLASSROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "CLASSROOM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+CHROMIUM = os.environ.get("CLASSROOM_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def required() -> set[str]:
+    raw = os.environ.get("CLASSROOM_TEST_REQUIRE", "")
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@functools.cache
+def _redis() -> str | None:
+    if not _port_open("127.0.0.1", 6379):
+        return "no Redis server on 127.0.0.1:6379"
+    return None
+
+
+@functools.cache
+def _postgres() -> str | None:
+    if not _port_open("127.0.0.1", 5432):
+        return "no PostgreSQL server on 127.0.0.1:5432"
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL.replace("postgresql://", "postgresql://", 1)):
+            pass
+    except Exception as exc:
+        return f"PostgreSQL at {POSTGRES_URL} refused: {exc}"
+    return None
+
+
+@functools.cache
+def _docker() -> str | None:
+    if not Path("/var/run/docker.sock").exists() and not os.environ.get("DOCKER_HOST"):
+        return "no Docker engine (/var/run/docker.sock missing)"
+    docker = shutil.which("docker")
+    if docker is None:
+        return "no docker client to check the engine and images"
+    probe = subprocess.run([docker, "info"], capture_output=True, timeout=30, check=False)
+    if probe.returncode != 0:
+        return "the Docker engine does not answer `docker info`"
+    return None
+
+
+@functools.cache
+def _node() -> str | None:
+    if shutil.which("node") is None:
+        return "no node on PATH"
+    if not (ROOT / "tests" / "node" / "node_modules").is_dir():
+        return "tests/node/node_modules missing: run `npm ci` in tests/node"
+    return None
+
+
+@functools.cache
+def _chromium() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM}"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    return None
+
+
+CHECKS = {
+    "redis": _redis,
+    "postgres": _postgres,
+    "docker": _docker,
+    "node": _node,
+    "chromium": _chromium,
+}
+
+
+def missing(service: str) -> str | None:
+    """Why ``service`` cannot be used here, or None when it can."""
+    return CHECKS[service]()
+
+
+def require(service: str) -> None:
+    """Skip (or, when CI requires the service, fail) the calling test if ``service`` is absent."""
+    reason = missing(service)
+    if reason is None:
+        return
+    if service in required():
+        pytest.fail(f"{service} is required (CLASSROOM_TEST_REQUIRE) but unavailable: {reason}")
+    pytest.skip(f"{service} unavailable: {reason}")
