@@ -1,0 +1,216 @@
+"""The bus of many processes: Redis pub/sub, with a reconnect loop.
+
+Design note. One pub/sub connection per process carries every channel this process listens
+to; a reader task hands each message to the local subscriptions of its channel. When the
+connection breaks the reader logs one line, sets ``healthy`` False, and retries with
+exponential backoff; while it is down ``publish`` drops messages at once (local delivery
+goes on, the process serves its own clients). When a connection is made again, every
+channel is subscribed again and the ``on_reconnect`` callbacks run so holders of state can
+resync what they missed. redis-py's own retries are switched off so that no outage goes
+unnoticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+log = logging.getLogger("classroom.bus")
+
+_CLOSED = object()
+# Keeps the pub/sub connection subscribed (and so reading) when no channel is in use.
+_CONTROL_CHANNEL = "classroom:bus:control"
+
+
+class RedisSubscription:
+    def __init__(self, bus: RedisBus, channel: str) -> None:
+        self.channel = channel
+        self._bus = bus
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+
+    def deliver(self, message: bytes) -> None:
+        self._queue.put_nowait(message)
+
+    def finish(self) -> None:
+        self._queue.put_nowait(_CLOSED)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            item = await self._queue.get()
+            if item is _CLOSED:
+                return
+            assert isinstance(item, bytes)
+            yield item
+
+    async def close(self) -> None:
+        self.finish()
+        await self._bus._remove(self)
+
+
+class RedisBus:
+    """A :class:`server.bus.Bus` over Redis pub/sub. Call :meth:`start` once in the lifespan."""
+
+    def __init__(self, url: str, *, backoff_initial: float = 0.1, backoff_max: float = 5.0) -> None:
+        self.url = url
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._client: redis.Redis = redis.Redis.from_url(
+            url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2.0
+        )
+        self._pubsub: Any = None
+        self._subscriptions: dict[str, list[RedisSubscription]] = defaultdict(list)
+        self._callbacks: list[Callable[[], Awaitable[None]]] = []
+        self._healthy = False
+        self._health_changed = asyncio.Condition()
+        self._connected_once = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    async def wait_for_health(self, healthy: bool) -> None:
+        """Return once ``healthy`` has this value (for tests and readiness probes)."""
+        async with self._health_changed:
+            await self._health_changed.wait_for(lambda: self._healthy is healthy)
+
+    async def _set_healthy(self, healthy: bool) -> None:
+        self._healthy = healthy
+        async with self._health_changed:
+            self._health_changed.notify_all()
+
+    async def start(self, *, wait: float = 2.0) -> None:
+        """Start the reader; wait up to ``wait`` seconds for a first connection (not fatal)."""
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._run(), name="redis-bus-reader")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected_once.wait(), wait)
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        if not self._healthy:
+            return
+        try:
+            await self._client.publish(channel, message)
+        except (RedisError, OSError) as exc:
+            # The reader sees the same outage and owns the healthy flag and the recovery.
+            log.debug("publish on %s dropped: %s", channel, exc)
+
+    async def subscribe(self, channel: str) -> RedisSubscription:
+        if self._reader is None:
+            await self.start(wait=0)
+        subscription = RedisSubscription(self, channel)
+        first = not self._subscriptions.get(channel)
+        self._subscriptions[channel].append(subscription)
+        if first and self._healthy and self._pubsub is not None:
+            try:
+                await self._pubsub.subscribe(channel)
+            except (RedisError, OSError) as exc:
+                log.debug("subscribe %s deferred to reconnect: %s", channel, exc)
+        return subscription
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self._callbacks.append(callback)
+
+    async def _remove(self, subscription: RedisSubscription) -> None:
+        subscribers = self._subscriptions.get(subscription.channel)
+        if not subscribers or subscription not in subscribers:
+            return
+        subscribers.remove(subscription)
+        if subscribers:
+            return
+        del self._subscriptions[subscription.channel]
+        if self._healthy and self._pubsub is not None:
+            try:
+                await self._pubsub.unsubscribe(subscription.channel)
+            except (RedisError, OSError) as exc:
+                log.debug("unsubscribe %s failed: %s", subscription.channel, exc)
+
+    async def _run(self) -> None:
+        backoff = self._backoff_initial
+        had_outage = False
+        while not self._closing:
+            pubsub = self._client.pubsub()
+            try:
+                channels = list(self._subscriptions)
+                await pubsub.subscribe(_CONTROL_CHANNEL, *channels)
+                self._pubsub = pubsub
+                await self._set_healthy(True)
+                # Channels added while that subscribe was in flight saw no pubsub yet.
+                late = [channel for channel in self._subscriptions if channel not in channels]
+                if late:
+                    await pubsub.subscribe(*late)
+                self._connected_once.set()
+                backoff = self._backoff_initial
+                if had_outage:
+                    log.warning("redis %s is back: resyncing", self._safe_url)
+                    for callback in list(self._callbacks):
+                        task = asyncio.create_task(self._run_callback(callback))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
+                had_outage = False
+                await self._read(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if not had_outage:
+                    log.warning(
+                        "redis %s unreachable (%s): documents and events are local-only "
+                        "until it returns",
+                        self._safe_url,
+                        exc,
+                    )
+                had_outage = True
+            finally:
+                self._pubsub = None
+                await self._set_healthy(False)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            if not self._closing:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._backoff_max)
+            had_outage = True
+
+    async def _read(self, pubsub: Any) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=None)
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"].decode()
+            for subscription in list(self._subscriptions.get(channel, ())):
+                subscription.deliver(message["data"])
+
+    async def _run_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await callback()
+        except Exception:
+            log.error("resync after redis reconnect failed", exc_info=True)
+
+    @property
+    def _safe_url(self) -> str:
+        # Never log a password that may be in the URL.
+        return self.url.split("@")[-1]
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        for subscribers in list(self._subscriptions.values()):
+            for subscription in list(subscribers):
+                subscription.finish()
+        self._subscriptions.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await self._client.aclose()

@@ -1,0 +1,152 @@
+"""RedisBus against real Redis: the shared server, and a private one we stop and restart."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from server.bus.redis import RedisBus
+from tests.conftest import free_port
+from tests.services import REDIS_URL, require
+
+pytestmark = pytest.mark.redis
+
+
+async def next_message(iterator: AsyncIterator[bytes]) -> bytes:
+    return await asyncio.wait_for(anext(iterator), 5.0)
+
+
+@pytest.fixture
+async def buses() -> AsyncIterator[tuple[RedisBus, RedisBus]]:
+    require("redis")
+    one, two = RedisBus(REDIS_URL), RedisBus(REDIS_URL)
+    await one.start()
+    await two.start()
+    yield one, two
+    await one.close()
+    await two.close()
+
+
+async def test_a_message_reaches_subscribers_in_every_process(
+    buses: tuple[RedisBus, RedisBus],
+) -> None:
+    one, two = buses
+    assert one.healthy and two.healthy
+    channel = f"test:{uuid.uuid4().hex}"
+    here = await one.subscribe(channel)
+    there = await two.subscribe(channel)
+    await one.publish(channel, b"\x00\x02hello")
+    assert await next_message(aiter(here)) == b"\x00\x02hello"
+    there_messages = aiter(there)
+    assert await next_message(there_messages) == b"\x00\x02hello"
+    await two.publish(channel, b"second")
+    assert await next_message(there_messages) == b"second"
+    await there.close()
+    assert [m async for m in there] == []
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port, so stopping it disturbs nobody else."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "notice",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert self.process.stdout is not None
+        # The server says when it listens; read its log until then (EOF means it died).
+        for line in self.process.stdout:
+            if b"Ready to accept connections" in line:
+                return
+        raise RuntimeError("private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    require("redis")
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server binary not on PATH")
+    redis = PrivateRedis()
+    redis.start()
+    yield redis
+    redis.kill()
+
+
+async def test_outage_degrades_then_resubscribes_and_calls_back(
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = RedisBus(private_redis.url, backoff_initial=0.05, backoff_max=0.2)
+    peer = RedisBus(private_redis.url, backoff_initial=0.05, backoff_max=0.2)
+    reconnected = asyncio.Event()
+
+    async def on_reconnect() -> None:
+        reconnected.set()
+
+    bus.on_reconnect(on_reconnect)
+    try:
+        await bus.start()
+        await peer.start()
+        subscription = await bus.subscribe("doc:1:demo")
+        messages = aiter(subscription)
+
+        private_redis.kill()
+        await asyncio.wait_for(bus.wait_for_health(False), 10)
+        assert not bus.healthy
+        await bus.publish("doc:1:demo", b"dropped while down")  # no exception
+        assert any("unreachable" in r.getMessage() for r in caplog.records)
+
+        private_redis.start()
+        await asyncio.wait_for(reconnected.wait(), 10)
+        assert bus.healthy
+        await asyncio.wait_for(peer.wait_for_health(True), 10)
+        await peer.publish("doc:1:demo", b"after return")
+        assert await next_message(messages) == b"after return"
+    finally:
+        await bus.close()
+        await peer.close()
+
+
+async def test_starting_without_redis_is_not_fatal() -> None:
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0", backoff_initial=0.05)
+    try:
+        await bus.start(wait=0.2)
+        assert not bus.healthy
+        await bus.publish("x", b"y")
+        subscription = await bus.subscribe("x")
+        await subscription.close()
+    finally:
+        await bus.close()
