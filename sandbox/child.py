@@ -1,0 +1,225 @@
+"""One child process group on this host, for the local backend.
+
+Spawned in its own session (so ``killpg`` reaches the whole group) with rlimits applied
+between fork and exec, read through non-blocking pipes on the event loop, reaped through a
+pidfd with ``wait4`` so its CPU time and peak memory come back with its exit status.
+
+When the child runs under a uid of its own (the backend runs as root and hands each run a
+distinct uid), :meth:`Child.kill` also sweeps every process of that uid: a process that
+called ``setsid()`` has left the group, but it cannot leave its uid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import resource
+import signal
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.model import Stream
+
+log = logging.getLogger("classroom.sandbox")
+
+OnOutput = Callable[[Stream, bytes], None]
+
+# After the leader exits, leftovers are killed; their pipe ends then close at once. The bound
+# only matters for a process that escaped both the group and the uid sweep (non-root, no bwrap).
+_DRAIN_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Exit:
+    returncode: int
+    """The exit code, or ``128 + n`` for death by signal ``n`` (what bwrap reports as well)."""
+    signal: str | None
+    cpu_ms: float
+    maxrss_bytes: int
+
+
+def rlimit_setter(limits: Sequence[tuple[int, int]]) -> Callable[[], None]:
+    """A ``preexec_fn`` setting each ``(resource, value)`` as soft and hard limit.
+
+    Values above the current hard limit are lowered to it (raising would fail after setuid).
+    """
+    clamped: list[tuple[int, int, int]] = []
+    for res, wanted in limits:
+        _soft, hard = resource.getrlimit(res)
+        value = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        clamped.append((res, value, value))
+    if any(res == resource.RLIMIT_CPU for res, _, _ in clamped):
+        # SIGXCPU at the soft limit, SIGKILL one second later.
+        clamped = [(r, s, h + 1 if r == resource.RLIMIT_CPU else h) for r, s, h in clamped]
+
+    def apply() -> None:
+        for res, soft, hard in clamped:
+            resource.setrlimit(res, (soft, hard))
+
+    return apply
+
+
+class _Reader(asyncio.Protocol):
+    def __init__(self, stream: Stream, on_output: OnOutput) -> None:
+        self.stream: Stream = stream
+        self.on_output = on_output
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.on_output(self.stream, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class Child:
+    """A spawned process group. Call :meth:`wait` once; :meth:`kill` any time, repeatedly."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], uid: int | None) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self._uid = uid
+        self._readers: list[_Reader] = []
+        self._transports: list[asyncio.BaseTransport] = []
+        self._stdin: asyncio.WriteTransport | None = None
+        self._exited = False
+
+    @classmethod
+    async def spawn(
+        cls,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str],
+        cwd: str,
+        rlimits: Sequence[tuple[int, int]],
+        uid: int | None,
+        pass_fds: Sequence[int],
+        on_output: OnOutput,
+    ) -> Child:
+        """Start ``argv``. Raises ``OSError`` when it cannot be executed."""
+        loop = asyncio.get_running_loop()
+        # fork+exec takes a few ms; not worth a thread hop per run.
+        popen = subprocess.Popen(  # noqa: ASYNC220
+            list(argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=rlimit_setter(rlimits),  # noqa: PLW1509 - only setrlimit calls
+            pass_fds=tuple(pass_fds),
+            close_fds=True,
+            user=uid,
+            group=uid,
+            extra_groups=[] if uid is not None else None,
+        )
+        child = cls(popen, uid)
+        assert popen.stdin and popen.stdout and popen.stderr
+        for stream, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr)):
+            reader = _Reader(stream, on_output)  # type: ignore[arg-type]
+            transport, _ = await loop.connect_read_pipe(lambda r=reader: r, pipe)  # type: ignore[misc]
+            child._readers.append(reader)
+            child._transports.append(transport)
+        stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, popen.stdin)
+        child._stdin = stdin
+        child._transports.append(stdin)
+        return child
+
+    def write_stdin(self, data: bytes) -> None:
+        if self._stdin is not None and not self._stdin.is_closing():
+            self._stdin.write(data)
+
+    def close_stdin(self) -> None:
+        if self._stdin is not None and not self._stdin.is_closing():
+            self._stdin.close()
+
+    def kill(self) -> None:
+        """SIGKILL the group (and, with a uid of its own, every process of that uid)."""
+        if not self._exited:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+        if self._uid is not None:
+            kill_uid(self._uid)
+
+    async def wait(self) -> Exit:
+        loop = asyncio.get_running_loop()
+        exited = loop.create_future()
+        pidfd = os.pidfd_open(self.pid)
+        try:
+            loop.add_reader(pidfd, _resolve, exited)
+            try:
+                await exited
+            finally:
+                loop.remove_reader(pidfd)
+        finally:
+            os.close(pidfd)
+        # The zombie leader still holds the group id, so this cannot hit a recycled group.
+        self.kill()
+        _, status, usage = os.wait4(self.pid, 0)  # noqa: ASYNC222 - it has exited: no wait
+        self._exited = True
+        code = os.waitstatus_to_exitcode(status)
+        self._popen.returncode = code
+        sig: str | None = None
+        if code < 0:
+            sig = _signal_name(-code)
+            code = 128 - code
+        elif code > 128 and _signal_name(code - 128):
+            sig = _signal_name(code - 128)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_DRAIN_SECONDS):
+                await asyncio.gather(*(r.closed for r in self._readers))
+        for transport in self._transports:
+            transport.close()
+        return Exit(
+            returncode=code,
+            signal=sig,
+            cpu_ms=(usage.ru_utime + usage.ru_stime) * 1000.0,
+            maxrss_bytes=usage.ru_maxrss * 1024,
+        )
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _signal_name(number: int) -> str | None:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return None
+
+
+def kill_uid(uid: int) -> int:
+    """SIGKILL every process whose real uid is ``uid``; repeat until none is left. Returns count."""
+    killed = 0
+    for _ in range(20):
+        found = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                # Not st_uid: a non-dumpable process's /proc entry belongs to root.
+                if _real_uid(entry) != uid:
+                    continue
+                os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, ValueError):
+                continue
+            found += 1
+        killed += found
+        if not found:
+            break
+    return killed
+
+
+def _real_uid(entry: Path) -> int | None:
+    for line in (entry / "status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    return None
