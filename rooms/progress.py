@@ -20,7 +20,7 @@ class Graded:
     """One graded submission, as the grader reports it."""
 
     user_id: int
-    exercise_id: int
+    exercise_id: str
     score: float
     max_score: float
     passed: bool
@@ -40,7 +40,7 @@ class Graded:
 @dataclass(frozen=True)
 class ExerciseProgress:
     user_id: int
-    exercise_id: int
+    exercise_id: str
     attempts: int = 0
     best_score: float = 0.0
     max_score: float = 0.0

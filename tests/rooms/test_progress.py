@@ -9,7 +9,7 @@ from rooms.progress import ExerciseProgress, Graded, apply
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
-def graded(score: float, *, passed: bool, at: datetime, user: int = 1, ex: int = 7) -> Graded:
+def graded(score: float, *, passed: bool, at: datetime, user: int = 1, ex: str = "ex-7") -> Graded:
     return Graded(user, ex, score, 10.0, passed, at)
 
 
@@ -51,8 +51,8 @@ def test_out_of_order_delivery_keeps_earliest_times() -> None:
 
 
 def test_mismatched_progress_is_refused() -> None:
-    other = ExerciseProgress(user_id=2, exercise_id=7)
-    with pytest.raises(ValueError, match="user 1 exercise 7"):
+    other = ExerciseProgress(user_id=2, exercise_id="ex-7")
+    with pytest.raises(ValueError, match="user 1 exercise ex-7"):
         apply(other, graded(1, passed=False, at=T0))
 
 
@@ -60,7 +60,7 @@ def test_mismatched_progress_is_refused() -> None:
 def test_negative_scores_are_refused(bad: dict[str, float]) -> None:
     fields: dict[str, object] = {
         "user_id": 1,
-        "exercise_id": 1,
+        "exercise_id": "e",
         "score": 1.0,
         "max_score": 1.0,
         "passed": True,
@@ -73,4 +73,4 @@ def test_negative_scores_are_refused(bad: dict[str, float]) -> None:
 
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        Graded(1, 1, 1.0, 1.0, True, datetime(2026, 1, 1))
+        Graded(1, "e", 1.0, 1.0, True, datetime(2026, 1, 1))

@@ -14,7 +14,7 @@ RULES = XpRules()
 
 
 def first_pass(at: datetime, score: float = 8.0):  # type: ignore[no-untyped-def]
-    return apply(None, Graded(1, 7, score, 10.0, True, at))
+    return apply(None, Graded(1, "ex-7", score, 10.0, True, at))
 
 
 @pytest.mark.parametrize(
@@ -55,19 +55,19 @@ def test_rank_bonus_only_inside_the_window_and_top_three() -> None:
 
 def test_second_pass_earns_nothing_but_a_first_perfect_does() -> None:
     p = first_pass(T0).progress
-    again = apply(p, Graded(1, 7, 8.0, 10.0, True, T0 + timedelta(minutes=1)))
+    again = apply(p, Graded(1, "ex-7", 8.0, 10.0, True, T0 + timedelta(minutes=1)))
     assert awards(RULES, again, at=T0, window=WINDOW, solver_rank=1) == []
-    perfect = apply(p, Graded(1, 7, 10.0, 10.0, True, T0 + timedelta(minutes=2)))
+    perfect = apply(p, Graded(1, "ex-7", 10.0, 10.0, True, T0 + timedelta(minutes=2)))
     assert [(a.reason, a.amount) for a in awards(RULES, perfect, at=T0)] == [(Reason.PERFECT, 25)]
 
 
 def test_failed_attempt_earns_nothing() -> None:
-    change = apply(None, Graded(1, 7, 3.0, 10.0, False, T0))
+    change = apply(None, Graded(1, "ex-7", 3.0, 10.0, False, T0))
     assert awards(RULES, change, at=T0, window=WINDOW, solver_rank=1) == []
 
 
 def test_streak_bonus_grows_and_is_capped() -> None:
-    change = apply(None, Graded(1, 7, 3.0, 10.0, False, T0))
+    change = apply(None, Graded(1, "ex-7", 3.0, 10.0, False, T0))
     s = Streak()
     amounts = []
     for d in range(8):
