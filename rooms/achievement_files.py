@@ -33,6 +33,7 @@ from typing import TypeVar
 from rooms.achievements import (
     EVENTS,
     METRICS,
+    WINDOWED,
     Achievement,
     AchievementCondition,
     Catalog,
@@ -138,6 +139,12 @@ def _condition(entry: object, where: str) -> AchievementCondition:
         ConditionType.EVENT: ("event",),
         ConditionType.STREAK: ("value",),
     }[kind]
+    counted = metric if kind is ConditionType.METRIC else event
+    if timeframe is not None and counted is not None and counted not in WINDOWED:
+        raise AchievementError(
+            f"{where}.timeframe: {counted!r} has no dated history; "
+            f"a timeframe can count {sorted(WINDOWED)}"
+        )
     for key in needs:
         if entry.get(key) is None:
             raise AchievementError(f"{where}.{key}: required for a {kind.value} condition")

@@ -35,6 +35,11 @@ METRICS = frozenset(
 EVENTS = frozenset(
     {"submission", "pass", "first_pass", "perfect_score", "fastest_solver", "night_submission"}
 )
+# The names the server keeps dated history for, and so the only ones a timeframe may count.
+WINDOWED = frozenset(
+    {"passes", "perfect_scores", "fastest_solves", "xp", "first_pass", "perfect_score"}
+    | {"fastest_solver"}
+)
 
 
 class Rarity(StrEnum):

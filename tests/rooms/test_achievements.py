@@ -242,6 +242,12 @@ def test_milestone_and_streak_shape_rules() -> None:
         loads(streak)
 
 
+def test_timeframe_only_counts_what_has_history() -> None:
+    bad = GOOD.replace('metric = "passes"', 'metric = "submissions"')
+    with pytest.raises(AchievementError, match="'submissions' has no dated history"):
+        loads(bad)
+
+
 def test_parse_timeframe() -> None:
     assert parse_timeframe("30d") == timedelta(days=30)
     assert parse_timeframe("1y") == timedelta(days=365)
