@@ -1,0 +1,141 @@
+"""Unit-test files: finding their tests, laying out the run, reading the verdicts back.
+
+A unit-test run is an ordinary sandbox run whose entry file is one of our runners
+(``runners/``): ``main.py`` for Python (plain ``assert`` in ``test_*`` functions, no pytest in
+the image), ``main.js`` for JavaScript and TypeScript (a global ``test(name, fn)``), ``main.c``
+for C and C++ (``TEST(name)`` from ``grade_test.h``). The runner takes the language's entry file
+name, so a submitted file of that name is left out of unit-test runs.
+
+Verdicts come back on stdout as lines ``@@grade:<nonce>@@ <json>``. The nonce is fresh for every
+grading and the runner deletes its config file before loading student code, so a program that
+prints cannot fake a result by accident or by guessing. A submission running in the same process
+as the runner can still tamper with it on purpose (as with any in-process harness, CodeRunner's
+included); hidden tests and an instructor's review are the answer to that, not this file.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+
+from sandbox.grading.exceptions import UnsupportedLanguage
+from sandbox.languages import get_language
+
+CONFIG_FILE = "grade-config.json"
+_JS_TEST = re.compile(r"""(?<![\w.$])test\(\s*(?:"([^"\\\n]*)"|'([^'\\\n]*)')""")
+_C_TEST = re.compile(r"^[ \t]*TEST\([ \t]*([A-Za-z_]\w*)[ \t]*\)", re.MULTILINE)
+# language -> (runner template, extra files shipped with it)
+_RUNNERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "python": ("main.py", ()),
+    "javascript": ("main.js", ()),
+    "typescript": ("main.js", ("grade_test.d.ts",)),
+    "c": ("main.c", ("grade_test.h",)),
+    "cpp": ("main.c", ("grade_test.h",)),
+}
+SUPPORTED = frozenset(_RUNNERS)
+
+
+def discover_cases(language: str, source: str) -> list[str]:
+    """Names of the tests in a unit-test file, in file order. Raises ``UnsupportedLanguage``,
+    or ``ValueError`` when the file cannot be read as such (syntax error, duplicate names)."""
+    if language == "python":
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            raise ValueError(f"line {exc.lineno}: {exc.msg}") from None
+        names = [
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test")
+        ]
+    elif language in ("javascript", "typescript"):
+        names = [double or single for double, single in _JS_TEST.findall(source)]
+    elif language in ("c", "cpp"):
+        names = _C_TEST.findall(source)
+    else:
+        supported = ", ".join(sorted(_RUNNERS))
+        raise UnsupportedLanguage(
+            f"unit-test files are not supported for {language}; supported: {supported}"
+        )
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ValueError(f"two tests are named {name!r}")
+    return names
+
+
+def reserved_names(language: str) -> set[str]:
+    """File names a unit-test run uses for itself."""
+    _, extras = _RUNNERS[language]
+    return {get_language(language).file_name, CONFIG_FILE, *extras}
+
+
+def unit_files(
+    language: str,
+    *,
+    test_file: str,
+    test_source: str,
+    cases: list[str],
+    submission: dict[str, str],
+    nonce: str,
+) -> dict[str, str]:
+    """The files of the run of one unit-test file against ``submission``: runner first.
+    ``nonce`` must be hex (the C runner reads it with a fixed pattern, first in the config)."""
+    template, extras = _RUNNERS[language]
+    runners = resources.files("sandbox.grading") / "runners"
+    reserved = reserved_names(language) | {test_file}
+    files = {get_language(language).file_name: (runners / template).read_text("utf-8")}
+    files |= {extra: (runners / extra).read_text("utf-8") for extra in extras}
+    files[CONFIG_FILE] = json.dumps({"nonce": nonce, "file": test_file, "cases": cases})
+    files[test_file] = test_source
+    files |= {path: text for path, text in submission.items() if path not in reserved}
+    return files
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    passed: bool
+    message: str = ""
+    output: str = ""
+
+
+@dataclass
+class Verdicts:
+    """What a runner reported. ``done`` is False when it did not reach its end (timeout, crash,
+    output cap); ``error`` when it could not load the tests at all."""
+
+    cases: dict[str, CaseVerdict] = field(default_factory=dict)
+    done: bool = False
+    error: str | None = None
+
+
+def read_verdicts(stdout: str, nonce: str) -> Verdicts:
+    """Parse the runner's lines out of ``stdout``; anything else (the program's own output,
+    lines with another nonce, broken JSON) is ignored. The first verdict of a test wins."""
+    verdicts = Verdicts()
+    marker = f"@@grade:{nonce}@@ "
+    for line in stdout.splitlines():
+        if not line.startswith(marker):
+            continue
+        try:
+            record = json.loads(line[len(marker) :])
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        if record.get("done") is True:
+            verdicts.done = True
+        elif isinstance(record.get("error"), str):
+            verdicts.error = verdicts.error or record["error"]
+        elif isinstance(record.get("case"), str) and isinstance(record.get("passed"), bool):
+            verdicts.cases.setdefault(
+                record["case"],
+                CaseVerdict(
+                    passed=record["passed"],
+                    message=str(record.get("message", "")),
+                    output=str(record.get("output", "")),
+                ),
+            )
+    return verdicts

@@ -1,0 +1,408 @@
+"""Checking an exercise dict (from a file or the database) into an :class:`Exercise`, and back.
+
+Every refusal is an :class:`InvalidExercise` naming the key path (``tests[2].compare``, indexes
+from 0) and, when the caller can locate it, the line. Unknown keys are refused too: a typo such as
+``pionts`` would otherwise silently give the default.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, NoReturn, TypeVar
+
+from sandbox.grading.definitions import (
+    CompareMode,
+    Comparison,
+    Exercise,
+    IOTest,
+    LateMode,
+    LatePenalty,
+    Penalties,
+    RateLimit,
+    Rubric,
+    Test,
+    UnitCase,
+    UnitTest,
+    Visibility,
+)
+from sandbox.grading.exceptions import InvalidExercise, UnsupportedLanguage
+from sandbox.grading.harness import SUPPORTED, discover_cases, reserved_names
+
+KeyPath = tuple[str | int, ...]
+Locate = Callable[[KeyPath], int | None]
+ReadFile = Callable[[str], str]
+
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_LANGUAGE = re.compile(r"[a-z][a-z0-9_+-]{0,31}")
+_PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+_MISSING: Any = object()
+_E = TypeVar("_E", Visibility, CompareMode, LateMode)
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` is not acceptable as a file name inside a run, or None if it is."""
+    if not path or len(path) > 200:
+        return "must be 1 to 200 characters"
+    parts = path.split("/")
+    if any(not _PATH_PART.fullmatch(part) for part in parts):
+        return "must be a relative path of letters, digits, '_', '-' and '.' parts"
+    return None
+
+
+def _name(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "exercise"
+
+
+def _kind(value: object) -> str:
+    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    names |= {list: "array", dict: "table", datetime: "datetime", date: "date"}
+    return names.get(type(value), type(value).__name__)
+
+
+class _Table:
+    """One table of the definition: typed reads that remember which keys were used."""
+
+    def __init__(self, data: object, path: KeyPath, ctx: _Context) -> None:
+        self.path, self.ctx = path, ctx
+        if not isinstance(data, dict):
+            ctx.fail(path, f"expected a table, got {_kind(data)}")
+        self.data: dict[str, Any] = data
+        self.used: set[str] = set()
+
+    def raw(self, key: str, default: Any = _MISSING) -> Any:
+        self.used.add(key)
+        if key in self.data:
+            return self.data[key]
+        if default is _MISSING:
+            self.ctx.fail((*self.path, key), "missing required key", at=self.path)
+        return default
+
+    def fail(self, key: str, reason: str) -> NoReturn:
+        self.ctx.fail((*self.path, key), reason)
+
+    def text(self, key: str, default: Any = _MISSING) -> Any:
+        value = self.raw(key, default)
+        if value is not default and not isinstance(value, str):
+            self.fail(key, f"expected a string, got {_kind(value)}")
+        return value
+
+    def number(self, key: str, default: Any = _MISSING, *, low: float = 0.0) -> Any:
+        value = self.raw(key, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(key, f"expected a number, got {_kind(value)}")
+        if not math.isfinite(value) or value < low:
+            self.fail(key, f"must be a finite number >= {low:g}, got {value!r}")
+        return float(value)
+
+    def choice(self, key: str, enum: type[_E], default: _E) -> _E:
+        value = self.text(key, default.value)
+        try:
+            return enum(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in enum)
+            self.fail(key, f"expected one of {allowed}, got {value!r}")
+
+    def finish(self) -> None:
+        for key in self.data:
+            if key not in self.used:
+                self.ctx.fail((*self.path, str(key)), "unknown key")
+
+
+class _Context:
+    def __init__(self, source: str, locate: Locate | None, read_file: ReadFile | None) -> None:
+        self.source, self.locate, self.read_file = source, locate, read_file
+
+    def fail(self, path: KeyPath, reason: str, *, at: KeyPath | None = None) -> NoReturn:
+        line = None
+        if self.locate is not None:
+            line = self.locate(at if at is not None else path)
+            if line is None and path:
+                line = self.locate(path[:-1])
+        raise InvalidExercise(self.source, f"{_name(path)}: {reason}", line)
+
+
+def exercise_from_dict(
+    data: object,
+    source: str = "<dict>",
+    *,
+    locate: Locate | None = None,
+    read_file: ReadFile | None = None,
+) -> Exercise:
+    """Check ``data`` and build the exercise. ``locate`` maps a key path to a 1-based line;
+    ``read_file`` reads a file named by a unit test (relative to the exercise file) when the test
+    gives ``file`` without ``source``. Raises :class:`InvalidExercise`."""
+    ctx = _Context(source, locate, read_file)
+    top = _Table(data, (), ctx)
+    ident = top.text("id")
+    if not _ID.fullmatch(ident):
+        top.fail("id", "must be 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit")
+    language = top.text("language")
+    if not _LANGUAGE.fullmatch(language):
+        top.fail("language", f"not a language name: {language!r}")
+    starter = _starter(top)
+    raw_tests = top.raw("tests")
+    if not isinstance(raw_tests, list) or not raw_tests:
+        top.fail("tests", "expected a non-empty array of tests")
+    tests = tuple(
+        _test(_Table(raw, ("tests", i), ctx), language) for i, raw in enumerate(raw_tests)
+    )
+    names = [test.name for test in tests]
+    for i, test_name in enumerate(names):
+        if test_name in names[:i]:
+            ctx.fail(("tests", i, "name"), f"duplicate test name {test_name!r}")
+    exercise = Exercise(
+        id=ident,
+        title=top.text("title"),
+        language=language,
+        tests=tests,
+        prompt=top.text("prompt", ""),
+        starter=starter,
+        rubric=_rubric(top),
+        penalties=_penalties(top),
+        due=_due(top),
+        time_limit=top.number("time_limit", None, low=0.001),
+        reference_time=top.number("reference_time", None, low=0.000001),
+        rate_limit=_rate_limit(top),
+    )
+    if exercise.rubric.performance > 0 and exercise.reference_time is None:
+        top.fail("rubric", "a performance weight needs reference_time (seconds)")
+    if any(isinstance(test, UnitTest) for test in tests):
+        reserved = reserved_names(language)
+        for path in starter:
+            if path in reserved:
+                top.fail(
+                    "starter", f"{path} is used by the unit-test runner; name the file otherwise"
+                )
+    if exercise.test_points <= 0:
+        top.fail("tests", "the tests are worth no points in all")
+    top.finish()
+    return exercise
+
+
+def _starter(top: _Table) -> dict[str, str]:
+    raw = top.raw("starter", {})
+    table = _Table(raw, ("starter",), top.ctx)
+    files: dict[str, str] = {}
+    for path in list(table.data):
+        problem = path_problem(path)
+        if problem is not None:
+            table.fail(path, f"file name {problem}")
+        files[path] = table.text(path)
+    return files
+
+
+def _test(table: _Table, language: str) -> Test:
+    kind = table.text("kind", "io")
+    name = table.text("name")
+    if not name.strip() or len(name) > 200:
+        table.fail("name", "must be 1 to 200 characters, not all blank")
+    visibility = table.choice("visibility", Visibility, Visibility.VISIBLE)
+    if kind == "unit":
+        test: Test = _unit_test(table, name, visibility, language)
+    elif kind == "io":
+        test = _io_test(table, name, visibility)
+    else:
+        table.fail("kind", f"expected one of io, unit, got {kind!r}")
+    table.finish()
+    return test
+
+
+def _io_test(table: _Table, name: str, visibility: Visibility) -> IOTest:
+    args = table.raw("args", [])
+    if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
+        table.fail("args", "expected an array of strings")
+    mode = table.choice("compare", CompareMode, CompareMode.TRIM)
+    expected = table.text("expected")
+    if mode is CompareMode.REGEX:
+        try:
+            re.compile(expected, re.MULTILINE)
+        except re.error as exc:
+            table.fail("expected", f"not a valid regular expression: {exc}")
+    return IOTest(
+        name=name,
+        expected=expected,
+        points=table.number("points", 1.0),
+        visibility=visibility,
+        stdin=table.text("stdin", ""),
+        args=tuple(args),
+        compare=Comparison(mode, table.number("abs_tol", 0.0), table.number("rel_tol", 0.0)),
+    )
+
+
+def _unit_test(table: _Table, name: str, visibility: Visibility, language: str) -> UnitTest:
+    file = table.text("file")
+    problem = path_problem(file)
+    if problem is not None:
+        table.fail("file", f"file name {problem}")
+    source = table.text("source", None)
+    if source is None:
+        if table.ctx.read_file is None:
+            table.fail("source", "missing required key (no file to read it from)")
+        try:
+            source = table.ctx.read_file(file)
+        except (OSError, UnicodeDecodeError) as exc:
+            table.fail("file", f"cannot read {file}: {exc}")
+    if language in SUPPORTED and file in reserved_names(language):
+        table.fail("file", f"{file} is used by the unit-test runner; name the file otherwise")
+    try:
+        found = discover_cases(language, source)
+    except UnsupportedLanguage as exc:
+        table.fail("kind", str(exc))
+    except ValueError as exc:
+        table.fail("file", f"{file}: {exc}")
+    if not found:
+        table.fail("file", f"{file}: no tests found")
+    each = table.number("points", 1.0)
+    overrides = _Table(table.raw("case_points", {}), (*table.path, "case_points"), table.ctx)
+    for case in overrides.data:
+        if case not in found:
+            overrides.fail(case, f"no such test in {file}")
+    cases = tuple(UnitCase(case, overrides.number(case, each)) for case in found)
+    return UnitTest(name=name, file=file, source=source, cases=cases, visibility=visibility)
+
+
+def _rubric(top: _Table) -> Rubric:
+    table = _Table(top.raw("rubric", {}), ("rubric",), top.ctx)
+    base = Rubric()
+    rubric = Rubric(
+        correctness=table.number("correctness", base.correctness),
+        performance=table.number("performance", base.performance),
+        quality=table.number("quality", base.quality),
+        style=table.number("style", base.style),
+        total_points=table.number("total_points", None, low=0.000001),
+        performance_factor=table.number("performance_factor", base.performance_factor, low=1.0),
+        performance_zero_factor=table.number(
+            "performance_zero_factor", base.performance_zero_factor, low=1.0
+        ),
+        lint_deduction=table.number("lint_deduction", base.lint_deduction),
+    )
+    if rubric.correctness + rubric.performance + rubric.quality + rubric.style <= 0:
+        top.fail("rubric", "the weights sum to zero")
+    if rubric.performance_zero_factor <= rubric.performance_factor:
+        table.fail("performance_zero_factor", "must be greater than performance_factor")
+    if rubric.lint_deduction > 1:
+        table.fail("lint_deduction", "must be at most 1")
+    table.finish()
+    return rubric
+
+
+def _penalties(top: _Table) -> Penalties:
+    table = _Table(top.raw("penalties", {}), ("penalties",), top.ctx)
+    late = None
+    raw_late = table.raw("late", None)
+    if raw_late is not None:
+        late_table = _Table(raw_late, ("penalties", "late"), top.ctx)
+        modes = [mode for mode in LateMode if mode.value in late_table.data]
+        if len(modes) != 1:
+            table.fail("late", "give exactly one of per_day, flat")
+        percent = late_table.number(modes[0].value)
+        cap = late_table.number("max", 100.0)
+        if percent > 100 or cap > 100:
+            table.fail("late", "percentages must be at most 100")
+        late = LatePenalty(modes[0], percent, cap)
+        late_table.finish()
+    attempts = table.raw("attempts", [])
+    if not isinstance(attempts, list) or not all(
+        not isinstance(p, bool) and isinstance(p, int | float) and 0 <= p <= 100 for p in attempts
+    ):
+        table.fail("attempts", "expected an array of percentages from 0 to 100")
+    table.finish()
+    return Penalties(late=late, attempts=tuple(float(p) for p in attempts))
+
+
+def _due(top: _Table) -> datetime | None:
+    value = top.raw("due", None)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            top.fail("due", f"not an ISO datetime: {value!r}")
+    if not isinstance(value, datetime):
+        top.fail("due", f"expected a datetime with a time zone, got {_kind(value)}")
+    if value.utcoffset() is None:
+        top.fail("due", "must include a time zone, e.g. 2026-12-01T23:59:00Z")
+    return value
+
+
+def _rate_limit(top: _Table) -> RateLimit | None:
+    raw = top.raw("rate_limit", None)
+    if raw is None:
+        return None
+    table = _Table(raw, ("rate_limit",), top.ctx)
+    count = table.raw("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        table.fail("count", "expected a whole number >= 1")
+    limit = RateLimit(count, table.number("window", low=0.001))
+    table.finish()
+    return limit
+
+
+def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
+    """The canonical dict of ``exercise``: JSON-able, and accepted by :func:`exercise_from_dict`."""
+    rubric, penalties = exercise.rubric, exercise.penalties
+    data: dict[str, Any] = {
+        "id": exercise.id,
+        "title": exercise.title,
+        "language": exercise.language,
+        "prompt": exercise.prompt,
+        "starter": dict(exercise.starter),
+        "tests": [_test_to_dict(test) for test in exercise.tests],
+        "rubric": {
+            "correctness": rubric.correctness,
+            "performance": rubric.performance,
+            "quality": rubric.quality,
+            "style": rubric.style,
+            "performance_factor": rubric.performance_factor,
+            "performance_zero_factor": rubric.performance_zero_factor,
+            "lint_deduction": rubric.lint_deduction,
+        },
+        "penalties": {"attempts": list(penalties.attempts)},
+    }
+    if rubric.total_points is not None:
+        data["rubric"]["total_points"] = rubric.total_points
+    if penalties.late is not None:
+        late = penalties.late
+        data["penalties"]["late"] = {late.mode.value: late.percent, "max": late.max_percent}
+    if exercise.due is not None:
+        data["due"] = exercise.due.isoformat()
+    for key in ("time_limit", "reference_time"):
+        if getattr(exercise, key) is not None:
+            data[key] = getattr(exercise, key)
+    if exercise.rate_limit is not None:
+        limit = exercise.rate_limit
+        data["rate_limit"] = {"count": limit.count, "window": limit.window_seconds}
+    return data
+
+
+def _test_to_dict(test: Test) -> dict[str, Any]:
+    if isinstance(test, UnitTest):
+        return {
+            "kind": "unit",
+            "name": test.name,
+            "visibility": test.visibility.value,
+            "file": test.file,
+            "source": test.source,
+            "case_points": {case.name: case.points for case in test.cases},
+        }
+    return {
+        "kind": "io",
+        "name": test.name,
+        "visibility": test.visibility.value,
+        "points": test.points,
+        "stdin": test.stdin,
+        "args": list(test.args),
+        "expected": test.expected,
+        "compare": test.compare.mode.value,
+        "abs_tol": test.compare.abs_tol,
+        "rel_tol": test.compare.rel_tol,
+    }
