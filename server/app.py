@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from server import health
+from server import health, pages
 from server.api import accounts, classrooms, openapi
 from server.bus import Bus
 from server.exceptions import ApiError
@@ -33,6 +33,7 @@ def all_routes() -> list[BaseRoute]:
         *openapi.routes,
         *accounts.routes,
         *classrooms.routes,
+        *pages.routes,
     ]
 
 

@@ -1,0 +1,177 @@
+"""The HTML pages (Jinja2) and the static bundle of the web client.
+
+The pages carry no data of their own: each renders a skeleton plus a JSON boot block (page
+name, user, room id and the token the sockets need), and ``web/static/app.js`` fetches the
+rest from the JSON API. Who is signed in comes from the ``classroom_token`` cookie, which only
+``POST /session`` sets: HttpOnly (no script reads it) and SameSite=Lax (no other site's form
+can post with it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from server.access import room_access
+from server.api.base import Ctx, app_state, endpoint
+from server.api.schemas import Strict
+from server.auth import COOKIE_NAME, Caller
+from server.exceptions import ApiError, Unauthorized
+from server.models import User
+
+log = logging.getLogger("classroom.pages")
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+STATIC_DIR = WEB_DIR / "static"
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+
+# Scripts only from us; CodeMirror injects its styles at run time, hence 'unsafe-inline' for
+# styles alone. The sockets are same-origin ('self' covers ws: and wss: on this host).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # The page embeds a token: never serve it from a cache.
+    "Cache-Control": "no-store",
+}
+
+
+@cache
+def asset_version() -> str:
+    """A digest of the bundle and stylesheet, so a new build is never served from a cache."""
+    digest = hashlib.sha256()
+    for name in ("app.js", "app.css"):
+        path = STATIC_DIR / name
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()[:12]
+
+
+class SessionBody(Strict):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+async def _signed_in(request: Request) -> tuple[Caller, User] | None:
+    """The caller of the page cookie and their user row, or None when absent or not valid."""
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    state = app_state(request)
+    try:
+        caller = state.signer.verify(token)
+    except Unauthorized:
+        return None
+    async with state.store.session() as session:
+        user = await session.get(User, caller.user_id)
+    return (caller, user) if user is not None else None
+
+
+def _render(
+    request: Request,
+    template: str,
+    boot: dict[str, Any],
+    who: tuple[Caller, User] | None,
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> Response:
+    context: dict[str, Any] = {"boot": boot, "asset_version": asset_version(), **extra}
+    context["user"] = None
+    if who is not None:
+        caller, user = who
+        context["user"] = {"id": user.id, "name": user.name, "kind": caller.kind.value}
+        boot.update(
+            token=request.cookies.get(COOKIE_NAME),
+            user={"id": user.id, "name": user.name, "kind": caller.kind.value},
+        )
+    return templates.TemplateResponse(
+        request, template, context, status_code=status, headers=SECURITY_HEADERS
+    )
+
+
+async def landing(request: Request) -> Response:
+    return _render(request, "join.html", {"page": "join"}, await _signed_in(request))
+
+
+async def login_page(request: Request) -> Response:
+    return _render(request, "login.html", {"page": "login"}, await _signed_in(request))
+
+
+async def dashboard(request: Request) -> Response:
+    who = await _signed_in(request)
+    if who is None or not who[0].is_instructor:
+        return RedirectResponse("/login?next=/dashboard", status_code=303)
+    return _render(request, "dashboard.html", {"page": "dashboard"}, who)
+
+
+async def room_page(request: Request) -> Response:
+    room_id: int = request.path_params["room_id"]
+    who = await _signed_in(request)
+    if who is None:
+        return RedirectResponse("/", status_code=303)
+    try:
+        async with app_state(request).store.session() as session:
+            access = await room_access(session, room_id, who[0])
+    except ApiError as exc:
+        return _render(
+            request,
+            "error.html",
+            {"page": "error"},
+            who,
+            status=exc.status_code,
+            message=exc.message,
+        )
+    boot: dict[str, Any] = {"page": "room", "room_id": room_id, "role": access.role.value}
+    return _render(request, "room.html", boot, who, role=access.role.value, title=access.room.title)
+
+
+@endpoint("POST", "/session", body=SessionBody, auth=False, status=204, tag="pages")
+async def start_session(ctx: Ctx) -> Response:
+    """Keep a token from login or join in the HttpOnly page cookie."""
+    token = ctx.body(SessionBody).token
+    ctx.state.signer.verify(token)
+    response = Response(status_code=204)
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=ctx.state.signer.ttl_seconds,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=ctx.request.url.scheme == "https",
+    )
+    return response
+
+
+@endpoint("DELETE", "/session", auth=False, status=204, tag="pages")
+async def end_session(ctx: Ctx) -> Response:
+    """Sign out of the pages: drop the cookie."""
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    return response
+
+
+routes: list[BaseRoute] = [
+    Route("/", landing, methods=["GET"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/dashboard", dashboard, methods=["GET"]),
+    Route("/rooms/{room_id:int}", room_page, methods=["GET"]),
+    start_session,
+    end_session,
+    # The bundle is about 1 MB minified and a third of that gzipped.
+    Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC_DIR)), name="static"),
+]

@@ -1,0 +1,78 @@
+// One shared document: a Y.Doc synced over the stock y-websocket provider.
+// The server speaks the unchanged y-websocket protocol at /yjs/{room}/{doc}, so the provider's
+// own reconnect (with backoff) and resync keep offline edits: the Y.Doc lives on in memory while
+// the socket is down and the sync handshake on reconnect merges both sides.
+import * as Y from "yjs";
+import * as decoding from "lib0/decoding";
+import { WebsocketProvider, messageAuth } from "y-websocket";
+
+// Colours for remote cursors: readable on white, distinct enough for a class of 30.
+const COLOURS = ["#b3261e", "#1a6b2f", "#1f4fb5", "#8a4b00", "#6b2fa0", "#00707a", "#a3195b", "#4d5b00"];
+
+export function colourFor(key) {
+  let hash = 0;
+  for (const ch of String(key)) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return COLOURS[hash % COLOURS.length];
+}
+
+export function socketBase() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}`;
+}
+
+/**
+ * Opens `doc` of `room` and returns {ydoc, ytext, provider, awareness, destroy}.
+ * `user` ({id, name}) is published in awareness so others see who owns a cursor, unless `watch`.
+ * `onStatus(state)` gets "connecting" | "connected" | "synced" | "offline" | "denied".
+ */
+export function openDoc({ room, doc, token, user, watch = false, onStatus = () => {} }) {
+  const ydoc = new Y.Doc();
+  const provider = new WebsocketProvider(`${socketBase()}/yjs`, `${room}/${doc}`, ydoc, {
+    params: { token },
+    maxBackoffTime: 2000,
+    // Tabs of one browser must not sync behind the server's back: a read-only tab would
+    // otherwise hand its edits to a writable one, and the offline story would be untestable.
+    disableBc: true,
+  });
+  const colour = colourFor(user.id);
+  // A watcher (the dashboard's grid) sees others' cursors but publishes no presence of its own.
+  if (watch) provider.awareness.setLocalState(null);
+  else {
+    provider.awareness.setLocalStateField("user", {
+      id: user.id,
+      name: user.name,
+      color: colour,
+      colorLight: `${colour}33`,
+    });
+  }
+
+  let denied = false;
+  // The stock handler only logs a permission-denied auth frame; we also tell the page.
+  provider.messageHandlers[messageAuth] = (_encoder, decoder) => {
+    if (decoding.readVarUint(decoder) === 0) {
+      const reason = decoding.readVarString(decoder);
+      denied = true;
+      console.warn(`read-only document ${doc}: ${reason}`);
+      onStatus("denied");
+    }
+  };
+  const report = () => {
+    if (!provider.wsconnected) onStatus(provider.wsconnecting ? "connecting" : "offline");
+    else if (denied) onStatus("denied");
+    else onStatus(provider.synced ? "synced" : "connected");
+  };
+  provider.on("status", report);
+  provider.on("sync", report);
+  report();
+
+  return {
+    ydoc,
+    ytext: ydoc.getText("codemirror"),
+    provider,
+    awareness: provider.awareness,
+    destroy() {
+      provider.destroy();
+      ydoc.destroy();
+    },
+  };
+}

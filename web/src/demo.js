@@ -1,0 +1,150 @@
+// The demo panel: the current step's Markdown, the instructor's read-only demo document, the
+// step's visualization and quiz. A student follows the instructor by default; "Detach" keeps
+// the panel on the current step while the class moves on, "Follow" jumps back.
+import { h, clear } from "./dom.js";
+import { renderMarkdown } from "./markdown.js";
+import { renderVisualization } from "./viz.js";
+
+export class DemoPanel {
+  /** `send` sends a room command; `isInstructor` shows the step controls. */
+  constructor(root, { send, isInstructor, demos = [], onExercise = null }) {
+    this.send = send;
+    this.onExercise = onExercise;
+    this.isInstructor = isInstructor;
+    this.following = true;
+    this.latest = null;
+    this.shown = null;
+    this.title = h("h2", { id: "demo-title" }, "Demo");
+    this.position = h("p", { class: "muted", "data-testid": "demo-position" }, "No demo running.");
+    this.markdown = h("div", { class: "markdown", "data-testid": "demo-text", "aria-live": "polite" });
+    this.viz = h("div", { class: "viz-host" });
+    this.quiz = h("div", { class: "quiz" });
+    this.follow = h("button", { type: "button", class: "secondary", onclick: () => this.toggleFollow(), hidden: true }, "Detach");
+    this.controls = h("div", { class: "demo-controls" });
+    if (isInstructor) this.buildControls(demos);
+    this.codeHost = h("div", { class: "demo-code", hidden: true });
+    clear(root, h("header", { class: "panel-head" }, this.title, this.follow), this.position, this.controls,
+      this.markdown, this.codeHost, this.viz, this.quiz);
+  }
+
+  buildControls(demos) {
+    const select = h("select", { id: "demo-select" }, demos.map((d) => h("option", { value: d.id }, d.title)));
+    const button = (label, onclick, attrs = {}) => h("button", { type: "button", class: "secondary", onclick, ...attrs }, label);
+    clear(this.controls,
+      h("label", { for: "demo-select" }, "Demo"), select,
+      button("Start", () => this.send({ type: "demo.start", demo_id: demos.find((d) => String(d.id) === select.value)?.id ?? select.value }), { disabled: demos.length === 0 }),
+      button("Previous step", () => this.send({ type: "demo.prev" }), { "aria-keyshortcuts": "Alt+ArrowLeft" }),
+      button("Next step", () => this.send({ type: "demo.next" }), { "aria-keyshortcuts": "Alt+ArrowRight" }),
+      button("Stop", () => this.send({ type: "demo.stop" })));
+    document.addEventListener("keydown", (event) => {
+      if (!event.altKey) return;
+      if (event.key === "ArrowRight") this.send({ type: "demo.next" });
+      else if (event.key === "ArrowLeft") this.send({ type: "demo.prev" });
+    });
+  }
+
+  /** Attaches the read-only editor of the `demo` document (built by the page). */
+  showCode(mount) {
+    this.hasCode = true;
+    mount(this.codeHost);
+  }
+
+  /** Demo state from room.snapshot (`demo` may be null) or a demo.step event. */
+  update(demo) {
+    this.latest = demo && demo.step !== undefined && demo.step !== null ? demo : null;
+    if (!this.latest) {
+      this.shown = null;
+      this.follow.hidden = true;
+      this.position.textContent = "No demo running.";
+      this.codeHost.hidden = true;
+      for (const el of [this.markdown, this.viz, this.quiz]) clear(el);
+      return;
+    }
+    this.codeHost.hidden = !this.hasCode;
+    this.follow.hidden = this.isInstructor;
+    if (this.following || this.shown === null) this.render(this.latest);
+    else this.position.textContent = `Detached at step ${indexOf(this.shown) + 1}; the class is at step ${indexOf(this.latest) + 1}.`;
+  }
+
+  /** A step is {id, type, title, content}; content by type: text, code, visualization, quiz, exercise. */
+  render(demo) {
+    this.shown = demo;
+    const step = typeof demo.step === "object" ? demo.step : (demo.content ? demo : {});
+    const content = step.content ?? {};
+    const index = indexOf(demo);
+    const total = demo.total ?? demo.step_count ?? (Array.isArray(demo.steps) ? demo.steps.length : demo.steps);
+    const demoTitle = demo.demo_title ?? demo.title;
+    if (demoTitle) this.title.textContent = demoTitle;
+    this.position.textContent = `Step ${index + 1}${total ? ` of ${total}` : ""}${step.title ? ` — ${step.title}` : ""}`;
+    renderMarkdown(this.markdown, content.text ?? step.text ?? "");
+    renderVisualization(this.viz, step.type === "visualization" || content.frames ? content : null);
+    if (step.type === "quiz" || content.question !== undefined) this.showQuiz({ step: index, ...content });
+    else clear(this.quiz);
+    if (content.exercise && this.onExercise) this.onExercise(content.exercise);
+  }
+
+  toggleFollow() {
+    this.following = !this.following;
+    this.follow.textContent = this.following ? "Detach" : "Follow";
+    this.follow.setAttribute("aria-pressed", String(!this.following));
+    this.send({ type: this.following ? "demo.follow" : "demo.detach" });
+    if (this.following && this.latest) this.render(this.latest);
+  }
+
+  /** quiz {step, kind: single|multiple|short, question, choices: [{text}]}. */
+  showQuiz(quiz) {
+    const kind = quiz.kind ?? "single";
+    const name = `quiz-${quiz.step}`;
+    this.quizStep = quiz.step;
+    this.quizOptions = (quiz.choices ?? quiz.options ?? []).map((c) => (typeof c === "object" ? c.text : c));
+    const fields = kind === "short"
+      ? [h("label", { for: `${name}-text` }, "Your answer"), h("input", { id: `${name}-text`, type: "text", name })]
+      : this.quizOptions.map((text, i) => h("label", { class: "choice" },
+          h("input", { type: kind === "multiple" ? "checkbox" : "radio", name, value: String(i) }), ` ${text}`));
+    const result = h("p", { class: "muted", role: "status" });
+    const form = h("form", { class: "quiz-form", onsubmit: (event) => {
+      event.preventDefault();
+      let answer;
+      if (kind === "short") answer = form.querySelector("input[type=text]").value.trim();
+      else if (kind === "multiple") answer = [...form.querySelectorAll("input:checked")].map((el) => Number(el.value));
+      else answer = form.querySelector("input:checked") ? Number(form.querySelector("input:checked").value) : null;
+      if (answer === null || answer === "") return;
+      if (this.send({ type: "quiz.answer", step: quiz.step, answer })) clear(result, "Answer sent.");
+      else clear(result, "Not connected; try again.");
+    } },
+      h("fieldset", {}, h("legend", {}, quiz.question ?? "Quick question"), fields),
+      this.isInstructor ? null : h("button", { type: "submit" }, "Answer"));
+    this.tally = h("div", { class: "tally", "data-testid": "quiz-tally" });
+    clear(this.quiz, form, result, this.tally);
+  }
+
+  /** quiz.tally {step, counts}: bars per choice. */
+  showTally(message) {
+    if (this.tally) renderTally(this.tally, this.quizOptions ?? [], message.counts ?? message.tally ?? []);
+  }
+
+  closeQuiz(message) {
+    for (const input of this.quiz.querySelectorAll("input, button")) input.disabled = true;
+    const right = message.answer ?? message.correct;
+    if (right !== undefined) {
+      const text = [right].flat().map((r) => (typeof r === "number" ? (this.quizOptions?.[r] ?? r) : r)).join(", ");
+      this.quiz.append(h("p", { class: "answer" }, `Answer: ${text}`));
+    }
+  }
+}
+
+function indexOf(demo) {
+  if (typeof demo.index === "number") return demo.index;
+  if (typeof demo.step === "number") return demo.step;
+  return demo.step_index ?? 0;
+}
+
+/** Horizontal bars of answer counts; shared with the dashboard. */
+export function renderTally(root, options, counts) {
+  const values = Array.isArray(counts) ? counts : options.map((_, i) => counts[i] ?? counts[String(i)] ?? 0);
+  const total = values.reduce((a, b) => a + b, 0) || 1;
+  clear(root, h("ul", { class: "bars" }, values.map((count, i) =>
+    h("li", {}, h("span", { class: "bar-label" }, options[i] ?? `option ${i + 1}`),
+      h("span", { class: "bar", style: `--share:${Math.round((100 * count) / total)}%` }),
+      h("span", { class: "bar-count" }, String(count))))));
+}

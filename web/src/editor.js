@@ -1,0 +1,59 @@
+// CodeMirror 6 views bound to a Y.Text through y-codemirror.next (remote cursors and names
+// come from awareness). The language lives in a compartment so the select can swap it.
+import { basicSetup, minimalSetup } from "codemirror";
+import { EditorState, Compartment } from "@codemirror/state";
+import { EditorView, keymap } from "@codemirror/view";
+import { indentWithTab } from "@codemirror/commands";
+import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
+import * as Y from "yjs";
+
+/** The Y.Text every client and the server use for a document's source. */
+export const TEXT_KEY = "codemirror";
+
+const theme = EditorView.theme({
+  "&": { fontSize: "var(--code-size, 15px)", height: "100%" },
+  ".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "1.45" },
+  ".cm-content": { caretColor: "#111" },
+  "&.cm-focused": { outline: "2px solid var(--focus)" },
+  ".cm-ySelectionInfo": { opacity: "1", fontFamily: "var(--sans)", fontSize: "12px" },
+});
+
+/**
+ * An editor in `parent` bound to `ytext`. Options: `awareness` (cursors; omit for a quiet
+ * preview), `language` (an entry of LANGUAGES), `readOnly`, `compact` (no gutters: grid tiles),
+ * `label` (accessible name). Returns {view, setLanguage(lang), setReadOnly(bool), destroy()}.
+ */
+export function createEditor(parent, ytext, options = {}) {
+  const { awareness = null, language = null, readOnly = false, compact = false, label = "Code" } = options;
+  const languageSlot = new Compartment();
+  const editableSlot = new Compartment();
+  const undoManager = new Y.UndoManager(ytext);
+  const editable = (flag) => [EditorState.readOnly.of(!flag), EditorView.editable.of(flag)];
+  const state = EditorState.create({
+    doc: ytext.toString(),
+    extensions: [
+      // Before the setup so Mod-z undoes only this user's edits (Y.UndoManager), not remote ones.
+      keymap.of([...yUndoManagerKeymap, indentWithTab]),
+      compact ? minimalSetup : basicSetup,
+      theme,
+      languageSlot.of(language ? language.support() : []),
+      editableSlot.of(editable(!readOnly)),
+      EditorView.contentAttributes.of({ "aria-label": label }),
+      yCollab(ytext, awareness, { undoManager }),
+    ],
+  });
+  const view = new EditorView({ state, parent });
+  return {
+    view,
+    setLanguage(lang) {
+      view.dispatch({ effects: languageSlot.reconfigure(lang.support()) });
+    },
+    setReadOnly(flag) {
+      view.dispatch({ effects: editableSlot.reconfigure(editable(!flag)) });
+    },
+    destroy() {
+      view.destroy();
+      undoManager.destroy();
+    },
+  };
+}

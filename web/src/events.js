@@ -1,0 +1,94 @@
+// The room events socket (JSON over /ws/rooms/{room}). It reconnects with backoff by itself;
+// after each (re)connect the server sends a fresh room.snapshot, so handlers rebuild from it.
+// Commands sent while the socket is down are refused (returned false) rather than queued: a
+// queued "run" replayed a minute later would surprise the student.
+import { socketBase } from "./collab.js";
+
+const MAX_BACKOFF_MS = 5000;
+
+export class RoomEvents {
+  constructor(room, token) {
+    this.url = `${socketBase()}/ws/rooms/${encodeURIComponent(room)}?token=${encodeURIComponent(token)}`;
+    this.handlers = new Map();
+    this.socket = null;
+    this.attempt = 0;
+    this.closed = false;
+    this.status = "connecting";
+  }
+
+  /** Registers `fn(message)` for a message `type`; "*" gets every message, "status" the state. */
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, []);
+    this.handlers.get(type).push(fn);
+    return this;
+  }
+
+  emit(type, message) {
+    for (const fn of this.handlers.get(type) ?? []) {
+      try {
+        fn(message);
+      } catch (error) {
+        console.error(`handler for ${type} failed`, error);
+      }
+    }
+  }
+
+  setStatus(status) {
+    this.status = status;
+    this.emit("status", status);
+  }
+
+  connect() {
+    this.closed = false;
+    this.setStatus("connecting");
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.attempt = 0;
+      this.setStatus("connected");
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        console.warn("room socket sent a frame that is not JSON");
+        return;
+      }
+      if (!message || typeof message.type !== "string") return;
+      this.emit(message.type, message);
+      this.emit("*", message);
+    });
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      // 1008: the server refused us (bad token, not a member); retrying will not help.
+      if (event.code === 1008) {
+        this.closed = true;
+        this.setStatus("refused");
+        this.emit("error", { type: "error", code: "refused", message: event.reason || "Not allowed in this room." });
+        return;
+      }
+      this.setStatus("offline");
+      if (this.closed) return;
+      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
+      this.attempt += 1;
+      setTimeout(() => {
+        if (!this.closed) this.connect();
+      }, delay);
+    });
+    return this;
+  }
+
+  /** Sends a command; false when the socket is not open (the caller tells the user). */
+  send(message) {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  close() {
+    this.closed = true;
+    this.socket?.close(1000);
+  }
+}

@@ -1,0 +1,101 @@
+// The live view of one room on the dashboard: every student's document in a grid of small
+// read-only editors that update as they type (click one to open it read-write), the raised
+// hands, leaderboard, recent runs, quiz tallies and the demo controls.
+import { h, $, clear } from "./dom.js";
+import { api } from "./api.js";
+import { openDoc } from "./collab.js";
+import { createEditor } from "./editor.js";
+import { languageOfDoc } from "./languages.js";
+import { RoomEvents } from "./events.js";
+import { DemoPanel, renderTally } from "./demo.js";
+import { renderLeaderboard } from "./leaderboard.js";
+import { renderHands } from "./presence.js";
+import { statusText } from "./output.js";
+
+const REFRESH_MS = 5000;
+
+export async function bootLive(boot, roomId) {
+  const root = $("#live");
+  root.hidden = false;
+  const room = await api("GET", `/api/rooms/${roomId}`);
+  const names = new Map(room.members.map((m) => [String(m.id), m.name]));
+  $("#live-title").textContent = `Live: ${room.title}`;
+  $("#live-enter").href = `/rooms/${roomId}`;
+
+  const grid = $("#grid");
+  const tiles = new Map();
+  const addTile = (doc) => {
+    if (tiles.has(doc) || !(doc.startsWith("students/") || doc.startsWith("pairs/"))) return;
+    const owner = doc.split("/")[1];
+    const who = doc.startsWith("students/") ? (names.get(owner) ?? `Student ${owner}`) : `Pair ${owner}`;
+    const host = h("div", { class: "tile-code" });
+    const href = `/rooms/${roomId}?doc=${encodeURIComponent(doc)}`;
+    const tile = h("li", { class: "tile", dataset: { doc } },
+      h("a", { href, class: "tile-head" }, h("strong", {}, who), h("span", { class: "muted" }, ` ${doc.split("/")[2]}`)),
+      host);
+    host.addEventListener("click", () => location.assign(href));
+    grid.append(tile);
+    const session = openDoc({ room: roomId, doc, token: boot.token, user: boot.user, watch: true });
+    createEditor(host, session.ytext, { awareness: session.awareness, readOnly: true, compact: true, language: languageOfDoc(doc), label: `${who}'s code, ${doc}` });
+    tiles.set(doc, session);
+  };
+  const refresh = async () => {
+    try {
+      const latest = await api("GET", `/api/rooms/${roomId}`);
+      for (const m of latest.members) names.set(String(m.id), m.name);
+      for (const doc of latest.documents) addTile(doc.name);
+      $("#grid-empty").hidden = tiles.size > 0;
+    } catch (error) {
+      console.warn("room refresh failed", error);
+    }
+  };
+  await refresh();
+  // A student's file appears when they first type; a cheap poll finds new ones.
+  setInterval(refresh, REFRESH_MS);
+
+  const events = new RoomEvents(roomId, boot.token);
+  const send = (message) => events.send(message);
+  const demos = await api("GET", `/api/classrooms/${room.classroom_id}/demos`).then((d) => (Array.isArray(d) ? d : (d?.demos ?? []))).catch(() => []);
+  const demo = new DemoPanel($("#live-demo"), { send, isInstructor: true, demos });
+  const hands = new Map();
+  const runs = new Map();
+  const drawHands = () => renderHands($("#hands"), roomId, [...hands.values()], new Map([...names].map(([id, name]) => [id, { name }])));
+  const drawRuns = () => {
+    const rows = [...runs.values()].slice(-15).reverse();
+    clear($("#runs"), rows.length ? h("table", { class: "runs", "data-testid": "runs" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Who"), h("th", { scope: "col" }, "Language"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Time"))),
+      h("tbody", {}, rows.map((r) => h("tr", { class: `run-${r.status ?? "running"}` },
+        h("td", {}, names.get(String(r.user_id)) ?? r.name ?? `#${r.user_id}`),
+        h("td", {}, r.language ?? ""),
+        h("td", {}, r.status ? statusText(r.status) : "running"),
+        h("td", {}, typeof r.time_ms === "number" ? `${r.time_ms} ms` : ""))))) : h("p", { class: "muted" }, "No runs yet."));
+  };
+  const status = $("#live-status");
+  events
+    .on("status", (state) => { status.textContent = state === "connected" ? "live" : state; status.dataset.state = state; })
+    .on("room.snapshot", (m) => {
+      hands.clear();
+      for (const hand of m.hands ?? []) hands.set(String(hand.user_id), hand);
+      for (const member of m.members ?? []) names.set(String(member.user_id ?? member.id), member.name);
+      runs.clear();
+      for (const r of m.runs ?? []) runs.set(r.run_id ?? r.id, { ...r, run_id: r.run_id ?? r.id });
+      drawHands();
+      drawRuns();
+      renderLeaderboard($("#live-leaderboard"), m.leaderboard ?? []);
+      demo.update(m.demo ?? null);
+    })
+    .on("member.joined", (m) => { names.set(String(m.user_id ?? m.id), m.name); refresh(); })
+    .on("hand.raised", (m) => { hands.set(String(m.user_id), m); drawHands(); })
+    .on("hand.lowered", (m) => { hands.delete(String(m.user_id)); drawHands(); })
+    .on("run.started", (m) => { runs.set(m.run_id, { ...m }); drawRuns(); })
+    .on("run.finished", (m) => { runs.set(m.run_id, { ...(runs.get(m.run_id) ?? {}), ...m }); drawRuns(); })
+    .on("leaderboard.update", (m) => renderLeaderboard($("#live-leaderboard"), m.entries ?? m.leaderboard ?? []))
+    .on("demo.step", (m) => demo.update(m.demo ?? m))
+    .on("quiz.opened", (m) => demo.showQuiz(m.quiz ? { step: m.step, ...m.quiz } : m))
+    .on("quiz.tally", (m) => {
+      demo.showTally(m);
+      renderTally($("#quiz-tally"), demo.quizOptions ?? [], m.counts ?? m.tally ?? []);
+    })
+    .on("quiz.closed", (m) => demo.closeQuiz(m))
+    .connect();
+}
