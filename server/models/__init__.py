@@ -7,18 +7,23 @@ from sqlmodel import SQLModel
 
 from server.models.accounts import Classroom, Membership, Role, Room, RoomKind, User, UserKind
 from server.models.documents import DocSnapshot, DocUpdate
+from server.models.progress import AchievementUnlock, Progress, Streak, XpEvent
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AchievementUnlock",
     "Classroom",
     "DocSnapshot",
     "DocUpdate",
     "Membership",
+    "Progress",
     "Role",
     "Room",
     "RoomKind",
+    "Streak",
     "User",
     "UserKind",
+    "XpEvent",
     "metadata",
 ]
