@@ -166,7 +166,8 @@ class Reader:
         try:
             return self.read(source)
         except (OSError, UnicodeDecodeError) as exc:
-            self.fail((*path, "source"), f"cannot read {source!r}: {exc}")
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.fail((*path, "source"), f"cannot read {source!r}: {reason}")
 
 
 def _kind(value: Any) -> str:
@@ -175,6 +176,8 @@ def _kind(value: Any) -> str:
         list: "a list",
         str: "a string",
         bool: "a boolean",
+        int: "an integer",
+        float: "a number",
         type(None): "nothing",
     }
     return names.get(type(value), f"a {type(value).__name__}")
