@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from server import health, pages
+from server import events, health, pages
 from server.api import accounts, classrooms, openapi
 from server.bus import Bus
 from server.exceptions import ApiError
@@ -33,6 +33,7 @@ def all_routes() -> list[BaseRoute]:
         *openapi.routes,
         *accounts.routes,
         *classrooms.routes,
+        *events.routes,
         *pages.routes,
     ]
 
@@ -49,6 +50,7 @@ def open_bus(settings: Settings) -> Bus:
 
 def install_components(state: AppState) -> None:
     """Create the feature components of a process (they start in the lifespan, in this order)."""
+    events.install(state)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

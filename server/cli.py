@@ -58,7 +58,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "ws": "websockets",
+        "ws": "websockets-sansio",
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,
         "log_level": settings.log_level,

@@ -128,7 +128,7 @@ def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
         application,
         host="127.0.0.1",
         port=port,
-        ws="websockets",
+        ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
         log_level="warning",
@@ -249,3 +249,23 @@ async def lesson(client: httpx.AsyncClient, instructor: Account) -> Lesson:
 def run_coroutine(coro: Any) -> Any:
     """Run a coroutine on a fresh loop from synchronous test code."""
     return asyncio.run(coro)
+
+
+async def make_lesson(base_url: str, settings: Settings, signer_state: AppState) -> Lesson:
+    store = Store(settings.database_url)
+    try:
+        teacher = await create_instructor(store, signer_state)
+    finally:
+        await store.close()
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        classroom = await new_classroom(http, teacher)
+        room = await new_room(http, teacher, classroom["id"])
+        alice = await join_as(http, classroom["join_code"], "Alice")
+        bob = await join_as(http, classroom["join_code"], "Bob")
+    return Lesson(classroom, room, teacher, alice, bob)
+
+
+@pytest.fixture
+async def live_lesson(server: LiveServer) -> Lesson:
+    """A lesson (instructor, two students, one room) on the live ``server``."""
+    return await make_lesson(server.url, server.settings, server.state)

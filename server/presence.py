@@ -1,0 +1,135 @@
+"""Who is online in a room, across every process.
+
+Each process counts its own open room sockets per user. With Redis, the counts live in the
+hash ``classroom:presence:{room}`` under ``{process}:{user}``, and each process keeps a
+liveness key ``classroom:process:{process}`` alive; a crashed process's entries stop
+counting when its liveness key expires, so nobody stays "online" forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections import Counter, defaultdict
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("classroom.presence")
+
+PROCESS_ID = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+ALIVE_TTL_SECONDS = 15
+HEARTBEAT_SECONDS = 5.0
+
+
+class LocalPresence:
+    """Presence of this process only (one machine, or Redis down)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, Counter[int]] = defaultdict(Counter)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def arrive(self, room_id: int, user_id: int) -> bool:
+        """Count one more socket of ``user_id``; True when they were not online here before."""
+        self._counts[room_id][user_id] += 1
+        return self._counts[room_id][user_id] == 1
+
+    async def depart(self, room_id: int, user_id: int) -> bool:
+        """Count one socket less; True when that was their last one here."""
+        counts = self._counts[room_id]
+        counts[user_id] -= 1
+        if counts[user_id] <= 0:
+            del counts[user_id]
+            if not counts:
+                del self._counts[room_id]
+            return True
+        return False
+
+    async def online(self, room_id: int) -> set[int]:
+        return set(self._counts.get(room_id, ()))
+
+
+class RedisPresence(LocalPresence):
+    """Presence shared by every process through Redis; falls back to local counts on error."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._client: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=2.0)
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._heartbeat = asyncio.create_task(self._beat(), name="presence-heartbeat")
+
+    async def _beat(self) -> None:
+        while True:
+            with contextlib.suppress(RedisError, OSError):
+                await self._client.set(f"classroom:process:{PROCESS_ID}", 1, ex=ALIVE_TTL_SECONDS)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def arrive(self, room_id: int, user_id: int) -> bool:
+        first_here = await super().arrive(room_id, user_id)
+        try:
+            await self._client.set(f"classroom:process:{PROCESS_ID}", 1, ex=ALIVE_TTL_SECONDS)
+            await self._client.hincrby(_key(room_id), f"{PROCESS_ID}:{user_id}", 1)
+            return first_here and user_id not in await self._remote_online(room_id)
+        except (RedisError, OSError) as exc:
+            log.warning("room %s: presence not shared (Redis: %s)", room_id, exc)
+            return first_here
+
+    async def depart(self, room_id: int, user_id: int) -> bool:
+        last_here = await super().depart(room_id, user_id)
+        try:
+            if last_here:
+                await self._client.hdel(_key(room_id), f"{PROCESS_ID}:{user_id}")
+            else:
+                await self._client.hincrby(_key(room_id), f"{PROCESS_ID}:{user_id}", -1)
+            return last_here and user_id not in await self._remote_online(room_id)
+        except (RedisError, OSError) as exc:
+            log.warning("room %s: presence not shared (Redis: %s)", room_id, exc)
+            return last_here
+
+    async def online(self, room_id: int) -> set[int]:
+        local = await super().online(room_id)
+        try:
+            return local | await self._remote_online(room_id)
+        except (RedisError, OSError):
+            return local
+
+    async def _remote_online(self, room_id: int) -> set[int]:
+        """Users online through *other* live processes."""
+        entries = await self._client.hgetall(_key(room_id))
+        by_process: dict[str, list[int]] = defaultdict(list)
+        for raw_field, raw_count in entries.items():
+            process, _, user = raw_field.decode().rpartition(":")
+            if process != PROCESS_ID and int(raw_count) > 0:
+                by_process[process].append(int(user))
+        if not by_process:
+            return set()
+        processes = list(by_process)
+        alive = await self._client.mget([f"classroom:process:{p}" for p in processes])
+        return {u for p, a in zip(processes, alive, strict=True) if a for u in by_process[p]}
+
+    async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        with contextlib.suppress(RedisError, OSError):
+            for room_id, counts in self._counts.items():
+                if counts:
+                    await self._client.hdel(_key(room_id), *[f"{PROCESS_ID}:{u}" for u in counts])
+            await self._client.delete(f"classroom:process:{PROCESS_ID}")
+        await self._client.aclose()
+
+
+def _key(room_id: int) -> str:
+    return f"classroom:presence:{room_id}"
