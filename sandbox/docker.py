@@ -1,0 +1,233 @@
+"""The Docker backend: one fresh, locked-down container per run, driven through the engine API.
+
+Design note. Code reaches the container through the API only (no bind mount), so a remote
+engine works too. A container is created with a read-only root, a size-capped tmpfs work dir
+and an idle keeper process (``sleep infinity`` under Docker's init, as uid 10000); the run's
+files then go in as a tar on the stdin of the first ``exec``, and compile and run are ``exec``s
+as uid 10001 (see :mod:`sandbox.docker_run`). Because the container is started before the code
+is known, started containers can wait in a warm pool (:mod:`sandbox.pool`); each is used once.
+Every container carries labels naming the run and the owning process, so :meth:`start` can
+remove what a crashed process left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+import aiodocker
+from aiodocker.containers import DockerContainer
+
+from sandbox.docker_run import KEEPER_USER, DockerExecution, base_environment
+from sandbox.exceptions import BackendUnavailable
+from sandbox.languages import Language
+from sandbox.model import Limits, RunRequest
+from sandbox.pool import Box, WarmPool
+from sandbox.validate import check_request
+from sandbox.wrapper import WORKDIR
+
+log = logging.getLogger("classroom.sandbox")
+
+LABEL_RUN = "opencode-classroom.run"
+LABEL_OWNER = "opencode-classroom.owner"
+LABEL_LANGUAGE = "opencode-classroom.language"
+MIB = 1 << 20
+
+
+def container_config(image: str, limits: Limits, labels: dict[str, str]) -> dict[str, Any]:
+    """The create-container body: no network, hard limits, nothing writable but two tmpfs."""
+    memory = limits.memory_mb * MIB
+    disk = limits.disk_mb * MIB
+    return {
+        "Image": image,
+        "Cmd": ["sleep", "infinity"],
+        "User": KEEPER_USER,
+        "WorkingDir": WORKDIR,
+        "Env": [f"{k}={v}" for k, v in base_environment().items()],
+        "Labels": labels,
+        "Hostname": "sandbox",
+        "NetworkDisabled": True,
+        "HostConfig": {
+            "NetworkMode": "none",
+            "Memory": memory,
+            "MemorySwap": memory,
+            "PidsLimit": limits.pids,
+            "NanoCpus": int(limits.cpus * 1e9),
+            "ReadonlyRootfs": True,
+            "Tmpfs": {
+                WORKDIR: f"rw,exec,nosuid,nodev,size={disk},uid=10001,gid=10001,mode=0700",
+                "/tmp": f"rw,noexec,nosuid,nodev,size={disk},mode=1777",
+            },
+            "ShmSize": min(disk, 16 * MIB),
+            "CapDrop": ["ALL"],
+            "SecurityOpt": ["no-new-privileges"],
+            "Ulimits": [
+                {"Name": "nofile", "Soft": limits.nofile, "Hard": limits.nofile},
+                {"Name": "fsize", "Soft": disk, "Hard": disk},
+                {"Name": "core", "Soft": 0, "Hard": 0},
+            ],
+            "Init": True,
+            "IpcMode": "private",
+            "LogConfig": {"Type": "none", "Config": {}},
+            "RestartPolicy": {"Name": "no"},
+            "AutoRemove": False,
+        },
+    }
+
+
+async def docker_available(url: str | None) -> bool:
+    """Whether a Docker engine answers at ``url`` (None: the default socket) within 3 s."""
+    try:
+        docker = aiodocker.Docker(url=url)
+    except (ValueError, OSError, aiodocker.DockerError):
+        return False
+    try:
+        async with asyncio.timeout(3):
+            await docker.version()
+        return True
+    except (OSError, TimeoutError, aiodocker.DockerError):
+        return False
+    finally:
+        await docker.close()
+
+
+class DockerBackend:
+    """Runs :class:`RunRequest` s in containers; see the module note. Values come in explicitly."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        image_prefix: str = "opencode-classroom",
+        pool_size: int = 1,
+        maxima: Limits | None = None,
+    ) -> None:
+        self.url = url
+        self.image_prefix = image_prefix
+        self.maxima = maxima or Limits(time_seconds=20.0, memory_mb=512)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.pool = WarmPool(self.create_box, self.discard_box, pool_size)
+        self._docker: aiodocker.Docker | None = None
+        self._executions: set[DockerExecution] = set()
+        self._images: set[str] = set()
+
+    @property
+    def docker(self) -> aiodocker.Docker:
+        if self._docker is None:
+            raise BackendUnavailable("the Docker backend is not started")
+        return self._docker
+
+    def image(self, language: Language) -> str:
+        return f"{self.image_prefix}-{language.image}:latest"
+
+    def limits_for(self, language: Language, request: RunRequest | None = None) -> Limits:
+        """The language's defaults, overridden by the request, capped by the operator's maxima."""
+        limits = request.limits if request and request.limits else language.limits
+        return limits.capped(self.maxima)
+
+    async def start(self) -> None:
+        try:
+            self._docker = aiodocker.Docker(url=self.url)
+            await self._docker.version()
+        except (OSError, ValueError, aiodocker.DockerError) as exc:
+            raise BackendUnavailable(f"no Docker engine: {exc}") from exc
+        await self.sweep()
+        from sandbox.languages import LANGUAGES
+
+        for language in LANGUAGES.values():
+            if await self._has_image(language):
+                self.pool.add_language(language, self.limits_for(language))
+            else:
+                log.warning(
+                    "sandbox image %s is missing; build sandbox/images", self.image(language)
+                )
+        self.pool.start()
+
+    async def run(self, request: RunRequest) -> DockerExecution:
+        language = check_request(request)
+        if not await self._has_image(language):
+            raise BackendUnavailable(
+                f"image {self.image(language)} is missing: run sandbox/images/build-offline.sh"
+            )
+        limits = self.limits_for(language, request)
+        pooled = self.pool.take(language.name, limits)
+        execution = DockerExecution(self, language, request, limits, pooled)
+        self._executions.add(execution)
+        execution.begin(on_done=self._executions.discard)
+        return execution
+
+    async def create_box(self, language: Language, limits: Limits, run_id: str) -> Box:
+        """Create and start one container for ``run_id``; removes it again if that fails."""
+        labels = {LABEL_RUN: run_id, LABEL_OWNER: self.owner, LABEL_LANGUAGE: language.name}
+        config = container_config(self.image(language), limits, labels)
+        container = await self.docker.containers.create(config, name=f"occ-{run_id}")
+        try:
+            await container.start()
+        except BaseException:
+            await asyncio.shield(remove(container))
+            raise
+        return Box(run_id, container)
+
+    async def discard_box(self, box: Box) -> None:
+        if not box.removed:
+            box.removed = True
+            await remove(box.container)
+
+    async def sweep(self) -> int:
+        """Remove containers of ours that a dead process (on this host) left behind."""
+        host = socket.gethostname()
+        found = await self.docker.containers.list(all=True, filters={"label": [LABEL_OWNER]})
+        removed = 0
+        for container in found:
+            owner = container["Labels"].get(LABEL_OWNER, "")
+            owner_host, _, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                await remove(container)
+                removed += 1
+        if removed:
+            log.info("swept %s containers left by a dead process", removed)
+        return removed
+
+    async def close(self) -> None:
+        for execution in list(self._executions):
+            await execution.cancel()
+        await self.pool.close()
+        if self._docker is not None:
+            await self._docker.close()
+            self._docker = None
+
+    async def _has_image(self, language: Language) -> bool:
+        name = self.image(language)
+        if name not in self._images:
+            try:
+                await self.docker.images.inspect(name)
+            except aiodocker.DockerError:
+                return False
+            self._images.add(name)
+        return True
+
+
+async def remove(container: DockerContainer) -> None:
+    """Kill and remove ``container``; an already-removed one is fine."""
+    try:
+        await container.delete(force=True)
+    except aiodocker.DockerError as exc:
+        if exc.status not in (404, 409):
+            log.warning("could not remove container %s: %s", container.id[:12], exc)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
