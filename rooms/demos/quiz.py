@@ -81,7 +81,9 @@ class Quiz:
         if self.state is QuizState.CLOSED:
             raise QuizError(f"the quiz of step {self.step} is closed")
         checked = self._check(value)
-        self._answers[user_id] = (checked, now)
+        previous = self._answers.get(user_id)
+        if previous is None or previous[0] != checked:  # sending the same answer again is no change
+            self._answers[user_id] = (checked, now)
         return checked
 
     def answer_of(self, user_id: int) -> AnswerValue | None:
