@@ -109,7 +109,8 @@ class RedisPresence(LocalPresence):
         entries = await self._client.hgetall(_key(room_id))
         by_process: dict[str, list[int]] = defaultdict(list)
         for raw_field, raw_count in entries.items():
-            process, _, user = raw_field.decode().rpartition(":")
+            name = raw_field.decode() if isinstance(raw_field, bytes) else raw_field
+            process, _, user = name.rpartition(":")
             if process != PROCESS_ID and int(raw_count) > 0:
                 by_process[process].append(int(user))
         if not by_process:

@@ -7,6 +7,8 @@ from sqlmodel import SQLModel
 
 from server.models.accounts import Classroom, Membership, Role, Room, RoomKind, User, UserKind
 from server.models.documents import DocSnapshot, DocUpdate
+from server.models.hands import Hand, HandState
+from server.models.pairs import PairMember
 from server.models.progress import AchievementUnlock, Progress, Streak, XpEvent
 
 metadata = SQLModel.metadata
@@ -16,7 +18,10 @@ __all__ = [
     "Classroom",
     "DocSnapshot",
     "DocUpdate",
+    "Hand",
+    "HandState",
     "Membership",
+    "PairMember",
     "Progress",
     "Role",
     "Room",
