@@ -6,7 +6,9 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from server.models.accounts import Classroom, Membership, Role, Room, RoomKind, User, UserKind
+from server.models.demos import Demo, DemoSession, DemoTimelineEvent, QuizAnswer
 from server.models.documents import DocSnapshot, DocUpdate
+from server.models.exercises import ExerciseRecord, LiveExercise, Submission
 from server.models.hands import Hand, HandState
 from server.models.pairs import PairMember
 from server.models.progress import AchievementUnlock, Progress, Streak, XpEvent
@@ -16,13 +18,20 @@ metadata = SQLModel.metadata
 __all__ = [
     "AchievementUnlock",
     "Classroom",
+    "Demo",
+    "DemoSession",
+    "DemoTimelineEvent",
     "DocSnapshot",
     "DocUpdate",
+    "ExerciseRecord",
+    "LiveExercise",
+    "Submission",
     "Hand",
     "HandState",
     "Membership",
     "PairMember",
     "Progress",
+    "QuizAnswer",
     "Role",
     "Room",
     "RoomKind",
