@@ -84,7 +84,7 @@ export async function bootLive(boot, roomId) {
       renderLeaderboard($("#live-leaderboard"), m.leaderboard ?? []);
       demo.update(m.demo ?? null);
     })
-    .on("member.joined", (m) => { names.set(String(m.user_id ?? m.id), m.name); refresh(); })
+    .on("member.joined", (m) => { const u = m.user ?? m; names.set(String(u.id ?? u.user_id), u.name); refresh(); })
     .on("hand.raised", (m) => { hands.set(String(m.user_id), m); drawHands(); })
     .on("hand.lowered", (m) => { hands.delete(String(m.user_id)); drawHands(); })
     .on("run.started", (m) => { runs.set(m.run_id, { ...m }); drawRuns(); })

@@ -18,14 +18,16 @@ export class Presence {
     this.render();
   }
 
+  /** member.joined {user: {id, name, role}}. */
   joined(message) {
-    const member = message.member ?? message;
+    const member = message.user ?? message.member ?? message;
     this.members.set(String(member.user_id ?? member.id), { ...member, online: true });
     this.render();
   }
 
   left(message) {
-    const id = String(message.user_id ?? message.member?.user_id ?? message.id);
+    const who = message.user ?? message.member ?? message;
+    const id = String(who.user_id ?? who.id);
     const member = this.members.get(id);
     if (member) this.members.set(id, { ...member, online: false });
     this.render();

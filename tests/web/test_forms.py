@@ -1,0 +1,51 @@
+"""The sign-in and join pages in a real browser: the JSON API, then the page cookie."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.web.conftest import VIEWPORT, Classroom, screenshot
+
+pytestmark = pytest.mark.chromium
+DATABASES = ("sqlite",)
+
+
+async def test_instructor_signs_in_and_a_student_joins_into_the_room(
+    browser: Browser, classroom: Classroom
+) -> None:
+    teacher = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    page = await teacher.new_page()
+    await page.goto(classroom.url("/login"))
+    await screenshot(page, "login")
+    await page.get_by_label("Email").fill("teacher@example.org")
+    await page.get_by_label("Password").fill("wrong password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text("wrong email or password")
+    await page.get_by_label("Password").fill("correct horse")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(re.compile(r"/dashboard$"))
+    # The cookie is HttpOnly: the page's script cannot read it.
+    assert "classroom_token" not in await page.evaluate("document.cookie")
+    code = classroom.classroom["join_code"]
+    await expect(page.get_by_test_id("join-code")).to_have_text(code)
+
+    student = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    landing = await student.new_page()
+    await landing.goto(classroom.url("/"))
+    await landing.get_by_label("Join code").fill("NOPE99")
+    await landing.get_by_label("Your name").fill("Carol")
+    await landing.get_by_role("button", name="Join").click()
+    await expect(landing.get_by_role("alert")).to_have_text("no classroom has this join code")
+    await screenshot(landing, "join")
+    await landing.get_by_label("Join code").fill(code.lower())
+    await landing.get_by_role("button", name="Join").click()
+    # The classroom has exactly one room, so the student lands in it.
+    await landing.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}$"))
+    await expect(landing.get_by_role("heading", name="Lesson 1")).to_be_visible()
+    await expect(landing.get_by_text("Signed in as Carol")).to_be_visible()
+    await landing.get_by_role("button", name="Sign out").click()
+    await landing.wait_for_url(classroom.url("/"))
+    await expect(landing.get_by_role("link", name="Instructor sign-in")).to_be_visible()
