@@ -6,7 +6,8 @@ Hierarchy::
     ├── UnknownLanguage      the request names a language not in the table
     ├── InvalidRequest       bad file names, too many or too large files, bad limits
     ├── QueueFull            the run queue is at its bound; retry later
-    └── BackendUnavailable   no engine to run on (Docker unreachable, image missing)
+    ├── BackendUnavailable   no engine to run on (Docker unreachable, image missing)
+    └── StateError           a run was moved through an illegal state transition (our bug)
 """
 
 from __future__ import annotations
@@ -29,4 +30,8 @@ class QueueFull(SandboxError):
 
 
 class BackendUnavailable(SandboxError):
+    pass
+
+
+class StateError(SandboxError):
     pass

@@ -90,6 +90,8 @@ class LocalBackend:
 
     async def start(self) -> None:
         self.work_root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        if self.as_root:
+            self._check_reachable(self.work_root)
         self._sweep_leftovers()
         if self.confinement != "none":
             self.bwrap = shutil.which(self._bwrap_name)
@@ -145,6 +147,7 @@ class LocalBackend:
     async def _bwrap_works(self) -> bool:
         assert self.bwrap
         lease = self.lease_uid()
+        said: list[bytes] = []
         try:
             argv = bwrap_argv(self.bwrap, workdir=None, files=(), disk_bytes=1 << 20, env={})
             child = await Child.spawn(
@@ -154,14 +157,29 @@ class LocalBackend:
                 rlimits=(),
                 uid=lease.uid if lease else None,
                 pass_fds=(),
-                on_output=lambda stream, data: log.debug("bwrap probe: %r", data),
+                on_output=lambda stream, data: said.append(data),
             )
-            return (await child.wait()).returncode == 0
+            if (await child.wait()).returncode == 0:
+                return True
+            log.warning("bubblewrap probe failed: %r", b"".join(said)[-500:])
+            return False
         except OSError:
             return False
         finally:
             if lease:
                 lease.release()
+
+    @staticmethod
+    def _check_reachable(root: Path) -> None:
+        """Run uids are not root: every directory above their work dirs must let others pass."""
+        for directory in [root, *root.resolve().parents]:
+            if not directory.stat().st_mode & stat.S_IXOTH:
+                from sandbox.exceptions import BackendUnavailable
+
+                raise BackendUnavailable(
+                    f"local sandbox work root {root} is unreachable for the run uids: "
+                    f"{directory} is not searchable by others (chmod o+x or pick another root)"
+                )
 
     def _sweep_leftovers(self) -> None:
         """Remove work dirs of backends whose process is gone (a crash skips cleanup)."""
@@ -231,7 +249,8 @@ def bwrap_argv(
         argv += ["--size", str(disk_bytes), "--tmpfs", "/work"]
         for fd, rel, executable in files:
             argv += ["--perms", "0755" if executable else "0644", "--file", str(fd), f"/work/{rel}"]
-    argv += ["--chdir", "/work", "--clearenv"]
+    # The sandbox root is bwrap's own uncapped tmpfs: read-only, so only /work and /tmp take writes.
+    argv += ["--remount-ro", "/", "--chdir", "/work", "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
     argv.append("--")
@@ -352,13 +371,15 @@ class LocalExecution:
             compile_output = "".join(self._captured["stdout"] + self._captured["stderr"])
             if self._cancelled:
                 return RunResult(RunStatus.CANCELLED, compile_output=compile_output)
-            if self._timed_out or self._over_cap or exit_.returncode != 0:
+            if self._timed_out:
+                return RunResult(
+                    RunStatus.TIMEOUT,
+                    compile_output=compile_output,
+                    message=f"compiling took longer than {self.limits.compile_time_seconds:g} s",
+                )
+            if self._over_cap or exit_.returncode != 0:
                 why = (
-                    f"compilation timed out after {self.limits.compile_time_seconds:g}s"
-                    if self._timed_out
-                    else "compiler output too large"
-                    if self._over_cap
-                    else "compilation failed"
+                    "the compiler wrote too much output" if self._over_cap else "compilation failed"
                 )
                 return RunResult(
                     RunStatus.COMPILE_ERROR,
