@@ -1,0 +1,417 @@
+"""A graded submission's consequences: progress, XP, streak, achievements, leaderboards.
+
+:meth:`Gamification.record` is called once per graded submission (by the room-events socket
+or the grader). It applies the pure rules of ``rooms/`` in one database transaction, then
+adds the XP to the room's and the classroom's weekly leaderboard, and returns what to send,
+as ``(recipient, message)`` pairs: ``xp.awarded`` (to the student),
+``achievement.unlocked`` (to the student and to the room) and ``leaderboard.update`` (to the
+room, once per board). It knows no socket: the caller delivers.
+
+Order matters: the database commits first, so a crash loses no XP; the leaderboard follows
+and, being derived from the XP ledger, can be rebuilt (:meth:`Gamification.rebuild`) if
+that step fails. All times come from the graded event, so replays are deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from rooms import streaks
+from rooms.achievement_files import builtin
+from rooms.achievements import Achievement, Activity, Catalog, Stats, submission_events
+from rooms.leaderboard import BoardId, Entry, Scope, update_message, week_end
+from rooms.progress import ExerciseProgress, Graded, ProgressChange, apply
+from rooms.xp import LiveWindow, Reason, XpAward, XpRules, awards
+from server.leaderboard import LeaderboardStore
+from server.models import AchievementUnlock, Progress, Streak, User, XpEvent
+from server.store import Store
+
+log = logging.getLogger("classroom.gamification")
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class GradedRun:
+    """One graded submission. ``window``: the exercise's live window, if it was live."""
+
+    user_id: int
+    classroom_id: int
+    room_id: int | None
+    exercise_id: str
+    score: float
+    max_score: float
+    passed: bool
+    submitted_at: datetime
+    window: LiveWindow | None = None
+
+
+@dataclass(frozen=True)
+class ToRoom:
+    room_id: int
+
+
+@dataclass(frozen=True)
+class ToUser:
+    user_id: int
+
+
+Outbound = tuple[ToRoom | ToUser, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Applied:
+    change: ProgressChange
+    awards: list[XpAward]
+    unlocked: list[Achievement]
+    streak: int
+    total_xp: int
+    name: str
+
+
+class Gamification:
+    def __init__(
+        self,
+        store: Store,
+        leaderboard: LeaderboardStore,
+        *,
+        catalog: Catalog | None = None,
+        rules: XpRules | None = None,
+        top: int = 10,
+    ) -> None:
+        self._store = store
+        self._board = leaderboard
+        self._catalog = catalog if catalog is not None else builtin()
+        self._rules = rules if rules is not None else XpRules()
+        self._top = top
+        self._locks = [asyncio.Lock() for _ in range(64)]
+
+    async def record(self, run: GradedRun, *, timezone: str | None = None) -> list[Outbound]:
+        """Apply ``run`` and return the messages to deliver. ``timezone``: the classroom's
+        (days of streaks, ISO weeks, night hours); UTC when None.
+
+        Raises ValueError for an invalid event (negative score, naive time, unknown zone)
+        before anything is written."""
+        streaks.zone(timezone)
+        run = _in_utc(run)
+        Graded(run.user_id, run.exercise_id, run.score, run.max_score, run.passed, run.submitted_at)
+        # One student's submissions are applied one at a time in this process; another
+        # process racing on the same student hits a unique constraint and retries.
+        async with self._locks[run.user_id % len(self._locks)]:
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    async with self._store.session() as session:
+                        applied = await self._apply(session, run, timezone)
+                    break
+                except IntegrityError:
+                    if attempt == _ATTEMPTS:
+                        raise
+                    log.info("user %s: concurrent update, retry %s", run.user_id, attempt)
+        out = self._messages(run, applied)
+        amount = sum(a.amount for a in applied.awards)
+        if amount > 0:
+            try:
+                out += await self._leaderboards(run, amount, timezone)
+            except Exception:
+                # The ledger is committed; the board is derived and rebuild() restores it.
+                log.warning("user %s: leaderboard update failed", run.user_id, exc_info=True)
+        return out
+
+    async def _apply(self, s: AsyncSession, run: GradedRun, tz: str | None) -> _Applied:
+        at = run.submitted_at
+        graded = Graded(run.user_id, run.exercise_id, run.score, run.max_score, run.passed, at)
+        row = (
+            await s.exec(
+                select(Progress).where(
+                    Progress.user_id == run.user_id,
+                    Progress.classroom_id == run.classroom_id,
+                    Progress.exercise_id == run.exercise_id,
+                )
+            )
+        ).first()
+        change = apply(None if row is None else _pure_progress(row), graded)
+        rank = None
+        if change.first_pass and run.window and run.room_id and run.window.contains(at):
+            rank = await self._board.solver_rank(run.room_id, run.exercise_id, run.user_id, at)
+        s.add(_progress_row(row, run, change, rank))
+
+        streak_row = (
+            await s.exec(
+                select(Streak).where(
+                    Streak.user_id == run.user_id, Streak.classroom_id == run.classroom_id
+                )
+            )
+        ).first() or Streak(user_id=run.user_id, classroom_id=run.classroom_id)
+        before = streaks.Streak(streak_row.current, streak_row.longest, streak_row.last_day)
+        streak = streaks.record(before, streaks.local_day(at, tz))
+        streak_row.current = streak.streak.current
+        streak_row.longest = streak.streak.longest
+        streak_row.last_day = streak.streak.last_day
+        s.add(streak_row)
+
+        awarded = awards(
+            self._rules, change, at=at, window=run.window, solver_rank=rank, streak=streak
+        )
+        for award in awarded:
+            s.add(_xp_row(run, award))
+        await s.flush()
+
+        events = submission_events(
+            passed=run.passed,
+            first_pass=change.first_pass,
+            perfect=graded.perfect,
+            solver_rank=rank,
+            local_time=at.astimezone(streaks.zone(tz)),
+        )
+        have = set(
+            (
+                await s.exec(
+                    select(AchievementUnlock.achievement_id).where(
+                        AchievementUnlock.user_id == run.user_id
+                    )
+                )
+            ).all()
+        )
+        stats = await self._stats(s, run.user_id, at, streak.streak.current, events)
+        unlocked = self._catalog.evaluate(stats, have)
+        for achievement in unlocked:
+            s.add(
+                AchievementUnlock(
+                    user_id=run.user_id,
+                    achievement_id=achievement.id,
+                    classroom_id=run.classroom_id,
+                    room_id=run.room_id,
+                    unlocked_at=at,
+                )
+            )
+            if achievement.xp_reward > 0:
+                award = XpAward(Reason.ACHIEVEMENT, achievement.xp_reward, achievement.id)
+                awarded.append(award)
+                s.add(_xp_row(run, award))
+        await s.flush()
+        total = await _sum_xp(s, run.user_id)
+        user = await s.get(User, run.user_id)
+        name = user.name if user is not None else ""
+        return _Applied(change, awarded, unlocked, streak.streak.current, total, name)
+
+    async def _stats(
+        self, s: AsyncSession, user_id: int, at: datetime, streak: int, events: frozenset[str]
+    ) -> Stats:
+        p = Progress
+        perfect = (col(p.max_score) > 0) & (col(p.best_score) >= col(p.max_score))
+        row = (
+            await s.exec(
+                select(
+                    func.coalesce(func.sum(p.attempts), 0),
+                    func.coalesce(func.sum(case((col(p.passed), 1), else_=0)), 0),
+                    func.coalesce(func.sum(case((perfect, 1), else_=0)), 0),
+                    func.coalesce(func.sum(case((col(p.live_rank) == 1, 1), else_=0)), 0),
+                ).where(p.user_id == user_id)
+            )
+        ).one()
+        n_unlocked = (
+            await s.exec(select(func.count()).where(AchievementUnlock.user_id == user_id))
+        ).one()
+        metrics = {
+            "submissions": float(row[0]),
+            "passes": float(row[1]),
+            "perfect_scores": float(row[2]),
+            "fastest_solves": float(row[3]),
+            "xp": float(await _sum_xp(s, user_id)),
+            "achievements": float(n_unlocked),
+        }
+        history = await self._history(s, user_id, at, self._catalog.longest_timeframe)
+        return Stats(at, metrics, streak, events, history)
+
+    async def _history(
+        self, s: AsyncSession, user_id: int, at: datetime, span: timedelta
+    ) -> list[Activity]:
+        """Dated activity for the catalog's timeframe conditions (achievements.WINDOWED)."""
+        if span <= timedelta(0):
+            return []
+        since = at - span
+        out: list[Activity] = []
+        passes = await s.exec(
+            select(Progress.first_pass_at, Progress.live_rank).where(
+                Progress.user_id == user_id, col(Progress.first_pass_at) > since
+            )
+        )
+        for first_pass_at, live_rank in passes.all():
+            if first_pass_at is None:
+                continue
+            when = _utc(first_pass_at)
+            out += [Activity("passes", when), Activity("first_pass", when)]
+            if live_rank == 1:
+                out += [Activity("fastest_solves", when), Activity("fastest_solver", when)]
+        xp = await s.exec(
+            select(XpEvent.created_at, XpEvent.amount, XpEvent.reason).where(
+                XpEvent.user_id == user_id, col(XpEvent.created_at) > since
+            )
+        )
+        for created_at, amount, reason in xp.all():
+            when = _utc(created_at)
+            out.append(Activity("xp", when, float(amount)))
+            if reason == Reason.PERFECT:
+                out += [Activity("perfect_scores", when), Activity("perfect_score", when)]
+        return out
+
+    def _messages(self, run: GradedRun, applied: _Applied) -> list[Outbound]:
+        out: list[Outbound] = []
+        amount = sum(a.amount for a in applied.awards)
+        if amount > 0:
+            xp_message = {
+                "type": "xp.awarded",
+                "user_id": run.user_id,
+                "room_id": run.room_id,
+                "exercise_id": run.exercise_id,
+                "amount": amount,
+                "total": applied.total_xp,
+                "streak": applied.streak,
+                "awards": [
+                    {"reason": a.reason.value, "amount": a.amount, "detail": a.detail}
+                    for a in applied.awards
+                ],
+            }
+            out.append((ToUser(run.user_id), xp_message))
+        for achievement in applied.unlocked:
+            message = {
+                "type": "achievement.unlocked",
+                "user_id": run.user_id,
+                "name": applied.name,
+                "achievement": achievement.to_message(),
+            }
+            out.append((ToUser(run.user_id), message))
+            if run.room_id is not None:
+                out.append((ToRoom(run.room_id), message))
+        return out
+
+    async def _leaderboards(self, run: GradedRun, amount: int, tz: str | None) -> list[Outbound]:
+        boards = [BoardId.weekly(run.classroom_id, run.submitted_at, tz)]
+        if run.room_id is not None:
+            boards.insert(0, BoardId.room(run.room_id))
+        out: list[Outbound] = []
+        for board in boards:
+            before = await self._board.top(board, self._top)
+            move = await self._board.add(board, run.user_id, amount, run.submitted_at)
+            after = await self._board.top(board, self._top)
+            names = await self._names(e.user_id for e in after)
+            if run.room_id is not None:
+                message = update_message(board, after, move, before, names)
+                out.append((ToRoom(run.room_id), message))
+        return out
+
+    async def standings(self, board: BoardId) -> dict[str, Any]:
+        """A board as it stands, for ``room.snapshot``: ``{board…, "entries": [...]}``."""
+        entries = await self._board.top(board, self._top)
+        names = await self._names(e.user_id for e in entries)
+        return {**board.describe(), "entries": [_row(e, names) for e in entries]}
+
+    async def rebuild(self, board: BoardId, *, timezone: str | None = None) -> None:
+        """Recompute ``board`` from the XP ledger (after Redis lost it, or a reset)."""
+        query = select(
+            XpEvent.user_id, func.sum(XpEvent.amount), func.max(XpEvent.created_at)
+        ).group_by(col(XpEvent.user_id))
+        if board.scope is Scope.ROOM:
+            query = query.where(XpEvent.room_id == board.owner)
+        else:
+            assert board.week is not None
+            end = week_end(board.week, timezone)
+            query = query.where(
+                XpEvent.classroom_id == board.owner,
+                col(XpEvent.created_at) >= (end - timedelta(weeks=1)).astimezone(UTC),
+                col(XpEvent.created_at) < end.astimezone(UTC),
+            )
+        async with self._store.session() as s:
+            rows = (await s.exec(query)).all()
+        await self._board.clear(board)
+        for user_id, points, reached in rows:
+            if points:
+                await self._board.add(board, user_id, int(points), _utc(reached))
+
+    async def _names(self, user_ids: Any) -> dict[int, str]:
+        ids = list(user_ids)
+        if not ids:
+            return {}
+        async with self._store.session() as s:
+            rows = await s.exec(select(User.id, User.name).where(col(User.id).in_(ids)))
+            return {uid: name for uid, name in rows.all() if uid is not None}
+
+
+def _row(entry: Entry, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "rank": entry.rank,
+        "user_id": entry.user_id,
+        "name": names.get(entry.user_id, ""),
+        "points": entry.points,
+    }
+
+
+async def _sum_xp(s: AsyncSession, user_id: int) -> int:
+    query = select(func.coalesce(func.sum(XpEvent.amount), 0)).where(XpEvent.user_id == user_id)
+    return int((await s.exec(query)).one())
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything this module stores is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in_utc(run: GradedRun) -> GradedRun:
+    if run.submitted_at.tzinfo is None:
+        raise ValueError("submitted_at must be timezone-aware")
+    return replace(run, submitted_at=run.submitted_at.astimezone(UTC))
+
+
+def _pure_progress(row: Progress) -> ExerciseProgress:
+    return ExerciseProgress(
+        user_id=row.user_id,
+        exercise_id=row.exercise_id,
+        attempts=row.attempts,
+        best_score=row.best_score,
+        max_score=row.max_score,
+        passed=row.passed,
+        first_attempt_at=None if row.first_attempt_at is None else _utc(row.first_attempt_at),
+        last_attempt_at=None if row.last_attempt_at is None else _utc(row.last_attempt_at),
+        first_pass_at=None if row.first_pass_at is None else _utc(row.first_pass_at),
+    )
+
+
+def _progress_row(
+    row: Progress | None, run: GradedRun, change: ProgressChange, rank: int | None
+) -> Progress:
+    if row is None:
+        row = Progress(
+            user_id=run.user_id, classroom_id=run.classroom_id, exercise_id=run.exercise_id
+        )
+    p = change.progress
+    row.attempts = p.attempts
+    row.best_score = p.best_score
+    row.max_score = p.max_score
+    row.passed = p.passed
+    row.first_attempt_at = p.first_attempt_at
+    row.last_attempt_at = p.last_attempt_at
+    row.first_pass_at = p.first_pass_at
+    if change.first_pass:
+        row.live_rank = rank
+    return row
+
+
+def _xp_row(run: GradedRun, award: XpAward) -> XpEvent:
+    return XpEvent(
+        user_id=run.user_id,
+        classroom_id=run.classroom_id,
+        room_id=run.room_id,
+        exercise_id=run.exercise_id,
+        amount=award.amount,
+        reason=award.reason.value,
+        detail=award.detail[:120],
+        created_at=run.submitted_at,
+    )
