@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from server import events, health, pages
-from server.api import accounts, classrooms, openapi
+from server import events, hands, health, pages, yjs
+from server.api import accounts, classrooms, course, openapi
 from server.bus import Bus
 from server.exceptions import ApiError
 from server.metrics import Metrics, MetricsMiddleware
@@ -33,8 +33,10 @@ def all_routes() -> list[BaseRoute]:
         *openapi.routes,
         *accounts.routes,
         *classrooms.routes,
+        *course.routes,
         *events.routes,
         *pages.routes,
+        *yjs.routes,
     ]
 
 
@@ -51,6 +53,8 @@ def open_bus(settings: Settings) -> Bus:
 def install_components(state: AppState) -> None:
     """Create the feature components of a process (they start in the lifespan, in this order)."""
     events.install(state)
+    hands.install(state)
+    yjs.install(state)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

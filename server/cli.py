@@ -15,7 +15,7 @@ from sqlmodel import select
 from server.auth import hash_password
 from server.exceptions import ConfigurationError
 from server.logs import configure
-from server.models import User, UserKind
+from server.models import Classroom, User, UserKind
 from server.settings import Settings
 from server.store import Store, migrate
 
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     sub.add_parser("migrate", help="bring the database schema to the latest revision")
+    course = sub.add_parser("import-course", help="import a course folder into a classroom")
+    course.add_argument("path", help="folder with exercises/ and/or demos/")
+    course.add_argument("--classroom", type=int, required=True, help="classroom id")
     return parser
 
 
@@ -117,6 +120,34 @@ async def _upsert_instructor(settings: Settings, email: str, name: str, password
         await store.close()
 
 
+def import_course_command(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server.courses import CourseError, import_course
+
+    migrate(settings.database_url)
+
+    async def run() -> dict[str, list[dict[str, str]]]:
+        store = Store(settings.database_url)
+        try:
+            async with store.session() as session:
+                if await session.get(Classroom, args.classroom) is None:
+                    raise CourseError(f"classroom {args.classroom} does not exist")
+            return (await import_course(store, args.classroom, Path(args.path))).to_dict()
+        finally:
+            await store.close()
+
+    try:
+        report = asyncio.run(run())
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for kind in ("exercises", "demos"):
+        for item in report[kind]:
+            print(f"{kind[:-1]} {item['id']}: {item['status']}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -130,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings, args)
     if command == "create-instructor":
         return create_instructor(settings, args)
+    if command == "import-course":
+        return import_course_command(settings, args)
     if command == "migrate":
         migrate(settings.database_url)
         print("database schema is at the latest revision")

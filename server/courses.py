@@ -1,0 +1,214 @@
+"""Importing a course folder (exercises and demos) into a classroom, from disk or an upload.
+
+A course folder holds ``exercises/`` (TOML/YAML exercise files, or one folder per exercise
+with an ``exercise.toml``) and ``demos/`` (TOML, YAML or Markdown demos). Everything is
+validated before anything is written: one bad file refuses the whole import with its
+``file:line: reason``. Importing again updates in place, keyed by the ids in the files; an
+exercise whose definition changed gets a new version (what a regrade compares against).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from rooms.demos import definition as demo_files
+from rooms.demos.exceptions import DefinitionError
+from rooms.demos.model import DemoDefinition
+from sandbox.grading import Exercise, InvalidExercise, load_course_exercises
+from server.models import Demo, ExerciseRecord
+from server.models.clock import utcnow
+from server.store import Store
+
+log = logging.getLogger("classroom.courses")
+
+MAX_ARCHIVE_BYTES = 10 << 20
+MAX_ARCHIVE_MEMBERS = 2000
+MAX_UNPACKED_BYTES = 50 << 20
+
+
+class CourseError(Exception):
+    """The course cannot be imported; the message names the file and line when known."""
+
+
+@dataclass
+class ImportReport:
+    exercises: list[dict[str, str]] = field(default_factory=list)
+    demos: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exercises": self.exercises, "demos": self.demos}
+
+
+def read_course(folder: Path) -> tuple[list[Exercise], list[DemoDefinition]]:
+    """Load and validate every exercise and demo of ``folder``. Raises :class:`CourseError`."""
+    if not folder.is_dir():
+        raise CourseError(f"{folder}: not a folder")
+    exercises_dir, demos_dir = folder / "exercises", folder / "demos"
+    if not exercises_dir.is_dir() and not demos_dir.is_dir():
+        raise CourseError(f"{folder}: a course folder holds exercises/ and/or demos/")
+    try:
+        exercises = load_course_exercises(exercises_dir) if exercises_dir.is_dir() else []
+    except InvalidExercise as exc:
+        raise CourseError(_relative(str(exc), folder)) from None
+    demos: list[DemoDefinition] = []
+    if demos_dir.is_dir():
+        seen: dict[str, str] = {}
+        for path in sorted(demos_dir.iterdir()):
+            if not path.is_file() or demo_files.format_of(path.name) is None:
+                continue
+            display = f"demos/{path.name}"
+            try:
+                demo = demo_files.load(path, display=display)
+            except DefinitionError as exc:
+                raise CourseError(str(exc)) from None
+            if demo.id in seen:
+                raise CourseError(
+                    f"{display}:1: demo id {demo.id!r} is already used by {seen[demo.id]}"
+                )
+            seen[demo.id] = display
+            demos.append(demo)
+    return exercises, demos
+
+
+def _relative(message: str, folder: Path) -> str:
+    prefix = str(folder).rstrip("/") + "/"
+    return message.replace(prefix, "")
+
+
+async def import_course(store: Store, classroom_id: int, folder: Path) -> ImportReport:
+    exercises, demos = read_course(folder)
+    report = ImportReport()
+    async with store.session() as session:
+        for exercise in exercises:
+            data = exercise.to_dict()
+            record = (
+                await session.exec(
+                    select(ExerciseRecord).where(
+                        ExerciseRecord.classroom_id == classroom_id,
+                        ExerciseRecord.exercise_id == exercise.id,
+                    )
+                )
+            ).first()
+            if record is None:
+                record = ExerciseRecord(
+                    classroom_id=classroom_id,
+                    exercise_id=exercise.id,
+                    title=exercise.title,
+                    language=exercise.language,
+                    definition=data,
+                )
+                status = "created"
+            elif record.definition == data:
+                status = "unchanged"
+            else:
+                record.definition = data
+                record.title = exercise.title
+                record.language = exercise.language
+                record.version += 1
+                record.updated_at = utcnow()
+                status = "updated"
+            session.add(record)
+            report.exercises.append({"id": exercise.id, "title": exercise.title, "status": status})
+        for demo in demos:
+            data = demo.to_dict()
+            row = (
+                await session.exec(
+                    select(Demo).where(Demo.classroom_id == classroom_id, Demo.demo_id == demo.id)
+                )
+            ).first()
+            if row is None:
+                row = Demo(
+                    classroom_id=classroom_id, demo_id=demo.id, title=demo.title, definition=data
+                )
+                status = "created"
+            elif row.definition == data:
+                status = "unchanged"
+            else:
+                row.definition = data
+                row.title = demo.title
+                row.updated_at = utcnow()
+                status = "updated"
+            session.add(row)
+            report.demos.append({"id": demo.id, "title": demo.title, "status": status})
+    log.info(
+        "classroom %s: imported %d exercises and %d demos",
+        classroom_id,
+        len(report.exercises),
+        len(report.demos),
+    )
+    return report
+
+
+def unpack_archive(data: bytes, target: Path) -> Path:
+    """Unpack a zip or tar(.gz) upload into ``target`` and return the course folder in it.
+
+    Refuses absolute paths, ``..``, links and devices, more than MAX_ARCHIVE_MEMBERS files
+    or MAX_UNPACKED_BYTES in all.
+    """
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise CourseError(f"the archive is larger than {MAX_ARCHIVE_BYTES >> 20} MiB")
+    members: list[tuple[str, bytes]] = []
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = [i for i in archive.infolist() if not i.is_dir()]
+            _check_count(len(entries))
+            _check_size(sum(i.file_size for i in entries))
+            members = [(i.filename, archive.read(i)) for i in entries]
+    else:
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+                infos = archive.getmembers()
+                _check_count(len(infos))
+                for info in infos:
+                    if info.isdir():
+                        continue
+                    if not info.isfile():
+                        raise CourseError(f"{info.name}: links and devices are not allowed")
+                    _check_size(info.size)
+                    extracted = archive.extractfile(info)
+                    assert extracted is not None
+                    members.append((info.name, extracted.read()))
+                _check_size(sum(len(m[1]) for m in members))
+        except tarfile.TarError:
+            raise CourseError("the upload is neither a zip nor a tar archive") from None
+    for name, content in members:
+        path = Path(name)
+        if path.is_absolute() or ".." in path.parts:
+            raise CourseError(f"{name}: paths must stay inside the course folder")
+        destination = target / path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(content)
+    return _course_root(target)
+
+
+def _course_root(target: Path) -> Path:
+    if (target / "exercises").is_dir() or (target / "demos").is_dir():
+        return target
+    children = [p for p in target.iterdir() if p.is_dir()]
+    if len(children) == 1:
+        return _course_root(children[0])
+    raise CourseError("the archive holds no exercises/ or demos/ folder")
+
+
+def _check_count(count: int) -> None:
+    if count > MAX_ARCHIVE_MEMBERS:
+        raise CourseError(f"the archive has more than {MAX_ARCHIVE_MEMBERS} files")
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_UNPACKED_BYTES:
+        raise CourseError(f"the archive unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
+
+
+async def import_upload(store: Store, classroom_id: int, data: bytes) -> ImportReport:
+    with tempfile.TemporaryDirectory(prefix="course-") as tmp:
+        return await import_course(store, classroom_id, unpack_archive(data, Path(tmp)))
