@@ -1,0 +1,196 @@
+"""``ws /yjs/{room}/{doc}?token=…``: the y-websocket protocol, unchanged, one socket per document.
+
+The endpoint only moves bytes: it checks who may open what, then hands each frame to the
+:class:`~server.docs_registry.LoadedDocument` and drains this socket's outbox. Close codes:
+1008 for a refused token, room, document or limit (before any content is sent); 1002 for a
+frame that breaks the protocol; 1003 for a text frame; 1009 for a frame over
+``max_frame_bytes``; 1013 for a client too slow to keep up (it reconnects and resyncs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from sqlmodel import select
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from rooms.documents import Access, DocumentName, access, parse_document_name
+from rooms.exceptions import InvalidDocumentName, ProtocolError
+from server.access import room_access
+from server.auth import COOKIE_NAME
+from server.docs_metrics import DocMetrics
+from server.docs_registry import DocumentRegistry, LimitReached
+from server.docstore import DocStore
+from server.exceptions import ApiError
+from server.models.pairs import PairMember
+from server.state import AppState
+
+log = logging.getLogger("classroom.yjs")
+
+# Frames a slow client may have waiting before we drop it (its provider then resyncs).
+MAX_QUEUED_FRAMES = 5000
+
+
+class SocketOutbox:
+    """Frames for one socket, each sent once its barrier (the store commit) resolved."""
+
+    def __init__(self, conn_id: int, metrics: DocMetrics) -> None:
+        self.conn_id = conn_id
+        self.metrics = metrics
+        self.overflowed = False
+        self._frames: deque[tuple[bytes, asyncio.Future[None] | None, float]] = deque()
+        self._wakeup = asyncio.Event()
+
+    def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None:
+        if len(self._frames) >= MAX_QUEUED_FRAMES:
+            self.overflowed = True
+        else:
+            self._frames.append((frame, barrier, since))
+        self._wakeup.set()
+
+    async def pump(self, websocket: WebSocket) -> None:
+        try:
+            while True:
+                if self.overflowed:
+                    await _close(websocket, 1013, "too far behind: reconnect to resync")
+                    return
+                if not self._frames:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                frame, barrier, since = self._frames.popleft()
+                if barrier is not None and not barrier.done():
+                    await barrier
+                await websocket.send_bytes(frame)
+                self.metrics.fanout.observe(time.perf_counter() - since)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the socket is gone; the receive loop sees it too
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+        await websocket.close(code, reason[:120])
+
+
+class Refused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    room_id: int
+    user_id: int
+    name: DocumentName
+    access: Access
+
+
+async def _authorize(state: AppState, websocket: WebSocket) -> Target:
+    """Who opens which document with what access, or Refused with the reason to close with."""
+    token = websocket.query_params.get("token") or websocket.cookies.get(COOKIE_NAME)
+    try:
+        caller = state.signer.verify(token)
+        raw_room = websocket.path_params["room"]
+        if not raw_room.isdigit():
+            raise Refused(f"unknown room {raw_room[:40]!r}")
+        room_id = int(raw_room)
+        name = parse_document_name(websocket.path_params["doc"])
+        async with state.store.session() as session:
+            room = await room_access(session, room_id, caller)
+            groups = await session.exec(
+                select(PairMember.group).where(
+                    PairMember.room_id == room_id, PairMember.user_id == caller.user_id
+                )
+            )
+            allowed = access(
+                name, role=room.role.value, user_id=caller.user_id, pair_groups=set(groups.all())
+            )
+    except ApiError as exc:
+        raise Refused(exc.message) from None
+    except InvalidDocumentName as exc:
+        raise Refused(str(exc)) from None
+    if allowed is Access.NONE:
+        raise Refused(f"you may not open {name}")
+    return Target(room_id, caller.user_id, name, allowed)
+
+
+async def yjs_socket(websocket: WebSocket) -> None:
+    state: AppState = websocket.app.state.classroom
+    registry: DocumentRegistry = state.get("docs")
+    await websocket.accept()
+    try:
+        target = await _authorize(state, websocket)
+        conn_id = registry.admit(target.room_id, target.user_id)
+    except (Refused, LimitReached) as exc:
+        await _close(websocket, 1008, str(exc))
+        return
+    try:
+        await _serve(state, registry, websocket, conn_id, target)
+    finally:
+        registry.dismiss(target.room_id, target.user_id)
+
+
+async def _serve(
+    state: AppState,
+    registry: DocumentRegistry,
+    websocket: WebSocket,
+    conn_id: int,
+    target: Target,
+) -> None:
+    max_frame = state.settings.max_frame_bytes
+    room_id, name = target.room_id, str(target.name)
+    doc = await registry.acquire(room_id, name)
+    outbox = SocketOutbox(conn_id, registry.metrics)
+    sender = asyncio.create_task(outbox.pump(websocket), name=f"yjs-send-{conn_id}")
+    try:
+        doc.join(outbox, writable=target.access is Access.WRITE)
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            data = message.get("bytes")
+            if data is None:
+                await _close(websocket, 1003, "the y-websocket protocol uses binary frames")
+                break
+            if len(data) > max_frame:
+                await _close(websocket, 1009, f"frame larger than {max_frame} bytes")
+                break
+            try:
+                doc.receive(conn_id, data)
+            except ProtocolError as exc:
+                log.info("room %s doc %s conn %s: protocol error: %s", room_id, name, conn_id, exc)
+                await _close(websocket, 1002, str(exc))
+                break
+    finally:
+        doc.leave(conn_id)
+        registry.release(doc)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+
+
+routes: list[BaseRoute] = [WebSocketRoute("/yjs/{room}/{doc:path}", yjs_socket)]
+
+
+def install(state: AppState) -> None:
+    """Create this process's document registry and register it as the ``docs`` component."""
+    settings = state.settings
+    docstore = DocStore(
+        state.store,
+        compact_after=settings.compact_after_updates,
+        batch_ms=settings.persist_batch_ms,
+    )
+    registry = DocumentRegistry(
+        docstore,
+        state.bus,
+        DocMetrics(state.metrics.registry),
+        unload_grace_seconds=settings.room_unload_grace_seconds,
+        max_per_room=settings.max_connections_per_room,
+        max_per_user=settings.max_connections_per_user,
+    )
+    state.add("docs", registry)
