@@ -4,12 +4,14 @@ progress, XP, streak, achievements and leaderboard messages."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from redis import Redis as SyncRedis
 from sqlmodel import select
 
 from rooms.achievement_files import loads
@@ -17,9 +19,10 @@ from rooms.achievements import Catalog
 from rooms.leaderboard import BoardId
 from rooms.xp import LiveWindow, XpRules
 from server.gamification import Gamification, GradedRun, Outbound, ToRoom, ToUser
-from server.leaderboard import InMemoryLeaderboard
+from server.leaderboard import InMemoryLeaderboard, RedisLeaderboard
 from server.models import AchievementUnlock, Classroom, Progress, Room, Streak, User, XpEvent
 from server.store import Store, migrate
+from tests.services import REDIS_URL, require
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a Thursday
 WINDOW = LiveWindow(T0, timedelta(minutes=10))
@@ -292,3 +295,42 @@ async def test_rebuild_restores_boards_from_the_ledger(world: World) -> None:
     snapshot = await world.game.standings(room)
     assert snapshot["board"] == "room"
     assert [(e["name"], e["rank"]) for e in snapshot["entries"]] == [("Alice", 1), ("Bob", 2)]
+
+
+async def test_two_processes_on_redis_agree_on_the_fastest_solver(world: World) -> None:
+    """Two Gamification objects (two server processes) on one database and one Redis: Alice
+    and Bob pass the live exercise at the same moment through different processes; exactly
+    one of them is the fastest solver, and both processes read the same boards."""
+    require("redis")
+    prefix = f"test:gam:{uuid.uuid4().hex}:"
+    first = RedisLeaderboard.from_url(REDIS_URL, prefix=prefix)
+    second = RedisLeaderboard.from_url(REDIS_URL, prefix=prefix)
+    try:
+        a = Gamification(world.store, first, catalog=CATALOG)
+        b = Gamification(world.store, second, catalog=CATALOG)
+        at = T0 + timedelta(minutes=1)
+        out_a, out_b = await asyncio.gather(
+            a.record(world.run(world.alice, 8, at, window=WINDOW)),
+            b.record(world.run(world.bob, 8, at + timedelta(milliseconds=5), window=WINDOW)),
+        )
+        fastest = [
+            m["user_id"]
+            for _, m in of_type(out_a + out_b, "achievement.unlocked")
+            if m["achievement"]["id"] == "fastest"
+        ]
+        assert fastest == [world.alice, world.alice]  # to Alice and to the room
+        room = BoardId.room(world.room_id)
+        assert await first.top(room) == await second.top(room)
+        points = {e.user_id: e.points for e in await first.top(room)}
+        # Alice: 95 + rank 50 + 20 + 50; Bob: 95 + rank 30 + 20.
+        assert points == {world.alice: 215, world.bob: 145}
+        async with world.store.session() as s:
+            ranks = {p.user_id: p.live_rank for p in (await s.exec(select(Progress))).all()}
+        assert ranks == {world.alice: 1, world.bob: 2}
+    finally:
+        await first.close()
+        await second.close()
+        with SyncRedis.from_url(REDIS_URL) as client:
+            keys = list(client.scan_iter(match=prefix + "*"))
+            assert keys  # boards and the solver order were written under the prefix
+            client.delete(*keys)
