@@ -50,6 +50,8 @@ def _lines(expected: str, actual: str, *, exact: bool) -> Outcome:
     if exact:
         if expected == actual:
             return Outcome(True)
+        if expected.rstrip("\n") == actual.rstrip("\n"):
+            return Outcome(False, "the output differs only in its final newlines")
         want, got = expected.split("\n"), actual.split("\n")
     else:
         want, got = trim(expected), trim(actual)
@@ -59,8 +61,8 @@ def _lines(expected: str, actual: str, *, exact: bool) -> Outcome:
         if w != g:
             return Outcome(False, f"line {number}: expected {_cut(w)}, got {_cut(g)}")
     if len(got) < len(want):
-        return Outcome(False, f"the output ends after {len(got)} lines; expected {len(want)}")
-    return Outcome(False, f"the output has {len(got)} lines; expected {len(want)}")
+        return Outcome(False, f"the output ends after {_count(got, 'line')}; expected {len(want)}")
+    return Outcome(False, f"the output has {_count(got, 'line')}; expected {len(want)}")
 
 
 def _numeric(expected: str, actual: str, abs_tol: float, rel_tol: float) -> Outcome:
@@ -74,7 +76,7 @@ def _numeric(expected: str, actual: str, abs_tol: float, rel_tol: float) -> Outc
         elif w != g:
             return Outcome(False, f"token {index}: expected {_cut(w)}, got {_cut(g)}")
     if len(want) != len(got):
-        return Outcome(False, f"the output has {len(got)} values; expected {len(want)}")
+        return Outcome(False, f"the output has {_count(got, 'value')}; expected {len(want)}")
     return Outcome(True)
 
 
@@ -87,3 +89,7 @@ def _number(token: str) -> float | None:
 
 def _cut(text: str) -> str:
     return repr(text if len(text) <= _SHOW else text[:_SHOW] + "…")
+
+
+def _count(items: list[str], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"

@@ -45,7 +45,7 @@ def load_exercise(path: str | Path) -> Exercise:
         raise InvalidExercise(source, f"not an exercise file (expected one of {SUFFIXES})")
 
     def read_file(name: str) -> str:
-        return _read(path.parent / name, str(path.parent / name))
+        return read_text(path.parent / name)
 
     return exercise_from_dict(
         data, source, locate=lambda key: _line(lines, key), read_file=read_file
@@ -77,16 +77,23 @@ def load_course_exercises(folder: str | Path) -> list[Exercise]:
 
 def _read(path: Path, source: str) -> str:
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        return read_text(path)
     except OSError as exc:
         raise InvalidExercise(source, f"cannot read the file: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InvalidExercise(source, str(exc)) from None
+
+
+def read_text(path: Path) -> str:
+    """A file's UTF-8 text, at most MAX_FILE_BYTES. Raises OSError or ValueError."""
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_FILE_BYTES + 1)
     if len(raw) > MAX_FILE_BYTES:
-        raise InvalidExercise(source, f"the file is larger than {MAX_FILE_BYTES} bytes")
+        raise ValueError(f"the file is larger than {MAX_FILE_BYTES} bytes")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidExercise(source, f"not UTF-8 text (byte {exc.start})") from None
+        raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
 
 
 def _line(lines: dict[KeyPath, int], key: KeyPath) -> int | None:

@@ -49,6 +49,11 @@ class RateLimiter:
         hits.append(now)
         return Decision(True, count - len(hits), 0.0)
 
+    @property
+    def tracked(self) -> int:
+        """How many keys are remembered."""
+        return len(self._hits)
+
     def sweep(self, now: float) -> None:
         """Forget keys with no acquisition inside the longest window seen, so memory stays
         bounded; called by :meth:`acquire` every so often."""

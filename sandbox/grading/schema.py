@@ -138,7 +138,8 @@ def exercise_from_dict(
 ) -> Exercise:
     """Check ``data`` and build the exercise. ``locate`` maps a key path to a 1-based line;
     ``read_file`` reads a file named by a unit test (relative to the exercise file) when the test
-    gives ``file`` without ``source``. Raises :class:`InvalidExercise`."""
+    gives ``file`` without ``source``; it raises OSError or ValueError. Raises
+    :class:`InvalidExercise`."""
     ctx = _Context(source, locate, read_file)
     top = _Table(data, (), ctx)
     ident = top.text("id")
@@ -172,6 +173,9 @@ def exercise_from_dict(
         reference_time=top.number("reference_time", None, low=0.000001),
         rate_limit=_rate_limit(top),
     )
+    for i, test in enumerate(tests):
+        if test.visibility is Visibility.AFTER_DUE and exercise.due is None:
+            ctx.fail(("tests", i, "visibility"), "after_due needs the exercise's due date")
     if exercise.rubric.performance > 0 and exercise.reference_time is None:
         top.fail("rubric", "a performance weight needs reference_time (seconds)")
     if any(isinstance(test, UnitTest) for test in tests):
@@ -248,7 +252,9 @@ def _unit_test(table: _Table, name: str, visibility: Visibility, language: str) 
             table.fail("source", "missing required key (no file to read it from)")
         try:
             source = table.ctx.read_file(file)
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
+            table.fail("file", f"cannot read {file}: {exc.strerror or exc}")
+        except ValueError as exc:
             table.fail("file", f"cannot read {file}: {exc}")
     if language in SUPPORTED and file in reserved_names(language):
         table.fail("file", f"{file} is used by the unit-test runner; name the file otherwise")

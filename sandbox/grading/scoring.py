@@ -1,8 +1,9 @@
 """From per-test verdicts, timings and lint findings to a score, by the exercise's rubric.
 
 Rule 1: correctness is the share of test points earned (partial credit per test).
-Rule 2: performance is measured on runs that passed, as the median of their run times
-against the exercise's reference time; no passing run means no performance marks.
+Rule 2: performance is measured on runs that passed, as the median of their run times (CPU
+time when the backend measures it, else wall time) against the exercise's reference time; no
+passing run means no performance marks.
 Rule 3: a part that cannot be measured (no reference time, no linter for the language) gives
 its weight to correctness; the weights are then normalised to sum to 1.
 Rule 4: penalties are taken off the rubric total, once (see penalties.py).
@@ -63,9 +64,8 @@ def score(
         if passing_run_ms:
             median = statistics.median(passing_run_ms)
             fractions["performance"] = performance_fraction(exercise, median / 1000)
-            notes["performance"] = (
-                f"median run {median:.0f} ms; reference {exercise.reference_time * 1000:.0f} ms"
-            )
+            reference = exercise.reference_time * 1000
+            notes["performance"] = f"median run time {median:.0f} ms; reference {reference:.0f} ms"
         else:
             fractions["performance"] = 0.0
             notes["performance"] = "no passing run to time"
