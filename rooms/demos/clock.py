@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from rooms.demos.exceptions import PresentationError
 from rooms.demos.model import Timing
@@ -72,3 +73,19 @@ class StepClock:
         self._origin = now - self._frozen
         self._frozen = None
         self.state = ClockState.RUNNING
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "duration": self.duration,
+            "pauses": list(self._pauses),
+            "origin": self._origin,
+            "frozen": self._frozen,
+            "state": self.state.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepClock:
+        clock = cls(Timing(True, float(data["duration"]), tuple(data["pauses"])), data["origin"])
+        clock._frozen = data["frozen"]
+        clock.state = ClockState(data["state"])
+        return clock

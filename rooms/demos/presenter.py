@@ -21,6 +21,7 @@ Commands (client → server) and the method each maps to::
     (a check run finished)      record_run(user, step, result, now)
     (connect / disconnect)      join(user, now, instructor=) / leave(user, now); snapshot(user)
     (timer)                     tick(now) at next_deadline()
+    (another process takes over) Presenter.from_dict(presenter.to_dict())
 
 Events (server → client)::
 
@@ -49,6 +50,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from rooms.demos.clock import ClockState, StepClock
+from rooms.demos.definition import from_dict as definition_from_dict
 from rooms.demos.exceptions import PresentationError, QuizError
 from rooms.demos.model import Check, DemoDefinition, DemoStep, QuizContent
 from rooms.demos.quiz import Quiz, QuizResult, QuizState
@@ -310,6 +312,49 @@ class Presenter:
     def drain_quiz_results(self) -> list[QuizResult]:
         results, self._results = self._results, []
         return results
+
+    # -- handing over --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON, for another process to continue with ``from_dict``.
+        Records not yet drained are not part of it: drain them first."""
+        session = self._session
+        data: dict[str, Any] = {
+            "state": self.state.value,
+            "students": [[user, n] for user, n in self._students.items()],
+            "instructors": [[user, n] for user, n in self._instructors.items()],
+            "session": None,
+        }
+        if session is not None:
+            data["session"] = {
+                "demo": session.demo.to_dict(),
+                "index": session.index,
+                "clock": session.clock.to_dict() if session.clock else None,
+                "detached": [[user, step] for user, step in session.detached.items()],
+                "completed": [[step, sorted(users)] for step, users in session.completed.items()],
+                "quizzes": [quiz.to_dict() for quiz in session.quizzes.values()],
+            }
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Presenter:
+        presenter = cls()
+        presenter.state = PresentationState(data["state"])
+        presenter._students = {int(user): int(n) for user, n in data["students"]}
+        presenter._instructors = {int(user): int(n) for user, n in data["instructors"]}
+        raw = data["session"]
+        if raw is not None:
+            demo = definition_from_dict(raw["demo"])
+            session = _Session(demo, index=int(raw["index"]))
+            session.clock = StepClock.from_dict(raw["clock"]) if raw["clock"] else None
+            session.detached = {int(user): int(step) for user, step in raw["detached"]}
+            session.completed = {int(step): set(users) for step, users in raw["completed"]}
+            for quiz in raw["quizzes"]:
+                content = demo.steps[int(quiz["step"])].content
+                assert isinstance(content, QuizContent)
+                session.quizzes[int(quiz["step"])] = Quiz.from_dict(quiz, content)
+            presenter._session = session
+        return presenter
 
     # -- inside --------------------------------------------------------------------------
 

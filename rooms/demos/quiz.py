@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -103,10 +103,10 @@ class Quiz:
         for user_id, (value, at) in by_time:
             right = self.is_correct(value)
             points = speed_points(self.content.points, at - self.opened_at, self.content.window)
-            plain = list(value) if isinstance(value, tuple) else value
-            self._results.append(
-                QuizResult(self.step, user_id, plain, at, right, points if right else 0)
+            result = QuizResult(
+                self.step, user_id, _plain(value), at, right, points if right else 0
             )
+            self._results.append(result)
         return list(self._results)
 
     def result_of(self, user_id: int) -> QuizResult | None:
@@ -169,6 +169,27 @@ class Quiz:
             state["answer"] = self.content.right_answer
         return state
 
+    def to_dict(self) -> dict[str, Any]:
+        """The quiz's state as JSON (the content comes from the definition on restore)."""
+        return {
+            "step": self.step,
+            "opened_at": self.opened_at,
+            "state": self.state.value,
+            "revealed": self.revealed,
+            "answers": [[user, _plain(value), at] for user, (value, at) in self._answers.items()],
+            "results": [asdict(r) for r in self._results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], content: QuizContent) -> Quiz:
+        quiz = cls(int(data["step"]), content, float(data["opened_at"]))
+        quiz.state = QuizState(data["state"])
+        quiz.revealed = bool(data["revealed"])
+        for user, value, at in data["answers"]:
+            quiz._answers[int(user)] = (tuple(value) if isinstance(value, list) else value, at)
+        quiz._results = [QuizResult(**r) for r in data["results"]]
+        return quiz
+
     def _check(self, value: Any) -> AnswerValue:
         count = len(self.content.choices)
         kind = self.content.kind
@@ -194,3 +215,7 @@ class Quiz:
                 f"a multiple-choice answer is a list of distinct choice indexes, 0..{count - 1}"
             )
         return tuple(sorted(value))
+
+
+def _plain(value: AnswerValue) -> int | list[int] | str:
+    return list(value) if isinstance(value, tuple) else value

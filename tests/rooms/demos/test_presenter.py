@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -318,3 +319,33 @@ def test_the_timeline_says_who_was_where(room: Presenter, demo: DemoDefinition) 
     assert positions(records, T0 + 9) == {}
     assert room.drain_timeline() == []
     assert records[0].to_dict() == {"kind": "started", "step": 0, "at": T0, "user_id": None}
+
+
+def test_another_process_continues_from_the_handed_over_state(
+    room: Presenter, demo: DemoDefinition
+) -> None:
+    room.start(demo, T0)
+    room.goto(1, T0 + 1)
+    room.record_run(ANA, 1, RunResult(RunStatus.OK, stdout="3\n"), T0 + 2)
+    room.goto(2, T0 + 3)
+    room.answer(ANA, 2, 1, T0 + 4)
+    room.detach(BEN, T0 + 5)
+    room.reveal(T0 + 6)
+    room.goto(0, T0 + 7)
+    room.tick(T0 + 20)  # paused at 10 s into the intro
+    room.drain_timeline()
+    copy = Presenter.from_dict(json.loads(json.dumps(room.to_dict())))
+
+    def script(p: Presenter) -> list[Any]:
+        out: list[Any] = [p.snapshot(ANA, T0 + 30), p.snapshot(TEACHER, T0 + 30), p.next_deadline()]
+        out += p.resume(T0 + 40)
+        out += p.tick(T0 + 100)
+        out += p.answer(BEN, 2, 1, T0 + 101)
+        out += p.follow(BEN, T0 + 102)
+        out += p.record_run(BEN, 1, RunResult(RunStatus.OK, stdout="3\n"), T0 + 103)
+        out += p.stop(T0 + 104)
+        return [*out, p.drain_timeline(), p.drain_quiz_results()]
+
+    assert script(copy) == script(room)
+    idle = Presenter.from_dict(json.loads(json.dumps(Presenter().to_dict())))
+    assert idle.state is PresentationState.IDLE and idle.snapshot(ANA, T0) is None
