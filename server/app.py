@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from server import events, hands, health, pages, yjs
-from server.api import accounts, classrooms, course, openapi
+from server import events, gamification_hub, hands, health, pages, yjs
+from server.api import accounts, classrooms, course, documents, openapi
 from server.bus import Bus
 from server.exceptions import ApiError
 from server.metrics import Metrics, MetricsMiddleware
@@ -37,6 +37,7 @@ def all_routes() -> list[BaseRoute]:
         *events.routes,
         *pages.routes,
         *yjs.routes,
+        *documents.routes,
     ]
 
 
@@ -53,6 +54,7 @@ def open_bus(settings: Settings) -> Bus:
 def install_components(state: AppState) -> None:
     """Create the feature components of a process (they start in the lifespan, in this order)."""
     events.install(state)
+    gamification_hub.install(state)
     hands.install(state)
     yjs.install(state)
 
