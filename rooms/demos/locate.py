@@ -19,6 +19,7 @@ from rooms.demos.exceptions import DefinitionError
 
 Path = tuple[str | int, ...]
 
+MAX_YAML_NODES = 100_000
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#=]+?)\s*\]\]?\s*(?:#.*)?$")
 
 
@@ -84,13 +85,34 @@ def compose_yaml(text: str, file: str, offset: int) -> yaml.Node | None:
     """The YAML node tree (positions kept), or DefinitionError at the line of the syntax error.
     ``offset`` is the number of file lines before ``text`` (front matter, a step block)."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = offset + (mark.line + 1 if mark else 1)
         raise DefinitionError(file, line, f"invalid YAML: {exc.problem or exc.context}") from exc
     except yaml.YAMLError as exc:
         raise DefinitionError(file, offset + 1, f"invalid YAML: {exc}") from exc
+    if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+        reason = f"more than {MAX_YAML_NODES} values once aliases are expanded"
+        raise DefinitionError(file, offset + 1, reason)
+    return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    # Aliases share nodes, so a small file can stand for an enormous document ("billion
+    # laughs"); count each value as many times as it will be walked, memoised per node.
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_YAML_NODES + 1  # a node inside itself (a recursive alias) is too big
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    total = min(total, MAX_YAML_NODES + 1)
+    sizes[id(node)] = total
+    return total
 
 
 def construct_yaml(node: yaml.Node | None, file: str, offset: int) -> Any:

@@ -377,7 +377,8 @@ class Presenter:
     def _quiz(self, step: Any) -> Quiz:
         session = self._require()
         index = session.index if step is None else step
-        quiz = session.quizzes.get(index) if isinstance(index, int) else None
+        usable = isinstance(index, int) and not isinstance(index, bool)
+        quiz = session.quizzes.get(index) if usable else None
         if quiz is None:
             raise QuizError(f"no quiz is open at step {index!r}")
         return quiz

@@ -278,3 +278,15 @@ def test_a_check_builds_the_run_and_passes_only_on_the_right_output() -> None:
     assert check.passes(RunResult(RunStatus.OK, exit_code=0, stdout="[1, 2, 3]  \n"))
     assert not check.passes(RunResult(RunStatus.OK, exit_code=0, stdout="[3, 1, 2]\n"))
     assert not check.passes(RunResult(RunStatus.TIMEOUT, stdout="[1, 2, 3]\n"))
+
+
+def test_yaml_aliases_cannot_blow_a_small_file_up() -> None:
+    text = "a: &a [" + ", ".join(["x"] * 50) + "]\n"
+    for level in range(6):
+        previous = "a" if level == 0 else f"b{level - 1}"
+        text += f"b{level}: &b{level} [" + ", ".join([f"*{previous}"] * 50) + "]\n"
+    assert len(text) < 3_000
+    with pytest.raises(DefinitionError, match=r"^lol.yaml:1: more than 100000 values once"):
+        parse(text, file="lol.yaml", fmt=Format.YAML)
+    with pytest.raises(DefinitionError, match="more than 100000 values"):
+        parse("a: &a [*a]\n", file="loop.yaml", fmt=Format.YAML)

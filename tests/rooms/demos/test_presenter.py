@@ -256,6 +256,9 @@ def test_quiz_through_the_presenter(room: Presenter, demo: DemoDefinition) -> No
         room.answer(TEACHER, 2, 1, T0)
     with pytest.raises(QuizError, match="no quiz is open at step 0"):
         room.answer(ANA, 0, 1, T0)
+    for hostile in (True, "2", [2], {"a": 1}, 2.0):
+        with pytest.raises(QuizError, match="no quiz is open at step"):
+            room.answer(ANA, hostile, 1, T0)
     assert room.goto(3, T0 + 31) and room.goto(2, T0 + 32)
     assert "quiz.opened" not in [m["type"] for _, m in room.goto(2, T0 + 33)], "opened once"
     events = room.close_quiz(T0 + 40)
