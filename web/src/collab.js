@@ -6,6 +6,12 @@ import * as Y from "yjs";
 import * as decoding from "lib0/decoding";
 import { WebsocketProvider, messageAuth } from "y-websocket";
 
+/**
+ * The Y.Text that holds a document's source, for every client and the server (the server's
+ * runs, demos and tests read the field "text").
+ */
+export const TEXT_KEY = "text";
+
 // Colours for remote cursors: readable on white, distinct enough for a class of 30.
 const COLOURS = ["#b3261e", "#1a6b2f", "#1f4fb5", "#8a4b00", "#6b2fa0", "#00707a", "#a3195b", "#4d5b00"];
 
@@ -23,7 +29,8 @@ export function socketBase() {
 /**
  * Opens `doc` of `room` and returns {ydoc, ytext, provider, awareness, destroy}.
  * `user` ({id, name}) is published in awareness so others see who owns a cursor, unless `watch`.
- * `onStatus(state)` gets "connecting" | "connected" | "synced" | "offline" | "denied".
+ * `onStatus(state, reason?)` gets "connecting" | "connected" | "synced" | "offline" | "denied"
+ * (read-only) | "refused" (the server will not open it for us).
  */
 export function openDoc({ room, doc, token, user, watch = false, onStatus = () => {} }) {
   const ydoc = new Y.Doc();
@@ -56,21 +63,50 @@ export function openDoc({ room, doc, token, user, watch = false, onStatus = () =
       onStatus("denied");
     }
   };
+  let refusal = null;
+  let networkDown = false;
   const report = () => {
-    if (!provider.wsconnected) onStatus(provider.wsconnecting ? "connecting" : "offline");
+    if (refusal !== null) onStatus("refused", refusal);
+    else if (networkDown || !provider.wsconnected) onStatus(provider.wsconnecting ? "connecting" : "offline");
     else if (denied) onStatus("denied");
     else onStatus(provider.synced ? "synced" : "connected");
   };
   provider.on("status", report);
   provider.on("sync", report);
+  // 1008: the server refused this document (token, membership, name); retrying cannot help.
+  provider.on("connection-close", (event) => {
+    if (event?.code === 1008) {
+      refusal = event.reason || "refused";
+      provider.disconnect();
+      console.warn(`document ${doc} refused: ${refusal}`);
+      report();
+    }
+  });
+  // A dropped network can leave a socket looking open until TCP gives up; the browser's own
+  // offline/online events let us go offline at once and resync the moment it is back.
+  // (Closing a socket with the network down can take long: we do not wait for its close event.)
+  const offline = () => {
+    networkDown = true;
+    provider.disconnect();
+    report();
+  };
+  const online = () => {
+    networkDown = false;
+    if (refusal === null) provider.connect();
+    report();
+  };
+  window.addEventListener("offline", offline);
+  window.addEventListener("online", online);
   report();
 
   return {
     ydoc,
-    ytext: ydoc.getText("codemirror"),
+    ytext: ydoc.getText(TEXT_KEY),
     provider,
     awareness: provider.awareness,
     destroy() {
+      window.removeEventListener("offline", offline);
+      window.removeEventListener("online", online);
       provider.destroy();
       ydoc.destroy();
     },

@@ -7,9 +7,6 @@ import { indentWithTab } from "@codemirror/commands";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import * as Y from "yjs";
 
-/** The Y.Text every client and the server use for a document's source. */
-export const TEXT_KEY = "codemirror";
-
 const theme = EditorView.theme({
   "&": { fontSize: "var(--code-size, 15px)", height: "100%" },
   ".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "1.45" },

@@ -14,6 +14,11 @@ export class RoomEvents {
     this.attempt = 0;
     this.closed = false;
     this.status = "connecting";
+    // As for documents: leave at once when the browser goes offline, come back when online.
+    window.addEventListener("offline", () => this.socket?.close(4000, "offline"));
+    window.addEventListener("online", () => {
+      if (!this.closed && this.socket === null) this.connect();
+    });
   }
 
   /** Registers `fn(message)` for a message `type`; "*" gets every message, "status" the state. */
@@ -70,7 +75,7 @@ export class RoomEvents {
         return;
       }
       this.setStatus("offline");
-      if (this.closed) return;
+      if (this.closed || !navigator.onLine) return;
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
       this.attempt += 1;
       setTimeout(() => {

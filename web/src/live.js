@@ -9,7 +9,7 @@ import { languageOfDoc } from "./languages.js";
 import { RoomEvents } from "./events.js";
 import { DemoPanel, renderTally } from "./demo.js";
 import { renderLeaderboard } from "./leaderboard.js";
-import { renderHands } from "./presence.js";
+import { Presence } from "./presence.js";
 import { statusText } from "./output.js";
 
 const REFRESH_MS = 5000;
@@ -57,9 +57,8 @@ export async function bootLive(boot, roomId) {
   const send = (message) => events.send(message);
   const demos = await api("GET", `/api/classrooms/${room.classroom_id}/demos`).then((d) => (Array.isArray(d) ? d : (d?.demos ?? []))).catch(() => []);
   const demo = new DemoPanel($("#live-demo"), { send, isInstructor: true, demos });
-  const hands = new Map();
+  const hands = new Presence(null, $("#hands"), { room: roomId, me: boot.user.id, send });
   const runs = new Map();
-  const drawHands = () => renderHands($("#hands"), roomId, [...hands.values()], new Map([...names].map(([id, name]) => [id, { name }])));
   const drawRuns = () => {
     const rows = [...runs.values()].slice(-15).reverse();
     clear($("#runs"), rows.length ? h("table", { class: "runs", "data-testid": "runs" },
@@ -74,19 +73,19 @@ export async function bootLive(boot, roomId) {
   events
     .on("status", (state) => { status.textContent = state === "connected" ? "live" : state; status.dataset.state = state; })
     .on("room.snapshot", (m) => {
-      hands.clear();
-      for (const hand of m.hands ?? []) hands.set(String(hand.user_id), hand);
+      hands.snapshot([], m.hands ?? []);
       for (const member of m.members ?? []) names.set(String(member.user_id ?? member.id), member.name);
       runs.clear();
       for (const r of m.runs ?? []) runs.set(r.run_id ?? r.id, { ...r, run_id: r.run_id ?? r.id });
-      drawHands();
       drawRuns();
       renderLeaderboard($("#live-leaderboard"), m.leaderboard ?? []);
       demo.update(m.demo ?? null);
     })
     .on("member.joined", (m) => { const u = m.user ?? m; names.set(String(u.id ?? u.user_id), u.name); refresh(); })
-    .on("hand.raised", (m) => { hands.set(String(m.user_id), m); drawHands(); })
-    .on("hand.lowered", (m) => { hands.delete(String(m.user_id)); drawHands(); })
+    .on("hand.raised", (m) => hands.hand(m))
+    .on("hand.lowered", (m) => hands.hand(m))
+    .on("hand.taken", (m) => hands.hand(m))
+    .on("hand.done", (m) => hands.hand(m))
     .on("run.started", (m) => { runs.set(m.run_id, { ...m }); drawRuns(); })
     .on("run.finished", (m) => { runs.set(m.run_id, { ...(runs.get(m.run_id) ?? {}), ...m }); drawRuns(); })
     .on("leaderboard.update", (m) => renderLeaderboard($("#live-leaderboard"), m.entries ?? m.leaderboard ?? []))

@@ -1,20 +1,30 @@
-// Who is in the room and who has a hand up. Students see the member list; instructors also get
-// the hands queue with a link to open the student's document.
+// Who is in the room and the help queue. Students see the member list and their own hand;
+// staff also get the queue of raised hands, oldest first, with Take / Done and a link to the
+// student's document.
 import { h, clear } from "./dom.js";
 
+const OPEN = new Set(["pending", "taken"]);
+
+/** A hand event's or snapshot's hand: {id, user: {id, name}, doc, message, state, taken_by}. */
+function handOf(message) {
+  return message.hand ?? message;
+}
+
 export class Presence {
-  constructor(membersRoot, handsRoot, { room, me }) {
+  /** `send` (optional) lets staff take and close hands from the queue. */
+  constructor(membersRoot, handsRoot, { room, me, send = null }) {
     this.membersRoot = membersRoot;
     this.handsRoot = handsRoot;
     this.room = room;
     this.me = String(me);
+    this.send = send;
     this.members = new Map();
     this.hands = new Map();
   }
 
   snapshot(members = [], hands = []) {
-    this.members = new Map(members.map((m) => [String(m.user_id ?? m.id), m]));
-    this.hands = new Map(hands.map((hand) => [String(hand.user_id), hand]));
+    this.members = new Map((members ?? []).map((m) => [String(m.user_id ?? m.id), m]));
+    this.hands = new Map((hands ?? []).map((hand) => [String(hand.id), hand]));
     this.render();
   }
 
@@ -33,44 +43,51 @@ export class Presence {
     this.render();
   }
 
-  raised(message) {
-    this.hands.set(String(message.user_id), message);
+  /** hand.raised | hand.lowered | hand.taken | hand.done: the hand's new state. */
+  hand(message) {
+    const hand = handOf(message);
+    if (OPEN.has(hand.state)) this.hands.set(String(hand.id), hand);
+    else this.hands.delete(String(hand.id));
     this.render();
   }
 
-  lowered(message) {
-    this.hands.delete(String(message.user_id));
-    this.render();
-  }
-
-  myHandUp() {
-    return this.hands.has(this.me);
+  myHand() {
+    return [...this.hands.values()].find((hand) => String(hand.user?.id) === this.me) ?? null;
   }
 
   render() {
     const online = [...this.members.values()].filter((m) => m.online !== false);
+    const raised = new Set([...this.hands.values()].map((hand) => String(hand.user?.id)));
     if (this.membersRoot) {
       clear(this.membersRoot,
         h("h2", {}, `In the room (${online.length})`),
         h("ul", { class: "members", "data-testid": "members" }, online.map((m) =>
-          h("li", {}, m.name ?? `#${m.user_id}`, m.role && m.role !== "student" ? h("span", { class: "badge" }, m.role) : null,
-            this.hands.has(String(m.user_id ?? m.id)) ? h("span", { class: "hand", title: "hand raised" }, " ✋") : null))));
+          h("li", {}, m.name ?? `#${m.user_id ?? m.id}`,
+            m.role && m.role !== "student" ? h("span", { class: "badge" }, m.role) : null,
+            raised.has(String(m.user_id ?? m.id)) ? h("span", { class: "hand" }, " ✋", h("span", { class: "sr-only" }, "hand raised")) : null))));
     }
-    if (this.handsRoot) renderHands(this.handsRoot, this.room, [...this.hands.values()], this.members);
+    if (this.handsRoot) renderHands(this.handsRoot, this.room, [...this.hands.values()], this.send);
   }
 }
 
-/** The raised-hands queue, oldest first, each with a link to the student's document. */
-export function renderHands(root, room, hands, members = new Map()) {
-  const ordered = hands.slice().sort((a, b) => String(a.at ?? a.raised_at ?? "").localeCompare(String(b.at ?? b.raised_at ?? "")));
+/** The help queue, oldest first; with `send`, staff can take a hand and mark it done. */
+export function renderHands(root, room, hands, send = null) {
+  const ordered = hands.slice().sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
   if (ordered.length === 0) {
     clear(root, h("p", { class: "muted" }, "No hands raised."));
     return;
   }
   clear(root, h("ol", { class: "hands", "data-testid": "hands" }, ordered.map((hand) => {
-    const name = hand.name ?? members.get(String(hand.user_id))?.name ?? `#${hand.user_id}`;
-    const doc = hand.doc;
-    return h("li", {}, h("strong", {}, name), hand.message ? ` — ${hand.message}` : "",
-      doc ? [" ", h("a", { href: `/rooms/${room}?doc=${encodeURIComponent(doc)}` }, "open code")] : null);
+    const name = hand.user?.name || `#${hand.user?.id}`;
+    const actions = [];
+    if (hand.doc) actions.push(h("a", { href: `/rooms/${room}?doc=${encodeURIComponent(hand.doc)}` }, "open code"));
+    if (send && hand.state === "pending") {
+      actions.push(h("button", { type: "button", class: "secondary", onclick: () => send({ type: "hand.take", hand_id: hand.id }) }, `Take ${name}`));
+    }
+    if (send) actions.push(h("button", { type: "button", class: "secondary", onclick: () => send({ type: "hand.done", hand_id: hand.id }) }, "Done"));
+    return h("li", { class: `hand-${hand.state}` },
+      h("strong", {}, name), hand.message ? ` — ${hand.message}` : "",
+      hand.state === "taken" && hand.taken_by ? h("span", { class: "muted" }, ` (with ${hand.taken_by.name})`) : null,
+      h("span", { class: "row" }, actions));
   })));
 }

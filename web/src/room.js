@@ -21,6 +21,7 @@ const DOC_STATUS = {
   synced: "Saved",
   offline: "Offline — your edits are kept and will merge when back",
   denied: "Read-only",
+  refused: "Not allowed to open this document",
 };
 
 /** The document a caller edits by default in this room. */
@@ -62,8 +63,8 @@ export async function bootRoom(boot) {
     editor?.destroy();
     session?.destroy();
     docLabel.textContent = docName;
-    session = openDoc({ room: roomId, doc: docName, token, user, onStatus: (state) => {
-      docStatus.textContent = DOC_STATUS[state] ?? state;
+    session = openDoc({ room: roomId, doc: docName, token, user, onStatus: (state, reason) => {
+      docStatus.textContent = reason ? `${DOC_STATUS[state]}: ${reason}` : (DOC_STATUS[state] ?? state);
       docStatus.dataset.state = state;
       if (state === "denied") editor?.setReadOnly(true);
     } });
@@ -86,7 +87,7 @@ export async function bootRoom(boot) {
   const events = new RoomEvents(roomId, token);
   const send = (message) => events.send(message);
   const output = new OutputPane($("#output"), send);
-  const presence = new Presence($("#members"), isInstructor ? $("#hands") : null, { room: roomId, me: user.id });
+  const presence = new Presence($("#members"), isInstructor ? $("#hands") : null, { room: roomId, me: user.id, send: isInstructor ? send : null });
   let demos = [];
   if (isInstructor && classroom !== undefined) {
     try {
@@ -137,11 +138,11 @@ export async function bootRoom(boot) {
 
   const handButton = $("#hand");
   handButton.addEventListener("click", () => {
-    const up = presence.myHandUp();
+    const up = presence.myHand() !== null;
     if (!send(up ? { type: "hand.lower" } : { type: "hand.raise", doc: docName })) toast("Not connected", "Try again in a moment.", "error");
   });
   const syncHand = () => {
-    const up = presence.myHandUp();
+    const up = presence.myHand() !== null;
     handButton.textContent = up ? "Lower hand" : "Raise hand";
     handButton.setAttribute("aria-pressed", String(up));
   };
@@ -174,8 +175,10 @@ export async function bootRoom(boot) {
     .on("grade.result", (m) => mine(m) && exercise.showResult(m))
     .on("leaderboard.update", (m) => renderLeaderboard(board, m.entries ?? m.leaderboard ?? [], user.id))
     .on("achievement.unlocked", (m) => mine(m) && toast(`Achievement: ${m.title ?? m.name ?? m.achievement}`, m.description ?? "", "good"))
-    .on("hand.raised", (m) => { presence.raised(m); syncHand(); })
-    .on("hand.lowered", (m) => { presence.lowered(m); syncHand(); })
+    .on("hand.raised", (m) => { presence.hand(m); syncHand(); })
+    .on("hand.lowered", (m) => { presence.hand(m); syncHand(); })
+    .on("hand.taken", (m) => { presence.hand(m); syncHand(); })
+    .on("hand.done", (m) => { presence.hand(m); syncHand(); })
     .on("quiz.opened", (m) => demo.showQuiz(m.quiz ? { step: m.step, ...m.quiz } : m))
     .on("quiz.tally", (m) => demo.showTally(m))
     .on("quiz.closed", (m) => demo.closeQuiz(m))

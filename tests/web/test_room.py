@@ -1,0 +1,87 @@
+"""The room page in real browsers: shared editing with cursors, offline edits that merge on
+reconnect, runs streamed into the output pane, submissions and the demo."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.web.conftest import Classroom, open_page, screenshot, signed_in
+
+pytestmark = pytest.mark.chromium
+DATABASES = ("sqlite",)
+
+
+async def wait_text(page: Page, pattern: str) -> None:
+    """Wait until the page's editor holds text matching ``pattern`` (a JS regular expression).
+
+    The editor's DOM also holds remote carets with names, so read CodeMirror's own state."""
+    await page.wait_for_function(
+        "(p) => new RegExp(p).test(window.classroom.view.state.doc.toString())",
+        arg=pattern,
+        timeout=15_000,
+    )
+
+
+async def wait_synced(page: Page) -> None:
+    await expect(page.get_by_test_id("doc-status")).to_have_text("Saved", timeout=15_000)
+
+
+async def test_student_types_and_the_instructor_sees_text_and_cursor(
+    browser: Browser, classroom: Classroom
+) -> None:
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+    await wait_synced(alice)
+    doc = f"students/{classroom.alice.id}/main.py"
+    await expect(alice.locator("#doc-name")).to_have_text(doc)
+    content = alice.get_by_test_id("editor").locator(".cm-content")
+    await content.click()
+    await alice.keyboard.type("total = 1 + 2")
+
+    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
+    teacher = await open_page(teacher_ctx, classroom.url(f"/rooms/{classroom.room_id}?doc={doc}"))
+    await wait_synced(teacher)
+    seen = teacher.get_by_test_id("editor").locator(".cm-content")
+    await wait_text(teacher, r"^total = 1 \+ 2$")
+    # Alice's caret, labelled with her name from awareness.
+    caret = teacher.get_by_test_id("editor").locator(".cm-ySelectionInfo")
+    await expect(caret).to_have_text("Alice")
+    # The instructor may write into a student's file: Alice sees the edit.
+    await seen.click()
+    await teacher.keyboard.press("Control+End")
+    await teacher.keyboard.type("\nprint(total)")
+    await wait_text(alice, r"^total = 1 \+ 2\nprint\(total\)$")
+    await screenshot(alice, "room-student")
+    await screenshot(teacher, "room-instructor-on-student-doc")
+
+
+async def test_edits_made_offline_merge_when_back(browser: Browser, classroom: Classroom) -> None:
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+    await wait_synced(alice)
+    doc = f"students/{classroom.alice.id}/main.py"
+    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
+    teacher = await open_page(teacher_ctx, classroom.url(f"/rooms/{classroom.room_id}?doc={doc}"))
+    await wait_synced(teacher)
+    content = alice.get_by_test_id("editor").locator(".cm-content")
+    await content.click()
+    await alice.keyboard.type("a = 1")
+    seen = teacher.get_by_test_id("editor").locator(".cm-content")
+    await wait_text(teacher, "^a = 1$")
+
+    await alice_ctx.set_offline(True)
+    await expect(alice.get_by_test_id("doc-status")).to_have_text(re.compile("^Offline"))
+    await alice.keyboard.type("\nb = 2")
+    # Meanwhile the instructor edits the same document.
+    await seen.click()
+    await teacher.keyboard.press("Control+Home")
+    await teacher.keyboard.type("# checked\n")
+    await wait_text(teacher, r"^# checked\na = 1$")
+    await alice_ctx.set_offline(False)
+    await wait_synced(alice)
+    merged = r"^# checked\na = 1\nb = 2$"
+    await wait_text(alice, merged)
+    await wait_text(teacher, merged)
