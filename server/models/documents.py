@@ -12,7 +12,12 @@ from server.models.clock import utcnow
 
 class DocUpdate(SQLModel, table=True):
     __tablename__ = "doc_updates"
-    __table_args__ = (Index("ix_doc_updates_room_doc_id", "room_id", "doc", "id"),)
+    # AUTOINCREMENT on SQLite: without it a deleted highest id (compaction deletes the
+    # folded updates) is handed out again, and a snapshot's last_update_id would hide it.
+    __table_args__ = (
+        Index("ix_doc_updates_room_doc_id", "room_id", "doc", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     # BIGINT on PostgreSQL; SQLite only autoincrements an INTEGER PRIMARY KEY.
     id: int | None = Field(
