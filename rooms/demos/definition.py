@@ -74,6 +74,14 @@ def folder_reader(folder: FilePath) -> Read:
 def parse(text: str, *, file: str, fmt: Format, read: Read | None = None) -> DemoDefinition:
     if len(text) > MAX_FILE_BYTES:
         raise DefinitionError(file, 1, f"larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return _parse(text, file, fmt, read)
+    except RecursionError:
+        # tomllib and PyYAML recurse per nesting level; `a = [[[[…` must not take us down.
+        raise DefinitionError(file, 1, "nested too deeply") from None
+
+
+def _parse(text: str, file: str, fmt: Format, read: Read | None) -> DemoDefinition:
     if fmt is Format.TOML:
         return _parse_toml(text, file, read)
     if fmt is Format.YAML:

@@ -20,6 +20,7 @@ from rooms.demos.exceptions import DefinitionError
 Path = tuple[str | int, ...]
 
 MAX_YAML_NODES = 100_000
+MAX_FLOW_DEPTH = 200
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#=]+?)\s*\]\]?\s*(?:#.*)?$")
 
 
@@ -84,6 +85,7 @@ class TomlLocator:
 def compose_yaml(text: str, file: str, offset: int) -> yaml.Node | None:
     """The YAML node tree (positions kept), or DefinitionError at the line of the syntax error.
     ``offset`` is the number of file lines before ``text`` (front matter, a step block)."""
+    _refuse_deep_flow(text, file, offset)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -96,6 +98,16 @@ def compose_yaml(text: str, file: str, offset: int) -> yaml.Node | None:
         reason = f"more than {MAX_YAML_NODES} values once aliases are expanded"
         raise DefinitionError(file, offset + 1, reason)
     return node
+
+
+def _refuse_deep_flow(text: str, file: str, offset: int) -> None:
+    # PyYAML slows down with the square of the flow nesting ([[[[…) before it fails, so a
+    # small hostile file would stall an import for minutes; no demo nests like this.
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        depth += line.count("[") + line.count("{") - line.count("]") - line.count("}")
+        if depth > MAX_FLOW_DEPTH:
+            raise DefinitionError(file, offset + number, "nested too deeply")
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:

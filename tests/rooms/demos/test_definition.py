@@ -290,3 +290,13 @@ def test_yaml_aliases_cannot_blow_a_small_file_up() -> None:
         parse(text, file="lol.yaml", fmt=Format.YAML)
     with pytest.raises(DefinitionError, match="more than 100000 values"):
         parse("a: &a [*a]\n", file="loop.yaml", fmt=Format.YAML)
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_deep_nesting_is_refused_not_crashing(fmt: Format) -> None:
+    text = {Format.TOML: "a = ", Format.YAML: "a: ", Format.MARKDOWN: "---\na: "}[fmt]
+    text += "[" * 50_000 + ("\n---\n" if fmt is Format.MARKDOWN else "")
+    with pytest.raises(DefinitionError) as caught:
+        parse(text, file="deep", fmt=fmt)
+    line = 2 if fmt is Format.MARKDOWN else 1  # the front matter starts on line 2
+    assert str(caught.value) == f"deep:{line}: nested too deeply"
