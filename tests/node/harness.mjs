@@ -11,7 +11,7 @@
 //   insert     {client, field?, index?, text}    -> {}                (index default: end)
 //   type       {client, field?, text, every_ms?} -> {}                one character at a time
 //   text       {client, field?}                  -> {text}
-//   wait_text  {client, field?, equals?, contains?, length?, timeout_ms?} -> {text}
+//   wait_text  {client, field?, equals?, contains?, length?, min_length?, timeout_ms?} -> {text}
 //   set_awareness {client, state}                -> {}
 //   awareness  {client}                          -> {states: {clientId: state}} (remote only)
 //   wait_awareness {client, count, timeout_ms?}  -> {states}  until exactly count remote states
@@ -138,13 +138,14 @@ const commands = {
   text ({ client: name, field }) {
     return { text: fieldOf(get(name), field).toString() }
   },
-  async wait_text ({ client: name, field, equals, contains, length, timeout_ms: timeoutMs }) {
+  async wait_text ({ client: name, field, equals, contains, length, min_length: minLength, timeout_ms: timeoutMs }) {
     const client = get(name)
     const t = fieldOf(client, field)
     const check = () => {
       const text = t.toString()
       if (equals !== undefined && text !== equals) return undefined
       if (length !== undefined && text.length !== length) return undefined
+      if (minLength !== undefined && text.length < minLength) return undefined
       if (contains && !contains.every((part) => text.includes(part))) return undefined
       return { text }
     }

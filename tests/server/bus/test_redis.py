@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -12,6 +11,7 @@ import pytest
 
 from server.bus.redis import RedisBus
 from tests.conftest import free_port
+from tests.server.yjs_processes import PrivateRedis
 from tests.services import REDIS_URL, require
 
 pytestmark = pytest.mark.redis
@@ -48,51 +48,6 @@ async def test_a_message_reaches_subscribers_in_every_process(
     assert await next_message(there_messages) == b"second"
     await there.close()
     assert [m async for m in there] == []
-
-
-class PrivateRedis:
-    """A redis-server of our own on a free port, so stopping it disturbs nobody else."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--loglevel",
-                "notice",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        assert self.process.stdout is not None
-        # The server says when it listens; read its log until then (EOF means it died).
-        for line in self.process.stdout:
-            if b"Ready to accept connections" in line:
-                return
-        raise RuntimeError("private redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
-            self.process = None
 
 
 @pytest.fixture

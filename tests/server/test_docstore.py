@@ -1,0 +1,112 @@
+"""DocStore on SQLite and PostgreSQL: appends, group commits, compaction, loads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pycrdt
+import pytest
+from sqlmodel import func, select
+
+from server.docstore import DocStore
+from server.models import Classroom, DocSnapshot, DocUpdate, Room, User
+from server.store import Store, migrate
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, database_url)
+    store = Store(database_url)
+    yield store
+    await store.close()
+
+
+async def a_room(store: Store) -> int:
+    async with store.session() as session:
+        user = User(name="Ada")
+        session.add(user)
+        await session.flush()
+        assert user.id is not None
+        classroom = Classroom(title="c", join_code="ABCDEF", owner_id=user.id)
+        session.add(classroom)
+        await session.flush()
+        assert classroom.id is not None
+        room = Room(classroom_id=classroom.id, title="r")
+        session.add(room)
+        await session.flush()
+        assert room.id is not None
+        return room.id
+
+
+class Typist:
+    def __init__(self) -> None:
+        self.doc: pycrdt.Doc = pycrdt.Doc()
+        self.text = self.doc.get("text", type=pycrdt.Text)
+        self.updates: list[bytes] = []
+        self.doc.observe(lambda event: self.updates.append(event.update))
+
+    def type(self, chars: str) -> bytes:
+        self.text += chars
+        return self.updates[-1]
+
+
+def text_of(updates: list[bytes]) -> str:
+    doc: pycrdt.Doc = pycrdt.Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return str(doc.get("text", type=pycrdt.Text))
+
+
+async def count(store: Store, model: type[DocUpdate] | type[DocSnapshot]) -> int:
+    async with store.session() as session:
+        return int((await session.exec(select(func.count()).select_from(model))).one())
+
+
+async def test_appended_updates_load_back_in_order(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, batch_ms=1)
+    await docs.start()
+    typist = Typist()
+    # Queued together: they land in one group commit, each future resolves after it.
+    futures = [docs.append(room, "demo", [typist.type(c)]) for c in "hello"]
+    await asyncio.gather(*futures)
+    assert all(f.done() for f in futures)
+    assert text_of(await docs.load(room, "demo")) == "hello"
+    assert await docs.load(room, "other") == []
+    await docs.close()
+
+
+async def test_repeated_compactions_keep_every_update(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=7, batch_ms=0)
+    await docs.start()
+    typist = Typist()
+    for i in range(50):
+        await docs.append(room, "students/1/a.py", [typist.type(str(i % 10))])
+    await docs.close()
+    expected = "".join(str(i % 10) for i in range(50))
+    assert text_of(await docs.load(room, "students/1/a.py")) == expected
+    assert await count(store, DocSnapshot) == 1
+    assert await count(store, DocUpdate) < 7
+    # And after the last folded update is deleted, new ids still come after the snapshot.
+    assert await docs.compact(room, "students/1/a.py") >= 0
+    docs2 = DocStore(store, compact_after=10_000, batch_ms=0)
+    await docs2.start()
+    await docs2.append(room, "students/1/a.py", [typist.type("!")])
+    await docs2.close()
+    assert text_of(await docs2.load(room, "students/1/a.py")) == expected + "!"
+
+
+async def test_changed_at_lists_documents_of_the_room(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=2, batch_ms=0)
+    await docs.start()
+    typist = Typist()
+    for c in "abc":
+        await docs.append(room, "demo", [typist.type(c)])
+    await docs.append(room, "pairs/g/x.py", [Typist().type("p")])
+    await docs.close()
+    changed = await docs.changed_at(room)
+    assert set(changed) == {"demo", "pairs/g/x.py"}
+    assert all(at.tzinfo is not None for at in changed.values())
