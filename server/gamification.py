@@ -4,7 +4,8 @@
 or the grader). It applies the pure rules of ``rooms/`` in one database transaction, then
 adds the XP to the room's and the classroom's weekly leaderboard, and returns what to send,
 as ``(recipient, message)`` pairs: ``xp.awarded`` (to the student),
-``achievement.unlocked`` (to the student and to the room) and ``leaderboard.update`` (to the
+``achievement.unlocked`` (to the room, which includes the student, or to the student alone
+for a submission made outside a room) and ``leaderboard.update`` (to the
 room, once per board). It knows no socket: the caller delivers.
 
 Order matters: the database commits first, so a crash loses no XP; the leaderboard follows
@@ -93,6 +94,12 @@ class Gamification:
         self._rules = rules if rules is not None else XpRules()
         self._top = top
         self._locks = [asyncio.Lock() for _ in range(64)]
+
+    async def start(self) -> None:
+        """Nothing to open: the store and the leaderboard connect lazily."""
+
+    async def close(self) -> None:
+        await self._board.close()
 
     async def record(self, run: GradedRun, *, timezone: str | None = None) -> list[Outbound]:
         """Apply ``run`` and return the messages to deliver. ``timezone``: the classroom's
@@ -288,9 +295,11 @@ class Gamification:
                 "name": applied.name,
                 "achievement": achievement.to_message(),
             }
-            out.append((ToUser(run.user_id), message))
-            if run.room_id is not None:
-                out.append((ToRoom(run.room_id), message))
+            # The room includes the student: sending to both would show it twice.
+            to: ToRoom | ToUser = (
+                ToUser(run.user_id) if run.room_id is None else ToRoom(run.room_id)
+            )
+            out.append((to, message))
         return out
 
     async def _leaderboards(self, run: GradedRun, amount: int, tz: str | None) -> list[Outbound]:

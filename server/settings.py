@@ -55,6 +55,8 @@ class Settings:
     image_prefix: str = "opencode-classroom"
     # grading
     submissions_per_minute: int = 6
+    # leaderboards: Redis keys start with this (deployments sharing a Redis need their own)
+    leaderboard_prefix: str = "classroom:lb:"
 
     @property
     def is_production(self) -> bool:
