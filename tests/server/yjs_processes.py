@@ -82,6 +82,7 @@ class ServerProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.log: list[str] = []
         self._drain: asyncio.Task[None] | None = None
+        self._new_line = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -114,13 +115,20 @@ class ServerProcess:
         async for raw in stream:
             line = raw.decode(errors="replace").rstrip()
             self.log.append(line)
+            self._new_line.set()
             if "Uvicorn running on" in line and not ready.done():
                 ready.set_result(None)
         if not ready.done():
             ready.set_exception(RuntimeError("server exited:\n" + "\n".join(self.log[-30:])))
 
-    def saw(self, text: str) -> bool:
-        return any(text in line for line in self.log)
+    def saw(self, text: str, since: int = 0) -> bool:
+        return any(text in line for line in self.log[since:])
+
+    async def wait_log(self, text: str, since: int = 0) -> None:
+        """Return once a log line (from index ``since``) contains ``text``."""
+        while not self.saw(text, since):
+            self._new_line.clear()
+            await self._new_line.wait()
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown, no flush."""
