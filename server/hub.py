@@ -31,6 +31,7 @@ SEND_QUEUE = 2000
 Handler = Callable[["RoomConnection", Command], Awaitable[None]]
 SnapshotPart = Callable[["RoomConnection"], Awaitable[Any]]
 RemoteHandler = Callable[[int, dict[str, Any]], Awaitable[None]]
+Presence = Callable[["RoomConnection"], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -99,6 +100,8 @@ class RoomHub:
         self._handlers: dict[str, Handler] = {}
         self._snapshot: dict[str, SnapshotPart] = {}
         self._remote: dict[str, RemoteHandler] = {}
+        self._joined: list[Presence] = []
+        self._left: list[Presence] = []
         self._lock = asyncio.Lock()
 
     # -- registration -----------------------------------------------------------------
@@ -113,6 +116,26 @@ class RoomHub:
     def on_remote(self, kind: str, handler: RemoteHandler) -> None:
         """Handle bus messages of ``kind`` sent with :meth:`send_remote` by any process."""
         self._remote[kind] = handler
+
+    def on_join(self, callback: Presence) -> None:
+        """Call ``callback(conn)`` after each connection joined (before its snapshot)."""
+        self._joined.append(callback)
+
+    def on_leave(self, callback: Presence) -> None:
+        """Call ``callback(conn)`` after each connection left."""
+        self._left.append(callback)
+
+    async def _notify(self, callbacks: list[Presence], conn: RoomConnection) -> None:
+        for callback in callbacks:
+            try:
+                await callback(conn)
+            except Exception:
+                log.error(
+                    "room %s conn %s: presence listener failed",
+                    conn.room_id,
+                    conn.id,
+                    exc_info=True,
+                )
 
     # -- connections ----------------------------------------------------------------
 
@@ -134,6 +157,7 @@ class RoomHub:
                 {"type": "member.joined", "user": _member(conn)},
                 exclude=conn,
             )
+        await self._notify(self._joined, conn)
 
     async def leave(self, conn: RoomConnection) -> None:
         async with self._lock:
@@ -156,6 +180,7 @@ class RoomHub:
                 Audience(everyone=True),
                 {"type": "member.left", "user": _member(conn)},
             )
+        await self._notify(self._left, conn)
 
     def local(self, room_id: int) -> set[RoomConnection]:
         return set(self._rooms.get(room_id, ()))

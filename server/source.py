@@ -19,8 +19,8 @@ from server.exceptions import BadRequest, Forbidden
 from server.models.pairs import PairMember
 from server.state import AppState
 
-# The Y.Text every editor binds to (y-codemirror.next's convention).
-TEXT_FIELD = "codemirror"
+# The Y.Text every editor binds to (the web client and the Node harness agree on it).
+TEXT_FIELD = "text"
 MAX_FILES = 20
 MAX_TOTAL_BYTES = 512 * 1024
 _FILE_NAME = re.compile(
