@@ -19,7 +19,11 @@ export async function api(method, path, body = undefined) {
   const headers = { Accept: "application/json" };
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   const init = { method, headers, credentials: "same-origin" };
-  if (body instanceof FormData) init.body = body;
+  if (body instanceof Blob) {
+    // A file upload as the raw body (the course archive).
+    headers["Content-Type"] = body.type || "application/octet-stream";
+    init.body = body;
+  } else if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -62,8 +62,8 @@ async function classroomCard(classroom, boot) {
     h("select", { id: `room-kind-${id}`, name: "kind" }, h("option", { value: "lesson" }, "Lesson"), h("option", { value: "pair" }, "Pair")),
     h("button", { type: "submit" }, "Create room"));
   const importForm = h("form", { class: "row", onsubmit: (event) => importCourse(event, id) },
-    h("label", { for: `course-${id}` }, "Import course (.zip, .toml or .yaml)"),
-    h("input", { id: `course-${id}`, name: "file", type: "file", required: true, accept: ".zip,.toml,.yaml,.yml,.tar.gz" }),
+    h("label", { for: `course-${id}` }, "Import course (.zip or .tar.gz)"),
+    h("input", { id: `course-${id}`, name: "file", type: "file", required: true, accept: ".zip,.tar.gz,.tgz" }),
     h("button", { type: "submit", class: "secondary" }, "Import"));
   return h("article", { class: "card classroom", dataset: { classroomId: id } },
     h("header", { class: "panel-head" }, h("h2", {}, classroom.title),
@@ -80,9 +80,10 @@ async function classroomCard(classroom, boot) {
 async function importCourse(event, classroom) {
   event.preventDefault();
   const form = event.currentTarget;
-  const data = new FormData(form);
+  const file = form.elements.namedItem("file").files[0];
+  if (!file) return;
   try {
-    const result = await api("POST", `/api/classrooms/${classroom}/import`, data);
+    const result = await api("POST", `/api/classrooms/${classroom}/course`, file);
     const count = (key) => (Array.isArray(result?.[key]) ? result[key].length : (result?.[key] ?? 0));
     toast("Course imported", `${count("exercises")} exercises, ${count("demos")} demos`, "good");
     form.reset();

@@ -21,9 +21,10 @@ export class DemoPanel {
     this.quiz = h("div", { class: "quiz" });
     this.follow = h("button", { type: "button", class: "secondary", onclick: () => this.toggleFollow(), hidden: true }, "Detach");
     this.controls = h("div", { class: "demo-controls" });
+    this.followInfo = h("p", { class: "muted", "aria-live": "polite" });
     if (isInstructor) this.buildControls(demos);
     this.codeHost = h("div", { class: "demo-code", hidden: true });
-    clear(root, h("header", { class: "panel-head" }, this.title, this.follow), this.position, this.controls,
+    clear(root, h("header", { class: "panel-head" }, this.title, this.follow), this.position, this.controls, this.followInfo,
       this.markdown, this.codeHost, this.viz, this.quiz);
   }
 
@@ -78,8 +79,10 @@ export class DemoPanel {
     this.position.textContent = `Step ${index + 1}${total ? ` of ${total}` : ""}${step.title ? ` — ${step.title}` : ""}`;
     renderMarkdown(this.markdown, content.text ?? step.text ?? "");
     renderVisualization(this.viz, step.type === "visualization" || content.frames ? content : null);
-    if (step.type === "quiz" || content.question !== undefined) this.showQuiz({ step: index, ...content });
+    if (demo.quiz) this.showQuiz(demo.quiz);
+    else if (content.question !== undefined) this.showQuiz({ step: index, ...content });
     else clear(this.quiz);
+    if (demo.followers !== undefined && this.isInstructor) this.followers(demo);
     if (content.exercise && this.onExercise) this.onExercise(content.exercise);
   }
 
@@ -91,45 +94,75 @@ export class DemoPanel {
     if (this.following && this.latest) this.render(this.latest);
   }
 
-  /** quiz {step, kind: single|multiple|short, question, choices: [{text}]}. */
+  /**
+   * A quiz from quiz.opened, quiz.state or a quiz step's content: {step, kind: single|multiple|
+   * short, question, choices: [text | {text}], state?, mine?, tally?, answer?}.
+   */
   showQuiz(quiz) {
     const kind = quiz.kind ?? "single";
     const name = `quiz-${quiz.step}`;
     this.quizStep = quiz.step;
-    this.quizOptions = (quiz.choices ?? quiz.options ?? []).map((c) => (typeof c === "object" ? c.text : c));
+    this.quizOptions = (quiz.choices ?? []).map((c) => (typeof c === "object" ? c.text : c));
     const fields = kind === "short"
       ? [h("label", { for: `${name}-text` }, "Your answer"), h("input", { id: `${name}-text`, type: "text", name })]
       : this.quizOptions.map((text, i) => h("label", { class: "choice" },
           h("input", { type: kind === "multiple" ? "checkbox" : "radio", name, value: String(i) }), ` ${text}`));
-    const result = h("p", { class: "muted", role: "status" });
+    this.quizResult = h("p", { class: "muted", role: "status" });
     const form = h("form", { class: "quiz-form", onsubmit: (event) => {
       event.preventDefault();
       let answer;
       if (kind === "short") answer = form.querySelector("input[type=text]").value.trim();
       else if (kind === "multiple") answer = [...form.querySelectorAll("input:checked")].map((el) => Number(el.value));
       else answer = form.querySelector("input:checked") ? Number(form.querySelector("input:checked").value) : null;
-      if (answer === null || answer === "") return;
-      if (this.send({ type: "quiz.answer", step: quiz.step, answer })) clear(result, "Answer sent.");
-      else clear(result, "Not connected; try again.");
+      if (answer === null || answer === "" || (Array.isArray(answer) && answer.length === 0)) return;
+      if (this.send({ type: "quiz.answer", step: quiz.step, answer })) clear(this.quizResult, "Answer sent.");
+      else clear(this.quizResult, "Not connected; try again.");
     } },
       h("fieldset", {}, h("legend", {}, quiz.question ?? "Quick question"), fields),
-      this.isInstructor ? null : h("button", { type: "submit" }, "Answer"));
+      this.isInstructor
+        ? h("div", { class: "row" },
+            h("button", { type: "button", class: "secondary", onclick: () => this.send({ type: "quiz.reveal", step: quiz.step }) }, "Show answers so far"),
+            h("button", { type: "button", class: "secondary", onclick: () => this.send({ type: "quiz.close", step: quiz.step }) }, "Close quiz"))
+        : h("button", { type: "submit" }, "Answer"));
     this.tally = h("div", { class: "tally", "data-testid": "quiz-tally" });
-    clear(this.quiz, form, result, this.tally);
+    clear(this.quiz, form, this.quizResult, this.tally);
+    if (quiz.mine !== undefined && quiz.mine !== null) clear(this.quizResult, "You have answered.");
+    if (quiz.tally) this.showTally(quiz.tally);
+    if (quiz.state === "closed") this.closeQuiz(quiz);
   }
 
-  /** quiz.tally {step, counts}: bars per choice. */
+  /** quiz.tally {step, answers, counts? | correct?}. */
   showTally(message) {
-    if (this.tally) renderTally(this.tally, this.quizOptions ?? [], message.counts ?? message.tally ?? []);
+    if (!this.tally || (message.step !== undefined && message.step !== this.quizStep)) return;
+    if (Array.isArray(message.counts)) renderTally(this.tally, this.quizOptions ?? [], message.counts);
+    else clear(this.tally, h("p", {}, `${message.answers ?? 0} answers, ${message.correct ?? 0} correct`));
   }
 
+  /** quiz.answered (my answer was taken) and quiz.result (was it right, points). */
+  quizFeedback(message) {
+    if (!this.quizResult || message.step !== this.quizStep) return;
+    if (message.type === "quiz.result") {
+      const verdict = message.correct ? "Correct" : "Not quite";
+      clear(this.quizResult, message.points ? `${verdict} — ${message.points} points` : verdict);
+    } else clear(this.quizResult, "Answer received.");
+  }
+
+  /** quiz.closed {step, answer, tally}. */
   closeQuiz(message) {
+    if (message.step !== undefined && message.step !== this.quizStep) return;
     for (const input of this.quiz.querySelectorAll("input, button")) input.disabled = true;
-    const right = message.answer ?? message.correct;
-    if (right !== undefined) {
+    if (message.tally) this.showTally(message.tally);
+    const right = message.answer;
+    if (right !== undefined && right !== null) {
       const text = [right].flat().map((r) => (typeof r === "number" ? (this.quizOptions?.[r] ?? r) : r)).join(", ");
-      this.quiz.append(h("p", { class: "answer" }, `Answer: ${text}`));
+      this.quiz.append(h("p", { class: "answer", "data-testid": "quiz-answer" }, `Answer: ${text}`));
     }
+  }
+
+  /** demo.followers (instructors): how many students follow. */
+  followers(message) {
+    const detached = (message.detached ?? []).length;
+    this.followInfo.textContent = `${message.followers ?? 0} of ${message.students ?? 0} students following${detached ? `, ${detached} detached` : ""}`;
   }
 }
 

@@ -1,20 +1,25 @@
-// The exercise panel: pick an exercise, read its prompt, submit the open document, see each
-// test's result (shape of Gradescope's results.json: score, max_score, tests[]).
+// The exercise panel: pick an exercise, read its prompt, submit the open document over the
+// room socket (`submit`), and see each test's result when `grade.result` comes back (the
+// shape of Gradescope's results.json: score, max_score, tests[name, status, score, output]).
 import { h, clear } from "./dom.js";
 import { api } from "./api.js";
 import { renderMarkdown } from "./markdown.js";
 import { toast } from "./toasts.js";
 
-const TEST_STATUS = { passed: "passed", failed: "failed" };
+let refs = 0;
 
 export class ExercisePanel {
-  /** `currentDoc()` names the document to submit; `onPick(exercise)` may load starter code. */
-  constructor(root, { room, classroom, currentDoc, onPick = () => {} }) {
-    this.room = room;
+  /**
+   * `send` sends a room command; `currentDoc()` names the document to submit; `onPick(exercise)`
+   * may switch the language and load the starter code.
+   */
+  constructor(root, { classroom, send, currentDoc, onPick = () => {} }) {
+    this.send = send;
     this.currentDoc = currentDoc;
     this.onPick = onPick;
     this.exercises = [];
     this.current = null;
+    this.pending = null;
     this.select = h("select", { id: "exercise-select" });
     this.select.addEventListener("change", () => this.pick(this.select.value));
     this.prompt = h("div", { class: "markdown", "data-testid": "exercise-prompt" });
@@ -24,7 +29,7 @@ export class ExercisePanel {
       h("header", { class: "panel-head" }, h("h2", {}, "Exercise")),
       h("div", { class: "row" }, h("label", { for: "exercise-select" }, "Exercise"), this.select, this.submitButton),
       this.prompt, this.results);
-    this.load(classroom);
+    this.loaded = this.load(classroom);
   }
 
   async load(classroom) {
@@ -37,12 +42,13 @@ export class ExercisePanel {
       return;
     }
     clear(this.select, h("option", { value: "" }, this.exercises.length ? "Choose…" : "None yet"),
-      this.exercises.map((ex) => h("option", { value: String(ex.id) }, ex.title ?? ex.slug ?? `#${ex.id}`)));
+      this.exercises.map((ex) => h("option", { value: String(ex.id) }, ex.title ?? String(ex.id))));
   }
 
-  /** Shows the exercise a demo step points at (by id or slug) unless one is already open. */
-  show(ref) {
-    const found = this.exercises.find((ex) => String(ex.id) === String(ref) || ex.slug === ref);
+  /** Shows the exercise a demo step or exercise.opened points at, unless it is already open. */
+  async show(id) {
+    await this.loaded;
+    const found = this.exercises.find((ex) => String(ex.id) === String(id));
     if (!found || this.current === found) return;
     this.select.value = String(found.id);
     this.pick(found.id);
@@ -56,41 +62,70 @@ export class ExercisePanel {
       clear(this.prompt);
       return;
     }
-    renderMarkdown(this.prompt, this.current.prompt ?? this.current.description ?? "");
+    const due = this.current.due ? h("p", { class: "muted" }, `Due ${new Date(this.current.due).toLocaleString()}`) : null;
+    clear(this.prompt, h("div"), due);
+    renderMarkdown(this.prompt.firstChild, this.current.prompt ?? "");
     this.onPick(this.current);
   }
 
-  async submit() {
+  submit() {
     if (!this.current) return;
-    this.submitButton.disabled = true;
-    clear(this.results, h("p", { role: "status" }, "Grading…"));
-    try {
-      const grade = await api("POST", `/api/rooms/${this.room}/exercises/${this.current.id}/submissions`, { doc: this.currentDoc() });
-      if (grade && (grade.tests || grade.score !== undefined)) this.showResult(grade);
-    } catch (error) {
-      clear(this.results, h("p", { class: "error", role: "alert" }, error.message));
-    } finally {
-      this.submitButton.disabled = false;
+    this.pending = `submit-${++refs}`;
+    const sent = this.send({ type: "submit", exercise_id: String(this.current.id), doc: this.currentDoc(), ref: this.pending });
+    if (!sent) {
+      this.pending = null;
+      clear(this.results, h("p", { class: "error", role: "alert" }, "Not connected: try again in a moment."));
+      return;
     }
+    this.submitButton.disabled = true;
+    clear(this.results, h("p", { role: "status" }, "Submitting…"));
   }
 
-  /** A grade (from the submission answer or a grade.result event). */
-  showResult(grade) {
-    const result = grade.result ?? grade;
-    if (this.current && grade.exercise_id !== undefined && String(grade.exercise_id) !== String(this.current.id)) return;
-    const tests = result.tests ?? [];
-    const passed = tests.filter((t) => (t.status ?? (t.score >= t.max_score ? "passed" : "failed")) === "passed").length;
+  /** submission.accepted {submission_id, exercise_id, attempt, ref}. */
+  accepted(message) {
+    if (message.ref !== this.pending) return;
+    this.submissionId = message.submission_id;
+    clear(this.results, h("p", { role: "status" }, `Grading attempt ${message.attempt}…`));
+  }
+
+  /** An `error` event: true when it answers our submission (and was shown). */
+  refused(message) {
+    if (message.ref === undefined || message.ref !== this.pending) return false;
+    this.pending = null;
+    this.submitButton.disabled = false;
+    clear(this.results, h("p", { class: "error", role: "alert" }, message.message ?? "The submission was refused."));
+    return true;
+  }
+
+  /** grade.result {submission: {id, exercise_id, status, score, max_score, error, results}}. */
+  graded(message) {
+    const submission = message.submission ?? message;
+    if (this.submissionId !== undefined && submission.id !== this.submissionId) return;
+    this.pending = null;
+    this.submitButton.disabled = this.current === null;
+    if (submission.status === "error") {
+      clear(this.results, h("p", { class: "error", role: "alert" }, `Grading failed: ${submission.error ?? "unknown error"}`));
+      return;
+    }
+    const results = submission.results ?? submission;
+    const tests = results.tests ?? [];
+    const passed = tests.filter((t) => t.status === "passed").length;
     const list = h("ul", { class: "tests" }, tests.map((t) => {
-      const status = TEST_STATUS[t.status] ?? (t.score >= t.max_score ? "passed" : "failed");
-      return h("li", { class: `test ${status}` },
-        h("span", { class: "mark", "aria-hidden": "true" }, status === "passed" ? "✔" : "✘"),
-        h("span", {}, `${t.name ?? "test"}: ${status}`),
-        t.score !== undefined ? h("span", { class: "muted" }, ` (${t.score}/${t.max_score})`) : null,
+      const ok = t.status === "passed";
+      return h("li", { class: `test ${ok ? "passed" : "failed"}` },
+        h("span", { class: "mark", "aria-hidden": "true" }, ok ? "✔" : "✘"),
+        h("span", {}, ` ${t.name ?? "test"}: ${t.status ?? (ok ? "passed" : "failed")}`),
+        t.max_score !== undefined ? h("span", { class: "muted" }, ` (${t.score ?? 0}/${t.max_score})`) : null,
         t.output ? h("pre", { class: "test-output" }, t.output) : null);
     }));
     clear(this.results,
-      h("p", { class: "score", "data-testid": "grade-score" }, `Score ${result.score ?? 0} / ${result.max_score ?? 0} — ${passed} of ${tests.length} tests passed`),
+      h("p", { class: "score", "data-testid": "grade-score" },
+        `Score ${fmt(submission.score ?? results.score)} / ${fmt(submission.max_score ?? results.max_score)} — ${passed} of ${tests.length} tests passed`),
       list);
     if (tests.length && passed === tests.length) toast("All tests pass", this.current?.title ?? "", "good");
   }
+}
+
+function fmt(value) {
+  return typeof value === "number" ? String(Math.round(value * 100) / 100) : "0";
 }

@@ -8,7 +8,7 @@ import { createEditor } from "./editor.js";
 import { languageOfDoc } from "./languages.js";
 import { RoomEvents } from "./events.js";
 import { DemoPanel, renderTally } from "./demo.js";
-import { renderLeaderboard } from "./leaderboard.js";
+import { Leaderboard } from "./leaderboard.js";
 import { Presence } from "./presence.js";
 import { statusText } from "./output.js";
 
@@ -24,10 +24,11 @@ export async function bootLive(boot, roomId) {
 
   const grid = $("#grid");
   const tiles = new Map();
-  const addTile = (doc) => {
-    if (tiles.has(doc) || !(doc.startsWith("students/") || doc.startsWith("pairs/"))) return;
+  /** A tile per student or pair document: {name, kind, owners: [{id, name}]} from /docs. */
+  const addTile = ({ name: doc, kind, owners = [] }) => {
+    if (tiles.has(doc) || (kind !== "students" && kind !== "pairs")) return;
     const owner = doc.split("/")[1];
-    const who = doc.startsWith("students/") ? (names.get(owner) ?? `Student ${owner}`) : `Pair ${owner}`;
+    const who = owners.length ? owners.map((o) => o.name).join(" & ") : (kind === "pairs" ? `Pair ${owner}` : (names.get(owner) ?? `Student ${owner}`));
     const host = h("div", { class: "tile-code" });
     const href = `/rooms/${roomId}?doc=${encodeURIComponent(doc)}`;
     const tile = h("li", { class: "tile", dataset: { doc } },
@@ -41,9 +42,8 @@ export async function bootLive(boot, roomId) {
   };
   const refresh = async () => {
     try {
-      const latest = await api("GET", `/api/rooms/${roomId}`);
-      for (const m of latest.members) names.set(String(m.id), m.name);
-      for (const doc of latest.documents) addTile(doc.name);
+      const { documents } = await api("GET", `/api/rooms/${roomId}/docs`);
+      for (const doc of documents) addTile(doc);
       $("#grid-empty").hidden = tiles.size > 0;
     } catch (error) {
       console.warn("room refresh failed", error);
@@ -64,11 +64,12 @@ export async function bootLive(boot, roomId) {
     clear($("#runs"), rows.length ? h("table", { class: "runs", "data-testid": "runs" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Who"), h("th", { scope: "col" }, "Language"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Time"))),
       h("tbody", {}, rows.map((r) => h("tr", { class: `run-${r.status ?? "running"}` },
-        h("td", {}, names.get(String(r.user_id)) ?? r.name ?? `#${r.user_id}`),
+        h("td", {}, r.user?.name ?? names.get(String(r.user?.id ?? r.user_id)) ?? `#${r.user_id}`),
         h("td", {}, r.language ?? ""),
         h("td", {}, r.status ? statusText(r.status) : "running"),
         h("td", {}, typeof r.time_ms === "number" ? `${r.time_ms} ms` : ""))))) : h("p", { class: "muted" }, "No runs yet."));
   };
+  const board = new Leaderboard($("#live-leaderboard"), { nameOf: (id) => names.get(String(id)) });
   const status = $("#live-status");
   events
     .on("status", (state) => { status.textContent = state === "connected" ? "live" : state; status.dataset.state = state; })
@@ -78,7 +79,7 @@ export async function bootLive(boot, roomId) {
       runs.clear();
       for (const r of m.runs ?? []) runs.set(r.run_id ?? r.id, { ...r, run_id: r.run_id ?? r.id });
       drawRuns();
-      renderLeaderboard($("#live-leaderboard"), m.leaderboard ?? []);
+      board.snapshot(m.leaderboard);
       demo.update(m.demo ?? null);
     })
     .on("member.joined", (m) => { const u = m.user ?? m; names.set(String(u.id ?? u.user_id), u.name); refresh(); })
@@ -86,9 +87,9 @@ export async function bootLive(boot, roomId) {
     .on("hand.lowered", (m) => hands.hand(m))
     .on("hand.taken", (m) => hands.hand(m))
     .on("hand.done", (m) => hands.hand(m))
-    .on("run.started", (m) => { runs.set(m.run_id, { ...m }); drawRuns(); })
+    .on("run.started", (m) => { runs.set(m.run_id, { ...(runs.get(m.run_id) ?? {}), ...m }); drawRuns(); })
     .on("run.finished", (m) => { runs.set(m.run_id, { ...(runs.get(m.run_id) ?? {}), ...m }); drawRuns(); })
-    .on("leaderboard.update", (m) => renderLeaderboard($("#live-leaderboard"), m.entries ?? m.leaderboard ?? []))
+    .on("leaderboard.update", (m) => board.update(m))
     .on("demo.step", (m) => demo.update(m.demo ?? m))
     .on("quiz.opened", (m) => demo.showQuiz(m.quiz ? { step: m.step, ...m.quiz } : m))
     .on("quiz.tally", (m) => {

@@ -1,9 +1,8 @@
 // The terminal-like output pane of a run: stdout and stderr streamed as they arrive (stderr
 // in its own colour and marked for screen readers), an input line that sends stdin to the
-// running program, and the final status. Output chunks carry a per-run `seq`; when one is
-// missing we fetch the whole run from the API once it has finished.
+// running program, and the final status. Output chunks carry a per-run `seq` (from 0, across
+// both streams); when one is missing we ask for the run's chunks again (run.fetch) and rebuild.
 import { h, clear } from "./dom.js";
-import { api } from "./api.js";
 
 const STATUS_TEXT = {
   ok: "Finished",
@@ -58,25 +57,50 @@ export class OutputPane {
     return this.runId !== null && this.input.disabled === false;
   }
 
+  /** run.started {run_id, state: queued|running}; it comes twice when the run was queued. */
   started(message) {
+    const again = message.run_id === this.runId;
     this.runId = message.run_id;
-    this.nextSeq = 0;
-    this.gap = false;
-    clear(this.screen);
-    this.statusEl.textContent = message.queued ? "Queued…" : "Running…";
+    this.statusEl.textContent = message.state === "queued" ? "Queued…" : "Running…";
     this.statusEl.dataset.state = "running";
     this.input.disabled = false;
     this.cancelButton.disabled = false;
+    if (again) return;
+    this.nextSeq = 0;
+    this.refetching = null;
+    clear(this.screen);
   }
 
+  /** run.output {run_id, seq, stream, data}. */
   output(message) {
     if (message.run_id !== this.runId) return;
-    if (typeof message.seq === "number") {
-      if (message.seq < this.nextSeq) return; // a duplicate after a reconnect
-      if (message.seq > this.nextSeq) this.gap = true;
-      this.nextSeq = message.seq + 1;
+    if (this.refetching) {
+      this.refetching.push(message);
+      return;
     }
+    if (message.seq < this.nextSeq) return; // seen already (a replay)
+    if (message.seq > this.nextSeq) {
+      // A gap: ask for everything and hold new chunks until the answer comes.
+      this.refetching = [message];
+      this.send({ type: "run.fetch", run_id: this.runId, after: -1 });
+      return;
+    }
+    this.nextSeq = message.seq + 1;
     this.write(message.stream, message.data);
+  }
+
+  /** run.chunks {run_id, chunks}: the answer to run.fetch; rebuild the screen from it. */
+  chunks(message) {
+    if (message.run_id !== this.runId) return;
+    const held = this.refetching ?? [];
+    this.refetching = null;
+    clear(this.screen);
+    this.nextSeq = 0;
+    for (const chunk of [...(message.chunks ?? []), ...held].sort((a, b) => a.seq - b.seq)) {
+      if (chunk.seq < this.nextSeq) continue;
+      this.nextSeq = chunk.seq + 1;
+      this.write(chunk.stream, chunk.data);
+    }
   }
 
   write(stream, data) {
@@ -90,27 +114,20 @@ export class OutputPane {
     this.screen.scrollTop = this.screen.scrollHeight;
   }
 
-  async finished(message) {
+  /** run.finished {run_id, status, exit_code, signal, time_ms, message, compile_output}. */
+  finished(message) {
     if (message.run_id !== this.runId) return;
     this.input.disabled = true;
     this.cancelButton.disabled = true;
-    if (this.gap) await this.refetch();
+    // Compile errors may come only in the result, not as streamed chunks.
+    if (message.compile_output && this.screen.textContent === "") this.write("stderr", message.compile_output);
     const parts = [statusText(message.status)];
     if (message.exit_code !== null && message.exit_code !== undefined) parts.push(`exit code ${message.exit_code}`);
-    if (typeof message.time_ms === "number") parts.push(`${message.time_ms} ms`);
+    if (message.signal) parts.push(`signal ${message.signal}`);
+    if (typeof message.time_ms === "number") parts.push(`${Math.round(message.time_ms)} ms`);
+    if (message.message) parts.push(message.message);
     this.statusEl.textContent = parts.join(" · ");
     this.statusEl.dataset.state = message.status;
-  }
-
-  /** Replaces the screen with the stored output of the run (after a gap in the stream). */
-  async refetch() {
-    try {
-      const run = await api("GET", `/api/runs/${encodeURIComponent(this.runId)}`);
-      clear(this.screen);
-      for (const chunk of run.output ?? []) this.write(chunk.stream, chunk.data);
-    } catch (error) {
-      this.write("stderr", `\n[some output was lost: ${error.message}]\n`);
-    }
   }
 
   submitInput(event) {

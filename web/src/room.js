@@ -11,8 +11,7 @@ import { OutputPane } from "./output.js";
 import { DemoPanel } from "./demo.js";
 import { ExercisePanel } from "./exercise.js";
 import { Presence } from "./presence.js";
-import { renderLeaderboard } from "./leaderboard.js";
-import { runOverHttp } from "./runs.js";
+import { Leaderboard } from "./leaderboard.js";
 import { toast } from "./toasts.js";
 
 const DOC_STATUS = {
@@ -23,12 +22,52 @@ const DOC_STATUS = {
   denied: "Read-only",
   refused: "Not allowed to open this document",
 };
+const ROOM_STATUS = { connecting: "Room: connecting…", connected: "Room: live", offline: "Room: reconnecting…", refused: "Room: not allowed" };
 
-/** The document a caller edits by default in this room. */
-function defaultDoc(room, me, isInstructor, lang) {
-  if (room.kind === "pair") return `pairs/${room.group ?? room.id}/main.${lang.ext}`;
+/** The document a caller edits by default: a pair room's shared file, else their own. */
+async function defaultDoc(room, me, isInstructor, lang) {
   if (isInstructor) return "demo";
+  if (room.kind === "pair") {
+    const { documents = [] } = await api("GET", `/api/rooms/${room.id}/docs`).catch(() => ({}));
+    const pair = documents.find((d) => d.kind === "pairs" && d.access === "write");
+    if (pair) return pair.name;
+  }
   return `students/${me}/main.${lang.ext}`;
+}
+
+/** The caller's document: its Y.Doc, provider and editor, rebuilt when the file changes. */
+class DocEditor {
+  constructor({ host, label, status, room, token, user }) {
+    Object.assign(this, { host, label, status, room, token, user });
+    this.session = null;
+    this.editor = null;
+  }
+
+  open(docName, lang) {
+    this.editor?.destroy();
+    this.session?.destroy();
+    this.docName = docName;
+    this.label.textContent = docName;
+    this.session = openDoc({ room: this.room, doc: docName, token: this.token, user: this.user, onStatus: (state, reason) => {
+      this.status.textContent = reason ? `${DOC_STATUS[state]}: ${reason}` : (DOC_STATUS[state] ?? state);
+      this.status.dataset.state = state;
+      if (state === "denied") this.editor?.setReadOnly(true);
+    } });
+    clear(this.host);
+    this.editor = createEditor(this.host, this.session.ytext, { awareness: this.session.awareness, language: lang, label: `Code editor, ${docName}` });
+    // A handle for end-to-end tests and for debugging from the console.
+    window.classroom = { doc: this.session.ydoc, provider: this.session.provider, view: this.editor.view, docName };
+  }
+
+  /** Puts `text` in the document if it is empty once synced (an exercise's starter code). */
+  seed(text) {
+    const { provider, ytext } = this.session;
+    const fill = () => {
+      if (text && ytext.length === 0) ytext.insert(0, text);
+    };
+    if (provider.synced) fill();
+    else provider.once("synced", fill);
+  }
 }
 
 export async function bootRoom(boot) {
@@ -36,69 +75,53 @@ export async function bootRoom(boot) {
   const roomId = boot.room_id;
   useToken(token);
   const isInstructor = boot.role !== "student";
-  let info = { room: { id: roomId, title: `Room ${roomId}`, kind: "lesson" }, members: [], documents: [] };
+  let room = { id: roomId, kind: "lesson" };
   try {
-    info = await api("GET", `/api/rooms/${roomId}`);
+    room = await api("GET", `/api/rooms/${roomId}`);
   } catch (error) {
     toast("Room details unavailable", error.message, "error");
   }
-  const room = info.room ?? info;
-  $("#room-title").textContent = room.title ?? `Room ${roomId}`;
   const classroom = room.classroom_id ?? boot.classroom_id;
 
   const explicitDoc = new URLSearchParams(location.search).get("doc");
   const stored = localStorage.getItem(`language:${roomId}`);
   let lang = explicitDoc && explicitDoc.includes(".") ? languageOfDoc(explicitDoc) : languageById(stored ?? "python");
-  let docName = explicitDoc ?? defaultDoc(room, user.id, isInstructor, lang);
-
   const select = $("#language");
   clear(select, LANGUAGES.map((l) => h("option", { value: l.id, selected: l.id === lang.id }, l.label)));
-  const docLabel = $("#doc-name");
-  const docStatus = $("#doc-status");
-  const editorHost = $("#editor");
-  let session = null;
-  let editor = null;
+  const doc = new DocEditor({ host: $("#editor"), label: $("#doc-name"), status: $("#doc-status"), room: roomId, token, user });
+  doc.open(explicitDoc ?? (await defaultDoc({ ...room, id: roomId }, user.id, isInstructor, lang)), lang);
 
-  const bind = () => {
-    editor?.destroy();
-    session?.destroy();
-    docLabel.textContent = docName;
-    session = openDoc({ room: roomId, doc: docName, token, user, onStatus: (state, reason) => {
-      docStatus.textContent = reason ? `${DOC_STATUS[state]}: ${reason}` : (DOC_STATUS[state] ?? state);
-      docStatus.dataset.state = state;
-      if (state === "denied") editor?.setReadOnly(true);
-    } });
-    clear(editorHost);
-    editor = createEditor(editorHost, session.ytext, { awareness: session.awareness, language: lang, label: `Code editor, ${docName}` });
-    window.classroom = { doc: session.ydoc, provider: session.provider, view: editor.view, docName };
-  };
-  bind();
-
-  select.addEventListener("change", () => {
-    lang = languageById(select.value);
+  const setLanguage = (next) => {
+    lang = next;
+    select.value = lang.id;
     localStorage.setItem(`language:${roomId}`, lang.id);
-    // Each language keeps its own file; an explicitly opened document keeps its name.
-    if (!explicitDoc && docName !== "demo") {
-      docName = docWithLanguage(docName, lang);
-      bind();
-    } else editor.setLanguage(lang);
-  });
+    // Each language keeps its own file; an explicitly opened document and the demo keep theirs.
+    if (!explicitDoc && doc.docName !== "demo") doc.open(docWithLanguage(doc.docName, lang), lang);
+    else doc.editor.setLanguage(lang);
+  };
+  select.addEventListener("change", () => setLanguage(languageById(select.value)));
 
   const events = new RoomEvents(roomId, token);
   const send = (message) => events.send(message);
   const output = new OutputPane($("#output"), send);
   const presence = new Presence($("#members"), isInstructor ? $("#hands") : null, { room: roomId, me: user.id, send: isInstructor ? send : null });
+  presence.render();
+  const board = new Leaderboard($("#leaderboard-body"), { me: user.id, nameOf: (id) => presence.members.get(String(id))?.name });
+
   let demos = [];
   if (isInstructor && classroom !== undefined) {
-    try {
-      const data = await api("GET", `/api/classrooms/${classroom}/demos`);
-      demos = Array.isArray(data) ? data : (data?.demos ?? []);
-    } catch (error) {
-      console.warn("demos unavailable", error);
-    }
+    demos = await api("GET", `/api/classrooms/${classroom}/demos`).then((d) => d?.demos ?? []).catch(() => []);
   }
-  let exercise = null;
-  const demo = new DemoPanel($("#demo"), { send, isInstructor, demos, onExercise: (ref) => exercise?.show(ref) });
+  const exercise = new ExercisePanel($("#exercise"), {
+    classroom,
+    send,
+    currentDoc: () => doc.docName,
+    onPick: (ex) => {
+      if (ex.language && ex.language !== lang.id && !explicitDoc) setLanguage(languageById(ex.language));
+      if (ex.starter) doc.seed(ex.starter);
+    },
+  });
+  const demo = new DemoPanel($("#demo"), { send, isInstructor, demos, onExercise: (id) => exercise.show(id) });
   if (!isInstructor) {
     // The instructor's live demo code, read-only for students.
     demo.showCode((host) => {
@@ -106,30 +129,17 @@ export async function bootRoom(boot) {
       createEditor(host, demoDoc.ytext, { awareness: demoDoc.awareness, readOnly: true, compact: true, label: "Demo code (read-only)" });
     });
   }
-  exercise = new ExercisePanel($("#exercise"), { room: roomId, classroom, currentDoc: () => docName });
-  const board = $("#leaderboard-body");
-  renderLeaderboard(board, [], user.id);
-  presence.render();
 
-  // Run: over the events socket (streamed); over HTTP when the socket is down.
-  let awaitingRun = false;
-  const runButton = $("#run");
-  const run = async () => {
-    const command = { type: "run.start", doc: docName, language: lang.id };
-    if (send(command)) {
-      awaitingRun = true;
-      output.error("Starting…");
-      return;
-    }
-    runButton.disabled = true;
-    try {
-      await runOverHttp(roomId, command, output);
-    } finally {
-      runButton.disabled = false;
-    }
+  // Run over the events socket; our own run.started carries the ref we sent.
+  let runRef = null;
+  let runs = 0;
+  const run = () => {
+    runRef = `run-${++runs}`;
+    if (send({ type: "run.start", doc: doc.docName, language: lang.id, ref: runRef })) output.error("Starting…");
+    else output.error("Not connected: the run was not started. Try again in a moment.");
   };
-  runButton.addEventListener("click", run);
-  editorHost.addEventListener("keydown", (event) => {
+  $("#run").addEventListener("click", run);
+  $("#editor").addEventListener("keydown", (event) => {
     if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
       event.preventDefault();
       run();
@@ -137,57 +147,69 @@ export async function bootRoom(boot) {
   });
 
   const handButton = $("#hand");
-  handButton.addEventListener("click", () => {
-    const up = presence.myHand() !== null;
-    if (!send(up ? { type: "hand.lower" } : { type: "hand.raise", doc: docName })) toast("Not connected", "Try again in a moment.", "error");
-  });
   const syncHand = () => {
     const up = presence.myHand() !== null;
     handButton.textContent = up ? "Lower hand" : "Raise hand";
     handButton.setAttribute("aria-pressed", String(up));
   };
+  handButton.addEventListener("click", () => {
+    const up = presence.myHand() !== null;
+    if (!send(up ? { type: "hand.lower" } : { type: "hand.raise", doc: doc.docName })) toast("Not connected", "Try again in a moment.", "error");
+  });
+  const onHand = (m) => {
+    presence.hand(m);
+    syncHand();
+  };
 
-  const mine = (message) => message.user_id === undefined || String(message.user_id) === String(user.id);
+  const mine = (id) => String(id) === String(user.id);
   const eventsStatus = $("#events-status");
   events
     .on("status", (state) => {
-      eventsStatus.textContent = { connecting: "Room: connecting…", connected: "Room: live", offline: "Room: reconnecting…", refused: "Room: not allowed" }[state] ?? state;
+      eventsStatus.textContent = ROOM_STATUS[state] ?? state;
       eventsStatus.dataset.state = state;
     })
-    .on("room.snapshot", (message) => {
-      presence.snapshot(message.members ?? [], message.hands ?? []);
+    .on("room.snapshot", (m) => {
+      presence.snapshot(m.members ?? [], m.hands ?? []);
       syncHand();
-      demo.update(message.demo ?? null);
-      renderLeaderboard(board, message.leaderboard ?? [], user.id);
-      if (message.quiz) demo.showQuiz(message.quiz);
+      board.snapshot(m.leaderboard);
+      demo.update(m.demo ?? null);
     })
     .on("member.joined", (m) => presence.joined(m))
     .on("member.left", (m) => presence.left(m))
-    .on("demo.step", (m) => demo.update(m.demo ?? m))
+    .on("demo.step", (m) => demo.update(m))
     .on("demo.stopped", () => demo.update(null))
-    .on("run.started", (m) => {
-      if (!(awaitingRun && mine(m)) && m.run_id !== output.runId) return;
-      awaitingRun = false;
-      output.started(m);
-    })
-    .on("run.output", (m) => output.output(m))
-    .on("run.finished", (m) => output.finished(m))
-    .on("grade.result", (m) => mine(m) && exercise.showResult(m))
-    .on("leaderboard.update", (m) => renderLeaderboard(board, m.entries ?? m.leaderboard ?? [], user.id))
-    .on("achievement.unlocked", (m) => mine(m) && toast(`Achievement: ${m.title ?? m.name ?? m.achievement}`, m.description ?? "", "good"))
-    .on("hand.raised", (m) => { presence.hand(m); syncHand(); })
-    .on("hand.lowered", (m) => { presence.hand(m); syncHand(); })
-    .on("hand.taken", (m) => { presence.hand(m); syncHand(); })
-    .on("hand.done", (m) => { presence.hand(m); syncHand(); })
-    .on("quiz.opened", (m) => demo.showQuiz(m.quiz ? { step: m.step, ...m.quiz } : m))
+    .on("demo.followers", (m) => isInstructor && demo.followers(m))
+    .on("quiz.opened", (m) => demo.showQuiz(m))
+    .on("quiz.state", (m) => demo.showQuiz(m))
     .on("quiz.tally", (m) => demo.showTally(m))
     .on("quiz.closed", (m) => demo.closeQuiz(m))
+    .on("quiz.answered", (m) => demo.quizFeedback(m))
+    .on("quiz.result", (m) => demo.quizFeedback(m))
+    .on("run.started", (m) => {
+      if ((runRef !== null && m.ref === runRef) || m.run_id === output.runId) output.started(m);
+    })
+    .on("run.output", (m) => output.output(m))
+    .on("run.chunks", (m) => output.chunks(m))
+    .on("run.finished", (m) => output.finished(m))
+    .on("submission.accepted", (m) => exercise.accepted(m))
+    .on("grade.result", (m) => mine(m.submission?.user_id) && exercise.graded(m))
+    .on("exercise.opened", (m) => {
+      toast("Exercise open", m.title ?? m.exercise_id, "info");
+      exercise.show(m.exercise_id);
+    })
+    .on("leaderboard.update", (m) => board.update(m))
+    .on("achievement.unlocked", (m) => {
+      const a = m.achievement ?? {};
+      if (mine(m.user_id)) toast(`Achievement unlocked: ${a.name ?? a.id}`, a.description ?? "", "good", 8000);
+      else toast(`${m.name ?? "Someone"} unlocked ${a.name ?? a.id}`, "", "info", 4000);
+    })
+    .on("hand.raised", onHand)
+    .on("hand.lowered", onHand)
+    .on("hand.taken", onHand)
+    .on("hand.done", onHand)
     .on("error", (m) => {
-      if (awaitingRun) {
-        awaitingRun = false;
-        output.error(m.message ?? "The run was refused.");
-      }
-      toast("Problem", m.message ?? String(m.code ?? "error"), "error");
+      if (m.ref !== undefined && m.ref === runRef) output.error(m.message ?? "The run was refused.");
+      else if (!exercise.refused(m)) toast("Problem", m.message ?? String(m.code ?? "error"), "error");
     })
     .connect();
 }
