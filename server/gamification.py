@@ -147,7 +147,7 @@ class Gamification:
         change = apply(None if row is None else _pure_progress(row), graded)
         rank = None
         if change.first_pass and run.window and run.room_id and run.window.contains(at):
-            rank = await self._board.solver_rank(run.room_id, run.exercise_id, run.user_id, at)
+            rank = await self._solver_rank(s, run, run.room_id)
         s.add(_progress_row(row, run, change, rank))
 
         streak_row = (
@@ -208,6 +208,23 @@ class Gamification:
         user = await s.get(User, run.user_id)
         name = user.name if user is not None else ""
         return _Applied(change, awarded, unlocked, streak.streak.current, total, name)
+
+    async def _solver_rank(self, s: AsyncSession, run: GradedRun, room_id: int) -> int:
+        at = run.submitted_at
+        try:
+            return await self._board.solver_rank(room_id, run.exercise_id, run.user_id, at)
+        except Exception:
+            # Without the shared order (Redis down) count earlier first passes in the ledger:
+            # right unless two processes race within the same moment.
+            log.warning("room %s: no solver order, using the ledger", room_id, exc_info=True)
+        earlier = select(func.count(func.distinct(XpEvent.user_id))).where(
+            XpEvent.room_id == room_id,
+            XpEvent.exercise_id == run.exercise_id,
+            XpEvent.reason == Reason.FIRST_PASS.value,
+            XpEvent.user_id != run.user_id,
+            col(XpEvent.created_at) < at,
+        )
+        return int((await s.exec(earlier)).one()) + 1
 
     async def _stats(
         self, s: AsyncSession, user_id: int, at: datetime, streak: int, events: frozenset[str]

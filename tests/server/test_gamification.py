@@ -333,3 +333,33 @@ async def test_two_processes_on_redis_agree_on_the_fastest_solver(world: World) 
             keys = list(client.scan_iter(match=prefix + "*"))
             assert keys  # boards and the solver order were written under the prefix
             client.delete(*keys)
+
+
+async def test_leaderboard_outage_loses_no_xp_and_rebuild_restores(world: World) -> None:
+    """Redis unreachable (nothing listens on 127.0.0.1:1): the ledger, progress and
+    achievements are still written and announced, the solver order falls back to the ledger,
+    and once a board is back, rebuild() fills it from the ledger."""
+    down = RedisLeaderboard.from_url("redis://127.0.0.1:1/0")
+    game = Gamification(world.store, down, catalog=CATALOG)
+    try:
+        out_a = await game.record(
+            world.run(world.alice, 8, T0 + timedelta(minutes=1), window=WINDOW)
+        )
+        out_b = await game.record(world.run(world.bob, 8, T0 + timedelta(minutes=2), window=WINDOW))
+    finally:
+        await game.close()
+    assert of_type(out_a + out_b, "leaderboard.update") == []
+    [(_, xp_a)] = of_type(out_a, "xp.awarded")
+    [(_, xp_b)] = of_type(out_b, "xp.awarded")
+    # Alice: 95 + rank 50 + 20 + 50 (fastest); Bob: 90 + rank 30 + 20.
+    assert (xp_a["amount"], xp_b["amount"]) == (215, 140)
+    assert [m["achievement"]["id"] for _, m in of_type(out_a, "achievement.unlocked")] == [
+        "first-pass",
+        "fastest",
+    ]
+    room = BoardId.room(world.room_id)
+    await world.game.rebuild(room)
+    assert [(e.user_id, e.points) for e in await world.board.top(room)] == [
+        (world.alice, 215),
+        (world.bob, 140),
+    ]

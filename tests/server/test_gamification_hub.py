@@ -126,9 +126,15 @@ async def run_second_process(settings: Settings, args: dict[str, object]) -> lis
         "CLASSROOM_POOL_SIZE": "0",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SECOND_PROCESS, json.dumps(args),
-        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-c",
+        SECOND_PROCESS,
+        json.dumps(args),
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()[-2000:]
     messages: list[dict[str, Any]] = json.loads(stdout.decode().strip().splitlines()[-1])
@@ -146,13 +152,20 @@ async def test_award_in_one_process_reaches_sockets_of_another(
         await EventClient.open(ws, room_id, live_lesson.bob.token) as bob,
     ):
         snapshot = await alice.expect("room.snapshot")
-        assert snapshot["leaderboard"]["room"] == {"board": "room", "room_id": room_id,
-                                                   "entries": []}  # fmt: skip
+        assert snapshot["leaderboard"]["room"] == {
+            "board": "room",
+            "room_id": room_id,
+            "entries": [],
+        }
         assert snapshot["leaderboard"]["weekly"]["classroom_id"] == classroom_id
         await bob.expect("room.snapshot")
 
-        args = {"user": alice_id, "classroom": classroom_id, "room": room_id,
-                "at": datetime.now(UTC).isoformat()}  # fmt: skip
+        args = {
+            "user": alice_id,
+            "classroom": classroom_id,
+            "room": room_id,
+            "at": datetime.now(UTC).isoformat(),
+        }
         sent = await run_second_process(server.settings, args)
         assert [m["type"] for m in sent][:1] == ["xp.awarded"]
 
