@@ -85,3 +85,52 @@ async def test_edits_made_offline_merge_when_back(browser: Browser, classroom: C
     merged = r"^# checked\na = 1\nb = 2$"
     await wait_text(alice, merged)
     await wait_text(teacher, merged)
+
+
+PROGRAM = """import sys
+print("hello")
+print("oops", file=sys.stderr)
+name = input()
+print("hi", name)
+"""
+
+
+async def put_code(page: Page, code: str) -> None:
+    """Replace the document's text through its Y.Text, as a paste would."""
+    await page.evaluate(
+        """(code) => {
+            const text = window.classroom.doc.getText("text");
+            window.classroom.doc.transact(() => { text.delete(0, text.length); text.insert(0, code); });
+        }""",
+        code,
+    )
+
+
+async def test_a_run_streams_stdout_and_stderr_and_takes_input(
+    browser: Browser, classroom: Classroom
+) -> None:
+    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
+    dashboard = await open_page(
+        teacher_ctx, classroom.url(f"/dashboard?room={classroom.room_id}")
+    )
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+    await wait_synced(alice)
+    await expect(alice.locator("#events-status")).to_have_text("Room: live")
+    await put_code(alice, PROGRAM)
+    await alice.get_by_role("button", name="Run").click()
+    output = alice.get_by_test_id("output")
+    await expect(output.locator(".stream-stdout")).to_have_text("hello\n", timeout=20_000)
+    await expect(output.locator(".stream-stderr")).to_have_text("error output: oops\n")
+    await expect(alice.locator(".run-status")).to_have_text("Running…")
+    await alice.get_by_label("Input").fill("Bob")
+    await alice.get_by_label("Input").press("Enter")
+    await expect(output.locator(".stream-stdout").last).to_have_text("hi Bob\n", timeout=20_000)
+    await expect(output.locator(".stream-stdin")).to_have_text("Bob\n")
+    await expect(alice.locator(".run-status")).to_have_text(re.compile(r"^Finished · exit code 0"))
+    await expect(alice.get_by_label("Input")).to_be_disabled()
+    await screenshot(alice, "room-run-output")
+    # The instructor's recent runs list the run with its status.
+    runs = dashboard.get_by_test_id("runs")
+    await expect(runs).to_contain_text("Alice")
+    await expect(runs).to_contain_text("Finished")
