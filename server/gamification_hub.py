@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from rooms.achievement_files import builtin, load
+from rooms.achievements import Catalog
 from rooms.events import ROOM_AUDIENCE, only
+from rooms.exceptions import AchievementError
 from rooms.leaderboard import BoardId
 from rooms.xp import LiveWindow
+from server.exceptions import ConfigurationError
 from server.gamification import Gamification, GradedRun, Outbound, ToRoom
 from server.hub import RoomConnection, RoomHub
 from server.leaderboard import InMemoryLeaderboard, LeaderboardStore, RedisLeaderboard
@@ -36,9 +41,22 @@ def open_leaderboard(settings: Settings) -> LeaderboardStore:
     return InMemoryLeaderboard()
 
 
+def catalog(settings: Settings) -> Catalog:
+    """The built-in achievements plus those of ``CLASSROOM_ACHIEVEMENTS_FILE``, if set."""
+    if not settings.achievements_file:
+        return builtin()
+    path = Path(settings.achievements_file)
+    try:
+        return builtin().merged(load(path))
+    except (OSError, AchievementError) as exc:
+        raise ConfigurationError(f"CLASSROOM_ACHIEVEMENTS_FILE: {exc}") from None
+
+
 def install(state: AppState) -> Gamification:
     """Register the ``gamification`` component, and the snapshot part when the hub exists."""
-    game = Gamification(state.store, open_leaderboard(state.settings))
+    game = Gamification(
+        state.store, open_leaderboard(state.settings), catalog=catalog(state.settings)
+    )
     state.add("gamification", game)
     hub: RoomHub | None = state.components.get("hub")
     if hub is not None:

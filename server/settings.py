@@ -57,6 +57,8 @@ class Settings:
     submissions_per_minute: int = 6
     # leaderboards: Redis keys start with this (deployments sharing a Redis need their own)
     leaderboard_prefix: str = "classroom:lb:"
+    # a TOML file of extra achievements, added to the built-in ones (rooms/achievement_files.py)
+    achievements_file: str | None = None
 
     @property
     def is_production(self) -> bool:

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from redis import Redis as SyncRedis
 
-from server.gamification_hub import graded_run, open_leaderboard
+from server.exceptions import ConfigurationError
+from server.gamification_hub import catalog, graded_run, open_leaderboard
 from server.leaderboard import InMemoryLeaderboard, RedisLeaderboard
 from server.models.exercises import LiveExercise, Submission
 from server.settings import Settings
@@ -186,3 +187,34 @@ async def test_award_in_one_process_reaches_sockets_of_another(
         snapshot = await teacher.expect("room.snapshot")
         entries = snapshot["leaderboard"]["room"]["entries"]
         assert [(e["user_id"], e["points"]) for e in entries] == [(alice_id, xp["amount"])]
+
+
+CUSTOM = """
+[[achievement]]
+id = "marathon"
+name = "Marathon"
+description = "Thirty passes."
+conditions = [{ type = "milestone", metric = "passes", value = 30 }]
+dependencies = ["ten-passes"]
+"""
+
+
+def test_custom_achievements_file_extends_the_builtin_catalog(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    path = tmp_path / "achievements.toml"
+    path.write_text(CUSTOM)
+    merged = catalog(make_settings(tmp_path, db, achievements_file=str(path)))
+    assert "marathon" in merged and "first-pass" in merged
+    assert len(merged) == len(catalog(make_settings(tmp_path, db))) + 1
+
+    path.write_text(CUSTOM.replace("value = 30", 'value = "lots"'))
+    with pytest.raises(ConfigurationError) as bad:
+        catalog(make_settings(tmp_path, db, achievements_file=str(path)))
+    assert "CLASSROOM_ACHIEVEMENTS_FILE" in str(bad.value)
+    assert "achievement[0] 'marathon'.conditions[0].value: must be a number" in str(bad.value)
+
+    path.write_text(CUSTOM.replace('id = "marathon"', 'id = "first-pass"'))
+    with pytest.raises(ConfigurationError, match="'first-pass' is declared twice"):
+        catalog(make_settings(tmp_path, db, achievements_file=str(path)))
+    with pytest.raises(ConfigurationError, match="No such file"):
+        catalog(make_settings(tmp_path, db, achievements_file=str(tmp_path / "missing.toml")))
