@@ -58,10 +58,8 @@ def container_config(image: str, limits: Limits, labels: dict[str, str]) -> dict
             "PidsLimit": limits.pids,
             "NanoCpus": int(limits.cpus * 1e9),
             "ReadonlyRootfs": True,
-            "Tmpfs": {
-                WORKDIR: f"rw,exec,nosuid,nodev,size={disk},uid=10001,gid=10001,mode=0700",
-                "/tmp": f"rw,noexec,nosuid,nodev,size={disk},mode=1777",
-            },
+            # The only writable place (besides the private /dev/shm); TMPDIR points into it.
+            "Tmpfs": {WORKDIR: f"rw,exec,nosuid,nodev,size={disk},uid=10001,gid=10001,mode=0700"},
             "ShmSize": min(disk, 16 * MIB),
             "CapDrop": ["ALL"],
             "SecurityOpt": ["no-new-privileges"],
@@ -166,13 +164,23 @@ class DockerBackend:
         """Create and start one container for ``run_id``; removes it again if that fails."""
         labels = {LABEL_RUN: run_id, LABEL_OWNER: self.owner, LABEL_LANGUAGE: language.name}
         config = container_config(self.image(language), limits, labels)
-        container = await self.docker.containers.create(config, name=f"occ-{run_id}")
+        # The engine finishes a create even if we stop listening: when cancelled, wait for
+        # it in the background and remove what it made, so no container is left behind.
+        task = asyncio.ensure_future(self._create_and_start(config, f"occ-{run_id}"))
+        try:
+            return Box(run_id, await asyncio.shield(task))
+        except asyncio.CancelledError:
+            await asyncio.shield(_remove_when_made(task))
+            raise
+
+    async def _create_and_start(self, config: dict[str, Any], name: str) -> DockerContainer:
+        container = await self.docker.containers.create(config, name=name)
         try:
             await container.start()
         except BaseException:
             await asyncio.shield(remove(container))
             raise
-        return Box(run_id, container)
+        return container
 
     async def discard_box(self, box: Box) -> None:
         if not box.removed:
@@ -221,6 +229,14 @@ async def remove(container: DockerContainer) -> None:
     except aiodocker.DockerError as exc:
         if exc.status not in (404, 409):
             log.warning("could not remove container %s: %s", container.id[:12], exc)
+
+
+async def _remove_when_made(task: asyncio.Future[DockerContainer]) -> None:
+    try:
+        container = await task
+    except Exception:
+        return  # never made, or already removed by _create_and_start
+    await remove(container)
 
 
 def _alive(pid: int) -> bool:

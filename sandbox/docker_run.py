@@ -19,11 +19,21 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aiodocker.stream import Message
+
 from sandbox.languages import Language
 from sandbox.model import Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
 from sandbox.output import OutputMeter
 from sandbox.pool import Box, new_run_id
-from sandbox.wrapper import WORKDIR, TrailerFilter, Usage, files_archive, signal_name, wrapped
+from sandbox.wrapper import (
+    TMP_DIR,
+    WORKDIR,
+    TrailerFilter,
+    Usage,
+    files_archive,
+    signal_name,
+    wrapped,
+)
 
 if TYPE_CHECKING:
     from sandbox.docker import DockerBackend
@@ -34,8 +44,43 @@ KEEPER_USER = "10000:10000"
 RUN_USER = "10001:10001"
 
 
+async def _pump(stream: Any, inbox: asyncio.Queue[Message | None]) -> None:
+    try:
+        while (message := await stream.read_out()) is not None:
+            inbox.put_nowait(message)
+    finally:
+        inbox.put_nowait(None)
+
+
+async def _batches(inbox: asyncio.Queue[Message | None]) -> AsyncIterator[tuple[Stream, bytes]]:
+    """Frames that have already arrived, merged per stream: a program writing "one" and "\\n"
+    separately (``python -u`` does) still yields one chunk."""
+    while (first := await inbox.get()) is not None:
+        batch = [first]
+        while not inbox.empty():
+            message = inbox.get_nowait()
+            if message is None:
+                inbox.put_nowait(None)  # seen again by the outer loop
+                break
+            batch.append(message)
+        name: Stream = "stderr" if batch[0].stream == 2 else "stdout"
+        data = bytearray()
+        for message in batch:
+            kind: Stream = "stderr" if message.stream == 2 else "stdout"
+            if kind != name:
+                yield name, bytes(data)
+                name, data = kind, bytearray()
+            data += message.data
+        yield name, bytes(data)
+
+
 def base_environment() -> dict[str, str]:
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORKDIR, "LANG": "C.UTF-8"}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": WORKDIR,
+        "LANG": "C.UTF-8",
+        "TMPDIR": f"{WORKDIR}/{TMP_DIR}",
+    }
 
 
 @dataclass
@@ -206,14 +251,14 @@ class DockerExecution:
         step = _Step(Usage())
         started = time.perf_counter()
         async with process.start() as stream:
-            writer = asyncio.get_running_loop().create_task(
-                self._feed(stream, archive, with_stdin=stream_out)
-            )
+            loop = asyncio.get_running_loop()
+            writer = loop.create_task(self._feed(stream, archive, with_stdin=stream_out))
+            inbox: asyncio.Queue[Message | None] = asyncio.Queue()
+            pump = loop.create_task(_pump(stream, inbox))
             try:
                 async with asyncio.timeout(seconds):
-                    while (message := await stream.read_out()) is not None:
-                        name: Stream = "stderr" if message.stream == 2 else "stdout"
-                        data = trailer.feed(message.data) if name == "stderr" else message.data
+                    async for name, raw in _batches(inbox):
+                        data = trailer.feed(raw) if name == "stderr" else raw
                         chunk = meter.feed(name, data) if data else None
                         if chunk is not None and stream_out:
                             self._chunks.put_nowait(chunk)
@@ -223,8 +268,9 @@ class DockerExecution:
             except TimeoutError:
                 step.ended = "timeout"
             finally:
-                writer.cancel()
-                await asyncio.gather(writer, return_exceptions=True)
+                for task in (writer, pump):
+                    task.cancel()
+                await asyncio.gather(writer, pump, return_exceptions=True)
             step.wall_ms = (time.perf_counter() - started) * 1000
             if step.ended is not None:
                 await asyncio.shield(self._kill())

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 WORKDIR = "/work"
+TMP_DIR = ".tmp"  # inside the work dir: the root file system is read-only
 UNPACK_FAILED = 125
 MARK = b"\x1esandbox-usage "
 
@@ -63,10 +64,13 @@ def wrapped(argv: tuple[str, ...], archive: bytes) -> list[str]:
 
 
 def files_archive(files: dict[str, str]) -> bytes:
-    """A tar of the run's files (names already validated); directories are implied."""
+    """A tar of the run's files (names already validated) and the temp dir."""
     buf = io.BytesIO()
     now = int(time.time())
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tmp = tarfile.TarInfo(TMP_DIR)
+        tmp.type, tmp.mode, tmp.mtime = tarfile.DIRTYPE, 0o700, now
+        tar.addfile(tmp)
         for name, text in files.items():
             data = text.encode("utf-8", "surrogatepass")
             info = tarfile.TarInfo(name)
