@@ -3,9 +3,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rooms.achievement_files import builtin, loads, parse_timeframe
 from rooms.achievements import (
+    EVENTS,
     Achievement,
     AchievementCondition,
     Activity,
@@ -256,3 +259,35 @@ def test_parse_timeframe() -> None:
     for bad in ("0d", "7", "d", "-1d", "7days"):
         with pytest.raises(ValueError, match="must look like"):
             parse_timeframe(bad)
+
+
+@st.composite
+def catalogs(draw: st.DrawFn) -> Catalog:
+    """Random acyclic catalogs: achievement i may depend on any j < i, declared shuffled."""
+    n = draw(st.integers(1, 8))
+    names = sorted(EVENTS)
+    items = []
+    for i in range(n):
+        deps = draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else set()
+        trigger = draw(st.sampled_from(names))
+        items.append(ach(f"a{i}", event(trigger), deps=tuple(f"a{j}" for j in sorted(deps))))
+    return Catalog(draw(st.permutations(items)))
+
+
+@given(catalogs(), st.sets(st.sampled_from(sorted(EVENTS))), st.sets(st.integers(0, 7)))
+def test_evaluation_respects_dependencies_and_reaches_a_fixpoint(
+    catalog: Catalog, events: set[str], have: set[int]
+) -> None:
+    unlocked = {f"a{i}" for i in have if f"a{i}" in catalog}
+    stats = Stats(NOW, events=frozenset(events))
+    new = catalog.evaluate(stats, unlocked)
+    seen = set(unlocked)
+    for a in new:
+        assert a.id not in seen
+        assert set(a.dependencies) <= seen
+        assert a.conditions[0].event in events
+        seen.add(a.id)
+    assert catalog.evaluate(stats, seen) == []
+    for a in catalog:  # nothing left that could have unlocked
+        if a.id not in seen:
+            assert a.conditions[0].event not in events or not set(a.dependencies) <= seen

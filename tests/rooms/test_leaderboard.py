@@ -96,3 +96,13 @@ def test_update_message_carries_deltas() -> None:
     ]
     assert msg["moved"] == {"user_id": 11, "points": 140, "rank": 1, "previous_rank": 2, "delta": 1}
     assert Move(1, 5, 3, None).delta is None
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 50)), max_size=20))
+def test_ranked_agrees_with_the_encoded_order(rows: list[tuple[int, int]]) -> None:
+    standings = [Standing(i, p, T0 + timedelta(seconds=s)) for i, (p, s) in enumerate(rows)]
+    entries = ranked(standings)
+    scores = {s.user_id: encode(s.points, s.reached_at) for s in standings}
+    for e in entries:
+        # a rank is 1 + the number of strictly higher scores, as Redis ZCOUNT computes it
+        assert e.rank == 1 + sum(1 for v in scores.values() if v > scores[e.user_id])

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rooms.streaks import Streak, from_days, local_day, record
 
@@ -72,3 +74,20 @@ def test_bad_input_is_refused_clearly() -> None:
         local_day(datetime(2026, 1, 1, tzinfo=UTC), "Mars/Olympus")
     with pytest.raises(ValueError, match="timezone-aware"):
         local_day(datetime(2026, 1, 1))
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=30))
+def test_folding_days_in_order_matches_rebuilding(offsets: list[int]) -> None:
+    ordered = sorted(D0 + timedelta(days=o) for o in offsets)
+    s = Streak()
+    for d in ordered:
+        s = record(s, d).streak
+    assert s == from_days(reversed(ordered))
+    assert s.current <= s.longest
+    if ordered:
+        # the current streak is the run of consecutive days ending on the last one
+        run = 1
+        days_set = set(ordered)
+        while ordered[-1] - timedelta(days=run) in days_set:
+            run += 1
+        assert s.current == run
