@@ -100,7 +100,10 @@ async def put_code(page: Page, code: str) -> None:
     await page.evaluate(
         """(code) => {
             const text = window.classroom.doc.getText("text");
-            window.classroom.doc.transact(() => { text.delete(0, text.length); text.insert(0, code); });
+            window.classroom.doc.transact(() => {
+                text.delete(0, text.length);
+                text.insert(0, code);
+            });
         }""",
         code,
     )
@@ -110,9 +113,7 @@ async def test_a_run_streams_stdout_and_stderr_and_takes_input(
     browser: Browser, classroom: Classroom
 ) -> None:
     teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
-    dashboard = await open_page(
-        teacher_ctx, classroom.url(f"/dashboard?room={classroom.room_id}")
-    )
+    dashboard = await open_page(teacher_ctx, classroom.url(f"/dashboard?room={classroom.room_id}"))
     alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
     alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
     await wait_synced(alice)

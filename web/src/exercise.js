@@ -26,8 +26,8 @@ export class ExercisePanel {
     this.submitButton = h("button", { type: "button", disabled: true, onclick: () => this.submit() }, "Submit");
     this.results = h("div", { class: "results", "aria-live": "polite", "data-testid": "exercise-results" });
     clear(root,
-      h("header", { class: "panel-head" }, h("h2", {}, "Exercise")),
-      h("div", { class: "row" }, h("label", { for: "exercise-select" }, "Exercise"), this.select, this.submitButton),
+      h("header", { class: "panel-head" }, h("h2", { id: "exercise-title" }, "Exercise")),
+      h("div", { class: "row" }, h("label", { for: "exercise-select" }, "Choose"), this.select, this.submitButton),
       this.prompt, this.results);
     this.loaded = this.load(classroom);
   }
@@ -116,7 +116,7 @@ export class ExercisePanel {
         h("span", { class: "mark", "aria-hidden": "true" }, ok ? "✔" : "✘"),
         h("span", {}, ` ${t.name ?? "test"}: ${t.status ?? (ok ? "passed" : "failed")}`),
         t.max_score !== undefined ? h("span", { class: "muted" }, ` (${t.score ?? 0}/${t.max_score})`) : null,
-        t.output ? h("pre", { class: "test-output" }, t.output) : null);
+        t.output && !ok ? h("pre", { class: "test-output" }, t.output) : null);
     }));
     clear(this.results,
       h("p", { class: "score", "data-testid": "grade-score" },

@@ -118,7 +118,10 @@ export async function bootRoom(boot) {
     currentDoc: () => doc.docName,
     onPick: (ex) => {
       if (ex.language && ex.language !== lang.id && !explicitDoc) setLanguage(languageById(ex.language));
-      if (ex.starter) doc.seed(ex.starter);
+      // The starter is {file: text}: the file named like ours, else the first one.
+      const starter = ex.starter ?? {};
+      const text = typeof starter === "string" ? starter : (starter[doc.docName.split("/").pop()] ?? Object.values(starter)[0]);
+      if (text) doc.seed(text);
     },
   });
   const demo = new DemoPanel($("#demo"), { send, isInstructor, demos, onExercise: (id) => exercise.show(id) });
