@@ -14,8 +14,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from server import events, gamification_hub, hands, health, pages, yjs
-from server.api import accounts, classrooms, course, documents, openapi
+from server import (
+    demos,
+    events,
+    gamification_hub,
+    hands,
+    health,
+    live_runs,
+    pages,
+    submissions,
+    yjs,
+)
+from server.api import (
+    accounts,
+    classrooms,
+    course,
+    documents,
+    grades,
+    openapi,
+)
 from server.bus import Bus
 from server.exceptions import ApiError
 from server.metrics import Metrics, MetricsMiddleware
@@ -34,10 +51,12 @@ def all_routes() -> list[BaseRoute]:
         *accounts.routes,
         *classrooms.routes,
         *course.routes,
+        *grades.routes,
         *events.routes,
         *pages.routes,
         *yjs.routes,
         *documents.routes,
+        *demos.routes,
     ]
 
 
@@ -56,7 +75,10 @@ def install_components(state: AppState) -> None:
     events.install(state)
     gamification_hub.install(state)
     hands.install(state)
+    live = live_runs.install(state)
+    submissions.install(state, live.run_to_end)
     yjs.install(state)
+    demos.install(state)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -116,7 +116,7 @@ def install(state: AppState) -> RoomHub:
         conn.send({"type": "pong"})
 
     hub.snapshot_part("members", members)
-    hub.handle("ping", ping)  # type: ignore[arg-type]
+    hub.handle("ping", ping)
     state.add("hub", hub)
     return hub
 

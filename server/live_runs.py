@@ -19,9 +19,12 @@ from sqlmodel import select
 
 from rooms.documents import DocKind
 from rooms.events import Audience, Command, EventError
+from sandbox.backend import Backend
 from sandbox.exceptions import SandboxError
 from sandbox.model import Chunk, RunRequest, RunResult, RunState
-from sandbox.queue import Dispatcher, QueuedRun
+from sandbox.queue import Dispatcher, QueuedRun, RunQueue
+from sandbox.redis_queue import RedisRunQueue
+from sandbox.select import operator_maxima, select_backend
 from server.access import RoomAccess, room_access
 from server.auth import Caller
 from server.exceptions import ApiError
@@ -53,10 +56,17 @@ def finished_event(run_id: str, result: RunResult) -> dict[str, Any]:
 
 
 class LiveRuns:
-    def __init__(self, state: AppState, hub: RoomHub, dispatcher: Dispatcher) -> None:
+    """The process's run dispatcher (started in the lifespan) and the room run commands.
+
+    Without Redis, runs execute here on the selected backend behind a bounded :class:`RunQueue`;
+    with Redis, they go through the stream to ``python -m sandbox.worker`` processes.
+    """
+
+    def __init__(self, state: AppState, hub: RoomHub) -> None:
         self.state = state
         self.hub = hub
-        self.dispatcher = dispatcher
+        self._dispatcher: Dispatcher | None = None
+        self.backend: Backend | None = None
         self._runs: OrderedDict[str, tuple[QueuedRun, int, Audience, int]] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: dict[str, list[Chunk]] = {}
@@ -66,14 +76,47 @@ class LiveRuns:
         hub.handle("run.cancel", self.cancel)
         hub.handle("run.fetch", self.fetch)
 
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise SandboxError("the sandbox is not started")
+        return self._dispatcher
+
     async def start(self) -> None:
-        return None
+        settings = self.state.settings
+        dispatcher: Dispatcher
+        if settings.redis_url:
+            dispatcher = RedisRunQueue(settings.redis_url, max_queued=settings.run_queue_size)
+            log.info("runs go to sandbox workers through Redis")
+        else:
+            maxima = operator_maxima(
+                settings.max_time_seconds, settings.max_memory_mb, settings.max_output_bytes
+            )
+            self.backend = await select_backend(
+                settings.sandbox,
+                maxima=maxima,
+                docker_url=settings.docker_url,
+                image_prefix=settings.image_prefix,
+                pool_size=settings.pool_size,
+            )
+            dispatcher = RunQueue(self.backend, settings.run_concurrency, settings.run_queue_size)
+        await dispatcher.start()
+        self._dispatcher = dispatcher
+
+    async def run_to_end(self, request: RunRequest) -> RunResult:
+        """Run through the queue and wait for the result (the grader's run function)."""
+        queued = await self.dispatcher.submit(request)
+        return await queued.wait()
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._dispatcher is not None:
+            await self._dispatcher.close()
+        if self.backend is not None:
+            await self.backend.close()
 
     async def _access(self, conn: RoomConnection) -> RoomAccess:
         async with self.state.store.session() as session:
@@ -223,7 +266,7 @@ def _snake(name: str) -> str:
     return out.lstrip("_")
 
 
-def install(state: AppState, dispatcher: Dispatcher) -> LiveRuns:
-    live = LiveRuns(state, state.get("hub"), dispatcher)
+def install(state: AppState) -> LiveRuns:
+    live = LiveRuns(state, state.get("hub"))
     state.add("live_runs", live)
     return live

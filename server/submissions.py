@@ -24,8 +24,6 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from rooms.events import Audience, Command, EventError, only
-from rooms.leaderboard import BoardId
-from rooms.xp import LiveWindow
 from sandbox.exceptions import SandboxError
 from sandbox.grading import (
     Exercise,
@@ -42,9 +40,9 @@ from sandbox.model import RunRequest, RunResult
 from server.access import RoomAccess, room_access
 from server.auth import Caller
 from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
-from server.gamification import Gamification, GradedRun, ToRoom, ToUser
+from server.gamification import Gamification
+from server.gamification_hub import deliver, graded_run
 from server.hub import RoomConnection, RoomHub
-from server.leaderboard import InMemoryLeaderboard, LeaderboardStore, RedisLeaderboard
 from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
 from server.models.clock import utcnow
 from server.source import files_for
@@ -225,46 +223,26 @@ class Submissions:
 
     async def _gamify(self, room: Room, row: Submission) -> None:
         assert room.id is not None
-        window = await self._live_window(room.id, row.exercise_id, row.submitted_at)
-        graded = GradedRun(
-            user_id=row.user_id,
-            classroom_id=room.classroom_id,
-            room_id=room.id,
-            exercise_id=row.exercise_id,
-            score=float(row.score or 0.0),
-            max_score=float(row.max_score or 0.0),
-            passed=row.passed,
-            submitted_at=row.submitted_at,
-            window=window,
-        )
+        live = await self._live(room.id, row.exercise_id)
         try:
-            outbound = await self.gamification.record(graded)
+            outbound = await self.gamification.record(graded_run(row, live))
         except Exception:
             log.error(
                 "room %s: gamification of submission %s failed", room.id, row.id, exc_info=True
             )
             return
-        for recipient, message in outbound:
-            if isinstance(recipient, ToRoom):
-                await self.hub.publish(recipient.room_id, Audience(everyone=True), message)
-            elif isinstance(recipient, ToUser):
-                await self.hub.publish(room.id, only(recipient.user_id), message)
+        await deliver(self.hub, outbound, room.id)
 
-    async def _live_window(self, room_id: int, exercise_id: str, at: datetime) -> LiveWindow | None:
+    async def _live(self, room_id: int, exercise_id: str) -> LiveExercise | None:
+        """The exercise's latest live window in the room, if it was ever opened live."""
         async with self.state.store.session() as session:
-            live = (
+            return (
                 await session.exec(
                     select(LiveExercise)
                     .where(LiveExercise.room_id == room_id, LiveExercise.exercise_id == exercise_id)
                     .order_by(col(LiveExercise.id).desc())
                 )
             ).first()
-        if live is None:
-            return None
-        opened, closes = _aware(live.opened_at), _aware(live.closes_at)
-        if not opened <= _aware(at) <= closes:
-            return None
-        return LiveWindow(opened_at=opened, duration=closes - opened)
 
     async def open_live(self, room: Room, exercise_id: str, minutes: float) -> dict[str, Any]:
         assert room.id is not None
@@ -450,12 +428,7 @@ async def _room_of(state: AppState, conn: RoomConnection) -> RoomAccess:
 def install(state: AppState, run: RunFunction) -> Submissions:
     """The ``submissions`` component and the ``submit`` socket command."""
     hub: RoomHub = state.get("hub")
-    board: LeaderboardStore
-    if state.settings.redis_url:
-        board = RedisLeaderboard.from_url(state.settings.redis_url)
-    else:
-        board = InMemoryLeaderboard()
-    gamification = Gamification(state.store, board)
+    gamification: Gamification = state.get("gamification")
     submissions = Submissions(state, hub, gamification, run)
 
     async def on_submit(conn: RoomConnection, command: Command) -> None:
@@ -478,17 +451,6 @@ def install(state: AppState, run: RunFunction) -> Submissions:
         )
         await submissions.submit_in_background(room.room, row, exercise)
 
-    rebuilt: set[BoardId] = set()
-
-    async def leaderboard_part(conn: RoomConnection) -> dict[str, Any]:
-        board_id = BoardId.room(conn.room_id)
-        if isinstance(board, InMemoryLeaderboard) and board_id not in rebuilt:
-            # A process's memory starts empty: derive the board from the XP ledger once.
-            rebuilt.add(board_id)
-            await gamification.rebuild(board_id)
-        return await gamification.standings(board_id)
-
     hub.handle("submit", on_submit)
-    hub.snapshot_part("leaderboard", leaderboard_part)
     state.add("submissions", submissions)
     return submissions
