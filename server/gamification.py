@@ -56,6 +56,19 @@ class GradedRun:
 
 
 @dataclass(frozen=True)
+class PointsAward:
+    """XP earned outside a graded submission, e.g. ``reason`` "quiz" for a demo quiz answer."""
+
+    user_id: int
+    classroom_id: int
+    room_id: int | None
+    amount: int
+    reason: str
+    detail: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class ToRoom:
     room_id: int
 
@@ -332,6 +345,58 @@ class Gamification:
             if run.room_id is not None:
                 message = update_message(board, after, move, before, names)
                 out.append((ToRoom(run.room_id), message))
+        return out
+
+    async def award(self, grant: PointsAward, *, timezone: str | None = None) -> list[Outbound]:
+        """Add XP earned outside a graded submission (a demo quiz's points): one ledger row with
+        ``grant.reason``, then the room's and the weekly board, as :meth:`record` does. Returns
+        ``xp.awarded`` (to the student) and ``leaderboard.update`` (to the room) to deliver.
+        Raises ValueError for a naive time before anything is written."""
+        if grant.at.tzinfo is None:
+            raise ValueError("at must be timezone-aware")
+        if grant.amount <= 0:
+            return []
+        at = grant.at.astimezone(UTC)
+        async with self._store.session() as s:
+            s.add(
+                XpEvent(
+                    user_id=grant.user_id,
+                    classroom_id=grant.classroom_id,
+                    room_id=grant.room_id,
+                    amount=grant.amount,
+                    reason=grant.reason[:32],
+                    detail=grant.detail[:120],
+                    created_at=at,
+                )
+            )
+            await s.flush()
+            total = await _sum_xp(s, grant.user_id)
+        message = {
+            "type": "xp.awarded",
+            "user_id": grant.user_id,
+            "room_id": grant.room_id,
+            "exercise_id": None,
+            "amount": grant.amount,
+            "total": total,
+            "awards": [{"reason": grant.reason, "amount": grant.amount, "detail": grant.detail}],
+        }
+        out: list[Outbound] = [(ToUser(grant.user_id), message)]
+        boards = [BoardId.weekly(grant.classroom_id, at, timezone)]
+        if grant.room_id is not None:
+            boards.insert(0, BoardId.room(grant.room_id))
+        try:
+            for board in boards:
+                before = await self._board.top(board, self._top)
+                move = await self._board.add(board, grant.user_id, grant.amount, at)
+                after = await self._board.top(board, self._top)
+                names = await self._names(e.user_id for e in after)
+                if grant.room_id is not None:
+                    out.append(
+                        (ToRoom(grant.room_id), update_message(board, after, move, before, names))
+                    )
+        except Exception:
+            # The ledger is committed; the board is derived and rebuild() restores it.
+            log.warning("user %s: leaderboard update failed", grant.user_id, exc_info=True)
         return out
 
     async def standings(self, board: BoardId) -> dict[str, Any]:
