@@ -7,9 +7,10 @@ import { renderVisualization } from "./viz.js";
 
 export class DemoPanel {
   /** `send` sends a room command; `isInstructor` shows the step controls. */
-  constructor(root, { send, isInstructor, demos = [], onExercise = null }) {
+  constructor(root, { send, isInstructor, demos = [], onExercise = null, onCodeLanguage = null }) {
     this.send = send;
     this.onExercise = onExercise;
+    this.onCodeLanguage = onCodeLanguage;
     this.isInstructor = isInstructor;
     this.following = true;
     this.latest = null;
@@ -32,7 +33,7 @@ export class DemoPanel {
     const select = h("select", { id: "demo-select" }, demos.map((d) => h("option", { value: d.id }, d.title)));
     const button = (label, onclick, attrs = {}) => h("button", { type: "button", class: "secondary", onclick, ...attrs }, label);
     clear(this.controls,
-      h("label", { for: "demo-select" }, "Demo"), select,
+      h("label", { for: "demo-select" }, "Choose a demo"), select,
       button("Start", () => this.send({ type: "demo.start", demo_id: demos.find((d) => String(d.id) === select.value)?.id ?? select.value }), { disabled: demos.length === 0 }),
       button("Previous step", () => this.send({ type: "demo.prev" }), { "aria-keyshortcuts": "Alt+ArrowLeft" }),
       button("Next step", () => this.send({ type: "demo.next" }), { "aria-keyshortcuts": "Alt+ArrowRight" }),
@@ -53,6 +54,8 @@ export class DemoPanel {
   /** Demo state from room.snapshot (`demo` may be null) or a demo.step event. */
   update(demo) {
     this.latest = demo && demo.step !== undefined && demo.step !== null ? demo : null;
+    // A late joiner who had detached comes back detached (room.snapshot says so).
+    if (this.latest && demo.following === false && this.following) this.setFollowing(false);
     if (!this.latest) {
       this.shown = null;
       this.follow.hidden = true;
@@ -84,14 +87,20 @@ export class DemoPanel {
     else clear(this.quiz);
     if (demo.followers !== undefined && this.isInstructor) this.followers(demo);
     if (content.exercise && this.onExercise) this.onExercise(content.exercise);
+    if (content.language && this.onCodeLanguage) this.onCodeLanguage(content.language);
+  }
+
+  setFollowing(flag) {
+    this.following = flag;
+    this.follow.textContent = flag ? "Detach" : "Follow";
+    this.follow.setAttribute("aria-pressed", String(!flag));
   }
 
   toggleFollow() {
-    this.following = !this.following;
-    this.follow.textContent = this.following ? "Detach" : "Follow";
-    this.follow.setAttribute("aria-pressed", String(!this.following));
+    this.setFollowing(!this.following);
     this.send({ type: this.following ? "demo.follow" : "demo.detach" });
     if (this.following && this.latest) this.render(this.latest);
+    else if (this.shown) this.position.textContent = `Detached at step ${indexOf(this.shown) + 1}.`;
   }
 
   /**

@@ -124,12 +124,21 @@ export async function bootRoom(boot) {
       if (text) doc.seed(text);
     },
   });
-  const demo = new DemoPanel($("#demo"), { send, isInstructor, demos, onExercise: (id) => exercise.show(id) });
+  let demoEditor = null;
+  const demo = new DemoPanel($("#demo"), {
+    send,
+    isInstructor,
+    demos,
+    onExercise: (id) => exercise.show(id),
+    // A code step names its language: highlight the demo document (or, for the instructor
+    // editing it, the main editor) accordingly.
+    onCodeLanguage: (id) => (isInstructor ? doc.docName === "demo" && setLanguage(languageById(id)) : demoEditor?.setLanguage(languageById(id))),
+  });
   if (!isInstructor) {
     // The instructor's live demo code, read-only for students.
     demo.showCode((host) => {
       const demoDoc = openDoc({ room: roomId, doc: "demo", token, user });
-      createEditor(host, demoDoc.ytext, { awareness: demoDoc.awareness, readOnly: true, compact: true, label: "Demo code (read-only)" });
+      demoEditor = createEditor(host, demoDoc.ytext, { awareness: demoDoc.awareness, readOnly: true, compact: true, language: LANGUAGES[0], label: "Demo code (read-only)" });
     });
   }
 
@@ -149,7 +158,8 @@ export async function bootRoom(boot) {
     }
   });
 
-  const handButton = $("#hand");
+  // Students raise hands; staff answer them (the button is only on a student's page).
+  const handButton = $("#hand") ?? h("button");
   const syncHand = () => {
     const up = presence.myHand() !== null;
     handButton.textContent = up ? "Lower hand" : "Raise hand";

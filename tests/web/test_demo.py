@@ -1,0 +1,139 @@
+"""A live demo in real browsers: the instructor starts and advances it from the room page,
+a student follows (Markdown, the demo document's code, a visualization), detaches and follows
+again, and answers the quiz whose tally the instructor reveals."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.web.conftest import Classroom, open_page, screenshot, signed_in
+
+pytestmark = pytest.mark.chromium
+DATABASES = ("sqlite",)
+
+DEMO = """
+id = "swaps"
+title = "Swapping neighbours"
+description = "A short demo with every kind of step."
+difficulty = "beginner"
+estimated_minutes = 5
+
+[[steps]]
+id = "idea"
+type = "explanation"
+title = "The idea"
+[steps.content]
+text = "Swap **neighbours** that are out of order."
+
+[[steps]]
+id = "code"
+type = "code"
+title = "The code"
+[steps.content]
+language = "python"
+text = "One pass over the list."
+[[steps.content.files]]
+path = "main.py"
+text = "items = [2, 1]\\nitems[0], items[1] = items[1], items[0]\\nprint(items)\\n"
+
+[[steps]]
+id = "trace"
+type = "visualization"
+title = "Traced"
+[steps.content]
+kind = "array"
+text = "Watch the swap."
+[[steps.content.frames]]
+values = [2, 1]
+highlight = [0, 1]
+note = "2 > 1: swap"
+[[steps.content.frames]]
+values = [1, 2]
+note = "sorted"
+
+[[steps]]
+id = "check"
+type = "interaction"
+title = "Quick check"
+[steps.content]
+kind = "single"
+question = "How many swaps sort [2, 1]?"
+[[steps.content.choices]]
+text = "None"
+[[steps.content.choices]]
+text = "One"
+correct = true
+"""
+
+
+async def upload_demo(classroom: Classroom) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("demos/swaps.toml", DEMO)
+    async with httpx.AsyncClient(base_url=classroom.server.url) as http:
+        response = await http.post(
+            f"/api/classrooms/{classroom.classroom['id']}/course",
+            content=buffer.getvalue(),
+            headers={**classroom.teacher.headers, "content-type": "application/zip"},
+        )
+    assert response.status_code == 200, response.text
+
+
+async def test_students_follow_the_demo_detach_and_answer_the_quiz(
+    browser: Browser, classroom: Classroom
+) -> None:
+    await upload_demo(classroom)
+    room = f"/rooms/{classroom.room_id}"
+    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
+    teacher = await open_page(teacher_ctx, classroom.url(room))
+    await expect(teacher.locator("#events-status")).to_have_text("Room: live")
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    alice = await open_page(alice_ctx, classroom.url(room))
+    await expect(alice.locator("#events-status")).to_have_text("Room: live")
+    position = alice.get_by_test_id("demo-position")
+    await expect(position).to_have_text("No demo running.")
+
+    await teacher.get_by_label("Choose a demo").select_option(label="Swapping neighbours")
+    await teacher.get_by_role("button", name="Start").click()
+    await expect(position).to_have_text("Step 1 of 4 — The idea")
+    await expect(alice.get_by_test_id("demo-text").locator("strong")).to_have_text("neighbours")
+
+    next_step = teacher.get_by_role("button", name="Next step")
+    await next_step.click()
+    await expect(position).to_have_text("Step 2 of 4 — The code")
+    demo_code = alice.locator(".demo-code .cm-content")
+    await expect(demo_code).to_contain_text("items[0], items[1] = items[1], items[0]")
+    await screenshot(alice, "room-demo-code")
+
+    await alice.get_by_role("button", name="Detach").click()
+    await expect(teacher.get_by_text("0 of 1 students following, 1 detached")).to_be_visible()
+    await next_step.click()
+    await expect(teacher.get_by_test_id("demo-position")).to_have_text("Step 3 of 4 — Traced")
+    await expect(position).to_have_text("Detached at step 2; the class is at step 3.")
+    await alice.get_by_role("button", name="Follow").click()
+    await expect(position).to_have_text("Step 3 of 4 — Traced")
+    cells = alice.locator(".viz-array .cell")
+    await expect(cells).to_have_count(2)
+    await expect(cells.first).to_have_class("cell hot")
+    await expect(alice.locator(".viz figcaption")).to_have_text("2 > 1: swap")
+    await alice.get_by_role("button", name="Next frame").click()
+    await expect(alice.locator(".viz figcaption")).to_have_text("sorted")
+    await screenshot(alice, "room-demo-visualization")
+
+    await next_step.click()
+    await expect(position).to_have_text("Step 4 of 4 — Quick check")
+    await alice.get_by_label("One", exact=True).check()
+    await alice.get_by_role("button", name="Answer").click()
+    await expect(alice.locator(".quiz [role=status]")).not_to_have_text("")
+    await teacher.get_by_role("button", name="Show answers so far").click()
+    tally = teacher.get_by_test_id("quiz-tally")
+    await expect(tally.locator(".bar-count")).to_have_text(["0", "1"])
+    await teacher.get_by_role("button", name="Close quiz").click()
+    await expect(alice.get_by_test_id("quiz-answer")).to_have_text("Answer: One")
+    await screenshot(teacher, "room-demo-instructor-quiz")
+    await expect(alice.locator(".quiz [role=status]")).to_contain_text("Correct")
