@@ -63,7 +63,8 @@ SCENARIOS = {
     "big": Scenario("big", rooms=1, clients_per_room=100, writers_per_room=10, hz=20),
     "many": Scenario("many", rooms=50, clients_per_room=20, writers_per_room=2, hz=5),
 }
-SERVERS = ("reference", "ours")
+SERVERS = ("reference", "ours", "ours-tmpfs")
+TMPFS = Path("/dev/shm")
 
 
 @dataclass
@@ -244,9 +245,12 @@ def reference_server(scenario: Scenario, workdir: Path, nice: int) -> Iterator[T
 
 
 @contextmanager
-def our_server(scenario: Scenario, workdir: Path, nice: int) -> Iterator[Target]:
+def our_server(
+    scenario: Scenario, workdir: Path, nice: int, source: Path, data_root: Path | None = None
+) -> Iterator[Target]:
+    """Our server, run from the checkout ``source`` (``python -m`` imports from its cwd)."""
     port = free_port()
-    data_dir = Path(tempfile.mkdtemp(prefix=f"ours-{scenario.key}-", dir=workdir))
+    data_dir = Path(tempfile.mkdtemp(prefix=f"ours-{scenario.key}-", dir=data_root or workdir))
     env = {
         **os.environ,
         "CLASSROOM_DATA_DIR": str(data_dir),
@@ -256,7 +260,7 @@ def our_server(scenario: Scenario, workdir: Path, nice: int) -> Iterator[Target]
         "CLASSROOM_LOG_LEVEL": "warning",
     }
     cmd = [str(PYTHON), "-m", "server", "--port", str(port)]
-    with running(cmd, env, ROOT, data_dir / "server.log", nice) as proc:
+    with running(cmd, env, source, data_dir / "server.log", nice) as proc:
         wait_for_port(port, proc)
         base = f"http://127.0.0.1:{port}"
         password = "bench-password"
@@ -265,7 +269,7 @@ def our_server(scenario: Scenario, workdir: Path, nice: int) -> Iterator[Target]
             input=password + "\n",
             text=True,
             env=env,
-            cwd=ROOT,
+            cwd=source,
             check=True,
             capture_output=True,
         )
@@ -298,8 +302,13 @@ def http_json(
 
 
 def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Row:
-    start = reference_server if server == "reference" else our_server
-    with start(scenario, workdir, args.nice) as target:
+    if server == "reference":
+        context = reference_server(scenario, workdir, args.nice)
+    else:
+        # "ours-tmpfs" keeps the database in memory: the same server without the disk's fsyncs.
+        data_root = TMPFS if server == "ours-tmpfs" else None
+        context = our_server(scenario, workdir, args.nice, args.source, data_root)
+    with context as target:
         config = {
             "serverUrl": target.server_url,
             "rooms": target.rooms,
@@ -309,11 +318,14 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
             "warmupSeconds": args.warmup,
             "durationSeconds": args.duration,
             "drainSeconds": args.drain,
+            "timeline": args.timeline,
+            "awareness": args.awareness,
         }
         fd, name = tempfile.mkstemp(prefix=f"{server}-{scenario.key}-", suffix=".json", dir=workdir)
         config_path = Path(name)
         with os.fdopen(fd, "w") as fh:
             json.dump(config, fh)
+        print(f"  {server}/{scenario.key}: server pid {target.pid}", file=sys.stderr, flush=True)
         sampler = RssSampler(target.pid)
         sampler.start()
         cpu: dict[str, tuple[float, float, float, float]] = {}
@@ -341,6 +353,14 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         loadgen.wait(timeout=args.duration + 180)
         sampler.stop()
     result: dict[str, Any] = json.loads(output) if output.strip() else {"error": "no output"}
+    for second in result.get("timeline") or []:
+        print(
+            "    {server}/{key} second {second:>3}: {count:>6} deliveries, p50 {p50:8.2f} ms, "
+            "p99 {p99:8.2f} ms, max {max:8.2f} ms".format(
+                server=server, key=scenario.key, **second
+            ),
+            file=sys.stderr,
+        )
     cpu_percent = others_percent = None
     if "open" in cpu and "closed" in cpu:
         (t0, s0, l0, m0), (t1, s1, l1, m1) = cpu["open"], cpu["closed"]
@@ -474,10 +494,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenario", action="append", choices=sorted(SCENARIOS), help="default: all, in order"
     )
-    parser.add_argument("--server", action="append", choices=SERVERS, help="default: both")
+    parser.add_argument("--server", action="append", choices=SERVERS, help="default: all")
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds (20)")
     parser.add_argument("--warmup", type=float, default=3.0, help="writing before measuring (3)")
-    parser.add_argument("--drain", type=float, default=2.0, help="wait for late updates (2)")
+    parser.add_argument(
+        "--drain", type=float, default=10.0, help="longest wait for late updates (10)"
+    )
     parser.add_argument(
         "--memory-check",
         action="store_true",
@@ -490,9 +512,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="niceness of the servers and the load generator (e.g. -10 as root on a busy box)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per server, alternating order")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=ROOT,
+        help="checkout to run our server from, e.g. a worktree with a fix (default: this one)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table there as Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the work dir with server logs")
+    parser.add_argument(
+        "--awareness",
+        choices=("spread", "burst"),
+        default="spread",
+        help="awareness renewals evenly spread (a class that joined over a while, default)\n"
+        "or all clients renewing in the same instant (a class opening one link at once)",
+    )
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--timeline", action="store_true", help="print latency per second of each run"
+    )
     args = parser.parse_args(argv)
     if args.memory_check:
         args.scenario, args.server = ["many"], ["ours"]

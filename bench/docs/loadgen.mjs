@@ -26,9 +26,15 @@ const {
   hz,
   warmupSeconds,
   durationSeconds,
-  drainSeconds = 2,
+  drainSeconds = 10, // at most: the drain ends as soon as every in-window update arrived
   connectConcurrency = 50,
-  connectTimeoutSeconds = 60
+  connectTimeoutSeconds = 60,
+  timeline = false, // also report latency per second of sending time
+  // "spread": clients arrive over arrivalSeconds and their awareness states look 0-15 s old,
+  // so renewals (each client re-announces itself every 15 s) come evenly, as in a class that
+  // joined over a while. "burst": all at once, the worst case of a class opening one link.
+  awareness = 'spread',
+  arrivalSeconds = 3
 } = config
 
 process.setMaxListeners(0) // the provider adds one 'exit' listener per client in Node
@@ -50,6 +56,9 @@ const record = (ms) => {
 // Whether updates sent now belong to the measured window (the flag travels inside the update).
 let windowOpen = false
 let draining = false
+let seenTotal = 0 // in-window deliveries observed so far
+let windowStart = 0
+const timelineSamples = [] // flat pairs: second of the window, latency ms
 const clients = []
 const writers = []
 
@@ -57,17 +66,13 @@ class Client {
   constructor (roomIndex, index, roomName, token) {
     this.roomIndex = roomIndex
     this.index = index
+    this.roomName = roomName
+    this.token = token
+    this.provider = null
     this.doc = new Y.Doc()
     this.map = this.doc.getMap('bench')
     // Per-writer count of in-window updates observed (index: writer key).
     this.seen = new Map()
-    const params = token ? { token } : {}
-    this.provider = new WebsocketProvider(serverUrl, roomName, this.doc, {
-      WebSocketPolyfill: WebSocket,
-      params,
-      disableBc: true,
-      connect: false
-    })
     this.map.observe((event, transaction) => {
       if (transaction.local) return
       const now = performance.now()
@@ -77,12 +82,23 @@ class Client {
         const [, sentAt, inWindow] = value
         if (!inWindow || draining === 'done') continue
         record(now - sentAt)
+        if (timeline) timelineSamples.push(Math.floor((sentAt - windowStart) / 1000), now - sentAt)
         this.seen.set(key, (this.seen.get(key) || 0) + 1)
+        seenTotal += 1
       }
     })
   }
 
-  connect () {
+  connect (awarenessAgeMs) {
+    // The provider (and its awareness, whose 3-s check timer starts now) is made on arrival.
+    this.provider = new WebsocketProvider(serverUrl, this.roomName, this.doc, {
+      WebSocketPolyfill: WebSocket,
+      params: this.token ? { token: this.token } : {},
+      disableBc: true,
+      connect: false
+    })
+    const meta = this.provider.awareness.meta.get(this.doc.clientID)
+    if (meta) meta.lastUpdated -= awarenessAgeMs
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`client ${this.roomIndex}/${this.index}: not synced`)),
@@ -146,13 +162,19 @@ async function main () {
   })
 
   const connectStart = performance.now()
+  const spread = awareness === 'spread'
   let next = 0
   let failures = 0
   const worker = async () => {
     while (next < clients.length) {
-      const client = clients[next++]
+      const k = next++
+      const client = clients[k]
+      // Low-discrepancy fractions: even, reproducible, and uncorrelated with arrival order.
+      const arriveAt = connectStart + (spread ? (k / clients.length) * arrivalSeconds * 1000 : 0)
+      const age = spread ? ((k * 0.6180339887) % 1) * 15000 : 0
+      if (arriveAt > performance.now()) await sleep(arriveAt - performance.now())
       try {
-        await client.connect()
+        await client.connect(age)
       } catch (err) {
         failures += 1
         log(err.message)
@@ -175,6 +197,7 @@ async function main () {
   loopDelay.enable()
   const cpuStart = process.cpuUsage()
   const wallStart = performance.now()
+  windowStart = wallStart
   windowOpen = true
   log('window open')
   await sleep(durationSeconds * 1000)
@@ -185,8 +208,14 @@ async function main () {
   loopDelay.disable()
 
   // Keep writing during the drain (outside the window) so that the load stays the same until
-  // every in-window update had its chance to arrive.
-  await sleep(drainSeconds * 1000)
+  // every in-window update arrived, or the drain time ran out: what is missing then is lost.
+  const roomSize = new Map()
+  for (const client of clients) roomSize.set(client.roomIndex, (roomSize.get(client.roomIndex) || 0) + 1)
+  const expectedTotal = writers.reduce((n, w) => n + w.inWindow * (roomSize.get(w.client.roomIndex) - 1), 0)
+  const drainStart = performance.now()
+  while (seenTotal < expectedTotal && performance.now() - drainStart < drainSeconds * 1000) {
+    await sleep(50)
+  }
   draining = 'done'
   for (const writer of writers) writer.stop()
 
@@ -222,6 +251,7 @@ async function main () {
       max: sampleCount ? sorted[sampleCount - 1] : null,
       count: sampleCount
     },
+    timeline: timeline ? summarizeTimeline() : undefined,
     loadgen: {
       cpuPercent: (100 * (cpu.user + cpu.system)) / 1e6 / wallSeconds,
       rssMiB: process.memoryUsage().rss / 2 ** 20,
@@ -230,9 +260,27 @@ async function main () {
   })
 }
 
+function summarizeTimeline () {
+  const bySecond = []
+  for (let i = 0; i < timelineSamples.length; i += 2) {
+    const second = timelineSamples[i]
+    ;(bySecond[second] ||= []).push(timelineSamples[i + 1])
+  }
+  return bySecond.map((values, second) => {
+    const sorted = Float64Array.from(values).sort()
+    return {
+      second,
+      count: sorted.length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1]
+    }
+  }).filter(Boolean)
+}
+
 function finish (result) {
   process.stdout.write(JSON.stringify(result) + '\n', () => {
-    for (const client of clients) client.provider.destroy()
+    for (const client of clients) client.provider?.destroy()
     process.exit(result.error ? 1 : 0)
   })
 }
