@@ -17,18 +17,19 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import aiodocker
 from aiodocker.containers import DockerContainer
 
-from sandbox.docker_run import KEEPER_USER, DockerExecution, base_environment
+from sandbox.docker_run import RUN_USER, DockerExecution, base_environment
 from sandbox.exceptions import BackendUnavailable
-from sandbox.languages import Language
+from sandbox.languages import LANGUAGES, Language
 from sandbox.model import Limits, RunRequest
 from sandbox.pool import Box, WarmPool
 from sandbox.validate import check_request
-from sandbox.wrapper import WORKDIR
+from sandbox.wrapper import WORKDIR, WRAPPER
 
 log = logging.getLogger("classroom.sandbox")
 
@@ -38,16 +39,26 @@ LABEL_LANGUAGE = "opencode-classroom.language"
 MIB = 1 << 20
 
 
-def container_config(image: str, limits: Limits, labels: dict[str, str]) -> dict[str, Any]:
-    """The create-container body: no network, hard limits, nothing writable but two tmpfs."""
+def container_config(
+    image: str, language: Language, limits: Limits, labels: dict[str, str]
+) -> dict[str, Any]:
+    """The create-container body: the wrapper waiting on stdin, no network, hard limits,
+    nothing writable but the work dir."""
     memory = limits.memory_mb * MIB
     disk = limits.disk_mb * MIB
+    env = {**base_environment(), **language.environment(WORKDIR)}
     return {
         "Image": image,
-        "Cmd": ["sleep", "infinity"],
-        "User": KEEPER_USER,
+        "Cmd": ["bash", "-c", WRAPPER],
+        "User": RUN_USER,
         "WorkingDir": WORKDIR,
-        "Env": [f"{k}={v}" for k, v in base_environment().items()],
+        "Env": [f"{k}={v}" for k, v in env.items()],
+        "OpenStdin": True,
+        "StdinOnce": True,
+        "AttachStdin": True,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "Tty": False,
         "Labels": labels,
         "Hostname": "sandbox",
         "NetworkDisabled": True,
@@ -105,12 +116,14 @@ class DockerBackend:
         image_prefix: str = "opencode-classroom",
         pool_size: int = 1,
         maxima: Limits | None = None,
+        pool_languages: Collection[str] | None = None,
     ) -> None:
         self.url = url
         self.image_prefix = image_prefix
         self.maxima = maxima or Limits(time_seconds=20.0, memory_mb=512)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pool = WarmPool(self.create_box, self.discard_box, pool_size)
+        self.pool_languages = set(pool_languages) if pool_languages is not None else None
         self._docker: aiodocker.Docker | None = None
         self._executions: set[DockerExecution] = set()
         self._images: set[str] = set()
@@ -136,15 +149,13 @@ class DockerBackend:
         except (OSError, ValueError, aiodocker.DockerError) as exc:
             raise BackendUnavailable(f"no Docker engine: {exc}") from exc
         await self.sweep()
-        from sandbox.languages import LANGUAGES
-
         for language in LANGUAGES.values():
-            if await self._has_image(language):
-                self.pool.add_language(language, self.limits_for(language))
-            else:
+            if not await self._has_image(language):
                 log.warning(
                     "sandbox image %s is missing; build sandbox/images", self.image(language)
                 )
+            elif self.pool_languages is None or language.name in self.pool_languages:
+                self.pool.add_language(language, self.limits_for(language))
         self.pool.start()
 
     async def run(self, request: RunRequest) -> DockerExecution:
@@ -163,7 +174,7 @@ class DockerBackend:
     async def create_box(self, language: Language, limits: Limits, run_id: str) -> Box:
         """Create and start one container for ``run_id``; removes it again if that fails."""
         labels = {LABEL_RUN: run_id, LABEL_OWNER: self.owner, LABEL_LANGUAGE: language.name}
-        config = container_config(self.image(language), limits, labels)
+        config = container_config(self.image(language), language, limits, labels)
         # The engine finishes a create even if we stop listening: when cancelled, wait for
         # it in the background and remove what it made, so no container is left behind.
         task = asyncio.ensure_future(self._create_and_start(config, f"occ-{run_id}"))

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aiodocker
 from aiodocker.stream import Message
+from aiodocker.stream import Stream as DockerStream
+from yarl import URL
 
 from sandbox.languages import Language
 from sandbox.model import Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
@@ -27,12 +31,13 @@ from sandbox.output import OutputMeter
 from sandbox.pool import Box, new_run_id
 from sandbox.wrapper import (
     TMP_DIR,
+    UNPACK_FAILED,
     WORKDIR,
+    Trailer,
     TrailerFilter,
-    Usage,
     files_archive,
+    payload,
     signal_name,
-    wrapped,
 )
 
 if TYPE_CHECKING:
@@ -40,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("classroom.sandbox")
 
-KEEPER_USER = "10000:10000"
 RUN_USER = "10001:10001"
 
 
@@ -84,10 +88,25 @@ def base_environment() -> dict[str, str]:
 
 
 @dataclass
-class _Step:
-    usage: Usage
+class _Session:
+    compiling: bool
+    nonce: str
     ended: str | None = None  # "timeout" | "output" when we stopped it
+    run_started: float = 0.0
     wall_ms: float = 0.0
+    trailers: dict[str, Trailer] = field(default_factory=dict)
+    usage_seen: set[str] = field(default_factory=set)  # streams that carried the last trailer
+
+
+def _attach_stream(docker: aiodocker.Docker, container_id: str) -> DockerStream:
+    """stdin/stdout/stderr of the container's main process (aiodocker's own ``attach`` first
+    inspects the container: one round trip more)."""
+
+    async def setup() -> tuple[URL, bytes | None, bool]:
+        query = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+        return URL(f"containers/{container_id}/attach").with_query(query), None, False
+
+    return DockerStream(docker, setup)
 
 
 class DockerExecution:
@@ -167,12 +186,14 @@ class DockerExecution:
                 result = await self._steps()
             except asyncio.CancelledError:
                 if not self._cancel_requested:  # the backend is closing: end, then re-raise
-                    self._publish(self._outcome(RunStatus.CANCELLED, None, message="shut down"))
+                    self._publish(
+                        self._outcome(RunStatus.CANCELLED, None, None, message="shut down")
+                    )
                     raise
-                result = self._outcome(RunStatus.CANCELLED, None, message="cancelled")
+                result = self._outcome(RunStatus.CANCELLED, None, None, message="cancelled")
             except Exception as exc:  # task boundary: a failing engine must not lose the run
                 log.error("run %s failed inside the Docker backend", self.id, exc_info=True)
-                result = self._outcome(RunStatus.INTERNAL_ERROR, None, message=str(exc))
+                result = self._outcome(RunStatus.INTERNAL_ERROR, None, None, message=str(exc))
             self._publish(result)
         finally:
             if self._box is not None:
@@ -195,98 +216,118 @@ class DockerExecution:
         if self._box is None:
             self._box = await self._backend.create_box(language, limits, self.id)
         self.container_id = self._box.container.id
-        archive = files_archive({**language.support_files, **files})
         names = list(files)
         compile_argv = language.compile_argv(names)
-        if compile_argv is not None:
-            meter = OutputMeter(limits.output_bytes)
-            step = await self._exec(compile_argv, archive, limits.compile_time_seconds, meter)
-            self._compile_output = meter.text()
-            if step.ended == "timeout":
-                seconds = limits.compile_time_seconds
-                return self._outcome(
-                    RunStatus.TIMEOUT, step, message=f"compiling took longer than {seconds:g} s"
-                )
-            if step.ended == "output" or step.usage.exit_code != 0:
-                message = "compilation failed"
-                if step.ended == "output":
-                    message = "the compiler wrote too much output"
-                elif self._oom(step.usage):
-                    message = f"the compiler ran out of memory ({limits.memory_mb} MB)"
-                return self._outcome(RunStatus.COMPILE_ERROR, step, message=message)
-            archive = b""
-        argv = language.run_argv(names, self._request.args)
-        step = await self._exec(argv, archive, limits.time_seconds, self._meter, stream_out=True)
-        code = step.usage.exit_code
-        if step.ended == "timeout":
-            return self._outcome(
-                RunStatus.TIMEOUT, step, message=f"stopped after {limits.time_seconds:g} s"
-            )
-        if step.ended == "output":
-            message = f"output exceeded {limits.output_bytes} bytes"
-            return self._outcome(RunStatus.OUTPUT_LIMIT, step, message=message)
-        if code == 0:
-            return self._outcome(RunStatus.OK, step)
-        if code == 137 and self._oom(step.usage):
-            message = f"out of memory ({limits.memory_mb} MB)"
-            return self._outcome(RunStatus.MEMORY_LIMIT, step, message=message)
-        return self._outcome(RunStatus.RUNTIME_ERROR, step)
-
-    async def _exec(
-        self,
-        argv: tuple[str, ...],
-        archive: bytes,
-        seconds: float,
-        meter: OutputMeter,
-        *,
-        stream_out: bool = False,
-    ) -> _Step:
-        """Run ``argv`` in the wrapper; what it writes goes into ``meter`` (and out, if asked)."""
-        assert self._box is not None
-        env = {**base_environment(), **self._language.environment(WORKDIR)}
-        process = await self._box.container.exec(
-            wrapped(argv, archive), stdin=True, user=RUN_USER, environment=env, workdir=WORKDIR
+        session = _Session(compiling=compile_argv is not None, nonce=secrets.token_hex(8))
+        data = payload(
+            session.nonce,
+            files_archive({**language.support_files, **files}),
+            compile_argv,
+            language.run_argv(names, self._request.args),
         )
-        trailer = TrailerFilter()
-        step = _Step(Usage())
-        started = time.perf_counter()
-        async with process.start() as stream:
-            loop = asyncio.get_running_loop()
-            writer = loop.create_task(self._feed(stream, archive, with_stdin=stream_out))
+        await self._attach(session, data)
+        if session.ended is not None:
+            await asyncio.shield(self._kill())
+        return await self._classify(session)
+
+    async def _attach(self, session: _Session, data: bytes) -> None:
+        """Send the payload and stdin; stream the output until the wrapper ends or we stop it."""
+        assert self._box is not None
+        limits = self.limits
+        compile_meter = OutputMeter(limits.output_bytes)
+        trailers = {name: TrailerFilter(session.nonce) for name in ("stdout", "stderr")}
+        loop = asyncio.get_running_loop()
+        first = limits.compile_time_seconds if session.compiling else limits.time_seconds
+        session.run_started = time.perf_counter()
+        async with _attach_stream(self._backend.docker, self._box.container.id) as stream:
+            writer = loop.create_task(self._feed(stream, data))
             inbox: asyncio.Queue[Message | None] = asyncio.Queue()
             pump = loop.create_task(_pump(stream, inbox))
             try:
-                async with asyncio.timeout(seconds):
+                async with asyncio.timeout(first) as deadline:
                     async for name, raw in _batches(inbox):
-                        data = trailer.feed(raw) if name == "stderr" else raw
-                        chunk = meter.feed(name, data) if data else None
-                        if chunk is not None and stream_out:
-                            self._chunks.put_nowait(chunk)
-                        if meter.exceeded:
-                            step.ended = "output"
+                        for piece in trailers[name].feed(raw):
+                            if isinstance(piece, Trailer):
+                                session.trailers[piece.kind] = piece
+                                if piece.kind == "usage":
+                                    session.usage_seen.add(name)
+                                if piece.kind == "compiled" and piece.exit_code == 0:
+                                    session.compiling = False
+                                    session.run_started = time.perf_counter()
+                                    deadline.reschedule(loop.time() + limits.time_seconds)
+                                continue
+                            assert isinstance(piece, bytes)
+                            meter = self._meter
+                            if session.compiling and name == "stderr":
+                                meter = compile_meter
+                            chunk = meter.feed(name, piece)
+                            if chunk is not None and meter is self._meter:
+                                self._chunks.put_nowait(chunk)
+                            if meter.exceeded:
+                                session.ended = "output"
+                                break
+                        if session.ended or len(session.usage_seen) == 2:
                             break
             except TimeoutError:
-                step.ended = "timeout"
+                session.ended = "timeout"
             finally:
                 for task in (writer, pump):
                     task.cancel()
                 await asyncio.gather(writer, pump, return_exceptions=True)
-            step.wall_ms = (time.perf_counter() - started) * 1000
-            if step.ended is not None:
-                await asyncio.shield(self._kill())
-                return step
-            if held := trailer.flush():
-                meter.feed("stderr", held)
-        step.usage = trailer.usage or Usage(exit_code=await self._exit_code(process))
-        return step
+                self._compile_output = compile_meter.text()
+        session.wall_ms = (time.perf_counter() - session.run_started) * 1000
+        if held := trailers["stdout"].flush():
+            self._meter.feed("stdout", held)
+        if held := trailers["stderr"].flush():
+            (compile_meter if session.compiling else self._meter).feed("stderr", held)
 
-    async def _feed(self, stream: Any, archive: bytes, *, with_stdin: bool) -> None:
+    async def _classify(self, session: _Session) -> RunResult:
+        limits = self.limits
+        usage = session.trailers.get("usage")
+        compiled = session.trailers.get("compiled")
+        if session.compiling:  # the compile step never finished well
+            if session.ended == "timeout":
+                seconds = limits.compile_time_seconds
+                message = f"compiling took longer than {seconds:g} s"
+                return self._outcome(RunStatus.TIMEOUT, session, None, message=message)
+            message = "compilation failed"
+            if session.ended == "output":
+                message = "the compiler wrote too much output"
+            elif compiled is None:
+                code, oom = await self._container_exit()
+                if code == UNPACK_FAILED:
+                    return self._outcome(
+                        RunStatus.INTERNAL_ERROR,
+                        session,
+                        None,
+                        message="the files could not be unpacked",
+                    )
+                message = "the compiler was killed" + (": out of memory" if oom else "")
+            elif self._oom(compiled):
+                message = f"the compiler ran out of memory ({limits.memory_mb} MB)"
+            return self._outcome(RunStatus.COMPILE_ERROR, session, None, message=message)
+        if session.ended == "timeout":
+            message = f"stopped after {limits.time_seconds:g} s"
+            return self._outcome(RunStatus.TIMEOUT, session, None, message=message)
+        if session.ended == "output":
+            message = f"output exceeded {limits.output_bytes} bytes"
+            return self._outcome(RunStatus.OUTPUT_LIMIT, session, None, message=message)
+        if usage is not None:
+            code, oom = usage.exit_code, self._oom(usage)
+        else:  # the wrapper itself was killed
+            code, oom = await self._container_exit()
+        if code == 0:
+            return self._outcome(RunStatus.OK, session, code)
+        if code == 137 and oom:
+            message = f"out of memory ({limits.memory_mb} MB)"
+            return self._outcome(RunStatus.MEMORY_LIMIT, session, code, message=message)
+        return self._outcome(RunStatus.RUNTIME_ERROR, session, code)
+
+    async def _feed(self, stream: Any, data: bytes) -> None:
         try:
-            if archive:
-                await stream.write_in(archive)
-            if with_stdin:
-                while (data := await self._stdin.get()) is not None:
-                    await stream.write_in(data)
+            await stream.write_in(data)
+            while (more := await self._stdin.get()) is not None:
+                await stream.write_in(more)
             # Half-close: the program sees end of input while its output still flows back.
             # aiodocker has no public call for it; its close() shuts both directions.
             transport = stream._resp.connection.transport
@@ -295,30 +336,31 @@ class DockerExecution:
         except (OSError, RuntimeError, AttributeError):
             log.debug("run %s: the program closed its stdin early", self.id)
 
-    async def _exit_code(self, process: Any) -> int | None:
-        # No trailer: the wrapper itself was killed. The stream ends a moment before the
-        # engine records the exit code, so ask again briefly rather than report none.
+    async def _container_exit(self) -> tuple[int | None, bool]:
+        """Exit code and OOM flag of the container, once the engine has recorded them."""
+        assert self._box is not None
         for _ in range(50):
-            info = await process.inspect()
-            if not info.get("Running") and info.get("ExitCode") is not None:
-                return int(info["ExitCode"])
+            state = (await self._box.container.show()).get("State", {})
+            if not state.get("Running"):
+                return state.get("ExitCode"), bool(state.get("OOMKilled"))
             await asyncio.sleep(0.01)
-        return None
+        return None, False
 
-    def _oom(self, usage: Usage) -> bool:
+    def _oom(self, trailer: Trailer) -> bool:
         limit = self.limits.memory_mb << 20
-        return usage.failcnt > 0 or (usage.peak_bytes or 0) >= limit * 0.95
+        return trailer.failcnt > 0 or (trailer.peak_bytes or 0) >= limit * 0.95
 
-    def _outcome(self, status: RunStatus, step: _Step | None, *, message: str = "") -> RunResult:
-        usage = step.usage if step else Usage()
-        code = usage.exit_code if step and step.ended is None else None
+    def _outcome(
+        self, status: RunStatus, session: _Session | None, code: int | None, *, message: str = ""
+    ) -> RunResult:
+        usage = session.trailers.get("usage") if session else None
         return RunResult(
             status=status,
             exit_code=code,
             signal=signal_name(code) if code is not None else None,
-            wall_ms=step.wall_ms if step else 0.0,
-            cpu_ms=usage.cpu_ns / 1e6 if usage.cpu_ns is not None else None,
-            memory_peak_bytes=usage.peak_bytes,
+            wall_ms=session.wall_ms if session else 0.0,
+            cpu_ms=usage.cpu_ns / 1e6 if usage and usage.cpu_ns is not None else None,
+            memory_peak_bytes=usage.peak_bytes if usage else None,
             stdout=self._meter.text("stdout"),
             stderr=self._meter.text("stderr"),
             compile_output=self._compile_output,

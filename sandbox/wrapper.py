@@ -1,18 +1,24 @@
-"""What runs inside a sandbox container around the user's command, and how to read its trailer.
+"""The program a sandbox container runs, the message that starts it, and its trailers.
 
-Every ``exec`` is ``bash -c WRAPPER sandbox <tar bytes> <argv...>`` as the run user:
+A container's main process is ``bash -c WRAPPER`` as the run user, started before the code is
+known (so it can wait in the warm pool). It blocks on stdin, where the backend, attached to the
+container, sends :func:`payload`: NUL-terminated fields (a nonce, the tar size, the compile
+argv, the run argv), the tar of the files, then the program's own stdin. Attaching costs a few
+milliseconds where an ``exec`` costs ~65 (runc), and Docker 20.10 cannot ``put_archive`` into
+a tmpfs below a read-only root. The wrapper then:
 
-1. the first ``<tar bytes>`` of stdin are the run's files, unpacked into the work dir (the
-   files go in through the API; Docker 20.10 cannot ``put_archive`` into a tmpfs below a
-   read-only root, and a second ``exec`` would cost ~50 ms);
-2. the command runs with the rest of stdin;
-3. every other process of the run user is killed, so children that outlive the program
-   neither survive nor hold the output stream open (the keeper runs as another uid);
-4. a trailer line goes to stderr last: exit code, cgroup CPU time before/after, peak memory
-   and failcnt — read in-band because the engine's stats endpoint waits for a 1 s tick.
+1. unpacks the files into the work dir;
+2. compiles, if there is a compile command, with the compiler's output on stderr, then kills
+   every other process of the user and writes the *compiled* trailer;
+3. runs the program with the rest of stdin, kills every other process of the user (children
+   that outlive the program neither survive nor hold the output open) and writes the *usage*
+   trailer: exit code, cgroup CPU time before/after, peak memory, failcnt (v1) or OOM kills
+   (v2) — read in-band because the engine's stats endpoint waits for a 1 s tick — on both
+   stdout and stderr: once both are seen, both pipes are drained and the run is over, without
+   waiting ~100 ms for the engine to tear the container down.
 
-The user's program can write a fake trailer, but the real one comes after it and wins; only a
-program that kills the wrapper keeps its own (and reports SIGKILL of the wrapper as its exit).
+Trailers start with ``\\x1e`` and the nonce, which only the backend and the wrapper know, so a
+program (or a compiler echoing source) cannot forge them.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from dataclasses import dataclass
 WORKDIR = "/work"
 TMP_DIR = ".tmp"  # inside the work dir: the root file system is read-only
 UNPACK_FAILED = 125
-MARK = b"\x1esandbox-usage "
+BAD_PAYLOAD = 124
+RS = b"\x1e"
 
 WRAPPER = f"""\
+field() {{ IFS= read -r -d '' "$1" || exit {BAD_PAYLOAD}; }}
 usage() {{
   local g=/sys/fs/cgroup k v cpu=- peak=- fail=0
   if [ -r $g/cpuacct/cpuacct.usage ]; then
@@ -42,25 +50,40 @@ usage() {{
   fi
   echo "$cpu $peak $fail"
 }}
-if [ "$1" -gt 0 ]; then
-  if ! head -c "$1" | tar -x -f - -C {WORKDIR}; then
-    echo "sandbox: cannot unpack the files" >&2
-    exit {UNPACK_FAILED}
-  fi
+field nonce; field size
+field n; compile=(); for ((i = 0; i < n; i++)); do field a; compile+=("$a"); done
+field n; run=(); for ((i = 0; i < n; i++)); do field a; run+=("$a"); done
+if ! head -c "$size" | tar -x -f - -C {WORKDIR}; then
+  echo "sandbox: cannot unpack the files" >&2
+  exit {UNPACK_FAILED}
 fi
-shift
-before=$(usage)
 exec 3>&2 2>/dev/null
-"$@" 2>&3 3>&-
+if ((${{#compile[@]}})); then
+  "${{compile[@]}}" </dev/null >&3 2>&3
+  code=$?
+  kill -s KILL -- -1
+  printf '\\036%s compiled %s - %s\\n' "$nonce" "$code" "$(usage)" >&3
+  ((code == 0)) || exit "$code"
+fi
+before=$(usage)
+"${{run[@]}}" 2>&3 3>&-
 code=$?
 kill -s KILL -- -1
-printf '{MARK.decode()}%s %s %s\\n' "$code" "${{before%% *}}" "$(usage)" >&3
-exit $code
+line=$(printf '\\036%s usage %s %s %s' "$nonce" "$code" "${{before%% *}}" "$(usage)")
+echo "$line" >&3
+echo "$line"
+exit "$code"
 """
 
 
-def wrapped(argv: tuple[str, ...], archive: bytes) -> list[str]:
-    return ["bash", "-c", WRAPPER, "sandbox", str(len(archive)), *argv]
+def payload(
+    nonce: str, archive: bytes, compile_argv: tuple[str, ...] | None, run_argv: tuple[str, ...]
+) -> bytes:
+    """What the wrapper reads before the program's stdin (argv may hold any byte but NUL)."""
+    compile_argv = compile_argv or ()
+    fields = [nonce, str(len(archive)), str(len(compile_argv)), *compile_argv]
+    fields += [str(len(run_argv)), *run_argv]
+    return b"".join(f.encode("utf-8", "surrogatepass") + b"\0" for f in fields) + archive
 
 
 def files_archive(files: dict[str, str]) -> bytes:
@@ -91,8 +114,9 @@ def signal_name(exit_code: int) -> str | None:
     return None
 
 
-@dataclass
-class Usage:
+@dataclass(frozen=True)
+class Trailer:
+    kind: str  # "compiled" | "usage"
     exit_code: int | None = None
     cpu_ns: int | None = None
     peak_bytes: int | None = None
@@ -100,46 +124,49 @@ class Usage:
 
 
 class TrailerFilter:
-    """Passes stderr bytes through, cutting out trailer lines; :attr:`usage` is the last one."""
+    """Splits trailers off the stderr bytes: :meth:`feed` returns bytes and trailers in order."""
 
-    def __init__(self) -> None:
-        self.usage: Usage | None = None
+    def __init__(self, nonce: str) -> None:
+        self._mark = RS + nonce.encode() + b" "
         self._held = b""
         self._line: bytes | None = None  # inside a trailer line when not None
 
-    def feed(self, data: bytes) -> bytes:
-        out = bytearray()
+    def feed(self, data: bytes) -> list[bytes | Trailer]:
+        out: list[bytes | Trailer] = []
         buf = self._held + data
         self._held = b""
+        mark = self._mark
         while buf:
             if self._line is not None:
                 end = buf.find(b"\n")
                 if end < 0:
                     self._line += buf[:200]
                     break
-                self.usage = _parse(self._line + buf[:end])
+                out.append(_parse(self._line + buf[:end]))
                 self._line, buf = None, buf[end + 1 :]
                 continue
-            start = buf.find(MARK)
+            start = buf.find(mark)
             if start >= 0:
-                out += buf[:start]
-                self._line, buf = b"", buf[start + len(MARK) :]
+                if start:
+                    out.append(buf[:start])
+                self._line, buf = b"", buf[start + len(mark) :]
                 continue
-            keep = next((k for k in range(len(MARK) - 1, 0, -1) if buf.endswith(MARK[:k])), 0)
-            out += buf[: len(buf) - keep]
+            keep = next((k for k in range(len(mark) - 1, 0, -1) if buf.endswith(mark[:k])), 0)
+            if len(buf) > keep:
+                out.append(buf[: len(buf) - keep])
             self._held = buf[len(buf) - keep :]
             break
-        return bytes(out)
+        return out
 
     def flush(self) -> bytes:
         held, self._held = self._held, b""
         return held
 
 
-def _parse(line: bytes) -> Usage:
-    fields = line.decode("ascii", "replace").split()
+def _parse(line: bytes) -> Trailer:
+    kind, *fields = line.decode("ascii", "replace").split() or [""]
     numbers = [int(f) if f.isdigit() else None for f in fields[:5]]
     numbers += [None] * (5 - len(numbers))
     code, cpu_before, cpu_after, peak, fail = numbers
     cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
-    return Usage(exit_code=code, cpu_ns=cpu, peak_bytes=peak, failcnt=fail or 0)
+    return Trailer(kind, exit_code=code, cpu_ns=cpu, peak_bytes=peak, failcnt=fail or 0)

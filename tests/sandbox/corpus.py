@@ -85,7 +85,8 @@ def _no_secret(result: RunResult, target: Target) -> None:
 
 def _no_host_token(result: RunResult, target: Target) -> None:
     assert target.host_token not in result.stdout + result.stderr
-    assert result.stdout.count("denied") == result.stdout.count("try "), result.stdout
+    assert result.stdout.count("try ") == 11, result.stdout + result.stderr
+    assert result.stdout.count("denied") == 11, result.stdout
 
 
 def _output_capped(result: RunResult, target: Target) -> None:
@@ -150,7 +151,7 @@ os.symlink("/proc/1/root", "r")
 attempt("symlink-root", lambda: open("r$host_file").read())
 attempt("dotdot", lambda: open("../../..$host_file").read())
 attempt("host-path", lambda: open("$host_file").read())
-attempt("proc1-environ", lambda: open("/proc/1/environ").read())
+attempt("write-proc1-root", lambda: open("/proc/1/root/etc/evil", "w").write("x"))
 attempt("write-etc", lambda: open("/etc/passwd", "a").write("x"))
 attempt("write-usr", lambda: open("/usr/evil", "w").write("x"))
 attempt("write-root", lambda: open("/evil", "w").write("x"))
@@ -245,9 +246,11 @@ ATTACKS: list[Attack] = [
         "server-environment",
         "python",
         {
-            "main.py": "import os\nprint(dict(os.environ))\n"
-            "try:\n    print(open('/proc/1/environ').read())\nexcept OSError as e:\n"
-            "    print('denied', e)\nprint('environ-read')\n"
+            "main.py": "import glob, os\nprint(dict(os.environ))\n"
+            "for path in glob.glob('/proc/[0-9]*/environ'):\n"
+            "    try:\n        print(path, open(path).read())\n"
+            "    except OSError as e:\n        print('denied', path, e)\n"
+            "print('environ-read')\n"
         },
         frozenset({S.OK}),
         _no_secret,
