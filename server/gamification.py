@@ -6,7 +6,8 @@ adds the XP to the room's and the classroom's weekly leaderboard, and returns wh
 as ``(recipient, message)`` pairs: ``xp.awarded`` (to the student),
 ``achievement.unlocked`` (to the room, which includes the student, or to the student alone
 for a submission made outside a room) and ``leaderboard.update`` (to the
-room, once per board). It knows no socket: the caller delivers.
+room, once per board). :meth:`Gamification.award` does the same for XP earned elsewhere (a
+demo quiz). It knows no socket: the caller delivers (``server.gamification_hub.deliver``).
 
 Order matters: the database commits first, so a crash loses no XP; the leaderboard follows
 and, being derived from the XP ledger, can be rebuilt (:meth:`Gamification.rebuild`) if
@@ -21,17 +22,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms import streaks
 from rooms.achievement_files import builtin
-from rooms.achievements import Achievement, Activity, Catalog, Stats, submission_events
+from rooms.achievements import Achievement, Catalog, Stats, submission_events
 from rooms.leaderboard import BoardId, Entry, Scope, update_message, week_end
-from rooms.progress import ExerciseProgress, Graded, ProgressChange, apply
+from rooms.progress import Graded, ProgressChange, apply
 from rooms.xp import LiveWindow, Reason, XpAward, XpRules, awards
+from server import ledger
 from server.leaderboard import LeaderboardStore
 from server.models import AchievementUnlock, Progress, Streak, User, XpEvent
 from server.store import Store
@@ -138,11 +140,9 @@ class Gamification:
         out = self._messages(run, applied)
         amount = sum(a.amount for a in applied.awards)
         if amount > 0:
-            try:
-                out += await self._leaderboards(run, amount, timezone)
-            except Exception:
-                # The ledger is committed; the board is derived and rebuild() restores it.
-                log.warning("user %s: leaderboard update failed", run.user_id, exc_info=True)
+            out += await self._leaderboards(
+                run.user_id, run.classroom_id, run.room_id, amount, at=run.submitted_at, tz=timezone
+            )
         return out
 
     async def _apply(self, s: AsyncSession, run: GradedRun, tz: str | None) -> _Applied:
@@ -157,11 +157,11 @@ class Gamification:
                 )
             )
         ).first()
-        change = apply(None if row is None else _pure_progress(row), graded)
+        change = apply(None if row is None else ledger.to_pure(row), graded)
         rank = None
         if change.first_pass and run.window and run.room_id and run.window.contains(at):
             rank = await self._solver_rank(s, run, run.room_id)
-        s.add(_progress_row(row, run, change, rank))
+        s.add(ledger.progress_row(row, run.classroom_id, change, rank))
 
         streak_row = (
             await s.exec(
@@ -200,7 +200,9 @@ class Gamification:
                 )
             ).all()
         )
-        stats = await self._stats(s, run.user_id, at, streak.streak.current, events)
+        metrics = await ledger.metrics(s, run.user_id)
+        history = await ledger.history(s, run.user_id, at, self._catalog.longest_timeframe)
+        stats = Stats(at, metrics, streak.streak.current, events, history)
         unlocked = self._catalog.evaluate(stats, have)
         for achievement in unlocked:
             s.add(
@@ -217,7 +219,7 @@ class Gamification:
                 awarded.append(award)
                 s.add(_xp_row(run, award))
         await s.flush()
-        total = await _sum_xp(s, run.user_id)
+        total = await ledger.sum_xp(s, run.user_id)
         user = await s.get(User, run.user_id)
         name = user.name if user is not None else ""
         return _Applied(change, awarded, unlocked, streak.streak.current, total, name)
@@ -230,75 +232,7 @@ class Gamification:
             # Without the shared order (Redis down) count earlier first passes in the ledger:
             # right unless two processes race within the same moment.
             log.warning("room %s: no solver order, using the ledger", room_id, exc_info=True)
-        earlier = select(func.count(func.distinct(XpEvent.user_id))).where(
-            XpEvent.room_id == room_id,
-            XpEvent.exercise_id == run.exercise_id,
-            XpEvent.reason == Reason.FIRST_PASS.value,
-            XpEvent.user_id != run.user_id,
-            col(XpEvent.created_at) < at,
-        )
-        return int((await s.exec(earlier)).one()) + 1
-
-    async def _stats(
-        self, s: AsyncSession, user_id: int, at: datetime, streak: int, events: frozenset[str]
-    ) -> Stats:
-        p = Progress
-        perfect = (col(p.max_score) > 0) & (col(p.best_score) >= col(p.max_score))
-        row = (
-            await s.exec(
-                select(
-                    func.coalesce(func.sum(p.attempts), 0),
-                    func.coalesce(func.sum(case((col(p.passed), 1), else_=0)), 0),
-                    func.coalesce(func.sum(case((perfect, 1), else_=0)), 0),
-                    func.coalesce(func.sum(case((col(p.live_rank) == 1, 1), else_=0)), 0),
-                ).where(p.user_id == user_id)
-            )
-        ).one()
-        n_unlocked = (
-            await s.exec(select(func.count()).where(AchievementUnlock.user_id == user_id))
-        ).one()
-        metrics = {
-            "submissions": float(row[0]),
-            "passes": float(row[1]),
-            "perfect_scores": float(row[2]),
-            "fastest_solves": float(row[3]),
-            "xp": float(await _sum_xp(s, user_id)),
-            "achievements": float(n_unlocked),
-        }
-        history = await self._history(s, user_id, at, self._catalog.longest_timeframe)
-        return Stats(at, metrics, streak, events, history)
-
-    async def _history(
-        self, s: AsyncSession, user_id: int, at: datetime, span: timedelta
-    ) -> list[Activity]:
-        """Dated activity for the catalog's timeframe conditions (achievements.WINDOWED)."""
-        if span <= timedelta(0):
-            return []
-        since = at - span
-        out: list[Activity] = []
-        passes = await s.exec(
-            select(Progress.first_pass_at, Progress.live_rank).where(
-                Progress.user_id == user_id, col(Progress.first_pass_at) > since
-            )
-        )
-        for first_pass_at, live_rank in passes.all():
-            if first_pass_at is None:
-                continue
-            when = _utc(first_pass_at)
-            out += [Activity("passes", when), Activity("first_pass", when)]
-            if live_rank == 1:
-                out += [Activity("fastest_solves", when), Activity("fastest_solver", when)]
-        xp = await s.exec(
-            select(XpEvent.created_at, XpEvent.amount, XpEvent.reason).where(
-                XpEvent.user_id == user_id, col(XpEvent.created_at) > since
-            )
-        )
-        for created_at, amount, reason in xp.all():
-            when = _utc(created_at)
-            out.append(Activity("xp", when, float(amount)))
-            if reason == Reason.PERFECT:
-                out += [Activity("perfect_scores", when), Activity("perfect_score", when)]
-        return out
+        return await ledger.first_passes_before(s, room_id, run.exercise_id, run.user_id, at) + 1
 
     def _messages(self, run: GradedRun, applied: _Applied) -> list[Outbound]:
         out: list[Outbound] = []
@@ -332,19 +266,35 @@ class Gamification:
             out.append((to, message))
         return out
 
-    async def _leaderboards(self, run: GradedRun, amount: int, tz: str | None) -> list[Outbound]:
-        boards = [BoardId.weekly(run.classroom_id, run.submitted_at, tz)]
-        if run.room_id is not None:
-            boards.insert(0, BoardId.room(run.room_id))
+    async def _leaderboards(
+        self,
+        user_id: int,
+        classroom_id: int,
+        room_id: int | None,
+        amount: int,
+        *,
+        at: datetime,
+        tz: str | None,
+    ) -> list[Outbound]:
+        """Add ``amount`` to the room's and the weekly board; ``leaderboard.update`` for each.
+
+        The ledger is committed before this runs: a failure here is logged, not raised, as the
+        boards are derived and :meth:`rebuild` restores them."""
+        boards = [BoardId.weekly(classroom_id, at, tz)]
+        if room_id is not None:
+            boards.insert(0, BoardId.room(room_id))
         out: list[Outbound] = []
-        for board in boards:
-            before = await self._board.top(board, self._top)
-            move = await self._board.add(board, run.user_id, amount, run.submitted_at)
-            after = await self._board.top(board, self._top)
-            names = await self._names(e.user_id for e in after)
-            if run.room_id is not None:
-                message = update_message(board, after, move, before, names)
-                out.append((ToRoom(run.room_id), message))
+        try:
+            for board in boards:
+                before = await self._board.top(board, self._top)
+                move = await self._board.add(board, user_id, amount, at)
+                after = await self._board.top(board, self._top)
+                names = await self._names(e.user_id for e in after)
+                if room_id is not None:
+                    message = update_message(board, after, move, before, names)
+                    out.append((ToRoom(room_id), message))
+        except Exception:
+            log.warning("user %s: leaderboard update failed", user_id, exc_info=True)
         return out
 
     async def award(self, grant: PointsAward, *, timezone: str | None = None) -> list[Outbound]:
@@ -370,7 +320,7 @@ class Gamification:
                 )
             )
             await s.flush()
-            total = await _sum_xp(s, grant.user_id)
+            total = await ledger.sum_xp(s, grant.user_id)
         message = {
             "type": "xp.awarded",
             "user_id": grant.user_id,
@@ -381,22 +331,9 @@ class Gamification:
             "awards": [{"reason": grant.reason, "amount": grant.amount, "detail": grant.detail}],
         }
         out: list[Outbound] = [(ToUser(grant.user_id), message)]
-        boards = [BoardId.weekly(grant.classroom_id, at, timezone)]
-        if grant.room_id is not None:
-            boards.insert(0, BoardId.room(grant.room_id))
-        try:
-            for board in boards:
-                before = await self._board.top(board, self._top)
-                move = await self._board.add(board, grant.user_id, grant.amount, at)
-                after = await self._board.top(board, self._top)
-                names = await self._names(e.user_id for e in after)
-                if grant.room_id is not None:
-                    out.append(
-                        (ToRoom(grant.room_id), update_message(board, after, move, before, names))
-                    )
-        except Exception:
-            # The ledger is committed; the board is derived and rebuild() restores it.
-            log.warning("user %s: leaderboard update failed", grant.user_id, exc_info=True)
+        out += await self._leaderboards(
+            grant.user_id, grant.classroom_id, grant.room_id, grant.amount, at=at, tz=timezone
+        )
         return out
 
     async def standings(self, board: BoardId) -> dict[str, Any]:
@@ -425,7 +362,7 @@ class Gamification:
         await self._board.clear(board)
         for user_id, points, reached in rows:
             if points:
-                await self._board.add(board, user_id, int(points), _utc(reached))
+                await self._board.add(board, user_id, int(points), ledger.utc(reached))
 
     async def _names(self, user_ids: Any) -> dict[int, str]:
         ids = list(user_ids)
@@ -445,54 +382,10 @@ def _row(entry: Entry, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-async def _sum_xp(s: AsyncSession, user_id: int) -> int:
-    query = select(func.coalesce(func.sum(XpEvent.amount), 0)).where(XpEvent.user_id == user_id)
-    return int((await s.exec(query)).one())
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything this module stores is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _in_utc(run: GradedRun) -> GradedRun:
     if run.submitted_at.tzinfo is None:
         raise ValueError("submitted_at must be timezone-aware")
     return replace(run, submitted_at=run.submitted_at.astimezone(UTC))
-
-
-def _pure_progress(row: Progress) -> ExerciseProgress:
-    return ExerciseProgress(
-        user_id=row.user_id,
-        exercise_id=row.exercise_id,
-        attempts=row.attempts,
-        best_score=row.best_score,
-        max_score=row.max_score,
-        passed=row.passed,
-        first_attempt_at=None if row.first_attempt_at is None else _utc(row.first_attempt_at),
-        last_attempt_at=None if row.last_attempt_at is None else _utc(row.last_attempt_at),
-        first_pass_at=None if row.first_pass_at is None else _utc(row.first_pass_at),
-    )
-
-
-def _progress_row(
-    row: Progress | None, run: GradedRun, change: ProgressChange, rank: int | None
-) -> Progress:
-    if row is None:
-        row = Progress(
-            user_id=run.user_id, classroom_id=run.classroom_id, exercise_id=run.exercise_id
-        )
-    p = change.progress
-    row.attempts = p.attempts
-    row.best_score = p.best_score
-    row.max_score = p.max_score
-    row.passed = p.passed
-    row.first_attempt_at = p.first_attempt_at
-    row.last_attempt_at = p.last_attempt_at
-    row.first_pass_at = p.first_pass_at
-    if change.first_pass:
-        row.live_rank = rank
-    return row
 
 
 def _xp_row(run: GradedRun, award: XpAward) -> XpEvent:

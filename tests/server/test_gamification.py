@@ -18,7 +18,7 @@ from rooms.achievement_files import loads
 from rooms.achievements import Catalog
 from rooms.leaderboard import BoardId
 from rooms.xp import LiveWindow, XpRules
-from server.gamification import Gamification, GradedRun, Outbound, ToRoom, ToUser
+from server.gamification import Gamification, GradedRun, Outbound, PointsAward, ToRoom, ToUser
 from server.leaderboard import InMemoryLeaderboard, RedisLeaderboard
 from server.models import AchievementUnlock, Classroom, Progress, Room, Streak, User, XpEvent
 from server.store import Store, migrate
@@ -363,3 +363,28 @@ async def test_leaderboard_outage_loses_no_xp_and_rebuild_restores(world: World)
         (world.alice, 215),
         (world.bob, 140),
     ]
+
+
+async def test_award_outside_a_submission_goes_to_ledger_and_boards(world: World) -> None:
+    grant = PointsAward(world.alice, world.classroom_id, world.room_id, 40, "quiz", "quiz q1", T0)
+    out = await world.game.award(grant)
+    [(to, xp)] = of_type(out, "xp.awarded")
+    assert to == ToUser(world.alice)
+    assert (xp["amount"], xp["total"], xp["awards"][0]["reason"]) == (40, 40, "quiz")
+    boards = [m["board"] for _, m in of_type(out, "leaderboard.update")]
+    assert boards == ["room", "weekly"]
+    assert (
+        await world.game.award(
+            PointsAward(world.alice, world.classroom_id, None, 0, "quiz", "", T0)
+        )
+        == []
+    )
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await world.game.award(
+            PointsAward(
+                world.alice, world.classroom_id, None, 5, "quiz", "", T0.replace(tzinfo=None)
+            )
+        )
+    async with world.store.session() as s:
+        rows = (await s.exec(select(XpEvent))).all()
+        assert [(r.reason, r.amount) for r in rows] == [("quiz", 40)]
