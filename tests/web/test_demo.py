@@ -71,10 +71,32 @@ correct = true
 """
 
 
-async def upload_demo(classroom: Classroom) -> None:
+HOSTILE_DEMO = """
+id = "hostile"
+title = "Hostile text"
+description = "Markup that must not run."
+difficulty = "beginner"
+estimated_minutes = 1
+
+[[steps]]
+id = "bad"
+type = "explanation"
+title = "Bad"
+[steps.content]
+text = '''
+<img src="x" onerror="window.pwned = 1">
+
+<script>window.pwned = 2</script>
+
+[a link](javascript:window.pwned=3) and *emphasis*
+'''
+"""
+
+
+async def upload_demo(classroom: Classroom, name: str = "swaps", text: str = DEMO) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("demos/swaps.toml", DEMO)
+        archive.writestr(f"demos/{name}.toml", text)
     async with httpx.AsyncClient(base_url=classroom.server.url) as http:
         response = await http.post(
             f"/api/classrooms/{classroom.classroom['id']}/course",
@@ -137,3 +159,27 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
     await expect(alice.get_by_test_id("quiz-answer")).to_have_text("Answer: One")
     await screenshot(teacher, "room-demo-instructor-quiz")
     await expect(alice.locator(".quiz [role=status]")).to_contain_text("Correct")
+
+
+async def test_demo_markdown_is_sanitised(browser: Browser, classroom: Classroom) -> None:
+    await upload_demo(classroom, "hostile", HOSTILE_DEMO)
+    room = f"/rooms/{classroom.room_id}"
+    teacher = await open_page(
+        await signed_in(browser, classroom.server, classroom.teacher), classroom.url(room)
+    )
+    alice = await open_page(
+        await signed_in(browser, classroom.server, classroom.alice), classroom.url(room)
+    )
+    await expect(alice.locator("#events-status")).to_have_text("Room: live")
+    await teacher.get_by_label("Choose a demo").select_option(label="Hostile text")
+    await teacher.get_by_role("button", name="Start").click()
+    text = alice.get_by_test_id("demo-text")
+    await expect(text.locator("em")).to_have_text("emphasis")
+    assert await text.locator("script").count() == 0
+    assert await text.locator("img").get_attribute("onerror") is None
+    await expect(text).to_contain_text("a link")
+    hrefs = await text.locator("a").evaluate_all("(links) => links.map((a) => a.href)")
+    assert not any(h.startswith("javascript:") for h in hrefs), hrefs
+    await text.get_by_text("a link").click()
+    for page in (alice, teacher):
+        assert await page.evaluate("window.pwned") is None

@@ -4,6 +4,7 @@ leaderboard moves for everyone."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import zipfile
@@ -95,3 +96,11 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     await expect(first).to_contain_text("Alice", timeout=15_000)
     mine = alice.get_by_test_id("leaderboard").locator("li.mine")
     await expect(mine).to_contain_text("Alice (you)")
+
+    # The grade export link on the dashboard downloads the CSV with the page cookie.
+    async with dashboard.expect_download() as download_info:
+        await dashboard.get_by_role("link", name="Export grades (CSV)").click()
+    download = await download_info.value
+    assert download.suggested_filename == f"grades-{classroom.classroom['id']}.csv"
+    csv_text = await asyncio.to_thread(Path(await download.path()).read_text)
+    assert "Alice" in csv_text and "shout" in csv_text

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.conftest import Account
 from tests.web.conftest import Classroom, open_page, screenshot, signed_in
 
 pytestmark = pytest.mark.chromium
@@ -74,6 +76,7 @@ async def test_edits_made_offline_merge_when_back(browser: Browser, classroom: C
 
     await alice_ctx.set_offline(True)
     await expect(alice.get_by_test_id("doc-status")).to_have_text(re.compile("^Offline"))
+    await expect(alice.locator("#events-status")).to_have_text("Room: reconnecting…")
     await alice.keyboard.type("\nb = 2")
     # Meanwhile the instructor edits the same document.
     await seen.click()
@@ -85,6 +88,7 @@ async def test_edits_made_offline_merge_when_back(browser: Browser, classroom: C
     merged = r"^# checked\na = 1\nb = 2$"
     await wait_text(alice, merged)
     await wait_text(teacher, merged)
+    await expect(alice.locator("#events-status")).to_have_text("Room: live")
 
 
 PROGRAM = """import sys
@@ -135,3 +139,23 @@ async def test_a_run_streams_stdout_and_stderr_and_takes_input(
     runs = dashboard.get_by_test_id("runs")
     await expect(runs).to_contain_text("Alice")
     await expect(runs).to_contain_text("Finished")
+
+
+async def test_hostile_names_show_as_text(browser: Browser, classroom: Classroom) -> None:
+    hostile = '<img src=x onerror="window.pwned=1">'
+    async with httpx.AsyncClient(base_url=classroom.server.url) as http:
+        joined = await http.post(
+            "/api/join", json={"join_code": classroom.classroom["join_code"], "name": hostile}
+        )
+    mallory = Account(joined.json()["user"]["id"], hostile, joined.json()["token"])
+    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
+    teacher = await open_page(teacher_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+    mallory_ctx = await signed_in(browser, classroom.server, mallory)
+    page = await open_page(mallory_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+    await page.get_by_role("button", name="Raise hand").click()
+    members = teacher.get_by_test_id("members")
+    await expect(members).to_contain_text(hostile)
+    await expect(teacher.get_by_test_id("hands")).to_contain_text(hostile)
+    assert await teacher.locator("#main img").count() == 0
+    assert await teacher.evaluate("window.pwned") is None
+    assert await page.evaluate("window.pwned") is None
