@@ -49,6 +49,9 @@ from sandbox.validate import check_request
 log = logging.getLogger("classroom.sandbox")
 
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
+# One directory per host, whatever a backend's work root: two backends (a server and a worker,
+# two test sessions) must never hand out the same uid, or one's sweep kills the other's runs.
+UID_LOCK_DIR = Path(tempfile.gettempdir()) / "classroom-sandbox-uids"
 Confinement = Literal["auto", "bwrap", "none"]
 
 _MEMORY_MARKERS = (
@@ -85,7 +88,7 @@ class LocalBackend:
         self.bwrap: str | None = None
         self.work_root = work_root or Path(tempfile.gettempdir()) / "classroom-local-runs"
         self.as_root = os.geteuid() == 0
-        self._uids = _UidLeases(self.work_root, uid_base, uid_count) if self.as_root else None
+        self._uids = _UidLeases(UID_LOCK_DIR, uid_base, uid_count) if self.as_root else None
         self._executions: set[LocalExecution] = set()
 
     async def start(self) -> None:
@@ -197,6 +200,7 @@ class _UidLeases:
         self._next = 0
 
     def lease(self) -> _UidLease:
+        self.root.mkdir(mode=0o700, exist_ok=True)
         for i in range(self.count):
             n = (self._next + i) % self.count
             fd = os.open(self.root / f"uid-{n}.lock", os.O_RDWR | os.O_CREAT, 0o600)

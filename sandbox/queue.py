@@ -21,7 +21,7 @@ import asyncio
 import collections
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from sandbox.backend import Backend, Execution
@@ -62,6 +62,7 @@ class QueuedRun:
         run_id: str | None = None,
         on_chunk: OnChunk | None = None,
         on_state: OnState | None = None,
+        on_queued_cancel: Callable[[QueuedRun], Awaitable[None]] | None = None,
     ) -> None:
         self.id = run_id or uuid.uuid4().hex
         self.request = request
@@ -69,6 +70,7 @@ class QueuedRun:
         self.result: RunResult | None = None
         self._on_chunk = on_chunk
         self._on_state = on_state
+        self._on_queued_cancel = on_queued_cancel
         self._log: list[Chunk] = []
         self._changed = asyncio.Event()
         self._done: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
@@ -112,6 +114,8 @@ class QueuedRun:
         self._cancel_requested = True
         if self.state is RunState.QUEUED:
             self.finish(RunResult(RunStatus.CANCELLED, message="cancelled before it started"))
+            if self._on_queued_cancel is not None:
+                await self._on_queued_cancel(self)
         elif self._control is not None and self.state is RunState.RUNNING:
             await self._control.cancel()
 
