@@ -73,7 +73,11 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
     await wait_synced(alice)
     await expect(alice.locator("#events-status")).to_have_text("Room: live")
-    await alice.get_by_label("Choose").select_option(label="Shout it")
+    # The instructor opens the exercise live from the dashboard: it opens on Alice's page.
+    live = await open_page(teacher_ctx, classroom.url(f"/dashboard?room={classroom.room_id}"))
+    await live.get_by_role("button", name="Open Shout it live").click()
+    await expect(alice.get_by_test_id("toasts")).to_contain_text("Exercise open")
+    await expect(alice.get_by_label("Choose")).to_have_value("shout")
     await expect(alice.get_by_test_id("exercise-prompt").locator("strong")).to_have_text("capitals")
     # The starter code lands in her empty file.
     await wait_text(alice, r"^word = input\(\)\n# print it in capitals\n$")

@@ -74,7 +74,8 @@ async function classroomCard(classroom, boot) {
       h("a", { href: `/dashboard?room=${room.id}` }, "Live view"), " · ",
       h("a", { href: `/rooms/${room.id}` }, "Enter room")))),
     roomForm, importForm,
-    h("p", {}, h("a", { href: `/api/classrooms/${id}/grades.csv`, download: "" }, "Export grades (CSV)")));
+    h("p", {}, h("a", { href: `/api/classrooms/${id}/grades.csv`, download: "" }, "Export grades (CSV)"), " · ",
+      h("a", { href: `/api/classrooms/${id}/grades.json`, download: "" }, "Export grades (results.json)")));
 }
 
 async function importCourse(event, classroom) {

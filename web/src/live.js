@@ -11,6 +11,7 @@ import { DemoPanel, renderTally } from "./demo.js";
 import { Leaderboard } from "./leaderboard.js";
 import { Presence } from "./presence.js";
 import { statusText } from "./output.js";
+import { toast } from "./toasts.js";
 
 const REFRESH_MS = 5000;
 
@@ -52,6 +53,8 @@ export async function bootLive(boot, roomId) {
   await refresh();
   // A student's file appears when they first type; a cheap poll finds new ones.
   setInterval(refresh, REFRESH_MS);
+
+  await listExercises(roomId, room.classroom_id);
 
   const events = new RoomEvents(roomId, boot.token);
   const send = (message) => events.send(message);
@@ -98,4 +101,25 @@ export async function bootLive(boot, roomId) {
     })
     .on("quiz.closed", (m) => demo.closeQuiz(m))
     .connect();
+}
+
+/** The classroom's exercises, each with a button to open it live in this room for some minutes. */
+async function listExercises(roomId, classroom) {
+  const root = $("#live-exercises");
+  const { exercises = [] } = await api("GET", `/api/classrooms/${classroom}/exercises`).catch(() => ({}));
+  if (exercises.length === 0) return;
+  clear(root, h("ul", { class: "live-exercises" }, exercises.map((ex) => {
+    const minutes = h("input", { type: "number", min: "1", max: "600", value: "10", id: `live-min-${ex.id}`, class: "minutes" });
+    const open = async () => {
+      try {
+        await api("POST", `/api/rooms/${roomId}/exercises/${encodeURIComponent(ex.id)}/live`, { minutes: Number(minutes.value) || 10 });
+        toast("Exercise open", `${ex.title} for ${minutes.value} minutes`, "good");
+      } catch (error) {
+        toast("Could not open the exercise", error.message, "error");
+      }
+    };
+    return h("li", { class: "row" }, h("strong", {}, ex.title ?? ex.id),
+      h("label", { for: `live-min-${ex.id}` }, "minutes"), minutes,
+      h("button", { type: "button", class: "secondary", onclick: open }, `Open ${ex.title ?? ex.id} live`));
+  })));
 }
