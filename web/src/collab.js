@@ -29,12 +29,14 @@ export function socketBase() {
 /**
  * Opens `doc` of `room` and returns {ydoc, ytext, provider, awareness, destroy}.
  * `user` ({id, name}) is published in awareness so others see who owns a cursor, unless `watch`.
+ * `connect: false` opens it paused (see `resume`).
  * `onStatus(state, reason?)` gets "connecting" | "connected" | "synced" | "offline" | "denied"
  * (read-only) | "refused" (the server will not open it for us).
  */
-export function openDoc({ room, doc, token, user, watch = false, onStatus = () => {} }) {
+export function openDoc({ room, doc, token, user, watch = false, connect = true, onStatus = () => {} }) {
   const ydoc = new Y.Doc();
   const provider = new WebsocketProvider(`${socketBase()}/yjs`, `${room}/${doc}`, ydoc, {
+    connect,
     params: { token },
     maxBackoffTime: 2000,
     // Tabs of one browser must not sync behind the server's back: a read-only tab would
@@ -65,6 +67,7 @@ export function openDoc({ room, doc, token, user, watch = false, onStatus = () =
   };
   let refusal = null;
   let networkDown = false;
+  let wanted = connect;
   const report = () => {
     if (refusal !== null) onStatus("refused", refusal);
     else if (networkDown || !provider.wsconnected) onStatus(provider.wsconnecting ? "connecting" : "offline");
@@ -92,7 +95,7 @@ export function openDoc({ room, doc, token, user, watch = false, onStatus = () =
   };
   const online = () => {
     networkDown = false;
-    if (refusal === null) provider.connect();
+    if (refusal === null && wanted) provider.connect();
     report();
   };
   window.addEventListener("offline", offline);
@@ -104,6 +107,17 @@ export function openDoc({ room, doc, token, user, watch = false, onStatus = () =
     ytext: ydoc.getText(TEXT_KEY),
     provider,
     awareness: provider.awareness,
+    /** Close the socket but keep the document (a tile scrolled out of view). */
+    pause() {
+      wanted = false;
+      provider.disconnect();
+    },
+    /** Connect again and resync; also retries a document refused for a limit. */
+    resume() {
+      wanted = true;
+      refusal = null;
+      if (!networkDown) provider.connect();
+    },
     destroy() {
       window.removeEventListener("offline", offline);
       window.removeEventListener("online", online);

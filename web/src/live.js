@@ -14,6 +14,9 @@ import { statusText } from "./output.js";
 import { toast } from "./toasts.js";
 
 const REFRESH_MS = 5000;
+// Each tile is one socket, and the server caps the sockets of one user: only tiles on screen
+// (or near it) stay connected; one scrolled away lets go of its socket after a while.
+const LET_GO_MS = 10_000;
 
 export async function bootLive(boot, roomId) {
   const root = $("#live");
@@ -37,10 +40,24 @@ export async function bootLive(boot, roomId) {
       host);
     host.addEventListener("click", () => location.assign(href));
     grid.append(tile);
-    const session = openDoc({ room: roomId, doc, token: boot.token, user: boot.user, watch: true });
+    const session = openDoc({ room: roomId, doc, token: boot.token, user: boot.user, watch: true, connect: false, onStatus: (state, reason) => {
+      tile.dataset.state = state;
+      tile.title = state === "refused" ? `Not live: ${reason}` : "";
+    } });
     createEditor(host, session.ytext, { awareness: session.awareness, readOnly: true, compact: true, language: languageOfDoc(doc), label: `${who}'s code, ${doc}` });
-    tiles.set(doc, session);
+    tiles.set(doc, { session, timer: null });
+    tileOf.set(tile, doc);
+    visibility.observe(tile);
   };
+  const tileOf = new WeakMap();
+  const visibility = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const state = tiles.get(tileOf.get(entry.target));
+      clearTimeout(state.timer);
+      if (entry.isIntersecting) state.session.resume();
+      else state.timer = setTimeout(() => state.session.pause(), LET_GO_MS);
+    }
+  }, { rootMargin: "200px" });
   const refresh = async () => {
     try {
       const { documents } = await api("GET", `/api/rooms/${roomId}/docs`);
