@@ -4,8 +4,8 @@ joins, finished check runs and timers, its events delivered through the hub.
 Design note. Every change goes through :meth:`LiveDemos.apply`: under the room's lock
 (:mod:`server.presenters`) it applies one Presenter method, stores the drained timeline and
 quiz answers (only the process that applied a change stores its records, so nothing is
-written twice), rewrites the ``demo`` document when a code step comes on screen, publishes
-the events, then saves. Events are published inside the lock so every process sees a room's
+written twice), rewrites the ``demo`` document when a code step comes on screen, saves, and
+only then publishes the events. Publishing inside the lock means every process sees a room's
 events in the order they happened. Quiz XP goes to the leaderboards after the lock.
 
 The ``demo`` document shows the *first* file of a code step (the one on screen; the step
@@ -196,9 +196,12 @@ class LiveDemos:
     # -- applying -----------------------------------------------------------------------
 
     async def apply(self, room_id: int, act: Act, *, backup: bool = False) -> None:
-        """Run ``act`` on the room's presenter under its lock; store, write, publish, save.
+        """Run ``act`` on the room's presenter under its lock: store its records, write the
+        ``demo`` document, save, then announce the next deadline and publish the events.
 
-        A ``DemoError`` becomes ``EventError("demo_refused")`` and nothing is saved."""
+        Saving comes before telling anyone, so nobody sees a change that was not kept; the
+        deadline goes out before the events, so a process that sees the events has armed its
+        backup timer. A ``DemoError`` becomes ``EventError("demo_refused")``, nothing saved."""
         results: list[QuizResult] = []
         try:
             async with self.presenters.hold(room_id) as held:
@@ -208,20 +211,20 @@ class LiveDemos:
                 results = await self._store(room_id, held, now)
                 if any(to == ROOM and e["type"] == "demo.step" for to, e in events):
                     await self._show_code(room_id, held)
+                await self.presenters.save(room_id, held)
+                deadline = held.presenter.next_deadline()
+                if deadline != before:
+                    payload = {"deadline": deadline, "origin": PROCESS_ID}
+                    await self.hub.send_remote(room_id, "demo.deadline", payload)
+                elif deadline is not None:
+                    self._arm(room_id, deadline, backup=backup)  # fired early: wait again
                 for to, event in events:
                     await self.hub.publish(room_id, audience(to), event)
-                deadline = held.presenter.next_deadline()
         except DemoError as exc:
             raise EventError("demo_refused", str(exc)) from None
         except (RedisError, TimeoutError) as exc:
             log.warning("room %s: demo state unavailable: %s", room_id, exc)
             raise EventError("unavailable", "the demo state is unreachable; try again") from None
-        if deadline != before:
-            await self.hub.send_remote(
-                room_id, "demo.deadline", {"deadline": deadline, "origin": PROCESS_ID}
-            )
-        elif deadline is not None:
-            self._arm(room_id, deadline, backup=backup)  # a timer fired early: wait again
         if results:
             await self._award(room_id, results)
 
@@ -302,6 +305,7 @@ class LiveDemos:
         if deadline is None:
             return
         delay = max(deadline - self.now(), 0.0) + (BACKUP_DELAY if backup else 0.0)
+        log.debug("room %s: demo timer in %.2f s (backup %s)", room_id, delay, backup)
         loop = asyncio.get_running_loop()
         self._timers[room_id] = loop.call_later(delay, self._fire, room_id, backup)
 

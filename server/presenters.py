@@ -3,15 +3,17 @@
 Design note. Every change is load → apply → save under the room's lock, so two commands on
 the same room never interleave, whatever process serves them: with Redis the state is
 ``Presenter.to_dict()`` (and the session id) under one key per room, guarded by a short Redis
-lock; without Redis it is a dict in memory with an ``asyncio.Lock`` per room. The state is
-saved only when the block ends without an error, so a refused or failed command leaves it as
-it was. The caller drains the presenter's records inside the block (``to_dict`` leaves them
-out), which is why only the process that applied a change stores them.
+lock; without Redis it is a dict in memory with an ``asyncio.Lock`` per room. ``hold`` gives
+a working copy; only an explicit ``save`` inside the block keeps it, so a refused or failed
+command leaves the state as it was, and the caller can save *before* telling anyone. The
+caller drains the presenter's records before saving (``to_dict`` leaves them out), which is
+why only the process that applied a change stores them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 import redis.asyncio as redis
 from redis.exceptions import LockError
 
+from rooms.demos.exceptions import DemoError
 from rooms.demos.presenter import Presenter
 
 log = logging.getLogger("classroom.demos")
@@ -42,16 +45,26 @@ class Held:
         return json.dumps({"presenter": self.presenter.to_dict(), "session_id": self.session_id})
 
     @classmethod
-    def from_json(cls, raw: str | bytes | None) -> Held:
+    def from_json(cls, raw: str | bytes | None, room_id: int) -> Held:
         if raw is None:
             return cls(Presenter())
-        data: dict[str, Any] = json.loads(raw)
-        return cls(Presenter.from_dict(data["presenter"]), data["session_id"])
+        try:
+            data: dict[str, Any] = json.loads(raw)
+            return cls(Presenter.from_dict(data["presenter"]), data["session_id"])
+        except (ValueError, KeyError, TypeError, DemoError) as exc:
+            # State this code cannot read (written by another version, or damaged) must not
+            # block the room forever: start over, and say so.
+            log.error("room %s: unreadable demo state dropped: %s", room_id, exc)
+            return cls(Presenter())
 
 
 class PresenterStore(Protocol):
     def hold(self, room_id: int) -> AbstractAsyncContextManager[Held]:
-        """The room's state, locked; saved when the block ends without an error."""
+        """A working copy of the room's state, the room locked for the block."""
+        ...
+
+    async def save(self, room_id: int, held: Held) -> None:
+        """Keep ``held`` as the room's state (inside its ``hold`` block)."""
         ...
 
     async def peek(self, room_id: int) -> Held:
@@ -62,23 +75,27 @@ class PresenterStore(Protocol):
 
 
 class MemoryPresenters:
-    """One process's rooms. The saved form is the same JSON Redis would hold, so a failed
-    command is rolled back by not saving, exactly as with Redis."""
+    """One process's rooms. A command works on a copy that replaces the state only when it
+    succeeds, so a failed command is rolled back exactly as with Redis. The definition is
+    immutable and shared by the copies (copying it would cost more than the rest)."""
 
     def __init__(self) -> None:
-        self._saved: dict[int, str] = {}
+        self._rooms: dict[int, Held] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
     @asynccontextmanager
     async def hold(self, room_id: int) -> AsyncIterator[Held]:
         lock = self._locks.setdefault(room_id, asyncio.Lock())
         async with lock:
-            held = Held.from_json(self._saved.get(room_id))
-            yield held
-            self._saved[room_id] = held.to_json()
+            current = self._rooms.get(room_id) or Held(Presenter())
+            demo = current.presenter.demo
+            yield copy.deepcopy(current, {id(demo): demo} if demo is not None else None)
+
+    async def save(self, room_id: int, held: Held) -> None:
+        self._rooms[room_id] = held
 
     async def peek(self, room_id: int) -> Held:
-        return Held.from_json(self._saved.get(room_id))
+        return self._rooms.get(room_id) or Held(Presenter())
 
     async def close(self) -> None:
         return None
@@ -98,9 +115,7 @@ class RedisPresenters:
         if not await lock.acquire():
             raise TimeoutError(f"room {room_id}: the demo state stayed locked")
         try:
-            held = Held.from_json(await self._client.get(key))
-            yield held
-            await self._client.set(key, held.to_json(), ex=KEEP_SECONDS)
+            yield Held.from_json(await self._client.get(key), room_id)
         finally:
             try:
                 await lock.release()
@@ -108,8 +123,11 @@ class RedisPresenters:
                 # It expired while we held it: someone else may have changed the room since.
                 log.warning("room %s: demo lock expired before release", room_id)
 
+    async def save(self, room_id: int, held: Held) -> None:
+        await self._client.set(f"{self._prefix}{room_id}", held.to_json(), ex=KEEP_SECONDS)
+
     async def peek(self, room_id: int) -> Held:
-        return Held.from_json(await self._client.get(f"{self._prefix}{room_id}"))
+        return Held.from_json(await self._client.get(f"{self._prefix}{room_id}"), room_id)
 
     async def close(self) -> None:
         await self._client.aclose()
