@@ -89,7 +89,8 @@ class LoadedDocument:
         since = time.perf_counter()
         self.registry.metrics.bytes_in.inc(len(frame))
         out = self.sync.receive(conn_id, frame)
-        self.registry.metrics.updates_in.inc(len(out.persist))
+        if out.persist:
+            self.registry.metrics.updates_in.inc(len(out.persist))
         self.dispatch(out, since)
 
     def leave(self, conn_id: int) -> None:
@@ -101,15 +102,21 @@ class LoadedDocument:
         if out.persist:
             self.barrier = registry.docstore.append(self.room_id, self.name, out.persist)
         barrier = self.barrier if self.barrier is not None and not self.barrier.done() else None
-        metrics = registry.metrics
+        sent_bytes = sent_updates = 0
+        outboxes = self.outboxes
         for conn_id, frame in out.sends:
-            outbox = self.outboxes.get(conn_id)
+            outbox = outboxes.get(conn_id)
             if outbox is None:
                 continue
             outbox.enqueue(frame, barrier, since)
-            metrics.bytes_out.inc(len(frame))
+            sent_bytes += len(frame)
             if frame[0] == 0 and frame[1] != 0:
-                metrics.updates_out.inc()
+                sent_updates += 1
+        # Counted once per event: a locked counter per recipient costs as much as the send.
+        if sent_bytes:
+            registry.metrics.bytes_out.inc(sent_bytes)
+        if sent_updates:
+            registry.metrics.updates_out.inc(sent_updates)
         for frame in out.publish:
             registry.publish(channel_of(self.room_id, self.name), frame, barrier)
 
