@@ -159,3 +159,43 @@ async def test_hostile_names_show_as_text(browser: Browser, classroom: Classroom
     assert await teacher.locator("#main img").count() == 0
     assert await teacher.evaluate("window.pwned") is None
     assert await page.evaluate("window.pwned") is None
+
+
+async def test_a_pair_shares_one_document(browser: Browser, classroom: Classroom) -> None:
+    async with httpx.AsyncClient(base_url=classroom.server.url) as http:
+        made = await http.post(
+            f"/api/classrooms/{classroom.classroom['id']}/rooms",
+            json={"title": "Pairs", "kind": "pair"},
+            headers=classroom.teacher.headers,
+        )
+    room = made.json()["id"]
+    alice = await open_page(
+        await signed_in(browser, classroom.server, classroom.alice), classroom.url(f"/rooms/{room}")
+    )
+    # Not paired yet: her own file.
+    await expect(alice.locator("#doc-name")).to_have_text(f"students/{classroom.alice.id}/main.py")
+
+    teacher = await open_page(
+        await signed_in(browser, classroom.server, classroom.teacher),
+        classroom.url(f"/dashboard?room={room}"),
+    )
+    pairing = teacher.get_by_role("form", name="Make a pair")
+    await pairing.get_by_label("Alice").check()
+    await pairing.get_by_label("Bob").check()
+    await pairing.get_by_role("button", name="Pair them").click()
+    shared = "pairs/pair-1/main.py"
+    await expect(teacher.locator(f'li.tile[data-doc="{shared}"] .tile-head')).to_contain_text(
+        "Alice & Bob"
+    )
+    await expect(alice.locator("#doc-name")).to_have_text(shared, timeout=15_000)
+    bob = await open_page(
+        await signed_in(browser, classroom.server, classroom.bob), classroom.url(f"/rooms/{room}")
+    )
+    await expect(bob.locator("#doc-name")).to_have_text(shared)
+    await wait_synced(alice)
+    await wait_synced(bob)
+    await alice.get_by_test_id("editor").locator(".cm-content").click()
+    await alice.keyboard.type("pair = True")
+    await wait_text(bob, "^pair = True$")
+    await expect(bob.get_by_test_id("editor").locator(".cm-ySelectionInfo")).to_have_text("Alice")
+    await screenshot(bob, "room-pair")

@@ -12,6 +12,8 @@ import { WebsocketProvider, messageAuth } from "y-websocket";
  */
 export const TEXT_KEY = "text";
 
+const REFUSAL_RETRIES = 5;
+
 // Colours for remote cursors: readable on white, distinct enough for a class of 30.
 const COLOURS = ["#b3261e", "#1a6b2f", "#1f4fb5", "#8a4b00", "#6b2fa0", "#00707a", "#a3195b", "#4d5b00"];
 
@@ -76,14 +78,28 @@ export function openDoc({ room, doc, token, user, watch = false, connect = true,
   };
   provider.on("status", report);
   provider.on("sync", report);
-  // 1008: the server refused this document (token, membership, name); retrying cannot help.
+  // 1008: the server refused this document (token, membership, name, a limit). Retrying at
+  // once cannot help, but access can change (a new pair group, a freed socket; the server
+  // caches roles a few seconds), so try again slowly a few times.
+  let refusals = 0;
+  let retry = null;
   provider.on("connection-close", (event) => {
-    if (event?.code === 1008) {
-      refusal = event.reason || "refused";
-      provider.disconnect();
-      console.warn(`document ${doc} refused: ${refusal}`);
-      report();
+    if (event?.code !== 1008) return;
+    refusal = event.reason || "refused";
+    provider.disconnect();
+    console.warn(`document ${doc} refused: ${refusal}`);
+    report();
+    if (refusals < REFUSAL_RETRIES && wanted) {
+      const delay = Math.min(30_000, 2000 * 2 ** refusals);
+      refusals += 1;
+      retry = setTimeout(() => {
+        refusal = null;
+        if (wanted && !networkDown) provider.connect();
+      }, delay);
     }
+  });
+  provider.on("sync", (synced) => {
+    if (synced) refusals = 0;
   });
   // A dropped network can leave a socket looking open until TCP gives up; the browser's own
   // offline/online events let us go offline at once and resync the moment it is back.
@@ -110,6 +126,7 @@ export function openDoc({ room, doc, token, user, watch = false, connect = true,
     /** Close the socket but keep the document (a tile scrolled out of view). */
     pause() {
       wanted = false;
+      clearTimeout(retry);
       provider.disconnect();
     },
     /** Connect again and resync; also retries a document refused for a limit. */
@@ -119,6 +136,7 @@ export function openDoc({ room, doc, token, user, watch = false, connect = true,
       if (!networkDown) provider.connect();
     },
     destroy() {
+      clearTimeout(retry);
       window.removeEventListener("offline", offline);
       window.removeEventListener("online", online);
       provider.destroy();

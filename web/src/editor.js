@@ -10,7 +10,8 @@ import * as Y from "yjs";
 const theme = EditorView.theme({
   "&": { fontSize: "var(--code-size, 15px)", height: "100%" },
   ".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "1.45" },
-  ".cm-content": { caretColor: "#111" },
+  // Room above the first line for a remote caret's name label.
+  ".cm-content": { caretColor: "#111", paddingTop: "16px" },
   "&.cm-focused": { outline: "2px solid var(--focus)" },
   ".cm-ySelectionInfo": { opacity: "1", fontFamily: "var(--sans)", fontSize: "12px" },
 });

@@ -70,6 +70,10 @@ export async function bootLive(boot, roomId) {
   await refresh();
   // A student's file appears when they first type; a cheap poll finds new ones.
   setInterval(refresh, REFRESH_MS);
+  if (room.kind === "pair") pairForm(roomId, room.members, (group, members) => {
+    addTile({ name: `pairs/${group}/main.py`, kind: "pairs", owners: members });
+    $("#grid-empty").hidden = true;
+  });
 
   await listExercises(roomId, room.classroom_id);
 
@@ -139,4 +143,30 @@ async function listExercises(roomId, classroom) {
       h("label", { for: `live-min-${ex.id}` }, "minutes"), minutes,
       h("button", { type: "button", class: "secondary", onclick: open }, `Open ${ex.title ?? ex.id} live`));
   })));
+}
+
+/** Pair rooms: choose students for a group; they then share pairs/{group}/main.py. */
+function pairForm(roomId, members, onPaired) {
+  const students = members.filter((m) => m.role === "student");
+  let count = 1;
+  const group = h("input", { id: "pair-group", value: `pair-${count}`, required: true, maxlength: 40, pattern: "[A-Za-z0-9_-]+" });
+  const boxes = students.map((m) => h("label", { class: "choice" }, h("input", { type: "checkbox", value: String(m.id) }), ` ${m.name}`));
+  const form = h("form", { class: "card stack", "aria-labelledby": "pairs-title", onsubmit: async (event) => {
+    event.preventDefault();
+    const ids = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => Number(i.value));
+    try {
+      const made = await api("PUT", `/api/rooms/${roomId}/pairs/${encodeURIComponent(group.value)}`, { user_ids: ids });
+      toast("Pair made", made.members.map((m) => m.name).join(" & "), "good");
+      onPaired(made.group, made.members);
+      for (const b of boxes) b.querySelector("input").checked = false;
+      group.value = `pair-${++count}`;
+    } catch (error) {
+      toast("Could not make the pair", error.message, "error");
+    }
+  } },
+    h("h3", { id: "pairs-title" }, "Make a pair"),
+    h("div", {}, h("label", { for: "pair-group" }, "Group name"), " ", group),
+    h("fieldset", {}, h("legend", {}, "Students"), boxes.length ? boxes : h("p", { class: "muted" }, "No students yet.")),
+    h("button", { type: "submit" }, "Pair them"));
+  $("#live .side").prepend(form);
 }

@@ -24,16 +24,20 @@ const DOC_STATUS = {
 };
 const ROOM_STATUS = { connecting: "Room: connecting…", connected: "Room: live", offline: "Room: reconnecting…", refused: "Room: not allowed" };
 
-/** The document a caller edits by default: a pair room's shared file, else their own. */
+/** In a pair room, the shared file the caller may write (null until they are paired). */
+async function pairDoc(roomId) {
+  const { documents = [] } = await api("GET", `/api/rooms/${roomId}/docs`).catch(() => ({}));
+  return documents.find((d) => d.kind === "pairs" && d.access === "write")?.name ?? null;
+}
+
+/** The document a caller edits by default: the pair's shared file, else their own. */
 async function defaultDoc(room, me, isInstructor, lang) {
   if (isInstructor) return "demo";
-  if (room.kind === "pair") {
-    const { documents = [] } = await api("GET", `/api/rooms/${room.id}/docs`).catch(() => ({}));
-    const pair = documents.find((d) => d.kind === "pairs" && d.access === "write");
-    if (pair) return pair.name;
-  }
+  if (room.kind === "pair") return (await pairDoc(room.id)) ?? `students/${me}/main.${lang.ext}`;
   return `students/${me}/main.${lang.ext}`;
 }
+
+const PAIR_POLL_MS = 3000;
 
 /** The caller's document: its Y.Doc, provider and editor, rebuilt when the file changes. */
 class DocEditor {
@@ -90,6 +94,17 @@ export async function bootRoom(boot) {
   clear(select, LANGUAGES.map((l) => h("option", { value: l.id, selected: l.id === lang.id }, l.label)));
   const doc = new DocEditor({ host: $("#editor"), label: $("#doc-name"), status: $("#doc-status"), room: roomId, token, user });
   doc.open(explicitDoc ?? (await defaultDoc({ ...room, id: roomId }, user.id, isInstructor, lang)), lang);
+
+  // Not paired yet: look again now and then, and move to the pair's file once there is one.
+  if (room.kind === "pair" && !isInstructor && !explicitDoc && !doc.docName.startsWith("pairs/")) {
+    const poll = setInterval(async () => {
+      const shared = await pairDoc(roomId);
+      if (shared === null) return;
+      clearInterval(poll);
+      toast("You are paired", `You now share ${shared} with your partner.`, "good");
+      doc.open(shared, languageOfDoc(shared));
+    }, PAIR_POLL_MS);
+  }
 
   const setLanguage = (next) => {
     lang = next;
