@@ -197,29 +197,38 @@ def _signal_name(number: int) -> str | None:
 
 
 def kill_uid(uid: int) -> int:
-    """SIGKILL every process whose real uid is ``uid``; repeat until none is left. Returns count."""
+    """SIGKILL every live process whose real uid is ``uid`` (one pass). Returns how many."""
     killed = 0
-    for _ in range(20):
-        found = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Not st_uid: a non-dumpable process's /proc entry belongs to root.
+            if _live_uid(entry) != uid:
                 continue
-            try:
-                # Not st_uid: a non-dumpable process's /proc entry belongs to root.
-                if _real_uid(entry) != uid:
-                    continue
-                os.kill(int(entry.name), signal.SIGKILL)
-            except (OSError, ValueError):
-                continue
-            found += 1
-        killed += found
-        if not found:
-            break
+            os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+        killed += 1
     return killed
 
 
-def _real_uid(entry: Path) -> int | None:
+async def reap_uid(uid: int, seconds: float = 5.0) -> None:
+    """Kill the processes of ``uid`` until none is alive (zombies are init's to reap)."""
+    # No event tells us that processes outside our tree ended: poll /proc, briefly.
+    deadline = asyncio.get_running_loop().time() + seconds
+    for _ in range(int(seconds * 100)):
+        if not kill_uid(uid) or asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.01)
+
+
+def _live_uid(entry: Path) -> int | None:
+    """The real uid of a live process (None for a zombie: it has already ended)."""
+    uid: int | None = None
     for line in (entry / "status").read_text().splitlines():
+        if line.startswith("State:") and line.split()[1] in ("Z", "X"):
+            return None
         if line.startswith("Uid:"):
-            return int(line.split()[1])
-    return None
+            uid = int(line.split()[1])
+    return uid

@@ -4,8 +4,9 @@ NOT isolation for untrusted code unless bubblewrap is used (and even then weaker
 container). What it does, in order of strength:
 
 * **bubblewrap** (``bwrap``, when installed and user namespaces work): new user, pid, net,
-  ipc and uts namespaces (no network at all), read-only ``/usr`` and libraries, a size-capped
-  tmpfs for ``/tmp`` and for the work dir ``/work``. The compile step binds the host work dir
+  ipc and uts namespaces (no network at all), read-only ``/usr`` and libraries, a read-only
+  root (no writable ``/tmp``: ``TMPDIR`` is the work dir), a size-capped tmpfs as the work
+  dir ``/work``. The compile step binds the host work dir
   (only the compiler writes there, capped by RLIMIT_FSIZE); the run step gets a fresh tmpfs
   into which the host dir's files are copied by bwrap (``--file``), so user code never writes
   to the host's disk. Killing bwrap kills the pid namespace, orphans included.
@@ -32,6 +33,7 @@ import fcntl
 import logging
 import os
 import resource
+import secrets
 import shutil
 import stat
 import tempfile
@@ -41,7 +43,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Literal
 
-from sandbox.child import Child, Exit, kill_uid
+from sandbox.child import Child, Exit, kill_uid, reap_uid
 from sandbox.languages import Language
 from sandbox.model import Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
 from sandbox.validate import check_request
@@ -197,7 +199,8 @@ class _UidLeases:
 
     def __init__(self, root: Path, base: int, count: int) -> None:
         self.root, self.base, self.count = root, base, count
-        self._next = 0
+        # A random start: backends in other processes seldom contend for the same lock.
+        self._next = secrets.randbelow(count)
 
     def lease(self) -> _UidLease:
         self.root.mkdir(mode=0o700, exist_ok=True)
@@ -246,14 +249,14 @@ def bwrap_argv(
             argv += ["--ro-bind", top, top]
     for name in ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime"):
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(disk_bytes), "--tmpfs", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
     if workdir is not None:
         argv += ["--bind", workdir, "/work"]
     else:
         argv += ["--size", str(disk_bytes), "--tmpfs", "/work"]
         for fd, rel, executable in files:
             argv += ["--perms", "0755" if executable else "0644", "--file", str(fd), f"/work/{rel}"]
-    # The sandbox root is bwrap's own uncapped tmpfs: read-only, so only /work and /tmp take writes.
+    # The sandbox root is bwrap's own uncapped tmpfs: read-only, so only /work takes writes.
     argv += ["--remount-ro", "/", "--chdir", "/work", "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
@@ -268,6 +271,8 @@ class LocalExecution:
         self, backend: LocalBackend, request: RunRequest, language: Language, limits: Limits
     ) -> None:
         self.id = uuid.uuid4().hex
+        self.uid: int | None = None
+        """The uid the run's processes have (when the backend runs as root)."""
         self.backend = backend
         self.request = request
         self.language = language
@@ -334,14 +339,15 @@ class LocalExecution:
                 )
             else:
                 lease = self.backend.lease_uid()
-                workdir = self._prepare(lease.uid if lease else None)
-                result = await self._compile_and_run(workdir, lease.uid if lease else None)
+                self.uid = lease.uid if lease else None
+                workdir = self._prepare(self.uid)
+                result = await self._compile_and_run(workdir, self.uid)
         except Exception as exc:
             log.error("local run %s failed inside the backend", self.id, exc_info=True)
             result = RunResult(RunStatus.INTERNAL_ERROR, message=f"local backend error: {exc}")
         finally:
             if lease is not None:
-                kill_uid(lease.uid)
+                await reap_uid(lease.uid)  # before the uid can go to another run
                 lease.release()
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -459,7 +465,7 @@ class LocalExecution:
             "PATH": HOST_PATH,
             "HOME": inner,
             "LANG": "C.UTF-8",
-            "TMPDIR": "/tmp" if bwrap else inner,
+            "TMPDIR": inner,
             **self.language.environment(inner),
         }
         fds: list[int] = []
