@@ -12,6 +12,7 @@ from server.models.exercises import ExerciseRecord, LiveExercise, Submission
 from server.models.hands import Hand, HandState
 from server.models.pairs import PairMember
 from server.models.progress import AchievementUnlock, Progress, Streak, XpEvent
+from server.models.runs import Run
 
 metadata = SQLModel.metadata
 
@@ -34,6 +35,7 @@ __all__ = [
     "QuizAnswer",
     "Role",
     "Room",
+    "Run",
     "RoomKind",
     "Streak",
     "User",
