@@ -26,7 +26,7 @@ from tests.server.yjs_processes import PrivateRedis, ServerProcess, prepare_less
 from tests.services import require
 from tests.support.events import EventClient
 
-DATABASES = ("sqlite",)
+DATABASES = ("sqlite", "postgres")
 
 CODE = "def greet(name):\n    return f'hello {name}'\n\nprint(greet('demo'))\n"
 
