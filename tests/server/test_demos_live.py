@@ -221,6 +221,11 @@ async def test_steps_reach_every_follower_in_order(server: LiveServer, course: L
     alice, _ = await opened(server.ws_url, room, course.alice.token)
     try:
         assert first["demo"] is None
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            none = await http.get(
+                f"/api/rooms/{room}/demo/timeline", headers=course.teacher.headers
+            )
+        assert none.json() == {"session": None, "events": []}
         await teacher.send({"type": "demo.start", "demo_id": "nope"})
         assert (await teacher.expect("error"))["code"] == "unknown_demo"
 
