@@ -36,6 +36,17 @@ async def test_instructor_creates_a_classroom_and_a_room_from_the_page(
     await page.keyboard.press("Escape")
     await expect(dialog).to_have_count(0)
     await screenshot(page, "dashboard")
+    # "Large text" for a projector scales the page, and is remembered.
+    size = "getComputedStyle(document.documentElement).fontSize"
+    assert await page.evaluate(size) == "16px"
+    await page.get_by_role("button", name="Large text").click()
+    assert await page.evaluate(size) == "22px"
+    await page.reload()
+    await expect(page.get_by_role("button", name="Large text")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert await page.evaluate(size) == "22px"
+    await screenshot(page, "dashboard-large-text")
 
 
 async def test_live_view_shows_each_students_code_and_raised_hands(

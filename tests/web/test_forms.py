@@ -46,6 +46,12 @@ async def test_instructor_signs_in_and_a_student_joins_into_the_room(
     await landing.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}$"))
     await expect(landing.get_by_role("heading", name="Lesson 1")).to_be_visible()
     await expect(landing.get_by_text("Signed in as Carol")).to_be_visible()
+    # Back on the landing page she finds her rooms.
+    await landing.goto(classroom.url("/"))
+    rooms = landing.locator("#my-rooms")
+    await expect(rooms.get_by_role("heading", name="CS 101")).to_be_visible()
+    await rooms.get_by_role("link", name="Lesson 1").click()
+    await landing.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}$"))
     await landing.get_by_role("button", name="Sign out").click()
     await landing.wait_for_url(classroom.url("/"))
     await expect(landing.get_by_role("link", name="Instructor sign-in")).to_be_visible()

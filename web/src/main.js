@@ -37,6 +37,17 @@ function largeText() {
 async function start() {
   const boot = readBoot();
   largeText();
+  let warned = false;
+  window.addEventListener("classroom:signed-out", (event) => {
+    if (warned) return;
+    warned = true;
+    const again = boot.user?.kind === "instructor" ? `/login?next=${encodeURIComponent(location.pathname + location.search)}` : "/";
+    const note = toast("Your session has ended", `${event.detail?.message ?? "Sign in again"} — `, "error", 60_000);
+    const link = document.createElement("a");
+    link.href = again;
+    link.textContent = "sign in again";
+    note.querySelector("p").append(link);
+  });
   const logout = document.getElementById("logout");
   logout?.addEventListener("click", async () => {
     await endSession().catch(() => {});
