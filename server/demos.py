@@ -34,7 +34,14 @@ from starlette.routing import BaseRoute
 from rooms.demos.definition import from_dict as definition_from_dict
 from rooms.demos.exceptions import DemoError
 from rooms.demos.model import CodeContent
-from rooms.demos.presenter import INSTRUCTORS, ROOM, Event, PresentationState, Recipient
+from rooms.demos.presenter import (
+    INSTRUCTORS,
+    ROOM,
+    Event,
+    PresentationState,
+    Presenter,
+    Recipient,
+)
 from rooms.demos.quiz import QuizResult
 from rooms.events import ROOM_AUDIENCE, STAFF_AUDIENCE, Audience, Command, EventError, only
 from sandbox.model import RunResult
@@ -124,7 +131,7 @@ class LiveDemos:
     # -- commands -----------------------------------------------------------------------
 
     def _simple(
-        self, method: Callable[[Any, float, RoomConnection, Command], list[Event]]
+        self, method: Callable[[Presenter, float, RoomConnection, Command], list[Event]]
     ) -> Callable[[RoomConnection, Command], Awaitable[None]]:
         async def handler(conn: RoomConnection, command: Command) -> None:
             async def act(held: Held, now: float) -> list[Event]:
@@ -145,7 +152,10 @@ class LiveDemos:
             ).first()
         if row is None:
             raise EventError("unknown_demo", f"this classroom has no demo {demo_id!r}")
-        definition = definition_from_dict(row.definition, name=f"demo {demo_id}")
+        try:
+            definition = definition_from_dict(row.definition, name=f"demo {demo_id}")
+        except DemoError as exc:  # stored by an older version whose format no longer reads
+            raise EventError("demo_refused", str(exc)) from None
 
         async def act(held: Held, now: float) -> list[Event]:
             events = held.presenter.start(definition, now)
