@@ -98,6 +98,16 @@ class QueuedRun:
     async def wait(self) -> RunResult:
         return await asyncio.shield(self._done)
 
+    async def until(self, state: RunState) -> None:
+        """Return once the run has reached ``state`` (or gone past it)."""
+        order = list(RunState)
+        while order.index(self.state) < order.index(state):
+            await self._changed.wait()
+
+    def output(self) -> list[Chunk]:
+        """The chunks so far, without waiting."""
+        return list(self._log)
+
     async def write_stdin(self, data: str) -> None:
         if self._control is not None:
             await self._control.write_stdin(data)

@@ -22,6 +22,7 @@ from server import (
     health,
     live_runs,
     pages,
+    runs,
     submissions,
     yjs,
 )
@@ -57,6 +58,7 @@ def all_routes() -> list[BaseRoute]:
         *yjs.routes,
         *documents.routes,
         *demos.routes,
+        *runs.routes,
     ]
 
 
@@ -75,6 +77,7 @@ def install_components(state: AppState) -> None:
     events.install(state)
     gamification_hub.install(state)
     hands.install(state)
+    runs.install(state)  # before live_runs: it closes after it, recording the last results
     live = live_runs.install(state)
     submissions.install(state, live.run_to_end)
     yjs.install(state)

@@ -10,7 +10,8 @@ Hierarchy::
         ├── NotFound            404
         ├── Conflict            409
         ├── BadRequest          400/422: a body that does not parse or validate
-        └── TooManyRequests     429
+        ├── TooManyRequests     429
+        └── ServiceUnavailable  503: a part we depend on (the sandbox) cannot serve now
 """
 
 from __future__ import annotations
@@ -66,3 +67,8 @@ class Conflict(ApiError):
 class TooManyRequests(ApiError):
     status_code = 429
     code = "too_many_requests"
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    code = "service_unavailable"
