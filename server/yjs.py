@@ -126,8 +126,16 @@ async def yjs_socket(websocket: WebSocket) -> None:
     except (Refused, LimitReached) as exc:
         await _close(websocket, 1008, str(exc))
         return
+    except Exception:
+        # Connection boundary: the database is unreachable, or a bug. The client retries.
+        log.error("opening %s failed", websocket.url.path, exc_info=True)
+        await _close(websocket, 1011, "the server could not open this document")
+        return
     try:
         await _serve(state, registry, websocket, conn_id, target)
+    except Exception:
+        log.error("document socket %s failed", conn_id, exc_info=True)
+        await _close(websocket, 1011, "the server failed; reconnect to resync")
     finally:
         registry.dismiss(target.room_id, target.user_id)
 
