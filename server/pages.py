@@ -14,6 +14,7 @@ import logging
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import StringConstraints
 from starlette.middleware.gzip import GZipMiddleware
@@ -27,7 +28,7 @@ from server.access import room_access
 from server.api.base import Ctx, app_state, endpoint
 from server.api.schemas import Strict
 from server.auth import COOKIE_NAME, Caller
-from server.exceptions import ApiError, Unauthorized
+from server.exceptions import ApiError, BadRequest, Forbidden, Unauthorized
 from server.models import User
 
 log = logging.getLogger("classroom.pages")
@@ -113,8 +114,10 @@ async def login_page(request: Request) -> Response:
 
 async def dashboard(request: Request) -> Response:
     who = await _signed_in(request)
-    if who is None or not who[0].is_instructor:
+    if who is None:
         return RedirectResponse("/login?next=/dashboard", status_code=303)
+    if not who[0].is_instructor:
+        return RedirectResponse("/", status_code=303)
     return _render(request, "dashboard.html", {"page": "dashboard"}, who)
 
 
@@ -139,9 +142,22 @@ async def room_page(request: Request) -> Response:
     return _render(request, "room.html", boot, who, role=access.role.value, title=access.room.title)
 
 
+def _same_origin_json(request: Request) -> None:
+    """Refuse a cross-site attempt to sign a visitor in as someone else (login CSRF): another
+    site's form cannot send JSON, and a browser names the page's origin on a POST."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise BadRequest("send the token as application/json", code="json_required")
+    origin = request.headers.get("origin")
+    # The host alone: behind a TLS-terminating proxy the scheme we see may differ.
+    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
+        raise Forbidden("a session can only be started from this site", code="cross_origin")
+
+
 @endpoint("POST", "/session", body=SessionBody, auth=False, status=204, tag="pages")
 async def start_session(ctx: Ctx) -> Response:
     """Keep a token from login or join in the HttpOnly page cookie."""
+    _same_origin_json(ctx.request)
     token = ctx.body(SessionBody).token
     ctx.state.signer.verify(token)
     response = Response(status_code=204)

@@ -41,6 +41,28 @@ async def test_session_sets_an_httponly_lax_cookie(
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
 
 
+async def test_session_refuses_other_sites_and_non_json(
+    client: httpx.AsyncClient, instructor: Account
+) -> None:
+    # A cross-site form can only send text/plain or a form encoding.
+    as_text = await client.post(
+        "/session",
+        content=f'{{"token": "{instructor.token}"}}',
+        headers={"content-type": "text/plain"},
+    )
+    assert as_text.status_code == 400
+    assert as_text.json()["error"]["code"] == "json_required"
+    elsewhere = await client.post(
+        "/session", json={"token": instructor.token}, headers={"origin": "https://evil.example"}
+    )
+    assert elsewhere.status_code == 403
+    assert "set-cookie" not in as_text.headers and "set-cookie" not in elsewhere.headers
+    ours = await client.post(
+        "/session", json={"token": instructor.token}, headers={"origin": "http://testserver"}
+    )
+    assert ours.status_code == 204
+
+
 async def test_session_refuses_a_forged_token_and_sets_nothing(client: httpx.AsyncClient) -> None:
     response = await client.post("/session", json={"token": "not-a-token"})
     assert response.status_code == 401
@@ -59,6 +81,7 @@ async def test_dashboard_needs_an_instructor_cookie(
     client.cookies.set(COOKIE_NAME, lesson.alice.token)
     student = await client.get("/dashboard")
     assert student.status_code == 303
+    assert student.headers["location"] == "/"
     client.cookies.set(COOKIE_NAME, instructor.token)
     page = await client.get("/dashboard")
     assert page.status_code == 200
