@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from server.docs_registry import DocumentRegistry
@@ -214,3 +215,29 @@ async def test_idle_documents_unload_and_reload_from_the_store(
     reopened = await open_doc(yjs, "bob", "demo", live_lesson.bob.token)
     assert reopened["synced"]
     assert (await yjs.call("text", client="bob"))["text"] == "kept"
+
+
+async def test_metrics_count_sockets_documents_updates_and_fan_out(
+    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
+) -> None:
+    open_doc = opener(server, live_lesson)
+    await open_doc(yjs, "teacher", "demo", live_lesson.teacher.token)
+    await open_doc(yjs, "alice", "demo", live_lesson.alice.token)
+    for i in range(20):
+        await yjs.call("insert", client="teacher", text=f"{i};")
+    await yjs.call("wait_text", client="alice", contains=["19;"])
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        text = (await http.get("/metrics")).text
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("classroom_doc")
+    }
+    assert values["classroom_doc_sockets"] == 2
+    assert values["classroom_docs_loaded"] == 1
+    assert values["classroom_doc_rooms_loaded"] == 1
+    assert values["classroom_doc_updates_in_total"] >= 20
+    assert values["classroom_doc_updates_out_total"] >= 20
+    assert values["classroom_doc_bytes_in_total"] > 0
+    assert values["classroom_doc_bytes_out_total"] > 0
+    assert values["classroom_doc_fanout_seconds_count"] >= 1
