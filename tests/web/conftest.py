@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from server.auth import COOKIE_NAME
 from server.settings import Settings
@@ -34,6 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1366, "height": 900}
+# A loaded CI machine (two cores, Docker builds alongside) is slower than a laptop.
+expect.set_options(timeout=10_000)
 SCREENSHOTS = (
     Path(os.environ.get("CLASSROOM_TEST_ARTIFACTS", ROOT / "ci-artifacts")) / "screenshots"
 )

@@ -114,8 +114,11 @@ export async function bootLive(boot, roomId) {
     .on("run.started", (m) => { runs.set(m.run_id, { ...(runs.get(m.run_id) ?? {}), ...m }); drawRuns(); })
     .on("run.finished", (m) => { runs.set(m.run_id, { ...(runs.get(m.run_id) ?? {}), ...m }); drawRuns(); })
     .on("leaderboard.update", (m) => board.update(m))
-    .on("demo.step", (m) => demo.update(m.demo ?? m))
-    .on("quiz.opened", (m) => demo.showQuiz(m.quiz ? { step: m.step, ...m.quiz } : m))
+    .on("demo.step", (m) => demo.update(m))
+    .on("demo.stopped", () => demo.update(null))
+    .on("demo.followers", (m) => demo.followers(m))
+    .on("quiz.state", (m) => demo.showQuiz(m))
+    .on("quiz.opened", (m) => demo.showQuiz(m))
     .on("quiz.tally", (m) => {
       demo.showTally(m);
       renderTally($("#quiz-tally"), demo.quizOptions ?? [], m.counts ?? m.tally ?? []);
