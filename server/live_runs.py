@@ -165,6 +165,11 @@ class LiveRuns:
             code = type(exc).__name__
             raise EventError(_snake(code), str(exc)) from None
         self._remember(queued, conn.room_id, audience, conn.user_id)
+        doc_name = str(source.doc) if source.doc else None
+        if "runs" in self.state.components:  # the Run table record and run metrics
+            await self.state.get("runs").record(
+                queued, room_id=conn.room_id, user_id=conn.user_id, doc=doc_name
+            )
         started = {
             "type": "run.started",
             "run_id": queued.id,

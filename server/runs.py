@@ -15,6 +15,7 @@ on_state=)``, or iterate ``QueuedRun.chunks()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -48,7 +49,7 @@ class RoomRuns:
         self.state = state
         self._dispatcher = dispatcher
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recording: dict[str, asyncio.Task[None]] = {}
+        self._recording: dict[str, tuple[QueuedRun, asyncio.Task[None]]] = {}
         registry = state.metrics.registry
         self.finished = Counter(
             "classroom_runs_total", "Finished runs by language and status.",
@@ -95,30 +96,43 @@ class RoomRuns:
     async def record(
         self, run: QueuedRun, *, room_id: int, user_id: int, doc: str | None = None
     ) -> None:
-        """Write ``run``'s row now, and complete it when the run ends."""
-        async with self.state.store.session() as session:
-            session.add(
-                Run(
-                    id=run.id,
-                    room_id=room_id,
-                    user_id=user_id,
-                    language=run.request.language,
-                    doc=doc,
-                    state=run.state.value,
+        """Write ``run``'s row now, and complete it when the run ends. A failure to write is
+        logged, never raised: the run itself goes on either way."""
+        try:
+            async with self.state.store.session() as session:
+                session.add(
+                    Run(
+                        id=run.id,
+                        room_id=room_id,
+                        user_id=user_id,
+                        language=run.request.language,
+                        doc=doc,
+                        state=run.state.value,
+                    )
                 )
-            )
+        except Exception:
+            log.error("room %s run %s: cannot record it", room_id, run.id, exc_info=True)
         task = asyncio.create_task(self._follow(run), name=f"record-run-{run.id}")
         self._tasks.add(task)
-        self._recording[run.id] = task
+        self._recording[run.id] = (run, task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda _t: self._recording.pop(run.id, None))
         await self._gauge()
 
     async def recorded(self, run_id: str) -> None:
         """Return once the run's row is complete (at once if it is not being recorded here)."""
-        task = self._recording.get(run_id)
-        if task is not None:
-            await asyncio.shield(task)
+        found = self._recording.get(run_id)
+        if found is not None:
+            await asyncio.shield(found[1])
+
+    async def settled(self, run_id: str) -> None:
+        """If the run has just ended here, wait (briefly) for its row to say so: whoever saw
+        ``run.finished`` and then asks the API must see the result."""
+        found = self._recording.get(run_id)
+        if found is not None and found[0].state is RunState.FINISHED:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await asyncio.shield(found[1])
 
     def live(self, run_id: str) -> QueuedRun | None:
         try:
@@ -257,12 +271,13 @@ async def create_run(ctx: Ctx) -> RunCreated:
 @endpoint("GET", "/api/runs/{run_id:str}", response=RunView, tag="runs")
 async def get_run(ctx: Ctx) -> RunView:
     """A run's state, result and output: its runner's, or any of the room's for its staff."""
-    run_id = ctx.request.path_params["run_id"]
+    run_id = ctx.request.path_params["run_id"][:64]
+    await room_runs(ctx).settled(run_id)
     async with ctx.session() as session:
-        row = await session.get(Run, run_id[:64])
+        row = await session.get(Run, run_id)
         role = await room_role(session, row.room_id, ctx.caller.user_id) if row else None
     if row is None or role is None:
-        raise NotFound(f"run {run_id[:64]} does not exist", code="unknown_run")
+        raise NotFound(f"run {run_id} does not exist", code="unknown_run")
     if row.user_id != ctx.caller.user_id and not role.is_staff:
         raise Forbidden("only its runner and the room's staff may see a run", code="not_yours")
     view = RunView(**row.model_dump(exclude={"memory_peak"}), memory_peak_bytes=row.memory_peak)

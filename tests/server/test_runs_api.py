@@ -17,6 +17,7 @@ from server.runs import RoomRuns
 from tests.conftest import (
     Account,
     Lesson,
+    LiveServer,
     create_instructor,
     join_as,
     make_settings,
@@ -24,6 +25,7 @@ from tests.conftest import (
     new_room,
     state_of,
 )
+from tests.support.events import EventClient
 
 HELLO = {"language": "python", "code": "import sys\nprint('hi', sys.argv[1:])\n", "args": ["x"]}
 SLEEPER = {"language": "python", "code": "import time\nprint('zz', flush=True)\ntime.sleep(60)\n"}
@@ -216,3 +218,23 @@ async def test_full_queue_answers_429(narrow_app: Starlette) -> None:
             assert live is not None
             await live.cancel()
             await settle(app, run_id)
+
+
+async def test_socket_runs_are_recorded_too(server: LiveServer, live_lesson: Lesson) -> None:
+    alice = await EventClient.open(server.ws_url, live_lesson.room_id, live_lesson.alice.token)
+    try:
+        await alice.expect("room.snapshot")
+        code = {"main.py": "print('from the socket')\n"}
+        await alice.send({"type": "run.start", "language": "python", "files": code})
+        run_id = (await alice.expect("run.started"))["run_id"]
+        while (event := await alice.next(30))["type"] != "run.finished":
+            pass
+        assert event["run_id"] == run_id
+    finally:
+        await alice.close()
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.get(f"/api/runs/{run_id}", headers=live_lesson.teacher.headers)
+    assert response.status_code == 200, response.text
+    run = response.json()
+    assert (run["state"], run["status"], run["stdout"]) == ("finished", "ok", "from the socket\n")
+    assert run["user_id"] == live_lesson.alice.id
