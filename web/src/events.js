@@ -15,7 +15,11 @@ export class RoomEvents {
     this.closed = false;
     this.status = "connecting";
     // As for documents: leave at once when the browser goes offline, come back when online.
-    window.addEventListener("offline", () => this.socket?.close(4000, "offline"));
+    window.addEventListener("offline", () => {
+      if (this.closed) return;
+      this.setStatus("offline");
+      this.socket?.close(4000, "offline");
+    });
     window.addEventListener("online", () => {
       if (!this.closed && this.socket === null) this.connect();
     });

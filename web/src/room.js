@@ -102,7 +102,9 @@ export async function bootRoom(boot) {
       if (shared === null) return;
       clearInterval(poll);
       toast("You are paired", `You now share ${shared} with your partner.`, "good");
-      doc.open(shared, languageOfDoc(shared));
+      lang = languageOfDoc(shared);
+      select.value = lang.id;
+      doc.open(shared, lang);
     }, PAIR_POLL_MS);
   }
 
@@ -133,10 +135,11 @@ export async function bootRoom(boot) {
     currentDoc: () => doc.docName,
     onPick: (ex) => {
       if (ex.language && ex.language !== lang.id && !explicitDoc) setLanguage(languageById(ex.language));
-      // The starter is {file: text}: the file named like ours, else the first one.
+      // The starter is {file: text}: the file named like ours, else the first one. Only into
+      // the student's own file: two partners seeding a shared one at once would both insert.
       const starter = ex.starter ?? {};
       const text = typeof starter === "string" ? starter : (starter[doc.docName.split("/").pop()] ?? Object.values(starter)[0]);
-      if (text) doc.seed(text);
+      if (text && doc.docName.startsWith(`students/${user.id}/`)) doc.seed(text);
     },
   });
   let demoEditor = null;
