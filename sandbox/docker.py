@@ -215,8 +215,7 @@ class DockerBackend:
         return removed
 
     async def close(self) -> None:
-        for execution in list(self._executions):
-            await execution.cancel()
+        await asyncio.gather(*(e.cancel() for e in list(self._executions)))
         await self.pool.close()
         if self._docker is not None:
             await self._docker.close()

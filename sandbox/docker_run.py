@@ -168,6 +168,7 @@ class DockerExecution:
         await self.finished()
 
     async def wait(self) -> RunResult:
+        """The result; if the task awaiting it is cancelled, the run is cancelled too."""
         try:
             return await asyncio.shield(self._result)
         except asyncio.CancelledError:
@@ -225,6 +226,17 @@ class DockerExecution:
             compile_argv,
             language.run_argv(names, self._request.args),
         )
+        if self.pooled and not await self._alive():
+            # A pooled container died while waiting (engine restart, killed from outside):
+            # nothing ran in it yet, so take the cold path. Attaching to it would hang.
+            log.warning(
+                "run %s: pooled container %s is gone, starting a fresh one",
+                self.id,
+                self.container_id,
+            )
+            await self._kill()
+            self._box = await self._backend.create_box(language, limits, self.id)
+            self.container_id, self.pooled = self._box.container.id, False
         await self._attach(session, data)
         if session.ended is not None:
             await asyncio.shield(self._kill())
@@ -335,6 +347,14 @@ class DockerExecution:
                 transport.write_eof()
         except (OSError, RuntimeError, AttributeError):
             log.debug("run %s: the program closed its stdin early", self.id)
+
+    async def _alive(self) -> bool:
+        assert self._box is not None
+        try:
+            state = (await self._box.container.show()).get("State", {})
+        except aiodocker.DockerError:
+            return False
+        return bool(state.get("Running"))
 
     async def _container_exit(self) -> tuple[int | None, bool]:
         """Exit code and OOM flag of the container, once the engine has recorded them."""

@@ -8,11 +8,13 @@
 #   --force   rebuild even when an image's content-hash label matches
 # Env: CLASSROOM_IMAGE_CACHE  work/cache dir (default /var/cache/opencode-classroom-images)
 #
-# Cache: every image carries the label opencode-classroom.content-hash (hash of this script and
-# its Dockerfile); a matching image is skipped, so a re-run with nothing changed takes seconds.
+# Cache: every image carries the label opencode-classroom.content-hash (hash of RECIPE, the suite
+# and its Dockerfile); a matching image is skipped, so a re-run with nothing changed takes about a
+# second. The debootstrap base is kept as a tarball in the cache dir for partial rebuilds.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+RECIPE=2  # bump when the way images are assembled below changes: every image is rebuilt
 PREFIX=opencode-classroom
 FORCE=0
 LANGS=()
@@ -59,7 +61,7 @@ MIRROR=$(mirror_from_apt | head -n1)
 [ -n "$MIRROR" ] || die "no Debian mirror for suite $SUITE found in the apt configuration"
 
 packages_of() { sed -n 's/^ARG PACKAGES="\(.*\)"$/\1/p' "$HERE/Dockerfile.$1"; }
-hash_of() { cat "$0" "$HERE/Dockerfile.$1" | sha256sum | cut -c1-16; }
+hash_of() { { echo "$RECIPE $SUITE"; cat "$HERE/Dockerfile.$1"; } | sha256sum | cut -c1-16; }
 image_of() { echo "$PREFIX-$1:latest"; }
 
 TODO=()
@@ -88,7 +90,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The base: debootstrap once per (suite, mirror, script); kept as a tarball for later runs.
-BASE_KEY=$(printf '%s %s %s' "$SUITE" "$MIRROR" "$(sha256sum < "$0")" | sha256sum | cut -c1-16)
+BASE_KEY=$(printf '%s %s %s' "$RECIPE" "$SUITE" "$MIRROR" | sha256sum | cut -c1-16)
 BASE_TAR=$CACHE/base-$SUITE-$BASE_KEY.tar
 if [ ! -f "$BASE_TAR" ]; then
     log "debootstrap $SUITE from $MIRROR"
@@ -102,6 +104,7 @@ if [ ! -f "$BASE_TAR" ]; then
     chroot "$WORK/base" sh -c 'groupadd -g 10001 runner && useradd -u 10001 -g 10001 -d /work -s /usr/sbin/nologin runner && mkdir -m 0755 /work'
     printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\n' \
         > "$WORK/base/etc/dpkg/dpkg.cfg.d/01-classroom-nodoc"
+    rm -f "$CACHE"/base-*.tar  # bases of other recipes or mirrors
     tar -C "$WORK/base" -cf "$BASE_TAR.part" . && mv "$BASE_TAR.part" "$BASE_TAR"
     rm -rf --one-file-system "$WORK/base"
 fi
@@ -160,4 +163,6 @@ for lang in "${TODO[@]}"; do
     if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || die "building failed"; pids=("${pids[@]:1}"); fi
 done
 for p in "${pids[@]}"; do wait "$p" || die "building failed"; done
+# The images these replaced are now untagged: drop them (those still used by a container stay).
+docker image prune -f --filter "label=opencode-classroom.language" >/dev/null || true
 log "done: ${TODO[*]}"

@@ -366,3 +366,16 @@ async def test_sweep_removes_containers_of_a_dead_process() -> None:
             for container in made.values():
                 with contextlib.suppress(aiodocker.DockerError):
                     await container.delete(force=True)
+
+
+async def test_a_dead_pooled_container_falls_back_to_a_fresh_one() -> None:
+    async with docker_backend(pool_size=1, pool_languages=["python"]) as backend:
+        async with asyncio.timeout(60):
+            await backend.pool.wait_full()
+        (waiting,) = await containers_of(backend)
+        async with aiodocker.Docker() as docker:
+            await docker.containers.container(waiting).kill()
+        _, result = await run(backend, RunRequest("python", HELLO["python"]))
+    assert result.status is RunStatus.OK, result
+    assert result.stdout == "hello from python\n"
+    assert result.extra["pooled"] is False
