@@ -40,6 +40,7 @@ text = "One pass over the list."
 [[steps.content.files]]
 path = "main.py"
 text = "items = [2, 1]\\nitems[0], items[1] = items[1], items[0]\\nprint(items)\\n"
+highlight = [2]
 
 [[steps]]
 id = "trace"
@@ -130,6 +131,10 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
     await expect(position).to_have_text("Step 2 of 4 — The code")
     demo_code = alice.locator(".demo-code .cm-content")
     await expect(demo_code).to_contain_text("items[0], items[1] = items[1], items[0]")
+    # The step highlights line 2 of the file.
+    await expect(demo_code.locator(".cm-demo-highlight")).to_have_text(
+        "items[0], items[1] = items[1], items[0]"
+    )
     await screenshot(alice, "room-demo-code")
 
     await alice.get_by_role("button", name="Detach").click()

@@ -7,8 +7,9 @@ import { renderVisualization } from "./viz.js";
 
 export class DemoPanel {
   /** `send` sends a room command; `isInstructor` shows the step controls. */
-  constructor(root, { send, isInstructor, demos = [], onExercise = null, onCodeLanguage = null }) {
+  constructor(root, { send, isInstructor, demos = [], onExercise = null, onCodeLanguage = null, onHighlight = null }) {
     this.send = send;
+    this.onHighlight = onHighlight;
     this.onExercise = onExercise;
     this.onCodeLanguage = onCodeLanguage;
     this.isInstructor = isInstructor;
@@ -88,6 +89,8 @@ export class DemoPanel {
     if (demo.followers !== undefined && this.isInstructor) this.followers(demo);
     if (content.exercise && this.onExercise) this.onExercise(content.exercise);
     if (content.language && this.onCodeLanguage) this.onCodeLanguage(content.language);
+    // The demo document shows a code step's first file; its highlighted lines follow the step.
+    if (this.onHighlight) this.onHighlight(step.type === "code" ? (content.files?.[0]?.highlight ?? []) : []);
   }
 
   setFollowing(flag) {

@@ -1,8 +1,8 @@
 // CodeMirror 6 views bound to a Y.Text through y-codemirror.next (remote cursors and names
 // come from awareness). The language lives in a compartment so the select can swap it.
 import { basicSetup, minimalSetup } from "codemirror";
-import { EditorState, Compartment } from "@codemirror/state";
-import { EditorView, keymap } from "@codemirror/view";
+import { EditorState, Compartment, StateEffect, StateField, RangeSetBuilder } from "@codemirror/state";
+import { EditorView, Decoration, keymap } from "@codemirror/view";
 import { indentWithTab } from "@codemirror/commands";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import * as Y from "yjs";
@@ -13,7 +13,35 @@ const theme = EditorView.theme({
   // Room above the first line for a remote caret's name label.
   ".cm-content": { caretColor: "#111", paddingTop: "16px" },
   "&.cm-focused": { outline: "2px solid var(--focus)" },
+  ".cm-demo-highlight": { backgroundColor: "#fff3c4" },
   ".cm-ySelectionInfo": { opacity: "1", fontFamily: "var(--sans)", fontSize: "12px" },
+});
+
+// Lines a demo step highlights ([[start, end], ...], 1-based, inclusive). The ranges are kept
+// and the decorations rebuilt on every change: the server rewrites the demo document when a
+// code step comes on screen, before or after the step event reaches us.
+const setHighlights = StateEffect.define();
+const highlightLine = Decoration.line({ class: "cm-demo-highlight" });
+
+function lineDecorations(doc, ranges) {
+  const builder = new RangeSetBuilder();
+  const wanted = new Set();
+  for (const [start, end] of ranges) {
+    for (let n = Math.max(1, start); n <= Math.min(doc.lines, end); n++) wanted.add(n);
+  }
+  for (const n of [...wanted].sort((a, b) => a - b)) builder.add(doc.line(n).from, doc.line(n).from, highlightLine);
+  return builder.finish();
+}
+
+const highlights = StateField.define({
+  create: () => ({ ranges: [], decorations: Decoration.none }),
+  update(value, tr) {
+    let { ranges } = value;
+    for (const effect of tr.effects) if (effect.is(setHighlights)) ranges = effect.value;
+    if (ranges === value.ranges && !tr.docChanged) return value;
+    return { ranges, decorations: lineDecorations(tr.state.doc, ranges) };
+  },
+  provide: (field) => EditorView.decorations.from(field, (value) => value.decorations),
 });
 
 /**
@@ -37,6 +65,7 @@ export function createEditor(parent, ytext, options = {}) {
       languageSlot.of(language ? language.support() : []),
       editableSlot.of(editable(!readOnly)),
       EditorView.contentAttributes.of({ "aria-label": label }),
+      highlights,
       yCollab(ytext, awareness, { undoManager }),
     ],
   });
@@ -45,6 +74,10 @@ export function createEditor(parent, ytext, options = {}) {
     view,
     setLanguage(lang) {
       view.dispatch({ effects: languageSlot.reconfigure(lang.support()) });
+    },
+    /** Highlight lines: `ranges` is [[start, end], ...] (1-based, inclusive); [] clears. */
+    highlight(ranges) {
+      view.dispatch({ effects: setHighlights.of(ranges) });
     },
     setReadOnly(flag) {
       view.dispatch({ effects: editableSlot.reconfigure(editable(!flag)) });

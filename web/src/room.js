@@ -151,6 +151,7 @@ export async function bootRoom(boot) {
     // A code step names its language: highlight the demo document (or, for the instructor
     // editing it, the main editor) accordingly.
     onCodeLanguage: (id) => (isInstructor ? doc.docName === "demo" && setLanguage(languageById(id)) : demoEditor?.setLanguage(languageById(id))),
+    onHighlight: (ranges) => (isInstructor ? doc.docName === "demo" && doc.editor.highlight(ranges) : demoEditor?.highlight(ranges)),
   });
   if (!isInstructor) {
     // The instructor's live demo code, read-only for students.
