@@ -36,6 +36,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
+from sandbox.exceptions import BackendUnavailable
 from sandbox.model import Chunk, RunRequest, RunResult, RunState, RunStatus
 from sandbox.queue import OnChunk, OnState, QueuedRun, queue_full
 from sandbox.validate import check_request
@@ -139,17 +140,27 @@ class Subscriber:
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _listen(self) -> None:
-        async for message in self._pubsub.listen():
-            channel = message["channel"]
-            if message["type"] == "subscribe":
-                confirmed = self._confirmed.pop(channel, None)
-                if confirmed is not None and not confirmed.done():
-                    confirmed.set_result(None)
-            elif message["type"] == "message":
-                try:
-                    await self._on_message(channel, json.loads(message["data"]))
-                except Exception:  # one bad message must not stop the relay
-                    log.error("bad message on %s", channel, exc_info=True)
+        while True:
+            try:
+                async for message in self._pubsub.listen():
+                    await self._dispatch(message)
+            except (redis.ConnectionError, redis.TimeoutError):
+                # redis-py reconnects and resubscribes on the next read; messages published
+                # meanwhile are lost, which heartbeats and the result keys make up for.
+                log.warning("pub/sub connection to Redis lost; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        if message["type"] == "subscribe":
+            confirmed = self._confirmed.pop(channel, None)
+            if confirmed is not None and not confirmed.done():
+                confirmed.set_result(None)
+        elif message["type"] == "message":
+            try:
+                await self._on_message(channel, json.loads(message["data"]))
+            except Exception:  # one bad message must not stop the relay
+                log.error("bad message on %s", channel, exc_info=True)
 
 
 class _Control:
@@ -222,10 +233,14 @@ class RedisRunQueue:
         )
         channel = self.keys.events(run.id)
         self._runs[run.id] = run
-        await self._subscriber.subscribe(channel)
-        payload = encode(request.to_dict())
-        args: list[str | int] = [GROUP, self.max_queued, run.id, payload]
-        accepted, value = await self._submit(keys=[self.keys.stream], args=args)
+        try:
+            await self._subscriber.subscribe(channel)
+            payload = encode(request.to_dict())
+            args: list[str | int] = [GROUP, self.max_queued, run.id, payload]
+            accepted, value = await self._submit(keys=[self.keys.stream], args=args)
+        except (redis.RedisError, TimeoutError) as exc:
+            self._runs.pop(run.id, None)
+            raise BackendUnavailable(f"cannot reach the run queue in Redis: {exc}") from exc
         if not accepted:
             self._runs.pop(run.id, None)
             await self._subscriber.unsubscribe(channel)

@@ -92,15 +92,26 @@ class Worker:
                     self._slot_free.clear()
                     await self._slot_free.wait()
                     continue
-                reply: Any = await self.client.xreadgroup(
-                    GROUP, self.name, {self.keys.stream: ">"}, count=free, block=1000
-                )
+                try:
+                    reply: Any = await self.client.xreadgroup(
+                        GROUP, self.name, {self.keys.stream: ">"}, count=free, block=1000
+                    )
+                except (redis.ConnectionError, redis.TimeoutError):
+                    log.warning("worker %s: Redis unreachable; retrying", self.name, exc_info=True)
+                    await asyncio.sleep(1.0)
+                    continue
+                except redis.ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    await ensure_group(self.client, self.keys)  # the stream was deleted
+                    continue
                 for _stream, entries in reply or []:
                     for entry, fields in entries:
                         self._take(entry, fields)
                 now = asyncio.get_running_loop().time()
                 if now - claimed_at > self.claim_idle_ms / 2000:
-                    await self.reclaim()
+                    with contextlib.suppress(redis.RedisError):
+                        await self.reclaim()
                     claimed_at = now
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -158,9 +169,13 @@ class Worker:
             active.execution = execution
             if active.cancelled:
                 await execution.cancel()
-            await self._publish(run_id, {"t": "state", "state": RunState.RUNNING.value})
-            async for chunk in execution.chunks():
-                await self._publish(run_id, {"t": "chunk", **chunk.to_dict()})
+            try:
+                await self._publish(run_id, {"t": "state", "state": RunState.RUNNING.value})
+                async for chunk in execution.chunks():
+                    await self._publish(run_id, {"t": "chunk", **chunk.to_dict()})
+            except BaseException:
+                await execution.cancel()  # nobody could see it any more: stop it
+                raise
             result = await execution.wait()
         except Exception as exc:  # task boundary: the run must end with a result
             log.error("run %s failed in worker %s", run_id, self.name, exc_info=True)
