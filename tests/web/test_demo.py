@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.web.conftest import Classroom, open_page, screenshot, signed_in
+from tests.web.test_room import wait_text
 
 pytestmark = pytest.mark.chromium
 DATABASES = ("sqlite",)
@@ -136,6 +137,9 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
         "items[0], items[1] = items[1], items[0]"
     )
     await screenshot(alice, "room-demo-code")
+    # She takes the demo's code into her own file.
+    await alice.get_by_role("button", name="Copy into my file").click()
+    await wait_text(alice, r"^items = \[2, 1\]\nitems\[0\]")
 
     await alice.get_by_role("button", name="Detach").click()
     await expect(teacher.get_by_text("0 of 1 students following, 1 detached")).to_be_visible()

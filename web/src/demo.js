@@ -26,8 +26,9 @@ export class DemoPanel {
     this.followInfo = h("p", { class: "muted", "aria-live": "polite" });
     if (isInstructor) this.buildControls(demos);
     this.codeHost = h("div", { class: "demo-code", hidden: true });
+    this.copyButton = h("button", { type: "button", class: "secondary", hidden: true }, "Copy into my file");
     clear(root, h("header", { class: "panel-head" }, this.title, this.follow), this.position, this.controls, this.followInfo,
-      this.markdown, this.codeHost, this.viz, this.quiz);
+      this.markdown, this.codeHost, this.copyButton, this.viz, this.quiz);
   }
 
   buildControls(demos) {
@@ -47,9 +48,11 @@ export class DemoPanel {
   }
 
   /** Attaches the read-only editor of the `demo` document (built by the page). */
-  showCode(mount) {
+  showCode(mount, copy = null) {
     this.hasCode = true;
     mount(this.codeHost);
+    if (copy) this.copyButton.addEventListener("click", copy);
+    this.canCopy = copy !== null;
   }
 
   /** Demo state from room.snapshot (`demo` may be null) or a demo.step event. */
@@ -62,10 +65,12 @@ export class DemoPanel {
       this.follow.hidden = true;
       this.position.textContent = "No demo running.";
       this.codeHost.hidden = true;
+      this.copyButton.hidden = true;
       for (const el of [this.markdown, this.viz, this.quiz]) clear(el);
       return;
     }
     this.codeHost.hidden = !this.hasCode;
+    this.copyButton.hidden = !this.canCopy;
     this.follow.hidden = this.isInstructor;
     if (this.following || this.shown === null) this.render(this.latest);
     else this.position.textContent = `Detached at step ${indexOf(this.shown) + 1}; the class is at step ${indexOf(this.latest) + 1}.`;

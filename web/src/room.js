@@ -155,9 +155,16 @@ export async function bootRoom(boot) {
   });
   if (!isInstructor) {
     // The instructor's live demo code, read-only for students.
+    let demoDoc = null;
     demo.showCode((host) => {
-      const demoDoc = openDoc({ room: roomId, doc: "demo", token, user });
+      demoDoc = openDoc({ room: roomId, doc: "demo", token, user });
       demoEditor = createEditor(host, demoDoc.ytext, { awareness: demoDoc.awareness, readOnly: true, compact: true, language: LANGUAGES[0], label: "Demo code (read-only)" });
+    }, () => {
+      // Into the student's own file: appended when it has text, so nothing of theirs is lost.
+      const code = demoDoc.ytext.toString();
+      const mine = doc.session.ytext;
+      mine.insert(mine.length, mine.length ? `\n${code}` : code);
+      toast("Copied", `The demo code is now in ${doc.docName}.`, "good", 3000);
     });
   }
 
