@@ -72,8 +72,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run("server.main:app", workers=settings.workers, **options)
     else:
         from server.app import create_app
+        from server.docs_registry import tune_gc
 
-        uvicorn.run(create_app(settings), **options)
+        app = create_app(settings)
+        tune_gc()
+        uvicorn.run(app, **options)
     return 0
 
 
