@@ -128,10 +128,12 @@ class LoadedDocument:
                 continue  # our own, already delivered locally
             try:
                 out = self.sync.receive_remote(message[ORIGIN_BYTES:])
+                self.dispatch(out, time.perf_counter())
             except ProtocolError as exc:
                 log.warning("room %s doc %s: bad frame on the bus: %s", *self.key, exc)
-                continue
-            self.dispatch(out, time.perf_counter())
+            except Exception:
+                # Task boundary: one bad message must not end this document's bus reader.
+                log.error("room %s doc %s: bus message failed", *self.key, exc_info=True)
 
 
 class DocumentRegistry:
