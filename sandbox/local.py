@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import fcntl
 import logging
 import os
 import resource
-import secrets
 import shutil
 import stat
 import tempfile
@@ -43,7 +41,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Literal
 
-from sandbox.child import Child, Exit, kill_uid, reap_uid
+from sandbox.child import Child, Exit, reap_uid
+from sandbox.confine import UID_LOCK_DIR, UidLease, UidLeases, bwrap_argv, open_tree
+from sandbox.exceptions import BackendUnavailable
 from sandbox.languages import Language
 from sandbox.model import Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
 from sandbox.validate import check_request
@@ -51,9 +51,6 @@ from sandbox.validate import check_request
 log = logging.getLogger("classroom.sandbox")
 
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
-# One directory per host, whatever a backend's work root: two backends (a server and a worker,
-# two test sessions) must never hand out the same uid, or one's sweep kills the other's runs.
-UID_LOCK_DIR = Path(tempfile.gettempdir()) / "classroom-sandbox-uids"
 Confinement = Literal["auto", "bwrap", "none"]
 
 _MEMORY_MARKERS = (
@@ -91,7 +88,7 @@ class LocalBackend:
         self.bwrap: str | None = None
         self.work_root = work_root or Path(tempfile.gettempdir()) / "classroom-local-runs"
         self.as_root = os.geteuid() == 0
-        self._uids = _UidLeases(UID_LOCK_DIR, uid_base, uid_count) if self.as_root else None
+        self._uids = UidLeases(UID_LOCK_DIR, uid_base, uid_count) if self.as_root else None
         self._executions: set[LocalExecution] = set()
 
     async def start(self) -> None:
@@ -105,8 +102,6 @@ class LocalBackend:
                 log.warning("bubblewrap at %s cannot create namespaces here", self.bwrap)
                 self.bwrap = None
             if self.confinement == "bwrap" and self.bwrap is None:
-                from sandbox.exceptions import BackendUnavailable
-
                 raise BackendUnavailable("bubblewrap (bwrap) is required but does not work")
         if self.bwrap:
             log.warning(
@@ -141,7 +136,7 @@ class LocalBackend:
 
     # -- helpers used by executions ------------------------------------------------------
 
-    def lease_uid(self) -> _UidLease | None:
+    def lease_uid(self) -> UidLease | None:
         return self._uids.lease() if self._uids else None
 
     def missing_toolchain(self, language: Language) -> str | None:
@@ -180,8 +175,6 @@ class LocalBackend:
         """Run uids are not root: every directory above their work dirs must let others pass."""
         for directory in [root, *root.resolve().parents]:
             if not directory.stat().st_mode & stat.S_IXOTH:
-                from sandbox.exceptions import BackendUnavailable
-
                 raise BackendUnavailable(
                     f"local sandbox work root {root} is unreachable for the run uids: "
                     f"{directory} is not searchable by others (chmod o+x or pick another root)"
@@ -193,76 +186,6 @@ class LocalBackend:
             pid = entry.name.split("-")[1]
             if pid.isdigit() and not Path(f"/proc/{pid}").exists():
                 shutil.rmtree(entry, ignore_errors=True)
-
-
-class _UidLeases:
-    """Host-wide exclusive uids: a run holds ``flock`` on ``uid-N.lock`` while it uses uid N."""
-
-    def __init__(self, root: Path, base: int, count: int) -> None:
-        self.root, self.base, self.count = root, base, count
-        # A random start: backends in other processes seldom contend for the same lock.
-        self._next = secrets.randbelow(count)
-
-    def lease(self) -> _UidLease:
-        self.root.mkdir(mode=0o700, exist_ok=True)
-        for i in range(self.count):
-            n = (self._next + i) % self.count
-            fd = os.open(self.root / f"uid-{n}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            self._next = n + 1
-            lease = _UidLease(self.base + n, fd)
-            kill_uid(lease.uid)  # leftovers of a crashed holder
-            return lease
-        from sandbox.exceptions import BackendUnavailable
-
-        raise BackendUnavailable("no free sandbox uid: too many local runs at once")
-
-
-class _UidLease:
-    def __init__(self, uid: int, fd: int) -> None:
-        self.uid, self._fd = uid, fd
-
-    def release(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-def bwrap_argv(
-    bwrap: str,
-    *,
-    workdir: str | None,
-    files: tuple[tuple[int, str, bool], ...],
-    disk_bytes: int,
-    env: dict[str, str],
-) -> list[str]:
-    """bwrap's argv up to the command: ``workdir`` is bound at /work (compile step), else
-    /work is a fresh tmpfs filled from ``files`` = (fd, relative path, executable)."""
-    argv = [bwrap, "--unshare-all", "--as-pid-1", "--die-with-parent", "--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(top):
-            argv += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            argv += ["--ro-bind", top, top]
-    for name in ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime"):
-        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
-    if workdir is not None:
-        argv += ["--bind", workdir, "/work"]
-    else:
-        argv += ["--size", str(disk_bytes), "--tmpfs", "/work"]
-        for fd, rel, executable in files:
-            argv += ["--perms", "0755" if executable else "0644", "--file", str(fd), f"/work/{rel}"]
-    # The sandbox root is bwrap's own uncapped tmpfs: read-only, so only /work takes writes.
-    argv += ["--remount-ro", "/", "--chdir", "/work", "--clearenv"]
-    for key, value in env.items():
-        argv += ["--setenv", key, value]
-    argv.append("--")
-    return argv
 
 
 class LocalExecution:
@@ -475,7 +398,7 @@ class LocalExecution:
         try:
             if bwrap:
                 if streaming:
-                    files = _open_tree(workdir)
+                    files = open_tree(workdir)
                     fds = [fd for fd, _, _ in files]
                     prefix = bwrap_argv(
                         bwrap, workdir=None, files=files, disk_bytes=self._disk, env=env
@@ -586,23 +509,3 @@ class LocalExecution:
             self._pending = None
             self._chunks.put_nowait(Chunk(self._seq, stream, "".join(parts)))
             self._seq += 1
-
-
-def _open_tree(workdir: Path) -> tuple[tuple[int, str, bool], ...]:
-    """Read-only fds of the regular files under ``workdir`` (build caches skipped), for bwrap."""
-    found: list[tuple[int, str, bool]] = []
-    for root, dirs, names in os.walk(workdir):
-        if Path(root) == workdir:
-            dirs[:] = [d for d in dirs if d != ".cache"]
-        for name in names:
-            path = os.path.join(root, name)
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except OSError:
-                continue  # a symlink or a vanished file: not copied
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                os.close(fd)
-                continue
-            found.append((fd, os.path.relpath(path, workdir), bool(mode & 0o111)))
-    return tuple(found)

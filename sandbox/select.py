@@ -70,11 +70,16 @@ async def select_backend(
         else:
             kind = "local"
             log.warning("sandbox: auto chose the LOCAL backend because %s", why)
-    backend: Backend = docker
     if kind == "local":
-        backend = LocalBackend(maxima=maxima, work_root=local_root)
-    await backend.start()
-    return backend
+        local = LocalBackend(maxima=maxima, work_root=local_root)
+        await local.start()
+        return local
+    try:
+        await docker.start()
+    except BaseException:
+        await docker.close()  # a half-started client holds a connection pool
+        raise
+    return docker
 
 
 async def _why_not_docker(docker: DockerBackend, url: str | None) -> str | None:
