@@ -97,15 +97,39 @@ def test_penalties_come_off_the_total() -> None:
     assert "Penalty: -10% (attempt 2)." in result.output
 
 
+def test_style_and_speed_earn_nothing_without_correctness() -> None:
+    ex = exercise(
+        reference_time=0.1,
+        rubric={"correctness": 1, "performance": 1, "style": 1, "quality": 1, "total_points": 8},
+    )
+    empty = score(ex, rows(False, False, False), [], LintReport(), [])
+    assert empty.score == 0.0
+    half = score(ex, rows(True, False, False), [10.0], LintReport(), [])
+    assert [part.fraction for part in half.parts.values()] == [0.5, 0.5, 0.5, 0.5]
+    assert half.score == 4.0
+
+
 def test_before_due_leaves_out_the_after_due_tests() -> None:
     ex = exercise(rubric={"correctness": 1, "style": 1, "total_points": 10})
-    report = LintReport()
-    result = score(ex, rows(True, False, True), [], report, [Applied("late", 50.0, "")])
-    # correctness weight 0.5 over 4 test points: each point is worth 1.25 of 10
-    assert result.raw == 0.5 * 10 * 0.75 + 5.0
-    assert result.before_due["max_score"] == 10 - 1.25
-    assert result.before_due["score"] == (result.raw - 1.25) / 2
+    result = score(ex, rows(True, False, True), [], LintReport(), [Applied("late", 50.0, "")])
+    # 3 of 4 points: correctness and style both at 0.75
+    assert result.raw == 7.5 and result.score == 3.75
+    # without test c (1 of 4 points): 2 of 3 points, out of 7.5, halved by the penalty
+    assert result.before_due["max_score"] == 7.5
+    assert result.before_due["score"] == pytest.approx(2.5, abs=1e-3)
     assert str(result.before_due["output"]).startswith("1 of 2 tests passed.")
+    nothing_seen = score(
+        exercise(tests=[{"name": "c", "expected": "1", "visibility": "after_due"}]),
+        [GradedTest("c", 1.0, 1.0, True, "", Visibility.AFTER_DUE)],
+        [],
+        None,
+        [],
+    )
+    assert nothing_seen.before_due == {
+        "score": 0.0,
+        "max_score": 0.0,
+        "output": "0 of 0 tests passed. Score 0 of 0.",
+    }
     no_after_due = exercise(tests=[{"name": "a", "expected": "1"}])
     only = [GradedTest("a", 1.0, 1.0, True, "", Visibility.VISIBLE)]
     assert score(no_after_due, only, [], None, []).before_due == {}
