@@ -220,6 +220,11 @@ class DocumentSync:
         """Apply an update read from the store (no fan-out, no persistence)."""
         self._apply(update)
 
+    def local_awareness_frame(self) -> bytes | None:
+        """The awareness states of this process's connections, to re-announce after an outage."""
+        entries = [e for e in self.awareness.present() if e.client_id in self._owner]
+        return awareness_frame(encode_awareness(entries)) if entries else None
+
     def resync_frame(self) -> bytes:
         """The whole document as one update frame; applying it anywhere is idempotent."""
         return update_frame(self.doc.get_update())

@@ -323,7 +323,11 @@ class DocumentRegistry:
                 out = Output()
                 out.broadcast(doc.outboxes, update_frame(missed))
                 doc.dispatch(out, time.perf_counter())
-            self.publish(channel_of(doc.room_id, doc.name), doc.sync.resync_frame(), doc.barrier)
+            channel = channel_of(doc.room_id, doc.name)
+            self.publish(channel, doc.sync.resync_frame(), doc.barrier)
+            awareness = doc.sync.local_awareness_frame()
+            if awareness is not None:
+                self.publish(channel, awareness, None)
             log.info("resynced room %s doc %s after the bus came back", doc.room_id, doc.name)
 
 

@@ -14,7 +14,8 @@
 //   wait_text  {client, field?, equals?, contains?, length?, min_length?, timeout_ms?} -> {text}
 //   set_awareness {client, state}                -> {}
 //   awareness  {client}                          -> {states: {clientId: state}} (remote only)
-//   wait_awareness {client, count, timeout_ms?}  -> {states}  until exactly count remote states
+//   wait_awareness {client, count?, includes?, timeout_ms?} -> {states}  until exactly count
+//              remote states and/or one equal to includes
 //   info       {client}                          -> {connected, synced, denied: [...], closes}
 //   wait_denied {client, timeout_ms?}            -> {denied}  once a permission-denied arrived
 //   kill_socket {client}                         -> {}  drop the TCP connection, say nothing
@@ -159,14 +160,17 @@ const commands = {
   awareness ({ client: name }) {
     return { states: remoteStates(get(name)) }
   },
-  async wait_awareness ({ client: name, count, timeout_ms: timeoutMs }) {
+  async wait_awareness ({ client: name, count, includes, timeout_ms: timeoutMs }) {
     const client = get(name)
+    const wanted = includes === undefined ? null : JSON.stringify(includes)
     const check = () => {
       const states = remoteStates(client)
-      return Object.keys(states).length === count ? { states } : undefined
+      if (count !== undefined && Object.keys(states).length !== count) return undefined
+      if (wanted !== null && !Object.values(states).some((s) => JSON.stringify(s) === wanted)) return undefined
+      return { states }
     }
     check.last = () => remoteStates(client)
-    return waitFor(client, check, timeoutMs, `${count} awareness states`, ['awareness'])
+    return waitFor(client, check, timeoutMs, `awareness ${count} ${wanted}`, ['awareness'])
   },
   info ({ client: name }) {
     const { provider, denied, closes } = get(name)

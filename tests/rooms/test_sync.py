@@ -298,3 +298,14 @@ def test_arbitrary_frames_never_raise_anything_but_protocol_error(frame: bytes) 
         # The object still works for everyone afterwards.
         server.disconnect(1)
         assert server.connections == [2]
+
+
+def test_local_awareness_frame_has_only_this_processes_clients() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    assert server.local_awareness_frame() is None
+    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"me":1}')])))
+    server.receive_remote(awareness_frame(encode_awareness([AwarenessEntry(6, 1, "{}")])))
+    frame = server.local_awareness_frame()
+    assert frame is not None
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 1, '{"me":1}')]

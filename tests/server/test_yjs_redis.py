@@ -119,6 +119,7 @@ async def test_redis_away_degrades_to_local_then_resyncs(
     await yjs.call("insert", client="teacher", text="during outage\n")
     await yjs.call("wait_text", client="helper", contains=["during outage\n"])
     await yjs.call("insert", client="alice", text="alice alone\n")
+    await yjs.call("set_awareness", client="alice", state={"user": {"name": "Alice"}})
 
     marks = len(one.log), len(two.log)
     redis.start()
@@ -128,5 +129,9 @@ async def test_redis_away_degrades_to_local_then_resyncs(
     await yjs.call("wait_text", client="alice", contains=both)
     await yjs.call("wait_text", client="teacher", contains=both)
     await yjs.call("wait_text", client="helper", contains=both)
+    # Re-announced on resync, well before the clients' own 15 s renewal.
+    await yjs.call(
+        "wait_awareness", client="teacher", includes={"user": {"name": "Alice"}}, timeout_ms=5000
+    )
     assert await ready_status(one) == 200
     assert await ready_status(two) == 200
