@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import Lesson
 from tests.node.harness import YjsHarness
 from tests.server.yjs_processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
-from tests.services import require
+from tests.services import require, required
 
 DATABASES = ("sqlite", "postgres")
 pytestmark = [pytest.mark.node, pytest.mark.redis, pytest.mark.slow]
@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.node, pytest.mark.redis, pytest.mark.slow]
 def redis() -> Iterator[PrivateRedis]:
     require("redis")
     if shutil.which("redis-server") is None:
+        if "redis" in required():
+            pytest.fail("redis is required but the redis-server binary is not on PATH")
         pytest.skip("redis-server binary not on PATH")
     private = PrivateRedis()
     private.start()

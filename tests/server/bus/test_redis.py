@@ -12,7 +12,7 @@ import pytest
 from server.bus.redis import RedisBus
 from tests.conftest import free_port
 from tests.server.yjs_processes import PrivateRedis
-from tests.services import REDIS_URL, require
+from tests.services import REDIS_URL, require, required
 
 pytestmark = pytest.mark.redis
 
@@ -54,6 +54,8 @@ async def test_a_message_reaches_subscribers_in_every_process(
 def private_redis() -> Iterator[PrivateRedis]:
     require("redis")
     if shutil.which("redis-server") is None:
+        if "redis" in required():
+            pytest.fail("redis is required but the redis-server binary is not on PATH")
         pytest.skip("redis-server binary not on PATH")
     redis = PrivateRedis()
     redis.start()
