@@ -174,6 +174,22 @@ except OSError as e:
     print("stopped:", type(e).__name__, e.errno)
 """
 
+PY_FILES = """\
+import os
+handles = []
+try:
+    while True:
+        handles.append(os.open("/dev/null", os.O_RDONLY))
+except OSError as e:
+    print("open files:", len(handles), type(e).__name__)
+"""
+
+
+def _files_capped(result: RunResult, target: Target) -> None:
+    count = int(result.stdout.split()[2])
+    assert count < FAST.nofile, result.stdout
+
+
 ATTACKS: list[Attack] = [
     Attack(
         "fork-bomb-python",
@@ -263,6 +279,7 @@ ATTACKS: list[Attack] = [
         _no_host_token,
         isolation=True,
     ),
+    Attack("file-descriptors", "python", {"main.py": PY_FILES}, frozenset({S.OK}), _files_capped),
     Attack(
         "kill-everything",
         "python",

@@ -379,3 +379,27 @@ async def test_a_dead_pooled_container_falls_back_to_a_fresh_one() -> None:
     assert result.status is RunStatus.OK, result
     assert result.stdout == "hello from python\n"
     assert result.extra["pooled"] is False
+
+
+async def test_without_stdin_the_program_reads_end_of_input(backend: DockerBackend) -> None:
+    source = "try:\n    input()\nexcept EOFError:\n    print('eof')\n"
+    _, result = await run(backend, RunRequest("python", {"main.py": source}))
+    assert result.stdout == "eof\n", result
+
+
+async def test_output_without_final_newline_is_kept_exactly(backend: DockerBackend) -> None:
+    source = "import sys\nsys.stdout.write('no newline')\nsys.stderr.write('err, too')\n"
+    _, result = await run(backend, RunRequest("python", {"main.py": source}))
+    assert (result.stdout, result.stderr) == ("no newline", "err, too"), result
+
+
+async def test_compile_step_has_its_own_time_limit(backend: DockerBackend) -> None:
+    limits = Limits(compile_time_seconds=0.05, memory_mb=512)
+    _, result = await run(backend, RunRequest("rust", HELLO["rust"], limits=limits))
+    assert result.status is RunStatus.TIMEOUT, result
+    assert "compiling took longer than 0.05 s" in result.message
+
+
+async def test_exit_code_without_a_crash(backend: DockerBackend) -> None:
+    _, result = await run(backend, RunRequest("python", {"main.py": "raise SystemExit(3)\n"}))
+    assert (result.status, result.exit_code, result.signal) == (RunStatus.RUNTIME_ERROR, 3, None)
