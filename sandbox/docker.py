@@ -138,8 +138,20 @@ class DockerBackend:
         return f"{self.image_prefix}-{language.image}:latest"
 
     def limits_for(self, language: Language, request: RunRequest | None = None) -> Limits:
-        """The language's defaults, overridden by the request, capped by the operator's maxima."""
-        limits = request.limits if request and request.limits else language.limits
+        """The language's defaults, overridden by the request, capped by the operator's maxima.
+
+        A request field left at the :class:`Limits` default keeps the language's value, so
+        ``Limits(time_seconds=2)`` on a Rust run still gets Rust's memory for the compiler.
+        """
+        limits = language.limits
+        if request is not None and request.limits is not None:
+            plain = Limits()
+            changed = {
+                name: value
+                for name in Limits.__dataclass_fields__
+                if (value := getattr(request.limits, name)) != getattr(plain, name)
+            }
+            limits = limits.with_overrides(changed)
         return limits.capped(self.maxima)
 
     async def start(self) -> None:

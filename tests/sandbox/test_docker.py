@@ -15,6 +15,7 @@ import pytest
 
 from sandbox.docker import LABEL_OWNER, LABEL_RUN, DockerBackend, docker_available
 from sandbox.exceptions import BackendUnavailable, InvalidRequest, UnknownLanguage
+from sandbox.languages import get_language
 from sandbox.model import Chunk, Limits, RunRequest, RunStatus
 from tests.sandbox.docker_support import (
     PREFIX,
@@ -403,3 +404,13 @@ async def test_compile_step_has_its_own_time_limit(backend: DockerBackend) -> No
 async def test_exit_code_without_a_crash(backend: DockerBackend) -> None:
     _, result = await run(backend, RunRequest("python", {"main.py": "raise SystemExit(3)\n"}))
     assert (result.status, result.exit_code, result.signal) == (RunStatus.RUNTIME_ERROR, 3, None)
+
+
+def test_request_limits_override_only_what_they_change() -> None:
+    backend = DockerBackend(None, maxima=Limits(time_seconds=20, memory_mb=1024))  # not started
+    rust = get_language("rust")
+    limits = backend.limits_for(rust, RunRequest("rust", {}, limits=Limits(time_seconds=2)))
+    assert limits.time_seconds == 2 and limits.memory_mb == rust.limits.memory_mb
+    capped = backend.limits_for(rust, RunRequest("rust", {}, limits=Limits(memory_mb=4096)))
+    assert capped.memory_mb == 1024
+    assert backend.limits_for(rust) == rust.limits
