@@ -37,6 +37,12 @@ LABEL_RUN = "opencode-classroom.run"
 LABEL_OWNER = "opencode-classroom.owner"
 LABEL_LANGUAGE = "opencode-classroom.language"
 MIB = 1 << 20
+# Ceilings when the operator gives none: time and memory as the settings' defaults; the rest
+# so high that each language's own defaults apply.
+DEFAULT_MAXIMA = Limits(
+    time_seconds=20.0, memory_mb=512, pids=1024, cpus=64.0, disk_mb=4096, nofile=4096,
+    compile_time_seconds=60.0,
+)  # fmt: skip
 
 
 def container_config(
@@ -120,7 +126,7 @@ class DockerBackend:
     ) -> None:
         self.url = url
         self.image_prefix = image_prefix
-        self.maxima = maxima or Limits(time_seconds=20.0, memory_mb=512)
+        self.maxima = maxima or DEFAULT_MAXIMA
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pool = WarmPool(self.create_box, self.discard_box, pool_size)
         self.pool_languages = set(pool_languages) if pool_languages is not None else None

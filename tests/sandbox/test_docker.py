@@ -407,7 +407,8 @@ async def test_exit_code_without_a_crash(backend: DockerBackend) -> None:
 
 
 def test_request_limits_override_only_what_they_change() -> None:
-    backend = DockerBackend(None, maxima=Limits(time_seconds=20, memory_mb=1024))  # not started
+    maxima = Limits(time_seconds=20, memory_mb=1024, disk_mb=1024, compile_time_seconds=60)
+    backend = DockerBackend(None, maxima=maxima)  # not started: limits_for is pure
     rust = get_language("rust")
     limits = backend.limits_for(rust, RunRequest("rust", {}, limits=Limits(time_seconds=2)))
     assert limits.time_seconds == 2 and limits.memory_mb == rust.limits.memory_mb
