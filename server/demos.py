@@ -227,7 +227,9 @@ class LiveDemos:
                     payload = {"deadline": deadline, "origin": PROCESS_ID}
                     await self.hub.send_remote(room_id, "demo.deadline", payload)
                 elif deadline is not None:
-                    self._arm(room_id, deadline, backup=backup)  # fired early: wait again
+                    # A timer that fired early waits again; a process that missed the
+                    # announcement (no local socket then) learns the deadline here.
+                    self._arm(room_id, deadline, backup=backup)
                 for to, event in events:
                     await self.hub.publish(room_id, audience(to), event)
         except DemoError as exc:
