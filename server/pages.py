@@ -3,7 +3,7 @@
 The pages carry no data of their own: each renders a skeleton plus a JSON boot block (page
 name, user, room id and the token the sockets need), and ``web/static/app.js`` fetches the
 rest from the JSON API. Who is signed in comes from the ``classroom_token`` cookie, which only
-``POST /session`` sets: HttpOnly (no script reads it) and SameSite=Lax (no other site's form
+``POST /api/session`` sets: HttpOnly (no script reads it) and SameSite=Lax (no other site's form
 can post with it).
 """
 
@@ -154,7 +154,7 @@ def _same_origin_json(request: Request) -> None:
         raise Forbidden("a session can only be started from this site", code="cross_origin")
 
 
-@endpoint("POST", "/session", body=SessionBody, auth=False, status=204, tag="pages")
+@endpoint("POST", "/api/session", body=SessionBody, auth=False, status=204, tag="pages")
 async def start_session(ctx: Ctx) -> Response:
     """Keep a token from login or join in the HttpOnly page cookie."""
     _same_origin_json(ctx.request)
@@ -173,7 +173,7 @@ async def start_session(ctx: Ctx) -> Response:
     return response
 
 
-@endpoint("DELETE", "/session", auth=False, status=204, tag="pages")
+@endpoint("DELETE", "/api/session", auth=False, status=204, tag="pages")
 async def end_session(ctx: Ctx) -> Response:
     """Sign out of the pages: drop the cookie."""
     response = Response(status_code=204)

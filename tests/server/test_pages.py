@@ -34,7 +34,7 @@ async def test_landing_renders_for_anyone_with_a_strict_policy(client: httpx.Asy
 async def test_session_sets_an_httponly_lax_cookie(
     client: httpx.AsyncClient, instructor: Account
 ) -> None:
-    response = await client.post("/session", json={"token": instructor.token})
+    response = await client.post("/api/session", json={"token": instructor.token})
     assert response.status_code == 204
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE_NAME}={instructor.token}")
@@ -46,29 +46,29 @@ async def test_session_refuses_other_sites_and_non_json(
 ) -> None:
     # A cross-site form can only send text/plain or a form encoding.
     as_text = await client.post(
-        "/session",
+        "/api/session",
         content=f'{{"token": "{instructor.token}"}}',
         headers={"content-type": "text/plain"},
     )
     assert as_text.status_code == 400
     assert as_text.json()["error"]["code"] == "json_required"
     elsewhere = await client.post(
-        "/session", json={"token": instructor.token}, headers={"origin": "https://evil.example"}
+        "/api/session", json={"token": instructor.token}, headers={"origin": "https://evil.example"}
     )
     assert elsewhere.status_code == 403
     assert "set-cookie" not in as_text.headers and "set-cookie" not in elsewhere.headers
     ours = await client.post(
-        "/session", json={"token": instructor.token}, headers={"origin": "http://testserver"}
+        "/api/session", json={"token": instructor.token}, headers={"origin": "http://testserver"}
     )
     assert ours.status_code == 204
 
 
 async def test_session_refuses_a_forged_token_and_sets_nothing(client: httpx.AsyncClient) -> None:
-    response = await client.post("/session", json={"token": "not-a-token"})
+    response = await client.post("/api/session", json={"token": "not-a-token"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "token_invalid"
     assert "set-cookie" not in response.headers
-    empty = await client.post("/session", json={})
+    empty = await client.post("/api/session", json={})
     assert empty.status_code == 400
 
 
@@ -136,7 +136,7 @@ async def test_names_are_escaped_in_pages(client: httpx.AsyncClient, lesson: Les
 
 
 async def test_sign_out_clears_the_cookie(client: httpx.AsyncClient) -> None:
-    response = await client.delete("/session")
+    response = await client.delete("/api/session")
     assert response.status_code == 204
     assert response.headers["set-cookie"].startswith(f'{COOKIE_NAME}="";')
 

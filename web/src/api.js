@@ -52,11 +52,11 @@ export async function api(method, path, body = undefined) {
   return data;
 }
 
-/** Stores the token in the HttpOnly page cookie (POST /session), so pages know who is signed in. */
+/** Stores the token in the HttpOnly page cookie (POST /api/session), so pages know who is signed in. */
 export async function startSession(token) {
-  await api("POST", "/session", { token });
+  await api("POST", "/api/session", { token });
 }
 
 export async function endSession() {
-  await api("DELETE", "/session");
+  await api("DELETE", "/api/session");
 }

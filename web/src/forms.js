@@ -1,4 +1,4 @@
-// The landing (join) and sign-in pages: call the JSON API, then POST /session so the server
+// The landing (join) and sign-in pages: call the JSON API, then POST /api/session so the server
 // sets the HttpOnly cookie the pages are rendered from, then go on.
 import { h, $, clear } from "./dom.js";
 import { api, startSession, useToken } from "./api.js";
