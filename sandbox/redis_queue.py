@@ -214,9 +214,12 @@ class RedisRunQueue:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
+        # Like the local queue, a closing server cancels its runs: nobody is left to watch them.
         for run in list(self._runs.values()):
-            if run.state is RunState.QUEUED:
+            with contextlib.suppress(redis.RedisError):
                 await run.cancel()
+            if run.state is not RunState.FINISHED:
+                run.finish(RunResult(RunStatus.CANCELLED, message="the server is shutting down"))
         await self._subscriber.close()
         await self._client.aclose()
 

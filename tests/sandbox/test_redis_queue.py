@@ -36,13 +36,13 @@ class WorkerProcess:
         self.proc = proc
         self.lines: list[str] = []
 
-    async def expect(self, text: str, timeout: float = 20) -> str:
+    async def expect(self, text: str, seconds: float = 20) -> str:
         """Wait for a log line containing ``text`` (every line read is kept in ``lines``)."""
         for line in self.lines:
             if text in line:
                 return line
         assert self.proc.stderr is not None
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while raw := await self.proc.stderr.readline():
                 line = raw.decode()
                 self.lines.append(line)
@@ -113,8 +113,8 @@ async def queue(prefix: str, client: redis.Redis) -> AsyncIterator[RedisRunQueue
     await q.close()
 
 
-async def finished(run: QueuedRun, timeout: float = 30) -> RunResult:
-    async with asyncio.timeout(timeout):
+async def finished(run: QueuedRun, seconds: float = 30) -> RunResult:
+    async with asyncio.timeout(seconds):
         return await run.wait()
 
 
@@ -148,7 +148,9 @@ async def test_stdin_and_cancel_reach_the_worker(
     echo = RunRequest(
         language="python",
         files={
-            "main.py": "import sys\nfor line in sys.stdin:\n    print(line.upper(), end='', flush=True)\n"
+            "main.py": (
+                "import sys\nfor line in sys.stdin:\n    print(line.upper(), end='', flush=True)\n"
+            )
         },
         interactive=True,
     )
@@ -207,7 +209,7 @@ async def test_killed_worker_leaves_internal_error_and_is_not_rerun(
     doomed_worker.proc.kill()  # SIGKILL: no cleanup of any kind
     await doomed_worker.proc.wait()
 
-    result = await finished(run, timeout=15)
+    result = await finished(run, seconds=15)
     assert result.status is RunStatus.INTERNAL_ERROR
     assert result.message.startswith("worker lost")
     pending = await client.xpending(queue.keys.stream, GROUP)
@@ -232,3 +234,25 @@ def test_keys_are_prefixed() -> None:
     assert keys.events("r1") == "p:run:r1"
     assert keys.control("r1") == "p:run:r1:control"
     assert keys.run_id(keys.events("r1")) == "r1"
+
+
+async def test_closing_the_queue_cancels_its_runs_on_the_worker(
+    prefix: str, start_worker: StartWorker, client: redis.Redis
+) -> None:
+    await start_worker()
+    queue = RedisRunQueue(REDIS_URL, max_queued=2, prefix=prefix)
+    await queue.start()
+    run = await queue.submit(held())
+    async with asyncio.timeout(20):
+        await anext(run.chunks())
+    watcher = client.pubsub()
+    await watcher.subscribe(queue.keys.events(run.id))
+    await queue.close()
+    assert (await finished(run)).status is RunStatus.CANCELLED
+    # The worker got the cancel too: its own result for the run says so.
+    async with asyncio.timeout(20):
+        async for message in watcher.listen():
+            if message["type"] == "message" and json.loads(message["data"])["t"] == "result":
+                assert json.loads(message["data"])["result"]["status"] == "cancelled"
+                break
+    await watcher.aclose()
