@@ -105,9 +105,11 @@ async def classroom(live: LiveServer) -> AsyncIterator[Classroom]:
     yield Classroom(live, classroom, room.json(), teacher, accounts[0], accounts[1])
 
 
-async def signed_in(browser: Browser, server: LiveServer, account: Account) -> BrowserContext:
+async def signed_in(
+    browser: Browser, server: LiveServer, account: Account, *, bypass_csp: bool = False
+) -> BrowserContext:
     """A fresh browser context (its own cookies and storage) signed in as ``account``."""
-    context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context = await browser.new_context(viewport=VIEWPORT, bypass_csp=bypass_csp)  # type: ignore[arg-type]
     await context.add_cookies(
         [{"name": COOKIE_NAME, "value": account.token, "url": server.url, "httpOnly": True}]
     )

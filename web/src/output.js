@@ -27,11 +27,12 @@ export class OutputPane {
     this.nextSeq = 0;
     this.gap = false;
     this.statusEl = h("p", { class: "run-status", role: "status" }, "No run yet.");
+    // role=log: a live region whose new lines a screen reader reads as they come.
     this.screen = h("pre", {
       class: "terminal",
+      role: "log",
       tabindex: "0",
       "aria-label": "Program output",
-      "aria-live": "polite",
       "data-testid": "output",
     });
     this.input = h("input", {
