@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.web.conftest import Classroom, open_page, screenshot, signed_in
+from tests.web.test_accessibility import violations
 from tests.web.test_room import wait_text
 
 pytestmark = pytest.mark.chromium
@@ -113,10 +114,10 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
 ) -> None:
     await upload_demo(classroom)
     room = f"/rooms/{classroom.room_id}"
-    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
+    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher, bypass_csp=True)
     teacher = await open_page(teacher_ctx, classroom.url(room))
     await expect(teacher.locator("#events-status")).to_have_text("Room: live")
-    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice, bypass_csp=True)
     alice = await open_page(alice_ctx, classroom.url(room))
     await expect(alice.locator("#events-status")).to_have_text("Room: live")
     position = alice.get_by_test_id("demo-position")
@@ -155,6 +156,7 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
     await alice.get_by_role("button", name="Next frame").click()
     await expect(alice.locator(".viz figcaption")).to_have_text("sorted")
     await screenshot(alice, "room-demo-visualization")
+    assert await violations(alice) == []
 
     await next_step.click()
     await expect(position).to_have_text("Step 4 of 4 — Quick check")
@@ -167,6 +169,7 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
     await teacher.get_by_role("button", name="Close quiz").click()
     await expect(alice.get_by_test_id("quiz-answer")).to_have_text("Answer: One")
     await screenshot(teacher, "room-demo-instructor-quiz")
+    assert await violations(teacher) == []
     await expect(alice.locator(".quiz [role=status]")).to_contain_text("Correct")
 
 
