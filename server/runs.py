@@ -23,6 +23,7 @@ from typing import Annotated
 
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, Field, StringConstraints
+from sqlmodel import col, select
 from starlette.routing import BaseRoute
 
 from sandbox.exceptions import InvalidRequest, QueueFull, SandboxError, UnknownLanguage
@@ -291,7 +292,40 @@ async def get_run(ctx: Ctx) -> RunView:
     return view
 
 
-routes: list[BaseRoute] = [create_run, get_run]
+class RunSummary(BaseModel):
+    id: str
+    user_id: int
+    language: str
+    doc: str | None
+    state: str
+    status: str | None
+    exit_code: int | None
+    wall_ms: float | None
+    created_at: datetime
+
+
+class RunList(BaseModel):
+    runs: list[RunSummary]
+
+
+@endpoint("GET", "/api/rooms/{room_id:int}/runs", response=RunList, tag="runs")
+async def list_runs(ctx: Ctx) -> RunList:
+    """The room's latest runs (``?limit=``, at most 200): the caller's own, or all for staff."""
+    room_id = ctx.path_int("room_id")
+    raw = ctx.request.query_params.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise BadRequest("limit must be a whole number from 1 to 200", code="invalid_limit")
+    async with ctx.session() as session:
+        access = await room_access(session, room_id, ctx.caller)
+        query = select(Run).where(Run.room_id == room_id)
+        if not access.is_staff:
+            query = query.where(Run.user_id == ctx.caller.user_id)
+        order = (col(Run.created_at).desc(), col(Run.id).desc())
+        rows = (await session.exec(query.order_by(*order).limit(int(raw)))).all()
+    return RunList(runs=[RunSummary.model_validate(row, from_attributes=True) for row in rows])
+
+
+routes: list[BaseRoute] = [create_run, list_runs, get_run]
 
 
 def install(state: AppState) -> RoomRuns:

@@ -238,3 +238,23 @@ async def test_socket_runs_are_recorded_too(server: LiveServer, live_lesson: Les
     run = response.json()
     assert (run["state"], run["status"], run["stdout"]) == ("finished", "ok", "from the socket\n")
     assert run["user_id"] == live_lesson.alice.id
+
+
+async def test_list_a_rooms_runs(app: Starlette, client: httpx.AsyncClient, lesson: Lesson) -> None:
+    mine = await start(client, lesson.room_id, lesson.alice, HELLO)
+    theirs = await start(client, lesson.room_id, lesson.bob, HELLO)
+    for run_id in (mine, theirs):
+        await settle(app, run_id)
+    url = f"/api/rooms/{lesson.room_id}/runs"
+    alice_sees = (await client.get(url, headers=lesson.alice.headers)).json()["runs"]
+    assert [r["id"] for r in alice_sees] == [mine]
+    assert alice_sees[0]["status"] == "ok"
+    staff_sees = (await client.get(url, headers=lesson.teacher.headers)).json()["runs"]
+    assert {r["id"] for r in staff_sees} == {mine, theirs}
+    limited = await client.get(url + "?limit=1", headers=lesson.teacher.headers)
+    assert len(limited.json()["runs"]) == 1
+    bad = await client.get(url + "?limit=0", headers=lesson.teacher.headers)
+    assert bad.status_code == 400
+    state = state_of(app)
+    stranger = await create_instructor(state.store, state, email="x@example.org")
+    assert (await client.get(url, headers=stranger.headers)).status_code == 403
