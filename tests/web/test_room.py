@@ -199,3 +199,24 @@ async def test_a_pair_shares_one_document(browser: Browser, classroom: Classroom
     await wait_text(bob, "^pair = True$")
     await expect(bob.get_by_test_id("editor").locator(".cm-ySelectionInfo")).to_have_text("Alice")
     await screenshot(bob, "room-pair")
+
+
+async def test_each_language_keeps_its_own_file(browser: Browser, classroom: Classroom) -> None:
+    alice = await open_page(
+        await signed_in(browser, classroom.server, classroom.alice),
+        classroom.url(f"/rooms/{classroom.room_id}"),
+    )
+    await wait_synced(alice)
+    await expect(alice.locator("#events-status")).to_have_text("Room: live")
+    await put_code(alice, "print('from python')\n")
+    await alice.get_by_label("Language").select_option(label="JavaScript")
+    await expect(alice.locator("#doc-name")).to_have_text(f"students/{classroom.alice.id}/main.js")
+    await wait_synced(alice)
+    await wait_text(alice, "^$")
+    await put_code(alice, "console.log(6 * 7);\n")
+    # Keyboard only: Ctrl+Enter in the editor runs the file.
+    await alice.get_by_test_id("editor").locator(".cm-content").press("Control+Enter")
+    await expect(alice.get_by_test_id("output")).to_have_text("42\n", timeout=20_000)
+    await alice.get_by_label("Language").select_option(label="Python")
+    await wait_synced(alice)
+    await wait_text(alice, r"^print\('from python'\)\n$")
