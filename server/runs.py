@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute
 
 from sandbox.exceptions import InvalidRequest, QueueFull, SandboxError, UnknownLanguage
 from sandbox.languages import get_language
-from sandbox.model import RunRequest, RunResult, RunState
+from sandbox.model import RunRequest, RunResult, RunState, RunStatus
 from sandbox.queue import Dispatcher, OnChunk, OnState, QueuedRun
 from server.access import room_access
 from server.api.base import Ctx, endpoint
@@ -70,7 +70,21 @@ class RoomRuns:
         return self._dispatcher()
 
     async def start(self) -> None:
-        """Nothing to open: the dispatcher belongs to ``live_runs``."""
+        """Settle the records of runs a previous process left unfinished (it crashed or was
+        killed). Only a lone process without Redis can know that every run was its own."""
+        settings = self.state.settings
+        if settings.redis_url or settings.workers != 1:
+            return
+        async with self.state.store.session() as session:
+            rows = await session.exec(select(Run).where(Run.state != RunState.FINISHED.value))
+            stale = rows.all()
+            for row in stale:
+                row.state, row.status = RunState.FINISHED.value, RunStatus.INTERNAL_ERROR.value
+                row.message = "the server stopped before the run ended"
+                row.finished_at = utcnow()
+                session.add(row)
+        if stale:
+            log.warning("marked %d runs left unfinished by a previous server as lost", len(stale))
 
     async def close(self) -> None:
         """Let the records of runs that ended during shutdown be written (bounded)."""

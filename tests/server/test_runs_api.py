@@ -258,3 +258,34 @@ async def test_list_a_rooms_runs(app: Starlette, client: httpx.AsyncClient, less
     state = state_of(app)
     stranger = await create_instructor(state.store, state, email="x@example.org")
     assert (await client.get(url, headers=stranger.headers)).status_code == 403
+
+
+async def test_a_restart_settles_runs_left_unfinished(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(tmp_path, database_url)
+    first = create_app(settings)
+    async with first.router.lifespan_context(first):
+        transport = httpx.ASGITransport(app=first)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            state = state_of(first)
+            teacher = await create_instructor(state.store, state)
+            classroom = await new_classroom(http, teacher)
+            room = await new_room(http, teacher, classroom["id"])
+        # What a killed server leaves behind: a row that never got its result.
+        async with state.store.session() as session:
+            session.add(
+                Run(
+                    id="orphan",
+                    room_id=room["id"],
+                    user_id=teacher.id,
+                    language="python",
+                    state="running",
+                )
+            )
+    second = create_app(settings)
+    async with second.router.lifespan_context(second):
+        store = state_of(second).store
+        async with store.session() as session:
+            row = await session.get(Run, "orphan")
+    assert row is not None
+    assert (row.state, row.status) == ("finished", "internal_error")
+    assert row.message == "the server stopped before the run ended"
