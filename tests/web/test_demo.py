@@ -195,3 +195,27 @@ async def test_demo_markdown_is_sanitised(browser: Browser, classroom: Classroom
     await text.get_by_text("a link").click()
     for page in (alice, teacher):
         assert await page.evaluate("window.pwned") is None
+
+
+async def test_live_coding_without_a_demo(browser: Browser, classroom: Classroom) -> None:
+    room = f"/rooms/{classroom.room_id}"
+    teacher = await open_page(
+        await signed_in(browser, classroom.server, classroom.teacher), classroom.url(room)
+    )
+    alice = await open_page(
+        await signed_in(browser, classroom.server, classroom.alice), classroom.url(room)
+    )
+    await expect(alice.get_by_test_id("demo-position")).to_have_text("No demo running.")
+    await expect(alice.locator(".demo-code")).to_be_hidden()
+    # The instructor's own editor is the room's demo document.
+    await expect(teacher.locator("#doc-name")).to_have_text("demo")
+    await expect(teacher.get_by_test_id("doc-status")).to_have_text("Saved", timeout=15_000)
+    await teacher.get_by_test_id("editor").locator(".cm-content").click()
+    await teacher.keyboard.type("x = 42")
+    code = alice.locator(".demo-code")
+    await expect(code).to_be_visible()
+    await expect(alice.get_by_test_id("demo-position")).to_have_text(
+        "Live code from your instructor:"
+    )
+    await expect(code.locator(".cm-line").first).to_contain_text("x = 42")
+    await expect(code.locator(".cm-ySelectionInfo")).to_have_text("Ada")

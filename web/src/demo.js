@@ -55,6 +55,16 @@ export class DemoPanel {
     this.canCopy = copy !== null;
   }
 
+  /** The demo document is shown while a demo runs, or whenever the instructor has code in it
+   * (live coding without a prepared demo). `hasText` comes from the page watching the document. */
+  showCodeHost(hasText = this.codeHasText) {
+    this.codeHasText = hasText;
+    const visible = Boolean(this.hasCode && (this.latest || hasText));
+    this.codeHost.hidden = !visible;
+    this.copyButton.hidden = !(visible && this.canCopy && hasText);
+    if (!this.latest && this.hasCode) this.position.textContent = hasText ? "Live code from your instructor:" : "No demo running.";
+  }
+
   /** Demo state from room.snapshot (`demo` may be null) or a demo.step event. */
   update(demo) {
     this.latest = demo && demo.step !== undefined && demo.step !== null ? demo : null;
@@ -64,13 +74,11 @@ export class DemoPanel {
       this.shown = null;
       this.follow.hidden = true;
       this.position.textContent = "No demo running.";
-      this.codeHost.hidden = true;
-      this.copyButton.hidden = true;
+      this.showCodeHost();
       for (const el of [this.markdown, this.viz, this.quiz]) clear(el);
       return;
     }
-    this.codeHost.hidden = !this.hasCode;
-    this.copyButton.hidden = !this.canCopy;
+    this.showCodeHost();
     this.follow.hidden = this.isInstructor;
     if (this.following || this.shown === null) this.render(this.latest);
     else this.position.textContent = `Detached at step ${indexOf(this.shown) + 1}; the class is at step ${indexOf(this.latest) + 1}.`;

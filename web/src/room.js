@@ -159,6 +159,7 @@ export async function bootRoom(boot) {
     demo.showCode((host) => {
       demoDoc = openDoc({ room: roomId, doc: "demo", token, user });
       demoEditor = createEditor(host, demoDoc.ytext, { awareness: demoDoc.awareness, readOnly: true, compact: true, language: LANGUAGES[0], label: "Demo code (read-only)" });
+      demoDoc.ytext.observe(() => demo.showCodeHost(demoDoc.ytext.length > 0));
     }, () => {
       // Into the student's own file: appended when it has text, so nothing of theirs is lost.
       const code = demoDoc.ytext.toString();
