@@ -93,6 +93,8 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     await expect(score).to_contain_text("2 of 2 tests passed", timeout=30_000)
     await expect(score).to_contain_text(re.compile(r"Score 10 / 10"))
     await expect(alice.locator(".test.passed")).to_have_count(2)
+    await expect(alice.get_by_test_id("toasts")).to_contain_text("Achievement unlocked")
+    await expect(alice.get_by_test_id("xp")).to_contain_text(re.compile(r"^\d+ XP"))
     await screenshot(alice, "room-exercise-graded")
 
     # Everyone in the room sees Alice reach the top of the board.

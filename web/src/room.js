@@ -238,6 +238,13 @@ export async function bootRoom(boot) {
       exercise.show(m.exercise_id);
     })
     .on("leaderboard.update", (m) => board.update(m))
+    .on("xp.awarded", (m) => {
+      const badge = $("#xp");
+      if (!badge || !mine(m.user_id)) return;
+      badge.hidden = false;
+      badge.textContent = `${m.total} XP${m.streak ? ` · ${m.streak}-day streak` : ""}`;
+      toast(`+${m.amount} XP`, (m.awards ?? []).map((a) => a.reason.replaceAll("_", " ")).join(", "), "good", 4000);
+    })
     .on("achievement.unlocked", (m) => {
       const a = m.achievement ?? {};
       if (mine(m.user_id)) toast(`Achievement unlocked: ${a.name ?? a.id}`, a.description ?? "", "good", 8000);
