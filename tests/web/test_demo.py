@@ -31,6 +31,10 @@ type = "explanation"
 title = "The idea"
 [steps.content]
 text = "Swap **neighbours** that are out of order."
+[steps.timing]
+auto_advance = true
+duration = 600
+pause_points = [0.3]
 
 [[steps]]
 id = "code"
@@ -127,6 +131,13 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
     await teacher.get_by_role("button", name="Start").click()
     await expect(position).to_have_text("Step 1 of 4 — The idea")
     await expect(alice.get_by_test_id("demo-text").locator("strong")).to_have_text("neighbours")
+    # The step stops at its pause point; the instructor resumes it.
+    resume = teacher.get_by_role("button", name="Resume")
+    await expect(resume).to_be_visible()
+    await expect(alice.locator("#demo .badge")).to_have_text("Paused")
+    await resume.click()
+    await expect(resume).to_be_hidden()
+    await expect(alice.locator("#demo .badge")).to_have_text("")
 
     next_step = teacher.get_by_role("button", name="Next step")
     await next_step.click()

@@ -24,10 +24,11 @@ export class DemoPanel {
     this.follow = h("button", { type: "button", class: "secondary", onclick: () => this.toggleFollow(), hidden: true }, "Detach");
     this.controls = h("div", { class: "demo-controls" });
     this.followInfo = h("p", { class: "muted", "aria-live": "polite" });
+    this.clock = h("span", { class: "badge", "aria-live": "polite" });
     if (isInstructor) this.buildControls(demos);
     this.codeHost = h("div", { class: "demo-code", hidden: true });
     this.copyButton = h("button", { type: "button", class: "secondary", hidden: true }, "Copy into my file");
-    clear(root, h("header", { class: "panel-head" }, this.title, this.follow), this.position, this.controls, this.followInfo,
+    clear(root, h("header", { class: "panel-head" }, this.title, this.clock, this.follow), this.position, this.controls, this.followInfo,
       this.markdown, this.codeHost, this.copyButton, this.viz, this.quiz);
   }
 
@@ -39,6 +40,7 @@ export class DemoPanel {
       button("Start", () => this.send({ type: "demo.start", demo_id: demos.find((d) => String(d.id) === select.value)?.id ?? select.value }), { disabled: demos.length === 0 }),
       button("Previous step", () => this.send({ type: "demo.prev" }), { "aria-keyshortcuts": "Alt+ArrowLeft" }),
       button("Next step", () => this.send({ type: "demo.next" }), { "aria-keyshortcuts": "Alt+ArrowRight" }),
+      this.resumeButton = button("Resume", () => this.send({ type: "demo.resume" }), { hidden: true }),
       button("Stop", () => this.send({ type: "demo.stop" })));
     document.addEventListener("keydown", (event) => {
       if (!event.altKey) return;
@@ -87,6 +89,7 @@ export class DemoPanel {
   /** A step is {id, type, title, content}; content by type: text, code, visualization, quiz, exercise. */
   render(demo) {
     this.shown = demo;
+    this.paused(Boolean(demo.timing?.paused));
     const step = typeof demo.step === "object" ? demo.step : (demo.content ? demo : {});
     const content = step.content ?? {};
     const index = indexOf(demo);
@@ -182,6 +185,12 @@ export class DemoPanel {
       const text = [right].flat().map((r) => (typeof r === "number" ? (this.quizOptions?.[r] ?? r) : r)).join(", ");
       this.quiz.append(h("p", { class: "answer", "data-testid": "quiz-answer" }, `Answer: ${text}`));
     }
+  }
+
+  /** demo.paused / demo.resumed: an auto-advancing step stopped at a pause point, or going on. */
+  paused(flag) {
+    this.clock.textContent = flag ? "Paused" : "";
+    if (this.resumeButton) this.resumeButton.hidden = !flag;
   }
 
   /** demo.followers (instructors): how many students follow. */

@@ -116,6 +116,8 @@ export async function bootLive(boot, roomId) {
     .on("leaderboard.update", (m) => board.update(m))
     .on("demo.step", (m) => demo.update(m))
     .on("demo.stopped", () => demo.update(null))
+    .on("demo.paused", () => demo.paused(true))
+    .on("demo.resumed", () => demo.paused(false))
     .on("demo.followers", (m) => demo.followers(m))
     .on("quiz.state", (m) => demo.showQuiz(m))
     .on("quiz.opened", (m) => demo.showQuiz(m))

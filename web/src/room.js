@@ -218,6 +218,8 @@ export async function bootRoom(boot) {
     .on("member.left", (m) => presence.left(m))
     .on("demo.step", (m) => demo.update(m))
     .on("demo.stopped", () => demo.update(null))
+    .on("demo.paused", () => demo.paused(true))
+    .on("demo.resumed", () => demo.paused(false))
     .on("demo.followers", (m) => isInstructor && demo.followers(m))
     .on("quiz.opened", (m) => demo.showQuiz(m))
     .on("quiz.state", (m) => demo.showQuiz(m))
