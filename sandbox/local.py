@@ -119,7 +119,17 @@ class LocalBackend:
 
     async def run(self, request: RunRequest) -> LocalExecution:
         language = check_request(request)
-        limits = request.limits or language.limits
+        limits = language.limits
+        if request.limits is not None:
+            # As the Docker backend: a request field left at its default keeps the language's.
+            plain = Limits()
+            limits = limits.with_overrides(
+                {
+                    name: value
+                    for name in Limits.__dataclass_fields__
+                    if (value := getattr(request.limits, name)) != getattr(plain, name)
+                }
+            )
         if self.maxima is not None:
             limits = limits.capped(self.maxima)
         execution = LocalExecution(self, request, language, limits)

@@ -309,3 +309,13 @@ def processes_with(marker: str) -> list[int]:
             except OSError:
                 continue
     return [pid for pid in found if pid != os.getpid()]
+
+
+async def test_request_limits_override_only_what_they_change(boxed: LocalBackend) -> None:
+    """JavaScript's table memory (512 MB) stands when a request only changes the time."""
+    code = "const b = Buffer.alloc(350 * 1024 * 1024, 1);\nconsole.log(b.length > 0);\n"
+    files = {"main.js": code}
+    _, kept = await run(boxed, "javascript", files, limits=Limits(time_seconds=5))
+    assert kept.status is RunStatus.OK, kept
+    _, lowered = await run(boxed, "javascript", files, limits=Limits(memory_mb=128))
+    assert lowered.status is RunStatus.MEMORY_LIMIT, lowered
