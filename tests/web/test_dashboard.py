@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.web.conftest import Classroom, open_page, screenshot, signed_in
+from tests.web.test_room import wait_text
 
 pytestmark = pytest.mark.chromium
 DATABASES = ("sqlite",)
@@ -83,3 +84,12 @@ async def test_live_view_shows_each_students_code_and_raised_hands(
     await hands.get_by_role("button", name="Done").click()
     await expect(dashboard.locator("#hands")).to_have_text("No hands raised.")
     await expect(alice.get_by_role("button", name="Raise hand")).to_be_visible()
+
+    # A click on a tile opens that student's file, writable, in the room page.
+    await tile.locator(".tile-code").click()
+    await dashboard.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}\?doc="))
+    await expect(dashboard.locator("#doc-name")).to_have_text(doc)
+    await expect(dashboard.get_by_test_id("doc-status")).to_have_text("Saved")
+    await dashboard.get_by_test_id("editor").locator(".cm-content").press("Control+End")
+    await dashboard.keyboard.type("  # good")
+    await wait_text(alice, r"print\(42\)  # good$")
