@@ -3,6 +3,7 @@ runners in four languages, failures of every kind, penalties, regrade."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,16 +63,9 @@ SOLUTIONS = {
         "  get size() { return this.items.length; }\n}\nmodule.exports = { Stack };\n"
     },
     "gcd": {
-        "gcd.c": "int gcd(int a, int b) {\n    while (b) { int t = a % b; a = b; b = t; }\n    return a;\n}\n"
+        "gcd.c": "int gcd(int a, int b) {\n"
+        "    while (b) { int t = a % b; a = b; b = t; }\n    return a;\n}\n"
     },
-}
-NEEDS = {
-    "greet": "python",
-    "mean": "javascript",
-    "word-count": "c",
-    "fizzbuzz": "python",
-    "stack": "javascript",
-    "gcd": "c",
 }
 
 
@@ -291,8 +285,10 @@ async def test_cpp_and_typescript_unit_tests(sandbox: Sandbox) -> None:
                 "file": "greet.test.ts",
                 "source": (
                     'const assert = require("assert");\nimport { greet } from "./greet";\n'
-                    'test("says hello", () => { assert.strictEqual(greet("Ada"), "Hello, Ada"); });\n'
-                    'test("shouts", async () => { assert.strictEqual(greet("ADA"), "HELLO, ADA"); });\n'
+                    'test("says hello", () => {\n'
+                    '  assert.strictEqual(greet("Ada"), "Hello, Ada");\n});\n'
+                    'test("shouts", async () => {\n'
+                    '  assert.strictEqual(greet("ADA"), "HELLO, ADA");\n});\n'
                 ),
             }
         ],
@@ -341,15 +337,15 @@ async def test_a_cancelled_run_gives_no_grade(sandbox: Sandbox) -> None:
     sandbox.need("python")
 
     async def cancelled(request: RunRequest) -> RunResult:
-        # a real run, stopped by someone else (e.g. a server shutting down)
+        # a real run, stopped by someone else (e.g. a server shutting down) once it has started
         execution = await sandbox.backend.run(request)
-        await execution.cancel()
-        async for _ in execution.chunks():
-            pass
-        result: RunResult = await execution.wait()
-        return result
+        async with asyncio.timeout(60):
+            async for _ in execution.chunks():
+                await execution.cancel()
+            result: RunResult = await execution.wait()
+            return result
 
-    slow = {"main.py": "import time\ntime.sleep(30)\n"}
+    slow = {"main.py": "import time\nprint('ready', flush=True)\ntime.sleep(30)\n"}
     with pytest.raises(RunFailed, match=r"the sandbox gave no verdict \(cancelled\)"):
         await grade(examples()["greet"], slow, run=cancelled, now=NOW)
 
