@@ -121,9 +121,10 @@ async def open_page(context: BrowserContext, url: str) -> Page:
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     await page.goto(url)
     await page.wait_for_selector("body[data-ready=true]", timeout=15_000)
-    assert not errors, errors
+    assert not errors, errors  # no uncaught exception, no failed request while starting
     return page
 
 
