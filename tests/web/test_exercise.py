@@ -59,12 +59,6 @@ def course_zip(folder: Path) -> Path:
 async def test_submit_shows_test_results_and_moves_the_leaderboard(
     browser: Browser, classroom: Classroom, tmp_path: Path
 ) -> None:
-    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
-    dashboard = await open_page(teacher_ctx, classroom.url("/dashboard"))
-    await dashboard.get_by_label("Import course").set_input_files(course_zip(tmp_path))
-    await dashboard.get_by_role("button", name="Import", exact=True).click()
-    await expect(dashboard.get_by_test_id("toasts")).to_contain_text("Course imported")
-
     bob_ctx = await signed_in(browser, classroom.server, classroom.bob)
     bob = await open_page(bob_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
     await expect(bob.get_by_text("No scores yet.")).to_be_visible()
@@ -73,6 +67,14 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
     await wait_synced(alice)
     await expect(alice.locator("#events-status")).to_have_text("Room: live")
+    await expect(alice.get_by_label("Choose")).to_contain_text("None yet")
+
+    # The course arrives while the students are in the room.
+    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
+    dashboard = await open_page(teacher_ctx, classroom.url("/dashboard"))
+    await dashboard.get_by_label("Import course").set_input_files(course_zip(tmp_path))
+    await dashboard.get_by_role("button", name="Import", exact=True).click()
+    await expect(dashboard.get_by_test_id("toasts")).to_contain_text("Course imported")
     # The instructor opens the exercise live from the dashboard: it opens on Alice's page.
     live = await open_page(teacher_ctx, classroom.url(f"/dashboard?room={classroom.room_id}"))
     await live.get_by_role("button", name="Open Shout it live").click()

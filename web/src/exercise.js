@@ -15,6 +15,7 @@ export class ExercisePanel {
    */
   constructor(root, { classroom, send, currentDoc, onPick = () => {} }) {
     this.send = send;
+    this.classroom = classroom;
     this.currentDoc = currentDoc;
     this.onPick = onPick;
     this.exercises = [];
@@ -48,7 +49,10 @@ export class ExercisePanel {
   /** Shows the exercise a demo step or exercise.opened points at, unless it is already open. */
   async show(id) {
     await this.loaded;
-    const found = this.exercises.find((ex) => String(ex.id) === String(id));
+    const lookup = () => this.exercises.find((ex) => String(ex.id) === String(id));
+    // Imported after this page loaded: fetch the list again.
+    if (!lookup()) await (this.loaded = this.load(this.classroom));
+    const found = lookup();
     if (!found || this.current === found) return;
     this.select.value = String(found.id);
     this.pick(found.id);
