@@ -59,3 +59,18 @@ async def test_a_lost_output_chunk_is_fetched_again(browser: Browser, classroom:
     await expect(output).to_have_text("0\n1\n2\n3\n4\n")
     assert len(dropped) == 1  # seq 1 never reached the page, yet its text is on screen
     assert fetches and fetches[0]["after"] == -1
+
+
+async def test_stop_cancels_a_running_program(browser: Browser, classroom: Classroom) -> None:
+    page = await open_page(
+        await signed_in(browser, classroom.server, classroom.alice),
+        classroom.url(f"/rooms/{classroom.room_id}"),
+    )
+    await wait_synced(page)
+    await expect(page.locator("#events-status")).to_have_text("Room: live")
+    await put_code(page, "import time\nprint('start', flush=True)\ntime.sleep(60)\n")
+    await page.get_by_role("button", name="Run").click()
+    await expect(page.get_by_test_id("output")).to_have_text("start\n", timeout=20_000)
+    await page.get_by_role("button", name="Stop").click()
+    await expect(page.locator(".run-status")).to_have_text(re.compile("^Cancelled"))
+    await expect(page.get_by_role("button", name="Stop")).to_be_disabled()
