@@ -5,6 +5,7 @@ again, and answers the quiz whose tally the instructor reveals."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import httpx
@@ -13,7 +14,7 @@ from playwright.async_api import Browser, expect
 
 from tests.web.conftest import Classroom, open_page, screenshot, signed_in
 from tests.web.test_accessibility import violations
-from tests.web.test_room import wait_text
+from tests.web.test_room import put_code, wait_text
 
 pytestmark = pytest.mark.chromium
 DATABASES = ("sqlite",)
@@ -230,3 +231,55 @@ async def test_live_coding_without_a_demo(browser: Browser, classroom: Classroom
     )
     await expect(code.locator(".cm-line").first).to_contain_text("x = 42")
     await expect(code.locator(".cm-ySelectionInfo")).to_have_text("Ada")
+
+
+CHECKED = """
+id = "three"
+title = "Print three"
+description = "A step checked by running the student's file."
+difficulty = "beginner"
+estimated_minutes = 2
+
+[[steps]]
+id = "your-turn"
+type = "code"
+title = "Your turn"
+[steps.content]
+language = "python"
+text = "Print 3."
+[[steps.content.files]]
+path = "main.py"
+text = "# print 3 here\\n"
+[steps.validation]
+language = "python"
+student_file = "main.py"
+expected_stdout = "3\\n"
+"""
+
+
+async def test_a_step_is_checked_by_running_the_students_code(
+    browser: Browser, classroom: Classroom
+) -> None:
+    await upload_demo(classroom, "three", CHECKED)
+    room = f"/rooms/{classroom.room_id}"
+    teacher = await open_page(
+        await signed_in(browser, classroom.server, classroom.teacher), classroom.url(room)
+    )
+    alice = await open_page(
+        await signed_in(browser, classroom.server, classroom.alice), classroom.url(room)
+    )
+    await expect(alice.locator("#events-status")).to_have_text("Room: live")
+    await teacher.get_by_label("Choose a demo").select_option(label="Print three")
+    await teacher.get_by_role("button", name="Start").click()
+    check = alice.get_by_test_id("demo-check")
+    await expect(check).to_have_text("Run your main.py to check this step.")
+    await expect(alice.get_by_test_id("doc-status")).to_have_text("Saved")
+    await put_code(alice, "print(2)\n")
+    await alice.get_by_role("button", name="Run").click()
+    await expect(check).to_have_text(re.compile("^✘ Not yet"), timeout=20_000)
+    await put_code(alice, "print(3)\n")
+    await alice.get_by_role("button", name="Run").click()
+    await expect(check).to_have_text("✔ Step complete.", timeout=20_000)
+    await expect(teacher.get_by_test_id("demo-check")).to_have_text(
+        "1 of 1 students completed this step."
+    )

@@ -21,6 +21,7 @@ export class DemoPanel {
     this.markdown = h("div", { class: "markdown", "data-testid": "demo-text", "aria-live": "polite" });
     this.viz = h("div", { class: "viz-host" });
     this.quiz = h("div", { class: "quiz" });
+    this.check = h("p", { class: "check", role: "status", "data-testid": "demo-check" });
     this.follow = h("button", { type: "button", class: "secondary", onclick: () => this.toggleFollow(), hidden: true }, "Detach");
     this.controls = h("div", { class: "demo-controls" });
     this.followInfo = h("p", { class: "muted", "aria-live": "polite" });
@@ -29,7 +30,7 @@ export class DemoPanel {
     this.codeHost = h("div", { class: "demo-code", hidden: true });
     this.copyButton = h("button", { type: "button", class: "secondary", hidden: true }, "Copy into my file");
     clear(root, h("header", { class: "panel-head" }, this.title, this.clock, this.follow), this.position, this.controls, this.followInfo,
-      this.markdown, this.codeHost, this.copyButton, this.viz, this.quiz);
+      this.markdown, this.check, this.codeHost, this.copyButton, this.viz, this.quiz);
   }
 
   buildControls(demos) {
@@ -77,7 +78,7 @@ export class DemoPanel {
       this.follow.hidden = true;
       this.position.textContent = "No demo running.";
       this.showCodeHost();
-      for (const el of [this.markdown, this.viz, this.quiz]) clear(el);
+      for (const el of [this.markdown, this.viz, this.quiz, this.check]) clear(el);
       return;
     }
     this.showCodeHost();
@@ -98,6 +99,11 @@ export class DemoPanel {
     if (demoTitle) this.title.textContent = demoTitle;
     this.position.textContent = `Step ${index + 1}${total ? ` of ${total}` : ""}${step.title ? ` — ${step.title}` : ""}`;
     renderMarkdown(this.markdown, content.text ?? step.text ?? "");
+    this.check.textContent = step.validation
+      ? (this.isInstructor ? "Students complete this step by running their code." : `Run your ${step.validation.student_file ?? "code"} to check this step.`)
+      : "";
+    this.check.dataset.state = demo.completed ? "passed" : "";
+    if (demo.completed && !this.isInstructor) this.check.textContent = "✔ Step complete.";
     renderVisualization(this.viz, step.type === "visualization" || content.frames ? content : null);
     if (demo.quiz) this.showQuiz(demo.quiz);
     else if (content.question !== undefined) this.showQuiz({ step: index, ...content });
@@ -185,6 +191,26 @@ export class DemoPanel {
       const text = [right].flat().map((r) => (typeof r === "number" ? (this.quizOptions?.[r] ?? r) : r)).join(", ");
       this.quiz.append(h("p", { class: "answer", "data-testid": "quiz-answer" }, `Answer: ${text}`));
     }
+  }
+
+  /** The step a run checks (run.start's demo_step): the shown step, when it has a validation. */
+  checkStep() {
+    if (!this.shown || !this.following) return null;
+    const step = typeof this.shown.step === "object" ? this.shown.step : {};
+    return step.validation ? indexOf(this.shown) : null;
+  }
+
+  /** demo.check {index, passed}: the result of the student's check run. */
+  checked(message) {
+    if (!this.shown || message.index !== indexOf(this.shown)) return;
+    this.check.dataset.state = message.passed ? "passed" : "failed";
+    this.check.textContent = message.passed ? "✔ Step complete." : "✘ Not yet: the output is not what this step expects.";
+  }
+
+  /** demo.validation {index, count, students} (instructors): who completed the step. */
+  validation(message) {
+    if (!this.shown || message.index !== indexOf(this.shown)) return;
+    this.check.textContent = `${message.count} of ${message.students} students completed this step.`;
   }
 
   /** demo.paused / demo.resumed: an auto-advancing step stopped at a pause point, or going on. */

@@ -116,6 +116,7 @@ export async function bootLive(boot, roomId) {
     .on("leaderboard.update", (m) => board.update(m))
     .on("demo.step", (m) => demo.update(m))
     .on("demo.stopped", () => demo.update(null))
+    .on("demo.validation", (m) => demo.validation(m))
     .on("demo.paused", () => demo.paused(true))
     .on("demo.resumed", () => demo.paused(false))
     .on("demo.followers", (m) => demo.followers(m))

@@ -174,7 +174,11 @@ export async function bootRoom(boot) {
   let runs = 0;
   const run = () => {
     runRef = `run-${++runs}`;
-    if (send({ type: "run.start", doc: doc.docName, language: lang.id, ref: runRef })) output.error("Starting…");
+    const command = { type: "run.start", doc: doc.docName, language: lang.id, ref: runRef };
+    // During a demo step with a check, the run also checks the step.
+    const step = isInstructor ? null : demo.checkStep();
+    if (step !== null) command.demo_step = step;
+    if (send(command)) output.error("Starting…");
     else output.error("Not connected: the run was not started. Try again in a moment.");
   };
   $("#run").addEventListener("click", run);
@@ -218,6 +222,8 @@ export async function bootRoom(boot) {
     .on("member.left", (m) => presence.left(m))
     .on("demo.step", (m) => demo.update(m))
     .on("demo.stopped", () => demo.update(null))
+    .on("demo.check", (m) => demo.checked(m))
+    .on("demo.validation", (m) => isInstructor && demo.validation(m))
     .on("demo.paused", () => demo.paused(true))
     .on("demo.resumed", () => demo.paused(false))
     .on("demo.followers", (m) => isInstructor && demo.followers(m))
