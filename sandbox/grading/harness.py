@@ -3,8 +3,9 @@
 A unit-test run is an ordinary sandbox run whose entry file is one of our runners
 (``runners/``): ``main.py`` for Python (plain ``assert`` in ``test_*`` functions, no pytest in
 the image), ``main.js`` for JavaScript and TypeScript (a global ``test(name, fn)``), ``main.c``
-for C and C++ (``TEST(name)`` from ``grade_test.h``). The runner takes the language's entry file
-name, so a submitted file of that name is left out of unit-test runs.
+for C and C++ (``TEST(name)`` from ``grade_test.h``), ``main.go`` for Go (``Test(name, fn)``
+and ``Check``), ``main.rs`` for Rust (``pub fn test_*()`` with ``assert!``). The runner takes
+the language's entry file name, so a submitted file of that name is left out of unit-test runs.
 
 Verdicts come back on stdout as lines ``@@grade:<nonce>@@ <json>``. The nonce is fresh for every
 grading and the runner deletes its config file before loading student code, so a program that
@@ -27,6 +28,12 @@ from sandbox.languages import get_language
 CONFIG_FILE = "grade-config.json"
 _JS_TEST = re.compile(r"""(?<![\w.$])test\(\s*(?:"([^"\\\n]*)"|'([^'\\\n]*)')""")
 _C_TEST = re.compile(r"^[ \t]*TEST\([ \t]*([A-Za-z_]\w*)[ \t]*\)", re.MULTILINE)
+_GO_TEST = re.compile(r'(?<![\w.])Test\(\s*"([^"\\\n]*)"')
+_RUST_TEST = re.compile(r"^[ \t]*pub[ \t]+fn[ \t]+(test_\w*)[ \t]*\([ \t]*\)", re.MULTILINE)
+_RUST_KEYWORDS = "as|fn|if|in|let|loop|match|mod|move|mut|pub|ref|self|super|type|use|where|while"
+_RUST_KEYWORDS += "|crate|impl|trait|struct|enum|const|static|main"
+# A top-level .rs file that can be declared as a module of the same name (main.rs is ours).
+RUST_MODULE = re.compile(rf"(?!(?:{_RUST_KEYWORDS})\.rs$)[a-z_][a-z0-9_]*\.rs")
 # language -> (runner template, extra files shipped with it)
 _RUNNERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "python": ("main.py", ()),
@@ -34,6 +41,8 @@ _RUNNERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "typescript": ("main.js", ("grade_test.d.ts",)),
     "c": ("main.c", ("grade_test.h",)),
     "cpp": ("main.c", ("grade_test.h",)),
+    "go": ("main.go", ()),
+    "rust": ("main.rs", ()),
 }
 SUPPORTED = frozenset(_RUNNERS)
 
@@ -55,6 +64,10 @@ def discover_cases(language: str, source: str) -> list[str]:
         names = [double or single for double, single in _JS_TEST.findall(source)]
     elif language in ("c", "cpp"):
         names = _C_TEST.findall(source)
+    elif language == "go":
+        names = _GO_TEST.findall(source)
+    elif language == "rust":
+        names = _RUST_TEST.findall(source)
     else:
         supported = ", ".join(sorted(_RUNNERS))
         raise UnsupportedLanguage(
@@ -86,12 +99,25 @@ def unit_files(
     template, extras = _RUNNERS[language]
     runners = resources.files("sandbox.grading") / "runners"
     reserved = reserved_names(language) | {test_file}
-    files = {get_language(language).file_name: (runners / template).read_text("utf-8")}
+    runner = (runners / template).read_text("utf-8")
+    if language == "rust":
+        runner = _rust_runner(runner, [test_file, *submission], cases, test_file)
+    files = {get_language(language).file_name: runner}
     files |= {extra: (runners / extra).read_text("utf-8") for extra in extras}
     files[CONFIG_FILE] = json.dumps({"nonce": nonce, "file": test_file, "cases": cases})
     files[test_file] = test_source
     files |= {path: text for path, text in submission.items() if path not in reserved}
     return files
+
+
+def _rust_runner(template: str, paths: list[str], cases: list[str], test_file: str) -> str:
+    """rustc compiles the crate root only: declare every top-level .rs file as a module, and
+    list the tests (a Rust program cannot enumerate its functions)."""
+    modules = [path for path in dict.fromkeys(paths) if RUST_MODULE.fullmatch(path)]
+    lines = "\n".join(f'#[path = "{path}"]\nmod {path[:-3]};' for path in modules)
+    stem = test_file[:-3]
+    listed = ", ".join(f'("{case}", {stem}::{case} as fn())' for case in cases)
+    return template.replace("// @@MODULES@@", lines).replace("/* @@CASES@@ */", listed)
 
 
 @dataclass(frozen=True)

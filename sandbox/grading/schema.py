@@ -29,7 +29,7 @@ from sandbox.grading.definitions import (
     Visibility,
 )
 from sandbox.grading.exceptions import InvalidExercise, UnsupportedLanguage
-from sandbox.grading.harness import SUPPORTED, discover_cases, reserved_names
+from sandbox.grading.harness import RUST_MODULE, SUPPORTED, discover_cases, reserved_names
 
 KeyPath = tuple[str | int, ...]
 Locate = Callable[[KeyPath], int | None]
@@ -256,6 +256,8 @@ def _unit_test(table: _Table, name: str, visibility: Visibility, language: str) 
             table.fail("file", f"cannot read {file}: {exc.strerror or exc}")
         except ValueError as exc:
             table.fail("file", f"cannot read {file}: {exc}")
+    if language == "rust" and not RUST_MODULE.fullmatch(file):
+        table.fail("file", "a Rust test file is a module: name it like test_gcd.rs")
     if language in SUPPORTED and file in reserved_names(language):
         table.fail("file", f"{file} is used by the unit-test runner; name the file otherwise")
     try:

@@ -298,6 +298,65 @@ async def test_cpp_and_typescript_unit_tests(sandbox: Sandbox) -> None:
     assert [t.passed for t in result.tests] == [True, False]
 
 
+GO_TESTS = """\
+package main
+
+var _ = Test("adds", func() {
+\tCheck(Add(1, 2) == 3, "Add(1, 2) should be 3")
+})
+
+var _ = Test("negative", func() {
+\tCheck(Add(-1, -2) == -3, "Add(-1, -2) should be -3")
+})
+
+var _ = Test("indexes", func() {
+\txs := []int{1}
+\tCheck(xs[Add(1, 1)] == 1, "unreachable")
+})
+"""
+RUST_TESTS = """\
+use crate::gcd::gcd;
+
+pub fn test_coprime() {
+    assert_eq!(gcd(8, 15), 1);
+}
+
+pub fn test_zero() {
+    assert_eq!(gcd(0, 0), 0, "gcd(0, 0) is 0");
+}
+"""
+
+
+async def test_go_unit_tests(sandbox: Sandbox) -> None:
+    sandbox.need("go")
+    exercise = inline(
+        language="go",
+        tests=[{"kind": "unit", "name": "add", "file": "add_cases.go", "source": GO_TESTS}],
+    )
+    add = "package main\n\nfunc Add(a, b int) int {\n\tif a < 0 {\n\t\treturn 0\n\t}\n"
+    add += "\treturn a + b\n}\n"
+    result = await grade(exercise, {"add.go": add}, run=sandbox.run, now=NOW)
+    tests = by_name(result)
+    assert tests["add: adds"].passed
+    assert tests["add: negative"].output == "Add(-1, -2) should be -3"
+    assert tests["add: indexes"].output.startswith("panic: runtime error: index out of range")
+
+
+async def test_rust_unit_tests(sandbox: Sandbox) -> None:
+    sandbox.need("rust")
+    exercise = inline(
+        language="rust",
+        tests=[{"kind": "unit", "name": "gcd", "file": "test_gcd.rs", "source": RUST_TESTS}],
+    )
+    good = "pub fn gcd(a: u32, b: u32) -> u32 {\n    if b == 0 { a } else { gcd(b, a % b) }\n}\n"
+    result = await grade(exercise, {"gcd.rs": good}, run=sandbox.run, now=NOW)
+    assert [t.passed for t in result.tests] == [True, True]
+    bad = "pub fn gcd(a: u32, b: u32) -> u32 {\n    a / b\n}\n"
+    result = await grade(exercise, {"gcd.rs": bad}, run=sandbox.run, now=NOW)
+    assert [t.passed for t in result.tests] == [False, False]
+    assert "attempt to divide by zero" in by_name(result)["gcd: test_zero"].output
+
+
 async def test_style_and_penalties_on_a_real_grade(sandbox: Sandbox) -> None:
     sandbox.need("python")
     greet = examples()["greet"]

@@ -44,13 +44,41 @@ def test_c_cases_are_test_macros() -> None:
     assert discover_cases("cpp", source) == ["first", "second"]
 
 
+def test_go_cases_are_registered_names() -> None:
+    source = (
+        'package main\n\nvar _ = Test("adds", func() {})\nvar _ = Test( "b", f)\nx.Test("no")\n'
+    )
+    assert discover_cases("go", source) == ["adds", "b"]
+
+
+def test_rust_cases_are_public_test_functions() -> None:
+    source = "pub fn test_a() {}\nfn test_private() {}\n  pub fn test_c( ) {}\npub fn helper() {}\n"
+    assert discover_cases("rust", source) == ["test_a", "test_c"]
+
+
+def test_rust_runner_declares_modules_and_lists_tests() -> None:
+    files = unit_files(
+        "rust",
+        test_file="test_gcd.rs",
+        test_source="pub fn test_a() {}",
+        cases=["test_a", "test_b"],
+        submission={"gcd.rs": "", "main.rs": "fn main() {}", "notes.txt": "", "Bad.rs": ""},
+        nonce=NONCE,
+    )
+    runner = files["main.rs"]
+    assert '#[path = "test_gcd.rs"]\nmod test_gcd;' in runner
+    assert '#[path = "gcd.rs"]\nmod gcd;' in runner
+    assert "Bad" not in runner and "fn main() {}" not in runner
+    assert '("test_a", test_gcd::test_a as fn()), ("test_b", test_gcd::test_b as fn())' in runner
+
+
 def test_discovery_refusals() -> None:
     with pytest.raises(ValueError, match="two tests are named 'x'"):
         discover_cases("c", "TEST(x) {}\nTEST(x) {}\n")
     with pytest.raises(ValueError, match="line 1: invalid syntax"):
         discover_cases("python", "def test_x(:\n")
     with pytest.raises(UnsupportedLanguage):
-        discover_cases("rust", "#[test] fn x() {}")
+        discover_cases("kotlin", "fun main() {}")
 
 
 def test_unit_files_put_the_runner_at_the_entry_and_drop_clashing_files() -> None:

@@ -255,10 +255,17 @@ def test_unit_test_refusals(test: dict[str, Any], message: str) -> None:
 
 
 def test_unit_tests_refused_for_a_language_without_harness() -> None:
-    spec = {"kind": "unit", "name": "u", "file": "main_test.go", "source": "package main\n"}
-    assert refused(minimal(language="go", tests=[spec])) == (
-        "add.toml: tests[0].kind: unit-test files are not supported for go; "
-        "supported: c, cpp, javascript, python, typescript"
+    spec = {"kind": "unit", "name": "u", "file": "Main.kt", "source": "fun main() {}\n"}
+    assert refused(minimal(language="kotlin", tests=[spec])) == (
+        "add.toml: tests[0].kind: unit-test files are not supported for kotlin; "
+        "supported: c, cpp, go, javascript, python, rust, typescript"
+    )
+
+
+def test_rust_test_file_must_be_a_module_name() -> None:
+    spec = {"kind": "unit", "name": "u", "file": "Test-Gcd.rs", "source": "pub fn test_x() {}\n"}
+    assert refused(minimal(language="rust", tests=[spec])) == (
+        "add.toml: tests[0].file: a Rust test file is a module: name it like test_gcd.rs"
     )
 
 
