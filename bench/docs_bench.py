@@ -337,21 +337,31 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
             text=True,
         )
         assert loadgen.stderr is not None and loadgen.stdout is not None
-        for line in loadgen.stderr:
-            # The window's edges are announced on stderr; read the server's CPU time there.
-            if line.startswith("[loadgen] window "):
-                edge = line.split()[-1]
-                cpu[edge] = (
-                    time.monotonic(),
-                    cpu_seconds(process_tree(target.pid)),
-                    cpu_seconds([loadgen.pid]),
-                    machine_busy_seconds(),
-                )
-            elif args.verbose or "window" not in line:
-                sys.stderr.write(f"  {server}/{scenario.key}: {line}")
-        output = loadgen.stdout.read()
-        loadgen.wait(timeout=args.duration + 180)
-        sampler.stop()
+        # Bounded: connecting (60 s at most), warm-up, window, drain, and a margin.
+        deadline = 60 + args.warmup + args.duration + args.drain + 60
+        watchdog = threading.Timer(deadline, loadgen.kill)
+        watchdog.start()
+        try:
+            for line in loadgen.stderr:
+                # The window's edges are announced on stderr; read the CPU times there.
+                if line.startswith("[loadgen] window "):
+                    edge = line.split()[-1]
+                    cpu[edge] = (
+                        time.monotonic(),
+                        cpu_seconds(process_tree(target.pid)),
+                        cpu_seconds([loadgen.pid]),
+                        machine_busy_seconds(),
+                    )
+                elif args.verbose or "window" not in line:
+                    sys.stderr.write(f"  {server}/{scenario.key}: {line}")
+            output = loadgen.stdout.read()
+            loadgen.wait()
+        finally:
+            watchdog.cancel()
+            if loadgen.poll() is None:
+                loadgen.kill()
+                loadgen.wait()
+            sampler.stop()
     result: dict[str, Any] = json.loads(output) if output.strip() else {"error": "no output"}
     for second in result.get("timeline") or []:
         print(
