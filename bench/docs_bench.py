@@ -525,8 +525,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--nice",
         type=int,
-        default=0,
-        help="niceness of the servers and the load generator (e.g. -10 as root on a busy box)",
+        default=-10 if os.geteuid() == 0 else 0,
+        help="niceness of the measured processes' autogroup (default -10 as root, else 0);\n"
+        "0 leaves them to compete with whatever else runs on the machine",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per server, alternating order")
     parser.add_argument(
