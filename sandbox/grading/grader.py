@@ -51,19 +51,29 @@ async def grade(
     submitted_at: datetime | None = None,
     lint: Linter = ruff_lint,
     nonce: str | None = None,
+    concurrency: int = 4,
 ) -> GradeResult:
     """Grade ``files`` (path -> text) against ``exercise``. ``attempt`` counts from 1;
-    ``submitted_at`` (default ``now``) decides lateness. Datetimes must carry a time zone."""
+    ``submitted_at`` (default ``now``) decides lateness. Datetimes must carry a time zone.
+    At most ``concurrency`` runs of this submission are in flight at once: the run queue
+    refuses (``QueueFull``) rather than waits, so one exercise with many tests must not
+    flood it."""
     check_submission(files)
     submitted_at = submitted_at or now
     if now.utcoffset() is None or submitted_at.utcoffset() is None:
         raise ValueError("now and submitted_at must carry a time zone")
     nonce = nonce or secrets.token_hex(16)
     linted = exercise.rubric.quality > 0 or exercise.rubric.style > 0
+    gate = asyncio.Semaphore(concurrency)
+
+    async def gated(request: RunRequest) -> RunResult:
+        async with gate:
+            return await run(request)
+
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [
-                group.create_task(_grade_test(exercise, t, files, run, nonce))
+                group.create_task(_grade_test(exercise, t, files, gated, nonce))
                 for t in exercise.tests
             ]
             lint_task = group.create_task(lint(exercise.language, files)) if linted else None

@@ -417,3 +417,26 @@ async def test_bad_submissions_are_refused_before_running(sandbox: Sandbox) -> N
         await grade(greet, {"main.py": "x" * 600_000}, run=sandbox.run, now=NOW)
     with pytest.raises(ValueError, match="time zone"):
         await grade(greet, SOLUTIONS["greet"], run=sandbox.run, now=datetime(2026, 1, 1))
+
+
+async def test_runs_of_one_submission_are_bounded(sandbox: Sandbox) -> None:
+    sandbox.need("python")
+    exercise = inline(
+        language="python",
+        tests=[{"name": f"t{i}", "stdin": str(i), "expected": str(i)} for i in range(6)],
+    )
+    in_flight, peak = 0, 0
+
+    async def counting(request: RunRequest) -> RunResult:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await sandbox.run(request)
+        finally:
+            in_flight -= 1
+
+    echo = {"main.py": "print(input())\n"}
+    result = await grade(exercise, echo, run=counting, now=NOW, concurrency=2)
+    assert result.score == 6.0
+    assert peak == 2
