@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from rooms.documents import DocKind
 from rooms.events import Audience, Command, EventError
@@ -31,6 +31,7 @@ from server.exceptions import ApiError
 from server.hub import RoomConnection, RoomHub
 from server.models import UserKind
 from server.models.pairs import PairMember
+from server.models.runs import Run
 from server.source import source_for
 from server.state import AppState
 
@@ -271,7 +272,39 @@ def _snake(name: str) -> str:
     return out.lstrip("_")
 
 
+RECENT_RUNS = 20
+
+
+async def recent_runs(state: AppState, conn: RoomConnection) -> list[dict[str, Any]]:
+    """The ``runs`` part of ``room.snapshot``: the caller's latest runs in the room, or for
+    staff the room's (the dashboard's "recent runs")."""
+    async with state.store.session() as session:
+        query = select(Run).where(Run.room_id == conn.room_id)
+        if not conn.is_staff:
+            query = query.where(Run.user_id == conn.user_id)
+        rows = await session.exec(query.order_by(col(Run.created_at).desc()).limit(RECENT_RUNS))
+        return [
+            {
+                "run_id": run.id,
+                "user_id": run.user_id,
+                "language": run.language,
+                "doc": run.doc,
+                "state": run.state,
+                "status": run.status,
+                "exit_code": run.exit_code,
+                "time_ms": run.wall_ms,
+                "created_at": run.created_at.isoformat(),
+            }
+            for run in rows.all()
+        ]
+
+
 def install(state: AppState) -> LiveRuns:
     live = LiveRuns(state, state.get("hub"))
+
+    async def runs_part(conn: RoomConnection) -> list[dict[str, Any]]:
+        return await recent_runs(state, conn)
+
+    live.hub.snapshot_part("runs", runs_part)
     state.add("live_runs", live)
     return live

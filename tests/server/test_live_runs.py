@@ -71,6 +71,15 @@ async def test_run_streams_to_runner_and_staff_only(
         await bob.expect("pong")
         assert not [e for e in bob.seen if str(e.get("type", "")).startswith("run.")]
 
+        # A later connection's snapshot lists the run: the runner's own, and all for staff.
+        again = await EventClient.open(server.ws_url, live_lesson.room_id, live_lesson.alice.token)
+        recent = (await again.expect("room.snapshot"))["runs"]
+        await again.close()
+        assert recent[0]["run_id"] == run_id and recent[0]["status"] == "ok"
+        nosy = await EventClient.open(server.ws_url, live_lesson.room_id, live_lesson.bob.token)
+        assert (await nosy.expect("room.snapshot"))["runs"] == []
+        await nosy.close()
+
         await bob.send({"type": "run.fetch", "run_id": run_id})
         assert (await bob.expect("error"))["code"] == "not_yours"
         await alice.send({"type": "run.fetch", "run_id": run_id, "after": chunks[0]["seq"]})
@@ -90,8 +99,11 @@ async def test_stdin_cancel_and_errors(server: LiveServer, live_lesson: Lesson) 
         await bob.send({"type": "run.stdin", "run_id": run_id, "data": "x\n"})
         assert (await bob.expect("error"))["code"] in {"not_yours", "unknown_run"}
         await alice.send({"type": "run.stdin", "run_id": run_id, "data": "hello\n"})
-        output = await alice.expect("run.output")
-        assert output["data"] == "got hello\n"
+        # Output may arrive in several chunks: read until the line is complete.
+        text = ""
+        while not text.endswith("\n"):
+            text += (await alice.expect("run.output", run_id=run_id))["data"]
+        assert text == "got hello\n"
         await alice.send({"type": "run.stdin", "run_id": run_id, "eof": True})
         _, finished = await output_of(alice, run_id)
         assert finished["status"] == "runtime_error"  # EOFError from input()
