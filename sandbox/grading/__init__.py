@@ -4,6 +4,7 @@ Entry points for the server::
 
     load_exercise(path) -> Exercise                 # one TOML/YAML file; InvalidExercise if bad
     load_course_exercises(folder) -> list[Exercise]
+    check_course_exercises(folder) -> (exercises, problems)   # report every bad file at once
     Exercise.to_dict() / Exercise.from_dict(data)   # JSON-able form for the database
     await grade(exercise, files, run=..., now=..., attempt=..., submitted_at=...) -> GradeResult
     GradeResult.to_results_json() -> dict           # Gradescope's results.json shape
@@ -23,7 +24,7 @@ from sandbox.grading.exceptions import (
     UnsupportedLanguage,
 )
 from sandbox.grading.grader import RegradeItem, Run, grade, regrade
-from sandbox.grading.loading import load_course_exercises, load_exercise
+from sandbox.grading.loading import check_course_exercises, load_course_exercises, load_exercise
 from sandbox.grading.ratelimit import Decision, RateLimiter
 from sandbox.grading.results import GradeResult, filter_for_student
 
@@ -42,6 +43,7 @@ __all__ = [
     "UnitTest",
     "UnsupportedLanguage",
     "Visibility",
+    "check_course_exercises",
     "filter_for_student",
     "grade",
     "load_course_exercises",

@@ -26,6 +26,7 @@ from sandbox.grading.exceptions import UnsupportedLanguage
 from sandbox.languages import get_language
 
 CONFIG_FILE = "grade-config.json"
+VERDICT_CHARS = 4000
 _JS_TEST = re.compile(r"""(?<![\w.$])test\(\s*(?:"([^"\\\n]*)"|'([^'\\\n]*)')""")
 _C_TEST = re.compile(r"^[ \t]*TEST\([ \t]*([A-Za-z_]\w*)[ \t]*\)", re.MULTILINE)
 _GO_TEST = re.compile(r'(?<![\w.])Test\(\s*"([^"\\\n]*)"')
@@ -154,14 +155,18 @@ def read_verdicts(stdout: str, nonce: str) -> Verdicts:
         if record.get("done") is True:
             verdicts.done = True
         elif isinstance(record.get("error"), str):
-            verdicts.error = verdicts.error or record["error"]
+            verdicts.error = verdicts.error or _cut(record["error"])
         elif isinstance(record.get("case"), str) and isinstance(record.get("passed"), bool):
             verdicts.cases.setdefault(
                 record["case"],
                 CaseVerdict(
                     passed=record["passed"],
-                    message=str(record.get("message", "")),
-                    output=str(record.get("output", "")),
+                    message=_cut(str(record.get("message", ""))),
+                    output=_cut(str(record.get("output", ""))),
                 ),
             )
     return verdicts
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= VERDICT_CHARS else text[:VERDICT_CHARS] + "… (cut)"

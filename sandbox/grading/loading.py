@@ -55,24 +55,38 @@ def load_exercise(path: str | Path) -> Exercise:
 def load_course_exercises(folder: str | Path) -> list[Exercise]:
     """Every exercise of a course folder, sorted by file name. Raises :class:`InvalidExercise`
     for the first bad file, or for two files with the same exercise id."""
+    exercises, problems = check_course_exercises(folder)
+    if problems:
+        raise problems[0]
+    return exercises
+
+
+def check_course_exercises(folder: str | Path) -> tuple[list[Exercise], list[InvalidExercise]]:
+    """The good exercises of a course folder and the problem of each bad file, so that an
+    import can report every problem at once."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InvalidExercise(str(folder), "not a folder")
+        return [], [InvalidExercise(str(folder), "not a folder")]
     paths = [p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES]
     for sub in folder.iterdir():
         if sub.is_dir():
             paths += [sub / f"exercise{s}" for s in SUFFIXES if (sub / f"exercise{s}").is_file()]
     exercises: list[Exercise] = []
+    problems: list[InvalidExercise] = []
     seen: dict[str, Path] = {}
     for path in sorted(paths):
-        exercise = load_exercise(path)
+        try:
+            exercise = load_exercise(path)
+        except InvalidExercise as exc:
+            problems.append(exc)
+            continue
         if exercise.id in seen:
-            raise InvalidExercise(
-                str(path), f"exercise id {exercise.id!r} is already used by {seen[exercise.id]}"
-            )
+            reason = f"exercise id {exercise.id!r} is already used by {seen[exercise.id]}"
+            problems.append(InvalidExercise(str(path), reason))
+            continue
         seen[exercise.id] = path
         exercises.append(exercise)
-    return exercises
+    return exercises, problems
 
 
 def _read(path: Path, source: str) -> str:

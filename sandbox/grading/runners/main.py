@@ -10,13 +10,18 @@ submission that sets out to attack the runner (see sandbox/grading/harness.py).
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
-import json
-import os
 import sys
-import traceback
+
+# The standard modules below must not be shadowed by a submitted json.py or io.py: leave the
+# work dir out of the path while importing them, and put it back for the tests.
+HERE = sys.path.pop(0)
+
+import contextlib  # noqa: E402
+import importlib.util  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import traceback  # noqa: E402
 
 CONFIG = "grade-config.json"
 LIMIT = 2000
@@ -34,6 +39,7 @@ def main() -> None:
         out.write("\n" + marker + json.dumps(record) + "\n")
         out.flush()
 
+    sys.path.insert(0, HERE)
     path = config["file"]
     name = os.path.splitext(os.path.basename(path))[0]
     try:

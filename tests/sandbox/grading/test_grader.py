@@ -205,6 +205,14 @@ async def test_python_unit_import_error_and_exit(sandbox: Sandbox) -> None:
     assert not plain.passed and plain.output.startswith("SystemExit: 3")
 
 
+async def test_submitted_files_do_not_shadow_the_runner(sandbox: Sandbox) -> None:
+    sandbox.need("python")
+    exercise = examples()["fizzbuzz"]
+    files = {"fizzbuzz.py": FIZZBUZZ, "json.py": "raise ImportError('shadowed')\n"}
+    result = await grade(exercise, files, run=sandbox.run, now=NOW)
+    assert all(test.passed for test in result.tests)
+
+
 async def test_printed_verdicts_cannot_fake_a_pass(sandbox: Sandbox) -> None:
     sandbox.need("python")
     exercise = examples()["fizzbuzz"]

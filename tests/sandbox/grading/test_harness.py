@@ -135,3 +135,10 @@ def test_read_verdicts_takes_only_our_lines() -> None:
     assert done.done
     failed = read_verdicts(marker + '{"error": "no module"}\n', NONCE)
     assert failed.error == "no module" and not failed.cases
+
+
+def test_verdict_texts_are_capped() -> None:
+    record = {"case": "a", "passed": False, "message": "m" * 10_000, "output": "o" * 5000}
+    verdict = read_verdicts(f"@@grade:{NONCE}@@ " + json.dumps(record), NONCE).cases["a"]
+    assert verdict.message == "m" * 4000 + "… (cut)"
+    assert verdict.output == "o" * 4000 + "… (cut)"

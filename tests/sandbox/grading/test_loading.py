@@ -5,7 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.grading import InvalidExercise, load_course_exercises, load_exercise
+from sandbox.grading import (
+    InvalidExercise,
+    check_course_exercises,
+    load_course_exercises,
+    load_exercise,
+)
 from sandbox.grading.definitions import Exercise, UnitTest
 from sandbox.grading.loading import toml_lines
 
@@ -168,3 +173,17 @@ def test_course_folder_refuses_duplicate_ids(tmp_path: Path) -> None:
     )
     (tmp_path / "b.yaml").unlink()
     assert [e.id for e in load_course_exercises(tmp_path)] == ["add"]
+
+
+def test_course_check_reports_every_bad_file(tmp_path: Path) -> None:
+    write(tmp_path, "a.toml", TOML.format(extra=""))
+    write(tmp_path, "b.toml", TOML.format(extra='compare = "fuzzy"'))
+    (tmp_path / "c").mkdir()
+    write(tmp_path / "c", "exercise.yaml", YAML.format(extra="    points: lots"))
+    good, problems = check_course_exercises(tmp_path)
+    assert [e.id for e in good] == ["add"]
+    assert [(Path(p.source).name, p.line) for p in problems] == [
+        ("b.toml", 19),
+        ("exercise.yaml", 9),
+    ]
+    assert check_course_exercises(tmp_path / "nowhere")[1][0].reason == "not a folder"
