@@ -9,11 +9,8 @@ frame that breaks the protocol; 1003 for a text frame; 1009 for a frame over
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 from dataclasses import dataclass
 
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -23,6 +20,7 @@ from rooms.documents import Access, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName, ProtocolError
 from server.auth import COOKIE_NAME
 from server.doc_access import RoomRoles
+from server.doc_outbox import SocketOutbox
 from server.docs_metrics import DocMetrics
 from server.docs_registry import DocumentRegistry, LimitReached
 from server.docstore import DocStore
@@ -30,51 +28,6 @@ from server.exceptions import ApiError
 from server.state import AppState
 
 log = logging.getLogger("classroom.yjs")
-
-# Frames a slow client may have waiting before we drop it (its provider then resyncs).
-MAX_QUEUED_FRAMES = 5000
-# The fan-out histogram observes one send in this many: observing every send of a
-# 100-client room costs a noticeable share of the fan-out itself.
-FANOUT_SAMPLE_EVERY = 8
-
-
-class SocketOutbox:
-    """Frames for one socket, each sent once its barrier (the store commit) resolved."""
-
-    def __init__(self, conn_id: int, metrics: DocMetrics) -> None:
-        self.conn_id = conn_id
-        self.metrics = metrics
-        self.overflowed = False
-        self._sent = 0
-        self._frames: deque[tuple[bytes, asyncio.Future[None] | None, float]] = deque()
-        self._wakeup = asyncio.Event()
-
-    def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None:
-        if len(self._frames) >= MAX_QUEUED_FRAMES:
-            self.overflowed = True
-        else:
-            self._frames.append((frame, barrier, since))
-        self._wakeup.set()
-
-    async def pump(self, websocket: WebSocket) -> None:
-        try:
-            while True:
-                if self.overflowed:
-                    await _close(websocket, 1013, "too far behind: reconnect to resync")
-                    return
-                if not self._frames:
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                    continue
-                frame, barrier, since = self._frames.popleft()
-                if barrier is not None and not barrier.done():
-                    await barrier
-                await websocket.send_bytes(frame)
-                self._sent += 1
-                if self._sent % FANOUT_SAMPLE_EVERY == 0:
-                    self.metrics.fanout.observe(time.perf_counter() - since)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return  # the socket is gone; the receive loop sees it too
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
@@ -150,8 +103,11 @@ async def _serve(
     max_frame = state.settings.max_frame_bytes
     room_id, name = target.room_id, str(target.name)
     doc = await registry.acquire(room_id, name)
-    outbox = SocketOutbox(conn_id, registry.metrics)
-    sender = asyncio.create_task(outbox.pump(websocket), name=f"yjs-send-{conn_id}")
+
+    async def overflow() -> None:
+        await _close(websocket, 1013, "too far behind: reconnect to resync")
+
+    outbox = SocketOutbox(conn_id, registry.metrics, websocket.send_bytes, overflow)
     try:
         doc.join(outbox, writable=target.access is Access.WRITE)
         while True:
@@ -172,11 +128,9 @@ async def _serve(
                 await _close(websocket, 1002, str(exc))
                 break
     finally:
+        outbox.close()
         doc.leave(conn_id)
         registry.release(doc)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
 
 
 routes: list[BaseRoute] = [WebSocketRoute("/yjs/{room}/{doc:path}", yjs_socket)]
