@@ -283,3 +283,64 @@ async def test_a_step_is_checked_by_running_the_students_code(
     await expect(teacher.get_by_test_id("demo-check")).to_have_text(
         "1 of 1 students completed this step."
     )
+
+
+SHAPES = """
+id = "shapes"
+title = "Trees and graphs"
+description = "Visualization frames drawn as SVG."
+difficulty = "beginner"
+estimated_minutes = 2
+
+[[steps]]
+id = "tree"
+type = "visualization"
+title = "A tree"
+[steps.content]
+kind = "tree"
+[[steps.content.frames]]
+nodes = ["8", "4", "12", "2", "6", "10", "14"]
+edges = [["8", "4"], ["8", "12"], ["4", "2"], ["4", "6"], ["12", "10"], ["12", "14"]]
+highlight = ["4"]
+note = "go left"
+
+[[steps]]
+id = "graph"
+type = "visualization"
+title = "A graph"
+[steps.content]
+kind = "graph"
+[[steps.content.frames]]
+nodes = ["a", "b", "c"]
+edges = [["a", "b"], ["b", "c"], ["c", "a"]]
+"""
+
+
+async def test_tree_and_graph_frames_are_drawn(browser: Browser, classroom: Classroom) -> None:
+    await upload_demo(classroom, "shapes", SHAPES)
+    room = f"/rooms/{classroom.room_id}"
+    teacher = await open_page(
+        await signed_in(browser, classroom.server, classroom.teacher), classroom.url(room)
+    )
+    alice = await open_page(
+        await signed_in(browser, classroom.server, classroom.alice), classroom.url(room)
+    )
+    await expect(alice.locator("#events-status")).to_have_text("Room: live")
+    await teacher.get_by_label("Choose a demo").select_option(label="Trees and graphs")
+    await teacher.get_by_role("button", name="Start").click()
+    tree = alice.locator("svg.viz-tree")
+    await expect(tree.locator("circle")).to_have_count(7)
+    await expect(tree.locator("line")).to_have_count(6)
+    await expect(tree.locator("circle.hot")).to_have_count(1)
+    await expect(alice.locator(".viz figcaption")).to_have_text("go left")
+    # The root is drawn above its children, the leaves on the bottom row.
+    heights = await tree.locator("text").evaluate_all(
+        "(labels) => Object.fromEntries(labels.map((t) => [t.textContent, +t.getAttribute('y')]))"
+    )
+    assert heights["8"] < heights["4"] == heights["12"] < heights["2"] == heights["14"]
+    await teacher.get_by_role("button", name="Next step").click()
+    graph = alice.locator("svg.viz-graph")
+    await expect(graph.locator("circle")).to_have_count(3)
+    await expect(graph.locator("line[marker-end]")).to_have_count(3)
+    await expect(graph.locator("text")).to_have_text(["a", "b", "c"])
+    await screenshot(alice, "room-demo-graph")

@@ -58,11 +58,11 @@ export class DemoPanel {
     this.canCopy = copy !== null;
   }
 
-  /** The demo document is shown while a demo runs, or whenever the instructor has code in it
-   * (live coding without a prepared demo). `hasText` comes from the page watching the document. */
+  /** The demo document is shown whenever it holds code: a demo's code step, or the
+   * instructor live coding without a prepared demo. `hasText` comes from the page watching it. */
   showCodeHost(hasText = this.codeHasText) {
     this.codeHasText = hasText;
-    const visible = Boolean(this.hasCode && (this.latest || hasText));
+    const visible = Boolean(this.hasCode && hasText);
     this.codeHost.hidden = !visible;
     this.copyButton.hidden = !(visible && this.canCopy && hasText);
     if (!this.latest && this.hasCode) this.position.textContent = hasText ? "Live code from your instructor:" : "No demo running.";
