@@ -182,11 +182,14 @@ class DocumentRegistry:
 
     # connections ---------------------------------------------------------------------
 
-    def admit(self, room_id: int, user_id: int) -> int:
-        """Count a new connection, or raise LimitReached. Returns its connection id."""
+    def admit(self, room_id: int, user_id: int, *, staff: bool = False) -> int:
+        """Count a new connection, or raise LimitReached. Returns its connection id.
+
+        Staff are bounded by the room's limit only: an instructor watching a class live holds
+        one document socket per student."""
         if self._room_conns[room_id] >= self.max_per_room:
             raise LimitReached(f"room {room_id} has {self.max_per_room} open documents already")
-        if self._user_conns[user_id] >= self.max_per_user:
+        if not staff and self._user_conns[user_id] >= self.max_per_user:
             raise LimitReached(f"you have {self.max_per_user} documents open already")
         self._room_conns[room_id] += 1
         self._user_conns[user_id] += 1

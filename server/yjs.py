@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from rooms.documents import Access, DocumentName, access, parse_document_name
+from rooms.documents import STAFF_ROLES, Access, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName, ProtocolError
 from server.auth import COOKIE_NAME
 from server.doc_access import RoomRoles
@@ -45,6 +45,7 @@ class Target:
     user_id: int
     name: DocumentName
     access: Access
+    staff: bool = False
 
 
 async def _authorize(state: AppState, websocket: WebSocket) -> Target:
@@ -66,7 +67,7 @@ async def _authorize(state: AppState, websocket: WebSocket) -> Target:
         raise Refused(str(exc)) from None
     if allowed is Access.NONE:
         raise Refused(f"you may not open {name}")
-    return Target(room_id, caller.user_id, name, allowed)
+    return Target(room_id, caller.user_id, name, allowed, staff=role in STAFF_ROLES)
 
 
 async def yjs_socket(websocket: WebSocket) -> None:
@@ -75,7 +76,7 @@ async def yjs_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         target = await _authorize(state, websocket)
-        conn_id = registry.admit(target.room_id, target.user_id)
+        conn_id = registry.admit(target.room_id, target.user_id, staff=target.staff)
     except (Refused, LimitReached) as exc:
         await _close(websocket, 1008, str(exc))
         return

@@ -139,6 +139,9 @@ async def set_pair(ctx: Ctx) -> PairOut:
         )
         for uid in user_ids:
             session.add(PairMember(room_id=room_id, group=group, user_id=uid))
+    # New pair members may open the pair's files at once (in this process; others within the
+    # role cache's few seconds).
+    ctx.state.get("doc_roles").forget_room(room_id)
     return PairOut(group=group, members=[OwnerOut(id=uid, name=name) for uid, name in sorted(rows)])
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import free_port
 
@@ -87,10 +88,22 @@ def test_create_instructor_then_login(tmp_path: Path) -> None:
         )
         assert response.status_code == 200
         assert response.json()["user"]["name"] == "Tess"
+        token = response.json()["token"]
+        # A socket carries the token in its URL; the server's logs must not keep it.
+        from websockets.sync.client import connect
+
+        with (
+            connect(f"ws://127.0.0.1:{port}/ws/rooms/999?token={token}") as ws,
+            pytest.raises(ConnectionClosed),
+        ):
+            ws.recv(timeout=10)  # room 999 does not exist: closed with 1008
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+    logged = (tmp_path / "server.log").read_text()
+    assert "/ws/rooms/999?token=***" in logged, logged[-2000:]
+    assert token not in logged
 
 
 def test_production_requires_a_secret(tmp_path: Path) -> None:
