@@ -142,3 +142,19 @@ def test_admission_limits() -> None:
         registry.admit(1, 12)
     registry.dismiss(1, 10)
     registry.admit(1, 12)
+
+
+def test_staff_are_bounded_by_the_room_limit_only(store: Store) -> None:
+    registry = registry_on(store, InMemoryBus())
+    registry.admit(1, 10)
+    registry.admit(1, 10)
+    with pytest.raises(LimitReached, match="you have 2"):
+        registry.admit(1, 10)
+    # An instructor watching the class: more sockets than a student may hold, up to the room's.
+    registry.admit(1, 99, staff=True)
+    with pytest.raises(LimitReached, match="room 1"):
+        registry.admit(1, 99, staff=True)
+    registry.dismiss(1, 10)
+    registry.admit(2, 99, staff=True)
+    registry.admit(2, 99, staff=True)
+    registry.admit(2, 99, staff=True)
