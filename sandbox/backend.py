@@ -1,4 +1,4 @@
-"""The seam between the queue and whatever runs code: a :class:`Backend` starts an :class:`Execution`.
+"""The seam between the queue and what runs code: a :class:`Backend` starts an :class:`Execution`.
 
 One file per implementation: ``docker.py`` (aiodocker), ``local.py`` (child process).
 """

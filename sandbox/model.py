@@ -1,4 +1,4 @@
-"""The data of a run: what is asked (RunRequest, Limits), what streams back (Chunk), how it ends (RunResult).
+"""The data of a run: what is asked (RunRequest, Limits), what streams back (Chunk), how it ends.
 
 These shapes cross every seam: the queue, the Redis stream to workers, the room events socket
 and the grader all speak them. They are plain frozen dataclasses with ``to_dict``/``from_dict``

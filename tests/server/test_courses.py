@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import subprocess
@@ -157,8 +158,8 @@ async def test_cli_import_updates_in_place(
         "--classroom",
         str(lesson.classroom["id"]),
     ]
-    first = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=120, check=False
+    first = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, env=env, timeout=120, check=False
     )
     assert first.returncode == 0, first.stderr
     assert "created" in first.stdout
@@ -166,12 +167,18 @@ async def test_cli_import_updates_in_place(
     exercise_file.write_text(
         exercise_file.read_text().replace('title = "', 'title = "Renamed: ', 1)
     )
-    second = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=120, check=False
+    second = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, env=env, timeout=120, check=False
     )
     assert second.returncode == 0, second.stderr
     assert second.stdout.count(": updated") == 1, second.stdout
-    missing = subprocess.run(
-        command[:-1] + ["999"], capture_output=True, text=True, env=env, timeout=120, check=False
+    missing = await asyncio.to_thread(
+        subprocess.run,
+        [*command[:-1], "999"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert missing.returncode == 1 and "classroom 999 does not exist" in missing.stderr

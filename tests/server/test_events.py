@@ -7,7 +7,7 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import LiveServer, Lesson
+from tests.conftest import Lesson, LiveServer
 from tests.support.events import EventClient
 
 DATABASES = ("sqlite",)

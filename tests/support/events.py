@@ -26,14 +26,17 @@ class EventClient:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
 
-    async def next(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    async def next(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:  # noqa: ASYNC109
         raw = await asyncio.wait_for(self.ws.recv(), timeout)
         event: dict[str, Any] = json.loads(raw)
         self.seen.append(event)
         return event
 
     async def expect(
-        self, kind: str, timeout: float = DEFAULT_TIMEOUT, **match: Any
+        self,
+        kind: str,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
+        **match: Any,
     ) -> dict[str, Any]:
         """The next event of type ``kind`` (whose fields equal ``match``), skipping others."""
 
@@ -46,7 +49,10 @@ class EventClient:
         return await asyncio.wait_for(find(), timeout)
 
     async def request(
-        self, message: dict[str, Any], reply: str, timeout: float = DEFAULT_TIMEOUT
+        self,
+        message: dict[str, Any],
+        reply: str,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
     ) -> dict[str, Any]:
         await self.send(message)
         return await self.expect(reply, timeout)
