@@ -17,6 +17,8 @@ Rules this module keeps:
    (state ``null``, clock + 1) goes to everyone in one frame, and is published.
 5. Only changes from local connections are persisted and published; a remote frame was
    persisted and published by the process that received it.
+6. Awareness passes on only what the table accepted (a newer clock, or a removal): echoes
+   of states we already have stop here, locally and from the bus.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing.
 """
@@ -31,6 +33,7 @@ from typing import Any
 import pycrdt
 
 from rooms.awareness import (
+    AwarenessEntry,
     AwarenessTable,
     Reader,
     decode_awareness,
@@ -96,6 +99,21 @@ class _Connection:
     denied: bool = False
 
 
+def _accepted_frame(
+    frame: bytes, entries: list[AwarenessEntry], accepted: list[AwarenessEntry]
+) -> bytes | None:
+    """The awareness frame to pass on: only what the table accepted.
+
+    y-websocket 1.5.4 providers re-send every awareness update they apply, remote ones
+    included; forwarding those echoes (same clock, rejected) made one renewal in a room of
+    n cost (n-1)**2 frames. The reference server stops them the same way."""
+    if not accepted:
+        return None
+    if len(accepted) == len(entries):
+        return frame
+    return awareness_frame(encode_awareness(accepted))
+
+
 def _decode_state_vector(data: bytes) -> dict[int, int]:
     reader = Reader(data)
     return {reader.var_uint(): reader.var_uint() for _ in range(reader.var_uint())}
@@ -135,9 +153,9 @@ class DocumentSync:
         if kind == MessageType.SYNC:
             self._receive_sync(conn, state, reader, frame, out)
         elif kind == MessageType.AWARENESS:
-            payload = reader.var_bytes()
-            entries = decode_awareness(payload)
-            for entry in self.awareness.apply(entries):
+            entries = decode_awareness(reader.var_bytes())
+            accepted = self.awareness.apply(entries)
+            for entry in accepted:
                 if entry.removed:
                     state.client_ids.discard(entry.client_id)
                     self._owner.pop(entry.client_id, None)
@@ -147,8 +165,10 @@ class DocumentSync:
                     if previous is not None and previous != conn:
                         self._connections[previous].client_ids.discard(entry.client_id)
                     self._owner[entry.client_id] = conn
-            out.broadcast(self._others(conn), frame)
-            out.publish.append(frame)
+            forward = _accepted_frame(frame, entries, accepted)
+            if forward is not None:
+                out.broadcast(self._others(conn), forward)
+                out.publish.append(forward)
         elif kind == MessageType.QUERY_AWARENESS:
             out.sends.append((conn, awareness_frame(encode_awareness(self.awareness.present()))))
         elif kind == MessageType.AUTH:
@@ -193,11 +213,14 @@ class DocumentSync:
             if sub not in (SyncType.STEP2, SyncType.UPDATE):
                 raise ProtocolError(f"remote sync message type {sub} is not an update")
             self._apply(reader.var_bytes())
+            out.broadcast(self._connections, frame)
         elif kind == MessageType.AWARENESS:
-            self.awareness.apply(decode_awareness(reader.var_bytes()))
+            entries = decode_awareness(reader.var_bytes())
+            forward = _accepted_frame(frame, entries, self.awareness.apply(entries))
+            if forward is not None:
+                out.broadcast(self._connections, forward)
         else:
             raise ProtocolError(f"remote message type {kind} is not an update or awareness")
-        out.broadcast(self._connections, frame)
         return out
 
     def disconnect(self, conn: int) -> Output:

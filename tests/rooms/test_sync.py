@@ -309,3 +309,77 @@ def test_local_awareness_frame_has_only_this_processes_clients() -> None:
     frame = server.local_awareness_frame()
     assert frame is not None
     assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 1, '{"me":1}')]
+
+
+def _awareness_of(frame: bytes) -> list[AwarenessEntry]:
+    return decode_awareness(pycrdt.read_message(frame[1:]))
+
+
+def test_awareness_echo_is_not_forwarded_and_a_newer_state_is() -> None:
+    server = DocumentSync()
+    for conn in (1, 2, 3):
+        server.connect(conn, writable=True)
+    state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
+    first = server.receive(1, state)
+    assert sorted(conn for conn, _ in first.sends) == [2, 3]
+    assert first.publish == [state]
+
+    echo = server.receive(2, state)  # the stock provider re-sends what it applied
+    assert echo.sends == [] and echo.publish == []
+
+    newer = awareness_frame(encode_awareness([AwarenessEntry(5, 2, '{"a":2}')]))
+    out = server.receive(1, newer)
+    assert sorted(conn for conn, _ in out.sends) == [2, 3]
+    assert {frame for _, frame in out.sends} == {newer}
+    assert out.publish == [newer]
+
+
+def test_awareness_frame_partly_echoed_is_forwarded_with_the_new_entries_only() -> None:
+    server = DocumentSync()
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    old = AwarenessEntry(5, 1, '{"a":1}')
+    server.receive(1, awareness_frame(encode_awareness([old])))
+    fresh = AwarenessEntry(6, 0, '{"b":1}')
+    out = server.receive(2, awareness_frame(encode_awareness([old, fresh])))
+    [(conn, frame)] = out.sends
+    assert conn == 1
+    assert _awareness_of(frame) == [fresh]
+    assert out.publish == [frame]
+    # Client 6 now belongs to connection 2, client 5 still to connection 1.
+    [(_, removal)] = server.disconnect(2).sends
+    assert _awareness_of(removal) == [AwarenessEntry(6, 1, "null")]
+
+
+def test_remote_awareness_echo_is_not_passed_on_but_a_newer_state_is() -> None:
+    server = DocumentSync()
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
+    assert sorted(conn for conn, _ in server.receive_remote(state).sends) == [1, 2]
+    assert server.receive_remote(state).sends == []
+    newer = awareness_frame(encode_awareness([AwarenessEntry(5, 2, "{}")]))
+    assert {frame for _, frame in server.receive_remote(newer).sends} == {newer}
+
+
+def test_a_renewal_in_a_room_of_echoing_clients_costs_n_minus_1_frames() -> None:
+    """Clients that re-send every awareness update they apply, as y-websocket 1.5.4 does."""
+    server = DocumentSync()
+    n = 6
+    known: dict[int, dict[int, int]] = {conn: {} for conn in range(n)}
+    for conn in range(n):
+        server.connect(conn, writable=True)
+    delivered = 0
+    pending = deque([(0, awareness_frame(encode_awareness([AwarenessEntry(40, 3, "{}")])))])
+    while pending:
+        sender, frame = pending.popleft()
+        for conn, sent in server.receive(sender, frame).sends:
+            if sent[0] != MessageType.AWARENESS:
+                continue
+            delivered += 1
+            entries = _awareness_of(sent)
+            if any(e.clock > known[conn].get(e.client_id, -1) for e in entries):
+                known[conn].update({e.client_id: e.clock for e in entries})
+                pending.append((conn, sent))  # the echo
+    assert delivered == n - 1
+    assert all(known[conn] == {40: 3} for conn in range(1, n))
