@@ -7,18 +7,21 @@ publish to other processes, even a step2 to a newcomer) waits on it. So a ``kill
 loses nothing that any client has seen from the server. The sender itself already has its
 edit; if the crash beats the commit, its provider re-sends it in step2 on reconnect.
 
-Writes are group commits: the writer takes everything queued and stores it in one
-transaction. Transactions start at most every ``batch_ms``: an update that finds the writer
-idle and the last commit older than that is stored at once (about a millisecond on SQLite);
-under load, updates arriving within ``batch_ms`` share one transaction, so the database sees
-at most ``1000 / batch_ms`` commits a second and an update waits at most ``batch_ms`` plus
-one commit before it is broadcast. SQLite runs in WAL mode with ``synchronous=NORMAL``,
-which survives a process crash.
+Writes are group commits with no timer: an update that finds the writer idle is
+committed at once; updates that arrive while a commit is in flight wait for it and then
+share the next one. So an update waits at most two commits before it is broadcast, and the
+commit rate adapts to the load by itself. ``batch_ms`` (default 0) can space commit starts
+further apart, for a database that must see fewer commits. Each commit is one Core
+``INSERT`` of a list of rows on a connection the writer keeps (no ORM object, no pool
+checkout per commit). SQLite runs in WAL mode with ``synchronous=NORMAL``, which survives a
+process crash.
 
-Compaction: after ``compact_after`` updates of one document (counted since it was loaded
-here), the snapshot and the later updates are merged into a new snapshot and those updates
-deleted, in one transaction that first locks the snapshot row (PostgreSQL) so two processes
-cannot interleave. A load reads the snapshot, the later updates, and the snapshot's
+Compaction never delays a commit: after ``compact_after`` updates of one document it runs
+as its own task. It reads the snapshot and the later updates, merges them outside any
+transaction, then in one short transaction moves the snapshot forward only if nobody moved
+it meanwhile (``last_update_id`` still what it read) and deletes exactly the updates it
+folded (ids after the old snapshot up to the last one it read); updates appended meanwhile
+have higher ids and stay. A load reads the snapshot, the later updates, and the snapshot's
 ``last_update_id`` again; if a compaction moved it in between, it reads again.
 """
 
@@ -32,8 +35,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pycrdt
-from sqlalchemy import delete, func
+from sqlalchemy import Table, delete, func, insert, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +49,8 @@ log = logging.getLogger("classroom.docs")
 
 DocKey = tuple[int, str]
 _RETRY_MAX_SECONDS = 2.0
+_UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
+_SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -59,26 +65,31 @@ class _Pending:
 class DocStore:
     """Stores and loads documents. ``start`` launches the writer; ``close`` drains it."""
 
-    def __init__(self, store: Store, *, compact_after: int = 500, batch_ms: float = 5.0) -> None:
+    def __init__(self, store: Store, *, compact_after: int = 500, batch_ms: float = 0.0) -> None:
         self.store = store
         self.compact_after = compact_after
         self.batch_seconds = batch_ms / 1000
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._conn: AsyncConnection | None = None
         self._since_compaction: Counter[DocKey] = Counter()
+        self._compacting: dict[DocKey, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_loop(), name="docstore-writer")
 
     async def close(self) -> None:
-        """Store everything queued, then stop the writer."""
+        """Store everything queued, finish running compactions, then stop the writer."""
         if self._writer is None:
             return
         self._queue.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
         self._writer = None
+        if self._compacting:
+            await asyncio.gather(*self._compacting.values(), return_exceptions=True)
+        await self._disconnect()
 
     def append(self, room_id: int, doc: str, updates: list[bytes]) -> asyncio.Future[None]:
         """Queue updates of one document; the future resolves once they are committed."""
@@ -96,8 +107,9 @@ class DocStore:
                 break
             wait = last_start + self.batch_seconds - loop.time()
             if wait > 0:
-                await asyncio.sleep(wait)  # gather this window's updates into one commit
+                await asyncio.sleep(wait)
             last_start = loop.time()
+            # Everything that queued up while the previous commit ran goes into this one.
             batch = [first]
             while not self._queue.empty():
                 item = self._queue.get_nowait()
@@ -115,31 +127,50 @@ class DocStore:
                     pending.stored.set_result(None)
             for key in {p.key for p in batch}:
                 if self._since_compaction[key] >= self.compact_after:
-                    await self._compact_logged(key)
+                    self._start_compaction(key)
 
     async def _store_batch(self, batch: list[_Pending]) -> None:
+        now = utcnow()
+        rows = [
+            {"room_id": p.key[0], "doc": p.key[1], "data": update, "created_at": now}
+            for p in batch
+            for update in p.updates
+        ]
         delay = 0.05
         while True:
             try:
-                async with self.store.session() as session:
-                    now = utcnow()
-                    for pending in batch:
-                        room_id, doc = pending.key
-                        for update in pending.updates:
-                            session.add(
-                                DocUpdate(room_id=room_id, doc=doc, data=update, created_at=now)
-                            )
+                conn = self._conn
+                if conn is None:
+                    conn = self._conn = await self.store.engine.connect()
+                async with conn.begin():
+                    await conn.execute(insert(_UPDATES), rows)
                 break
             except IntegrityError:
                 # No retry can fix this (the room was deleted): say so and let the edits flow.
-                log.error("storing %d document updates failed for good", len(batch), exc_info=True)
+                log.error("storing %d document updates failed for good", len(rows), exc_info=True)
                 break
             except (OperationalError, DBAPIError, OSError) as exc:
                 log.warning("storing document updates failed (%s); retrying in %.2fs", exc, delay)
+                await self._disconnect()  # a broken connection must not be reused
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_SECONDS)
         for pending in batch:
             self._since_compaction[pending.key] += len(pending.updates)
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    def _start_compaction(self, key: DocKey) -> None:
+        if key in self._compacting:
+            return
+        task = asyncio.create_task(self._compact_logged(key), name=f"compact-{key[0]}-{key[1]}")
+        self._compacting[key] = task
+        task.add_done_callback(lambda _: self._compacting.pop(key, None))
 
     async def _compact_logged(self, key: DocKey) -> None:
         try:
@@ -153,16 +184,15 @@ class DocStore:
             self._since_compaction[key] = 0
 
     async def compact(self, room_id: int, doc: str) -> int:
-        """Fold the updates of a document into its snapshot; return how many were folded."""
+        """Fold the updates of a document into its snapshot; return how many were folded.
+
+        Safe while updates are appended: it folds the updates up to the last id it read and
+        deletes only those. Returns 0 when another compaction moved the snapshot first."""
+        key = (room_id, doc)
+        counted = self._since_compaction[key]
         async with self.store.session() as session:
-            snapshot = (
-                await session.exec(
-                    select(DocSnapshot)
-                    .where(DocSnapshot.room_id == room_id, DocSnapshot.doc == doc)
-                    .with_for_update()
-                )
-            ).first()
-            after = snapshot.last_update_id if snapshot else 0
+            head = await self._snapshot_head(session, room_id, doc)
+            after = head[0] if head else 0
             rows = (
                 await session.exec(
                     select(DocUpdate.id, DocUpdate.data)
@@ -174,28 +204,44 @@ class DocStore:
                     .order_by(col(DocUpdate.id))
                 )
             ).all()
-            if not rows:
-                self._since_compaction[(room_id, doc)] = 0
-                return 0
-            parts = ([snapshot.data] if snapshot else []) + [data for _, data in rows]
-            merged = pycrdt.merge_updates(*parts)
-            last = rows[-1][0]
-            assert last is not None
-            if snapshot is None:
-                snapshot = DocSnapshot(room_id=room_id, doc=doc, data=merged, last_update_id=last)
+        if not rows:
+            self._since_compaction[key] = 0
+            return 0
+        merged = pycrdt.merge_updates(*([head[1]] if head else []), *[data for _, data in rows])
+        last = rows[-1][0]
+        assert last is not None
+        now = utcnow()
+        async with self.store.engine.begin() as conn:
+            # The write comes first, so on SQLite this transaction takes the write lock at
+            # once and never works from a stale read.
+            if head is None:
+                await conn.execute(
+                    insert(_SNAPSHOTS).values(
+                        room_id=room_id, doc=doc, data=merged, last_update_id=last, updated_at=now
+                    )
+                )
             else:
-                snapshot.data = merged
-                snapshot.last_update_id = last
-                snapshot.updated_at = utcnow()
-            session.add(snapshot)
-            await session.exec(
-                delete(DocUpdate).where(
-                    col(DocUpdate.room_id) == room_id,
-                    col(DocUpdate.doc) == doc,
-                    col(DocUpdate.id) <= last,
+                moved = await conn.execute(
+                    update(_SNAPSHOTS)
+                    .where(
+                        _SNAPSHOTS.c.room_id == room_id,
+                        _SNAPSHOTS.c.doc == doc,
+                        _SNAPSHOTS.c.last_update_id == after,
+                    )
+                    .values(data=merged, last_update_id=last, updated_at=now)
+                )
+                if moved.rowcount != 1:
+                    log.info("compaction of room %s doc %s: snapshot moved meanwhile", *key)
+                    return 0
+            await conn.execute(
+                delete(_UPDATES).where(
+                    _UPDATES.c.room_id == room_id,
+                    _UPDATES.c.doc == doc,
+                    _UPDATES.c.id > after,
+                    _UPDATES.c.id <= last,
                 )
             )
-        self._since_compaction[(room_id, doc)] = 0
+        self._since_compaction[key] = max(0, self._since_compaction[key] - counted)
         log.info("compacted room %s doc %s: %d updates into the snapshot", room_id, doc, len(rows))
         return len(rows)
 

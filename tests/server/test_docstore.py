@@ -110,3 +110,80 @@ async def test_changed_at_lists_documents_of_the_room(store: Store) -> None:
     changed = await docs.changed_at(room)
     assert set(changed) == {"demo", "pairs/g/x.py"}
     assert all(at.tzinfo is not None for at in changed.values())
+
+
+class GatedCompactions(DocStore):
+    """A real DocStore whose compactions wait for a gate, to act while one is running."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, compact_after=3)
+        self.gate = asyncio.Event()
+        self.compacting = asyncio.Event()
+
+    async def compact(self, room_id: int, doc: str) -> int:
+        self.compacting.set()
+        await self.gate.wait()
+        return await super().compact(room_id, doc)
+
+
+async def test_commits_go_on_while_a_compaction_runs(store: Store) -> None:
+    room = await a_room(store)
+    docs = GatedCompactions(store)
+    await docs.start()
+    typist = Typist()
+    for c in "abc":
+        await asyncio.wait_for(docs.append(room, "demo", [typist.type(c)]), 5)
+    await asyncio.wait_for(docs.compacting.wait(), 5)
+    # The compaction is stuck at its gate; the writer must not be.
+    for c in "defgh":
+        await asyncio.wait_for(docs.append(room, "demo", [typist.type(c)]), 5)
+    docs.gate.set()
+    await docs.close()
+    assert text_of(await docs.load(room, "demo")) == "abcdefgh"
+    assert await count(store, DocSnapshot) == 1
+
+
+async def test_compaction_keeps_updates_appended_while_it_runs(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000)
+    await docs.start()
+    typist = Typist()
+    await asyncio.gather(
+        *(docs.append(room, "demo", [typist.type(str(i % 10))]) for i in range(60))
+    )
+    # Appends queued before, during and after the compaction's read and write.
+    compaction = asyncio.create_task(docs.compact(room, "demo"))
+    late = []
+    for i in range(60):
+        late.append(docs.append(room, "demo", [typist.type(chr(97 + i % 26))]))
+        await asyncio.sleep(0)
+    folded = await compaction
+    await asyncio.gather(*late)
+    await docs.close()
+    assert folded >= 60
+    expected = "".join(str(i % 10) for i in range(60)) + "".join(
+        chr(97 + i % 26) for i in range(60)
+    )
+    assert text_of(await docs.load(room, "demo")) == expected
+    assert await count(store, DocUpdate) == 120 - folded
+    # A second compaction folds the rest onto the first snapshot.
+    assert await docs.compact(room, "demo") == 120 - folded
+    assert text_of(await docs.load(room, "demo")) == expected
+    assert await count(store, DocUpdate) == 0
+
+
+async def test_a_compaction_that_lost_the_race_changes_nothing(store: Store) -> None:
+    room = await a_room(store)
+    first, second = DocStore(store), DocStore(store)
+    await first.start()
+    typist = Typist()
+    for c in "abcd":
+        await first.append(room, "demo", [typist.type(c)])
+    assert await first.compact(room, "demo") == 4
+    await first.append(room, "demo", [typist.type("e")])
+    await first.close()
+    # Both read the same snapshot head; only the first to write moves it.
+    results = await asyncio.gather(first.compact(room, "demo"), second.compact(room, "demo"))
+    assert sorted(results) == [0, 1]
+    assert text_of(await first.load(room, "demo")) == "abcde"
+    assert await count(store, DocUpdate) == 0
