@@ -8,6 +8,7 @@ max), the time from the last submission sent to the last ``leaderboard.update`` 
 receives, and the server's peak RSS.
 
     .venv/bin/python bench/grading_bench.py [--students 30] [--sandbox auto|docker|local]
+        [--concurrency N] [--pool-size N]
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(students: int, sandbox: str) -> None:
+async def main(students: int, sandbox: str, concurrency: int | None, pool: int | None) -> None:
     data = Path(tempfile.mkdtemp(prefix="grading-bench-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
@@ -77,6 +78,10 @@ async def main(students: int, sandbox: str) -> None:
         CLASSROOM_LOG_LEVEL="warning",
         CLASSROOM_RUN_QUEUE_SIZE="1000",
     )
+    if concurrency is not None:
+        env["CLASSROOM_RUN_CONCURRENCY"] = str(concurrency)
+    if pool is not None:
+        env["CLASSROOM_POOL_SIZE"] = str(pool)
     created = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -217,5 +222,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--sandbox", default="auto", choices=["auto", "docker", "local"])
+    parser.add_argument("--concurrency", type=int, help="CLASSROOM_RUN_CONCURRENCY")
+    parser.add_argument("--pool-size", type=int, help="CLASSROOM_POOL_SIZE (warm containers)")
     options = parser.parse_args()
-    asyncio.run(main(options.students, options.sandbox))
+    asyncio.run(main(options.students, options.sandbox, options.concurrency, options.pool_size))

@@ -135,6 +135,7 @@ class DockerExecution:
         self._cancel_requested = False
         self._compile_output = ""
         self._task: asyncio.Task[None] | None = None
+        self._ran = False
 
     def begin(self, on_done: Callable[[DockerExecution], None]) -> None:
         if not self._request.interactive:
@@ -166,6 +167,11 @@ class DockerExecution:
             self._cancel_requested = True
             self._task.cancel()
         await self.finished()
+        if not self._ran:
+            # Cancelled before its task ever ran: _drive's cleanup never happened.
+            self._publish(self._outcome(RunStatus.CANCELLED, None, None, message="cancelled"))
+            if self._box is not None:
+                await asyncio.shield(self._kill())
 
     async def wait(self) -> RunResult:
         """The result; if the task awaiting it is cancelled, the run is cancelled too."""
@@ -182,6 +188,7 @@ class DockerExecution:
 
     # -- the run ------------------------------------------------------------------------------
     async def _drive(self) -> None:
+        self._ran = True
         try:
             try:
                 result = await self._steps()

@@ -265,6 +265,22 @@ async def test_cancelling_right_after_submit_leaves_no_container(backend: Docker
     assert await containers_of(backend, execution.id) == []
 
 
+@pytest.mark.parametrize("pool_size", [0, 1])
+async def test_cancel_before_the_run_began_ends_it(pool_size: int) -> None:
+    # cancel() before the run's task ever ran: chunks() and wait() must still end.
+    async with docker_backend(pool_size=pool_size) as backend:
+        if pool_size:
+            async with asyncio.timeout(60):
+                await backend.pool.wait_full()
+        execution = await backend.run(RunRequest("python", HELLO["python"]))
+        await execution.cancel()
+        async with asyncio.timeout(30):
+            chunks = [chunk async for chunk in execution.chunks()]
+            result = await execution.wait()
+        assert chunks == [] and result.status is RunStatus.CANCELLED
+        assert await containers_of(backend, execution.id) == []
+
+
 async def test_every_container_is_removed_after_runs(backend: DockerBackend) -> None:
     results = await asyncio.gather(
         *(run(backend, RunRequest("python", HELLO["python"])) for _ in range(4))
