@@ -201,7 +201,9 @@ async def main(students: int, sandbox: str, concurrency: int | None, pool: int |
         total = time.perf_counter() - started
         rss, peak = rss_kib(server.pid)
         print(
-            f"grading burst: {students} students submit at once ({sandbox} sandbox, 3 tests each)"
+            f"grading burst: {students} students submit at once ({sandbox} sandbox, 3 tests"
+            f" each, run concurrency {concurrency or 'default'},"
+            f" pool {pool if pool is not None else 'default'})"
         )
         print(f"{'submit→grade.result p50':34} {statistics.median(graded) * 1000:9.0f} ms")
         print(f"{'submit→grade.result p99':34} {pct(graded, 0.99) * 1000:9.0f} ms")
