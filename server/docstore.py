@@ -12,9 +12,10 @@ committed at once; updates that arrive while a commit is in flight wait for it a
 share the next one. So an update waits at most two commits before it is broadcast, and the
 commit rate adapts to the load by itself. ``batch_ms`` (default 0) can space commit starts
 further apart, for a database that must see fewer commits. Each commit is one Core
-``INSERT`` of a list of rows on a connection the writer keeps (no ORM object, no pool
-checkout per commit). SQLite runs in WAL mode with ``synchronous=NORMAL``, which survives a
-process crash.
+``INSERT`` of a list of rows, run start to end in the writer's own thread on a synchronous
+connection: one hop from the event loop per commit, where the async driver needed one per
+statement and each waited its turn on a busy loop. SQLite runs in WAL mode with
+``synchronous=NORMAL``, which survives a process crash.
 
 Compaction never delays a commit: after ``compact_after`` updates of one document it runs
 as its own task. It reads the snapshot and the later updates, merges them outside any
@@ -31,19 +32,20 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pycrdt
-from sqlalchemy import Table, delete, func, insert, update
+from sqlalchemy import Table, create_engine, delete, func, insert, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import utcnow
-from server.store import Store
+from server.store import Store, install_sqlite_pragmas, sync_url
 
 log = logging.getLogger("classroom.docs")
 
@@ -51,6 +53,15 @@ DocKey = tuple[int, str]
 _RETRY_MAX_SECONDS = 2.0
 _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
+
+
+def _writer_engine(store: Store) -> Engine:
+    """A synchronous engine with one connection, for the writer's own thread."""
+    if store.is_sqlite:
+        engine = create_engine(sync_url(store.url), pool_size=1, max_overflow=0)
+        install_sqlite_pragmas(engine)
+        return engine
+    return create_engine(sync_url(store.url), pool_size=1, max_overflow=0, pool_pre_ping=True)
 
 
 @dataclass
@@ -71,12 +82,14 @@ class DocStore:
         self.batch_seconds = batch_ms / 1000
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
-        self._conn: AsyncConnection | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._engine: Engine | None = None
         self._since_compaction: Counter[DocKey] = Counter()
         self._compacting: dict[DocKey, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         if self._writer is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="docstore-writer")
             self._writer = asyncio.create_task(self._write_loop(), name="docstore-writer")
 
     async def close(self) -> None:
@@ -89,7 +102,12 @@ class DocStore:
         self._writer = None
         if self._compacting:
             await asyncio.gather(*self._compacting.values(), return_exceptions=True)
-        await self._disconnect()
+        engine, self._engine = self._engine, None
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            if engine is not None:
+                await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown()
 
     def append(self, room_id: int, doc: str, updates: list[bytes]) -> asyncio.Future[None]:
         """Queue updates of one document; the future resolves once they are committed."""
@@ -136,14 +154,13 @@ class DocStore:
             for p in batch
             for update in p.updates
         ]
+        loop = asyncio.get_running_loop()
         delay = 0.05
         while True:
             try:
-                conn = self._conn
-                if conn is None:
-                    conn = self._conn = await self.store.engine.connect()
-                async with conn.begin():
-                    await conn.execute(insert(_UPDATES), rows)
+                # One hop to the writer's thread per commit: the event loop serves each
+                # statement of an async driver in turn, and a busy loop made those wait.
+                await loop.run_in_executor(self._thread, self._insert_rows, rows)
                 break
             except IntegrityError:
                 # No retry can fix this (the room was deleted): say so and let the edits flow.
@@ -151,19 +168,17 @@ class DocStore:
                 break
             except (OperationalError, DBAPIError, OSError) as exc:
                 log.warning("storing document updates failed (%s); retrying in %.2fs", exc, delay)
-                await self._disconnect()  # a broken connection must not be reused
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_SECONDS)
         for pending in batch:
             self._since_compaction[pending.key] += len(pending.updates)
 
-    async def _disconnect(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-            with contextlib.suppress(Exception):
-                await conn.close()
+    def _insert_rows(self, rows: list[dict[str, object]]) -> None:
+        """In the writer's thread: one transaction, one multi-row INSERT."""
+        if self._engine is None:
+            self._engine = _writer_engine(self.store)
+        with self._engine.begin() as conn:
+            conn.execute(insert(_UPDATES), rows)
 
     def _start_compaction(self, key: DocKey) -> None:
         if key in self._compacting:
