@@ -41,7 +41,7 @@ class Settings:
     max_connections_per_room: int = 500
     max_connections_per_user: int = 20
     compact_after_updates: int = 500
-    persist_batch_ms: int = 5
+    persist_batch_ms: int = 0  # 0: a group commit starts as soon as the last one ends
     room_unload_grace_seconds: float = 30.0
     # sandbox
     sandbox: SandboxKind = "auto"
