@@ -185,11 +185,15 @@ class DocStore:
             return
         task = asyncio.create_task(self._compact_logged(key), name=f"compact-{key[0]}-{key[1]}")
         self._compacting[key] = task
-        task.add_done_callback(lambda _: self._compacting.pop(key, None))
 
     async def _compact_logged(self, key: DocKey) -> None:
         try:
-            await self.compact(*key)
+            # Updates appended while it ran may have reached the threshold again; a few
+            # rounds, so a document that never goes quiet cannot keep this task alive.
+            for _ in range(3):
+                await self.compact(*key)
+                if self._since_compaction[key] < self.compact_after:
+                    break
         except (OperationalError, IntegrityError, DBAPIError) as exc:
             # Another process compacted at the same moment; the next threshold retries.
             log.info("compaction of room %s doc %s skipped: %s", key[0], key[1], exc)
@@ -197,6 +201,9 @@ class DocStore:
         except Exception:
             log.error("compaction of room %s doc %s failed", key[0], key[1], exc_info=True)
             self._since_compaction[key] = 0
+        finally:
+            # Here, not in a done-callback: the writer's next batch must see it finished.
+            self._compacting.pop(key, None)
 
     async def compact(self, room_id: int, doc: str) -> int:
         """Fold the updates of a document into its snapshot; return how many were folded.
