@@ -21,9 +21,12 @@ Compaction never delays a commit: after ``compact_after`` updates of one documen
 as its own task. It reads the snapshot and the later updates, merges them outside any
 transaction, then in one short transaction moves the snapshot forward only if nobody moved
 it meanwhile (``last_update_id`` still what it read) and deletes exactly the updates it
-folded (ids after the old snapshot up to the last one it read); updates appended meanwhile
-have higher ids and stay. A load reads the snapshot, the later updates, and the snapshot's
-``last_update_id`` again; if a compaction moved it in between, it reads again.
+folded, by id. So every stored update is one the snapshot lacks — including one another
+process committed late with an id below the snapshot's (ids are drawn before commit), which
+a range delete would have lost. ``last_update_id`` is the highest id folded; folded ids are
+deleted and never reused, so it never takes a value twice. A load reads the snapshot, every
+stored update, and the snapshot's ``last_update_id`` again; if a compaction moved it in
+between, it reads again.
 """
 
 from __future__ import annotations
@@ -208,8 +211,8 @@ class DocStore:
     async def compact(self, room_id: int, doc: str) -> int:
         """Fold the updates of a document into its snapshot; return how many were folded.
 
-        Safe while updates are appended: it folds the updates up to the last id it read and
-        deletes only those. Returns 0 when another compaction moved the snapshot first."""
+        Safe while updates are appended, by any process: it deletes exactly the updates it
+        read and folded. Returns 0 when another compaction moved the snapshot first."""
         key = (room_id, doc)
         counted = self._since_compaction[key]
         async with self.store.session() as session:
@@ -218,11 +221,7 @@ class DocStore:
             rows = (
                 await session.exec(
                     select(DocUpdate.id, DocUpdate.data)
-                    .where(
-                        DocUpdate.room_id == room_id,
-                        DocUpdate.doc == doc,
-                        col(DocUpdate.id) > after,
-                    )
+                    .where(DocUpdate.room_id == room_id, DocUpdate.doc == doc)
                     .order_by(col(DocUpdate.id))
                 )
             ).all()
@@ -259,8 +258,7 @@ class DocStore:
                 delete(_UPDATES).where(
                     _UPDATES.c.room_id == room_id,
                     _UPDATES.c.doc == doc,
-                    _UPDATES.c.id > after,
-                    _UPDATES.c.id <= last,
+                    _UPDATES.c.id.in_([update_id for update_id, _ in rows]),
                 )
             )
         self._since_compaction[key] = max(0, self._since_compaction[key] - counted)
@@ -273,14 +271,12 @@ class DocStore:
             async with self.store.session() as session:
                 snapshot = await self._snapshot_head(session, room_id, doc)
                 after = snapshot[0] if snapshot else 0
+                # Every stored update is one the snapshot does not hold: compaction deletes
+                # exactly what it folds (an id below the snapshot's may still be unfolded).
                 rows = (
                     await session.exec(
                         select(DocUpdate.data)
-                        .where(
-                            DocUpdate.room_id == room_id,
-                            DocUpdate.doc == doc,
-                            col(DocUpdate.id) > after,
-                        )
+                        .where(DocUpdate.room_id == room_id, DocUpdate.doc == doc)
                         .order_by(col(DocUpdate.id))
                     )
                 ).all()

@@ -187,3 +187,27 @@ async def test_a_compaction_that_lost_the_race_changes_nothing(store: Store) -> 
     assert sorted(results) == [0, 1]
     assert text_of(await first.load(room, "demo")) == "abcde"
     assert await count(store, DocUpdate) == 0
+
+
+async def test_an_update_committed_late_below_the_snapshot_is_kept(store: Store) -> None:
+    # Two processes writing one document on PostgreSQL: B's transaction drew id N, A's drew
+    # N+1 and committed first, a compaction folded up to N+1; then B commits N. That update is
+    # in no snapshot, so loads must read it and the next compaction must fold it.
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, batch_ms=0)
+    await docs.start()
+    typist = Typist()
+    for chars in ("ab", "cd"):
+        await docs.append(room, "demo", [typist.type(chars)])
+    late = typist.type("ef")
+    async with store.session() as session:
+        ids = (await session.exec(select(DocUpdate.id).order_by(DocUpdate.id))).all()
+    assert await docs.compact(room, "demo") == 2
+    async with store.session() as session:
+        # Below the snapshot's last_update_id: an id drawn earlier, committed later.
+        session.add(DocUpdate(id=ids[0], room_id=room, doc="demo", data=late))
+    assert text_of(await docs.load(room, "demo")) == "abcdef"
+    assert await docs.compact(room, "demo") == 1
+    assert await count(store, DocUpdate) == 0
+    assert text_of(await docs.load(room, "demo")) == "abcdef"
+    await docs.close()
