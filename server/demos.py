@@ -53,6 +53,7 @@ from server.gamification import PointsAward
 from server.gamification_hub import deliver
 from server.hub import RoomConnection, RoomHub
 from server.models import Demo, DemoSession, DemoTimelineEvent, QuizAnswer, Room
+from server.models.clock import as_utc
 from server.presence import PROCESS_ID
 from server.presenters import Held, MemoryPresenters, PresenterStore, RedisPresenters
 from server.state import AppState
@@ -383,19 +384,14 @@ async def demo_timeline(ctx: Ctx) -> TimelineOut:
         session=SessionOut(
             id=latest.id,
             demo_id=latest.demo_id,
-            started_at=_utc(latest.started_at),
-            ended_at=_utc(latest.ended_at) if latest.ended_at else None,
+            started_at=as_utc(latest.started_at),
+            ended_at=as_utc(latest.ended_at) if latest.ended_at else None,
         ),
         events=[
-            TimelineEventOut(kind=r.kind, step=r.step, at=_utc(r.at), user_id=r.user_id)
+            TimelineEventOut(kind=r.kind, step=r.step, at=as_utc(r.at), user_id=r.user_id)
             for r in rows
         ],
     )
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 routes: list[BaseRoute] = [demo_timeline]

@@ -37,7 +37,7 @@ import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pycrdt
 from sqlalchemy import Table, create_engine, delete, func, insert, update
@@ -47,7 +47,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import DocSnapshot, DocUpdate
-from server.models.clock import utcnow
+from server.models.clock import as_utc, utcnow
 from server.store import Store, install_sqlite_pragmas, sync_url
 
 log = logging.getLogger("classroom.docs")
@@ -314,11 +314,6 @@ class DocStore:
                 )
             )
             for doc, at in snapshots.all():
-                if doc not in changed or _aware(changed[doc]) < _aware(at):
+                if doc not in changed or as_utc(changed[doc]) < as_utc(at):
                     changed[doc] = at
-        return {doc: _aware(at) for doc, at in changed.items()}
-
-
-def _aware(at: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC.
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+        return {doc: as_utc(at) for doc, at in changed.items()}

@@ -27,6 +27,7 @@ from server.gamification import Gamification, GradedRun, Outbound, ToRoom
 from server.hub import RoomConnection, RoomHub
 from server.leaderboard import InMemoryLeaderboard, LeaderboardStore, RedisLeaderboard
 from server.models import Room
+from server.models.clock import as_utc
 from server.models.exercises import LiveExercise, Submission
 from server.settings import Settings
 from server.state import AppState
@@ -98,7 +99,7 @@ def graded_run(submission: Submission, live: LiveExercise | None = None) -> Grad
         raise ValueError(f"submission {submission.id} is not graded")
     window = None
     if live is not None:
-        opened, closes = _utc(live.opened_at), _utc(live.closes_at)
+        opened, closes = as_utc(live.opened_at), as_utc(live.closes_at)
         if closes > opened:
             window = LiveWindow(opened, closes - opened)
     return GradedRun(
@@ -109,10 +110,6 @@ def graded_run(submission: Submission, live: LiveExercise | None = None) -> Grad
         score=submission.score,
         max_score=submission.max_score,
         passed=submission.passed,
-        submitted_at=_utc(submission.submitted_at),
+        submitted_at=as_utc(submission.submitted_at),
         window=window,
     )
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -6,7 +6,7 @@ Every instant stored here is UTC. SQLite hands datetimes back naive, PostgreSQL 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func
 from sqlmodel import col, select
@@ -16,10 +16,9 @@ from rooms.achievements import Activity
 from rooms.progress import ExerciseProgress, ProgressChange
 from rooms.xp import Reason
 from server.models import AchievementUnlock, Progress, XpEvent
+from server.models.clock import as_utc
 
-
-def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+utc = as_utc
 
 
 def _maybe_utc(value: datetime | None) -> datetime | None:

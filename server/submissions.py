@@ -44,7 +44,7 @@ from server.gamification import Gamification
 from server.gamification_hub import deliver, graded_run
 from server.hub import RoomConnection, RoomHub
 from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
-from server.models.clock import utcnow
+from server.models.clock import as_utc, utcnow
 from server.source import files_for
 from server.state import AppState
 
@@ -318,7 +318,7 @@ class Submissions:
                     )
                 )
 
-        items = [RegradeItem(exercise, r.files, r.attempt, _aware(r.submitted_at)) for r in rows]
+        items = [RegradeItem(exercise, r.files, r.attempt, as_utc(r.submitted_at)) for r in rows]
         results = await regrade(items, run=self.run, now=utcnow(), progress=progress)
         async with self.state.store.session() as session:
             for row, result in zip(rows, results, strict=True):
@@ -412,12 +412,6 @@ class Submissions:
                 "tests": [],
             }
         return {"classroom_id": classroom_id, "students": list(students.values())}
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def _room_of(state: AppState, conn: RoomConnection) -> RoomAccess:

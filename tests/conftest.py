@@ -8,7 +8,6 @@ Every test that uses ``database_url`` (directly or through ``settings``/``app``/
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import uuid
@@ -244,11 +243,6 @@ async def lesson(client: httpx.AsyncClient, instructor: Account) -> Lesson:
     alice = await join_as(client, classroom["join_code"], "Alice")
     bob = await join_as(client, classroom["join_code"], "Bob")
     return Lesson(classroom, room, instructor, alice, bob)
-
-
-def run_coroutine(coro: Any) -> Any:
-    """Run a coroutine on a fresh loop from synchronous test code."""
-    return asyncio.run(coro)
 
 
 async def make_lesson(base_url: str, settings: Settings, signer_state: AppState) -> Lesson:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -159,12 +158,3 @@ def _describe(exc: ValidationError) -> str:
 
 def error_response(exc: ApiError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code)
-
-
-async def scalar_or_404(session: AsyncSession, model: type[Any], key: Any, what: str) -> Any:
-    from server.exceptions import NotFound
-
-    found = await session.get(model, key)
-    if found is None:
-        raise NotFound(f"{what} {key} does not exist")
-    return found
