@@ -30,7 +30,7 @@ from sandbox.backend import Backend, Execution
 from sandbox.exceptions import SandboxError
 from sandbox.model import RunRequest, RunResult, RunState, RunStatus
 from sandbox.redis_queue import GROUP, WORKER_LOST, Keys, Subscriber, encode, ensure_group, settle
-from sandbox.select import operator_maxima, select_backend
+from sandbox.selection import operator_maxima, select_backend
 
 if TYPE_CHECKING:
     from server.settings import Settings

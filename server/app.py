@@ -14,29 +14,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from server import (
-    demos,
-    events,
-    gamification_hub,
-    hands,
-    health,
-    live_runs,
-    pages,
-    runs,
-    submissions,
-    yjs,
-)
-from server.api import (
-    accounts,
-    classrooms,
-    course,
-    documents,
-    grades,
-    openapi,
-)
+from server import health, pages
+from server.accounts import api as accounts
+from server.api import openapi
 from server.bus import Bus
+from server.classrooms import api as classrooms
+from server.courses import api as course
+from server.demos import live as demos
+from server.documents import api as documents
+from server.documents import endpoint as yjs
+from server.events import endpoint as events
 from server.exceptions import ApiError
+from server.gamification import room as gamification_hub
+from server.grading import api as grades
+from server.grading import submissions
+from server.hands import queue as hands
 from server.metrics import Metrics, MetricsMiddleware
+from server.runs import live as live_runs
+from server.runs import records as runs
 from server.settings import Settings
 from server.state import AppState
 from server.store import Store, migrate

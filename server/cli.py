@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from server.auth import hash_password
+from server.accounts.auth import hash_password
 from server.exceptions import ConfigurationError
 from server.logs import configure
 from server.models import Classroom, User, UserKind
@@ -72,7 +72,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run("server.main:app", workers=settings.workers, **options)
     else:
         from server.app import create_app
-        from server.docs_registry import tune_gc
+        from server.documents.registry import tune_gc
 
         app = create_app(settings)
         tune_gc()
@@ -126,7 +126,7 @@ async def _upsert_instructor(settings: Settings, email: str, name: str, password
 def import_course_command(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from server.courses import CourseError, import_course
+    from server.courses.importer import CourseError, import_course
 
     migrate(settings.database_url)
 

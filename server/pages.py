@@ -24,10 +24,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from server.access import room_access
+from server.accounts.auth import COOKIE_NAME, Caller
 from server.api.base import Ctx, app_state, endpoint
 from server.api.schemas import Strict
-from server.auth import COOKIE_NAME, Caller
+from server.classrooms.access import room_access
 from server.exceptions import ApiError, BadRequest, Forbidden, Unauthorized
 from server.models import User
 

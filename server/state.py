@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from server.auth import TokenSigner
+from server.accounts.auth import TokenSigner
 from server.bus import Bus
 from server.metrics import Metrics
 from server.settings import Settings

@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from server.accounts.auth import hash_password
 from server.app import create_app
-from server.auth import hash_password
 from server.models import User, UserKind
 from server.settings import Settings
 from server.state import AppState

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import COOKIE_NAME, Caller
+from server.accounts.auth import COOKIE_NAME, Caller
 from server.exceptions import ApiError, BadRequest, Forbidden
 from server.state import AppState
 

@@ -11,7 +11,7 @@ import pytest
 
 from server.bus.redis import RedisBus
 from tests.conftest import free_port
-from tests.server.yjs_processes import PrivateRedis
+from tests.server.processes import PrivateRedis
 from tests.services import REDIS_URL, require, required
 
 pytestmark = pytest.mark.redis

@@ -1,0 +1,288 @@
+"""The room events hub of one process: local room sockets, delivery by audience, dispatch.
+
+Design note. An event is delivered to the local sockets of its audience at once, then
+published on the bus channel ``room:{id}`` with this process's id; every other process
+delivers it to *its* local sockets and ignores its own messages. So an event reaches
+everyone in the room whatever process they are on, and with Redis down a process still
+serves its own clients. Commands are checked by :func:`rooms.events.parse_command` and handed
+to the handler registered for their type; a handler raises ``EventError`` to refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rooms.events import Audience, Command, EventError, parse_command
+from server.bus import Bus, Subscription
+from server.events.presence import PROCESS_ID, LocalPresence
+from server.metrics import Metrics
+
+log = logging.getLogger("classroom.events")
+
+SEND_QUEUE = 2000
+
+Handler = Callable[["RoomConnection", Command], Awaitable[None]]
+SnapshotPart = Callable[["RoomConnection"], Awaitable[Any]]
+RemoteHandler = Callable[[int, dict[str, Any]], Awaitable[None]]
+Presence = Callable[["RoomConnection"], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class RoomConnection:
+    """One open room socket. ``send`` never blocks: a client too slow to drain its queue is
+    closed rather than allowed to hold memory."""
+
+    room_id: int
+    user_id: int
+    name: str
+    role: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    outbox: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(SEND_QUEUE)
+    )
+    overflowed: bool = False
+    # Events that arrive before the snapshot is sent wait here, so the snapshot comes first.
+    _held: list[dict[str, Any]] | None = field(default_factory=list)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("instructor", "assistant")
+
+    def send(self, event: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        if self._held is not None:
+            self._held.append(event)
+            return
+        self._put(event)
+
+    def open_with(self, snapshot: dict[str, Any]) -> None:
+        """Send ``snapshot`` first, then every event held since the connection joined."""
+        held, self._held = self._held or [], None
+        self._put(snapshot)
+        for event in held:
+            self._put(event)
+
+    def _put(self, event: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.outbox.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            log.warning("room %s conn %s: send queue full, closing", self.room_id, self.id)
+            self.close()
+
+    def close(self) -> None:
+        """Ask the writer to end the socket (after what is queued)."""
+        while True:
+            try:
+                self.outbox.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                self.outbox.get_nowait()
+
+
+class RoomHub:
+    def __init__(self, bus: Bus, presence: LocalPresence, metrics: Metrics) -> None:
+        self.bus = bus
+        self.presence = presence
+        self.metrics = metrics
+        self._rooms: dict[int, set[RoomConnection]] = defaultdict(set)
+        self._listeners: dict[int, tuple[Subscription, asyncio.Task[None]]] = {}
+        self._handlers: dict[str, Handler] = {}
+        self._snapshot: dict[str, SnapshotPart] = {}
+        self._remote: dict[str, RemoteHandler] = {}
+        self._joined: list[Presence] = []
+        self._left: list[Presence] = []
+        self._lock = asyncio.Lock()
+
+    # -- registration -----------------------------------------------------------------
+
+    def handle(self, command_type: str, handler: Handler) -> None:
+        self._handlers[command_type] = handler
+
+    def snapshot_part(self, key: str, provider: SnapshotPart) -> None:
+        """``room.snapshot`` gets ``key: await provider(conn)``."""
+        self._snapshot[key] = provider
+
+    def on_remote(self, kind: str, handler: RemoteHandler) -> None:
+        """Handle bus messages of ``kind`` sent with :meth:`send_remote` by any process."""
+        self._remote[kind] = handler
+
+    def on_join(self, callback: Presence) -> None:
+        """Call ``callback(conn)`` after each connection joined (before its snapshot)."""
+        self._joined.append(callback)
+
+    def on_leave(self, callback: Presence) -> None:
+        """Call ``callback(conn)`` after each connection left."""
+        self._left.append(callback)
+
+    async def _notify(self, callbacks: list[Presence], conn: RoomConnection) -> None:
+        for callback in callbacks:
+            try:
+                await callback(conn)
+            except Exception:
+                log.error(
+                    "room %s conn %s: presence listener failed",
+                    conn.room_id,
+                    conn.id,
+                    exc_info=True,
+                )
+
+    # -- connections ----------------------------------------------------------------
+
+    async def join(self, conn: RoomConnection) -> None:
+        async with self._lock:
+            if conn.room_id not in self._listeners:
+                subscription = await self.bus.subscribe(f"room:{conn.room_id}")
+                task = asyncio.create_task(
+                    self._listen(conn.room_id, subscription), name=f"room-{conn.room_id}-events"
+                )
+                self._listeners[conn.room_id] = (subscription, task)
+                self.metrics.rooms_active.inc()
+            self._rooms[conn.room_id].add(conn)
+        if await self.presence.arrive(conn.room_id, conn.user_id):
+            # The joiner learns it from its snapshot.
+            await self.publish(
+                conn.room_id,
+                Audience(everyone=True),
+                {"type": "member.joined", "user": _member(conn)},
+                exclude=conn,
+            )
+        await self._notify(self._joined, conn)
+
+    async def leave(self, conn: RoomConnection) -> None:
+        async with self._lock:
+            local = self._rooms.get(conn.room_id)
+            if local is None or conn not in local:
+                return
+            local.discard(conn)
+            listener = None
+            if not local:
+                del self._rooms[conn.room_id]
+                listener = self._listeners.pop(conn.room_id, None)
+                self.metrics.rooms_active.dec()
+        if listener is not None:
+            subscription, task = listener
+            await subscription.close()
+            task.cancel()
+        if await self.presence.depart(conn.room_id, conn.user_id):
+            await self.publish(
+                conn.room_id,
+                Audience(everyone=True),
+                {"type": "member.left", "user": _member(conn)},
+            )
+        await self._notify(self._left, conn)
+
+    def local(self, room_id: int) -> set[RoomConnection]:
+        return set(self._rooms.get(room_id, ()))
+
+    # -- events ---------------------------------------------------------------------
+
+    async def publish(
+        self,
+        room_id: int,
+        audience: Audience,
+        event: dict[str, Any],
+        *,
+        exclude: RoomConnection | None = None,
+    ) -> None:
+        """Deliver ``event`` to ``audience`` in every process."""
+        self.deliver(room_id, audience, event, exclude=exclude)
+        envelope = {"origin": PROCESS_ID, "kind": "event", "to": audience.to_dict(), "event": event}
+        await self._publish(room_id, envelope)
+
+    async def send_remote(self, room_id: int, kind: str, payload: dict[str, Any]) -> None:
+        """Send ``payload`` to the :meth:`on_remote` handler of ``kind`` in every process
+        (this one included)."""
+        handler = self._remote.get(kind)
+        if handler is not None:
+            await handler(room_id, payload)
+        await self._publish(room_id, {"origin": PROCESS_ID, "kind": kind, "payload": payload})
+
+    async def _publish(self, room_id: int, envelope: dict[str, Any]) -> None:
+        try:
+            await self.bus.publish(f"room:{room_id}", json.dumps(envelope).encode())
+        except Exception as exc:
+            log.warning("room %s: event not published on the bus: %s", room_id, exc)
+
+    def deliver(
+        self,
+        room_id: int,
+        audience: Audience,
+        event: dict[str, Any],
+        *,
+        exclude: RoomConnection | None = None,
+    ) -> None:
+        for conn in self._rooms.get(room_id, ()):
+            if conn is not exclude and audience.includes(conn.user_id, conn.role):
+                conn.send(event)
+
+    async def _listen(self, room_id: int, subscription: Subscription) -> None:
+        async for raw in subscription:
+            try:
+                envelope = json.loads(raw)
+                if envelope.get("origin") == PROCESS_ID:
+                    continue
+                kind = envelope.get("kind")
+                if kind == "event":
+                    self.deliver(room_id, Audience.from_dict(envelope["to"]), envelope["event"])
+                elif kind in self._remote:
+                    await self._remote[kind](room_id, envelope["payload"])
+            except Exception:
+                log.error("room %s: bad bus message dropped", room_id, exc_info=True)
+
+    # -- commands -------------------------------------------------------------------
+
+    async def dispatch(self, conn: RoomConnection, raw: str | bytes) -> None:
+        """Check and run one client message; refusals go back to the sender as ``error``."""
+        ref = None
+        try:
+            command = parse_command(raw, conn.role)
+            ref = command.ref
+            handler = self._handlers.get(command.type)
+            if handler is None:
+                raise EventError("unavailable", f"{command.type} is not available on this server")
+            await handler(conn, command)
+        except EventError as exc:
+            log.info("room %s conn %s: refused: %s", conn.room_id, conn.id, exc.message)
+            conn.send(exc.event(ref))
+        except Exception:
+            log.error("room %s conn %s: command failed", conn.room_id, conn.id, exc_info=True)
+            conn.send(EventError("internal_error", "the server failed on this message").event(ref))
+
+    async def snapshot(self, conn: RoomConnection) -> dict[str, Any]:
+        event: dict[str, Any] = {"type": "room.snapshot", "room_id": conn.room_id}
+        event["you"] = _member(conn)
+        for key, provider in self._snapshot.items():
+            try:
+                event[key] = await provider(conn)
+            except Exception:
+                log.error("room %s: snapshot part %s failed", conn.room_id, key, exc_info=True)
+                event[key] = None
+        return event
+
+    async def start(self) -> None:
+        await self.presence.start()
+
+    async def close(self) -> None:
+        for subscription, task in list(self._listeners.values()):
+            await subscription.close()
+            task.cancel()
+        self._listeners.clear()
+        for conns in self._rooms.values():
+            for conn in conns:
+                conn.close()
+        await self.presence.close()
+
+
+def _member(conn: RoomConnection) -> dict[str, Any]:
+    return {"id": conn.user_id, "name": conn.name, "role": conn.role}

@@ -1,0 +1,450 @@
+"""Submissions: grade in the sandbox, store the result, tell the student and the staff, then
+apply progress, XP, achievements and the leaderboard.
+
+Design note. A submission is written (status ``grading``) before any test runs, so an
+attempt is counted even if the process dies mid-grade. The student receives the result
+filtered by visibility, the staff the full one. The gamification step runs after the grade
+is stored: its failure never loses a grade. Regrading an exercise re-runs the latest
+submission of every student (in parallel, bounded) and rewrites those grades in place; it
+awards no XP (first passes are history) and says so in the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from rooms.events import Audience, Command, EventError, only
+from sandbox.exceptions import SandboxError
+from sandbox.grading import (
+    Exercise,
+    GradeResult,
+    GradingError,
+    InvalidSubmission,
+    RateLimiter,
+    RegradeItem,
+    filter_for_student,
+    grade,
+    regrade,
+)
+from sandbox.model import RunRequest, RunResult
+from server.accounts.auth import Caller
+from server.classrooms.access import RoomAccess, room_access
+from server.events.hub import RoomConnection, RoomHub
+from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
+from server.gamification.game import Gamification
+from server.gamification.room import deliver, graded_run
+from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
+from server.models.clock import as_utc, utcnow
+from server.runs.source import files_for
+from server.state import AppState
+
+log = logging.getLogger("classroom.grading")
+
+RunFunction = Callable[[RunRequest], Awaitable[RunResult]]
+RATE_WINDOW_SECONDS = 60.0
+
+
+def submission_view(
+    row: Submission, exercise: Exercise, *, staff: bool, now: datetime
+) -> dict[str, Any]:
+    results = row.results
+    if results is not None and not staff:
+        results = filter_for_student(results, exercise, now)
+    return {
+        "id": row.id,
+        "exercise_id": row.exercise_id,
+        "user_id": row.user_id,
+        "room_id": row.room_id,
+        "attempt": row.attempt,
+        "status": row.status,
+        "score": results.get("score") if results else None,
+        "max_score": results.get("max_score") if results else None,
+        "passed": row.passed if staff or results is None else _passed_view(results),
+        "submitted_at": row.submitted_at.isoformat(),
+        "graded_at": row.graded_at.isoformat() if row.graded_at else None,
+        "error": row.error,
+        "results": results,
+    }
+
+
+def _passed_view(results: dict[str, Any]) -> bool:
+    tests = results.get("tests") or []
+    return bool(tests) and all(t.get("status") == "passed" for t in tests)
+
+
+class Submissions:
+    def __init__(
+        self, state: AppState, hub: RoomHub, gamification: Gamification, run: RunFunction
+    ) -> None:
+        self.state = state
+        self.hub = hub
+        self.gamification = gamification
+        self.run = run
+        self.limiter = RateLimiter(state.settings.submissions_per_minute, RATE_WINDOW_SECONDS)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.regrades: dict[tuple[int, str], dict[str, Any]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def exercise(
+        self, classroom_id: int, exercise_id: str
+    ) -> tuple[ExerciseRecord, Exercise]:
+        async with self.state.store.session() as session:
+            record = (
+                await session.exec(
+                    select(ExerciseRecord).where(
+                        ExerciseRecord.classroom_id == classroom_id,
+                        ExerciseRecord.exercise_id == exercise_id,
+                    )
+                )
+            ).first()
+        if record is None:
+            raise NotFound(f"exercise {exercise_id!r} does not exist", code="unknown_exercise")
+        return record, Exercise.from_dict(record.definition)
+
+    async def accept(
+        self, room: Room, user_id: int, exercise_id: str, files: dict[str, str]
+    ) -> tuple[Submission, Exercise, int]:
+        """Check and record a submission (status ``grading``). Raises 404, 400 or 429."""
+        assert room.id is not None
+        record, exercise = await self.exercise(room.classroom_id, exercise_id)
+        if not files:
+            raise BadRequest("a submission needs at least one file", code="no_files")
+        entry = exercise.entry
+        if len(files) == 1 and entry is not None and entry not in files:
+            # An editor document is named after its tab; the exercise names its entry file.
+            files = {entry: next(iter(files.values()))}
+        limit = exercise.rate_limit
+        decision = self.limiter.acquire(
+            (user_id, room.classroom_id),
+            time.monotonic(),
+            count=limit.count if limit else None,
+            window=limit.window_seconds if limit else None,
+        )
+        if not decision.allowed:
+            raise TooManyRequests(
+                f"too many submissions; try again in {max(1, round(decision.retry_after))} s",
+                code="rate_limited",
+            )
+        async with self.state.store.session() as session:
+            previous = await session.exec(
+                select(func.count()).where(
+                    Submission.classroom_id == room.classroom_id,
+                    Submission.exercise_id == exercise_id,
+                    Submission.user_id == user_id,
+                )
+            )
+            row = Submission(
+                classroom_id=room.classroom_id,
+                room_id=room.id,
+                exercise_id=exercise_id,
+                user_id=user_id,
+                attempt=int(previous.one()) + 1,
+                files=files,
+                exercise_version=record.version,
+            )
+            session.add(row)
+            await session.flush()
+        return row, exercise, record.version
+
+    async def grade_now(self, room: Room, row: Submission, exercise: Exercise) -> Submission:
+        """Grade an accepted submission, store and announce the result."""
+        assert row.id is not None and room.id is not None
+        now = utcnow()
+        try:
+            result: GradeResult | None = await grade(
+                exercise,
+                row.files,
+                run=self.run,
+                now=now,
+                attempt=row.attempt,
+                submitted_at=row.submitted_at,
+            )
+            error = None
+        except (InvalidSubmission, GradingError, SandboxError) as exc:
+            result, error = None, str(exc)
+            log.info("room %s submission %s not graded: %s", room.id, row.id, exc)
+        async with self.state.store.session() as session:
+            stored = await session.get(Submission, row.id)
+            assert stored is not None
+            stored.graded_at = utcnow()
+            if result is None:
+                stored.status = "error"
+                stored.error = (error or "grading failed")[:500]
+            else:
+                results = result.to_results_json()
+                stored.status = "graded"
+                stored.results = results
+                stored.score = results["score"]
+                stored.max_score = results["max_score"]
+                stored.passed = _passed_view(results)
+            session.add(stored)
+        await self._announce(room.id, stored, exercise, regraded=False)
+        if result is not None:
+            await self._gamify(room, stored)
+        return stored
+
+    async def submit_in_background(self, room: Room, row: Submission, exercise: Exercise) -> None:
+        task = asyncio.create_task(self.grade_now(room, row, exercise), name=f"grade-{row.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("grading task failed", exc_info=task.exception())
+
+    async def _announce(
+        self, room_id: int, row: Submission, exercise: Exercise, *, regraded: bool
+    ) -> None:
+        now = utcnow()
+        base = {"type": "grade.result", "regraded": regraded}
+        student = {**base, "submission": submission_view(row, exercise, staff=False, now=now)}
+        staff = {**base, "submission": submission_view(row, exercise, staff=True, now=now)}
+        await self.hub.publish(room_id, only(row.user_id), student)
+        await self.hub.publish(room_id, Audience(staff=True), staff)
+
+    async def _gamify(self, room: Room, row: Submission) -> None:
+        assert room.id is not None
+        live = await self._live(room.id, row.exercise_id)
+        try:
+            outbound = await self.gamification.record(graded_run(row, live))
+        except Exception:
+            log.error(
+                "room %s: gamification of submission %s failed", room.id, row.id, exc_info=True
+            )
+            return
+        await deliver(self.hub, outbound, room.id)
+
+    async def _live(self, room_id: int, exercise_id: str) -> LiveExercise | None:
+        """The exercise's latest live window in the room, if it was ever opened live."""
+        async with self.state.store.session() as session:
+            return (
+                await session.exec(
+                    select(LiveExercise)
+                    .where(LiveExercise.room_id == room_id, LiveExercise.exercise_id == exercise_id)
+                    .order_by(col(LiveExercise.id).desc())
+                )
+            ).first()
+
+    async def open_live(self, room: Room, exercise_id: str, minutes: float) -> dict[str, Any]:
+        assert room.id is not None
+        _, exercise = await self.exercise(room.classroom_id, exercise_id)
+        now = utcnow()
+        async with self.state.store.session() as session:
+            session.add(
+                LiveExercise(
+                    room_id=room.id,
+                    exercise_id=exercise_id,
+                    opened_at=now,
+                    closes_at=now + timedelta(minutes=minutes),
+                )
+            )
+        event = {
+            "type": "exercise.opened",
+            "exercise_id": exercise_id,
+            "title": exercise.title,
+            "opened_at": now.isoformat(),
+            "closes_at": (now + timedelta(minutes=minutes)).isoformat(),
+        }
+        await self.hub.publish(room.id, Audience(everyone=True), event)
+        return event
+
+    # -- regrade ---------------------------------------------------------------------
+
+    async def start_regrade(self, classroom_id: int, exercise_id: str) -> dict[str, Any]:
+        record, exercise = await self.exercise(classroom_id, exercise_id)
+        key = (classroom_id, exercise_id)
+        current = self.regrades.get(key)
+        if current is not None and current["state"] == "running":
+            return current
+        async with self.state.store.session() as session:
+            latest = (
+                select(func.max(Submission.id))
+                .where(
+                    Submission.classroom_id == classroom_id, Submission.exercise_id == exercise_id
+                )
+                .group_by(col(Submission.user_id))
+            )
+            rows = list(
+                (await session.exec(select(Submission).where(col(Submission.id).in_(latest)))).all()
+            )
+        status: dict[str, Any] = {
+            "exercise_id": exercise_id,
+            "state": "running",
+            "done": 0,
+            "total": len(rows),
+            "version": record.version,
+        }
+        self.regrades[key] = status
+        task = asyncio.create_task(
+            self._regrade(rows, exercise, status), name=f"regrade-{exercise_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return status
+
+    async def _regrade(
+        self, rows: list[Submission], exercise: Exercise, status: dict[str, Any]
+    ) -> None:
+        rooms = {r.room_id for r in rows if r.room_id is not None}
+        loop = asyncio.get_running_loop()
+        pending: set[asyncio.Future[None]] = set()
+
+        def progress(done: int, total: int) -> None:
+            status["done"] = done
+            event = {"type": "regrade.progress", **status}
+            for room_id in rooms:
+                pending.add(
+                    asyncio.ensure_future(
+                        self.hub.publish(room_id, Audience(staff=True), event), loop=loop
+                    )
+                )
+
+        items = [RegradeItem(exercise, r.files, r.attempt, as_utc(r.submitted_at)) for r in rows]
+        results = await regrade(items, run=self.run, now=utcnow(), progress=progress)
+        async with self.state.store.session() as session:
+            for row, result in zip(rows, results, strict=True):
+                stored = await session.get(Submission, row.id)
+                assert stored is not None
+                stored.graded_at = utcnow()
+                stored.exercise_version = status["version"]
+                if isinstance(result, Exception):
+                    stored.status, stored.error = "error", str(result)[:500]
+                else:
+                    results_json = result.to_results_json()
+                    stored.status, stored.error = "graded", None
+                    stored.results = results_json
+                    stored.score, stored.max_score = (
+                        results_json["score"],
+                        results_json["max_score"],
+                    )
+                    stored.passed = _passed_view(results_json)
+                session.add(stored)
+        await asyncio.gather(*pending, return_exceptions=True)
+        status["state"] = "finished"
+        for row in rows:
+            if row.room_id is not None:
+                async with self.state.store.session() as session:
+                    fresh = await session.get(Submission, row.id)
+                assert fresh is not None
+                await self._announce(row.room_id, fresh, exercise, regraded=True)
+        for room_id in rooms:
+            await self.hub.publish(
+                room_id, Audience(staff=True), {"type": "regrade.progress", **status}
+            )
+
+    # -- exports ---------------------------------------------------------------------
+
+    async def latest_grades(self, classroom_id: int) -> list[tuple[Submission, str]]:
+        async with self.state.store.session() as session:
+            latest = (
+                select(func.max(Submission.id))
+                .where(Submission.classroom_id == classroom_id)
+                .group_by(col(Submission.user_id), col(Submission.exercise_id))
+            )
+            rows = await session.exec(
+                select(Submission, User.name)
+                .join(User, col(User.id) == Submission.user_id)
+                .where(col(Submission.id).in_(latest))
+                .order_by(col(User.name), col(Submission.exercise_id))
+            )
+            return [(row, name) for row, name in rows.all()]
+
+    async def export_csv(self, classroom_id: int) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "student_id",
+                "student",
+                "exercise",
+                "attempt",
+                "status",
+                "score",
+                "max_score",
+                "submitted_at",
+            ]
+        )
+        for row, name in await self.latest_grades(classroom_id):
+            writer.writerow(
+                [
+                    row.user_id,
+                    name,
+                    row.exercise_id,
+                    row.attempt,
+                    row.status,
+                    row.score,
+                    row.max_score,
+                    row.submitted_at.isoformat(),
+                ]
+            )
+        return out.getvalue()
+
+    async def export_json(self, classroom_id: int) -> dict[str, Any]:
+        """Gradescope-compatible ``results.json`` per student and exercise."""
+        students: dict[int, dict[str, Any]] = {}
+        for row, name in await self.latest_grades(classroom_id):
+            entry = students.setdefault(
+                row.user_id, {"student_id": row.user_id, "name": name, "exercises": {}}
+            )
+            entry["exercises"][row.exercise_id] = row.results or {
+                "score": 0,
+                "max_score": row.max_score or 0,
+                "output": row.error or "not graded",
+                "tests": [],
+            }
+        return {"classroom_id": classroom_id, "students": list(students.values())}
+
+
+async def _room_of(state: AppState, conn: RoomConnection) -> RoomAccess:
+    async with state.store.session() as session:
+        return await room_access(session, conn.room_id, Caller(conn.user_id, UserKind.STUDENT))
+
+
+def install(state: AppState, run: RunFunction) -> Submissions:
+    """The ``submissions`` component and the ``submit`` socket command."""
+    hub: RoomHub = state.get("hub")
+    gamification: Gamification = state.get("gamification")
+    submissions = Submissions(state, hub, gamification, run)
+
+    async def on_submit(conn: RoomConnection, command: Command) -> None:
+        try:
+            room = await _room_of(state, conn)
+            files = await files_for(state, room, doc=command.get("doc"), files=command.get("files"))
+            row, exercise, _ = await submissions.accept(
+                room.room, conn.user_id, command.get("exercise_id"), files
+            )
+        except ApiError as exc:
+            raise EventError(exc.code, exc.message) from None
+        conn.send(
+            {
+                "type": "submission.accepted",
+                "submission_id": row.id,
+                "exercise_id": row.exercise_id,
+                "attempt": row.attempt,
+                "ref": command.ref,
+            }
+        )
+        await submissions.submit_in_background(room.room, row, exercise)
+
+    hub.handle("submit", on_submit)
+    state.add("submissions", submissions)
+    return submissions

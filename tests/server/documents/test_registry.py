@@ -1,0 +1,160 @@
+"""DocumentRegistry with a real store and the in-process bus: one load per document, catch-up
+of what was published during the load, unload after the grace period."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pycrdt
+import pytest
+from prometheus_client import CollectorRegistry
+
+from rooms.sync import update_frame
+from server.bus.memory import InMemoryBus
+from server.documents.metrics import DocMetrics
+from server.documents.registry import DocumentRegistry, LimitReached, channel_of, text_of
+from server.documents.store import DocStore
+from server.store import Store, migrate
+from tests.server.documents.test_store import a_room
+
+DATABASES = ("sqlite",)
+
+
+class GatedDocStore(DocStore):
+    """A real DocStore whose loads wait for a gate, so a test can act during a load."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, compact_after=100, batch_ms=0)
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+        self.loads = 0
+
+    async def load(self, room_id: int, doc: str) -> list[bytes]:
+        self.loads += 1
+        self.started.set()
+        await self.gate.wait()
+        return await super().load(room_id, doc)
+
+
+class Outbox:
+    def __init__(self, conn_id: int) -> None:
+        self.conn_id = conn_id
+        self.frames: list[bytes] = []
+        self.arrived = asyncio.Event()
+
+    def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None:
+        self.frames.append(frame)
+        self.arrived.set()
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, database_url)
+    store = Store(database_url)
+    yield store
+    await store.close()
+
+
+def registry_on(store: Store, bus: InMemoryBus, grace: float = 30.0) -> DocumentRegistry:
+    return DocumentRegistry(
+        GatedDocStore(store),
+        bus,
+        DocMetrics(CollectorRegistry()),
+        unload_grace_seconds=grace,
+        max_per_room=3,
+        max_per_user=2,
+    )
+
+
+def typed(text: str) -> bytes:
+    doc: pycrdt.Doc = pycrdt.Doc()
+    doc.get("text", type=pycrdt.Text).insert(0, text)
+    return doc.get_update()
+
+
+async def test_simultaneous_joins_share_one_load_and_get_what_was_published_meanwhile(
+    store: Store,
+) -> None:
+    room = await a_room(store)
+    bus = InMemoryBus()
+    here = registry_on(store, bus)
+    await here.start()
+    try:
+        docstore = here.docstore
+        assert isinstance(docstore, GatedDocStore)
+        joins = [asyncio.create_task(here.acquire(room, "demo")) for _ in range(20)]
+        await asyncio.wait_for(docstore.started.wait(), 5)
+        assert docstore.loads == 1
+
+        # Another process publishes while this one is still loading; it is in no store,
+        # so only a subscription made before the load can bring it.
+        frame = update_frame(typed("published during the load"))
+        await bus.publish(channel_of(room, "demo"), uuid.uuid4().bytes + frame)
+        docstore.gate.set()
+        docs = await asyncio.gather(*joins)
+        assert all(doc is docs[0] for doc in docs)
+        doc = docs[0]
+        outbox = Outbox(7)
+        doc.join(outbox, writable=True)
+        outbox.arrived.clear()
+        # The bus reader applies the queued message, before or after this join.
+        if text_of(doc) != "published during the load":
+            await asyncio.wait_for(outbox.arrived.wait(), 5)
+        assert text_of(doc) == "published during the load"
+        assert docstore.loads == 1
+    finally:
+        await here.close()
+
+
+async def test_idle_document_unloads_after_grace_and_reloads(store: Store) -> None:
+    room = await a_room(store)
+    registry = registry_on(store, InMemoryBus(), grace=0.05)
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    unloaded = asyncio.Event()
+    registry.on_unload(lambda key: unloaded.set())
+    try:
+        doc = await registry.acquire(room, "demo")
+        doc.join(Outbox(1), writable=True)
+        doc.receive(1, update_frame(typed("kept")))
+        doc.leave(1)
+        registry.release(doc)
+        await asyncio.wait_for(unloaded.wait(), 5)
+        assert registry.loaded() == []
+        again = await registry.acquire(room, "demo")
+        assert again is not doc
+        assert text_of(again) == "kept"
+    finally:
+        await registry.close()
+
+
+def test_admission_limits() -> None:
+    registry = registry_on(Store("sqlite://"), InMemoryBus())
+    registry.admit(1, 10)
+    registry.admit(1, 10)
+    with pytest.raises(LimitReached, match="you have 2"):
+        registry.admit(1, 10)
+    registry.admit(1, 11)
+    with pytest.raises(LimitReached, match="room 1"):
+        registry.admit(1, 12)
+    registry.dismiss(1, 10)
+    registry.admit(1, 12)
+
+
+def test_staff_are_bounded_by_the_room_limit_only(store: Store) -> None:
+    registry = registry_on(store, InMemoryBus())
+    registry.admit(1, 10)
+    registry.admit(1, 10)
+    with pytest.raises(LimitReached, match="you have 2"):
+        registry.admit(1, 10)
+    # An instructor watching the class: more sockets than a student may hold, up to the room's.
+    registry.admit(1, 99, staff=True)
+    with pytest.raises(LimitReached, match="room 1"):
+        registry.admit(1, 99, staff=True)
+    registry.dismiss(1, 10)
+    registry.admit(2, 99, staff=True)
+    registry.admit(2, 99, staff=True)
+    registry.admit(2, 99, staff=True)

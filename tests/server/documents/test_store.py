@@ -1,0 +1,213 @@
+"""DocStore on SQLite and PostgreSQL: appends, group commits, compaction, loads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pycrdt
+import pytest
+from sqlmodel import func, select
+
+from server.documents.store import DocStore
+from server.models import Classroom, DocSnapshot, DocUpdate, Room, User
+from server.store import Store, migrate
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, database_url)
+    store = Store(database_url)
+    yield store
+    await store.close()
+
+
+async def a_room(store: Store) -> int:
+    async with store.session() as session:
+        user = User(name="Ada")
+        session.add(user)
+        await session.flush()
+        assert user.id is not None
+        classroom = Classroom(title="c", join_code="ABCDEF", owner_id=user.id)
+        session.add(classroom)
+        await session.flush()
+        assert classroom.id is not None
+        room = Room(classroom_id=classroom.id, title="r")
+        session.add(room)
+        await session.flush()
+        assert room.id is not None
+        return room.id
+
+
+class Typist:
+    def __init__(self) -> None:
+        self.doc: pycrdt.Doc = pycrdt.Doc()
+        self.text = self.doc.get("text", type=pycrdt.Text)
+        self.updates: list[bytes] = []
+        self.doc.observe(lambda event: self.updates.append(event.update))
+
+    def type(self, chars: str) -> bytes:
+        self.text += chars
+        return self.updates[-1]
+
+
+def text_of(updates: list[bytes]) -> str:
+    doc: pycrdt.Doc = pycrdt.Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return str(doc.get("text", type=pycrdt.Text))
+
+
+async def count(store: Store, model: type[DocUpdate] | type[DocSnapshot]) -> int:
+    async with store.session() as session:
+        return int((await session.exec(select(func.count()).select_from(model))).one())
+
+
+async def test_appended_updates_load_back_in_order(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, batch_ms=1)
+    await docs.start()
+    typist = Typist()
+    # Queued together: they land in one group commit, each future resolves after it.
+    futures = [docs.append(room, "demo", [typist.type(c)]) for c in "hello"]
+    await asyncio.gather(*futures)
+    assert all(f.done() for f in futures)
+    assert text_of(await docs.load(room, "demo")) == "hello"
+    assert await docs.load(room, "other") == []
+    await docs.close()
+
+
+async def test_repeated_compactions_keep_every_update(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=7, batch_ms=0)
+    await docs.start()
+    typist = Typist()
+    for i in range(50):
+        await docs.append(room, "students/1/a.py", [typist.type(str(i % 10))])
+    await docs.close()
+    expected = "".join(str(i % 10) for i in range(50))
+    assert text_of(await docs.load(room, "students/1/a.py")) == expected
+    assert await count(store, DocSnapshot) == 1
+    assert await count(store, DocUpdate) < 7
+    # And after the last folded update is deleted, new ids still come after the snapshot.
+    assert await docs.compact(room, "students/1/a.py") >= 0
+    docs2 = DocStore(store, compact_after=10_000, batch_ms=0)
+    await docs2.start()
+    await docs2.append(room, "students/1/a.py", [typist.type("!")])
+    await docs2.close()
+    assert text_of(await docs2.load(room, "students/1/a.py")) == expected + "!"
+
+
+async def test_changed_at_lists_documents_of_the_room(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=2, batch_ms=0)
+    await docs.start()
+    typist = Typist()
+    for c in "abc":
+        await docs.append(room, "demo", [typist.type(c)])
+    await docs.append(room, "pairs/g/x.py", [Typist().type("p")])
+    await docs.close()
+    changed = await docs.changed_at(room)
+    assert set(changed) == {"demo", "pairs/g/x.py"}
+    assert all(at.tzinfo is not None for at in changed.values())
+
+
+class GatedCompactions(DocStore):
+    """A real DocStore whose compactions wait for a gate, to act while one is running."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, compact_after=3)
+        self.gate = asyncio.Event()
+        self.compacting = asyncio.Event()
+
+    async def compact(self, room_id: int, doc: str) -> int:
+        self.compacting.set()
+        await self.gate.wait()
+        return await super().compact(room_id, doc)
+
+
+async def test_commits_go_on_while_a_compaction_runs(store: Store) -> None:
+    room = await a_room(store)
+    docs = GatedCompactions(store)
+    await docs.start()
+    typist = Typist()
+    for c in "abc":
+        await asyncio.wait_for(docs.append(room, "demo", [typist.type(c)]), 5)
+    await asyncio.wait_for(docs.compacting.wait(), 5)
+    # The compaction is stuck at its gate; the writer must not be.
+    for c in "defgh":
+        await asyncio.wait_for(docs.append(room, "demo", [typist.type(c)]), 5)
+    docs.gate.set()
+    await docs.close()
+    assert text_of(await docs.load(room, "demo")) == "abcdefgh"
+    assert await count(store, DocSnapshot) == 1
+
+
+async def test_compaction_keeps_updates_appended_while_it_runs(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000)
+    await docs.start()
+    typist = Typist()
+    await asyncio.gather(
+        *(docs.append(room, "demo", [typist.type(str(i % 10))]) for i in range(60))
+    )
+    # Appends queued before, during and after the compaction's read and write.
+    compaction = asyncio.create_task(docs.compact(room, "demo"))
+    late = []
+    for i in range(60):
+        late.append(docs.append(room, "demo", [typist.type(chr(97 + i % 26))]))
+        await asyncio.sleep(0)
+    folded = await compaction
+    await asyncio.gather(*late)
+    await docs.close()
+    assert folded >= 60
+    expected = "".join(str(i % 10) for i in range(60)) + "".join(
+        chr(97 + i % 26) for i in range(60)
+    )
+    assert text_of(await docs.load(room, "demo")) == expected
+    assert await count(store, DocUpdate) == 120 - folded
+    # A second compaction folds the rest onto the first snapshot.
+    assert await docs.compact(room, "demo") == 120 - folded
+    assert text_of(await docs.load(room, "demo")) == expected
+    assert await count(store, DocUpdate) == 0
+
+
+async def test_a_compaction_that_lost_the_race_changes_nothing(store: Store) -> None:
+    room = await a_room(store)
+    first, second = DocStore(store), DocStore(store)
+    await first.start()
+    typist = Typist()
+    for c in "abcd":
+        await first.append(room, "demo", [typist.type(c)])
+    assert await first.compact(room, "demo") == 4
+    await first.append(room, "demo", [typist.type("e")])
+    await first.close()
+    # Both read the same snapshot head; only the first to write moves it.
+    results = await asyncio.gather(first.compact(room, "demo"), second.compact(room, "demo"))
+    assert sorted(results) == [0, 1]
+    assert text_of(await first.load(room, "demo")) == "abcde"
+    assert await count(store, DocUpdate) == 0
+
+
+async def test_an_update_committed_late_below_the_snapshot_is_kept(store: Store) -> None:
+    # Two processes writing one document on PostgreSQL: B's transaction drew id N, A's drew
+    # N+1 and committed first, a compaction folded up to N+1; then B commits N. That update is
+    # in no snapshot, so loads must read it and the next compaction must fold it.
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, batch_ms=0)
+    await docs.start()
+    typist = Typist()
+    for chars in ("ab", "cd"):
+        await docs.append(room, "demo", [typist.type(chars)])
+    late = typist.type("ef")
+    async with store.session() as session:
+        ids = (await session.exec(select(DocUpdate.id).order_by(DocUpdate.id))).all()
+    assert await docs.compact(room, "demo") == 2
+    async with store.session() as session:
+        # Below the snapshot's last_update_id: an id drawn earlier, committed later.
+        session.add(DocUpdate(id=ids[0], room_id=room, doc="demo", data=late))
+    assert text_of(await docs.load(room, "demo")) == "abcdef"
+    assert await docs.compact(room, "demo") == 1
+    assert await count(store, DocUpdate) == 0
+    assert text_of(await docs.load(room, "demo")) == "abcdef"
+    await docs.close()
