@@ -211,3 +211,8 @@ def staff_and(*user_ids: int) -> Audience:
 
 def only(*user_ids: int) -> Audience:
     return Audience(users=frozenset(user_ids))
+
+
+Outgoing = tuple[Audience, dict[str, Any]]
+"""An event and who receives it: what every pure object of ``rooms/`` returns, and what the
+server's one delivery function (``RoomHub.publish_all``) sends."""

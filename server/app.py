@@ -1,4 +1,10 @@
-"""The Starlette application: routes from every feature module, resources opened in the lifespan."""
+"""The composition root: the Starlette application, and the components of one process built
+in dependency order, each receiving its collaborators in ``__init__``.
+
+Reading order for a newcomer: :func:`build_components` is the whole process on one screen;
+:func:`all_routes` lists every endpoint; the lifespan opens the database and the bus, builds
+the components, starts them in order and closes them in reverse.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,68 +22,127 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from server import health, pages
-from server.accounts import api as accounts
+from server.accounts import api as accounts_api
 from server.api import openapi
+from server.auth import TokenSigner
 from server.bus import Bus
-from server.classrooms import api as classrooms
-from server.courses import api as course
-from server.demos import live as demos
-from server.documents import api as documents
-from server.documents import endpoint as yjs
-from server.events import endpoint as events
+from server.bus.memory import InMemoryBus
+from server.bus.redis import RedisBus
+from server.classrooms import api as classrooms_api
+from server.components import Components
+from server.courses import api as courses_api
+from server.demos import api as demos_api
+from server.demos.live import LiveDemos
+from server.demos.presenters import MemoryPresenters, PresenterStore, RedisPresenters
+from server.documents import api as documents_api
+from server.documents import endpoint as documents_endpoint
+from server.documents.access import RoomRoles
+from server.documents.metrics import DocMetrics
+from server.documents.registry import DocumentRegistry
+from server.documents.source import Sources
+from server.documents.store import DocStore
+from server.events import endpoint as events_endpoint
+from server.events.hub import RoomConnection, RoomHub
+from server.events.presence import LocalPresence, RedisPresence
 from server.exceptions import ApiError
-from server.gamification import room as gamification_hub
-from server.grading import api as grades
-from server.grading import submissions
-from server.hands import queue as hands
+from server.gamification.game import Gamification
+from server.gamification.room import catalog, open_leaderboard, standings
+from server.grading import api as grading_api
+from server.grading.submissions import Submissions
+from server.hands.queue import HelpQueue
 from server.metrics import Metrics, MetricsMiddleware
-from server.runs import live as live_runs
-from server.runs import records as runs
+from server.runs import api as runs_api
+from server.runs.component import Runs
 from server.settings import Settings
-from server.state import AppState
 from server.store import Store, migrate
 
 log = logging.getLogger("classroom.server")
 
 
 def all_routes() -> list[BaseRoute]:
-    """Every route of the app; a feature module adds its ``routes`` here."""
+    """Every route of the app; a feature package adds its ``routes`` here."""
     return [
         *health.routes,
         *openapi.routes,
-        *accounts.routes,
-        *classrooms.routes,
-        *course.routes,
-        *grades.routes,
-        *events.routes,
+        *accounts_api.routes,
+        *classrooms_api.routes,
+        *courses_api.routes,
+        *grading_api.routes,
+        *events_endpoint.routes,
         *pages.routes,
-        *yjs.routes,
-        *documents.routes,
-        *demos.routes,
-        *runs.routes,
+        *documents_endpoint.routes,
+        *documents_api.routes,
+        *demos_api.routes,
+        *runs_api.routes,
     ]
 
 
 def open_bus(settings: Settings) -> Bus:
-    if settings.redis_url:
-        from server.bus.redis import RedisBus
-
-        return RedisBus(settings.redis_url)
-    from server.bus.memory import InMemoryBus
-
-    return InMemoryBus()
+    return RedisBus(settings.redis_url) if settings.redis_url else InMemoryBus()
 
 
-def install_components(state: AppState) -> None:
-    """Create the feature components of a process (they start in the lifespan, in this order)."""
-    events.install(state)
-    gamification_hub.install(state)
-    hands.install(state)
-    runs.install(state)  # before live_runs: it closes after it, recording the last results
-    live = live_runs.install(state)
-    submissions.install(state, live.run_to_end)
-    yjs.install(state)
-    demos.install(state)
+def open_presence(settings: Settings) -> LocalPresence:
+    return RedisPresence(settings.redis_url) if settings.redis_url else LocalPresence()
+
+
+def open_presenters(settings: Settings) -> PresenterStore:
+    return RedisPresenters(settings.redis_url) if settings.redis_url else MemoryPresenters()
+
+
+def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metrics) -> Components:
+    """The feature components of one process, in dependency order."""
+    hub = RoomHub(bus, open_presence(settings), metrics)
+    docs = DocumentRegistry(
+        DocStore(
+            store,
+            compact_after=settings.compact_after_updates,
+            batch_ms=settings.persist_batch_ms,
+        ),
+        bus,
+        DocMetrics(metrics.registry),
+        unload_grace_seconds=settings.room_unload_grace_seconds,
+        max_per_room=settings.max_connections_per_room,
+        max_per_user=settings.max_connections_per_user,
+    )
+    sources = Sources(store, docs)
+    gamification = Gamification(store, open_leaderboard(settings), catalog=catalog(settings))
+    hands = HelpQueue(store, hub)
+    runs = Runs(settings, store, metrics, hub, sources)
+    submissions = Submissions(
+        settings, store, hub, gamification=gamification, sources=sources, run=runs.run_to_end
+    )
+    demos = LiveDemos(
+        store, hub, open_presenters(settings), docs=docs, gamification=gamification, runs=runs
+    )
+
+    async def members(conn: RoomConnection) -> list[dict[str, object]]:
+        return await events_endpoint.members_part(store, hub, conn)
+
+    async def leaderboard(conn: RoomConnection) -> dict[str, Any]:
+        return await standings(store, gamification, conn.room_id)
+
+    async def ping(conn: RoomConnection, _command: object) -> None:
+        conn.send({"type": "pong"})
+
+    # The room snapshot, in the order its parts were always sent.
+    hub.snapshot_part("members", members)
+    hub.snapshot_part("leaderboard", leaderboard)
+    hub.handle("ping", ping)
+    return Components(
+        settings=settings,
+        store=store,
+        bus=bus,
+        metrics=metrics,
+        signer=TokenSigner(settings.secret_key, settings.token_ttl_seconds),
+        hub=hub,
+        docs=docs,
+        doc_roles=RoomRoles(store),
+        gamification=gamification,
+        hands=hands,
+        runs=runs,
+        submissions=submissions,
+        demos=demos,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -88,14 +154,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await asyncio.to_thread(migrate, settings.database_url)
         store = Store(settings.database_url)
         bus = open_bus(settings)
-        state = AppState(settings, store, bus, metrics)
-        app.state.classroom = state
-        install_components(state)
-        start = getattr(bus, "start", None)
-        if start is not None:
-            await start()
+        components = build_components(settings, store, bus, metrics)
+        app.state.classroom = components
+        started = []
         try:
-            await state.start()
+            await bus.start()
+            for component in components.lifecycle():
+                await component.start()
+                started.append(component)
             log.info(
                 "serving (database %s, bus %s)",
                 store.engine.url.get_backend_name(),
@@ -103,17 +169,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             yield
         finally:
-            await state.close()
+            for component in reversed(started):
+                try:
+                    await component.close()
+                except Exception:
+                    log.exception("closing %r failed", component)
             await bus.close()
             await store.close()
 
-    app = Starlette(
+    return Starlette(
         routes=all_routes(),
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={HTTPException: _http_error, ApiError: _api_error, Exception: _crash},
         lifespan=lifespan,
     )
-    return app
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from server.accounts.auth import hash_password
+from server.auth import hash_password
 from server.exceptions import ConfigurationError
 from server.logs import configure
 from server.models import Classroom, User, UserKind

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from server.api.base import components_of
 from server.metrics import CONTENT_TYPE
-from server.state import AppState
 
 log = logging.getLogger("classroom.server")
 
@@ -20,16 +20,16 @@ async def health(request: Request) -> JSONResponse:
 
 async def ready(request: Request) -> JSONResponse:
     """200 when the database answers and, with Redis configured, the bus is connected."""
-    state: AppState = request.app.state.classroom
+    components = components_of(request)
     checks: dict[str, str] = {}
     try:
-        await state.store.ping()
+        await components.store.ping()
         checks["database"] = "ok"
     except Exception as exc:
         log.warning("readiness: database unreachable: %s", exc)
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    if state.settings.redis_url:
-        checks["redis"] = "ok" if state.bus.healthy else "unreachable"
+    if components.settings.redis_url:
+        checks["redis"] = "ok" if components.bus.healthy else "unreachable"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
@@ -37,8 +37,8 @@ async def ready(request: Request) -> JSONResponse:
 
 
 async def metrics(request: Request) -> Response:
-    state: AppState = request.app.state.classroom
-    return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+    components = components_of(request)
+    return Response(components.metrics.render(), media_type=CONTENT_TYPE)
 
 
 routes: list[BaseRoute] = [

@@ -24,9 +24,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from server.accounts.auth import COOKIE_NAME, Caller
-from server.api.base import Ctx, app_state, endpoint
+from server.api.base import Ctx, components_of, endpoint
 from server.api.schemas import Strict
+from server.auth import COOKIE_NAME, Caller
 from server.classrooms.access import room_access
 from server.exceptions import ApiError, BadRequest, Forbidden, Unauthorized
 from server.models import User
@@ -71,12 +71,12 @@ async def _signed_in(request: Request) -> tuple[Caller, User] | None:
     token = request.cookies.get(COOKIE_NAME)
     if not token:
         return None
-    state = app_state(request)
+    components = components_of(request)
     try:
-        caller = state.signer.verify(token)
+        caller = components.signer.verify(token)
     except Unauthorized:
         return None
-    async with state.store.session() as session:
+    async with components.store.session() as session:
         user = await session.get(User, caller.user_id)
     return (caller, user) if user is not None else None
 
@@ -127,8 +127,8 @@ async def room_page(request: Request) -> Response:
     if who is None:
         return RedirectResponse("/", status_code=303)
     try:
-        async with app_state(request).store.session() as session:
-            access = await room_access(session, room_id, who[0])
+        async with components_of(request).store.session() as session:
+            access = await room_access(session, room_id, who[0].user_id)
     except ApiError as exc:
         return _render(
             request,
@@ -159,12 +159,12 @@ async def start_session(ctx: Ctx) -> Response:
     """Keep a token from login or join in the HttpOnly page cookie."""
     _same_origin_json(ctx.request)
     token = ctx.body(SessionBody).token
-    ctx.state.signer.verify(token)
+    ctx.components.signer.verify(token)
     response = Response(status_code=204)
     response.set_cookie(
         COOKIE_NAME,
         token,
-        max_age=ctx.state.signer.ttl_seconds,
+        max_age=ctx.components.signer.ttl_seconds,
         path="/",
         httponly=True,
         samesite="lax",

@@ -21,11 +21,11 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from server.accounts.auth import hash_password
 from server.app import create_app
+from server.auth import hash_password
+from server.components import Components
 from server.models import User, UserKind
 from server.settings import Settings
-from server.state import AppState
 from server.store import Store
 from tests.services import POSTGRES_URL, require
 
@@ -80,8 +80,8 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
         yield application
 
 
-def state_of(app: Starlette) -> AppState:
-    state: AppState = app.state.classroom
+def state_of(app: Starlette) -> Components:
+    state: Components = app.state.classroom
     return state
 
 
@@ -116,7 +116,7 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.port}"
 
     @property
-    def state(self) -> AppState:
+    def state(self) -> Components:
         return state_of(self.app)
 
 
@@ -169,7 +169,7 @@ class Account:
 
 
 async def create_instructor(
-    store: Store, state: AppState, email: str = "teacher@example.org", name: str = "Ada"
+    store: Store, state: Components, email: str = "teacher@example.org", name: str = "Ada"
 ) -> Account:
     async with store.session() as session:
         user = User(
@@ -245,7 +245,7 @@ async def lesson(client: httpx.AsyncClient, instructor: Account) -> Lesson:
     return Lesson(classroom, room, instructor, alice, bob)
 
 
-async def make_lesson(base_url: str, settings: Settings, signer_state: AppState) -> Lesson:
+async def make_lesson(base_url: str, settings: Settings, signer_state: Components) -> Lesson:
     store = Store(settings.database_url)
     try:
         teacher = await create_instructor(store, signer_state)

@@ -1,8 +1,9 @@
 """The presentation state of one room: which demo, which step, who follows, who is done.
 
 Sans-I/O: every method takes the time ``now`` (seconds, the caller's clock) and returns the
-events to send as ``(recipient, message)`` pairs, recipient being ``"room"`` (every client),
-``"instructors"`` (instructors and assistants) or a user id (int). Records to store collect
+events to send as ``(Audience, message)`` pairs (:data:`rooms.events.Outgoing`): :data:`ROOM`
+(every client), :data:`INSTRUCTORS` (instructors and assistants) or ``only(user_id)``. Records
+to store collect
 in ``drain_timeline()`` and ``drain_quiz_results()``. The caller checks roles: only
 instructors may start, stop, move, resume, reveal and close; the presenter refuses what is
 illegal for anyone with ``PresentationError`` or ``QuizError`` (both ``DemoError``).
@@ -55,13 +56,13 @@ from rooms.demos.exceptions import PresentationError, QuizError
 from rooms.demos.model import Check, DemoDefinition, DemoStep, QuizContent
 from rooms.demos.quiz import Quiz, QuizResult, QuizState
 from rooms.demos.timeline import TimelineKind, TimelineRecord
+from rooms.events import ROOM_AUDIENCE, STAFF_AUDIENCE, Outgoing, only
 from sandbox.model import RunResult
 
-ROOM: Final = "room"
-INSTRUCTORS: Final = "instructors"
+ROOM: Final = ROOM_AUDIENCE
+INSTRUCTORS: Final = STAFF_AUDIENCE
 
-Recipient = str | int
-Event = tuple[Recipient, dict[str, Any]]
+Event = Outgoing
 
 
 class PresentationState(StrEnum):
@@ -129,7 +130,7 @@ class Presenter:
         if session.detached.pop(user_id, None) is None:
             return []
         self._record(TimelineKind.FOLLOWED, session.index, now, user_id)
-        return [self._followers_event(), (user_id, self._step_event(now, user_id))]
+        return [self._followers_event(), (only(user_id), self._step_event(now, user_id))]
 
     @property
     def followers(self) -> int:
@@ -239,7 +240,9 @@ class Presenter:
         if check is None:
             raise PresentationError(f"step {step} has no validation")
         passed = check.passes(result)
-        events: list[Event] = [(user_id, {"type": "demo.check", "index": step, "passed": passed})]
+        events: list[Event] = [
+            (only(user_id), {"type": "demo.check", "index": step, "passed": passed})
+        ]
         done = session.completed.setdefault(step, set())
         if passed and user_id not in done:
             done.add(user_id)
@@ -254,7 +257,7 @@ class Presenter:
         checked = quiz.answer(user_id, value, now)
         shown = list(checked) if isinstance(checked, tuple) else checked
         events: list[Event] = [
-            (user_id, {"type": "quiz.answered", "step": quiz.step, "answer": shown})
+            (only(user_id), {"type": "quiz.answered", "step": quiz.step, "answer": shown})
         ]
         return events + self._tally_events(quiz)
 
@@ -271,7 +274,7 @@ class Presenter:
         for r in results:
             events.append(
                 (
-                    r.user_id,
+                    only(r.user_id),
                     {
                         "type": "quiz.result",
                         "step": r.step,

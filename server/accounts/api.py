@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from server.accounts.auth import check_password
 from server.api.base import Ctx, endpoint
 from server.api.schemas import ClassroomRef, JoinBody, JoinOut, LoginBody, TokenOut, UserOut
+from server.auth import check_password
 from server.exceptions import NotFound, Unauthorized
 from server.models import Classroom, Membership, Role, User, UserKind
 
@@ -21,7 +21,7 @@ async def login(ctx: Ctx) -> TokenOut:
     if not check_password(stored_hash, body.password) or user is None:
         raise Unauthorized("wrong email or password", code="bad_credentials")
     assert user.id is not None
-    token = ctx.state.signer.sign(user.id, UserKind(user.kind))
+    token = ctx.components.signer.sign(user.id, UserKind(user.kind))
     return TokenOut(token=token, user=UserOut(id=user.id, name=user.name, role=user.kind))
 
 
@@ -41,7 +41,7 @@ async def join(ctx: Ctx) -> JoinOut:
         await session.flush()
         assert user.id is not None and classroom.id is not None
         session.add(Membership(classroom_id=classroom.id, user_id=user.id, role=Role.STUDENT))
-    token = ctx.state.signer.sign(user.id, UserKind.STUDENT)
+    token = ctx.components.signer.sign(user.id, UserKind.STUDENT)
     return JoinOut(
         token=token,
         user=UserOut(id=user.id, name=user.name, role=Role.STUDENT.value),

@@ -12,16 +12,19 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.accounts.auth import COOKIE_NAME, Caller
+from server.auth import COOKIE_NAME, Caller
 from server.exceptions import ApiError, BadRequest, Forbidden
-from server.state import AppState
+
+if TYPE_CHECKING:
+    # Only the type: server.components imports every feature, and features import this.
+    from server.components import Components
 
 log = logging.getLogger("classroom.api")
 
@@ -29,9 +32,11 @@ MAX_BODY_BYTES = 1 << 20
 M = TypeVar("M", bound=BaseModel)
 
 
-def app_state(request: Request) -> AppState:
-    state: AppState = request.app.state.classroom
-    return state
+def components_of(connection: HTTPConnection) -> Components:
+    """The process's components (built by :func:`server.app.build_components`), for a request
+    or a socket."""
+    components: Components = connection.app.state.classroom
+    return components
 
 
 def bearer_token(request: Request) -> str | None:
@@ -42,13 +47,18 @@ def bearer_token(request: Request) -> str | None:
 
 
 class Ctx:
-    """What a handler gets: the request, the app state, the verified caller and the body."""
+    """What a handler gets: the request, the process's components, the verified caller and the
+    body."""
 
     def __init__(
-        self, request: Request, state: AppState, caller: Caller | None, body: BaseModel | None
+        self,
+        request: Request,
+        components: Components,
+        caller: Caller | None,
+        body: BaseModel | None,
     ) -> None:
         self.request = request
-        self.state = state
+        self.components = components
         self._caller = caller
         self._body = body
 
@@ -70,7 +80,7 @@ class Ctx:
             raise Forbidden("only instructors may do this", code="instructor_only")
 
     def session(self) -> Any:
-        return self.state.store.session()
+        return self.components.store.session()
 
 
 Handler = Callable[[Ctx], Awaitable[BaseModel | dict[str, Any] | list[Any] | Response]]
@@ -112,10 +122,10 @@ def endpoint(
 
         async def run(request: Request) -> Response:
             try:
-                state = app_state(request)
-                caller = state.signer.verify(bearer_token(request)) if auth else None
+                components = components_of(request)
+                caller = components.signer.verify(bearer_token(request)) if auth else None
                 parsed = await _parse_body(request, body) if body is not None else None
-                result = await handler(Ctx(request, state, caller, parsed))
+                result = await handler(Ctx(request, components, caller, parsed))
             except ApiError as exc:
                 return error_response(exc)
             if isinstance(result, Response):

@@ -34,4 +34,7 @@ class Bus(Protocol):
     def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Call ``callback`` after the broker came back, so holders of state can resync."""
 
+    async def start(self) -> None:
+        """Connect (a bus that cannot reach its broker yet keeps trying in the background)."""
+
     async def close(self) -> None: ...

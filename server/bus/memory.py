@@ -41,6 +41,9 @@ class InMemoryBus:
     def healthy(self) -> bool:
         return True
 
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
     async def publish(self, channel: str, message: bytes) -> None:
         for subscription in list(self._channels.get(channel, ())):
             subscription.deliver(message)

@@ -95,7 +95,7 @@ async def create_room(ctx: Ctx) -> RoomOut:
     body = ctx.body(RoomBody)
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
-        await classroom_access(session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR,))
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
         room = Room(classroom_id=classroom_id, title=body.title, kind=body.kind)
         session.add(room)
         await session.flush()
@@ -107,7 +107,7 @@ async def list_rooms(ctx: Ctx) -> RoomList:
     """The rooms of a classroom (any member)."""
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
-        await classroom_access(session, classroom_id, ctx.caller)
+        await classroom_access(session, classroom_id, ctx.caller.user_id)
         rooms = await session.exec(
             select(Room).where(Room.classroom_id == classroom_id).order_by(Room.id)  # type: ignore[arg-type]
         )
@@ -120,7 +120,7 @@ async def list_members(ctx: Ctx) -> dict[str, list[dict[str, object]]]:
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
         await classroom_access(
-            session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
+            session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
         )
         members = await _members(session, classroom_id)
     return {"members": [m.model_dump() for m in members]}
@@ -132,7 +132,7 @@ async def set_member_role(ctx: Ctx) -> MemberOut:
     body = ctx.body(MemberBody)
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
-        await classroom_access(session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR,))
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
         membership = (
             await session.exec(
                 select(Membership).where(
@@ -167,7 +167,7 @@ async def get_room(ctx: Ctx) -> RoomDetail:
     """A room, its members and its stored documents (students see their own documents only)."""
     room_id = ctx.path_int("room_id")
     async with ctx.session() as session:
-        access = await room_access(session, room_id, ctx.caller)
+        access = await room_access(session, room_id, ctx.caller.user_id)
         members = await _members(session, access.room.classroom_id)
         latest = await session.exec(
             select(DocUpdate.doc, func.max(DocUpdate.created_at))

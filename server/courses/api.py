@@ -52,14 +52,14 @@ async def upload_course(ctx: Ctx) -> dict[str, Any]:
     """Import a course archive (zip or tar.gz of exercises/ and demos/) into a classroom."""
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
-        await classroom_access(session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR,))
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
     data = await ctx.request.body()
     if not data:
         raise BadRequest("send the course archive (zip or tar.gz) as the body", code="empty_body")
     if len(data) > MAX_ARCHIVE_BYTES:
         raise BadRequest("the archive is too large", code="body_too_large")
     try:
-        report = await import_upload(ctx.state.store, classroom_id, data)
+        report = await import_upload(ctx.components.store, classroom_id, data)
     except CourseError as exc:
         raise BadRequest(str(exc), code="invalid_course") from None
     return report.to_dict()
@@ -70,7 +70,7 @@ async def list_exercises(ctx: Ctx) -> dict[str, Any]:
     """The classroom's exercises as the caller may see them."""
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
-        _, role = await classroom_access(session, classroom_id, ctx.caller)
+        _, role = await classroom_access(session, classroom_id, ctx.caller.user_id)
         rows = await session.exec(
             select(ExerciseRecord)
             .where(ExerciseRecord.classroom_id == classroom_id)
@@ -92,7 +92,7 @@ async def get_exercise(ctx: Ctx) -> dict[str, Any]:
     classroom_id = ctx.path_int("classroom_id")
     exercise_id = ctx.request.path_params["exercise_id"]
     async with ctx.session() as session:
-        _, role = await classroom_access(session, classroom_id, ctx.caller)
+        _, role = await classroom_access(session, classroom_id, ctx.caller.user_id)
         record = await load_exercise_record(session, classroom_id, exercise_id)
     exercise = Exercise.from_dict(record.definition)
     return public_exercise(exercise, staff=role.is_staff, now=utcnow())
@@ -118,7 +118,7 @@ async def list_demos(ctx: Ctx) -> dict[str, Any]:
     """The classroom's demos: staff get every step, students the outline."""
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
-        _, role = await classroom_access(session, classroom_id, ctx.caller)
+        _, role = await classroom_access(session, classroom_id, ctx.caller.user_id)
         rows = await session.exec(
             select(Demo).where(Demo.classroom_id == classroom_id).order_by(col(Demo.demo_id))
         )

@@ -26,52 +26,37 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
-from sqlmodel import col, select
-from starlette.routing import BaseRoute
+from sqlmodel import select
 
 from rooms.demos.definition import from_dict as definition_from_dict
 from rooms.demos.exceptions import DemoError
 from rooms.demos.model import CodeContent
 from rooms.demos.presenter import (
-    INSTRUCTORS,
     ROOM,
     Event,
     PresentationState,
     Presenter,
-    Recipient,
 )
 from rooms.demos.quiz import QuizResult
-from rooms.events import ROOM_AUDIENCE, STAFF_AUDIENCE, Audience, Command, EventError, only
+from rooms.events import Command, EventError
 from sandbox.model import RunResult
 from sandbox.queue import QueuedRun
-from server.api.base import Ctx, endpoint
-from server.classrooms.access import room_access
-from server.demos.presenters import Held, MemoryPresenters, PresenterStore, RedisPresenters
+from server.demos.presenters import Held, PresenterStore
+from server.documents.registry import DocumentRegistry
 from server.documents.writer import replace_text
 from server.events.hub import RoomConnection, RoomHub
 from server.events.presence import PROCESS_ID
-from server.gamification.game import PointsAward
-from server.gamification.room import deliver
+from server.gamification.game import Gamification, PointsAward
 from server.models import Demo, DemoSession, DemoTimelineEvent, QuizAnswer, Room
-from server.models.clock import as_utc
-from server.state import AppState
+from server.runs.component import Runs
+from server.store import Store
 
 log = logging.getLogger("classroom.demos")
 
 BACKUP_DELAY = 2.0
 QUIZ_REASON = "quiz"
 Act = Callable[[Held, float], Awaitable[list[Event]]]
-
-
-def audience(recipient: Recipient) -> Audience:
-    if recipient == ROOM:
-        return ROOM_AUDIENCE
-    if recipient == INSTRUCTORS:
-        return STAFF_AUDIENCE
-    assert isinstance(recipient, int)
-    return only(recipient)
 
 
 def instant(seconds: float) -> datetime:
@@ -81,9 +66,20 @@ def instant(seconds: float) -> datetime:
 class LiveDemos:
     """The ``demos`` component. ``now`` is the clock (epoch seconds); tests may replace it."""
 
-    def __init__(self, state: AppState, hub: RoomHub, presenters: PresenterStore) -> None:
-        self.state = state
+    def __init__(
+        self,
+        store: Store,
+        hub: RoomHub,
+        presenters: PresenterStore,
+        *,
+        docs: DocumentRegistry,
+        gamification: Gamification,
+        runs: Runs,
+    ) -> None:
+        self.store = store
         self.hub = hub
+        self.docs = docs
+        self.gamification = gamification
         self.presenters = presenters
         self.now: Callable[[], float] = time.time
         self._timers: dict[int, asyncio.TimerHandle] = {}
@@ -110,14 +106,12 @@ class LiveDemos:
         hub.on_join(self.joined)
         hub.on_leave(self.left)
         hub.on_remote("demo.deadline", self._deadline_announced)
+        runs.on_finished(self.run_finished)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        # Installed before or after live runs, we listen once every component exists.
-        live = self.state.components.get("live_runs")
-        if live is not None:
-            live.finished_listeners.append(self.run_finished)
+        """Nothing to open: timers are armed by the changes that need them."""
 
     async def close(self) -> None:
         for timer in self._timers.values():
@@ -145,7 +139,7 @@ class LiveDemos:
     async def start_demo(self, conn: RoomConnection, command: Command) -> None:
         demo_id = command.get("demo_id")
         classroom_id = await self._classroom(conn.room_id)
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             row = (
                 await session.exec(
                     select(Demo).where(Demo.classroom_id == classroom_id, Demo.demo_id == demo_id)
@@ -160,7 +154,7 @@ class LiveDemos:
 
         async def act(held: Held, now: float) -> list[Event]:
             events = held.presenter.start(definition, now)
-            async with self.state.store.session() as session:
+            async with self.store.session() as session:
                 record = DemoSession(room_id=conn.room_id, demo_id=definition.id)
                 record.started_at = instant(now)
                 session.add(record)
@@ -231,8 +225,7 @@ class LiveDemos:
                     # A timer that fired early waits again; a process that missed the
                     # announcement (no local socket then) learns the deadline here.
                     self._arm(room_id, deadline, backup=backup)
-                for to, event in events:
-                    await self.hub.publish(room_id, audience(to), event)
+                await self.hub.publish_all(room_id, events)
         except DemoError as exc:
             raise EventError("demo_refused", str(exc)) from None
         except (RedisError, TimeoutError) as exc:
@@ -252,7 +245,7 @@ class LiveDemos:
             return []
         stopped = held.presenter.state is PresentationState.STOPPED
         if timeline or results or stopped:
-            async with self.state.store.session() as session:
+            async with self.store.session() as session:
                 session.add_all(DemoTimelineEvent.from_record(session_id, r) for r in timeline)
                 session.add_all(QuizAnswer.from_result(session_id, r) for r in results)
                 if stopped:
@@ -269,14 +262,10 @@ class LiveDemos:
         if demo is None or index is None:
             return
         content = demo.steps[index].content
-        registry = self.state.components.get("docs")
-        if isinstance(content, CodeContent) and content.files and registry is not None:
-            await replace_text(registry, room_id, "demo", content.files[0].text)
+        if isinstance(content, CodeContent) and content.files:
+            await replace_text(self.docs, room_id, "demo", content.files[0].text)
 
     async def _award(self, room_id: int, results: list[QuizResult]) -> None:
-        game = self.state.components.get("gamification")
-        if game is None:
-            return
         classroom_id = await self._classroom(room_id)
         for result in results:
             if result.points <= 0:
@@ -291,13 +280,13 @@ class LiveDemos:
                 at=instant(result.answered_at),
             )
             try:
-                await deliver(self.hub, await game.award(grant), room_id)
+                await self.hub.publish_all(room_id, await self.gamification.award(grant))
             except Exception:
                 log.error("room %s: quiz points not awarded", room_id, exc_info=True)
 
     async def _classroom(self, room_id: int) -> int:
         if room_id not in self._classrooms:
-            async with self.state.store.session() as session:
+            async with self.store.session() as session:
                 room = await session.get(Room, room_id)
             if room is None:
                 raise EventError("unknown_room", f"room {room_id} does not exist")
@@ -336,74 +325,3 @@ class LiveDemos:
             await self.apply(room_id, act, backup=backup)
         except Exception:
             log.error("room %s: demo tick failed", room_id, exc_info=True)
-
-
-class SessionOut(BaseModel):
-    id: int
-    demo_id: str
-    started_at: datetime
-    ended_at: datetime | None
-
-
-class TimelineEventOut(BaseModel):
-    kind: str
-    step: int | None
-    at: datetime
-    user_id: int | None
-
-
-class TimelineOut(BaseModel):
-    session: SessionOut | None = Field(description="the room's latest demo session, if any")
-    events: list[TimelineEventOut]
-
-
-@endpoint("GET", "/api/rooms/{room_id:int}/demo/timeline", response=TimelineOut, tag="demos")
-async def demo_timeline(ctx: Ctx) -> TimelineOut:
-    """The step timeline of the room's latest demo session (staff only)."""
-    room_id = ctx.path_int("room_id")
-    async with ctx.session() as session:
-        await room_access(session, room_id, ctx.caller, staff=True)
-        latest = (
-            await session.exec(
-                select(DemoSession)
-                .where(DemoSession.room_id == room_id)
-                .order_by(col(DemoSession.id).desc())
-                .limit(1)
-            )
-        ).first()
-        if latest is None or latest.id is None:
-            return TimelineOut(session=None, events=[])
-        rows = (
-            await session.exec(
-                select(DemoTimelineEvent)
-                .where(DemoTimelineEvent.session_id == latest.id)
-                .order_by(col(DemoTimelineEvent.at), col(DemoTimelineEvent.id))
-            )
-        ).all()
-    return TimelineOut(
-        session=SessionOut(
-            id=latest.id,
-            demo_id=latest.demo_id,
-            started_at=as_utc(latest.started_at),
-            ended_at=as_utc(latest.ended_at) if latest.ended_at else None,
-        ),
-        events=[
-            TimelineEventOut(kind=r.kind, step=r.step, at=as_utc(r.at), user_id=r.user_id)
-            for r in rows
-        ],
-    )
-
-
-routes: list[BaseRoute] = [demo_timeline]
-
-
-def open_presenters(state: AppState) -> PresenterStore:
-    if state.settings.redis_url:
-        return RedisPresenters(state.settings.redis_url)
-    return MemoryPresenters()
-
-
-def install(state: AppState) -> LiveDemos:
-    demos = LiveDemos(state, state.get("hub"), open_presenters(state))
-    state.add("demos", demos)
-    return demos

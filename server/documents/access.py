@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from sqlmodel import select
 
-from server.accounts.auth import Caller
+from server.auth import Caller
 from server.classrooms.access import room_access
 from server.models.pairs import PairMember
 from server.store import Store
@@ -38,7 +38,7 @@ class RoomRoles:
         if cached is not None and cached[0] > now:
             return cached[1]
         async with self.store.session() as session:
-            room = await room_access(session, room_id, caller)
+            room = await room_access(session, room_id, caller.user_id)
             groups = await session.exec(
                 select(PairMember.group).where(
                     PairMember.room_id == room_id, PairMember.user_id == caller.user_id

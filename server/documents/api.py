@@ -10,7 +10,6 @@ from rooms.documents import Access, DocKind, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName
 from server.api.base import Ctx, endpoint
 from server.classrooms.access import room_access
-from server.documents.registry import DocumentRegistry
 from server.exceptions import BadRequest
 from server.models import Membership, PairMember, User
 
@@ -46,9 +45,9 @@ class PairOut(BaseModel):
 async def list_documents(ctx: Ctx) -> RoomDocumentList:
     """Documents of a room with owners and last change (students see those they may open)."""
     room_id = ctx.path_int("room_id")
-    registry: DocumentRegistry = ctx.state.get("docs")
+    registry = ctx.components.docs
     async with ctx.session() as session:
-        room = await room_access(session, room_id, ctx.caller)
+        room = await room_access(session, room_id, ctx.caller.user_id)
         pairs = (
             await session.exec(
                 select(PairMember.group, User.id, User.name)
@@ -117,7 +116,7 @@ async def set_pair(ctx: Ctx) -> PairOut:
         raise BadRequest(str(exc), code="invalid_group") from None
     user_ids = sorted(set(ctx.body(PairBody).user_ids))
     async with ctx.session() as session:
-        room = await room_access(session, room_id, ctx.caller, staff=True)
+        room = await room_access(session, room_id, ctx.caller.user_id, staff=True)
         rows = (
             await session.exec(
                 select(User.id, User.name)
@@ -141,7 +140,7 @@ async def set_pair(ctx: Ctx) -> PairOut:
             session.add(PairMember(room_id=room_id, group=group, user_id=uid))
     # New pair members may open the pair's files at once (in this process; others within the
     # role cache's few seconds).
-    ctx.state.get("doc_roles").forget_room(room_id)
+    ctx.components.doc_roles.forget_room(room_id)
     return PairOut(group=group, members=[OwnerOut(id=uid, name=name) for uid, name in sorted(rows)])
 
 

@@ -12,20 +12,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rooms.documents import STAFF_ROLES, Access, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName, ProtocolError
-from server.accounts.auth import COOKIE_NAME
-from server.documents.access import RoomRoles
-from server.documents.metrics import DocMetrics
+from server.api.base import components_of
+from server.auth import COOKIE_NAME
 from server.documents.outbox import SocketOutbox
 from server.documents.registry import DocumentRegistry, LimitReached
-from server.documents.store import DocStore
 from server.exceptions import ApiError
-from server.state import AppState
+
+if TYPE_CHECKING:
+    from server.components import Components
 
 log = logging.getLogger("classroom.yjs")
 
@@ -48,18 +49,17 @@ class Target:
     staff: bool = False
 
 
-async def _authorize(state: AppState, websocket: WebSocket) -> Target:
+async def _authorize(components: Components, websocket: WebSocket) -> Target:
     """Who opens which document with what access, or Refused with the reason to close with."""
     token = websocket.query_params.get("token") or websocket.cookies.get(COOKIE_NAME)
     try:
-        caller = state.signer.verify(token)
+        caller = components.signer.verify(token)
         raw_room = websocket.path_params["room"]
         if not raw_room.isdigit():
             raise Refused(f"unknown room {raw_room[:40]!r}")
         room_id = int(raw_room)
         name = parse_document_name(websocket.path_params["doc"])
-        roles: RoomRoles = state.get("doc_roles")
-        role, groups = await roles.lookup(room_id, caller)
+        role, groups = await components.doc_roles.lookup(room_id, caller)
         allowed = access(name, role=role, user_id=caller.user_id, pair_groups=groups)
     except ApiError as exc:
         raise Refused(exc.message) from None
@@ -71,11 +71,11 @@ async def _authorize(state: AppState, websocket: WebSocket) -> Target:
 
 
 async def yjs_socket(websocket: WebSocket) -> None:
-    state: AppState = websocket.app.state.classroom
-    registry: DocumentRegistry = state.get("docs")
+    components = components_of(websocket)
+    registry = components.docs
     await websocket.accept()
     try:
-        target = await _authorize(state, websocket)
+        target = await _authorize(components, websocket)
         conn_id = registry.admit(target.room_id, target.user_id, staff=target.staff)
     except (Refused, LimitReached) as exc:
         await _close(websocket, 1008, str(exc))
@@ -86,7 +86,7 @@ async def yjs_socket(websocket: WebSocket) -> None:
         await _close(websocket, 1011, "the server could not open this document")
         return
     try:
-        await _serve(state, registry, websocket, conn_id, target)
+        await _serve(components.settings.max_frame_bytes, registry, websocket, conn_id, target)
     except Exception:
         log.error("document socket %s failed", conn_id, exc_info=True)
         await _close(websocket, 1011, "the server failed; reconnect to resync")
@@ -95,13 +95,12 @@ async def yjs_socket(websocket: WebSocket) -> None:
 
 
 async def _serve(
-    state: AppState,
+    max_frame: int,
     registry: DocumentRegistry,
     websocket: WebSocket,
     conn_id: int,
     target: Target,
 ) -> None:
-    max_frame = state.settings.max_frame_bytes
     room_id, name = target.room_id, str(target.name)
     doc = await registry.acquire(room_id, name)
 
@@ -135,24 +134,3 @@ async def _serve(
 
 
 routes: list[BaseRoute] = [WebSocketRoute("/yjs/{room}/{doc:path}", yjs_socket)]
-
-
-def install(state: AppState) -> None:
-    """Create this process's document registry and register it as the ``docs`` component."""
-    settings = state.settings
-    docstore = DocStore(
-        state.store,
-        compact_after=settings.compact_after_updates,
-        batch_ms=settings.persist_batch_ms,
-    )
-    registry = DocumentRegistry(
-        docstore,
-        state.bus,
-        DocMetrics(state.metrics.registry),
-        unload_grace_seconds=settings.room_unload_grace_seconds,
-        max_per_room=settings.max_connections_per_room,
-        max_per_user=settings.max_connections_per_user,
-    )
-    state.add("docs", registry)
-    # Not a lifecycle component: a cache that endpoints reach with state.get("doc_roles").
-    state.components["doc_roles"] = RoomRoles(state.store)

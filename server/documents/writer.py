@@ -10,7 +10,7 @@ import pycrdt
 
 from rooms.sync import Output, update_frame
 from server.documents.registry import DocumentRegistry
-from server.runs.source import TEXT_FIELD
+from server.documents.source import TEXT_FIELD
 
 
 async def replace_text(

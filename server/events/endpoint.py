@@ -12,12 +12,12 @@ from sqlmodel import select
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.api.base import components_of
 from server.classrooms.access import room_access
 from server.events.hub import RoomConnection, RoomHub
-from server.events.presence import LocalPresence
 from server.exceptions import ApiError
 from server.models import Membership, Room, User
-from server.state import AppState
+from server.store import Store
 
 log = logging.getLogger("classroom.events")
 
@@ -26,14 +26,14 @@ CLOSE_TOO_SLOW = 1013
 
 
 async def room_events(websocket: WebSocket) -> None:
-    state: AppState = websocket.app.state.classroom
-    hub: RoomHub = state.get("hub")
+    components = components_of(websocket)
+    hub = components.hub
     await websocket.accept()
     try:
-        caller = state.signer.verify(websocket.query_params.get("token"))
+        caller = components.signer.verify(websocket.query_params.get("token"))
         room_id = int(websocket.path_params["room_id"])
-        async with state.store.session() as session:
-            access = await room_access(session, room_id, caller)
+        async with components.store.session() as session:
+            access = await room_access(session, room_id, caller.user_id)
             user = await session.get(User, caller.user_id)
     except ApiError as exc:
         log.info("room events: refused %s: %s", websocket.url.path, exc.message)
@@ -41,7 +41,7 @@ async def room_events(websocket: WebSocket) -> None:
         return
     assert user is not None
     conn = RoomConnection(room_id=room_id, user_id=caller.user_id, name=user.name, role=access.role)
-    gauge = state.metrics.open_sockets.labels("events")
+    gauge = components.metrics.open_sockets.labels("events")
     gauge.inc()
     writer = asyncio.create_task(_write(websocket, conn), name=f"room-{room_id}-writer-{conn.id}")
     try:
@@ -82,11 +82,11 @@ async def _write(websocket: WebSocket, conn: RoomConnection) -> None:
         return
 
 
-async def members_part(state: AppState, conn: RoomConnection) -> list[dict[str, object]]:
-    """Classroom members with their role and whether they are online in this room."""
-    hub: RoomHub = state.get("hub")
+async def members_part(store: Store, hub: RoomHub, conn: RoomConnection) -> list[dict[str, object]]:
+    """Classroom members with their role and whether they are online in this room (the room
+    snapshot's ``members`` part)."""
     online = await hub.presence.online(conn.room_id)
-    async with state.store.session() as session:
+    async with store.session() as session:
         room = await session.get(Room, conn.room_id)
         assert room is not None
         rows = await session.exec(
@@ -99,26 +99,6 @@ async def members_part(state: AppState, conn: RoomConnection) -> list[dict[str, 
             {"id": uid, "name": name, "role": role, "online": uid in online}
             for uid, name, role in rows.all()
         ]
-
-
-def install(state: AppState) -> RoomHub:
-    presence = LocalPresence()
-    if state.settings.redis_url:
-        from server.events.presence import RedisPresence
-
-        presence = RedisPresence(state.settings.redis_url)
-    hub = RoomHub(state.bus, presence, state.metrics)
-
-    async def members(conn: RoomConnection) -> list[dict[str, object]]:
-        return await members_part(state, conn)
-
-    async def ping(conn: RoomConnection, _command: object) -> None:
-        conn.send({"type": "pong"})
-
-    hub.snapshot_part("members", members)
-    hub.handle("ping", ping)
-    state.add("hub", hub)
-    return hub
 
 
 routes: list[BaseRoute] = [WebSocketRoute("/ws/rooms/{room_id:int}", room_events)]

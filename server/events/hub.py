@@ -15,11 +15,11 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rooms.events import Audience, Command, EventError, parse_command
+from rooms.events import Audience, Command, EventError, Outgoing, parse_command
 from server.bus import Bus, Subscription
 from server.events.presence import PROCESS_ID, LocalPresence
 from server.metrics import Metrics
@@ -199,6 +199,12 @@ class RoomHub:
         self.deliver(room_id, audience, event, exclude=exclude)
         envelope = {"origin": PROCESS_ID, "kind": "event", "to": audience.to_dict(), "event": event}
         await self._publish(room_id, envelope)
+
+    async def publish_all(self, room_id: int, outgoing: Iterable[Outgoing]) -> None:
+        """Deliver each ``(audience, event)`` pair in order, in every process: the one way the
+        pure objects' output (:data:`rooms.events.Outgoing`) reaches the room."""
+        for audience, event in outgoing:
+            await self.publish(room_id, audience, event)
 
     async def send_remote(self, room_id: int, kind: str, payload: dict[str, Any]) -> None:
         """Send ``payload`` to the :meth:`on_remote` handler of ``kind`` in every process

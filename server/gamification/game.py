@@ -2,12 +2,12 @@
 
 :meth:`Gamification.record` is called once per graded submission (by the room-events socket
 or the grader). It applies the pure rules of ``rooms/`` in one database transaction, then
-adds the XP to the room's and the classroom's weekly leaderboard, and returns what to send,
-as ``(recipient, message)`` pairs: ``xp.awarded`` (to the student),
-``achievement.unlocked`` (to the room, which includes the student, or to the student alone
-for a submission made outside a room) and ``leaderboard.update`` (to the
-room, once per board). :meth:`Gamification.award` does the same for XP earned elsewhere (a
-demo quiz). It knows no socket: the caller delivers (``server.gamification.room.deliver``).
+adds the XP to the room's and the classroom's weekly leaderboard, and returns what to send
+to the submission's room, as ``(Audience, message)`` pairs: ``xp.awarded`` (to the student),
+``achievement.unlocked`` (to the room, which includes the student) and ``leaderboard.update``
+(to the room, once per board). :meth:`Gamification.award` does the same for XP earned
+elsewhere (a demo quiz). It knows no socket: the caller delivers them with
+``RoomHub.publish_all`` (a submission made outside a room has nobody to tell).
 
 Order matters: the database commits first, so a crash loses no XP; the leaderboard follows
 and, being derived from the XP ledger, can be rebuilt (:meth:`Gamification.rebuild`) if
@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from rooms import streaks
 from rooms.achievement_files import builtin
 from rooms.achievements import Achievement, Catalog, Stats, submission_events
+from rooms.events import ROOM_AUDIENCE, Outgoing, only
 from rooms.leaderboard import BoardId, Entry, Scope, update_message, week_end
 from rooms.progress import Graded, ProgressChange, apply
 from rooms.xp import LiveWindow, Reason, XpAward, XpRules, awards
@@ -71,19 +72,6 @@ class PointsAward:
 
 
 @dataclass(frozen=True)
-class ToRoom:
-    room_id: int
-
-
-@dataclass(frozen=True)
-class ToUser:
-    user_id: int
-
-
-Outbound = tuple[ToRoom | ToUser, dict[str, Any]]
-
-
-@dataclass(frozen=True)
 class _Applied:
     change: ProgressChange
     awards: list[XpAward]
@@ -116,7 +104,7 @@ class Gamification:
     async def close(self) -> None:
         await self._board.close()
 
-    async def record(self, run: GradedRun, *, timezone: str | None = None) -> list[Outbound]:
+    async def record(self, run: GradedRun, *, timezone: str | None = None) -> list[Outgoing]:
         """Apply ``run`` and return the messages to deliver. ``timezone``: the classroom's
         (days of streaks, ISO weeks, night hours); UTC when None.
 
@@ -234,8 +222,8 @@ class Gamification:
             log.warning("room %s: no solver order, using the ledger", room_id, exc_info=True)
         return await ledger.first_passes_before(s, room_id, run.exercise_id, run.user_id, at) + 1
 
-    def _messages(self, run: GradedRun, applied: _Applied) -> list[Outbound]:
-        out: list[Outbound] = []
+    def _messages(self, run: GradedRun, applied: _Applied) -> list[Outgoing]:
+        out: list[Outgoing] = []
         amount = sum(a.amount for a in applied.awards)
         if amount > 0:
             xp_message = {
@@ -251,7 +239,7 @@ class Gamification:
                     for a in applied.awards
                 ],
             }
-            out.append((ToUser(run.user_id), xp_message))
+            out.append((only(run.user_id), xp_message))
         for achievement in applied.unlocked:
             message = {
                 "type": "achievement.unlocked",
@@ -260,10 +248,7 @@ class Gamification:
                 "achievement": achievement.to_message(),
             }
             # The room includes the student: sending to both would show it twice.
-            to: ToRoom | ToUser = (
-                ToUser(run.user_id) if run.room_id is None else ToRoom(run.room_id)
-            )
-            out.append((to, message))
+            out.append((ROOM_AUDIENCE, message))
         return out
 
     async def _leaderboards(
@@ -275,7 +260,7 @@ class Gamification:
         *,
         at: datetime,
         tz: str | None,
-    ) -> list[Outbound]:
+    ) -> list[Outgoing]:
         """Add ``amount`` to the room's and the weekly board; ``leaderboard.update`` for each.
 
         The ledger is committed before this runs: a failure here is logged, not raised, as the
@@ -283,7 +268,7 @@ class Gamification:
         boards = [BoardId.weekly(classroom_id, at, tz)]
         if room_id is not None:
             boards.insert(0, BoardId.room(room_id))
-        out: list[Outbound] = []
+        out: list[Outgoing] = []
         try:
             for board in boards:
                 before = await self._board.top(board, self._top)
@@ -292,12 +277,12 @@ class Gamification:
                 names = await self._names(e.user_id for e in after)
                 if room_id is not None:
                     message = update_message(board, after, move, before, names)
-                    out.append((ToRoom(room_id), message))
+                    out.append((ROOM_AUDIENCE, message))
         except Exception:
             log.warning("user %s: leaderboard update failed", user_id, exc_info=True)
         return out
 
-    async def award(self, grant: PointsAward, *, timezone: str | None = None) -> list[Outbound]:
+    async def award(self, grant: PointsAward, *, timezone: str | None = None) -> list[Outgoing]:
         """Add XP earned outside a graded submission (a demo quiz's points): one ledger row with
         ``grant.reason``, then the room's and the weekly board, as :meth:`record` does. Returns
         ``xp.awarded`` (to the student) and ``leaderboard.update`` (to the room) to deliver.
@@ -330,7 +315,7 @@ class Gamification:
             "total": total,
             "awards": [{"reason": grant.reason, "amount": grant.amount, "detail": grant.detail}],
         }
-        out: list[Outbound] = [(ToUser(grant.user_id), message)]
+        out: list[Outgoing] = [(only(grant.user_id), message)]
         out += await self._leaderboards(
             grant.user_id, grant.classroom_id, grant.room_id, grant.amount, at=at, tz=timezone
         )

@@ -1,12 +1,10 @@
-"""Gamification in a running process: the component, its leaderboard store, the room
-snapshot's ``leaderboard`` part, and delivery of what :meth:`Gamification.record` returns
-through the room events hub.
+"""Gamification in a running process: where its leaderboards live, its achievement catalog,
+the room snapshot's ``leaderboard`` part, and the graded event of a stored submission.
 
 The grader calls, after a submission is graded::
 
-    game: Gamification = state.get("gamification")
-    out = await game.record(graded_run(submission, live_window))
-    await deliver(state.get("hub"), out, submission.room_id)
+    out = await gamification.record(graded_run(submission, live_window))
+    await hub.publish_all(submission.room_id, out)
 """
 
 from __future__ import annotations
@@ -18,19 +16,17 @@ from typing import Any
 
 from rooms.achievement_files import builtin, load
 from rooms.achievements import Catalog
-from rooms.events import ROOM_AUDIENCE, only
 from rooms.exceptions import AchievementError
 from rooms.leaderboard import BoardId
 from rooms.xp import LiveWindow
-from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ConfigurationError
-from server.gamification.game import Gamification, GradedRun, Outbound, ToRoom
+from server.gamification.game import Gamification, GradedRun
 from server.gamification.leaderboard import InMemoryLeaderboard, LeaderboardStore, RedisLeaderboard
 from server.models import Room
 from server.models.clock import as_utc
 from server.models.exercises import LiveExercise, Submission
 from server.settings import Settings
-from server.state import AppState
+from server.store import Store
 
 log = logging.getLogger("classroom.gamification")
 
@@ -53,44 +49,18 @@ def catalog(settings: Settings) -> Catalog:
         raise ConfigurationError(f"CLASSROOM_ACHIEVEMENTS_FILE: {exc}") from None
 
 
-def install(state: AppState) -> Gamification:
-    """Register the ``gamification`` component, and the snapshot part when the hub exists."""
-    game = Gamification(
-        state.store, open_leaderboard(state.settings), catalog=catalog(state.settings)
-    )
-    state.add("gamification", game)
-    hub: RoomHub | None = state.components.get("hub")
-    if hub is not None:
-
-        async def leaderboard(conn: RoomConnection) -> dict[str, Any]:
-            return await standings(state, game, conn.room_id)
-
-        hub.snapshot_part("leaderboard", leaderboard)
-    return game
-
-
 async def standings(
-    state: AppState, game: Gamification, room_id: int, now: datetime | None = None
+    store: Store, game: Gamification, room_id: int, now: datetime | None = None
 ) -> dict[str, Any]:
-    """The room's board and its classroom's board of the current week."""
-    async with state.store.session() as s:
+    """The room's board and its classroom's board of the current week (the room snapshot's
+    ``leaderboard`` part)."""
+    async with store.session() as s:
         room = await s.get(Room, room_id)
     out: dict[str, Any] = {"room": await game.standings(BoardId.room(room_id))}
     if room is not None:
         weekly = BoardId.weekly(room.classroom_id, now or datetime.now(UTC))
         out["weekly"] = await game.standings(weekly)
     return out
-
-
-async def deliver(hub: RoomHub, outbound: list[Outbound], room_id: int | None) -> None:
-    """Send each message to its room, or to its student through ``room_id``'s sockets."""
-    for to, message in outbound:
-        if isinstance(to, ToRoom):
-            await hub.publish(to.room_id, ROOM_AUDIENCE, message)
-        elif room_id is not None:
-            await hub.publish(room_id, only(to.user_id), message)
-        else:
-            log.debug("user %s: %s has no room to go through", to.user_id, message["type"])
 
 
 def graded_run(submission: Submission, live: LiveExercise | None = None) -> GradedRun:

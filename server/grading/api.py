@@ -13,10 +13,10 @@ from server.api.base import Ctx, endpoint
 from server.api.schemas import Strict
 from server.classrooms.access import classroom_access, room_access
 from server.exceptions import Forbidden, NotFound
+from server.grading import exports
 from server.grading.submissions import Submissions, submission_view
 from server.models import Role, Submission
 from server.models.clock import utcnow
-from server.runs.source import files_for
 
 
 class SubmitBody(Strict):
@@ -29,8 +29,7 @@ class LiveBody(Strict):
 
 
 def _submissions(ctx: Ctx) -> Submissions:
-    found: Submissions = ctx.state.get("submissions")
-    return found
+    return ctx.components.submissions
 
 
 @endpoint(
@@ -45,8 +44,8 @@ async def submit(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body(SubmitBody)
     room_id = ctx.path_int("room_id")
     async with ctx.session() as session:
-        access = await room_access(session, room_id, ctx.caller)
-    files = await files_for(ctx.state, access, doc=body.doc, files=body.files)
+        access = await room_access(session, room_id, ctx.caller.user_id)
+    files = await _submissions(ctx).sources.files_for(access, doc=body.doc, files=body.files)
     submissions = _submissions(ctx)
     row, exercise, _ = await submissions.accept(
         access.room, ctx.caller.user_id, ctx.request.path_params["exercise_id"], files
@@ -60,7 +59,7 @@ async def list_submissions(ctx: Ctx) -> dict[str, Any]:
     """Submissions in a room: all for staff, one's own for a student (newest first)."""
     room_id = ctx.path_int("room_id")
     async with ctx.session() as session:
-        access = await room_access(session, room_id, ctx.caller)
+        access = await room_access(session, room_id, ctx.caller.user_id)
         query = select(Submission).where(Submission.room_id == room_id)
         if not access.is_staff:
             query = query.where(Submission.user_id == ctx.caller.user_id)
@@ -92,7 +91,7 @@ async def get_submission(ctx: Ctx) -> dict[str, Any]:
         row = await session.get(Submission, submission_id)
         if row is None or row.room_id is None:
             raise NotFound(f"submission {submission_id} does not exist")
-        access = await room_access(session, row.room_id, ctx.caller)
+        access = await room_access(session, row.room_id, ctx.caller.user_id)
     if not access.is_staff and row.user_id != ctx.caller.user_id:
         raise Forbidden("this is another student's submission", code="not_yours")
     _, exercise = await _submissions(ctx).exercise(access.room.classroom_id, row.exercise_id)
@@ -109,7 +108,7 @@ async def start_regrade(ctx: Ctx) -> dict[str, Any]:
     """Regrade the latest submission of every student (instructors); progress as events."""
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
-        await classroom_access(session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR,))
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
     return dict(
         await _submissions(ctx).start_regrade(classroom_id, ctx.request.path_params["exercise_id"])
     )
@@ -123,7 +122,7 @@ async def regrade_status(ctx: Ctx) -> dict[str, Any]:
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
         await classroom_access(
-            session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
+            session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
         )
     status = _submissions(ctx).regrades.get((classroom_id, ctx.request.path_params["exercise_id"]))
     if status is None:
@@ -137,9 +136,9 @@ async def grades_csv(ctx: Ctx) -> Response:
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
         await classroom_access(
-            session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
+            session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
         )
-    text = await _submissions(ctx).export_csv(classroom_id)
+    text = await exports.export_csv(ctx.components.store, classroom_id)
     headers = {"content-disposition": f'attachment; filename="grades-{classroom_id}.csv"'}
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
 
@@ -150,9 +149,9 @@ async def grades_json(ctx: Ctx) -> dict[str, Any]:
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
         await classroom_access(
-            session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
+            session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
         )
-    return await _submissions(ctx).export_json(classroom_id)
+    return await exports.export_json(ctx.components.store, classroom_id)
 
 
 @endpoint(
@@ -167,7 +166,7 @@ async def open_live(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body(LiveBody)
     room_id = ctx.path_int("room_id")
     async with ctx.session() as session:
-        access = await room_access(session, room_id, ctx.caller, staff=True)
+        access = await room_access(session, room_id, ctx.caller.user_id, staff=True)
     return await _submissions(ctx).open_live(
         access.room, ctx.request.path_params["exercise_id"], body.minutes
     )
@@ -178,7 +177,7 @@ async def leaderboard(ctx: Ctx) -> dict[str, Any]:
     """The room's live leaderboard and its classroom's board for this week."""
     room_id = ctx.path_int("room_id")
     async with ctx.session() as session:
-        access = await room_access(session, room_id, ctx.caller)
+        access = await room_access(session, room_id, ctx.caller.user_id)
     gamification = _submissions(ctx).gamification
     room_board = await gamification.standings(BoardId.room(room_id))
     weekly = await gamification.standings(BoardId.weekly(access.room.classroom_id, utcnow()))

@@ -12,8 +12,6 @@ awards no XP (first passes are history) and says so in the event.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -37,16 +35,16 @@ from sandbox.grading import (
     regrade,
 )
 from sandbox.model import RunRequest, RunResult
-from server.accounts.auth import Caller
-from server.classrooms.access import RoomAccess, room_access
+from server.classrooms.access import room_access
+from server.documents.source import Sources
 from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
 from server.gamification.game import Gamification
-from server.gamification.room import deliver, graded_run
-from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
+from server.gamification.room import graded_run
+from server.models import ExerciseRecord, LiveExercise, Room, Submission
 from server.models.clock import as_utc, utcnow
-from server.runs.source import files_for
-from server.state import AppState
+from server.settings import Settings
+from server.store import Store
 
 log = logging.getLogger("classroom.grading")
 
@@ -83,19 +81,56 @@ def _passed_view(results: dict[str, Any]) -> bool:
 
 
 class Submissions:
+    """Grading of the process: the ``submit`` socket command, the HTTP submissions, live
+    exercises, regrades and exports. ``run`` runs one grading request to its end (the
+    :class:`~server.runs.component.Runs` queue's ``run_to_end``)."""
+
     def __init__(
-        self, state: AppState, hub: RoomHub, gamification: Gamification, run: RunFunction
+        self,
+        settings: Settings,
+        store: Store,
+        hub: RoomHub,
+        *,
+        gamification: Gamification,
+        sources: Sources,
+        run: RunFunction,
     ) -> None:
-        self.state = state
+        self.store = store
         self.hub = hub
         self.gamification = gamification
+        self.sources = sources
         self.run = run
-        self.limiter = RateLimiter(state.settings.submissions_per_minute, RATE_WINDOW_SECONDS)
+        self.limiter = RateLimiter(settings.submissions_per_minute, RATE_WINDOW_SECONDS)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.regrades: dict[tuple[int, str], dict[str, Any]] = {}
+        hub.handle("submit", self.on_submit)
+
+    async def on_submit(self, conn: RoomConnection, command: Command) -> None:
+        """``submit {exercise_id, doc or files}``: accept, answer, grade in the background."""
+        try:
+            async with self.store.session() as session:
+                room = await room_access(session, conn.room_id, conn.user_id)
+            files = await self.sources.files_for(
+                room, doc=command.get("doc"), files=command.get("files")
+            )
+            row, exercise, _ = await self.accept(
+                room.room, conn.user_id, command.get("exercise_id"), files
+            )
+        except ApiError as exc:
+            raise EventError(exc.code, exc.message) from None
+        conn.send(
+            {
+                "type": "submission.accepted",
+                "submission_id": row.id,
+                "exercise_id": row.exercise_id,
+                "attempt": row.attempt,
+                "ref": command.ref,
+            }
+        )
+        await self.submit_in_background(room.room, row, exercise)
 
     async def start(self) -> None:
-        return None
+        """Nothing to open: grading tasks start with the submissions that need them."""
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -106,7 +141,7 @@ class Submissions:
     async def exercise(
         self, classroom_id: int, exercise_id: str
     ) -> tuple[ExerciseRecord, Exercise]:
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             record = (
                 await session.exec(
                     select(ExerciseRecord).where(
@@ -143,7 +178,7 @@ class Submissions:
                 f"too many submissions; try again in {max(1, round(decision.retry_after))} s",
                 code="rate_limited",
             )
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             previous = await session.exec(
                 select(func.count()).where(
                     Submission.classroom_id == room.classroom_id,
@@ -181,7 +216,7 @@ class Submissions:
         except (InvalidSubmission, GradingError, SandboxError) as exc:
             result, error = None, str(exc)
             log.info("room %s submission %s not graded: %s", room.id, row.id, exc)
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             stored = await session.get(Submission, row.id)
             assert stored is not None
             stored.graded_at = utcnow()
@@ -231,11 +266,11 @@ class Submissions:
                 "room %s: gamification of submission %s failed", room.id, row.id, exc_info=True
             )
             return
-        await deliver(self.hub, outbound, room.id)
+        await self.hub.publish_all(room.id, outbound)
 
     async def _live(self, room_id: int, exercise_id: str) -> LiveExercise | None:
         """The exercise's latest live window in the room, if it was ever opened live."""
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             return (
                 await session.exec(
                     select(LiveExercise)
@@ -248,7 +283,7 @@ class Submissions:
         assert room.id is not None
         _, exercise = await self.exercise(room.classroom_id, exercise_id)
         now = utcnow()
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             session.add(
                 LiveExercise(
                     room_id=room.id,
@@ -275,7 +310,7 @@ class Submissions:
         current = self.regrades.get(key)
         if current is not None and current["state"] == "running":
             return current
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             latest = (
                 select(func.max(Submission.id))
                 .where(
@@ -320,7 +355,7 @@ class Submissions:
 
         items = [RegradeItem(exercise, r.files, r.attempt, as_utc(r.submitted_at)) for r in rows]
         results = await regrade(items, run=self.run, now=utcnow(), progress=progress)
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             for row, result in zip(rows, results, strict=True):
                 stored = await session.get(Submission, row.id)
                 assert stored is not None
@@ -342,7 +377,7 @@ class Submissions:
         status["state"] = "finished"
         for row in rows:
             if row.room_id is not None:
-                async with self.state.store.session() as session:
+                async with self.store.session() as session:
                     fresh = await session.get(Submission, row.id)
                 assert fresh is not None
                 await self._announce(row.room_id, fresh, exercise, regraded=True)
@@ -350,101 +385,3 @@ class Submissions:
             await self.hub.publish(
                 room_id, Audience(staff=True), {"type": "regrade.progress", **status}
             )
-
-    # -- exports ---------------------------------------------------------------------
-
-    async def latest_grades(self, classroom_id: int) -> list[tuple[Submission, str]]:
-        async with self.state.store.session() as session:
-            latest = (
-                select(func.max(Submission.id))
-                .where(Submission.classroom_id == classroom_id)
-                .group_by(col(Submission.user_id), col(Submission.exercise_id))
-            )
-            rows = await session.exec(
-                select(Submission, User.name)
-                .join(User, col(User.id) == Submission.user_id)
-                .where(col(Submission.id).in_(latest))
-                .order_by(col(User.name), col(Submission.exercise_id))
-            )
-            return [(row, name) for row, name in rows.all()]
-
-    async def export_csv(self, classroom_id: int) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "student_id",
-                "student",
-                "exercise",
-                "attempt",
-                "status",
-                "score",
-                "max_score",
-                "submitted_at",
-            ]
-        )
-        for row, name in await self.latest_grades(classroom_id):
-            writer.writerow(
-                [
-                    row.user_id,
-                    name,
-                    row.exercise_id,
-                    row.attempt,
-                    row.status,
-                    row.score,
-                    row.max_score,
-                    row.submitted_at.isoformat(),
-                ]
-            )
-        return out.getvalue()
-
-    async def export_json(self, classroom_id: int) -> dict[str, Any]:
-        """Gradescope-compatible ``results.json`` per student and exercise."""
-        students: dict[int, dict[str, Any]] = {}
-        for row, name in await self.latest_grades(classroom_id):
-            entry = students.setdefault(
-                row.user_id, {"student_id": row.user_id, "name": name, "exercises": {}}
-            )
-            entry["exercises"][row.exercise_id] = row.results or {
-                "score": 0,
-                "max_score": row.max_score or 0,
-                "output": row.error or "not graded",
-                "tests": [],
-            }
-        return {"classroom_id": classroom_id, "students": list(students.values())}
-
-
-async def _room_of(state: AppState, conn: RoomConnection) -> RoomAccess:
-    async with state.store.session() as session:
-        return await room_access(session, conn.room_id, Caller(conn.user_id, UserKind.STUDENT))
-
-
-def install(state: AppState, run: RunFunction) -> Submissions:
-    """The ``submissions`` component and the ``submit`` socket command."""
-    hub: RoomHub = state.get("hub")
-    gamification: Gamification = state.get("gamification")
-    submissions = Submissions(state, hub, gamification, run)
-
-    async def on_submit(conn: RoomConnection, command: Command) -> None:
-        try:
-            room = await _room_of(state, conn)
-            files = await files_for(state, room, doc=command.get("doc"), files=command.get("files"))
-            row, exercise, _ = await submissions.accept(
-                room.room, conn.user_id, command.get("exercise_id"), files
-            )
-        except ApiError as exc:
-            raise EventError(exc.code, exc.message) from None
-        conn.send(
-            {
-                "type": "submission.accepted",
-                "submission_id": row.id,
-                "exercise_id": row.exercise_id,
-                "attempt": row.attempt,
-                "ref": command.ref,
-            }
-        )
-        await submissions.submit_in_background(room.room, row, exercise)
-
-    hub.handle("submit", on_submit)
-    state.add("submissions", submissions)
-    return submissions

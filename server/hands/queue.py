@@ -14,7 +14,7 @@ from rooms.events import Command, EventError, staff_and
 from server.events.hub import RoomConnection, RoomHub
 from server.models import Hand, HandState, User
 from server.models.clock import utcnow
-from server.state import AppState
+from server.store import Store
 
 OPEN = (HandState.PENDING.value, HandState.TAKEN.value)
 
@@ -34,8 +34,8 @@ def hand_dict(hand: Hand, names: dict[int, str]) -> dict[str, Any]:
 
 
 class HelpQueue:
-    def __init__(self, state: AppState, hub: RoomHub) -> None:
-        self.state = state
+    def __init__(self, store: Store, hub: RoomHub) -> None:
+        self.store = store
         self.hub = hub
         hub.handle("hand.raise", self.raise_hand)
         hub.handle("hand.lower", self.lower)
@@ -43,14 +43,8 @@ class HelpQueue:
         hub.handle("hand.done", self.done)
         hub.snapshot_part("hands", self.snapshot)
 
-    async def start(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
     async def raise_hand(self, conn: RoomConnection, command: Command) -> None:
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             mine = await session.exec(
                 select(Hand.id).where(
                     Hand.room_id == conn.room_id,
@@ -71,7 +65,7 @@ class HelpQueue:
         await self._announce("hand.raised", hand, conn.room_id)
 
     async def lower(self, conn: RoomConnection, command: Command) -> None:
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             query = update(Hand).where(
                 col(Hand.room_id) == conn.room_id,
                 col(Hand.user_id) == conn.user_id,
@@ -92,7 +86,7 @@ class HelpQueue:
 
     async def take(self, conn: RoomConnection, command: Command) -> None:
         hand_id = command.get("hand_id")
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             result = await session.exec(
                 update(Hand)
                 .where(
@@ -109,7 +103,7 @@ class HelpQueue:
 
     async def done(self, conn: RoomConnection, command: Command) -> None:
         hand_id = command.get("hand_id")
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             result = await session.exec(
                 update(Hand)
                 .where(
@@ -125,7 +119,7 @@ class HelpQueue:
         await self._announce_id("hand.done", hand_id, conn.room_id)
 
     async def _refuse(self, room_id: int, hand_id: int, verb: str) -> None:
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             hand = await session.get(Hand, hand_id)
             if hand is None or hand.room_id != room_id:
                 raise EventError("unknown_hand", f"no hand {hand_id} in this room")
@@ -136,13 +130,13 @@ class HelpQueue:
         raise EventError("hand_closed", f"cannot {verb} a hand that is {hand.state}")
 
     async def _announce_id(self, kind: str, hand_id: int, room_id: int) -> None:
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             hand = await session.get(Hand, hand_id)
         assert hand is not None
         await self._announce(kind, hand, room_id)
 
     async def _announce(self, kind: str, hand: Hand, room_id: int) -> None:
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             names = await self._names(session, [hand.user_id, hand.taken_by])
         event = {"type": kind, "hand": hand_dict(hand, names)}
         await self.hub.publish(room_id, staff_and(hand.user_id), event)
@@ -156,7 +150,7 @@ class HelpQueue:
 
     async def snapshot(self, conn: RoomConnection) -> list[dict[str, Any]]:
         """Open hands: all of the room's for staff, one's own for a student."""
-        async with self.state.store.session() as session:
+        async with self.store.session() as session:
             query = (
                 select(Hand)
                 .where(Hand.room_id == conn.room_id, col(Hand.state).in_(OPEN))
@@ -168,9 +162,3 @@ class HelpQueue:
             people = [h.user_id for h in hands] + [h.taken_by for h in hands if h.taken_by]
             names = await self._names(session, people)
         return [hand_dict(h, names) for h in hands]
-
-
-def install(state: AppState) -> HelpQueue:
-    queue = HelpQueue(state, state.get("hub"))
-    state.add("hands", queue)
-    return queue

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from server.accounts.auth import TokenSigner
+from server.auth import TokenSigner
 from server.settings import Settings
 from server.store import Store, migrate
 from tests.conftest import (

@@ -7,7 +7,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func
 from sqlmodel import select
 
-from server.accounts.auth import TOKEN_SALT
+from server.auth import TOKEN_SALT
 from server.models import Classroom, Membership, Room, User
 from tests.conftest import Account, Lesson, join_as, new_classroom, new_room, state_of
 

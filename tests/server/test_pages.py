@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from server.accounts.auth import COOKIE_NAME
+from server.auth import COOKIE_NAME
 from tests.conftest import Account, Lesson
 
 BOOT = re.compile(r'<script type="application/json" id="boot">(.*?)</script>', re.S)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from server.accounts.auth import COOKIE_NAME
+from server.auth import COOKIE_NAME
 from server.settings import Settings
 from server.store import Store
 from tests.conftest import Account, LiveServer, create_instructor, serve_in_thread

@@ -10,18 +10,28 @@ from rooms.demos.exceptions import PresentationError, QuizError
 from rooms.demos.model import DemoDefinition
 from rooms.demos.presenter import INSTRUCTORS, ROOM, Event, PresentationState, Presenter
 from rooms.demos.timeline import TimelineKind, positions
+from rooms.events import Audience
+from rooms.events import only as to_user
 from sandbox.model import RunResult, RunStatus
 
 T0 = 1_000.0
 TEACHER, ANA, BEN, CAL = 1, 10, 11, 12
 
 
+def who(audience: Audience) -> Any:
+    """ROOM or INSTRUCTORS as they are, one user's audience as the user id."""
+    if audience in (ROOM, INSTRUCTORS):
+        return audience
+    (user,) = audience.users
+    return user
+
+
 def kinds(events: list[Event]) -> list[tuple[Any, str]]:
-    return [(to, message["type"]) for to, message in events]
+    return [(who(to), message["type"]) for to, message in events]
 
 
 def only(events: list[Event], kind: str, to: Any = ROOM) -> dict[str, Any]:
-    found = [m for r, m in events if m["type"] == kind and r == to]
+    found = [m for r, m in events if m["type"] == kind and who(r) == to]
     assert len(found) == 1, kinds(events)
     return found[0]
 
@@ -158,7 +168,7 @@ def test_validation_counts_only_passing_runs(room: Presenter, demo: DemoDefiniti
     crashed = RunResult(RunStatus.RUNTIME_ERROR, exit_code=1, stdout="3\n")
     right = RunResult(RunStatus.OK, exit_code=0, stdout="3\n")
     assert room.record_run(ANA, 1, wrong, T0 + 1) == [
-        (ANA, {"type": "demo.check", "index": 1, "passed": False})
+        (to_user(ANA), {"type": "demo.check", "index": 1, "passed": False})
     ]
     assert kinds(room.record_run(ANA, 1, crashed, T0 + 2)) == [(ANA, "demo.check")]
     events = room.record_run(ANA, 1, right, T0 + 3)

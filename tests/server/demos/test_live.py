@@ -338,7 +338,7 @@ async def test_quiz_counts_each_student_once_and_scores(server: LiveServer, cour
     alice, _ = await opened(server.ws_url, room, course.alice.token)
     bob, _ = await opened(server.ws_url, room, course.bob.token)
     clock = FakeClock(START)
-    server.state.get("demos").now = clock
+    server.state.demos.now = clock
     try:
         await teacher.send({"type": "demo.start", "demo_id": "tour"})
         await teacher.send({"type": "demo.goto", "step": 3})

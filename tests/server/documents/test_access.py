@@ -6,7 +6,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from server.accounts.auth import Caller
+from server.auth import Caller
 from server.documents.access import RoomRoles
 from server.exceptions import Forbidden, NotFound
 from server.models import UserKind

@@ -17,7 +17,7 @@ def an_update(text: str) -> bytes:
 
 
 async def store_docs(app: Starlette, room_id: int, names: list[str]) -> None:
-    registry: DocumentRegistry = state_of(app).get("docs")
+    registry: DocumentRegistry = state_of(app).docs
     for name in names:
         await registry.docstore.append(room_id, name, [an_update(name)])
 

@@ -164,7 +164,7 @@ async def test_twenty_clients_join_a_new_document_at_once_and_converge(
     ]
     opened = await yjs.call("open_many", clients=specs)
     assert all(r["synced"] for r in opened["results"])
-    registry: DocumentRegistry = server.state.get("docs")
+    registry: DocumentRegistry = server.state.docs
     assert (
         registry.loaded().count((live_lesson.room_id, f"students/{live_lesson.alice.id}/race.py"))
         == 1
@@ -198,7 +198,7 @@ async def test_idle_documents_unload_and_reload_from_the_store(
     server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
 ) -> None:
     open_doc = opener(server, live_lesson)
-    registry: DocumentRegistry = server.state.get("docs")
+    registry: DocumentRegistry = server.state.docs
     key = (live_lesson.room_id, "demo")
     unloaded = threading.Event()
     registry.on_unload(lambda k: unloaded.set() if k == key else None)

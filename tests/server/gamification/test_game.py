@@ -16,9 +16,10 @@ from sqlmodel import select
 
 from rooms.achievement_files import loads
 from rooms.achievements import Catalog
+from rooms.events import ROOM_AUDIENCE, Audience, Outgoing, only
 from rooms.leaderboard import BoardId
 from rooms.xp import LiveWindow, XpRules
-from server.gamification.game import Gamification, GradedRun, Outbound, PointsAward, ToRoom, ToUser
+from server.gamification.game import Gamification, GradedRun, PointsAward
 from server.gamification.leaderboard import InMemoryLeaderboard, RedisLeaderboard
 from server.models import AchievementUnlock, Classroom, Progress, Room, Streak, User, XpEvent
 from server.store import Store, migrate
@@ -114,7 +115,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
     await store.close()
 
 
-def of_type(out: list[Outbound], kind: str) -> list[tuple[ToRoom | ToUser, dict[str, Any]]]:
+def of_type(out: list[Outgoing], kind: str) -> list[tuple[Audience, dict[str, Any]]]:
     return [(to, m) for to, m in out if m["type"] == kind]
 
 
@@ -134,23 +135,23 @@ async def test_live_first_pass_speed_rank_achievement_chain_and_leaderboard(worl
     out = await world.game.record(world.run(world.alice, 8, at, window=WINDOW))
 
     [(to, xp)] = of_type(out, "xp.awarded")
-    assert to == ToUser(world.alice)
+    assert to == only(world.alice)
     reasons = [(a["reason"], a["amount"]) for a in xp["awards"]]
     assert reasons == [("first_pass", 90), ("rank", 50), ("achievement", 20), ("achievement", 50)]
     assert xp["amount"] == xp["total"] == 210
 
     unlocked = of_type(out, "achievement.unlocked")
     assert [(to, m["achievement"]["id"]) for to, m in unlocked] == [
-        (ToRoom(world.room_id), "first-pass"),
-        (ToRoom(world.room_id), "fastest"),
+        (ROOM_AUDIENCE, "first-pass"),
+        (ROOM_AUDIENCE, "fastest"),
     ]
     assert {m["user_id"] for _, m in unlocked} == {world.alice}
     assert unlocked[0][1]["name"] == "Alice"
 
     updates = of_type(out, "leaderboard.update")
     assert [(to, m["board"]) for to, m in updates] == [
-        (ToRoom(world.room_id), "room"),
-        (ToRoom(world.room_id), "weekly"),
+        (ROOM_AUDIENCE, "room"),
+        (ROOM_AUDIENCE, "weekly"),
     ]
     room = updates[0][1]
     assert room["entries"] == [
@@ -237,7 +238,7 @@ async def test_streak_in_classroom_timezone_unlocks_and_earns_bonus(world: World
     assert third["amount"] == 20
     unlocked = of_type(outs[2], "achievement.unlocked")
     assert [(to, m["user_id"], m["achievement"]["id"]) for to, m in unlocked] == [
-        (ToRoom(world.room_id), world.alice, "streak-3")
+        (ROOM_AUDIENCE, world.alice, "streak-3")
     ]
     async with world.store.session() as s:
         rows = {r.user_id: r for r in (await s.exec(select(Streak))).all()}
@@ -369,7 +370,7 @@ async def test_award_outside_a_submission_goes_to_ledger_and_boards(world: World
     grant = PointsAward(world.alice, world.classroom_id, world.room_id, 40, "quiz", "quiz q1", T0)
     out = await world.game.award(grant)
     [(to, xp)] = of_type(out, "xp.awarded")
-    assert to == ToUser(world.alice)
+    assert to == only(world.alice)
     assert (xp["amount"], xp["total"], xp["awards"][0]["reason"]) == (40, 40, "quiz")
     boards = [m["board"] for _, m in of_type(out, "leaderboard.update")]
     assert boards == ["room", "weekly"]

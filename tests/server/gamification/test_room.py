@@ -96,7 +96,6 @@ import asyncio, json, sys
 from datetime import datetime, timedelta
 from server.app import create_app
 from server.gamification.game import GradedRun
-from server.gamification.room import deliver
 from rooms.xp import LiveWindow
 from server.settings import Settings
 
@@ -107,8 +106,8 @@ async def main(args):
         now = datetime.fromisoformat(args["at"])
         run = GradedRun(args["user"], args["classroom"], args["room"], "fizzbuzz", 8.0, 10.0, True,
                         now, LiveWindow(now, timedelta(minutes=10)))
-        out = await state.get("gamification").record(run)
-        await deliver(state.get("hub"), out, args["room"])
+        out = await state.gamification.record(run)
+        await state.hub.publish_all(args["room"], out)
         print(json.dumps([m for _, m in out]))
 
 asyncio.run(main(json.loads(sys.argv[1])))

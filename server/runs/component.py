@@ -1,10 +1,16 @@
-"""Runs started from a room socket, streamed live to the people who should see them.
+"""Runs: the one component that owns the process's dispatcher, its run records and the room
+socket commands that start and control runs.
+
+Without Redis, runs execute here on the selected backend behind a bounded
+:class:`~sandbox.queue.RunQueue`; with Redis they go through the stream to
+``python -m sandbox.worker`` processes. Either way a run is a
+:class:`~sandbox.queue.QueuedRun` whose own log keeps its output with ``seq`` numbers: the
+socket's ``run.fetch`` and the HTTP view read that log, nothing keeps a second copy.
 
 ``run.start`` runs a document the sender may read (or given files). The runner, the room's
-staff and, for a pair document, the pair see ``run.started``, ``run.output`` (each chunk
-with its per-run ``seq``) and ``run.finished``; nobody else does. ``run.stdin`` and
-``run.cancel`` reach the program; ``run.fetch`` replays the chunks after a ``seq`` to a client
-that saw a gap. Runs submitted by this process stay fetchable for a while after they end.
+staff and, for a pair document, the pair see ``run.started``, ``run.output`` (each chunk with
+its ``seq``) and ``run.finished``; nobody else does. Runs started here stay fetchable for a
+while after they end (:data:`KEEP_FINISHED`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import col, select
@@ -22,60 +29,66 @@ from rooms.events import Audience, Command, EventError
 from sandbox.backend import Backend
 from sandbox.exceptions import SandboxError
 from sandbox.model import Chunk, RunRequest, RunResult, RunState
-from sandbox.queue import Dispatcher, QueuedRun, RunQueue
+from sandbox.queue import Dispatcher, OnChunk, OnState, QueuedRun, RunQueue
 from sandbox.redis_queue import RedisRunQueue
 from sandbox.selection import operator_maxima, select_backend
-from server.accounts.auth import Caller
 from server.classrooms.access import RoomAccess, room_access
+from server.documents.source import Sources
 from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError
-from server.models import UserKind
+from server.metrics import Metrics
 from server.models.pairs import PairMember
 from server.models.runs import Run
-from server.runs.source import source_for
-from server.state import AppState
+from server.runs.records import RunRecords
+from server.runs.view import finished_event, summary_of_row
+from server.settings import Settings
+from server.store import Store
 
 log = logging.getLogger("classroom.runs")
 
 KEEP_FINISHED = 500
+RECENT_RUNS = 20
 OnFinished = Callable[[RoomConnection, QueuedRun, RunResult, Command], Awaitable[None]]
 
 
-def finished_event(run_id: str, result: RunResult) -> dict[str, Any]:
-    return {
-        "type": "run.finished",
-        "run_id": run_id,
-        "status": result.status.value,
-        "exit_code": result.exit_code,
-        "signal": result.signal,
-        "time_ms": round(result.wall_ms, 1),
-        "cpu_ms": result.cpu_ms,
-        "memory_peak_bytes": result.memory_peak_bytes,
-        "message": result.message,
-        "compile_output": result.compile_output,
-    }
+@dataclass(frozen=True)
+class Started:
+    """A run started from a room socket: who may see it and control it."""
+
+    run: QueuedRun
+    room_id: int
+    audience: Audience
+    owner: int
 
 
-class LiveRuns:
-    """The process's run dispatcher (started in the lifespan) and the room run commands.
-
-    Without Redis, runs execute here on the selected backend behind a bounded :class:`RunQueue`;
-    with Redis, they go through the stream to ``python -m sandbox.worker`` processes.
-    """
-
-    def __init__(self, state: AppState, hub: RoomHub) -> None:
-        self.state = state
+class Runs:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        metrics: Metrics,
+        hub: RoomHub,
+        sources: Sources,
+    ) -> None:
+        self.settings = settings
+        self.store = store
         self.hub = hub
-        self._dispatcher: Dispatcher | None = None
+        self.sources = sources
+        self.records = RunRecords(settings, store, metrics, self._depth)
         self.backend: Backend | None = None
-        self._runs: OrderedDict[str, tuple[QueuedRun, int, Audience, int]] = OrderedDict()
+        self._dispatcher: Dispatcher | None = None
+        self._started: OrderedDict[str, Started] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._seen: dict[str, list[Chunk]] = {}
-        self.finished_listeners: list[OnFinished] = []
+        self._finished_listeners: list[OnFinished] = []
         hub.handle("run.start", self.start_run)
         hub.handle("run.stdin", self.stdin)
         hub.handle("run.cancel", self.cancel)
         hub.handle("run.fetch", self.fetch)
+        hub.snapshot_part("runs", self.recent)
+
+    def on_finished(self, listener: OnFinished) -> None:
+        """Call ``listener`` after each room-socket run started here has ended."""
+        self._finished_listeners.append(listener)
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -83,8 +96,10 @@ class LiveRuns:
             raise SandboxError("the sandbox is not started")
         return self._dispatcher
 
+    # -- lifecycle ----------------------------------------------------------------------
+
     async def start(self) -> None:
-        settings = self.state.settings
+        settings = self.settings
         dispatcher: Dispatcher
         if settings.redis_url:
             dispatcher = RedisRunQueue(settings.redis_url, max_queued=settings.run_queue_size)
@@ -103,11 +118,7 @@ class LiveRuns:
             dispatcher = RunQueue(self.backend, settings.run_concurrency, settings.run_queue_size)
         await dispatcher.start()
         self._dispatcher = dispatcher
-
-    async def run_to_end(self, request: RunRequest) -> RunResult:
-        """Run through the queue and wait for the result (the grader's run function)."""
-        queued = await self.dispatcher.submit(request)
-        return await queued.wait()
+        await self.records.start()
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -116,17 +127,52 @@ class LiveRuns:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._dispatcher is not None:
             await self._dispatcher.close()
+        await self.records.close()  # the last results, written after the runs ended
         if self.backend is not None:
             await self.backend.close()
 
+    async def _depth(self) -> int:
+        return await self.dispatcher.depth()
+
+    # -- submitting -----------------------------------------------------------------------
+
+    async def submit(
+        self,
+        request: RunRequest,
+        *,
+        room_id: int,
+        user_id: int,
+        doc: str | None = None,
+        on_chunk: OnChunk | None = None,
+        on_state: OnState | None = None,
+    ) -> QueuedRun:
+        """Queue ``request`` for a room member and record it. Raises the dispatcher's errors."""
+        run = await self.dispatcher.submit(request, on_chunk=on_chunk, on_state=on_state)
+        await self.records.record(run, room_id=room_id, user_id=user_id, doc=doc)
+        return run
+
+    async def run_to_end(self, request: RunRequest) -> RunResult:
+        """Run through the queue and wait for the result (the grader's run function)."""
+        queued = await self.dispatcher.submit(request)
+        return await queued.wait()
+
+    def live(self, run_id: str) -> QueuedRun | None:
+        """The run if this process is running it (or ran it lately)."""
+        try:
+            return self.dispatcher.get(run_id)
+        except SandboxError:
+            return None
+
+    # -- room socket commands ---------------------------------------------------------------
+
     async def _access(self, conn: RoomConnection) -> RoomAccess:
-        async with self.state.store.session() as session:
-            return await room_access(session, conn.room_id, Caller(conn.user_id, UserKind.STUDENT))
+        async with self.store.session() as session:
+            return await room_access(session, conn.room_id, conn.user_id)
 
     async def _audience(self, room_id: int, user_id: int, pair_group: str | None) -> Audience:
         users = {user_id}
         if pair_group is not None:
-            async with self.state.store.session() as session:
+            async with self.store.session() as session:
                 rows = await session.exec(
                     select(PairMember.user_id).where(
                         PairMember.room_id == room_id, PairMember.group == pair_group
@@ -138,8 +184,8 @@ class LiveRuns:
     async def start_run(self, conn: RoomConnection, command: Command) -> None:
         try:
             room = await self._access(conn)
-            source = await source_for(
-                self.state, room, doc=command.get("doc"), files=command.get("files")
+            source = await self.sources.source_for(
+                room, doc=command.get("doc"), files=command.get("files")
             )
         except ApiError as exc:
             raise EventError(exc.code, exc.message) from None
@@ -156,33 +202,29 @@ class LiveRuns:
         pair = source.doc.owner if source.doc and source.doc.kind is DocKind.PAIR else None
         audience = await self._audience(conn.room_id, conn.user_id, pair)
         events: asyncio.Queue[Chunk | RunState] = asyncio.Queue()
+        doc_name = str(source.doc) if source.doc else None
         try:
-            queued = await self.dispatcher.submit(
+            queued = await self.submit(
                 request,
+                room_id=conn.room_id,
+                user_id=conn.user_id,
+                doc=doc_name,
                 on_chunk=lambda _run, chunk: events.put_nowait(chunk),
                 on_state=lambda run: events.put_nowait(run.state),
             )
         except SandboxError as exc:
-            code = type(exc).__name__
-            raise EventError(_snake(code), str(exc)) from None
-        self._remember(queued, conn.room_id, audience, conn.user_id)
-        doc_name = str(source.doc) if source.doc else None
-        if "runs" in self.state.components:  # the Run table record and run metrics
-            await self.state.get("runs").record(
-                queued, room_id=conn.room_id, user_id=conn.user_id, doc=doc_name
-            )
+            raise EventError(_snake(type(exc).__name__), str(exc)) from None
+        self._remember(Started(queued, conn.room_id, audience, conn.user_id))
         started = {
             "type": "run.started",
             "run_id": queued.id,
             "user": {"id": conn.user_id, "name": conn.name},
             "language": request.language,
-            "doc": str(source.doc) if source.doc else None,
+            "doc": doc_name,
             "ref": command.ref,
         }
         task = asyncio.create_task(
-            self._forward(
-                conn, queued, audience=audience, events=events, started=started, command=command
-            ),
+            self._forward(conn, queued, audience, events, started=started, command=command),
             name=f"run-{queued.id}-events",
         )
         self._tasks.add(task)
@@ -192,9 +234,9 @@ class LiveRuns:
         self,
         conn: RoomConnection,
         run: QueuedRun,
-        *,
         audience: Audience,
         events: asyncio.Queue[Chunk | RunState],
+        *,
         started: dict[str, Any],
         command: Command,
     ) -> None:
@@ -204,7 +246,6 @@ class LiveRuns:
             while True:
                 item = await events.get()
                 if isinstance(item, Chunk):
-                    self._seen.setdefault(run.id, []).append(item)
                     if not announced:
                         announced = True
                         await self.hub.publish(room_id, audience, {**started, "state": "running"})
@@ -219,28 +260,30 @@ class LiveRuns:
                     break
             result = await run.wait()
             await self.hub.publish(room_id, audience, finished_event(run.id, result))
-            for listener in self.finished_listeners:
+            for listener in self._finished_listeners:
                 await listener(conn, run, result, command)
         except Exception:
             log.error("room %s run %s: forwarding failed", room_id, run.id, exc_info=True)
 
-    def _remember(self, run: QueuedRun, room_id: int, audience: Audience, owner: int) -> None:
-        self._runs[run.id] = (run, room_id, audience, owner)
-        while len(self._runs) > KEEP_FINISHED:
-            oldest, (old, *_rest) = next(iter(self._runs.items()))
-            if old.state is not RunState.FINISHED:
+    def _remember(self, started: Started) -> None:
+        self._started[started.run.id] = started
+        while len(self._started) > KEEP_FINISHED:
+            oldest, first = next(iter(self._started.items()))
+            if first.run.state is not RunState.FINISHED:
                 break
-            del self._runs[oldest]
-            self._seen.pop(oldest, None)
+            del self._started[oldest]
+
+    def _found(self, conn: RoomConnection, run_id: str) -> Started:
+        found = self._started.get(run_id)
+        if found is None or found.room_id != conn.room_id:
+            raise EventError("unknown_run", f"no run {run_id[:40]} of this room on this server")
+        return found
 
     def _own(self, conn: RoomConnection, run_id: str) -> QueuedRun:
-        found = self._runs.get(run_id)
-        if found is None or found[1] != conn.room_id:
-            raise EventError("unknown_run", f"no run {run_id[:40]} of this room on this server")
-        run, _room, _audience, owner = found
-        if owner != conn.user_id and not conn.is_staff:
+        found = self._found(conn, run_id)
+        if found.owner != conn.user_id and not conn.is_staff:
             raise EventError("not_yours", "only its runner or the staff may control this run")
-        return run
+        return found.run
 
     async def stdin(self, conn: RoomConnection, command: Command) -> None:
         run = self._own(conn, command.get("run_id"))
@@ -252,59 +295,27 @@ class LiveRuns:
             await run.close_stdin()
 
     async def cancel(self, conn: RoomConnection, command: Command) -> None:
-        run = self._own(conn, command.get("run_id"))
-        await run.cancel()
+        await self._own(conn, command.get("run_id")).cancel()
 
     async def fetch(self, conn: RoomConnection, command: Command) -> None:
-        found = self._runs.get(command.get("run_id"))
-        if found is None or found[1] != conn.room_id:
-            raise EventError("unknown_run", "that run's output is no longer available here")
-        run, _room, audience, _owner = found
-        if not audience.includes(conn.user_id, conn.role):
+        found = self._found(conn, command.get("run_id"))
+        if not found.audience.includes(conn.user_id, conn.role):
             raise EventError("not_yours", "you may not see this run")
         after = command.get("after", -1)
-        chunks = [c.to_dict() for c in self._seen.get(run.id, ()) if c.seq > after]
-        conn.send({"type": "run.chunks", "run_id": run.id, "after": after, "chunks": chunks})
+        chunks = [c.to_dict() for c in found.run.output() if c.seq > after]
+        conn.send({"type": "run.chunks", "run_id": found.run.id, "after": after, "chunks": chunks})
+
+    async def recent(self, conn: RoomConnection) -> list[dict[str, Any]]:
+        """The ``runs`` part of ``room.snapshot``: the caller's latest runs in the room, or for
+        staff the room's (the dashboard's "recent runs")."""
+        async with self.store.session() as session:
+            query = select(Run).where(Run.room_id == conn.room_id)
+            if not conn.is_staff:
+                query = query.where(Run.user_id == conn.user_id)
+            rows = await session.exec(query.order_by(col(Run.created_at).desc()).limit(RECENT_RUNS))
+            return [summary_of_row(row).model_dump(mode="json") for row in rows.all()]
 
 
 def _snake(name: str) -> str:
     out = "".join("_" + ch.lower() if ch.isupper() else ch for ch in name)
     return out.lstrip("_")
-
-
-RECENT_RUNS = 20
-
-
-async def recent_runs(state: AppState, conn: RoomConnection) -> list[dict[str, Any]]:
-    """The ``runs`` part of ``room.snapshot``: the caller's latest runs in the room, or for
-    staff the room's (the dashboard's "recent runs")."""
-    async with state.store.session() as session:
-        query = select(Run).where(Run.room_id == conn.room_id)
-        if not conn.is_staff:
-            query = query.where(Run.user_id == conn.user_id)
-        rows = await session.exec(query.order_by(col(Run.created_at).desc()).limit(RECENT_RUNS))
-        return [
-            {
-                "run_id": run.id,
-                "user_id": run.user_id,
-                "language": run.language,
-                "doc": run.doc,
-                "state": run.state,
-                "status": run.status,
-                "exit_code": run.exit_code,
-                "time_ms": run.wall_ms,
-                "created_at": run.created_at.isoformat(),
-            }
-            for run in rows.all()
-        ]
-
-
-def install(state: AppState) -> LiveRuns:
-    live = LiveRuns(state, state.get("hub"))
-
-    async def runs_part(conn: RoomConnection) -> list[dict[str, Any]]:
-        return await recent_runs(state, conn)
-
-    live.hub.snapshot_part("runs", runs_part)
-    state.add("live_runs", live)
-    return live
