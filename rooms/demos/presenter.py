@@ -46,8 +46,6 @@ Events (server → client)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Final
 
 from rooms.demos.clock import ClockState, StepClock
@@ -55,6 +53,7 @@ from rooms.demos.definition import from_dict as definition_from_dict
 from rooms.demos.exceptions import PresentationError, QuizError
 from rooms.demos.model import Check, DemoDefinition, DemoStep, QuizContent
 from rooms.demos.quiz import Quiz, QuizResult, QuizState
+from rooms.demos.session import PresentationState, Session
 from rooms.demos.timeline import TimelineKind, TimelineRecord
 from rooms.events import ROOM_AUDIENCE, STAFF_AUDIENCE, Outgoing, only
 from sandbox.model import RunResult
@@ -65,28 +64,10 @@ INSTRUCTORS: Final = STAFF_AUDIENCE
 Event = Outgoing
 
 
-class PresentationState(StrEnum):
-    """idle → presenting ⇄ stopped; every other command needs ``presenting``."""
-
-    IDLE = "idle"
-    PRESENTING = "presenting"
-    STOPPED = "stopped"
-
-
-@dataclass
-class _Session:
-    demo: DemoDefinition
-    index: int = 0
-    clock: StepClock | None = None
-    detached: dict[int, int] = field(default_factory=dict)  # user → step they stayed on
-    completed: dict[int, set[int]] = field(default_factory=dict)  # step → users
-    quizzes: dict[int, Quiz] = field(default_factory=dict)
-
-
 class Presenter:
     def __init__(self) -> None:
         self.state = PresentationState.IDLE
-        self._session: _Session | None = None
+        self._session: Session | None = None
         self._students: dict[int, int] = {}  # user → open connections
         self._instructors: dict[int, int] = {}
         self._timeline: list[TimelineRecord] = []
@@ -142,7 +123,7 @@ class Presenter:
     def start(self, demo: DemoDefinition, now: float) -> list[Event]:
         if self.state is PresentationState.PRESENTING:
             raise PresentationError("a demo is already running here; stop it first")
-        self._session = _Session(demo)
+        self._session = Session(demo)
         self.state = PresentationState.PRESENTING
         self._record(TimelineKind.STARTED, 0, now)
         for user in sorted(self._students):
@@ -348,7 +329,7 @@ class Presenter:
         raw = data["session"]
         if raw is not None:
             demo = definition_from_dict(raw["demo"])
-            session = _Session(demo, index=int(raw["index"]))
+            session = Session(demo, index=int(raw["index"]))
             session.clock = StepClock.from_dict(raw["clock"]) if raw["clock"] else None
             session.detached = {int(user): int(step) for user, step in raw["detached"]}
             session.completed = {int(step): set(users) for step, users in raw["completed"]}
@@ -361,7 +342,7 @@ class Presenter:
 
     # -- inside --------------------------------------------------------------------------
 
-    def _require(self) -> _Session:
+    def _require(self) -> Session:
         if self._session is None:
             raise PresentationError("no demo is running; start one first")
         return self._session

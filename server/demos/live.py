@@ -35,10 +35,10 @@ from rooms.demos.model import CodeContent
 from rooms.demos.presenter import (
     ROOM,
     Event,
-    PresentationState,
     Presenter,
 )
 from rooms.demos.quiz import QuizResult
+from rooms.demos.session import PresentationState
 from rooms.events import Command, EventError
 from sandbox.model import RunResult
 from sandbox.queue import QueuedRun

@@ -8,7 +8,8 @@ import pytest
 
 from rooms.demos.exceptions import PresentationError, QuizError
 from rooms.demos.model import DemoDefinition
-from rooms.demos.presenter import INSTRUCTORS, ROOM, Event, PresentationState, Presenter
+from rooms.demos.presenter import INSTRUCTORS, ROOM, Event, Presenter
+from rooms.demos.session import PresentationState
 from rooms.demos.timeline import TimelineKind, positions
 from rooms.events import Audience
 from rooms.events import only as to_user

@@ -1,0 +1,49 @@
+"""RoomHub delivery by audience, on the in-process bus: no server, no sockets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rooms.events import ROOM_AUDIENCE, STAFF_AUDIENCE, Outgoing, only
+from server.bus.memory import InMemoryBus
+from server.events.hub import RoomConnection, RoomHub
+from server.events.presence import LocalPresence
+from server.metrics import Metrics
+
+ROOM = 7
+
+
+def received(conn: RoomConnection) -> list[dict[str, Any]]:
+    events = []
+    while not conn.outbox.empty():
+        event = conn.outbox.get_nowait()
+        assert event is not None
+        events.append(event)
+    return events
+
+
+async def joined(hub: RoomHub, user_id: int, role: str) -> RoomConnection:
+    conn = RoomConnection(room_id=ROOM, user_id=user_id, name=f"u{user_id}", role=role)
+    await hub.join(conn)
+    conn.open_with({"type": "room.snapshot"})
+    return conn
+
+
+async def test_publish_all_delivers_each_event_to_its_audience_in_order() -> None:
+    hub = RoomHub(InMemoryBus(), LocalPresence(), Metrics())
+    teacher = await joined(hub, 1, "instructor")
+    alice = await joined(hub, 2, "student")
+    bob = await joined(hub, 3, "student")
+    for conn in (teacher, alice, bob):
+        received(conn)  # the snapshot and the member.joined of later arrivals
+    outgoing: list[Outgoing] = [
+        (ROOM_AUDIENCE, {"type": "a"}),
+        (STAFF_AUDIENCE, {"type": "b"}),
+        (only(2), {"type": "c"}),
+        (ROOM_AUDIENCE, {"type": "d"}),
+    ]
+    await hub.publish_all(ROOM, outgoing)
+    assert [e["type"] for e in received(teacher)] == ["a", "b", "d"]
+    assert [e["type"] for e in received(alice)] == ["a", "c", "d"]
+    assert [e["type"] for e in received(bob)] == ["a", "d"]
+    await hub.close()
