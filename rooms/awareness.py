@@ -5,8 +5,8 @@ the JSON ``null`` removes a client. The table applies the y-protocols clock rule
 clock wins; an equal clock wins only to remove), so it can greet a new connection with the
 current states and remove a departed connection's clients with ``clock + 1``.
 
-The decoder is ours rather than pycrdt's ``Decoder`` because hostile input must fail with
-:class:`~rooms.exceptions.ProtocolError`, never an ``IndexError`` or a half-read state.
+The numbers and strings are read and written by :mod:`rooms.varint`, so hostile input fails
+with :class:`~rooms.exceptions.ProtocolError`.
 """
 
 from __future__ import annotations
@@ -16,59 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rooms.exceptions import ProtocolError
+from rooms.varint import Reader, write_var_string, write_var_uint
 
-# Yjs writes client ids (uint32) and clocks (JS safe integers, < 2**53) as varUints:
-# at most 8 bytes. A longer varUint is garbage, not a big number.
-_MAX_VAR_UINT_BYTES = 8
 NULL_STATE = "null"
-
-
-class Reader:
-    """Reads varUints and length-prefixed bytes from one frame, raising ProtocolError."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def var_uint(self) -> int:
-        value = 0
-        for shift in range(0, 7 * _MAX_VAR_UINT_BYTES, 7):
-            if self.pos >= len(self.data):
-                raise ProtocolError("frame ends inside a number")
-            byte = self.data[self.pos]
-            self.pos += 1
-            value |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return value
-        raise ProtocolError("number longer than 8 bytes")
-
-    def var_bytes(self) -> bytes:
-        length = self.var_uint()
-        end = self.pos + length
-        if end > len(self.data):
-            raise ProtocolError(f"length {length} runs past the end of the frame")
-        chunk = self.data[self.pos : end]
-        self.pos = end
-        return chunk
-
-    def var_string(self) -> str:
-        try:
-            return self.var_bytes().decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtocolError("string is not UTF-8") from None
-
-
-def write_var_uint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def write_var_bytes(data: bytes) -> bytes:
-    return write_var_uint(len(data)) + data
 
 
 @dataclass(frozen=True)
@@ -106,7 +56,7 @@ def encode_awareness(entries: Iterable[AwarenessEntry]) -> bytes:
     for entry in items:
         parts.append(write_var_uint(entry.client_id))
         parts.append(write_var_uint(entry.clock))
-        parts.append(write_var_bytes(entry.state.encode("utf-8")))
+        parts.append(write_var_string(entry.state))
     return b"".join(parts)
 
 

@@ -2,8 +2,10 @@
 
 Feed it what happens — :meth:`DocumentSync.connect`, :meth:`~DocumentSync.receive` (a frame
 from a connection), :meth:`~DocumentSync.receive_remote` (a frame another process published),
-:meth:`~DocumentSync.disconnect` — and do what the returned :class:`Output` says: send each
-``(connection, frame)``, store each update of ``persist``, publish each frame of ``publish``.
+:meth:`~DocumentSync.disconnect`, :meth:`~DocumentSync.edit` (a change the server makes
+itself), :meth:`~DocumentSync.resync` (the bus is back after an outage) — and do what the
+returned :class:`Output` says: send each ``(connection, frame)``, store each update of
+``persist``, publish each frame of ``publish``. The adapters only move those bytes.
 
 Rules this module keeps:
 
@@ -15,8 +17,8 @@ Rules this module keeps:
    dropped silently so a misbehaving editor cannot make the server chatty.
 4. A connection owns the awareness client ids it announced. On disconnect their removal
    (state ``null``, clock + 1) goes to everyone in one frame, and is published.
-5. Only changes from local connections are persisted and published; a remote frame was
-   persisted and published by the process that received it.
+5. Only changes from local connections and the server's own edits are persisted and
+   published; a remote frame was persisted and published by the process that received it.
 6. Awareness passes on only what the table accepted (a newer clock, or a removal): echoes
    of states we already have stop here, locally and from the bus.
 
@@ -25,23 +27,17 @@ Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes no
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
 import pycrdt
 
-from rooms.awareness import (
-    AwarenessEntry,
-    AwarenessTable,
-    Reader,
-    decode_awareness,
-    encode_awareness,
-    write_var_bytes,
-    write_var_uint,
-)
+from rooms.awareness import AwarenessEntry, AwarenessTable, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
+from rooms.varint import Reader, write_var_bytes, write_var_string, write_var_uint
 
 EMPTY_UPDATE = b"\x00\x00"
 PERMISSION_DENIED = "permission denied: this document is read-only for you"
@@ -77,7 +73,7 @@ def awareness_frame(payload: bytes) -> bytes:
 
 
 def permission_denied_frame(reason: str = PERMISSION_DENIED) -> bytes:
-    return write_var_uint(MessageType.AUTH) + b"\x00" + write_var_bytes(reason.encode("utf-8"))
+    return write_var_uint(MessageType.AUTH) + b"\x00" + write_var_string(reason)
 
 
 @dataclass
@@ -242,6 +238,58 @@ class DocumentSync:
     def apply_stored(self, update: bytes) -> None:
         """Apply an update read from the store (no fan-out, no persistence)."""
         self._apply(update)
+
+    def text(self, field: str) -> str:
+        """The text of one field of the document."""
+        return str(self.doc.get(field, type=pycrdt.Text))
+
+    def edit(self, change: Callable[[pycrdt.Doc[Any]], None]) -> Output:
+        """A change the server makes itself, in one transaction: it travels like a local
+        client's update (to every connection, persisted, published). Nothing if it changed
+        nothing."""
+        before = self.doc.get_state()
+        with self.doc.transaction():
+            change(self.doc)
+        update = self.doc.get_update(before)
+        out = Output()
+        if update != EMPTY_UPDATE:
+            frame = update_frame(update)
+            out.broadcast(self._connections, frame)
+            out.persist.append(update)
+            out.publish.append(frame)
+        return out
+
+    def replace_text(self, field: str, text: str) -> Output:
+        """Make ``field`` read ``text`` (a server-side edit). Nothing if it already did."""
+        if self.text(field) == text:
+            return Output()
+
+        def change(doc: pycrdt.Doc[Any]) -> None:
+            target = doc.get(field, type=pycrdt.Text)
+            del target[:]
+            target += text
+
+        return self.edit(change)
+
+    def resync(self, stored: Iterable[bytes]) -> Output:
+        """After an outage of the bus: take in ``stored`` (every update the store holds, so
+        what the other processes persisted while we could not hear them), send local
+        connections what they missed, and publish our whole state and our connections'
+        awareness so the other processes get what they missed from us. Updates that do not
+        decode are skipped (they were reported when the document was loaded)."""
+        before = self.doc.get_state()
+        for update in stored:
+            with contextlib.suppress(ProtocolError):
+                self._apply(update)
+        missed = self.doc.get_update(before)
+        out = Output()
+        if missed != EMPTY_UPDATE:
+            out.broadcast(self._connections, update_frame(missed))
+        out.publish.append(self.resync_frame())
+        awareness = self.local_awareness_frame()
+        if awareness is not None:
+            out.publish.append(awareness)
+        return out
 
     def local_awareness_frame(self) -> bytes | None:
         """The awareness states of this process's connections, to re-announce after an outage."""

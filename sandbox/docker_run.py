@@ -16,7 +16,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +25,9 @@ from aiodocker.stream import Message
 from aiodocker.stream import Stream as DockerStream
 from yarl import URL
 
+from sandbox.execution import BaseExecution
 from sandbox.languages import Language
-from sandbox.model import Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
+from sandbox.model import Limits, RunRequest, RunResult, RunStatus, Stream
 from sandbox.output import OutputMeter
 from sandbox.pool import Box, new_run_id
 from sandbox.wrapper import (
@@ -109,7 +110,7 @@ def _attach_stream(docker: aiodocker.Docker, container_id: str) -> DockerStream:
     return DockerStream(docker, setup)
 
 
-class DockerExecution:
+class DockerExecution(BaseExecution):
     """A started run; see :class:`sandbox.backend.Execution` for the contract."""
 
     def __init__(
@@ -120,39 +121,21 @@ class DockerExecution:
         limits: Limits,
         box: Box | None,
     ) -> None:
+        super().__init__(box.run_id if box else new_run_id())
         self._backend = backend
         self._language = language
         self._request = request
         self.limits = limits
         self._box = box
         self.pooled = box is not None
-        self.id = box.run_id if box else new_run_id()
         self.container_id: str | None = None
         self._meter = OutputMeter(limits.output_bytes)
-        self._chunks: asyncio.Queue[Chunk | None] = asyncio.Queue()
         self._stdin: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._result: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
-        self._cancel_requested = False
         self._compile_output = ""
-        self._task: asyncio.Task[None] | None = None
-        self._ran = False
-
-    def begin(self, on_done: Callable[[DockerExecution], None]) -> None:
-        if not self._request.interactive:
-            if self._request.stdin:
-                self._stdin.put_nowait(self._request.stdin.encode("utf-8", "surrogatepass"))
+        if not request.interactive:
+            if request.stdin:
+                self._stdin.put_nowait(request.stdin.encode("utf-8", "surrogatepass"))
             self._stdin.put_nowait(None)
-        self._task = asyncio.get_running_loop().create_task(self._drive())
-        self._task.add_done_callback(lambda _: on_done(self))
-
-    # -- the Execution protocol -------------------------------------------------------------
-    async def chunks(self) -> AsyncIterator[Chunk]:
-        try:
-            while (chunk := await self._chunks.get()) is not None:
-                yield chunk
-        except asyncio.CancelledError:
-            await asyncio.shield(self.cancel())
-            raise
 
     async def write_stdin(self, data: str) -> None:
         self._stdin.put_nowait(data.encode("utf-8", "surrogatepass"))
@@ -160,45 +143,27 @@ class DockerExecution:
     async def close_stdin(self) -> None:
         self._stdin.put_nowait(None)
 
-    async def cancel(self) -> None:
-        """Stop the run now (status ``cancelled``) and return once its container is removed."""
-        assert self._task is not None
-        if not self._result.done():
-            self._cancel_requested = True
-            self._task.cancel()
-        await self.finished()
-        if not self._ran:
-            # Cancelled before its task ever ran: _drive's cleanup never happened.
-            self._publish(self._outcome(RunStatus.CANCELLED, None, None, message="cancelled"))
-            if self._box is not None:
-                await asyncio.shield(self._kill())
-
-    async def wait(self) -> RunResult:
-        """The result; if the task awaiting it is cancelled, the run is cancelled too."""
-        try:
-            return await asyncio.shield(self._result)
-        except asyncio.CancelledError:
-            await asyncio.shield(self.cancel())
-            raise
-
-    async def finished(self) -> None:
-        """Wait until the run has ended and its container is gone."""
-        assert self._task is not None
-        await asyncio.gather(asyncio.shield(self._task), return_exceptions=True)
-
     # -- the run ------------------------------------------------------------------------------
+    async def _stop(self) -> None:
+        assert self._task is not None
+        self._task.cancel()  # _drive ends as cancelled, and removes the container
+
+    async def _abandoned(self) -> None:
+        if self._box is not None:
+            await self._kill()
+
+    def _cancelled(self, message: str) -> RunResult:
+        return self._outcome(RunStatus.CANCELLED, None, None, message=message)
+
     async def _drive(self) -> None:
-        self._ran = True
         try:
             try:
                 result = await self._steps()
             except asyncio.CancelledError:
                 if not self._cancel_requested:  # the backend is closing: end, then re-raise
-                    self._publish(
-                        self._outcome(RunStatus.CANCELLED, None, None, message="shut down")
-                    )
+                    self._publish(self._cancelled("shut down"))
                     raise
-                result = self._outcome(RunStatus.CANCELLED, None, None, message="cancelled")
+                result = self._cancelled("cancelled")
             except Exception as exc:  # task boundary: a failing engine must not lose the run
                 log.error("run %s failed inside the Docker backend", self.id, exc_info=True)
                 result = self._outcome(RunStatus.INTERNAL_ERROR, None, None, message=str(exc))
@@ -208,12 +173,8 @@ class DockerExecution:
                 await asyncio.shield(self._kill())
 
     def _publish(self, result: RunResult) -> None:
-        if self._result.done():
-            return
-        for chunk in self._meter.flush():
-            self._chunks.put_nowait(chunk)
-        self._chunks.put_nowait(None)
-        self._result.set_result(result)
+        if not self._result.done():
+            self._finish(result, self._meter.flush())
 
     async def _kill(self) -> None:
         assert self._box is not None
@@ -281,7 +242,7 @@ class DockerExecution:
                                 meter = compile_meter
                             chunk = meter.feed(name, piece)
                             if chunk is not None and meter is self._meter:
-                                self._chunks.put_nowait(chunk)
+                                self._emit(chunk)
                             if meter.exceeded:
                                 session.ended = "output"
                                 break

@@ -35,7 +35,7 @@ from typing import Protocol
 import pycrdt
 
 from rooms.exceptions import ProtocolError
-from rooms.sync import DocumentSync, Output, update_frame
+from rooms.sync import DocumentSync, Output
 from server.bus import Bus, Subscription
 from server.documents.metrics import DocMetrics
 from server.documents.store import DocKey, DocStore
@@ -317,20 +317,7 @@ class DocumentRegistry:
             if ready is None or not ready.done() or ready.cancelled() or ready.exception():
                 continue
             stored = await self.docstore.load(doc.room_id, doc.name)
-            before = doc.sync.doc.get_state()
-            for update in stored:
-                with contextlib.suppress(ProtocolError):
-                    doc.sync.apply_stored(update)
-            missed = doc.sync.doc.get_update(before)
-            if missed != b"\x00\x00":
-                out = Output()
-                out.broadcast(doc.outboxes, update_frame(missed))
-                doc.dispatch(out, time.perf_counter())
-            channel = channel_of(doc.room_id, doc.name)
-            self.publish(channel, doc.sync.resync_frame(), doc.barrier)
-            awareness = doc.sync.local_awareness_frame()
-            if awareness is not None:
-                self.publish(channel, awareness, None)
+            doc.dispatch(doc.sync.resync(stored), time.perf_counter())
             log.info("resynced room %s doc %s after the bus came back", doc.room_id, doc.name)
 
 

@@ -383,3 +383,87 @@ def test_a_renewal_in_a_room_of_echoing_clients_costs_n_minus_1_frames() -> None
                 pending.append((conn, sent))  # the echo
     assert delivered == n - 1
     assert all(known[conn] == {40: 3} for conn in range(1, n))
+
+
+# -- events the server raises itself: an edit, a resync ------------------------------------
+
+
+def test_server_edit_reaches_every_client_and_is_persisted_and_published() -> None:
+    link = Link(DocumentSync())
+    a = link.connect(1)
+    b = link.connect(2, writable=False)
+    a.text += "student code"
+    link.flush()
+    out = link.server.replace_text("text", "print('demo')")
+    assert sorted(conn for conn, _ in out.sends) == [1, 2]  # read-only connections too
+    [update] = out.persist
+    assert out.publish == [update_frame(update)]
+    link.run(out)
+    assert str(a.text) == str(b.text) == "print('demo')"
+    # Another process applying the published frame sees the same document.
+    elsewhere = DocumentSync()
+    for stored in link.persisted[:-1]:
+        elsewhere.apply_stored(stored)
+    elsewhere.receive_remote(out.publish[0])
+    assert elsewhere.text("text") == "print('demo')"
+
+
+def test_server_edit_that_changes_nothing_says_nothing() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    first = server.replace_text("text", "same")
+    assert first.persist
+    again = server.replace_text("text", "same")
+    assert again.sends == [] and again.persist == [] and again.publish == []
+    assert server.edit(lambda doc: None).persist == []
+
+
+def test_server_edit_of_another_field_leaves_the_text_alone() -> None:
+    link = Link(DocumentSync())
+    a = link.connect(1)
+    a.text += "mine"
+    link.flush()
+    link.run(link.server.replace_text("notes", "theirs"))
+    assert str(a.text) == "mine"
+    assert str(a.doc.get("notes", type=pycrdt.Text)) == "theirs"
+
+
+def test_resync_sends_clients_only_what_they_missed_and_publishes_everything() -> None:
+    # Process `here` lost the bus; meanwhile `there` stored an update we never heard of.
+    here = DocumentSync()
+    link = Link(here)
+    a = link.connect(1)
+    a.text += "ours "
+    link.flush()
+    link.server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(7, 1, '{"n":1}')])))
+    there = Client()
+    there.doc.apply_update(here.doc.get_update())
+    there.text += "theirs"
+    missed = there.doc.get_update(here.doc.get_state())
+
+    out = here.resync([*link.persisted, missed])
+    assert out.persist == []
+    [(conn, frame)] = out.sends
+    assert conn == 1 and frame == update_frame(missed)
+    link.run(out)
+    assert str(a.text) == "ours theirs"
+    whole, awareness = out.publish
+    assert whole == here.resync_frame()
+    assert _awareness_of(awareness) == [AwarenessEntry(7, 1, '{"n":1}')]
+    # The other process takes in our whole state; seeing its own update again is harmless.
+    remote = DocumentSync()
+    remote.apply_stored(missed)
+    remote.receive_remote(whole)
+    assert remote.text("text") == "ours theirs"
+
+
+def test_resync_with_nothing_missed_sends_nothing_and_skips_bad_stored_updates() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    source = pycrdt.Doc()
+    source.get("text", type=pycrdt.Text).insert(0, "x")
+    server.receive(1, update_frame(source.get_update()))
+    out = server.resync([b"\x05garbage", source.get_update()])
+    assert out.sends == [] and out.persist == []
+    assert out.publish == [server.resync_frame()]
+    assert server.text("text") == "x"

@@ -1,13 +1,9 @@
-"""Instructor-led demos over real room sockets: steps, followers, late joiners, the ``demo``
-document (read by a real Yjs client), quizzes and their points, check runs, auto-advance,
-the timeline API, and two server processes sharing one presenter through Redis."""
+"""Instructor-led demos over real room sockets on one server: steps, followers, late joiners,
+the ``demo`` document (read by a real Yjs client), quizzes and their points, check runs,
+auto-advance and the timeline API. Two processes sharing a presenter: test_live_processes.py."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import shutil
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,153 +12,15 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from server.courses.importer import import_course
 from server.demos.live import instant
-from server.models import DemoSession, QuizAnswer, XpEvent
+from server.models import QuizAnswer, XpEvent
 from server.store import Store
 from tests.conftest import Lesson, LiveServer
 from tests.node.harness import YjsHarness
-from tests.server.processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
+from tests.server.demos.course import CODE, close_all, import_into, opened, write_course
 from tests.services import require
-from tests.support.events import EventClient
 
 DATABASES = ("sqlite", "postgres")
-
-CODE = "def greet(name):\n    return f'hello {name}'\n\nprint(greet('demo'))\n"
-
-TOUR = f'''
-id = "tour"
-title = "A short tour"
-description = "Every kind of step a live demo needs."
-difficulty = "beginner"
-estimated_minutes = 5
-
-[[steps]]
-id = "intro"
-type = "explanation"
-title = "Intro"
-[steps.content]
-text = "Welcome."
-
-[[steps]]
-id = "code"
-type = "code"
-title = "The code"
-[steps.content]
-language = "python"
-[[steps.content.files]]
-path = "main.py"
-text = """{CODE}"""
-[[steps.content.files]]
-path = "notes.txt"
-text = "not shown in the document"
-
-[[steps]]
-id = "your-turn"
-type = "explanation"
-title = "Print 42"
-[steps.content]
-text = "Make main.py print 42."
-[steps.validation]
-language = "python"
-student_file = "main.py"
-expected_stdout = "42\\n"
-
-[[steps]]
-id = "quiz"
-type = "interaction"
-title = "Quick check"
-[steps.content]
-kind = "single"
-question = "Which one?"
-points = 100
-window = 60
-[[steps.content.choices]]
-text = "A"
-[[steps.content.choices]]
-text = "B"
-correct = true
-
-[[steps]]
-id = "end"
-type = "explanation"
-title = "The end"
-[steps.content]
-text = "Bye."
-'''
-
-QUICK = """
-id = "quick"
-title = "Runs by itself"
-description = "Short auto-advancing steps."
-difficulty = "beginner"
-estimated_minutes = 1
-
-[[steps]]
-id = "one"
-type = "explanation"
-title = "One"
-[steps.content]
-text = "Pauses, then moves on."
-[steps.timing]
-auto_advance = true
-duration = 0.4
-pause_points = [0.2]
-
-[[steps]]
-id = "two"
-type = "explanation"
-title = "Two"
-[steps.content]
-text = "Moves on after a moment."
-[steps.timing]
-auto_advance = true
-duration = 0.3
-
-[[steps]]
-id = "three"
-type = "explanation"
-title = "Three"
-[steps.content]
-text = "The last step stays."
-"""
-
-
-RELAY = """
-id = "relay"
-title = "Outlives its presenter"
-description = "A long step after a pause, then a short one."
-difficulty = "beginner"
-estimated_minutes = 1
-
-[[steps]]
-id = "hold"
-type = "explanation"
-title = "Hold"
-[steps.content]
-text = "Pauses at once, then runs three seconds."
-[steps.timing]
-auto_advance = true
-duration = 3
-pause_points = [0.1]
-
-[[steps]]
-id = "short"
-type = "explanation"
-title = "Short"
-[steps.content]
-text = "Moves on quickly."
-[steps.timing]
-auto_advance = true
-duration = 0.3
-
-[[steps]]
-id = "last"
-type = "explanation"
-title = "Last"
-[steps.content]
-text = "Stays."
-"""
 
 START = 1_800_000_000.0
 
@@ -181,38 +39,11 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def write_course(folder: Path) -> Path:
-    demos = folder / "demos"
-    demos.mkdir(parents=True)
-    (demos / "tour.toml").write_text(TOUR)
-    (demos / "quick.toml").write_text(QUICK)
-    (demos / "relay.toml").write_text(RELAY)
-    return folder
-
-
-async def import_into(database_url: str, classroom_id: int, folder: Path) -> None:
-    store = Store(database_url)
-    try:
-        report = await import_course(store, classroom_id, folder)
-    finally:
-        await store.close()
-    assert sorted(d["id"] for d in report.demos) == ["quick", "relay", "tour"]
-
-
 @pytest.fixture
 async def course(server: LiveServer, live_lesson: Lesson, tmp_path: Path) -> Lesson:
     folder = write_course(tmp_path / "course")
     await import_into(server.settings.database_url, live_lesson.classroom["id"], folder)
     return live_lesson
-
-
-async def opened(server_ws: str, room: int, token: str) -> tuple[EventClient, dict[str, Any]]:
-    client = await EventClient.open(server_ws, room, token)
-    return client, await client.expect("room.snapshot")
-
-
-async def close_all(*clients: EventClient) -> None:
-    await asyncio.gather(*(c.close() for c in clients))
 
 
 async def test_steps_reach_every_follower_in_order(server: LiveServer, course: Lesson) -> None:
@@ -464,117 +295,3 @@ async def test_auto_advance_pauses_and_moves_on(server: LiveServer, course: Less
 
 
 # -- two processes --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis() -> Iterator[PrivateRedis]:
-    require("redis")
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server binary not on PATH")
-    private = PrivateRedis()
-    private.start()
-    yield private
-    private.kill()
-
-
-@pytest.fixture
-async def pair(
-    tmp_path: Path, database_url: str, redis: PrivateRedis
-) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    env = server_env(tmp_path, database_url, redis_url=redis.url)
-    one, two = ServerProcess(env), ServerProcess(env)
-    await one.start()  # one at a time: each migrates the shared database on start
-    await two.start()
-    try:
-        yield one, two
-    finally:
-        await asyncio.gather(one.stop(), two.stop())
-
-
-@pytest.mark.redis
-@pytest.mark.node
-@pytest.mark.slow
-async def test_presenter_on_one_process_students_on_another(
-    tmp_path: Path, database_url: str, pair: tuple[ServerProcess, ServerProcess]
-) -> None:
-    require("node")
-    one, two = pair
-    lesson = await prepare_lesson(database_url, one.url)
-    await import_into(database_url, lesson.classroom["id"], write_course(tmp_path / "course"))
-    room = lesson.room_id
-    teacher, _ = await opened(one.ws_url, room, lesson.teacher.token)
-    alice, _ = await opened(two.ws_url, room, lesson.alice.token)
-    try:
-        await teacher.send({"type": "demo.start", "demo_id": "tour"})
-        assert (await alice.expect("demo.step"))["students"] == 1
-        async with YjsHarness() as yjs:
-            # Alice's editor on the other process follows the code step written by the first.
-            reply = await yjs.call(
-                "open",
-                client="alice",
-                url=f"{two.ws_url}/yjs",
-                doc=f"{room}/demo",
-                token=lesson.alice.token,
-            )
-            assert reply["synced"], reply
-            await teacher.send({"type": "demo.next"})
-            assert (await alice.expect("demo.step"))["index"] == 1
-            await yjs.call("wait_text", client="alice", equals=CODE, timeout_ms=10000)
-        await teacher.send({"type": "demo.goto", "step": 3})
-        assert (await alice.expect("demo.step"))["index"] == 3
-        await alice.send({"type": "quiz.answer", "answer": 1})
-        assert (await teacher.expect("quiz.tally"))["counts"] == [0, 1]
-
-        # Bob joins on the second process: its snapshot comes from the shared state.
-        bob, snapshot = await opened(two.ws_url, room, lesson.bob.token)
-        assert snapshot["demo"]["index"] == 3 and snapshot["demo"]["students"] == 2
-        assert (await teacher.expect("demo.followers"))["followers"] == 2
-        await bob.send({"type": "demo.detach"})
-        assert (await teacher.expect("demo.followers"))["detached"] == [lesson.bob.id]
-
-        await teacher.send({"type": "quiz.close"})
-        assert (await alice.expect("quiz.result"))["correct"] is True
-        await teacher.send({"type": "demo.stop"})
-        await bob.expect("demo.stopped")
-        await bob.close()
-    finally:
-        await close_all(teacher, alice)
-
-    store = Store(database_url)
-    try:
-        async with store.session() as session:
-            sessions = (await session.exec(select(DemoSession))).all()
-            answers = (await session.exec(select(QuizAnswer))).all()
-    finally:
-        await store.close()
-    assert len(sessions) == 1 and sessions[0].ended_at is not None
-    assert [(a.user_id, a.correct) for a in answers] == [(lesson.alice.id, True)]
-
-
-@pytest.mark.redis
-@pytest.mark.slow
-async def test_auto_advance_outlives_the_presenting_process(
-    tmp_path: Path, database_url: str, pair: tuple[ServerProcess, ServerProcess]
-) -> None:
-    one, two = pair
-    lesson = await prepare_lesson(database_url, one.url)
-    await import_into(database_url, lesson.classroom["id"], write_course(tmp_path / "course"))
-    room = lesson.room_id
-    teacher, _ = await opened(one.ws_url, room, lesson.teacher.token)
-    alice, _ = await opened(two.ws_url, room, lesson.alice.token)
-    try:
-        await teacher.send({"type": "demo.start", "demo_id": "relay"})
-        assert (await alice.expect("demo.step"))["index"] == 0
-        assert (await alice.expect("demo.paused", timeout=10))["index"] == 0
-        await teacher.send({"type": "demo.resume"})
-        resumed = await alice.expect("demo.resumed")
-        assert resumed["remaining"] > 2
-        # The process that armed the step's timer dies before it fires; the other
-        # process's backup timer moves the room on, then keeps timing the next step.
-        await one.kill()
-        assert (await alice.expect("demo.step", timeout=15))["index"] == 1
-        assert (await alice.expect("demo.step", timeout=10))["index"] == 2
-    finally:
-        await alice.close()
-        with contextlib.suppress(Exception):
-            await teacher.close()

@@ -1,0 +1,142 @@
+"""The document benchmark's figures: one :class:`Row` per run, rendered as a text or Markdown
+table, the median of repeated runs, and the memory budget's verdict."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from docs_servers import Scenario
+
+MEMORY_BUDGET_MIB = 1024
+
+
+@dataclass
+class Row:
+    server: str
+    scenario: Scenario
+    result: dict[str, Any]
+    rss_peak_mib: float
+    hwm_mib: float
+    cpu_percent: float | None  # of one core, server process tree, measured window
+    others_percent: float | None  # of one core: the machine minus server and load generator
+
+
+COLUMNS = (
+    "server",
+    "scenario",
+    "clients",
+    "writers x Hz",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "deliveries/s",
+    "expected/s",
+    "lost",
+    "server CPU %",
+    "server RSS peak MiB",
+    "loadgen CPU %",
+    "loadgen lag p99 ms",
+    "others CPU %",
+)
+
+
+def cells(row: Row) -> list[str]:
+    s, r = row.scenario, row.result
+    head = [row.server, s.key, str(s.clients), f"{s.rooms * s.writers_per_room} x {s.hz:g}"]
+    if "error" in r:
+        return [*head, f"ERROR: {r['error']}"] + [""] * (len(COLUMNS) - len(head) - 1)
+    lat = r["latencyMs"]
+    return [
+        *head,
+        f"{lat['p50']:.2f}",
+        f"{lat['p99']:.2f}",
+        f"{lat['max']:.1f}",
+        f"{r['deliveriesPerSecond']:,.0f}",
+        f"{r['expectedPerSecond']:,.0f}",
+        str(r["lost"]),
+        "-" if row.cpu_percent is None else f"{row.cpu_percent:.0f}",
+        f"{row.rss_peak_mib:.0f}",
+        f"{r['loadgen']['cpuPercent']:.0f}",
+        f"{r['loadgen']['eventLoopDelayP99Ms']:.1f}",
+        "-" if row.others_percent is None else f"{row.others_percent:.0f}",
+    ]
+
+
+def text_table(rows: list[Row]) -> str:
+    table = [list(COLUMNS)] + [cells(row) for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    return "\n".join(
+        "  ".join(
+            c.rjust(w) if i > 1 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in table
+    )
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _latency(row: Row, key: str) -> float:
+    value: float = row.result["latencyMs"][key]
+    return value
+
+
+def medians(rows: list[Row]) -> list[Row]:
+    """One row per (scenario, server): the median of each figure over the repeated runs."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        if "error" not in row.result:
+            groups.setdefault((row.scenario.key, row.server), []).append(row)
+    out = []
+    for group in groups.values():
+
+        def med(get: Callable[[Row], float | None], group: list[Row] = group) -> float | None:
+            values = [v for v in map(get, group) if v is not None]
+            return statistics.median(values) if values else None
+
+        first = group[0]
+        result = {
+            **first.result,
+            "latencyMs": {k: med(partial(_latency, key=k)) for k in ("p50", "p99", "max")},
+            "deliveriesPerSecond": med(lambda r: r.result["deliveriesPerSecond"]),
+            "expectedPerSecond": med(lambda r: r.result["expectedPerSecond"]),
+            "lost": sum(r.result["lost"] for r in group),
+            "loadgen": {
+                "cpuPercent": med(lambda r: r.result["loadgen"]["cpuPercent"]),
+                "eventLoopDelayP99Ms": med(lambda r: r.result["loadgen"]["eventLoopDelayP99Ms"]),
+            },
+        }
+        out.append(
+            Row(
+                f"{first.server} (median of {len(group)})",
+                first.scenario,
+                result,
+                max(r.rss_peak_mib for r in group),
+                max(r.hwm_mib for r in group),
+                med(lambda r: r.cpu_percent),
+                med(lambda r: r.others_percent),
+            )
+        )
+    return out
+
+
+def memory_verdict(rows: list[Row]) -> tuple[bool, str]:
+    checked = [r for r in rows if r.server == "ours" and r.scenario.clients >= 1000]
+    if not checked:
+        return True, ""
+    worst = max(checked, key=lambda r: r.rss_peak_mib)
+    ok = worst.rss_peak_mib <= MEMORY_BUDGET_MIB and "error" not in worst.result
+    verdict = "PASS" if ok else "FAIL"
+    return ok, (
+        f"memory check: our server with {worst.scenario.clients} clients in "
+        f"{worst.scenario.rooms} rooms peaked at {worst.rss_peak_mib:.0f} MiB RSS "
+        f"(VmHWM sum {worst.hwm_mib:.0f} MiB), budget {MEMORY_BUDGET_MIB} MiB: {verdict}"
+    )

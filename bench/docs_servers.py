@@ -1,0 +1,122 @@
+"""The servers the document benchmark measures, and the load it puts on them.
+
+A :class:`Scenario` is the load (rooms, clients, writers, rate). ``reference_server`` starts
+the Node reference y-websocket server; ``our_server`` starts ours from a checkout, creates an
+instructor, a classroom and the rooms, and hands out the instructor's token for every client
+(only instructors write the ``demo`` document), which is why it raises
+CLASSROOM_MAX_CONNECTIONS_PER_USER and CLASSROOM_MAX_CONNECTIONS_PER_ROOM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from processes import free_port, running, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_DIR = ROOT / "bench" / "docs"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+INSTRUCTOR = ("--name", "Bench", "--password-stdin")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    rooms: int
+    clients_per_room: int
+    writers_per_room: int
+    hz: float
+
+    @property
+    def clients(self) -> int:
+        return self.rooms * self.clients_per_room
+
+
+SCENARIOS = {
+    "big": Scenario("big", rooms=1, clients_per_room=100, writers_per_room=10, hz=20),
+    "many": Scenario("many", rooms=50, clients_per_room=20, writers_per_room=2, hz=5),
+}
+SERVERS = ("reference", "ours", "ours-tmpfs")
+TMPFS = Path("/dev/shm")
+
+
+@dataclass
+class Target:
+    pid: int
+    server_url: str
+    rooms: list[dict[str, Any]]
+
+
+@contextmanager
+def reference_server(scenario: Scenario, workdir: Path, nice: int) -> Iterator[Target]:
+    port = free_port()
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port)}
+    cmd = ["node", "node_modules/y-websocket/bin/server.js"]
+    log = Path(tempfile.mkstemp(prefix=f"reference-{scenario.key}-", suffix=".log", dir=workdir)[1])
+    with running(cmd, env, NODE_DIR, log, nice) as proc:
+        wait_for_port(port, proc)
+        rooms = [{"name": f"{scenario.key}-{i}", "tokens": None} for i in range(scenario.rooms)]
+        yield Target(proc.pid, f"ws://127.0.0.1:{port}", rooms)
+
+
+@contextmanager
+def our_server(
+    scenario: Scenario, workdir: Path, nice: int, source: Path, data_root: Path | None = None
+) -> Iterator[Target]:
+    """Our server, run from the checkout ``source`` (``python -m`` imports from its cwd)."""
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix=f"ours-{scenario.key}-", dir=data_root or workdir))
+    env = {
+        **os.environ,
+        "CLASSROOM_DATA_DIR": str(data_dir),
+        "CLASSROOM_MAX_CONNECTIONS_PER_USER": "100000",
+        "CLASSROOM_MAX_CONNECTIONS_PER_ROOM": "100000",
+        "CLASSROOM_SANDBOX": "local",
+        "CLASSROOM_LOG_LEVEL": "warning",
+    }
+    cmd = [str(PYTHON), "-m", "server", "--port", str(port)]
+    with running(cmd, env, source, data_dir / "server.log", nice) as proc:
+        wait_for_port(port, proc)
+        base = f"http://127.0.0.1:{port}"
+        password = "bench-password"
+        subprocess.run(
+            [str(PYTHON), "-m", "server", "create-instructor", "bench@example.org", *INSTRUCTOR],
+            input=password + "\n",
+            text=True,
+            env=env,
+            cwd=source,
+            check=True,
+            capture_output=True,
+        )
+        login = {"email": "bench@example.org", "password": password}
+        token = http_json(base, "POST", "/api/auth/login", login)["token"]
+        classroom = http_json(base, "POST", "/api/classrooms", {"title": "Bench"}, token)
+        rooms = []
+        for i in range(scenario.rooms):
+            body = {"title": f"{scenario.key} {i}", "kind": "lesson"}
+            room = http_json(base, "POST", f"/api/classrooms/{classroom['id']}/rooms", body, token)
+            rooms.append({"name": f"{room['id']}/demo", "tokens": [token]})
+        yield Target(proc.pid, f"ws://127.0.0.1:{port}/yjs", rooms)
+
+
+def http_json(
+    base: str, method: str, path: str, body: dict[str, Any], token: str | None = None
+) -> dict[str, Any]:
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        base + path, data=json.dumps(body).encode(), headers=headers, method=method
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        data: dict[str, Any] = json.loads(response.read())
+        return data

@@ -1,0 +1,358 @@
+"""One run on the local backend: a temp dir, the compile step, the run step, streamed output.
+
+Each step is a :class:`~sandbox.child.Child` (under bubblewrap when the backend has it) with
+rlimits and a wall-clock timer; see :mod:`sandbox.local` for what confines it.
+
+``memory_limit`` is a heuristic here (there is no OOM killer verdict to read): a run that
+failed and whose stderr ends with a runtime's out-of-memory message (``MemoryError``,
+``std::bad_alloc``, V8's ``heap out of memory``, Go's and Rust's allocation failures).
+Output is coalesced: writes of one stream within ``COALESCE_SECONDS`` make one chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import os
+import resource
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from sandbox.child import Child, Exit, reap_uid
+from sandbox.confine import bwrap_argv, open_tree
+from sandbox.execution import BaseExecution
+from sandbox.languages import Language
+from sandbox.model import Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
+
+if TYPE_CHECKING:
+    from sandbox.local import LocalBackend
+
+log = logging.getLogger("classroom.sandbox")
+
+HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
+_MEMORY_MARKERS = (
+    "MemoryError",
+    "std::bad_alloc",
+    "heap out of memory",
+    "Array buffer allocation failed",
+    "Fatal process OOM",
+    "runtime: out of memory",
+    "memory allocation of",
+    "Cannot allocate memory",
+)
+_TIMEOUT_SIGNALS = ("SIGXCPU",)
+COALESCE_SECONDS = 0.005
+
+
+class LocalExecution(BaseExecution):
+    """One run on the local backend; see :class:`sandbox.backend.Execution`."""
+
+    def __init__(
+        self, backend: LocalBackend, request: RunRequest, language: Language, limits: Limits
+    ) -> None:
+        super().__init__(uuid.uuid4().hex)
+        self.uid: int | None = None
+        """The uid the run's processes have (when the backend runs as root)."""
+        self.backend = backend
+        self.request = request
+        self.language = language
+        self.limits = limits
+        self._child: Child | None = None
+        self._stdin_pending: list[bytes] = []
+        self._stdin_closed = not request.interactive
+        self._seq = 0
+        # per step
+        self._phase: Literal["idle", "compile", "run"] = "idle"
+        self._pending: tuple[Stream, list[str]] | None = None
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._output_bytes = 0
+        self._over_cap = False
+        self._timed_out = False
+        self._captured: dict[Stream, list[str]] = {"stdout": [], "stderr": []}
+        self._decoders = {
+            s: codecs.getincrementaldecoder("utf-8")("replace") for s in ("stdout", "stderr")
+        }
+
+    async def write_stdin(self, data: str) -> None:
+        if self._stdin_closed:
+            return
+        if self._child is not None and self._phase == "run":
+            self._child.write_stdin(data.encode())
+        else:
+            self._stdin_pending.append(data.encode())
+
+    async def close_stdin(self) -> None:
+        self._stdin_closed = True
+        if self._child is not None and self._phase == "run":
+            self._child.close_stdin()
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def _stop(self) -> None:
+        if self._child is not None:
+            self._child.kill()  # a child spawned later is killed as it starts
+
+    async def _abandoned(self) -> None:
+        pass  # nothing is leased or written before _drive runs
+
+    async def _drive(self) -> None:
+        lease = None
+        workdir: Path | None = None
+        try:
+            missing = self.backend.missing_toolchain(self.language)
+            if missing:
+                result = RunResult(
+                    RunStatus.INTERNAL_ERROR,
+                    message=f"toolchain for {self.language.name} not installed on this host "
+                    f"({missing} not found)",
+                )
+            else:
+                lease = self.backend.lease_uid()
+                self.uid = lease.uid if lease else None
+                workdir = self._prepare(self.uid)
+                result = await self._compile_and_run(workdir, self.uid)
+        except Exception as exc:
+            log.error("local run %s failed inside the backend", self.id, exc_info=True)
+            result = RunResult(RunStatus.INTERNAL_ERROR, message=f"local backend error: {exc}")
+        finally:
+            if lease is not None:
+                await reap_uid(lease.uid)  # before the uid can go to another run
+                lease.release()
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+        self._finish(result)
+
+    def _prepare(self, uid: int | None) -> Path:
+        workdir = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=self.backend.work_root))
+        files = dict(self.request.files)
+        for name, text in self.language.support_files.items():
+            files.setdefault(name, text)
+        for name, text in files.items():
+            path = workdir / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        if uid is not None:
+            for root, dirs, names in os.walk(workdir):
+                for name in [*dirs, *names]:
+                    os.chown(os.path.join(root, name), uid, uid)
+            os.chown(workdir, uid, uid)
+        return workdir
+
+    async def _compile_and_run(self, workdir: Path, uid: int | None) -> RunResult:
+        names = list(self.request.files)
+        compile_argv = self.language.compile_argv(names)
+        compile_output = ""
+        if compile_argv is not None:
+            exit_, _wall = await self._step(
+                compile_argv, workdir, uid, self.limits.compile_time_seconds, streaming=False
+            )
+            compile_output = "".join(self._captured["stdout"] + self._captured["stderr"])
+            if self._cancel_requested:
+                return RunResult(RunStatus.CANCELLED, compile_output=compile_output)
+            if self._timed_out:
+                return RunResult(
+                    RunStatus.TIMEOUT,
+                    compile_output=compile_output,
+                    message=f"compiling took longer than {self.limits.compile_time_seconds:g} s",
+                )
+            if self._over_cap or exit_.returncode != 0:
+                why = (
+                    "the compiler wrote too much output" if self._over_cap else "compilation failed"
+                )
+                return RunResult(
+                    RunStatus.COMPILE_ERROR,
+                    exit_code=exit_.returncode,
+                    compile_output=compile_output,
+                    message=why,
+                )
+        if self._cancel_requested:
+            return RunResult(RunStatus.CANCELLED, compile_output=compile_output)
+        argv = self.language.run_argv(names, self.request.args)
+        exit_, wall_ms = await self._step(
+            argv, workdir, uid, self.limits.time_seconds, streaming=True
+        )
+        stdout = "".join(self._captured["stdout"])
+        stderr = "".join(self._captured["stderr"])
+        return RunResult(
+            status=self._status(exit_, stderr),
+            exit_code=exit_.returncode,
+            signal=exit_.signal,
+            wall_ms=wall_ms,
+            cpu_ms=exit_.cpu_ms,
+            memory_peak_bytes=exit_.maxrss_bytes,
+            stdout=stdout,
+            stderr=stderr,
+            compile_output=compile_output,
+            message=self._message(),
+        )
+
+    def _status(self, exit_: Exit, stderr: str) -> RunStatus:
+        if self._cancel_requested:
+            return RunStatus.CANCELLED
+        if self._over_cap:
+            return RunStatus.OUTPUT_LIMIT
+        cpu_limit_ms = (int(self.limits.time_seconds) + 1) * 1000
+        if self._timed_out or exit_.signal in _TIMEOUT_SIGNALS:
+            return RunStatus.TIMEOUT
+        if exit_.signal == "SIGKILL" and exit_.cpu_ms >= cpu_limit_ms:
+            return RunStatus.TIMEOUT
+        if exit_.returncode == 0:
+            return RunStatus.OK
+        tail = stderr[-2000:]
+        if any(marker in tail for marker in _MEMORY_MARKERS):
+            return RunStatus.MEMORY_LIMIT
+        return RunStatus.RUNTIME_ERROR
+
+    def _message(self) -> str:
+        if self._cancel_requested:
+            return "cancelled"
+        if self._over_cap:
+            return f"output limit of {self.limits.output_bytes} bytes reached"
+        if self._timed_out:
+            return f"time limit of {self.limits.time_seconds:g}s reached"
+        return ""
+
+    async def _step(
+        self,
+        argv: tuple[str, ...],
+        workdir: Path,
+        uid: int | None,
+        seconds: float,
+        *,
+        streaming: bool,
+    ) -> tuple[Exit, float]:
+        self._phase = "run" if streaming else "compile"
+        self._output_bytes, self._over_cap, self._timed_out = 0, False, False
+        self._captured = {"stdout": [], "stderr": []}
+        self._decoders = {
+            s: codecs.getincrementaldecoder("utf-8")("replace") for s in ("stdout", "stderr")
+        }
+        bwrap = self.backend.bwrap
+        inner = "/work" if bwrap else str(workdir)
+        env = {
+            "PATH": HOST_PATH,
+            "HOME": inner,
+            "LANG": "C.UTF-8",
+            "TMPDIR": inner,
+            **self.language.environment(inner),
+        }
+        fds: list[int] = []
+        try:
+            if bwrap:
+                if streaming:
+                    files = open_tree(workdir)
+                    fds = [fd for fd, _, _ in files]
+                    prefix = bwrap_argv(
+                        bwrap, workdir=None, files=files, disk_bytes=self._disk, env=env
+                    )
+                else:
+                    prefix = bwrap_argv(
+                        bwrap, workdir=str(workdir), files=(), disk_bytes=self._disk, env=env
+                    )
+                full = [*prefix, *argv]
+            else:
+                full = list(argv)
+            started = time.monotonic()
+            child = await Child.spawn(
+                full,
+                env=env,
+                cwd=str(workdir),
+                rlimits=self._rlimits(),
+                uid=uid,
+                pass_fds=fds,
+                on_output=self._on_output,
+            )
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self._child = child
+        if self._cancel_requested:
+            child.kill()
+        if streaming:
+            for data in [self.request.stdin.encode(), *self._stdin_pending]:
+                if data:
+                    child.write_stdin(data)
+            self._stdin_pending.clear()
+            if self._stdin_closed:
+                child.close_stdin()
+        else:
+            child.close_stdin()
+        timer = asyncio.get_running_loop().call_later(seconds, self._on_timeout, child)
+        try:
+            exit_ = await child.wait()
+        finally:
+            timer.cancel()
+        wall_ms = (time.monotonic() - started) * 1000.0
+        for stream, decoder in self._decoders.items():
+            self._deliver(stream, decoder.decode(b"", final=True))  # type: ignore[arg-type]
+        self._flush()
+        return exit_, wall_ms
+
+    @property
+    def _disk(self) -> int:
+        return self.limits.disk_mb * 1024 * 1024
+
+    def _rlimits(self) -> list[tuple[int, int]]:
+        mb = 1024 * 1024
+        memory = self.limits.memory_mb * mb
+        cpu = int(max(self.limits.time_seconds, self.limits.compile_time_seconds)) + 1
+        limits = [
+            (resource.RLIMIT_CPU, cpu),
+            (resource.RLIMIT_DATA, memory),
+            (resource.RLIMIT_AS, memory + 16 * 1024 * mb),
+            (resource.RLIMIT_FSIZE, self._disk),
+            (resource.RLIMIT_NOFILE, self.limits.nofile),
+            (resource.RLIMIT_CORE, 0),
+        ]
+        if self.backend.as_root:
+            # bwrap itself and its pid-1 monitor count too.
+            limits.append((resource.RLIMIT_NPROC, self.limits.pids + 2))
+        return limits
+
+    def _on_timeout(self, child: Child) -> None:
+        self._timed_out = True
+        child.kill()
+
+    def _on_output(self, stream: Stream, data: bytes) -> None:
+        if self._over_cap:
+            return
+        room = self.limits.output_bytes - self._output_bytes
+        if len(data) > room:
+            data = data[: max(room, 0)]
+            self._over_cap = True
+            if self._child is not None:
+                self._child.kill()
+        self._output_bytes += len(data)
+        text = self._decoders[stream].decode(data, final=self._over_cap)
+        self._deliver(stream, text)
+
+    def _deliver(self, stream: Stream, text: str) -> None:
+        if not text:
+            return
+        self._captured[stream].append(text)
+        if self._phase != "run":
+            return
+        # Coalesce: `print(a, b)` under `python -u` is four writes; one chunk of them is one
+        # event per watcher instead of four. Costs at most COALESCE_SECONDS of latency.
+        if self._pending and self._pending[0] != stream:
+            self._flush()
+        if self._pending:
+            self._pending[1].append(text)
+        else:
+            self._pending = (stream, [text])
+            self._flush_at = asyncio.get_running_loop().call_later(COALESCE_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        if self._pending:
+            stream, parts = self._pending
+            self._pending = None
+            self._emit(Chunk(self._seq, stream, "".join(parts)))
+            self._seq += 1
