@@ -1,6 +1,8 @@
 """The seam between the queue and what runs code: a :class:`Backend` starts an :class:`Execution`.
 
-One file per implementation: ``docker.py`` (aiodocker), ``local.py`` (child process).
+Two files per implementation, the backend and its execution: ``docker.py`` / ``docker_run.py``
+(aiodocker) and ``local.py`` / ``local_run.py`` (a child process). What every execution shares
+(its chunk queue, result future and cancel) is :class:`sandbox.execution.BaseExecution`.
 """
 
 from __future__ import annotations

@@ -32,8 +32,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
-import pycrdt
-
 from rooms.exceptions import ProtocolError
 from rooms.sync import DocumentSync, Output
 from server.bus import Bus, Subscription
@@ -340,4 +338,4 @@ def tune_gc() -> None:
 
 def text_of(doc: LoadedDocument, field: str = "text") -> str:
     """The text of one field of a loaded document (for tests and the instructor view)."""
-    return str(doc.sync.doc.get(field, type=pycrdt.Text))
+    return doc.sync.text(field)
