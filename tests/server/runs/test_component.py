@@ -75,7 +75,7 @@ async def test_run_streams_to_runner_and_staff_only(
         again = await EventClient.open(server.ws_url, live_lesson.room_id, live_lesson.alice.token)
         recent = (await again.expect("room.snapshot"))["runs"]
         await again.close()
-        assert recent[0]["run_id"] == run_id and recent[0]["status"] == "ok"
+        assert recent[0]["id"] == run_id and recent[0]["status"] == "ok"
         nosy = await EventClient.open(server.ws_url, live_lesson.room_id, live_lesson.bob.token)
         assert (await nosy.expect("room.snapshot"))["runs"] == []
         await nosy.close()
