@@ -298,6 +298,8 @@ def _failure(result: RunResult | CaseResult) -> str:
         text = "output limit exceeded"
     elif result.signal:
         text = f"runtime error (killed by {result.signal})"
+    elif result.exit_code is None and result.message:
+        text = result.message
     else:
         text = f"runtime error (exit code {result.exit_code})"
     return text + _section("stderr", result.stderr)

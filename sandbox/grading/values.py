@@ -130,7 +130,7 @@ def equal(want: Tagged, got: Tagged, abs_tol: float = 0.0, rel_tol: float = 0.0)
             return None if w == g else _differ(want, got)
         return None if abs(g - w) <= max(abs_tol, rel_tol * abs(w)) else _differ(want, got)
     if kind != other:
-        return f"expected a {kind}, got a {other}: {show(got)}"
+        return f"expected {_a(kind)}, got {_a(other)}: {show(got)}"
     if kind == "int":
         return None if int(want["v"]) == int(got["v"]) else _differ(want, got)
     if kind in ("null", "bool", "str"):
@@ -153,6 +153,10 @@ def equal(want: Tagged, got: Tagged, abs_tol: float = 0.0, rel_tol: float = 0.0)
                 return f"key {key}: {why}"
         return None
     return f"expected {show(want)}, got {show(got)}"  # "other" is never equal
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _differ(want: Tagged, got: Tagged) -> str:

@@ -95,6 +95,7 @@ def test_full_exercise() -> None:
                     "file": "test_add.py",
                     "source": UNIT_PY,
                     "visibility": "after_due",
+                    "forgeable_hidden": True,
                     "case_points": {"test_big": 3},
                 },
             ],
@@ -107,6 +108,12 @@ def test_full_exercise() -> None:
     unit = exercise.tests[1]
     assert isinstance(unit, UnitTest)
     assert [(c.name, c.points) for c in unit.cases] == [("test_small", 1.0), ("test_big", 3.0)]
+    assert unit.forgeable_hidden
+    assert exercise.warnings == [
+        "add: test 'unit' is hidden but assert-style: its verdict is decided in the student's "
+        "process and can be forged (forgeable_hidden = true); value or I/O tests are decided "
+        "on the server"
+    ]
     assert exercise.test_points == 6.0 and exercise.max_score == 20.0
     # the stored form is JSON and gives the same exercise back
     stored = json.loads(json.dumps(exercise.to_dict()))
@@ -167,7 +174,7 @@ def test_due_from_a_datetime_object() -> None:
         ),
         (
             {"tests": [{"name": "x", "kind": "fuzz", "expected": "1"}]},
-            "add.toml: tests[0].kind: expected one of io, unit, got 'fuzz'",
+            "add.toml: tests[0].kind: expected one of io, unit, value, got 'fuzz'",
         ),
         (
             {"tests": [{"name": "x", "expected": "1", "visibility": "after_due"}]},
