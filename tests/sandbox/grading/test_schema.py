@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from sandbox.grading.definitions import (
     IOTest,
     LateMode,
     UnitTest,
+    ValueTest,
     Visibility,
 )
 from sandbox.grading.exceptions import InvalidExercise
@@ -299,3 +300,41 @@ def test_starter_may_not_take_the_runner_name_when_unit_tested() -> None:
 )
 def test_path_problem(path: str, problem: str | None) -> None:
     assert path_problem(path) == problem
+
+
+def value(**changes: Any) -> dict[str, Any]:
+    test = {"kind": "value", "name": "v", "function": "add", "args": [1, 2], "expected": 3}
+    return minimal(starter={"add.py": ""}, tests=[test | changes])
+
+
+def test_value_test_round_trips_with_its_defaults() -> None:
+    exercise = exercise_from_dict(value(expected={"sum": [1.5, None]}, abs_tol=0.01))
+    test = exercise.tests[0]
+    assert isinstance(test, ValueTest)
+    assert (test.function, test.args, test.file, test.points) == ("add", (1, 2), None, 1.0)
+    assert test.expected == {"sum": [1.5, None]} and test.abs_tol == 0.01
+    assert exercise.warnings == []
+    assert exercise_from_dict(json.loads(json.dumps(exercise.to_dict()))) == exercise
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"function": "add()"}, "tests[0].function: not a function name: 'add()'"),
+        ({"args": "1, 2"}, "tests[0].args: expected an array of arguments, got string"),
+        ({"expected": date(2026, 1, 1)}, "tests[0].expected: a date cannot be an expected value"),
+        ({"file": "../x.py"}, "tests[0].file: file name must be a relative path"),
+        ({"pionts": 2}, "tests[0].pionts: unknown key"),
+    ],
+)
+def test_value_test_refusals(changes: dict[str, Any], message: str) -> None:
+    assert message in refused(value(**changes))
+
+
+def test_value_tests_need_a_file_to_call_into_and_args_c_can_take() -> None:
+    no_starter = minimal(tests=[{"kind": "value", "name": "v", "function": "f", "expected": 1}])
+    assert "tests[0].file: missing" in refused(no_starter)
+    nested = value(args=[[[1, 2]]]) | {"language": "c", "starter": {"add.c": ""}}
+    assert "tests[0].args: a C list argument holds" in refused(nested)
+    unknown = value() | {"language": "cobol"}
+    assert "value tests are not supported for cobol" in refused(unknown)
