@@ -25,9 +25,17 @@ from aiodocker.stream import Message
 from aiodocker.stream import Stream as DockerStream
 from yarl import URL
 
+from sandbox.cases import CaseSplitter
 from sandbox.execution import BaseExecution
 from sandbox.languages import Language
-from sandbox.model import Limits, RunRequest, RunResult, RunStatus, Stream
+from sandbox.model import (
+    CaseResult,
+    Limits,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    Stream,
+)
 from sandbox.output import OutputMeter
 from sandbox.pool import Box, new_run_id
 from sandbox.wrapper import (
@@ -36,6 +44,7 @@ from sandbox.wrapper import (
     WORKDIR,
     Trailer,
     TrailerFilter,
+    case_files,
     files_archive,
     payload,
     signal_name,
@@ -97,6 +106,7 @@ class _Session:
     wall_ms: float = 0.0
     trailers: dict[str, Trailer] = field(default_factory=dict)
     usage_seen: set[str] = field(default_factory=set)  # streams that carried the last trailer
+    splitter: CaseSplitter | None = None
 
 
 def _attach_stream(docker: aiodocker.Docker, container_id: str) -> DockerStream:
@@ -188,11 +198,17 @@ class DockerExecution(BaseExecution):
         names = list(files)
         compile_argv = language.compile_argv(names)
         session = _Session(compiling=compile_argv is not None, nonce=secrets.token_hex(8))
+        cases = self._request.cases
+        if cases:
+            session.splitter = CaseSplitter(len(cases), limits.time_seconds, limits.memory_mb)
+        stdins = case_files([case.stdin for case in cases])
         data = payload(
             session.nonce,
-            files_archive({**language.support_files, **files}),
+            files_archive({**language.support_files, **files, **stdins}),
             compile_argv,
             language.run_argv(names, self._request.args),
+            case_args=[case.args for case in cases],
+            case_seconds=limits.time_seconds,
         )
         if self.pooled and not await self._alive():
             # A pooled container died while waiting (engine restart, killed from outside):
@@ -235,8 +251,16 @@ class DockerExecution(BaseExecution):
                                     session.compiling = False
                                     session.run_started = time.perf_counter()
                                     deadline.reschedule(loop.time() + limits.time_seconds)
+                                if session.splitter is not None:
+                                    session.splitter.trailer(name, piece)
+                                    if piece.kind == "case" and name == "stdout":
+                                        # each case has its own time (the wrapper's timeout)
+                                        grace = limits.time_seconds + 2.0
+                                        deadline.reschedule(loop.time() + grace)
                                 continue
                             assert isinstance(piece, bytes)
+                            if session.splitter is not None and not session.compiling:
+                                session.splitter.data(name, piece)
                             meter = self._meter
                             if session.compiling and name == "stderr":
                                 meter = compile_meter
@@ -342,7 +366,11 @@ class DockerExecution(BaseExecution):
         self, status: RunStatus, session: _Session | None, code: int | None, *, message: str = ""
     ) -> RunResult:
         usage = session.trailers.get("usage") if session else None
+        cases: tuple[CaseResult, ...] = ()
+        if session is not None and session.splitter is not None and not session.compiling:
+            cases = session.splitter.results(status, message or status.value)
         return RunResult(
+            cases=cases,
             status=status,
             exit_code=code,
             signal=signal_name(code) if code is not None else None,

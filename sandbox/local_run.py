@@ -27,7 +27,7 @@ from sandbox.child import Child, Exit, reap_uid
 from sandbox.confine import bwrap_argv, open_tree
 from sandbox.execution import BaseExecution
 from sandbox.languages import Language
-from sandbox.model import Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
+from sandbox.model import CaseResult, Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
 
 if TYPE_CHECKING:
     from sandbox.local import LocalBackend
@@ -172,6 +172,8 @@ class LocalExecution(BaseExecution):
                 )
         if self._cancel_requested:
             return RunResult(RunStatus.CANCELLED, compile_output=compile_output)
+        if self.request.cases:
+            return await self._run_cases(names, workdir, uid, compile_output)
         argv = self.language.run_argv(names, self.request.args)
         exit_, wall_ms = await self._step(
             argv, workdir, uid, self.limits.time_seconds, streaming=True
@@ -190,6 +192,36 @@ class LocalExecution(BaseExecution):
             compile_output=compile_output,
             message=self._message(),
         )
+
+    async def _run_cases(
+        self, names: list[str], workdir: Path, uid: int | None, compile_output: str
+    ) -> RunResult:
+        """Each case in its own process, one after the other; with a uid per run, every
+        process of the case is killed before the next one starts."""
+        results = []
+        for case in self.request.cases:
+            argv = self.language.run_argv(names, case.args)
+            exit_, wall_ms = await self._step(
+                argv, workdir, uid, self.limits.time_seconds, streaming=True, stdin=case.stdin
+            )
+            if uid is not None:
+                await reap_uid(uid)
+            stdout, stderr = "".join(self._captured["stdout"]), "".join(self._captured["stderr"])
+            results.append(
+                CaseResult(
+                    self._status(exit_, stderr),
+                    exit_code=exit_.returncode,
+                    signal=exit_.signal,
+                    wall_ms=wall_ms,
+                    cpu_ms=exit_.cpu_ms,
+                    stdout=stdout,
+                    stderr=stderr,
+                    message=self._message(),
+                )
+            )
+            if self._cancel_requested:
+                return RunResult(RunStatus.CANCELLED, cases=tuple(results), message="cancelled")
+        return RunResult(RunStatus.OK, compile_output=compile_output, cases=tuple(results))
 
     def _status(self, exit_: Exit, stderr: str) -> RunStatus:
         if self._cancel_requested:
@@ -225,6 +257,7 @@ class LocalExecution(BaseExecution):
         seconds: float,
         *,
         streaming: bool,
+        stdin: str | None = None,
     ) -> tuple[Exit, float]:
         self._phase = "run" if streaming else "compile"
         self._output_bytes, self._over_cap, self._timed_out = 0, False, False
@@ -274,7 +307,8 @@ class LocalExecution(BaseExecution):
         if self._cancel_requested:
             child.kill()
         if streaming:
-            for data in [self.request.stdin.encode(), *self._stdin_pending]:
+            first = self.request.stdin if stdin is None else stdin
+            for data in [first.encode(), *self._stdin_pending]:
                 if data:
                     child.write_stdin(data)
             self._stdin_pending.clear()

@@ -67,9 +67,24 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Case:
+    """One process of a multi-case run: its own stdin and extra args."""
+
+    stdin: str = ""
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """One run: ``files`` maps a relative path to its text; the first file is the entry point
-    unless the language table says otherwise."""
+    unless the language table says otherwise.
+
+    With ``cases``, the files are compiled once and the program then runs once per case, each
+    in its own process with the case's stdin and args (``stdin`` and ``args`` are unused),
+    one after the other, every leftover process killed between two cases; ``limits`` apply
+    to each case (time) or to the whole run (output, memory). The result then carries one
+    :class:`CaseResult` per case, in order.
+    """
 
     language: str
     files: dict[str, str]
@@ -77,10 +92,12 @@ class RunRequest:
     args: tuple[str, ...] = ()
     limits: Limits | None = None
     interactive: bool = False
+    cases: tuple[Case, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["args"] = list(self.args)
+        data["cases"] = [{"stdin": c.stdin, "args": list(c.args)} for c in self.cases]
         return data
 
     @classmethod
@@ -93,6 +110,10 @@ class RunRequest:
             args=tuple(data.get("args", ())),
             limits=Limits(**limits) if limits else None,
             interactive=bool(data.get("interactive", False)),
+            cases=tuple(
+                Case(str(c.get("stdin", "")), tuple(c.get("args", ())))
+                for c in data.get("cases", ())
+            ),
         )
 
 
@@ -113,6 +134,33 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class CaseResult:
+    """How one case of a multi-case run ended. ``tampered``: the run's framing around this case
+    was not the sandbox's own (a forged or repeated case marker): its output cannot be trusted."""
+
+    status: RunStatus
+    exit_code: int | None = None
+    signal: str | None = None
+    wall_ms: float = 0.0
+    cpu_ms: float | None = None
+    stdout: str = ""
+    stderr: str = ""
+    message: str = ""
+    tampered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaseResult:
+        values = dict(data)
+        values["status"] = RunStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class RunResult:
     status: RunStatus
     exit_code: int | None = None
@@ -125,14 +173,17 @@ class RunResult:
     compile_output: str = ""
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    cases: tuple[CaseResult, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
+        data["cases"] = [case.to_dict() for case in self.cases]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
         values = dict(data)
         values["status"] = RunStatus(values["status"])
+        values["cases"] = tuple(CaseResult.from_dict(c) for c in values.get("cases", ()))
         return cls(**values)

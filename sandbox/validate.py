@@ -20,6 +20,7 @@ MAX_SOURCE_BYTES = 1 << 20
 MAX_STDIN_BYTES = 1 << 20
 MAX_ARGS = 64
 MAX_ARG_CHARS = 4096
+MAX_CASES = 256
 
 _COMPONENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 
@@ -41,14 +42,27 @@ def check_request(request: RunRequest) -> Language:
         raise InvalidRequest(f"files too large: {total} bytes (at most {MAX_SOURCE_BYTES})")
     if len(request.stdin.encode("utf-8", "surrogatepass")) > MAX_STDIN_BYTES:
         raise InvalidRequest(f"stdin too large (at most {MAX_STDIN_BYTES} bytes)")
-    if len(request.args) > MAX_ARGS:
-        raise InvalidRequest(f"too many args: {len(request.args)} (at most {MAX_ARGS})")
-    for arg in request.args:
-        if len(arg) > MAX_ARG_CHARS or "\x00" in arg:
-            raise InvalidRequest("an argument is too long or contains a NUL byte")
+    _check_args(request.args)
+    if len(request.cases) > MAX_CASES:
+        raise InvalidRequest(f"too many cases: {len(request.cases)} (at most {MAX_CASES})")
+    if request.cases and request.interactive:
+        raise InvalidRequest("a run with cases cannot be interactive")
+    for case in request.cases:
+        total += len(case.stdin.encode("utf-8", "surrogatepass"))
+        _check_args(case.args)
+    if total > MAX_SOURCE_BYTES + MAX_STDIN_BYTES:
+        raise InvalidRequest("the cases' inputs are too large")
     if request.limits is not None:
         check_limits(request.limits)
     return language
+
+
+def _check_args(args: tuple[str, ...]) -> None:
+    if len(args) > MAX_ARGS:
+        raise InvalidRequest(f"too many args: {len(args)} (at most {MAX_ARGS})")
+    for arg in args:
+        if len(arg) > MAX_ARG_CHARS or "\x00" in arg:
+            raise InvalidRequest("an argument is too long or contains a NUL byte")
 
 
 def check_path(name: str) -> None:

@@ -18,7 +18,17 @@ a tmpfs below a read-only root. The wrapper then:
    waiting ~100 ms for the engine to tear the container down.
 
 Trailers start with ``\\x1e`` and the nonce, which only the backend and the wrapper know, so a
-program (or a compiler echoing source) cannot forge them.
+program (or a compiler echoing source) cannot forge them by printing.
+
+A run with cases (grading: every test of a submission in one container) replaces step 3 by a
+loop: for each case, a *case* trailer on both streams, the program as its own process with the
+case's args and its stdin from ``.cases/<n>`` (written by the backend into the tar), under
+``timeout`` (the per-case time limit), then ``kill -1`` (no process of the case survives into
+the next), then a *done* trailer on both streams with the exit code, CPU, memory and wall time
+of that case; finally the *usage* trailer as usual. The backend splits the output by these
+trailers (:mod:`sandbox.cases`). The run user is the same for the wrapper and the program, so
+a program that reads the wrapper's memory could learn the nonce: any trailer it forges for a
+case shows up twice (the wrapper's own follows) and the case is marked tampered.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import io
 import signal
 import tarfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 WORKDIR = "/work"
@@ -34,6 +45,7 @@ TMP_DIR = ".tmp"  # inside the work dir: the root file system is read-only
 UNPACK_FAILED = 125
 BAD_PAYLOAD = 124
 RS = b"\x1e"
+CASES_DIR = ".cases"
 
 WRAPPER = f"""\
 field() {{ IFS= read -r -d '' "$1" || exit {BAD_PAYLOAD}; }}
@@ -53,6 +65,10 @@ usage() {{
 field nonce; field size
 field n; compile=(); for ((i = 0; i < n; i++)); do field a; compile+=("$a"); done
 field n; run=(); for ((i = 0; i < n; i++)); do field a; run+=("$a"); done
+field ncase; field limit; counts=(); flat=()
+for ((c = 0; c < ncase; c++)); do
+  field n; counts+=("$n"); for ((i = 0; i < n; i++)); do field a; flat+=("$a"); done
+done
 if ! head -c "$size" | tar -x -f - -C {WORKDIR}; then
   echo "sandbox: cannot unpack the files" >&2
   exit {UNPACK_FAILED}
@@ -65,9 +81,24 @@ if ((${{#compile[@]}})); then
   printf '\\036%s compiled %s - %s\\n' "$nonce" "$code" "$(usage)" >&3
   ((code == 0)) || exit "$code"
 fi
+for ((c = 0, o = 0; c < ncase; c++)); do
+  cargs=("${{flat[@]:o:counts[c]}}"); ((o += counts[c]))
+  line=$(printf '\\036%s case %s' "$nonce" "$c")
+  echo "$line" >&3; echo "$line"
+  before=$(usage); t0=${{EPOCHREALTIME/./}}
+  timeout -s KILL "$limit" "${{run[@]}}" "${{cargs[@]}}" <".cases/$c" 2>&3 3>&-
+  code=$?; t1=${{EPOCHREALTIME/./}}
+  kill -s KILL -- -1
+  line=$(printf '\\036%s done %s %s %s %s %s' "$nonce" "$c" "$code" "${{before%% *}}" \
+    "$(usage)" "$((t1 - t0))")
+  echo "$line" >&3; echo "$line"
+done
 before=$(usage)
-"${{run[@]}}" 2>&3 3>&-
-code=$?
+code=0
+if ((ncase == 0)); then
+  "${{run[@]}}" 2>&3 3>&-
+  code=$?
+fi
 kill -s KILL -- -1
 line=$(printf '\\036%s usage %s %s %s' "$nonce" "$code" "${{before%% *}}" "$(usage)")
 echo "$line" >&3
@@ -77,13 +108,29 @@ exit "$code"
 
 
 def payload(
-    nonce: str, archive: bytes, compile_argv: tuple[str, ...] | None, run_argv: tuple[str, ...]
+    nonce: str,
+    archive: bytes,
+    compile_argv: tuple[str, ...] | None,
+    run_argv: tuple[str, ...],
+    *,
+    case_args: Sequence[tuple[str, ...]] = (),
+    case_seconds: float = 0.0,
 ) -> bytes:
-    """What the wrapper reads before the program's stdin (argv may hold any byte but NUL)."""
+    """What the wrapper reads before the program's stdin (argv may hold any byte but NUL).
+    ``case_args``: the extra args of each case of a multi-case run (whose stdins are the
+    archive's ``.cases/<n>``, see :func:`case_files`); ``case_seconds`` its time limit."""
     compile_argv = compile_argv or ()
     fields = [nonce, str(len(archive)), str(len(compile_argv)), *compile_argv]
     fields += [str(len(run_argv)), *run_argv]
+    fields += [str(len(case_args)), f"{case_seconds:.3f}"]
+    for args in case_args:
+        fields += [str(len(args)), *args]
     return b"".join(f.encode("utf-8", "surrogatepass") + b"\0" for f in fields) + archive
+
+
+def case_files(stdins: Sequence[str]) -> dict[str, str]:
+    """The stdin of each case as a file of the work dir (a name no submitted file can have)."""
+    return {f"{CASES_DIR}/{n}": text for n, text in enumerate(stdins)}
 
 
 def files_archive(files: dict[str, str]) -> bytes:
@@ -116,11 +163,13 @@ def signal_name(exit_code: int) -> str | None:
 
 @dataclass(frozen=True)
 class Trailer:
-    kind: str  # "compiled" | "usage"
+    kind: str  # "compiled" | "usage" | "case" | "done"
     exit_code: int | None = None
     cpu_ns: int | None = None
     peak_bytes: int | None = None
     failcnt: int = 0
+    case: int | None = None
+    wall_us: int | None = None
 
 
 class TrailerFilter:
@@ -165,8 +214,16 @@ class TrailerFilter:
 
 def _parse(line: bytes) -> Trailer:
     kind, *fields = line.decode("ascii", "replace").split() or [""]
-    numbers = [int(f) if f.isdigit() else None for f in fields[:5]]
-    numbers += [None] * (5 - len(numbers))
-    code, cpu_before, cpu_after, peak, fail = numbers
+    numbers = [int(f) if f.isdigit() else None for f in fields[:7]]
+    numbers += [None] * (7 - len(numbers))
+    case = wall = None
+    if kind in ("case", "done"):
+        case, *numbers = numbers
+    if kind == "done":
+        wall = numbers[5]
+    code, cpu_before, cpu_after, peak, fail = numbers[:5]
     cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
-    return Trailer(kind, exit_code=code, cpu_ns=cpu, peak_bytes=peak, failcnt=fail or 0)
+    return Trailer(
+        kind, exit_code=code, cpu_ns=cpu, peak_bytes=peak, failcnt=fail or 0, case=case,
+        wall_us=wall,
+    )  # fmt: skip

@@ -130,7 +130,7 @@ def import_course_command(settings: Settings, args: argparse.Namespace) -> int:
 
     migrate(settings.database_url)
 
-    async def run() -> dict[str, list[dict[str, str]]]:
+    async def run() -> dict[str, Any]:
         store = Store(settings.database_url)
         try:
             async with store.session() as session:
@@ -148,6 +148,8 @@ def import_course_command(settings: Settings, args: argparse.Namespace) -> int:
     for kind in ("exercises", "demos"):
         for item in report[kind]:
             print(f"{kind[:-1]} {item['id']}: {item['status']}")
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

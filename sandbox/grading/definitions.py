@@ -69,9 +69,29 @@ class UnitTest:
     source: str
     cases: tuple[UnitCase, ...]
     visibility: Visibility = Visibility.VISIBLE
+    forgeable_hidden: bool = False
+    """An assert-style verdict is reached inside the student's process, so the student's code
+    can forge it: a hidden one exists only when the exercise says so with this flag."""
 
 
-Test = IOTest | UnitTest
+@dataclass(frozen=True)
+class ValueTest:
+    """Call ``function`` with ``args``; the harness reports the returned value, type-tagged
+    (:mod:`sandbox.grading.values`), and the server compares it with ``expected``, which never
+    enters the sandbox. ``file``: where the function is (default: the exercise's entry)."""
+
+    name: str
+    function: str
+    args: tuple[Any, ...]
+    expected: Any
+    points: float = 1.0
+    visibility: Visibility = Visibility.VISIBLE
+    file: str | None = None
+    abs_tol: float = 0.0
+    rel_tol: float = 0.0
+
+
+Test = IOTest | UnitTest | ValueTest
 
 
 @dataclass(frozen=True)
@@ -149,12 +169,23 @@ class Exercise:
         return total if total is not None else self.test_points
 
     @property
+    def warnings(self) -> list[str]:
+        """What an instructor should know when importing this exercise."""
+        return [
+            f"{self.id}: test {test.name!r} is hidden but assert-style: its verdict is decided "
+            "in the student's process and can be forged (forgeable_hidden = true); value or "
+            "I/O tests are decided on the server"
+            for test in self.tests
+            if isinstance(test, UnitTest) and test.visibility is not Visibility.VISIBLE
+        ]
+
+    @property
     def entry(self) -> str | None:
         """The file run first: the first starter file, if the exercise has any."""
         return next(iter(self.starter), None)
 
     def to_dict(self) -> dict[str, Any]:
-        from sandbox.grading.schema import exercise_to_dict
+        from sandbox.grading.dump import exercise_to_dict
 
         return exercise_to_dict(self)
 
@@ -166,6 +197,6 @@ class Exercise:
 
 
 def _points_of(test: Test) -> float:
-    if isinstance(test, IOTest):
+    if isinstance(test, IOTest | ValueTest):
         return test.points
     return sum(case.points for case in test.cases)

@@ -16,15 +16,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sandbox.grading import harness, penalties
+from sandbox.grading import harness, penalties, valuetests
 from sandbox.grading.compare import compare
-from sandbox.grading.definitions import Exercise, IOTest, Test, UnitTest
+from sandbox.grading.definitions import Exercise, IOTest, UnitTest, ValueTest
 from sandbox.grading.exceptions import InvalidSubmission, RunFailed
 from sandbox.grading.lint import Linter, LintReport, ruff_lint
 from sandbox.grading.results import GradedTest, GradeResult
 from sandbox.grading.schema import path_problem
 from sandbox.grading.scoring import score
-from sandbox.model import Limits, RunRequest, RunResult, RunStatus
+from sandbox.grading.values import equal, tag
+from sandbox.model import Case, CaseResult, Limits, RunRequest, RunResult, RunStatus
 
 log = logging.getLogger("classroom.grading")
 
@@ -32,6 +33,10 @@ Run = Callable[[RunRequest], Awaitable[RunResult]]
 MAX_FILES = 64
 MAX_BYTES = 512 * 1024
 _SHOW = 1000
+TAMPERED = (
+    "tampering: two results, or a result not framed by the sandbox, for this test; it scores "
+    "zero and the submission is flagged for staff"
+)
 
 
 @dataclass(frozen=True)
@@ -70,17 +75,32 @@ async def grade(
         async with gate:
             return await run(request)
 
+    io_tests = [t for t in exercise.tests if isinstance(t, IOTest)]
+    value_tests = [t for t in exercise.tests if isinstance(t, ValueTest)]
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(_grade_test(exercise, t, files, gated, nonce))
+            # All I/O tests are one run, all value tests another: one container each, every
+            # case its own process inside it (see sandbox/grading/valuetests.py).
+            batches = []
+            if io_tests:
+                batches.append(group.create_task(_grade_io(exercise, io_tests, files, gated)))
+            if value_tests:
+                batches.append(
+                    group.create_task(_grade_values(exercise, value_tests, files, gated))
+                )
+            units = {
+                id(t): group.create_task(_grade_unit(exercise, t, files, gated, nonce))
                 for t in exercise.tests
-            ]
+                if isinstance(t, UnitTest)
+            }
             lint_task = group.create_task(lint(exercise.language, files)) if linted else None
     except* Exception as errors:
         # The group cancelled the other runs; callers catch QueueFull etc., not a group.
         raise errors.exceptions[0] from None
-    graded = [task.result() for task in tasks]
+    by_test: dict[int, _Graded] = {key: task.result() for key, task in units.items()}
+    for batch in batches:
+        by_test.update(batch.result())
+    graded = [by_test[id(t)] for t in exercise.tests]
     report: LintReport | None = lint_task.result() if lint_task is not None else None
     applied = penalties.applicable(exercise.penalties, exercise.due, submitted_at, attempt)
     rows = [row for item in graded for row in item.rows]
@@ -125,36 +145,94 @@ def _limits(exercise: Exercise) -> Limits | None:
     return Limits().with_overrides({"time_seconds": exercise.time_limit})
 
 
-async def _grade_test(
-    exercise: Exercise, test: Test, files: dict[str, str], run: Run, nonce: str
-) -> _Graded:
-    if isinstance(test, UnitTest):
-        return await _grade_unit(exercise, test, files, run, nonce)
-    return await _grade_io(exercise, test, files, run)
+async def _run_cases(
+    exercise: Exercise, files: dict[str, str], cases: tuple[Case, ...], run: Run
+) -> tuple[RunResult, tuple[CaseResult, ...] | None]:
+    """The run of ``cases``; the case results, or None when no case ran (compile error)."""
+    request = RunRequest(exercise.language, files, limits=_limits(exercise), cases=cases)
+    result = _verdict(await run(request))
+    if result.status is RunStatus.OK and len(result.cases) != len(cases):
+        raise RunFailed(f"the sandbox ran {len(result.cases)} of {len(cases)} cases")
+    return result, (result.cases if len(result.cases) == len(cases) else None)
 
 
-async def _grade_io(exercise: Exercise, test: IOTest, files: dict[str, str], run: Run) -> _Graded:
+def _row(test: IOTest | ValueTest, passed: bool, output: str, *, tampered: bool) -> GradedTest:
+    points = test.points if passed and not tampered else 0.0
+    return GradedTest(
+        test.name, points, test.points, passed and not tampered, output, test.visibility, tampered
+    )
+
+
+async def _grade_io(
+    exercise: Exercise, tests: list[IOTest], files: dict[str, str], run: Run
+) -> dict[int, _Graded]:
     entry = exercise.entry
     ordered = {entry: files[entry], **files} if entry in files and entry is not None else files
-    request = RunRequest(exercise.language, ordered, test.stdin, test.args, _limits(exercise))
-    result = _verdict(await run(request))
-    if result.status is RunStatus.OK:
-        outcome = compare(test.expected, result.stdout, test.compare)
-        passed, output = outcome.passed, outcome.reason
-        if not passed:
-            output += _section("input", test.stdin) + _section("expected", test.expected)
-            output += _section("output", result.stdout) + _section("stderr", result.stderr)
-    else:
-        passed, output = False, _failure(result)
-    row = GradedTest(
-        test.name,
-        test.points if passed else 0.0,
-        test.points,
-        passed,
-        output or "passed",
-        test.visibility,
-    )
-    return _Graded([row], _run_ms(result), passed)
+    cases = tuple(Case(test.stdin, test.args) for test in tests)
+    result, results = await _run_cases(exercise, ordered, cases, run)
+    graded: dict[int, _Graded] = {}
+    for index, test in enumerate(tests):
+        if results is None:
+            row = _row(test, False, _failure(result), tampered=False)
+            graded[id(test)] = _Graded([row], _run_ms(result), False)
+            continue
+        case = results[index]
+        if case.tampered:
+            passed, output = False, TAMPERED
+        elif case.status is RunStatus.OK:
+            outcome = compare(test.expected, case.stdout, test.compare)
+            passed, output = outcome.passed, outcome.reason or "passed"
+            if not passed:
+                output += _section("input", test.stdin) + _section("expected", test.expected)
+                output += _section("output", case.stdout) + _section("stderr", case.stderr)
+        else:
+            passed, output = False, _failure(case)
+        graded[id(test)] = _Graded([_row(test, passed, output, tampered=case.tampered)],
+                               _run_ms(case), passed)  # fmt: skip
+    return graded
+
+
+async def _grade_values(
+    exercise: Exercise, tests: list[ValueTest], files: dict[str, str], run: Run
+) -> dict[int, _Graded]:
+    graded: dict[int, _Graded] = {}
+    calls: list[tuple[ValueTest, str]] = []
+    for test in tests:
+        file = test.file or exercise.entry or ""
+        if file in files:
+            calls.append((test, file))
+        else:
+            row = _row(test, False, f"the submission has no file {file}", tampered=False)
+            graded[id(test)] = _Graded([row], 0.0, False)
+    if not calls:
+        return graded
+    layout, cases = valuetests.value_run(exercise.language, calls, files)
+    result, results = await _run_cases(exercise, layout, cases, run)
+    for index, (test, _) in enumerate(calls):
+        if results is None:
+            row = _row(test, False, _failure(result), tampered=False)
+            graded[id(test)] = _Graded([row], _run_ms(result), False)
+            continue
+        case = results[index]
+        report = valuetests.read_case(case.stdout)
+        tampered = case.tampered or report.tampered
+        passed = False
+        if tampered:
+            output = TAMPERED
+        elif report.value is not None and case.status is RunStatus.OK:
+            why = equal(tag(test.expected), report.value, test.abs_tol, test.rel_tol)
+            passed, output = why is None, why or "passed"
+        elif report.raised is not None:
+            output = "the call failed:\n" + report.raised
+        elif case.status is not RunStatus.OK:
+            output = _failure(case)
+        else:
+            output = report.problem or "no value"
+        if not passed and not tampered:
+            output += _section("output", report.output) + _section("stderr", case.stderr)
+        graded[id(test)] = _Graded([_row(test, passed, output, tampered=tampered)],
+                               _run_ms(case), passed)  # fmt: skip
+    return graded
 
 
 async def _grade_unit(
@@ -197,7 +275,7 @@ async def _grade_unit(
     return _Graded(rows, _run_ms(result), all(row.passed for row in rows))
 
 
-def _run_ms(result: RunResult) -> float:
+def _run_ms(result: RunResult | CaseResult) -> float:
     """CPU time when the backend measures it: wall time counts a container's start too."""
     return result.cpu_ms if result.cpu_ms is not None else result.wall_ms
 
@@ -208,9 +286,9 @@ def _verdict(result: RunResult) -> RunResult:
     return result
 
 
-def _failure(result: RunResult) -> str:
+def _failure(result: RunResult | CaseResult) -> str:
     status = result.status
-    if status is RunStatus.COMPILE_ERROR:
+    if status is RunStatus.COMPILE_ERROR and isinstance(result, RunResult):
         return "compile error" + _section("compiler", result.compile_output or result.stderr)
     if status is RunStatus.TIMEOUT:
         text = "time limit exceeded"
@@ -220,6 +298,8 @@ def _failure(result: RunResult) -> str:
         text = "output limit exceeded"
     elif result.signal:
         text = f"runtime error (killed by {result.signal})"
+    elif result.exit_code is None and result.message:
+        text = result.message
     else:
         text = f"runtime error (exit code {result.exit_code})"
     return text + _section("stderr", result.stderr)

@@ -7,7 +7,8 @@ Shape (Gradescope's fields; ours under ``extra_data``)::
                 "visibility": "visible"|"hidden"|"after_due_date"}],
      "extra_data": {"exercise", "attempt", "submitted_at", "graded_at",
                     "rubric": {part: {"weight", "fraction", "points"}}, "penalties": [...],
-                    "before_due": {"score", "max_score", "output"}}}
+                    "before_due": {"score", "max_score", "output"},
+                    "tampering": bool}}          (a test had two results: staff only)
 
 The stored results keep everything (instructors see all). :func:`filter_for_student` applies
 visibility. Gradescope hides ``after_due_date`` tests from students until the due date and
@@ -43,9 +44,10 @@ class GradedTest:
     passed: bool
     output: str
     visibility: Visibility
+    tampered: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "score": self.score,
             "max_score": self.max_score,
@@ -53,6 +55,9 @@ class GradedTest:
             "output": self.output,
             "visibility": GRADESCOPE_VISIBILITY[self.visibility],
         }
+        if self.tampered:
+            data["tampered"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,11 @@ class GradeResult:
     def passed(self) -> int:
         return sum(test.passed for test in self.tests)
 
+    @property
+    def tampering(self) -> bool:
+        """A test of this submission had two results or a forged frame (see valuetests.py)."""
+        return any(test.tampered for test in self.tests)
+
     def to_results_json(self) -> dict[str, Any]:
         return {
             "score": self.score,
@@ -101,6 +111,7 @@ class GradeResult:
                 },
                 "penalties": [item.to_dict() for item in self.penalties],
                 "before_due": dict(self.before_due),
+                "tampering": self.tampering,
             },
         }
 
@@ -115,6 +126,7 @@ def filter_for_student(
     tests = []
     withheld = False
     for test in shown.get("tests", []):
+        test.pop("tampered", None)  # staff see it; the student sees a zero
         visibility = test.get("visibility")
         if visibility == "after_due_date" and not due_passed:
             withheld = True
@@ -124,6 +136,7 @@ def filter_for_student(
         tests.append(test)
     shown["tests"] = tests
     extra = shown.setdefault("extra_data", {})
+    extra.pop("tampering", None)
     before = extra.pop("before_due", None) or {}
     if withheld:
         shown["score"] = before.get("score", 0.0)

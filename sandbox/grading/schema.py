@@ -1,4 +1,6 @@
-"""Checking an exercise dict (from a file or the database) into an :class:`Exercise`, and back.
+"""Checking an exercise dict (from a file or the database) into an :class:`Exercise`.
+
+The way back is :mod:`sandbox.grading.dump`.
 
 Every refusal is an :class:`InvalidExercise` naming the key path (``tests[2].compare``, indexes
 from 0) and, when the caller can locate it, the line. Unknown keys are refused too: a typo such as
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, NoReturn, TypeVar
 
+from sandbox.grading import valuetests
 from sandbox.grading.definitions import (
     CompareMode,
     Comparison,
@@ -26,10 +29,12 @@ from sandbox.grading.definitions import (
     Test,
     UnitCase,
     UnitTest,
+    ValueTest,
     Visibility,
 )
 from sandbox.grading.exceptions import InvalidExercise, UnsupportedLanguage
 from sandbox.grading.harness import RUST_MODULE, SUPPORTED, discover_cases, reserved_names
+from sandbox.grading.values import tag
 
 KeyPath = tuple[str | int, ...]
 Locate = Callable[[KeyPath], int | None]
@@ -178,6 +183,9 @@ def exercise_from_dict(
             ctx.fail(("tests", i, "visibility"), "after_due needs the exercise's due date")
     if exercise.rubric.performance > 0 and exercise.reference_time is None:
         top.fail("rubric", "a performance weight needs reference_time (seconds)")
+    for i, test in enumerate(tests):
+        if isinstance(test, ValueTest) and test.file is None and exercise.entry is None:
+            ctx.fail(("tests", i, "file"), "missing: the exercise has no starter file to call into")
     if any(isinstance(test, UnitTest) for test in tests):
         reserved = reserved_names(language)
         for path in starter:
@@ -213,8 +221,10 @@ def _test(table: _Table, language: str) -> Test:
         test: Test = _unit_test(table, name, visibility, language)
     elif kind == "io":
         test = _io_test(table, name, visibility)
+    elif kind == "value":
+        test = _value_test(table, name, visibility, language)
     else:
-        table.fail("kind", f"expected one of io, unit, got {kind!r}")
+        table.fail("kind", f"expected one of io, unit, value, got {kind!r}")
     table.finish()
     return test
 
@@ -274,7 +284,59 @@ def _unit_test(table: _Table, name: str, visibility: Visibility, language: str) 
         if case not in found:
             overrides.fail(case, f"no such test in {file}")
     cases = tuple(UnitCase(case, overrides.number(case, each)) for case in found)
-    return UnitTest(name=name, file=file, source=source, cases=cases, visibility=visibility)
+    forgeable = table.raw("forgeable_hidden", False)
+    if not isinstance(forgeable, bool):
+        table.fail("forgeable_hidden", f"expected a boolean, got {_kind(forgeable)}")
+    if visibility is not Visibility.VISIBLE and not forgeable:
+        table.fail(
+            "visibility",
+            "an assert-style unit test is decided inside the student's process, where the "
+            "student's code can forge its verdict: make it visible, use value or I/O tests "
+            "(decided on the server), or accept the risk with forgeable_hidden = true",
+        )
+    return UnitTest(
+        name=name,
+        file=file,
+        source=source,
+        cases=cases,
+        visibility=visibility,
+        forgeable_hidden=forgeable,
+    )
+
+
+def _value_test(table: _Table, name: str, visibility: Visibility, language: str) -> ValueTest:
+    if language not in valuetests.SUPPORTED:
+        supported = ", ".join(sorted(valuetests.SUPPORTED))
+        table.fail("kind", f"value tests are not supported for {language}; supported: {supported}")
+    function = table.text("function")
+    if not valuetests.IDENTIFIER.fullmatch(function):
+        table.fail("function", f"not a function name: {function!r}")
+    args = table.raw("args", [])
+    if not isinstance(args, list):
+        table.fail("args", f"expected an array of arguments, got {_kind(args)}")
+    expected = table.raw("expected")
+    for key, value in (("args", args), ("expected", expected)):
+        try:
+            tag(value)
+        except ValueError as exc:
+            table.fail(key, str(exc))
+    problem = valuetests.check_args(language, args)
+    if problem is not None:
+        table.fail("args", problem)
+    file = table.text("file", None)
+    if file is not None and (problem := path_problem(file)) is not None:
+        table.fail("file", f"file name {problem}")
+    return ValueTest(
+        name=name,
+        function=function,
+        args=tuple(args),
+        expected=expected,
+        points=table.number("points", 1.0),
+        visibility=visibility,
+        file=file,
+        abs_tol=table.number("abs_tol", 0.0),
+        rel_tol=table.number("rel_tol", 0.0),
+    )
 
 
 def _rubric(top: _Table) -> Rubric:
@@ -353,64 +415,3 @@ def _rate_limit(top: _Table) -> RateLimit | None:
     limit = RateLimit(count, table.number("window", low=0.001))
     table.finish()
     return limit
-
-
-def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
-    """The canonical dict of ``exercise``: JSON-able, and accepted by :func:`exercise_from_dict`."""
-    rubric, penalties = exercise.rubric, exercise.penalties
-    data: dict[str, Any] = {
-        "id": exercise.id,
-        "title": exercise.title,
-        "language": exercise.language,
-        "prompt": exercise.prompt,
-        "starter": dict(exercise.starter),
-        "tests": [_test_to_dict(test) for test in exercise.tests],
-        "rubric": {
-            "correctness": rubric.correctness,
-            "performance": rubric.performance,
-            "quality": rubric.quality,
-            "style": rubric.style,
-            "performance_factor": rubric.performance_factor,
-            "performance_zero_factor": rubric.performance_zero_factor,
-            "lint_deduction": rubric.lint_deduction,
-        },
-        "penalties": {"attempts": list(penalties.attempts)},
-    }
-    if rubric.total_points is not None:
-        data["rubric"]["total_points"] = rubric.total_points
-    if penalties.late is not None:
-        late = penalties.late
-        data["penalties"]["late"] = {late.mode.value: late.percent, "max": late.max_percent}
-    if exercise.due is not None:
-        data["due"] = exercise.due.isoformat()
-    for key in ("time_limit", "reference_time"):
-        if getattr(exercise, key) is not None:
-            data[key] = getattr(exercise, key)
-    if exercise.rate_limit is not None:
-        limit = exercise.rate_limit
-        data["rate_limit"] = {"count": limit.count, "window": limit.window_seconds}
-    return data
-
-
-def _test_to_dict(test: Test) -> dict[str, Any]:
-    if isinstance(test, UnitTest):
-        return {
-            "kind": "unit",
-            "name": test.name,
-            "visibility": test.visibility.value,
-            "file": test.file,
-            "source": test.source,
-            "case_points": {case.name: case.points for case in test.cases},
-        }
-    return {
-        "kind": "io",
-        "name": test.name,
-        "visibility": test.visibility.value,
-        "points": test.points,
-        "stdin": test.stdin,
-        "args": list(test.args),
-        "expected": test.expected,
-        "compare": test.compare.mode.value,
-        "abs_tol": test.compare.abs_tol,
-        "rel_tol": test.compare.rel_tol,
-    }

@@ -43,9 +43,10 @@ class CourseError(Exception):
 class ImportReport:
     exercises: list[dict[str, str]] = field(default_factory=list)
     demos: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"exercises": self.exercises, "demos": self.demos}
+        return {"exercises": self.exercises, "demos": self.demos, "warnings": self.warnings}
 
 
 def read_course(folder: Path) -> tuple[list[Exercise], list[DemoDefinition]]:
@@ -118,6 +119,7 @@ async def import_course(store: Store, classroom_id: int, folder: Path) -> Import
                 status = "updated"
             session.add(record)
             report.exercises.append({"id": exercise.id, "title": exercise.title, "status": status})
+            report.warnings.extend(exercise.warnings)
         for demo in demos:
             data = demo.to_dict()
             row = (

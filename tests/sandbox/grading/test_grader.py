@@ -66,6 +66,12 @@ SOLUTIONS = {
         "gcd.c": "int gcd(int a, int b) {\n"
         "    while (b) { int t = a % b; a = b; b = t; }\n    return a;\n}\n"
     },
+    "clamp": {
+        "clamp.c": "int clamp(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }\n"
+        "double average(const double *xs, int n) {\n"
+        "    double s = 0;\n    for (int i = 0; i < n; i++) s += xs[i];\n"
+        "    return n ? s / n : 0;\n}\n"
+    },
 }
 
 
@@ -176,15 +182,16 @@ async def test_python_unit_tests_score_per_case(sandbox: Sandbox) -> None:
         "fizzbuzz: test_three",
         "fizzbuzz: test_five",
         "fizzbuzz: test_fifteen",
-        "edge cases: test_zero_is_fizzbuzz",
-        "edge cases: test_negative",
+        "zero is FizzBuzz",
+        "a negative multiple of three",
     ]
     assert tests["fizzbuzz: test_three"].passed
     fifteen = tests["fizzbuzz: test_fifteen"]
     assert (fifteen.passed, fifteen.max_score) == (False, 2.0)
     assert fifteen.output.startswith("multiples of 15 are FizzBuzz (line 18 of test_fizzbuzz.py)")
     assert "--- output\nchecking 45\n" in fifteen.output
-    assert not tests["edge cases: test_zero_is_fizzbuzz"].passed
+    assert not tests["zero is FizzBuzz"].passed
+    assert tests["zero is FizzBuzz"].output.startswith('expected "FizzBuzz", got "Fizz"')
     assert result.rubric["correctness"].fraction == 4 / 7 or result.rubric[
         "correctness"
     ].fraction == pytest.approx(4 / 7, abs=1e-4)
@@ -428,15 +435,28 @@ async def test_bad_submissions_are_refused_before_running(sandbox: Sandbox) -> N
 
 
 async def test_runs_of_one_submission_are_bounded(sandbox: Sandbox) -> None:
+    """All I/O tests are the cases of one run; unit-test files are runs of their own, at most
+    ``concurrency`` of them in flight."""
     sandbox.need("python")
+    unit = [
+        {
+            "kind": "unit",
+            "name": f"u{i}",
+            "file": f"test_{i}.py",
+            "source": "def test_x():\n    pass\n",
+        }
+        for i in range(4)
+    ]
     exercise = inline(
         language="python",
-        tests=[{"name": f"t{i}", "stdin": str(i), "expected": str(i)} for i in range(6)],
+        tests=[{"name": f"t{i}", "stdin": str(i), "expected": str(i)} for i in range(6)] + unit,
     )
     in_flight, peak = 0, 0
+    requests: list[RunRequest] = []
 
     async def counting(request: RunRequest) -> RunResult:
         nonlocal in_flight, peak
+        requests.append(request)
         in_flight += 1
         peak = max(peak, in_flight)
         try:
@@ -446,5 +466,6 @@ async def test_runs_of_one_submission_are_bounded(sandbox: Sandbox) -> None:
 
     echo = {"main.py": "print(input())\n"}
     result = await grade(exercise, echo, run=counting, now=NOW, concurrency=2)
-    assert result.score == 6.0
+    assert result.score == 10.0
     assert peak == 2
+    assert sorted(len(r.cases) for r in requests) == [0, 0, 0, 0, 6]

@@ -66,7 +66,7 @@ def refused(path: Path) -> InvalidExercise:
 def test_examples_load_and_round_trip() -> None:
     exercises = load_course_exercises(EXAMPLES)
     ids = [exercise.id for exercise in exercises]
-    assert sorted(ids) == ["fizzbuzz", "gcd", "greet", "mean", "stack", "word-count"]
+    assert sorted(ids) == ["clamp", "fizzbuzz", "gcd", "greet", "mean", "stack", "word-count"]
     languages = {exercise.language for exercise in exercises}
     assert {"python", "javascript", "c"} <= languages
     for exercise in exercises:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from sandbox.grading.definitions import (
     IOTest,
     LateMode,
     UnitTest,
+    ValueTest,
     Visibility,
 )
 from sandbox.grading.exceptions import InvalidExercise
@@ -95,6 +96,7 @@ def test_full_exercise() -> None:
                     "file": "test_add.py",
                     "source": UNIT_PY,
                     "visibility": "after_due",
+                    "forgeable_hidden": True,
                     "case_points": {"test_big": 3},
                 },
             ],
@@ -107,6 +109,12 @@ def test_full_exercise() -> None:
     unit = exercise.tests[1]
     assert isinstance(unit, UnitTest)
     assert [(c.name, c.points) for c in unit.cases] == [("test_small", 1.0), ("test_big", 3.0)]
+    assert unit.forgeable_hidden
+    assert exercise.warnings == [
+        "add: test 'unit' is hidden but assert-style: its verdict is decided in the student's "
+        "process and can be forged (forgeable_hidden = true); value or I/O tests are decided "
+        "on the server"
+    ]
     assert exercise.test_points == 6.0 and exercise.max_score == 20.0
     # the stored form is JSON and gives the same exercise back
     stored = json.loads(json.dumps(exercise.to_dict()))
@@ -167,7 +175,7 @@ def test_due_from_a_datetime_object() -> None:
         ),
         (
             {"tests": [{"name": "x", "kind": "fuzz", "expected": "1"}]},
-            "add.toml: tests[0].kind: expected one of io, unit, got 'fuzz'",
+            "add.toml: tests[0].kind: expected one of io, unit, value, got 'fuzz'",
         ),
         (
             {"tests": [{"name": "x", "expected": "1", "visibility": "after_due"}]},
@@ -292,3 +300,41 @@ def test_starter_may_not_take_the_runner_name_when_unit_tested() -> None:
 )
 def test_path_problem(path: str, problem: str | None) -> None:
     assert path_problem(path) == problem
+
+
+def value(**changes: Any) -> dict[str, Any]:
+    test = {"kind": "value", "name": "v", "function": "add", "args": [1, 2], "expected": 3}
+    return minimal(starter={"add.py": ""}, tests=[test | changes])
+
+
+def test_value_test_round_trips_with_its_defaults() -> None:
+    exercise = exercise_from_dict(value(expected={"sum": [1.5, None]}, abs_tol=0.01))
+    test = exercise.tests[0]
+    assert isinstance(test, ValueTest)
+    assert (test.function, test.args, test.file, test.points) == ("add", (1, 2), None, 1.0)
+    assert test.expected == {"sum": [1.5, None]} and test.abs_tol == 0.01
+    assert exercise.warnings == []
+    assert exercise_from_dict(json.loads(json.dumps(exercise.to_dict()))) == exercise
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"function": "add()"}, "tests[0].function: not a function name: 'add()'"),
+        ({"args": "1, 2"}, "tests[0].args: expected an array of arguments, got string"),
+        ({"expected": date(2026, 1, 1)}, "tests[0].expected: a date cannot be an expected value"),
+        ({"file": "../x.py"}, "tests[0].file: file name must be a relative path"),
+        ({"pionts": 2}, "tests[0].pionts: unknown key"),
+    ],
+)
+def test_value_test_refusals(changes: dict[str, Any], message: str) -> None:
+    assert message in refused(value(**changes))
+
+
+def test_value_tests_need_a_file_to_call_into_and_args_c_can_take() -> None:
+    no_starter = minimal(tests=[{"kind": "value", "name": "v", "function": "f", "expected": 1}])
+    assert "tests[0].file: missing" in refused(no_starter)
+    nested = value(args=[[[1, 2]]]) | {"language": "c", "starter": {"add.c": ""}}
+    assert "tests[0].args: a C list argument holds" in refused(nested)
+    unknown = value() | {"language": "cobol"}
+    assert "value tests are not supported for cobol" in refused(unknown)

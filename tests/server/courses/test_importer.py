@@ -182,3 +182,43 @@ async def test_cli_import_updates_in_place(
         check=False,
     )
     assert missing.returncode == 1 and "classroom 999 does not exist" in missing.stderr
+
+
+HIDDEN_ASSERTS = """
+[[tests]]
+kind = "unit"
+name = "hidden asserts"
+file = "test_fizzbuzz.py"
+visibility = "hidden"
+"""
+
+
+async def test_hidden_assert_style_tests_need_the_flag_and_warn(
+    client: httpx.AsyncClient, lesson: Lesson, tmp_path: Path
+) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(COURSE, course)
+    fizzbuzz = course / "exercises" / "fizzbuzz" / "exercise.toml"
+    original = fizzbuzz.read_text()
+    fizzbuzz.write_text(original + HIDDEN_ASSERTS)
+    refused = await upload(client, lesson, zipped(course))
+    assert refused.status_code == 400
+    assert "forgeable_hidden = true" in refused.json()["error"]["message"]
+    fizzbuzz.write_text(original + HIDDEN_ASSERTS + "forgeable_hidden = true\n")
+    accepted = await upload(client, lesson, zipped(course))
+    assert accepted.status_code == 200, accepted.text
+    (warning,) = accepted.json()["warnings"]
+    assert warning.startswith("fizzbuzz: test 'hidden asserts' is hidden but assert-style")
+    settings = state_of(client._transport.app).settings  # type: ignore[attr-defined]
+    env = {
+        "CLASSROOM_DATABASE_URL": settings.database_url,
+        "CLASSROOM_DATA_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    command = [sys.executable, "-m", "server", "import-course", str(course)]
+    command += ["--classroom", str(lesson.classroom["id"])]
+    cli = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert f"warning: {warning}" in cli.stderr
