@@ -5,7 +5,7 @@ Entry points for the server::
     load_exercise(path) -> Exercise                 # one TOML/YAML file; InvalidExercise if bad
     load_course_exercises(folder) -> list[Exercise]
     check_course_exercises(folder) -> (exercises, problems)   # report every bad file at once
-    Exercise.to_dict() / Exercise.from_dict(data)   # JSON-able form for the database
+    exercise_to_dict(e) / exercise_from_dict(data)  # JSON-able form (dump.py, schema.py)
     await grade(exercise, files, run=..., now=..., attempt=..., submitted_at=...) -> GradeResult
     GradeResult.to_results_json() -> dict           # Gradescope's results.json shape
     filter_for_student(results, exercise, now) -> dict

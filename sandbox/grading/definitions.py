@@ -184,17 +184,6 @@ class Exercise:
         """The file run first: the first starter file, if the exercise has any."""
         return next(iter(self.starter), None)
 
-    def to_dict(self) -> dict[str, Any]:
-        from sandbox.grading.dump import exercise_to_dict
-
-        return exercise_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Exercise:
-        from sandbox.grading.schema import exercise_from_dict
-
-        return exercise_from_dict(data, source)
-
 
 def _points_of(test: Test) -> float:
     if isinstance(test, IOTest | ValueTest):

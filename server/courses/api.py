@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from rooms.demos.definition import from_dict as demo_from_dict
 from sandbox.grading import Exercise, IOTest, UnitTest, Visibility
+from sandbox.grading.schema import exercise_from_dict
 from server.api.base import Ctx, endpoint
 from server.classrooms.access import classroom_access
 from server.courses.importer import MAX_ARCHIVE_BYTES, CourseError, import_upload
@@ -80,7 +81,7 @@ async def list_exercises(ctx: Ctx) -> dict[str, Any]:
     now = utcnow()
     return {
         "exercises": [
-            public_exercise(Exercise.from_dict(r.definition), staff=role.is_staff, now=now)
+            public_exercise(exercise_from_dict(r.definition), staff=role.is_staff, now=now)
             for r in records
         ]
     }
@@ -94,7 +95,7 @@ async def get_exercise(ctx: Ctx) -> dict[str, Any]:
     async with ctx.session() as session:
         _, role = await classroom_access(session, classroom_id, ctx.caller.user_id)
         record = await load_exercise_record(session, classroom_id, exercise_id)
-    exercise = Exercise.from_dict(record.definition)
+    exercise = exercise_from_dict(record.definition)
     return public_exercise(exercise, staff=role.is_staff, now=utcnow())
 
 

@@ -24,6 +24,7 @@ from rooms.demos import definition as demo_files
 from rooms.demos.exceptions import DefinitionError
 from rooms.demos.model import DemoDefinition
 from sandbox.grading import Exercise, InvalidExercise, load_course_exercises
+from sandbox.grading.dump import exercise_to_dict
 from server.models import Demo, ExerciseRecord
 from server.models.clock import utcnow
 from server.store import Store
@@ -90,7 +91,7 @@ async def import_course(store: Store, classroom_id: int, folder: Path) -> Import
     report = ImportReport()
     async with store.session() as session:
         for exercise in exercises:
-            data = exercise.to_dict()
+            data = exercise_to_dict(exercise)
             record = (
                 await session.exec(
                     select(ExerciseRecord).where(

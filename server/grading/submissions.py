@@ -34,6 +34,7 @@ from sandbox.grading import (
     grade,
     regrade,
 )
+from sandbox.grading.schema import exercise_from_dict
 from sandbox.model import RunRequest, RunResult
 from server.classrooms.access import room_access
 from server.documents.source import Sources
@@ -152,7 +153,7 @@ class Submissions:
             ).first()
         if record is None:
             raise NotFound(f"exercise {exercise_id!r} does not exist", code="unknown_exercise")
-        return record, Exercise.from_dict(record.definition)
+        return record, exercise_from_dict(record.definition)
 
     async def accept(
         self, room: Room, user_id: int, exercise_id: str, files: dict[str, str]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.grading import InvalidExercise, load_course_exercises
+from sandbox.grading.dump import exercise_to_dict
 from sandbox.grading.schema import exercise_from_dict
 from sandbox.model import RunRequest, RunResult
 from tests.sandbox.docker_support import docker_backend
@@ -87,7 +88,7 @@ def test_hidden_assert_style_tests_are_refused_unless_marked_forgeable() -> None
         exercise_from_dict(_hidden_unit())
     accepted = exercise_from_dict(_hidden_unit(forgeable_hidden=True))
     assert accepted.warnings and "can be forged" in accepted.warnings[0]
-    assert exercise_from_dict(accepted.to_dict()) == accepted
+    assert exercise_from_dict(exercise_to_dict(accepted)) == accepted
 
 
 @pytest.mark.docker

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from sandbox.grading import Exercise
+from sandbox.grading.schema import exercise_from_dict
 from tests.security.conftest import Graded, hidden
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -44,7 +45,7 @@ RECORD = r"\n\x1evalue {\"t\": \"int\", \"v\": \"8\"}\n"  # the visible answer, 
 def secret_exercise(language: str) -> Exercise:
     file = FILES[language]
     test = {"kind": "value", "function": "secret"}
-    return Exercise.from_dict(
+    return exercise_from_dict(
         {
             "id": "secret",
             "title": "A function the student does not know",

@@ -11,8 +11,10 @@ from sandbox.grading import (
     load_course_exercises,
     load_exercise,
 )
-from sandbox.grading.definitions import Exercise, UnitTest
+from sandbox.grading.definitions import UnitTest
+from sandbox.grading.dump import exercise_to_dict
 from sandbox.grading.loading import toml_lines
+from sandbox.grading.schema import exercise_from_dict
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "course" / "exercises"
 
@@ -70,7 +72,7 @@ def test_examples_load_and_round_trip() -> None:
     languages = {exercise.language for exercise in exercises}
     assert {"python", "javascript", "c"} <= languages
     for exercise in exercises:
-        assert Exercise.from_dict(json.loads(json.dumps(exercise.to_dict()))) == exercise
+        assert exercise_from_dict(json.loads(json.dumps(exercise_to_dict(exercise)))) == exercise
     fizzbuzz = next(e for e in exercises if e.id == "fizzbuzz")
     unit = fizzbuzz.tests[0]
     assert isinstance(unit, UnitTest)

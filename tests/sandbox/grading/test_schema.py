@@ -8,13 +8,13 @@ import pytest
 
 from sandbox.grading.definitions import (
     CompareMode,
-    Exercise,
     IOTest,
     LateMode,
     UnitTest,
     ValueTest,
     Visibility,
 )
+from sandbox.grading.dump import exercise_to_dict
 from sandbox.grading.exceptions import InvalidExercise
 from sandbox.grading.schema import exercise_from_dict, path_problem
 
@@ -117,8 +117,8 @@ def test_full_exercise() -> None:
     ]
     assert exercise.test_points == 6.0 and exercise.max_score == 20.0
     # the stored form is JSON and gives the same exercise back
-    stored = json.loads(json.dumps(exercise.to_dict()))
-    assert Exercise.from_dict(stored) == exercise
+    stored = json.loads(json.dumps(exercise_to_dict(exercise)))
+    assert exercise_from_dict(stored) == exercise
 
 
 def test_due_from_a_datetime_object() -> None:
@@ -314,7 +314,7 @@ def test_value_test_round_trips_with_its_defaults() -> None:
     assert (test.function, test.args, test.file, test.points) == ("add", (1, 2), None, 1.0)
     assert test.expected == {"sum": [1.5, None]} and test.abs_tol == 0.01
     assert exercise.warnings == []
-    assert exercise_from_dict(json.loads(json.dumps(exercise.to_dict()))) == exercise
+    assert exercise_from_dict(json.loads(json.dumps(exercise_to_dict(exercise)))) == exercise
 
 
 @pytest.mark.parametrize(
