@@ -80,6 +80,8 @@ def _kind(token: object, value: str) -> str | None:
 def tokenize(source: str, language: str) -> Tokens:
     """The normalised token stream of ``source``. Raises :class:`UnknownLanguage`."""
     lexer = _lexer(language)
+    if not source.endswith("\n"):
+        source += "\n"  # a comment on the last line ends at a newline, for every lexer
     starts = [0]
     find = source.find
     at = find("\n")
