@@ -14,7 +14,7 @@ Similarity is the Dolos measure on distinct hashes: ``2·shared / (|A| + |B|)``,
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -65,12 +65,16 @@ class SimilarityIndex:
             self.remove(owner)
         kept = tuple(p for p in prints if p.hash not in self.ignored)
         entry = Entry(owner, submission, kept, frozenset(p.hash for p in kept))
-        shared = self._shared
+        # Counter.update counts in C: the hot loop of an add over a crowded index.
+        counts: Counter[int] = Counter()
+        postings = self._postings
         for h in entry.hashes:
-            holders = self._postings[h]
-            for other in holders:
-                shared[(owner, other) if owner < other else (other, owner)] += 1
+            holders = postings[h]
+            counts.update(holders)
             holders.add(owner)
+        shared = self._shared
+        for other, count in counts.items():
+            shared[(owner, other) if owner < other else (other, owner)] += count
         self._entries[owner] = entry
         return entry
 
@@ -78,17 +82,21 @@ class SimilarityIndex:
         entry = self._entries.pop(owner, None)
         if entry is None:
             return
-        shared = self._shared
+        counts: Counter[int] = Counter()
+        postings = self._postings
         for h in entry.hashes:
-            holders = self._postings[h]
+            holders = postings[h]
             holders.discard(owner)
-            if not holders:
-                del self._postings[h]
-            for other in holders:
-                key = (owner, other) if owner < other else (other, owner)
-                shared[key] -= 1
-                if shared[key] <= 0:
-                    del shared[key]
+            if holders:
+                counts.update(holders)
+            else:
+                del postings[h]
+        shared = self._shared
+        for other, count in counts.items():
+            key = (owner, other) if owner < other else (other, owner)
+            shared[key] -= count
+            if shared[key] <= 0:
+                del shared[key]
 
     def similarity(self, a: int, b: int) -> float:
         ea, eb = self._entries.get(a), self._entries.get(b)
