@@ -25,22 +25,128 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rooms.integrity.index import SimilarityIndex  # noqa: E402
-from rooms.integrity.sources import submission_prints  # noqa: E402
+from rooms.integrity.index import SimilarityIndex
+from rooms.integrity.sources import submission_prints
 
 SHAPES = [
-    "def {f}({a}, {b}):\n    {c} = 0\n    for {d} in range({a}):\n        {c} += {d} * {b} + {n}\n    return {c}\n",
-    "def {f}({a}):\n    {b} = []\n    for {c} in {a}:\n        if {c} % {n} == 0:\n            {b}.append({c})\n    return {b}\n",
-    "def {f}({a}, {b}):\n    while {a} > {n}:\n        {a} = {a} // 2\n        {b} += 1\n    return {a}, {b}\n",
-    "def {f}({a}):\n    {b} = {{}}\n    for {c} in {a}.split():\n        {b}[{c}] = {b}.get({c}, 0) + {n}\n    return sorted({b}.items())\n",
-    "def {f}({a}, {b}={n}):\n    try:\n        return int({a}) + {b}\n    except ValueError:\n        return None\n",
-    "class {F}:\n    def __init__(self, {a}):\n        self.{b} = {a}\n        self.{c} = {n}\n\n    def {f}(self):\n        return self.{b} * self.{c}\n",
-    "def {f}({a}):\n    if not {a}:\n        return {n}\n    {b} = max({a})\n    {c} = min({a})\n    return ({b} - {c}) / len({a})\n",
-    "def {f}({a}, {b}):\n    {c} = [{d} for {d} in {a} if {d} not in {b}]\n    return len({c}) + {n}\n",
-    "def {f}({a}):\n    with open({a}) as {b}:\n        {c} = [{d}.strip() for {d} in {b}]\n    return {c}[:{n}]\n",
-    "def {f}({a}, {b}):\n    {c} = {a}\n    {a} = {b}\n    {b} = {c} % {n}\n    return {a} if {b} else {c}\n",
+    "\n".join(
+        [
+            "def {f}({a}, {b}):",
+            "    {c} = 0",
+            "    for {d} in range({a}):",
+            "        {c} += {d} * {b} + {n}",
+            "    return {c}",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "def {f}({a}):",
+            "    {b} = []",
+            "    for {c} in {a}:",
+            "        if {c} % {n} == 0:",
+            "            {b}.append({c})",
+            "    return {b}",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "def {f}({a}, {b}):",
+            "    while {a} > {n}:",
+            "        {a} = {a} // 2",
+            "        {b} += 1",
+            "    return {a}, {b}",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "def {f}({a}):",
+            "    {b} = {{}}",
+            "    for {c} in {a}.split():",
+            "        {b}[{c}] = {b}.get({c}, 0) + {n}",
+            "    return sorted({b}.items())",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "def {f}({a}, {b}={n}):",
+            "    try:",
+            "        return int({a}) + {b}",
+            "    except ValueError:",
+            "        return None",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "class {F}:",
+            "    def __init__(self, {a}):",
+            "        self.{b} = {a}",
+            "        self.{c} = {n}",
+            "",
+            "    def {f}(self):",
+            "        return self.{b} * self.{c}",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "def {f}({a}):",
+            "    if not {a}:",
+            "        return {n}",
+            "    {b} = max({a})",
+            "    {c} = min({a})",
+            "    return ({b} - {c}) / len({a})",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "def {f}({a}, {b}):",
+            "    {c} = [{d} for {d} in {a} if {d} not in {b}]",
+            "    return len({c}) + {n}",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "def {f}({a}):",
+            "    with open({a}) as {b}:",
+            "        {c} = [{d}.strip() for {d} in {b}]",
+            "    return {c}[:{n}]",
+            "",
+        ]
+    ),
+    "\n".join(
+        [
+            "def {f}({a}, {b}):",
+            "    {c} = {a}",
+            "    {a} = {b}",
+            "    {b} = {c} % {n}",
+            "    return {a} if {b} else {c}",
+            "",
+        ]
+    ),
 ]
-WORDS = "alpha beta gamma delta value item total count data result node key acc tmp".split()
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "value",
+    "item",
+    "total",
+    "count",
+    "data",
+    "result",
+    "node",
+    "key",
+    "acc",
+    "tmp",
+]
 
 
 def variant(shape: str, rng: random.Random, tag: int) -> str:
@@ -112,23 +218,23 @@ def main() -> None:
     adds_sorted = sorted(adds)
     print(f"{args.submissions} submissions, {avg_lines:.0f} lines on average (Python)")
     print(
-        "add one submission: p50 %.1f ms, p95 %.1f ms, max %.1f ms (last 30: p50 %.1f ms)"
-        % (
-            statistics.median(adds),
-            adds_sorted[int(len(adds) * 0.95)],
-            adds_sorted[-1],
-            statistics.median(adds[-30:]),
-        )
+        f"add one submission: p50 {statistics.median(adds):.1f} ms, "
+        f"p95 {adds_sorted[int(len(adds) * 0.95)]:.1f} ms, max {adds_sorted[-1]:.1f} ms "
+        f"(last 30: p50 {statistics.median(adds[-30:]):.1f} ms)"
     )
     print(
-        "ranked report (all pairs scored, top 50 with fragments): median %.0f ms, max %.0f ms"
-        % (statistics.median(reports), max(reports))
+        "ranked report (all pairs scored, top 50 with fragments): "
+        f"median {statistics.median(reports):.0f} ms, max {max(reports):.0f} ms"
     )
     top = pairs[0]
-    print(f"top pair {top.a.owner}-{top.b.owner}: similarity {top.similarity:.2f}, "
-          f"{len(top.fragments)} fragments; pairs sharing anything: {len(index._shared)}")
-    print(f"index memory {index_bytes / 2**20:.1f} MiB (tracemalloc); "
-          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(
+        f"top pair {top.a.owner}-{top.b.owner}: similarity {top.similarity:.2f}, "
+        f"{len(top.fragments)} fragments; pairs sharing anything: {len(index._shared)}"
+    )
+    print(
+        f"index memory {index_bytes / 2**20:.1f} MiB (tracemalloc); "
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from server.api import (
 )
 from server.bus import Bus
 from server.exceptions import ApiError
+from server.integrity import api as integrity_api
 from server.metrics import Metrics, MetricsMiddleware
 from server.settings import Settings
 from server.state import AppState
@@ -59,6 +60,7 @@ def all_routes() -> list[BaseRoute]:
         *documents.routes,
         *demos.routes,
         *runs.routes,
+        *integrity_api.routes,
     ]
 
 
@@ -79,7 +81,8 @@ def install_components(state: AppState) -> None:
     hands.install(state)
     runs.install(state)  # before live_runs: it closes after it, recording the last results
     live = live_runs.install(state)
-    submissions.install(state, live.run_to_end)
+    grading = submissions.install(state, live.run_to_end)
+    grading.on_accepted.append(integrity_api.install(state).submitted)
     yjs.install(state)
     demos.install(state)
 

@@ -110,7 +110,7 @@ async def _serve(
 
     outbox = SocketOutbox(conn_id, registry.metrics, websocket.send_bytes, overflow)
     try:
-        doc.join(outbox, writable=target.access is Access.WRITE)
+        doc.join(outbox, writable=target.access is Access.WRITE, author=target.user_id)
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -144,6 +144,7 @@ def install(state: AppState) -> None:
         state.store,
         compact_after=settings.compact_after_updates,
         batch_ms=settings.persist_batch_ms,
+        history_days=settings.history_retention_days,
     )
     registry = DocumentRegistry(
         docstore,

@@ -82,9 +82,7 @@ def winnow(hashes: list[int], w: int = WINDOW) -> list[int]:
 def fingerprint_tokens(tokens: Tokens, k: int = K_GRAM, w: int = WINDOW) -> list[Fingerprint]:
     hashes = kgram_hashes(tokens.kinds, k)
     lines = tokens.lines
-    return [
-        Fingerprint(hashes[i], i, lines[i], lines[i + k - 1]) for i in winnow(hashes, w)
-    ]
+    return [Fingerprint(hashes[i], i, lines[i], lines[i + k - 1]) for i in winnow(hashes, w)]
 
 
 def fingerprint(source: str, language: str, k: int = K_GRAM, w: int = WINDOW) -> list[Fingerprint]:

@@ -68,8 +68,10 @@ def fragments(
                 done.append(frag)  # too far behind to be extended again
                 continue
             keep.append(frag)
-            if chosen is None and 0 < print_a.index - frag.last_a and (
-                0 < print_b.index - frag.last_b <= gap
+            if (
+                chosen is None
+                and print_a.index - frag.last_a > 0
+                and (0 < print_b.index - frag.last_b <= gap)
             ):
                 chosen = frag
         open_ = keep

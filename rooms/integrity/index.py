@@ -126,3 +126,15 @@ class SimilarityIndex:
 def _score(shared: int, a: Entry, b: Entry) -> float:
     total = len(a.hashes) + len(b.hashes)
     return 2 * shared / total if total else 0.0
+
+
+def compare(
+    a: list[Fingerprint], b: list[Fingerprint], ignored: frozenset[int] = frozenset()
+) -> tuple[float, list[Fragment]]:
+    """The similarity and fragments of two fingerprint lists outside any index (the same
+    measure as :meth:`SimilarityIndex.pairs`)."""
+    hashes_a = {p.hash for p in a} - ignored
+    hashes_b = {p.hash for p in b} - ignored
+    total = len(hashes_a) + len(hashes_b)
+    value = 2 * len(hashes_a & hashes_b) / total if total else 0.0
+    return value, fragments(a, b, ignored)

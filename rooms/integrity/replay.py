@@ -41,19 +41,27 @@ def is_paste(inserted: int, threshold: int) -> bool:
 
 
 class TextMeter:
-    """Records the text changes of ``doc``'s ``text`` field; :meth:`take` returns and clears."""
+    """Records the text changes of ``doc``'s ``text`` field between :meth:`start` and
+    :meth:`take`; changes outside (stored or remote updates) are not kept."""
 
     def __init__(self, doc: pycrdt.Doc[Any], field: str = TEXT_FIELD) -> None:
         self.text = doc.get(field, type=pycrdt.Text)
         self._delta: list[dict[str, Any]] = []
+        self._active = False
         self._subscription = self.text.observe(self._seen)
 
     def _seen(self, event: Any) -> None:
-        for op in event.delta:
-            self._delta.append(dict(op))
+        if self._active:
+            self._delta.extend(dict(op) for op in event.delta)
+
+    def start(self) -> None:
+        self._delta = []
+        self._active = True
 
     def take(self) -> Change:
+        """The change since :meth:`start`; stops recording."""
         delta, self._delta = self._delta, []
+        self._active = False
         inserted = sum(len(op["insert"]) for op in delta if isinstance(op.get("insert"), str))
         deleted = sum(int(op["delete"]) for op in delta if "delete" in op)
         return Change(delta, inserted, deleted)
@@ -74,10 +82,29 @@ class Replay:
 
         Raises ValueError-like pycrdt errors for bytes that are not an update; the caller
         skips those (the live document never accepted them either)."""
-        self.meter.take()
-        self.doc.apply_update(update)
-        return self.meter.take()
+        self.meter.start()
+        try:
+            self.doc.apply_update(update)
+        finally:
+            change = self.meter.take()
+        return change
 
     @property
     def text(self) -> str:
         return str(self.meter.text)
+
+
+def replay(checkpoint: bytes | None, updates: list[bytes]) -> tuple[str, list[Change | None]]:
+    """The text at the checkpoint, then each update's change (None for bytes that are not an
+    update: skipped, as the live document skipped them)."""
+    session = Replay()
+    if checkpoint is not None:
+        session.apply(checkpoint)
+    start = session.text
+    changes: list[Change | None] = []
+    for update in updates:
+        try:
+            changes.append(session.apply(update))
+        except ValueError:
+            changes.append(None)
+    return start, changes

@@ -49,9 +49,7 @@ class Tokens:
 def _lexer(language: str) -> Lexer:
     alias = LEXERS.get(language)
     if alias is None:
-        raise UnknownLanguage(
-            f"no lexer for {language!r}; languages: {', '.join(sorted(LEXERS))}"
-        )
+        raise UnknownLanguage(f"no lexer for {language!r}; languages: {', '.join(sorted(LEXERS))}")
     # stripnl would shift line numbers; ensurenl is harmless.
     return get_lexer_by_name(alias, stripnl=False, stripall=False)
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from rooms.integrity.fingerprints import Fingerprint, fingerprint
-from rooms.integrity.index import SimilarityIndex
+from rooms.integrity.index import SimilarityIndex, compare
 
 
 def prints(*hashes: int) -> list[Fingerprint]:
@@ -61,3 +61,12 @@ def test_real_code_fragments_point_at_the_copied_lines() -> None:
     for frag in pair.fragments:
         assert frag.a_lines[0] >= 15  # the copied part of a starts on line 17
         assert frag.b_lines[1] <= 21  # and ends on line 20 of b
+
+
+def test_compare_agrees_with_the_index() -> None:
+    index = SimilarityIndex(ignored={9})
+    index.add(1, 1, prints(1, 2, 3, 9))
+    index.add(2, 2, prints(2, 3, 4, 9))
+    value, found = compare(prints(1, 2, 3, 9), prints(2, 3, 4, 9), frozenset({9}))
+    assert value == index.similarity(1, 2) == 2 * 2 / 6
+    assert found == index.pair(1, 2).fragments

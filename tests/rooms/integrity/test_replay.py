@@ -30,12 +30,14 @@ def test_replay_reports_each_update_change() -> None:
     assert replay.text == "X" * 299 + "b"
 
 
-def test_meter_on_a_live_document_measures_only_since_take() -> None:
+def test_meter_on_a_live_document_measures_only_between_start_and_take() -> None:
     doc: pycrdt.Doc[pycrdt.Text] = pycrdt.Doc()
     meter = TextMeter(doc)
-    for update in edits()[:2]:
-        doc.apply_update(update)
-    assert meter.take().inserted == 302
+    first, second, _ = edits()
+    doc.apply_update(first)  # not measured: no start()
+    meter.start()
+    doc.apply_update(second)
+    assert meter.take().inserted == 300
     assert meter.take().inserted == 0
     meter.close()
 
