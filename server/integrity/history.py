@@ -2,11 +2,12 @@
 
 Design note. ``doc_updates`` holds the updates the snapshot lacks; compaction folds them into
 the snapshot and deletes them. With history on, the same transaction first copies them into
-``doc_history`` (same ids, author, time, inserted characters) — :func:`keep_history`. The
-first time a document that already had a snapshot keeps history, that snapshot becomes its
-checkpoint: the state its kept history starts from. :meth:`HistoryStore.prune` folds history
-older than the retention into the checkpoint, one document at a time, in one transaction
-that deletes exactly the rows it folded (as compaction does). A replay is the checkpoint,
+``doc_history`` (same ids, author, time, inserted characters) — :func:`keep_history`; the
+first compaction that keeps history also writes the document's checkpoint, the state its
+kept history starts from (the snapshot before it; empty for a new document).
+:meth:`HistoryStore.prune` folds history older than the retention into the checkpoint, one
+document at a time, in one transaction that deletes exactly the rows it folded (as
+compaction does). A replay is the checkpoint,
 then the kept history, then the unfolded updates, in id order.
 """
 
@@ -32,6 +33,7 @@ _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = DocHistoryUpdate.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS: Table = DocHistoryCheckpoint.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("id", "room_id", "doc", "data", "created_at", "author_id", "inserted")
+EMPTY_UPDATE = b"\x00\x00"
 PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_DOCS_PER_ROUND = 200
 
@@ -45,19 +47,24 @@ async def keep_history(
     previous_snapshot: bytes | None,
     previous_last_id: int,
 ) -> None:
-    """In compaction's transaction: copy the updates ``ids`` it folds into the history."""
-    if previous_snapshot is not None:
-        known = await conn.execute(
-            select(_CHECKPOINTS.c.room_id).where(
-                _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
+    """In compaction's transaction: copy the updates ``ids`` it folds into the history.
+
+    The first time, the document's checkpoint is written too: the snapshot before this
+    compaction (empty for a new document), which the kept history starts from."""
+    known = await conn.execute(
+        select(_CHECKPOINTS.c.room_id).where(
+            _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
+        )
+    )
+    if known.first() is None:
+        await conn.execute(
+            insert(_CHECKPOINTS).values(
+                room_id=room_id,
+                doc=doc,
+                data=previous_snapshot if previous_snapshot is not None else EMPTY_UPDATE,
+                upto_id=previous_last_id,
             )
         )
-        if known.first() is None:
-            await conn.execute(
-                insert(_CHECKPOINTS).values(
-                    room_id=room_id, doc=doc, data=previous_snapshot, upto_id=previous_last_id
-                )
-            )
     if ids:
         chosen = select(*[_UPDATES.c[name] for name in _COLUMNS]).where(_UPDATES.c.id.in_(ids))
         await conn.execute(insert(_HISTORY).from_select(list(_COLUMNS), chosen))
