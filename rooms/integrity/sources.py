@@ -15,7 +15,7 @@ from rooms.integrity.fingerprints import Fingerprint, fingerprint
 
 def compared_text(files: Mapping[str, str]) -> str:
     parts = [files[name] for name in sorted(files)]
-    return "\n".join(part if part.endswith("\n") or not part else part + "\n" for part in parts)
+    return "".join(part if part.endswith("\n") or not part else part + "\n" for part in parts)
 
 
 def submission_prints(files: Mapping[str, str], language: str) -> list[Fingerprint]:
