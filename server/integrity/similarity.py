@@ -8,12 +8,16 @@ once, from submissions made before fingerprints existed); after that each report
 the fingerprint rows stored since (by any process: rows are read by id). A re-imported
 exercise (new version) rebuilds its index, because the starter code or the reference —
 the hashes ignored — may have changed. One lock per exercise orders adds and reports.
+At most ``max_loaded`` indexes stay in memory (about 9 MiB for 300 submissions of 200
+lines); the least recently used one is dropped and rebuilt from the stored fingerprints
+(unpacked, not re-lexed) when it is asked for again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -42,9 +46,10 @@ class _Loaded:
 class Similarity:
     """Keeps the fingerprint indexes of this process. ``start``/``close`` in the lifespan."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_loaded: int = 16) -> None:
         self.store = store
-        self._loaded: dict[ExerciseKey, _Loaded] = {}
+        self.max_loaded = max_loaded
+        self._loaded: OrderedDict[ExerciseKey, _Loaded] = OrderedDict()
         self._locks: dict[ExerciseKey, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -120,6 +125,9 @@ class Similarity:
                 loaded = _Loaded(SimilarityIndex(ignored), version)
                 await self._backfill(classroom_id, exercise_id, exercise.language)
                 self._loaded[key] = loaded
+            self._loaded.move_to_end(key)
+            while len(self._loaded) > self.max_loaded:
+                self._loaded.popitem(last=False)
             async with self.store.session() as session:
                 rows = (
                     await session.exec(

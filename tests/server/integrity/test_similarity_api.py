@@ -168,6 +168,11 @@ async def test_report_ranks_the_copy_first_for_staff_only(
 
     refused = await client.get(base(lesson), headers=lesson.alice.headers)
     assert refused.status_code == 403
+    # The instructor's reference solution never reaches a student.
+    shown = await client.get(
+        f"/api/classrooms/{lesson.classroom['id']}/exercises/stats", headers=lesson.alice.headers
+    )
+    assert shown.status_code == 200 and "open(0)" not in shown.text
     bad = await client.get(base(lesson) + "?limit=0", headers=lesson.teacher.headers)
     assert bad.status_code == 400
     missing = await client.get(
@@ -284,3 +289,28 @@ async def test_penalty_only_on_an_instructors_confirmation_and_only_once(
     assert stray.status_code == 400
     report = (await client.get(base(lesson), headers=lesson.teacher.headers)).json()
     assert report["pairs"][0]["review"]["verdict"] == "confirmed"
+
+
+async def test_least_recently_used_indexes_leave_memory_and_come_back(
+    app: Starlette, client: httpx.AsyncClient, lesson: Lesson, graded: dict[str, Any]
+) -> None:
+    integrity: Integrity = state_of(app).get("integrity")
+    integrity.similarity.max_loaded = 0
+    first = (await client.get(base(lesson), headers=lesson.teacher.headers)).json()
+    assert integrity.similarity._loaded == {}
+    again = (await client.get(base(lesson), headers=lesson.teacher.headers)).json()
+    assert again == first and again["submissions"] == 3
+
+
+def test_settings_of_history_and_pastes() -> None:
+    from server.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "CLASSROOM_SECRET_KEY": "k",
+            "CLASSROOM_HISTORY_RETENTION_DAYS": "0",
+            "CLASSROOM_PASTE_THRESHOLD_CHARS": "500",
+        }
+    )
+    assert (settings.history_retention_days, settings.paste_threshold_chars) == (0.0, 500)
+    assert Settings.from_env({"CLASSROOM_SECRET_KEY": "k"}).history_retention_days == 120.0
