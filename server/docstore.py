@@ -31,7 +31,8 @@ between, it reads again.
 Typing history. An update is stored with its author and the characters it inserted. With
 ``history_days > 0`` the compaction transaction also copies the updates it folds into the
 history table (server/integrity/history.py), so a document stays replayable update by update
-for that long; the history pruner folds older ones into a checkpoint.
+for that long; the history pruner folds older ones into a checkpoint. With ``history_days``
+0 it drops whatever an earlier setting kept of that document.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.integrity.history import keep_history
+from server.integrity.history import forget_history, keep_history
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
 from server.store import Store, install_sqlite_pragmas, sync_url
@@ -296,6 +297,8 @@ class DocStore:
                     previous_snapshot=head[1] if head else None,
                     previous_last_id=after,
                 )
+            else:
+                await forget_history(conn, room_id=room_id, doc=doc)
             await conn.execute(
                 delete(_UPDATES).where(
                     _UPDATES.c.room_id == room_id,

@@ -23,7 +23,7 @@ import pycrdt
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate
+from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
 from server.store import Store
 
@@ -32,6 +32,7 @@ log = logging.getLogger("classroom.integrity")
 _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = DocHistoryUpdate.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS: Table = DocHistoryCheckpoint.__table__  # type: ignore[attr-defined]
+_SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("id", "room_id", "doc", "data", "created_at", "author_id", "inserted")
 EMPTY_UPDATE = b"\x00\x00"
 PRUNE_EVERY_SECONDS = 3600.0
@@ -68,6 +69,13 @@ async def keep_history(
     if ids:
         chosen = select(*[_UPDATES.c[name] for name in _COLUMNS]).where(_UPDATES.c.id.in_(ids))
         await conn.execute(insert(_HISTORY).from_select(list(_COLUMNS), chosen))
+
+
+async def forget_history(conn: AsyncConnection, *, room_id: int, doc: str) -> None:
+    """In compaction's transaction when no history is kept: drop what an earlier setting
+    kept, so the timeline starts from the snapshot instead of a checkpoint with a gap."""
+    for table in (_HISTORY, _CHECKPOINTS):
+        await conn.execute(delete(table).where(table.c.room_id == room_id, table.c.doc == doc))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +116,15 @@ class HistoryStore:
     async def read(self, room_id: int, doc: str) -> History:
         """Checkpoint, kept history and unfolded updates of a document, oldest first.
 
-        Read in one transaction: a compaction moving rows from updates to history commits
-        before or after it, never in the middle."""
+        Read in the order rows move (updates, then history, then the checkpoint), so a
+        compaction or a pruning that commits between two reads (PostgreSQL's READ
+        COMMITTED) makes a row appear twice, never vanish: duplicates are dropped by id, and
+        an update also folded into the checkpoint re-applies as a no-op. A document without
+        a checkpoint was never compacted while history was kept: its snapshot (if any) is
+        where the stored updates start."""
+        found: dict[int, StoredUpdate] = {}
         async with self.store.engine.connect() as conn, conn.begin():
-            head = (
-                await conn.execute(
-                    select(_CHECKPOINTS.c.data, _CHECKPOINTS.c.at).where(
-                        _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
-                    )
-                )
-            ).first()
-            found: dict[int, StoredUpdate] = {}
-            for table in (_HISTORY, _UPDATES):
+            for table in (_UPDATES, _HISTORY):
                 rows = await conn.execute(
                     select(*[table.c[name] for name in _COLUMNS if name not in ("room_id", "doc")])
                     .where(table.c.room_id == room_id, table.c.doc == doc)
@@ -133,6 +138,21 @@ class HistoryStore:
                         row.inserted,
                         bytes(row.data),
                     )
+            head = (
+                await conn.execute(
+                    select(_CHECKPOINTS.c.data, _CHECKPOINTS.c.at).where(
+                        _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
+                    )
+                )
+            ).first()
+            if head is None:
+                head = (
+                    await conn.execute(
+                        select(_SNAPSHOTS.c.data, _SNAPSHOTS.c.updated_at.label("at")).where(
+                            _SNAPSHOTS.c.room_id == room_id, _SNAPSHOTS.c.doc == doc
+                        )
+                    )
+                ).first()
         return History(
             bytes(head.data) if head else None,
             as_utc(head.at) if head and head.at else None,
@@ -216,4 +236,4 @@ class HistoryStore:
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
 
-__all__ = ["History", "HistoryStore", "StoredUpdate", "keep_history"]
+__all__ = ["History", "HistoryStore", "StoredUpdate", "forget_history", "keep_history"]

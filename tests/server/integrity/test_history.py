@@ -114,3 +114,41 @@ async def test_pruning_folds_old_history_into_the_checkpoint(store: Store) -> No
     async with store.session() as session:
         checkpoint = (await session.exec(select(DocHistoryCheckpoint))).one()
         assert checkpoint.upto_id > 0
+
+
+async def test_without_kept_history_the_timeline_starts_at_the_snapshot(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, history_days=0)
+    await docs.start()
+    typist = Typist()
+    await docs.append(room, "demo", [typist.type("folded ")], author=1, inserted=7)
+    await docs.compact(room, "demo")
+    await docs.append(room, "demo", [typist.type("later")], author=1, inserted=5)
+    await docs.close()
+    history = await HistoryStore(store, retention_days=0).read(room, "demo")
+    start, changes = replay(history.checkpoint, [u.data for u in history.updates])
+    assert start == "folded "
+    assert [c.inserted_text for c in changes if c] == ["later"]
+    assert history.checkpoint_at is not None
+
+
+async def test_turning_history_off_drops_what_was_kept(store: Store) -> None:
+    room = await a_room(store)
+    typist = Typist()
+    kept = DocStore(store, compact_after=10_000, history_days=5)
+    await kept.start()
+    await kept.append(room, "demo", [typist.type("one ")], author=1, inserted=4)
+    await kept.compact(room, "demo")
+    await kept.close()
+    assert await rows(store, DocHistoryUpdate) == 1
+    off = DocStore(store, compact_after=10_000, history_days=0)
+    await off.start()
+    await off.append(room, "demo", [typist.type("two ")], author=1, inserted=4)
+    await off.compact(room, "demo")
+    await off.append(room, "demo", [typist.type("three")], author=1, inserted=5)
+    await off.close()
+    assert await rows(store, DocHistoryUpdate) == 0
+    history = await HistoryStore(store, retention_days=0).read(room, "demo")
+    start, changes = replay(history.checkpoint, [u.data for u in history.updates])
+    assert start == "one two "  # from the snapshot: no gap
+    assert [c.inserted_text for c in changes if c] == ["three"]
