@@ -3,7 +3,9 @@
 A submission may have several files; they are compared as one text, the files in name
 order, so the line numbers of a fragment refer to that text (:func:`compared_text`, which
 the side-by-side view shows). The exercise's starter files and the instructor's reference
-solution give the hashes to ignore (:func:`given_hashes`).
+solution give the hashes to ignore (:func:`given_hashes`). Only the first
+``MAX_COMPARED_CHARS`` of a submission are lexed: a student cannot make the server spend
+unbounded time on one file, and a copy is found in far less.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rooms.integrity.fingerprints import Fingerprint, fingerprint
+
+MAX_COMPARED_CHARS = 200_000
 
 
 def compared_text(files: Mapping[str, str]) -> str:
@@ -20,7 +24,7 @@ def compared_text(files: Mapping[str, str]) -> str:
 
 def submission_prints(files: Mapping[str, str], language: str) -> list[Fingerprint]:
     """Raises :class:`~rooms.integrity.exceptions.UnknownLanguage`."""
-    return fingerprint(compared_text(files), language)
+    return fingerprint(compared_text(files)[:MAX_COMPARED_CHARS], language)
 
 
 def given_hashes(language: str, *given: Mapping[str, str]) -> set[int]:

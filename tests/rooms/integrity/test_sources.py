@@ -27,3 +27,11 @@ def test_starter_code_is_not_evidence() -> None:
         2, 2, submission_prints({"main.py": STARTER + "x = 3\nwhile x:\n    x -= 1\n"}, "python")
     )
     assert plain.similarity(1, 2) > 0.5  # without the exclusion, the starter alone looks copied
+
+
+def test_only_the_first_part_of_a_huge_submission_is_lexed() -> None:
+    from rooms.integrity.sources import MAX_COMPARED_CHARS
+
+    huge = "x = 1\n" * (MAX_COMPARED_CHARS // 3)
+    prints = submission_prints({"main.py": huge}, "python")
+    assert max(p.end_line for p in prints) <= MAX_COMPARED_CHARS // 6 + 1
