@@ -50,6 +50,8 @@ from server.gamification.room import catalog, open_leaderboard, standings
 from server.grading import api as grading_api
 from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
+from server.integrity import api as integrity_api
+from server.integrity.component import Integrity
 from server.metrics import Metrics, MetricsMiddleware
 from server.runs import api as runs_api
 from server.runs.component import Runs
@@ -74,6 +76,7 @@ def all_routes() -> list[BaseRoute]:
         *documents_api.routes,
         *demos_api.routes,
         *runs_api.routes,
+        *integrity_api.routes,
     ]
 
 
@@ -97,6 +100,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
             store,
             compact_after=settings.compact_after_updates,
             batch_ms=settings.persist_batch_ms,
+            history_days=settings.history_retention_days,
         ),
         bus,
         DocMetrics(metrics.registry),
@@ -111,6 +115,12 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     submissions = Submissions(
         settings, store, hub, gamification=gamification, sources=sources, run=runs.run_to_end
     )
+    integrity = Integrity(
+        store,
+        paste_threshold=settings.paste_threshold_chars,
+        retention_days=settings.history_retention_days,
+    )
+    submissions.on_accepted.append(integrity.submitted)
     demos = LiveDemos(
         store, hub, open_presenters(settings), docs=docs, gamification=gamification, runs=runs
     )
@@ -142,6 +152,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         runs=runs,
         submissions=submissions,
         demos=demos,
+        integrity=integrity,
     )
 
 

@@ -43,6 +43,10 @@ class Settings:
     compact_after_updates: int = 500
     persist_batch_ms: int = 0  # 0: a group commit starts as soon as the last one ends
     room_unload_grace_seconds: float = 30.0
+    # academic integrity (server/integrity): typing history kept after compaction, in days
+    # (0 keeps none); one update inserting at least this many characters is a paste signal
+    history_retention_days: float = 120.0
+    paste_threshold_chars: int = 200
     # sandbox
     sandbox: SandboxKind = "auto"
     docker_url: str | None = None

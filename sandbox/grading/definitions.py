@@ -139,6 +139,18 @@ class Penalties:
 
 
 @dataclass(frozen=True)
+class SimilarityPolicy:
+    """The plagiarism penalty: ``penalty`` percent off a grade, applied only when an
+    instructor confirms a pair whose similarity is at least ``threshold`` (server/integrity).
+    ``reference`` is the instructor's solution (file name -> text), excluded from matching
+    like the starter code."""
+
+    threshold: float = 0.5
+    penalty: float = 0.0
+    reference: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RateLimit:
     count: int
     window_seconds: float
@@ -158,6 +170,7 @@ class Exercise:
     time_limit: float | None = None
     reference_time: float | None = None
     rate_limit: RateLimit | None = None
+    similarity: SimilarityPolicy = field(default_factory=SimilarityPolicy)
 
     @property
     def test_points(self) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.grading.definitions import Exercise, Test, UnitTest, ValueTest
+from sandbox.grading.definitions import Exercise, SimilarityPolicy, Test, UnitTest, ValueTest
 
 
 def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
@@ -42,6 +42,13 @@ def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
     if exercise.rate_limit is not None:
         limit = exercise.rate_limit
         data["rate_limit"] = {"count": limit.count, "window": limit.window_seconds}
+    if exercise.similarity != SimilarityPolicy():
+        policy = exercise.similarity
+        data["similarity"] = {
+            "threshold": policy.threshold,
+            "penalty": policy.penalty,
+            "reference": dict(policy.reference),
+        }
     return data
 
 

@@ -26,6 +26,7 @@ from sandbox.grading.definitions import (
     Penalties,
     RateLimit,
     Rubric,
+    SimilarityPolicy,
     Test,
     UnitCase,
     UnitTest,
@@ -177,6 +178,7 @@ def exercise_from_dict(
         time_limit=top.number("time_limit", None, low=0.001),
         reference_time=top.number("reference_time", None, low=0.000001),
         rate_limit=_rate_limit(top),
+        similarity=_similarity(top),
     )
     for i, test in enumerate(tests):
         if test.visibility is Visibility.AFTER_DUE and exercise.due is None:
@@ -209,6 +211,25 @@ def _starter(top: _Table) -> dict[str, str]:
             table.fail(path, f"file name {problem}")
         files[path] = table.text(path)
     return files
+
+
+def _similarity(top: _Table) -> SimilarityPolicy:
+    table = _Table(top.raw("similarity", {}), ("similarity",), top.ctx)
+    threshold = table.number("threshold", 0.5)
+    if threshold > 1:
+        table.fail("threshold", "a similarity is between 0 and 1")
+    penalty = table.number("penalty", 0.0)
+    if penalty > 100:
+        table.fail("penalty", "a percentage must be at most 100")
+    reference = _Table(table.raw("reference", {}), ("similarity", "reference"), top.ctx)
+    files = {}
+    for path in list(reference.data):
+        problem = path_problem(path)
+        if problem is not None:
+            reference.fail(path, f"file name {problem}")
+        files[path] = reference.text(path)
+    table.finish()
+    return SimilarityPolicy(float(threshold), float(penalty), files)
 
 
 def _test(table: _Table, language: str) -> Test:

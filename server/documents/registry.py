@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from rooms.exceptions import ProtocolError
+from rooms.integrity.replay import TextMeter
 from rooms.sync import DocumentSync, Output
 from server.bus import Bus, Subscription
 from server.documents.metrics import DocMetrics
@@ -67,6 +68,9 @@ class LoadedDocument:
         self.room_id = room_id
         self.name = name
         self.sync = DocumentSync()
+        # Typing history: who sent each update, and how much text it inserted (paste signal).
+        self.meter = TextMeter(self.sync.doc)
+        self.authors: dict[int, int] = {}
         self.outboxes: dict[int, Outbox] = {}
         self.refs = 0
         self.ready: asyncio.Task[None] | None = None
@@ -79,27 +83,38 @@ class LoadedDocument:
     def key(self) -> DocKey:
         return (self.room_id, self.name)
 
-    def join(self, outbox: Outbox, *, writable: bool) -> None:
+    def join(self, outbox: Outbox, *, writable: bool, author: int | None = None) -> None:
         self.outboxes[outbox.conn_id] = outbox
+        if author is not None:
+            self.authors[outbox.conn_id] = author
         self.dispatch(self.sync.connect(outbox.conn_id, writable=writable), time.perf_counter())
 
     def receive(self, conn_id: int, frame: bytes) -> None:
         """A frame from a local socket. Raises ProtocolError: close that socket with 1002."""
         since = time.perf_counter()
         self.registry.metrics.bytes_in.inc(len(frame))
-        out = self.sync.receive(conn_id, frame)
+        self.meter.start()
+        try:
+            out = self.sync.receive(conn_id, frame)
+        finally:
+            inserted = self.meter.take().inserted
         if out.persist:
             self.registry.metrics.updates_in.inc(len(out.persist))
-        self.dispatch(out, since)
+        self.dispatch(out, since, author=self.authors.get(conn_id), inserted=inserted)
 
     def leave(self, conn_id: int) -> None:
         self.outboxes.pop(conn_id, None)
+        self.authors.pop(conn_id, None)
         self.dispatch(self.sync.disconnect(conn_id), time.perf_counter())
 
-    def dispatch(self, out: Output, since: float) -> None:
+    def dispatch(
+        self, out: Output, since: float, *, author: int | None = None, inserted: int = 0
+    ) -> None:
         registry = self.registry
         if out.persist:
-            self.barrier = registry.docstore.append(self.room_id, self.name, out.persist)
+            self.barrier = registry.docstore.append(
+                self.room_id, self.name, out.persist, author=author, inserted=inserted
+            )
         barrier = self.barrier if self.barrier is not None and not self.barrier.done() else None
         sent_bytes = sent_updates = 0
         outboxes = self.outboxes

@@ -27,6 +27,12 @@ a range delete would have lost. ``last_update_id`` is the highest id folded; fol
 deleted and never reused, so it never takes a value twice. A load reads the snapshot, every
 stored update, and the snapshot's ``last_update_id`` again; if a compaction moved it in
 between, it reads again.
+
+Typing history. An update is stored with its author and the characters it inserted. With
+``history_days > 0`` the compaction transaction also copies the updates it folds into the
+history table (server/integrity/history.py), so a document stays replayable update by update
+for that long; the history pruner folds older ones into a checkpoint. With ``history_days``
+0 it drops whatever an earlier setting kept of that document.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.integrity.history import forget_history, keep_history
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
 from server.store import Store, install_sqlite_pragmas, sync_url
@@ -71,6 +78,8 @@ def _writer_engine(store: Store) -> Engine:
 class _Pending:
     key: DocKey
     updates: list[bytes]
+    author: int | None = None
+    inserted: int = 0
     stored: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -79,8 +88,16 @@ class _Pending:
 class DocStore:
     """Stores and loads documents. ``start`` launches the writer; ``close`` drains it."""
 
-    def __init__(self, store: Store, *, compact_after: int = 500, batch_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        compact_after: int = 500,
+        batch_ms: float = 0.0,
+        history_days: float = 0.0,
+    ) -> None:
         self.store = store
+        self.history_days = history_days
         self.compact_after = compact_after
         self.batch_seconds = batch_ms / 1000
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
@@ -112,9 +129,18 @@ class DocStore:
                 await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
             thread.shutdown()
 
-    def append(self, room_id: int, doc: str, updates: list[bytes]) -> asyncio.Future[None]:
-        """Queue updates of one document; the future resolves once they are committed."""
-        pending = _Pending((room_id, doc), list(updates))
+    def append(
+        self,
+        room_id: int,
+        doc: str,
+        updates: list[bytes],
+        *,
+        author: int | None = None,
+        inserted: int = 0,
+    ) -> asyncio.Future[None]:
+        """Queue updates of one document; the future resolves once they are committed.
+        ``author`` sent them; ``inserted`` characters of text came with them."""
+        pending = _Pending((room_id, doc), list(updates), author, inserted)
         self._queue.put_nowait(pending)
         return pending.stored
 
@@ -152,10 +178,17 @@ class DocStore:
 
     async def _store_batch(self, batch: list[_Pending]) -> None:
         now = utcnow()
-        rows = [
-            {"room_id": p.key[0], "doc": p.key[1], "data": update, "created_at": now}
+        rows: list[dict[str, object]] = [
+            {
+                "room_id": p.key[0],
+                "doc": p.key[1],
+                "data": update,
+                "created_at": now,
+                "author_id": p.author,
+                "inserted": p.inserted if i == 0 else 0,
+            }
             for p in batch
-            for update in p.updates
+            for i, update in enumerate(p.updates)
         ]
         loop = asyncio.get_running_loop()
         delay = 0.05
@@ -254,6 +287,18 @@ class DocStore:
                 if moved.rowcount != 1:
                     log.info("compaction of room %s doc %s: snapshot moved meanwhile", *key)
                     return 0
+            if self.history_days > 0:
+                ids = [update_id for update_id, _ in rows if update_id is not None]
+                await keep_history(
+                    conn,
+                    room_id=room_id,
+                    doc=doc,
+                    ids=ids,
+                    previous_snapshot=head[1] if head else None,
+                    previous_last_id=after,
+                )
+            else:
+                await forget_history(conn, room_id=room_id, doc=doc)
             await conn.execute(
                 delete(_UPDATES).where(
                     _UPDATES.c.room_id == room_id,

@@ -104,6 +104,8 @@ class Submissions:
         self.limiter = RateLimiter(settings.submissions_per_minute, RATE_WINDOW_SECONDS)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.regrades: dict[tuple[int, str], dict[str, Any]] = {}
+        # Told of every accepted submission (integrity fingerprints it); never awaited.
+        self.on_accepted: list[Callable[[Submission, Exercise], None]] = []
         hub.handle("submit", self.on_submit)
 
     async def on_submit(self, conn: RoomConnection, command: Command) -> None:
@@ -203,6 +205,8 @@ class Submissions:
     async def grade_now(self, room: Room, row: Submission, exercise: Exercise) -> Submission:
         """Grade an accepted submission, store and announce the result."""
         assert row.id is not None and room.id is not None
+        for listener in self.on_accepted:
+            listener(row, exercise)
         now = utcnow()
         try:
             result: GradeResult | None = await grade(

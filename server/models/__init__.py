@@ -10,6 +10,12 @@ from server.models.demos import Demo, DemoSession, DemoTimelineEvent, QuizAnswer
 from server.models.documents import DocSnapshot, DocUpdate
 from server.models.exercises import ExerciseRecord, LiveExercise, Submission
 from server.models.hands import Hand, HandState
+from server.models.integrity import (
+    DocHistoryCheckpoint,
+    DocHistoryUpdate,
+    SimilarityReview,
+    SubmissionFingerprints,
+)
 from server.models.pairs import PairMember
 from server.models.progress import AchievementUnlock, Progress, Streak, XpEvent
 from server.models.runs import Run
@@ -22,6 +28,8 @@ __all__ = [
     "Demo",
     "DemoSession",
     "DemoTimelineEvent",
+    "DocHistoryCheckpoint",
+    "DocHistoryUpdate",
     "DocSnapshot",
     "DocUpdate",
     "ExerciseRecord",
@@ -36,8 +44,10 @@ __all__ = [
     "Room",
     "RoomKind",
     "Run",
+    "SimilarityReview",
     "Streak",
     "Submission",
+    "SubmissionFingerprints",
     "User",
     "UserKind",
     "XpEvent",

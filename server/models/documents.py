@@ -32,6 +32,9 @@ class DocUpdate(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+    # Typing history (server/integrity): who sent it, and how many characters it inserted.
+    author_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    inserted: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class DocSnapshot(SQLModel, table=True):

@@ -12,7 +12,8 @@ from server.models.clock import utcnow
 
 
 class ExerciseRecord(SQLModel, table=True):
-    """``definition`` is ``exercise_to_dict(exercise)`` (sandbox.grading.dump); importing again updates it in place."""
+    """``definition`` is ``exercise_to_dict(exercise)`` (sandbox.grading.dump); importing again
+    updates it in place."""
 
     __tablename__ = "exercises"
     __table_args__ = (UniqueConstraint("classroom_id", "exercise_id", name="uq_exercise_slug"),)

@@ -3,6 +3,7 @@
 import { h, $, clear } from "./dom.js";
 import { api, useToken } from "./api.js";
 import { bootLive } from "./live.js";
+import { bootIntegrity } from "./integrity.js";
 import { toast } from "./toasts.js";
 
 export async function bootDashboard(boot) {
@@ -11,6 +12,8 @@ export async function bootDashboard(boot) {
   $("#new-classroom").addEventListener("submit", (event) => createClassroom(event, boot));
   await renderClassrooms(boot);
   if (live) await bootLive(boot, Number(live));
+  const integrity = new URLSearchParams(location.search).get("integrity");
+  if (integrity) await bootIntegrity(boot, Number(integrity));
 }
 
 async function createClassroom(event, boot) {
@@ -74,7 +77,8 @@ async function classroomCard(classroom, boot) {
       h("a", { href: `/dashboard?room=${room.id}` }, "Live view"), " · ",
       h("a", { href: `/rooms/${room.id}` }, "Enter room")))),
     roomForm, importForm,
-    h("p", {}, h("a", { href: `/api/classrooms/${id}/grades.csv`, download: "" }, "Export grades (CSV)"), " · ",
+    h("p", {}, h("a", { href: `/dashboard?integrity=${id}` }, "Academic integrity"), " · ",
+      h("a", { href: `/api/classrooms/${id}/grades.csv`, download: "" }, "Export grades (CSV)"), " · ",
       h("a", { href: `/api/classrooms/${id}/grades.json`, download: "" }, "Export grades (results.json)")));
 }
 

@@ -338,3 +338,23 @@ def test_value_tests_need_a_file_to_call_into_and_args_c_can_take() -> None:
     assert "tests[0].args: a C list argument holds" in refused(nested)
     unknown = value() | {"language": "cobol"}
     assert "value tests are not supported for cobol" in refused(unknown)
+
+
+def test_similarity_policy_round_trips_and_refuses_bad_values() -> None:
+    exercise = exercise_from_dict(
+        minimal(
+            similarity={"threshold": 0.7, "penalty": 25, "reference": {"main.py": "print(3)\n"}}
+        )
+    )
+    policy = exercise.similarity
+    assert (policy.threshold, policy.penalty, policy.reference) == (
+        0.7,
+        25.0,
+        {"main.py": "print(3)\n"},
+    )
+    assert exercise_from_dict(exercise_to_dict(exercise)).similarity == policy
+    assert exercise_from_dict(minimal()).similarity.penalty == 0.0  # no penalty unless set
+    assert "similarity.threshold" in refused(minimal(similarity={"threshold": 1.5}))
+    assert "similarity.penalty" in refused(minimal(similarity={"penalty": 150}))
+    assert "similarity.fuzz" in refused(minimal(similarity={"fuzz": 1}))
+    assert "similarity.reference" in refused(minimal(similarity={"reference": {"../x": "y"}}))

@@ -1,0 +1,110 @@
+"""Typing replay and paste signals from a document's stored updates.
+
+Design note. A stored update is a binary Yjs update; what a teacher wants to see is the
+text change it made. :class:`TextMeter` watches the document's ``Y.Text`` (named ``text``,
+as every editor binds it) and turns each applied update into a :class:`Change`: the text
+delta (``retain`` / ``insert`` / ``delete`` runs, the Quill/Yjs delta format) and how many
+characters it inserted and deleted. A replay applies the stored updates one by one to a
+fresh document, in stored order, so the change of each is exactly what it did at that point.
+
+A paste is one update from the student that inserts at least ``threshold`` characters:
+typing produces one small update per keystroke (or a few per transaction), while a paste
+arrives whole. It is a signal for a person to look at, never a verdict: an editor's
+auto-format, a snippet the teacher gave, or edits made offline and sent on reconnect look
+the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pycrdt
+
+TEXT_FIELD = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    delta: list[dict[str, Any]]
+    inserted: int
+    deleted: int
+
+    @property
+    def inserted_text(self) -> str:
+        return "".join(op["insert"] for op in self.delta if isinstance(op.get("insert"), str))
+
+
+def is_paste(inserted: int, threshold: int) -> bool:
+    """Whether one update inserting ``inserted`` characters counts as a paste."""
+    return threshold > 0 and inserted >= threshold
+
+
+class TextMeter:
+    """Records the text changes of ``doc``'s ``text`` field between :meth:`start` and
+    :meth:`take`; changes outside (stored or remote updates) are not kept."""
+
+    def __init__(self, doc: pycrdt.Doc[Any], field: str = TEXT_FIELD) -> None:
+        self.text = doc.get(field, type=pycrdt.Text)
+        self._delta: list[dict[str, Any]] = []
+        self._active = False
+        self._subscription = self.text.observe(self._seen)
+
+    def _seen(self, event: Any) -> None:
+        if self._active:
+            self._delta.extend(dict(op) for op in event.delta)
+
+    def start(self) -> None:
+        self._delta = []
+        self._active = True
+
+    def take(self) -> Change:
+        """The change since :meth:`start`; stops recording."""
+        delta, self._delta = self._delta, []
+        self._active = False
+        inserted = sum(len(op["insert"]) for op in delta if isinstance(op.get("insert"), str))
+        deleted = sum(int(op["delete"]) for op in delta if "delete" in op)
+        return Change(delta, inserted, deleted)
+
+    def close(self) -> None:
+        self.text.unobserve(self._subscription)
+
+
+class Replay:
+    """A fresh document that stored updates are applied to, one at a time."""
+
+    def __init__(self, field: str = TEXT_FIELD) -> None:
+        self.doc: pycrdt.Doc[Any] = pycrdt.Doc()
+        self.meter = TextMeter(self.doc, field)
+
+    def apply(self, update: bytes) -> Change:
+        """Apply one stored update; its text change (empty for a non-text update).
+
+        Raises ValueError-like pycrdt errors for bytes that are not an update; the caller
+        skips those (the live document never accepted them either)."""
+        self.meter.start()
+        try:
+            self.doc.apply_update(update)
+        finally:
+            change = self.meter.take()
+        return change
+
+    @property
+    def text(self) -> str:
+        return str(self.meter.text)
+
+
+def replay(checkpoint: bytes | None, updates: list[bytes]) -> tuple[str, list[Change | None]]:
+    """The text at the checkpoint, then each update's change (None for bytes that are not an
+    update: skipped, as the live document skipped them)."""
+    session = Replay()
+    if checkpoint is not None:
+        session.apply(checkpoint)
+    start = session.text
+    changes: list[Change | None] = []
+    for update in updates:
+        try:
+            changes.append(session.apply(update))
+        except ValueError:
+            changes.append(None)
+    return start, changes

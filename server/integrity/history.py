@@ -1,0 +1,239 @@
+"""The typing history of documents: kept through compaction, pruned after the retention.
+
+Design note. ``doc_updates`` holds the updates the snapshot lacks; compaction folds them into
+the snapshot and deletes them. With history on, the same transaction first copies them into
+``doc_history`` (same ids, author, time, inserted characters) — :func:`keep_history`; the
+first compaction that keeps history also writes the document's checkpoint, the state its
+kept history starts from (the snapshot before it; empty for a new document).
+:meth:`HistoryStore.prune` folds history older than the retention into the checkpoint, one
+document at a time, in one transaction that deletes exactly the rows it folded (as
+compaction does). A replay is the checkpoint,
+then the kept history, then the unfolded updates, in id order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pycrdt
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocSnapshot, DocUpdate
+from server.models.clock import as_utc, utcnow
+from server.store import Store
+
+log = logging.getLogger("classroom.integrity")
+
+_UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
+_HISTORY: Table = DocHistoryUpdate.__table__  # type: ignore[attr-defined]
+_CHECKPOINTS: Table = DocHistoryCheckpoint.__table__  # type: ignore[attr-defined]
+_SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
+_COLUMNS = ("id", "room_id", "doc", "data", "created_at", "author_id", "inserted")
+EMPTY_UPDATE = b"\x00\x00"
+PRUNE_EVERY_SECONDS = 3600.0
+PRUNE_DOCS_PER_ROUND = 200
+
+
+async def keep_history(
+    conn: AsyncConnection,
+    *,
+    room_id: int,
+    doc: str,
+    ids: list[int],
+    previous_snapshot: bytes | None,
+    previous_last_id: int,
+) -> None:
+    """In compaction's transaction: copy the updates ``ids`` it folds into the history.
+
+    The first time, the document's checkpoint is written too: the snapshot before this
+    compaction (empty for a new document), which the kept history starts from."""
+    known = await conn.execute(
+        select(_CHECKPOINTS.c.room_id).where(
+            _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
+        )
+    )
+    if known.first() is None:
+        await conn.execute(
+            insert(_CHECKPOINTS).values(
+                room_id=room_id,
+                doc=doc,
+                data=previous_snapshot if previous_snapshot is not None else EMPTY_UPDATE,
+                upto_id=previous_last_id,
+            )
+        )
+    if ids:
+        chosen = select(*[_UPDATES.c[name] for name in _COLUMNS]).where(_UPDATES.c.id.in_(ids))
+        await conn.execute(insert(_HISTORY).from_select(list(_COLUMNS), chosen))
+
+
+async def forget_history(conn: AsyncConnection, *, room_id: int, doc: str) -> None:
+    """In compaction's transaction when no history is kept: drop what an earlier setting
+    kept, so the timeline starts from the snapshot instead of a checkpoint with a gap."""
+    for table in (_HISTORY, _CHECKPOINTS):
+        await conn.execute(delete(table).where(table.c.room_id == room_id, table.c.doc == doc))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpdate:
+    id: int
+    at: datetime
+    author_id: int | None
+    inserted: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    checkpoint: bytes | None
+    checkpoint_at: datetime | None
+    updates: list[StoredUpdate]
+
+
+class HistoryStore:
+    """Reads a document's history; prunes what is older than ``retention_days`` every hour."""
+
+    def __init__(self, store: Store, *, retention_days: float) -> None:
+        self.store = store
+        self.retention_days = retention_days
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.retention_days > 0 and self._task is None:
+            self._task = asyncio.create_task(self._prune_loop(), name="history-prune")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def read(self, room_id: int, doc: str) -> History:
+        """Checkpoint, kept history and unfolded updates of a document, oldest first.
+
+        Read in the order rows move (updates, then history, then the checkpoint), so a
+        compaction or a pruning that commits between two reads (PostgreSQL's READ
+        COMMITTED) makes a row appear twice, never vanish: duplicates are dropped by id, and
+        an update also folded into the checkpoint re-applies as a no-op. A document without
+        a checkpoint was never compacted while history was kept: its snapshot (if any) is
+        where the stored updates start."""
+        found: dict[int, StoredUpdate] = {}
+        async with self.store.engine.connect() as conn, conn.begin():
+            for table in (_UPDATES, _HISTORY):
+                rows = await conn.execute(
+                    select(*[table.c[name] for name in _COLUMNS if name not in ("room_id", "doc")])
+                    .where(table.c.room_id == room_id, table.c.doc == doc)
+                    .order_by(table.c.id)
+                )
+                for row in rows:
+                    found[row.id] = StoredUpdate(
+                        row.id,
+                        as_utc(row.created_at),
+                        row.author_id,
+                        row.inserted,
+                        bytes(row.data),
+                    )
+            head = (
+                await conn.execute(
+                    select(_CHECKPOINTS.c.data, _CHECKPOINTS.c.at).where(
+                        _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
+                    )
+                )
+            ).first()
+            if head is None:
+                head = (
+                    await conn.execute(
+                        select(_SNAPSHOTS.c.data, _SNAPSHOTS.c.updated_at.label("at")).where(
+                            _SNAPSHOTS.c.room_id == room_id, _SNAPSHOTS.c.doc == doc
+                        )
+                    )
+                ).first()
+        return History(
+            bytes(head.data) if head else None,
+            as_utc(head.at) if head and head.at else None,
+            [found[key] for key in sorted(found)],
+        )
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Fold history older than the retention into checkpoints; how many updates folded."""
+        if self.retention_days <= 0:
+            return 0
+        cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
+        async with self.store.engine.connect() as conn:
+            docs = (
+                await conn.execute(
+                    select(_HISTORY.c.room_id, _HISTORY.c.doc)
+                    .where(_HISTORY.c.created_at < cutoff)
+                    .distinct()
+                    .limit(PRUNE_DOCS_PER_ROUND)
+                )
+            ).all()
+        folded = 0
+        for room_id, doc in docs:
+            folded += await self._prune_doc(room_id, doc, cutoff)
+        return folded
+
+    async def _prune_doc(self, room_id: int, doc: str, cutoff: datetime) -> int:
+        async with self.store.engine.begin() as conn:
+            head = (
+                await conn.execute(
+                    select(_CHECKPOINTS.c.data, _CHECKPOINTS.c.upto_id).where(
+                        _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
+                    )
+                )
+            ).first()
+            rows = (
+                await conn.execute(
+                    select(_HISTORY.c.id, _HISTORY.c.data, _HISTORY.c.created_at)
+                    .where(
+                        _HISTORY.c.room_id == room_id,
+                        _HISTORY.c.doc == doc,
+                        _HISTORY.c.created_at < cutoff,
+                    )
+                    .order_by(_HISTORY.c.id)
+                )
+            ).all()
+            if not rows:
+                return 0
+            merged = pycrdt.merge_updates(
+                *([bytes(head.data)] if head else []), *[bytes(r.data) for r in rows]
+            )
+            upto = max([r.id for r in rows] + ([head.upto_id] if head else []))
+            at = as_utc(rows[-1].created_at)
+            if head is None:
+                await conn.execute(
+                    insert(_CHECKPOINTS).values(
+                        room_id=room_id, doc=doc, data=merged, upto_id=upto, at=at
+                    )
+                )
+            else:
+                await conn.execute(
+                    update(_CHECKPOINTS)
+                    .where(_CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc)
+                    .values(data=merged, upto_id=upto, at=at)
+                )
+            await conn.execute(delete(_HISTORY).where(_HISTORY.c.id.in_([r.id for r in rows])))
+        log.info(
+            "history of room %s doc %s: %d updates folded into the checkpoint",
+            room_id,
+            doc,
+            len(rows),
+        )
+        return len(rows)
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception:
+                # Task boundary: the next round retries.
+                log.error("pruning the typing history failed", exc_info=True)
+            await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+__all__ = ["History", "HistoryStore", "StoredUpdate", "forget_history", "keep_history"]

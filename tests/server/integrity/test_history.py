@@ -1,0 +1,154 @@
+"""Typing history through compaction: authors and inserted sizes stored with each update,
+folded updates kept for replay, the checkpoint of a document compacted before history was
+kept, and pruning after the retention (the clock is the test's)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlmodel import func, select
+
+from rooms.integrity.replay import replay
+from server.documents.store import DocStore
+from server.integrity.history import HistoryStore
+from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate
+from server.models.clock import utcnow
+from server.store import Store, migrate
+from tests.server.documents.test_store import Typist, a_room, text_of
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, database_url)
+    store = Store(database_url)
+    yield store
+    await store.close()
+
+
+async def rows(store: Store, model: type[DocUpdate] | type[DocHistoryUpdate]) -> int:
+    async with store.session() as session:
+        return int((await session.exec(select(func.count()).select_from(model))).one())
+
+
+async def test_compaction_keeps_a_replayable_history_with_authors(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, history_days=30)
+    await docs.start()
+    typist = Typist()
+    for char in "abc":
+        await docs.append(room, "students/7/main.py", [typist.type(char)], author=7, inserted=1)
+    await docs.append(room, "students/7/main.py", [typist.type("X" * 50)], author=7, inserted=50)
+    assert await docs.compact(room, "students/7/main.py") == 4
+    await docs.append(room, "students/7/main.py", [typist.type("!")], author=1, inserted=1)
+    assert await rows(store, DocUpdate) == 1
+    assert await rows(store, DocHistoryUpdate) == 4
+
+    history = await HistoryStore(store, retention_days=30).read(room, "students/7/main.py")
+    assert history.checkpoint == b"\x00\x00"  # history started with the document
+    assert [(u.author_id, u.inserted) for u in history.updates] == [
+        (7, 1),
+        (7, 1),
+        (7, 1),
+        (7, 50),
+        (1, 1),
+    ]
+    start, changes = replay(history.checkpoint, [u.data for u in history.updates])
+    assert start == ""
+    assert [c.inserted_text for c in changes if c is not None] == ["a", "b", "c", "X" * 50, "!"]
+    # The live document is unchanged by keeping history.
+    assert text_of(await docs.load(room, "students/7/main.py")) == "abc" + "X" * 50 + "!"
+    await docs.close()
+
+
+async def test_without_retention_compaction_keeps_nothing(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, history_days=0)
+    await docs.start()
+    typist = Typist()
+    await docs.append(room, "demo", [typist.type("a")], author=1)
+    await docs.compact(room, "demo")
+    assert await rows(store, DocHistoryUpdate) == 0
+    await docs.close()
+
+
+async def test_a_document_compacted_before_history_starts_from_its_snapshot(store: Store) -> None:
+    room = await a_room(store)
+    typist = Typist()
+    before = DocStore(store, compact_after=10_000, history_days=0)
+    await before.start()
+    await before.append(room, "demo", [typist.type("old ")])
+    await before.compact(room, "demo")
+    await before.close()
+
+    docs = DocStore(store, compact_after=10_000, history_days=10)
+    await docs.start()
+    await docs.append(room, "demo", [typist.type("new")], author=3, inserted=3)
+    await docs.compact(room, "demo")
+    await docs.close()
+    history = await HistoryStore(store, retention_days=10).read(room, "demo")
+    start, changes = replay(history.checkpoint, [u.data for u in history.updates])
+    assert start == "old "
+    assert [c.inserted_text for c in changes if c] == ["new"]
+
+
+async def test_pruning_folds_old_history_into_the_checkpoint(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, history_days=1)
+    await docs.start()
+    typist = Typist()
+    for char in "hello":
+        await docs.append(room, "demo", [typist.type(char)], author=2, inserted=1)
+    await docs.compact(room, "demo")
+    await docs.close()
+    history = HistoryStore(store, retention_days=1)
+    assert await history.prune(utcnow()) == 0  # nothing is a day old yet
+    assert await history.prune(utcnow() + timedelta(days=2)) == 5
+    assert await rows(store, DocHistoryUpdate) == 0
+    kept = await history.read(room, "demo")
+    assert kept.updates == [] and kept.checkpoint is not None
+    start, _ = replay(kept.checkpoint, [])
+    assert start == "hello"
+    async with store.session() as session:
+        checkpoint = (await session.exec(select(DocHistoryCheckpoint))).one()
+        assert checkpoint.upto_id > 0
+
+
+async def test_without_kept_history_the_timeline_starts_at_the_snapshot(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, history_days=0)
+    await docs.start()
+    typist = Typist()
+    await docs.append(room, "demo", [typist.type("folded ")], author=1, inserted=7)
+    await docs.compact(room, "demo")
+    await docs.append(room, "demo", [typist.type("later")], author=1, inserted=5)
+    await docs.close()
+    history = await HistoryStore(store, retention_days=0).read(room, "demo")
+    start, changes = replay(history.checkpoint, [u.data for u in history.updates])
+    assert start == "folded "
+    assert [c.inserted_text for c in changes if c] == ["later"]
+    assert history.checkpoint_at is not None
+
+
+async def test_turning_history_off_drops_what_was_kept(store: Store) -> None:
+    room = await a_room(store)
+    typist = Typist()
+    kept = DocStore(store, compact_after=10_000, history_days=5)
+    await kept.start()
+    await kept.append(room, "demo", [typist.type("one ")], author=1, inserted=4)
+    await kept.compact(room, "demo")
+    await kept.close()
+    assert await rows(store, DocHistoryUpdate) == 1
+    off = DocStore(store, compact_after=10_000, history_days=0)
+    await off.start()
+    await off.append(room, "demo", [typist.type("two ")], author=1, inserted=4)
+    await off.compact(room, "demo")
+    await off.append(room, "demo", [typist.type("three")], author=1, inserted=5)
+    await off.close()
+    assert await rows(store, DocHistoryUpdate) == 0
+    history = await HistoryStore(store, retention_days=0).read(room, "demo")
+    start, changes = replay(history.checkpoint, [u.data for u in history.updates])
+    assert start == "one two "  # from the snapshot: no gap
+    assert [c.inserted_text for c in changes if c] == ["three"]
