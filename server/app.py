@@ -34,9 +34,12 @@ from server.api import (
     grades,
     openapi,
 )
+from server.api.base import error_response
 from server.bus import Bus
 from server.exceptions import ApiError
 from server.metrics import Metrics, MetricsMiddleware
+from server.security import api as security_api
+from server.security.component import Security
 from server.settings import Settings
 from server.state import AppState
 from server.store import Store, migrate
@@ -59,6 +62,7 @@ def all_routes() -> list[BaseRoute]:
         *documents.routes,
         *demos.routes,
         *runs.routes,
+        *security_api.routes,
     ]
 
 
@@ -74,6 +78,8 @@ def open_bus(settings: Settings) -> Bus:
 
 def install_components(state: AppState) -> None:
     """Create the feature components of a process (they start in the lifespan, in this order)."""
+    security = Security(state.settings, state.store, state.bus, state.signer)
+    state.add("security", security)
     events.install(state)
     gamification_hub.install(state)
     hands.install(state)
@@ -81,6 +87,7 @@ def install_components(state: AppState) -> None:
     live = live_runs.install(state)
     submissions.install(state, live.run_to_end)
     yjs.install(state)
+    security.sessions.on_change(state.get("doc_roles").forget_user)
     demos.install(state)
 
 
@@ -130,7 +137,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), status_code=exc.status_code)
+    return error_response(exc)
 
 
 async def _crash(request: Request, exc: Exception) -> Response:

@@ -34,6 +34,7 @@ from typing import Protocol
 
 import pycrdt
 
+from rooms.awareness import AwarenessLimits
 from rooms.exceptions import ProtocolError
 from rooms.sync import DocumentSync, Output, update_frame
 from server.bus import Bus, Subscription
@@ -68,7 +69,8 @@ class LoadedDocument:
         self.registry = registry
         self.room_id = room_id
         self.name = name
-        self.sync = DocumentSync()
+        self.sync = DocumentSync(limits=registry.awareness_limits)
+        self.flush_timer: asyncio.TimerHandle | None = None
         self.outboxes: dict[int, Outbox] = {}
         self.refs = 0
         self.ready: asyncio.Task[None] | None = None
@@ -120,6 +122,14 @@ class LoadedDocument:
             registry.metrics.updates_out.inc(sent_updates)
         for frame in out.publish:
             registry.publish(channel_of(self.room_id, self.name), frame, barrier)
+        if out.awareness_due is not None and self.flush_timer is None:
+            delay = max(0.0, out.awareness_due - self.sync.clock())
+            self.flush_timer = asyncio.get_running_loop().call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        """Pass on coalesced awareness states (rooms/sync.py rule 7)."""
+        self.flush_timer = None
+        self.dispatch(self.sync.flush_awareness(), time.perf_counter())
 
     async def read_bus(self, subscription: Subscription) -> None:
         origin = self.registry.origin
@@ -148,6 +158,8 @@ class DocumentRegistry:
         unload_grace_seconds: float = 30.0,
         max_per_room: int = 500,
         max_per_user: int = 20,
+        awareness_limits: AwarenessLimits | None = None,
+        staff_reserved: int = 0,
     ) -> None:
         self.docstore = docstore
         self.bus = bus
@@ -155,6 +167,8 @@ class DocumentRegistry:
         self.unload_grace_seconds = unload_grace_seconds
         self.max_per_room = max_per_room
         self.max_per_user = max_per_user
+        self.awareness_limits = awareness_limits or AwarenessLimits()
+        self.staff_reserved = min(staff_reserved, max_per_room // 10)  # at most a tenth
         self.origin = uuid.uuid4().bytes
         self._docs: dict[DocKey, LoadedDocument] = {}
         self._room_conns: Counter[int] = Counter()
@@ -189,6 +203,8 @@ class DocumentRegistry:
         one document socket per student."""
         if self._room_conns[room_id] >= self.max_per_room:
             raise LimitReached(f"room {room_id} has {self.max_per_room} open documents already")
+        if not staff and self._room_conns[room_id] >= self.max_per_room - self.staff_reserved:
+            raise LimitReached(f"room {room_id} is full; the rest is kept for its staff")
         if not staff and self._user_conns[user_id] >= self.max_per_user:
             raise LimitReached(f"you have {self.max_per_user} documents open already")
         self._room_conns[room_id] += 1
@@ -277,6 +293,8 @@ class DocumentRegistry:
             del self._docs[doc.key]
         if doc.unload_timer is not None:
             doc.unload_timer.cancel()
+        if doc.flush_timer is not None:
+            doc.flush_timer.cancel()
         if doc.reader is not None:
             doc.reader.cancel()
         if doc.subscription is not None:

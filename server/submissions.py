@@ -45,6 +45,7 @@ from server.gamification_hub import deliver, graded_run
 from server.hub import RoomConnection, RoomHub
 from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
 from server.models.clock import as_utc, utcnow
+from server.security.cells import cell
 from server.source import files_for
 from server.state import AppState
 
@@ -387,8 +388,8 @@ class Submissions:
             writer.writerow(
                 [
                     row.user_id,
-                    name,
-                    row.exercise_id,
+                    cell(name),
+                    cell(row.exercise_id),
                     row.attempt,
                     row.status,
                     row.score,

@@ -18,13 +18,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rooms.documents import STAFF_ROLES, Access, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName, ProtocolError
-from server.auth import COOKIE_NAME
 from server.doc_access import RoomRoles
 from server.doc_outbox import SocketOutbox
 from server.docs_metrics import DocMetrics
 from server.docs_registry import DocumentRegistry, LimitReached
 from server.docstore import DocStore
 from server.exceptions import ApiError
+from server.security.socket_auth import socket_caller
 from server.state import AppState
 
 log = logging.getLogger("classroom.yjs")
@@ -50,9 +50,8 @@ class Target:
 
 async def _authorize(state: AppState, websocket: WebSocket) -> Target:
     """Who opens which document with what access, or Refused with the reason to close with."""
-    token = websocket.query_params.get("token") or websocket.cookies.get(COOKIE_NAME)
     try:
-        caller = state.signer.verify(token)
+        caller = await socket_caller(state.get("security"), websocket)
         raw_room = websocket.path_params["room"]
         if not raw_room.isdigit():
             raise Refused(f"unknown room {raw_room[:40]!r}")
@@ -85,8 +84,13 @@ async def yjs_socket(websocket: WebSocket) -> None:
         log.error("opening %s failed", websocket.url.path, exc_info=True)
         await _close(websocket, 1011, "the server could not open this document")
         return
+
+    async def close(code: int, reason: str) -> None:
+        await _close(websocket, code, reason)
+
     try:
-        await _serve(state, registry, websocket, conn_id, target)
+        with state.get("security").sockets.opened(target.user_id, "docs", close):
+            await _serve(state, registry, websocket, conn_id, target)
     except Exception:
         log.error("document socket %s failed", conn_id, exc_info=True)
         await _close(websocket, 1011, "the server failed; reconnect to resync")
@@ -152,6 +156,7 @@ def install(state: AppState) -> None:
         unload_grace_seconds=settings.room_unload_grace_seconds,
         max_per_room=settings.max_connections_per_room,
         max_per_user=settings.max_connections_per_user,
+        staff_reserved=settings.staff_reserved_connections,
     )
     state.add("docs", registry)
     # Not a lifecycle component: a cache that endpoints reach with state.get("doc_roles").

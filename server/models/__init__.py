@@ -13,12 +13,14 @@ from server.models.hands import Hand, HandState
 from server.models.pairs import PairMember
 from server.models.progress import AchievementUnlock, Progress, Streak, XpEvent
 from server.models.runs import Run
+from server.models.security import ClosedJoinCode, SessionGeneration
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "AchievementUnlock",
     "Classroom",
+    "ClosedJoinCode",
     "Demo",
     "DemoSession",
     "DemoTimelineEvent",
@@ -36,6 +38,7 @@ __all__ = [
     "Room",
     "RoomKind",
     "Run",
+    "SessionGeneration",
     "Streak",
     "Submission",
     "User",
