@@ -40,6 +40,7 @@ from server.exceptions import ApiError
 from server.metrics import Metrics, MetricsMiddleware
 from server.security import api as security_api
 from server.security.component import Security
+from server.security.files import protect_data
 from server.settings import Settings
 from server.state import AppState
 from server.store import Store, migrate
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        protect_data(settings.data_dir, settings.database_url)
         await asyncio.to_thread(migrate, settings.database_url)
         store = Store(settings.database_url)
         bus = open_bus(settings)

@@ -99,6 +99,7 @@ class LiveRuns:
                 docker_url=settings.docker_url,
                 image_prefix=settings.image_prefix,
                 pool_size=settings.pool_size,
+                allow_unconfined=settings.allow_unconfined,
             )
             dispatcher = RunQueue(self.backend, settings.run_concurrency, settings.run_queue_size)
         await dispatcher.start()
