@@ -137,8 +137,10 @@ class LiveRuns:
         return Audience(staff=True, users=frozenset(users))
 
     async def start_run(self, conn: RoomConnection, command: Command) -> None:
+        fair = self.state.get("security").fair
         try:
             room = await self._access(conn)
+            fair.check(conn.user_id)  # server/security/fair_runs.py
             source = await source_for(
                 self.state, room, doc=command.get("doc"), files=command.get("files")
             )
@@ -166,6 +168,7 @@ class LiveRuns:
         except SandboxError as exc:
             code = type(exc).__name__
             raise EventError(_snake(code), str(exc)) from None
+        fair.track(conn.user_id, queued)
         self._remember(queued, conn.room_id, audience, conn.user_id)
         doc_name = str(source.doc) if source.doc else None
         if "runs" in self.state.components:  # the Run table record and run metrics

@@ -104,7 +104,10 @@ class RoomRuns:
         on_state: OnState | None = None,
     ) -> QueuedRun:
         """Queue ``request`` for a room member and record it. Raises the dispatcher's errors."""
+        fair = self.state.get("security").fair
+        fair.check(user_id)  # server/security/fair_runs.py
         run = await self.dispatcher.submit(request, on_chunk=on_chunk, on_state=on_state)
+        fair.track(user_id, run)
         await self.record(run, room_id=room_id, user_id=user_id, doc=doc)
         return run
 

@@ -24,7 +24,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from rooms.events import Audience, Command, EventError, only
-from sandbox.exceptions import SandboxError
+from sandbox.exceptions import BackendUnavailable, QueueFull, SandboxError
 from sandbox.grading import (
     Exercise,
     GradeResult,
@@ -46,6 +46,7 @@ from server.hub import RoomConnection, RoomHub
 from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
 from server.models.clock import as_utc, utcnow
 from server.security.cells import cell
+from server.security.fair_runs import SandboxBusy, withdraw
 from server.source import files_for
 from server.state import AppState
 
@@ -179,6 +180,9 @@ class Submissions:
                 submitted_at=row.submitted_at,
             )
             error = None
+        except (QueueFull, BackendUnavailable) as exc:  # not an attempt: fair_runs.py rule 3
+            await withdraw(self.state.store, self.hub, room.id, row, str(exc))
+            raise SandboxBusy(f"the sandbox is busy; submit again: {exc}") from None
         except (InvalidSubmission, GradingError, SandboxError) as exc:
             result, error = None, str(exc)
             log.info("room %s submission %s not graded: %s", room.id, row.id, exc)
@@ -209,7 +213,7 @@ class Submissions:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        if not task.cancelled() and not isinstance(task.exception(), SandboxBusy | None):
             log.error("grading task failed", exc_info=task.exception())
 
     async def _announce(

@@ -129,7 +129,6 @@ def _extract_tar(source: IO[bytes], target: Path, budget: _Budget) -> None:
             member = archive.extractfile(info)
             assert member is not None
             _copy(member, destination, budget)
-            archive.members = []  # keep no list of every header read so far
 
 
 __all__ = ["ArchiveError", "ArchiveLimits", "extract"]

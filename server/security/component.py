@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from server.auth import TokenSigner
 from server.bus import Bus
+from server.security.fair_runs import FairShare
 from server.security.origins import parse_origins
 from server.security.passwords import PasswordChecker
 from server.security.ratelimit import Counters, Limit, MemoryCounters, RateLimiter, RedisCounters
@@ -30,6 +31,11 @@ class Security:
                 "join-code": Limit(settings.joins_per_code_per_minute, 60),
             },
         )
+        self.fair = FairShare(
+            settings.max_runs_per_user,
+            settings.run_concurrency + settings.run_queue_size,
+            settings.grading_reserved_runs,
+        )
         self.passwords = PasswordChecker(workers=settings.password_workers)
         self.sockets = OpenSockets(settings.max_events_sockets_per_user)
         self.sessions = Sessions(
@@ -47,6 +53,7 @@ class Security:
         await self.sessions.start()
 
     async def close(self) -> None:
+        await self.fair.close()
         await self.sessions.close()
         await self.passwords.close()
         await self.limiter.close()
