@@ -35,11 +35,13 @@ from typing import Protocol
 import pycrdt
 
 from rooms.awareness import AwarenessLimits
+from rooms.documents import DocumentName
 from rooms.exceptions import ProtocolError
 from rooms.sync import DocumentSync, Output, update_frame
 from server.bus import Bus, Subscription
 from server.docs_metrics import DocMetrics
 from server.docstore import DocKey, DocStore
+from server.security.quotas import DocumentQuota, QuotaExceeded, is_update_frame
 
 log = logging.getLogger("classroom.docs")
 
@@ -71,6 +73,7 @@ class LoadedDocument:
         self.name = name
         self.sync = DocumentSync(limits=registry.awareness_limits)
         self.flush_timer: asyncio.TimerHandle | None = None
+        self.size = 0  # bytes stored at load plus bytes received since (quotas.py rule 2)
         self.outboxes: dict[int, Outbox] = {}
         self.refs = 0
         self.ready: asyncio.Task[None] | None = None
@@ -91,10 +94,22 @@ class LoadedDocument:
         """A frame from a local socket. Raises ProtocolError: close that socket with 1002."""
         since = time.perf_counter()
         self.registry.metrics.bytes_in.inc(len(frame))
+        if is_update_frame(frame):
+            self._check_size(len(frame))
         out = self.sync.receive(conn_id, frame)
         if out.persist:
             self.registry.metrics.updates_in.inc(len(out.persist))
         self.dispatch(out, since)
+
+    def _check_size(self, incoming: int) -> None:
+        """server/security/quotas.py rule 2: raise QuotaExceeded past ``max_doc_bytes``."""
+        limit = self.registry.quota.max_doc_bytes
+        self.size += incoming
+        if limit and self.size > limit:
+            self.size = len(self.sync.doc.get_update()) + incoming  # the real size, rarely
+            if self.size > limit:
+                self.size -= incoming
+                raise QuotaExceeded(f"this document is over its quota of {limit} bytes")
 
     def leave(self, conn_id: int) -> None:
         self.outboxes.pop(conn_id, None)
@@ -160,6 +175,7 @@ class DocumentRegistry:
         max_per_user: int = 20,
         awareness_limits: AwarenessLimits | None = None,
         staff_reserved: int = 0,
+        quota: DocumentQuota | None = None,
     ) -> None:
         self.docstore = docstore
         self.bus = bus
@@ -168,6 +184,7 @@ class DocumentRegistry:
         self.max_per_room = max_per_room
         self.max_per_user = max_per_user
         self.awareness_limits = awareness_limits or AwarenessLimits()
+        self.quota = quota or DocumentQuota()
         self.staff_reserved = min(staff_reserved, max_per_room // 10)  # at most a tenth
         self.origin = uuid.uuid4().bytes
         self._docs: dict[DocKey, LoadedDocument] = {}
@@ -257,6 +274,7 @@ class DocumentRegistry:
         except BaseException:
             await doc.subscription.close()
             raise
+        doc.size = sum(len(update) for update in stored)
         for update in stored:
             try:
                 doc.sync.apply_stored(update)
@@ -305,6 +323,14 @@ class DocumentRegistry:
     def on_unload(self, callback: Callable[[DocKey], None]) -> None:
         """Call ``callback(key)`` after an idle document was unloaded."""
         self._unload_callbacks.append(callback)
+
+    async def check_quota(self, room_id: int, name: DocumentName) -> None:
+        """server/security/quotas.py rule 1 for opening ``name``; raises QuotaExceeded."""
+        if (room_id, str(name)) in self._docs:
+            return
+        stored = await self.docstore.changed_at(room_id)
+        loaded = [doc for room, doc in self._docs if room == room_id]
+        self.quota.check_new(name, [*stored, *loaded])
 
     def loaded(self) -> list[DocKey]:
         return list(self._docs)

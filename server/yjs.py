@@ -24,6 +24,7 @@ from server.docs_metrics import DocMetrics
 from server.docs_registry import DocumentRegistry, LimitReached
 from server.docstore import DocStore
 from server.exceptions import ApiError
+from server.security.quotas import DocumentQuota, QuotaExceeded
 from server.security.socket_auth import socket_caller
 from server.state import AppState
 
@@ -75,8 +76,9 @@ async def yjs_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         target = await _authorize(state, websocket)
+        await registry.check_quota(target.room_id, target.name)
         conn_id = registry.admit(target.room_id, target.user_id, staff=target.staff)
-    except (Refused, LimitReached) as exc:
+    except (Refused, LimitReached, QuotaExceeded) as exc:
         await _close(websocket, 1008, str(exc))
         return
     except Exception:
@@ -132,6 +134,9 @@ async def _serve(
                 log.info("room %s doc %s conn %s: protocol error: %s", room_id, name, conn_id, exc)
                 await _close(websocket, 1002, str(exc))
                 break
+            except QuotaExceeded as exc:
+                await _close(websocket, 1008, str(exc))
+                break
     finally:
         outbox.close()
         doc.leave(conn_id)
@@ -157,6 +162,9 @@ def install(state: AppState) -> None:
         max_per_room=settings.max_connections_per_room,
         max_per_user=settings.max_connections_per_user,
         staff_reserved=settings.staff_reserved_connections,
+        quota=DocumentQuota(
+            settings.max_docs_per_user, settings.max_docs_per_room, settings.max_doc_bytes
+        ),
     )
     state.add("docs", registry)
     # Not a lifecycle component: a cache that endpoints reach with state.get("doc_roles").
