@@ -21,6 +21,16 @@ export async function ticketed(url) {
  * looks like a 1008 close, which collab.js treats as a refusal.
  */
 export class TicketSocket {
+  // The provider compares readyState with the instance's constants (ws.readyState === ws.OPEN).
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSING = 2;
+  static CLOSED = 3;
+  CONNECTING = 0;
+  OPEN = 1;
+  CLOSING = 2;
+  CLOSED = 3;
+
   constructor(url) {
     this.url = url;
     this.binaryType = "arraybuffer";
