@@ -101,3 +101,47 @@ class AwarenessTable:
     def state(self, client_id: int) -> str | None:
         entry = self._entries.get(client_id)
         return None if entry is None or entry.removed else entry.state
+
+
+@dataclass(frozen=True)
+class AwarenessLimits:
+    """What one connection may put in a document's awareness table.
+
+    ``max_clients``: client ids a connection may claim (a tab has one; a page with a demo
+    and an editor open on one socket each still has one per socket). ``max_state_bytes``:
+    the largest JSON state of one entry. ``rate``/``burst``: awareness frames a second that
+    are passed on at once; faster ones are coalesced (the table keeps the newest state and
+    the caller is told when to pass it on).
+    """
+
+    max_clients: int = 4
+    max_state_bytes: int = 4096
+    rate: float = 20.0
+    burst: float = 40.0
+
+
+def announced_count(payload: bytes) -> int:
+    """How many entries an awareness payload says it holds, read before decoding any."""
+    return Reader(payload).var_uint()
+
+
+class Budget:
+    """A token bucket on an injected clock: ``take(now)`` says whether a frame may pass now,
+    and :meth:`due` when the next one may."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def due(self) -> float:
+        return self.stamp + max(0.0, 1.0 - self.tokens) / self.rate

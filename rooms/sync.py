@@ -21,6 +21,11 @@ Rules this module keeps:
    published; a remote frame was persisted and published by the process that received it.
 6. Awareness passes on only what the table accepted (a newer clock, or a removal): echoes
    of states we already have stop here, locally and from the bus.
+7. A connection may only set and remove the awareness client ids it claimed first, at most
+   ``limits.max_clients`` of them, each state at most ``limits.max_state_bytes``; anything
+   else (a spoof of someone's entry, a flood) is dropped without a word. Frames faster than
+   the connection's budget are coalesced: the table takes them at once, and the newest state
+   per client is passed on when :attr:`Output.awareness_due` says, by :meth:`flush_awareness`.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing.
 """
@@ -28,6 +33,7 @@ Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes no
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -35,7 +41,15 @@ from typing import Any
 
 import pycrdt
 
-from rooms.awareness import AwarenessEntry, AwarenessTable, decode_awareness, encode_awareness
+from rooms.awareness import (
+    AwarenessEntry,
+    AwarenessLimits,
+    AwarenessTable,
+    Budget,
+    announced_count,
+    decode_awareness,
+    encode_awareness,
+)
 from rooms.exceptions import ProtocolError
 from rooms.varint import Reader, write_var_bytes, write_var_string, write_var_uint
 
@@ -83,6 +97,7 @@ class Output:
     sends: list[tuple[int, bytes]] = field(default_factory=list)
     persist: list[bytes] = field(default_factory=list)  # Yjs updates, oldest first
     publish: list[bytes] = field(default_factory=list)  # frames for the other processes
+    awareness_due: float | None = None  # call flush_awareness() at this clock time
 
     def broadcast(self, recipients: Iterable[int], frame: bytes) -> None:
         self.sends.extend((conn, frame) for conn in recipients)
@@ -93,6 +108,8 @@ class _Connection:
     writable: bool
     client_ids: set[int] = field(default_factory=set)
     denied: bool = False
+    budget: Budget | None = None
+    pending: dict[int, AwarenessEntry] = field(default_factory=dict)  # coalesced, not yet sent
 
 
 def _accepted_frame(
@@ -118,9 +135,17 @@ def _decode_state_vector(data: bytes) -> dict[int, int]:
 class DocumentSync:
     """One document and the connections open on it."""
 
-    def __init__(self, doc: pycrdt.Doc[Any] | None = None) -> None:
+    def __init__(
+        self,
+        doc: pycrdt.Doc[Any] | None = None,
+        *,
+        limits: AwarenessLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.doc = doc if doc is not None else pycrdt.Doc()
         self.awareness = AwarenessTable()
+        self.limits = limits or AwarenessLimits()
+        self.clock = clock
         self._connections: dict[int, _Connection] = {}
         self._owner: dict[int, int] = {}  # awareness client id -> connection
 
@@ -149,28 +174,70 @@ class DocumentSync:
         if kind == MessageType.SYNC:
             self._receive_sync(conn, state, reader, frame, out)
         elif kind == MessageType.AWARENESS:
-            entries = decode_awareness(reader.var_bytes())
-            accepted = self.awareness.apply(entries)
-            for entry in accepted:
-                if entry.removed:
-                    state.client_ids.discard(entry.client_id)
-                    self._owner.pop(entry.client_id, None)
-                else:
-                    state.client_ids.add(entry.client_id)
-                    previous = self._owner.get(entry.client_id)
-                    if previous is not None and previous != conn:
-                        self._connections[previous].client_ids.discard(entry.client_id)
-                    self._owner[entry.client_id] = conn
-            forward = _accepted_frame(frame, entries, accepted)
-            if forward is not None:
-                out.broadcast(self._others(conn), forward)
-                out.publish.append(forward)
+            self._receive_awareness(conn, state, reader.var_bytes(), frame, out)
         elif kind == MessageType.QUERY_AWARENESS:
             out.sends.append((conn, awareness_frame(encode_awareness(self.awareness.present()))))
         elif kind == MessageType.AUTH:
             pass  # clients have nothing to say here; y-websocket servers ignore it too
         else:
             raise ProtocolError(f"unknown message type {kind}")
+        return out
+
+    def _receive_awareness(
+        self, conn: int, state: _Connection, payload: bytes, frame: bytes, out: Output
+    ) -> None:
+        limits = self.limits
+        if announced_count(payload) > limits.max_clients:
+            return  # a flood: not even decoded
+        entries = decode_awareness(payload)
+        allowed = [e for e in entries if self._may_set(conn, state, e)]
+        accepted = self.awareness.apply(allowed)
+        for entry in accepted:
+            state.client_ids.add(entry.client_id)
+            self._owner[entry.client_id] = conn
+        if not accepted:
+            return
+        now = self.clock()
+        if state.budget is None:
+            state.budget = Budget(limits.rate, limits.burst, now)
+        if state.pending or not state.budget.take(now):
+            state.pending.update((e.client_id, e) for e in accepted)
+            out.awareness_due = state.budget.due()
+            return
+        forward = _accepted_frame(frame, entries, accepted)
+        assert forward is not None
+        out.broadcast(self._others(conn), forward)
+        out.publish.append(forward)
+
+    def _may_set(self, conn: int, state: _Connection, entry: AwarenessEntry) -> bool:
+        if len(entry.state.encode()) > self.limits.max_state_bytes:
+            return False
+        owner = self._owner.get(entry.client_id)
+        if owner is not None:
+            return owner == conn
+        # Unclaimed here: a client of another process (present in the table) is not ours to
+        # set; a new id is, within the connection's cap.
+        if self.awareness.state(entry.client_id) is not None or entry.removed:
+            return False
+        return len(state.client_ids) < self.limits.max_clients
+
+    def flush_awareness(self) -> Output:
+        """Pass on the coalesced awareness states whose connection has budget again."""
+        out = Output()
+        now = self.clock()
+        for conn, state in self._connections.items():
+            if not state.pending or state.budget is None:
+                continue
+            if not state.budget.take(now):
+                due = state.budget.due()
+                out.awareness_due = (
+                    due if out.awareness_due is None else min(due, out.awareness_due)
+                )
+                continue
+            frame = awareness_frame(encode_awareness(state.pending.values()))
+            state.pending.clear()
+            out.broadcast(self._others(conn), frame)
+            out.publish.append(frame)
         return out
 
     def _receive_sync(

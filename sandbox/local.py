@@ -60,8 +60,13 @@ class LocalBackend:
         uid_base: int = 990_000,
         uid_count: int = 4096,
         work_root: Path | None = None,
+        allow_unconfined: bool = False,
     ) -> None:
         self.maxima = maxima
+        # Without bubblewrap, "auto" refuses every run unless the operator opted in
+        # (CLASSROOM_ALLOW_UNCONFINED=1); confinement="none" is that opt-in made in code.
+        self.allow_unconfined = allow_unconfined or confinement == "none"
+        self.refusal: str | None = None
         self.confinement = confinement
         self._bwrap_name = bwrap
         self.bwrap: str | None = None
@@ -88,6 +93,12 @@ class LocalBackend:
                 "rlimits; weaker than the Docker backend",
                 self.bwrap,
             )
+        elif not self.allow_unconfined:
+            self.refusal = (
+                "the local sandbox refuses to run code: bubblewrap (bwrap) is missing or does not "
+                "work, and unconfined runs are not allowed (CLASSROOM_ALLOW_UNCONFINED=1)"
+            )
+            log.error("%s", self.refusal)
         else:
             log.warning(
                 "local sandbox WITHOUT bubblewrap: this is NOT isolation for untrusted code "
@@ -97,6 +108,8 @@ class LocalBackend:
             log.warning("local sandbox not running as root: process count is not limited")
 
     async def run(self, request: RunRequest) -> LocalExecution:
+        if self.refusal is not None:
+            raise BackendUnavailable(self.refusal)
         language = check_request(request)
         limits = language.limits
         if request.limits is not None:

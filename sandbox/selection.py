@@ -48,13 +48,14 @@ async def select_backend(
     image_prefix: str = "opencode-classroom",
     pool_size: int = 1,
     local_root: Path | None = None,
+    allow_unconfined: bool = False,
 ) -> Backend:
     """A started backend of ``kind``. Raises ``BackendUnavailable`` when ``docker`` cannot be
     had, and ``ValueError`` for an unknown kind."""
     if kind not in ("auto", "docker", "local"):
         raise ValueError(f"sandbox must be docker, local or auto, not {kind!r}")
     if kind == "local":  # Docker's modules (aiodocker) are not even imported
-        local = LocalBackend(maxima=maxima, work_root=local_root)
+        local = LocalBackend(maxima=maxima, work_root=local_root, allow_unconfined=allow_unconfined)
         await local.start()
         return local
     from sandbox.docker import DockerBackend
@@ -71,7 +72,7 @@ async def select_backend(
             kind = "local"
             log.warning("sandbox: auto chose the LOCAL backend because %s", why)
     if kind == "local":
-        local = LocalBackend(maxima=maxima, work_root=local_root)
+        local = LocalBackend(maxima=maxima, work_root=local_root, allow_unconfined=allow_unconfined)
         await local.start()
         return local
     try:

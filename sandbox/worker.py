@@ -243,6 +243,7 @@ async def _main(args: argparse.Namespace) -> None:
         docker_url=args.docker_url,
         image_prefix=args.image_prefix,
         pool_size=args.pool_size,
+        allow_unconfined=args.allow_unconfined,
     )
     client: redis.Redis = redis.Redis.from_url(args.redis_url, decode_responses=True)
     worker = Worker(
@@ -283,6 +284,7 @@ def main(settings: Settings, argv: list[str] | None = None) -> None:
     args.docker_url = settings.docker_url
     args.image_prefix = settings.image_prefix
     args.pool_size = settings.pool_size
+    args.allow_unconfined = settings.allow_unconfined
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )

@@ -24,11 +24,13 @@ from starlette.routing import BaseRoute
 from server import health, pages
 from server.accounts import api as accounts_api
 from server.api import openapi
+from server.api.base import error_response
 from server.auth import TokenSigner
 from server.bus import Bus
 from server.bus.memory import InMemoryBus
 from server.bus.redis import RedisBus
 from server.classrooms import api as classrooms_api
+from server.classrooms import join_codes
 from server.components import Components
 from server.courses import api as courses_api
 from server.demos import api as demos_api
@@ -55,6 +57,9 @@ from server.integrity.component import Integrity
 from server.metrics import Metrics, MetricsMiddleware
 from server.runs import api as runs_api
 from server.runs.component import Runs
+from server.security.component import Security
+from server.security.files import protect_data
+from server.security.quotas import DocumentQuota
 from server.settings import Settings
 from server.store import Store, migrate
 
@@ -77,6 +82,7 @@ def all_routes() -> list[BaseRoute]:
         *demos_api.routes,
         *runs_api.routes,
         *integrity_api.routes,
+        *join_codes.routes,
     ]
 
 
@@ -94,6 +100,8 @@ def open_presenters(settings: Settings) -> PresenterStore:
 
 def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metrics) -> Components:
     """The feature components of one process, in dependency order."""
+    signer = TokenSigner(settings.secret_key, settings.token_ttl_seconds)
+    security = Security(settings, store, bus, signer)
     hub = RoomHub(bus, open_presence(settings), metrics)
     docs = DocumentRegistry(
         DocStore(
@@ -107,11 +115,17 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         unload_grace_seconds=settings.room_unload_grace_seconds,
         max_per_room=settings.max_connections_per_room,
         max_per_user=settings.max_connections_per_user,
+        staff_reserved=settings.staff_reserved_connections,
+        quota=DocumentQuota(
+            settings.max_docs_per_user, settings.max_docs_per_room, settings.max_doc_bytes
+        ),
     )
+    doc_roles = RoomRoles(store)
+    security.sessions.on_change(doc_roles.forget_user)
     sources = Sources(store, docs)
     gamification = Gamification(store, open_leaderboard(settings), catalog=catalog(settings))
     hands = HelpQueue(store, hub)
-    runs = Runs(settings, store, metrics, hub, sources)
+    runs = Runs(settings, store, metrics, hub, sources, fair=security.fair)
     submissions = Submissions(
         settings, store, hub, gamification=gamification, sources=sources, run=runs.run_to_end
     )
@@ -143,10 +157,11 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         store=store,
         bus=bus,
         metrics=metrics,
-        signer=TokenSigner(settings.secret_key, settings.token_ttl_seconds),
+        signer=signer,
+        security=security,
         hub=hub,
         docs=docs,
-        doc_roles=RoomRoles(store),
+        doc_roles=doc_roles,
         gamification=gamification,
         hands=hands,
         runs=runs,
@@ -162,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        protect_data(settings.data_dir, settings.database_url)
         await asyncio.to_thread(migrate, settings.database_url)
         store = Store(settings.database_url)
         bus = open_bus(settings)
@@ -205,7 +221,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), status_code=exc.status_code)
+    return error_response(exc)
 
 
 async def _crash(request: Request, exc: Exception) -> Response:

@@ -43,6 +43,7 @@ def check_password(stored_hash: str | None, password: str) -> bool:
 class Caller:
     user_id: int
     kind: UserKind
+    generation: int = 0  # the session generation it was signed in (server/security/sessions.py)
 
     @property
     def is_instructor(self) -> bool:
@@ -56,8 +57,8 @@ class TokenSigner:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
         self.ttl_seconds = ttl_seconds
 
-    def sign(self, user_id: int, kind: UserKind) -> str:
-        return self._serializer.dumps({"uid": user_id, "kind": kind.value})
+    def sign(self, user_id: int, kind: UserKind, generation: int = 0) -> str:
+        return self._serializer.dumps({"uid": user_id, "kind": kind.value, "gen": generation})
 
     def verify(self, token: str | None) -> Caller:
         if not token:
@@ -71,7 +72,11 @@ class TokenSigner:
         except BadSignature:
             raise Unauthorized("the token is not valid", code="token_invalid") from None
         try:
-            return Caller(user_id=int(payload["uid"]), kind=UserKind(payload["kind"]))
+            return Caller(
+                user_id=int(payload["uid"]),
+                kind=UserKind(payload["kind"]),
+                generation=int(payload.get("gen", 0)),
+            )
         except (KeyError, TypeError, ValueError):
             raise Unauthorized("the token is not valid", code="token_invalid") from None
 

@@ -16,6 +16,7 @@ from server.auth import hash_password
 from server.exceptions import ConfigurationError
 from server.logs import configure
 from server.models import Classroom, User, UserKind
+from server.security.sessions import bump_generation
 from server.settings import Settings
 from server.store import Store, migrate
 
@@ -118,6 +119,7 @@ async def _upsert_instructor(settings: Settings, email: str, name: str, password
             session.add(user)
             await session.flush()
             assert user.id is not None
+            await bump_generation(session, user.id)  # a reset signs every earlier token out
             return user.id
     finally:
         await store.close()

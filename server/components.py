@@ -24,6 +24,7 @@ from server.hands.queue import HelpQueue
 from server.integrity.component import Integrity
 from server.metrics import Metrics
 from server.runs.component import Runs
+from server.security.component import Security
 from server.settings import Settings
 from server.store import Store
 
@@ -41,6 +42,7 @@ class Components:
     bus: Bus
     metrics: Metrics
     signer: TokenSigner
+    security: Security
     hub: RoomHub
     docs: DocumentRegistry
     doc_roles: RoomRoles
@@ -56,6 +58,7 @@ class Components:
         on); it closes in reverse. The runs close after demos, documents and submissions
         (whose tasks wait on runs) and record the last results."""
         return [
+            self.security,
             self.hub,
             self.gamification,
             self.runs,

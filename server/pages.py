@@ -24,12 +24,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from server.api.base import Ctx, components_of, endpoint
+from server.api.base import Ctx, components_of, endpoint, security_of
 from server.api.schemas import Strict
 from server.auth import COOKIE_NAME, Caller
 from server.classrooms.access import room_access
 from server.exceptions import ApiError, BadRequest, Forbidden, Unauthorized
 from server.models import User
+from server.security.origins import check_cookie_call
+from server.security.redirects import safe_next
 
 log = logging.getLogger("classroom.pages")
 
@@ -73,7 +75,7 @@ async def _signed_in(request: Request) -> tuple[Caller, User] | None:
         return None
     components = components_of(request)
     try:
-        caller = components.signer.verify(token)
+        caller = await components.security.sessions.verify(token)
     except Unauthorized:
         return None
     async with components.store.session() as session:
@@ -95,10 +97,9 @@ def _render(
     if who is not None:
         caller, user = who
         context["user"] = {"id": user.id, "name": user.name, "kind": caller.kind.value}
-        boot.update(
-            token=request.cookies.get(COOKIE_NAME),
-            user={"id": user.id, "name": user.name, "kind": caller.kind.value},
-        )
+        # No token in the page: API calls ride on the cookie (with the Origin check) and each
+        # socket gets a single-use ticket from POST /api/socket-tickets.
+        boot.update(user={"id": user.id, "name": user.name, "kind": caller.kind.value})
     return templates.TemplateResponse(
         request, template, context, status_code=status, headers=SECURITY_HEADERS
     )
@@ -109,7 +110,8 @@ async def landing(request: Request) -> Response:
 
 
 async def login_page(request: Request) -> Response:
-    return _render(request, "login.html", {"page": "login"}, await _signed_in(request))
+    boot = {"page": "login", "next": safe_next(request.query_params.get("next"))}
+    return _render(request, "login.html", boot, await _signed_in(request))
 
 
 async def dashboard(request: Request) -> Response:
@@ -154,12 +156,17 @@ def _same_origin_json(request: Request) -> None:
         raise Forbidden("a session can only be started from this site", code="cross_origin")
 
 
+def _same_origin_json_origin(request: Request) -> None:
+    """Sign-out with the cookie: a foreign page may not sign the visitor out."""
+    check_cookie_call(request.method, request.headers, security_of(request).allowed_origins)
+
+
 @endpoint("POST", "/api/session", body=SessionBody, auth=False, status=204, tag="pages")
 async def start_session(ctx: Ctx) -> Response:
     """Keep a token from login or join in the HttpOnly page cookie."""
     _same_origin_json(ctx.request)
     token = ctx.body(SessionBody).token
-    ctx.components.signer.verify(token)
+    await ctx.components.security.sessions.verify(token)
     response = Response(status_code=204)
     response.set_cookie(
         COOKIE_NAME,
@@ -175,7 +182,16 @@ async def start_session(ctx: Ctx) -> Response:
 
 @endpoint("DELETE", "/api/session", auth=False, status=204, tag="pages")
 async def end_session(ctx: Ctx) -> Response:
-    """Sign out of the pages: drop the cookie."""
+    """Sign out of the pages: drop the cookie and revoke the session it carried."""
+    token = ctx.request.cookies.get(COOKIE_NAME)
+    if token:
+        _same_origin_json_origin(ctx.request)
+        try:
+            caller = await ctx.components.security.sessions.verify(token)
+        except Unauthorized:
+            caller = None
+        if caller is not None:
+            await ctx.components.security.sessions.revoke(caller.user_id)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response

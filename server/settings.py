@@ -63,6 +63,23 @@ class Settings:
     leaderboard_prefix: str = "classroom:lb:"
     # a TOML file of extra achievements, added to the built-in ones (rooms/achievement_files.py)
     achievements_file: str | None = None
+    # security (server/security/): origins, rate limits, caps, quotas
+    allowed_origins: str = ""  # comma-separated; empty: the server's own origin
+    allow_unconfined: bool = False  # let the local sandbox run code without bubblewrap
+    logins_per_address_per_minute: int = 30
+    logins_per_account_per_minute: int = 10
+    joins_per_address_per_minute: int = 60
+    joins_per_code_per_minute: int = 300
+    password_workers: int = 2
+    max_events_sockets_per_user: int = 5
+    staff_reserved_connections: int = 20
+    socket_ticket_seconds: int = 30
+    session_cache_seconds: float = 5.0
+    max_runs_per_user: int = 3
+    grading_reserved_runs: int = 10
+    max_docs_per_user: int = 50
+    max_docs_per_room: int = 5000
+    max_doc_bytes: int = 1 << 20
 
     @property
     def is_production(self) -> bool:

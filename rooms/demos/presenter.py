@@ -428,8 +428,9 @@ class Presenter:
         }
 
     def _tally_events(self, quiz: Quiz) -> list[Event]:
-        tally = quiz.tally()
-        return [(INSTRUCTORS, tally), *([(ROOM, tally)] if quiz.revealed else [])]
+        # The room's copy first: staff are in the room too, and the last tally they get is theirs.
+        shown: list[Event] = [(ROOM, quiz.room_tally())] if quiz.revealed else []
+        return [*shown, (INSTRUCTORS, quiz.tally())]
 
     def _record(
         self, kind: TimelineKind, step: int | None, at: float, user_id: int | None = None

@@ -7,7 +7,9 @@ Rules:
 2. One answer per student. A new answer replaces the old one until the quiz closes, and the
    time of the *last* change is the time that scores: changing your mind costs speed.
 3. The tally counts answers, never names: per choice for choice quizzes, right/wrong for short
-   answers (free text could name someone). Students see it only after ``reveal``.
+   answers (free text could name someone). Students see it only after ``reveal``, and the
+   right/wrong count of a short answer only once the quiz is closed (:meth:`Quiz.room_tally`):
+   while it is open, a count that moves with each answer would let a student test guesses.
 4. Scoring uses the speed rule of live exercises (``speed_points``), from the time the quiz
    opened to the time of the answer.
 5. Short answers compare after normalisation: Unicode NFKC, case folded, runs of white space
@@ -135,6 +137,13 @@ class Quiz:
         data["counts"] = counts
         return data
 
+    def room_tally(self) -> dict[str, Any]:
+        """The tally as students may see it (rule 3): no correctness while the quiz is open."""
+        data = self.tally()
+        if self.state is not QuizState.CLOSED:
+            data.pop("correct", None)
+        return data
+
     def opened_event(self) -> dict[str, Any]:
         return {
             "type": "quiz.opened",
@@ -164,7 +173,7 @@ class Quiz:
             "mine": list(mine) if isinstance(mine, tuple) else mine,
         }
         if self.revealed:
-            state["tally"] = self.tally()
+            state["tally"] = self.room_tally()
         if self.state is QuizState.CLOSED:
             state["answer"] = self.content.right_answer
         return state

@@ -21,10 +21,14 @@ from starlette.routing import Route
 
 from server.auth import COOKIE_NAME, Caller
 from server.exceptions import ApiError, BadRequest, Forbidden
+from server.security.bodies import read_body
+from server.security.origins import check_cookie_call
+from server.security.ratelimit import RateLimited
 
 if TYPE_CHECKING:
-    # Only the type: server.components imports every feature, and features import this.
+    # Only the types: server.components imports every feature, and features import this.
     from server.components import Components
+    from server.security.component import Security
 
 log = logging.getLogger("classroom.api")
 
@@ -123,7 +127,7 @@ def endpoint(
         async def run(request: Request) -> Response:
             try:
                 components = components_of(request)
-                caller = components.signer.verify(bearer_token(request)) if auth else None
+                caller = await verified_caller(request, components) if auth else None
                 parsed = await _parse_body(request, body) if body is not None else None
                 result = await handler(Ctx(request, components, caller, parsed))
             except ApiError as exc:
@@ -141,13 +145,24 @@ def endpoint(
     return decorate
 
 
+async def verified_caller(request: Request, components: Components) -> Caller:
+    """The caller of the request's token; a call carried by the page cookie alone must pass
+    the Origin check (server/security/origins.py rule 1). Revoked tokens are refused."""
+    header = request.headers.get("authorization", "")
+    by_cookie = not header.lower().startswith("bearer ") and "token" not in request.query_params
+    if by_cookie and request.cookies.get(COOKIE_NAME):
+        check_cookie_call(request.method, request.headers, components.security.allowed_origins)
+    caller: Caller = await components.security.sessions.verify(bearer_token(request))
+    return caller
+
+
+def security_of(connection: HTTPConnection) -> Security:
+    """The process's :class:`server.security.component.Security` (built in app.py)."""
+    return components_of(connection).security
+
+
 async def _parse_body(request: Request, model: type[M]) -> M:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
+    raw = await read_body(request, MAX_BODY_BYTES)
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -167,4 +182,5 @@ def _describe(exc: ValidationError) -> str:
 
 
 def error_response(exc: ApiError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status_code)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)

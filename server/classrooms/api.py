@@ -24,6 +24,7 @@ from server.api.schemas import (
 from server.classrooms.access import classroom_access, room_access
 from server.exceptions import BadRequest, NotFound
 from server.models import Classroom, DocSnapshot, DocUpdate, Membership, Role, Room, User
+from server.security.visibility import pair_groups, visible
 
 # No 0/O, 1/I/L: the code is read off a projector and typed by hand.
 JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -145,8 +146,11 @@ async def set_member_role(ctx: Ctx) -> MemberOut:
             raise NotFound(f"user {body.user_id} is not a member of this classroom")
         if body.user_id == ctx.caller.user_id and body.role != Role.INSTRUCTOR.value:
             raise BadRequest("you cannot remove your own instructor role", code="own_role")
+        changed = membership.role != body.role
         membership.role = body.role
         session.add(membership)
+    if changed:  # open sockets of this user, on every process, reconnect with the new role
+        await ctx.components.security.sessions.announce(body.user_id, "role")
     return MemberOut(id=body.user_id, name=user.name, role=body.role)
 
 
@@ -181,11 +185,11 @@ async def get_room(ctx: Ctx) -> RoomDetail:
         for doc, at in snapshots.all():
             if doc not in changed or changed[doc] < at:
                 changed[doc] = at
-    own = f"students/{ctx.caller.user_id}/"
+        groups = await pair_groups(session, room_id, ctx.caller.user_id)
+    shown = visible(changed, role=access.role, user_id=ctx.caller.user_id, groups=groups)
     documents = [
-        DocumentOut(name=doc, updated_at=at.isoformat() if at else None)
-        for doc, at in sorted(changed.items())
-        if access.is_staff or not doc.startswith("students/") or doc.startswith(own)
+        DocumentOut(name=doc, updated_at=changed[doc].isoformat() if changed[doc] else None)
+        for doc in shown
     ]
     base = _room_out(access.room)
     return RoomDetail(

@@ -16,6 +16,7 @@ from server.courses.importer import MAX_ARCHIVE_BYTES, CourseError, import_uploa
 from server.exceptions import BadRequest, NotFound
 from server.models import Demo, ExerciseRecord, Role
 from server.models.clock import utcnow
+from server.security.bodies import read_body
 
 
 def public_exercise(exercise: Exercise, *, staff: bool, now: datetime) -> dict[str, Any]:
@@ -54,11 +55,9 @@ async def upload_course(ctx: Ctx) -> dict[str, Any]:
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
         await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
-    data = await ctx.request.body()
+    data = await read_body(ctx.request, MAX_ARCHIVE_BYTES)
     if not data:
         raise BadRequest("send the course archive (zip or tar.gz) as the body", code="empty_body")
-    if len(data) > MAX_ARCHIVE_BYTES:
-        raise BadRequest("the archive is too large", code="body_too_large")
     try:
         report = await import_upload(ctx.components.store, classroom_id, data)
     except CourseError as exc:

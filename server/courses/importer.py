@@ -9,11 +9,10 @@ exercise whose definition changed gets a new version (what a regrade compares ag
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
-import tarfile
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from sandbox.grading import Exercise, InvalidExercise, load_course_exercises
 from sandbox.grading.dump import exercise_to_dict
 from server.models import Demo, ExerciseRecord
 from server.models.clock import utcnow
+from server.security.archives import ArchiveError, ArchiveLimits, extract
 from server.store import Store
 
 log = logging.getLogger("classroom.courses")
@@ -87,7 +87,7 @@ def _relative(message: str, folder: Path) -> str:
 
 
 async def import_course(store: Store, classroom_id: int, folder: Path) -> ImportReport:
-    exercises, demos = read_course(folder)
+    exercises, demos = await asyncio.to_thread(read_course, folder)  # parsing is blocking
     report = ImportReport()
     async with store.session() as session:
         for exercise in exercises:
@@ -152,44 +152,17 @@ async def import_course(store: Store, classroom_id: int, folder: Path) -> Import
 
 
 def unpack_archive(data: bytes, target: Path) -> Path:
-    """Unpack a zip or tar(.gz) upload into ``target`` and return the course folder in it.
+    """Unpack a zip or tar upload into ``target`` and return the course folder in it.
 
-    Refuses absolute paths, ``..``, links and devices, more than MAX_ARCHIVE_MEMBERS files
-    or MAX_UNPACKED_BYTES in all.
-    """
+    Blocking: run it in a thread. The limits are checked while unpacking
+    (server/security/archives.py); every refusal is a :class:`CourseError` with the reason."""
     if len(data) > MAX_ARCHIVE_BYTES:
         raise CourseError(f"the archive is larger than {MAX_ARCHIVE_BYTES >> 20} MiB")
-    members: list[tuple[str, bytes]] = []
-    if zipfile.is_zipfile(io.BytesIO(data)):
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = [i for i in archive.infolist() if not i.is_dir()]
-            _check_count(len(entries))
-            _check_size(sum(i.file_size for i in entries))
-            members = [(i.filename, archive.read(i)) for i in entries]
-    else:
-        try:
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-                infos = archive.getmembers()
-                _check_count(len(infos))
-                for info in infos:
-                    if info.isdir():
-                        continue
-                    if not info.isfile():
-                        raise CourseError(f"{info.name}: links and devices are not allowed")
-                    _check_size(info.size)
-                    extracted = archive.extractfile(info)
-                    assert extracted is not None
-                    members.append((info.name, extracted.read()))
-                _check_size(sum(len(m[1]) for m in members))
-        except tarfile.TarError:
-            raise CourseError("the upload is neither a zip nor a tar archive") from None
-    for name, content in members:
-        path = Path(name)
-        if path.is_absolute() or ".." in path.parts:
-            raise CourseError(f"{name}: paths must stay inside the course folder")
-        destination = target / path
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(content)
+    limits = ArchiveLimits(max_members=MAX_ARCHIVE_MEMBERS, max_bytes=MAX_UNPACKED_BYTES)
+    try:
+        extract(io.BytesIO(data), target, limits)
+    except ArchiveError as exc:
+        raise CourseError(str(exc)) from None
     return _course_root(target)
 
 
@@ -202,16 +175,7 @@ def _course_root(target: Path) -> Path:
     raise CourseError("the archive holds no exercises/ or demos/ folder")
 
 
-def _check_count(count: int) -> None:
-    if count > MAX_ARCHIVE_MEMBERS:
-        raise CourseError(f"the archive has more than {MAX_ARCHIVE_MEMBERS} files")
-
-
-def _check_size(size: int) -> None:
-    if size > MAX_UNPACKED_BYTES:
-        raise CourseError(f"the archive unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
-
-
 async def import_upload(store: Store, classroom_id: int, data: bytes) -> ImportReport:
     with tempfile.TemporaryDirectory(prefix="course-") as tmp:
-        return await import_course(store, classroom_id, unpack_archive(data, Path(tmp)))
+        folder = await asyncio.to_thread(unpack_archive, data, Path(tmp))
+        return await import_course(store, classroom_id, folder)

@@ -50,6 +50,10 @@ class RoomRoles:
         self._entries[key] = (now + self.ttl, found)
         return found
 
+    def forget_user(self, user_id: int) -> None:
+        """Drop this process's cached entries of a user (their role just changed)."""
+        self._entries = {k: v for k, v in self._entries.items() if k[1] != user_id}
+
     def forget_room(self, room_id: int) -> None:
         """Drop this process's cached entries of a room (its pair groups just changed)."""
         self._entries = {k: v for k, v in self._entries.items() if k[0] != room_id}

@@ -20,10 +20,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from rooms.documents import STAFF_ROLES, Access, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName, ProtocolError
 from server.api.base import components_of
-from server.auth import COOKIE_NAME
 from server.documents.outbox import SocketOutbox
 from server.documents.registry import DocumentRegistry, LimitReached
 from server.exceptions import ApiError
+from server.security.quotas import QuotaExceeded
+from server.security.socket_auth import socket_caller
 
 if TYPE_CHECKING:
     from server.components import Components
@@ -51,9 +52,8 @@ class Target:
 
 async def _authorize(components: Components, websocket: WebSocket) -> Target:
     """Who opens which document with what access, or Refused with the reason to close with."""
-    token = websocket.query_params.get("token") or websocket.cookies.get(COOKIE_NAME)
     try:
-        caller = components.signer.verify(token)
+        caller = await socket_caller(components.security, websocket)
         raw_room = websocket.path_params["room"]
         if not raw_room.isdigit():
             raise Refused(f"unknown room {raw_room[:40]!r}")
@@ -76,8 +76,9 @@ async def yjs_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         target = await _authorize(components, websocket)
+        await registry.check_quota(target.room_id, target.name)
         conn_id = registry.admit(target.room_id, target.user_id, staff=target.staff)
-    except (Refused, LimitReached) as exc:
+    except (Refused, LimitReached, QuotaExceeded) as exc:
         await _close(websocket, 1008, str(exc))
         return
     except Exception:
@@ -85,8 +86,13 @@ async def yjs_socket(websocket: WebSocket) -> None:
         log.error("opening %s failed", websocket.url.path, exc_info=True)
         await _close(websocket, 1011, "the server could not open this document")
         return
+
+    async def close(code: int, reason: str) -> None:
+        await _close(websocket, code, reason)
+
     try:
-        await _serve(components.settings.max_frame_bytes, registry, websocket, conn_id, target)
+        with components.security.sockets.opened(target.user_id, "docs", close):
+            await _serve(components.settings.max_frame_bytes, registry, websocket, conn_id, target)
     except Exception:
         log.error("document socket %s failed", conn_id, exc_info=True)
         await _close(websocket, 1011, "the server failed; reconnect to resync")
@@ -126,6 +132,9 @@ async def _serve(
             except ProtocolError as exc:
                 log.info("room %s doc %s conn %s: protocol error: %s", room_id, name, conn_id, exc)
                 await _close(websocket, 1002, str(exc))
+                break
+            except QuotaExceeded as exc:
+                await _close(websocket, 1008, str(exc))
                 break
     finally:
         outbox.close()

@@ -32,12 +32,15 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
+from rooms.awareness import AwarenessLimits
+from rooms.documents import DocumentName
 from rooms.exceptions import ProtocolError
 from rooms.integrity.replay import TextMeter
 from rooms.sync import DocumentSync, Output
 from server.bus import Bus, Subscription
 from server.documents.metrics import DocMetrics
 from server.documents.store import DocKey, DocStore
+from server.security.quotas import DocumentQuota, QuotaExceeded, is_update_frame
 
 log = logging.getLogger("classroom.docs")
 
@@ -67,7 +70,9 @@ class LoadedDocument:
         self.registry = registry
         self.room_id = room_id
         self.name = name
-        self.sync = DocumentSync()
+        self.sync = DocumentSync(limits=registry.awareness_limits)
+        self.flush_timer: asyncio.TimerHandle | None = None
+        self.size = 0  # bytes stored at load plus bytes received since (quotas.py rule 2)
         # Typing history: who sent each update, and how much text it inserted (paste signal).
         self.meter = TextMeter(self.sync.doc)
         self.authors: dict[int, int] = {}
@@ -93,6 +98,8 @@ class LoadedDocument:
         """A frame from a local socket. Raises ProtocolError: close that socket with 1002."""
         since = time.perf_counter()
         self.registry.metrics.bytes_in.inc(len(frame))
+        if is_update_frame(frame):
+            self._check_size(len(frame))
         self.meter.start()
         try:
             out = self.sync.receive(conn_id, frame)
@@ -101,6 +108,16 @@ class LoadedDocument:
         if out.persist:
             self.registry.metrics.updates_in.inc(len(out.persist))
         self.dispatch(out, since, author=self.authors.get(conn_id), inserted=inserted)
+
+    def _check_size(self, incoming: int) -> None:
+        """server/security/quotas.py rule 2: raise QuotaExceeded past ``max_doc_bytes``."""
+        limit = self.registry.quota.max_doc_bytes
+        self.size += incoming
+        if limit and self.size > limit:
+            self.size = len(self.sync.doc.get_update()) + incoming  # the real size, rarely
+            if self.size > limit:
+                self.size -= incoming
+                raise QuotaExceeded(f"this document is over its quota of {limit} bytes")
 
     def leave(self, conn_id: int) -> None:
         self.outboxes.pop(conn_id, None)
@@ -133,6 +150,14 @@ class LoadedDocument:
             registry.metrics.updates_out.inc(sent_updates)
         for frame in out.publish:
             registry.publish(channel_of(self.room_id, self.name), frame, barrier)
+        if out.awareness_due is not None and self.flush_timer is None:
+            delay = max(0.0, out.awareness_due - self.sync.clock())
+            self.flush_timer = asyncio.get_running_loop().call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        """Pass on coalesced awareness states (rooms/sync.py rule 7)."""
+        self.flush_timer = None
+        self.dispatch(self.sync.flush_awareness(), time.perf_counter())
 
     async def read_bus(self, subscription: Subscription) -> None:
         origin = self.registry.origin
@@ -161,6 +186,9 @@ class DocumentRegistry:
         unload_grace_seconds: float = 30.0,
         max_per_room: int = 500,
         max_per_user: int = 20,
+        awareness_limits: AwarenessLimits | None = None,
+        staff_reserved: int = 0,
+        quota: DocumentQuota | None = None,
     ) -> None:
         self.docstore = docstore
         self.bus = bus
@@ -168,6 +196,9 @@ class DocumentRegistry:
         self.unload_grace_seconds = unload_grace_seconds
         self.max_per_room = max_per_room
         self.max_per_user = max_per_user
+        self.awareness_limits = awareness_limits or AwarenessLimits()
+        self.quota = quota or DocumentQuota()
+        self.staff_reserved = min(staff_reserved, max_per_room // 10)  # at most a tenth
         self.origin = uuid.uuid4().bytes
         self._docs: dict[DocKey, LoadedDocument] = {}
         self._room_conns: Counter[int] = Counter()
@@ -202,6 +233,8 @@ class DocumentRegistry:
         one document socket per student."""
         if self._room_conns[room_id] >= self.max_per_room:
             raise LimitReached(f"room {room_id} has {self.max_per_room} open documents already")
+        if not staff and self._room_conns[room_id] >= self.max_per_room - self.staff_reserved:
+            raise LimitReached(f"room {room_id} is full; the rest is kept for its staff")
         if not staff and self._user_conns[user_id] >= self.max_per_user:
             raise LimitReached(f"you have {self.max_per_user} documents open already")
         self._room_conns[room_id] += 1
@@ -254,6 +287,7 @@ class DocumentRegistry:
         except BaseException:
             await doc.subscription.close()
             raise
+        doc.size = sum(len(update) for update in stored)
         for update in stored:
             try:
                 doc.sync.apply_stored(update)
@@ -290,6 +324,8 @@ class DocumentRegistry:
             del self._docs[doc.key]
         if doc.unload_timer is not None:
             doc.unload_timer.cancel()
+        if doc.flush_timer is not None:
+            doc.flush_timer.cancel()
         if doc.reader is not None:
             doc.reader.cancel()
         if doc.subscription is not None:
@@ -300,6 +336,14 @@ class DocumentRegistry:
     def on_unload(self, callback: Callable[[DocKey], None]) -> None:
         """Call ``callback(key)`` after an idle document was unloaded."""
         self._unload_callbacks.append(callback)
+
+    async def check_quota(self, room_id: int, name: DocumentName) -> None:
+        """server/security/quotas.py rule 1 for opening ``name``; raises QuotaExceeded."""
+        if (room_id, str(name)) in self._docs:
+            return
+        stored = await self.docstore.changed_at(room_id)
+        loaded = [doc for room, doc in self._docs if room == room_id]
+        self.quota.check_new(name, [*stored, *loaded])
 
     def loaded(self) -> list[DocKey]:
         return list(self._docs)

@@ -17,6 +17,7 @@ from server.classrooms.access import room_access
 from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError
 from server.models import Membership, Room, User
+from server.security.socket_auth import socket_caller
 from server.store import Store
 
 log = logging.getLogger("classroom.events")
@@ -28,9 +29,10 @@ CLOSE_TOO_SLOW = 1013
 async def room_events(websocket: WebSocket) -> None:
     components = components_of(websocket)
     hub = components.hub
+    security = components.security
     await websocket.accept()
     try:
-        caller = components.signer.verify(websocket.query_params.get("token"))
+        caller = await socket_caller(security, websocket)
         room_id = int(websocket.path_params["room_id"])
         async with components.store.session() as session:
             access = await room_access(session, room_id, caller.user_id)
@@ -42,6 +44,17 @@ async def room_events(websocket: WebSocket) -> None:
     assert user is not None
     conn = RoomConnection(room_id=room_id, user_id=caller.user_id, name=user.name, role=access.role)
     gauge = components.metrics.open_sockets.labels("events")
+
+    async def close(code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await websocket.close(code, reason[:120])
+
+    try:
+        held = security.sockets.opened(caller.user_id, "events", close)
+        held.__enter__()
+    except ApiError as exc:
+        await websocket.close(CLOSE_POLICY, exc.message[:120])
+        return
     gauge.inc()
     writer = asyncio.create_task(_write(websocket, conn), name=f"room-{room_id}-writer-{conn.id}")
     try:
@@ -60,6 +73,7 @@ async def room_events(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        held.__exit__(None, None, None)
         gauge.dec()
         await hub.leave(conn)
         conn.close()

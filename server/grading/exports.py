@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import col, func, select
 
 from server.models import Submission, User
+from server.security.cells import cell
 from server.store import Store
 
 
@@ -48,8 +49,8 @@ async def export_csv(store: Store, classroom_id: int) -> str:
         writer.writerow(
             [
                 row.user_id,
-                name,
-                row.exercise_id,
+                cell(name),
+                cell(row.exercise_id),
                 row.attempt,
                 row.status,
                 row.score,

@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from rooms.events import Audience, Command, EventError, only
-from sandbox.exceptions import SandboxError
+from sandbox.exceptions import BackendUnavailable, QueueFull, SandboxError
 from sandbox.grading import (
     Exercise,
     GradeResult,
@@ -42,8 +42,10 @@ from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
 from server.gamification.game import Gamification
 from server.gamification.room import graded_run
+from server.grading.withdrawn import withdraw
 from server.models import ExerciseRecord, LiveExercise, Room, Submission
 from server.models.clock import as_utc, utcnow
+from server.security.fair_runs import SandboxBusy
 from server.settings import Settings
 from server.store import Store
 
@@ -218,6 +220,9 @@ class Submissions:
                 submitted_at=row.submitted_at,
             )
             error = None
+        except (QueueFull, BackendUnavailable) as exc:  # not an attempt: fair_runs.py rule 3
+            await withdraw(self.store, self.hub, room.id, row, str(exc))
+            raise SandboxBusy(f"the sandbox is busy; submit again: {exc}") from None
         except (InvalidSubmission, GradingError, SandboxError) as exc:
             result, error = None, str(exc)
             log.info("room %s submission %s not graded: %s", room.id, row.id, exc)
@@ -248,7 +253,7 @@ class Submissions:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        if not task.cancelled() and not isinstance(task.exception(), SandboxBusy | None):
             log.error("grading task failed", exc_info=task.exception())
 
     async def _announce(

@@ -19,12 +19,14 @@ from server.models.integrity import (
 from server.models.pairs import PairMember
 from server.models.progress import AchievementUnlock, Progress, Streak, XpEvent
 from server.models.runs import Run
+from server.models.security import ClosedJoinCode, SessionGeneration
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "AchievementUnlock",
     "Classroom",
+    "ClosedJoinCode",
     "Demo",
     "DemoSession",
     "DemoTimelineEvent",
@@ -44,6 +46,7 @@ __all__ = [
     "Room",
     "RoomKind",
     "Run",
+    "SessionGeneration",
     "SimilarityReview",
     "Streak",
     "Submission",

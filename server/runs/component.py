@@ -41,6 +41,7 @@ from server.models.pairs import PairMember
 from server.models.runs import Run
 from server.runs.records import RunRecords
 from server.runs.view import finished_event, summary_of_row
+from server.security.fair_runs import FairShare
 from server.settings import Settings
 from server.store import Store
 
@@ -69,8 +70,11 @@ class Runs:
         metrics: Metrics,
         hub: RoomHub,
         sources: Sources,
+        *,
+        fair: FairShare,
     ) -> None:
         self.settings = settings
+        self.fair = fair
         self.store = store
         self.hub = hub
         self.sources = sources
@@ -114,6 +118,7 @@ class Runs:
                 docker_url=settings.docker_url,
                 image_prefix=settings.image_prefix,
                 pool_size=settings.pool_size,
+                allow_unconfined=settings.allow_unconfined,
             )
             dispatcher = RunQueue(self.backend, settings.run_concurrency, settings.run_queue_size)
         await dispatcher.start()
@@ -146,8 +151,11 @@ class Runs:
         on_chunk: OnChunk | None = None,
         on_state: OnState | None = None,
     ) -> QueuedRun:
-        """Queue ``request`` for a room member and record it. Raises the dispatcher's errors."""
+        """Queue ``request`` for a room member and record it. Raises the dispatcher's errors,
+        or 429 when the member has too many runs in flight (server/security/fair_runs.py)."""
+        self.fair.check(user_id)
         run = await self.dispatcher.submit(request, on_chunk=on_chunk, on_state=on_state)
+        self.fair.track(user_id, run)
         await self.records.record(run, room_id=room_id, user_id=user_id, doc=doc)
         return run
 
@@ -212,6 +220,8 @@ class Runs:
                 on_chunk=lambda _run, chunk: events.put_nowait(chunk),
                 on_state=lambda run: events.put_nowait(run.state),
             )
+        except ApiError as exc:  # too many runs in flight
+            raise EventError(exc.code, exc.message) from None
         except SandboxError as exc:
             raise EventError(_snake(type(exc).__name__), str(exc)) from None
         self._remember(Started(queued, conn.room_id, audience, conn.user_id))

@@ -46,7 +46,7 @@ export async function api(method, path, body = undefined) {
   if (!response.ok) {
     const error = data?.error ?? {};
     // A page whose token expired: tell the page once, so it can offer to sign in again.
-    if (response.status === 401 && bearer) window.dispatchEvent(new CustomEvent("classroom:signed-out", { detail: error }));
+    if (response.status === 401 && error.code !== "bad_credentials") window.dispatchEvent(new CustomEvent("classroom:signed-out", { detail: error }));
     throw new ApiError(response.status, error.code ?? "http", error.message ?? `${response.status} ${response.statusText}`);
   }
   return data;

@@ -5,6 +5,7 @@
 import * as Y from "yjs";
 import * as decoding from "lib0/decoding";
 import { WebsocketProvider, messageAuth } from "y-websocket";
+import { TicketSocket } from "./tickets.js";
 
 /**
  * The Y.Text that holds a document's source, for every client and the server (the server's
@@ -35,11 +36,12 @@ export function socketBase() {
  * `onStatus(state, reason?)` gets "connecting" | "connected" | "synced" | "offline" | "denied"
  * (read-only) | "refused" (the server will not open it for us).
  */
-export function openDoc({ room, doc, token, user, watch = false, connect = true, onStatus = () => {} }) {
+export function openDoc({ room, doc, user, watch = false, connect = true, onStatus = () => {} }) {
   const ydoc = new Y.Doc();
   const provider = new WebsocketProvider(`${socketBase()}/yjs`, `${room}/${doc}`, ydoc, {
     connect,
-    params: { token },
+    // Each (re)connect gets a fresh single-use ticket (tickets.js); no token in the page.
+    WebSocketPolyfill: TicketSocket,
     maxBackoffTime: 2000,
     // Tabs of one browser must not sync behind the server's back: a read-only tab would
     // otherwise hand its edits to a writable one, and the offline story would be untestable.

@@ -1,13 +1,12 @@
 // The instructor dashboard: classrooms (join code large enough for a projector), their rooms,
 // course import, grade export; with ?room=ID, the live view of that room (live.js).
 import { h, $, clear } from "./dom.js";
-import { api, useToken } from "./api.js";
+import { api } from "./api.js";
 import { bootLive } from "./live.js";
 import { bootIntegrity } from "./integrity.js";
 import { toast } from "./toasts.js";
 
 export async function bootDashboard(boot) {
-  useToken(boot.token);
   const live = new URLSearchParams(location.search).get("room");
   $("#new-classroom").addEventListener("submit", (event) => createClassroom(event, boot));
   await renderClassrooms(boot);

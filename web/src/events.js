@@ -3,12 +3,13 @@
 // Commands sent while the socket is down are refused (returned false) rather than queued: a
 // queued "run" replayed a minute later would surprise the student.
 import { socketBase } from "./collab.js";
+import { ticketed } from "./tickets.js";
 
 const MAX_BACKOFF_MS = 5000;
 
 export class RoomEvents {
-  constructor(room, token) {
-    this.url = `${socketBase()}/ws/rooms/${encodeURIComponent(room)}?token=${encodeURIComponent(token)}`;
+  constructor(room) {
+    this.url = `${socketBase()}/ws/rooms/${encodeURIComponent(room)}`;
     this.handlers = new Map();
     this.socket = null;
     this.attempt = 0;
@@ -50,7 +51,30 @@ export class RoomEvents {
   connect() {
     this.closed = false;
     this.setStatus("connecting");
-    const socket = new WebSocket(this.url);
+    // A fresh single-use ticket for every (re)connect (tickets.js).
+    ticketed(this.url).then(
+      (url) => this.open(url),
+      (error) => {
+        if (error?.status === 401 || error?.status === 403) {
+          this.closed = true;
+          this.setStatus("refused");
+          this.emit("error", { type: "error", code: "refused", message: error.message });
+          return;
+        }
+        this.setStatus("offline");
+        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
+        this.attempt += 1;
+        setTimeout(() => {
+          if (!this.closed) this.connect();
+        }, delay);
+      },
+    );
+    return this;
+  }
+
+  open(url) {
+    if (this.closed) return;
+    const socket = new WebSocket(url);
     this.socket = socket;
     socket.addEventListener("open", () => {
       this.attempt = 0;

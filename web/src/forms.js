@@ -41,14 +41,13 @@ export function bootJoin(boot) {
       }
     });
   }
-  if (boot.token) listMyRooms(boot);
+  if (boot.user) listMyRooms(boot);
 }
 
 /** A signed-in visitor of the landing page sees the rooms of their classrooms. */
 async function listMyRooms(boot) {
   const root = $("#my-rooms");
   if (!root) return;
-  useToken(boot.token);
   try {
     const { classrooms } = await api("GET", "/api/classrooms");
     const sections = [];
@@ -65,7 +64,7 @@ async function listMyRooms(boot) {
   }
 }
 
-export function bootLogin() {
+export function bootLogin(boot) {
   const form = $("#login-form");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -77,9 +76,8 @@ export function bootLogin() {
         password: form.elements.namedItem("password").value,
       });
       await startSession(signed.token);
-      const next = new URLSearchParams(location.search).get("next");
-      // Only a local path: an open redirect would let a link send a fresh login anywhere.
-      location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : "/dashboard");
+      // The server checked next= (same-origin paths only: server/security/redirects.py).
+      location.assign(boot.next ?? "/dashboard");
     } catch (error) {
       showError(form, error.message);
       busy(form, false);

@@ -40,7 +40,7 @@ export async function bootLive(boot, roomId) {
       host);
     host.addEventListener("click", () => location.assign(href));
     grid.append(tile);
-    const session = openDoc({ room: roomId, doc, token: boot.token, user: boot.user, watch: true, connect: false, onStatus: (state, reason) => {
+    const session = openDoc({ room: roomId, doc, user: boot.user, watch: true, connect: false, onStatus: (state, reason) => {
       tile.dataset.state = state;
       tile.title = state === "refused" ? `Not live: ${reason}` : "";
     } });
@@ -77,7 +77,7 @@ export async function bootLive(boot, roomId) {
 
   await listExercises(roomId, room.classroom_id);
 
-  const events = new RoomEvents(roomId, boot.token);
+  const events = new RoomEvents(roomId);
   const send = (message) => events.send(message);
   const demos = await api("GET", `/api/classrooms/${room.classroom_id}/demos`).then((d) => (Array.isArray(d) ? d : (d?.demos ?? []))).catch(() => []);
   const demo = new DemoPanel($("#live-demo"), { send, isInstructor: true, demos });

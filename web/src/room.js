@@ -2,7 +2,7 @@
 // run button and output pane, and the demo, exercise, leaderboard and presence panels, all fed
 // by the room events socket.
 import { h, $, clear } from "./dom.js";
-import { api, useToken } from "./api.js";
+import { api } from "./api.js";
 import { openDoc } from "./collab.js";
 import { createEditor } from "./editor.js";
 import { LANGUAGES, languageById, languageOfDoc, docWithLanguage } from "./languages.js";
@@ -41,8 +41,8 @@ const PAIR_POLL_MS = 3000;
 
 /** The caller's document: its Y.Doc, provider and editor, rebuilt when the file changes. */
 class DocEditor {
-  constructor({ host, label, status, room, token, user }) {
-    Object.assign(this, { host, label, status, room, token, user });
+  constructor({ host, label, status, room, user }) {
+    Object.assign(this, { host, label, status, room, user });
     this.session = null;
     this.editor = null;
   }
@@ -52,7 +52,7 @@ class DocEditor {
     this.session?.destroy();
     this.docName = docName;
     this.label.textContent = docName;
-    this.session = openDoc({ room: this.room, doc: docName, token: this.token, user: this.user, onStatus: (state, reason) => {
+    this.session = openDoc({ room: this.room, doc: docName, user: this.user, onStatus: (state, reason) => {
       this.status.textContent = reason ? `${DOC_STATUS[state]}: ${reason}` : (DOC_STATUS[state] ?? state);
       this.status.dataset.state = state;
       if (state === "denied") this.editor?.setReadOnly(true);
@@ -75,9 +75,8 @@ class DocEditor {
 }
 
 export async function bootRoom(boot) {
-  const { token, user } = boot;
+  const { user } = boot;
   const roomId = boot.room_id;
-  useToken(token);
   const isInstructor = boot.role !== "student";
   let room = { id: roomId, kind: "lesson" };
   try {
@@ -92,7 +91,7 @@ export async function bootRoom(boot) {
   let lang = explicitDoc && explicitDoc.includes(".") ? languageOfDoc(explicitDoc) : languageById(stored ?? "python");
   const select = $("#language");
   clear(select, LANGUAGES.map((l) => h("option", { value: l.id, selected: l.id === lang.id }, l.label)));
-  const doc = new DocEditor({ host: $("#editor"), label: $("#doc-name"), status: $("#doc-status"), room: roomId, token, user });
+  const doc = new DocEditor({ host: $("#editor"), label: $("#doc-name"), status: $("#doc-status"), room: roomId, user });
   doc.open(explicitDoc ?? (await defaultDoc({ ...room, id: roomId }, user.id, isInstructor, lang)), lang);
 
   // Not paired yet: look again now and then, and move to the pair's file once there is one.
@@ -118,7 +117,7 @@ export async function bootRoom(boot) {
   };
   select.addEventListener("change", () => setLanguage(languageById(select.value)));
 
-  const events = new RoomEvents(roomId, token);
+  const events = new RoomEvents(roomId);
   const send = (message) => events.send(message);
   const output = new OutputPane($("#output"), send);
   const presence = new Presence($("#members"), isInstructor ? $("#hands") : null, { room: roomId, me: user.id, send: isInstructor ? send : null });
@@ -157,7 +156,7 @@ export async function bootRoom(boot) {
     // The instructor's live demo code, read-only for students.
     let demoDoc = null;
     demo.showCode((host) => {
-      demoDoc = openDoc({ room: roomId, doc: "demo", token, user });
+      demoDoc = openDoc({ room: roomId, doc: "demo", user });
       demoEditor = createEditor(host, demoDoc.ytext, { awareness: demoDoc.awareness, readOnly: true, compact: true, language: LANGUAGES[0], label: "Demo code (read-only)" });
       demoDoc.ytext.observe(() => demo.showCodeHost(demoDoc.ytext.length > 0));
     }, () => {

@@ -1,0 +1,31 @@
+"""Request bodies read with a running limit.
+
+``Content-Length`` is only a claim: a chunked body has none, and a lying one is cut by the
+server anyway. The body is read chunk by chunk and refused the moment the total passes the
+limit, so a 96 MiB upload costs at most ``limit`` bytes of memory, signed in or not.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from server.exceptions import BadRequest
+
+
+def too_large(limit: int) -> BadRequest:
+    return BadRequest(f"the body is larger than {limit} bytes", code="body_too_large")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or :class:`BadRequest` ``body_too_large`` as soon as it passes ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

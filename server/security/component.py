@@ -1,0 +1,59 @@
+"""The security component of a process: its limiter, password pool, sessions and sockets."""
+
+from __future__ import annotations
+
+from server.auth import TokenSigner
+from server.bus import Bus
+from server.security.fair_runs import FairShare
+from server.security.origins import parse_origins
+from server.security.passwords import PasswordChecker
+from server.security.ratelimit import Counters, Limit, MemoryCounters, RateLimiter, RedisCounters
+from server.security.sessions import Sessions
+from server.security.sockets import OpenSockets
+from server.settings import Settings
+from server.store import Store
+
+
+class Security:
+    def __init__(self, settings: Settings, store: Store, bus: Bus, signer: TokenSigner) -> None:
+        counters: Counters
+        if settings.redis_url:
+            counters = RedisCounters(settings.redis_url, settings.leaderboard_prefix + "sec:")
+        else:
+            counters = MemoryCounters()
+        self.allowed_origins = parse_origins(settings.allowed_origins)
+        self.limiter = RateLimiter(
+            counters,
+            {
+                "login-address": Limit(settings.logins_per_address_per_minute, 60),
+                "login-account": Limit(settings.logins_per_account_per_minute, 60),
+                "join-address": Limit(settings.joins_per_address_per_minute, 60),
+                "join-code": Limit(settings.joins_per_code_per_minute, 60),
+            },
+        )
+        self.fair = FairShare(
+            settings.max_runs_per_user,
+            settings.run_concurrency + settings.run_queue_size,
+            settings.grading_reserved_runs,
+        )
+        self.passwords = PasswordChecker(workers=settings.password_workers)
+        self.sockets = OpenSockets(settings.max_events_sockets_per_user)
+        self.sessions = Sessions(
+            signer,
+            settings.secret_key,
+            store,
+            bus=bus,
+            counters=counters,
+            sockets=self.sockets,
+            cache_seconds=settings.session_cache_seconds,
+            ticket_seconds=settings.socket_ticket_seconds,
+        )
+
+    async def start(self) -> None:
+        await self.sessions.start()
+
+    async def close(self) -> None:
+        await self.fair.close()
+        await self.sessions.close()
+        await self.passwords.close()
+        await self.limiter.close()
