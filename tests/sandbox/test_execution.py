@@ -114,6 +114,6 @@ async def test_cancel_after_the_end_changes_nothing(backend: LocalBackend) -> No
         chunks = [chunk async for chunk in execution.chunks()]
         result = await execution.wait()
         await execution.cancel()
-    assert [chunk.data for chunk in chunks] == ["hello\n"]
+    assert "".join(chunk.data for chunk in chunks) == "hello\n"  # chunking varies with load
     assert result.status is RunStatus.OK
     assert await execution.wait() is result
