@@ -35,7 +35,9 @@ from server.api import (
     openapi,
 )
 from server.bus import Bus
+from server.course_log import api as course_log
 from server.exceptions import ApiError
+from server.gradebook import api as gradebook
 from server.metrics import Metrics, MetricsMiddleware
 from server.settings import Settings
 from server.state import AppState
@@ -53,6 +55,8 @@ def all_routes() -> list[BaseRoute]:
         *classrooms.routes,
         *course.routes,
         *grades.routes,
+        *gradebook.routes,
+        *course_log.routes,
         *events.routes,
         *pages.routes,
         *yjs.routes,

@@ -12,8 +12,6 @@ awards no XP (first passes are history) and says so in the event.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -43,7 +41,7 @@ from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
 from server.gamification import Gamification
 from server.gamification_hub import deliver, graded_run
 from server.hub import RoomConnection, RoomHub
-from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
+from server.models import ExerciseRecord, LiveExercise, Room, Submission, UserKind
 from server.models.clock import as_utc, utcnow
 from server.source import files_for
 from server.state import AppState
@@ -350,68 +348,6 @@ class Submissions:
             await self.hub.publish(
                 room_id, Audience(staff=True), {"type": "regrade.progress", **status}
             )
-
-    # -- exports ---------------------------------------------------------------------
-
-    async def latest_grades(self, classroom_id: int) -> list[tuple[Submission, str]]:
-        async with self.state.store.session() as session:
-            latest = (
-                select(func.max(Submission.id))
-                .where(Submission.classroom_id == classroom_id)
-                .group_by(col(Submission.user_id), col(Submission.exercise_id))
-            )
-            rows = await session.exec(
-                select(Submission, User.name)
-                .join(User, col(User.id) == Submission.user_id)
-                .where(col(Submission.id).in_(latest))
-                .order_by(col(User.name), col(Submission.exercise_id))
-            )
-            return [(row, name) for row, name in rows.all()]
-
-    async def export_csv(self, classroom_id: int) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "student_id",
-                "student",
-                "exercise",
-                "attempt",
-                "status",
-                "score",
-                "max_score",
-                "submitted_at",
-            ]
-        )
-        for row, name in await self.latest_grades(classroom_id):
-            writer.writerow(
-                [
-                    row.user_id,
-                    name,
-                    row.exercise_id,
-                    row.attempt,
-                    row.status,
-                    row.score,
-                    row.max_score,
-                    row.submitted_at.isoformat(),
-                ]
-            )
-        return out.getvalue()
-
-    async def export_json(self, classroom_id: int) -> dict[str, Any]:
-        """Gradescope-compatible ``results.json`` per student and exercise."""
-        students: dict[int, dict[str, Any]] = {}
-        for row, name in await self.latest_grades(classroom_id):
-            entry = students.setdefault(
-                row.user_id, {"student_id": row.user_id, "name": name, "exercises": {}}
-            )
-            entry["exercises"][row.exercise_id] = row.results or {
-                "score": 0,
-                "max_score": row.max_score or 0,
-                "output": row.error or "not graded",
-                "tests": [],
-            }
-        return {"classroom_id": classroom_id, "students": list(students.values())}
 
 
 async def _room_of(state: AppState, conn: RoomConnection) -> RoomAccess:

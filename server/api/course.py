@@ -11,6 +11,7 @@ from rooms.demos.definition import from_dict as demo_from_dict
 from sandbox.grading import Exercise, IOTest, UnitTest, Visibility
 from server.access import classroom_access
 from server.api.base import Ctx, endpoint
+from server.course_log import log as course_log
 from server.courses import MAX_ARCHIVE_BYTES, CourseError, import_upload
 from server.exceptions import BadRequest, NotFound
 from server.models import Demo, ExerciseRecord, Role
@@ -61,7 +62,11 @@ async def upload_course(ctx: Ctx) -> dict[str, Any]:
     try:
         report = await import_upload(ctx.state.store, classroom_id, data)
     except CourseError as exc:
+        await course_log.record(ctx.state.store, classroom_id, ctx.caller.user_id, errors=str(exc))
         raise BadRequest(str(exc), code="invalid_course") from None
+    await course_log.record(
+        ctx.state.store, classroom_id, ctx.caller.user_id, report=report.to_dict()
+    )
     return report.to_dict()
 
 

@@ -1,4 +1,5 @@
-"""Submissions, grades, regrades, exports, live exercises and the leaderboard over HTTP."""
+"""Submissions, grades, regrades, live exercises and the leaderboard over HTTP (the exports
+are the gradebook's: server/gradebook/api.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from sqlmodel import col, select
-from starlette.responses import Response
 
 from rooms.leaderboard import BoardId
 from server.access import classroom_access, room_access
@@ -131,30 +131,6 @@ async def regrade_status(ctx: Ctx) -> dict[str, Any]:
     return dict(status)
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/grades.csv", tag="grading")
-async def grades_csv(ctx: Ctx) -> Response:
-    """Latest grade per student and exercise, as CSV (staff)."""
-    classroom_id = ctx.path_int("classroom_id")
-    async with ctx.session() as session:
-        await classroom_access(
-            session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
-        )
-    text = await _submissions(ctx).export_csv(classroom_id)
-    headers = {"content-disposition": f'attachment; filename="grades-{classroom_id}.csv"'}
-    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
-
-
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/grades.json", tag="grading")
-async def grades_json(ctx: Ctx) -> dict[str, Any]:
-    """Latest grade per student and exercise in Gradescope's results.json shape (staff)."""
-    classroom_id = ctx.path_int("classroom_id")
-    async with ctx.session() as session:
-        await classroom_access(
-            session, classroom_id, ctx.caller, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
-        )
-    return await _submissions(ctx).export_json(classroom_id)
-
-
 @endpoint(
     "POST",
     "/api/rooms/{room_id:int}/exercises/{exercise_id:str}/live",
@@ -191,8 +167,6 @@ routes = [
     get_submission,
     start_regrade,
     regrade_status,
-    grades_csv,
-    grades_json,
     open_live,
     leaderboard,
 ]
