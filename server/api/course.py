@@ -44,6 +44,8 @@ def public_exercise(exercise: Exercise, *, staff: bool, now: datetime) -> dict[s
         "starter": exercise.starter,
         "due": exercise.due.isoformat() if exercise.due else None,
         "max_score": exercise.max_score,
+        # Percent off per attempt (the last value repeats), so a page can warn before one.
+        "attempt_penalties": list(exercise.penalties.attempts),
         "tests": tests,
     }
 
