@@ -77,7 +77,7 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     await expect(dashboard.get_by_test_id("toasts")).to_contain_text("Course imported")
     # The instructor opens the exercise live from the dashboard: it opens on Alice's page.
     live = await open_page(teacher_ctx, classroom.url(f"/dashboard?room={classroom.room_id}"))
-    await live.get_by_role("button", name="Open Shout it live").click()
+    await live.get_by_role("button", name="Open live: Shout it").click()
     await expect(alice.get_by_test_id("toasts")).to_contain_text("Exercise open")
     await expect(alice.get_by_label("Choose")).to_have_value("shout")
     await expect(alice.get_by_test_id("exercise-prompt").locator("strong")).to_have_text("capitals")

@@ -33,7 +33,7 @@ export async function bootLive(boot, roomId) {
   }
   const handsBody = addPanel("hands", "Raised hands", { order: 10 });
   const boardBody = addPanel("leaderboard", "Leaderboard", { order: 20 });
-  const demoBody = addPanel("demo", "Demo", { order: 30 });
+  const demoBody = addPanel("demo", "On the screen", { order: 30 });
   const runsBody = addPanel("runs", "Recent runs", { order: 40 });
   const names = new Map(room.members.map((m) => [String(m.id), m.name]));
   $("#live-title").textContent = `Live: ${room.title}`;
@@ -160,7 +160,7 @@ async function liveExerciseControls(root, roomId, classroom) {
       toast("Could not open the exercise", error.message, "error");
     }
   } }, "Open live");
-  const label = () => open.setAttribute("aria-label", `Open ${chosen().title ?? chosen().id} live`);
+  const label = () => open.setAttribute("aria-label", `Open live: ${chosen().title ?? chosen().id}`);
   picker.addEventListener("change", label);
   label();
   clear(root, h("label", { for: "live-exercise" }, "Exercise"), picker,
