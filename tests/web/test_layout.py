@@ -1,4 +1,4 @@
-"""Every page at a laptop's 1280×800 and a phone's 390×844 in Chromium: nothing scrolls
+"""Every page at a laptop's 1280x800 and a phone's 390x844 in Chromium: nothing scrolls
 sideways (``scrollWidth ≤ innerWidth``), the controls the flow needs are on screen without
 scrolling, axe stays clean; a screenshot of each lands in the CI artifacts."""
 
