@@ -24,7 +24,8 @@ export function groupFailures(tests) {
   for (const test of tests) {
     if (test.status === "passed") continue;
     const output = test.output ?? "";
-    const key = output || `\u0000${test.name}`;
+    // Hidden tests show no output: they fail "the same way" as far as the student can tell.
+    const key = output || "\u0000hidden";
     if (!groups.has(key)) groups.set(key, { lead: output ? leadLine(output) : "failed (details hidden)", output, tests: [] });
     groups.get(key).tests.push(test);
   }

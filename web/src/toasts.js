@@ -8,10 +8,13 @@ import { h } from "./dom.js";
 const MAX_SHOWN = 2;
 let region = null;
 
+// A page may give the area a place of its own (the room page: in its header, where a notice
+// covers nothing); elsewhere it floats in a corner.
 function ensureRegion() {
   if (!region) {
-    region = h("div", { class: "toasts", role: "status", "aria-live": "polite", "data-testid": "toasts" });
-    document.body.append(region);
+    const spot = document.getElementById("notices");
+    region = h("div", { class: spot ? "toasts inline" : "toasts", role: "status", "aria-live": "polite", "data-testid": "toasts" });
+    (spot ?? document.body).append(region);
   }
   return region;
 }
