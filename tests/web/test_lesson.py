@@ -259,3 +259,36 @@ async def test_the_gradebook_keeps_best_or_latest(browser: Browser, classroom: C
         "href", f"/api/classrooms/{classroom.classroom['id']}/grades.csv?keep=latest"
     )
     await screenshot(page, "lesson-gradebook")
+
+
+async def test_demo_picker_shows_the_running_demo_and_copy_keeps_the_language(
+    browser: Browser, classroom: Classroom
+) -> None:
+    await import_course(classroom)
+    teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
+    dashboard = await open_page(teacher_ctx, classroom.url(f"/dashboard?room={classroom.room_id}"))
+    await expect(dashboard.locator("#live-status")).to_have_text("live")
+    bar = dashboard.get_by_test_id("lesson-bar")
+    await bar.get_by_label("Choose a demo").select_option(label="Bubble sort, step by step")
+    await bar.get_by_role("button", name="Start").click()
+    await expect(bar.get_by_role("button", name="Previous step")).to_be_disabled()
+    await bar.get_by_role("button", name="Next step").click()
+    await expect(bar.get_by_role("button", name="Previous step")).to_be_enabled()
+    # The room page's picker shows the demo that runs, not the first of the list.
+    room = await open_page(teacher_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+    await expect(room.get_by_label("Choose a demo")).to_have_value("bubble-sort")
+    await expect(room.get_by_role("button", name="Restart")).to_be_visible()
+
+    alice = await student_page(browser, classroom)
+    await alice.get_by_label("Language").select_option(label="C")
+    await expect(alice.get_by_test_id("doc-name")).to_have_text("main.c")
+    await wait_synced(alice)
+    await put_code(alice, "int main(void) { return 0; }\n")
+    await expect(alice.locator(".demo-code .cm-content")).to_contain_text("def bubble_sort")
+    # Python demo code never lands in a C file: it goes to main.py, and the page says so.
+    await alice.get_by_role("button", name="Copy into my file").click()
+    await expect(alice.get_by_test_id("doc-name")).to_have_text("main.py")
+    await wait_text(alice, "def bubble_sort")
+    await expect(alice.get_by_test_id("toasts")).to_contain_text("now in main.py")
+    await alice.get_by_test_id("file-select").select_option(label="main.c")
+    await wait_text(alice, r"^int main\(void\) \{ return 0; \}\n$")
