@@ -106,6 +106,15 @@ async def test_public_pages(browser: Browser, classroom: Classroom, viewport: st
     await fits(page)
     await on_screen(page.get_by_role("button", name="Sign in"))
     await screenshot(page, f"layout-login-{viewport}")
+    # The error page, and the gradebook refused to a student.
+    student = await context_for(browser, classroom, classroom.alice, viewport)
+    for path in ("/rooms/9999", f"/classrooms/{classroom.classroom['id']}/gradebook"):
+        refused = await student.new_page()
+        response = await refused.goto(classroom.url(path))
+        assert response is not None and response.status in (403, 404)
+        await expect(refused.get_by_role("alert")).to_be_visible()
+        await fits(refused)
+    await screenshot(refused, f"layout-error-{viewport}")
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
