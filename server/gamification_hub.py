@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import col, select
+
 from rooms.achievement_files import builtin, load
 from rooms.achievements import Catalog
 from rooms.events import ROOM_AUDIENCE, only
@@ -26,7 +28,7 @@ from server.exceptions import ConfigurationError
 from server.gamification import Gamification, GradedRun, Outbound, ToRoom
 from server.hub import RoomConnection, RoomHub
 from server.leaderboard import InMemoryLeaderboard, LeaderboardStore, RedisLeaderboard
-from server.models import Room
+from server.models import AchievementUnlock, Room
 from server.models.clock import as_utc
 from server.models.exercises import LiveExercise, Submission
 from server.settings import Settings
@@ -55,9 +57,8 @@ def catalog(settings: Settings) -> Catalog:
 
 def install(state: AppState) -> Gamification:
     """Register the ``gamification`` component, and the snapshot part when the hub exists."""
-    game = Gamification(
-        state.store, open_leaderboard(state.settings), catalog=catalog(state.settings)
-    )
+    achievements = catalog(state.settings)
+    game = Gamification(state.store, open_leaderboard(state.settings), catalog=achievements)
     state.add("gamification", game)
     hub: RoomHub | None = state.components.get("hub")
     if hub is not None:
@@ -65,7 +66,20 @@ def install(state: AppState) -> Gamification:
         async def leaderboard(conn: RoomConnection) -> dict[str, Any]:
             return await standings(state, game, conn.room_id)
 
+        async def unlocked(conn: RoomConnection) -> list[dict[str, object]]:
+            """The caller's achievements, so a page lists them again after a reload."""
+            async with state.store.session() as s:
+                rows = await s.exec(
+                    select(AchievementUnlock.achievement_id)
+                    .where(AchievementUnlock.user_id == conn.user_id)
+                    .order_by(col(AchievementUnlock.id))
+                )
+                ids = list(rows.all())
+            by_id = {a.id: a for a in achievements}
+            return [by_id[i].to_message() for i in ids if i in by_id]
+
         hub.snapshot_part("leaderboard", leaderboard)
+        hub.snapshot_part("achievements", unlocked)
     return game
 
 

@@ -115,3 +115,9 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     assert download.suggested_filename == f"grades-{classroom.classroom['id']}-best.csv"
     csv_text = await asyncio.to_thread(Path(await download.path()).read_text)
     assert "Alice" in csv_text and "shout" in csv_text
+    # Still listed after a reload (the room snapshot carries them).
+    await alice.reload()
+    await alice.wait_for_selector("body[data-ready=true]")
+    await expect(alice.get_by_test_id("achievements").locator("li").first).not_to_have_text(
+        "None yet."
+    )

@@ -330,6 +330,17 @@ export async function bootRoom(boot) {
   };
 
   const mine = (id) => String(id) === String(user.id);
+  // The student's achievements stay listed on the page (from the snapshot, then as unlocked).
+  const listAchievements = (items) => {
+    const list = $("#achievements");
+    if (!list || items.length === 0) return;
+    list.querySelector(".muted")?.remove();
+    const have = new Set([...list.children].map((li) => li.dataset.id));
+    for (const a of items) {
+      if (have.has(String(a.id))) continue;
+      list.append(h("li", { dataset: { id: String(a.id) } }, h("strong", {}, a.name ?? a.id), a.description ? ` — ${a.description}` : ""));
+    }
+  };
   const eventsStatus = $("#events-status");
   events
     .on("status", (state) => {
@@ -341,6 +352,7 @@ export async function bootRoom(boot) {
       syncHand();
       board.snapshot(m.leaderboard);
       demo.update(m.demo ?? null);
+      if (Array.isArray(m.achievements)) listAchievements(m.achievements);
     })
     .on("member.joined", (m) => presence.joined(m))
     .on("member.left", (m) => presence.left(m))
@@ -381,11 +393,7 @@ export async function bootRoom(boot) {
       // Only one's own: a classmate's achievement is theirs to enjoy, not a notice for all.
       if (!mine(m.user_id)) return;
       const a = m.achievement ?? {};
-      const list = $("#achievements");
-      if (list) {
-        list.querySelector(".muted")?.remove();
-        list.append(h("li", {}, h("strong", {}, a.name ?? a.id), a.description ? ` — ${a.description}` : ""));
-      }
+      listAchievements([a]);
       toast(`Achievement unlocked: ${a.name ?? a.id}`, a.description ?? "", "good", 6000);
     })
     .on("hand.raised", onHand)
