@@ -33,6 +33,7 @@ from server.classrooms import api as classrooms_api
 from server.classrooms import join_codes
 from server.components import Components
 from server.courses import api as courses_api
+from server.courses import status as course_status
 from server.demos import api as demos_api
 from server.demos.live import LiveDemos
 from server.demos.presenters import MemoryPresenters, PresenterStore, RedisPresenters
@@ -48,7 +49,8 @@ from server.events.hub import RoomConnection, RoomHub
 from server.events.presence import LocalPresence, RedisPresence
 from server.exceptions import ApiError
 from server.gamification.game import Gamification
-from server.gamification.room import catalog, open_leaderboard, standings
+from server.gamification.room import catalog, open_leaderboard, standings, unlocked
+from server.gradebook import api as gradebook
 from server.grading import api as grading_api
 from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
@@ -83,6 +85,8 @@ def all_routes() -> list[BaseRoute]:
         *runs_api.routes,
         *integrity_api.routes,
         *join_codes.routes,
+        *gradebook.routes,
+        *course_status.routes,
     ]
 
 
@@ -123,7 +127,8 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     doc_roles = RoomRoles(store)
     security.sessions.on_change(doc_roles.forget_user)
     sources = Sources(store, docs)
-    gamification = Gamification(store, open_leaderboard(settings), catalog=catalog(settings))
+    achievements = catalog(settings)
+    gamification = Gamification(store, open_leaderboard(settings), catalog=achievements)
     hands = HelpQueue(store, hub)
     runs = Runs(settings, store, metrics, hub, sources, fair=security.fair)
     submissions = Submissions(
@@ -145,12 +150,16 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     async def leaderboard(conn: RoomConnection) -> dict[str, Any]:
         return await standings(store, gamification, conn.room_id)
 
+    async def achievements_part(conn: RoomConnection) -> list[dict[str, object]]:
+        return await unlocked(store, achievements, conn.user_id)
+
     async def ping(conn: RoomConnection, _command: object) -> None:
         conn.send({"type": "pong"})
 
     # The room snapshot, in the order its parts were always sent.
     hub.snapshot_part("members", members)
     hub.snapshot_part("leaderboard", leaderboard)
+    hub.snapshot_part("achievements", achievements_part)
     hub.handle("ping", ping)
     return Components(
         settings=settings,

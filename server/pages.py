@@ -27,9 +27,9 @@ from starlette.templating import Jinja2Templates
 from server.api.base import Ctx, components_of, endpoint, security_of
 from server.api.schemas import Strict
 from server.auth import COOKIE_NAME, Caller
-from server.classrooms.access import room_access
+from server.classrooms.access import classroom_access, room_access
 from server.exceptions import ApiError, BadRequest, Forbidden, Unauthorized
-from server.models import User
+from server.models import Role, User
 from server.security.origins import check_cookie_call
 from server.security.redirects import safe_next
 
@@ -144,6 +144,30 @@ async def room_page(request: Request) -> Response:
     return _render(request, "room.html", boot, who, role=access.role.value, title=access.room.title)
 
 
+async def gradebook_page(request: Request) -> Response:
+    """The gradebook of a classroom (staff): the table comes from /api/.../gradebook."""
+    classroom_id: int = request.path_params["classroom_id"]
+    who = await _signed_in(request)
+    if who is None:
+        return RedirectResponse(f"/login?next=/classrooms/{classroom_id}/gradebook", 303)
+    try:
+        async with components_of(request).store.session() as session:
+            classroom, _ = await classroom_access(
+                session, classroom_id, who[0].user_id, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
+            )
+    except ApiError as exc:
+        return _render(
+            request,
+            "error.html",
+            {"page": "error"},
+            who,
+            status=exc.status_code,
+            message=exc.message,
+        )
+    boot: dict[str, Any] = {"page": "gradebook", "classroom_id": classroom_id}
+    return _render(request, "gradebook.html", boot, who, title=classroom.title)
+
+
 def _same_origin_json(request: Request) -> None:
     """Refuse a cross-site attempt to sign a visitor in as someone else (login CSRF): another
     site's form cannot send JSON, and a browser names the page's origin on a POST."""
@@ -202,6 +226,7 @@ routes: list[BaseRoute] = [
     Route("/login", login_page, methods=["GET"]),
     Route("/dashboard", dashboard, methods=["GET"]),
     Route("/rooms/{room_id:int}", room_page, methods=["GET"]),
+    Route("/classrooms/{classroom_id:int}/gradebook", gradebook_page, methods=["GET"]),
     start_session,
     end_session,
     # The bundle is about 1 MB minified and a third of that gzipped.

@@ -174,7 +174,7 @@ class Exercise:
 
     @property
     def test_points(self) -> float:
-        return sum(_points_of(test) for test in self.tests)
+        return sum(points_of(test) for test in self.tests)
 
     @property
     def max_score(self) -> float:
@@ -198,7 +198,7 @@ class Exercise:
         return next(iter(self.starter), None)
 
 
-def _points_of(test: Test) -> float:
+def points_of(test: Test) -> float:
     if isinstance(test, IOTest | ValueTest):
         return test.points
     return sum(case.points for case in test.cases)

@@ -36,6 +36,7 @@ from sandbox.grading.definitions import (
 from sandbox.grading.exceptions import InvalidExercise, UnsupportedLanguage
 from sandbox.grading.harness import RUST_MODULE, SUPPORTED, discover_cases, reserved_names
 from sandbox.grading.values import tag
+from sandbox.languages import LANGUAGES
 
 KeyPath = tuple[str | int, ...]
 Locate = Callable[[KeyPath], int | None]
@@ -154,6 +155,10 @@ def exercise_from_dict(
     language = top.text("language")
     if not _LANGUAGE.fullmatch(language):
         top.fail("language", f"not a language name: {language!r}")
+    if language not in LANGUAGES:
+        # A room cannot run it: refuse it here rather than store an exercise nobody can submit.
+        known = ", ".join(sorted(LANGUAGES))
+        top.fail("language", f"unknown language {language!r}; known: {known}")
     starter = _starter(top)
     raw_tests = top.raw("tests")
     if not isinstance(raw_tests, list) or not raw_tests:

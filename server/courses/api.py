@@ -12,6 +12,7 @@ from sandbox.grading import Exercise, IOTest, UnitTest, Visibility
 from sandbox.grading.schema import exercise_from_dict
 from server.api.base import Ctx, endpoint
 from server.classrooms.access import classroom_access
+from server.courses import log as course_log
 from server.courses.importer import MAX_ARCHIVE_BYTES, CourseError, import_upload
 from server.exceptions import BadRequest, NotFound
 from server.models import Demo, ExerciseRecord, Role
@@ -45,6 +46,8 @@ def public_exercise(exercise: Exercise, *, staff: bool, now: datetime) -> dict[s
         "starter": exercise.starter,
         "due": exercise.due.isoformat() if exercise.due else None,
         "max_score": exercise.max_score,
+        # Percent off per attempt (the last value repeats), so a page can warn before one.
+        "attempt_penalties": list(exercise.penalties.attempts),
         "tests": tests,
     }
 
@@ -61,7 +64,13 @@ async def upload_course(ctx: Ctx) -> dict[str, Any]:
     try:
         report = await import_upload(ctx.components.store, classroom_id, data)
     except CourseError as exc:
+        await course_log.record(
+            ctx.components.store, classroom_id, ctx.caller.user_id, errors=str(exc)
+        )
         raise BadRequest(str(exc), code="invalid_course") from None
+    await course_log.record(
+        ctx.components.store, classroom_id, ctx.caller.user_id, report=report.to_dict()
+    )
     return report.to_dict()
 
 

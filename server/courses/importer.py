@@ -22,7 +22,7 @@ from sqlmodel import select
 from rooms.demos import definition as demo_files
 from rooms.demos.exceptions import DefinitionError
 from rooms.demos.model import DemoDefinition
-from sandbox.grading import Exercise, InvalidExercise, load_course_exercises
+from sandbox.grading import Exercise, check_course_exercises
 from sandbox.grading.dump import exercise_to_dict
 from server.models import Demo, ExerciseRecord
 from server.models.clock import utcnow
@@ -57,10 +57,12 @@ def read_course(folder: Path) -> tuple[list[Exercise], list[DemoDefinition]]:
     exercises_dir, demos_dir = folder / "exercises", folder / "demos"
     if not exercises_dir.is_dir() and not demos_dir.is_dir():
         raise CourseError(f"{folder}: a course folder holds exercises/ and/or demos/")
-    try:
-        exercises = load_course_exercises(exercises_dir) if exercises_dir.is_dir() else []
-    except InvalidExercise as exc:
-        raise CourseError(_relative(str(exc), folder)) from None
+    exercises, problems = (
+        check_course_exercises(exercises_dir) if exercises_dir.is_dir() else ([], [])
+    )
+    if problems:
+        # Every bad file at once, one `file:line: reason` per line.
+        raise CourseError("\n".join(_relative(str(p), folder) for p in problems))
     demos: list[DemoDefinition] = []
     if demos_dir.is_dir():
         seen: dict[str, str] = {}

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import col, select
+
 from rooms.achievement_files import builtin, load
 from rooms.achievements import Catalog
 from rooms.exceptions import AchievementError
@@ -22,7 +24,7 @@ from rooms.xp import LiveWindow
 from server.exceptions import ConfigurationError
 from server.gamification.game import Gamification, GradedRun
 from server.gamification.leaderboard import InMemoryLeaderboard, LeaderboardStore, RedisLeaderboard
-from server.models import Room
+from server.models import AchievementUnlock, Room
 from server.models.clock import as_utc
 from server.models.exercises import LiveExercise, Submission
 from server.settings import Settings
@@ -47,6 +49,20 @@ def catalog(settings: Settings) -> Catalog:
         return builtin().merged(load(path))
     except (OSError, AchievementError) as exc:
         raise ConfigurationError(f"CLASSROOM_ACHIEVEMENTS_FILE: {exc}") from None
+
+
+async def unlocked(store: Store, catalog: Catalog, user_id: int) -> list[dict[str, object]]:
+    """A student's achievements (the room snapshot's ``achievements`` part), so a page lists
+    them again after a reload."""
+    async with store.session() as s:
+        rows = await s.exec(
+            select(AchievementUnlock.achievement_id)
+            .where(AchievementUnlock.user_id == user_id)
+            .order_by(col(AchievementUnlock.id))
+        )
+        ids = list(rows.all())
+    by_id = {a.id: a for a in catalog}
+    return [by_id[i].to_message() for i in ids if i in by_id]
 
 
 async def standings(

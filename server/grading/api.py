@@ -1,4 +1,5 @@
-"""Submissions, grades, regrades, exports, live exercises and the leaderboard over HTTP."""
+"""Submissions, grades, regrades, live exercises and the leaderboard over HTTP (the exports
+are the gradebook's: server/gradebook/api.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from sqlmodel import col, select
-from starlette.responses import Response
 
 from rooms.leaderboard import BoardId
 from server.api.base import Ctx, endpoint
 from server.api.schemas import Strict
 from server.classrooms.access import classroom_access, room_access
 from server.exceptions import Forbidden, NotFound
-from server.grading import exports
 from server.grading.submissions import Submissions, submission_view
 from server.models import Role, Submission
 from server.models.clock import utcnow
@@ -130,30 +129,6 @@ async def regrade_status(ctx: Ctx) -> dict[str, Any]:
     return dict(status)
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/grades.csv", tag="grading")
-async def grades_csv(ctx: Ctx) -> Response:
-    """Latest grade per student and exercise, as CSV (staff)."""
-    classroom_id = ctx.path_int("classroom_id")
-    async with ctx.session() as session:
-        await classroom_access(
-            session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
-        )
-    text = await exports.export_csv(ctx.components.store, classroom_id)
-    headers = {"content-disposition": f'attachment; filename="grades-{classroom_id}.csv"'}
-    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
-
-
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/grades.json", tag="grading")
-async def grades_json(ctx: Ctx) -> dict[str, Any]:
-    """Latest grade per student and exercise in Gradescope's results.json shape (staff)."""
-    classroom_id = ctx.path_int("classroom_id")
-    async with ctx.session() as session:
-        await classroom_access(
-            session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
-        )
-    return await exports.export_json(ctx.components.store, classroom_id)
-
-
 @endpoint(
     "POST",
     "/api/rooms/{room_id:int}/exercises/{exercise_id:str}/live",
@@ -190,8 +165,6 @@ routes = [
     get_submission,
     start_regrade,
     regrade_status,
-    grades_csv,
-    grades_json,
     open_live,
     leaderboard,
 ]

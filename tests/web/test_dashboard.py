@@ -82,13 +82,13 @@ async def test_live_view_shows_each_students_code_and_raised_hands(
     await expect(hands).to_contain_text("(with Ada)")
     await screenshot(dashboard, "dashboard-live")
     await hands.get_by_role("button", name="Done").click()
-    await expect(dashboard.locator("#hands")).to_have_text("No hands raised.")
+    await expect(dashboard.locator("#panel-hands-body")).to_have_text("No hands raised.")
     await expect(alice.get_by_role("button", name="Raise hand")).to_be_visible()
 
     # A click on a tile opens that student's file, writable, in the room page.
     await tile.locator(".tile-code").click()
     await dashboard.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}\?doc="))
-    await expect(dashboard.locator("#doc-name")).to_have_text(doc)
+    await expect(dashboard.locator("#doc-name")).to_have_text("Alice's main.py")
     await expect(dashboard.get_by_test_id("doc-status")).to_have_text("Saved")
     await dashboard.get_by_test_id("editor").locator(".cm-content").press("Control+End")
     await dashboard.keyboard.type("  # good")

@@ -127,11 +127,16 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
     await expect(alice.locator("#events-status")).to_have_text("Room: live")
     position = alice.get_by_test_id("demo-position")
     await expect(position).to_have_text("No demo running.")
+    # Nothing to step through or stop yet.
+    for name in ("Previous step", "Next step", "Stop demo"):
+        await expect(teacher.get_by_role("button", name=name, exact=True)).to_be_disabled()
 
     await teacher.get_by_label("Choose a demo").select_option(label="Swapping neighbours")
     await teacher.get_by_role("button", name="Start").click()
     await expect(position).to_have_text("Step 1 of 4 — The idea")
     await expect(alice.get_by_test_id("demo-text").locator("strong")).to_have_text("neighbours")
+    await expect(teacher.get_by_role("button", name="Previous step")).to_be_disabled()
+    await expect(teacher.get_by_role("button", name="Stop demo")).to_be_enabled()
     # The step stops at its pause point; the instructor resumes it.
     resume = teacher.get_by_role("button", name="Resume")
     await expect(resume).to_be_visible()
@@ -172,6 +177,7 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
 
     await next_step.click()
     await expect(position).to_have_text("Step 4 of 4 — Quick check")
+    await expect(next_step).to_be_disabled()  # the last step
     await alice.get_by_label("One", exact=True).check()
     await alice.get_by_role("button", name="Answer").click()
     await expect(alice.locator(".quiz [role=status]")).not_to_have_text("")
@@ -180,6 +186,9 @@ async def test_students_follow_the_demo_detach_and_answer_the_quiz(
     await expect(tally.locator(".bar-count")).to_have_text(["0", "1"])
     await teacher.get_by_role("button", name="Close quiz").click()
     await expect(alice.get_by_test_id("quiz-answer")).to_have_text("Answer: One")
+    # The right choice is marked on the choices, for the class and the instructor.
+    for page in (alice, teacher):
+        await expect(page.locator(".quiz .choice.correct")).to_have_text(" One")
     await screenshot(teacher, "room-demo-instructor-quiz")
     assert await violations(teacher) == []
     await expect(alice.locator(".quiz [role=status]")).to_contain_text("Correct")
@@ -220,7 +229,7 @@ async def test_live_coding_without_a_demo(browser: Browser, classroom: Classroom
     await expect(alice.get_by_test_id("demo-position")).to_have_text("No demo running.")
     await expect(alice.locator(".demo-code")).to_be_hidden()
     # The instructor's own editor is the room's demo document.
-    await expect(teacher.locator("#doc-name")).to_have_text("demo")
+    await expect(teacher.locator("#doc-name")).to_have_attribute("data-doc", "demo")
     await expect(teacher.get_by_test_id("doc-status")).to_have_text("Saved", timeout=15_000)
     await teacher.get_by_test_id("editor").locator(".cm-content").click()
     await teacher.keyboard.type("x = 42")

@@ -77,7 +77,7 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     await expect(dashboard.get_by_test_id("toasts")).to_contain_text("Course imported")
     # The instructor opens the exercise live from the dashboard: it opens on Alice's page.
     live = await open_page(teacher_ctx, classroom.url(f"/dashboard?room={classroom.room_id}"))
-    await live.get_by_role("button", name="Open Shout it live").click()
+    await live.get_by_role("button", name="Open live: Shout it").click()
     await expect(alice.get_by_test_id("toasts")).to_contain_text("Exercise open")
     await expect(alice.get_by_label("Choose")).to_have_value("shout")
     await expect(alice.get_by_test_id("exercise-prompt").locator("strong")).to_have_text("capitals")
@@ -95,7 +95,10 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     await expect(score).to_contain_text("2 of 2 tests passed", timeout=30_000)
     await expect(score).to_contain_text(re.compile(r"Score 10 / 10"))
     await expect(alice.locator(".test.passed")).to_have_count(2)
-    await expect(alice.get_by_test_id("toasts")).to_contain_text("Achievement unlocked")
+    # Her achievement stays listed on her page (a notice fades); classmates get no notice.
+    await expect(alice.get_by_test_id("achievements").locator("li")).not_to_have_count(0)
+    await expect(alice.get_by_test_id("achievements")).not_to_contain_text("None yet.")
+    await expect(bob.locator(".toast", has_text="unlocked")).to_have_count(0)
     await expect(alice.get_by_test_id("xp")).to_contain_text(re.compile(r"^\d+ XP"))
     await screenshot(alice, "room-exercise-graded")
 
@@ -109,6 +112,12 @@ async def test_submit_shows_test_results_and_moves_the_leaderboard(
     async with dashboard.expect_download() as download_info:
         await dashboard.get_by_role("link", name="Export grades (CSV)").click()
     download = await download_info.value
-    assert download.suggested_filename == f"grades-{classroom.classroom['id']}.csv"
+    assert download.suggested_filename == f"grades-{classroom.classroom['id']}-best.csv"
     csv_text = await asyncio.to_thread(Path(await download.path()).read_text)
     assert "Alice" in csv_text and "shout" in csv_text
+    # Still listed after a reload (the room snapshot carries them).
+    await alice.reload()
+    await alice.wait_for_selector("body[data-ready=true]")
+    await expect(alice.get_by_test_id("achievements").locator("li").first).not_to_have_text(
+        "None yet."
+    )

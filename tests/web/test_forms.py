@@ -20,10 +20,22 @@ async def test_instructor_signs_in_and_a_student_joins_into_the_room(
     page = await teacher.new_page()
     await page.goto(classroom.url("/login"))
     await screenshot(page, "login")
+    # Errors in plain words, never a validator's text ("email: String should have ...").
+    await page.get_by_label("Email").fill("ab")
+    await page.get_by_label("Password").fill("x")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "That does not look like an email address: it needs an @, like ada@school.org."
+    )
     await page.get_by_label("Email").fill("teacher@example.org")
+    await page.get_by_label("Password").fill("")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text("Type your password.")
     await page.get_by_label("Password").fill("wrong password")
     await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("alert")).to_have_text("wrong email or password")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "That email and password do not match. Check both and try again."
+    )
     await page.get_by_label("Password").fill("correct horse")
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(re.compile(r"/dashboard$"))
@@ -35,10 +47,21 @@ async def test_instructor_signs_in_and_a_student_joins_into_the_room(
     student = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     landing = await student.new_page()
     await landing.goto(classroom.url("/"))
+    await landing.get_by_label("Join code").fill("AB")
+    await landing.get_by_role("button", name="Join").click()
+    await expect(landing.get_by_role("alert")).to_have_text(
+        "A join code is 4 to 16 letters and digits, like K7Q2XM."
+    )
     await landing.get_by_label("Join code").fill("NOPE99")
+    await landing.get_by_role("button", name="Join").click()
+    await expect(landing.get_by_role("alert")).to_have_text(
+        "Type your name, so your teacher knows who you are."
+    )
     await landing.get_by_label("Your name").fill("Carol")
     await landing.get_by_role("button", name="Join").click()
-    await expect(landing.get_by_role("alert")).to_have_text("no classroom has this join code")
+    await expect(landing.get_by_role("alert")).to_have_text(
+        "No class has this join code. Check it with your teacher."
+    )
     await screenshot(landing, "join")
     await landing.get_by_label("Join code").fill(code.lower())
     await landing.get_by_role("button", name="Join").click()

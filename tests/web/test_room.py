@@ -38,7 +38,8 @@ async def test_student_types_and_the_instructor_sees_text_and_cursor(
     alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
     await wait_synced(alice)
     doc = f"students/{classroom.alice.id}/main.py"
-    await expect(alice.locator("#doc-name")).to_have_text(doc)
+    # Her own file by its name; the instructor's header names whose file it is.
+    await expect(alice.locator("#doc-name")).to_have_text("main.py")
     content = alice.get_by_test_id("editor").locator(".cm-content")
     await content.click()
     await alice.keyboard.type("total = 1 + 2")
@@ -46,6 +47,7 @@ async def test_student_types_and_the_instructor_sees_text_and_cursor(
     teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
     teacher = await open_page(teacher_ctx, classroom.url(f"/rooms/{classroom.room_id}?doc={doc}"))
     await wait_synced(teacher)
+    await expect(teacher.locator("#doc-name")).to_have_text("Alice's main.py")
     seen = teacher.get_by_test_id("editor").locator(".cm-content")
     await wait_text(teacher, r"^total = 1 \+ 2$")
     # Alice's caret, labelled with her name from awareness.
@@ -173,7 +175,9 @@ async def test_a_pair_shares_one_document(browser: Browser, classroom: Classroom
         await signed_in(browser, classroom.server, classroom.alice), classroom.url(f"/rooms/{room}")
     )
     # Not paired yet: her own file.
-    await expect(alice.locator("#doc-name")).to_have_text(f"students/{classroom.alice.id}/main.py")
+    await expect(alice.locator("#doc-name")).to_have_attribute(
+        "data-doc", f"students/{classroom.alice.id}/main.py"
+    )
 
     teacher = await open_page(
         await signed_in(browser, classroom.server, classroom.teacher),
@@ -187,11 +191,12 @@ async def test_a_pair_shares_one_document(browser: Browser, classroom: Classroom
     await expect(teacher.locator(f'li.tile[data-doc="{shared}"] .tile-head')).to_contain_text(
         "Alice & Bob"
     )
-    await expect(alice.locator("#doc-name")).to_have_text(shared, timeout=15_000)
+    await expect(alice.locator("#doc-name")).to_have_attribute("data-doc", shared, timeout=15_000)
+    await expect(alice.locator("#doc-name")).to_have_text("main.py (shared with your partner)")
     bob = await open_page(
         await signed_in(browser, classroom.server, classroom.bob), classroom.url(f"/rooms/{room}")
     )
-    await expect(bob.locator("#doc-name")).to_have_text(shared)
+    await expect(bob.locator("#doc-name")).to_have_attribute("data-doc", shared)
     await wait_synced(alice)
     await wait_synced(bob)
     await alice.get_by_test_id("editor").locator(".cm-content").click()
@@ -210,7 +215,9 @@ async def test_each_language_keeps_its_own_file(browser: Browser, classroom: Cla
     await expect(alice.locator("#events-status")).to_have_text("Room: live")
     await put_code(alice, "print('from python')\n")
     await alice.get_by_label("Language").select_option(label="JavaScript")
-    await expect(alice.locator("#doc-name")).to_have_text(f"students/{classroom.alice.id}/main.js")
+    await expect(alice.locator("#doc-name")).to_have_attribute(
+        "data-doc", f"students/{classroom.alice.id}/main.js"
+    )
     await wait_synced(alice)
     await wait_text(alice, "^$")
     await put_code(alice, "console.log(6 * 7);\n")

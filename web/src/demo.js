@@ -7,8 +7,15 @@ import { renderVisualization } from "./viz.js";
 
 export class DemoPanel {
   /** `send` sends a room command; `isInstructor` shows the step controls. */
-  constructor(root, { send, isInstructor, demos = [], onExercise = null, onCodeLanguage = null, onHighlight = null }) {
+  /**
+   * Options: `send`, `isInstructor`, `demos` (the picker's list), `controlsRoot` (where the
+   * instructor's demo and quiz controls go: the dashboard's lesson bar; default the panel),
+   * `quizControlsRoot`, `onExercise(id)`, `onCodeLanguage(language)`, `onHighlight(ranges)`.
+   */
+  constructor(root, { send, isInstructor, demos = [], controlsRoot = null, quizControlsRoot = null, onExercise = null, onCodeLanguage = null, onHighlight = null }) {
+    this.root = root;
     this.send = send;
+    this.quizControlsRoot = quizControlsRoot;
     this.onHighlight = onHighlight;
     this.onExercise = onExercise;
     this.onCodeLanguage = onCodeLanguage;
@@ -27,22 +34,47 @@ export class DemoPanel {
     this.followInfo = h("p", { class: "muted", "aria-live": "polite" });
     this.clock = h("span", { class: "badge", "aria-live": "polite" });
     if (isInstructor) this.buildControls(demos);
+    if (controlsRoot) controlsRoot.append(this.controls);
     this.codeHost = h("div", { class: "demo-code", hidden: true });
     this.copyButton = h("button", { type: "button", class: "secondary", hidden: true }, "Copy into my file");
-    clear(root, h("header", { class: "panel-head" }, this.title, this.clock, this.follow), this.position, this.controls, this.followInfo,
+    clear(root, h("header", { class: "panel-head" }, this.title, this.clock, this.follow), this.position, controlsRoot ? null : this.controls, this.followInfo,
       this.markdown, this.check, this.codeHost, this.copyButton, this.viz, this.quiz);
+    this.syncControls();
+  }
+
+  /** Controls that cannot act are disabled: Previous on the first step, Next on the last,
+   * Previous/Next/Stop with no demo running; the picker shows the demo that runs. */
+  syncControls() {
+    const running = this.latest;
+    if (this.root) this.root.dataset.idle = String(!running && !(this.hasCode && this.codeHasText));
+    if (!this.buttons) return;
+    const index = running ? indexOf(running) : 0;
+    const total = running?.total ?? 0;
+    this.buttons.prev.disabled = !running || index <= 0;
+    this.buttons.next.disabled = !running || (total > 0 && index >= total - 1);
+    this.buttons.stop.disabled = !running;
+    if (running?.demo_id !== undefined && [...this.picker.options].some((o) => o.value === String(running.demo_id))) {
+      this.picker.value = String(running.demo_id);
+    }
+    this.buttons.start.textContent = running ? "Restart" : "Start";
+    this.buttons.start.disabled = this.picker.options.length === 0;
   }
 
   buildControls(demos) {
     const select = h("select", { id: "demo-select" }, demos.map((d) => h("option", { value: d.id }, d.title)));
+    this.picker = select;
     const button = (label, onclick, attrs = {}) => h("button", { type: "button", class: "secondary", onclick, ...attrs }, label);
+    this.buttons = {
+      start: button("Start", () => this.send({ type: "demo.start", demo_id: demos.find((d) => String(d.id) === select.value)?.id ?? select.value }), { disabled: demos.length === 0 }),
+      prev: button("Previous step", () => this.send({ type: "demo.prev" }), { "aria-keyshortcuts": "Alt+ArrowLeft" }),
+      next: button("Next step", () => this.send({ type: "demo.next" }), { "aria-keyshortcuts": "Alt+ArrowRight" }),
+      stop: button("Stop demo", () => this.send({ type: "demo.stop" })),
+    };
     clear(this.controls,
       h("label", { for: "demo-select" }, "Choose a demo"), select,
-      button("Start", () => this.send({ type: "demo.start", demo_id: demos.find((d) => String(d.id) === select.value)?.id ?? select.value }), { disabled: demos.length === 0 }),
-      button("Previous step", () => this.send({ type: "demo.prev" }), { "aria-keyshortcuts": "Alt+ArrowLeft" }),
-      button("Next step", () => this.send({ type: "demo.next" }), { "aria-keyshortcuts": "Alt+ArrowRight" }),
+      this.buttons.start, this.buttons.prev, this.buttons.next,
       this.resumeButton = button("Resume", () => this.send({ type: "demo.resume" }), { hidden: true }),
-      button("Stop", () => this.send({ type: "demo.stop" })));
+      this.buttons.stop);
     document.addEventListener("keydown", (event) => {
       if (!event.altKey) return;
       if (event.key === "ArrowRight") this.send({ type: "demo.next" });
@@ -66,6 +98,7 @@ export class DemoPanel {
     this.codeHost.hidden = !visible;
     this.copyButton.hidden = !(visible && this.canCopy && hasText);
     if (!this.latest && this.hasCode) this.position.textContent = hasText ? "Live code from your instructor:" : "No demo running.";
+    if (this.root) this.root.dataset.idle = String(!this.latest && !visible);
   }
 
   /** Demo state from room.snapshot (`demo` may be null) or a demo.step event. */
@@ -79,8 +112,11 @@ export class DemoPanel {
       this.position.textContent = "No demo running.";
       this.showCodeHost();
       for (const el of [this.markdown, this.viz, this.quiz, this.check]) clear(el);
+      if (this.quizControlsRoot) clear(this.quizControlsRoot);
+      this.syncControls();
       return;
     }
+    this.syncControls();
     this.showCodeHost();
     this.follow.hidden = this.isInstructor;
     if (this.following || this.shown === null) this.render(this.latest);
@@ -107,7 +143,11 @@ export class DemoPanel {
     renderVisualization(this.viz, step.type === "visualization" || content.frames ? content : null);
     if (demo.quiz) this.showQuiz(demo.quiz);
     else if (content.question !== undefined) this.showQuiz({ step: index, ...content });
-    else clear(this.quiz);
+    else {
+      clear(this.quiz);
+      this.quizButtons = null;
+      if (this.quizControlsRoot) clear(this.quizControlsRoot);
+    }
     if (demo.followers !== undefined && this.isInstructor) this.followers(demo);
     if (content.exercise && this.onExercise) this.onExercise(content.exercise);
     if (content.language && this.onCodeLanguage) this.onCodeLanguage(content.language);
@@ -153,11 +193,16 @@ export class DemoPanel {
       else clear(this.quizResult, "Not connected; try again.");
     } },
       h("fieldset", {}, h("legend", {}, quiz.question ?? "Quick question"), fields),
-      this.isInstructor
-        ? h("div", { class: "row" },
-            h("button", { type: "button", class: "secondary", onclick: () => this.send({ type: "quiz.reveal", step: quiz.step }) }, "Show answers so far"),
-            h("button", { type: "button", class: "secondary", onclick: () => this.send({ type: "quiz.close", step: quiz.step }) }, "Close quiz"))
-        : h("button", { type: "submit" }, "Answer"));
+      this.isInstructor ? null : h("button", { type: "submit" }, "Answer"));
+    if (this.isInstructor) {
+      const controls = h("div", { class: "row quiz-controls" },
+        h("span", {}, "Quiz:"),
+        h("button", { type: "button", class: "secondary", onclick: () => this.send({ type: "quiz.reveal", step: quiz.step }) }, "Show answers so far"),
+        h("button", { type: "button", class: "secondary", onclick: () => this.send({ type: "quiz.close", step: quiz.step }) }, "Close quiz"));
+      this.quizButtons = controls;
+      if (this.quizControlsRoot) clear(this.quizControlsRoot, controls);
+      else form.append(controls);
+    }
     this.tally = h("div", { class: "tally", "data-testid": "quiz-tally" });
     clear(this.quiz, form, this.quizResult, this.tally);
     if (quiz.mine !== undefined && quiz.mine !== null) clear(this.quizResult, "You have answered.");
@@ -185,6 +230,11 @@ export class DemoPanel {
   closeQuiz(message) {
     if (message.step !== undefined && message.step !== this.quizStep) return;
     for (const input of this.quiz.querySelectorAll("input, button")) input.disabled = true;
+    for (const input of this.quizButtons?.querySelectorAll("button") ?? []) input.disabled = true;
+    // The right choice(s), marked on the choices themselves.
+    for (const r of [message.answer ?? []].flat()) {
+      if (typeof r === "number") this.quiz.querySelectorAll(".choice")[r]?.classList.add("correct");
+    }
     if (message.tally) this.showTally(message.tally);
     const right = message.answer;
     if (right !== undefined && right !== null) {

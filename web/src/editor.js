@@ -61,6 +61,9 @@ export function createEditor(parent, ytext, options = {}) {
       // Before the setup so Mod-z undoes only this user's edits (Y.UndoManager), not remote ones.
       keymap.of([...yUndoManagerKeymap, indentWithTab]),
       compact ? minimalSetup : basicSetup,
+      // A small read-only view (a grid tile, the demo beside the task) wraps long lines
+      // rather than scrolling sideways: it has no caret to scroll with.
+      compact ? EditorView.lineWrapping : [],
       theme,
       languageSlot.of(language ? language.support() : []),
       editableSlot.of(editable(!readOnly)),

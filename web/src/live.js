@@ -1,13 +1,15 @@
-// The live view of one room on the dashboard: every student's document in a grid of small
-// read-only editors that update as they type (click one to open it read-write), the raised
-// hands, leaderboard, recent runs, quiz tallies and the demo controls.
+// The live view of one room on the dashboard: the sticky lesson bar (join code, demo and quiz
+// controls, the live exercise), every student's document in a grid of small read-only editors
+// that update as they type (click one to open it read-write), and panels (panels.js) for the
+// raised hands, leaderboard, the demo's step and its quiz tally, and recent runs.
 import { h, $, clear } from "./dom.js";
 import { api } from "./api.js";
 import { openDoc } from "./collab.js";
 import { createEditor } from "./editor.js";
 import { languageOfDoc } from "./languages.js";
 import { RoomEvents } from "./events.js";
-import { DemoPanel, renderTally } from "./demo.js";
+import { DemoPanel } from "./demo.js";
+import { addPanel } from "./panels.js";
 import { Leaderboard } from "./leaderboard.js";
 import { Presence } from "./presence.js";
 import { statusText } from "./output.js";
@@ -21,7 +23,18 @@ const LET_GO_MS = 10_000;
 export async function bootLive(boot, roomId) {
   const root = $("#live");
   root.hidden = false;
+  $("#lesson-bar").hidden = false;
   const room = await api("GET", `/api/rooms/${roomId}`);
+  const { classrooms = [] } = await api("GET", "/api/classrooms").catch(() => ({}));
+  const code = classrooms.find((c) => c.id === room.classroom_id)?.join_code;
+  if (code) {
+    $("#bar-code").textContent = code;
+    $("#bar-code").setAttribute("aria-label", `Join code ${code.split("").join(" ")}`);
+  }
+  const handsBody = addPanel("hands", "Raised hands", { order: 10 });
+  const boardBody = addPanel("leaderboard", "Leaderboard", { order: 20 });
+  const demoBody = addPanel("demo", "On the screen", { order: 30 });
+  const runsBody = addPanel("runs", "Recent runs", { order: 40 });
   const names = new Map(room.members.map((m) => [String(m.id), m.name]));
   $("#live-title").textContent = `Live: ${room.title}`;
   $("#live-enter").href = `/rooms/${roomId}`;
@@ -70,22 +83,22 @@ export async function bootLive(boot, roomId) {
   await refresh();
   // A student's file appears when they first type; a cheap poll finds new ones.
   setInterval(refresh, REFRESH_MS);
-  if (room.kind === "pair") pairForm(roomId, room.members, (group, members) => {
+  if (room.kind === "pair") pairForm(addPanel("pairs", "Make a pair", { order: 5 }), roomId, room.members, (group, members) => {
     addTile({ name: `pairs/${group}/main.py`, kind: "pairs", owners: members });
     $("#grid-empty").hidden = true;
   });
 
-  await listExercises(roomId, room.classroom_id);
+  await liveExerciseControls($("#bar-exercise"), roomId, room.classroom_id);
 
   const events = new RoomEvents(roomId);
   const send = (message) => events.send(message);
   const demos = await api("GET", `/api/classrooms/${room.classroom_id}/demos`).then((d) => (Array.isArray(d) ? d : (d?.demos ?? []))).catch(() => []);
-  const demo = new DemoPanel($("#live-demo"), { send, isInstructor: true, demos });
-  const hands = new Presence(null, $("#hands"), { room: roomId, me: boot.user.id, send });
+  const demo = new DemoPanel(demoBody, { send, isInstructor: true, demos, controlsRoot: $("#bar-demo"), quizControlsRoot: $("#bar-quiz") });
+  const hands = new Presence(null, handsBody, { room: roomId, me: boot.user.id, send });
   const runs = new Map();
   const drawRuns = () => {
     const rows = [...runs.values()].slice(-15).reverse();
-    clear($("#runs"), rows.length ? h("table", { class: "runs", "data-testid": "runs" },
+    clear(runsBody, rows.length ? h("table", { class: "runs", "data-testid": "runs" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Who"), h("th", { scope: "col" }, "Language"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Time"))),
       h("tbody", {}, rows.map((r) => h("tr", { class: `run-${r.status ?? "running"}` },
         h("td", {}, r.user?.name ?? names.get(String(r.user?.id ?? r.user_id)) ?? `#${r.user_id}`),
@@ -93,7 +106,7 @@ export async function bootLive(boot, roomId) {
         h("td", {}, r.status ? statusText(r.status) : "running"),
         h("td", {}, typeof r.time_ms === "number" ? `${r.time_ms} ms` : ""))))) : h("p", { class: "muted" }, "No runs yet."));
   };
-  const board = new Leaderboard($("#live-leaderboard"), { nameOf: (id) => names.get(String(id)) });
+  const board = new Leaderboard(boardBody, { nameOf: (id) => names.get(String(id)) });
   const status = $("#live-status");
   events
     .on("status", (state) => { status.textContent = state === "connected" ? "live" : state; status.dataset.state = state; })
@@ -122,42 +135,45 @@ export async function bootLive(boot, roomId) {
     .on("demo.followers", (m) => demo.followers(m))
     .on("quiz.state", (m) => demo.showQuiz(m))
     .on("quiz.opened", (m) => demo.showQuiz(m))
-    .on("quiz.tally", (m) => {
-      demo.showTally(m);
-      renderTally($("#quiz-tally"), demo.quizOptions ?? [], m.counts ?? m.tally ?? []);
-    })
+    .on("quiz.tally", (m) => demo.showTally(m))
     .on("quiz.closed", (m) => demo.closeQuiz(m))
     .connect();
 }
 
-/** The classroom's exercises, each with a button to open it live in this room for some minutes. */
-async function listExercises(roomId, classroom) {
-  const root = $("#live-exercises");
+/** The lesson bar's live exercise: pick one of the classroom's exercises and open it in this
+ * room for some minutes (earlier passes earn more XP). */
+async function liveExerciseControls(root, roomId, classroom) {
   const { exercises = [] } = await api("GET", `/api/classrooms/${classroom}/exercises`).catch(() => ({}));
-  if (exercises.length === 0) return;
-  clear(root, h("ul", { class: "live-exercises" }, exercises.map((ex) => {
-    const minutes = h("input", { type: "number", min: "1", max: "600", value: "10", id: `live-min-${ex.id}`, class: "minutes" });
-    const open = async () => {
-      try {
-        await api("POST", `/api/rooms/${roomId}/exercises/${encodeURIComponent(ex.id)}/live`, { minutes: Number(minutes.value) || 10 });
-        toast("Exercise open", `${ex.title} for ${minutes.value} minutes`, "good");
-      } catch (error) {
-        toast("Could not open the exercise", error.message, "error");
-      }
-    };
-    return h("li", { class: "row" }, h("strong", {}, ex.title ?? ex.id),
-      h("label", { for: `live-min-${ex.id}` }, "minutes"), minutes,
-      h("button", { type: "button", class: "secondary", onclick: open }, `Open ${ex.title ?? ex.id} live`));
-  })));
+  if (exercises.length === 0) {
+    clear(root, h("span", { class: "muted" }, "No exercises imported."));
+    return;
+  }
+  const picker = h("select", { id: "live-exercise" }, exercises.map((ex) => h("option", { value: ex.id }, ex.title ?? ex.id)));
+  const minutes = h("input", { type: "number", min: "1", max: "600", value: "10", id: "live-minutes", class: "minutes" });
+  const chosen = () => exercises.find((ex) => String(ex.id) === picker.value) ?? exercises[0];
+  const open = h("button", { type: "button", class: "secondary", onclick: async () => {
+    const ex = chosen();
+    try {
+      await api("POST", `/api/rooms/${roomId}/exercises/${encodeURIComponent(ex.id)}/live`, { minutes: Number(minutes.value) || 10 });
+      toast("Exercise open", `${ex.title} for ${minutes.value} minutes`, "good");
+    } catch (error) {
+      toast("Could not open the exercise", error.message, "error");
+    }
+  } }, "Open live");
+  const label = () => open.setAttribute("aria-label", `Open live: ${chosen().title ?? chosen().id}`);
+  picker.addEventListener("change", label);
+  label();
+  clear(root, h("label", { for: "live-exercise" }, "Exercise"), picker,
+    h("label", { for: "live-minutes" }, "for"), minutes, h("span", {}, "min"), open);
 }
 
 /** Pair rooms: choose students for a group; they then share pairs/{group}/main.py. */
-function pairForm(roomId, members, onPaired) {
+function pairForm(host, roomId, members, onPaired) {
   const students = members.filter((m) => m.role === "student");
   let count = 1;
   const group = h("input", { id: "pair-group", value: `pair-${count}`, required: true, maxlength: 40, pattern: "[A-Za-z0-9_-]+" });
   const boxes = students.map((m) => h("label", { class: "choice" }, h("input", { type: "checkbox", value: String(m.id) }), ` ${m.name}`));
-  const form = h("form", { class: "card stack", "aria-labelledby": "pairs-title", onsubmit: async (event) => {
+  const form = h("form", { class: "stack", "aria-label": "Make a pair", onsubmit: async (event) => {
     event.preventDefault();
     const ids = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => Number(i.value));
     try {
@@ -170,9 +186,8 @@ function pairForm(roomId, members, onPaired) {
       toast("Could not make the pair", error.message, "error");
     }
   } },
-    h("h3", { id: "pairs-title" }, "Make a pair"),
     h("div", {}, h("label", { for: "pair-group" }, "Group name"), " ", group),
     h("fieldset", {}, h("legend", {}, "Students"), boxes.length ? boxes : h("p", { class: "muted" }, "No students yet.")),
     h("button", { type: "submit" }, "Pair them"));
-  $("#live .side").prepend(form);
+  host.append(form);
 }

@@ -4,10 +4,11 @@
 import { bootJoin, bootLogin } from "./forms.js";
 import { bootDashboard } from "./dashboard.js";
 import { bootRoom } from "./room.js";
+import { bootGradebook } from "./gradebook.js";
 import { endSession } from "./api.js";
 import { toast } from "./toasts.js";
 
-const PAGES = { join: bootJoin, login: bootLogin, dashboard: bootDashboard, room: bootRoom };
+const PAGES = { join: bootJoin, login: bootLogin, dashboard: bootDashboard, room: bootRoom, gradebook: bootGradebook };
 
 function readBoot() {
   const el = document.getElementById("boot");

@@ -11,7 +11,7 @@ const STATUS_TEXT = {
   memory_limit: "Memory limit exceeded",
   output_limit: "Output limit exceeded",
   compile_error: "Compile error",
-  cancelled: "Cancelled",
+  cancelled: "Stopped",
   internal_error: "Internal error",
 };
 
@@ -51,6 +51,7 @@ export class OutputPane {
       this.input,
       this.cancelButton,
     );
+    this.root = root;
     clear(root, this.statusEl, this.screen, form);
   }
 
@@ -58,10 +59,17 @@ export class OutputPane {
     return this.runId !== null && this.input.disabled === false;
   }
 
+  /** Brings the pane into view (after Run, on a phone the output is below the editor). */
+  reveal() {
+    this.root.scrollIntoView?.({ block: "nearest", behavior: "smooth" });
+  }
+
   /** run.started {run_id, state: queued|running}; it comes twice when the run was queued. */
   started(message) {
     const again = message.run_id === this.runId;
     this.runId = message.run_id;
+    if (!again || message.state === "running") this.startedAt = performance.now();
+    this.stopping = false;
     this.statusEl.textContent = message.state === "queued" ? "Queued…" : "Running…";
     this.statusEl.dataset.state = "running";
     this.input.disabled = false;
@@ -122,11 +130,20 @@ export class OutputPane {
     this.cancelButton.disabled = true;
     // Compile errors may come only in the result, not as streamed chunks.
     if (message.compile_output && this.screen.textContent === "") this.write("stderr", message.compile_output);
-    const parts = [statusText(message.status)];
-    if (message.exit_code !== null && message.exit_code !== undefined) parts.push(`exit code ${message.exit_code}`);
-    if (message.signal) parts.push(`signal ${message.signal}`);
-    if (typeof message.time_ms === "number") parts.push(`${Math.round(message.time_ms)} ms`);
-    if (message.message) parts.push(message.message);
+    // An empty black box reads as "broken": say that the program printed nothing.
+    if (this.screen.textContent === "") {
+      this.screen.append(h("span", { class: "empty" }, message.status === "ok" ? "(The program printed nothing.)" : "(No output.)"));
+    }
+    const cancelled = message.status === "cancelled";
+    const parts = [cancelled && this.stopping ? "Stopped by you" : statusText(message.status)];
+    if (message.exit_code !== null && message.exit_code !== undefined && !cancelled) parts.push(`exit code ${message.exit_code}`);
+    if (message.signal && !cancelled) parts.push(`signal ${message.signal}`);
+    // A cancelled run may report 0 ms (it never finished): the time the student waited is ours.
+    let ms = typeof message.time_ms === "number" ? message.time_ms : null;
+    if ((ms === null || (cancelled && ms === 0)) && this.startedAt !== undefined) ms = performance.now() - this.startedAt;
+    if (ms !== null) parts.push(cancelled ? `after ${formatMs(ms)}` : formatMs(ms));
+    // "cancelled" again after "Stopped" says nothing new.
+    if (message.message && !(cancelled && /^cancel/i.test(message.message))) parts.push(message.message);
     this.statusEl.textContent = parts.join(" · ");
     this.statusEl.dataset.state = message.status;
   }
@@ -142,11 +159,17 @@ export class OutputPane {
   }
 
   cancel() {
-    if (this.runId !== null) this.send({ type: "run.cancel", run_id: this.runId });
+    if (this.runId === null) return;
+    this.stopping = true;
+    if (this.send({ type: "run.cancel", run_id: this.runId })) this.statusEl.textContent = "Stopping…";
   }
 
   error(text) {
     this.statusEl.textContent = text;
     this.statusEl.dataset.state = "error";
   }
+}
+
+function formatMs(ms) {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }

@@ -41,8 +41,8 @@ const PAIR_POLL_MS = 3000;
 
 /** The caller's document: its Y.Doc, provider and editor, rebuilt when the file changes. */
 class DocEditor {
-  constructor({ host, label, status, room, user }) {
-    Object.assign(this, { host, label, status, room, user });
+  constructor({ host, label, status, room, user, describe = (name) => name }) {
+    Object.assign(this, { host, label, status, room, user, describe });
     this.session = null;
     this.editor = null;
   }
@@ -51,7 +51,9 @@ class DocEditor {
     this.editor?.destroy();
     this.session?.destroy();
     this.docName = docName;
-    this.label.textContent = docName;
+    this.lang = lang;
+    this.label.textContent = this.describe(docName);
+    this.label.dataset.doc = docName;
     this.session = openDoc({ room: this.room, doc: docName, user: this.user, onStatus: (state, reason) => {
       this.status.textContent = reason ? `${DOC_STATUS[state]}: ${reason}` : (DOC_STATUS[state] ?? state);
       this.status.dataset.state = state;
@@ -63,15 +65,29 @@ class DocEditor {
     window.classroom = { doc: this.session.ydoc, provider: this.session.provider, view: this.editor.view, docName };
   }
 
-  /** Puts `text` in the document if it is empty once synced (an exercise's starter code). */
-  seed(text) {
+  /** Calls `fn(ytext)` once the open document is synced (at once if it is). */
+  whenSynced(fn) {
     const { provider, ytext } = this.session;
-    const fill = () => {
-      if (text && ytext.length === 0) ytext.insert(0, text);
-    };
-    if (provider.synced) fill();
-    else provider.once("synced", fill);
+    if (provider.synced) fn(ytext);
+    else provider.once("synced", () => fn(ytext));
   }
+
+  /** Puts `text` in the document if it is empty once synced (an exercise's starter code):
+   * typed work is never overwritten. */
+  seed(text) {
+    this.whenSynced((ytext) => {
+      if (text && ytext.length === 0) ytext.insert(0, text);
+    });
+  }
+}
+
+/** The file an exercise is done in: its starter's file when it has a name of its own
+ * (fizzbuzz.py), else one named after the exercise (shout.py), so that each exercise keeps
+ * its own file and its starter never lands on top of other work. */
+export function exerciseFile(exercise, lang) {
+  const names = Object.keys(exercise.starter ?? {});
+  if (names.length && names[0] !== `main.${lang.ext}` && !names[0].includes("/")) return names[0];
+  return `${exercise.id}.${lang.ext}`;
 }
 
 export async function bootRoom(boot) {
@@ -86,13 +102,77 @@ export async function bootRoom(boot) {
   }
   const classroom = room.classroom_id ?? boot.classroom_id;
 
+  document.body.dataset.role = isInstructor ? "staff" : "student";
+  const names = new Map((room.members ?? []).map((m) => [String(m.id ?? m.user_id), m.name]));
+  /** What the editor header says: a student's own file by its name; for staff, whose it is. */
+  const describe = (name) => {
+    const [kind, owner, file] = name.split("/");
+    if (name === "demo") return isInstructor ? "Demo (the class sees this)" : "Demo";
+    if (kind === "students") return String(owner) === String(user.id) ? file : `${names.get(owner) ?? `Student ${owner}`}'s ${file}`;
+    if (kind === "pairs") return isInstructor ? `Pair ${owner}: ${file}` : `${file} (shared with your partner)`;
+    return name;
+  };
+
   const explicitDoc = new URLSearchParams(location.search).get("doc");
   const stored = localStorage.getItem(`language:${roomId}`);
   let lang = explicitDoc && explicitDoc.includes(".") ? languageOfDoc(explicitDoc) : languageById(stored ?? "python");
   const select = $("#language");
   clear(select, LANGUAGES.map((l) => h("option", { value: l.id, selected: l.id === lang.id }, l.label)));
-  const doc = new DocEditor({ host: $("#editor"), label: $("#doc-name"), status: $("#doc-status"), room: roomId, user });
-  doc.open(explicitDoc ?? (await defaultDoc({ ...room, id: roomId }, user.id, isInstructor, lang)), lang);
+  const doc = new DocEditor({ host: $("#editor"), label: $("#doc-name"), status: $("#doc-status"), room: roomId, user, describe });
+
+  // The file picker: the caller's own files (and the pair's), the open one, and "New file…".
+  const fileSelect = $("#file-select");
+  const known = new Set();
+  const NEW_FILE = "\u0000new";
+  const drawFiles = () => {
+    const shown = [...known].sort();
+    clear(fileSelect, shown.map((name) => h("option", { value: name, selected: name === doc.docName }, describe(name))),
+      isInstructor ? null : h("option", { value: NEW_FILE }, "New file…"));
+  };
+  const openFile = (name) => {
+    lang = languageOfDoc(name);
+    select.value = lang.id;
+    known.add(name);
+    doc.open(name, lang);
+    drawFiles();
+  };
+  const listFiles = async () => {
+    const { documents = [] } = await api("GET", `/api/rooms/${roomId}/docs`).catch(() => ({}));
+    for (const d of documents) {
+      if (d.access !== "write") continue;
+      if ((d.kind === "students" && d.name.startsWith(`students/${user.id}/`)) || d.kind === "pairs") known.add(d.name);
+    }
+    drawFiles();
+  };
+  openFile(explicitDoc ?? (await defaultDoc({ ...room, id: roomId }, user.id, isInstructor, lang)));
+  if (!isInstructor) listFiles();
+  const newFileForm = $("#new-file");
+  fileSelect.addEventListener("change", () => {
+    if (fileSelect.value === NEW_FILE) {
+      fileSelect.value = doc.docName;
+      newFileForm.hidden = false;
+      $("#new-file-name").focus();
+      return;
+    }
+    openFile(fileSelect.value);
+  });
+  $("#new-file-cancel").addEventListener("click", () => { newFileForm.hidden = true; });
+  newFileForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $("#new-file-name");
+    const name = input.value.trim();
+    const ext = name.slice(name.lastIndexOf(".") + 1);
+    if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/.test(name) || !LANGUAGES.some((l) => l.ext === ext)) {
+      input.setCustomValidity(`Use letters, digits, "_", "-" and "." and end with ${LANGUAGES.map((l) => `.${l.ext}`).join(", ")}`);
+      input.reportValidity();
+      return;
+    }
+    input.setCustomValidity("");
+    newFileForm.hidden = true;
+    input.value = "";
+    const base = doc.docName.startsWith("pairs/") ? doc.docName.slice(0, doc.docName.lastIndexOf("/")) : `students/${user.id}`;
+    openFile(`${base}/${name}`);
+  });
 
   // Not paired yet: look again now and then, and move to the pair's file once there is one.
   if (room.kind === "pair" && !isInstructor && !explicitDoc && !doc.docName.startsWith("pairs/")) {
@@ -100,10 +180,8 @@ export async function bootRoom(boot) {
       const shared = await pairDoc(roomId);
       if (shared === null) return;
       clearInterval(poll);
-      toast("You are paired", `You now share ${shared} with your partner.`, "good");
-      lang = languageOfDoc(shared);
-      select.value = lang.id;
-      doc.open(shared, lang);
+      toast("You are paired", `You now share ${shared.split("/").pop()} with your partner.`, "good");
+      openFile(shared);
     }, PAIR_POLL_MS);
   }
 
@@ -112,7 +190,7 @@ export async function bootRoom(boot) {
     select.value = lang.id;
     localStorage.setItem(`language:${roomId}`, lang.id);
     // Each language keeps its own file; an explicitly opened document and the demo keep theirs.
-    if (!explicitDoc && doc.docName !== "demo") doc.open(docWithLanguage(doc.docName, lang), lang);
+    if (!explicitDoc && doc.docName !== "demo") openFile(docWithLanguage(doc.docName, lang));
     else doc.editor.setLanguage(lang);
   };
   select.addEventListener("change", () => setLanguage(languageById(select.value)));
@@ -130,18 +208,30 @@ export async function bootRoom(boot) {
   }
   const exercise = new ExercisePanel($("#exercise"), {
     classroom,
+    room: roomId,
+    me: user.id,
     send,
     currentDoc: () => doc.docName,
+    currentText: () => doc.session.ytext.toString(),
     onPick: (ex) => {
-      if (ex.language && ex.language !== lang.id && !explicitDoc) setLanguage(languageById(ex.language));
+      // One file per exercise, in the exercise's language: opened (and named on the page),
+      // never switched under the student's typing. Staff and explicitly opened files stay.
+      if (isInstructor || explicitDoc) return;
+      const exLang = languageById(ex.language ?? lang.id);
+      const file = exerciseFile(ex, exLang);
+      const base = doc.docName.startsWith("pairs/") ? doc.docName.slice(0, doc.docName.lastIndexOf("/")) : `students/${user.id}`;
+      const target = `${base}/${file}`;
+      if (doc.docName !== target) openFile(target);
+      exercise.showFile(file, exLang.label);
       // The starter is {file: text}: the file named like ours, else the first one. Only into
       // the student's own file: two partners seeding a shared one at once would both insert.
       const starter = ex.starter ?? {};
-      const text = typeof starter === "string" ? starter : (starter[doc.docName.split("/").pop()] ?? Object.values(starter)[0]);
-      if (text && doc.docName.startsWith(`students/${user.id}/`)) doc.seed(text);
+      const text = typeof starter === "string" ? starter : (starter[file] ?? Object.values(starter)[0]);
+      if (text && target.startsWith(`students/${user.id}/`)) doc.seed(text);
     },
   });
   let demoEditor = null;
+  let demoLang = LANGUAGES[0];
   const demo = new DemoPanel($("#demo"), {
     send,
     isInstructor,
@@ -149,7 +239,11 @@ export async function bootRoom(boot) {
     onExercise: (id) => exercise.show(id),
     // A code step names its language: highlight the demo document (or, for the instructor
     // editing it, the main editor) accordingly.
-    onCodeLanguage: (id) => (isInstructor ? doc.docName === "demo" && setLanguage(languageById(id)) : demoEditor?.setLanguage(languageById(id))),
+    onCodeLanguage: (id) => {
+      demoLang = languageById(id);
+      if (isInstructor) doc.docName === "demo" && doc.editor.setLanguage(demoLang);
+      else demoEditor?.setLanguage(demoLang);
+    },
     onHighlight: (ranges) => (isInstructor ? doc.docName === "demo" && doc.editor.highlight(ranges) : demoEditor?.highlight(ranges)),
   });
   if (!isInstructor) {
@@ -160,11 +254,16 @@ export async function bootRoom(boot) {
       demoEditor = createEditor(host, demoDoc.ytext, { awareness: demoDoc.awareness, readOnly: true, compact: true, language: LANGUAGES[0], label: "Demo code (read-only)" });
       demoDoc.ytext.observe(() => demo.showCodeHost(demoDoc.ytext.length > 0));
     }, () => {
-      // Into the student's own file: appended when it has text, so nothing of theirs is lost.
+      // Into the student's own file: appended when it has text, so nothing of theirs is lost;
+      // Python demo code never goes into a C file: it goes to main.py, and the page says so.
       const code = demoDoc.ytext.toString();
-      const mine = doc.session.ytext;
-      mine.insert(mine.length, mine.length ? `\n${code}` : code);
-      toast("Copied", `The demo code is now in ${doc.docName}.`, "good", 3000);
+      if (demoLang.id !== languageOfDoc(doc.docName).id || !doc.docName.startsWith(`students/${user.id}/`)) {
+        openFile(`students/${user.id}/main.${demoLang.ext}`);
+      }
+      doc.whenSynced((mine) => {
+        mine.insert(mine.length, mine.length ? `\n${code}` : code);
+        toast("Copied", `The demo code is now in ${describe(doc.docName)}.`, "good", 3000);
+      });
     });
   }
 
@@ -177,7 +276,10 @@ export async function bootRoom(boot) {
     // During a demo step with a check, the run also checks the step.
     const step = isInstructor ? null : demo.checkStep();
     if (step !== null) command.demo_step = step;
-    if (send(command)) output.error("Starting…");
+    if (send(command)) {
+      output.error("Starting…");
+      output.reveal();
+    }
     else output.error("Not connected: the run was not started. Try again in a moment.");
   };
   $("#run").addEventListener("click", run);
@@ -188,23 +290,56 @@ export async function bootRoom(boot) {
     }
   });
 
-  // Students raise hands; staff answer them (the button is only on a student's page).
+  // Students raise hands (with an optional message) and see what happens to them; staff
+  // answer them (the form is only on a student's page).
   const handButton = $("#hand") ?? h("button");
+  const handForm = $("#hand-form");
+  const handInput = $("#hand-message");
+  const handStatus = $("#hand-status") ?? h("p");
+  const showHand = (state, text) => {
+    handStatus.hidden = !text;
+    handStatus.textContent = text ?? "";
+    handStatus.dataset.state = state ?? "";
+  };
   const syncHand = () => {
-    const up = presence.myHand() !== null;
+    const hand = presence.myHand();
+    const up = hand !== null;
     handButton.textContent = up ? "Lower hand" : "Raise hand";
     handButton.setAttribute("aria-pressed", String(up));
+    if (handInput) handInput.hidden = up;
+    if (hand?.state === "taken") showHand("taken", `${hand.taken_by?.name ?? "A teacher"} is coming to help you.`);
+    else if (hand) showHand("pending", `Your hand is up${hand.message ? `: “${hand.message}”` : ""}. A teacher will come.`);
   };
-  handButton.addEventListener("click", () => {
+  handForm?.addEventListener("submit", (event) => {
+    event.preventDefault();
     const up = presence.myHand() !== null;
-    if (!send(up ? { type: "hand.lower" } : { type: "hand.raise", doc: doc.docName })) toast("Not connected", "Try again in a moment.", "error");
+    const message = handInput?.value.trim() ?? "";
+    const command = up ? { type: "hand.lower" } : { type: "hand.raise", doc: doc.docName, ...(message ? { message } : {}) };
+    if (!send(command)) toast("Not connected", "Try again in a moment.", "error");
+    else if (!up && handInput) handInput.value = "";
   });
   const onHand = (m) => {
     presence.hand(m);
+    const hand = m.hand ?? m;
+    if (!isInstructor && String(hand.user?.id) === String(user.id)) {
+      if (hand.state === "done") showHand("done", `${hand.taken_by?.name ?? "Your teacher"} marked your question as answered.`);
+      else if (hand.state === "lowered") showHand(null, null);
+    }
     syncHand();
   };
 
   const mine = (id) => String(id) === String(user.id);
+  // The student's achievements stay listed on the page (from the snapshot, then as unlocked).
+  const listAchievements = (items) => {
+    const list = $("#achievements");
+    if (!list || items.length === 0) return;
+    list.querySelector(".muted")?.remove();
+    const have = new Set([...list.children].map((li) => li.dataset.id));
+    for (const a of items) {
+      if (have.has(String(a.id))) continue;
+      list.append(h("li", { dataset: { id: String(a.id) } }, h("strong", {}, a.name ?? a.id), a.description ? ` — ${a.description}` : ""));
+    }
+  };
   const eventsStatus = $("#events-status");
   events
     .on("status", (state) => {
@@ -216,6 +351,7 @@ export async function bootRoom(boot) {
       syncHand();
       board.snapshot(m.leaderboard);
       demo.update(m.demo ?? null);
+      if (Array.isArray(m.achievements)) listAchievements(m.achievements);
     })
     .on("member.joined", (m) => presence.joined(m))
     .on("member.left", (m) => presence.left(m))
@@ -250,12 +386,14 @@ export async function bootRoom(boot) {
       if (!badge || !mine(m.user_id)) return;
       badge.hidden = false;
       badge.textContent = `${m.total} XP${m.streak ? ` · ${m.streak}-day streak` : ""}`;
-      toast(`+${m.amount} XP`, (m.awards ?? []).map((a) => a.reason.replaceAll("_", " ")).join(", "), "good", 4000);
+      toast(`+${m.amount} XP`, (m.awards ?? []).map((a) => a.reason.replaceAll("_", " ")).join(", "), "good", 3000);
     })
     .on("achievement.unlocked", (m) => {
+      // Only one's own: a classmate's achievement is theirs to enjoy, not a notice for all.
+      if (!mine(m.user_id)) return;
       const a = m.achievement ?? {};
-      if (mine(m.user_id)) toast(`Achievement unlocked: ${a.name ?? a.id}`, a.description ?? "", "good", 8000);
-      else toast(`${m.name ?? "Someone"} unlocked ${a.name ?? a.id}`, "", "info", 4000);
+      listAchievements([a]);
+      toast(`Achievement unlocked: ${a.name ?? a.id}`, a.description ?? "", "good", 6000);
     })
     .on("hand.raised", onHand)
     .on("hand.lowered", onHand)

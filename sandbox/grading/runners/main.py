@@ -49,7 +49,7 @@ def main() -> None:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     except BaseException:  # the student's module is imported from here: anything can happen
-        emit({"error": "importing the tests failed:\n" + _tail(traceback.format_exc())})
+        emit({"error": "importing the tests failed:\n" + _tail(_their_traceback())})
         sys.exit(1)
     for case in config["cases"]:
         captured = io.StringIO()
@@ -70,6 +70,23 @@ def main() -> None:
             }
         )
     emit({"done": True})
+
+
+def _their_traceback() -> str:
+    """The exception being handled, without this runner's frames or importlib's: a student
+    needs the lines of their code and of the test file, not ours."""
+    kind, exc, tb = sys.exc_info()
+    assert kind is not None and exc is not None
+    ours = os.path.abspath(__file__)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(tb)
+        if os.path.abspath(frame.filename) != ours and not frame.filename.startswith("<frozen ")
+    ]
+    lines = (
+        ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+    )
+    return "".join(lines + traceback.format_exception_only(kind, exc))
 
 
 def _describe(exc: BaseException, default: str) -> str:

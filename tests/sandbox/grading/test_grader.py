@@ -204,6 +204,14 @@ async def test_python_unit_import_error_and_exit(sandbox: Sandbox) -> None:
     assert broken.score == 0.0
     first = broken.tests[0].output
     assert first.startswith("importing the tests failed:\n") and "SyntaxError" in first
+    # The runner's own frames (main.py, importlib) are not the student's business.
+    missing = await grade(
+        exercise, {"fizzbuzz.py": "def fizz(n):\n    pass\n"}, run=sandbox.run, now=NOW
+    )
+    trace = missing.tests[0].output
+    assert "cannot import name 'fizzbuzz'" in trace
+    assert 'test_fizzbuzz.py", line' in trace
+    assert "main.py" not in trace and "exec_module" not in trace and "<frozen" not in trace
     leaves = FIZZBUZZ.replace("    return str(n)\n", "    raise SystemExit(3)\n")
     result = await grade(exercise, {"fizzbuzz.py": leaves}, run=sandbox.run, now=NOW)
     tests = by_name(result)

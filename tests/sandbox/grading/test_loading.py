@@ -189,3 +189,12 @@ def test_course_check_reports_every_bad_file(tmp_path: Path) -> None:
         ("exercise.yaml", 9),
     ]
     assert check_course_exercises(tmp_path / "nowhere")[1][0].reason == "not a folder"
+
+
+def test_unknown_language_names_its_file_and_line(tmp_path: Path) -> None:
+    text = TOML.format(extra="").replace('language = "python"', 'language = "cobol"')
+    error = refused(write(tmp_path, "add.toml", text))
+    assert str(error) == (
+        f"{tmp_path / 'add.toml'}:3: language: unknown language 'cobol'; "
+        "known: c, cpp, go, javascript, python, rust, typescript"
+    )

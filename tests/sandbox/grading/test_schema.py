@@ -262,12 +262,14 @@ def test_unit_test_refusals(test: dict[str, Any], message: str) -> None:
     assert refused(minimal(tests=[spec])) == message
 
 
-def test_unit_tests_refused_for_a_language_without_harness() -> None:
+def test_an_unknown_language_is_refused() -> None:
     spec = {"kind": "unit", "name": "u", "file": "Main.kt", "source": "fun main() {}\n"}
-    assert refused(minimal(language="kotlin", tests=[spec])) == (
-        "add.toml: tests[0].kind: unit-test files are not supported for kotlin; "
-        "supported: c, cpp, go, javascript, python, rust, typescript"
-    )
+    for data in (minimal(language="cobol"), minimal(language="kotlin", tests=[spec])):
+        language = data["language"]
+        assert refused(data) == (
+            f"add.toml: language: unknown language {language!r}; "
+            "known: c, cpp, go, javascript, python, rust, typescript"
+        )
 
 
 def test_rust_test_file_must_be_a_module_name() -> None:

@@ -134,13 +134,41 @@ async def test_http_submission_and_visibility(
         assert missing.status_code == 404
 
         exported = await http.get(
-            f"/api/classrooms/{live_lesson.classroom['id']}/grades.csv",
+            f"/api/classrooms/{live_lesson.classroom['id']}/grades.csv?keep=latest",
             headers=live_lesson.teacher.headers,
         )
         rows = list(csv.DictReader(io.StringIO(exported.text)))
-        assert [(r["student"], r["exercise"], r["attempt"]) for r in rows] == [
-            ("Alice", "double", "4")
+        # Bob never tried: his row is there, empty.
+        assert [(r["student"], r["exercise"], r["attempt"], r["status"]) for r in rows] == [
+            ("Alice", "double", "4", "graded"),
+            ("Bob", "double", "", "not attempted"),
         ]
+        assert rows[1]["max_score"] == "5" and rows[1]["shown_max_score"] == "4"
+        # Times carry their offset.
+        assert datetime.fromisoformat(rows[0]["submitted_at"]).utcoffset() == timedelta(0)
+        # The best attempt is the first (3 of 5, no attempt penalty): the final grade over
+        # every test, and what Alice sees before the due date (the after-due test withheld).
+        best = await http.get(
+            f"/api/classrooms/{live_lesson.classroom['id']}/grades.csv",
+            headers=live_lesson.teacher.headers,
+        )
+        alice = next(csv.DictReader(io.StringIO(best.text)))
+        assert (alice["kept"], alice["attempt"], alice["attempts"]) == ("best", "1", "4")
+        assert (alice["score"], alice["max_score"]) == ("3", "5")
+        assert (alice["shown_score"], alice["shown_max_score"]) == ("2", "4")
+        table = await http.get(
+            f"/api/classrooms/{live_lesson.classroom['id']}/gradebook?keep=latest",
+            headers=live_lesson.teacher.headers,
+        )
+        sheet = table.json()
+        assert sheet["exercises"][0]["shown_max_score"] == 4
+        cells = {s["name"]: s["grades"]["double"] for s in sheet["students"]}
+        assert cells["Alice"]["attempt"] == 4 and cells["Bob"]["status"] == "not attempted"
+        wrong = await http.get(
+            f"/api/classrooms/{live_lesson.classroom['id']}/gradebook?keep=worst",
+            headers=live_lesson.teacher.headers,
+        )
+        assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "bad_keep"
         as_json = await http.get(
             f"/api/classrooms/{live_lesson.classroom['id']}/grades.json",
             headers=live_lesson.teacher.headers,
