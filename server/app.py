@@ -36,6 +36,11 @@ from server.api import (
 )
 from server.bus import Bus
 from server.exceptions import ApiError
+from server.identity import api as identity_api
+from server.identity.component import Identity
+from server.lti import api as lti_api
+from server.lti import endpoints as lti_endpoints
+from server.lti.tool import LtiTool
 from server.metrics import Metrics, MetricsMiddleware
 from server.settings import Settings
 from server.state import AppState
@@ -59,6 +64,9 @@ def all_routes() -> list[BaseRoute]:
         *documents.routes,
         *demos.routes,
         *runs.routes,
+        *identity_api.routes,
+        *lti_api.routes,
+        *lti_endpoints.routes,
     ]
 
 
@@ -79,7 +87,10 @@ def install_components(state: AppState) -> None:
     hands.install(state)
     runs.install(state)  # before live_runs: it closes after it, recording the last results
     live = live_runs.install(state)
-    submissions.install(state, live.run_to_end)
+    lti = LtiTool(state.settings, state.store)
+    state.add("lti", lti)
+    state.add("identity", Identity(state.store, state.get("gamification").rebuild))
+    submissions.install(state, live.run_to_end, listeners=[lti.passback])
     yjs.install(state)
     demos.install(state)
 

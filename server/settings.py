@@ -59,6 +59,12 @@ class Settings:
     leaderboard_prefix: str = "classroom:lb:"
     # a TOML file of extra achievements, added to the built-in ones (rooms/achievement_files.py)
     achievements_file: str | None = None
+    # LTI 1.3 and links handed out (QR codes): the address people reach us at, e.g.
+    # https://classroom.school.org (unset: taken from each request)
+    public_url: str | None = None
+    # emails of instructors who may register LMS platforms over the API (comma-separated);
+    # unset: only the command line (`python -m server lti-register`)
+    lti_registrars: str | None = None
 
     @property
     def is_production(self) -> bool:

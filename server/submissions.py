@@ -16,9 +16,9 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -54,6 +54,13 @@ RunFunction = Callable[[RunRequest], Awaitable[RunResult]]
 RATE_WINDOW_SECONDS = 60.0
 
 
+class GradeListener(Protocol):
+    """Told after a grade is stored: graded, regraded or overridden (LTI grade passback).
+    It must not raise for the grader: a failure is logged and the grade stays."""
+
+    async def grade_changed(self, submission: Submission) -> None: ...
+
+
 def submission_view(
     row: Submission, exercise: Exercise, *, staff: bool, now: datetime
 ) -> dict[str, Any]:
@@ -84,9 +91,15 @@ def _passed_view(results: dict[str, Any]) -> bool:
 
 class Submissions:
     def __init__(
-        self, state: AppState, hub: RoomHub, gamification: Gamification, run: RunFunction
+        self,
+        state: AppState,
+        hub: RoomHub,
+        gamification: Gamification,
+        run: RunFunction,
+        listeners: Sequence[GradeListener] = (),
     ) -> None:
         self.state = state
+        self.listeners = list(listeners)
         self.hub = hub
         self.gamification = gamification
         self.run = run
@@ -196,6 +209,7 @@ class Submissions:
                 stored.max_score = results["max_score"]
                 stored.passed = _passed_view(results)
             session.add(stored)
+        await self._grade_changed(stored)
         await self._announce(room.id, stored, exercise, regraded=False)
         if result is not None:
             await self._gamify(room, stored)
@@ -205,6 +219,15 @@ class Submissions:
         task = asyncio.create_task(self.grade_now(room, row, exercise), name=f"grade-{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _grade_changed(self, row: Submission) -> None:
+        for listener in self.listeners:
+            try:
+                await listener.grade_changed(row)
+            except Exception:
+                log.error(
+                    "grade listener %r failed on submission %s", listener, row.id, exc_info=True
+                )
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -345,6 +368,7 @@ class Submissions:
                 async with self.state.store.session() as session:
                     fresh = await session.get(Submission, row.id)
                 assert fresh is not None
+                await self._grade_changed(fresh)
                 await self._announce(row.room_id, fresh, exercise, regraded=True)
         for room_id in rooms:
             await self.hub.publish(
@@ -419,11 +443,13 @@ async def _room_of(state: AppState, conn: RoomConnection) -> RoomAccess:
         return await room_access(session, conn.room_id, Caller(conn.user_id, UserKind.STUDENT))
 
 
-def install(state: AppState, run: RunFunction) -> Submissions:
+def install(
+    state: AppState, run: RunFunction, listeners: Sequence[GradeListener] = ()
+) -> Submissions:
     """The ``submissions`` component and the ``submit`` socket command."""
     hub: RoomHub = state.get("hub")
     gamification: Gamification = state.get("gamification")
-    submissions = Submissions(state, hub, gamification, run)
+    submissions = Submissions(state, hub, gamification, run, listeners)
 
     async def on_submit(conn: RoomConnection, command: Command) -> None:
         try:
