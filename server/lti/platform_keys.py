@@ -1,8 +1,9 @@
 """The platforms' public keys: fetched from their JWKS URL, cached, refetched on rotation.
 
 A launch signed with a ``kid`` we hold is checked at once. An unknown ``kid`` means the platform
-rotated its keys: the set is fetched again, but at most once per ``REFETCH_SECONDS`` per URL, so
-forged tokens with random kids cannot make us hammer the platform. Cached sets expire after
+rotated its keys: the set is fetched again; but a set that was itself fetched for an unknown kid
+is not fetched again for ``REFETCH_SECONDS``, so forged tokens with random kids cannot make us
+hammer the platform. Cached sets expire after
 ``TTL_SECONDS`` (or the ``max-age`` the platform sends, if shorter).
 """
 
@@ -31,6 +32,7 @@ class _KeySet:
     keys: dict[str, jwt.PyJWK]
     fetched_at: float
     ttl: float
+    after_miss: bool
     without_kid: list[jwt.PyJWK] = field(default_factory=list)
 
 
@@ -56,11 +58,9 @@ class PlatformKeys:
         lock = self._locks.setdefault(jwks_url, asyncio.Lock())
         async with lock:
             cached = self._sets.get(jwks_url)
-            if cached is None or self.clock() - cached.fetched_at >= min(
-                cached.ttl, REFETCH_SECONDS
-            ):
+            if self._should_fetch(cached, kid):
                 try:
-                    cached = await self._fetch(jwks_url)
+                    cached = await self._fetch(jwks_url, after_miss=cached is not None)
                 except PlatformError as exc:
                     log.warning("JWKS %s: %s", jwks_url, exc)
                     if cached is None:
@@ -74,13 +74,25 @@ class PlatformKeys:
             raise LaunchRefused(f"the platform publishes no key {kid!r}", code="bad_signature")
         return found
 
+    def _should_fetch(self, cached: _KeySet | None, kid: str | None) -> bool:
+        if cached is None:
+            return True
+        age = self.clock() - cached.fetched_at
+        if age >= cached.ttl:
+            return True
+        if self._pick(cached, kid) is not None:
+            return False  # another launch fetched it while this one waited
+        # A kid we do not know: the platform rotated its keys, or the token is forged. Fetch,
+        # unless the set we hold was itself fetched for a miss less than REFETCH_SECONDS ago.
+        return not cached.after_miss or age >= REFETCH_SECONDS
+
     @staticmethod
     def _pick(keys: _KeySet, kid: str | None) -> jwt.PyJWK | None:
         if kid is None:
             return keys.without_kid[0] if len(keys.without_kid) == 1 else None
         return keys.keys.get(kid)
 
-    async def _fetch(self, url: str) -> _KeySet:
+    async def _fetch(self, url: str, *, after_miss: bool) -> _KeySet:
         self.fetches += 1
         try:
             response = await self.http.get(url, timeout=10.0)
@@ -112,4 +124,4 @@ class PlatformKeys:
         match = re.search(r"max-age=(\d+)", response.headers.get("cache-control", ""))
         if match:
             ttl = min(ttl, float(match.group(1)))
-        return _KeySet(keys, self.clock(), ttl, without)
+        return _KeySet(keys, self.clock(), ttl, after_miss, without)
