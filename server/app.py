@@ -90,7 +90,8 @@ def install_components(state: AppState) -> None:
     lti = LtiTool(state.settings, state.store)
     state.add("lti", lti)
     state.add("identity", Identity(state.store, state.get("gamification").rebuild))
-    submissions.install(state, live.run_to_end, listeners=[lti.passback])
+    grading = submissions.install(state, live.run_to_end)
+    grading.listeners.append(lti.passback)  # grade passback to the LMS (GradeListener)
     yjs.install(state)
     demos.install(state)
 

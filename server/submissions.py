@@ -16,9 +16,9 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -42,6 +42,7 @@ from server.auth import Caller
 from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
 from server.gamification import Gamification
 from server.gamification_hub import deliver, graded_run
+from server.grade_listener import GradeListener, tell
 from server.hub import RoomConnection, RoomHub
 from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
 from server.models.clock import as_utc, utcnow
@@ -52,13 +53,6 @@ log = logging.getLogger("classroom.grading")
 
 RunFunction = Callable[[RunRequest], Awaitable[RunResult]]
 RATE_WINDOW_SECONDS = 60.0
-
-
-class GradeListener(Protocol):
-    """Told after a grade is stored: graded, regraded or overridden (LTI grade passback).
-    It must not raise for the grader: a failure is logged and the grade stays."""
-
-    async def grade_changed(self, submission: Submission) -> None: ...
 
 
 def submission_view(
@@ -91,15 +85,10 @@ def _passed_view(results: dict[str, Any]) -> bool:
 
 class Submissions:
     def __init__(
-        self,
-        state: AppState,
-        hub: RoomHub,
-        gamification: Gamification,
-        run: RunFunction,
-        listeners: Sequence[GradeListener] = (),
+        self, state: AppState, hub: RoomHub, gamification: Gamification, run: RunFunction
     ) -> None:
         self.state = state
-        self.listeners = list(listeners)
+        self.listeners: list[GradeListener] = []  # told of every stored grade
         self.hub = hub
         self.gamification = gamification
         self.run = run
@@ -209,7 +198,7 @@ class Submissions:
                 stored.max_score = results["max_score"]
                 stored.passed = _passed_view(results)
             session.add(stored)
-        await self._grade_changed(stored)
+        await tell(self.listeners, stored)
         await self._announce(room.id, stored, exercise, regraded=False)
         if result is not None:
             await self._gamify(room, stored)
@@ -219,15 +208,6 @@ class Submissions:
         task = asyncio.create_task(self.grade_now(room, row, exercise), name=f"grade-{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._done)
-
-    async def _grade_changed(self, row: Submission) -> None:
-        for listener in self.listeners:
-            try:
-                await listener.grade_changed(row)
-            except Exception:
-                log.error(
-                    "grade listener %r failed on submission %s", listener, row.id, exc_info=True
-                )
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -368,7 +348,7 @@ class Submissions:
                 async with self.state.store.session() as session:
                     fresh = await session.get(Submission, row.id)
                 assert fresh is not None
-                await self._grade_changed(fresh)
+                await tell(self.listeners, fresh)
                 await self._announce(row.room_id, fresh, exercise, regraded=True)
         for room_id in rooms:
             await self.hub.publish(
@@ -443,13 +423,11 @@ async def _room_of(state: AppState, conn: RoomConnection) -> RoomAccess:
         return await room_access(session, conn.room_id, Caller(conn.user_id, UserKind.STUDENT))
 
 
-def install(
-    state: AppState, run: RunFunction, listeners: Sequence[GradeListener] = ()
-) -> Submissions:
+def install(state: AppState, run: RunFunction) -> Submissions:
     """The ``submissions`` component and the ``submit`` socket command."""
     hub: RoomHub = state.get("hub")
     gamification: Gamification = state.get("gamification")
-    submissions = Submissions(state, hub, gamification, run, listeners)
+    submissions = Submissions(state, hub, gamification, run)
 
     async def on_submit(conn: RoomConnection, command: Command) -> None:
         try:

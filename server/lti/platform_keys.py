@@ -69,7 +69,7 @@ class PlatformKeys:
                         ) from None
                 else:
                     self._sets[jwks_url] = cached
-            found = self._pick(cached, kid)
+            found = self._pick(cached, kid) if cached is not None else None
         if found is None:
             raise LaunchRefused(f"the platform publishes no key {kid!r}", code="bad_signature")
         return found

@@ -84,7 +84,9 @@ async def test_every_refusal(tool: Tool) -> None:
         await _refused(
             await tool.launch(http, issued=time.time() - 3600, lifetime=300), 401, "token_expired"
         )
-        await _refused(await tool.launch(http, deployment_id="elsewhere"), 401, "unknown_deployment")
+        await _refused(
+            await tool.launch(http, deployment_id="elsewhere"), 401, "unknown_deployment"
+        )
 
         # A good launch, then the same id_token again: its state is used, and with a fresh
         # state its nonce has been seen.
@@ -134,7 +136,9 @@ async def test_platform_key_rotation_and_forged_kids(tool: Tool) -> None:
         for n in range(3):
             query = await tool.login(http)
             token = platform.id_token(query["nonce"], key=SigningKey(f"random-{n}"))
-            await _refused(await tool.post_launch(http, token, query["state"]), 401, "bad_signature")
+            await _refused(
+                await tool.post_launch(http, token, query["state"]), 401, "bad_signature"
+            )
         assert platform.jwks_requests == 2  # the set was fetched for a miss moments ago
 
 
