@@ -46,6 +46,7 @@ async def _params(request: Request) -> dict[str, str]:
 
 async def login(request: Request) -> Response:
     tool = _tool(request)
+    tool.admit_login(request)
     url, _ = await start_login(
         tool.store, await _params(request), f"{tool.base_url(request)}/lti/launch"
     )

@@ -3,9 +3,13 @@ keys, service tokens, the gradebook client and the grade passback sender."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from starlette.requests import Request
 
+from sandbox.grading.ratelimit import RateLimiter
+from server.exceptions import TooManyRequests
 from server.lti.access_token import AccessTokens
 from server.lti.ags import Gradebook
 from server.lti.keys import load_tool_key
@@ -13,6 +17,8 @@ from server.lti.passback import GradePassback
 from server.lti.platform_keys import PlatformKeys
 from server.settings import Settings
 from server.store import Store
+
+LOGINS_PER_MINUTE = 60
 
 
 class LtiTool:
@@ -25,6 +31,9 @@ class LtiTool:
         self.tokens = AccessTokens(self.http, self.key)
         self.gradebook = Gradebook(self.http, self.tokens)
         self.passback = GradePassback(store, self.gradebook)
+        # Every login stores a state row until it expires: a bound per address keeps a
+        # flood from filling the table (per process).
+        self.logins = RateLimiter(LOGINS_PER_MINUTE, 60.0)
 
     async def start(self) -> None:
         await self.passback.start()
@@ -40,3 +49,8 @@ class LtiTool:
     def registrars(self) -> set[str]:
         raw = self.settings.lti_registrars or ""
         return {part.strip().lower() for part in raw.split(",") if part.strip()}
+
+    def admit_login(self, request: Request) -> None:
+        address = request.client.host if request.client else "unknown"
+        if not self.logins.acquire(address, time.monotonic()).allowed:
+            raise TooManyRequests("too many LTI logins from this address", code="rate_limited")
