@@ -89,7 +89,10 @@ def install_components(state: AppState) -> None:
     live = live_runs.install(state)
     lti = LtiTool(state.settings, state.store)
     state.add("lti", lti)
-    state.add("identity", Identity(state.store, state.get("gamification").rebuild))
+    identity = Identity(
+        state.store, state.get("gamification").rebuild, lambda: state.get("docs").loaded()
+    )
+    state.add("identity", identity)
     grading = submissions.install(state, live.run_to_end)
     grading.listeners.append(lti.passback)  # grade passback to the LMS (GradeListener)
     yjs.install(state)

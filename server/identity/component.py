@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from server.identity.codes import Redeemer
-from server.identity.merge import AccountMerger, Rebuild
+from server.identity.merge import AccountMerger, OpenDocuments, Rebuild
 from server.store import Store
 
 
 class Identity:
-    def __init__(self, store: Store, rebuild: Rebuild) -> None:
+    def __init__(self, store: Store, rebuild: Rebuild, open_documents: OpenDocuments) -> None:
         self.redeemer = Redeemer()
-        self.merger = AccountMerger(store, rebuild)
+        self.merger = AccountMerger(store, rebuild, open_documents)
 
     async def start(self) -> None:
         return None

@@ -10,7 +10,9 @@ name it) and an :class:`AccountMerge` records who did it and what moved. The roo
 this week's classroom board are then rebuilt from the ledger.
 
 Only a source that belongs to no other classroom can be merged: its rows elsewhere are not
-this classroom's instructor's to move.
+this classroom's instructor's to move. Nor while one of the source's documents is loaded in an
+editor on this process (it would keep writing under the old name); documents open on another
+process are not seen by this check.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from server.store import Store
 log = logging.getLogger("classroom.identity")
 
 Rebuild = Callable[[BoardId], Awaitable[None]]
+OpenDocuments = Callable[[], list[tuple[int, str]]]
 
 # Tables whose rows just change owner (no uniqueness on the user).
 _MOVED: list[tuple[str, Any]] = [
@@ -68,15 +71,24 @@ _MOVED: list[tuple[str, Any]] = [
 
 
 class AccountMerger:
-    def __init__(self, store: Store, rebuild: Rebuild) -> None:
+    def __init__(
+        self, store: Store, rebuild: Rebuild, open_documents: OpenDocuments = list
+    ) -> None:
         self.store = store
         self.rebuild = rebuild
+        self.open_documents = open_documents
 
     async def merge(
         self, classroom_id: int, source_id: int, target_id: int, by_user_id: int
     ) -> AccountMerge:
         if source_id == target_id:
             raise BadRequest("an account cannot be merged into itself", code="same_account")
+        prefix = f"students/{source_id}/"
+        if any(name.startswith(prefix) for _, name in self.open_documents()):
+            raise Conflict(
+                f"user {source_id} has documents open in an editor: merge once they are closed",
+                code="documents_open",
+            )
         async with self.store.session() as session:
             source = await _student(session, classroom_id, source_id)
             await _student(session, classroom_id, target_id)

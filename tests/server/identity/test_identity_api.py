@@ -4,6 +4,7 @@ merging two accounts of one student with everything they own."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import httpx
@@ -240,6 +241,19 @@ async def test_merge_two_accounts_of_one_student(
     classroom_id = lesson.classroom["id"]
     second = await join_as(client, lesson.classroom["join_code"], "Alice (phone)")
     second_code = (await client.post("/api/me/rejoin-code", headers=second.headers)).json()["code"]
+    # While the phone account has a document open in an editor, the merge waits.
+    registry = state_of(app).get("docs")
+    unloaded = asyncio.Event()
+    registry.on_unload(lambda key: unloaded.set())
+    open_doc = await registry.acquire(lesson.room_id, f"students/{second.id}/main.py")
+    busy = await client.post(
+        f"/api/classrooms/{lesson.classroom['id']}/merge",
+        json={"from_user_id": second.id, "into_user_id": lesson.alice.id},
+        headers=lesson.teacher.headers,
+    )
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "documents_open"
+    registry.release(open_doc)
+    await asyncio.wait_for(unloaded.wait(), timeout=10)
     await _own(app, lesson, lesson.alice.id, best=3.0, day=20)
     await _own(app, lesson, second.id, best=5.0, day=25)
     url = f"/api/classrooms/{classroom_id}/merge"

@@ -8,6 +8,8 @@ import time
 
 import httpx
 
+from server.settings import Settings
+from tests.conftest import serve_in_thread
 from tests.server.lti.conftest import Tool
 from tests.server.lti.platform import ASSISTANT, INSTRUCTOR, SigningKey
 
@@ -157,3 +159,31 @@ async def test_configuration_and_our_keys(tool: Tool) -> None:
     assert "d" not in key  # never the private part
     stored = tool.server.settings.data_dir / "lti_private_key.pem"
     assert stored.exists() and oct(stored.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_any_process_takes_the_launch_and_refuses_the_replay(
+    tool: Tool, settings: Settings
+) -> None:
+    """A second server process on the same database and data directory: the login's state and
+    the used nonces are in the database, and both processes publish the same key."""
+    platform = tool.platform
+    processes = serve_in_thread(settings)
+    other = next(processes)
+    try:
+        async with httpx.AsyncClient() as http:
+            mine = (await http.get(f"{tool.url}/lti/jwks")).json()
+            theirs = (await http.get(f"{other.url}/lti/jwks")).json()
+            assert mine == theirs
+            query = await tool.login(http)  # the login on this process …
+            token = platform.id_token(query["nonce"], sub="t", roles=(INSTRUCTOR,))
+            landed = await http.post(
+                f"{other.url}/lti/launch", data={"id_token": token, "state": query["state"]}
+            )
+            assert landed.status_code == 303, landed.text  # … the launch on the other
+            fresh = await tool.login(http)
+            replay = await http.post(
+                f"{tool.url}/lti/launch", data={"id_token": token, "state": fresh["state"]}
+            )
+            await _refused(replay, 401, "nonce_replayed")
+    finally:
+        processes.close()
