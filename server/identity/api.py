@@ -127,6 +127,11 @@ async def set_credentials(ctx: Ctx) -> dict[str, Any]:
 async def import_roster(ctx: Ctx) -> dict[str, Any]:
     """Import a roster CSV (name, email, student_id); new students get personal codes."""
     classroom_id = ctx.path_int("classroom_id")
+    length = ctx.request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_ROSTER_BYTES:
+        raise BadRequest(
+            f"the roster is larger than {MAX_ROSTER_BYTES} bytes", code="body_too_large"
+        )
     raw = await ctx.request.body()
     if len(raw) > MAX_ROSTER_BYTES:
         raise BadRequest(

@@ -13,7 +13,7 @@ compared with the one we sent for this state. Then the LTI claims, deployment in
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -97,13 +97,15 @@ async def check_launch(
     nonce = claims.get("nonce")
     if not isinstance(nonce, str) or not nonce or len(nonce) > 255:
         raise LaunchRefused("the id_token has no nonce", code="invalid_id_token")
+    # Kept while the token could still be presented (its expiry), and at least a day.
+    expires = datetime.fromtimestamp(float(claims["exp"]) + LEEWAY_SECONDS, UTC)
     try:
         async with store.session() as session:
             session.add(
                 LtiNonce(
                     platform_id=platform.id,
                     nonce=nonce,
-                    expires_at=utcnow() + timedelta(days=1),
+                    expires_at=max(expires, utcnow() + timedelta(days=1)),
                 )
             )
     except IntegrityError:
