@@ -5,7 +5,9 @@ Hierarchy::
     RoomsError
     ├── ProtocolError          the peer sent bytes that break the y-websocket protocol (close 1002)
     ├── InvalidDocumentName    a document name that is not demo, students/… or pairs/…
-    └── AchievementError       an achievement catalog that does not validate (names the field)
+    ├── AchievementError       an achievement catalog that does not validate (names the field)
+    ├── RosterError            a roster CSV that cannot be imported (names the line)
+    └── LaunchClaimError       an LTI launch whose claims do not check (carries a code)
 """
 
 from __future__ import annotations
@@ -28,3 +30,15 @@ class InvalidDocumentName(RoomsError):
 
 class AchievementError(RoomsError, ValueError):
     """An achievement declaration is invalid; the message names the file, entry and field."""
+
+
+class RosterError(RoomsError, ValueError):
+    """A roster file that cannot be imported; the message names the line."""
+
+
+class LaunchClaimError(RoomsError, ValueError):
+    """An LTI id_token whose claims are missing or wrong; ``code`` says which check failed."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -54,8 +54,13 @@ from server.gradebook import api as gradebook
 from server.grading import api as grading_api
 from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
+from server.identity import api as identity_api
+from server.identity.component import Identity
 from server.integrity import api as integrity_api
 from server.integrity.component import Integrity
+from server.lti import api as lti_api
+from server.lti import endpoints as lti_endpoints
+from server.lti.tool import LtiTool
 from server.metrics import Metrics, MetricsMiddleware
 from server.runs import api as runs_api
 from server.runs.component import Runs
@@ -87,6 +92,9 @@ def all_routes() -> list[BaseRoute]:
         *join_codes.routes,
         *gradebook.routes,
         *course_status.routes,
+        *identity_api.routes,
+        *lti_api.routes,
+        *lti_endpoints.routes,
     ]
 
 
@@ -140,6 +148,9 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         retention_days=settings.history_retention_days,
     )
     submissions.on_accepted.append(integrity.submitted)
+    lti = LtiTool(settings, store)
+    submissions.listeners.append(lti.passback)  # grade passback to the LMS (GradeListener)
+    identity = Identity(store, gamification.rebuild, docs.loaded)
     demos = LiveDemos(
         store, hub, open_presenters(settings), docs=docs, gamification=gamification, runs=runs
     )
@@ -177,6 +188,8 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         submissions=submissions,
         demos=demos,
         integrity=integrity,
+        lti=lti,
+        identity=identity,
     )
 
 

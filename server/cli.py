@@ -1,4 +1,5 @@
-"""``python -m server``: serve (the default), create-instructor, migrate."""
+"""``python -m server``: serve (the default), create-instructor, migrate, import-course,
+lti-register, lti-platforms."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     course = sub.add_parser("import-course", help="import a course folder into a classroom")
     course.add_argument("path", help="folder with exercises/ and/or demos/")
     course.add_argument("--classroom", type=int, required=True, help="classroom id")
+    lti = sub.add_parser("lti-register", help="register an LMS platform (LTI 1.3)")
+    for option in ("issuer", "client-id", "deployment-id", "auth-url", "token-url", "jwks-url"):
+        lti.add_argument(f"--{option}", required=True)
+    sub.add_parser("lti-platforms", help="list the registered LMS platforms")
     return parser
 
 
@@ -170,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return create_instructor(settings, args)
     if command == "import-course":
         return import_course_command(settings, args)
+    if command in ("lti-register", "lti-platforms"):
+        from server.lti.cli import lti_command
+
+        return lti_command(settings, args)
     if command == "migrate":
         migrate(settings.database_url)
         print("database schema is at the latest revision")

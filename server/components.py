@@ -21,7 +21,9 @@ from server.events.hub import RoomHub
 from server.gamification.game import Gamification
 from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
+from server.identity.component import Identity
 from server.integrity.component import Integrity
+from server.lti.tool import LtiTool
 from server.metrics import Metrics
 from server.runs.component import Runs
 from server.security.component import Security
@@ -52,6 +54,8 @@ class Components:
     submissions: Submissions
     demos: LiveDemos
     integrity: Integrity
+    lti: LtiTool
+    identity: Identity
 
     def lifecycle(self) -> list[Lifecycle]:
         """What starts with the process, in order (after the bus, which everything publishes
@@ -66,4 +70,6 @@ class Components:
             self.docs,
             self.demos,
             self.integrity,
+            self.lti,
+            self.identity,
         ]

@@ -80,6 +80,12 @@ class Settings:
     max_docs_per_user: int = 50
     max_docs_per_room: int = 5000
     max_doc_bytes: int = 1 << 20
+    # LTI 1.3 and links handed out (QR codes): the address people reach us at, e.g.
+    # https://classroom.school.org (unset: taken from each request)
+    public_url: str | None = None
+    # emails of instructors who may register LMS platforms over the API (comma-separated);
+    # unset: only the command line (`python -m server lti-register`)
+    lti_registrars: str | None = None
 
     @property
     def is_production(self) -> bool:

@@ -12,6 +12,7 @@ from server.api.base import Ctx, endpoint
 from server.api.schemas import ClassroomRef, JoinBody, JoinOut, LoginBody, TokenOut, UserOut
 from server.auth import COOKIE_NAME
 from server.exceptions import NotFound, Unauthorized
+from server.identity import codes, roster
 from server.models import Classroom, ClosedJoinCode, Membership, Role, User, UserKind
 
 
@@ -52,18 +53,22 @@ async def join(ctx: Ctx) -> JoinOut:
         ).first()
         if classroom is None:
             raise NotFound("no classroom has this join code", code="unknown_join_code")
+        assert classroom.id is not None
+        await roster.check_open(session, classroom.id)
         if await session.get(ClosedJoinCode, classroom.id) is not None:
             raise NotFound("this join code is closed", code="join_code_closed")
         user = User(name=body.name, kind=UserKind.STUDENT.value)
         session.add(user)
         await session.flush()
-        assert user.id is not None and classroom.id is not None
+        assert user.id is not None
         session.add(Membership(classroom_id=classroom.id, user_id=user.id, role=Role.STUDENT))
+        rejoin_code = await codes.issue(session, user.id)
     token = await security.sessions.sign(user.id, UserKind.STUDENT)
     return JoinOut(
         token=token,
         user=UserOut(id=user.id, name=user.name, role=Role.STUDENT.value),
         classroom=ClassroomRef(id=classroom.id, title=classroom.title),
+        rejoin_code=rejoin_code,
     )
 
 

@@ -42,6 +42,9 @@ class TokenOut(BaseModel):
 
 class JoinOut(TokenOut):
     classroom: ClassroomRef
+    rejoin_code: str | None = Field(
+        default=None, description="The student's personal code to sign back in; shown once."
+    )
 
 
 class ClassroomBody(Strict):

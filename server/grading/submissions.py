@@ -42,6 +42,7 @@ from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
 from server.gamification.game import Gamification
 from server.gamification.room import graded_run
+from server.grading.listeners import GradeListener, tell
 from server.grading.withdrawn import withdraw
 from server.models import ExerciseRecord, LiveExercise, Room, Submission
 from server.models.clock import as_utc, utcnow
@@ -99,6 +100,7 @@ class Submissions:
         run: RunFunction,
     ) -> None:
         self.store = store
+        self.listeners: list[GradeListener] = []  # told of every stored grade
         self.hub = hub
         self.gamification = gamification
         self.sources = sources
@@ -241,6 +243,7 @@ class Submissions:
                 stored.max_score = results["max_score"]
                 stored.passed = _passed_view(results)
             session.add(stored)
+        await tell(self.listeners, stored)
         await self._announce(room.id, stored, exercise, regraded=False)
         if result is not None:
             await self._gamify(room, stored)
@@ -390,6 +393,7 @@ class Submissions:
                 async with self.store.session() as session:
                     fresh = await session.get(Submission, row.id)
                 assert fresh is not None
+                await tell(self.listeners, fresh)
                 await self._announce(row.room_id, fresh, exercise, regraded=True)
         for room_id in rooms:
             await self.hub.publish(

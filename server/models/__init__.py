@@ -11,11 +11,23 @@ from server.models.demos import Demo, DemoSession, DemoTimelineEvent, QuizAnswer
 from server.models.documents import DocSnapshot, DocUpdate
 from server.models.exercises import ExerciseRecord, LiveExercise, Submission
 from server.models.hands import Hand, HandState
+from server.models.identity import AccountMerge, JoinPolicy, RejoinCode, RosterEntry
 from server.models.integrity import (
     DocHistoryCheckpoint,
     DocHistoryUpdate,
     SimilarityReview,
     SubmissionFingerprints,
+)
+from server.models.lti import (
+    LtiContext,
+    LtiDeployment,
+    LtiGradeSync,
+    LtiLineItem,
+    LtiLogin,
+    LtiNonce,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiUser,
 )
 from server.models.pairs import PairMember
 from server.models.progress import AchievementUnlock, Progress, Streak, XpEvent
@@ -25,6 +37,7 @@ from server.models.security import ClosedJoinCode, SessionGeneration
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AccountMerge",
     "AchievementUnlock",
     "Classroom",
     "ClosedJoinCode",
@@ -39,14 +52,26 @@ __all__ = [
     "ExerciseRecord",
     "Hand",
     "HandState",
+    "JoinPolicy",
     "LiveExercise",
+    "LtiContext",
+    "LtiDeployment",
+    "LtiGradeSync",
+    "LtiLineItem",
+    "LtiLogin",
+    "LtiNonce",
+    "LtiPlatform",
+    "LtiResourceLink",
+    "LtiUser",
     "Membership",
     "PairMember",
     "Progress",
     "QuizAnswer",
+    "RejoinCode",
     "Role",
     "Room",
     "RoomKind",
+    "RosterEntry",
     "Run",
     "SessionGeneration",
     "SimilarityReview",

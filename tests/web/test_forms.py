@@ -65,6 +65,11 @@ async def test_instructor_signs_in_and_a_student_joins_into_the_room(
     await screenshot(landing, "join")
     await landing.get_by_label("Join code").fill(code.lower())
     await landing.get_by_role("button", name="Join").click()
+    # She is shown her personal code once, then goes on.
+    personal = landing.get_by_test_id("personal-code")
+    await expect(personal).to_have_text(re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$"))
+    personal_code = await personal.inner_text()
+    await landing.get_by_role("button", name="Continue").click()
     # The classroom has exactly one room, so the student lands in it.
     await landing.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}$"))
     await expect(landing.get_by_role("heading", name="Lesson 1")).to_be_visible()
@@ -78,3 +83,14 @@ async def test_instructor_signs_in_and_a_student_joins_into_the_room(
     await landing.get_by_role("button", name="Sign out").click()
     await landing.wait_for_url(classroom.url("/"))
     await expect(landing.get_by_role("link", name="Instructor sign-in")).to_be_visible()
+
+    # Another device, another day: her personal code signs her back in as herself.
+    phone = await (await browser.new_context(viewport=VIEWPORT)).new_page()  # type: ignore[arg-type]
+    await phone.goto(classroom.url("/"))
+    await phone.get_by_label("Personal code").fill("AAAA-AAAA-AAAA")
+    await phone.get_by_role("button", name="Sign back in").click()
+    await expect(phone.get_by_role("alert")).to_have_text("no one has this code")
+    await phone.get_by_label("Personal code").fill(personal_code.lower())
+    await phone.get_by_role("button", name="Sign back in").click()
+    await phone.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}$"))
+    await expect(phone.get_by_text("Signed in as Carol")).to_be_visible()

@@ -68,14 +68,51 @@ export function bootJoin(boot) {
         useToken(joined.token);
         await startSession(joined.token);
         const rooms = await roomsOf(joined.classroom);
-        location.assign(rooms.length === 1 ? `/rooms/${rooms[0].id}` : "/");
+        const target = rooms.length === 1 ? `/rooms/${rooms[0].id}` : "/";
+        if (joined.rejoin_code) showPersonalCode(joined.rejoin_code, target);
+        else location.assign(target);
       } catch (error) {
         showError(form, plainError(error, "Check the join code and your name, then try again."));
         busy(form, false);
       }
     });
   }
+  const rejoin = $("#rejoin-form");
+  if (rejoin) {
+    rejoin.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      showError(rejoin, "");
+      busy(rejoin, true);
+      try {
+        const code = rejoin.elements.namedItem("code").value.trim();
+        const back = await api("POST", "/api/rejoin", { code });
+        useToken(back.token);
+        await startSession(back.token);
+        const rooms = back.classrooms.length === 1 ? await roomsOf(back.classrooms[0]) : [];
+        location.assign(rooms.length === 1 ? `/rooms/${rooms[0].id}` : "/");
+      } catch (error) {
+        showError(rejoin, error.message);
+        busy(rejoin, false);
+      }
+    });
+  }
   if (boot.user) listMyRooms(boot);
+}
+
+/** After joining: the student's personal code, to sign back in as themselves anywhere. */
+function showPersonalCode(code, target) {
+  for (const id of ["#join-form", "#rejoin-form"]) $(id).hidden = true;
+  const box = $("#personal-code");
+  const go = h("button", { type: "button" }, "Continue");
+  go.addEventListener("click", () => location.assign(target));
+  clear(box,
+    h("h2", {}, "Your personal code"),
+    h("p", { class: "code-input", "data-testid": "personal-code" }, code),
+    h("p", {}, "Write it down. With it you sign back in as yourself, on any device, any day: "
+      + "your work, XP and streak stay yours."),
+    go);
+  box.hidden = false;
+  go.focus();
 }
 
 /** A signed-in visitor of the landing page sees the rooms of their classrooms. */

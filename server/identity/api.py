@@ -1,0 +1,338 @@
+"""Identity over HTTP: rejoin codes, a student's own email and password, rosters, renaming,
+merging, the join policy; and the ``/rejoin/{code}`` page a phone opens from the QR code."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
+from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.api.base import Ctx, components_of, endpoint
+from server.api.schemas import Name, Strict
+from server.auth import COOKIE_NAME, hash_password
+from server.classrooms.access import classroom_access
+from server.exceptions import ApiError, BadRequest, Conflict, NotFound
+from server.identity import codes, roster
+from server.identity.component import Identity
+from server.models import AccountMerge, Classroom, Membership, Role, RosterEntry, User, UserKind
+
+MAX_ROSTER_BYTES = 1 << 20
+STAFF = (Role.INSTRUCTOR, Role.ASSISTANT)
+
+
+class RejoinBody(Strict):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class CredentialsBody(Strict):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+
+
+class RenameBody(Strict):
+    name: Name
+
+
+class MergeBody(Strict):
+    from_user_id: int
+    into_user_id: int
+
+
+class PolicyBody(Strict):
+    roster_required: bool
+
+
+def _identity(ctx: Ctx | Request) -> Identity:
+    return (ctx.components if isinstance(ctx, Ctx) else components_of(ctx)).identity
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def rejoin_link(request: Request, public_url: str | None, code: str) -> str:
+    base = (public_url or str(request.base_url)).rstrip("/")
+    return f"{base}/rejoin/{code}"
+
+
+def _code_out(request: Request, public_url: str | None, code: str) -> dict[str, str]:
+    link = rejoin_link(request, public_url, code)
+    return {"code": code, "url": link, "qr_svg": codes.qr_svg(link)}
+
+
+async def _sign_in_with(request: Request, typed: str) -> tuple[User, list[dict[str, Any]]]:
+    state = components_of(request)
+    async with state.store.session() as session:
+        user = await _identity(request).redeemer.user_for(session, _address(request), typed)
+        rows = await session.exec(
+            select(Classroom.id, Classroom.title)
+            .join(Membership, col(Membership.classroom_id) == Classroom.id)
+            .where(Membership.user_id == user.id)
+            .order_by(col(Classroom.id))
+        )
+        classrooms = [{"id": cid, "title": title} for cid, title in rows.all()]
+    return user, classrooms
+
+
+@endpoint("POST", "/api/rejoin", body=RejoinBody, auth=False, tag="identity")
+async def rejoin(ctx: Ctx) -> dict[str, Any]:
+    """Sign back in as oneself with a personal code (rate-limited per address)."""
+    user, classrooms = await _sign_in_with(ctx.request, ctx.body(RejoinBody).code)
+    assert user.id is not None
+    token = await ctx.components.security.sessions.sign(user.id, UserKind(user.kind))
+    return {
+        "token": token,
+        "user": {"id": user.id, "name": user.name, "role": user.kind},
+        "classrooms": classrooms,
+    }
+
+
+@endpoint("POST", "/api/me/rejoin-code", status=201, tag="identity")
+async def my_code(ctx: Ctx) -> dict[str, str]:
+    """A new personal code for the caller (the old one stops working), with its QR code."""
+    async with ctx.session() as session:
+        code = await codes.issue(session, ctx.caller.user_id)
+    return _code_out(ctx.request, ctx.components.settings.public_url, code)
+
+
+@endpoint("PUT", "/api/me/credentials", body=CredentialsBody, tag="identity")
+async def set_credentials(ctx: Ctx) -> dict[str, Any]:
+    """Set the caller's email and password, to sign in with ``/api/auth/login`` too."""
+    body = ctx.body(CredentialsBody)
+    email = body.email.lower()
+    if "@" not in email or any(c.isspace() for c in email):
+        raise BadRequest(f"{body.email!r} is not an email address", code="bad_email")
+    password_hash = await asyncio.to_thread(hash_password, body.password)
+    async with ctx.session() as session:
+        taken = (await session.exec(select(User.id).where(User.email == email))).first()
+        if taken is not None and taken != ctx.caller.user_id:
+            raise Conflict("another account has this email", code="email_taken")
+        user = await session.get(User, ctx.caller.user_id)
+        if user is None:
+            raise NotFound("the token's user no longer exists")
+        user.email, user.password_hash = email, password_hash
+        session.add(user)
+    return {"id": ctx.caller.user_id, "email": email}
+
+
+@endpoint("POST", "/api/classrooms/{classroom_id:int}/roster", tag="identity")
+async def import_roster(ctx: Ctx) -> dict[str, Any]:
+    """Import a roster CSV (name, email, student_id); new students get personal codes."""
+    classroom_id = ctx.path_int("classroom_id")
+    length = ctx.request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_ROSTER_BYTES:
+        raise BadRequest(
+            f"the roster is larger than {MAX_ROSTER_BYTES} bytes", code="body_too_large"
+        )
+    raw = await ctx.request.body()
+    if len(raw) > MAX_ROSTER_BYTES:
+        raise BadRequest(
+            f"the roster is larger than {MAX_ROSTER_BYTES} bytes", code="body_too_large"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the roster must be UTF-8 text", code="bad_roster") from None
+    async with ctx.session() as session:
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
+        students = await roster.import_roster(session, classroom_id, text)
+    for student in students:
+        if student["code"] is not None:
+            link = rejoin_link(ctx.request, ctx.components.settings.public_url, student["code"])
+            student["url"] = link
+    return {"students": students}
+
+
+@endpoint("GET", "/api/classrooms/{classroom_id:int}/roster", tag="identity")
+async def list_roster(ctx: Ctx) -> dict[str, Any]:
+    """The roster (staff), and whether joining requires being on it."""
+    classroom_id = ctx.path_int("classroom_id")
+    async with ctx.session() as session:
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=STAFF)
+        entries = (
+            await session.exec(
+                select(RosterEntry)
+                .where(RosterEntry.classroom_id == classroom_id)
+                .order_by(col(RosterEntry.name))
+            )
+        ).all()
+        required = await roster.roster_required(session, classroom_id)
+    return {
+        "roster_required": required,
+        "students": [
+            {"user_id": e.user_id, "name": e.name, "email": e.email, "student_id": e.student_id}
+            for e in entries
+        ],
+    }
+
+
+@endpoint("PUT", "/api/classrooms/{classroom_id:int}/join-policy", body=PolicyBody, tag="identity")
+async def set_join_policy(ctx: Ctx) -> dict[str, Any]:
+    """Require roster membership to join (instructors)."""
+    classroom_id = ctx.path_int("classroom_id")
+    required = ctx.body(PolicyBody).roster_required
+    async with ctx.session() as session:
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
+        await roster.set_policy(session, classroom_id, required)
+    return {"classroom_id": classroom_id, "roster_required": required}
+
+
+async def _student_of(ctx: Ctx, classroom_id: int, user_id: int) -> None:
+    async with ctx.session() as session:
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
+        role = (
+            await session.exec(
+                select(Membership.role).where(
+                    Membership.classroom_id == classroom_id, Membership.user_id == user_id
+                )
+            )
+        ).first()
+    if role != Role.STUDENT.value:
+        raise NotFound(f"user {user_id} is not a student of this classroom", code="not_a_student")
+
+
+@endpoint(
+    "POST",
+    "/api/classrooms/{classroom_id:int}/students/{user_id:int}/rejoin-code",
+    status=201,
+    tag="identity",
+)
+async def student_code(ctx: Ctx) -> dict[str, str]:
+    """A new personal code for a student of the classroom (instructors), with its QR code."""
+    user_id = ctx.path_int("user_id")
+    await _student_of(ctx, ctx.path_int("classroom_id"), user_id)
+    async with ctx.session() as session:
+        code = await codes.issue(session, user_id)
+    return _code_out(ctx.request, ctx.components.settings.public_url, code)
+
+
+@endpoint(
+    "POST",
+    "/api/classrooms/{classroom_id:int}/students/{user_id:int}/rename",
+    body=RenameBody,
+    tag="identity",
+)
+async def rename(ctx: Ctx) -> dict[str, Any]:
+    """Rename a student of the classroom (instructors)."""
+    user_id, name = ctx.path_int("user_id"), ctx.body(RenameBody).name
+    await _student_of(ctx, ctx.path_int("classroom_id"), user_id)
+    async with ctx.session() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.name = name
+        session.add(user)
+    return {"id": user_id, "name": name}
+
+
+@endpoint("POST", "/api/classrooms/{classroom_id:int}/merge", body=MergeBody, tag="identity")
+async def merge(ctx: Ctx) -> dict[str, Any]:
+    """Merge two accounts of one student (instructors): everything of ``from`` goes to ``into``."""
+    classroom_id, body = ctx.path_int("classroom_id"), ctx.body(MergeBody)
+    async with ctx.session() as session:
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
+    record = await _identity(ctx).merger.merge(
+        classroom_id, body.from_user_id, body.into_user_id, ctx.caller.user_id
+    )
+    return _merge_out(record)
+
+
+@endpoint("GET", "/api/classrooms/{classroom_id:int}/merges", tag="identity")
+async def list_merges(ctx: Ctx) -> dict[str, Any]:
+    """The merge audit records of the classroom (staff)."""
+    classroom_id = ctx.path_int("classroom_id")
+    async with ctx.session() as session:
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=STAFF)
+        rows = (
+            await session.exec(
+                select(AccountMerge)
+                .where(AccountMerge.classroom_id == classroom_id)
+                .order_by(col(AccountMerge.id))
+            )
+        ).all()
+    return {"merges": [_merge_out(r) for r in rows]}
+
+
+def _merge_out(record: AccountMerge) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "from_user_id": record.source_user_id,
+        "into_user_id": record.target_user_id,
+        "from_name": record.source_name,
+        "by_user_id": record.by_user_id,
+        "moved": record.moved,
+        "at": record.created_at.isoformat(),
+    }
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign back in</title>
+</head><body><main><h1>Sign back in</h1><p>{message}</p>{form}</main></body></html>"""
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def rejoin_page(request: Request) -> Response:
+    """What a phone opens from the QR code: one button, so a link preview signs no one in
+    and no other site can sign a visitor in as someone else (the POST is same-origin)."""
+    code = html.escape(request.path_params["code"])
+    form = (
+        f'<form method="post" action="/rejoin"><input type="hidden" name="code" value="{code}">'
+        '<button type="submit">Continue</button></form>'
+    )
+    return HTMLResponse(
+        _PAGE.format(message="Continue to your classroom as yourself.", form=form),
+        headers=_HEADERS,
+    )
+
+
+async def rejoin_form(request: Request) -> Response:
+    origin = request.headers.get("origin")
+    if origin is not None and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+        return HTMLResponse(_PAGE.format(message="Open the link again.", form=""), 403)
+    form = await request.form()
+    typed = form.get("code")
+    try:
+        user, _ = await _sign_in_with(request, typed if isinstance(typed, str) else "")
+    except ApiError as exc:
+        message = html.escape(exc.message)
+        return HTMLResponse(
+            _PAGE.format(message=message, form=""), exc.status_code, headers=_HEADERS
+        )
+    assert user.id is not None
+    state = components_of(request)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        COOKIE_NAME,
+        await state.security.sessions.sign(user.id, UserKind(user.kind)),
+        max_age=state.signer.ttl_seconds,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+routes: list[BaseRoute] = [
+    rejoin,
+    my_code,
+    set_credentials,
+    import_roster,
+    list_roster,
+    set_join_policy,
+    student_code,
+    rename,
+    merge,
+    list_merges,
+    Route("/rejoin/{code:str}", rejoin_page, methods=["GET"]),
+    Route("/rejoin", rejoin_form, methods=["POST"]),
+]
