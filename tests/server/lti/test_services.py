@@ -141,7 +141,7 @@ async def test_passback_creates_the_column_retries_and_follows_regrades(
     tool: Tool, tmp_path: Path
 ) -> None:
     platform = tool.platform
-    lti: LtiTool = tool.server.state.get("lti")
+    lti: LtiTool = tool.server.state.lti
     lti.passback.retry_base = 0.05
     async with httpx.AsyncClient() as teacher:
         classroom_id = await _course(tool, teacher, tmp_path / "course")
