@@ -269,7 +269,11 @@ def main(settings: Settings, argv: list[str] | None = None) -> None:
         prog="python -m sandbox.worker", description="Run code from the Redis run stream."
     )
     parser.add_argument("--redis-url", default=settings.redis_url)
-    parser.add_argument("--prefix", default="", help="key prefix of the stream and channels")
+    parser.add_argument(
+        "--prefix",
+        default=settings.redis_prefix,
+        help="Redis key prefix of the stream and channels (default CLASSROOM_REDIS_PREFIX)",
+    )
     parser.add_argument("--sandbox", default=settings.sandbox, choices=["auto", "docker", "local"])
     parser.add_argument("--concurrency", type=int, default=settings.run_concurrency)
     parser.add_argument("--name", default=None, help="consumer name (default host-pid-random)")

@@ -1,4 +1,5 @@
-"""``python -m server``: serve (the default), create-instructor, migrate."""
+"""``python -m server``: serve (the default), create-instructor, migrate, import-course,
+backup, restore."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     course = sub.add_parser("import-course", help="import a course folder into a classroom")
     course.add_argument("path", help="folder with exercises/ and/or demos/")
     course.add_argument("--classroom", type=int, required=True, help="classroom id")
+    save = sub.add_parser("backup", help="copy the SQLite database to PATH while it serves")
+    save.add_argument("path")
+    save.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    load = sub.add_parser("restore", help="replace the SQLite database by a backup (servers stopped)")
+    load.add_argument("path")
     return parser
 
 
@@ -166,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return create_instructor(settings, args)
     if command == "import-course":
         return import_course_command(settings, args)
+    if command in ("backup", "restore"):
+        from server.operations.commands import backup_command, restore_command
+
+        return (backup_command if command == "backup" else restore_command)(settings, args)
     if command == "migrate":
         migrate(settings.database_url)
         print("database schema is at the latest revision")

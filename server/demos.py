@@ -399,7 +399,7 @@ routes: list[BaseRoute] = [demo_timeline]
 
 def open_presenters(state: AppState) -> PresenterStore:
     if state.settings.redis_url:
-        return RedisPresenters(state.settings.redis_url)
+        return RedisPresenters(state.settings.redis_url, state.settings.redis_prefix + "demo:")
     return MemoryPresenters()
 
 

@@ -106,7 +106,7 @@ def install(state: AppState) -> RoomHub:
     if state.settings.redis_url:
         from server.presence import RedisPresence
 
-        presence = RedisPresence(state.settings.redis_url)
+        presence = RedisPresence(state.settings.redis_url, state.settings.redis_prefix)
     hub = RoomHub(state.bus, presence, state.metrics)
 
     async def members(conn: RoomConnection) -> list[dict[str, object]]:

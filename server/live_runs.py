@@ -87,7 +87,9 @@ class LiveRuns:
         settings = self.state.settings
         dispatcher: Dispatcher
         if settings.redis_url:
-            dispatcher = RedisRunQueue(settings.redis_url, max_queued=settings.run_queue_size)
+            dispatcher = RedisRunQueue(
+                settings.redis_url, max_queued=settings.run_queue_size, prefix=settings.redis_prefix
+            )
             log.info("runs go to sandbox workers through Redis")
         else:
             maxima = operator_maxima(

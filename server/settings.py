@@ -55,8 +55,9 @@ class Settings:
     image_prefix: str = "opencode-classroom"
     # grading
     submissions_per_minute: int = 6
-    # leaderboards: Redis keys start with this (deployments sharing a Redis need their own)
-    leaderboard_prefix: str = "classroom:lb:"
+    # every Redis key, channel and stream starts with this: deployments sharing a Redis each
+    # need their own (leaderboards are under PREFIX + "lb:", the run stream is PREFIX + "runs")
+    redis_prefix: str = "classroom:"
     # a TOML file of extra achievements, added to the built-in ones (rooms/achievement_files.py)
     achievements_file: str | None = None
 
