@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     save = sub.add_parser("backup", help="copy the SQLite database to PATH while it serves")
     save.add_argument("path")
     save.add_argument("--force", action="store_true", help="replace PATH if it exists")
-    load = sub.add_parser("restore", help="replace the SQLite database by a backup (servers stopped)")
+    load = sub.add_parser(
+        "restore", help="replace the SQLite database by a backup (servers stopped)"
+    )
     load.add_argument("path")
     return parser
 

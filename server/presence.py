@@ -128,10 +128,14 @@ class RedisPresence(LocalPresence):
         with contextlib.suppress(RedisError, OSError):
             for room_id, counts in self._counts.items():
                 if counts:
-                    await self._client.hdel(self._key(room_id), *[f"{PROCESS_ID}:{u}" for u in counts])
+                    await self._client.hdel(
+                        self._key(room_id), *[f"{PROCESS_ID}:{u}" for u in counts]
+                    )
             await self._client.delete(self._alive_key(PROCESS_ID))
         await self._client.aclose()
 
+    def _key(self, room_id: int) -> str:
+        return f"{self._prefix}presence:{room_id}"
 
-def _key(room_id: int) -> str:
-    return f"classroom:presence:{room_id}"
+    def _alive_key(self, process: str) -> str:
+        return f"{self._prefix}process:{process}"

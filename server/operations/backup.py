@@ -90,7 +90,9 @@ def check_backup(path: Path) -> str:
         except sqlite3.DatabaseError:
             row = None
         if row is None:
-            raise OperationError(f"{path} is not an OpenCode Classroom database (no schema version)")
+            raise OperationError(
+                f"{path} is not an OpenCode Classroom database (no schema version)"
+            )
         return str(row[0])
     except sqlite3.DatabaseError as exc:
         raise OperationError(f"{path} cannot be read: {exc}") from None
