@@ -37,6 +37,8 @@ from server.api import (
 from server.bus import Bus
 from server.exceptions import ApiError
 from server.metrics import Metrics, MetricsMiddleware
+from server.operations.loop_lag import LoopLag
+from server.operations.probes import DependencyProbe
 from server.settings import Settings
 from server.state import AppState
 from server.store import Store, migrate
@@ -74,6 +76,11 @@ def open_bus(settings: Settings) -> Bus:
 
 def install_components(state: AppState) -> None:
     """Create the feature components of a process (they start in the lifespan, in this order)."""
+    state.add("loop_lag", LoopLag(state.metrics.event_loop_lag))
+    redis = state.settings.redis_url is not None
+    state.add(
+        "probe", DependencyProbe(state.metrics.dependency_up, state.store, state.bus, redis=redis)
+    )
     events.install(state)
     gamification_hub.install(state)
     hands.install(state)

@@ -53,6 +53,11 @@ class Settings:
     max_memory_mb: int = 512
     max_output_bytes: int = 64 * 1024
     image_prefix: str = "opencode-classroom"
+    # a sandbox worker serves Prometheus metrics on this port (on CLASSROOM_HOST); 0: off
+    worker_metrics_port: int = 0
+    # on SIGTERM: how long a server process waits for its sockets and tasks, and a worker
+    # for its runs, before closing them anyway (cancelled runs are reported as such)
+    shutdown_grace_seconds: float = 20.0
     # grading
     submissions_per_minute: int = 6
     # every Redis key, channel and stream starts with this: deployments sharing a Redis each

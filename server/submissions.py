@@ -168,6 +168,7 @@ class Submissions:
         """Grade an accepted submission, store and announce the result."""
         assert row.id is not None and room.id is not None
         now = utcnow()
+        started = time.perf_counter()
         try:
             result: GradeResult | None = await grade(
                 exercise,
@@ -181,6 +182,8 @@ class Submissions:
         except (InvalidSubmission, GradingError, SandboxError) as exc:
             result, error = None, str(exc)
             log.info("room %s submission %s not graded: %s", room.id, row.id, exc)
+        outcome = "error" if result is None else "graded"
+        self.state.metrics.grading.labels(outcome).observe(time.perf_counter() - started)
         async with self.state.store.session() as session:
             stored = await session.get(Submission, row.id)
             assert stored is not None
@@ -223,6 +226,7 @@ class Submissions:
 
     async def _gamify(self, room: Room, row: Submission) -> None:
         assert room.id is not None
+        started = time.perf_counter()
         live = await self._live(room.id, row.exercise_id)
         try:
             outbound = await self.gamification.record(graded_run(row, live))
@@ -232,6 +236,7 @@ class Submissions:
             )
             return
         await deliver(self.hub, outbound, room.id)
+        self.state.metrics.leaderboard_update.observe(time.perf_counter() - started)
 
     async def _live(self, room_id: int, exercise_id: str) -> LiveExercise | None:
         """The exercise's latest live window in the room, if it was ever opened live."""
