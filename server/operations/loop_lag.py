@@ -23,6 +23,7 @@ class LoopLag:
         self.histogram = histogram
         self.interval = interval
         self.last = 0.0
+        self._sampled = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -34,6 +35,12 @@ class LoopLag:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def next_sample(self) -> float:
+        """Wait for the next measurement and return it."""
+        async with self._sampled:
+            await self._sampled.wait()
+        return self.last
+
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -41,5 +48,7 @@ class LoopLag:
             await asyncio.sleep(self.interval)
             self.last = max(0.0, loop.time() - asked)
             self.histogram.observe(self.last)
+            async with self._sampled:
+                self._sampled.notify_all()
             if self.last > WARN_SECONDS:
                 log.warning("event loop lag %.3f s", self.last)
