@@ -50,7 +50,9 @@ async def test_metrics_of_runs_and_queue(queue: RedisRunQueue, start_worker: Sta
     run = await queue.submit(RunRequest(language="python", files={"main.py": code}))
     result = await finished(run)
     assert result.status is RunStatus.OK, result
-    bad = await queue.submit(RunRequest(language="python", files={"main.py": "raise SystemExit(3)"}))
+    bad = await queue.submit(
+        RunRequest(language="python", files={"main.py": "raise SystemExit(3)"})
+    )
     assert (await finished(bad)).status is RunStatus.RUNTIME_ERROR
     got = await scrape(port)
     py = (("language", "python"),)
@@ -122,9 +124,11 @@ async def test_docker_backend_figures(queue: RedisRunQueue, start_worker: StartW
         run = await queue.submit(RunRequest(language="python", files={"main.py": "print(1)"}))
         assert (await finished(run, 60)).status is RunStatus.OK
     got = await scrape(port)
-    assert got[("classroom_sandbox_pool_hits_total", ())] + got[
-        ("classroom_sandbox_pool_misses_total", ())
-    ] == 2
+    assert (
+        got[("classroom_sandbox_pool_hits_total", ())]
+        + got[("classroom_sandbox_pool_misses_total", ())]
+        == 2
+    )
     assert got[("classroom_sandbox_container_start_seconds_count", ())] >= 1
     present = {
         dict(labels)["language"]: value

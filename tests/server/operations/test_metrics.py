@@ -46,7 +46,9 @@ def values(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 
 async def test_grading_and_leaderboard_times_and_probes(
-    server: LiveServer, live_lesson: Lesson, course: Path  # noqa: F811
+    server: LiveServer,
+    live_lesson: Lesson,
+    course: Path,  # noqa: F811
 ) -> None:
     room = live_lesson.room_id
     alice = await EventClient.open(server.ws_url, room, live_lesson.alice.token)
