@@ -39,6 +39,7 @@ from server.exceptions import ApiError
 from server.metrics import Metrics, MetricsMiddleware
 from server.operations.loop_lag import LoopLag
 from server.operations.probes import DependencyProbe
+from server.operations.shutdown import ShutdownDeadline
 from server.settings import Settings
 from server.state import AppState
 from server.store import Store, migrate
@@ -86,7 +87,9 @@ def install_components(state: AppState) -> None:
     hands.install(state)
     runs.install(state)  # before live_runs: it closes after it, recording the last results
     live = live_runs.install(state)
-    submissions.install(state, live.run_to_end)
+    grading = submissions.install(state, live.run_to_end)
+    # One deadline for what a stopping process lets finish (server/operations/shutdown.py).
+    live.shutdown = grading.shutdown = ShutdownDeadline(state.settings.shutdown_grace_seconds)
     yjs.install(state)
     demos.install(state)
 

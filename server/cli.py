@@ -74,6 +74,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         "ws_per_message_deflate": False,
         "log_level": settings.log_level,
         "lifespan": "on",
+        # SIGTERM: stop accepting, close sockets with 1012, wait this long for the rest
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
     if settings.workers > 1:
         # Each worker builds its app from the environment (server.main).

@@ -32,6 +32,7 @@ from server.hub import RoomConnection, RoomHub
 from server.models import UserKind
 from server.models.pairs import PairMember
 from server.models.runs import Run
+from server.operations.shutdown import ShutdownDeadline
 from server.source import source_for
 from server.state import AppState
 
@@ -72,6 +73,7 @@ class LiveRuns:
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: dict[str, list[Chunk]] = {}
         self.finished_listeners: list[OnFinished] = []
+        self.shutdown: ShutdownDeadline | None = None  # set by the app: see server/operations
         hub.handle("run.start", self.start_run)
         hub.handle("run.stdin", self.stdin)
         hub.handle("run.cancel", self.cancel)
@@ -112,6 +114,10 @@ class LiveRuns:
         return await queued.wait()
 
     async def close(self) -> None:
+        if self.shutdown is not None:  # runs in progress may finish within the deadline
+            left = await self.shutdown.wait(list(self._tasks))
+            if left:
+                log.warning("shutdown deadline: cancelling %d runs in progress", left)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

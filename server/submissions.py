@@ -45,6 +45,7 @@ from server.gamification_hub import deliver, graded_run
 from server.hub import RoomConnection, RoomHub
 from server.models import ExerciseRecord, LiveExercise, Room, Submission, User, UserKind
 from server.models.clock import as_utc, utcnow
+from server.operations.shutdown import ShutdownDeadline
 from server.source import files_for
 from server.state import AppState
 
@@ -93,11 +94,16 @@ class Submissions:
         self.limiter = RateLimiter(state.settings.submissions_per_minute, RATE_WINDOW_SECONDS)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.regrades: dict[tuple[int, str], dict[str, Any]] = {}
+        self.shutdown: ShutdownDeadline | None = None  # set by the app: see server/operations
 
     async def start(self) -> None:
         return None
 
     async def close(self) -> None:
+        if self.shutdown is not None:  # gradings in progress may finish within the deadline
+            left = await self.shutdown.wait(list(self._tasks))
+            if left:
+                log.warning("shutdown deadline: cancelling %d gradings in progress", left)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures of test_redis_queue are imported by name)
 """A worker's /metrics and its drain on SIGTERM, with real worker processes and a real Redis."""
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from sandbox.model import RunRequest, RunStatus
 from sandbox.redis_queue import Keys, RedisRunQueue, ensure_group, queue_figures
 from sandbox.worker import STOPPED
 from tests.conftest import free_port
-from tests.services import require
 from tests.sandbox.test_redis_queue import (  # noqa: F401  (fixtures)
     StartWorker,
     client,
@@ -24,6 +24,7 @@ from tests.sandbox.test_redis_queue import (  # noqa: F401  (fixtures)
     queue,
     start_worker,
 )
+from tests.services import require
 
 pytestmark = pytest.mark.redis
 
