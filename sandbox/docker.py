@@ -16,8 +16,9 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import aiodocker
@@ -133,6 +134,10 @@ class DockerBackend:
         self._docker: aiodocker.Docker | None = None
         self._executions: set[DockerExecution] = set()
         self._images: set[str] = set()
+        # For the metrics endpoint: whether each language's image was there when last looked
+        # for, and a callback given each container's create + start time in seconds.
+        self.images_present: dict[str, bool] = {}
+        self.on_container_started: Callable[[float], None] | None = None
 
     @property
     def docker(self) -> aiodocker.Docker:
@@ -195,9 +200,13 @@ class DockerBackend:
         config = container_config(self.image(language), language, limits, labels)
         # The engine finishes a create even if we stop listening: when cancelled, wait for
         # it in the background and remove what it made, so no container is left behind.
+        began = time.perf_counter()
         task = asyncio.ensure_future(self._create_and_start(config, f"occ-{run_id}"))
         try:
-            return Box(run_id, await asyncio.shield(task))
+            box = Box(run_id, await asyncio.shield(task))
+            if self.on_container_started is not None:
+                self.on_container_started(time.perf_counter() - began)
+            return box
         except asyncio.CancelledError:
             await asyncio.shield(_remove_when_made(task))
             raise
@@ -245,8 +254,10 @@ class DockerBackend:
             try:
                 await self.docker.images.inspect(name)
             except aiodocker.DockerError:
+                self.images_present[language.name] = False
                 return False
             self._images.add(name)
+        self.images_present[language.name] = True
         return True
 
 

@@ -95,6 +95,29 @@ async def ensure_group(client: redis.Redis, keys: Keys) -> None:
             raise
 
 
+async def queue_figures(client: redis.Redis, keys: Keys) -> tuple[int, float]:
+    """Runs no worker has taken yet, and the age in seconds of the oldest of them.
+
+    Entries stay in the stream while they run (workers XDEL them when done), so the waiting
+    ones are those after the group's last-delivered id; a stream id starts with its XADD time
+    in milliseconds."""
+    try:
+        groups = await client.xinfo_groups(keys.stream)
+    except ResponseError:
+        return 0, 0.0  # no stream yet
+    group = next((g for g in groups if g["name"] == GROUP), None)
+    last = str(group["last-delivered-id"]) if group else "0-0"
+    waiting = await client.xrange(keys.stream, min=f"({last}", max="+", count=1)
+    if not waiting:
+        return 0, 0.0
+    length = int(await client.xlen(keys.stream))
+    pending = int(group["pending"]) if group else 0
+    now_s, now_us = await client.time()
+    oldest_ms = int(str(waiting[0][0]).split("-")[0])
+    age = max(0.0, (int(now_s) * 1000 + int(now_us) // 1000 - oldest_ms) / 1000)
+    return max(1, length - pending), age
+
+
 async def settle(
     client: redis.Redis, keys: Keys, run_id: str, result: RunResult, ttl: int
 ) -> RunResult:

@@ -22,20 +22,34 @@ import os
 import signal
 import socket
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as redis
+from prometheus_client import start_http_server
 
 from sandbox.backend import Backend, Execution
 from sandbox.exceptions import SandboxError
+from sandbox.metrics import WorkerMetrics
 from sandbox.model import RunRequest, RunResult, RunState, RunStatus
-from sandbox.redis_queue import GROUP, WORKER_LOST, Keys, Subscriber, encode, ensure_group, settle
+from sandbox.redis_queue import (
+    GROUP,
+    WORKER_LOST,
+    Keys,
+    Subscriber,
+    encode,
+    ensure_group,
+    queue_figures,
+    settle,
+)
 from sandbox.selection import operator_maxima, select_backend
 
 if TYPE_CHECKING:
     from server.settings import Settings
 
 log = logging.getLogger("classroom.sandbox")
+
+STOPPED = "the sandbox worker stopped before the run ended (shutdown deadline); run it again"
 
 
 class _Active:
@@ -57,6 +71,8 @@ class Worker:
         alive_ttl_ms: int = 3000,
         claim_idle_ms: int = 10_000,
         result_ttl: int = 3600,
+        metrics: WorkerMetrics | None = None,
+        drain_seconds: float = 30.0,
     ) -> None:
         self.client = client
         self.backend = backend
@@ -66,6 +82,9 @@ class Worker:
         self.alive_ttl_ms = alive_ttl_ms
         self.claim_idle_ms = claim_idle_ms
         self.result_ttl = result_ttl
+        self.metrics = metrics
+        self.drain_seconds = drain_seconds
+        self._out_of_time = False
         self._active: dict[str, _Active] = {}
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -73,13 +92,20 @@ class Worker:
         self._control = Subscriber(client, f"{prefix}worker:{self.name}", self._on_control)
 
     def stop(self) -> None:
-        """Take no new runs; :meth:`serve` returns once the running ones have finished."""
+        """Take no new runs; :meth:`serve` returns once the running ones have finished, or
+        after ``drain_seconds``, having cancelled and reported the ones still running."""
+        if not self._stopping.is_set():
+            log.info("worker %s stopping: draining %d runs", self.name, len(self._active))
         self._stopping.set()
+        self._slot_free.set()
 
     async def serve(self) -> None:
         await ensure_group(self.client, self.keys)
         await self._control.start()
         heartbeat = asyncio.create_task(self._heartbeat(), name="worker-heartbeat")
+        sampler = asyncio.create_task(self._sample_queue(), name="worker-queue-sampler")
+        if self.metrics is not None:
+            self.metrics.concurrency.set(self.concurrency)
         log.info(
             "worker %s serving %s (concurrency %d)", self.name, self.keys.stream, self.concurrency
         )
@@ -92,6 +118,8 @@ class Worker:
                     self._slot_free.clear()
                     await self._slot_free.wait()
                     continue
+                if self._stopping.is_set():
+                    break
                 try:
                     reply: Any = await self.client.xreadgroup(
                         GROUP, self.name, {self.keys.stream: ">"}, count=free, block=1000
@@ -113,13 +141,45 @@ class Worker:
                     with contextlib.suppress(redis.RedisError):
                         await self.reclaim()
                     claimed_at = now
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._drain()
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in (heartbeat, sampler):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._control.close()
+
+    async def _drain(self) -> None:
+        """Let running runs finish within ``drain_seconds``; cancel the rest, which then end
+        ``cancelled`` with their results stored and published like any other."""
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=self.drain_seconds)
+        if pending:
+            self._out_of_time = True
+            log.warning("worker %s: %d runs still running at the deadline: cancelling",
+                        self.name, len(pending))  # fmt: skip
+            for active in list(self._active.values()):
+                active.cancelled = True
+                if active.execution is not None:
+                    await active.execution.cancel()
+            await asyncio.wait(pending, timeout=10)
+
+    async def _sample_queue(self) -> None:
+        """Queue depth and the age of its oldest waiting run, for the metrics endpoint."""
+        metrics = self.metrics
+        if metrics is None:
+            return
+        while True:
+            try:
+                depth, age = await queue_figures(self.client, self.keys)
+                metrics.queue_depth.set(depth)
+                metrics.queue_age.set(age)
+                metrics.redis_up.set(1)
+            except redis.RedisError:
+                metrics.redis_up.set(0)
+            metrics.active.set(len(self._active))
+            await asyncio.sleep(2.0)
 
     async def reclaim(self) -> int:
         """Settle entries of dead workers as lost (never re-run them). Returns how many."""
@@ -137,6 +197,8 @@ class Worker:
                     result = await settle(self.client, self.keys, run_id, lost, self.result_ttl)
                     await self._publish(run_id, {"t": "result", "result": result.to_dict()})
                 await self._done(entry)
+                if self.metrics is not None:
+                    self.metrics.lost.inc()
                 log.warning("run %s: its worker died; entry %s claimed, marked lost", run_id, entry)
             if start == "0-0":
                 return count
@@ -154,8 +216,10 @@ class Worker:
         run_id = active.run_id
         result: RunResult | None = None
         control = self.keys.control(run_id)
+        language = "unknown"
         try:
             request = RunRequest.from_dict(json.loads(fields["request"]))
+            language = request.language
             await self._control.subscribe(control)
             if await self.client.exists(self.keys.cancelled(run_id)):
                 log.info("run %s was cancelled before it started", run_id)
@@ -177,6 +241,8 @@ class Worker:
                 await execution.cancel()  # nobody could see it any more: stop it
                 raise
             result = await execution.wait()
+            if self._out_of_time and result.status is RunStatus.CANCELLED:
+                result = replace(result, message=STOPPED)
         except Exception as exc:  # task boundary: the run must end with a result
             log.error("run %s failed in worker %s", run_id, self.name, exc_info=True)
             result = RunResult(RunStatus.INTERNAL_ERROR, message=f"worker error: {exc}")
@@ -193,6 +259,8 @@ class Worker:
                     await self._publish(run_id, {"t": "result", "result": result.to_dict()})
             self._active.pop(active.entry, None)
             self._slot_free.set()
+            if self.metrics is not None and result is not None:
+                self.metrics.finished(language, result)
 
     async def _done(self, entry: str) -> None:
         await self.client.xack(self.keys.stream, GROUP, entry)
@@ -246,6 +314,11 @@ async def _main(args: argparse.Namespace) -> None:
         allow_unconfined=args.allow_unconfined,
     )
     client: redis.Redis = redis.Redis.from_url(args.redis_url, decode_responses=True)
+    metrics = WorkerMetrics()
+    metrics.watch_backend(backend)
+    if args.metrics_port:
+        start_http_server(args.metrics_port, args.metrics_host, registry=metrics.registry)
+        log.info("worker metrics on http://%s:%d/metrics", args.metrics_host, args.metrics_port)
     worker = Worker(
         client,
         backend,
@@ -253,6 +326,8 @@ async def _main(args: argparse.Namespace) -> None:
         name=args.name,
         concurrency=args.concurrency,
         claim_idle_ms=args.claim_idle_ms,
+        metrics=metrics,
+        drain_seconds=args.drain_seconds,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -270,11 +345,27 @@ def main(settings: Settings, argv: list[str] | None = None) -> None:
         prog="python -m sandbox.worker", description="Run code from the Redis run stream."
     )
     parser.add_argument("--redis-url", default=settings.redis_url)
-    parser.add_argument("--prefix", default="", help="key prefix of the stream and channels")
+    parser.add_argument(
+        "--prefix",
+        default=settings.redis_prefix,
+        help="Redis key prefix of the stream and channels (default CLASSROOM_REDIS_PREFIX)",
+    )
     parser.add_argument("--sandbox", default=settings.sandbox, choices=["auto", "docker", "local"])
     parser.add_argument("--concurrency", type=int, default=settings.run_concurrency)
     parser.add_argument("--name", default=None, help="consumer name (default host-pid-random)")
     parser.add_argument("--claim-idle-ms", type=int, default=10_000)
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=settings.worker_metrics_port,
+        help="Prometheus metrics port (default CLASSROOM_WORKER_METRICS_PORT; 0: off)",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=settings.shutdown_grace_seconds,
+        help="on SIGTERM, how long runs may go on (default CLASSROOM_SHUTDOWN_GRACE_SECONDS)",
+    )
     args = parser.parse_args(argv)
     if not args.redis_url:
         parser.error("no Redis: set CLASSROOM_REDIS_URL or pass --redis-url")
@@ -285,6 +376,7 @@ def main(settings: Settings, argv: list[str] | None = None) -> None:
     args.image_prefix = settings.image_prefix
     args.pool_size = settings.pool_size
     args.allow_unconfined = settings.allow_unconfined
+    args.metrics_host = settings.host
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )

@@ -62,6 +62,9 @@ from server.lti import api as lti_api
 from server.lti import endpoints as lti_endpoints
 from server.lti.tool import LtiTool
 from server.metrics import Metrics, MetricsMiddleware
+from server.operations.loop_lag import LoopLag
+from server.operations.probes import DependencyProbe
+from server.operations.shutdown import ShutdownDeadline
 from server.runs import api as runs_api
 from server.runs.component import Runs
 from server.security.component import Security
@@ -99,15 +102,21 @@ def all_routes() -> list[BaseRoute]:
 
 
 def open_bus(settings: Settings) -> Bus:
-    return RedisBus(settings.redis_url) if settings.redis_url else InMemoryBus()
+    if settings.redis_url:
+        return RedisBus(settings.redis_url, prefix=settings.redis_prefix)
+    return InMemoryBus()
 
 
 def open_presence(settings: Settings) -> LocalPresence:
-    return RedisPresence(settings.redis_url) if settings.redis_url else LocalPresence()
+    if settings.redis_url:
+        return RedisPresence(settings.redis_url, settings.redis_prefix)
+    return LocalPresence()
 
 
 def open_presenters(settings: Settings) -> PresenterStore:
-    return RedisPresenters(settings.redis_url) if settings.redis_url else MemoryPresenters()
+    if settings.redis_url:
+        return RedisPresenters(settings.redis_url, settings.redis_prefix + "demo:")
+    return MemoryPresenters()
 
 
 def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metrics) -> Components:
@@ -138,9 +147,18 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     achievements = catalog(settings)
     gamification = Gamification(store, open_leaderboard(settings), catalog=achievements)
     hands = HelpQueue(store, hub)
-    runs = Runs(settings, store, metrics, hub, sources, fair=security.fair)
+    # One deadline for what a stopping process lets finish (server/operations/shutdown.py).
+    shutdown = ShutdownDeadline(settings.shutdown_grace_seconds)
+    runs = Runs(settings, store, metrics, hub, sources, fair=security.fair, shutdown=shutdown)
     submissions = Submissions(
-        settings, store, hub, gamification=gamification, sources=sources, run=runs.run_to_end
+        settings,
+        store,
+        hub,
+        gamification=gamification,
+        sources=sources,
+        run=runs.run_to_end,
+        metrics=metrics,
+        shutdown=shutdown,
     )
     integrity = Integrity(
         store,
@@ -190,6 +208,10 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         integrity=integrity,
         lti=lti,
         identity=identity,
+        loop_lag=LoopLag(metrics.event_loop_lag),
+        probe=DependencyProbe(
+            metrics.dependency_up, store, bus, redis=settings.redis_url is not None
+        ),
     )
 
 

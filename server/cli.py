@@ -1,5 +1,5 @@
 """``python -m server``: serve (the default), create-instructor, migrate, import-course,
-lti-register, lti-platforms."""
+lti-register, lti-platforms, backup, restore."""
 
 from __future__ import annotations
 
@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     for option in ("issuer", "client-id", "deployment-id", "auth-url", "token-url", "jwks-url"):
         lti.add_argument(f"--{option}", required=True)
     sub.add_parser("lti-platforms", help="list the registered LMS platforms")
+    save = sub.add_parser("backup", help="copy the SQLite database to PATH while it serves")
+    save.add_argument("path")
+    save.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    load = sub.add_parser(
+        "restore", help="replace the SQLite database by a backup (servers stopped)"
+    )
+    load.add_argument("path")
     return parser
 
 
@@ -72,6 +79,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         "ws_per_message_deflate": False,
         "log_level": settings.log_level,
         "lifespan": "on",
+        # SIGTERM: stop accepting, close sockets with 1012, wait this long for the rest
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
     if settings.workers > 1:
         # Each worker builds its app from the environment (server.main).
@@ -179,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from server.lti.cli import lti_command
 
         return lti_command(settings, args)
+    if command in ("backup", "restore"):
+        from server.operations.commands import backup_command, restore_command
+
+        return (backup_command if command == "backup" else restore_command)(settings, args)
     if command == "migrate":
         migrate(settings.database_url)
         print("database schema is at the latest revision")

@@ -25,6 +25,8 @@ from server.identity.component import Identity
 from server.integrity.component import Integrity
 from server.lti.tool import LtiTool
 from server.metrics import Metrics
+from server.operations.loop_lag import LoopLag
+from server.operations.probes import DependencyProbe
 from server.runs.component import Runs
 from server.security.component import Security
 from server.settings import Settings
@@ -56,6 +58,8 @@ class Components:
     integrity: Integrity
     lti: LtiTool
     identity: Identity
+    loop_lag: LoopLag
+    probe: DependencyProbe
 
     def lifecycle(self) -> list[Lifecycle]:
         """What starts with the process, in order (after the bus, which everything publishes
@@ -72,4 +76,6 @@ class Components:
             self.integrity,
             self.lti,
             self.identity,
+            self.loop_lag,
+            self.probe,
         ]

@@ -42,6 +42,31 @@ class Metrics:
             "Rooms with at least one open connection in this process.",
             registry=self.registry,
         )
+        self.grading = Histogram(
+            "classroom_grading_seconds",
+            "From a submission accepted to its grade decided, by outcome (graded or error).",
+            ["outcome"],
+            registry=self.registry,
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120),
+        )
+        self.leaderboard_update = Histogram(
+            "classroom_leaderboard_update_seconds",
+            "From a graded submission to its XP, achievements and board changes delivered.",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.event_loop_lag = Histogram(
+            "classroom_event_loop_lag_seconds",
+            "How late a timer of the event loop fires (server/operations/loop_lag.py).",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.dependency_up = Gauge(
+            "classroom_dependency_up",
+            "1 when the dependency answered its last probe (database, redis), else 0.",
+            ["dependency"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

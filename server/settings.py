@@ -57,10 +57,16 @@ class Settings:
     max_memory_mb: int = 512
     max_output_bytes: int = 64 * 1024
     image_prefix: str = "opencode-classroom"
+    # a sandbox worker serves Prometheus metrics on this port (on CLASSROOM_HOST); 0: off
+    worker_metrics_port: int = 0
+    # on SIGTERM: how long a server process waits for its sockets and tasks, and a worker
+    # for its runs, before closing them anyway (cancelled runs are reported as such)
+    shutdown_grace_seconds: float = 20.0
     # grading
     submissions_per_minute: int = 6
-    # leaderboards: Redis keys start with this (deployments sharing a Redis need their own)
-    leaderboard_prefix: str = "classroom:lb:"
+    # every Redis key, channel and stream starts with this: deployments sharing a Redis each
+    # need their own (leaderboards are under PREFIX + "lb:", the run stream is PREFIX + "runs")
+    redis_prefix: str = "classroom:"
     # a TOML file of extra achievements, added to the built-in ones (rooms/achievement_files.py)
     achievements_file: str | None = None
     # security (server/security/): origins, rate limits, caps, quotas

@@ -63,6 +63,8 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: str) -> Settin
         "CLASSROOM_SANDBOX": "local",
         "CLASSROOM_POOL_SIZE": "0",
         "CLASSROOM_ROOM_UNLOAD_GRACE_SECONDS": "0.5",
+        # A test's server stops at once: runs left running are cancelled, as before.
+        "CLASSROOM_SHUTDOWN_GRACE_SECONDS": "0",
     }
     env.update({f"CLASSROOM_{k.upper()}": v for k, v in overrides.items()})
     return Settings.from_env(env)

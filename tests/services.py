@@ -22,6 +22,8 @@ POSTGRES_URL = os.environ.get(
     "CLASSROOM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 CHROMIUM = os.environ.get("CLASSROOM_TEST_CHROMIUM", "/usr/bin/chromium")
+PROMTOOL = os.environ.get("CLASSROOM_TEST_PROMTOOL", "promtool")
+NGINX = os.environ.get("CLASSROOM_TEST_NGINX", "nginx")
 
 
 def required() -> set[str]:
@@ -91,12 +93,28 @@ def _chromium() -> str | None:
     return None
 
 
+@functools.cache
+def _promtool() -> str | None:
+    if shutil.which(PROMTOOL) is None:
+        return f"no {PROMTOOL} (Debian's prometheus package ships it; .ci/run extracts it)"
+    return None
+
+
+@functools.cache
+def _nginx() -> str | None:
+    if shutil.which(NGINX) is None:
+        return f"no {NGINX} (Debian's nginx package; .ci/run extracts it)"
+    return None
+
+
 CHECKS = {
     "redis": _redis,
     "postgres": _postgres,
     "docker": _docker,
     "node": _node,
     "chromium": _chromium,
+    "promtool": _promtool,
+    "nginx": _nginx,
 }
 
 

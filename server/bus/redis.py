@@ -27,8 +27,6 @@ from redis.exceptions import RedisError
 log = logging.getLogger("classroom.bus")
 
 _CLOSED = object()
-# Keeps the pub/sub connection subscribed (and so reading) when no channel is in use.
-_CONTROL_CHANNEL = "classroom:bus:control"
 
 
 class RedisSubscription:
@@ -59,8 +57,20 @@ class RedisSubscription:
 class RedisBus:
     """A :class:`server.bus.Bus` over Redis pub/sub. Call :meth:`start` once in the lifespan."""
 
-    def __init__(self, url: str, *, backoff_initial: float = 0.1, backoff_max: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "classroom:",
+        backoff_initial: float = 0.1,
+        backoff_max: float = 5.0,
+    ) -> None:
+        """``prefix`` goes in front of every channel on the wire (callers never see it), so
+        deployments sharing a Redis do not hear each other."""
         self.url = url
+        self.prefix = prefix
+        # Keeps the pub/sub connection subscribed (and so reading) when no channel is in use.
+        self._control_channel = f"{prefix}bus:control"
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._client: redis.Redis = redis.Redis.from_url(
@@ -101,7 +111,7 @@ class RedisBus:
         if not self._healthy:
             return
         try:
-            await self._client.publish(channel, message)
+            await self._client.publish(self.prefix + channel, message)
         except (RedisError, OSError) as exc:
             # The reader sees the same outage and owns the healthy flag and the recovery.
             log.debug("publish on %s dropped: %s", channel, exc)
@@ -114,7 +124,7 @@ class RedisBus:
         self._subscriptions[channel].append(subscription)
         if first and self._healthy and self._pubsub is not None:
             try:
-                await self._pubsub.subscribe(channel)
+                await self._pubsub.subscribe(self.prefix + channel)
             except (RedisError, OSError) as exc:
                 log.debug("subscribe %s deferred to reconnect: %s", channel, exc)
         return subscription
@@ -132,7 +142,7 @@ class RedisBus:
         del self._subscriptions[subscription.channel]
         if self._healthy and self._pubsub is not None:
             try:
-                await self._pubsub.unsubscribe(subscription.channel)
+                await self._pubsub.unsubscribe(self.prefix + subscription.channel)
             except (RedisError, OSError) as exc:
                 log.debug("unsubscribe %s failed: %s", subscription.channel, exc)
 
@@ -143,13 +153,13 @@ class RedisBus:
             pubsub = self._client.pubsub()
             try:
                 channels = list(self._subscriptions)
-                await pubsub.subscribe(_CONTROL_CHANNEL, *channels)
+                await pubsub.subscribe(self._control_channel, *(self.prefix + c for c in channels))
                 self._pubsub = pubsub
                 await self._set_healthy(True)
                 # Channels added while that subscribe was in flight saw no pubsub yet.
                 late = [channel for channel in self._subscriptions if channel not in channels]
                 if late:
-                    await pubsub.subscribe(*late)
+                    await pubsub.subscribe(*(self.prefix + c for c in late))
                 self._connected_once.set()
                 backoff = self._backoff_initial
                 if had_outage:
@@ -186,7 +196,7 @@ class RedisBus:
             message = await pubsub.get_message(timeout=None)
             if message is None or message.get("type") != "message":
                 continue
-            channel = message["channel"].decode()
+            channel = message["channel"].decode()[len(self.prefix) :]
             for subscription in list(self._subscriptions.get(channel, ())):
                 subscription.deliver(message["data"])
 

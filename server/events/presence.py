@@ -1,8 +1,8 @@
 """Who is online in a room, across every process.
 
 Each process counts its own open room sockets per user. With Redis, the counts live in the
-hash ``classroom:presence:{room}`` under ``{process}:{user}``, and each process keeps a
-liveness key ``classroom:process:{process}`` alive; a crashed process's entries stop
+hash ``{prefix}presence:{room}`` under ``{process}:{user}``, and each process keeps a
+liveness key ``{prefix}process:{process}`` alive; a crashed process's entries stop
 counting when its liveness key expires, so nobody stays "online" forever.
 """
 
@@ -61,8 +61,9 @@ class LocalPresence:
 class RedisPresence(LocalPresence):
     """Presence shared by every process through Redis; falls back to local counts on error."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "classroom:") -> None:
         super().__init__()
+        self._prefix = prefix
         self._client: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=2.0)
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -72,14 +73,14 @@ class RedisPresence(LocalPresence):
     async def _beat(self) -> None:
         while True:
             with contextlib.suppress(RedisError, OSError):
-                await self._client.set(f"classroom:process:{PROCESS_ID}", 1, ex=ALIVE_TTL_SECONDS)
+                await self._client.set(self._alive_key(PROCESS_ID), 1, ex=ALIVE_TTL_SECONDS)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def arrive(self, room_id: int, user_id: int) -> bool:
         first_here = await super().arrive(room_id, user_id)
         try:
-            await self._client.set(f"classroom:process:{PROCESS_ID}", 1, ex=ALIVE_TTL_SECONDS)
-            await self._client.hincrby(_key(room_id), f"{PROCESS_ID}:{user_id}", 1)
+            await self._client.set(self._alive_key(PROCESS_ID), 1, ex=ALIVE_TTL_SECONDS)
+            await self._client.hincrby(self._key(room_id), f"{PROCESS_ID}:{user_id}", 1)
             return first_here and user_id not in await self._remote_online(room_id)
         except (RedisError, OSError) as exc:
             log.warning("room %s: presence not shared (Redis: %s)", room_id, exc)
@@ -89,9 +90,9 @@ class RedisPresence(LocalPresence):
         last_here = await super().depart(room_id, user_id)
         try:
             if last_here:
-                await self._client.hdel(_key(room_id), f"{PROCESS_ID}:{user_id}")
+                await self._client.hdel(self._key(room_id), f"{PROCESS_ID}:{user_id}")
             else:
-                await self._client.hincrby(_key(room_id), f"{PROCESS_ID}:{user_id}", -1)
+                await self._client.hincrby(self._key(room_id), f"{PROCESS_ID}:{user_id}", -1)
             return last_here and user_id not in await self._remote_online(room_id)
         except (RedisError, OSError) as exc:
             log.warning("room %s: presence not shared (Redis: %s)", room_id, exc)
@@ -106,7 +107,7 @@ class RedisPresence(LocalPresence):
 
     async def _remote_online(self, room_id: int) -> set[int]:
         """Users online through *other* live processes."""
-        entries = await self._client.hgetall(_key(room_id))
+        entries = await self._client.hgetall(self._key(room_id))
         by_process: dict[str, list[int]] = defaultdict(list)
         for raw_field, raw_count in entries.items():
             name = raw_field.decode() if isinstance(raw_field, bytes) else raw_field
@@ -116,7 +117,7 @@ class RedisPresence(LocalPresence):
         if not by_process:
             return set()
         processes = list(by_process)
-        alive = await self._client.mget([f"classroom:process:{p}" for p in processes])
+        alive = await self._client.mget([self._alive_key(p) for p in processes])
         return {u for p, a in zip(processes, alive, strict=True) if a for u in by_process[p]}
 
     async def close(self) -> None:
@@ -127,10 +128,14 @@ class RedisPresence(LocalPresence):
         with contextlib.suppress(RedisError, OSError):
             for room_id, counts in self._counts.items():
                 if counts:
-                    await self._client.hdel(_key(room_id), *[f"{PROCESS_ID}:{u}" for u in counts])
-            await self._client.delete(f"classroom:process:{PROCESS_ID}")
+                    await self._client.hdel(
+                        self._key(room_id), *[f"{PROCESS_ID}:{u}" for u in counts]
+                    )
+            await self._client.delete(self._alive_key(PROCESS_ID))
         await self._client.aclose()
 
+    def _key(self, room_id: int) -> str:
+        return f"{self._prefix}presence:{room_id}"
 
-def _key(room_id: int) -> str:
-    return f"classroom:presence:{room_id}"
+    def _alive_key(self, process: str) -> str:
+        return f"{self._prefix}process:{process}"

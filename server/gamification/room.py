@@ -36,7 +36,7 @@ log = logging.getLogger("classroom.gamification")
 def open_leaderboard(settings: Settings) -> LeaderboardStore:
     """Redis sorted sets when the process has Redis (every process must agree), else memory."""
     if settings.redis_url:
-        return RedisLeaderboard.from_url(settings.redis_url, prefix=settings.leaderboard_prefix)
+        return RedisLeaderboard.from_url(settings.redis_url, prefix=settings.redis_prefix + "lb:")
     return InMemoryLeaderboard()
 
 

@@ -44,8 +44,10 @@ from server.gamification.game import Gamification
 from server.gamification.room import graded_run
 from server.grading.listeners import GradeListener, tell
 from server.grading.withdrawn import withdraw
+from server.metrics import Metrics
 from server.models import ExerciseRecord, LiveExercise, Room, Submission
 from server.models.clock import as_utc, utcnow
+from server.operations.shutdown import ShutdownDeadline
 from server.security.fair_runs import SandboxBusy
 from server.settings import Settings
 from server.store import Store
@@ -98,8 +100,12 @@ class Submissions:
         gamification: Gamification,
         sources: Sources,
         run: RunFunction,
+        metrics: Metrics,
+        shutdown: ShutdownDeadline,
     ) -> None:
         self.store = store
+        self.metrics = metrics
+        self.shutdown = shutdown
         self.listeners: list[GradeListener] = []  # told of every stored grade
         self.hub = hub
         self.gamification = gamification
@@ -140,6 +146,10 @@ class Submissions:
         """Nothing to open: grading tasks start with the submissions that need them."""
 
     async def close(self) -> None:
+        # gradings in progress may finish within the deadline
+        left = await self.shutdown.wait(list(self._tasks))
+        if left:
+            log.warning("shutdown deadline: cancelling %d gradings in progress", left)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -212,6 +222,7 @@ class Submissions:
         for listener in self.on_accepted:
             listener(row, exercise)
         now = utcnow()
+        started = time.perf_counter()
         try:
             result: GradeResult | None = await grade(
                 exercise,
@@ -228,6 +239,8 @@ class Submissions:
         except (InvalidSubmission, GradingError, SandboxError) as exc:
             result, error = None, str(exc)
             log.info("room %s submission %s not graded: %s", room.id, row.id, exc)
+        outcome = "error" if result is None else "graded"
+        self.metrics.grading.labels(outcome).observe(time.perf_counter() - started)
         async with self.store.session() as session:
             stored = await session.get(Submission, row.id)
             assert stored is not None
@@ -271,6 +284,7 @@ class Submissions:
 
     async def _gamify(self, room: Room, row: Submission) -> None:
         assert room.id is not None
+        started = time.perf_counter()
         live = await self._live(room.id, row.exercise_id)
         try:
             outbound = await self.gamification.record(graded_run(row, live))
@@ -280,6 +294,7 @@ class Submissions:
             )
             return
         await self.hub.publish_all(room.id, outbound)
+        self.metrics.leaderboard_update.observe(time.perf_counter() - started)
 
     async def _live(self, room_id: int, exercise_id: str) -> LiveExercise | None:
         """The exercise's latest live window in the room, if it was ever opened live."""

@@ -39,6 +39,7 @@ from server.exceptions import ApiError
 from server.metrics import Metrics
 from server.models.pairs import PairMember
 from server.models.runs import Run
+from server.operations.shutdown import ShutdownDeadline
 from server.runs.records import RunRecords
 from server.runs.view import finished_event, summary_of_row
 from server.security.fair_runs import FairShare
@@ -72,9 +73,11 @@ class Runs:
         sources: Sources,
         *,
         fair: FairShare,
+        shutdown: ShutdownDeadline,
     ) -> None:
         self.settings = settings
         self.fair = fair
+        self.shutdown = shutdown
         self.store = store
         self.hub = hub
         self.sources = sources
@@ -106,7 +109,9 @@ class Runs:
         settings = self.settings
         dispatcher: Dispatcher
         if settings.redis_url:
-            dispatcher = RedisRunQueue(settings.redis_url, max_queued=settings.run_queue_size)
+            dispatcher = RedisRunQueue(
+                settings.redis_url, max_queued=settings.run_queue_size, prefix=settings.redis_prefix
+            )
             log.info("runs go to sandbox workers through Redis")
         else:
             maxima = operator_maxima(
@@ -126,6 +131,10 @@ class Runs:
         await self.records.start()
 
     async def close(self) -> None:
+        # runs in progress may finish within the deadline
+        left = await self.shutdown.wait(list(self._tasks))
+        if left:
+            log.warning("shutdown deadline: cancelling %d runs in progress", left)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -18,7 +18,7 @@ class Security:
     def __init__(self, settings: Settings, store: Store, bus: Bus, signer: TokenSigner) -> None:
         counters: Counters
         if settings.redis_url:
-            counters = RedisCounters(settings.redis_url, settings.leaderboard_prefix + "sec:")
+            counters = RedisCounters(settings.redis_url, settings.redis_prefix + "sec:")
         else:
             counters = MemoryCounters()
         self.allowed_origins = parse_origins(settings.allowed_origins)

@@ -26,7 +26,7 @@ async def processes(
     apps = [
         create_app(
             make_settings(
-                tmp_path, database_url, redis_url=REDIS_URL, leaderboard_prefix=prefix, **overrides
+                tmp_path, database_url, redis_url=REDIS_URL, redis_prefix=prefix, **overrides
             )
         )
         for _ in range(count)

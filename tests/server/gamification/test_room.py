@@ -45,7 +45,7 @@ def prefix() -> Iterator[str]:
 def settings(tmp_path: Path, database_url: str, prefix: str) -> Settings:
     """Every process of these tests shares the database, the Redis bus and the boards."""
     require("redis")
-    return make_settings(tmp_path, database_url, redis_url=REDIS_URL, leaderboard_prefix=prefix)
+    return make_settings(tmp_path, database_url, redis_url=REDIS_URL, redis_prefix=prefix)
 
 
 def submission(room_id: int | None = 3, **kw: Any) -> Submission:
@@ -119,7 +119,7 @@ async def run_second_process(settings: Settings, args: dict[str, object]) -> lis
         **os.environ,
         "CLASSROOM_DATABASE_URL": settings.database_url,
         "CLASSROOM_REDIS_URL": settings.redis_url or "",
-        "CLASSROOM_LEADERBOARD_PREFIX": settings.leaderboard_prefix,
+        "CLASSROOM_REDIS_PREFIX": settings.redis_prefix,
         "CLASSROOM_SECRET_KEY": settings.secret_key,
         "CLASSROOM_DATA_DIR": str(settings.data_dir),
         "CLASSROOM_SANDBOX": "local",
