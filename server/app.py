@@ -29,6 +29,8 @@ from server.bus import Bus
 from server.bus.memory import InMemoryBus
 from server.bus.redis import RedisBus
 from server.classrooms import api as classrooms_api
+from server.cockpit import api as cockpit_api
+from server.cockpit.component import Cockpit
 from server.components import Components
 from server.courses import api as courses_api
 from server.demos import api as demos_api
@@ -74,6 +76,7 @@ def all_routes() -> list[BaseRoute]:
         *documents_api.routes,
         *demos_api.routes,
         *runs_api.routes,
+        *cockpit_api.routes,
     ]
 
 
@@ -108,8 +111,15 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     gamification = Gamification(store, open_leaderboard(settings), catalog=catalog(settings))
     hands = HelpQueue(store, hub)
     runs = Runs(settings, store, metrics, hub, sources)
+    cockpit = Cockpit(store, hub, gamification)
     submissions = Submissions(
-        settings, store, hub, gamification=gamification, sources=sources, run=runs.run_to_end
+        settings,
+        store,
+        hub,
+        gamification=gamification,
+        sources=sources,
+        run=runs.run_to_end,
+        graded=cockpit.graded,
     )
     demos = LiveDemos(
         store, hub, open_presenters(settings), docs=docs, gamification=gamification, runs=runs
@@ -142,6 +152,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         runs=runs,
         submissions=submissions,
         demos=demos,
+        cockpit=cockpit,
     )
 
 

@@ -48,6 +48,8 @@ class IOTest:
     stdin: str = ""
     args: tuple[str, ...] = ()
     compare: Comparison = field(default_factory=Comparison)
+    hints: tuple[str, ...] = ()
+    explanation: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class UnitTest:
     source: str
     cases: tuple[UnitCase, ...]
     visibility: Visibility = Visibility.VISIBLE
+    hints: tuple[str, ...] = ()
+    explanation: str = ""
 
 
 Test = IOTest | UnitTest
@@ -125,6 +129,19 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """When help comes (the instructor's cockpit). A test's hints unlock one per
+    ``hint_after`` failed attempts of that test; a student may also buy the next one for
+    ``hint_cost`` XP. A cell is *stuck* after ``stuck_attempts`` failed attempts, or
+    ``stuck_minutes`` without a change while not passed."""
+
+    hint_after: int = 2
+    hint_cost: int = 5
+    stuck_attempts: int = 3
+    stuck_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     title: str
@@ -138,6 +155,7 @@ class Exercise:
     time_limit: float | None = None
     reference_time: float | None = None
     rate_limit: RateLimit | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
     def test_points(self) -> float:

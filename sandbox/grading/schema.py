@@ -7,6 +7,7 @@ from 0) and, when the caller can locate it, the line. Unknown keys are refused t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sandbox.grading.definitions import (
     RateLimit,
     Rubric,
     Test,
+    Thresholds,
     UnitCase,
     UnitTest,
     Visibility,
@@ -172,6 +174,7 @@ def exercise_from_dict(
         time_limit=top.number("time_limit", None, low=0.001),
         reference_time=top.number("reference_time", None, low=0.000001),
         rate_limit=_rate_limit(top),
+        thresholds=_thresholds(top),
     )
     for i, test in enumerate(tests):
         if test.visibility is Visibility.AFTER_DUE and exercise.due is None:
@@ -215,6 +218,7 @@ def _test(table: _Table, language: str) -> Test:
         test = _io_test(table, name, visibility)
     else:
         table.fail("kind", f"expected one of io, unit, got {kind!r}")
+    test = _test_help(table, test)
     table.finish()
     return test
 
@@ -364,7 +368,7 @@ def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
         "language": exercise.language,
         "prompt": exercise.prompt,
         "starter": dict(exercise.starter),
-        "tests": [_test_to_dict(test) for test in exercise.tests],
+        "tests": [_test_to_dict(test) | _test_help_to_dict(test) for test in exercise.tests],
         "rubric": {
             "correctness": rubric.correctness,
             "performance": rubric.performance,
@@ -389,6 +393,8 @@ def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
     if exercise.rate_limit is not None:
         limit = exercise.rate_limit
         data["rate_limit"] = {"count": limit.count, "window": limit.window_seconds}
+    if exercise.thresholds != Thresholds():
+        data["thresholds"] = dataclasses.asdict(exercise.thresholds)
     return data
 
 
@@ -414,3 +420,49 @@ def _test_to_dict(test: Test) -> dict[str, Any]:
         "abs_tol": test.compare.abs_tol,
         "rel_tol": test.compare.rel_tol,
     }
+
+
+# -- hints, explanations and thresholds (the instructor's cockpit) ---------------------------
+
+MAX_HINTS = 10
+MAX_HELP_TEXT = 4000
+
+
+def _test_help(table: _Table, test: Test) -> Test:
+    """A test's ``hints`` (an array of Markdown strings, unlocked one by one) and its
+    ``explanation`` (shown once the test passed, or after the due date)."""
+    hints = table.raw("hints", [])
+    if (
+        not isinstance(hints, list)
+        or len(hints) > MAX_HINTS
+        or not all(isinstance(h, str) and h.strip() and len(h) <= MAX_HELP_TEXT for h in hints)
+    ):
+        table.fail("hints", f"expected an array of at most {MAX_HINTS} non-blank strings")
+    explanation = table.text("explanation", "")
+    if len(explanation) > MAX_HELP_TEXT:
+        table.fail("explanation", f"must be at most {MAX_HELP_TEXT} characters")
+    return dataclasses.replace(test, hints=tuple(hints), explanation=explanation)
+
+
+def _thresholds(top: _Table) -> Thresholds:
+    table = _Table(top.raw("thresholds", {}), ("thresholds",), top.ctx)
+    base = Thresholds()
+    whole = {}
+    for key in ("hint_after", "hint_cost", "stuck_attempts"):
+        value = table.raw(key, getattr(base, key))
+        low = 0 if key == "hint_cost" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            table.fail(key, f"expected a whole number >= {low}")
+        whole[key] = value
+    minutes = table.number("stuck_minutes", base.stuck_minutes, low=0.1)
+    table.finish()
+    return Thresholds(stuck_minutes=minutes, **whole)
+
+
+def _test_help_to_dict(test: Test) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if test.hints:
+        out["hints"] = list(test.hints)
+    if test.explanation:
+        out["explanation"] = test.explanation
+    return out

@@ -49,6 +49,7 @@ from server.store import Store
 log = logging.getLogger("classroom.grading")
 
 RunFunction = Callable[[RunRequest], Awaitable[RunResult]]
+GradedHook = Callable[[int, Submission], Awaitable[None]]
 RATE_WINDOW_SECONDS = 60.0
 
 
@@ -94,8 +95,10 @@ class Submissions:
         gamification: Gamification,
         sources: Sources,
         run: RunFunction,
+        graded: GradedHook | None = None,
     ) -> None:
         self.store = store
+        self.graded = graded
         self.hub = hub
         self.gamification = gamification
         self.sources = sources
@@ -255,6 +258,12 @@ class Submissions:
         staff = {**base, "submission": submission_view(row, exercise, staff=True, now=now)}
         await self.hub.publish(room_id, only(row.user_id), student)
         await self.hub.publish(room_id, Audience(staff=True), staff)
+        await self._progress_update(room_id, row)
+
+    async def _progress_update(self, room_id: int, row: Submission) -> None:
+        """The staff's class grid follows the grade: ``progress.update`` (the cockpit)."""
+        if self.graded is not None:
+            await self.graded(room_id, row)
 
     async def _gamify(self, room: Room, row: Submission) -> None:
         assert room.id is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from server.models.accounts import Classroom, Membership, Role, Room, RoomKind, User, UserKind
+from server.models.cockpit import AttemptError, AttemptOutcome, DocComment, HintGrant, ScoreOverride
 from server.models.demos import Demo, DemoSession, DemoTimelineEvent, QuizAnswer
 from server.models.documents import DocSnapshot, DocUpdate
 from server.models.exercises import ExerciseRecord, LiveExercise, Submission
@@ -18,15 +19,19 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AchievementUnlock",
+    "AttemptError",
+    "AttemptOutcome",
     "Classroom",
     "Demo",
     "DemoSession",
     "DemoTimelineEvent",
+    "DocComment",
     "DocSnapshot",
     "DocUpdate",
     "ExerciseRecord",
     "Hand",
     "HandState",
+    "HintGrant",
     "LiveExercise",
     "Membership",
     "PairMember",
@@ -36,6 +41,7 @@ __all__ = [
     "Room",
     "RoomKind",
     "Run",
+    "ScoreOverride",
     "Streak",
     "Submission",
     "User",
