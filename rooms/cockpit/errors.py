@@ -5,7 +5,7 @@ Rule 1: the line shown is the most telling line of the first failed test's outpu
 line naming an error (``NameError: …``, ``main.c:3:5: error: …``, ``panicked at …``), else
 the first line (the comparison's reason, ``line 1: expected 'ADA', got 'ada'``).
 Rule 2: the *signature* strips what differs between students: paths and file positions,
-quoted names and literals, numbers. Attempts with equal signatures form one cluster.
+quoted names and literals, numbers, and the "did you mean …" guesses built from their names. Attempts with equal signatures form one cluster.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ _PATH = re.compile(
 _QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`|\u2018[^\u2019\n]*\u2019")
 _NUMBER = re.compile(r"\b0x[0-9a-fA-F]+\b|(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 _SPACE = re.compile(r"\s+")
+# Compilers and Python add a guess that depends on the student's names: not the mistake.
+_SUGGESTION = re.compile(r"[.;,]?\s*did you mean\b.*$", re.IGNORECASE)
 
 
 def error_line(output: str) -> str:
@@ -41,8 +43,9 @@ def error_line(output: str) -> str:
 
 
 def signature(line: str) -> str:
-    """``line`` without paths, quoted names and numbers (rule 2)."""
-    text = _PATH.sub("<path>", line)
+    """``line`` without paths, quoted names, numbers and "did you mean" guesses (rule 2)."""
+    text = _SUGGESTION.sub("", line)
+    text = _PATH.sub("<path>", text)
     text = _QUOTED.sub("<name>", text)
     text = _NUMBER.sub("<n>", text)
     return _SPACE.sub(" ", text).strip()[:MAX_LINE]

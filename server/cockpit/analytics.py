@@ -54,6 +54,7 @@ async def _percentiles(
 
 
 def _when(condition: ColumnElement[bool], value: Any) -> ColumnElement[Any]:
+    """``value`` where ``condition`` holds, else NULL (which aggregates skip)."""
     return case((condition, value), else_=None)
 
 
@@ -77,7 +78,7 @@ async def exercise_analytics(
         await session.exec(
             select(
                 func.count(),
-                func.coalesce(func.sum(cast(col(Progress.passed), Float)), 0),
+                func.coalesce(func.sum(_when(col(Progress.passed), 1)), 0),
             ).where(mine, col(Progress.attempts) > 0)
         )
     ).one()
@@ -105,7 +106,7 @@ async def exercise_analytics(
         select(
             AttemptOutcome.test,
             func.count(),
-            func.sum(cast(failing, Float)),
+            func.sum(_when(failing, 1)),
             func.count(func.distinct(_when(failing, col(AttemptOutcome.user_id)))),
         )
         .where(

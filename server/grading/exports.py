@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
+from server.cockpit.feedback import latest_overrides
 from server.models import Submission, User
 from server.store import Store
 
@@ -42,8 +43,10 @@ async def export_csv(store: Store, classroom_id: int) -> str:
             "score",
             "max_score",
             "submitted_at",
+            *OVERRIDE_COLUMNS,
         ]
     )
+    overrides = await _overrides(store, classroom_id)
     for row, name in await latest_grades(store, classroom_id):
         writer.writerow(
             [
@@ -55,6 +58,7 @@ async def export_csv(store: Store, classroom_id: int) -> str:
                 row.score,
                 row.max_score,
                 row.submitted_at.isoformat(),
+                *_override_cells(overrides.get(row.id or 0)),
             ]
         )
     return out.getvalue()
@@ -63,6 +67,7 @@ async def export_csv(store: Store, classroom_id: int) -> str:
 async def export_json(store: Store, classroom_id: int) -> dict[str, Any]:
     """Gradescope-compatible ``results.json`` per student and exercise."""
     students: dict[int, dict[str, Any]] = {}
+    overrides = await _overrides(store, classroom_id)
     for row, name in await latest_grades(store, classroom_id):
         entry = students.setdefault(
             row.user_id, {"student_id": row.user_id, "name": name, "exercises": {}}
@@ -73,4 +78,25 @@ async def export_json(store: Store, classroom_id: int) -> dict[str, Any]:
             "output": row.error or "not graded",
             "tests": [],
         }
+        if row.id in overrides:
+            # Beside the automatic grade, never instead of it.
+            entry["exercises"][row.exercise_id] = {
+                **entry["exercises"][row.exercise_id],
+                "override": overrides[row.id],
+            }
     return {"classroom_id": classroom_id, "students": list(students.values())}
+
+
+# Score overrides by hand (the cockpit), beside the automatic grade.
+OVERRIDE_COLUMNS = ["override_score", "override_comment", "override_by", "override_at"]
+
+
+async def _overrides(store: Store, classroom_id: int) -> dict[int, dict[str, Any]]:
+    async with store.session() as session:
+        return await latest_overrides(session, classroom_id)
+
+
+def _override_cells(override: dict[str, Any] | None) -> list[Any]:
+    if override is None:
+        return ["", "", "", ""]
+    return [override["score"], override["comment"], override["by"]["name"], override["at"]]

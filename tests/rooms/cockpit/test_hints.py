@@ -9,9 +9,9 @@ from rooms.cockpit.hints import (
     HintSet,
     first_with_hint_left,
     next_hint,
+    owning_test,
     pushed,
     student_view,
-    owning_test,
     unlocked_count,
 )
 from rooms.events import only
