@@ -119,7 +119,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         gamification=gamification,
         sources=sources,
         run=runs.run_to_end,
-        graded=cockpit.graded,
+        watcher=cockpit,
     )
     demos = LiveDemos(
         store, hub, open_presenters(settings), docs=docs, gamification=gamification, runs=runs

@@ -5,7 +5,8 @@ Rule 1: the line shown is the most telling line of the first failed test's outpu
 line naming an error (``NameError: …``, ``main.c:3:5: error: …``, ``panicked at …``), else
 the first line (the comparison's reason, ``line 1: expected 'ADA', got 'ada'``).
 Rule 2: the *signature* strips what differs between students: paths and file positions,
-quoted names and literals, numbers, and the "did you mean …" guesses built from their names. Attempts with equal signatures form one cluster.
+quoted names and literals, numbers, and the "did you mean …" guesses built from their names.
+Attempts with equal signatures form one cluster.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The cockpit of one process: what each graded attempt failed on, the staff's live grid
 (``progress.update``), and its hints and feedback parts.
 
-Design note. :meth:`Cockpit.graded` is called by the grader right after ``grade.result`` (and
-after a regrade rewrote a grade): it stores the attempt's first failed test and error line,
-normalised (``attempt_errors``), and every test's verdict (``attempt_outcomes``), replacing
-what an earlier grade of the same submission wrote, then sends the staff the student's new
-cell. A failure here is logged and never reaches the grade, which is already stored.
+Design note. The grader tells the cockpit of every stored grade (a regrade too): before
+``grade.result`` goes out, :meth:`Cockpit.record` stores the attempt's first failed test and
+error line, normalised (``attempt_errors``), and every test's verdict (``attempt_outcomes``),
+replacing what an earlier grade of the same submission wrote, so a student's next look at
+their hints counts it; right after, :meth:`Cockpit.progress_update` sends the staff the
+student's new cell. A failure here is logged and never reaches the grade, already stored.
 """
 
 from __future__ import annotations
@@ -56,16 +57,22 @@ class Cockpit:
     async def close(self) -> None:
         """Nothing to close."""
 
-    async def graded(self, room_id: int, row: Submission) -> None:
-        """Record what ``row`` (just graded) failed on and send ``progress.update`` to the
-        staff of ``room_id``."""
+    async def record(self, row: Submission) -> None:
+        """Store what ``row`` (just graded) failed on; called before ``grade.result`` goes
+        out. A failure is logged: the grade itself is already stored."""
         try:
             await self._record(row)
+        except Exception:
+            log.error("cockpit: recording submission %s failed", row.id, exc_info=True)
+
+    async def progress_update(self, room_id: int, row: Submission) -> None:
+        """Send the student's new cell to the staff of ``room_id`` (``progress.update``)."""
+        try:
             event = await self.progress_event(
                 room_id, row.classroom_id, row.user_id, row.exercise_id
             )
         except Exception:
-            log.error("room %s: cockpit of submission %s failed", room_id, row.id, exc_info=True)
+            log.error("room %s: progress.update of %s failed", room_id, row.id, exc_info=True)
             return
         if event is not None:
             await self.hub.publish(room_id, STAFF_AUDIENCE, event)

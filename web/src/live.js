@@ -12,6 +12,7 @@ import { Leaderboard } from "./leaderboard.js";
 import { Presence } from "./presence.js";
 import { statusText } from "./output.js";
 import { toast } from "./toasts.js";
+import { Cockpit } from "./cockpit.js";
 
 const REFRESH_MS = 5000;
 // Each tile is one socket, and the server caps the sockets of one user: only tiles on screen
@@ -126,8 +127,9 @@ export async function bootLive(boot, roomId) {
       demo.showTally(m);
       renderTally($("#quiz-tally"), demo.quizOptions ?? [], m.counts ?? m.tally ?? []);
     })
-    .on("quiz.closed", (m) => demo.closeQuiz(m))
-    .connect();
+    .on("quiz.closed", (m) => demo.closeQuiz(m));
+  await new Cockpit($("#cockpit"), { roomId, classroomId: room.classroom_id, events }).start();
+  events.connect();
 }
 
 /** The classroom's exercises, each with a button to open it live in this room for some minutes. */

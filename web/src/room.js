@@ -13,6 +13,8 @@ import { ExercisePanel } from "./exercise.js";
 import { Presence } from "./presence.js";
 import { Leaderboard } from "./leaderboard.js";
 import { toast } from "./toasts.js";
+import { HelpPanel } from "./help.js";
+import { CommentsPanel } from "./comments.js";
 
 const DOC_STATUS = {
   connecting: "Connecting…",
@@ -61,6 +63,7 @@ class DocEditor {
     this.editor = createEditor(this.host, this.session.ytext, { awareness: this.session.awareness, language: lang, label: `Code editor, ${docName}` });
     // A handle for end-to-end tests and for debugging from the console.
     window.classroom = { doc: this.session.ydoc, provider: this.session.provider, view: this.editor.view, docName };
+    this.onOpen?.(docName, this.editor, this.session);
   }
 
   /** Puts `text` in the document if it is empty once synced (an exercise's starter code). */
@@ -129,11 +132,13 @@ export async function bootRoom(boot) {
   if (isInstructor && classroom !== undefined) {
     demos = await api("GET", `/api/classrooms/${classroom}/demos`).then((d) => d?.demos ?? []).catch(() => []);
   }
+  let help = null;
   const exercise = new ExercisePanel($("#exercise"), {
     classroom,
     send,
     currentDoc: () => doc.docName,
     onPick: (ex) => {
+      help?.load(ex.id);
       if (ex.language && ex.language !== lang.id && !explicitDoc) setLanguage(languageById(ex.language));
       // The starter is {file: text}: the file named like ours, else the first one. Only into
       // the student's own file: two partners seeding a shared one at once would both insert.
@@ -142,6 +147,16 @@ export async function bootRoom(boot) {
       if (text && doc.docName.startsWith(`students/${user.id}/`)) doc.seed(text);
     },
   });
+  // The cockpit's parts of the room: inline comments on the open file, the student's help.
+  const panel = (id) => {
+    const section = h("section", { id, class: "card" });
+    $("#exercise").after(section);
+    return section;
+  };
+  const comments = new CommentsPanel(panel("comments"), { roomId, events });
+  doc.onOpen = (name, editor, session) => comments.attach(name, editor, session);
+  doc.onOpen(doc.docName, doc.editor, doc.session);
+  if (!isInstructor) help = new HelpPanel(panel("help"), { roomId, events, exerciseId: () => exercise.current?.id ?? null });
   let demoEditor = null;
   const demo = new DemoPanel($("#demo"), {
     send,
