@@ -2,7 +2,7 @@
 
 Revision ID: 4cfa3f5ffff2
 Revises: 28d40072825d
-Create Date: 2026-11-29 14:56:08.723174
+Create Date: 2026-11-29 15:13:04.767003
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("test", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("line", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("signature", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("latest", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["classroom_id"],
@@ -114,6 +115,7 @@ def upgrade() -> None:
             ["classroom_id", "user_id", "exercise_id", "submission_id"],
             unique=False,
         )
+        batch_op.create_index("ix_attempt_errors_latest", ["classroom_id", "latest"], unique=False)
         batch_op.create_index(
             "ix_attempt_errors_signature",
             ["classroom_id", "exercise_id", "signature"],
@@ -211,6 +213,7 @@ def downgrade() -> None:
     op.drop_table("attempt_outcomes")
     with op.batch_alter_table("attempt_errors", schema=None) as batch_op:
         batch_op.drop_index("ix_attempt_errors_signature")
+        batch_op.drop_index("ix_attempt_errors_latest")
         batch_op.drop_index("ix_attempt_errors_cell")
 
     op.drop_table("attempt_errors")

@@ -35,7 +35,8 @@ class StuckRule:
             raise ValueError("stuck after at least 1 attempt and more than 0 minutes")
 
 
-@dataclass(frozen=True)
+# Facts and cells are plain slotted classes, not frozen ones: a grid read builds thousands.
+@dataclass(slots=True)
 class Facts:
     """What the store knows of one student on one exercise."""
 
@@ -51,7 +52,7 @@ class Facts:
     last_error: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cell:
     user_id: int
     exercise_id: str
@@ -77,26 +78,47 @@ class Cell:
         }
 
 
-def _latest(*times: datetime | None) -> datetime | None:
-    present = [t for t in times if t is not None]
-    return max(present) if present else None
+def classify(
+    *,
+    attempts: int,
+    passed: bool,
+    grading: bool,
+    last_attempt_at: datetime | None,
+    last_edit_at: datetime | None,
+    rule: StuckRule,
+    now: datetime,
+) -> tuple[CellState, bool, datetime | None]:
+    """(state, stuck, last change) of one cell: rules 1 and 2."""
+    if passed:
+        state = CellState.PASSED
+    elif attempts > 0:
+        state = CellState.FAILING
+    elif grading or last_edit_at is not None:
+        state = CellState.WORKING
+    else:
+        return CellState.NOT_STARTED, False, None
+    if last_edit_at is None or (last_attempt_at is not None and last_attempt_at > last_edit_at):
+        changed = last_attempt_at
+    else:
+        changed = last_edit_at
+    stuck = False
+    if state is not CellState.PASSED and not grading:
+        idle = changed is not None and now - changed >= timedelta(minutes=rule.minutes)
+        stuck = attempts >= rule.attempts or idle
+    return state, stuck, changed
 
 
 def cell(facts: Facts, rule: StuckRule, now: datetime) -> Cell:
     """The cell of ``facts`` at ``now`` (timezone-aware)."""
-    if facts.passed:
-        state = CellState.PASSED
-    elif facts.attempts > 0:
-        state = CellState.FAILING
-    elif facts.grading or facts.last_edit_at is not None:
-        state = CellState.WORKING
-    else:
-        state = CellState.NOT_STARTED
-    changed = _latest(facts.last_attempt_at, facts.last_edit_at)
-    stuck = False
-    if state in (CellState.FAILING, CellState.WORKING) and not facts.grading:
-        idle = changed is not None and now - changed >= timedelta(minutes=rule.minutes)
-        stuck = facts.attempts >= rule.attempts or idle
+    state, stuck, changed = classify(
+        attempts=facts.attempts,
+        passed=facts.passed,
+        grading=facts.grading,
+        last_attempt_at=facts.last_attempt_at,
+        last_edit_at=facts.last_edit_at,
+        rule=rule,
+        now=now,
+    )
     return Cell(
         user_id=facts.user_id,
         exercise_id=facts.exercise_id,
@@ -110,18 +132,9 @@ def cell(facts: Facts, rule: StuckRule, now: datetime) -> Cell:
     )
 
 
-def stuck_first(cells: Iterable[Cell]) -> list[Cell]:
-    """Stuck cells first, stuck longest on top; the others in their given order."""
+def stuck_first(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cells in their JSON form (:meth:`Cell.to_dict`), stuck ones first, stuck longest on
+    top (``last_change_at`` is ISO UTC, so it sorts as text); the others in their order."""
     listed = list(cells)
-    stuck = [c for c in listed if c.stuck]
-    stuck.sort(key=lambda c: (c.last_change_at is None, c.last_change_at or datetime.max))
-    return stuck + [c for c in listed if not c.stuck]
-
-
-def stuck_students(cells: Iterable[Cell]) -> list[int]:
-    """Students with a stuck cell, stuck longest first, each once."""
-    seen: dict[int, None] = {}
-    for c in stuck_first(cells):
-        if c.stuck:
-            seen.setdefault(c.user_id)
-    return list(seen)
+    stuck = sorted((c for c in listed if c["stuck"]), key=lambda c: c["last_change_at"] or "")
+    return stuck + [c for c in listed if not c["stuck"]]

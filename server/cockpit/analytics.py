@@ -78,7 +78,7 @@ async def exercise_analytics(
         await session.exec(
             select(
                 func.count(),
-                func.coalesce(func.sum(_when(col(Progress.passed), 1)), 0),
+                func.coalesce(func.sum(_when(col(Progress.passed).is_(True), 1)), 0),
             ).where(mine, col(Progress.attempts) > 0)
         )
     ).one()

@@ -15,7 +15,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, delete, select
+from sqlalchemy import func
+from sqlmodel import col, delete, select, update
 
 from rooms.cockpit.errors import first_failure, signature
 from rooms.cockpit.hints import owning_test
@@ -107,6 +108,7 @@ class Cockpit:
                     created_at=as_utc(row.submitted_at),
                 )
             )
+            await _mark_latest(session, row)
             for name, passed in outcomes(row.results, tests).items():
                 session.add(
                     AttemptOutcome(
@@ -148,6 +150,26 @@ class Cockpit:
             "student": {"id": user_id, "name": user.name if user else f"#{user_id}"},
             "cell": cell.to_dict(),
         }
+
+
+async def _mark_latest(session: Any, row: Submission) -> None:
+    """Flag the newest attempt of the row's cell as ``latest`` (and only it): grades may be
+    stored out of order (two at once, a regrade)."""
+    await session.flush()
+    cell = (
+        (col(AttemptError.classroom_id) == row.classroom_id)
+        & (col(AttemptError.user_id) == row.user_id)
+        & (col(AttemptError.exercise_id) == row.exercise_id)
+    )
+    newest = (await session.exec(select(func.max(AttemptError.submission_id)).where(cell))).one()
+    await session.exec(
+        update(AttemptError)
+        .where(cell, col(AttemptError.latest), col(AttemptError.submission_id) != newest)
+        .values(latest=False)
+    )
+    await session.exec(
+        update(AttemptError).where(col(AttemptError.submission_id) == newest).values(latest=True)
+    )
 
 
 async def _exercise(session: Any, classroom_id: int, exercise_id: str) -> ExerciseRecord | None:

@@ -15,12 +15,14 @@ from server.models.clock import utcnow
 
 class AttemptError(SQLModel, table=True):
     """One graded attempt (a submission): its first failed test and error, normalised.
-    ``line`` and ``signature`` are empty when the attempt passed every test."""
+    ``line`` and ``signature`` are empty when the attempt passed every test. ``latest`` marks
+    the newest attempt of its student on its exercise (the grid's last error)."""
 
     __tablename__ = "attempt_errors"
     __table_args__ = (
         Index("ix_attempt_errors_cell", "classroom_id", "user_id", "exercise_id", "submission_id"),
         Index("ix_attempt_errors_signature", "classroom_id", "exercise_id", "signature"),
+        Index("ix_attempt_errors_latest", "classroom_id", "latest"),
     )
 
     submission_id: int = Field(foreign_key="submissions.id", primary_key=True)
@@ -30,6 +32,7 @@ class AttemptError(SQLModel, table=True):
     test: str = Field(default="", max_length=200)
     line: str = Field(default="", max_length=200)
     signature: str = Field(default="", max_length=200)
+    latest: bool = False
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rooms.cockpit.cells import CellState, Facts, StuckRule, cell, stuck_first, stuck_students
+from rooms.cockpit.cells import CellState, Facts, StuckRule, cell, stuck_first
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 RULE = StuckRule(attempts=3, minutes=10)
@@ -57,15 +57,14 @@ def test_stuck_first_longest_on_top() -> None:
             NOW,
         ),
     ]
-    ordered = stuck_first(cells)
-    assert [(c.user_id, c.exercise_id) for c in ordered] == [
+    ordered = stuck_first(c.to_dict() for c in cells)
+    assert [(c["user_id"], c["exercise_id"]) for c in ordered] == [
         (2, "b"),
         (4, "ex"),
         (2, "ex"),
         (1, "ex"),
         (3, "ex"),
     ]
-    assert stuck_students(cells) == [2, 4]
 
 
 def test_cell_json_and_rule_bounds() -> None:
