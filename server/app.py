@@ -31,6 +31,8 @@ from server.bus.memory import InMemoryBus
 from server.bus.redis import RedisBus
 from server.classrooms import api as classrooms_api
 from server.classrooms import join_codes
+from server.cockpit import api as cockpit_api
+from server.cockpit.component import Cockpit
 from server.components import Components
 from server.courses import api as courses_api
 from server.courses import status as course_status
@@ -98,6 +100,7 @@ def all_routes() -> list[BaseRoute]:
         *identity_api.routes,
         *lti_api.routes,
         *lti_endpoints.routes,
+        *cockpit_api.routes,
     ]
 
 
@@ -150,6 +153,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     # One deadline for what a stopping process lets finish (server/operations/shutdown.py).
     shutdown = ShutdownDeadline(settings.shutdown_grace_seconds)
     runs = Runs(settings, store, metrics, hub, sources, fair=security.fair, shutdown=shutdown)
+    cockpit = Cockpit(store, hub, gamification)
     submissions = Submissions(
         settings,
         store,
@@ -159,6 +163,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         run=runs.run_to_end,
         metrics=metrics,
         shutdown=shutdown,
+        watcher=cockpit,
     )
     integrity = Integrity(
         store,
@@ -212,6 +217,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         probe=DependencyProbe(
             metrics.dependency_up, store, bus, redis=settings.redis_url is not None
         ),
+        cockpit=cockpit,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from server.auth import TokenSigner
 from server.bus import Bus
+from server.cockpit.component import Cockpit
 from server.demos.live import LiveDemos
 from server.documents.access import RoomRoles
 from server.documents.registry import DocumentRegistry
@@ -60,6 +61,7 @@ class Components:
     identity: Identity
     loop_lag: LoopLag
     probe: DependencyProbe
+    cockpit: Cockpit
 
     def lifecycle(self) -> list[Lifecycle]:
         """What starts with the process, in order (after the bus, which everything publishes

@@ -48,6 +48,8 @@ class IOTest:
     stdin: str = ""
     args: tuple[str, ...] = ()
     compare: Comparison = field(default_factory=Comparison)
+    hints: tuple[str, ...] = ()
+    explanation: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class UnitTest:
     forgeable_hidden: bool = False
     """An assert-style verdict is reached inside the student's process, so the student's code
     can forge it: a hidden one exists only when the exercise says so with this flag."""
+    hints: tuple[str, ...] = ()
+    explanation: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class ValueTest:
     file: str | None = None
     abs_tol: float = 0.0
     rel_tol: float = 0.0
+    hints: tuple[str, ...] = ()
+    explanation: str = ""
 
 
 Test = IOTest | UnitTest | ValueTest
@@ -157,6 +163,19 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """When help comes (the instructor's cockpit). A test's hints unlock one per
+    ``hint_after`` failed attempts of that test; a student may also buy the next one for
+    ``hint_cost`` XP. A cell is *stuck* after ``stuck_attempts`` failed attempts, or
+    ``stuck_minutes`` without a change while not passed."""
+
+    hint_after: int = 2
+    hint_cost: int = 5
+    stuck_attempts: int = 3
+    stuck_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     title: str
@@ -171,6 +190,7 @@ class Exercise:
     reference_time: float | None = None
     rate_limit: RateLimit | None = None
     similarity: SimilarityPolicy = field(default_factory=SimilarityPolicy)
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
     def test_points(self) -> float:

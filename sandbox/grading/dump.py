@@ -3,9 +3,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from sandbox.grading.definitions import Exercise, SimilarityPolicy, Test, UnitTest, ValueTest
+from sandbox.grading.definitions import (
+    Exercise,
+    SimilarityPolicy,
+    Test,
+    Thresholds,
+    UnitTest,
+    ValueTest,
+)
 
 
 def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
@@ -17,7 +25,7 @@ def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
         "language": exercise.language,
         "prompt": exercise.prompt,
         "starter": dict(exercise.starter),
-        "tests": [_test_to_dict(test) for test in exercise.tests],
+        "tests": [_test_to_dict(test) | _test_help_to_dict(test) for test in exercise.tests],
         "rubric": {
             "correctness": rubric.correctness,
             "performance": rubric.performance,
@@ -42,6 +50,8 @@ def exercise_to_dict(exercise: Exercise) -> dict[str, Any]:
     if exercise.rate_limit is not None:
         limit = exercise.rate_limit
         data["rate_limit"] = {"count": limit.count, "window": limit.window_seconds}
+    if exercise.thresholds != Thresholds():
+        data["thresholds"] = dataclasses.asdict(exercise.thresholds)
     if exercise.similarity != SimilarityPolicy():
         policy = exercise.similarity
         data["similarity"] = {
@@ -92,3 +102,12 @@ def _test_to_dict(test: Test) -> dict[str, Any]:
         "abs_tol": test.compare.abs_tol,
         "rel_tol": test.compare.rel_tol,
     }
+
+
+def _test_help_to_dict(test: Test) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if test.hints:
+        out["hints"] = list(test.hints)
+    if test.explanation:
+        out["explanation"] = test.explanation
+    return out

@@ -9,6 +9,7 @@ from 0) and, when the caller can locate it, the line. Unknown keys are refused t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from sandbox.grading.definitions import (
     Rubric,
     SimilarityPolicy,
     Test,
+    Thresholds,
     UnitCase,
     UnitTest,
     ValueTest,
@@ -184,6 +186,7 @@ def exercise_from_dict(
         reference_time=top.number("reference_time", None, low=0.000001),
         rate_limit=_rate_limit(top),
         similarity=_similarity(top),
+        thresholds=_thresholds(top),
     )
     for i, test in enumerate(tests):
         if test.visibility is Visibility.AFTER_DUE and exercise.due is None:
@@ -251,6 +254,7 @@ def _test(table: _Table, language: str) -> Test:
         test = _value_test(table, name, visibility, language)
     else:
         table.fail("kind", f"expected one of io, unit, value, got {kind!r}")
+    test = _test_help(table, test)
     table.finish()
     return test
 
@@ -441,3 +445,40 @@ def _rate_limit(top: _Table) -> RateLimit | None:
     limit = RateLimit(count, table.number("window", low=0.001))
     table.finish()
     return limit
+
+
+# -- hints, explanations and thresholds (the instructor's cockpit) ---------------------------
+
+MAX_HINTS = 10
+MAX_HELP_TEXT = 4000
+
+
+def _test_help(table: _Table, test: Test) -> Test:
+    """A test's ``hints`` (an array of Markdown strings, unlocked one by one) and its
+    ``explanation`` (shown once the test passed, or after the due date)."""
+    hints = table.raw("hints", [])
+    if (
+        not isinstance(hints, list)
+        or len(hints) > MAX_HINTS
+        or not all(isinstance(h, str) and h.strip() and len(h) <= MAX_HELP_TEXT for h in hints)
+    ):
+        table.fail("hints", f"expected an array of at most {MAX_HINTS} non-blank strings")
+    explanation = table.text("explanation", "")
+    if len(explanation) > MAX_HELP_TEXT:
+        table.fail("explanation", f"must be at most {MAX_HELP_TEXT} characters")
+    return dataclasses.replace(test, hints=tuple(hints), explanation=explanation)
+
+
+def _thresholds(top: _Table) -> Thresholds:
+    table = _Table(top.raw("thresholds", {}), ("thresholds",), top.ctx)
+    base = Thresholds()
+    whole = {}
+    for key in ("hint_after", "hint_cost", "stuck_attempts"):
+        value = table.raw(key, getattr(base, key))
+        low = 0 if key == "hint_cost" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            table.fail(key, f"expected a whole number >= {low}")
+        whole[key] = value
+    minutes = table.number("stuck_minutes", base.stuck_minutes, low=0.1)
+    table.finish()
+    return Thresholds(stuck_minutes=minutes, **whole)

@@ -286,10 +286,11 @@ class Gamification:
         """Add XP earned outside a graded submission (a demo quiz's points): one ledger row with
         ``grant.reason``, then the room's and the weekly board, as :meth:`record` does. Returns
         ``xp.awarded`` (to the student) and ``leaderboard.update`` (to the room) to deliver.
+        A negative ``amount`` spends XP (a hint bought in the cockpit).
         Raises ValueError for a naive time before anything is written."""
         if grant.at.tzinfo is None:
             raise ValueError("at must be timezone-aware")
-        if grant.amount <= 0:
+        if grant.amount == 0:
             return []
         at = grant.at.astimezone(UTC)
         async with self._store.session() as s:

@@ -3,12 +3,14 @@ and ``grades.json``; each takes ``?keep=best|latest`` (default ``best``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from starlette.responses import Response
 
 from server.api.base import Ctx, endpoint
 from server.classrooms.access import classroom_access
+from server.cockpit.feedback import latest_overrides
 from server.exceptions import BadRequest
 from server.gradebook.export import to_csv, to_results_json
 from server.gradebook.sheet import Keep, Sheet, build
@@ -27,7 +29,9 @@ async def _sheet(ctx: Ctx) -> Sheet:
         await classroom_access(
             session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR, Role.ASSISTANT)
         )
-    return await build(ctx.components.store, classroom_id, keep, utcnow())
+        overrides = await latest_overrides(session, classroom_id)
+    sheet = await build(ctx.components.store, classroom_id, keep, utcnow())
+    return dataclasses.replace(sheet, overrides=overrides)
 
 
 @endpoint("GET", "/api/classrooms/{classroom_id:int}/gradebook", tag="grading")

@@ -23,11 +23,28 @@ CSV_COLUMNS = [
     "shown_score",
     "shown_max_score",
     "submitted_at",
+    # a score overridden by hand, beside the automatic one (the cockpit)
+    "override_score",
+    "override_comment",
+    "override_by",
+    "override_at",
 ]
 
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
+
+
+def _override_cells(override: dict[str, Any] | None) -> list[Any]:
+    if override is None:
+        return ["", "", "", ""]
+    by = override["by"]["name"]
+    return [
+        _number(override["score"]),
+        cell_text(override["comment"]),
+        cell_text(by),
+        override["at"],
+    ]
 
 
 def to_csv(sheet: Sheet) -> str:
@@ -53,6 +70,7 @@ def to_csv(sheet: Sheet) -> str:
                     _number(cell.shown_score),
                     _number(cell.shown_max_score if attempted else column.shown_max_score),
                     cell.submitted_at.isoformat() if cell.submitted_at else "",
+                    *_override_cells(sheet.override(cell)),
                 ]
             )
     return out.getvalue()
@@ -74,5 +92,8 @@ def to_results_json(sheet: Sheet) -> dict[str, Any]:
                 "output": missing,
                 "tests": [],
             }
+            override = sheet.override(cell)
+            if override is not None:  # beside the automatic grade, never instead of it
+                exercises[column.id] = {**exercises[column.id], "override": override}
         students.append({"student_id": user_id, "name": name, "exercises": exercises})
     return {"classroom_id": sheet.classroom_id, "kept": sheet.keep.value, "students": students}

@@ -10,7 +10,7 @@ removed later keeps their grades in the export).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -77,6 +77,11 @@ class Sheet:
     columns: list[Column]
     students: list[tuple[int, str]]
     cells: dict[tuple[int, str], Cell]
+    # Score overrides by hand (the cockpit), by submission id: shown beside the automatic grade.
+    overrides: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def override(self, cell: Cell) -> dict[str, Any] | None:
+        return self.overrides.get(cell.submission_id) if cell.submission_id else None
 
     def cell(self, user_id: int, exercise_id: str) -> Cell:
         return self.cells.get((user_id, exercise_id), Cell(NOT_ATTEMPTED))
@@ -100,7 +105,11 @@ class Sheet:
                 {
                     "id": user_id,
                     "name": name,
-                    "grades": {c.id: self.cell(user_id, c.id).to_dict() for c in self.columns},
+                    "grades": {
+                        c.id: self.cell(user_id, c.id).to_dict()
+                        | {"override": self.override(self.cell(user_id, c.id))}
+                        for c in self.columns
+                    },
                 }
                 for user_id, name in self.students
             ],

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -55,6 +55,17 @@ from server.store import Store
 log = logging.getLogger("classroom.grading")
 
 RunFunction = Callable[[RunRequest], Awaitable[RunResult]]
+
+
+class GradeWatcher(Protocol):
+    """Told of every stored grade (the cockpit): ``record`` before ``grade.result`` goes out,
+    so whatever the student asks next sees it; ``progress_update`` right after."""
+
+    async def record(self, row: Submission) -> None: ...
+
+    async def progress_update(self, room_id: int, row: Submission) -> None: ...
+
+
 RATE_WINDOW_SECONDS = 60.0
 
 
@@ -102,11 +113,13 @@ class Submissions:
         run: RunFunction,
         metrics: Metrics,
         shutdown: ShutdownDeadline,
+        watcher: GradeWatcher | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.shutdown = shutdown
         self.listeners: list[GradeListener] = []  # told of every stored grade
+        self.watcher = watcher
         self.hub = hub
         self.gamification = gamification
         self.sources = sources
@@ -275,12 +288,17 @@ class Submissions:
     async def _announce(
         self, room_id: int, row: Submission, exercise: Exercise, *, regraded: bool
     ) -> None:
+        if self.watcher is not None:
+            await self.watcher.record(row)
         now = utcnow()
         base = {"type": "grade.result", "regraded": regraded}
         student = {**base, "submission": submission_view(row, exercise, staff=False, now=now)}
         staff = {**base, "submission": submission_view(row, exercise, staff=True, now=now)}
         await self.hub.publish(room_id, only(row.user_id), student)
         await self.hub.publish(room_id, Audience(staff=True), staff)
+        if self.watcher is not None:
+            # The staff's class grid follows the grade (the cockpit's progress.update).
+            await self.watcher.progress_update(room_id, row)
 
     async def _gamify(self, room: Room, row: Submission) -> None:
         assert room.id is not None

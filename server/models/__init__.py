@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from server.models.accounts import Classroom, Membership, Role, Room, RoomKind, User, UserKind
+from server.models.cockpit import AttemptError, AttemptOutcome, DocComment, HintGrant, ScoreOverride
 from server.models.courses import CourseImport
 from server.models.demos import Demo, DemoSession, DemoTimelineEvent, QuizAnswer
 from server.models.documents import DocSnapshot, DocUpdate
@@ -39,12 +40,15 @@ metadata = SQLModel.metadata
 __all__ = [
     "AccountMerge",
     "AchievementUnlock",
+    "AttemptError",
+    "AttemptOutcome",
     "Classroom",
     "ClosedJoinCode",
     "CourseImport",
     "Demo",
     "DemoSession",
     "DemoTimelineEvent",
+    "DocComment",
     "DocHistoryCheckpoint",
     "DocHistoryUpdate",
     "DocSnapshot",
@@ -52,6 +56,7 @@ __all__ = [
     "ExerciseRecord",
     "Hand",
     "HandState",
+    "HintGrant",
     "JoinPolicy",
     "LiveExercise",
     "LtiContext",
@@ -73,6 +78,7 @@ __all__ = [
     "RoomKind",
     "RosterEntry",
     "Run",
+    "ScoreOverride",
     "SessionGeneration",
     "SimilarityReview",
     "Streak",

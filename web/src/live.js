@@ -14,6 +14,7 @@ import { Leaderboard } from "./leaderboard.js";
 import { Presence } from "./presence.js";
 import { statusText } from "./output.js";
 import { toast } from "./toasts.js";
+import { Cockpit } from "./cockpit.js";
 
 const REFRESH_MS = 5000;
 // Each tile is one socket, and the server caps the sockets of one user: only tiles on screen
@@ -136,8 +137,9 @@ export async function bootLive(boot, roomId) {
     .on("quiz.state", (m) => demo.showQuiz(m))
     .on("quiz.opened", (m) => demo.showQuiz(m))
     .on("quiz.tally", (m) => demo.showTally(m))
-    .on("quiz.closed", (m) => demo.closeQuiz(m))
-    .connect();
+    .on("quiz.closed", (m) => demo.closeQuiz(m));
+  await new Cockpit($("#cockpit"), { roomId, classroomId: room.classroom_id, events }).start();
+  events.connect();
 }
 
 /** The lesson bar's live exercise: pick one of the classroom's exercises and open it in this

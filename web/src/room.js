@@ -13,6 +13,8 @@ import { ExercisePanel } from "./exercise.js";
 import { Presence } from "./presence.js";
 import { Leaderboard } from "./leaderboard.js";
 import { toast } from "./toasts.js";
+import { HelpPanel } from "./help.js";
+import { CommentsPanel } from "./comments.js";
 
 const DOC_STATUS = {
   connecting: "Connecting…",
@@ -63,6 +65,7 @@ class DocEditor {
     this.editor = createEditor(this.host, this.session.ytext, { awareness: this.session.awareness, language: lang, label: `Code editor, ${docName}` });
     // A handle for end-to-end tests and for debugging from the console.
     window.classroom = { doc: this.session.ydoc, provider: this.session.provider, view: this.editor.view, docName };
+    this.onOpen?.(docName, this.editor, this.session);
   }
 
   /** Calls `fn(ytext)` once the open document is synced (at once if it is). */
@@ -206,6 +209,7 @@ export async function bootRoom(boot) {
   if (isInstructor && classroom !== undefined) {
     demos = await api("GET", `/api/classrooms/${classroom}/demos`).then((d) => d?.demos ?? []).catch(() => []);
   }
+  let help = null;
   const exercise = new ExercisePanel($("#exercise"), {
     classroom,
     room: roomId,
@@ -214,6 +218,7 @@ export async function bootRoom(boot) {
     currentDoc: () => doc.docName,
     currentText: () => doc.session.ytext.toString(),
     onPick: (ex) => {
+      help?.load(ex.id);
       // One file per exercise, in the exercise's language: opened (and named on the page),
       // never switched under the student's typing. Staff and explicitly opened files stay.
       if (isInstructor || explicitDoc) return;
@@ -230,6 +235,16 @@ export async function bootRoom(boot) {
       if (text && target.startsWith(`students/${user.id}/`)) doc.seed(text);
     },
   });
+  // The cockpit's parts of the room: inline comments on the open file, the student's help.
+  const panel = (id) => {
+    const section = h("section", { id, class: "card" });
+    $("#exercise").after(section);
+    return section;
+  };
+  const comments = new CommentsPanel(panel("comments"), { roomId, events });
+  doc.onOpen = (name, editor, session) => comments.attach(name, editor, session);
+  doc.onOpen(doc.docName, doc.editor, doc.session);
+  if (!isInstructor) help = new HelpPanel(panel("help"), { roomId, events, exerciseId: () => exercise.current?.id ?? null });
   let demoEditor = null;
   let demoLang = LANGUAGES[0];
   const demo = new DemoPanel($("#demo"), {

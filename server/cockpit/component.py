@@ -1,0 +1,184 @@
+"""The cockpit of one process: what each graded attempt failed on, the staff's live grid
+(``progress.update``), and its hints and feedback parts.
+
+Design note. The grader tells the cockpit of every stored grade (a regrade too): before
+``grade.result`` goes out, :meth:`Cockpit.record` stores the attempt's first failed test and
+error line, normalised (``attempt_errors``), and every test's verdict (``attempt_outcomes``),
+replacing what an earlier grade of the same submission wrote, so a student's next look at
+their hints counts it; right after, :meth:`Cockpit.progress_update` sends the staff the
+student's new cell. A failure here is logged and never reaches the grade, already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, delete, select, update
+
+from rooms.cockpit.errors import first_failure, signature
+from rooms.cockpit.hints import owning_test
+from rooms.events import STAFF_AUDIENCE
+from server.cockpit.feedback import Feedback
+from server.cockpit.grid import one_cell
+from server.cockpit.help import Hints
+from server.events.hub import RoomHub
+from server.gamification.game import Gamification
+from server.models import AttemptError, AttemptOutcome, ExerciseRecord, Submission, User
+from server.models.clock import as_utc, utcnow
+from server.store import Store
+
+log = logging.getLogger("classroom.cockpit")
+
+
+def outcomes(results: dict[str, Any] | None, tests: list[str]) -> dict[str, bool]:
+    """Each exercise test's verdict in one attempt: a unit test passes when all its cases do."""
+    out: dict[str, bool] = {}
+    for row in (results or {}).get("tests") or []:
+        name = row.get("name") if isinstance(row, dict) else None
+        if not isinstance(name, str):
+            continue
+        test = owning_test(name, tests) or name
+        out[test] = out.get(test, True) and row.get("status") == "passed"
+    return out
+
+
+class Cockpit:
+    def __init__(self, store: Store, hub: RoomHub, gamification: Gamification) -> None:
+        self.store = store
+        self.hub = hub
+        self.hints = Hints(store, hub, gamification)
+        self.feedback = Feedback(store, hub)
+
+    async def start(self) -> None:
+        """Nothing to open: everything is read from the store when asked."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+    async def record(self, row: Submission) -> None:
+        """Store what ``row`` (just graded) failed on; called before ``grade.result`` goes
+        out. A failure is logged: the grade itself is already stored."""
+        try:
+            await self._record(row)
+        except Exception:
+            log.error("cockpit: recording submission %s failed", row.id, exc_info=True)
+
+    async def progress_update(self, room_id: int, row: Submission) -> None:
+        """Send the student's new cell to the staff of ``room_id`` (``progress.update``)."""
+        try:
+            event = await self.progress_event(
+                room_id, row.classroom_id, row.user_id, row.exercise_id
+            )
+        except Exception:
+            log.error("room %s: progress.update of %s failed", room_id, row.id, exc_info=True)
+            return
+        if event is not None:
+            await self.hub.publish(room_id, STAFF_AUDIENCE, event)
+
+    async def _record(self, row: Submission) -> None:
+        assert row.id is not None
+        if row.status != "graded":
+            return
+        async with self.store.session() as session:
+            record = await _exercise(session, row.classroom_id, row.exercise_id)
+            tests = (
+                [t.get("name", "") for t in (record.definition.get("tests") or [])]
+                if record
+                else []
+            )
+            test, line = first_failure(row.results)
+            await session.exec(
+                delete(AttemptOutcome).where(col(AttemptOutcome.submission_id) == row.id)
+            )
+            await session.exec(
+                delete(AttemptError).where(col(AttemptError.submission_id) == row.id)
+            )
+            session.add(
+                AttemptError(
+                    submission_id=row.id,
+                    classroom_id=row.classroom_id,
+                    user_id=row.user_id,
+                    exercise_id=row.exercise_id,
+                    test=(owning_test(test, tests) or test)[:200],
+                    line=line,
+                    signature=signature(line) if line else "",
+                    created_at=as_utc(row.submitted_at),
+                )
+            )
+            await _mark_latest(session, row)
+            for name, passed in outcomes(row.results, tests).items():
+                session.add(
+                    AttemptOutcome(
+                        submission_id=row.id,
+                        classroom_id=row.classroom_id,
+                        user_id=row.user_id,
+                        exercise_id=row.exercise_id,
+                        test=name[:200],
+                        passed=passed,
+                    )
+                )
+
+    async def progress_event(
+        self,
+        room_id: int,
+        classroom_id: int,
+        user_id: int,
+        exercise_id: str,
+        now: datetime | None = None,
+    ) -> dict[str, Any] | None:
+        """``progress.update {room_id, student, cell}`` for one cell, or None when the
+        exercise is gone."""
+        async with self.store.session() as session:
+            record = await _exercise(session, classroom_id, exercise_id)
+            if record is None:
+                return None
+            cell = await one_cell(
+                session,
+                room_id=room_id,
+                classroom_id=classroom_id,
+                user_id=user_id,
+                exercise=record,
+                now=now or utcnow(),
+            )
+            user = await session.get(User, user_id)
+        return {
+            "type": "progress.update",
+            "room_id": room_id,
+            "student": {"id": user_id, "name": user.name if user else f"#{user_id}"},
+            "cell": cell.to_dict(),
+        }
+
+
+async def _mark_latest(session: Any, row: Submission) -> None:
+    """Flag the newest attempt of the row's cell as ``latest`` (and only it): grades may be
+    stored out of order (two at once, a regrade)."""
+    await session.flush()
+    cell = (
+        (col(AttemptError.classroom_id) == row.classroom_id)
+        & (col(AttemptError.user_id) == row.user_id)
+        & (col(AttemptError.exercise_id) == row.exercise_id)
+    )
+    newest = (await session.exec(select(func.max(AttemptError.submission_id)).where(cell))).one()
+    await session.exec(
+        update(AttemptError)
+        .where(cell, col(AttemptError.latest), col(AttemptError.submission_id) != newest)
+        .values(latest=False)
+    )
+    await session.exec(
+        update(AttemptError).where(col(AttemptError.submission_id) == newest).values(latest=True)
+    )
+
+
+async def _exercise(session: Any, classroom_id: int, exercise_id: str) -> ExerciseRecord | None:
+    found: ExerciseRecord | None = (
+        await session.exec(
+            select(ExerciseRecord).where(
+                ExerciseRecord.classroom_id == classroom_id,
+                ExerciseRecord.exercise_id == exercise_id,
+            )
+        )
+    ).first()
+    return found
