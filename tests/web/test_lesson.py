@@ -292,3 +292,23 @@ async def test_demo_picker_shows_the_running_demo_and_copy_keeps_the_language(
     await expect(alice.get_by_test_id("toasts")).to_contain_text("now in main.py")
     await alice.get_by_test_id("file-select").select_option(label="main.c")
     await wait_text(alice, r"^int main\(void\) \{ return 0; \}\n$")
+
+    # The quiz: its controls in the lesson bar, one tally for the teacher, the right choice
+    # marked once it closes.
+    position = dashboard.get_by_test_id("demo-position")
+    for step in range(3, 7):  # from step 2 to step 6, the quiz
+        await bar.get_by_role("button", name="Next step").click()
+        await expect(position).to_have_text(re.compile(rf"^Step {step} of 10"))
+    await expect(position).to_have_text("Step 6 of 10 — Quick check")
+    await alice.get_by_label("About n²/2").check()
+    await alice.get_by_role("button", name="Answer").click()
+    await expect(alice.locator(".quiz [role=status]")).not_to_have_text("")
+    await bar.get_by_role("button", name="Show answers so far").click()
+    await expect(dashboard.get_by_test_id("quiz-tally")).to_have_count(1)
+    await expect(dashboard.get_by_test_id("quiz-tally").locator(".bar-count")).to_have_text(
+        ["0", "1", "0"]
+    )
+    await bar.get_by_role("button", name="Close quiz").click()
+    for page in (dashboard, alice):
+        await expect(page.locator(".quiz .choice.correct")).to_have_text(" About n²/2")
+    await screenshot(dashboard, "lesson-quiz-closed")
