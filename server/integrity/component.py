@@ -80,9 +80,10 @@ class Integrity:
         index, lock = await self.similarity.index(
             classroom_id, exercise_id, exercise, record.version
         )
+        staff = await self._staff(classroom_id)
         async with lock:
-            pairs = await asyncio.to_thread(index.pairs, limit, min_similarity)
-            indexed = len(index)
+            pairs = await asyncio.to_thread(index.pairs, limit, min_similarity, staff)
+            indexed = len(index) - sum(1 for user in staff if user in index)
         users = {entry.owner for pair in pairs for entry in (pair.a, pair.b)}
         names = await self._names(users)
         pastes = await self._pastes(classroom_id, users)
@@ -259,6 +260,17 @@ class Integrity:
         async with self.store.session() as session:
             rows = await session.exec(select(User.id, User.name).where(col(User.id).in_(users)))
             return {uid: name for uid, name in rows.all() if uid is not None}
+
+    async def _staff(self, classroom_id: int) -> set[int]:
+        """Instructors and assistants: their test submissions are not students' pairs."""
+        async with self.store.session() as session:
+            rows = await session.exec(
+                select(Membership.user_id).where(
+                    Membership.classroom_id == classroom_id,
+                    col(Membership.role).in_([Role.INSTRUCTOR.value, Role.ASSISTANT.value]),
+                )
+            )
+            return set(rows.all())
 
     async def _roles(self, classroom_id: int, users: set[int]) -> dict[int, str]:
         if not users:
