@@ -7,7 +7,8 @@ delta (``retain`` / ``insert`` / ``delete`` runs, the Quill/Yjs delta format) an
 characters it inserted and deleted. A replay applies the stored updates one by one to a
 fresh document, in stored order, so the change of each is exactly what it did at that point.
 
-A paste is one update from the student that inserts at least ``threshold`` characters:
+A paste is one update from the student that inserts at least ``threshold`` characters
+(other than the exercise's starter code, which the editor seeds into an empty file):
 typing produces one small update per keystroke (or a few per transaction), while a paste
 arrives whole. It is a signal for a person to look at, never a verdict: an editor's
 auto-format, a snippet the teacher gave, or edits made offline and sent on reconnect look
@@ -16,6 +17,7 @@ the same.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,17 @@ class Change:
     @property
     def inserted_text(self) -> str:
         return "".join(op["insert"] for op in self.delta if isinstance(op.get("insert"), str))
+
+    @property
+    def inserted_key(self) -> int | None:
+        """:func:`text_key` of the inserted text; None when nothing was inserted."""
+        return text_key(self.inserted_text) if self.inserted else None
+
+
+def text_key(text: str) -> int:
+    """A stable key of a text (CRC-32), to recognise an insertion of known text — an
+    exercise's starter code seeded by the editor — without storing the text twice."""
+    return zlib.crc32(text.encode("utf-8"))
 
 
 def is_paste(inserted: int, threshold: int) -> bool:

@@ -104,10 +104,16 @@ class LoadedDocument:
         try:
             out = self.sync.receive(conn_id, frame)
         finally:
-            inserted = self.meter.take().inserted
+            change = self.meter.take()
         if out.persist:
             self.registry.metrics.updates_in.inc(len(out.persist))
-        self.dispatch(out, since, author=self.authors.get(conn_id), inserted=inserted)
+        self.dispatch(
+            out,
+            since,
+            author=self.authors.get(conn_id),
+            inserted=change.inserted,
+            inserted_key=change.inserted_key,
+        )
 
     def _check_size(self, incoming: int) -> None:
         """server/security/quotas.py rule 2: raise QuotaExceeded past ``max_doc_bytes``."""
@@ -125,12 +131,23 @@ class LoadedDocument:
         self.dispatch(self.sync.disconnect(conn_id), time.perf_counter())
 
     def dispatch(
-        self, out: Output, since: float, *, author: int | None = None, inserted: int = 0
+        self,
+        out: Output,
+        since: float,
+        *,
+        author: int | None = None,
+        inserted: int = 0,
+        inserted_key: int | None = None,
     ) -> None:
         registry = self.registry
         if out.persist:
             self.barrier = registry.docstore.append(
-                self.room_id, self.name, out.persist, author=author, inserted=inserted
+                self.room_id,
+                self.name,
+                out.persist,
+                author=author,
+                inserted=inserted,
+                inserted_key=inserted_key,
             )
         barrier = self.barrier if self.barrier is not None and not self.barrier.done() else None
         sent_bytes = sent_updates = 0

@@ -80,6 +80,7 @@ class _Pending:
     updates: list[bytes]
     author: int | None = None
     inserted: int = 0
+    inserted_key: int | None = None
     stored: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -137,10 +138,12 @@ class DocStore:
         *,
         author: int | None = None,
         inserted: int = 0,
+        inserted_key: int | None = None,
     ) -> asyncio.Future[None]:
         """Queue updates of one document; the future resolves once they are committed.
-        ``author`` sent them; ``inserted`` characters of text came with them."""
-        pending = _Pending((room_id, doc), list(updates), author, inserted)
+        ``author`` sent them; ``inserted`` characters of text came with them (whose
+        ``inserted_key`` is rooms/integrity/replay.py ``text_key``)."""
+        pending = _Pending((room_id, doc), list(updates), author, inserted, inserted_key)
         self._queue.put_nowait(pending)
         return pending.stored
 
@@ -186,6 +189,7 @@ class DocStore:
                 "created_at": now,
                 "author_id": p.author,
                 "inserted": p.inserted if i == 0 else 0,
+                "inserted_key": p.inserted_key if i == 0 else None,
             }
             for p in batch
             for i, update in enumerate(p.updates)

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from rooms.documents import parse_document_name
 from rooms.integrity.fingerprints import Fingerprint, unpack
 from rooms.integrity.index import compare
-from rooms.integrity.replay import is_paste, replay
+from rooms.integrity.replay import is_paste, replay, text_key
 from rooms.integrity.sources import compared_text
 from sandbox.grading import Exercise
 from sandbox.grading.schema import exercise_from_dict
@@ -81,9 +81,10 @@ class Integrity:
         index, lock = await self.similarity.index(
             classroom_id, exercise_id, exercise, record.version
         )
+        staff = await self._staff(classroom_id)
         async with lock:
-            pairs = await asyncio.to_thread(index.pairs, limit, min_similarity)
-            indexed = len(index)
+            pairs = await asyncio.to_thread(index.pairs, limit, min_similarity, staff)
+            indexed = len(index) - sum(1 for user in staff if user in index)
         users = {entry.owner for pair in pairs for entry in (pair.a, pair.b)}
         names = await self._names(users)
         pastes = await self._pastes(classroom_id, users)
@@ -201,11 +202,13 @@ class Integrity:
         authors = {u.author_id for u in history.updates if u.author_id is not None}
         names = await self._names(authors)
         roles = await self._roles(room.classroom_id, authors)
+        given = await self._given(room.classroom_id)
         events = []
         for update, change in zip(history.updates, changes, strict=True):
             if change is None:
                 continue
             student = roles.get(update.author_id or 0) == Role.STUDENT.value
+            starter = update.inserted_key is not None and update.inserted_key in given
             events.append(
                 {
                     "id": update.id,
@@ -215,7 +218,10 @@ class Integrity:
                     "inserted": change.inserted,
                     "deleted": change.deleted,
                     "delta": change.delta,
-                    "paste": student and is_paste(update.inserted, self.paste_threshold),
+                    "starter": starter,
+                    "paste": student
+                    and not starter
+                    and is_paste(update.inserted, self.paste_threshold),
                 }
             )
         name = parse_document_name(doc)
@@ -261,6 +267,17 @@ class Integrity:
             rows = await session.exec(select(User.id, User.name).where(col(User.id).in_(users)))
             return {uid: name for uid, name in rows.all() if uid is not None}
 
+    async def _staff(self, classroom_id: int) -> set[int]:
+        """Instructors and assistants: their test submissions are not students' pairs."""
+        async with self.store.session() as session:
+            rows = await session.exec(
+                select(Membership.user_id).where(
+                    Membership.classroom_id == classroom_id,
+                    col(Membership.role).in_([Role.INSTRUCTOR.value, Role.ASSISTANT.value]),
+                )
+            )
+            return set(rows.all())
+
     async def _roles(self, classroom_id: int, users: set[int]) -> dict[int, str]:
         if not users:
             return {}
@@ -278,7 +295,26 @@ class Integrity:
                 await session.exec(select(Room.id).where(Room.classroom_id == classroom_id))
             ).all()
         room_ids = [room_id for room_id in rooms if room_id is not None]
-        return await paste_events(self.store, room_ids, users, self.paste_threshold)
+        given = await self._given(classroom_id)
+        return await paste_events(self.store, room_ids, users, self.paste_threshold, given)
+
+    async def _given(self, classroom_id: int) -> set[int]:
+        """Keys of the classroom's starter files: the editor seeds them, nobody pastes them."""
+        async with self.store.session() as session:
+            rows = (
+                await session.exec(
+                    select(ExerciseRecord.definition).where(
+                        ExerciseRecord.classroom_id == classroom_id
+                    )
+                )
+            ).all()
+        keys = set()
+        for definition in rows:
+            starter = definition.get("starter") or {}
+            for text in starter.values() if isinstance(starter, dict) else ():
+                if isinstance(text, str):
+                    keys.add(text_key(text))
+        return keys
 
     async def _reviews(
         self, classroom_id: int, exercise_id: str

@@ -33,7 +33,16 @@ _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = DocHistoryUpdate.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS: Table = DocHistoryCheckpoint.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
-_COLUMNS = ("id", "room_id", "doc", "data", "created_at", "author_id", "inserted")
+_COLUMNS = (
+    "id",
+    "room_id",
+    "doc",
+    "data",
+    "created_at",
+    "author_id",
+    "inserted",
+    "inserted_key",
+)
 EMPTY_UPDATE = b"\x00\x00"
 PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_DOCS_PER_ROUND = 200
@@ -84,6 +93,7 @@ class StoredUpdate:
     at: datetime
     author_id: int | None
     inserted: int
+    inserted_key: int | None
     data: bytes
 
 
@@ -136,6 +146,7 @@ class HistoryStore:
                         as_utc(row.created_at),
                         row.author_id,
                         row.inserted,
+                        row.inserted_key,
                         bytes(row.data),
                     )
             head = (

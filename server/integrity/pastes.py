@@ -1,7 +1,9 @@
 """Paste events: stored updates (kept history or not yet folded) that inserted at least the
-threshold of characters. Read on demand from the ``inserted`` column, so the threshold in
-force when the teacher looks is the one applied; a paste older than the history retention
-has been folded into a checkpoint and is gone with it."""
+threshold of characters, other than a known text (the exercises' starter code, which the
+editor seeds into an empty file; matched by ``inserted_key``). Read on demand from the
+``inserted`` column, so the threshold in force when the teacher looks is the one applied; a
+paste older than the history retention has been folded into a checkpoint and is gone with
+it."""
 
 from __future__ import annotations
 
@@ -42,7 +44,11 @@ class PasteEvent:
 
 
 async def paste_events(
-    store: Store, room_ids: Collection[int], author_ids: Collection[int], threshold: int
+    store: Store,
+    room_ids: Collection[int],
+    author_ids: Collection[int],
+    threshold: int,
+    given: Collection[int] = (),
 ) -> list[PasteEvent]:
     """Pastes by ``author_ids`` in ``room_ids``, oldest first; none when threshold <= 0."""
     if threshold <= 0 or not room_ids or not author_ids:
@@ -58,6 +64,7 @@ async def paste_events(
                     table.c.created_at,
                     table.c.author_id,
                     table.c.inserted,
+                    table.c.inserted_key,
                 ).where(
                     table.c.room_id.in_(list(room_ids)),
                     table.c.author_id.in_(list(author_ids)),
@@ -65,6 +72,8 @@ async def paste_events(
                 )
             )
             for row in rows:
+                if row.inserted_key is not None and row.inserted_key in given:
+                    continue
                 found[row.id] = PasteEvent(
                     row.room_id,
                     row.doc,

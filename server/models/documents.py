@@ -35,6 +35,7 @@ class DocUpdate(SQLModel, table=True):
     # Typing history (server/integrity): who sent it, and how many characters it inserted.
     author_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     inserted: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    inserted_key: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class DocSnapshot(SQLModel, table=True):

@@ -69,6 +69,7 @@ class DocHistoryUpdate(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     author_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     inserted: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    inserted_key: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class DocHistoryCheckpoint(SQLModel, table=True):

@@ -206,7 +206,8 @@ async function showReplay(roomId, doc, stage) {
     when.textContent = step === 0
       ? `start${timeline.start.at ? ` (${new Date(timeline.start.at).toLocaleString()})` : ""} · 0 / ${events.length}`
       : `${new Date(event.at).toLocaleString()} · ${names.get(event.user_id)} · ${step} / ${events.length}` +
-        (event.paste ? ` · paste of ${event.inserted} characters` : "");
+        (event.paste ? ` · paste of ${event.inserted} characters` : "") +
+        (event.starter ? " · the exercise's starter code, seeded by the editor" : "");
     const runs = [];
     let from = 0;
     for (let i = 1; i <= state.text.length; i++) {

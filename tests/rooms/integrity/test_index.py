@@ -45,6 +45,7 @@ def test_ranked_with_fragments_and_limit() -> None:
     assert ranked[0].fragments and ranked[0].fragments[0].a_lines == (1, 20)
     assert len(index.pairs(limit=1)) == 1
     assert index.pairs(min_similarity=0.5)[0].similarity == 1.0
+    assert [(p.a.owner, p.b.owner) for p in index.pairs(exclude={2})] == [(1, 3)]
 
 
 def test_real_code_fragments_point_at_the_copied_lines() -> None:

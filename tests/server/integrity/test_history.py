@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
-from rooms.integrity.replay import replay
+from rooms.integrity.replay import replay, text_key
 from server.documents.store import DocStore
 from server.integrity.history import HistoryStore
+from server.integrity.pastes import paste_events
 from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate
 from server.models.clock import utcnow
 from server.store import Store, migrate
@@ -152,3 +153,36 @@ async def test_turning_history_off_drops_what_was_kept(store: Store) -> None:
     start, changes = replay(history.checkpoint, [u.data for u in history.updates])
     assert start == "one two "  # from the snapshot: no gap
     assert [c.inserted_text for c in changes if c] == ["three"]
+
+
+async def test_paste_events_skip_known_text_and_small_updates(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, history_days=10)
+    await docs.start()
+    typist = Typist()
+    starter, pasted = "s" * 300, "p" * 250
+    await docs.append(
+        room,
+        "students/4/a.py",
+        [typist.type(starter)],
+        author=4,
+        inserted=300,
+        inserted_key=text_key(starter),
+    )
+    await docs.compact(room, "students/4/a.py")  # one paste in the history, one not folded
+    await docs.append(
+        room,
+        "students/4/a.py",
+        [typist.type(pasted)],
+        author=4,
+        inserted=250,
+        inserted_key=text_key(pasted),
+    )
+    await docs.append(room, "students/4/a.py", [typist.type("x")], author=4, inserted=1)
+    await docs.close()
+    found = await paste_events(store, [room], [4], 200)
+    assert [(e.inserted, e.author_id) for e in found] == [(300, 4), (250, 4)]
+    only = await paste_events(store, [room], [4], 200, given={text_key(starter)})
+    assert [e.inserted for e in only] == [250]
+    assert await paste_events(store, [room], [4], 0) == []  # 0 turns the signal off
+    assert await paste_events(store, [room], [5], 200) == []

@@ -4,12 +4,15 @@ paste marked (the student's only), and replays to the document's text."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from server.courses import import_course
+from server.store import Store
 from tests.conftest import Lesson, LiveServer, make_lesson, make_settings, serve_in_thread
 from tests.node.harness import YjsHarness
 from tests.services import require
@@ -34,6 +37,26 @@ async def yjs() -> AsyncIterator[YjsHarness]:
         yield harness
 
 
+STARTER = (
+    "import sys\n\n\ndef main():\n    # read the numbers, one per line, and print their median\n"
+    * 2
+)
+
+EXERCISE = f"""
+id = "median"
+title = "Median"
+language = "python"
+
+[starter]
+"main.py" = {json.dumps(STARTER)}
+
+[[tests]]
+name = "one"
+stdin = "1\\n"
+expected = "1"
+"""
+
+
 def replayed(start: str, events: list[dict[str, object]]) -> str:
     text = start
     for event in events:
@@ -50,9 +73,17 @@ def replayed(start: str, events: list[dict[str, object]]) -> str:
 
 
 async def test_timeline_with_authors_and_paste_marks(
-    small_server: LiveServer, yjs: YjsHarness
+    small_server: LiveServer, yjs: YjsHarness, tmp_path: Path
 ) -> None:
     lesson: Lesson = await make_lesson(small_server.url, small_server.settings, small_server.state)
+    course = tmp_path / "course" / "exercises"
+    course.mkdir(parents=True)
+    (course / "median.toml").write_text(EXERCISE)
+    store = Store(small_server.settings.database_url)
+    try:
+        await import_course(store, lesson.classroom["id"], course.parent)
+    finally:
+        await store.close()
     doc = f"students/{lesson.alice.id}/main.py"
     for client, account in (("alice", lesson.alice), ("teacher", lesson.teacher)):
         opened = await yjs.call(
@@ -64,11 +95,13 @@ async def test_timeline_with_authors_and_paste_marks(
         )
         assert opened["synced"]
     block = "def solve(values):\n    return sorted(values)[len(values) // 2]\n" * 3
+    # The editor seeds the starter (one big insertion): not a paste.
+    await yjs.call("insert", client="alice", text=STARTER)
     await yjs.call("type", client="alice", text="x = 1\n", every_ms=2)
     await yjs.call("insert", client="alice", text=block)
-    await yjs.call("wait_text", client="teacher", equals="x = 1\n" + block)
+    await yjs.call("wait_text", client="teacher", equals=STARTER + "x = 1\n" + block)
     await yjs.call("insert", client="teacher", text="# " + "long comment " * 10 + "\n")
-    final = (await yjs.call("wait_text", client="alice", min_length=len(block) + 100))["text"]
+    final = (await yjs.call("wait_text", client="alice", contains=["long comment \n"]))["text"]
     # Stored before it is broadcast: Alice seeing the teacher's edit means it is stored.
 
     path = f"/api/rooms/{lesson.room_id}/docs/{doc}/history"
@@ -81,8 +114,9 @@ async def test_timeline_with_authors_and_paste_marks(
         assert replayed(timeline["start"]["text"], events) == final
         by_alice = [e for e in events if e["user_id"] == lesson.alice.id]
         by_teacher = [e for e in events if e["user_id"] == lesson.teacher.id]
-        assert sum(e["inserted"] for e in by_alice) == len("x = 1\n" + block)
+        assert sum(e["inserted"] for e in by_alice) == len(STARTER + "x = 1\n" + block)
         assert [e["inserted"] for e in by_alice if e["paste"]] == [len(block)]
+        assert [e["inserted"] for e in by_alice if e["starter"]] == [len(STARTER)]
         assert by_teacher and not any(e["paste"] for e in by_teacher)  # staff: no signal
         assert by_alice[0]["name"] == "Alice" and by_alice[0]["at"]
 

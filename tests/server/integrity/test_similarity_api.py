@@ -134,6 +134,8 @@ async def graded(
         "alice": await submit(client, lesson, lesson.alice.headers, ORIGINAL),
         "bob": await submit(client, lesson, lesson.bob.headers, COPY),
         "carol": await submit(client, lesson, carol.headers, INDEPENDENT),
+        # The teacher tries the exercise: never one of the students' pairs.
+        "teacher": await submit(client, lesson, lesson.teacher.headers, ORIGINAL),
     }
     return {"ids": ids, "carol": carol}
 
@@ -150,6 +152,9 @@ async def test_report_ranks_the_copy_first_for_staff_only(
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["submissions"] == 3
+    assert all(
+        lesson.teacher.id not in (p["a"]["user_id"], p["b"]["user_id"]) for p in report["pairs"]
+    )
     top = report["pairs"][0]
     assert {top["a"]["submission_id"], top["b"]["submission_id"]} == {ids["alice"], ids["bob"]}
     assert {top["a"]["user_id"], top["b"]["user_id"]} == {lesson.alice.id, lesson.bob.id}
