@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -71,3 +72,23 @@ async def test_instructor_signs_in_and_a_student_joins_into_the_room(
     await phone.get_by_role("button", name="Sign back in").click()
     await phone.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}$"))
     await expect(phone.get_by_text("Signed in as Carol")).to_be_visible()
+
+
+async def test_the_qr_link_signs_a_phone_in(browser: Browser, classroom: Classroom) -> None:
+    async with httpx.AsyncClient(base_url=classroom.url("")) as http:
+        joined = await http.post(
+            "/api/join", json={"join_code": classroom.classroom["join_code"], "name": "Dee"}
+        )
+        token = joined.json()["token"]
+        link = (
+            await http.post("/api/me/rejoin-code", headers={"Authorization": f"Bearer {token}"})
+        ).json()["url"]
+    assert "#" in link
+    phone = await (await browser.new_context(viewport=VIEWPORT)).new_page()  # type: ignore[arg-type]
+    await phone.goto(link)
+    field = phone.get_by_label("Personal code")
+    await expect(field).to_have_value(link.split("#", 1)[1])
+    assert "#" not in phone.url  # the code left the address bar
+    await phone.get_by_role("button", name="Continue").click()
+    await phone.wait_for_url(classroom.url("/"))
+    await expect(phone.locator("#my-rooms").get_by_role("heading", name="CS 101")).to_be_visible()

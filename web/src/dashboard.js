@@ -1,8 +1,9 @@
 // The instructor dashboard: classrooms (join code large enough for a projector), their rooms,
-// course import, grade export; with ?room=ID, the live view of that room (live.js).
+// course import, grade export, students (students.js); with ?room=ID, the live view of that room (live.js).
 import { h, $, clear } from "./dom.js";
 import { api, useToken } from "./api.js";
 import { bootLive } from "./live.js";
+import { studentsPanel } from "./students.js";
 import { toast } from "./toasts.js";
 
 export async function bootDashboard(boot) {
@@ -75,7 +76,8 @@ async function classroomCard(classroom, boot) {
       h("a", { href: `/rooms/${room.id}` }, "Enter room")))),
     roomForm, importForm,
     h("p", {}, h("a", { href: `/api/classrooms/${id}/grades.csv`, download: "" }, "Export grades (CSV)"), " · ",
-      h("a", { href: `/api/classrooms/${id}/grades.json`, download: "" }, "Export grades (results.json)")));
+      h("a", { href: `/api/classrooms/${id}/grades.json`, download: "" }, "Export grades (results.json)")),
+    studentsPanel(classroom));
 }
 
 async function importCourse(event, classroom) {
