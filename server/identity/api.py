@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import html
+import secrets
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import StringConstraints
 from sqlmodel import col, select
@@ -58,7 +60,8 @@ def _address(request: Request) -> str:
 
 def rejoin_link(request: Request, public_url: str | None, code: str) -> str:
     base = (public_url or str(request.base_url)).rstrip("/")
-    return f"{base}/rejoin/{code}"
+    # The code rides in the fragment: a browser never sends it, so no access log keeps it.
+    return f"{base}/rejoin#{code}"
 
 
 def _code_out(request: Request, public_url: str | None, code: str) -> dict[str, str]:
@@ -272,41 +275,54 @@ def _merge_out(record: AccountMerge) -> dict[str, Any]:
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign back in</title>
-</head><body><main><h1>Sign back in</h1><p>{message}</p>{form}</main></body></html>"""
-_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-}
+</head><body><main><h1>Sign back in</h1><p>{message}</p>{form}</main>{script}</body></html>"""
+_FORM = """<form method="post" action="/rejoin"><label for="code">Personal code</label>
+<input id="code" name="code" required maxlength="40" autocomplete="off" autocapitalize="characters">
+<button type="submit">Continue</button></form>"""
+# Moves the code from the link's fragment into the field, and out of the address bar.
+_FILL = """<script nonce="{nonce}">const code = decodeURIComponent(location.hash.slice(1));
+if (code) {{ document.getElementById("code").value = code;
+history.replaceState(null, "", location.pathname); }}</script>"""
+
+
+def _headers(nonce: str = "") -> dict[str, str]:
+    script = f"script-src 'nonce-{nonce}'; " if nonce else ""
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; {script}form-action 'self'; frame-ancestors 'none'"
+        ),
+        "Cache-Control": "no-store",
+        # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on
+        # the form's POST, and the origin check could not tell us from another site.
+        "Referrer-Policy": "same-origin",
+    }
+
+
+def _page(message: str, status: int = 200, *, form: bool = False) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(12) if form else ""
+    script = _FILL.format(nonce=nonce) if form else ""
+    body = _PAGE.format(message=html.escape(message), form=_FORM if form else "", script=script)
+    return HTMLResponse(body, status, headers=_headers(nonce))
 
 
 async def rejoin_page(request: Request) -> Response:
-    """What a phone opens from the QR code: one button, so a link preview signs no one in
-    and no other site can sign a visitor in as someone else (the POST is same-origin)."""
-    code = html.escape(request.path_params["code"])
-    form = (
-        f'<form method="post" action="/rejoin"><input type="hidden" name="code" value="{code}">'
-        '<button type="submit">Continue</button></form>'
-    )
-    return HTMLResponse(
-        _PAGE.format(message="Continue to your classroom as yourself.", form=form),
-        headers=_HEADERS,
-    )
+    """What a phone opens from the QR code (``/rejoin#CODE``): the code in a form and one
+    button, so a link preview signs no one in and no other site can sign a visitor in as
+    someone else (the POST must come from this origin)."""
+    return _page("Continue to your classroom as yourself.", form=True)
 
 
 async def rejoin_form(request: Request) -> Response:
     origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/") != str(request.base_url).rstrip("/"):
-        return HTMLResponse(_PAGE.format(message="Open the link again.", form=""), 403)
+    # The host alone, as for /api/session: behind a TLS proxy the scheme we see may differ.
+    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
+        return _page("Open the link again.", 403)
     form = await request.form()
     typed = form.get("code")
     try:
         user, _ = await _sign_in_with(request, typed if isinstance(typed, str) else "")
     except ApiError as exc:
-        message = html.escape(exc.message)
-        return HTMLResponse(
-            _PAGE.format(message=message, form=""), exc.status_code, headers=_HEADERS
-        )
+        return _page(exc.message, exc.status_code, form=True)
     assert user.id is not None
     state = components_of(request)
     response = RedirectResponse("/", status_code=303)
@@ -333,6 +349,6 @@ routes: list[BaseRoute] = [
     rename,
     merge,
     list_merges,
-    Route("/rejoin/{code:str}", rejoin_page, methods=["GET"]),
+    Route("/rejoin", rejoin_page, methods=["GET"]),
     Route("/rejoin", rejoin_form, methods=["POST"]),
 ]

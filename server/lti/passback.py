@@ -17,6 +17,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from server.lti.ags import SCOPE_LINEITEM, Gradebook
@@ -213,10 +214,24 @@ class GradePassback:
                 title or row.exercise_id,
                 row.max_score,
             )
-            async with self.store.session() as session:
-                session.add(
-                    LtiLineItem(lti_context_id=context.id, exercise_id=row.exercise_id, url=url)
-                )
+            try:
+                async with self.store.session() as session:
+                    session.add(
+                        LtiLineItem(lti_context_id=context.id, exercise_id=row.exercise_id, url=url)
+                    )
+            except IntegrityError:
+                # Another process stored a column first: post to that one. (Had both just
+                # created one on the LMS, the other stays there empty.)
+                async with self.store.session() as session:
+                    stored = (
+                        await session.exec(
+                            select(LtiLineItem.url).where(
+                                LtiLineItem.lti_context_id == context.id,
+                                LtiLineItem.exercise_id == row.exercise_id,
+                            )
+                        )
+                    ).first()
+                url = stored or url
         await self.gradebook.post_score(
             platform,
             lineitem_url=url,

@@ -93,3 +93,45 @@ async def test_live_view_shows_each_students_code_and_raised_hands(
     await dashboard.get_by_test_id("editor").locator(".cm-content").press("Control+End")
     await dashboard.keyboard.type("  # good")
     await wait_text(alice, r"print\(42\)  # good$")
+
+
+async def test_roster_codes_rename_and_merge_from_the_dashboard(
+    browser: Browser, classroom: Classroom
+) -> None:
+    context = await signed_in(browser, classroom.server, classroom.teacher)
+    page = await open_page(context, classroom.url("/dashboard"))
+    card = page.locator("article.classroom", has_text="CS 101")
+    await card.get_by_text("Students, roster and LMS").click()
+    await expect(card.get_by_role("row", name=re.compile(r"^Alice \(#\d+\)"))).to_have_count(1)
+
+    bad = "name,email\nAna,ana@school.org\nAnn,ana@school.org\n"
+    upload = card.get_by_label("Import roster (CSV: name, email, student_id)")
+    await upload.set_input_files({"name": "r.csv", "mimeType": "text/csv", "buffer": bad.encode()})
+    await card.get_by_role("button", name="Import roster", exact=True).click()
+    await expect(page.get_by_text("line 3: ana@school.org is already on line 2")).to_be_visible()
+
+    good = "name,email\nAna Li,ana@school.org\n"
+    await upload.set_input_files({"name": "r.csv", "mimeType": "text/csv", "buffer": good.encode()})
+    await card.get_by_role("button", name="Import roster", exact=True).click()
+    codes = card.get_by_test_id("new-codes")
+    await expect(codes.get_by_role("row", name="Ana Li")).to_contain_text(
+        re.compile(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}")
+    )
+    await screenshot(page, "dashboard-roster-codes")
+
+    await card.get_by_label("New name for Bob").fill("Robert")
+    await (
+        card.get_by_role("row", name=re.compile(r"^Bob"))
+        .get_by_role("button", name="Rename")
+        .click()
+    )
+    robert = card.get_by_role("row", name=re.compile(r"^Robert \(#\d+\)"))
+    await expect(robert).to_have_count(1)
+
+    # Robert turns out to be a second account of Alice's.
+    await robert.get_by_label("Merge Robert into").select_option(
+        label=f"Alice (#{classroom.alice.id})"
+    )
+    await robert.get_by_role("button", name="Merge").click()
+    await expect(page.get_by_text("Robert is now part of")).to_be_visible()
+    await expect(card.get_by_role("row", name=re.compile(r"^Robert"))).to_have_count(0)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.web.conftest import VIEWPORT, Classroom, screenshot
+from tests.web.conftest import VIEWPORT, Classroom, open_page, screenshot, signed_in
 
 pytestmark = pytest.mark.chromium
 DATABASES = ("sqlite",)
@@ -94,3 +95,44 @@ async def test_instructor_signs_in_and_a_student_joins_into_the_room(
     await phone.get_by_role("button", name="Sign back in").click()
     await phone.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}$"))
     await expect(phone.get_by_text("Signed in as Carol")).to_be_visible()
+
+
+async def test_the_qr_link_signs_a_phone_in(browser: Browser, classroom: Classroom) -> None:
+    async with httpx.AsyncClient(base_url=classroom.url("")) as http:
+        joined = await http.post(
+            "/api/join", json={"join_code": classroom.classroom["join_code"], "name": "Dee"}
+        )
+        token = joined.json()["token"]
+        link = (
+            await http.post("/api/me/rejoin-code", headers={"Authorization": f"Bearer {token}"})
+        ).json()["url"]
+    assert "#" in link
+    phone = await (await browser.new_context(viewport=VIEWPORT)).new_page()  # type: ignore[arg-type]
+    await phone.goto(link)
+    field = phone.get_by_label("Personal code")
+    await expect(field).to_have_value(link.split("#", 1)[1])
+    assert "#" not in phone.url  # the code left the address bar
+    await phone.get_by_role("button", name="Continue").click()
+    await phone.wait_for_url(classroom.url("/"))
+    await expect(phone.locator("#my-rooms").get_by_role("heading", name="CS 101")).to_be_visible()
+
+
+async def test_a_student_gets_a_sign_in_code_with_its_qr(
+    browser: Browser, classroom: Classroom
+) -> None:
+    context = await signed_in(browser, classroom.server, classroom.alice)
+    room = await open_page(context, classroom.url(f"/rooms/{classroom.room_id}"))
+    await room.get_by_role("button", name="Sign-in code").click()
+    dialog = room.get_by_role("dialog", name="Your sign-in code")
+    code = await dialog.get_by_test_id("my-code").inner_text()
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
+    qr = dialog.get_by_role("img", name=re.compile(r"^QR code of the link http\S+#"))
+    await expect(qr).to_be_visible()
+    assert await qr.evaluate("img => img.naturalWidth > 0")  # the SVG decodes
+    await screenshot(room, "sign-in-code")
+    other = await (await browser.new_context(viewport=VIEWPORT)).new_page()  # type: ignore[arg-type]
+    await other.goto(classroom.url("/"))
+    await other.get_by_label("Personal code").fill(code)
+    await other.get_by_role("button", name="Sign back in").click()
+    await other.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}$"))
+    await expect(other.get_by_text("Signed in as Alice")).to_be_visible()

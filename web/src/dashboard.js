@@ -1,10 +1,11 @@
 // The instructor dashboard: classrooms (join code large enough for a projector), their rooms,
-// the loaded course and the last import (errors kept until the next import), the gradebook;
-// with ?room=ID, the lesson bar and the live view of that room (live.js).
+// the loaded course and the last import (errors kept until the next import), the gradebook,
+// students, roster and LMS (students.js); with ?room=ID, the lesson bar and the live view (live.js).
 import { h, $, clear } from "./dom.js";
 import { api } from "./api.js";
 import { bootLive } from "./live.js";
 import { bootIntegrity } from "./integrity.js";
+import { studentsPanel } from "./students.js";
 import { toast } from "./toasts.js";
 
 export async function bootDashboard(boot) {
@@ -85,7 +86,8 @@ async function classroomCard(classroom, boot) {
       h("div", {}, course, importForm,
         h("p", {}, h("a", { href: `/classrooms/${id}/gradebook` }, "Gradebook"), " · ",
           h("a", { href: `/dashboard?integrity=${id}` }, "Academic integrity"), " · ",
-          h("a", { href: `/api/classrooms/${id}/grades.csv`, download: "" }, "Export grades (CSV)")))));
+          h("a", { href: `/api/classrooms/${id}/grades.csv`, download: "" }, "Export grades (CSV)")))),
+    studentsPanel(classroom));
 }
 
 /** What the classroom holds (exercises, demos) and how the last import went. */

@@ -6,6 +6,7 @@ import { bootDashboard } from "./dashboard.js";
 import { bootRoom } from "./room.js";
 import { bootGradebook } from "./gradebook.js";
 import { endSession } from "./api.js";
+import { bootMyCode } from "./mycode.js";
 import { toast } from "./toasts.js";
 
 const PAGES = { join: bootJoin, login: bootLogin, dashboard: bootDashboard, room: bootRoom, gradebook: bootGradebook };
@@ -49,6 +50,7 @@ async function start() {
     link.textContent = "sign in again";
     note.querySelector("p").append(link);
   });
+  bootMyCode();
   const logout = document.getElementById("logout");
   logout?.addEventListener("click", async () => {
     await endSession().catch(() => {});

@@ -51,7 +51,7 @@ async def test_a_code_signs_a_student_back_in(client: httpx.AsyncClient, lesson:
     # A new code replaces the old one; it comes with a link and its QR code.
     headers = {"Authorization": f"Bearer {data['token']}"}
     fresh = (await client.post("/api/me/rejoin-code", headers=headers)).json()
-    assert fresh["url"] == f"http://testserver/rejoin/{fresh['code']}"
+    assert fresh["url"] == f"http://testserver/rejoin#{fresh['code']}"  # never sent to a server
     assert fresh["qr_svg"].startswith("<svg") and "</svg>" in fresh["qr_svg"]
     assert (await client.post("/api/rejoin", json={"code": code})).status_code == 404
     assert (await client.post("/api/rejoin", json={"code": fresh["code"]})).status_code == 200
@@ -71,9 +71,11 @@ async def test_the_qr_page_signs_in_with_one_button(
     client: httpx.AsyncClient, lesson: Lesson
 ) -> None:
     code = str((await _join(client, lesson.classroom["join_code"], "Eve"))["rejoin_code"])
-    page = await client.get(f"/rejoin/{code}")
+    page = await client.get("/rejoin")
     assert page.status_code == 200 and 'action="/rejoin"' in page.text
     assert "classroom_token" not in page.cookies  # opening the link signs no one in
+    nonce = page.headers["content-security-policy"].split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in page.text  # only our one script runs
     other_site = await client.post(
         "/rejoin", data={"code": code}, headers={"Origin": "https://evil.example"}
     )
