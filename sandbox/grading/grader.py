@@ -22,8 +22,8 @@ from sandbox.grading.definitions import Exercise, IOTest, UnitTest, ValueTest
 from sandbox.grading.exceptions import InvalidSubmission, RunFailed
 from sandbox.grading.lint import Linter, LintReport, ruff_lint
 from sandbox.grading.results import GradedTest, GradeResult
-from sandbox.grading.schema import path_problem
 from sandbox.grading.scoring import score
+from sandbox.grading.tables import path_problem
 from sandbox.grading.values import equal, tag
 from sandbox.model import Case, CaseResult, Limits, RunRequest, RunResult, RunStatus
 

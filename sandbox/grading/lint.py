@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.grading.exceptions import InvalidSubmission
-from sandbox.grading.schema import path_problem
+from sandbox.grading.tables import path_problem
 
 log = logging.getLogger("classroom.grading")
 

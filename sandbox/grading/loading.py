@@ -16,7 +16,8 @@ import yaml
 
 from sandbox.grading.definitions import Exercise
 from sandbox.grading.exceptions import InvalidExercise
-from sandbox.grading.schema import KeyPath, exercise_from_dict
+from sandbox.grading.schema import exercise_from_dict
+from sandbox.grading.tables import KeyPath
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".toml", ".yaml", ".yml")

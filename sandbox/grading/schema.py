@@ -10,11 +10,8 @@ from 0) and, when the caller can locate it, the line. Unknown keys are refused t
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-from collections.abc import Callable
-from datetime import date, datetime
-from typing import Any, NoReturn, TypeVar
+from datetime import datetime
 
 from sandbox.grading import valuetests
 from sandbox.grading.definitions import (
@@ -35,107 +32,21 @@ from sandbox.grading.definitions import (
     ValueTest,
     Visibility,
 )
-from sandbox.grading.exceptions import InvalidExercise, UnsupportedLanguage
+from sandbox.grading.exceptions import UnsupportedLanguage
 from sandbox.grading.harness import RUST_MODULE, SUPPORTED, discover_cases, reserved_names
+from sandbox.grading.tables import (
+    Context,
+    Locate,
+    ReadFile,
+    Table,
+    kind_of,
+    path_problem,
+)
 from sandbox.grading.values import tag
 from sandbox.languages import LANGUAGES
 
-KeyPath = tuple[str | int, ...]
-Locate = Callable[[KeyPath], int | None]
-ReadFile = Callable[[str], str]
-
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _LANGUAGE = re.compile(r"[a-z][a-z0-9_+-]{0,31}")
-_PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
-_MISSING: Any = object()
-_E = TypeVar("_E", Visibility, CompareMode, LateMode)
-
-
-def path_problem(path: str) -> str | None:
-    """Why ``path`` is not acceptable as a file name inside a run, or None if it is."""
-    if not path or len(path) > 200:
-        return "must be 1 to 200 characters"
-    parts = path.split("/")
-    if any(not _PATH_PART.fullmatch(part) for part in parts):
-        return "must be a relative path of letters, digits, '_', '-' and '.' parts"
-    return None
-
-
-def _name(path: KeyPath) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out or "exercise"
-
-
-def _kind(value: object) -> str:
-    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
-    names |= {list: "array", dict: "table", datetime: "datetime", date: "date"}
-    return names.get(type(value), type(value).__name__)
-
-
-class _Table:
-    """One table of the definition: typed reads that remember which keys were used."""
-
-    def __init__(self, data: object, path: KeyPath, ctx: _Context) -> None:
-        self.path, self.ctx = path, ctx
-        if not isinstance(data, dict):
-            ctx.fail(path, f"expected a table, got {_kind(data)}")
-        self.data: dict[str, Any] = data
-        self.used: set[str] = set()
-
-    def raw(self, key: str, default: Any = _MISSING) -> Any:
-        self.used.add(key)
-        if key in self.data:
-            return self.data[key]
-        if default is _MISSING:
-            self.ctx.fail((*self.path, key), "missing required key", at=self.path)
-        return default
-
-    def fail(self, key: str, reason: str) -> NoReturn:
-        self.ctx.fail((*self.path, key), reason)
-
-    def text(self, key: str, default: Any = _MISSING) -> Any:
-        value = self.raw(key, default)
-        if value is not default and not isinstance(value, str):
-            self.fail(key, f"expected a string, got {_kind(value)}")
-        return value
-
-    def number(self, key: str, default: Any = _MISSING, *, low: float = 0.0) -> Any:
-        value = self.raw(key, default)
-        if value is default:
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(key, f"expected a number, got {_kind(value)}")
-        if not math.isfinite(value) or value < low:
-            self.fail(key, f"must be a finite number >= {low:g}, got {value!r}")
-        return float(value)
-
-    def choice(self, key: str, enum: type[_E], default: _E) -> _E:
-        value = self.text(key, default.value)
-        try:
-            return enum(value)
-        except ValueError:
-            allowed = ", ".join(member.value for member in enum)
-            self.fail(key, f"expected one of {allowed}, got {value!r}")
-
-    def finish(self) -> None:
-        for key in self.data:
-            if key not in self.used:
-                self.ctx.fail((*self.path, str(key)), "unknown key")
-
-
-class _Context:
-    def __init__(self, source: str, locate: Locate | None, read_file: ReadFile | None) -> None:
-        self.source, self.locate, self.read_file = source, locate, read_file
-
-    def fail(self, path: KeyPath, reason: str, *, at: KeyPath | None = None) -> NoReturn:
-        line = None
-        if self.locate is not None:
-            line = self.locate(at if at is not None else path)
-            if line is None and path:
-                line = self.locate(path[:-1])
-        raise InvalidExercise(self.source, f"{_name(path)}: {reason}", line)
 
 
 def exercise_from_dict(
@@ -149,8 +60,8 @@ def exercise_from_dict(
     ``read_file`` reads a file named by a unit test (relative to the exercise file) when the test
     gives ``file`` without ``source``; it raises OSError or ValueError. Raises
     :class:`InvalidExercise`."""
-    ctx = _Context(source, locate, read_file)
-    top = _Table(data, (), ctx)
+    ctx = Context(source, locate, read_file)
+    top = Table(data, (), ctx)
     ident = top.text("id")
     if not _ID.fullmatch(ident):
         top.fail("id", "must be 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit")
@@ -165,9 +76,7 @@ def exercise_from_dict(
     raw_tests = top.raw("tests")
     if not isinstance(raw_tests, list) or not raw_tests:
         top.fail("tests", "expected a non-empty array of tests")
-    tests = tuple(
-        _test(_Table(raw, ("tests", i), ctx), language) for i, raw in enumerate(raw_tests)
-    )
+    tests = tuple(_test(Table(raw, ("tests", i), ctx), language) for i, raw in enumerate(raw_tests))
     names = [test.name for test in tests]
     for i, test_name in enumerate(names):
         if test_name in names[:i]:
@@ -209,9 +118,9 @@ def exercise_from_dict(
     return exercise
 
 
-def _starter(top: _Table) -> dict[str, str]:
+def _starter(top: Table) -> dict[str, str]:
     raw = top.raw("starter", {})
-    table = _Table(raw, ("starter",), top.ctx)
+    table = Table(raw, ("starter",), top.ctx)
     files: dict[str, str] = {}
     for path in list(table.data):
         problem = path_problem(path)
@@ -221,15 +130,15 @@ def _starter(top: _Table) -> dict[str, str]:
     return files
 
 
-def _similarity(top: _Table) -> SimilarityPolicy:
-    table = _Table(top.raw("similarity", {}), ("similarity",), top.ctx)
+def _similarity(top: Table) -> SimilarityPolicy:
+    table = Table(top.raw("similarity", {}), ("similarity",), top.ctx)
     threshold = table.number("threshold", 0.5)
     if threshold > 1:
         table.fail("threshold", "a similarity is between 0 and 1")
     penalty = table.number("penalty", 0.0)
     if penalty > 100:
         table.fail("penalty", "a percentage must be at most 100")
-    reference = _Table(table.raw("reference", {}), ("similarity", "reference"), top.ctx)
+    reference = Table(table.raw("reference", {}), ("similarity", "reference"), top.ctx)
     files = {}
     for path in list(reference.data):
         problem = path_problem(path)
@@ -240,7 +149,7 @@ def _similarity(top: _Table) -> SimilarityPolicy:
     return SimilarityPolicy(float(threshold), float(penalty), files)
 
 
-def _test(table: _Table, language: str) -> Test:
+def _test(table: Table, language: str) -> Test:
     kind = table.text("kind", "io")
     name = table.text("name")
     if not name.strip() or len(name) > 200:
@@ -259,7 +168,7 @@ def _test(table: _Table, language: str) -> Test:
     return test
 
 
-def _io_test(table: _Table, name: str, visibility: Visibility) -> IOTest:
+def _io_test(table: Table, name: str, visibility: Visibility) -> IOTest:
     args = table.raw("args", [])
     if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
         table.fail("args", "expected an array of strings")
@@ -281,7 +190,7 @@ def _io_test(table: _Table, name: str, visibility: Visibility) -> IOTest:
     )
 
 
-def _unit_test(table: _Table, name: str, visibility: Visibility, language: str) -> UnitTest:
+def _unit_test(table: Table, name: str, visibility: Visibility, language: str) -> UnitTest:
     file = table.text("file")
     problem = path_problem(file)
     if problem is not None:
@@ -309,14 +218,14 @@ def _unit_test(table: _Table, name: str, visibility: Visibility, language: str) 
     if not found:
         table.fail("file", f"{file}: no tests found")
     each = table.number("points", 1.0)
-    overrides = _Table(table.raw("case_points", {}), (*table.path, "case_points"), table.ctx)
+    overrides = Table(table.raw("case_points", {}), (*table.path, "case_points"), table.ctx)
     for case in overrides.data:
         if case not in found:
             overrides.fail(case, f"no such test in {file}")
     cases = tuple(UnitCase(case, overrides.number(case, each)) for case in found)
     forgeable = table.raw("forgeable_hidden", False)
     if not isinstance(forgeable, bool):
-        table.fail("forgeable_hidden", f"expected a boolean, got {_kind(forgeable)}")
+        table.fail("forgeable_hidden", f"expected a boolean, got {kind_of(forgeable)}")
     if visibility is not Visibility.VISIBLE and not forgeable:
         table.fail(
             "visibility",
@@ -334,7 +243,7 @@ def _unit_test(table: _Table, name: str, visibility: Visibility, language: str) 
     )
 
 
-def _value_test(table: _Table, name: str, visibility: Visibility, language: str) -> ValueTest:
+def _value_test(table: Table, name: str, visibility: Visibility, language: str) -> ValueTest:
     if language not in valuetests.SUPPORTED:
         supported = ", ".join(sorted(valuetests.SUPPORTED))
         table.fail("kind", f"value tests are not supported for {language}; supported: {supported}")
@@ -343,7 +252,7 @@ def _value_test(table: _Table, name: str, visibility: Visibility, language: str)
         table.fail("function", f"not a function name: {function!r}")
     args = table.raw("args", [])
     if not isinstance(args, list):
-        table.fail("args", f"expected an array of arguments, got {_kind(args)}")
+        table.fail("args", f"expected an array of arguments, got {kind_of(args)}")
     expected = table.raw("expected")
     for key, value in (("args", args), ("expected", expected)):
         try:
@@ -369,8 +278,8 @@ def _value_test(table: _Table, name: str, visibility: Visibility, language: str)
     )
 
 
-def _rubric(top: _Table) -> Rubric:
-    table = _Table(top.raw("rubric", {}), ("rubric",), top.ctx)
+def _rubric(top: Table) -> Rubric:
+    table = Table(top.raw("rubric", {}), ("rubric",), top.ctx)
     base = Rubric()
     rubric = Rubric(
         correctness=table.number("correctness", base.correctness),
@@ -394,12 +303,12 @@ def _rubric(top: _Table) -> Rubric:
     return rubric
 
 
-def _penalties(top: _Table) -> Penalties:
-    table = _Table(top.raw("penalties", {}), ("penalties",), top.ctx)
+def _penalties(top: Table) -> Penalties:
+    table = Table(top.raw("penalties", {}), ("penalties",), top.ctx)
     late = None
     raw_late = table.raw("late", None)
     if raw_late is not None:
-        late_table = _Table(raw_late, ("penalties", "late"), top.ctx)
+        late_table = Table(raw_late, ("penalties", "late"), top.ctx)
         modes = [mode for mode in LateMode if mode.value in late_table.data]
         if len(modes) != 1:
             table.fail("late", "give exactly one of per_day, flat")
@@ -418,7 +327,7 @@ def _penalties(top: _Table) -> Penalties:
     return Penalties(late=late, attempts=tuple(float(p) for p in attempts))
 
 
-def _due(top: _Table) -> datetime | None:
+def _due(top: Table) -> datetime | None:
     value = top.raw("due", None)
     if value is None:
         return None
@@ -428,17 +337,17 @@ def _due(top: _Table) -> datetime | None:
         except ValueError:
             top.fail("due", f"not an ISO datetime: {value!r}")
     if not isinstance(value, datetime):
-        top.fail("due", f"expected a datetime with a time zone, got {_kind(value)}")
+        top.fail("due", f"expected a datetime with a time zone, got {kind_of(value)}")
     if value.utcoffset() is None:
         top.fail("due", "must include a time zone, e.g. 2026-12-01T23:59:00Z")
     return value
 
 
-def _rate_limit(top: _Table) -> RateLimit | None:
+def _rate_limit(top: Table) -> RateLimit | None:
     raw = top.raw("rate_limit", None)
     if raw is None:
         return None
-    table = _Table(raw, ("rate_limit",), top.ctx)
+    table = Table(raw, ("rate_limit",), top.ctx)
     count = table.raw("count")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         table.fail("count", "expected a whole number >= 1")
@@ -453,7 +362,7 @@ MAX_HINTS = 10
 MAX_HELP_TEXT = 4000
 
 
-def _test_help(table: _Table, test: Test) -> Test:
+def _test_help(table: Table, test: Test) -> Test:
     """A test's ``hints`` (an array of Markdown strings, unlocked one by one) and its
     ``explanation`` (shown once the test passed, or after the due date)."""
     hints = table.raw("hints", [])
@@ -469,8 +378,8 @@ def _test_help(table: _Table, test: Test) -> Test:
     return dataclasses.replace(test, hints=tuple(hints), explanation=explanation)
 
 
-def _thresholds(top: _Table) -> Thresholds:
-    table = _Table(top.raw("thresholds", {}), ("thresholds",), top.ctx)
+def _thresholds(top: Table) -> Thresholds:
+    table = Table(top.raw("thresholds", {}), ("thresholds",), top.ctx)
     base = Thresholds()
     whole = {}
     for key in ("hint_after", "hint_cost", "stuck_attempts"):

@@ -16,7 +16,8 @@ from sandbox.grading.definitions import (
 )
 from sandbox.grading.dump import exercise_to_dict
 from sandbox.grading.exceptions import InvalidExercise
-from sandbox.grading.schema import exercise_from_dict, path_problem
+from sandbox.grading.schema import exercise_from_dict
+from sandbox.grading.tables import path_problem
 
 UNIT_PY = """\
 from solution import add
