@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.grading.definitions import Exercise, Thresholds
+from sandbox.grading.definitions import Thresholds
+from sandbox.grading.dump import exercise_to_dict
 from sandbox.grading.exceptions import InvalidExercise
 from sandbox.grading.schema import exercise_from_dict
 
@@ -32,7 +33,7 @@ def test_hints_explanation_and_thresholds_parse_and_round_trip() -> None:
     assert parsed.thresholds == Thresholds(
         hint_after=1, hint_cost=0, stuck_attempts=4, stuck_minutes=2.5
     )
-    again = Exercise.from_dict(parsed.to_dict())
+    again = exercise_from_dict(exercise_to_dict(parsed))
     assert again == parsed
 
 
@@ -40,7 +41,8 @@ def test_defaults_and_unit_tests_take_hints_too() -> None:
     plain = exercise_from_dict(exercise())
     assert plain.tests[0].hints == () and plain.tests[0].explanation == ""
     assert plain.thresholds == Thresholds()
-    assert "thresholds" not in plain.to_dict() and "hints" not in plain.to_dict()["tests"][0]
+    stored = exercise_to_dict(plain)
+    assert "thresholds" not in stored and "hints" not in stored["tests"][0]
     source = "def test_one():\n    assert True\n"
     unit_test = {"kind": "unit", "name": "u", "file": "test_add.py", "source": source}
     unit = exercise_from_dict(exercise() | {"tests": [unit_test | {"hints": ["look at test_one"]}]})
