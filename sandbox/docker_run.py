@@ -139,7 +139,8 @@ class DockerExecution:
         self.pooled = box is not None
         self.id = box.run_id if box else new_run_id()
         self.container_id: str | None = None
-        self._meter = OutputMeter(limits.output_bytes)
+        # A run with cases has the output of as many runs (the local backend meters each case).
+        self._meter = OutputMeter(limits.output_bytes * max(1, len(request.cases)))
         self._chunks: asyncio.Queue[Chunk | None] = asyncio.Queue()
         self._stdin: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._result: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
