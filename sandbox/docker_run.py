@@ -300,7 +300,10 @@ class DockerExecution:
                                         deadline.reschedule(loop.time() + grace)
                                 continue
                             assert isinstance(piece, bytes)
-                            if session.splitter is not None and not session.compiling:
+                            if session.splitter is not None:
+                                # Filed only while a case is open on this stream: the two
+                                # streams are not ordered against each other, so stdout of
+                                # case 0 may come before stderr's "compiled" trailer.
                                 session.splitter.data(name, piece)
                             meter = self._meter
                             if session.compiling and name == "stderr":
