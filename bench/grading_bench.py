@@ -2,13 +2,16 @@
 
 Starts ``python -m server`` on a free port with a fresh data directory (SQLite, in-process
 bus, the sandbox it selects: Docker when the images are there, else local), imports one
-Python exercise with three I/O tests, joins N students, opens N room sockets plus one
+Python exercise with three I/O tests (or three value tests: ``--tests value``), joins N
+students, opens N room sockets plus one
 watcher, then every student submits at once. Prints submit→grade.result latency (p50, p99,
 max), the time from the last submission sent to the last ``leaderboard.update`` the watcher
 receives, and the server's peak RSS.
 
     .venv/bin/python bench/grading_bench.py [--students 30] [--sandbox auto|docker|local]
-        [--concurrency N] [--pool-size N]
+        [--concurrency N] [--pool-size N] [--tests io|value]
+
+All tests of one submission are one run (one container), each test its own process in it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,33 @@ stdin = "0\\n"
 expected = "0"
 """
 SOLUTION = "print(2 * int(input()))\n"
+VALUE_EXERCISE = """
+id = "double"
+title = "Double it"
+language = "python"
+prompt = "Write double(n): twice n."
+rate_limit = { count = 100, window = 60 }
+starter = { "double.py" = "" }
+[[tests]]
+kind = "value"
+name = "two"
+function = "double"
+args = [2]
+expected = 4
+[[tests]]
+kind = "value"
+name = "ten"
+function = "double"
+args = [10]
+expected = 20
+[[tests]]
+kind = "value"
+name = "zero"
+function = "double"
+args = [0]
+expected = 0
+"""
+VALUE_SOLUTION = "def double(n):\n    return 2 * n\n"
 
 
 def free_port() -> int:
@@ -68,7 +98,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(students: int, sandbox: str, concurrency: int | None, pool: int | None) -> None:
+async def main(
+    students: int, sandbox: str, concurrency: int | None, pool: int | None, kind: str
+) -> None:
+    exercise, files = (EXERCISE, {"main.py": SOLUTION})
+    if kind == "value":
+        exercise, files = (VALUE_EXERCISE, {"double.py": VALUE_SOLUTION})
     data = Path(tempfile.mkdtemp(prefix="grading-bench-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
@@ -99,7 +134,7 @@ async def main(students: int, sandbox: str, concurrency: int | None, pool: int |
     await created.communicate(b"bench password\n")
     course = data / "course" / "exercises"
     course.mkdir(parents=True)
-    (course / "double.toml").write_text(EXERCISE)
+    (course / "double.toml").write_text(exercise)
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -172,11 +207,7 @@ async def main(students: int, sandbox: str, concurrency: int | None, pool: int |
         async def submit_and_wait(ws: object) -> None:
             sent.append(time.perf_counter())
             start = sent[-1]
-            await ws.send(
-                json.dumps(
-                    {"type": "submit", "exercise_id": "double", "files": {"main.py": SOLUTION}}
-                )
-            )  # type: ignore[attr-defined]
+            await ws.send(json.dumps({"type": "submit", "exercise_id": "double", "files": files}))  # type: ignore[attr-defined]
             while True:
                 event = json.loads(await ws.recv())  # type: ignore[attr-defined]
                 if event["type"] == "grade.result":
@@ -201,8 +232,8 @@ async def main(students: int, sandbox: str, concurrency: int | None, pool: int |
         total = time.perf_counter() - started
         rss, peak = rss_kib(server.pid)
         print(
-            f"grading burst: {students} students submit at once ({sandbox} sandbox, 3 tests"
-            f" each, run concurrency {concurrency or 'default'},"
+            f"grading burst: {students} students submit at once ({sandbox} sandbox, 3 {kind}"
+            f" tests each, run concurrency {concurrency or 'default'},"
             f" pool {pool if pool is not None else 'default'})"
         )
         print(f"{'submit→grade.result p50':34} {statistics.median(graded) * 1000:9.0f} ms")
@@ -211,7 +242,7 @@ async def main(students: int, sandbox: str, concurrency: int | None, pool: int |
         print(
             f"{'last submit→last leaderboard.update':34} {(last_update - max(sent)) * 1000:9.0f} ms"
         )
-        print(f"{'whole burst':34} {total * 1000:9.0f} ms ({students * 3 / total:.1f} test runs/s)")
+        print(f"{'whole burst':34} {total * 1000:9.0f} ms ({students * 3 / total:.1f} tests/s)")
         print(f"{'server RSS now / peak':34} {rss / 1024:6.0f} / {peak / 1024:.0f} MiB")
         for ws in [watcher, *sockets]:
             await ws.close()
@@ -226,5 +257,14 @@ if __name__ == "__main__":
     parser.add_argument("--sandbox", default="auto", choices=["auto", "docker", "local"])
     parser.add_argument("--concurrency", type=int, help="CLASSROOM_RUN_CONCURRENCY")
     parser.add_argument("--pool-size", type=int, help="CLASSROOM_POOL_SIZE (warm containers)")
+    parser.add_argument("--tests", default="io", choices=["io", "value"])
     options = parser.parse_args()
-    asyncio.run(main(options.students, options.sandbox, options.concurrency, options.pool_size))
+    asyncio.run(
+        main(
+            options.students,
+            options.sandbox,
+            options.concurrency,
+            options.pool_size,
+            options.tests,
+        )
+    )

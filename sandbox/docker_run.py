@@ -139,7 +139,8 @@ class DockerExecution(BaseExecution):
         self._box = box
         self.pooled = box is not None
         self.container_id: str | None = None
-        self._meter = OutputMeter(limits.output_bytes)
+        # A run with cases has the output of as many runs (the local backend meters each case).
+        self._meter = OutputMeter(limits.output_bytes * max(1, len(request.cases)))
         self._stdin: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._compile_output = ""
         if not request.interactive:
@@ -259,7 +260,10 @@ class DockerExecution(BaseExecution):
                                         deadline.reschedule(loop.time() + grace)
                                 continue
                             assert isinstance(piece, bytes)
-                            if session.splitter is not None and not session.compiling:
+                            if session.splitter is not None:
+                                # Filed only while a case is open on this stream: the two
+                                # streams are not ordered against each other, so stdout of
+                                # case 0 may come before stderr's "compiled" trailer.
                                 session.splitter.data(name, piece)
                             meter = self._meter
                             if session.compiling and name == "stderr":

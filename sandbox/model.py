@@ -81,8 +81,9 @@ class RunRequest:
 
     With ``cases``, the files are compiled once and the program then runs once per case, each
     in its own process with the case's stdin and args (``stdin`` and ``args`` are unused),
-    one after the other, every leftover process killed between two cases; ``limits`` apply
-    to each case (time) or to the whole run (output, memory). The result then carries one
+    one after the other, every leftover process killed between two cases; the time and output
+    limits are each case's (Docker: the output of all cases together may reach the number of
+    cases times the limit), memory and disk the whole run's. The result then carries one
     :class:`CaseResult` per case, in order.
     """
 

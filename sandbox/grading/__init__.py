@@ -15,7 +15,7 @@ Entry points for the server::
 
 from __future__ import annotations
 
-from sandbox.grading.definitions import Exercise, IOTest, UnitTest, Visibility
+from sandbox.grading.definitions import Exercise, IOTest, UnitTest, ValueTest, Visibility
 from sandbox.grading.exceptions import (
     GradingError,
     InvalidExercise,
@@ -42,6 +42,7 @@ __all__ = [
     "RunFailed",
     "UnitTest",
     "UnsupportedLanguage",
+    "ValueTest",
     "Visibility",
     "check_course_exercises",
     "filter_for_student",

@@ -1,4 +1,9 @@
-"""Grading a submission: every test through the injected ``run``, in parallel, then scoring.
+"""Grading a submission: its tests through the injected ``run``, in parallel, then scoring.
+
+All I/O tests are the cases of one run, all value tests the cases of another (one container
+each, compiled once, every case its own process: sandbox/grading/valuetests.py has the trust
+design); each unit-test file is a run of its own. A case whose result was reported twice, or
+whose framing was forged, scores zero and is marked ``tampered``.
 
 ``run`` is whatever the caller runs code with: the server passes one that goes through its run
 queue (which bounds concurrency; a full queue raises ``QueueFull``); tests pass a backend's run.

@@ -11,7 +11,9 @@ Verdicts come back on stdout as lines ``@@grade:<nonce>@@ <json>``. The nonce is
 grading and the runner deletes its config file before loading student code, so a program that
 prints cannot fake a result by accident or by guessing. A submission running in the same process
 as the runner can still tamper with it on purpose (as with any in-process harness, CodeRunner's
-included); hidden tests and an instructor's review are the answer to that, not this file.
+included): these verdicts are forgeable, which is why an exercise can make a unit test hidden only
+with ``forgeable_hidden = true`` (schema.py). Grades that count come from value tests
+(valuetests.py) and I/O tests, decided on the server.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ Rule 2: the harness writes one record on its stdout, on a line of its own: ``\\x
 or ``\\x1eraised <json string>``. The marker need not be secret (a forged record is a value
 the student chose); two records in one case, or a case whose framing was forged, is tampering:
 the case scores zero and the submission is flagged.
+What per-case isolation does not do: the work dir outlives a case (on Docker), so code of case 0
+can change files that case 1 reads, the harness included. That gives case 0 nothing case 1's own
+code (the same submission) does not have, the choice of what case 1 reports, and nothing that
+reaches an expected value. The local backend with bubblewrap gives each case a fresh copy.
 Rule 3: the case's stdin carries ``{"file", "function", "args"}`` (read by the Python,
 JavaScript/TypeScript and Go harnesses before any student code runs); the C, C++ and Rust
 harnesses are generated with the calls written out (their compilers check the argument types)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from rooms.demos.definition import from_dict as demo_from_dict
-from sandbox.grading import Exercise, IOTest, UnitTest, Visibility
+from sandbox.grading import Exercise, IOTest, UnitTest, ValueTest, Visibility
 from sandbox.grading.schema import exercise_from_dict
 from server.api.base import Ctx, endpoint
 from server.classrooms.access import classroom_access
@@ -32,6 +32,10 @@ def public_exercise(exercise: Exercise, *, staff: bool, now: datetime) -> dict[s
             entry["points"] = test.points
             if staff or test.visibility is Visibility.VISIBLE:
                 entry.update(stdin=test.stdin, args=list(test.args), expected=test.expected)
+        elif isinstance(test, ValueTest):
+            entry["points"] = test.points
+            if staff or test.visibility is Visibility.VISIBLE:
+                entry.update(function=test.function, args=list(test.args), expected=test.expected)
         elif isinstance(test, UnitTest):
             entry["points"] = sum(c.points for c in test.cases)
             entry["cases"] = [c.name for c in test.cases]

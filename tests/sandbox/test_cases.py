@@ -69,3 +69,16 @@ def test_a_case_number_out_of_range_is_tampering_with_the_open_case() -> None:
     stdout = f"{MARK}case 0\n{MARK}case 7\n{MARK}done 0 0 0 0 0 0 1\n".encode()
     (result,) = split(1, stdout).results(RunStatus.OK, "")
     assert result.tampered
+
+
+def test_requests_and_results_with_cases_cross_process_boundaries_as_json() -> None:
+    import json
+
+    from sandbox.model import Case, CaseResult, RunRequest, RunResult
+
+    request = RunRequest("python", {"main.py": "x"}, cases=(Case("1\n", ("a",)), Case()))
+    assert RunRequest.from_dict(json.loads(json.dumps(request.to_dict()))) == request
+    result = RunResult(
+        RunStatus.OK, cases=(CaseResult(RunStatus.TIMEOUT, stdout="s", tampered=True),)
+    )
+    assert RunResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result

@@ -95,9 +95,19 @@ async def test_students_see_what_visibility_allows(
                 hidden_seen = True
                 assert test["name"] in mine
                 assert "expected" not in mine[test["name"]] and "source" not in mine[test["name"]]
+                assert "args" not in mine[test["name"]]
             if test["visibility"] == "visible" and "expected" in test:
                 assert mine[test["name"]]["expected"] == test["expected"]
     assert hidden_seen, "the example course should show a hidden test"
+    clamp = {t["name"]: t for t in staff["clamp"]["tests"]}
+    assert clamp["below the range"] == {
+        "name": "below the range",
+        "visibility": "hidden",
+        "points": 1.0,
+        "function": "clamp",
+        "args": [-7, 0, 10],
+        "expected": 0,
+    }
     one = await client.get(f"{base}/{next(iter(staff))}", headers=lesson.alice.headers)
     assert one.status_code == 200
     missing = await client.get(f"{base}/no-such-exercise", headers=lesson.alice.headers)
