@@ -291,6 +291,11 @@ def seed(url: str, students: int, exercises: int, submissions: int) -> dict[str,
             conn.execute(insert(AttemptError.__table__), errors)  # type: ignore[attr-defined]
             conn.execute(insert(AttemptOutcome.__table__), outcomes)  # type: ignore[attr-defined]
         conn.execute(insert(Progress.__table__), progress_rows)  # type: ignore[attr-defined]
+    if engine.dialect.name == "postgresql":
+        # Planner statistics, as autovacuum gathers them a while after a bulk load (and a
+        # database that grew over a term has them); SQLite is left as an app leaves it.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return {
         "classroom": classroom,
