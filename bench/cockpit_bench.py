@@ -426,7 +426,8 @@ async def main(args: argparse.Namespace) -> None:
             analytics_cpu = (cpu_ms(server.pid) - cpu) / (args.rounds * args.exercises)
             print(
                 f"GET …/exercises/{{ex}}/analytics: {summary(per_exercise)}; "
-                f"worst exercise's p95 {worst:.1f} ms; server CPU {analytics_cpu:.1f} ms per request"
+                f"worst exercise's p95 {worst:.1f} ms; "
+                f"server CPU {analytics_cpu:.1f} ms per request"
             )
         ws_base = f"ws://127.0.0.1:{port}"
         live = await live_updates(ws_base, ids["room"], ids["teacher"], ids["students"], args.live)
