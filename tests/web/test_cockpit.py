@@ -154,6 +154,12 @@ async def test_teacher_finds_the_stuck_pushes_hints_and_sees_them_pass(
     await expect(dashboard.get_by_test_id("signal-stuck")).to_have_text("1 stuck")
     await expect(dashboard.get_by_test_id("pass-rate")).to_contain_text("67 %", timeout=15_000)
     await screenshot(dashboard, "cockpit-bob-passed")
+    # A click on a cell opens that student's file, live, to edit with them.
+    await cell("Alice").click()
+    await dashboard.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}\?doc="))
+    await expect(dashboard.locator("#doc-name")).to_have_text(f"students/{ids['Alice']}/main.py")
+    await wait_synced(dashboard)
+    await wait_text(dashboard, r"print\(a - b\)")
 
 
 async def test_inline_comment_reaches_the_students_gutter_and_follows_its_line(
