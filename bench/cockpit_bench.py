@@ -89,6 +89,16 @@ def summary(values: list[float]) -> str:
     )
 
 
+def cpu_ms(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far, in ms (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def exercise_definition(index: int) -> dict[str, Any]:
     """An echo exercise with three I/O tests (so the live submissions really grade)."""
     data = {
@@ -291,6 +301,11 @@ def seed(url: str, students: int, exercises: int, submissions: int) -> dict[str,
             conn.execute(insert(AttemptError.__table__), errors)  # type: ignore[attr-defined]
             conn.execute(insert(AttemptOutcome.__table__), outcomes)  # type: ignore[attr-defined]
         conn.execute(insert(Progress.__table__), progress_rows)  # type: ignore[attr-defined]
+    if engine.dialect.name == "postgresql":
+        # Planner statistics, as autovacuum gathers them a while after a bulk load (and a
+        # database that grew over a term has them); SQLite is left as an app leaves it.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return {
         "classroom": classroom,
@@ -391,23 +406,33 @@ async def main(args: argparse.Namespace) -> None:
             print(f"grid: {len(grid['students'])} students x {len(grid['exercises'])} exercises")
             for _ in range(3):  # warm up connections and caches
                 await timed_get(http, grid_path, teacher)
+            print(f"load average before: {load_average()}")
+            cpu = cpu_ms(server.pid)
             grid_ms = [await timed_get(http, grid_path, teacher) for _ in range(args.rounds)]
-            print(f"GET /api/rooms/{{id}}/progress: {summary(grid_ms)}")
+            grid_cpu = (cpu_ms(server.pid) - cpu) / args.rounds
+            print(
+                f"GET /api/rooms/{{id}}/progress: {summary(grid_ms)}; "
+                f"server CPU {grid_cpu:.1f} ms per request"
+            )
             per_exercise: list[float] = []
             worst = 0.0
+            cpu = cpu_ms(server.pid)
             for e in range(args.exercises):
                 path = f"/api/classrooms/{ids['classroom']}/exercises/ex{e:02d}/analytics"
                 await timed_get(http, path, teacher)
                 times = [await timed_get(http, path, teacher) for _ in range(args.rounds)]
                 worst = max(worst, pct(times, 0.95))
                 per_exercise += times
+            analytics_cpu = (cpu_ms(server.pid) - cpu) / (args.rounds * args.exercises)
             print(
                 f"GET …/exercises/{{ex}}/analytics: {summary(per_exercise)}; "
-                f"worst exercise's p95 {worst:.1f} ms"
+                f"worst exercise's p95 {worst:.1f} ms; "
+                f"server CPU {analytics_cpu:.1f} ms per request"
             )
         ws_base = f"ws://127.0.0.1:{port}"
         live = await live_updates(ws_base, ids["room"], ids["teacher"], ids["students"], args.live)
         print(f"grade.result → progress.update (staff socket): {summary(live)}")
+        print(f"load average after: {load_average()}")
     finally:
         if server is not None:
             server.terminate()

@@ -12,7 +12,7 @@ Attempts with equal signatures form one cluster.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 MAX_LINE: Final = 200
@@ -63,26 +63,22 @@ def first_failure(results: Mapping[str, Any] | None, error: str | None = None) -
     return "", ""
 
 
-def failed_tests(results: Mapping[str, Any] | None) -> list[tuple[str, bool]]:
-    """(name, passed) of every test of an attempt's results."""
-    if results is None:
-        return []
-    out = []
-    for test in results.get("tests") or []:
-        if isinstance(test, Mapping) and isinstance(test.get("name"), str):
-            out.append((test["name"], test.get("status") == "passed"))
+def verdicts(results: Mapping[str, Any] | None, tests: Sequence[str]) -> dict[str, bool]:
+    """Each exercise test's verdict in one attempt's results: a unit test's cases
+    (``"{test}: {case}"``) fold into their test, which passes when all of them do."""
+    out: dict[str, bool] = {}
+    for row in (results or {}).get("tests") or []:
+        name = row.get("name") if isinstance(row, Mapping) else None
+        if not isinstance(name, str):
+            continue
+        test = owning_test(name, tests) or name
+        out[test] = out.get(test, True) and row.get("status") == "passed"
     return out
 
 
-def cluster(signatures: Iterable[tuple[str, int]]) -> list[tuple[str, int, list[int]]]:
-    """(signature, attempts, users) per distinct signature, most frequent first: a pure
-    equivalent of the SQL grouping, for the tests and for small inputs."""
-    counts: dict[str, int] = {}
-    users: dict[str, set[int]] = {}
-    for sig, user in signatures:
-        if not sig:
-            continue
-        counts[sig] = counts.get(sig, 0) + 1
-        users.setdefault(sig, set()).add(user)
-    ordered = sorted(counts, key=lambda s: (-counts[s], s))
-    return [(s, counts[s], sorted(users[s])) for s in ordered]
+def owning_test(result_name: str, tests: Iterable[str]) -> str | None:
+    """The exercise test a result row belongs to (a unit case names its test first)."""
+    for name in tests:
+        if result_name == name or result_name.startswith(f"{name}: "):
+            return name
+    return None

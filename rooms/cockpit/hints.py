@@ -27,14 +27,6 @@ class HintSet:
     after_due: bool = False
 
 
-def owning_test(result_name: str, tests: Iterable[str]) -> str | None:
-    """The exercise test a result row belongs to (rule 3's case naming)."""
-    for name in tests:
-        if result_name == name or result_name.startswith(f"{name}: "):
-            return name
-    return None
-
-
 def unlocked_count(help: HintSet, failures: int, granted: int, hint_after: int) -> int:
     """How many of ``help``'s hints are unlocked (rule 1)."""
     automatic = failures // hint_after if hint_after > 0 else 0

@@ -19,6 +19,7 @@ from server.api.schemas import Strict
 from server.classrooms.access import RoomAccess, classroom_access, room_access
 from server.cockpit.analytics import analytics_csv, exercise_analytics
 from server.cockpit.component import Cockpit
+from server.cockpit.demo_analytics import demo_analytics
 from server.cockpit.grid import room_grid
 from server.exceptions import BadRequest, Forbidden, NotFound
 from server.models import ExerciseRecord, Role, Submission, User
@@ -109,6 +110,17 @@ async def analytics(ctx: Ctx) -> dict[str, Any] | Response:
     if fmt != "json":
         raise BadRequest("format is json or csv", code="invalid_format")
     return data
+
+
+@endpoint("GET", "/api/classrooms/{classroom_id:int}/demos/{demo_id:str}/analytics", tag="cockpit")
+async def demo_analytics_endpoint(ctx: Ctx) -> dict[str, Any]:
+    """Followers and detachers per step, quiz correctness per question, over every session of
+    the demo in the classroom (staff)."""
+    classroom_id = ctx.path_int("classroom_id")
+    demo_id = ctx.request.path_params["demo_id"]
+    async with ctx.session() as session:
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=STAFF_ROLES)
+        return await demo_analytics(session, classroom_id, demo_id)
 
 
 @endpoint("GET", "/api/rooms/{room_id:int}/exercises/{exercise_id:str}/hints", tag="cockpit")
@@ -252,6 +264,7 @@ async def resolve_comment(ctx: Ctx) -> dict[str, Any]:
 routes = [
     progress,
     analytics,
+    demo_analytics_endpoint,
     hints,
     buy_hint,
     push_hint,

@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, delete, select, update
 
-from rooms.cockpit.errors import first_failure, signature
-from rooms.cockpit.hints import owning_test
+from rooms.cockpit.errors import first_failure, owning_test, signature, verdicts
 from rooms.events import STAFF_AUDIENCE
 from server.cockpit.feedback import Feedback
 from server.cockpit.grid import one_cell
@@ -31,18 +30,6 @@ from server.models.clock import as_utc, utcnow
 from server.store import Store
 
 log = logging.getLogger("classroom.cockpit")
-
-
-def outcomes(results: dict[str, Any] | None, tests: list[str]) -> dict[str, bool]:
-    """Each exercise test's verdict in one attempt: a unit test passes when all its cases do."""
-    out: dict[str, bool] = {}
-    for row in (results or {}).get("tests") or []:
-        name = row.get("name") if isinstance(row, dict) else None
-        if not isinstance(name, str):
-            continue
-        test = owning_test(name, tests) or name
-        out[test] = out.get(test, True) and row.get("status") == "passed"
-    return out
 
 
 class Cockpit:
@@ -109,7 +96,7 @@ class Cockpit:
                 )
             )
             await _mark_latest(session, row)
-            for name, passed in outcomes(row.results, tests).items():
+            for name, passed in verdicts(row.results, tests).items():
                 session.add(
                     AttemptOutcome(
                         submission_id=row.id,

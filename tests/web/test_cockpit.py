@@ -141,9 +141,11 @@ async def test_teacher_finds_the_stuck_pushes_hints_and_sees_them_pass(
     await bob.get_by_test_id("editor").locator(".cm-content").press("Control+End")
     await bob.keyboard.type("print(a + b)")
     await wait_text(bob, r"print\(a \+ b\)$")
-    # The server has his keystrokes once the teacher's live tile shows them.
-    tile = dashboard.locator(f'li.tile[data-doc="students/{ids["Bob"]}/main.py"] .cm-content')
-    await expect(tile).to_contain_text("print(a + b)")
+    # The server has his keystrokes once the teacher's live tile shows them (a tile is live
+    # while on screen).
+    tile = dashboard.locator(f'li.tile[data-doc="students/{ids["Bob"]}/main.py"]')
+    await tile.scroll_into_view_if_needed()
+    await expect(tile.locator(".cm-content")).to_contain_text("print(a + b)")
     await bob.get_by_role("button", name="Submit").click()
     await expect(bob.get_by_test_id("grade-score")).to_contain_text("2 of 2", timeout=30_000)
     await expect(cell("Bob")).to_have_attribute("data-state", "passed")
@@ -152,6 +154,12 @@ async def test_teacher_finds_the_stuck_pushes_hints_and_sees_them_pass(
     await expect(dashboard.get_by_test_id("signal-stuck")).to_have_text("1 stuck")
     await expect(dashboard.get_by_test_id("pass-rate")).to_contain_text("67 %", timeout=15_000)
     await screenshot(dashboard, "cockpit-bob-passed")
+    # A click on a cell opens that student's file, live, to edit with them.
+    await cell("Alice").click()
+    await dashboard.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}\?doc="))
+    await expect(dashboard.locator("#doc-name")).to_have_text(f"students/{ids['Alice']}/main.py")
+    await wait_synced(dashboard)
+    await wait_text(dashboard, r"print\(a - b\)")
 
 
 async def test_inline_comment_reaches_the_students_gutter_and_follows_its_line(

@@ -57,6 +57,8 @@ export class Cockpit {
     this.exerciseSelect = h("select", { id: "cockpit-exercise", onchange: () => this.analytics() });
     this.message = h("input", { id: "cockpit-message", maxlength: 2000, placeholder: "A message for the students" });
     this.summary = h("div", { class: "analytics-summary", "data-testid": "analytics-summary" });
+    this.demoSelect = h("select", { id: "cockpit-demo", onchange: () => this.demoAnalytics() });
+    this.demoBody = h("div", {});
     this.errors = h("ol", { class: "error-clusters", "data-testid": "error-clusters" });
     this.exports = h("p", { class: "exports" });
     const canvas = (label) => h("canvas", { role: "img", "aria-label": label, height: 160 });
@@ -75,11 +77,39 @@ export class Cockpit {
         this.summary,
         h("div", { class: "charts" }, h("figure", {}, this.failCanvas, h("figcaption", {}, "Failures per test")),
           h("figure", {}, this.attemptCanvas, h("figcaption", {}, "Students by attempts"))),
-        h("h5", {}, "Common errors"), this.errors, this.exports));
+        h("h5", {}, "Common errors"), this.errors, this.exports),
+      h("section", { class: "cockpit-tools", "aria-labelledby": "demo-analytics-title" },
+        h("h4", { id: "demo-analytics-title" }, "Demo"),
+        h("div", { class: "row" }, h("label", { for: "cockpit-demo" }, "Demo"), this.demoSelect),
+        this.demoBody));
+  }
+
+  /** Followers and detachers per step, quiz correctness per question, of one demo. */
+  async demoAnalytics() {
+    const demo = this.demoSelect.value;
+    if (!demo) return;
+    try {
+      const data = await api("GET", `/api/classrooms/${this.classroomId}/demos/${encodeURIComponent(demo)}/analytics`);
+      const quiz = new Map(data.quiz.map((q) => [q.step, q]));
+      clear(this.demoBody, data.steps.length ? h("table", { class: "demo-steps", "data-testid": "demo-analytics" },
+        h("thead", {}, h("tr", {}, ["Step", "Followers", "Detached", "Quiz correct"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, data.steps.map((s) => h("tr", {}, h("td", {}, String(s.step + 1)), h("td", {}, String(s.followers)), h("td", {}, String(s.detachers)),
+          h("td", {}, quiz.has(s.step) ? `${quiz.get(s.step).correct} of ${quiz.get(s.step).answers}` : "—")))))
+        : h("p", { class: "muted" }, `Not presented yet (${data.sessions} sessions).`));
+    } catch (error) {
+      clear(this.demoBody, h("p", { class: "error" }, error.message));
+    }
   }
 
   async start() {
     await this.refresh();
+    const { demos = [] } = await api("GET", `/api/classrooms/${this.classroomId}/demos`).catch(() => ({}));
+    if (demos.length) {
+      clear(this.demoSelect, demos.map((d) => h("option", { value: d.id }, d.title ?? d.id)));
+      this.demoAnalytics();
+    } else {
+      clear(this.demoBody, h("p", { class: "muted" }, "No demos imported."));
+    }
     setInterval(() => this.refresh(), REFRESH_MS);
   }
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from rooms.cockpit.errors import cluster, error_line, failed_tests, first_failure, signature
+from rooms.cockpit.errors import (
+    error_line,
+    first_failure,
+    owning_test,
+    signature,
+    verdicts,
+)
 
 TRACEBACK = """runtime error (exit code 1)
 --- stderr ---
@@ -54,9 +60,14 @@ def test_first_failure_and_verdicts_of_results() -> None:
     assert first_failure({"tests": [{"name": "one", "status": "passed"}]}) == ("", "")
     assert first_failure(None, "sandbox down") == ("", "sandbox down")
     assert first_failure(None) == ("", "")
-    assert failed_tests(results) == [("one", True), ("two", False), ("three", False)]
+    assert verdicts(results, ["one", "two", "three"]) == {"one": True, "two": False, "three": False}
+    unit = {"tests": [{"name": "u: a", "status": "passed"}, {"name": "u: b", "status": "failed"}]}
+    assert verdicts(unit, ["u"]) == {"u": False}
+    assert verdicts(None, ["u"]) == {}
 
 
-def test_cluster_counts_attempts_and_students() -> None:
-    rows = [("A", 1), ("A", 1), ("A", 2), ("B", 3), ("", 4)]
-    assert cluster(rows) == [("A", 3, [1, 2]), ("B", 1, [3])]
+def test_unit_cases_belong_to_their_test() -> None:
+    names = ["adds", "unit file"]
+    assert owning_test("adds", names) == "adds"
+    assert owning_test("unit file: test_zero", names) == "unit file"
+    assert owning_test("addsmore", names) is None

@@ -9,7 +9,6 @@ from rooms.cockpit.hints import (
     HintSet,
     first_with_hint_left,
     next_hint,
-    owning_test,
     pushed,
     student_view,
     unlocked_count,
@@ -34,13 +33,6 @@ def view(**kw: object) -> dict[str, dict[str, object]]:
     }
     args.update(kw)
     return {t["test"]: t for t in student_view(TESTS, **args)}  # type: ignore[arg-type]
-
-
-def test_unit_cases_count_towards_their_test() -> None:
-    names = ["adds", "unit file"]
-    assert owning_test("adds", names) == "adds"
-    assert owning_test("unit file: test_zero", names) == "unit file"
-    assert owning_test("addsmore", names) is None
 
 
 def test_hints_unlock_one_per_threshold_of_failures_plus_grants() -> None:
