@@ -172,7 +172,9 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     )
     submissions.on_accepted.append(integrity.submitted)
     lti = LtiTool(settings, store)
-    submissions.listeners.append(lti.passback)  # grade passback to the LMS (GradeListener)
+    # Grade passback to the LMS (a GradeListener): graded, regraded and overridden grades.
+    submissions.listeners.append(lti.passback)
+    cockpit.feedback.listeners.append(lti.passback)
     identity = Identity(store, gamification.rebuild, docs.loaded)
     demos = LiveDemos(
         store, hub, open_presenters(settings), docs=docs, gamification=gamification, runs=runs

@@ -24,6 +24,7 @@ from rooms.exceptions import InvalidDocumentName
 from server.classrooms.access import RoomAccess
 from server.events.hub import RoomHub
 from server.exceptions import BadRequest, Forbidden, NotFound
+from server.grading.listeners import GradeListener, tell
 from server.models import DocComment, PairMember, ScoreOverride, Submission, User
 from server.models.clock import as_utc
 from server.store import Store
@@ -85,6 +86,8 @@ class Feedback:
     def __init__(self, store: Store, hub: RoomHub) -> None:
         self.store = store
         self.hub = hub
+        # Told of an overridden grade (LTI passback): the submission with the score set by hand.
+        self.listeners: list[GradeListener] = []
 
     # -- score overrides --------------------------------------------------------------
 
@@ -112,6 +115,7 @@ class Feedback:
             name = (await _names(session, {by})).get(by, "")
         view = override_view(row, name)
         view["max_score"] = top
+        await tell(self.listeners, submission.model_copy(update={"score": score}))
         if submission.room_id is not None:
             event = {"type": "grade.override", "override": view}
             await self.hub.publish(submission.room_id, staff_and(submission.user_id), event)
