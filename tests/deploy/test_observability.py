@@ -71,6 +71,15 @@ def test_alert_rules_pass_their_promtool_tests() -> None:
     assert fired == alerts
 
 
+def test_prometheus_config_is_valid_and_names_the_jobs_the_rules_use() -> None:
+    checked = promtool("check", "config", "prometheus.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    jobs = {job["job_name"] for job in config["scrape_configs"]}
+    used = set(re.findall(r'job="([^"]+)"', "\n".join(alert_queries())))
+    assert used == jobs == {"classroom-server", "classroom-worker"}
+
+
 def test_dashboard_queries_parse(tmp_path: Path) -> None:
     # promtool parses PromQL in rule files: the dashboard's queries as recording rules.
     rules = [

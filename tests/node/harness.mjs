@@ -16,6 +16,9 @@
 //   awareness  {client}                          -> {states: {clientId: state}} (remote only)
 //   wait_awareness {client, count?, includes?, timeout_ms?} -> {states}  until exactly count
 //              remote states and/or one equal to includes
+//   wait_synced {client, closes?, timeout_ms?}   -> {closes, syncs, at}  connected and synced after at
+//              least `closes` closes (every close {code, reason, at} and sync time of the
+//              client's life is kept: Date.now() milliseconds)
 //   info       {client}                          -> {connected, synced, denied: [...], closes}
 //   wait_denied {client, timeout_ms?}            -> {denied}  once a permission-denied arrived
 //   kill_socket {client}                         -> {}  drop the TCP connection, say nothing
@@ -48,7 +51,7 @@ function open ({ client: name, url, doc: docName, token, name: user }) {
     disableBc: true, // Node has BroadcastChannel: clients would sync without the server
     maxBackoffTime: 500
   })
-  const client = { name, doc, provider, denied: [], closes: [] }
+  const client = { name, doc, provider, denied: [], closes: [], syncs: [] }
   const authHandler = provider.messageHandlers[2]
   provider.messageHandlers[2] = (encoder, decoder, prov, emitSynced, type) => {
     // Record what the provider only logs (auth: 0 = permission denied, then the reason).
@@ -60,6 +63,11 @@ function open ({ client: name, url, doc: docName, token, name: user }) {
     try { authHandler(encoder, decoder, prov, emitSynced, type) } finally { console.warn = originalWarn }
   }
   if (user) provider.awareness.setLocalStateField('user', { name: user })
+  // Every close, for the whole life of the client (a reconnecting provider has many).
+  provider.on('connection-close', (event) => {
+    client.closes.push({ code: event.code, reason: String(event.reason || ''), at: Date.now() })
+  })
+  provider.on('sync', (synced) => { if (synced) client.syncs.push(Date.now()) })
   clients.set(name, client)
   return new Promise((resolve) => {
     const onSync = (synced) => {
@@ -70,7 +78,6 @@ function open ({ client: name, url, doc: docName, token, name: user }) {
     }
     const onClose = (event) => {
       const close = { code: event.code, reason: String(event.reason || '') }
-      client.closes.push(close)
       if (provider.synced) return
       provider.off('sync', onSync)
       provider.off('connection-close', onClose)
@@ -171,6 +178,36 @@ const commands = {
     }
     check.last = () => remoteStates(client)
     return waitFor(client, check, timeoutMs, `awareness ${count} ${wanted}`, ['awareness'])
+  },
+  wait_synced ({ client: name, closes, timeout_ms: timeoutMs }) {
+    // Connected and synced again after at least `closes` closes (a restart's 1012, say).
+    const client = get(name)
+    const check = () => {
+      const { provider } = client
+      if (client.closes.length < (closes || 0) || !provider.wsconnected || !provider.synced) return undefined
+      return { closes: client.closes, syncs: client.syncs, at: Date.now() }
+    }
+    check.last = () => ({ closes: client.closes.length, connected: client.provider.wsconnected })
+    return new Promise((resolve, reject) => {
+      const attempt = () => {
+        const result = check()
+        if (result === undefined) return
+        finish()
+        resolve(result)
+      }
+      const timer = setTimeout(() => {
+        finish()
+        reject(new Error(`timeout waiting for a synced reconnect; now ${JSON.stringify(check.last())}`))
+      }, timeoutMs || 10000)
+      const finish = () => {
+        clearTimeout(timer)
+        client.provider.off('sync', attempt)
+        client.provider.off('connection-close', attempt)
+      }
+      client.provider.on('sync', attempt)
+      client.provider.on('connection-close', attempt)
+      attempt()
+    })
   },
   info ({ client: name }) {
     const { provider, denied, closes } = get(name)
