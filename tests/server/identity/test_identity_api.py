@@ -244,7 +244,7 @@ async def test_merge_two_accounts_of_one_student(
     second = await join_as(client, lesson.classroom["join_code"], "Alice (phone)")
     second_code = (await client.post("/api/me/rejoin-code", headers=second.headers)).json()["code"]
     # While the phone account has a document open in an editor, the merge waits.
-    registry = state_of(app).get("docs")
+    registry = state_of(app).docs
     unloaded = asyncio.Event()
     registry.on_unload(lambda key: unloaded.set())
     open_doc = await registry.acquire(lesson.room_id, f"students/{second.id}/main.py")

@@ -191,7 +191,7 @@ async def test_new_submissions_update_the_same_index(
     app: Starlette, client: httpx.AsyncClient, lesson: Lesson, graded: dict[str, Any]
 ) -> None:
     await client.get(base(lesson), headers=lesson.teacher.headers)
-    integrity: Integrity = state_of(app).get("integrity")
+    integrity: Integrity = state_of(app).integrity
     key = (lesson.classroom["id"], "stats")
     index = integrity.similarity._loaded[key].index
     carol = graded["carol"]
@@ -299,7 +299,7 @@ async def test_penalty_only_on_an_instructors_confirmation_and_only_once(
 async def test_least_recently_used_indexes_leave_memory_and_come_back(
     app: Starlette, client: httpx.AsyncClient, lesson: Lesson, graded: dict[str, Any]
 ) -> None:
-    integrity: Integrity = state_of(app).get("integrity")
+    integrity: Integrity = state_of(app).integrity
     integrity.similarity.max_loaded = 0
     first = (await client.get(base(lesson), headers=lesson.teacher.headers)).json()
     assert integrity.similarity._loaded == {}

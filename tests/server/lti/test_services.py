@@ -5,6 +5,8 @@ retries with a visible status), NRPS roster sync, and Dynamic Registration."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +22,14 @@ from tests.server.lti.conftest import Tool
 from tests.server.lti.platform import ASSISTANT, INSTRUCTOR, LEARNER
 
 DATABASES = ("sqlite", "postgres")
+
+
+@contextlib.asynccontextmanager
+async def browser(tool: Tool) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that behaves like the browser the launch lands in: it keeps the page cookie and
+    names our origin on every call, as a browser does on a same-site POST."""
+    async with httpx.AsyncClient(headers={"Origin": tool.url}) as http:
+        yield http
 
 
 def _form_value(page: str, name: str) -> str:
@@ -72,7 +82,7 @@ async def _next_score(tool: Tool) -> dict[str, Any]:
 
 async def test_deep_link_then_scores_reach_that_column(tool: Tool, tmp_path: Path) -> None:
     platform = tool.platform
-    async with httpx.AsyncClient() as teacher:
+    async with browser(tool) as teacher:
         classroom_id = await _course(tool, teacher, tmp_path / "course")
         picker = await tool.launch(
             teacher, sub="lms-teacher", roles=(INSTRUCTOR,), message_type="LtiDeepLinkingRequest"
@@ -113,7 +123,7 @@ async def test_deep_link_then_scores_reach_that_column(tool: Tool, tmp_path: Pat
 
     # The platform made the column; the student launches the new link and passes.
     column = f"{platform.lineitems_url}/77"
-    async with httpx.AsyncClient() as student:
+    async with browser(tool) as student:
         response = await tool.launch(
             student, resource_link_id="link-dl", custom=item["custom"], lineitem=column
         )
@@ -127,7 +137,7 @@ async def test_deep_link_then_scores_reach_that_column(tool: Tool, tmp_path: Pat
     assert score["activityProgress"] == "Completed"
     assert score["gradingProgress"] == "FullyGraded"
     assert platform.line_items == {}  # it used the column it was given
-    async with httpx.AsyncClient() as teacher:
+    async with browser(tool) as teacher:
         await tool.launch(teacher, sub="lms-teacher", roles=(INSTRUCTOR,))
         [status] = await _status_until(tool, teacher, classroom_id, "sent")
         staff = (await teacher.get(f"{tool.url}/api/submissions/{graded['id']}")).json()
@@ -143,9 +153,9 @@ async def test_passback_creates_the_column_retries_and_follows_regrades(
     platform = tool.platform
     lti: LtiTool = tool.server.state.lti
     lti.passback.retry_base = 0.05
-    async with httpx.AsyncClient() as teacher:
+    async with browser(tool) as teacher:
         classroom_id = await _course(tool, teacher, tmp_path / "course")
-        async with httpx.AsyncClient() as student:
+        async with browser(tool) as student:
             response = await tool.launch(student)
             room_id = int(response.headers["location"].rsplit("/", 1)[1])
             platform.fail_scores = 2  # the LMS is down for the first two tries
@@ -174,7 +184,7 @@ async def test_passback_creates_the_column_retries_and_follows_regrades(
 
         # The LMS stays down: after the last retry the status says failed, with the reason.
         platform.fail_scores = 100
-        async with httpx.AsyncClient() as student:
+        async with browser(tool) as student:
             await tool.launch(student)
             await _submit(tool, student, room_id, HALF)
         [status] = await _status_until(tool, teacher, classroom_id, "failed")
@@ -196,9 +206,9 @@ async def test_roster_sync_over_nrps(tool: Tool, tmp_path: Path) -> None:
         {"user_id": "ta-1", "name": "Theo", "roles": [ASSISTANT], "status": "Active"},
         {"user_id": "s-3", "name": "Cy", "roles": [LEARNER], "status": "Inactive"},
     ]
-    async with httpx.AsyncClient() as teacher:
+    async with browser(tool) as teacher:
         classroom_id = await _course(tool, teacher, tmp_path / "course")
-        async with httpx.AsyncClient() as student:
+        async with browser(tool) as student:
             await tool.launch(student, sub="s-3", name="Cy")  # a member who then dropped
         response = await teacher.post(f"{tool.url}/api/classrooms/{classroom_id}/lti/roster-sync")
         assert response.status_code == 200, response.text
@@ -251,7 +261,7 @@ async def test_dynamic_registration(tool: Tool) -> None:
 
 
 async def test_only_registrars_register_platforms(tool: Tool, tmp_path: Path) -> None:
-    async with httpx.AsyncClient() as teacher:
+    async with browser(tool) as teacher:
         # An LMS instructor is an instructor here, but not a registrar.
         await tool.launch(teacher, sub="lms-teacher", roles=(INSTRUCTOR,))
         response = await teacher.get(f"{tool.url}/api/lti/platforms")
