@@ -106,6 +106,7 @@ class Output:
 @dataclass
 class _Connection:
     writable: bool
+    user: int | None = None
     client_ids: set[int] = field(default_factory=set)
     denied: bool = False
     budget: Budget | None = None
@@ -153,11 +154,12 @@ class DocumentSync:
     def connections(self) -> list[int]:
         return list(self._connections)
 
-    def connect(self, conn: int, *, writable: bool) -> Output:
-        """Register ``conn``; send it our step1 and the awareness states we know."""
+    def connect(self, conn: int, *, writable: bool, user: int | None = None) -> Output:
+        """Register ``conn`` (of ``user``, when known); send it our step1 and the awareness
+        states we know."""
         if conn in self._connections:
             raise ValueError(f"connection {conn} is already open")
-        self._connections[conn] = _Connection(writable)
+        self._connections[conn] = _Connection(writable, user)
         out = Output()
         out.sends.append((conn, step1_frame(self.doc.get_state())))
         present = self.awareness.present()
@@ -193,6 +195,9 @@ class DocumentSync:
         allowed = [e for e in entries if self._may_set(conn, state, e)]
         accepted = self.awareness.apply(allowed)
         for entry in accepted:
+            previous = self._connections.get(self._owner.get(entry.client_id, conn))
+            if previous is not None and previous is not state:
+                previous.client_ids.discard(entry.client_id)  # taken over by its user's new socket
             state.client_ids.add(entry.client_id)
             self._owner[entry.client_id] = conn
         if not accepted:
@@ -213,8 +218,13 @@ class DocumentSync:
         if len(entry.state.encode()) > self.limits.max_state_bytes:
             return False
         owner = self._owner.get(entry.client_id)
+        if owner is not None and owner != conn:
+            # Only the same person's new socket (a reconnect, before the old one is seen to
+            # close) may take an entry over; anyone else's would be a spoof.
+            previous = self._connections.get(owner)
+            return state.user is not None and previous is not None and previous.user == state.user
         if owner is not None:
-            return owner == conn
+            return True
         # Unclaimed here: a client of another process (present in the table) is not ours to
         # set; a new id is, within the connection's cap.
         if self.awareness.state(entry.client_id) is not None or entry.removed:

@@ -92,7 +92,9 @@ class LoadedDocument:
         self.outboxes[outbox.conn_id] = outbox
         if author is not None:
             self.authors[outbox.conn_id] = author
-        self.dispatch(self.sync.connect(outbox.conn_id, writable=writable), time.perf_counter())
+        self.dispatch(
+            self.sync.connect(outbox.conn_id, writable=writable, user=author), time.perf_counter()
+        )
 
     def receive(self, conn_id: int, frame: bytes) -> None:
         """A frame from a local socket. Raises ProtocolError: close that socket with 1002."""

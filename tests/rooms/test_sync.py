@@ -200,10 +200,12 @@ def test_awareness_reaches_others_and_new_joiners_then_goes_on_disconnect() -> N
 
 
 def test_awareness_client_moving_to_a_new_connection_is_not_removed_by_the_old() -> None:
+    """A reconnecting provider keeps its client id: its user's new socket takes the entry over
+    before the old socket is seen to close."""
     server = DocumentSync()
-    server.connect(1, writable=True)
-    server.connect(2, writable=True)
-    server.connect(9, writable=True)
+    server.connect(1, writable=True, user=5)
+    server.connect(2, writable=True, user=5)
+    server.connect(9, writable=True, user=6)
     entry = AwarenessEntry(77, 1, json.dumps({"n": 1}))
     server.receive(1, awareness_frame(encode_awareness([entry])))
     server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 2, "{}")])))
@@ -211,6 +213,17 @@ def test_awareness_client_moving_to_a_new_connection_is_not_removed_by_the_old()
     removal = server.disconnect(2)
     [(_, frame)] = removal.sends
     assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(77, 3, "null")]
+
+
+def test_another_users_socket_cannot_take_an_awareness_entry_over() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True, user=5)
+    server.connect(2, writable=False, user=6)
+    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(77, 1, '{"n":"Ada"}')])))
+    spoof = server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 9, "{}")])))
+    assert spoof.sends == [] and spoof.publish == []
+    assert server.awareness.state(77) == '{"n":"Ada"}'
+    assert server.disconnect(2).sends == [], "the spoofer's socket owned nothing to remove"
 
 
 def test_query_awareness_answers_with_present_states() -> None:
