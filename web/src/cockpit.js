@@ -6,6 +6,7 @@ import { Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip }
 import { h, $, clear } from "./dom.js";
 import { api } from "./api.js";
 import { toast } from "./toasts.js";
+import { exerciseFile } from "./languages.js";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
 
@@ -35,7 +36,8 @@ export class Cockpit {
     this.students = [];
     this.exercises = [];
     this.cells = new Map(); // "user:exercise" -> cell
-    this.docs = new Map(); // user id -> their first document
+    this.docs = new Map(); // user id -> their documents' names
+    this.files = new Map(); // exercise id -> the file it is done in (sum.py)
     this.signals = { comments: 0 };
     this.hands = new Map(); // hand id -> state: the pending ones are a signal
     this.charts = [];
@@ -79,6 +81,9 @@ export class Cockpit {
   }
 
   async start() {
+    // Where each exercise is done (one file per exercise, as the room opens it).
+    const { exercises = [] } = await api("GET", `/api/classrooms/${this.classroomId}/exercises`).catch(() => ({}));
+    for (const ex of exercises) this.files.set(String(ex.id), exerciseFile(ex));
     await this.refresh();
     setInterval(() => this.refresh(), REFRESH_MS);
   }
@@ -87,9 +92,10 @@ export class Cockpit {
     try {
       const grid = await api("GET", `/api/rooms/${this.roomId}/progress`);
       const { documents = [] } = await api("GET", `/api/rooms/${this.roomId}/docs`).catch(() => ({}));
+      this.docs.clear();
       for (const d of documents) {
         const owner = Number(d.name.split("/")[1]);
-        if (d.kind === "students" && !this.docs.has(owner)) this.docs.set(owner, d.name);
+        if (d.kind === "students") this.docs.set(owner, [...(this.docs.get(owner) ?? []), d.name]);
       }
       this.students = grid.students;
       const first = !this.exercises.length && grid.exercises.length;
@@ -119,8 +125,11 @@ export class Cockpit {
     this.analyticsTimer = setTimeout(() => this.analytics(), 1000);
   }
 
-  docOf(userId) {
-    return this.docs.get(userId) ?? `students/${userId}/main.py`;
+  /** The student's file for `exercise` (where they work on it), else their first file. */
+  docOf(userId, exercise) {
+    const file = this.files.get(String(exercise));
+    if (file) return `students/${userId}/${file}`;
+    return this.docs.get(userId)?.[0] ?? `students/${userId}/main.py`;
   }
 
   nameOf(userId) {
@@ -140,7 +149,7 @@ export class Cockpit {
       h("strong", {}, this.nameOf(c.user_id)), ` on ${c.exercise_id}: ${c.attempts} attempts, changed ${since(c.last_change_at, now)} `,
       c.last_error ? h("code", { class: "last-error" }, c.last_error) : null, " ",
       h("button", { type: "button", class: "secondary small", onclick: () => this.push({ to: "student", user_id: c.user_id }, c.exercise_id) }, `Push hint to ${this.nameOf(c.user_id)}`), " ",
-      h("a", { href: `/rooms/${this.roomId}?doc=${encodeURIComponent(this.docOf(c.user_id))}` }, "open code"))) : h("li", { class: "muted" }, "Nobody is stuck."));
+      h("a", { href: `/rooms/${this.roomId}?doc=${encodeURIComponent(this.docOf(c.user_id, c.exercise_id))}` }, "open code"))) : h("li", { class: "muted" }, "Nobody is stuck."));
     const head = h("tr", {}, h("th", { scope: "col" }, "Student"), this.exercises.map((e) => h("th", { scope: "col" }, e.title ?? e.id)));
     const rows = order.map((uid) => h("tr", { dataset: { user: uid } }, h("th", { scope: "row" }, this.nameOf(uid)),
       this.exercises.map((e) => {
@@ -148,7 +157,7 @@ export class Cockpit {
         const detail = [STATE_TEXT[c.state], c.attempts ? `${c.attempts} attempts` : "", c.last_change_at ? `changed ${since(c.last_change_at, now)}` : "", c.last_error ?? ""].filter(Boolean).join(" · ");
         return h("td", { class: `cell ${c.state}${c.stuck ? " stuck" : ""}`, title: detail, "aria-label": `${this.nameOf(uid)}, ${e.title ?? e.id}: ${detail}${c.stuck ? ", stuck" : ""}`,
           dataset: { user: uid, exercise: e.id, state: c.state, stuck: c.stuck ? "true" : "false" },
-          onclick: () => location.assign(`/rooms/${this.roomId}?doc=${encodeURIComponent(this.docOf(uid))}`) }, cellText(c));
+          onclick: () => location.assign(`/rooms/${this.roomId}?doc=${encodeURIComponent(this.docOf(uid, e.id))}`) }, cellText(c));
       })));
     clear(this.table, this.exercises.length ? h("table", { class: "class-grid" }, h("thead", {}, head), h("tbody", {}, rows)) : h("p", { class: "muted" }, "No exercises imported."));
     this.signals.stuck = new Set(stuck.map((c) => c.user_id)).size;
