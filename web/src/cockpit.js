@@ -2,6 +2,9 @@
 // exercises, stuck ones on top, live from progress.update), the quiet signals (stuck, hands,
 // comments: counters, never a popup over anything), pushing a hint or a message, and the
 // analytics of one exercise as charts (Chart.js, bundled) with CSV/JSON exports.
+// The grid, the signals and the stuck list sit above the students' code; the exercise tools and
+// analytics are a panel (panels.js) beside it, so the live tiles stay on the first screen
+// (tiles off screen let go of their sockets, see live.js).
 import { Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip } from "chart.js";
 import { h, $, clear } from "./dom.js";
 import { api } from "./api.js";
@@ -31,8 +34,9 @@ function cellText(c) {
 }
 
 export class Cockpit {
-  constructor(root, { roomId, classroomId, events }) {
-    Object.assign(this, { root, roomId, classroomId, events });
+  /** `root`: the cockpit's place above the students' code; `tools`: the body of its panel. */
+  constructor(root, { tools, roomId, classroomId, events }) {
+    Object.assign(this, { root, tools, roomId, classroomId, events });
     this.students = [];
     this.exercises = [];
     this.cells = new Map(); // "user:exercise" -> cell
@@ -67,17 +71,18 @@ export class Cockpit {
     clear(this.root,
       h("header", { class: "panel-head" }, h("h3", { id: "cockpit-title" }, "Class progress"), this.signalBar),
       h("section", { "aria-labelledby": "stuck-title" }, h("h4", { id: "stuck-title" }, "Stuck longest"), this.stuckList),
-      this.table,
-      h("section", { class: "cockpit-tools", "aria-labelledby": "analytics-title" },
-        h("h4", { id: "analytics-title" }, "Exercise"),
+      this.table);
+    clear(this.tools,
+      h("div", { class: "cockpit-tools" },
         h("div", { class: "row" }, h("label", { for: "cockpit-exercise" }, "Exercise"), this.exerciseSelect,
           h("button", { type: "button", class: "secondary", onclick: () => this.push({ to: "stuck" }) }, "Push a hint to the stuck"),
           h("label", { for: "cockpit-message", class: "sr-only" }, "Message"), this.message,
           h("button", { type: "button", class: "secondary", onclick: () => this.push({ to: "room", message: this.message.value.trim() }) }, "Send to the room")),
         this.summary,
-        h("div", { class: "charts" }, h("figure", {}, this.failCanvas, h("figcaption", {}, "Failures per test")),
-          h("figure", {}, this.attemptCanvas, h("figcaption", {}, "Students by attempts"))),
-        h("h5", {}, "Common errors"), this.errors, this.exports));
+        // Chart.js sizes a canvas to its parent: a box of its own, so the caption keeps its place.
+        h("div", { class: "charts" }, h("figure", {}, h("div", { class: "chart-box" }, this.failCanvas), h("figcaption", {}, "Failures per test")),
+          h("figure", {}, h("div", { class: "chart-box" }, this.attemptCanvas), h("figcaption", {}, "Students by attempts"))),
+        h("h3", {}, "Common errors"), this.errors, this.exports));
   }
 
   async start() {
