@@ -59,7 +59,9 @@ export class Cockpit {
   build() {
     this.signalBar = h("p", { class: "signals", "data-testid": "signals", "aria-live": "polite" });
     this.stuckList = h("ol", { class: "stuck-list", "data-testid": "stuck-list" });
-    this.table = h("div", { class: "cockpit-grid", "data-testid": "class-grid" });
+    // A region of its own that scrolls (a large class on a phone): focusable, so the keyboard
+    // can scroll it too.
+    this.table = h("div", { class: "cockpit-grid", "data-testid": "class-grid", role: "region", tabindex: "0", "aria-label": "Class grid: students by exercises" });
     this.exerciseSelect = h("select", { id: "cockpit-exercise", onchange: () => this.analytics() });
     this.message = h("input", { id: "cockpit-message", maxlength: 2000, placeholder: "A message for the students" });
     this.summary = h("div", { class: "analytics-summary", "data-testid": "analytics-summary" });
