@@ -186,7 +186,8 @@ async def test_inline_comment_reaches_the_students_gutter_and_follows_its_line(
     line = alice.locator(".cm-gutterElement").filter(has=alice.locator(".comment-mark"))
     await expect(line).to_have_count(1)
     marker_top = await line.bounding_box()
-    target = alice.locator(".cm-line").nth(2)
+    # Her editor's third line (the page also holds the hidden read-only demo editor).
+    target = alice.get_by_test_id("editor").locator(".cm-line").nth(2)
     await expect(target).to_contain_text("print(a - b)")  # and Ada's caret label
     target_top = await target.bounding_box()
     assert marker_top is not None and target_top is not None
