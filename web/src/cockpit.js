@@ -1,17 +1,33 @@
 // The instructor's cockpit on the dashboard's live view: the class grid (students ×
 // exercises, stuck ones on top, live from progress.update), the quiet signals (stuck, hands,
 // comments: counters, never a popup over anything), pushing a hint or a message, and the
-// analytics of one exercise as charts (Chart.js, bundled) with CSV/JSON exports.
+// analytics of one exercise as charts (Chart.js, in its own bundle static/charts.js, loaded
+// on the first chart) with CSV/JSON exports.
 // The grid, the signals and the stuck list sit above the students' code; the exercise tools and
 // analytics are a panel (panels.js) beside it, so the live tiles stay on the first screen
 // (tiles off screen let go of their sockets, see live.js).
-import { Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip } from "chart.js";
-import { h, $, clear } from "./dom.js";
+import { h, clear } from "./dom.js";
 import { api } from "./api.js";
 import { toast } from "./toasts.js";
 import { exerciseFile } from "./languages.js";
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
+let charts = null;
+
+/** Chart.js from static/charts.js (src/charts.js), loaded once, with app.js's version query. */
+export function loadCharts() {
+  charts ??= new Promise((resolve, reject) => {
+    const app = document.querySelector('script[src^="/static/app.js"]')?.getAttribute("src") ?? "/static/app.js";
+    const script = h("script", { src: app.replace("/static/app.js", "/static/charts.js"), async: true });
+    script.addEventListener("load", () => (window.ClassroomCharts?.Chart ? resolve(window.ClassroomCharts.Chart) : reject(new Error("the charts bundle is not Chart.js"))));
+    script.addEventListener("error", () => {
+      charts = null; // the next analytics try again
+      script.remove();
+      reject(new Error("the charts could not be loaded"));
+    });
+    document.head.append(script);
+  });
+  return charts;
+}
 
 // The stuck rule's "minutes without progress" moves with the clock: re-read the grid now and then.
 const REFRESH_MS = 30_000;
@@ -212,11 +228,18 @@ export class Cockpit {
       h("dt", {}, "Time to first pass"), h("dd", {}, `median ${secs(data.time_to_first_pass_seconds.median)}, p90 ${secs(data.time_to_first_pass_seconds.p90)}`)));
     clear(this.errors, data.errors.length ? data.errors.map((e) => h("li", {}, h("code", {}, e.example), ` × ${e.count} — `, e.students.map((s) => s.name).join(", "))) : h("li", { class: "muted" }, "No errors yet."));
     clear(this.exports, h("a", { href: `${base}?format=csv`, download: "" }, "Export analytics (CSV)"), " · ", h("a", { href: base, download: `analytics-${exercise}.json` }, "(JSON)"));
-    this.chart(0, this.failCanvas, data.tests.map((t) => t.test), data.tests.map((t) => t.failures), "failures");
-    this.chart(1, this.attemptCanvas, data.attempts_histogram.map((b) => String(b.attempts)), data.attempts_histogram.map((b) => b.students), "students");
+    let Chart;
+    try {
+      Chart = await loadCharts();
+    } catch (error) {
+      this.summary.append(h("p", { class: "error" }, `Charts unavailable: ${error.message}`));
+      return;
+    }
+    this.chart(Chart, 0, this.failCanvas, data.tests.map((t) => t.test), data.tests.map((t) => t.failures), "failures");
+    this.chart(Chart, 1, this.attemptCanvas, data.attempts_histogram.map((b) => String(b.attempts)), data.attempts_histogram.map((b) => b.students), "students");
   }
 
-  chart(slot, canvas, labels, values, label) {
+  chart(Chart, slot, canvas, labels, values, label) {
     const existing = this.charts[slot];
     if (existing) {
       existing.data.labels = labels;
