@@ -1,10 +1,10 @@
 """The HTML pages (Jinja2) and the static bundle of the web client.
 
 The pages carry no data of their own: each renders a skeleton plus a JSON boot block (page
-name, user, room id and the token the sockets need), and ``web/static/app.js`` fetches the
-rest from the JSON API. Who is signed in comes from the ``classroom_token`` cookie, which only
-``POST /api/session`` sets: HttpOnly (no script reads it) and SameSite=Lax (no other site's form
-can post with it).
+name, user, room id; no token: sockets open with single-use tickets from
+``POST /api/socket-tickets``), and ``web/static/app.js`` fetches the rest from the JSON API.
+Who is signed in comes from the ``classroom_token`` cookie, which only ``POST /api/session``
+sets: HttpOnly (no script reads it) and SameSite=Lax (no other site's form can post with it).
 """
 
 from __future__ import annotations
@@ -49,16 +49,17 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    # The page embeds a token: never serve it from a cache.
+    # The page names its user: never serve it from a cache.
     "Cache-Control": "no-store",
 }
 
 
 @cache
 def asset_version() -> str:
-    """A digest of the bundle and stylesheet, so a new build is never served from a cache."""
+    """A digest of the bundles and stylesheet, so a new build is never served from a cache
+    (charts.js is loaded by app.js with the same version query)."""
     digest = hashlib.sha256()
-    for name in ("app.js", "app.css"):
+    for name in ("app.js", "charts.js", "app.css"):
         path = STATIC_DIR / name
         digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()[:12]

@@ -1,16 +1,16 @@
-// Builds web/static/app.js, the one bundle every page loads.
-// The bundle is committed so the server needs no Node; web/check-bundle.sh rebuilds it in CI
-// and fails when the committed file is stale.
+// Builds the browser bundles into web/static/: app.js, the one bundle every page loads, and
+// charts.js (Chart.js for the dashboard's cockpit, loaded by it on demand, so that pages
+// without charts never download it; it sets window.ClassroomCharts).
+// The bundles are committed so the server needs no Node; web/check-bundle.sh rebuilds them in
+// CI (into BUNDLE_DIR) and fails when a committed file is stale.
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const outfile = process.env.BUNDLE_OUT ?? path.join(here, "static", "app.js");
+const outdir = process.env.BUNDLE_DIR ?? path.join(here, "static");
 
-const options = {
-  entryPoints: [path.join(here, "src", "main.js")],
-  outfile,
+const common = {
   bundle: true,
   minify: true,
   format: "iife",
@@ -23,13 +23,18 @@ const options = {
   logLevel: "warning",
   metafile: true,
 };
+const bundles = [
+  { ...common, entryPoints: [path.join(here, "src", "main.js")], outfile: path.join(outdir, "app.js") },
+  { ...common, entryPoints: [path.join(here, "src", "charts.js")], outfile: path.join(outdir, "charts.js"), globalName: "ClassroomCharts" },
+];
 
 if (process.argv.includes("--watch")) {
-  const context = await esbuild.context(options);
-  await context.watch();
+  for (const options of bundles) await (await esbuild.context(options)).watch();
   console.log("watching web/src for changes");
 } else {
-  const result = await esbuild.build(options);
-  const bytes = Object.values(result.metafile.outputs)[0].bytes;
-  console.log(`${path.relative(process.cwd(), outfile)}: ${bytes} bytes minified`);
+  for (const options of bundles) {
+    const result = await esbuild.build(options);
+    const bytes = Object.values(result.metafile.outputs)[0].bytes;
+    console.log(`${path.relative(process.cwd(), options.outfile)}: ${bytes} bytes minified`);
+  }
 }

@@ -147,3 +147,16 @@ async def test_bundle_is_served_gzipped(client: httpx.AsyncClient) -> None:
     assert response.headers["content-encoding"] == "gzip"
     assert response.num_bytes_downloaded < 400_000 < len(response.content)
     assert "room.snapshot" in response.text  # httpx has inflated it: the real bundle
+
+
+async def test_charts_are_a_bundle_of_their_own(client: httpx.AsyncClient) -> None:
+    # Chart.js (the cockpit's charts) stays out of the bundle every page loads; the dashboard
+    # loads static/charts.js when it draws its first chart.
+    app = await client.get("/static/app.js")
+    charts = await client.get("/static/charts.js", headers={"accept-encoding": "gzip"})
+    assert charts.status_code == 200
+    assert charts.headers["content-encoding"] == "gzip"
+    assert "var ClassroomCharts=" in charts.text
+    assert "Canvas is already in use" in charts.text  # Chart.js itself
+    assert "Canvas is already in use" not in app.text
+    assert "/static/charts.js" in app.text  # and app.js knows where to find it

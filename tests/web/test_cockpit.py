@@ -113,6 +113,10 @@ async def test_teacher_finds_the_stuck_pushes_hints_and_sees_them_pass(
     # Stuck longest on top: Alice failed first.
     await expect(stuck.first).to_contain_text("Alice")
     await expect(stuck.first.locator(".last-error")).to_contain_text("expected")
+    # "open code" opens the file the exercise is done in.
+    await expect(stuck.first.get_by_role("link", name="open code")).to_have_attribute(
+        "href", re.compile(r"%2Fsum\.py$")
+    )
     # The grid puts the stuck students' rows first.
     rows = grid.locator("tbody tr")
     await expect(rows.nth(2)).to_have_attribute("data-user", str(ids["Carol"]))
@@ -141,11 +145,10 @@ async def test_teacher_finds_the_stuck_pushes_hints_and_sees_them_pass(
     await bob.get_by_test_id("editor").locator(".cm-content").press("Control+End")
     await bob.keyboard.type("print(a + b)")
     await wait_text(bob, r"print\(a \+ b\)$")
-    # The server has his keystrokes once the teacher's live tile shows them (a tile is live
-    # while on screen).
-    tile = dashboard.locator(f'li.tile[data-doc="students/{ids["Bob"]}/main.py"]')
-    await tile.scroll_into_view_if_needed()
-    await expect(tile.locator(".cm-content")).to_contain_text("print(a + b)")
+    # The server has his keystrokes once the teacher's live tile shows them (the exercise's
+    # own file: one file per exercise, named after it).
+    tile = dashboard.locator(f'li.tile[data-doc="students/{ids["Bob"]}/sum.py"] .cm-content')
+    await expect(tile).to_contain_text("print(a + b)")
     await bob.get_by_role("button", name="Submit").click()
     await expect(bob.get_by_test_id("grade-score")).to_contain_text("2 of 2", timeout=30_000)
     await expect(cell("Bob")).to_have_attribute("data-state", "passed")
@@ -169,7 +172,7 @@ async def test_inline_comment_reaches_the_students_gutter_and_follows_its_line(
     alice = await student_page(browser, classroom, classroom.alice)
     await put_code(alice, "a, b = map(int, input().split())\nprint(a - b)\n")
     teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
-    doc = f"students/{classroom.alice.id}/main.py"
+    doc = f"students/{classroom.alice.id}/sum.py"  # the exercise's own file
     teacher = await open_page(
         teacher_ctx, classroom.url(f"/rooms/{classroom.room_id}?doc={doc.replace('/', '%2F')}")
     )
@@ -189,7 +192,8 @@ async def test_inline_comment_reaches_the_students_gutter_and_follows_its_line(
     line = alice.locator(".cm-gutterElement").filter(has=alice.locator(".comment-mark"))
     await expect(line).to_have_count(1)
     marker_top = await line.bounding_box()
-    target = alice.locator(".cm-line").nth(2)
+    # Her editor's third line (the page also holds the hidden read-only demo editor).
+    target = alice.get_by_test_id("editor").locator(".cm-line").nth(2)
     await expect(target).to_contain_text("print(a - b)")  # and Ada's caret label
     target_top = await target.bounding_box()
     assert marker_top is not None and target_top is not None

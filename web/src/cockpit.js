@@ -1,13 +1,33 @@
 // The instructor's cockpit on the dashboard's live view: the class grid (students ×
 // exercises, stuck ones on top, live from progress.update), the quiet signals (stuck, hands,
 // comments: counters, never a popup over anything), pushing a hint or a message, and the
-// analytics of one exercise as charts (Chart.js, bundled) with CSV/JSON exports.
-import { Chart, BarController, BarElement, CategoryScale, LinearScale, Tooltip } from "chart.js";
-import { h, $, clear } from "./dom.js";
+// analytics of one exercise as charts (Chart.js, in its own bundle static/charts.js, loaded
+// on the first chart) with CSV/JSON exports.
+// The grid, the signals and the stuck list sit above the students' code; the exercise tools and
+// analytics are a panel (panels.js) beside it, so the live tiles stay on the first screen
+// (tiles off screen let go of their sockets, see live.js).
+import { h, clear } from "./dom.js";
 import { api } from "./api.js";
 import { toast } from "./toasts.js";
+import { exerciseFile } from "./languages.js";
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
+let charts = null;
+
+/** Chart.js from static/charts.js (src/charts.js), loaded once, with app.js's version query. */
+export function loadCharts() {
+  charts ??= new Promise((resolve, reject) => {
+    const app = document.querySelector('script[src^="/static/app.js"]')?.getAttribute("src") ?? "/static/app.js";
+    const script = h("script", { src: app.replace("/static/app.js", "/static/charts.js"), async: true });
+    script.addEventListener("load", () => (window.ClassroomCharts?.Chart ? resolve(window.ClassroomCharts.Chart) : reject(new Error("the charts bundle is not Chart.js"))));
+    script.addEventListener("error", () => {
+      charts = null; // the next analytics try again
+      script.remove();
+      reject(new Error("the charts could not be loaded"));
+    });
+    document.head.append(script);
+  });
+  return charts;
+}
 
 // The stuck rule's "minutes without progress" moves with the clock: re-read the grid now and then.
 const REFRESH_MS = 30_000;
@@ -30,12 +50,14 @@ function cellText(c) {
 }
 
 export class Cockpit {
-  constructor(root, { roomId, classroomId, events }) {
-    Object.assign(this, { root, roomId, classroomId, events });
+  /** `root`: the cockpit's place above the students' code; `tools`: the body of its panel. */
+  constructor(root, { tools, roomId, classroomId, events }) {
+    Object.assign(this, { root, tools, roomId, classroomId, events });
     this.students = [];
     this.exercises = [];
     this.cells = new Map(); // "user:exercise" -> cell
-    this.docs = new Map(); // user id -> their first document
+    this.docs = new Map(); // user id -> their documents' names
+    this.files = new Map(); // exercise id -> the file it is done in (sum.py)
     this.signals = { comments: 0 };
     this.hands = new Map(); // hand id -> state: the pending ones are a signal
     this.charts = [];
@@ -53,7 +75,9 @@ export class Cockpit {
   build() {
     this.signalBar = h("p", { class: "signals", "data-testid": "signals", "aria-live": "polite" });
     this.stuckList = h("ol", { class: "stuck-list", "data-testid": "stuck-list" });
-    this.table = h("div", { class: "cockpit-grid", "data-testid": "class-grid" });
+    // A region of its own that scrolls (a large class on a phone): focusable, so the keyboard
+    // can scroll it too.
+    this.table = h("div", { class: "cockpit-grid", "data-testid": "class-grid", role: "region", tabindex: "0", "aria-label": "Class grid: students by exercises" });
     this.exerciseSelect = h("select", { id: "cockpit-exercise", onchange: () => this.analytics() });
     this.message = h("input", { id: "cockpit-message", maxlength: 2000, placeholder: "A message for the students" });
     this.summary = h("div", { class: "analytics-summary", "data-testid": "analytics-summary" });
@@ -67,19 +91,20 @@ export class Cockpit {
     clear(this.root,
       h("header", { class: "panel-head" }, h("h3", { id: "cockpit-title" }, "Class progress"), this.signalBar),
       h("section", { "aria-labelledby": "stuck-title" }, h("h4", { id: "stuck-title" }, "Stuck longest"), this.stuckList),
-      this.table,
-      h("section", { class: "cockpit-tools", "aria-labelledby": "analytics-title" },
-        h("h4", { id: "analytics-title" }, "Exercise"),
+      this.table);
+    clear(this.tools,
+      h("div", { class: "cockpit-tools" },
         h("div", { class: "row" }, h("label", { for: "cockpit-exercise" }, "Exercise"), this.exerciseSelect,
           h("button", { type: "button", class: "secondary", onclick: () => this.push({ to: "stuck" }) }, "Push a hint to the stuck"),
           h("label", { for: "cockpit-message", class: "sr-only" }, "Message"), this.message,
           h("button", { type: "button", class: "secondary", onclick: () => this.push({ to: "room", message: this.message.value.trim() }) }, "Send to the room")),
         this.summary,
-        h("div", { class: "charts" }, h("figure", {}, this.failCanvas, h("figcaption", {}, "Failures per test")),
-          h("figure", {}, this.attemptCanvas, h("figcaption", {}, "Students by attempts"))),
-        h("h5", {}, "Common errors"), this.errors, this.exports),
-      h("section", { class: "cockpit-tools", "aria-labelledby": "demo-analytics-title" },
-        h("h4", { id: "demo-analytics-title" }, "Demo"),
+        // Chart.js sizes a canvas to its parent: a box of its own, so the caption keeps its place.
+        h("div", { class: "charts" }, h("figure", {}, h("div", { class: "chart-box" }, this.failCanvas), h("figcaption", {}, "Failures per test")),
+          h("figure", {}, h("div", { class: "chart-box" }, this.attemptCanvas), h("figcaption", {}, "Students by attempts"))),
+        h("h3", {}, "Common errors"), this.errors, this.exports),
+      h("div", { class: "cockpit-tools", "aria-labelledby": "demo-analytics-title" },
+        h("h3", { id: "demo-analytics-title" }, "Demo"),
         h("div", { class: "row" }, h("label", { for: "cockpit-demo" }, "Demo"), this.demoSelect),
         this.demoBody));
   }
@@ -102,6 +127,9 @@ export class Cockpit {
   }
 
   async start() {
+    // Where each exercise is done (one file per exercise, as the room opens it).
+    const { exercises = [] } = await api("GET", `/api/classrooms/${this.classroomId}/exercises`).catch(() => ({}));
+    for (const ex of exercises) this.files.set(String(ex.id), exerciseFile(ex));
     await this.refresh();
     const { demos = [] } = await api("GET", `/api/classrooms/${this.classroomId}/demos`).catch(() => ({}));
     if (demos.length) {
@@ -117,9 +145,10 @@ export class Cockpit {
     try {
       const grid = await api("GET", `/api/rooms/${this.roomId}/progress`);
       const { documents = [] } = await api("GET", `/api/rooms/${this.roomId}/docs`).catch(() => ({}));
+      this.docs.clear();
       for (const d of documents) {
         const owner = Number(d.name.split("/")[1]);
-        if (d.kind === "students" && !this.docs.has(owner)) this.docs.set(owner, d.name);
+        if (d.kind === "students") this.docs.set(owner, [...(this.docs.get(owner) ?? []), d.name]);
       }
       this.students = grid.students;
       const first = !this.exercises.length && grid.exercises.length;
@@ -149,8 +178,11 @@ export class Cockpit {
     this.analyticsTimer = setTimeout(() => this.analytics(), 1000);
   }
 
-  docOf(userId) {
-    return this.docs.get(userId) ?? `students/${userId}/main.py`;
+  /** The student's file for `exercise` (where they work on it), else their first file. */
+  docOf(userId, exercise) {
+    const file = this.files.get(String(exercise));
+    if (file) return `students/${userId}/${file}`;
+    return this.docs.get(userId)?.[0] ?? `students/${userId}/main.py`;
   }
 
   nameOf(userId) {
@@ -170,7 +202,7 @@ export class Cockpit {
       h("strong", {}, this.nameOf(c.user_id)), ` on ${c.exercise_id}: ${c.attempts} attempts, changed ${since(c.last_change_at, now)} `,
       c.last_error ? h("code", { class: "last-error" }, c.last_error) : null, " ",
       h("button", { type: "button", class: "secondary small", onclick: () => this.push({ to: "student", user_id: c.user_id }, c.exercise_id) }, `Push hint to ${this.nameOf(c.user_id)}`), " ",
-      h("a", { href: `/rooms/${this.roomId}?doc=${encodeURIComponent(this.docOf(c.user_id))}` }, "open code"))) : h("li", { class: "muted" }, "Nobody is stuck."));
+      h("a", { href: `/rooms/${this.roomId}?doc=${encodeURIComponent(this.docOf(c.user_id, c.exercise_id))}` }, "open code"))) : h("li", { class: "muted" }, "Nobody is stuck."));
     const head = h("tr", {}, h("th", { scope: "col" }, "Student"), this.exercises.map((e) => h("th", { scope: "col" }, e.title ?? e.id)));
     const rows = order.map((uid) => h("tr", { dataset: { user: uid } }, h("th", { scope: "row" }, this.nameOf(uid)),
       this.exercises.map((e) => {
@@ -178,7 +210,7 @@ export class Cockpit {
         const detail = [STATE_TEXT[c.state], c.attempts ? `${c.attempts} attempts` : "", c.last_change_at ? `changed ${since(c.last_change_at, now)}` : "", c.last_error ?? ""].filter(Boolean).join(" · ");
         return h("td", { class: `cell ${c.state}${c.stuck ? " stuck" : ""}`, title: detail, "aria-label": `${this.nameOf(uid)}, ${e.title ?? e.id}: ${detail}${c.stuck ? ", stuck" : ""}`,
           dataset: { user: uid, exercise: e.id, state: c.state, stuck: c.stuck ? "true" : "false" },
-          onclick: () => location.assign(`/rooms/${this.roomId}?doc=${encodeURIComponent(this.docOf(uid))}`) }, cellText(c));
+          onclick: () => location.assign(`/rooms/${this.roomId}?doc=${encodeURIComponent(this.docOf(uid, e.id))}`) }, cellText(c));
       })));
     clear(this.table, this.exercises.length ? h("table", { class: "class-grid" }, h("thead", {}, head), h("tbody", {}, rows)) : h("p", { class: "muted" }, "No exercises imported."));
     this.signals.stuck = new Set(stuck.map((c) => c.user_id)).size;
@@ -226,11 +258,18 @@ export class Cockpit {
       h("dt", {}, "Time to first pass"), h("dd", {}, `median ${secs(data.time_to_first_pass_seconds.median)}, p90 ${secs(data.time_to_first_pass_seconds.p90)}`)));
     clear(this.errors, data.errors.length ? data.errors.map((e) => h("li", {}, h("code", {}, e.example), ` × ${e.count} — `, e.students.map((s) => s.name).join(", "))) : h("li", { class: "muted" }, "No errors yet."));
     clear(this.exports, h("a", { href: `${base}?format=csv`, download: "" }, "Export analytics (CSV)"), " · ", h("a", { href: base, download: `analytics-${exercise}.json` }, "(JSON)"));
-    this.chart(0, this.failCanvas, data.tests.map((t) => t.test), data.tests.map((t) => t.failures), "failures");
-    this.chart(1, this.attemptCanvas, data.attempts_histogram.map((b) => String(b.attempts)), data.attempts_histogram.map((b) => b.students), "students");
+    let Chart;
+    try {
+      Chart = await loadCharts();
+    } catch (error) {
+      this.summary.append(h("p", { class: "error" }, `Charts unavailable: ${error.message}`));
+      return;
+    }
+    this.chart(Chart, 0, this.failCanvas, data.tests.map((t) => t.test), data.tests.map((t) => t.failures), "failures");
+    this.chart(Chart, 1, this.attemptCanvas, data.attempts_histogram.map((b) => String(b.attempts)), data.attempts_histogram.map((b) => b.students), "students");
   }
 
-  chart(slot, canvas, labels, values, label) {
+  chart(Chart, slot, canvas, labels, values, label) {
     const existing = this.charts[slot];
     if (existing) {
       existing.data.labels = labels;

@@ -36,3 +36,12 @@ export function docWithLanguage(doc, lang) {
   const stem = dot > slash ? doc.slice(0, dot) : doc;
   return `${stem}.${lang.ext}`;
 }
+
+/** The file an exercise is done in: its starter's file when it has a name of its own
+ * (fizzbuzz.py), else one named after the exercise (shout.py), so that each exercise keeps
+ * its own file and its starter never lands on top of other work. */
+export function exerciseFile(exercise, lang = languageById(exercise.language)) {
+  const names = Object.keys(exercise.starter ?? {});
+  if (names.length && names[0] !== `main.${lang.ext}` && !names[0].includes("/")) return names[0];
+  return `${exercise.id}.${lang.ext}`;
+}

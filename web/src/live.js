@@ -138,7 +138,8 @@ export async function bootLive(boot, roomId) {
     .on("quiz.opened", (m) => demo.showQuiz(m))
     .on("quiz.tally", (m) => demo.showTally(m))
     .on("quiz.closed", (m) => demo.closeQuiz(m));
-  await new Cockpit($("#cockpit"), { roomId, classroomId: room.classroom_id, events }).start();
+  const tools = addPanel("exercise", "Exercise analytics", { order: 15 });
+  await new Cockpit($("#cockpit"), { tools, roomId, classroomId: room.classroom_id, events }).start();
   events.connect();
 }
 

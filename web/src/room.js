@@ -5,7 +5,7 @@ import { h, $, clear } from "./dom.js";
 import { api } from "./api.js";
 import { openDoc } from "./collab.js";
 import { createEditor } from "./editor.js";
-import { LANGUAGES, languageById, languageOfDoc, docWithLanguage } from "./languages.js";
+import { LANGUAGES, languageById, languageOfDoc, docWithLanguage, exerciseFile } from "./languages.js";
 import { RoomEvents } from "./events.js";
 import { OutputPane } from "./output.js";
 import { DemoPanel } from "./demo.js";
@@ -82,15 +82,6 @@ class DocEditor {
       if (text && ytext.length === 0) ytext.insert(0, text);
     });
   }
-}
-
-/** The file an exercise is done in: its starter's file when it has a name of its own
- * (fizzbuzz.py), else one named after the exercise (shout.py), so that each exercise keeps
- * its own file and its starter never lands on top of other work. */
-export function exerciseFile(exercise, lang) {
-  const names = Object.keys(exercise.starter ?? {});
-  if (names.length && names[0] !== `main.${lang.ext}` && !names[0].includes("/")) return names[0];
-  return `${exercise.id}.${lang.ext}`;
 }
 
 export async function bootRoom(boot) {
