@@ -152,6 +152,11 @@ class LessonState:
         self.rotate_at = now + rotate_every if rotate_every else 0.0
         return self._pairs_events(now)
 
+    def regroup(self, pairs: list[Pair], now: float) -> list[Outgoing]:
+        """Groups changed within this pairing (students re-paired after a partner left)."""
+        self.pairs = pairs
+        return self._pairs_events(now)
+
     def rotate(self, now: float) -> list[Outgoing]:
         """Each pair's next member drives; the rotation timer starts over."""
         self.pairs = [rotate(p) for p in self.pairs]

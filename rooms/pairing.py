@@ -142,9 +142,7 @@ def repair(pairs: Sequence[Pair], online: Collection[int], rng: random.Random) -
         intact = [p for p in kept if sum(m in online for m in p.members) >= 2]
         if intact:
             target = min(intact, key=lambda p: len(p.members))
-            kept[kept.index(target)] = Pair(
-                target.group, (*target.members, student), target.driver
-            )
+            kept[kept.index(target)] = Pair(target.group, (*target.members, student), target.driver)
         else:
             kept.append(old)
     return kept

@@ -50,6 +50,10 @@ from server.gamification.room import catalog, open_leaderboard, standings
 from server.grading import api as grading_api
 from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
+from server.lesson import api as lesson_api
+from server.lesson import progress as lesson_progress
+from server.lesson.component import Lesson
+from server.lesson.state import LessonStore, MemoryLessons, RedisLessons
 from server.metrics import Metrics, MetricsMiddleware
 from server.runs import api as runs_api
 from server.runs.component import Runs
@@ -74,6 +78,8 @@ def all_routes() -> list[BaseRoute]:
         *documents_api.routes,
         *demos_api.routes,
         *runs_api.routes,
+        *lesson_api.routes,
+        *lesson_progress.routes,
     ]
 
 
@@ -87,6 +93,10 @@ def open_presence(settings: Settings) -> LocalPresence:
 
 def open_presenters(settings: Settings) -> PresenterStore:
     return RedisPresenters(settings.redis_url) if settings.redis_url else MemoryPresenters()
+
+
+def open_lessons(settings: Settings) -> LessonStore:
+    return RedisLessons(settings.redis_url) if settings.redis_url else MemoryLessons()
 
 
 def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metrics) -> Components:
@@ -104,6 +114,8 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         max_per_room=settings.max_connections_per_room,
         max_per_user=settings.max_connections_per_user,
     )
+    lessons = open_lessons(settings)
+    doc_roles = RoomRoles(store, locks=lessons)
     sources = Sources(store, docs)
     gamification = Gamification(store, open_leaderboard(settings), catalog=catalog(settings))
     hands = HelpQueue(store, hub)
@@ -128,6 +140,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     hub.snapshot_part("members", members)
     hub.snapshot_part("leaderboard", leaderboard)
     hub.handle("ping", ping)
+    lesson = Lesson(store, hub, docs, roles=doc_roles, bus=bus, lessons=lessons)
     return Components(
         settings=settings,
         store=store,
@@ -136,12 +149,13 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         signer=TokenSigner(settings.secret_key, settings.token_ttl_seconds),
         hub=hub,
         docs=docs,
-        doc_roles=RoomRoles(store),
+        doc_roles=doc_roles,
         gamification=gamification,
         hands=hands,
         runs=runs,
         submissions=submissions,
         demos=demos,
+        lesson=lesson,
     )
 
 

@@ -21,6 +21,7 @@ from server.events.hub import RoomHub
 from server.gamification.game import Gamification
 from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
+from server.lesson.component import Lesson
 from server.metrics import Metrics
 from server.runs.component import Runs
 from server.settings import Settings
@@ -48,9 +49,18 @@ class Components:
     runs: Runs
     submissions: Submissions
     demos: LiveDemos
+    lesson: Lesson
 
     def lifecycle(self) -> list[Lifecycle]:
         """What starts with the process, in order (after the bus, which everything publishes
         on); it closes in reverse. The runs close after demos, documents and submissions
         (whose tasks wait on runs) and record the last results."""
-        return [self.hub, self.gamification, self.runs, self.submissions, self.docs, self.demos]
+        return [
+            self.hub,
+            self.gamification,
+            self.runs,
+            self.submissions,
+            self.docs,
+            self.demos,
+            self.lesson,
+        ]

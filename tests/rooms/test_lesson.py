@@ -62,8 +62,14 @@ def test_pairs_each_hear_their_own_group_and_the_staff_hear_all() -> None:
     assert out[0][0] == STAFF_AUDIENCE and len(out[0][1]["groups"]) == 2
     assert out[1] == (
         only(1, 2),
-        {"type": "pairs.yours", "round": 1, "group": "r1g1", "members": [1, 2], "driver": 1,
-         "rotate_in": 300},
+        {
+            "type": "pairs.yours",
+            "round": 1,
+            "group": "r1g1",
+            "members": [1, 2],
+            "driver": 1,
+            "rotate_in": 300,
+        },
     )
     assert dict(state.lock().drivers) == {"r1g1": 1, "r1g2": 4}
     assert not state.rotation_due(299.0) and state.rotation_due(300.0)

@@ -55,7 +55,11 @@ def test_one_student_cannot_be_paired() -> None:
 
 def test_rotation_cycles_through_a_trio() -> None:
     pair = Pair("g", (1, 2, 3), 2)
-    assert [rotate(pair).driver, rotate(rotate(pair)).driver, rotate(rotate(rotate(pair))).driver] == [3, 1, 2]
+    assert [
+        rotate(pair).driver,
+        rotate(rotate(pair)).driver,
+        rotate(rotate(rotate(pair))).driver,
+    ] == [3, 1, 2]
 
 
 def test_repair_pairs_the_students_left_alone() -> None:
@@ -63,7 +67,14 @@ def test_repair_pairs_the_students_left_alone() -> None:
     online = {1, 2, 4, 6, 8}  # 3, 5, 7 left: 4, 6, 8 are alone
     fixed = repair(pairs, online, random.Random(2))
     # Two of the three left alone make a new pair; the third joins the intact pair "a".
-    assert [p for p in fixed if p.group.endswith("x")][0].members in {(4, 6), (6, 4), (4, 8), (8, 4), (6, 8), (8, 6)}
+    assert next(p for p in fixed if p.group.endswith("x")).members in {
+        (4, 6),
+        (6, 4),
+        (4, 8),
+        (8, 4),
+        (6, 8),
+        (8, 6),
+    }
     group_a = next(p for p in fixed if p.group == "a")
     assert group_a.members[:2] == (1, 2) and len(group_a.members) == 3
     placed = sorted(m for p in fixed for m in p.members if m in online)
