@@ -51,6 +51,7 @@ from server.grading import api as grading_api
 from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
 from server.lesson import api as lesson_api
+from server.lesson import pages as lesson_pages
 from server.lesson import progress as lesson_progress
 from server.lesson.component import Lesson
 from server.lesson.state import LessonStore, MemoryLessons, RedisLessons
@@ -80,6 +81,7 @@ def all_routes() -> list[BaseRoute]:
         *runs_api.routes,
         *lesson_api.routes,
         *lesson_progress.routes,
+        *lesson_pages.routes,
     ]
 
 

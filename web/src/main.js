@@ -4,10 +4,12 @@
 import { bootJoin, bootLogin } from "./forms.js";
 import { bootDashboard } from "./dashboard.js";
 import { bootRoom } from "./room.js";
+import { bootProjector } from "./projector.js";
+import { bootProgress } from "./progress.js";
 import { endSession } from "./api.js";
 import { toast } from "./toasts.js";
 
-const PAGES = { join: bootJoin, login: bootLogin, dashboard: bootDashboard, room: bootRoom };
+const PAGES = { join: bootJoin, login: bootLogin, dashboard: bootDashboard, room: bootRoom, projector: bootProjector, progress: bootProgress };
 
 function readBoot() {
   const el = document.getElementById("boot");

@@ -13,6 +13,7 @@ import { ExercisePanel } from "./exercise.js";
 import { Presence } from "./presence.js";
 import { Leaderboard } from "./leaderboard.js";
 import { toast } from "./toasts.js";
+import { attachLesson } from "./lessonroom.js";
 
 const DOC_STATUS = {
   connecting: "Connecting…",
@@ -265,6 +266,7 @@ export async function bootRoom(boot) {
     .on("error", (m) => {
       if (m.ref !== undefined && m.ref === runRef) output.error(m.message ?? "The run was refused.");
       else if (!exercise.refused(m)) toast("Problem", m.message ?? String(m.code ?? "error"), "error");
-    })
-    .connect();
+    });
+  attachLesson(events, { room: roomId, me: user.id, role: boot.role, doc, send, nameOf: (id) => presence.members.get(String(id))?.name });
+  events.connect();
 }

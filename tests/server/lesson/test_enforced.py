@@ -25,10 +25,14 @@ async def yjs() -> AsyncIterator[YjsHarness]:
         yield harness
 
 
-async def _open(yjs: YjsHarness, server: LiveServer, lesson: Lesson, client: str, doc: str,
-                token: str) -> dict[str, object]:
+async def _open(
+    yjs: YjsHarness, server: LiveServer, lesson: Lesson, client: str, doc: str, *, token: str
+) -> dict[str, object]:
     return await yjs.call(
-        "open", client=client, url=f"{server.ws_url}/yjs", doc=f"{lesson.room_id}/{doc}",
+        "open",
+        client=client,
+        url=f"{server.ws_url}/yjs",
+        doc=f"{lesson.room_id}/{doc}",
         token=token,
     )
 
@@ -37,16 +41,19 @@ async def test_a_frozen_editor_is_dropped_and_unfreezing_lets_it_write_again(
     server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
 ) -> None:
     doc = f"students/{live_lesson.alice.id}/main.py"
-    await _open(yjs, server, live_lesson, "alice", doc, live_lesson.alice.token)
-    await _open(yjs, server, live_lesson, "teacher", doc, live_lesson.teacher.token)
+    await _open(yjs, server, live_lesson, "alice", doc, token=live_lesson.alice.token)
+    await _open(yjs, server, live_lesson, "teacher", doc, token=live_lesson.teacher.token)
     await yjs.call("insert", client="alice", text="a = 1\n")
     await yjs.call("wait_text", client="teacher", equals="a = 1\n")
 
-    async with await EventClient.open(
-        server.ws_url, live_lesson.room_id, live_lesson.teacher.token
-    ) as teacher, await EventClient.open(
-        server.ws_url, live_lesson.room_id, live_lesson.alice.token
-    ) as alice_events:
+    async with (
+        await EventClient.open(
+            server.ws_url, live_lesson.room_id, live_lesson.teacher.token
+        ) as teacher,
+        await EventClient.open(
+            server.ws_url, live_lesson.room_id, live_lesson.alice.token
+        ) as alice_events,
+    ):
         snap = await alice_events.expect("room.snapshot")
         assert snap["lesson"]["freeze"] is None
         await teacher.expect("room.snapshot")
@@ -67,7 +74,7 @@ async def test_a_frozen_editor_is_dropped_and_unfreezing_lets_it_write_again(
 
         # A socket opened while frozen is read-only too.
         await yjs.call("destroy", client="alice")
-        await _open(yjs, server, live_lesson, "alice2", doc, live_lesson.alice.token)
+        await _open(yjs, server, live_lesson, "alice2", doc, token=live_lesson.alice.token)
         await yjs.call("insert", client="alice2", text="again\n")
         await yjs.call("wait_denied", client="alice2")
 
@@ -75,7 +82,7 @@ async def test_a_frozen_editor_is_dropped_and_unfreezing_lets_it_write_again(
         await teacher.expect("lesson.done", ref=2)
         await alice_events.expect("lesson.unfrozen")
         await yjs.call("destroy", client="alice2")
-        await _open(yjs, server, live_lesson, "alice3", doc, live_lesson.alice.token)
+        await _open(yjs, server, live_lesson, "alice3", doc, token=live_lesson.alice.token)
         await yjs.call("insert", client="alice3", text="b = 2\n")
         await yjs.call("wait_text", client="teacher", contains=["b = 2"])
         assert "HACK" not in (await yjs.call("text", client="teacher"))["text"]
@@ -84,13 +91,15 @@ async def test_a_frozen_editor_is_dropped_and_unfreezing_lets_it_write_again(
 async def test_a_navigator_cannot_write_and_rotation_hands_over_the_keyboard(
     server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
 ) -> None:
-    async with await EventClient.open(
-        server.ws_url, live_lesson.room_id, live_lesson.teacher.token
-    ) as teacher, await EventClient.open(
-        server.ws_url, live_lesson.room_id, live_lesson.alice.token
-    ) as alice, await EventClient.open(
-        server.ws_url, live_lesson.room_id, live_lesson.bob.token
-    ) as bob:
+    async with (
+        await EventClient.open(
+            server.ws_url, live_lesson.room_id, live_lesson.teacher.token
+        ) as teacher,
+        await EventClient.open(
+            server.ws_url, live_lesson.room_id, live_lesson.alice.token
+        ) as alice,
+        await EventClient.open(server.ws_url, live_lesson.room_id, live_lesson.bob.token) as bob,
+    ):
         for client in (teacher, alice, bob):
             await client.expect("room.snapshot")
         await teacher.send({"type": "pairs.make", "strategy": "random", "ref": "p"})
@@ -103,8 +112,8 @@ async def test_a_navigator_cannot_write_and_rotation_hands_over_the_keyboard(
         accounts = {live_lesson.alice.id: live_lesson.alice, live_lesson.bob.id: live_lesson.bob}
         navigator_id = next(uid for uid in accounts if uid != driver_id)
         doc = f"pairs/{group['group']}/main.py"
-        await _open(yjs, server, live_lesson, "driver", doc, accounts[driver_id].token)
-        await _open(yjs, server, live_lesson, "navigator", doc, accounts[navigator_id].token)
+        await _open(yjs, server, live_lesson, "driver", doc, token=accounts[driver_id].token)
+        await _open(yjs, server, live_lesson, "navigator", doc, token=accounts[navigator_id].token)
 
         await yjs.call("insert", client="navigator", text="NAV\n")
         await yjs.call("wait_denied", client="navigator")
@@ -113,7 +122,7 @@ async def test_a_navigator_cannot_write_and_rotation_hands_over_the_keyboard(
         # (The refused text stays only in the navigator's own copy; the page never lets a
         # navigator type, and a fresh copy shows what the server holds.)
         await yjs.call("destroy", client="navigator")
-        await _open(yjs, server, live_lesson, "navigator", doc, accounts[navigator_id].token)
+        await _open(yjs, server, live_lesson, "navigator", doc, token=accounts[navigator_id].token)
         assert (await yjs.call("text", client="navigator"))["text"] == "drive = 1\n"
 
         await teacher.send({"type": "pairs.rotate", "ref": "r"})
@@ -172,8 +181,8 @@ async def test_push_fills_empty_files_and_keeps_typed_text(
 ) -> None:
     alice_doc = f"students/{live_lesson.alice.id}/main.py"
     bob_doc = f"students/{live_lesson.bob.id}/main.py"
-    await _open(yjs, server, live_lesson, "alice", alice_doc, live_lesson.alice.token)
-    await _open(yjs, server, live_lesson, "bob", bob_doc, live_lesson.bob.token)
+    await _open(yjs, server, live_lesson, "alice", alice_doc, token=live_lesson.alice.token)
+    await _open(yjs, server, live_lesson, "bob", bob_doc, token=live_lesson.bob.token)
     await yjs.call("insert", client="alice", text="mine = True\n")
     async with httpx.AsyncClient(base_url=server.url) as http:
         # Over HTTP, the same command as on the socket.
@@ -184,7 +193,11 @@ async def test_push_fills_empty_files_and_keeps_typed_text(
         )
         assert pushed.status_code == 200, pushed.text
         assert pushed.json() | {"files": None} == {
-            "type": "lesson.pushed", "files": None, "students": 2, "written": 1, "skipped": 1
+            "type": "lesson.pushed",
+            "files": None,
+            "students": 2,
+            "written": 1,
+            "skipped": 1,
         }
         await yjs.call("wait_text", client="bob", equals="def solve():\n    pass\n")
         assert (await yjs.call("text", client="alice"))["text"] == "mine = True\n"
