@@ -7,6 +7,8 @@ import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outfile = process.env.BUNDLE_OUT ?? path.join(here, "static", "app.js");
+// Mermaid is a bundle of its own, loaded on demand by pages that show a diagram.
+const mermaidOut = process.env.MERMAID_OUT ?? path.join(here, "static", "mermaid.js");
 
 const options = {
   entryPoints: [path.join(here, "src", "main.js")],
@@ -24,12 +26,15 @@ const options = {
   metafile: true,
 };
 
+const mermaidOptions = { ...options, entryPoints: [path.join(here, "src", "diagrams.js")], outfile: mermaidOut };
+
 if (process.argv.includes("--watch")) {
-  const context = await esbuild.context(options);
-  await context.watch();
+  for (const each of [options, mermaidOptions]) await (await esbuild.context(each)).watch();
   console.log("watching web/src for changes");
 } else {
-  const result = await esbuild.build(options);
-  const bytes = Object.values(result.metafile.outputs)[0].bytes;
-  console.log(`${path.relative(process.cwd(), outfile)}: ${bytes} bytes minified`);
+  for (const each of [options, mermaidOptions]) {
+    const result = await esbuild.build(each);
+    const bytes = Object.values(result.metafile.outputs)[0].bytes;
+    console.log(`${path.relative(process.cwd(), each.outfile)}: ${bytes} bytes minified`);
+  }
 }

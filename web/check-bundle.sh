@@ -9,10 +9,13 @@ if [ ! -d node_modules ]; then
     exit 2
 fi
 fresh="$(mktemp --suffix=.js)"
-trap 'rm -f "$fresh"' EXIT
-BUNDLE_OUT="$fresh" node build.mjs
-if ! cmp -s "$fresh" static/app.js; then
-    echo "web/static/app.js is stale: run 'npm run build' in web/ and commit the result" >&2
-    exit 1
-fi
-echo "web/static/app.js matches web/src ($(wc -c <static/app.js) bytes)"
+fresh_mermaid="$(mktemp --suffix=.js)"
+trap 'rm -f "$fresh" "$fresh_mermaid"' EXIT
+BUNDLE_OUT="$fresh" MERMAID_OUT="$fresh_mermaid" node build.mjs
+for pair in "$fresh:static/app.js" "$fresh_mermaid:static/mermaid.js"; do
+    if ! cmp -s "${pair%%:*}" "${pair#*:}"; then
+        echo "web/${pair#*:} is stale: run 'npm run build' in web/ and commit the result" >&2
+        exit 1
+    fi
+    echo "web/${pair#*:} matches web/src ($(wc -c <"${pair#*:}") bytes)"
+done

@@ -47,9 +47,7 @@ async def test_a_spotlight_reaches_the_projector_within_a_second(
     await alice.keyboard.type("answer = 42")
 
     teacher_ctx = await signed_in(browser, classroom.server, classroom.teacher)
-    projector = await open_page(
-        teacher_ctx, classroom.url(f"/rooms/{classroom.room_id}/projector")
-    )
+    projector = await open_page(teacher_ctx, classroom.url(f"/rooms/{classroom.room_id}/projector"))
     await expect(projector.locator(".topbar")).to_have_count(0)  # no chrome
     doc = f"students/{classroom.alice.id}/main.py"
     started = time.monotonic()
@@ -67,7 +65,9 @@ async def test_a_spotlight_reaches_the_projector_within_a_second(
 
     # Hidden name, announcement and countdown reach the projector and late joiners.
     await _lesson(
-        classroom, "lesson/spotlight", {"user_id": classroom.alice.id, "doc": doc, "show_name": False}
+        classroom,
+        "lesson/spotlight",
+        {"user_id": classroom.alice.id, "doc": doc, "show_name": False},
     )
     await _lesson(classroom, "lesson/announce", {"text": "Pens down"})
     await _lesson(classroom, "lesson/countdown", {"seconds": 90})
@@ -92,19 +92,21 @@ async def test_a_push_lands_in_many_editors_without_overwriting_typed_text(
     browser: Browser, classroom: Classroom
 ) -> None:
     async with httpx.AsyncClient(base_url=classroom.server.url) as http:
-        others = [
-            await _join(http, classroom.classroom["join_code"], f"S{i}") for i in range(28)
-        ]
+        others = [await _join(http, classroom.classroom["join_code"], f"S{i}") for i in range(28)]
     students = [classroom.alice, classroom.bob, *others]  # 30
     # Three browsers (one types first); the other 27 students' files are pushed too.
     pages = []
     for account in students[:3]:
         ctx = await signed_in(browser, classroom.server, account)
         pages.append(await open_page(ctx, classroom.url(f"/rooms/{classroom.room_id}")))
-    await asyncio.gather(*(_typed_then_pushed(p, t) for p, t in zip(pages, ["mine()", None, None], strict=True)))
+    await asyncio.gather(
+        *(_typed_then_pushed(p, t) for p, t in zip(pages, ["mine()", None, None], strict=True))
+    )
     await wait_text(pages[0], r"^mine\(\)$")
     reply = await _lesson(
-        classroom, "lesson/push", {"files": {"main.py": "def solve():\n    pass\n"}, "only_empty": True}
+        classroom,
+        "lesson/push",
+        {"files": {"main.py": "def solve():\n    pass\n"}, "only_empty": True},
     )
     assert reply["students"] == 30 and reply["written"] == 29 and reply["skipped"] == 1
     for page in pages[1:]:
@@ -126,9 +128,7 @@ async def test_a_push_lands_in_many_editors_without_overwriting_typed_text(
 
 async def test_pairing_a_class_of_31_in_one_click(browser: Browser, classroom: Classroom) -> None:
     async with httpx.AsyncClient(base_url=classroom.server.url) as http:
-        others = [
-            await _join(http, classroom.classroom["join_code"], f"P{i}") for i in range(29)
-        ]
+        others = [await _join(http, classroom.classroom["join_code"], f"P{i}") for i in range(29)]
     students = [classroom.alice, classroom.bob, *others]  # 31
     ws = classroom.server.ws_url
     # 28 students on real event sockets, 3 in browsers.
@@ -187,22 +187,33 @@ async def test_the_progress_page_draws_the_chart_and_the_radar(
             for slug, tags in (("loops", ["loops", "basics"]), ("strings", ["strings"])):
                 s.add(
                     ExerciseRecord(
-                        classroom_id=cid, exercise_id=slug, title=slug, language="python",
+                        classroom_id=cid,
+                        exercise_id=slug,
+                        title=slug,
+                        language="python",
                         definition={"tags": tags},
                     )
                 )
             s.add(
                 Progress(
-                    user_id=classroom.alice.id, classroom_id=cid, exercise_id="loops",
-                    attempts=1, best_score=10, max_score=10, passed=True,
+                    user_id=classroom.alice.id,
+                    classroom_id=cid,
+                    exercise_id="loops",
+                    attempts=1,
+                    best_score=10,
+                    max_score=10,
+                    passed=True,
                 )
             )
             now = datetime.now(UTC)
             for days, amount in ((1, 30), (0, 20)):
                 s.add(
                     XpEvent(
-                        user_id=classroom.alice.id, classroom_id=cid, amount=amount,
-                        reason="first_pass", created_at=now - timedelta(days=days),
+                        user_id=classroom.alice.id,
+                        classroom_id=cid,
+                        amount=amount,
+                        reason="first_pass",
+                        created_at=now - timedelta(days=days),
                     )
                 )
             s.add(

@@ -12,12 +12,12 @@ export class LessonControls {
   }
 
   render() {
-    const reason = h("input", { id: "freeze-reason", placeholder: "Reason (shown to students)", maxlength: 200 });
-    const text = h("input", { id: "announce-text", placeholder: "Announcement", maxlength: 500 });
+    const reason = h("input", { id: "freeze-reason", placeholder: "Reason (shown to students)", "aria-label": "Freeze reason", maxlength: 200 });
+    const text = h("input", { id: "announce-text", placeholder: "Announcement", "aria-label": "Announcement text", maxlength: 500 });
     const seconds = h("input", { id: "countdown-seconds", type: "number", min: 0, max: 10800, value: 300, "aria-label": "Countdown seconds" });
     const onlyEmpty = h("input", { id: "push-only-empty", type: "checkbox", checked: true });
     const strategy = h("select", { id: "pair-strategy", "aria-label": "Pairing strategy" }, ["random", "mixed", "alike"].map((s) => h("option", { value: s }, s)));
-    const exercise = h("input", { id: "pair-exercise", placeholder: "Exercise id (starter code)", maxlength: 100 });
+    const exercise = h("input", { id: "pair-exercise", placeholder: "Exercise id (starter code)", "aria-label": "Exercise for the pairs' starter code", maxlength: 100 });
     const minutes = h("input", { id: "pair-rotate", type: "number", min: 0, max: 120, value: 0, "aria-label": "Rotate every (minutes)" });
     const showName = h("input", { id: "spotlight-name", type: "checkbox", checked: true });
     const fileName = () => (this.docName().split("/").at(-1) || "main.py");
@@ -48,7 +48,7 @@ export class LessonControls {
       h("div", { class: "row" }, text,
         h("button", { type: "button", id: "announce", onclick: () => cmd({ type: "lesson.announce", text: text.value }) }, "Announce")),
       h("div", { class: "row" }, seconds,
-        h("button", { type: "button", id: "countdown", onclick: () => cmd({ type: "lesson.countdown", seconds: Number(seconds.value) }) }, "Start countdown")),
+        h("button", { type: "button", id: "countdown", onclick: () => cmd({ type: "lesson.countdown", seconds: Number(seconds.value) }) }, "Count down")),
       h("div", { class: "row" }, strategy, exercise, minutes,
         h("button", { type: "button", id: "pair-class", onclick: () => {
           const message = { type: "pairs.make", strategy: strategy.value, rotate_minutes: Number(minutes.value) };
