@@ -31,6 +31,7 @@ from server.bus.redis import RedisBus
 from server.classrooms import api as classrooms_api
 from server.components import Components
 from server.courses import api as courses_api
+from server.courses import assets as course_assets
 from server.demos import api as demos_api
 from server.demos.live import LiveDemos
 from server.demos.presenters import MemoryPresenters, PresenterStore, RedisPresenters
@@ -72,6 +73,7 @@ def all_routes() -> list[BaseRoute]:
         *accounts_api.routes,
         *classrooms_api.routes,
         *courses_api.routes,
+        *course_assets.routes,
         *grading_api.routes,
         *events_endpoint.routes,
         *pages.routes,

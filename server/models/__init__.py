@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from server.models.accounts import Classroom, Membership, Role, Room, RoomKind, User, UserKind
+from server.models.courses import CourseAsset
 from server.models.demos import Demo, DemoSession, DemoTimelineEvent, QuizAnswer
 from server.models.documents import DocSnapshot, DocUpdate
 from server.models.exercises import ExerciseRecord, LiveExercise, Submission
@@ -19,6 +20,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "AchievementUnlock",
     "Classroom",
+    "CourseAsset",
     "Demo",
     "DemoSession",
     "DemoTimelineEvent",

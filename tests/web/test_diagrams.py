@@ -61,3 +61,35 @@ async def test_a_mermaid_step_is_drawn_and_runs_no_script(
     # The source stays one click away.
     await expect(figure.locator("details pre")).to_contain_text("graph TD")
     await screenshot(alice, "demo-mermaid")
+
+
+async def test_a_course_image_shows_in_a_demo_step_from_our_origin(
+    browser: Browser, classroom: Classroom
+) -> None:
+    import httpx
+
+    from tests.server.courses.test_assets import DEMO, course
+    from tests.support.media import png
+
+    async with httpx.AsyncClient(base_url=classroom.server.url) as http:
+        response = await http.post(
+            f"/api/classrooms/{classroom.classroom['id']}/course",
+            content=course({"demos/pictures.toml": DEMO.encode(), "assets/tree.png": png(3, 2)}),
+            headers={**classroom.teacher.headers, "content-type": "application/zip"},
+        )
+    assert response.status_code == 200, response.text
+    room = classroom.url(f"/rooms/{classroom.room_id}")
+    teacher = await open_page(await signed_in(browser, classroom.server, classroom.teacher), room)
+    alice = await open_page(await signed_in(browser, classroom.server, classroom.alice), room)
+    await expect(alice.locator("#events-status")).to_have_text("Room: live")
+    await teacher.get_by_label("Choose a demo").select_option(label="Pictures")
+    await teacher.get_by_role("button", name="Start").click()
+    image = alice.get_by_test_id("demo-text").locator("img")
+    await expect(image).to_have_attribute(
+        "src", f"/api/classrooms/{classroom.classroom['id']}/assets/tree.png"
+    )
+    await alice.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=demo-text] img');"
+        " return i && i.complete && i.naturalWidth === 3; }",
+        timeout=10_000,
+    )

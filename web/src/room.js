@@ -14,6 +14,7 @@ import { Presence } from "./presence.js";
 import { Leaderboard } from "./leaderboard.js";
 import { toast } from "./toasts.js";
 import { attachLesson } from "./lessonroom.js";
+import { setAssetBase } from "./markdown.js";
 
 const DOC_STATUS = {
   connecting: "Connecting…",
@@ -87,6 +88,7 @@ export async function bootRoom(boot) {
     toast("Room details unavailable", error.message, "error");
   }
   const classroom = room.classroom_id ?? boot.classroom_id;
+  setAssetBase(classroom);
 
   const explicitDoc = new URLSearchParams(location.search).get("doc");
   const stored = localStorage.getItem(`language:${roomId}`);
