@@ -165,7 +165,8 @@ def parse_command(raw: str | bytes, role: str) -> Command:
     if spec is None:
         raise EventError("unknown_type", f"unknown message type {kind[:40]!r}")
     if role not in spec.roles:
-        raise EventError("forbidden", f"a {role} may not send {kind}")
+        article = "an" if role[:1] in "aeiou" else "a"
+        raise EventError("forbidden", f"{article} {role} may not send {kind}")
     fields: dict[str, Any] = {}
     for name, fs in spec.fields.items():
         value = message.get(name)

@@ -95,13 +95,14 @@ class LessonState:
                 else None
             ),
             "countdown": _countdown(countdown, now) if countdown else None,
-            "pairs": self.pairs_view(now),
+            "pairs": self.pairs_view(now, groups=staff),
         }
 
-    def pairs_view(self, now: float) -> dict[str, Any]:
+    def pairs_view(self, now: float, *, groups: bool = True) -> dict[str, Any]:
+        """The pairing; ``groups`` (every group with its members) is for the staff."""
         return {
             "round": self.round,
-            "groups": [p.to_dict() for p in self.pairs],
+            "groups": [p.to_dict() for p in self.pairs] if groups else None,
             "rotate_every": self.rotate_every,
             "rotate_in": max(0, round(self.rotate_at - now)) if self.rotate_every else None,
         }
