@@ -149,6 +149,8 @@ async def test_pairing_a_class_of_31_in_one_click(browser: Browser, classroom: C
         await teacher.locator("#pair-class").click()  # the one click
         groups = teacher.get_by_test_id("pairs").locator("li")
         await expect(groups).to_have_count(15)
+        # Each pair with its progress: XP of its members and the last edit of its files.
+        await expect(groups.get_by_test_id("pair-progress").first).to_contain_text("0 XP")
         mine = [await client.expect("pairs.yours") for client in sockets]
         listed = {m["group"]: m for m in mine}
         members = sorted(uid for m in listed.values() for uid in m["members"])

@@ -2,13 +2,43 @@
 // pair the class, rotate, and every pair with its driver. Each button sends one command on
 // the events socket (the server checks the role; the same commands exist over HTTP).
 import { h, clear } from "./dom.js";
+import { api } from "./api.js";
+
+const ACTIVITY_MS = 10_000;
+
+function ago(iso) {
+  if (!iso) return "no edits yet";
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return seconds < 60 ? `edited ${seconds} s ago` : `edited ${Math.round(seconds / 60)} min ago`;
+}
 
 export class LessonControls {
   constructor(root, { room, send, docName, docText, nameOf }) {
     Object.assign(this, { root, room, send, docName, docText, nameOf });
     this.pairsEl = h("div", { "data-testid": "pairs" });
     this.status = h("p", { class: "muted", role: "status", "data-testid": "lesson-status" });
+    this.view = null;
+    this.xp = new Map(); // user id -> points on the room's board
+    this.edits = new Map(); // pair group -> last change of its files (ISO time)
+    this.poll = null;
     this.render();
+  }
+
+  /** The room's board entries ({user_id, points}): each pair's progress shows their XP. */
+  points(entries) {
+    for (const entry of entries ?? []) this.xp.set(String(entry.user_id), entry.points ?? 0);
+    this.pairs(this.view);
+  }
+
+  async refreshActivity() {
+    const { documents = [] } = await api("GET", `/api/rooms/${this.room}/docs`).catch(() => ({}));
+    this.edits.clear();
+    for (const d of documents) {
+      if (d.kind !== "pairs" || !d.updated_at) continue;
+      const group = d.name.split("/")[1];
+      if (!this.edits.has(group) || this.edits.get(group) < d.updated_at) this.edits.set(group, d.updated_at);
+    }
+    this.pairs(this.view, false);
   }
 
   render() {
@@ -63,13 +93,20 @@ export class LessonControls {
   }
 
   /** The pairs as the staff see them (room.snapshot's lesson.pairs or pairs.updated). */
-  pairs(view) {
+  pairs(view, refresh = true) {
+    this.view = view ?? null;
     const groups = view?.groups ?? [];
+    if (groups.length && this.poll === null) this.poll = setInterval(() => this.refreshActivity(), ACTIVITY_MS);
+    if (refresh && groups.length) this.refreshActivity();
     clear(this.pairsEl,
       groups.length ? h("p", { class: "muted" }, `Round ${view.round}: ${groups.length} groups${view.rotate_every ? `, drivers rotate every ${view.rotate_every / 60} min` : ""}`) : null,
-      h("ul", { class: "pairs" }, groups.map((g) => h("li", { dataset: { group: g.group } },
-        h("a", { href: `/rooms/${this.room}?doc=pairs/${g.group}/main.py` }, g.group), ": ",
-        g.members.map((m) => `${this.nameOf(m) ?? `#${m}`}${m === g.driver ? " (driver)" : ""}`).join(", ")))),
+      h("ul", { class: "pairs" }, groups.map((g) => {
+        const xp = g.members.reduce((sum, m) => sum + (this.xp.get(String(m)) ?? 0), 0);
+        return h("li", { dataset: { group: g.group } },
+          h("a", { href: `/rooms/${this.room}?doc=pairs/${g.group}/main.py` }, g.group), ": ",
+          g.members.map((m) => `${this.nameOf(m) ?? `#${m}`}${m === g.driver ? " (driver)" : ""}`).join(", "),
+          h("span", { class: "muted", "data-testid": "pair-progress" }, ` · ${xp} XP · ${ago(this.edits.get(g.group))}`));
+      })),
     );
   }
 

@@ -35,7 +35,9 @@ export function attachLesson(events, { room, me, role, doc, send, nameOf }) {
       rules?.snapshot(m.lesson);
       follow(m.lesson?.pair);
       controls?.pairs(m.lesson?.pairs);
+      controls?.points(m.leaderboard?.room?.entries);
     })
+    .on("leaderboard.update", (m) => m.board !== "weekly" && controls?.points(m.entries))
     .on("lesson.announcement", (m) => banner.announce(m))
     .on("lesson.countdown", (m) => banner.countdown(m.countdown))
     .on("lesson.frozen", (m) => {
