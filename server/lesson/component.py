@@ -122,6 +122,7 @@ class Lesson:
     async def run(self, room_id: int, actor: Actor, command: Command) -> dict[str, Any]:
         """Apply one checked command; the reply for the sender. Raises EventError to refuse."""
         kind = command.type
+        log.info("room %s: %s by user %s (%s)", room_id, kind, actor.user_id, actor.role)
         if kind == "lesson.push":
             return await self._push(room_id, command)
         if kind in ("pairs.make", "pairs.repair"):
