@@ -46,6 +46,7 @@ from tests.conftest import Lesson
 async def test_refusals(
     client: httpx.AsyncClient,
     lesson: Lesson,
+    *,
     path: str,
     body: dict[str, object],
     status: int,

@@ -3,16 +3,13 @@ document sockets open on the other, and the lesson state is the same from both."
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from tests.node.harness import YjsHarness
-from tests.server.documents.test_redis import redis as redis  # noqa: F401 - the fixture
-from tests.server.processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
+from tests.server.processes import ServerProcess, prepare_lesson
 from tests.services import require
 from tests.support.events import EventClient
 
@@ -25,22 +22,6 @@ async def yjs() -> AsyncIterator[YjsHarness]:
     require("node")
     async with YjsHarness() as harness:
         yield harness
-
-
-@pytest.fixture
-async def pair(
-    tmp_path: Path,
-    database_url: str,
-    redis: PrivateRedis,  # noqa: F811
-) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    env = server_env(tmp_path, database_url, redis_url=redis.url)
-    one, two = ServerProcess(env), ServerProcess(env)
-    await one.start()
-    await two.start()
-    try:
-        yield one, two
-    finally:
-        await asyncio.gather(one.stop(), two.stop())
 
 
 async def test_a_freeze_on_one_process_drops_updates_on_the_other(
