@@ -12,13 +12,21 @@ A room holds three kinds of documents:
     other students cannot open it.
 
 Instructors and assistants write students' and pairs' files so they can help live.
+
+Two lesson rules narrow what students may write (:class:`LessonLock`, kept by the lesson
+component and handed in here, so the check stays one pure function):
+
+* a **frozen** room: students read their own and their pair's files, nobody but the staff
+  writes them (a quiz, an explanation);
+* a pair group with a **driver**: only the driver of that group writes ``pairs/{group}/…``;
+  the others (navigators) read it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import assert_never
 
@@ -43,6 +51,18 @@ class Access(StrEnum):
 
 
 STAFF_ROLES = frozenset({"instructor", "assistant"})
+
+
+@dataclass(frozen=True)
+class LessonLock:
+    """What the lesson forbids students right now: ``frozen`` (no student writes anything) and
+    ``drivers`` (pair group -> the one user who writes its files)."""
+
+    frozen: bool = False
+    drivers: Mapping[str, int] = field(default_factory=dict)
+
+
+OPEN = LessonLock()
 
 
 @dataclass(frozen=True)
@@ -93,19 +113,30 @@ def access(
     role: str | None,
     user_id: int,
     pair_groups: Collection[str] = (),
+    lock: LessonLock = OPEN,
 ) -> Access:
     """What a caller with this room role may do with ``doc``.
 
     ``role`` is the caller's role in the room (``instructor``, ``assistant``, ``student``)
-    or None when they are not a member; ``pair_groups`` are the groups they belong to.
+    or None when they are not a member; ``pair_groups`` are the groups they belong to;
+    ``lock`` is the room's :class:`LessonLock` (staff are never locked).
     """
     if role is None:
         return Access.NONE
     staff = role in STAFF_ROLES
     if doc.kind is DocKind.DEMO:
         return Access.WRITE if role == "instructor" else Access.READ
+    if staff:
+        return Access.WRITE
     if doc.kind is DocKind.STUDENT:
-        return Access.WRITE if staff or doc.owner_user_id == user_id else Access.NONE
+        if doc.owner_user_id != user_id:
+            return Access.NONE
+        return Access.READ if lock.frozen else Access.WRITE
     if doc.kind is DocKind.PAIR:
-        return Access.WRITE if staff or doc.owner in pair_groups else Access.NONE
+        if doc.owner not in pair_groups:
+            return Access.NONE
+        driver = lock.drivers.get(doc.owner or "")
+        if lock.frozen or (driver is not None and driver != user_id):
+            return Access.READ
+        return Access.WRITE
     assert_never(doc.kind)

@@ -104,6 +104,32 @@ COMMANDS: Final[dict[str, CommandSpec]] = {
     "hand.lower": CommandSpec(EVERYONE, {"hand_id": FieldSpec(int)}),
     "hand.take": CommandSpec(STAFF, {"hand_id": FieldSpec(int, required=True)}),
     "hand.done": CommandSpec(STAFF, {"hand_id": FieldSpec(int, required=True)}),
+    # Lesson controls (rooms/lesson.py, server/lesson/): instructors run the room.
+    "lesson.spotlight": CommandSpec(
+        INSTRUCTOR,
+        {
+            "user_id": FieldSpec(int),
+            "doc": FieldSpec(str, max_length=200),
+            "show_name": FieldSpec(bool),
+        },
+    ),
+    "lesson.push": CommandSpec(
+        INSTRUCTOR, {"files": FieldSpec(dict, required=True), "only_empty": FieldSpec(bool)}
+    ),
+    "lesson.freeze": CommandSpec(INSTRUCTOR, {"reason": FieldSpec(str, max_length=200)}),
+    "lesson.unfreeze": CommandSpec(INSTRUCTOR),
+    "lesson.announce": CommandSpec(INSTRUCTOR, {"text": FieldSpec(str, max_length=500)}),
+    "lesson.countdown": CommandSpec(INSTRUCTOR, {"seconds": FieldSpec(int, required=True)}),
+    "pairs.make": CommandSpec(
+        INSTRUCTOR,
+        {
+            "strategy": FieldSpec(str, required=True, max_length=16),
+            "exercise_id": FieldSpec(str, max_length=100),
+            "rotate_minutes": FieldSpec(int),
+        },
+    ),
+    "pairs.rotate": CommandSpec(INSTRUCTOR),
+    "pairs.repair": CommandSpec(INSTRUCTOR),
 }
 
 
@@ -139,7 +165,8 @@ def parse_command(raw: str | bytes, role: str) -> Command:
     if spec is None:
         raise EventError("unknown_type", f"unknown message type {kind[:40]!r}")
     if role not in spec.roles:
-        raise EventError("forbidden", f"a {role} may not send {kind}")
+        article = "an" if role[:1] in "aeiou" else "a"
+        raise EventError("forbidden", f"{article} {role} may not send {kind}")
     fields: dict[str, Any] = {}
     for name, fs in spec.fields.items():
         value = message.get(name)

@@ -167,6 +167,14 @@ class DocumentSync:
             out.sends.append((conn, awareness_frame(encode_awareness(present))))
         return out
 
+    def set_writable(self, conn: int, writable: bool) -> None:
+        """Change what ``conn`` may do from its next frame on (a freeze, a driver swap). A
+        connection made read-only again gets its one permission-denied frame anew."""
+        state = self._connections.get(conn)
+        if state is not None and state.writable != writable:
+            state.writable = writable
+            state.denied = False
+
     def receive(self, conn: int, frame: bytes) -> Output:
         """Handle one frame from a local connection. Raises ProtocolError on bad input."""
         state = self._connections[conn]

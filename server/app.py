@@ -35,6 +35,7 @@ from server.cockpit import api as cockpit_api
 from server.cockpit.component import Cockpit
 from server.components import Components
 from server.courses import api as courses_api
+from server.courses import assets as course_assets
 from server.courses import status as course_status
 from server.demos import api as demos_api
 from server.demos.live import LiveDemos
@@ -60,6 +61,11 @@ from server.identity import api as identity_api
 from server.identity.component import Identity
 from server.integrity import api as integrity_api
 from server.integrity.component import Integrity
+from server.lesson import api as lesson_api
+from server.lesson import pages as lesson_pages
+from server.lesson import progress as lesson_progress
+from server.lesson.component import Lesson
+from server.lesson.state import LessonStore, MemoryLessons, RedisLessons
 from server.lti import api as lti_api
 from server.lti import endpoints as lti_endpoints
 from server.lti.tool import LtiTool
@@ -86,6 +92,7 @@ def all_routes() -> list[BaseRoute]:
         *accounts_api.routes,
         *classrooms_api.routes,
         *courses_api.routes,
+        *course_assets.routes,
         *grading_api.routes,
         *events_endpoint.routes,
         *pages.routes,
@@ -101,6 +108,9 @@ def all_routes() -> list[BaseRoute]:
         *lti_api.routes,
         *lti_endpoints.routes,
         *cockpit_api.routes,
+        *lesson_api.routes,
+        *lesson_progress.routes,
+        *lesson_pages.routes,
     ]
 
 
@@ -120,6 +130,12 @@ def open_presenters(settings: Settings) -> PresenterStore:
     if settings.redis_url:
         return RedisPresenters(settings.redis_url, settings.redis_prefix + "demo:")
     return MemoryPresenters()
+
+
+def open_lessons(settings: Settings) -> LessonStore:
+    if settings.redis_url:
+        return RedisLessons(settings.redis_url, settings.redis_prefix + "lesson:")
+    return MemoryLessons()
 
 
 def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metrics) -> Components:
@@ -144,7 +160,8 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
             settings.max_docs_per_user, settings.max_docs_per_room, settings.max_doc_bytes
         ),
     )
-    doc_roles = RoomRoles(store)
+    lessons = open_lessons(settings)
+    doc_roles = RoomRoles(store, locks=lessons)
     security.sessions.on_change(doc_roles.forget_user)
     sources = Sources(store, docs)
     achievements = catalog(settings)
@@ -197,6 +214,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     hub.snapshot_part("leaderboard", leaderboard)
     hub.snapshot_part("achievements", achievements_part)
     hub.handle("ping", ping)
+    lesson = Lesson(store, hub, docs, roles=doc_roles, bus=bus, lessons=lessons)
     return Components(
         settings=settings,
         store=store,
@@ -220,6 +238,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
             metrics.dependency_up, store, bus, redis=settings.redis_url is not None
         ),
         cockpit=cockpit,
+        lesson=lesson,
     )
 
 

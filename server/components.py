@@ -24,6 +24,7 @@ from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
 from server.identity.component import Identity
 from server.integrity.component import Integrity
+from server.lesson.component import Lesson
 from server.lti.tool import LtiTool
 from server.metrics import Metrics
 from server.operations.loop_lag import LoopLag
@@ -62,6 +63,7 @@ class Components:
     loop_lag: LoopLag
     probe: DependencyProbe
     cockpit: Cockpit
+    lesson: Lesson
 
     def lifecycle(self) -> list[Lifecycle]:
         """What starts with the process, in order (after the bus, which everything publishes
@@ -80,4 +82,5 @@ class Components:
             self.identity,
             self.loop_lag,
             self.probe,
+            self.lesson,
         ]

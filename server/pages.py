@@ -233,3 +233,7 @@ routes: list[BaseRoute] = [
     # The bundle is about 1 MB minified and a third of that gzipped.
     Mount("/static", app=GZipMiddleware(StaticFiles(directory=STATIC_DIR)), name="static"),
 ]
+
+# For the pages of feature packages (server/lesson/pages.py).
+render_page = _render
+signed_in = _signed_in

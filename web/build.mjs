@@ -1,6 +1,7 @@
-// Builds the browser bundles into web/static/: app.js, the one bundle every page loads, and
+// Builds the browser bundles into web/static/: app.js, the one bundle every page loads;
 // charts.js (Chart.js for the dashboard's cockpit, loaded by it on demand, so that pages
-// without charts never download it; it sets window.ClassroomCharts).
+// without charts never download it; it sets window.ClassroomCharts); and mermaid.js (Mermaid,
+// loaded on demand by pages that show a diagram).
 // The bundles are committed so the server needs no Node; web/check-bundle.sh rebuilds them in
 // CI (into BUNDLE_DIR) and fails when a committed file is stale.
 import * as esbuild from "esbuild";
@@ -26,6 +27,7 @@ const common = {
 const bundles = [
   { ...common, entryPoints: [path.join(here, "src", "main.js")], outfile: path.join(outdir, "app.js") },
   { ...common, entryPoints: [path.join(here, "src", "charts.js")], outfile: path.join(outdir, "charts.js"), globalName: "ClassroomCharts" },
+  { ...common, entryPoints: [path.join(here, "src", "diagrams.js")], outfile: path.join(outdir, "mermaid.js") },
 ];
 
 if (process.argv.includes("--watch")) {

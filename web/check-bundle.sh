@@ -11,7 +11,7 @@ fi
 fresh="$(mktemp -d)"
 trap 'rm -rf "$fresh"' EXIT
 BUNDLE_DIR="$fresh" node build.mjs
-for bundle in app.js charts.js; do
+for bundle in app.js charts.js mermaid.js; do
     if ! cmp -s "$fresh/$bundle" "static/$bundle"; then
         echo "web/static/$bundle is stale: run 'npm run build' in web/ and commit the result" >&2
         exit 1

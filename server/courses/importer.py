@@ -1,7 +1,8 @@
 """Importing a course folder (exercises and demos) into a classroom, from disk or an upload.
 
 A course folder holds ``exercises/`` (TOML/YAML exercise files, or one folder per exercise
-with an ``exercise.toml``) and ``demos/`` (TOML, YAML or Markdown demos). Everything is
+with an ``exercise.toml``), ``demos/`` (TOML, YAML or Markdown demos) and optionally
+``assets/`` (images and media the demos show, checked by :mod:`rooms.demos.assets`). Everything is
 validated before anything is written: one bad file refuses the whole import with its
 ``file:line: reason``. Importing again updates in place, keyed by the ids in the files; an
 exercise whose definition changed gets a new version (what a regrade compares against).
@@ -19,11 +20,13 @@ from typing import Any
 
 from sqlmodel import select
 
+from rooms.demos import assets as course_assets
 from rooms.demos import definition as demo_files
 from rooms.demos.exceptions import DefinitionError
 from rooms.demos.model import DemoDefinition
 from sandbox.grading import Exercise, check_course_exercises
 from sandbox.grading.dump import exercise_to_dict
+from server.courses.assets import store_assets
 from server.models import Demo, ExerciseRecord
 from server.models.clock import utcnow
 from server.security.archives import ArchiveError, ArchiveLimits, extract
@@ -31,9 +34,9 @@ from server.store import Store
 
 log = logging.getLogger("classroom.courses")
 
-MAX_ARCHIVE_BYTES = 10 << 20
+MAX_ARCHIVE_BYTES = 48 << 20  # a course with its media (assets: 40 MiB at most)
 MAX_ARCHIVE_MEMBERS = 2000
-MAX_UNPACKED_BYTES = 50 << 20
+MAX_UNPACKED_BYTES = 64 << 20
 
 
 class CourseError(Exception):
@@ -45,9 +48,15 @@ class ImportReport:
     exercises: list[dict[str, str]] = field(default_factory=list)
     demos: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    assets: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"exercises": self.exercises, "demos": self.demos, "warnings": self.warnings}
+        return {
+            "exercises": self.exercises,
+            "demos": self.demos,
+            "warnings": self.warnings,
+            "assets": self.assets,
+        }
 
 
 def read_course(folder: Path) -> tuple[list[Exercise], list[DemoDefinition]]:
@@ -83,6 +92,29 @@ def read_course(folder: Path) -> tuple[list[Exercise], list[DemoDefinition]]:
     return exercises, demos
 
 
+def read_assets(folder: Path) -> list[course_assets.Asset]:
+    """Every file under ``assets/``, checked, and every ``assets/…`` the demo files mention
+    found among them. Raises :class:`CourseError` (``file:line: reason``)."""
+    root = folder / "assets"
+    found: list[course_assets.Asset] = []
+    try:
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                display = path.relative_to(folder).as_posix()
+                found.append(course_assets.check_asset(display, path.read_bytes()))
+            course_assets.check_total(found)
+        known = {a.path for a in found}
+        demos_dir = folder / "demos"
+        if demos_dir.is_dir():
+            for path in sorted(demos_dir.iterdir()):
+                if path.is_file() and demo_files.format_of(path.name) is not None:
+                    text = path.read_text(encoding="utf-8", errors="replace")
+                    course_assets.check_references(f"demos/{path.name}", text, known)
+    except DefinitionError as exc:
+        raise CourseError(str(exc)) from None
+    return found
+
+
 def _relative(message: str, folder: Path) -> str:
     prefix = str(folder).rstrip("/") + "/"
     return message.replace(prefix, "")
@@ -90,8 +122,10 @@ def _relative(message: str, folder: Path) -> str:
 
 async def import_course(store: Store, classroom_id: int, folder: Path) -> ImportReport:
     exercises, demos = await asyncio.to_thread(read_course, folder)  # parsing is blocking
+    assets = await asyncio.to_thread(read_assets, folder)
     report = ImportReport()
     async with store.session() as session:
+        report.assets = await store_assets(session, classroom_id, assets)
         for exercise in exercises:
             data = exercise_to_dict(exercise)
             record = (
@@ -145,10 +179,11 @@ async def import_course(store: Store, classroom_id: int, folder: Path) -> Import
             session.add(row)
             report.demos.append({"id": demo.id, "title": demo.title, "status": status})
     log.info(
-        "classroom %s: imported %d exercises and %d demos",
+        "classroom %s: imported %d exercises, %d demos and %d assets",
         classroom_id,
         len(report.exercises),
         len(report.demos),
+        len(report.assets),
     )
     return report
 

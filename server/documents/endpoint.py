@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from rooms.documents import STAFF_ROLES, Access, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName, ProtocolError
 from server.api.base import components_of
+from server.documents.access import OpenSocket
 from server.documents.outbox import SocketOutbox
-from server.documents.registry import DocumentRegistry, LimitReached
+from server.documents.registry import LimitReached
 from server.exceptions import ApiError
 from server.security.quotas import QuotaExceeded
 from server.security.socket_auth import socket_caller
@@ -48,6 +50,8 @@ class Target:
     name: DocumentName
     access: Access
     staff: bool = False
+    role: str = "student"
+    groups: frozenset[str] = frozenset()
 
 
 async def _authorize(components: Components, websocket: WebSocket) -> Target:
@@ -60,14 +64,17 @@ async def _authorize(components: Components, websocket: WebSocket) -> Target:
         room_id = int(raw_room)
         name = parse_document_name(websocket.path_params["doc"])
         role, groups = await components.doc_roles.lookup(room_id, caller)
-        allowed = access(name, role=role, user_id=caller.user_id, pair_groups=groups)
+        lock = await components.doc_roles.lock(room_id)
+        allowed = access(name, role=role, user_id=caller.user_id, pair_groups=groups, lock=lock)
     except ApiError as exc:
         raise Refused(exc.message) from None
     except InvalidDocumentName as exc:
         raise Refused(str(exc)) from None
     if allowed is Access.NONE:
         raise Refused(f"you may not open {name}")
-    return Target(room_id, caller.user_id, name, allowed, staff=role in STAFF_ROLES)
+    return Target(
+        room_id, caller.user_id, name, allowed, staff=role in STAFF_ROLES, role=role, groups=groups
+    )
 
 
 async def yjs_socket(websocket: WebSocket) -> None:
@@ -92,7 +99,7 @@ async def yjs_socket(websocket: WebSocket) -> None:
 
     try:
         with components.security.sockets.opened(target.user_id, "docs", close):
-            await _serve(components.settings.max_frame_bytes, registry, websocket, conn_id, target)
+            await _serve(components, websocket, conn_id, target)
     except Exception:
         log.error("document socket %s failed", conn_id, exc_info=True)
         await _close(websocket, 1011, "the server failed; reconnect to resync")
@@ -101,12 +108,9 @@ async def yjs_socket(websocket: WebSocket) -> None:
 
 
 async def _serve(
-    max_frame: int,
-    registry: DocumentRegistry,
-    websocket: WebSocket,
-    conn_id: int,
-    target: Target,
+    components: Components, websocket: WebSocket, conn_id: int, target: Target
 ) -> None:
+    registry, max_frame = components.docs, components.settings.max_frame_bytes
     room_id, name = target.room_id, str(target.name)
     doc = await registry.acquire(room_id, name)
 
@@ -114,8 +118,20 @@ async def _serve(
         await _close(websocket, 1013, "too far behind: reconnect to resync")
 
     outbox = SocketOutbox(conn_id, registry.metrics, websocket.send_bytes, overflow)
+    unwatch: Callable[[], None] | None = None
     try:
         doc.join(outbox, writable=target.access is Access.WRITE, author=target.user_id)
+        # A freeze or a driver swap reaches this socket while it is open (RoomRoles.set_lock).
+        unwatch = components.doc_roles.watch(
+            OpenSocket(
+                room_id,
+                target.user_id,
+                target.role,
+                target.groups,
+                target.name,
+                lambda writable: doc.sync.set_writable(conn_id, writable),
+            )
+        )
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -137,6 +153,8 @@ async def _serve(
                 await _close(websocket, 1008, str(exc))
                 break
     finally:
+        if unwatch is not None:
+            unwatch()
         outbox.close()
         doc.leave(conn_id)
         registry.release(doc)

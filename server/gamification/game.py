@@ -98,6 +98,11 @@ class Gamification:
         self._top = top
         self._locks = [asyncio.Lock() for _ in range(64)]
 
+    @property
+    def catalog(self) -> Catalog:
+        """The achievements of this process (built in plus the operator's file)."""
+        return self._catalog
+
     async def start(self) -> None:
         """Nothing to open: the store and the leaderboard connect lazily."""
 

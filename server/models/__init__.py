@@ -7,7 +7,7 @@ from sqlmodel import SQLModel
 
 from server.models.accounts import Classroom, Membership, Role, Room, RoomKind, User, UserKind
 from server.models.cockpit import AttemptError, AttemptOutcome, DocComment, HintGrant, ScoreOverride
-from server.models.courses import CourseImport
+from server.models.courses import CourseAsset, CourseImport
 from server.models.demos import Demo, DemoSession, DemoTimelineEvent, QuizAnswer
 from server.models.documents import DocSnapshot, DocUpdate
 from server.models.exercises import ExerciseRecord, LiveExercise, Submission
@@ -44,6 +44,7 @@ __all__ = [
     "AttemptOutcome",
     "Classroom",
     "ClosedJoinCode",
+    "CourseAsset",
     "CourseImport",
     "Demo",
     "DemoSession",

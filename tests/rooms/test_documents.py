@@ -63,3 +63,27 @@ def test_pair_file_members_and_staff_write() -> None:
     assert access(doc, role="student", user_id=8, pair_groups={"g2"}) is Access.NONE
     assert access(doc, role="student", user_id=8) is Access.NONE
     assert access(doc, role="instructor", user_id=1) is Access.WRITE
+
+
+def test_a_frozen_room_is_read_only_for_students_and_not_for_staff() -> None:
+    from rooms.documents import LessonLock
+
+    frozen = LessonLock(frozen=True)
+    own = parse_document_name("students/7/main.py")
+    pair = parse_document_name("pairs/g1/main.py")
+    assert access(own, role="student", user_id=7, lock=frozen) is Access.READ
+    assert access(pair, role="student", user_id=7, pair_groups={"g1"}, lock=frozen) is Access.READ
+    assert access(own, role="assistant", user_id=2, lock=frozen) is Access.WRITE
+    assert access(own, role="student", user_id=8, lock=frozen) is Access.NONE
+
+
+def test_only_the_driver_of_a_pair_writes_its_files() -> None:
+    from rooms.documents import LessonLock
+
+    lock = LessonLock(drivers={"g1": 7})
+    pair = parse_document_name("pairs/g1/main.py")
+    other = parse_document_name("pairs/g2/main.py")
+    assert access(pair, role="student", user_id=7, pair_groups={"g1"}, lock=lock) is Access.WRITE
+    assert access(pair, role="student", user_id=8, pair_groups={"g1"}, lock=lock) is Access.READ
+    assert access(other, role="student", user_id=8, pair_groups={"g2"}, lock=lock) is Access.WRITE
+    assert access(pair, role="instructor", user_id=1, lock=lock) is Access.WRITE

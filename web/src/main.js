@@ -5,11 +5,13 @@ import { bootJoin, bootLogin } from "./forms.js";
 import { bootDashboard } from "./dashboard.js";
 import { bootRoom } from "./room.js";
 import { bootGradebook } from "./gradebook.js";
+import { bootProjector } from "./projector.js";
+import { bootProgress } from "./progress.js";
 import { endSession } from "./api.js";
 import { bootMyCode } from "./mycode.js";
 import { toast } from "./toasts.js";
 
-const PAGES = { join: bootJoin, login: bootLogin, dashboard: bootDashboard, room: bootRoom, gradebook: bootGradebook };
+const PAGES = { join: bootJoin, login: bootLogin, dashboard: bootDashboard, room: bootRoom, gradebook: bootGradebook, projector: bootProjector, progress: bootProgress };
 
 function readBoot() {
   const el = document.getElementById("boot");

@@ -15,6 +15,8 @@ import { Leaderboard } from "./leaderboard.js";
 import { toast } from "./toasts.js";
 import { HelpPanel } from "./help.js";
 import { CommentsPanel } from "./comments.js";
+import { attachLesson } from "./lessonroom.js";
+import { setAssetBase } from "./markdown.js";
 
 const DOC_STATUS = {
   connecting: "Connecting…",
@@ -95,6 +97,7 @@ export async function bootRoom(boot) {
     toast("Room details unavailable", error.message, "error");
   }
   const classroom = room.classroom_id ?? boot.classroom_id;
+  setAssetBase(classroom);
 
   document.body.dataset.role = isInstructor ? "staff" : "student";
   const names = new Map((room.members ?? []).map((m) => [String(m.id ?? m.user_id), m.name]));
@@ -408,6 +411,7 @@ export async function bootRoom(boot) {
     .on("error", (m) => {
       if (m.ref !== undefined && m.ref === runRef) output.error(m.message ?? "The run was refused.");
       else if (!exercise.refused(m)) toast("Problem", m.message ?? String(m.code ?? "error"), "error");
-    })
-    .connect();
+    });
+  attachLesson(events, { room: roomId, me: user.id, role: boot.role, doc, send, nameOf: (id) => presence.members.get(String(id))?.name });
+  events.connect();
 }

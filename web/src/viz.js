@@ -123,6 +123,39 @@ export function renderFrame(frame, kindOfAll = null) {
   return h("figure", { class: `viz viz-${kind}` }, body, caption ? h("figcaption", {}, caption) : null);
 }
 
+let mermaidLoaded = null;
+
+/** Loads web/static/mermaid.js once (same origin, so within the page's CSP). */
+function loadMermaid() {
+  if (window.classroomMermaid) return Promise.resolve(window.classroomMermaid);
+  mermaidLoaded ??= new Promise((resolve, reject) => {
+    const version = new URL(document.querySelector("script[src*='/static/app.js']")?.src ?? location.href).searchParams.get("v") ?? "";
+    const script = h("script", { src: `/static/mermaid.js?v=${version}`, defer: true });
+    script.addEventListener("load", () => resolve(window.classroomMermaid));
+    script.addEventListener("error", () => reject(new Error("the diagram renderer did not load")));
+    document.head.append(script);
+  });
+  return mermaidLoaded;
+}
+
+/** A Mermaid diagram drawn as SVG (web/src/diagrams.js); its source stays one click away. */
+function renderMermaid(root, source) {
+  const figure = h("figure", { class: "viz viz-mermaid", dataset: { state: "loading" } });
+  const drawing = h("div", { class: "viz-diagram", role: "img", "aria-label": "Diagram" });
+  figure.append(drawing, h("details", {}, h("summary", {}, "Diagram source (Mermaid)"), h("pre", {}, source)));
+  clear(root, figure);
+  loadMermaid()
+    .then((renderer) => renderer.render(source))
+    .then((svgText) => {
+      drawing.innerHTML = svgText; // sanitized by DOMPurify in diagrams.js
+      figure.dataset.state = "drawn";
+    })
+    .catch((error) => {
+      drawing.textContent = `The diagram could not be drawn: ${error.message ?? error}`;
+      figure.dataset.state = "failed";
+    });
+}
+
 /** Draws `viz` ({kind, frames} or one frame) into `root`, with frame controls when there are several. */
 export function renderVisualization(root, viz) {
   if (!viz) {
@@ -130,7 +163,7 @@ export function renderVisualization(root, viz) {
     return;
   }
   if (viz.kind === "mermaid") {
-    clear(root, h("figure", { class: "viz viz-mermaid" }, h("pre", {}, viz.mermaid ?? ""), h("figcaption", {}, "Diagram source (Mermaid)")));
+    renderMermaid(root, viz.mermaid ?? "");
     return;
   }
   const frames = Array.isArray(viz.frames) ? viz.frames : [viz];
