@@ -36,15 +36,26 @@ async def open_doc(server: LiveServer, room: int, doc: str, token: str) -> Clien
     return await connect(f"{server.ws_url}/yjs/{room}/{doc}?token={token}", max_size=8 << 20)
 
 
-async def stored(server: LiveServer, room: int, name: str) -> None:
-    """Wait (bounded) until the document has a stored update."""
-    docstore = server.state.get("docs").docstore
+async def write_stored(
+    server: LiveServer, room: int, name: str, *, token: str, watcher: str, update: bytes
+) -> None:
+    """Write ``update`` to ``name`` and return once it is stored: the server stores an update
+    before it forwards it, so its arrival at a second socket (``watcher``'s) says so."""
+    observer = await open_doc(server, room, name, watcher)
+    writer = await open_doc(server, room, name, token)
+    await observer.recv()
+    await writer.recv()
+    await writer.send(update_frame(update))
 
-    async def check() -> None:
-        while name not in await docstore.changed_at(room):
-            await asyncio.sleep(0.02)
+    async def forwarded() -> None:
+        while True:
+            frame = await observer.recv()
+            if isinstance(frame, bytes) and frame[:2] == b"\x00\x02":
+                return
 
-    await asyncio.wait_for(check(), 10)
+    await asyncio.wait_for(forwarded(), 10)
+    await writer.close()
+    await observer.close()
 
 
 async def closes(ws: ClientConnection) -> tuple[int, str] | None:
@@ -63,11 +74,10 @@ async def test_documents_per_student_are_capped(server: LiveServer) -> None:
     room, alice = lesson.room_id, lesson.alice
     for i in range(3):
         name = f"students/{alice.id}/f{i}.py"
-        ws = await open_doc(server, room, name, alice.token)
-        await ws.recv()  # joined
-        await ws.send(update_frame(text_update("x" * 900, client_id=100 + i)))
-        await stored(server, room, name)
-        await ws.close()
+        update = text_update("x" * 900, client_id=100 + i)
+        await write_stored(
+            server, room, name, token=alice.token, watcher=lesson.teacher.token, update=update
+        )
     fourth = await open_doc(server, room, f"students/{alice.id}/f3.py", alice.token)
     closed = await closes(fourth)
     assert closed is not None and closed[0] == 1008 and "quota" in closed[1]
