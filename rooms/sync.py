@@ -19,7 +19,8 @@ Rules this module keeps:
    persisted and published by the process that received it.
 6. Awareness passes on only what the table accepted (a newer clock, or a removal): echoes
    of states we already have stop here, locally and from the bus.
-7. A connection may only set and remove the awareness client ids it claimed first, at most
+7. A connection may only set and remove the awareness client ids it claimed first (or that
+   another connection of the same user holds: a reconnecting tab), at most
    ``limits.max_clients`` of them, each state at most ``limits.max_state_bytes``; anything
    else (a spoof of someone's entry, a flood) is dropped without a word. Frames faster than
    the connection's budget are coalesced: the table takes them at once, and the newest state
@@ -105,6 +106,7 @@ class Output:
 @dataclass
 class _Connection:
     writable: bool
+    user: int | None = None  # who is behind it: one user's tabs may hand an id over
     client_ids: set[int] = field(default_factory=set)
     denied: bool = False
     budget: Budget | None = None
@@ -152,11 +154,12 @@ class DocumentSync:
     def connections(self) -> list[int]:
         return list(self._connections)
 
-    def connect(self, conn: int, *, writable: bool) -> Output:
-        """Register ``conn``; send it our step1 and the awareness states we know."""
+    def connect(self, conn: int, *, writable: bool, user: int | None = None) -> Output:
+        """Register ``conn`` (of ``user``, when known); send it our step1 and the awareness
+        states we know."""
         if conn in self._connections:
             raise ValueError(f"connection {conn} is already open")
-        self._connections[conn] = _Connection(writable)
+        self._connections[conn] = _Connection(writable, user)
         out = Output()
         out.sends.append((conn, step1_frame(self.doc.get_state())))
         present = self.awareness.present()
@@ -192,6 +195,9 @@ class DocumentSync:
         allowed = [e for e in entries if self._may_set(conn, state, e)]
         accepted = self.awareness.apply(allowed)
         for entry in accepted:
+            previous = self._owner.get(entry.client_id)
+            if previous is not None and previous != conn:  # the same user's new socket
+                self._connections[previous].client_ids.discard(entry.client_id)
             state.client_ids.add(entry.client_id)
             self._owner[entry.client_id] = conn
         if not accepted:
@@ -212,8 +218,13 @@ class DocumentSync:
         if len(entry.state.encode()) > self.limits.max_state_bytes:
             return False
         owner = self._owner.get(entry.client_id)
+        if owner is not None and owner != conn:
+            # A reconnecting tab may announce its id before its old socket is gone: the id
+            # moves, but only between connections of one known user.
+            holder = self._connections[owner].user
+            return holder is not None and holder == state.user
         if owner is not None:
-            return owner == conn
+            return True
         # Unclaimed here: a client of another process (present in the table) is not ours to
         # set; a new id is, within the connection's cap.
         if self.awareness.state(entry.client_id) is not None or entry.removed:

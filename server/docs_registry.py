@@ -86,9 +86,10 @@ class LoadedDocument:
     def key(self) -> DocKey:
         return (self.room_id, self.name)
 
-    def join(self, outbox: Outbox, *, writable: bool) -> None:
+    def join(self, outbox: Outbox, *, writable: bool, user: int | None = None) -> None:
         self.outboxes[outbox.conn_id] = outbox
-        self.dispatch(self.sync.connect(outbox.conn_id, writable=writable), time.perf_counter())
+        out = self.sync.connect(outbox.conn_id, writable=writable, user=user)
+        self.dispatch(out, time.perf_counter())
 
     def receive(self, conn_id: int, frame: bytes) -> None:
         """A frame from a local socket. Raises ProtocolError: close that socket with 1002."""

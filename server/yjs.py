@@ -116,7 +116,7 @@ async def _serve(
 
     outbox = SocketOutbox(conn_id, registry.metrics, websocket.send_bytes, overflow)
     try:
-        doc.join(outbox, writable=target.access is Access.WRITE)
+        doc.join(outbox, writable=target.access is Access.WRITE, user=target.user_id)
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
