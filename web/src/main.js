@@ -1,6 +1,6 @@
 // The one bundle of every page. The server renders the page with a JSON boot block
-// (<script type="application/json" id="boot">) naming the page, the user and the token for
-// the sockets; we start that page's code.
+// (<script type="application/json" id="boot">) naming the page and the user (no token: sockets
+// open with single-use tickets, tickets.js); we start that page's code.
 import { bootJoin, bootLogin } from "./forms.js";
 import { bootDashboard } from "./dashboard.js";
 import { bootRoom } from "./room.js";
