@@ -21,7 +21,8 @@ Rules this module keeps:
    published; a remote frame was persisted and published by the process that received it.
 6. Awareness passes on only what the table accepted (a newer clock, or a removal): echoes
    of states we already have stop here, locally and from the bus.
-7. A connection may only set and remove the awareness client ids it claimed first, at most
+7. A connection may only set and remove the awareness client ids it claimed first (or that
+   another connection of the same user holds: a reconnecting tab), at most
    ``limits.max_clients`` of them, each state at most ``limits.max_state_bytes``; anything
    else (a spoof of someone's entry, a flood) is dropped without a word. Frames faster than
    the connection's budget are coalesced: the table takes them at once, and the newest state
@@ -106,7 +107,7 @@ class Output:
 @dataclass
 class _Connection:
     writable: bool
-    user: int | None = None
+    user: int | None = None  # who is behind it: one user's tabs may hand an id over
     client_ids: set[int] = field(default_factory=set)
     denied: bool = False
     budget: Budget | None = None
@@ -203,9 +204,9 @@ class DocumentSync:
         allowed = [e for e in entries if self._may_set(conn, state, e)]
         accepted = self.awareness.apply(allowed)
         for entry in accepted:
-            previous = self._connections.get(self._owner.get(entry.client_id, conn))
-            if previous is not None and previous is not state:
-                previous.client_ids.discard(entry.client_id)  # taken over by its user's new socket
+            previous = self._owner.get(entry.client_id)
+            if previous is not None and previous != conn:  # the same user's new socket
+                self._connections[previous].client_ids.discard(entry.client_id)
             state.client_ids.add(entry.client_id)
             self._owner[entry.client_id] = conn
         if not accepted:
@@ -227,10 +228,10 @@ class DocumentSync:
             return False
         owner = self._owner.get(entry.client_id)
         if owner is not None and owner != conn:
-            # Only the same person's new socket (a reconnect, before the old one is seen to
-            # close) may take an entry over; anyone else's would be a spoof.
-            previous = self._connections.get(owner)
-            return state.user is not None and previous is not None and previous.user == state.user
+            # A reconnecting tab may announce its id before its old socket is gone: the id
+            # moves, but only between connections of one known user.
+            holder = self._connections[owner].user
+            return holder is not None and holder == state.user
         if owner is not None:
             return True
         # Unclaimed here: a client of another process (present in the table) is not ours to

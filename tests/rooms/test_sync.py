@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
+from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
 from rooms.sync import (
     DocumentSync,
@@ -215,15 +215,37 @@ def test_awareness_client_moving_to_a_new_connection_is_not_removed_by_the_old()
     assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(77, 3, "null")]
 
 
-def test_another_users_socket_cannot_take_an_awareness_entry_over() -> None:
+def test_another_users_connection_cannot_take_or_remove_a_client_id() -> None:
     server = DocumentSync()
     server.connect(1, writable=True, user=5)
     server.connect(2, writable=False, user=6)
-    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(77, 1, '{"n":"Ada"}')])))
+    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(77, 1, '{"me":1}')])))
     spoof = server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 9, "{}")])))
-    assert spoof.sends == [] and spoof.publish == []
-    assert server.awareness.state(77) == '{"n":"Ada"}'
-    assert server.disconnect(2).sends == [], "the spoofer's socket owned nothing to remove"
+    gone = server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 10, "null")])))
+    assert spoof.sends == gone.sends == [] and server.awareness.state(77) == '{"me":1}'
+
+
+def test_awareness_caps_and_coalescing_on_a_fake_clock() -> None:
+    now = [0.0]
+    limits = AwarenessLimits(max_clients=2, max_state_bytes=16, rate=2.0, burst=2.0)
+    server = DocumentSync(limits=limits, clock=lambda: now[0])
+    server.connect(1, writable=True)
+    server.connect(2, writable=True)
+    flood = [AwarenessEntry(i, 1, "{}") for i in range(3)]  # more entries than the cap
+    assert server.receive(1, awareness_frame(encode_awareness(flood))).sends == []
+    big = AwarenessEntry(4, 1, json.dumps({"x": "y" * 20}))
+    assert server.receive(1, awareness_frame(encode_awareness([big]))).sends == []
+    sent = [
+        server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, c, "{}")])))
+        for c in (1, 2, 3, 4)
+    ]
+    assert [len(o.sends) for o in sent] == [1, 1, 0, 0]  # a burst of 2, then coalesced
+    assert sent[-1].awareness_due == pytest.approx(0.5)
+    now[0] = 0.5
+    flushed = server.flush_awareness()
+    [(conn, frame)] = flushed.sends
+    assert conn == 2
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 4, "{}")]
 
 
 def test_query_awareness_answers_with_present_states() -> None:

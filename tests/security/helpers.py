@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
 
 from server.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import LiveServer, make_settings, serve_in_thread
 from tests.services import REDIS_URL, require
 
 
@@ -45,4 +45,21 @@ async def clients(apps: list[Starlette]) -> AsyncIterator[list[httpx.AsyncClient
             transport = httpx.ASGITransport(app=app)
             http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
             out.append(await stack.enter_async_context(http))
+        yield out
+
+
+@contextlib.contextmanager
+def served(
+    tmp_path: Path, database_url: str, count: int = 2, **overrides: str
+) -> Iterator[list[LiveServer]]:
+    """``count`` real uvicorn servers on one database and one Redis, as processes would be."""
+    require("redis")
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    with contextlib.ExitStack() as stack:
+        out = []
+        for _ in range(count):
+            settings = make_settings(
+                tmp_path, database_url, redis_url=REDIS_URL, redis_prefix=prefix, **overrides
+            )
+            out.append(stack.enter_context(contextlib.contextmanager(serve_in_thread)(settings)))
         yield out
