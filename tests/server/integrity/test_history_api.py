@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.courses import import_course
+from server.courses.importer import import_course
 from server.store import Store
 from tests.conftest import Lesson, LiveServer, make_lesson, make_settings, serve_in_thread
 from tests.node.harness import YjsHarness
