@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections import deque
 
 import pycrdt
@@ -11,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
+from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
 from rooms.sync import (
     DocumentSync,
@@ -91,6 +90,10 @@ class Link:
 
     def flush(self) -> None:
         self.run(Output())
+
+
+def _awareness_of(frame: bytes) -> list[AwarenessEntry]:
+    return decode_awareness(pycrdt.read_message(frame[1:]))
 
 
 def test_two_clients_converge_through_the_server() -> None:
@@ -178,86 +181,6 @@ def test_read_only_offline_edit_in_step2_is_denied() -> None:
     assert str(link.server.doc.get("text", type=pycrdt.Text)) == ""
 
 
-def test_awareness_reaches_others_and_new_joiners_then_goes_on_disconnect() -> None:
-    link = Link(DocumentSync())
-    a = link.connect(1)
-    b = link.connect(2)
-    a.announce({"user": {"name": "Ada"}})
-    link.flush()
-    assert b.awareness.states[a.awareness.client_id] == {"user": {"name": "Ada"}}
-    c = link.connect(3)
-    assert c.awareness.states[a.awareness.client_id] == {"user": {"name": "Ada"}}
-
-    out = link.server.disconnect(1)
-    del link.clients[1]
-    frames = {frame for _, frame in out.sends}
-    assert len(frames) == 1, "one removal frame for everyone"
-    assert sorted(conn for conn, _ in out.sends) == [2, 3]
-    assert out.publish == list(frames)
-    link.run(out)
-    assert a.awareness.client_id not in b.awareness.states
-    assert a.awareness.client_id not in c.awareness.states
-
-
-def test_awareness_client_moving_to_a_new_connection_is_not_removed_by_the_old() -> None:
-    """A reconnecting provider keeps its client id: its user's new socket takes the entry over
-    before the old socket is seen to close."""
-    server = DocumentSync()
-    server.connect(1, writable=True, user=5)
-    server.connect(2, writable=True, user=5)
-    server.connect(9, writable=True, user=6)
-    entry = AwarenessEntry(77, 1, json.dumps({"n": 1}))
-    server.receive(1, awareness_frame(encode_awareness([entry])))
-    server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 2, "{}")])))
-    assert server.disconnect(1).sends == []
-    removal = server.disconnect(2)
-    [(_, frame)] = removal.sends
-    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(77, 3, "null")]
-
-
-def test_another_users_connection_cannot_take_or_remove_a_client_id() -> None:
-    server = DocumentSync()
-    server.connect(1, writable=True, user=5)
-    server.connect(2, writable=False, user=6)
-    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(77, 1, '{"me":1}')])))
-    spoof = server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 9, "{}")])))
-    gone = server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 10, "null")])))
-    assert spoof.sends == gone.sends == [] and server.awareness.state(77) == '{"me":1}'
-
-
-def test_awareness_caps_and_coalescing_on_a_fake_clock() -> None:
-    now = [0.0]
-    limits = AwarenessLimits(max_clients=2, max_state_bytes=16, rate=2.0, burst=2.0)
-    server = DocumentSync(limits=limits, clock=lambda: now[0])
-    server.connect(1, writable=True)
-    server.connect(2, writable=True)
-    flood = [AwarenessEntry(i, 1, "{}") for i in range(3)]  # more entries than the cap
-    assert server.receive(1, awareness_frame(encode_awareness(flood))).sends == []
-    big = AwarenessEntry(4, 1, json.dumps({"x": "y" * 20}))
-    assert server.receive(1, awareness_frame(encode_awareness([big]))).sends == []
-    sent = [
-        server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, c, "{}")])))
-        for c in (1, 2, 3, 4)
-    ]
-    assert [len(o.sends) for o in sent] == [1, 1, 0, 0]  # a burst of 2, then coalesced
-    assert sent[-1].awareness_due == pytest.approx(0.5)
-    now[0] = 0.5
-    flushed = server.flush_awareness()
-    [(conn, frame)] = flushed.sends
-    assert conn == 2
-    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 4, "{}")]
-
-
-def test_query_awareness_answers_with_present_states() -> None:
-    server = DocumentSync()
-    server.connect(1, writable=True)
-    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, 0, '{"a":1}')])))
-    out = server.receive(1, bytes([MessageType.QUERY_AWARENESS]))
-    [(conn, frame)] = out.sends
-    assert conn == 1
-    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 0, '{"a":1}')]
-
-
 def test_remote_frames_are_applied_and_sent_to_everyone_without_persisting() -> None:
     origin, here = DocumentSync(), DocumentSync()
     origin.connect(1, writable=True)
@@ -333,94 +256,6 @@ def test_arbitrary_frames_never_raise_anything_but_protocol_error(frame: bytes) 
         # The object still works for everyone afterwards.
         server.disconnect(1)
         assert server.connections == [2]
-
-
-def test_local_awareness_frame_has_only_this_processes_clients() -> None:
-    server = DocumentSync()
-    server.connect(1, writable=True)
-    assert server.local_awareness_frame() is None
-    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"me":1}')])))
-    server.receive_remote(awareness_frame(encode_awareness([AwarenessEntry(6, 1, "{}")])))
-    frame = server.local_awareness_frame()
-    assert frame is not None
-    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 1, '{"me":1}')]
-
-
-def _awareness_of(frame: bytes) -> list[AwarenessEntry]:
-    return decode_awareness(pycrdt.read_message(frame[1:]))
-
-
-def test_awareness_echo_is_not_forwarded_and_a_newer_state_is() -> None:
-    server = DocumentSync()
-    for conn in (1, 2, 3):
-        server.connect(conn, writable=True)
-    state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
-    first = server.receive(1, state)
-    assert sorted(conn for conn, _ in first.sends) == [2, 3]
-    assert first.publish == [state]
-
-    echo = server.receive(2, state)  # the stock provider re-sends what it applied
-    assert echo.sends == [] and echo.publish == []
-
-    newer = awareness_frame(encode_awareness([AwarenessEntry(5, 2, '{"a":2}')]))
-    out = server.receive(1, newer)
-    assert sorted(conn for conn, _ in out.sends) == [2, 3]
-    assert {frame for _, frame in out.sends} == {newer}
-    assert out.publish == [newer]
-
-
-def test_awareness_frame_partly_echoed_is_forwarded_with_the_new_entries_only() -> None:
-    server = DocumentSync()
-    for conn in (1, 2):
-        server.connect(conn, writable=True)
-    old = AwarenessEntry(5, 1, '{"a":1}')
-    server.receive(1, awareness_frame(encode_awareness([old])))
-    fresh = AwarenessEntry(6, 0, '{"b":1}')
-    out = server.receive(2, awareness_frame(encode_awareness([old, fresh])))
-    [(conn, frame)] = out.sends
-    assert conn == 1
-    assert _awareness_of(frame) == [fresh]
-    assert out.publish == [frame]
-    # Client 6 now belongs to connection 2, client 5 still to connection 1.
-    [(_, removal)] = server.disconnect(2).sends
-    assert _awareness_of(removal) == [AwarenessEntry(6, 1, "null")]
-
-
-def test_remote_awareness_echo_is_not_passed_on_but_a_newer_state_is() -> None:
-    server = DocumentSync()
-    for conn in (1, 2):
-        server.connect(conn, writable=True)
-    state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
-    assert sorted(conn for conn, _ in server.receive_remote(state).sends) == [1, 2]
-    assert server.receive_remote(state).sends == []
-    newer = awareness_frame(encode_awareness([AwarenessEntry(5, 2, "{}")]))
-    assert {frame for _, frame in server.receive_remote(newer).sends} == {newer}
-
-
-def test_a_renewal_in_a_room_of_echoing_clients_costs_n_minus_1_frames() -> None:
-    """Clients that re-send every awareness update they apply, as y-websocket 1.5.4 does."""
-    server = DocumentSync()
-    n = 6
-    known: dict[int, dict[int, int]] = {conn: {} for conn in range(n)}
-    for conn in range(n):
-        server.connect(conn, writable=True)
-    delivered = 0
-    pending = deque([(0, awareness_frame(encode_awareness([AwarenessEntry(40, 3, "{}")])))])
-    while pending:
-        sender, frame = pending.popleft()
-        for conn, sent in server.receive(sender, frame).sends:
-            if sent[0] != MessageType.AWARENESS:
-                continue
-            delivered += 1
-            entries = _awareness_of(sent)
-            if any(e.clock > known[conn].get(e.client_id, -1) for e in entries):
-                known[conn].update({e.client_id: e.clock for e in entries})
-                pending.append((conn, sent))  # the echo
-    assert delivered == n - 1
-    assert all(known[conn] == {40: 3} for conn in range(1, n))
-
-
-# -- events the server raises itself: an edit, a resync ------------------------------------
 
 
 def test_server_edit_reaches_every_client_and_is_persisted_and_published() -> None:

@@ -1,0 +1,255 @@
+"""DocumentSync's awareness: presence passed on once, owned per connection, capped and
+coalesced; echoes stop at the server. Synchronous, two real pycrdt clients through the pure
+object (the helpers are test_sync.py's)."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+
+import pycrdt
+import pytest
+
+from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
+from rooms.sync import (
+    DocumentSync,
+    MessageType,
+    Output,
+    awareness_frame,
+    update_frame,
+)
+from tests.rooms.test_sync import _awareness_of
+
+
+class Client:
+    """A y-websocket client reduced to its protocol: a pycrdt Doc and an Awareness."""
+
+    def __init__(self) -> None:
+        self.doc: pycrdt.Doc = pycrdt.Doc()
+        self.text = self.doc.get("text", type=pycrdt.Text)
+        self.awareness = pycrdt.Awareness(self.doc)
+        self.outbox: list[bytes] = []
+        self.received: list[bytes] = []
+        self.doc.observe(self._on_update)
+
+    def _on_update(self, event: pycrdt.TransactionEvent) -> None:
+        if event.update != b"\x00\x00" and not getattr(self, "_applying", False):
+            self.outbox.append(update_frame(event.update))
+
+    def open(self) -> None:
+        self.outbox.append(pycrdt.create_sync_message(self.doc))
+
+    def handle(self, frame: bytes) -> None:
+        self.received.append(frame)
+        if frame[0] == MessageType.SYNC:
+            self._applying = True
+            try:
+                reply = pycrdt.handle_sync_message(frame[1:], self.doc)
+            finally:
+                self._applying = False
+            if reply is not None:
+                self.outbox.append(reply)
+        elif frame[0] == MessageType.AWARENESS:
+            self.awareness.apply_awareness_update(pycrdt.read_message(frame[1:]), "remote")
+
+    def announce(self, state: dict[str, object]) -> None:
+        self.awareness.set_local_state(state)
+        payload = self.awareness.encode_awareness_update([self.awareness.client_id])
+        self.outbox.append(pycrdt.create_awareness_message(payload))
+
+
+class Link:
+    """Carries frames between clients and the server object until nothing moves."""
+
+    def __init__(self, server: DocumentSync) -> None:
+        self.server = server
+        self.clients: dict[int, Client] = {}
+        self.persisted: list[bytes] = []
+        self.published: list[bytes] = []
+
+    def connect(self, conn: int, *, writable: bool = True) -> Client:
+        client = Client()
+        self.clients[conn] = client
+        client.open()
+        self.run(self.server.connect(conn, writable=writable))
+        return client
+
+    def run(self, out: Output) -> None:
+        pending: deque[Output] = deque([out])
+        while pending:
+            out = pending.popleft()
+            self.persisted.extend(out.persist)
+            self.published.extend(out.publish)
+            for conn, frame in out.sends:
+                if conn in self.clients:
+                    self.clients[conn].handle(frame)
+            for conn, client in list(self.clients.items()):
+                while client.outbox:
+                    pending.append(self.server.receive(conn, client.outbox.pop(0)))
+
+    def flush(self) -> None:
+        self.run(Output())
+
+
+def test_awareness_reaches_others_and_new_joiners_then_goes_on_disconnect() -> None:
+    link = Link(DocumentSync())
+    a = link.connect(1)
+    b = link.connect(2)
+    a.announce({"user": {"name": "Ada"}})
+    link.flush()
+    assert b.awareness.states[a.awareness.client_id] == {"user": {"name": "Ada"}}
+    c = link.connect(3)
+    assert c.awareness.states[a.awareness.client_id] == {"user": {"name": "Ada"}}
+
+    out = link.server.disconnect(1)
+    del link.clients[1]
+    frames = {frame for _, frame in out.sends}
+    assert len(frames) == 1, "one removal frame for everyone"
+    assert sorted(conn for conn, _ in out.sends) == [2, 3]
+    assert out.publish == list(frames)
+    link.run(out)
+    assert a.awareness.client_id not in b.awareness.states
+    assert a.awareness.client_id not in c.awareness.states
+
+
+def test_awareness_client_moving_to_a_new_connection_is_not_removed_by_the_old() -> None:
+    """A reconnecting provider keeps its client id: its user's new socket takes the entry over
+    before the old socket is seen to close."""
+    server = DocumentSync()
+    server.connect(1, writable=True, user=5)
+    server.connect(2, writable=True, user=5)
+    server.connect(9, writable=True, user=6)
+    entry = AwarenessEntry(77, 1, json.dumps({"n": 1}))
+    server.receive(1, awareness_frame(encode_awareness([entry])))
+    server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 2, "{}")])))
+    assert server.disconnect(1).sends == []
+    removal = server.disconnect(2)
+    [(_, frame)] = removal.sends
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(77, 3, "null")]
+
+
+def test_another_users_connection_cannot_take_or_remove_a_client_id() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True, user=5)
+    server.connect(2, writable=False, user=6)
+    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(77, 1, '{"me":1}')])))
+    spoof = server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 9, "{}")])))
+    gone = server.receive(2, awareness_frame(encode_awareness([AwarenessEntry(77, 10, "null")])))
+    assert spoof.sends == gone.sends == [] and server.awareness.state(77) == '{"me":1}'
+
+
+def test_awareness_caps_and_coalescing_on_a_fake_clock() -> None:
+    now = [0.0]
+    limits = AwarenessLimits(max_clients=2, max_state_bytes=16, rate=2.0, burst=2.0)
+    server = DocumentSync(limits=limits, clock=lambda: now[0])
+    server.connect(1, writable=True)
+    server.connect(2, writable=True)
+    flood = [AwarenessEntry(i, 1, "{}") for i in range(3)]  # more entries than the cap
+    assert server.receive(1, awareness_frame(encode_awareness(flood))).sends == []
+    big = AwarenessEntry(4, 1, json.dumps({"x": "y" * 20}))
+    assert server.receive(1, awareness_frame(encode_awareness([big]))).sends == []
+    sent = [
+        server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, c, "{}")])))
+        for c in (1, 2, 3, 4)
+    ]
+    assert [len(o.sends) for o in sent] == [1, 1, 0, 0]  # a burst of 2, then coalesced
+    assert sent[-1].awareness_due == pytest.approx(0.5)
+    now[0] = 0.5
+    flushed = server.flush_awareness()
+    [(conn, frame)] = flushed.sends
+    assert conn == 2
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 4, "{}")]
+
+
+def test_query_awareness_answers_with_present_states() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, 0, '{"a":1}')])))
+    out = server.receive(1, bytes([MessageType.QUERY_AWARENESS]))
+    [(conn, frame)] = out.sends
+    assert conn == 1
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 0, '{"a":1}')]
+
+
+def test_local_awareness_frame_has_only_this_processes_clients() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    assert server.local_awareness_frame() is None
+    server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"me":1}')])))
+    server.receive_remote(awareness_frame(encode_awareness([AwarenessEntry(6, 1, "{}")])))
+    frame = server.local_awareness_frame()
+    assert frame is not None
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 1, '{"me":1}')]
+
+
+def test_awareness_echo_is_not_forwarded_and_a_newer_state_is() -> None:
+    server = DocumentSync()
+    for conn in (1, 2, 3):
+        server.connect(conn, writable=True)
+    state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
+    first = server.receive(1, state)
+    assert sorted(conn for conn, _ in first.sends) == [2, 3]
+    assert first.publish == [state]
+
+    echo = server.receive(2, state)  # the stock provider re-sends what it applied
+    assert echo.sends == [] and echo.publish == []
+
+    newer = awareness_frame(encode_awareness([AwarenessEntry(5, 2, '{"a":2}')]))
+    out = server.receive(1, newer)
+    assert sorted(conn for conn, _ in out.sends) == [2, 3]
+    assert {frame for _, frame in out.sends} == {newer}
+    assert out.publish == [newer]
+
+
+def test_awareness_frame_partly_echoed_is_forwarded_with_the_new_entries_only() -> None:
+    server = DocumentSync()
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    old = AwarenessEntry(5, 1, '{"a":1}')
+    server.receive(1, awareness_frame(encode_awareness([old])))
+    fresh = AwarenessEntry(6, 0, '{"b":1}')
+    out = server.receive(2, awareness_frame(encode_awareness([old, fresh])))
+    [(conn, frame)] = out.sends
+    assert conn == 1
+    assert _awareness_of(frame) == [fresh]
+    assert out.publish == [frame]
+    # Client 6 now belongs to connection 2, client 5 still to connection 1.
+    [(_, removal)] = server.disconnect(2).sends
+    assert _awareness_of(removal) == [AwarenessEntry(6, 1, "null")]
+
+
+def test_remote_awareness_echo_is_not_passed_on_but_a_newer_state_is() -> None:
+    server = DocumentSync()
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
+    assert sorted(conn for conn, _ in server.receive_remote(state).sends) == [1, 2]
+    assert server.receive_remote(state).sends == []
+    newer = awareness_frame(encode_awareness([AwarenessEntry(5, 2, "{}")]))
+    assert {frame for _, frame in server.receive_remote(newer).sends} == {newer}
+
+
+def test_a_renewal_in_a_room_of_echoing_clients_costs_n_minus_1_frames() -> None:
+    """Clients that re-send every awareness update they apply, as y-websocket 1.5.4 does."""
+    server = DocumentSync()
+    n = 6
+    known: dict[int, dict[int, int]] = {conn: {} for conn in range(n)}
+    for conn in range(n):
+        server.connect(conn, writable=True)
+    delivered = 0
+    pending = deque([(0, awareness_frame(encode_awareness([AwarenessEntry(40, 3, "{}")])))])
+    while pending:
+        sender, frame = pending.popleft()
+        for conn, sent in server.receive(sender, frame).sends:
+            if sent[0] != MessageType.AWARENESS:
+                continue
+            delivered += 1
+            entries = _awareness_of(sent)
+            if any(e.clock > known[conn].get(e.client_id, -1) for e in entries):
+                known[conn].update({e.client_id: e.clock for e in entries})
+                pending.append((conn, sent))  # the echo
+    assert delivered == n - 1
+    assert all(known[conn] == {40: 3} for conn in range(1, n))
+
+
+# -- events the server raises itself: an edit, a resync ------------------------------------
