@@ -13,56 +13,48 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from pydantic import BaseModel, ConfigDict
+from starlette.routing import BaseRoute
 
 from rooms.events import EventError, parse_command
-from server.api.base import bearer_token, components_of, error_response
+from server.api.base import Ctx, endpoint
 from server.classrooms.access import room_access
-from server.exceptions import ApiError, BadRequest
+from server.exceptions import BadRequest, Forbidden
 from server.lesson.component import Actor
 
-MAX_BODY = 256 * 1024
+
+class CommandFields(BaseModel):
+    """The command's own fields (checked by :func:`rooms.events.parse_command`)."""
+
+    model_config = ConfigDict(extra="allow")
 
 
-async def _run(request: Request, kind: str) -> Response:
-    components = components_of(request)
+async def _run(ctx: Ctx, kind: str) -> dict[str, Any]:
+    room_id = ctx.path_int("room_id")
+    async with ctx.session() as session:
+        access = await room_access(session, room_id, ctx.caller.user_id)
+    body = ctx.body(CommandFields).model_dump()
     try:
-        caller = components.signer.verify(bearer_token(request))
-        room_id = int(request.path_params["room_id"])
-        async with components.store.session() as session:
-            access = await room_access(session, room_id, caller.user_id)
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise BadRequest(f"the body is larger than {MAX_BODY} bytes", code="body_too_large")
-        try:
-            body: Any = json.loads(raw) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BadRequest("the body is not valid JSON", code="invalid_json") from None
-        if not isinstance(body, dict):
-            raise BadRequest("the body is a JSON object", code="invalid_body")
         command = parse_command(json.dumps({**body, "type": kind}), access.role.value)
-        reply = await components.lesson.run(
-            room_id, Actor(caller.user_id, access.role.value), command
+        reply: dict[str, Any] = await ctx.components.lesson.run(
+            room_id, Actor(ctx.caller.user_id, access.role.value), command
         )
-    except ApiError as exc:
-        return error_response(exc)
     except EventError as exc:
-        status = 403 if exc.code == "forbidden" else 400
-        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status)
-    return JSONResponse(reply)
+        error = Forbidden if exc.code == "forbidden" else BadRequest
+        raise error(exc.message, code=exc.code) from None
+    return reply
 
 
-async def lesson_action(request: Request) -> Response:
-    return await _run(request, f"lesson.{request.path_params['action']}")
+@endpoint("POST", "/api/rooms/{room_id:int}/lesson/{action:str}", body=CommandFields, tag="lesson")
+async def lesson_action(ctx: Ctx) -> dict[str, Any]:
+    """``lesson.{action}`` (spotlight, push, freeze, unfreeze, announce, countdown)."""
+    return await _run(ctx, f"lesson.{ctx.request.path_params['action']}")
 
 
-async def pairs_action(request: Request) -> Response:
-    return await _run(request, f"pairs.{request.path_params['action']}")
+@endpoint("POST", "/api/rooms/{room_id:int}/pairs/{action:str}", body=CommandFields, tag="lesson")
+async def pairs_action(ctx: Ctx) -> dict[str, Any]:
+    """``pairs.{action}`` (make, rotate, repair)."""
+    return await _run(ctx, f"pairs.{ctx.request.path_params['action']}")
 
 
-routes: list[BaseRoute] = [
-    Route("/api/rooms/{room_id:int}/lesson/{action}", lesson_action, methods=["POST"]),
-    Route("/api/rooms/{room_id:int}/pairs/{action}", pairs_action, methods=["POST"]),
-]
+routes: list[BaseRoute] = [lesson_action, pairs_action]
