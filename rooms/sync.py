@@ -301,6 +301,12 @@ class DocumentSync:
             forward = _accepted_frame(frame, entries, self.awareness.apply(entries))
             if forward is not None:
                 out.broadcast(self._connections, forward)
+        elif kind == MessageType.QUERY_AWARENESS:
+            # Another process resynced after an outage and may have missed our presence (it
+            # can subscribe after our own resync published it): announce it again.
+            awareness = self.local_awareness_frame()
+            if awareness is not None:
+                out.publish.append(awareness)
         else:
             raise ProtocolError(f"remote message type {kind} is not an update or awareness")
         return out
@@ -375,6 +381,9 @@ class DocumentSync:
         awareness = self.local_awareness_frame()
         if awareness is not None:
             out.publish.append(awareness)
+        # And ask the others for theirs: a process that resynced before we subscribed again
+        # announced its presence to nobody (presence is not stored, unlike updates).
+        out.publish.append(bytes([MessageType.QUERY_AWARENESS]))
         return out
 
     def local_awareness_frame(self) -> bytes | None:

@@ -317,14 +317,23 @@ def test_resync_sends_clients_only_what_they_missed_and_publishes_everything() -
     assert conn == 1 and frame == update_frame(missed)
     link.run(out)
     assert str(a.text) == "ours theirs"
-    whole, awareness = out.publish
+    whole, awareness, query = out.publish
     assert whole == here.resync_frame()
     assert _awareness_of(awareness) == [AwarenessEntry(7, 1, '{"n":1}')]
+    assert query == bytes([MessageType.QUERY_AWARENESS])
     # The other process takes in our whole state; seeing its own update again is harmless.
     remote = DocumentSync()
     remote.apply_stored(missed)
     remote.receive_remote(whole)
     assert remote.text("text") == "ours theirs"
+    # It answers the query with its own connections' presence (which we may have missed):
+    # once, as an awareness frame, never another query.
+    remote.connect(5, writable=True, user=9)
+    remote.receive(5, awareness_frame(encode_awareness([AwarenessEntry(8, 1, '{"n":2}')])))
+    answer = remote.receive_remote(query)
+    [announced] = answer.publish
+    assert _awareness_of(announced) == [AwarenessEntry(8, 1, '{"n":2}')] and answer.sends == []
+    assert here.receive_remote(announced).sends, "our clients are told of the other's presence"
 
 
 def test_resync_with_nothing_missed_sends_nothing_and_skips_bad_stored_updates() -> None:
@@ -335,5 +344,8 @@ def test_resync_with_nothing_missed_sends_nothing_and_skips_bad_stored_updates()
     server.receive(1, update_frame(source.get_update()))
     out = server.resync([b"\x05garbage", source.get_update()])
     assert out.sends == [] and out.persist == []
-    assert out.publish == [server.resync_frame()]
+    assert out.publish == [server.resync_frame(), bytes([MessageType.QUERY_AWARENESS])]
     assert server.text("text") == "x"
+    assert server.receive_remote(bytes([MessageType.QUERY_AWARENESS])).publish == [], (
+        "a process with no presence of its own answers nothing"
+    )
