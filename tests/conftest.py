@@ -8,13 +8,14 @@ Every test that uses ``database_url`` (directly or through ``settings``/``app``/
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -101,6 +102,9 @@ def free_port() -> int:
         return port
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class LiveServer:
     """A real uvicorn serving the app on 127.0.0.1, in a thread with its own event loop."""
@@ -108,6 +112,7 @@ class LiveServer:
     app: Starlette
     port: int
     settings: Settings
+    loop: asyncio.AbstractEventLoop  # the server's: its components' futures belong to it
 
     @property
     def url(self) -> str:
@@ -120,6 +125,10 @@ class LiveServer:
     @property
     def state(self) -> Components:
         return state_of(self.app)
+
+    async def on_server_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await ``work`` (a call on the server's components) on the server's event loop."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self.loop))
 
 
 def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
@@ -148,7 +157,7 @@ def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
     if not server.started:
         raise RuntimeError("uvicorn did not start")
     try:
-        yield LiveServer(application, port, settings)
+        yield LiveServer(application, port, settings, server.servers[0].get_loop())
     finally:
         server.should_exit = True
         thread.join(timeout=30)

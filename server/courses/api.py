@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from server.courses.importer import MAX_ARCHIVE_BYTES, CourseError, import_uploa
 from server.exceptions import BadRequest, NotFound
 from server.models import Demo, ExerciseRecord, Role
 from server.models.clock import utcnow
-from server.security.bodies import read_body
+from server.security.bodies import spool_body
 
 
 def public_exercise(exercise: Exercise, *, staff: bool, now: datetime) -> dict[str, Any]:
@@ -62,16 +63,18 @@ async def upload_course(ctx: Ctx) -> dict[str, Any]:
     classroom_id = ctx.path_int("classroom_id")
     async with ctx.session() as session:
         await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
-    data = await read_body(ctx.request, MAX_ARCHIVE_BYTES)
-    if not data:
-        raise BadRequest("send the course archive (zip or tar.gz) as the body", code="empty_body")
-    try:
-        report = await import_upload(ctx.components.store, classroom_id, data)
-    except CourseError as exc:
-        await course_log.record(
-            ctx.components.store, classroom_id, ctx.caller.user_id, errors=str(exc)
-        )
-        raise BadRequest(str(exc), code="invalid_course") from None
+    with await spool_body(ctx.request, MAX_ARCHIVE_BYTES) as archive:
+        if archive.seek(0, io.SEEK_END) == 0:
+            raise BadRequest(
+                "send the course archive (zip or tar.gz) as the body", code="empty_body"
+            )
+        try:
+            report = await import_upload(ctx.components.store, classroom_id, archive)
+        except CourseError as exc:
+            await course_log.record(
+                ctx.components.store, classroom_id, ctx.caller.user_id, errors=str(exc)
+            )
+            raise BadRequest(str(exc), code="invalid_course") from None
     await course_log.record(
         ctx.components.store, classroom_id, ctx.caller.user_id, report=report.to_dict()
     )

@@ -16,7 +16,7 @@ import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlmodel import select
 
@@ -188,16 +188,17 @@ async def import_course(store: Store, classroom_id: int, folder: Path) -> Import
     return report
 
 
-def unpack_archive(data: bytes, target: Path) -> Path:
+def unpack_archive(archive: IO[bytes], target: Path) -> Path:
     """Unpack a zip or tar upload into ``target`` and return the course folder in it.
 
     Blocking: run it in a thread. The limits are checked while unpacking
     (server/security/archives.py); every refusal is a :class:`CourseError` with the reason."""
-    if len(data) > MAX_ARCHIVE_BYTES:
+    if archive.seek(0, io.SEEK_END) > MAX_ARCHIVE_BYTES:
         raise CourseError(f"the archive is larger than {MAX_ARCHIVE_BYTES >> 20} MiB")
+    archive.seek(0)
     limits = ArchiveLimits(max_members=MAX_ARCHIVE_MEMBERS, max_bytes=MAX_UNPACKED_BYTES)
     try:
-        extract(io.BytesIO(data), target, limits)
+        extract(archive, target, limits)
     except ArchiveError as exc:
         raise CourseError(str(exc)) from None
     return _course_root(target)
@@ -212,7 +213,8 @@ def _course_root(target: Path) -> Path:
     raise CourseError("the archive holds no exercises/ or demos/ folder")
 
 
-async def import_upload(store: Store, classroom_id: int, data: bytes) -> ImportReport:
+async def import_upload(store: Store, classroom_id: int, archive: IO[bytes]) -> ImportReport:
+    """Import an uploaded archive (a file, e.g. spooled by server/security/bodies.py)."""
     with tempfile.TemporaryDirectory(prefix="course-") as tmp:
-        folder = await asyncio.to_thread(unpack_archive, data, Path(tmp))
+        folder = await asyncio.to_thread(unpack_archive, archive, Path(tmp))
         return await import_course(store, classroom_id, folder)

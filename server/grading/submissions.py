@@ -127,7 +127,8 @@ class Submissions:
         self.limiter = RateLimiter(settings.submissions_per_minute, RATE_WINDOW_SECONDS)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.regrades: dict[tuple[int, str], dict[str, Any]] = {}
-        # Told of every accepted submission (integrity fingerprints it); never awaited.
+        # Told of every submission that counts (integrity fingerprints it), so not of one
+        # withdrawn for capacity; never awaited.
         self.on_accepted: list[Callable[[Submission, Exercise], None]] = []
         hub.handle("submit", self.on_submit)
 
@@ -232,8 +233,6 @@ class Submissions:
     async def grade_now(self, room: Room, row: Submission, exercise: Exercise) -> Submission:
         """Grade an accepted submission, store and announce the result."""
         assert row.id is not None and room.id is not None
-        for listener in self.on_accepted:
-            listener(row, exercise)
         now = utcnow()
         started = time.perf_counter()
         try:
@@ -252,6 +251,10 @@ class Submissions:
         except (InvalidSubmission, GradingError, SandboxError) as exc:
             result, error = None, str(exc)
             log.info("room %s submission %s not graded: %s", room.id, row.id, exc)
+        # Counted from here on (a withdrawn one is not: its row is gone, and a listener's rows
+        # pointing at it would keep it or fail).
+        for listener in self.on_accepted:
+            listener(row, exercise)
         outcome = "error" if result is None else "graded"
         self.metrics.grading.labels(outcome).observe(time.perf_counter() - started)
         async with self.store.session() as session:

@@ -42,10 +42,21 @@ async def test_a_formula_name_is_plain_text_in_grades_csv(
         )
     assert export.status_code == 200
     rows = list(csv.DictReader(io.StringIO(export.text)))
-    cells = {row["student"] for row in rows}
-    assert cells == {"'" + HOSTILE, "'+1+1", "'-2", "'@SUM(A1)", "Plain Name"}
-    # Nothing else changed: every row still carries its score.
-    assert all(row["score"] for row in rows) and len(rows) == len(names)
+    # The gradebook has a row per student and exercise, unattempted ones included (Alice and
+    # Bob joined with the lesson): the formula names are text, the rest is unchanged.
+    submitted = {"'" + HOSTILE, "'+1+1", "'-2", "'@SUM(A1)", "Plain Name"}
+    assert [row["exercise"] for row in rows] == ["double"] * (len(names) + 2)
+    assert {row["student"] for row in rows} == submitted | {"Alice", "Bob"}
+    assert len(rows) == len(names) + 2
+    # Nothing else changed: every submitted row still carries its score.
+    for row in rows:
+        if row["student"] in submitted:
+            assert row["status"] == "graded" and row["score"], row
+        else:
+            assert row["status"] == "not attempted" and not row["score"], row
+    # And no cell anywhere starts a formula.
+    for line in csv.reader(io.StringIO(export.text)):
+        assert not any(value[:1] in ("=", "+", "-", "@", "\t", "\r") for value in line), line
 
 
 @pytest.mark.parametrize(

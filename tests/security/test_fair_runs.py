@@ -33,11 +33,16 @@ def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
 
 
 async def cancel_all(server: LiveServer, run_ids: list[str]) -> None:
+    """On the server's loop: a run's cancel awaits its task, which lives there."""
     runs = server.state.runs
-    for run_id in run_ids:
-        live = runs.live(run_id)
-        if live is not None:
-            await live.cancel()
+
+    async def cancel() -> None:
+        for run_id in run_ids:
+            live = runs.live(run_id)
+            if live is not None:
+                await live.cancel()
+
+    await server.on_server_loop(cancel())
 
 
 async def test_one_student_cannot_fill_the_queue(server: LiveServer, tmp_path: Path) -> None:
@@ -77,8 +82,12 @@ async def test_one_student_cannot_fill_the_queue(server: LiveServer, tmp_path: P
 
 @pytest.fixture
 def tiny(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    # 1 running + 3 waiting; the exercise's 3 tests need 3 places at once.
-    yield from served(tmp_path, database_url, run_concurrency="1", run_queue_size="3")
+    # 1 running + 2 waiting, none kept for grading: three sleepers leave no place for the
+    # submission's run (its three I/O tests are one run, sandbox/grading/grader.py).
+    yield from served(
+        tmp_path, database_url, run_concurrency="1", run_queue_size="2",
+        grading_reserved_runs="0",
+    )  # fmt: skip
 
 
 async def test_a_grading_run_refused_for_capacity_is_not_an_attempt(
@@ -88,36 +97,37 @@ async def test_a_grading_run_refused_for_capacity_is_not_an_attempt(
     lesson = await make_lesson(server.url, server.settings, server.state)
     await load(server, lesson, write_course(tmp_path / "course"))
     submit = f"/api/rooms/{lesson.room_id}/exercises/double/submissions"
-    teacher = await EventClient.open(server.ws_url, lesson.room_id, lesson.teacher.token)
-    await teacher.expect("room.snapshot")
-    started = []
-    for ref in (1, 2, 3):  # one running, two waiting: no room for the 3 test runs
-        await teacher.send(
-            {
-                "type": "run.start",
-                "language": "python",
-                "files": {"main.py": SLEEPER["code"]},
-                "ref": ref,
-            }
-        )
-        started.append((await teacher.expect("run.started", ref=ref))["run_id"])
-    async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
-        refused = await http.post(
-            submit, json={"files": {"main.py": RIGHT}}, headers=lesson.alice.headers
-        )
-        assert refused.status_code == 429 and refused.json()["error"]["code"] == "sandbox_busy"
-        async with server.state.store.session() as session:
-            rows = (await session.exec(select(Submission))).all()
-        assert rows == []  # not stored as an error attempt
-        for run_id in started:
-            await teacher.send({"type": "run.cancel", "run_id": run_id})
-        finished: set[str] = set()
-        while finished != set(started):  # in whichever order they end
-            finished.add((await teacher.expect("run.finished", timeout=30))["run_id"])
-        graded = await http.post(
-            submit, json={"files": {"main.py": RIGHT}}, headers=lesson.alice.headers
-        )
-    await teacher.ws.close()
+    async with await EventClient.open(
+        server.ws_url, lesson.room_id, lesson.teacher.token
+    ) as teacher:
+        await teacher.expect("room.snapshot")
+        started = []
+        for ref in (1, 2, 3):  # one running, two waiting: the queue is full
+            await teacher.send(
+                {
+                    "type": "run.start",
+                    "language": "python",
+                    "files": {"main.py": SLEEPER["code"]},
+                    "ref": ref,
+                }
+            )
+            started.append((await teacher.expect("run.started", ref=ref))["run_id"])
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
+            refused = await http.post(
+                submit, json={"files": {"main.py": RIGHT}}, headers=lesson.alice.headers
+            )
+            assert refused.status_code == 429 and refused.json()["error"]["code"] == "sandbox_busy"
+            async with server.state.store.session() as session:
+                rows = (await session.exec(select(Submission))).all()
+            assert rows == []  # not stored as an error attempt
+            for run_id in started:
+                await teacher.send({"type": "run.cancel", "run_id": run_id})
+            finished: set[str] = set()
+            while finished != set(started):  # in whichever order they end
+                finished.add((await teacher.expect("run.finished", timeout=30))["run_id"])
+            graded = await http.post(
+                submit, json={"files": {"main.py": RIGHT}}, headers=lesson.alice.headers
+            )
     assert graded.status_code in (200, 201), graded.text
     body = graded.json()
     assert body["attempt"] == 1 and body["status"] == "graded"
