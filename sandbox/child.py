@@ -2,7 +2,10 @@
 
 Spawned in its own session (so ``killpg`` reaches the whole group) with rlimits applied
 between fork and exec, read through non-blocking pipes on the event loop, reaped through a
-pidfd with ``wait4`` so its CPU time and peak memory come back with its exit status.
+pidfd with ``wait4`` so its exit status comes back. The command runs under
+:mod:`sandbox.launcher`, a small fresh interpreter that forks it and reports the command's own
+CPU time and peak memory (a process forked from the server would count the server's resident
+set as its own peak: Linux keeps ``ru_maxrss`` across ``execve``).
 
 When the child runs under a uid of its own (the backend runs as root and hands each run a
 distinct uid), :meth:`Child.kill` also sweeps every process of that uid: a process that
@@ -16,8 +19,10 @@ import contextlib
 import logging
 import os
 import resource
+import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +36,7 @@ OnOutput = Callable[[Stream, bytes], None]
 # After the leader exits, leftovers are killed; their pipe ends then close at once. The bound
 # only matters for a process that escaped both the group and the uid sweep (non-root, no bwrap).
 _DRAIN_SECONDS = 2.0
+LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,8 @@ class Exit:
     """The exit code, or ``128 + n`` for death by signal ``n`` (what bwrap reports as well)."""
     signal: str | None
     cpu_ms: float
-    maxrss_bytes: int
+    maxrss_bytes: int | None
+    """The command's peak resident set; None when the launcher was killed before it reported."""
 
 
 def rlimit_setter(limits: Sequence[tuple[int, int]]) -> Callable[[], None]:
@@ -80,8 +87,9 @@ class _Reader(asyncio.Protocol):
 class Child:
     """A spawned process group. Call :meth:`wait` once; :meth:`kill` any time, repeatedly."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], uid: int | None) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], uid: int | None, status: int) -> None:
         self._popen = popen
+        self._status = status
         self.pid = popen.pid
         self._uid = uid
         self._readers: list[_Reader] = []
@@ -103,23 +111,35 @@ class Child:
     ) -> Child:
         """Start ``argv``. Raises ``OSError`` when it cannot be executed."""
         loop = asyncio.get_running_loop()
-        # fork+exec takes a few ms; not worth a thread hop per run.
-        popen = subprocess.Popen(  # noqa: ASYNC220
-            list(argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-            preexec_fn=rlimit_setter(rlimits),  # noqa: PLW1509 - only setrlimit calls
-            pass_fds=tuple(pass_fds),
-            close_fds=True,
-            user=uid,
-            group=uid,
-            extra_groups=[] if uid is not None else None,
-        )
-        child = cls(popen, uid)
+        # The launcher execs the command; say here what exec would have said.
+        found: str | None = None
+        if argv:
+            found = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
+        if found is None or not os.access(os.path.join(cwd, found), os.X_OK):
+            raise FileNotFoundError(f"cannot run {argv[0] if argv else '(nothing)'}: not found")
+        status_read, status_write = os.pipe()
+        launcher = [sys.executable, "-I", "-S", LAUNCHER, str(status_write)]
+        launcher += [str(-1 if uid is None else uid), "--"]
+        try:
+            # fork+exec takes a few ms; not worth a thread hop per run.
+            popen = subprocess.Popen(  # noqa: ASYNC220
+                [*launcher, *argv],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                preexec_fn=rlimit_setter(rlimits),  # noqa: PLW1509 - only setrlimit calls
+                pass_fds=(*pass_fds, status_write),
+                close_fds=True,
+            )
+        except BaseException:
+            os.close(status_read)
+            raise
+        finally:
+            os.close(status_write)
+        child = cls(popen, uid, status_read)
         assert popen.stdin and popen.stdout and popen.stderr
         for stream, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr)):
             reader = _Reader(stream, on_output)  # type: ignore[arg-type]
@@ -163,6 +183,11 @@ class Child:
         self.kill()
         _, status, usage = os.wait4(self.pid, 0)  # noqa: ASYNC222 - it has exited: no wait
         self._exited = True
+        if self._uid is not None:
+            # One sweep can miss a process forked while it ran (its parent dies in that very
+            # sweep): sweep until none is left, so no leftover holds the output pipes open.
+            await reap_uid(self._uid)
+        report = _read_report(self._status)
         code = os.waitstatus_to_exitcode(status)
         self._popen.returncode = code
         sig: str | None = None
@@ -176,12 +201,25 @@ class Child:
                 await asyncio.gather(*(r.closed for r in self._readers))
         for transport in self._transports:
             transport.close()
-        return Exit(
-            returncode=code,
-            signal=sig,
-            cpu_ms=(usage.ru_utime + usage.ru_stime) * 1000.0,
-            maxrss_bytes=usage.ru_maxrss * 1024,
-        )
+        if report is None:  # the launcher was killed with its command: its own CPU time
+            return Exit(code, sig, (usage.ru_utime + usage.ru_stime) * 1000.0, None)
+        maxrss_kib, cpu_seconds = report
+        return Exit(code, sig, cpu_seconds * 1000.0, maxrss_kib * 1024)
+
+
+def _read_report(fd: int) -> tuple[int, float] | None:
+    """The launcher's ``maxrss_kib utime stime`` (it has exited: the read cannot block)."""
+    try:
+        data = b""
+        while chunk := os.read(fd, 256):
+            data += chunk
+    finally:
+        os.close(fd)
+    try:
+        maxrss, utime, stime = data.decode().split()
+        return int(maxrss), float(utime) + float(stime)
+    except ValueError:
+        return None
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

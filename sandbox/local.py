@@ -19,6 +19,9 @@ container). What it does, in order of strength:
 Memory is limited with RLIMIT_DATA rather than RLIMIT_AS: V8 and Go reserve gigabytes of
 address space they never touch, so an AS limit near the memory limit stops ``node`` from
 starting at all. RLIMIT_DATA (Linux >= 4.7) counts private writable mappings, i.e. heaps.
+A step's peak memory is its command's own: :mod:`sandbox.launcher` (a fresh small
+interpreter) forks the command and reports its rusage, since a process forked straight from
+the server would carry the server's resident set as its peak.
 
 One run (its steps, its output, its verdict) is a :class:`~sandbox.local_run.LocalExecution`.
 """

@@ -84,6 +84,20 @@ async def test_hello_world(backend: LocalBackend, language: str) -> None:
     assert result.cpu_ms is not None and result.cpu_ms > 0
 
 
+async def test_peak_memory_is_the_runs_own_not_the_servers(backend: LocalBackend) -> None:
+    # Linux keeps ru_maxrss across exec: a command forked straight from a grown server
+    # reported the server's size as its own peak.
+    ballast = bytearray(256 << 20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1  # resident, not just reserved
+    code = "x = bytearray(40 << 20)\nx[::4096] = b'1' * len(x[::4096])\nprint('ok')\n"
+    _, result = await run(backend, "python", {"main.py": code})
+    assert result.status is RunStatus.OK, result
+    peak = result.memory_peak_bytes
+    assert peak is not None and (40 << 20) <= peak < (128 << 20), peak
+    del ballast
+
+
 async def test_stdin_and_stderr(backend: LocalBackend) -> None:
     code = "import sys\nname = input()\nprint('hi', name)\nprint('oops', file=sys.stderr)\n"
     chunks, result = await run(backend, "python", {"main.py": code}, stdin="ada\n")

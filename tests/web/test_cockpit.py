@@ -160,7 +160,10 @@ async def test_teacher_finds_the_stuck_pushes_hints_and_sees_them_pass(
     # A click on a cell opens that student's file, live, to edit with them.
     await cell("Alice").click()
     await dashboard.wait_for_url(re.compile(rf"/rooms/{classroom.room_id}\?doc="))
-    await expect(dashboard.locator("#doc-name")).to_have_text(f"students/{ids['Alice']}/main.py")
+    # The exercise's own file (one file per exercise), its path in data-doc, a friendly label.
+    doc_name = dashboard.locator("#doc-name")
+    await expect(doc_name).to_have_attribute("data-doc", f"students/{ids['Alice']}/sum.py")
+    await expect(doc_name).to_have_text("Alice's sum.py")
     await wait_synced(dashboard)
     await wait_text(dashboard, r"print\(a - b\)")
 

@@ -161,9 +161,11 @@ async def test_pairing_a_class_of_31_in_one_click(browser: Browser, classroom: C
         assert all(m["rotate_in"] == 600 for m in mine)
         # The browsers moved to their pair's file and show their role.
         for page in pages:
-            await expect(page.locator("#doc-name")).to_have_text(
-                re.compile(r"^pairs/r1g\d+/main\.py$")
+            doc_name = page.locator("#doc-name")
+            await expect(doc_name).to_have_attribute(
+                "data-doc", re.compile(r"^pairs/r1g\d+/main\.py$")
             )
+            await expect(doc_name).to_have_text("main.py (shared with your partner)")
             await expect(page.get_by_test_id("pair-role")).to_have_text(
                 re.compile("You drive|You navigate")
             )
