@@ -42,7 +42,9 @@ class RateLimiter:
         if self._calls % _SWEEP_EVERY == 0:
             self.sweep(now)
         hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - window:
+        # ``hit + window <= now``, not ``hit <= now - window``: the same arithmetic as
+        # ``retry_after`` below, so a wait that rounds to 0 is never refused.
+        while hits and hits[0] + window <= now:
             hits.popleft()
         if len(hits) >= count:
             return Decision(False, 0, hits[len(hits) - count] + window - now)
