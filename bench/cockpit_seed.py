@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, insert, select
 
 from rooms.cockpit.errors import first_failure, signature
 from rooms.progress import ExerciseProgress, Graded, apply
+from sandbox.grading.dump import exercise_to_dict
 from sandbox.grading.schema import exercise_from_dict
 from server.auth import TokenSigner
 from server.models import (
@@ -47,7 +48,7 @@ def exercise_definition(index: int) -> dict[str, Any]:
             for word in ("a", "b", "c")
         ],
     }
-    return exercise_from_dict(data).to_dict()
+    return exercise_to_dict(exercise_from_dict(data))
 
 
 def attempt_results(rng: random.Random, passed: bool) -> dict[str, Any]:
