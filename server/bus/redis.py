@@ -26,6 +26,8 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger("classroom.bus")
 
+PING_SECONDS = 3.0
+
 _CLOSED = object()
 
 
@@ -192,9 +194,19 @@ class RedisBus:
             had_outage = True
 
     async def _read(self, pubsub: Any) -> None:
+        # A quiet connection is pinged every PING_SECONDS: a broker that died without the
+        # socket saying so (or a read that never wakes up) is noticed within seconds, and the
+        # process goes local-only, reports unready and resyncs when the broker is back.
+        loop = asyncio.get_running_loop()
+        last_ping = loop.time()
         while True:
-            message = await pubsub.get_message(timeout=None)
-            if message is None or message.get("type") != "message":
+            message = await pubsub.get_message(timeout=1.0)
+            if message is None:
+                if loop.time() - last_ping >= PING_SECONDS:
+                    last_ping = loop.time()
+                    await asyncio.wait_for(pubsub.ping(), PING_SECONDS)
+                continue
+            if message.get("type") != "message":
                 continue
             channel = message["channel"].decode()[len(self.prefix) :]
             for subscription in list(self._subscriptions.get(channel, ())):
