@@ -14,81 +14,9 @@ from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, e
 from rooms.sync import (
     DocumentSync,
     MessageType,
-    Output,
     awareness_frame,
-    update_frame,
 )
-from tests.rooms.test_sync import _awareness_of
-
-
-class Client:
-    """A y-websocket client reduced to its protocol: a pycrdt Doc and an Awareness."""
-
-    def __init__(self) -> None:
-        self.doc: pycrdt.Doc = pycrdt.Doc()
-        self.text = self.doc.get("text", type=pycrdt.Text)
-        self.awareness = pycrdt.Awareness(self.doc)
-        self.outbox: list[bytes] = []
-        self.received: list[bytes] = []
-        self.doc.observe(self._on_update)
-
-    def _on_update(self, event: pycrdt.TransactionEvent) -> None:
-        if event.update != b"\x00\x00" and not getattr(self, "_applying", False):
-            self.outbox.append(update_frame(event.update))
-
-    def open(self) -> None:
-        self.outbox.append(pycrdt.create_sync_message(self.doc))
-
-    def handle(self, frame: bytes) -> None:
-        self.received.append(frame)
-        if frame[0] == MessageType.SYNC:
-            self._applying = True
-            try:
-                reply = pycrdt.handle_sync_message(frame[1:], self.doc)
-            finally:
-                self._applying = False
-            if reply is not None:
-                self.outbox.append(reply)
-        elif frame[0] == MessageType.AWARENESS:
-            self.awareness.apply_awareness_update(pycrdt.read_message(frame[1:]), "remote")
-
-    def announce(self, state: dict[str, object]) -> None:
-        self.awareness.set_local_state(state)
-        payload = self.awareness.encode_awareness_update([self.awareness.client_id])
-        self.outbox.append(pycrdt.create_awareness_message(payload))
-
-
-class Link:
-    """Carries frames between clients and the server object until nothing moves."""
-
-    def __init__(self, server: DocumentSync) -> None:
-        self.server = server
-        self.clients: dict[int, Client] = {}
-        self.persisted: list[bytes] = []
-        self.published: list[bytes] = []
-
-    def connect(self, conn: int, *, writable: bool = True) -> Client:
-        client = Client()
-        self.clients[conn] = client
-        client.open()
-        self.run(self.server.connect(conn, writable=writable))
-        return client
-
-    def run(self, out: Output) -> None:
-        pending: deque[Output] = deque([out])
-        while pending:
-            out = pending.popleft()
-            self.persisted.extend(out.persist)
-            self.published.extend(out.publish)
-            for conn, frame in out.sends:
-                if conn in self.clients:
-                    self.clients[conn].handle(frame)
-            for conn, client in list(self.clients.items()):
-                while client.outbox:
-                    pending.append(self.server.receive(conn, client.outbox.pop(0)))
-
-    def flush(self) -> None:
-        self.run(Output())
+from tests.rooms.test_sync import Link, _awareness_of
 
 
 def test_awareness_reaches_others_and_new_joiners_then_goes_on_disconnect() -> None:

@@ -3,79 +3,11 @@ sandbox (the Python ones and the rest of the grader are in test_grader.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
 from sandbox.grading import (
-    Exercise,
     grade,
-    load_course_exercises,
 )
-from sandbox.grading.grader import GradeResult
-from sandbox.grading.schema import exercise_from_dict
 from tests.sandbox.grading.conftest import Sandbox
-
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "course" / "exercises"
-NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-FIZZBUZZ = """\
-def fizzbuzz(n):
-    if n % 15 == 0:
-        return "FizzBuzz"
-    if n % 3 == 0:
-        return "Fizz"
-    if n % 5 == 0:
-        return "Buzz"
-    return str(n)
-"""
-SOLUTIONS = {
-    "greet": {"main.py": "name = input().strip()\nprint(f\"Hello, {name or 'world'}!\")\n"},
-    "mean": {
-        "main.js": "const n = require('fs').readFileSync(0, 'utf8').split(/\\s+/)"
-        ".filter(Boolean).map(Number);\nconsole.log(n.reduce((a, b) => a + b, 0) / n.length);\n"
-    },
-    "word-count": {
-        "main.c": "#include <stdio.h>\n#include <ctype.h>\n"
-        "int main(int argc, char **argv) {\n"
-        '    if (argc > 1) { printf("%d\\n", argc - 1); return 0; }\n'
-        "    int c, n = 0, in = 0;\n"
-        "    while ((c = getchar()) != EOF) {\n"
-        "        if (isspace(c)) in = 0; else if (!in) { in = 1; n++; }\n"
-        "    }\n"
-        '    printf("%d\\n", n);\n    return 0;\n}\n'
-    },
-    "fizzbuzz": {"fizzbuzz.py": FIZZBUZZ},
-    "stack": {
-        "stack.js": "class Stack {\n  constructor() { this.items = []; }\n"
-        "  push(x) { this.items.push(x); }\n  pop() { return this.items.pop(); }\n"
-        "  peek() { return this.items[this.items.length - 1]; }\n"
-        "  get size() { return this.items.length; }\n}\nmodule.exports = { Stack };\n"
-    },
-    "gcd": {
-        "gcd.c": "int gcd(int a, int b) {\n"
-        "    while (b) { int t = a % b; a = b; b = t; }\n    return a;\n}\n"
-    },
-    "clamp": {
-        "clamp.c": "int clamp(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }\n"
-        "double average(const double *xs, int n) {\n"
-        "    double s = 0;\n    for (int i = 0; i < n; i++) s += xs[i];\n"
-        "    return n ? s / n : 0;\n}\n"
-    },
-}
-
-
-def examples() -> dict[str, Exercise]:
-    return {exercise.id: exercise for exercise in load_course_exercises(EXAMPLES)}
-
-
-def by_name(result: GradeResult) -> dict[str, Any]:
-    return {test.name: test for test in result.tests}
-
-
-def inline(**data: Any) -> Exercise:
-    base: dict[str, Any] = {"id": "inline", "title": "Inline"}
-    return exercise_from_dict(base | data)
+from tests.sandbox.grading.test_grader import NOW, SOLUTIONS, by_name, examples, inline
 
 
 async def test_javascript_unit_tests(sandbox: Sandbox) -> None:
