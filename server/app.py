@@ -43,6 +43,7 @@ from server.demos.presenters import MemoryPresenters, PresenterStore, RedisPrese
 from server.documents import api as documents_api
 from server.documents import endpoint as documents_endpoint
 from server.documents.access import RoomRoles
+from server.documents.direct import RawSendMiddleware
 from server.documents.metrics import DocMetrics
 from server.documents.registry import DocumentRegistry
 from server.documents.source import Sources
@@ -277,7 +278,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=all_routes(),
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[
+            # First: it keeps the server's own send of a WebSocket (documents/direct.py).
+            Middleware(RawSendMiddleware),
+            Middleware(MetricsMiddleware, metrics=metrics),
+        ],
         exception_handlers={HTTPException: _http_error, ApiError: _api_error, Exception: _crash},
         lifespan=lifespan,
     )

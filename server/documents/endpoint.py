@@ -22,6 +22,7 @@ from rooms.documents import STAFF_ROLES, Access, DocumentName, access, parse_doc
 from rooms.exceptions import InvalidDocumentName, ProtocolError
 from server.api.base import components_of
 from server.documents.access import OpenSocket
+from server.documents.direct import RAW_SEND, DirectWriter
 from server.documents.outbox import SocketOutbox
 from server.documents.registry import LimitReached
 from server.exceptions import ApiError
@@ -117,7 +118,8 @@ async def _serve(
     async def overflow() -> None:
         await _close(websocket, 1013, "too far behind: reconnect to resync")
 
-    outbox = SocketOutbox(conn_id, registry.metrics, websocket.send_bytes, overflow)
+    direct = DirectWriter.of(websocket.scope.get(RAW_SEND))
+    outbox = SocketOutbox(conn_id, registry.metrics, websocket.send_bytes, overflow, direct)
     unwatch: Callable[[], None] | None = None
     try:
         doc.join(outbox, writable=target.access is Access.WRITE, author=target.user_id)

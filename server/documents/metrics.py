@@ -30,6 +30,12 @@ class DocMetrics:
         self.bytes_out = Counter(
             "classroom_doc_bytes_out", "Bytes queued to document sockets.", registry=registry
         )
+        self.direct_declined = Counter(
+            "classroom_doc_direct_declined",
+            "Frames that could not be written straight to the socket (a slow reader or a "
+            "closing socket) and took the ASGI send instead (server/documents/direct.py).",
+            registry=registry,
+        )
         self.fanout = Histogram(
             "classroom_doc_fanout_seconds",
             "From receiving a frame to handing it to each recipient's socket.",

@@ -3,22 +3,28 @@
 Design note. A frame may go out only after the store committed the update it follows (its
 "barrier", see :mod:`server.documents.store`). Rather than a task per socket that wakes for every
 frame, the outbox sends from the place that makes a frame sendable: ``enqueue`` (no barrier
-pending) or the barrier's done-callback. A send is started eagerly: the ASGI send of an
-open, writable socket finishes without suspending, so it completes right there; only a
-send that must wait (the client reads slowly) is finished by a task, and frames behind it
-wait their turn. This keeps fan-out to one ASGI send per recipient, with no task switch.
+pending) or the barrier's done-callback. Where the socket has a
+:class:`~server.documents.direct.DirectWriter`, a frame is written straight to its transport,
+encoded once for every recipient (direct.py); otherwise, or when that writer declines, a send
+is started eagerly: the ASGI send of an open, writable socket finishes without suspending, so
+it completes right there; only a send that must wait (the client reads slowly) is finished by
+a task, and frames behind it wait their turn. Either way there is no task switch per frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
+from server.documents.direct import wire_frame
 from server.documents.metrics import DocMetrics
+
+log = logging.getLogger("classroom.docs")
 
 # Frames a slow client may have waiting before we drop it (its provider then resyncs).
 MAX_QUEUED_FRAMES = 5000
@@ -29,6 +35,26 @@ FANOUT_SAMPLE_EVERY = 8
 Send = Callable[[bytes], Coroutine[Any, Any, None]]
 
 
+class FrameWriter(Protocol):
+    """Writes encoded frames without an await (server.documents.direct.DirectWriter)."""
+
+    def write(self, wire: bytes) -> bool: ...
+
+
+# The last frame encoded for the wire: a fan-out enqueues one frame object for every
+# recipient in a row, so one entry encodes it once per update.
+_last_wire: tuple[bytes, bytes] = (b"", wire_frame(b""))
+
+
+def _wire_of(frame: bytes) -> bytes:
+    global _last_wire  # noqa: PLW0603 - a one-entry cache, read and written on the loop only
+    last, wire = _last_wire
+    if frame is not last:
+        wire = wire_frame(frame)
+        _last_wire = (frame, wire)
+    return wire
+
+
 class SocketOutbox:
     def __init__(
         self,
@@ -36,13 +62,16 @@ class SocketOutbox:
         metrics: DocMetrics,
         send: Send,
         on_overflow: Callable[[], Awaitable[None]],
+        direct: FrameWriter | None = None,
     ) -> None:
         self.conn_id = conn_id
         self.metrics = metrics
         self.closed = False
         self._send = send
         self._on_overflow = on_overflow
-        self._frames: deque[tuple[bytes, asyncio.Future[None] | None, float]] = deque()
+        self._direct = direct
+        # (frame, its wire bytes when written directly, barrier, since)
+        self._frames: deque[tuple[bytes, bytes, asyncio.Future[None] | None, float]] = deque()
         self._waiting_on: asyncio.Future[None] | None = None
         self._blocked: asyncio.Task[None] | None = None
         self._sent = 0
@@ -54,9 +83,14 @@ class SocketOutbox:
             self.close()
             self._blocked = asyncio.ensure_future(self._on_overflow())
             return
-        self._frames.append((frame, barrier, since))
+        wire = _wire_of(frame) if self._direct is not None else frame
+        self._frames.append((frame, wire, barrier, since))
         if len(self._frames) == 1:
             self._flush()
+
+    @property
+    def writes_directly(self) -> bool:
+        return self._direct is not None
 
     def close(self) -> None:
         """Drop what is queued and stop sending (the socket is closing)."""
@@ -68,21 +102,28 @@ class SocketOutbox:
     def _flush(self) -> None:
         frames = self._frames
         while frames and self._blocked is None and not self.closed:
-            frame, barrier, since = frames[0]
+            frame, wire, barrier, since = frames[0]
             if barrier is not None and not barrier.done():
                 if self._waiting_on is not barrier:
                     self._waiting_on = barrier
                     barrier.add_done_callback(self._barrier_done)
                 return
             frames.popleft()
+            if self._direct is not None:
+                if self._direct.write(wire):
+                    self._count(since)
+                    continue
+                self.metrics.direct_declined.inc()
             send = self._send(frame)
             try:
                 waiting = send.send(None)
             except StopIteration:
                 self._count(since)
                 continue
-            except Exception:
-                self.closed = True  # the socket is gone; the receive loop sees it too
+            except Exception as exc:
+                # The socket is gone; the receive loop sees it too.
+                log.info("doc socket %s: a send failed (%r); no more frames", self.conn_id, exc)
+                self.closed = True
                 frames.clear()
                 return
             self._blocked = asyncio.ensure_future(self._finish(send, waiting, since))
@@ -104,7 +145,8 @@ class SocketOutbox:
                 except StopIteration:
                     done = True
                     break
-        except Exception:
+        except Exception as exc:
+            log.info("doc socket %s: a send failed (%r); no more frames", self.conn_id, exc)
             self.closed = True
             self._frames.clear()
         finally:
@@ -122,7 +164,14 @@ class SocketOutbox:
 
 
 def _resume_point(waiting: object) -> Awaitable[object]:
-    """What a suspended coroutine yielded: a future to wait for, or None for a bare yield."""
+    """What a suspended coroutine yielded: a future to wait for, or None for a bare yield.
+
+    A future that a coroutine yields is marked "blocking" by its ``__await__``; a Task
+    clears that mark before it waits. We drive the coroutine ourselves, so we clear it:
+    awaiting a future still marked raises "await wasn't used with future" (the C Future),
+    which once silently stopped every frame to a reader that had fallen behind.
+    """
     if isinstance(waiting, asyncio.Future):
+        waiting._asyncio_future_blocking = False
         return waiting
     return asyncio.sleep(0)

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from server.documents import outbox as doc_outbox
+from server.documents.direct import wire_frame
 from server.documents.metrics import DocMetrics
 from server.documents.outbox import SocketOutbox
 
@@ -106,3 +107,59 @@ async def test_a_vanished_socket_stops_the_outbox_without_raising() -> None:
     assert outbox.closed
     outbox.enqueue(b"y", None, 0.0)
     assert socket.sent == []
+
+
+class Writer:
+    """A direct writer that takes frames until told to decline (a slow reader)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.declining = False
+        self.changed = asyncio.Event()
+
+    async def wait_written(self, count: int) -> None:
+        while len(self.written) < count:
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 1)
+
+    def write(self, wire: bytes) -> bool:
+        if self.declining:
+            return False
+        self.written.append(wire)
+        self.changed.set()
+        return True
+
+
+async def test_a_direct_writer_gets_each_frame_encoded_once_for_every_recipient() -> None:
+    writers = [Writer() for _ in range(3)]
+    socket = Socket()
+    metrics = DocMetrics(CollectorRegistry())
+    outboxes = [
+        SocketOutbox(i, metrics, socket.send, socket.overflow, w) for i, w in enumerate(writers)
+    ]
+    frame = b"\x00\x02update"
+    for outbox in outboxes:
+        outbox.enqueue(frame, None, 0.0)
+    assert socket.sent == []  # no ASGI send at all
+    wires = [w.written[0] for w in writers]
+    assert wires[0] == wire_frame(frame) == b"\x82\x08" + frame
+    assert wires[0] is wires[1] is wires[2]  # one encoding, shared
+
+
+async def test_when_the_direct_writer_declines_the_asgi_send_keeps_the_order() -> None:
+    writer, socket = Writer(), Socket()
+    socket.hold = asyncio.Event()
+    metrics = DocMetrics(CollectorRegistry())
+    outbox = SocketOutbox(1, metrics, socket.send, socket.overflow, writer)
+    outbox.enqueue(b"a", None, 0.0)
+    writer.declining = True
+    outbox.enqueue(b"b", None, 0.0)  # declined: an ASGI send that must wait
+    writer.declining = False
+    outbox.enqueue(b"c", None, 0.0)  # behind b, though the writer would take it
+    assert writer.written == [wire_frame(b"a")]
+    socket.hold.set()
+    await socket.wait_sent(1)
+    await writer.wait_written(2)
+    assert socket.sent == [b"b"]
+    assert writer.written == [wire_frame(b"a"), wire_frame(b"c")]
+    assert metrics.direct_declined._value.get() == 1

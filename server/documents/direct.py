@@ -1,0 +1,103 @@
+"""Fan-out without an ASGI send per recipient.
+
+Design note. A document update goes to every other connection of its document. Through ASGI
+that is one ``await send(...)`` per recipient: Starlette's ``WebSocket.send`` with its state
+checks, its exception-handler wrapper, then uvicorn's ``send``, which waits on an event and
+has the websockets protocol encode the same frame again for this socket. The Node reference
+writes the same bytes to every socket and does nothing else. So do we, where we safely can:
+
+Rule 1 — encode once. A server's frame is not masked, and uvicorn runs with
+per-message-deflate off (server/cli.py), so a binary frame's bytes are the same for every
+recipient: :func:`wire_frame` builds them once per update (the websockets library encodes).
+
+Rule 2 — write directly only to a socket that an ASGI send would write to at once: the
+handshake is done, no close was sent or received, the transport is not paused for a slow
+reader (uvicorn's ``writable``), and the websockets protocol is OPEN. Otherwise
+:meth:`DirectWriter.write` returns False and the caller falls back to the ASGI send, which
+waits as it should; frames behind it keep their order (server/documents/outbox.py).
+
+Rule 3 — recognize, never assume. :meth:`DirectWriter.of` returns a writer only for uvicorn's
+websockets-sansio protocol with every attribute this relies on and no extension negotiated;
+any other ASGI server, implementation or version gets None and the ordinary path.
+tests/server/documents/test_direct.py fails if the installed uvicorn stops taking this path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+# Where RawSendMiddleware leaves the ASGI server's own send callable in a WebSocket scope.
+RAW_SEND = "classroom.raw_send"
+
+_RELIED_ON = (
+    "writable",
+    "disconnected",
+    "close_sent",
+    "handshake_complete",
+    "initial_response",
+    "transport",
+    "conn",
+)
+
+
+def wire_frame(payload: bytes) -> bytes:
+    """The bytes of one unmasked, unfragmented binary WebSocket frame carrying ``payload``."""
+    return Frame(Opcode.BINARY, payload).serialize(mask=False)
+
+
+class DirectWriter:
+    """Writes a pre-encoded frame straight to one uvicorn websockets-sansio connection."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+
+    @classmethod
+    def of(cls, raw_send: object) -> DirectWriter | None:
+        """A writer for the connection behind the ASGI server's ``send``, or None (rule 3)."""
+        protocol = getattr(raw_send, "__self__", None)
+        if protocol is None or type(protocol).__name__ != "WebSocketsSansIOProtocol":
+            return None
+        if not all(hasattr(protocol, name) for name in _RELIED_ON):
+            return None
+        conn = protocol.conn
+        if getattr(conn, "extensions", None) != [] or not hasattr(conn, "state"):
+            return None
+        return cls(protocol)
+
+    def write(self, wire: bytes) -> bool:
+        """Write ``wire`` (from :func:`wire_frame`) now; False when only an ASGI send may."""
+        p = self._protocol
+        if (
+            p.close_sent
+            or p.disconnected
+            or not p.handshake_complete
+            or p.initial_response is not None
+            or not p.writable.is_set()
+            or p.conn.state is not State.OPEN
+            or p.transport.is_closing()
+        ):
+            return False
+        p.transport.write(wire)
+        return True
+
+
+class RawSendMiddleware:
+    """Keeps the ASGI server's ``send`` of a WebSocket in its scope (under :data:`RAW_SEND`).
+
+    It must wrap the app before anything that replaces ``send`` for WebSockets, so that what it
+    keeps is the server's own callable that :meth:`DirectWriter.of` can recognize.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND] = send
+        await self.app(scope, receive, send)

@@ -1,0 +1,141 @@
+"""The direct fan-out path (server/documents/direct.py) against a real uvicorn server.
+
+If an upgrade of uvicorn changes what DirectWriter relies on, the first test fails rather
+than the server silently falling back to one ASGI send per recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pycrdt
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Frame
+
+from rooms.sync import MessageType, SyncType, step1_frame, update_frame
+from rooms.varint import Reader
+from server.documents.direct import wire_frame
+from server.documents.outbox import SocketOutbox
+from tests.conftest import Lesson, LiveServer, make_lesson, make_settings, serve_in_thread
+
+DATABASES = ("sqlite",)
+
+
+@asynccontextmanager
+async def doc_socket(
+    server: LiveServer, lesson: Lesson, token: str, **options: object
+) -> AsyncIterator[ClientConnection]:
+    url = f"{server.ws_url}/yjs/{lesson.room_id}/demo?token={token}"
+    # No keepalive pings: a stalled reader cannot read their pongs, by design of the test.
+    async with connect(url, max_size=None, ping_interval=None, **options) as ws:  # type: ignore[arg-type]
+        await ws.send(step1_frame(b"\x00"))
+        yield ws
+
+
+async def next_update(ws: ClientConnection) -> bytes:
+    """The payload of the next sync step2 or update frame (awareness and step1 skipped)."""
+    while True:
+        frame = await ws.recv()
+        assert isinstance(frame, bytes)
+        reader = Reader(frame)
+        if reader.var_uint() == MessageType.SYNC and reader.var_uint() != SyncType.STEP1:
+            return reader.var_bytes()
+
+
+def outboxes(server: LiveServer, lesson: Lesson) -> list[SocketOutbox]:
+    loaded = server.state.docs._docs[(lesson.room_id, "demo")]
+    return [o for o in loaded.outboxes.values() if isinstance(o, SocketOutbox)]
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_a_wire_frame_parses_back_as_one_binary_frame(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    frame = _parse(wire_frame(payload))
+    assert frame.fin and frame.opcode.name == "BINARY" and frame.data == payload
+
+
+def _parse(data: bytes) -> Frame:
+    buffer = bytearray(data)
+
+    def read_exact(n: int):  # type: ignore[no-untyped-def]
+        chunk = bytes(buffer[:n])
+        del buffer[:n]
+        yield from ()
+        return chunk
+
+    parser = Frame.parse(read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        assert not buffer
+        frame: Frame = done.value
+        return frame
+    raise AssertionError("the frame was incomplete")
+
+
+async def test_the_installed_uvicorn_takes_the_direct_path(
+    server: LiveServer, live_lesson: Lesson
+) -> None:
+    teacher_doc: pycrdt.Doc[object] = pycrdt.Doc()
+    text = teacher_doc.get("text", type=pycrdt.Text)
+    async with (
+        doc_socket(server, live_lesson, live_lesson.teacher.token) as teacher,
+        doc_socket(server, live_lesson, live_lesson.alice.token) as alice,
+    ):
+        await asyncio.wait_for(next_update(teacher), 10)  # synced
+        await asyncio.wait_for(next_update(alice), 10)
+        boxes = outboxes(server, live_lesson)
+        assert len(boxes) == 2
+        assert all(box.writes_directly for box in boxes)
+
+        with teacher_doc.new_transaction():
+            text.insert(0, "print('direct')")
+        update = teacher_doc.get_update()
+        await teacher.send(update_frame(update))
+        received: pycrdt.Doc[object] = pycrdt.Doc()
+        received.apply_update(await asyncio.wait_for(next_update(alice), 10))
+        assert str(received.get("text", type=pycrdt.Text)) == "print('direct')"
+
+
+async def test_a_reader_that_stalls_gets_every_update_in_order(tmp_path: Path) -> None:
+    """The reader stops reading until the server's transport is paused; what the direct
+    writer declined goes by the ASGI send, and nothing is lost or reordered."""
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'classroom.db'}", max_doc_bytes=str(64 << 20)
+    )
+    for server in serve_in_thread(settings):
+        lesson = await make_lesson(server.url, settings, server.state)
+        writer_doc: pycrdt.Doc[object] = pycrdt.Doc()
+        text = writer_doc.get("text", type=pycrdt.Text)
+        chunk = "x" * 200_000
+        async with (
+            doc_socket(server, lesson, lesson.teacher.token) as teacher,
+            doc_socket(server, lesson, lesson.alice.token, max_queue=1) as alice,
+        ):
+            await asyncio.wait_for(next_update(teacher), 10)
+            await asyncio.wait_for(next_update(alice), 10)  # her step2, before the flood
+            declined = server.state.docs.metrics.direct_declined
+            before = declined._value.get()
+            sent = []
+            for i in range(40):
+                state = writer_doc.get_state()
+                with writer_doc.new_transaction():
+                    text.insert(len(text), f"<{i}>" + chunk)
+                update = writer_doc.get_update(state)
+                sent.append(update)
+                await teacher.send(update_frame(update))
+            # Now read: the 40 updates, in the order they were sent.
+            seen: pycrdt.Doc[object] = pycrdt.Doc()
+            got = []
+            async with asyncio.timeout(60):
+                while len(got) < 40:
+                    payload = await next_update(alice)
+                    got.append(payload)
+                    seen.apply_update(payload)
+            assert got == sent
+            assert str(seen.get("text", type=pycrdt.Text)) == str(text)
+            assert declined._value.get() > before
