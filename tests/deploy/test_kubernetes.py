@@ -100,9 +100,8 @@ def test_each_overlay_renders_a_complete_set(rendered: dict[str, Path], overlay:
         if o["kind"] != "Namespace":
             assert o["metadata"]["namespace"] == "classroom", o["metadata"]["name"]
         assert o["metadata"]["labels"]["app.kubernetes.io/name"] == "opencode-classroom"
-    for kind in ("Deployment",):
-        for d in (o for o in objs if o["kind"] == kind):
-            assert container(d)["image"] == "opencode-classroom-app:0.1.0"
+    for deployment in (o for o in objs if o["kind"] == "Deployment"):
+        assert container(deployment)["image"] == "opencode-classroom-app:0.1.0"
 
 
 def test_overlays_differ_where_they_should(rendered: dict[str, Path]) -> None:
