@@ -144,8 +144,9 @@ def test_probes_ports_and_service_wiring(rendered: dict[str, Path], overlay: str
     server = one(objs, "Deployment", "classroom-server")
     c = container(server)
     port = named_port(c, "http")
-    assert int(flag(c["command"], "--port")) == port
-    assert flag(c["command"], "--host") == "0.0.0.0"
+    assert "command" not in c  # args only: the image's entrypoint (tini) forwards SIGTERM
+    assert int(flag(c["args"], "--port")) == port
+    assert flag(c["args"], "--host") == "0.0.0.0"
     endpoints = {getattr(r, "path", None) for r in routes}
     assert c["readinessProbe"]["httpGet"]["path"] == "/ready" in endpoints
     assert c["livenessProbe"]["httpGet"]["path"] == "/health" in endpoints
@@ -159,8 +160,8 @@ def test_probes_ports_and_service_wiring(rendered: dict[str, Path], overlay: str
     worker = one(objs, "Deployment", "classroom-worker")
     w = container(worker)
     metrics = named_port(w, "metrics")
-    assert w["command"][:3] == ["python", "-m", "sandbox.worker"]
-    assert int(flag(w["command"], "--metrics-port")) == metrics
+    assert "command" not in w and w["args"][:3] == ["python", "-m", "sandbox.worker"]
+    assert int(flag(w["args"], "--metrics-port")) == metrics
     assert {e["name"]: e.get("value") for e in w["env"]}["CLASSROOM_HOST"] == "0.0.0.0"
     for probe in ("readinessProbe", "livenessProbe"):
         assert w[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
@@ -271,7 +272,7 @@ def test_grace_periods_outlast_the_shutdown_deadline(
     assert period > int(sleep) + 2 * grace
     worker = one(objs, "Deployment", "classroom-worker")
     # --drain-seconds defaults to the grace; cancelled runs then get 10 s to be reported.
-    assert "--drain-seconds" not in container(worker)["command"]
+    assert "--drain-seconds" not in container(worker)["args"]
     assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > grace + 10
 
 
