@@ -24,6 +24,12 @@ POSTGRES_URL = os.environ.get(
 CHROMIUM = os.environ.get("CLASSROOM_TEST_CHROMIUM", "/usr/bin/chromium")
 PROMTOOL = os.environ.get("CLASSROOM_TEST_PROMTOOL", "promtool")
 NGINX = os.environ.get("CLASSROOM_TEST_NGINX", "nginx")
+# venvs built by deploy/tools/kubernetes-tools.sh (links at the repository root)
+KUBERNETES_VENV = Path(os.environ.get("CLASSROOM_TEST_KUBERNETES_VENV", ROOT / ".venv-kubernetes"))
+CHECKOV_VENV = Path(os.environ.get("CLASSROOM_TEST_CHECKOV_VENV", ROOT / ".venv-checkov"))
+KUBECTL = KUBERNETES_VENV / "bin" / "kubectl"
+KUBERNETES_VALIDATE = KUBERNETES_VENV / "bin" / "kubernetes-validate"
+CHECKOV = CHECKOV_VENV / "bin" / "checkov"
 
 
 def required() -> set[str]:
@@ -107,6 +113,21 @@ def _nginx() -> str | None:
     return None
 
 
+@functools.cache
+def _kubectl() -> str | None:
+    for tool in (KUBECTL, KUBERNETES_VALIDATE):
+        if not tool.exists():
+            return f"no {tool} (run deploy/tools/kubernetes-tools.sh)"
+    return None
+
+
+@functools.cache
+def _checkov() -> str | None:
+    if not CHECKOV.exists():
+        return f"no {CHECKOV} (run deploy/tools/kubernetes-tools.sh)"
+    return None
+
+
 CHECKS = {
     "redis": _redis,
     "postgres": _postgres,
@@ -115,6 +136,8 @@ CHECKS = {
     "chromium": _chromium,
     "promtool": _promtool,
     "nginx": _nginx,
+    "kubectl": _kubectl,
+    "checkov": _checkov,
 }
 
 
