@@ -104,14 +104,16 @@ def wait_line(proc: subprocess.Popen[str], expected: str, timeout: float) -> Non
 def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
     label = "one process, SQLite" if processes == 1 else "two processes, PostgreSQL + Redis"
     print(f"== {label}: {args.students} students in {args.rooms} rooms", file=sys.stderr)
-    with deployment(processes, args.sandbox, args.source) as target:
+    extra = dict(item.split("=", 1) for item in args.server_env)
+    with deployment(processes, args.sandbox, args.source, extra) as target:
         started = time.monotonic()
         plan = asyncio.run(make_class(target, args.rooms, args.students))
         print(f"  class made in {time.monotonic() - started:.1f} s", file=sys.stderr)
         plan["seed"] = args.seed
         plan["load"] = {
             "warmup": args.warmup, "duration": args.duration, "drain": args.drain,
-            "type_hz": 3.0, "demo_every": 10.0, "run_every": 30.0, "submit_every": 60.0,
+            "type_hz": args.type_hz, "demo_every": args.demo_every,
+            "run_every": args.run_every, "submit_every": args.submit_every,
         }  # fmt: skip
         workdir = Path(tempfile.mkdtemp(prefix="classroom-load-"))
         (workdir / "plan.json").write_text(json.dumps(plan))
@@ -149,7 +151,9 @@ def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
                 if gen.poll() is None:
                     gen.kill()
                     gen.wait()
-        parts = [json.loads((workdir / f"result-{p}.json").read_text()) for p in range(args.generators)]
+        parts = [
+            json.loads((workdir / f"result-{p}.json").read_text()) for p in range(args.generators)
+        ]
     merged = merge(parts)
     stats = {metric: summary(values) for metric, values in merged["latencies"].items()}
     span = args.duration
@@ -193,11 +197,23 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before the window")
     parser.add_argument("--drain", type=float, default=15.0,
                         help="seconds to wait after the window for its deliveries")  # fmt: skip
+    parser.add_argument("--type-hz", type=float, default=3.0, help="keystrokes/s per student")
+    parser.add_argument("--demo-every", type=float, default=10.0, help="s between demo moves")
+    parser.add_argument("--run-every", type=float, default=30.0, help="s between a student's runs")
+    parser.add_argument("--submit-every", type=float, default=60.0,
+                        help="s between a student's submissions")  # fmt: skip
     parser.add_argument("--processes", choices=["1", "2", "both"], default="both")
     parser.add_argument("--sandbox", choices=["local", "docker"], default="local")
     parser.add_argument("--generators", type=int, default=1, help="load generator processes")
     parser.add_argument("--source", type=Path, default=ROOT,
                         help="run the server from this checkout (default: this one)")  # fmt: skip
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra CLASSROOM_* setting for the servers and the worker",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--nice",

@@ -53,6 +53,7 @@ class _Socket:
         self.rec = rec
         self.ws: ClientConnection | None = None
         self.reader: asyncio.Task[None] | None = None
+        self.replies: set[asyncio.Task[None]] = set()
 
     def start(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -81,6 +82,12 @@ class _Socket:
             await self.ws.send(message)
         except ConnectionClosed:
             self.rec.error(f"{self.kind} send on a closed socket")
+
+    def reply(self, frame: bytes) -> None:
+        """Send from the reader (which must not wait on the socket's writes)."""
+        task = asyncio.create_task(self.send(frame))
+        self.replies.add(task)
+        task.add_done_callback(self.replies.discard)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -132,8 +139,7 @@ class DocWriter(_Socket):
         if kind == MessageType.AUTH:
             self.rec.error("document write refused")
         elif sub == SyncType.STEP1:
-            assert self.ws is not None
-            asyncio.create_task(self.send(step2_frame(self.doc.get_update(payload))))
+            self.reply(step2_frame(self.doc.get_update(payload)))
         else:
             self.remote = True
             try:
@@ -175,7 +181,7 @@ class DocWatcher(_Socket):
         if sub == SyncType.UPDATE:
             self.rec.doc_update_seen(payload, now)
         elif sub == SyncType.STEP1:
-            asyncio.create_task(self.send(step2_frame(EMPTY_UPDATE)))
+            self.reply(step2_frame(EMPTY_UPDATE))
         elif sub == SyncType.STEP2:
             self.synced.set()
 

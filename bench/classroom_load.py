@@ -34,8 +34,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from classroom_clients import DocWatcher, DocWriter, EventsSocket, open_socket  # noqa: E402
-from classroom_metrics import Pending, Recorder, Window  # noqa: E402
+from classroom_clients import DocWatcher, DocWriter, EventsSocket, open_socket
+from classroom_metrics import Pending, Recorder, Window
 
 LETTERS = string.ascii_lowercase + "    "
 
@@ -161,6 +161,8 @@ class Student:
             pending = self.run_ids.pop(event["run_id"], None)
             if pending is not None:
                 self.rec.run_finished(pending, event.get("status", "?"), at)
+        elif kind == "error" and event.get("ref") in self.pending_runs:
+            self.pending_runs.pop(event["ref"]).refuse(at)
         elif kind == "grade.result" and event["submission"]["user_id"] == self.id:
             self.rec.graded(self.id, at)
 
@@ -184,11 +186,15 @@ class Student:
                 url, json={"doc": self.doc}, headers={"authorization": f"Bearer {self.token}"}
             )
         except httpx.HTTPError as exc:
+            pending.refuse(time.monotonic())
             if pending.counted:
                 self.rec.error(f"submit failed: {type(exc).__name__}")
             return
-        if response.status_code != 201 and pending.counted:
-            self.rec.error(f"submit answered {response.status_code}")
+        if response.status_code != 201:
+            pending.refuse(time.monotonic())
+            if pending.counted:
+                code = response.text.partition('"code":"')[2].partition('"')[0]
+                self.rec.error(f"submit answered {response.status_code} {code}")
 
 
 async def every(
@@ -196,6 +202,7 @@ async def every(
     first: float,
     end: float,
     action: Callable[[], Awaitable[None]],
+    *,
     lag: list[float] | None = None,
     background: set[asyncio.Task[None]] | None = None,
 ) -> None:
@@ -217,7 +224,7 @@ async def every(
         due += period
 
 
-async def generate(plan: dict[str, Any], part: int, parts: int, out: Path) -> None:
+async def generate(plan: dict[str, Any], part: int, parts: int) -> dict[str, Any]:
     load = plan["load"]
     rec = Recorder(Window(0, 0))
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -247,7 +254,8 @@ async def generate(plan: dict[str, Any], part: int, parts: int, out: Path) -> No
                     await s.submit(http)
 
                 tasks += [
-                    every(type_period, t0 + rng.uniform(0, type_period), end, keystroke, rec.lag),
+                    every(type_period, t0 + rng.uniform(0, type_period), end, keystroke,
+                          lag=rec.lag),
                     every(load["run_every"], t0 + rng.uniform(0, load["run_every"]), end,
                           student.run),
                     every(load["submit_every"], t0 + rng.uniform(0, load["submit_every"]), end,
@@ -265,8 +273,7 @@ async def generate(plan: dict[str, Any], part: int, parts: int, out: Path) -> No
         if background:
             await asyncio.wait(background, timeout=load["drain"])
         await asyncio.gather(*(r.close() for r in rooms))
-    out.write_text(json.dumps(rec.to_json()))
-    print("done", flush=True)
+    return rec.to_json()
 
 
 def main() -> None:
@@ -277,7 +284,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     plan = json.loads(args.plan.read_text())
-    asyncio.run(generate(plan, args.part, args.parts, args.out))
+    result = asyncio.run(generate(plan, args.part, args.parts))
+    args.out.write_text(json.dumps(result))
+    print("done", flush=True)
 
 
 if __name__ == "__main__":

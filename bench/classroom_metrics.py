@@ -39,6 +39,12 @@ class Pending:
     counted: bool
     first: float | None = None
     done: float | None = None
+    refused: bool = False
+
+    def refuse(self, at: float) -> None:
+        """Refused by the server (counted as an error where the refusal was seen)."""
+        if self.done is None:
+            self.done, self.refused = at, True
 
 
 @dataclass
@@ -116,13 +122,16 @@ class Recorder:
 
     def close(self) -> None:
         """Count what never came as errors; stop counting socket closes (we close them)."""
-        for name, table in (("doc update", self.doc_sent), ("run", self.runs)):
-            missing = sum(1 for p in table.values() if p.counted and p.done is None)
-            if missing:
-                self.errors[f"missing {name} deliveries"] += missing
-        missing = sum(1 for p in self.runs.values() if p.counted and p.first is None)
+        missing = sum(1 for p in self.doc_sent.values() if p.counted and p.done is None)
         if missing:
-            self.errors["runs without output"] += missing
+            self.errors["missing doc update deliveries"] += missing
+        missing = sum(1 for p in self.runs.values() if p.counted and p.done is None)
+        if missing:
+            self.errors["runs not finished by the end of the drain"] += missing
+        silent = [p for p in self.runs.values() if p.counted and p.done and not p.refused]
+        missing = sum(1 for p in silent if p.first is None)
+        if missing:
+            self.errors["runs finished without output"] += missing
         missing = sum(1 for p in self.grades.values() if p.counted and p.done is None)
         if missing:
             self.errors["missing grade.result"] += missing

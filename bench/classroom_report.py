@@ -13,7 +13,7 @@ SATURATED = 85.0  # % of one core: above this a generator may be the bottleneck
 
 
 def ms(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:.1f}"
+    return "-" if math.isnan(value) else f"{value:.1f}"
 
 
 def latency_cell(stats: dict[str, float]) -> str:
@@ -43,7 +43,8 @@ def resource_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"server {server['name']} CPU % / RSS MiB (peak)",
-                f"{server['cpu']:.0f} % / {server['rss_mib']:.0f} (peak {server['rss_peak_mib']:.0f})",
+                f"{server['cpu']:.0f} % / {server['rss_mib']:.0f}"
+                f" (peak {server['rss_peak_mib']:.0f})",
             )
         )
     total = sum(s["cpu"] for s in result["servers"])
@@ -59,8 +60,15 @@ def resource_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             " + ".join(f"{g['cpu']:.0f}" for g in gens) + f" % of one core{flag}",
         )
     )
-    rows.append(("generator timer lag p99 / max ms", f"{ms(result['lag_p99'])} / {ms(result['lag_max'])}"))
-    rows.append(("machine: load average before / after", f"{result['load_before']} / {result['load_after']}"))
+    rows.append(
+        ("generator timer lag p99 / max ms", f"{ms(result['lag_p99'])} / {ms(result['lag_max'])}")
+    )
+    rows.append(
+        (
+            "machine: load average before / after",
+            f"{result['load_before']} / {result['load_after']}",
+        )
+    )
     rows.append(("machine: busy cores (all processes)", f"{result['machine_cores']:.2f}"))
     return rows
 
@@ -83,11 +91,15 @@ def table(results: list[dict[str, Any]]) -> str:
     lines.append("| errors | 0 | " + " | ".join(cells) + " |")
     keys = sorted({k for r in results for k in r["counts"]})
     for key in keys:
-        lines.append(f"| {key} (in window) | | " + " | ".join(str(r["counts"].get(key, 0)) for r in results) + " |")
+        lines.append(
+            f"| {key} (in window) | | "
+            + " | ".join(str(r["counts"].get(key, 0)) for r in results)
+            + " |"
+        )
     names = [name for name, _ in resource_rows(results[0])]
     per_result = [dict(resource_rows(r)) for r in results]
     for name in names:
-        cells = [rows.get(name, "–") for rows in per_result]
+        cells = [rows.get(name, "-") for rows in per_result]
         lines.append(f"| {name} | | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -117,4 +129,4 @@ def second_process(one: dict[str, Any], two: dict[str, Any]) -> str:
     parts.append(f"- server RSS: {rss_one:.0f} MiB → {rss_two:.0f} MiB in total")
     errors = (sum(one["errors"].values()), sum(two["errors"].values()))
     parts.append(f"- errors: {errors[0]} → {errors[1]}")
-    return "What the second process adds (two − one):\n" + "\n".join(parts)
+    return "What the second process adds (two minus one):\n" + "\n".join(parts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -85,6 +86,7 @@ def cli(source: Path, env: dict[str, str], *args: str, stdin: str = "") -> None:
         env=env,
         cwd=source,
         capture_output=True,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"python -m server {' '.join(args)} failed:\n{done.stderr}")
@@ -115,13 +117,15 @@ def private_redis(workdir: Path) -> Iterator[tuple[str, int]]:
 
 
 @contextmanager
-def deployment(processes: int, sandbox: str, source: Path) -> Iterator[Deployment]:
+def deployment(
+    processes: int, sandbox: str, source: Path, extra: dict[str, str] | None = None
+) -> Iterator[Deployment]:
     """One server on SQLite, or two on PostgreSQL + Redis + a sandbox worker."""
     workdir = Path(tempfile.mkdtemp(prefix=f"classroom-bench-{processes}p-"))
     try:
         with ExitStack() as stack:
             (workdir / "data-0").mkdir()
-            env = base_env(workdir / "data-0", sandbox)
+            env = {**base_env(workdir / "data-0", sandbox), **(extra or {})}
             database = "sqlite"
             helpers: dict[str, int] = {}
             if processes > 1:
@@ -148,5 +152,10 @@ def deployment(processes: int, sandbox: str, source: Path) -> Iterator[Deploymen
                 worker = stack.enter_context(running(cmd, env, source, workdir / "worker.log", 0))
                 helpers["worker"] = worker.pid
             yield Deployment(servers, helpers, env, source, database)
+    except BaseException:
+        for log in sorted(workdir.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-25:]
+            print(f"--- the last lines of {log.name}:", *tail, sep="\n", file=sys.stderr)
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
