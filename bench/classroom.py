@@ -105,7 +105,7 @@ def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
     label = "one process, SQLite" if processes == 1 else "two processes, PostgreSQL + Redis"
     print(f"== {label}: {args.students} students in {args.rooms} rooms", file=sys.stderr)
     extra = dict(item.split("=", 1) for item in args.server_env)
-    with deployment(processes, args.sandbox, args.source, extra) as target:
+    with deployment(processes, args.sandbox, args.source, extra, args.keep_logs) as target:
         started = time.monotonic()
         plan = asyncio.run(make_class(target, args.rooms, args.students))
         print(f"  class made in {time.monotonic() - started:.1f} s", file=sys.stderr)
@@ -214,6 +214,7 @@ def main() -> int:
         metavar="NAME=VALUE",
         help="an extra CLASSROOM_* setting for the servers and the worker",
     )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--nice",

@@ -118,9 +118,14 @@ def private_redis(workdir: Path) -> Iterator[tuple[str, int]]:
 
 @contextmanager
 def deployment(
-    processes: int, sandbox: str, source: Path, extra: dict[str, str] | None = None
+    processes: int,
+    sandbox: str,
+    source: Path,
+    extra: dict[str, str] | None = None,
+    keep_logs: bool = False,
 ) -> Iterator[Deployment]:
-    """One server on SQLite, or two on PostgreSQL + Redis + a sandbox worker."""
+    """One server on SQLite, or two on PostgreSQL + Redis + a sandbox worker. The logs and
+    data stay in a temporary directory that is removed afterwards, unless ``keep_logs``."""
     workdir = Path(tempfile.mkdtemp(prefix=f"classroom-bench-{processes}p-"))
     try:
         with ExitStack() as stack:
@@ -158,4 +163,7 @@ def deployment(
             print(f"--- the last lines of {log.name}:", *tail, sep="\n", file=sys.stderr)
         raise
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep_logs:
+            print(f"  logs and data kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
