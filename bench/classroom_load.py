@@ -50,7 +50,9 @@ class Room:
         self.teacher = EventsSocket(rec, self._teacher_event)
         self.watchers = [DocWatcher(rec) for _ in room["students"]]
         self.students = [Student(self, s, rec) for s in room["students"]]
-        self.command: tuple[int, Pending, set[int]] | None = None
+        # demo moves by step index: a late demo.step still finds its command until the demo
+        # comes back to that step (steps x demo_every seconds later)
+        self.commands: dict[int, tuple[Pending, set[int]]] = {}
         self.started = asyncio.Event()
         self.moves = 0
 
@@ -83,37 +85,40 @@ class Room:
         await asyncio.wait_for(self.started.wait(), 60)
 
     async def move_demo(self) -> None:
-        self.settle()
         self.moves += 1
         index = self.moves % self.plan["steps"]
+        self.settle(index)
         now = time.monotonic()
-        self.command = (index, Pending(now, now in self.rec.window), set())
+        self.commands[index] = (Pending(now, now in self.rec.window), set())
         await self.teacher.command({"type": "demo.goto", "step": index})
 
     def demo_step(self, student: int, index: int, at: float) -> None:
-        if self.command is None:
+        command = self.commands.get(index)
+        if command is None:
             return
-        expected, pending, seen = self.command
-        if index == expected and student not in seen:
+        pending, seen = command
+        if student not in seen:
             seen.add(student)
             self.rec.sample("event", pending, at)
 
-    def settle(self) -> None:
-        """Count the students the last command did not reach (before the next one is sent)."""
-        if self.command is None:
+    def settle(self, index: int) -> None:
+        """Count the students the move to step ``index`` did not reach."""
+        command = self.commands.pop(index, None)
+        if command is None:
             return
-        _, pending, seen = self.command
+        pending, seen = command
         if pending.counted:
             self.rec.counts["demo moves"] += 1
             missing = len(self.students) - len(seen)
             if missing:
                 self.rec.errors["missing demo.step deliveries"] += missing
-        self.command = None
 
     def demo_outstanding(self) -> int:
-        if self.command is None or not self.command[1].counted:
-            return 0
-        return len(self.students) - len(self.command[2])
+        return sum(
+            len(self.students) - len(seen)
+            for pending, seen in self.commands.values()
+            if pending.counted
+        )
 
     async def close(self) -> None:
         sockets = [self.teacher, *self.watchers]
@@ -268,7 +273,8 @@ async def generate(plan: dict[str, Any], part: int, parts: int) -> dict[str, Any
                 break
             await asyncio.sleep(0.1)
         for room in rooms:
-            room.settle()
+            for index in list(room.commands):
+                room.settle(index)
         rec.close()
         if background:
             await asyncio.wait(background, timeout=load["drain"])
