@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,7 @@ def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
         parts = [
             json.loads((workdir / f"result-{p}.json").read_text()) for p in range(args.generators)
         ]
+        shutil.rmtree(workdir, ignore_errors=True)
     merged = merge(parts)
     stats = {metric: summary(values) for metric, values in merged["latencies"].items()}
     span = args.duration
