@@ -1,0 +1,247 @@
+"""A class of 300 students in 10 rooms, simulated against real server processes.
+
+    .venv/bin/python bench/classroom.py [--students 300] [--rooms 10] [--duration 60]
+        [--warmup 10] [--processes 1|2|both] [--sandbox local|docker] [--generators 1]
+        [--source DIR] [--seed 1] [--json PATH]
+
+For each deployment (``--processes``: one server on SQLite; two servers on a private
+PostgreSQL database and a private Redis, runs through a sandbox worker; ``both``: one then the
+other) it starts fresh processes (``classroom_servers.py``), makes the class through the API
+(``classroom_setup.py``), starts ``--generators`` load generator processes
+(``classroom_load.py``: real sockets on loopback) and, over the measured window, samples the
+CPU and memory of every process from /proc. It prints one table with a column per deployment
+(``classroom_report.py``) and what the second process adds. Exit status 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from classroom_metrics import merge, percentile, summary, verdicts
+from classroom_report import second_process, table
+from classroom_servers import PYTHON, ROOT, Deployment, deployment
+from classroom_setup import make_class
+from processes import CLK_TCK, cpu_seconds, machine_busy_seconds, process_tree, shielded, status_kib
+
+HERE = Path(__file__).resolve().parent
+
+
+class Sampler(threading.Thread):
+    """CPU seconds and VmRSS of some processes, every ``interval`` s until stopped."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.interval = interval
+        self.rss: dict[str, list[int]] = {name: [] for name in pids}
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            for name, pid in self.pids.items():
+                self.rss[name].append(status_kib(pid, "VmRSS"))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def children_seconds(pid: int) -> float:
+    """CPU time of the waited-for children of ``pid`` (cutime + cstime): the sandbox runs,
+    which come and go between two samples of the process tree."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / CLK_TCK
+
+
+def cpu_marks(target: Deployment, generators: list[subprocess.Popen[str]]) -> dict[str, float]:
+    """CPU seconds so far: each server's own process, its children (local sandbox runs), the
+    helpers with their children, each generator, and the whole machine."""
+    marks: dict[str, float] = {"machine": machine_busy_seconds()}
+    for index, server in enumerate(target.servers):
+        marks[f"server {index}"] = cpu_seconds([server.pid])
+        if len(target.servers) == 1:  # the local sandbox's runs are the server's children
+            children = cpu_seconds(process_tree(server.pid)[1:]) + children_seconds(server.pid)
+            marks["sandbox runs (server's children)"] = children
+    for name, pid in target.helpers.items():
+        marks[name] = cpu_seconds(process_tree(pid)) + children_seconds(pid)
+    for index, gen in enumerate(generators):
+        marks[f"generator {index}"] = cpu_seconds([gen.pid])
+    return marks
+
+
+def wait_line(proc: subprocess.Popen[str], expected: str, timeout: float) -> None:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"a load generator exited ({proc.wait()}) before {expected!r}")
+        if line.strip() == expected:
+            return
+        print(f"  generator: {line.rstrip()}", file=sys.stderr)
+    raise RuntimeError(f"no {expected!r} from a load generator in {timeout:.0f} s")
+
+
+def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
+    label = "one process, SQLite" if processes == 1 else "two processes, PostgreSQL + Redis"
+    print(f"== {label}: {args.students} students in {args.rooms} rooms", file=sys.stderr)
+    extra = dict(item.split("=", 1) for item in args.server_env)
+    with deployment(processes, args.sandbox, args.source, extra, args.keep_logs) as target:
+        started = time.monotonic()
+        plan = asyncio.run(make_class(target, args.rooms, args.students))
+        print(f"  class made in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        plan["seed"] = args.seed
+        plan["load"] = {
+            "warmup": args.warmup, "duration": args.duration, "drain": args.drain,
+            "type_hz": args.type_hz, "demo_every": args.demo_every,
+            "run_every": args.run_every, "submit_every": args.submit_every,
+        }  # fmt: skip
+        workdir = Path(tempfile.mkdtemp(prefix="classroom-load-"))
+        (workdir / "plan.json").write_text(json.dumps(plan))
+        generators = []
+        for part in range(args.generators):
+            cmd = [str(PYTHON), str(HERE / "classroom_load.py"), str(workdir / "plan.json"),
+                   "--part", str(part), "--parts", str(args.generators),
+                   "--out", str(workdir / f"result-{part}.json")]  # fmt: skip
+            generators.append(
+                subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
+        try:
+            started = time.monotonic()
+            for gen in generators:
+                wait_line(gen, "ready", 900)
+            print(f"  sockets open in {time.monotonic() - started:.1f} s", file=sys.stderr)
+            t0 = time.monotonic() + 1.0
+            for gen in generators:
+                assert gen.stdin is not None
+                gen.stdin.write(f"go {t0}\n")
+                gen.stdin.flush()
+            time.sleep(max(0.0, t0 + args.warmup - time.monotonic()))
+            before, load_before = cpu_marks(target, generators), load_average()
+            pids = {f"server {i}": s.pid for i, s in enumerate(target.servers)}
+            sampler = Sampler(pids)
+            sampler.start()
+            time.sleep(max(0.0, t0 + args.warmup + args.duration - time.monotonic()))
+            after, load_after = cpu_marks(target, generators), load_average()
+            sampler.stop()
+            for gen in generators:
+                wait_line(gen, "done", args.drain + 120)
+                gen.wait(60)
+        finally:
+            for gen in generators:
+                if gen.poll() is None:
+                    gen.kill()
+                    gen.wait()
+        parts = [
+            json.loads((workdir / f"result-{p}.json").read_text()) for p in range(args.generators)
+        ]
+        shutil.rmtree(workdir, ignore_errors=True)
+    merged = merge(parts)
+    stats = {metric: summary(values) for metric, values in merged["latencies"].items()}
+    span = args.duration
+
+    def pct(name: str) -> float:
+        return 100 * (after[name] - before[name]) / span
+
+    servers = []
+    for index in range(processes):
+        samples = sampler.rss[f"server {index}"] or [0]
+        servers.append({
+            "name": str(index), "cpu": pct(f"server {index}"),
+            "rss_mib": samples[-1] / 1024, "rss_peak_mib": max(samples) / 1024,
+        })  # fmt: skip
+    helpers = {name: pct(name) for name in after if name not in ("machine",)
+               and not name.startswith(("server ", "generator "))}  # fmt: skip
+    errors = dict(merged["errors"])
+    return {
+        "label": label,
+        "processes": processes,
+        "stats": stats,
+        "errors": errors,
+        "counts": dict(merged["counts"]),
+        "verdicts": verdicts(stats, sum(errors.values())),
+        "servers": servers,
+        "helpers": helpers,
+        "generators": [{"cpu": pct(f"generator {i}")} for i in range(args.generators)],
+        "lag_p99": percentile(merged["lag"], 99),
+        "lag_max": max(merged["lag"], default=float("nan")),
+        "load_before": load_before,
+        "load_after": load_after,
+        "machine_cores": (after["machine"] - before["machine"]) / span,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--rooms", type=int, default=10)
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds before the window")
+    parser.add_argument("--drain", type=float, default=15.0,
+                        help="seconds to wait after the window for its deliveries")  # fmt: skip
+    parser.add_argument("--type-hz", type=float, default=3.0, help="keystrokes/s per student")
+    parser.add_argument("--demo-every", type=float, default=10.0, help="s between demo moves")
+    parser.add_argument("--run-every", type=float, default=30.0, help="s between a student's runs")
+    parser.add_argument("--submit-every", type=float, default=60.0,
+                        help="s between a student's submissions")  # fmt: skip
+    parser.add_argument("--processes", choices=["1", "2", "both"], default="both")
+    parser.add_argument("--sandbox", choices=["local", "docker"], default="local")
+    parser.add_argument("--generators", type=int, default=1, help="load generator processes")
+    parser.add_argument("--source", type=Path, default=ROOT,
+                        help="run the server from this checkout (default: this one)")  # fmt: skip
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra CLASSROOM_* setting for the servers and the worker",
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=-10 if os.geteuid() == 0 else 0,
+        help="autogroup niceness of the measured processes (default -10 as root, see "
+        "processes.shielded: shields them from other sessions' jobs on a shared machine)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    args.source = args.source.resolve()
+    args.generators = max(1, min(args.generators, args.rooms))
+    modes = [1, 2] if args.processes == "both" else [int(args.processes)]
+    print(f"load average at the start: {load_average()} ({os.cpu_count()} cores)", file=sys.stderr)
+    with shielded(args.nice) if args.nice else contextlib.nullcontext():
+        results = [measure(args, processes) for processes in modes]
+    print(table(results))
+    if len(results) == 2:
+        print()
+        print(second_process(results[0], results[1]))
+    if args.json:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                         "results": results}, indent=1))  # fmt: skip
+    return 0 if all(all(r["verdicts"].values()) for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
