@@ -76,6 +76,7 @@ from server.operations.probes import DependencyProbe
 from server.operations.shutdown import ShutdownDeadline
 from server.runs import api as runs_api
 from server.runs.component import Runs
+from server.schema import schema_at_head
 from server.security.component import Security
 from server.security.files import protect_data
 from server.security.quotas import DocumentQuota
@@ -250,7 +251,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         protect_data(settings.data_dir, settings.database_url)
-        await asyncio.to_thread(migrate, settings.database_url)
+        if not await asyncio.to_thread(schema_at_head, settings.database_url):
+            await asyncio.to_thread(migrate, settings.database_url)
         store = Store(settings.database_url)
         bus = open_bus(settings)
         components = build_components(settings, store, bus, metrics)

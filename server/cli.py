@@ -17,6 +17,7 @@ from server.auth import hash_password
 from server.exceptions import ConfigurationError
 from server.logs import configure
 from server.models import Classroom, User, UserKind
+from server.schema import migrate_in_child
 from server.security.sessions import bump_generation
 from server.settings import Settings
 from server.store import Store, migrate
@@ -69,8 +70,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
     )
-    # Migrate once here, so several workers do not race on the schema.
-    migrate(settings.database_url)
+    # Migrate once here, so several workers do not race on the schema; in a child process,
+    # so that Alembic never occupies this one's memory (server/schema.py).
+    migrate_in_child(settings.database_url)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
