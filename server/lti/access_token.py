@@ -8,9 +8,8 @@ import secrets
 import time
 from collections.abc import Callable
 
-import httpx
-
 from server.lti.exceptions import PlatformError
+from server.lti.http import PlatformHttp
 from server.lti.keys import ToolKey
 from server.models import LtiPlatform
 
@@ -20,7 +19,7 @@ MARGIN_SECONDS = 30.0
 
 class AccessTokens:
     def __init__(
-        self, http: httpx.AsyncClient, key: ToolKey, clock: Callable[[], float] = time.time
+        self, http: PlatformHttp, key: ToolKey, clock: Callable[[], float] = time.time
     ) -> None:
         self.http = http
         self.key = key
@@ -50,8 +49,10 @@ class AccessTokens:
             "client_assertion": assertion,
             "scope": scope,
         }
+        import httpx
+
         try:
-            response = await self.http.post(platform.token_url, data=form, timeout=15.0)
+            response = await self.http.client.post(platform.token_url, data=form, timeout=15.0)
         except httpx.HTTPError as exc:
             raise PlatformError(f"token request to {platform.token_url} failed: {exc}") from None
         if response.status_code != 200:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 from server.lti.access_token import AccessTokens
 from server.lti.exceptions import PlatformError
+from server.lti.http import PlatformHttp
 from server.models import LtiPlatform
+
+if TYPE_CHECKING:
+    import httpx
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -26,7 +28,7 @@ def scores_url(lineitem_url: str) -> str:
 
 
 class Gradebook:
-    def __init__(self, http: httpx.AsyncClient, tokens: AccessTokens) -> None:
+    def __init__(self, http: PlatformHttp, tokens: AccessTokens) -> None:
         self.http = http
         self.tokens = tokens
 
@@ -35,8 +37,12 @@ class Gradebook:
     ) -> httpx.Response:
         token = await self.tokens.token(platform, scopes)
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        import httpx
+
         try:
-            response = await self.http.request(method, url, headers=headers, timeout=15.0, **kwargs)
+            response = await self.http.client.request(
+                method, url, headers=headers, timeout=15.0, **kwargs
+            )
         except httpx.HTTPError as exc:
             raise PlatformError(f"{method} {url} failed: {exc}") from None
         if response.status_code == 401:

@@ -1,6 +1,9 @@
 """The tool's RSA key pair: generated once into the data directory (like the secret key in
 server/settings.py), read by every process, published at ``/lti/jwks``. Our client-credential
-assertions and Deep Linking responses are signed with it."""
+assertions and Deep Linking responses are signed with it.
+
+The key is read (or made) on first use, and PyJWT and cryptography are imported then: they
+cost a process about 8 MiB that a classroom without an LMS never needs."""
 
 from __future__ import annotations
 
@@ -8,21 +11,34 @@ import base64
 import hashlib
 import json
 import os
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 KEY_FILE = "lti_private_key.pem"
 
 
 class ToolKey:
-    def __init__(self, private_key: rsa.RSAPrivateKey) -> None:
-        self.private_key = private_key
-        public = private_key.public_key().public_numbers()
-        self.public_jwk: dict[str, Any] = {
+    """The key in ``path``, read or generated when first needed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @cached_property
+    def private_key(self) -> rsa.RSAPrivateKey:
+        return _read_or_make(self.path)
+
+    @cached_property
+    def kid(self) -> str:
+        return str(self.public_jwk["kid"])
+
+    @cached_property
+    def public_jwk(self) -> dict[str, Any]:
+        public = self.private_key.public_key().public_numbers()
+        jwk: dict[str, Any] = {
             "kty": "RSA",
             "alg": "RS256",
             "use": "sig",
@@ -30,17 +46,17 @@ class ToolKey:
             "e": _b64(public.e),
         }
         # RFC 7638 thumbprint: the kid changes exactly when the key does.
-        canonical = json.dumps(
-            {k: self.public_jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":")
-        )
-        self.kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode()
-        self.kid = self.kid.rstrip("=")
-        self.public_jwk["kid"] = self.kid
+        canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
+        kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode()
+        jwk["kid"] = kid.rstrip("=")
+        return jwk
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.public_jwk]}
 
     def sign(self, claims: dict[str, Any]) -> str:
+        import jwt
+
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
 
 
@@ -50,9 +66,16 @@ def _b64(number: int) -> str:
 
 
 def load_tool_key(data_dir: Path) -> ToolKey:
-    """The key in ``data_dir/lti_private_key.pem``, generated on first use (O_EXCL: two
-    processes starting at once agree on one key)."""
-    path = data_dir / KEY_FILE
+    """The key in ``data_dir/lti_private_key.pem``, read or generated on first use."""
+    return ToolKey(data_dir / KEY_FILE)
+
+
+def _read_or_make(path: Path) -> rsa.RSAPrivateKey:
+    """Generated when missing (O_EXCL: two processes agree on one key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    data_dir = path.parent
     try:
         pem = path.read_bytes()
     except FileNotFoundError:
@@ -73,4 +96,4 @@ def load_tool_key(data_dir: Path) -> ToolKey:
     loaded = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(loaded, rsa.RSAPrivateKey):
         raise ValueError(f"{path} does not hold an RSA private key")
-    return ToolKey(loaded)
+    return loaded

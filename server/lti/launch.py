@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import jwt
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -120,6 +119,8 @@ async def check_launch(
 
 
 async def _verify(keys: PlatformKeys, platform: LtiPlatform, id_token: str) -> dict[str, Any]:
+    import jwt
+
     try:
         header = jwt.get_unverified_header(id_token)
     except jwt.DecodeError:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 from sqlmodel import select
 
 from rooms.lti import map_roles
 from server.lti.access_token import AccessTokens
 from server.lti.exceptions import PlatformError
+from server.lti.http import PlatformHttp
 from server.lti.provision import lms_user, set_role
 from server.models import LtiContext, LtiPlatform, Membership, Role
 from server.store import Store
@@ -24,15 +24,17 @@ MAX_PAGES = 100
 
 
 async def members(
-    http: httpx.AsyncClient, tokens: AccessTokens, platform: LtiPlatform, url: str
+    http: PlatformHttp, tokens: AccessTokens, platform: LtiPlatform, url: str
 ) -> list[dict[str, Any]]:
+    import httpx
+
     out: list[dict[str, Any]] = []
     next_url: str | None = url
     pages = 0
     while next_url is not None and pages < MAX_PAGES:
         token = await tokens.token(platform, [SCOPE])
         try:
-            response = await http.get(
+            response = await http.client.get(
                 next_url,
                 headers={"Authorization": f"Bearer {token}", "Accept": MEMBERSHIP_TYPE},
                 timeout=15.0,
@@ -52,7 +54,7 @@ async def members(
 
 
 async def sync(
-    store: Store, http: httpx.AsyncClient, tokens: AccessTokens, context: LtiContext
+    store: Store, http: PlatformHttp, tokens: AccessTokens, context: LtiContext
 ) -> dict[str, int]:
     """Bring the classroom's members in line with the LMS course: new members are added,
     roles follow the LMS, members whose status is Inactive or Deleted leave."""

@@ -15,11 +15,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import httpx
-import jwt
+from typing import TYPE_CHECKING
 
 from server.lti.exceptions import LaunchRefused, PlatformError
+from server.lti.http import PlatformHttp
+
+if TYPE_CHECKING:
+    import jwt
 
 log = logging.getLogger("classroom.lti")
 
@@ -37,9 +39,7 @@ class _KeySet:
 
 
 class PlatformKeys:
-    def __init__(
-        self, http: httpx.AsyncClient, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, http: PlatformHttp, clock: Callable[[], float] = time.monotonic) -> None:
         self.http = http
         self.clock = clock
         self._sets: dict[str, _KeySet] = {}
@@ -93,9 +93,12 @@ class PlatformKeys:
         return keys.keys.get(kid)
 
     async def _fetch(self, url: str, *, after_miss: bool) -> _KeySet:
+        import httpx
+        import jwt
+
         self.fetches += 1
         try:
-            response = await self.http.get(url, timeout=10.0)
+            response = await self.http.client.get(url, timeout=10.0)
         except httpx.HTTPError as exc:
             raise PlatformError(f"GET {url} failed: {exc}") from None
         if response.status_code != 200:

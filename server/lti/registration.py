@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from server.exceptions import BadRequest, Forbidden
 from server.lti import platforms
 from server.lti.config import TOOL_CONFIG, tool_configuration
 from server.lti.exceptions import PlatformError
+from server.lti.http import PlatformHttp
 from server.lti.platforms import PlatformSpec
 from server.models import LtiPlatform
 from server.store import Store
@@ -46,7 +46,7 @@ class Invites:
 
 async def register(
     store: Store,
-    http: httpx.AsyncClient,
+    http: PlatformHttp,
     base: str,
     config_url: str,
     registration_token: str | None,
@@ -79,9 +79,11 @@ async def register(
     return platform
 
 
-async def _json(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+async def _json(http: PlatformHttp, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    import httpx
+
     try:
-        response = await http.request(method, url, timeout=15.0, **kwargs)
+        response = await http.client.request(method, url, timeout=15.0, **kwargs)
     except httpx.HTTPError as exc:
         raise PlatformError(f"{method} {url} failed: {exc}") from None
     if response.status_code >= 300:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 
-import httpx
 from starlette.requests import Request
 
 from sandbox.grading.ratelimit import RateLimiter
 from server.exceptions import TooManyRequests
 from server.lti.access_token import AccessTokens
 from server.lti.ags import Gradebook
+from server.lti.http import PlatformHttp
 from server.lti.keys import load_tool_key
 from server.lti.passback import GradePassback
 from server.lti.platform_keys import PlatformKeys
@@ -26,7 +26,7 @@ class LtiTool:
         self.settings = settings
         self.store = store
         self.key = load_tool_key(settings.data_dir)
-        self.http = httpx.AsyncClient(follow_redirects=False)
+        self.http = PlatformHttp()
         self.platform_keys = PlatformKeys(self.http)
         self.tokens = AccessTokens(self.http, self.key)
         self.gradebook = Gradebook(self.http, self.tokens)
