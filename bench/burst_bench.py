@@ -34,6 +34,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiodocker
 import httpx
@@ -59,6 +60,8 @@ class Side:
     last_update: float = 0.0
     graded: list[float] = field(default_factory=list)
     load: str = ""
+    failed: str = ""
+    where: str = ""
 
 
 async def wait_health(http: httpx.AsyncClient) -> None:
@@ -87,13 +90,24 @@ async def warm_python(pid: int) -> int:
     )
 
 
+COUNTED = (
+    "classroom_sandbox_pool_hits_total",
+    "classroom_sandbox_pool_misses_total",
+    "classroom_grading_seconds_sum",
+    "classroom_grading_seconds_count",
+    "classroom_leaderboard_update_seconds_sum",
+    "classroom_leaderboard_update_seconds_count",
+)
+
+
 async def pool_counts(http: httpx.AsyncClient) -> dict[str, float]:
+    """The server's counters that say where a burst's time went (summed over labels)."""
     text = (await http.get("/metrics")).text
-    out = {}
+    out: dict[str, float] = {}
     for line in text.splitlines():
-        for name in ("classroom_sandbox_pool_hits_total", "classroom_sandbox_pool_misses_total"):
-            if line.startswith(name + " "):
-                out[name] = float(line.split()[1])
+        name = line.split("{")[0].split(" ")[0]
+        if name in COUNTED:
+            out[name] = out.get(name, 0.0) + float(line.split()[-1])
     return out
 
 
@@ -157,7 +171,8 @@ async def run_burst(side: Side, sockets: list[ClientConnection], spread: float) 
                 raise RuntimeError(event)
         side.first.append((first if first is not None else float("nan")) * 1000)
 
-    await asyncio.gather(*(one(i, ws) for i, ws in enumerate(sockets)))
+    async with asyncio.timeout(120):
+        await asyncio.gather(*(one(i, ws) for i, ws in enumerate(sockets)))
     side.all_finished = (max(finished_at) - began) * 1000
 
 
@@ -187,11 +202,13 @@ async def grading_burst(
             event = json.loads(await watcher.recv())
             if event["type"] == "leaderboard.update" and event.get("board") == "room":
                 updates += 1
+                print(f"  leaderboard.update {updates}", file=sys.stderr, flush=True)
                 side.last_update = time.perf_counter()
 
     watching = asyncio.create_task(watch())
-    await asyncio.gather(*(submit(ws) for ws in sockets))
-    await asyncio.wait_for(watching, 120)
+    async with asyncio.timeout(180):
+        await asyncio.gather(*(submit(ws) for ws in sockets))
+        await watching
     side.last_update = (side.last_update - max(sent)) * 1000
 
 
@@ -223,8 +240,14 @@ async def measure(side: Side, args: argparse.Namespace) -> None:
             await wait_health(http)
             token, room_id, tokens = await setup(http, data, args.students)
             ws_base = f"ws://127.0.0.1:{port}/ws/rooms/{room_id}?token="
-            watcher = await connect(ws_base + token, max_size=8 << 20)
-            sockets = [await connect(ws_base + t, max_size=8 << 20) for t in tokens]
+            # every event is buffered: a socket not read for a while still answers pings
+            options: dict[str, Any] = {
+                "max_size": 8 << 20,
+                "ping_interval": None,
+                "max_queue": None,
+            }
+            watcher = await connect(ws_base + token, **options)
+            sockets = [await connect(ws_base + t, **options) for t in tokens]
             for ws in [watcher, *sockets]:
                 await until_snapshot(ws)
             await asyncio.sleep(args.settle)  # the pool fills (both sides get the same time)
@@ -232,9 +255,10 @@ async def measure(side: Side, args: argparse.Namespace) -> None:
             side.warm_at_start = await warm_python(server.pid)
             side.load = f"{os.getloadavg()[0]:.1f}"
             spy = await profile(server.pid, args.py_spy, side)
+            print(f"{side.name}: class burst", file=sys.stderr, flush=True)
             await run_burst(side, sockets, args.spread)
             after = await pool_counts(http)
-            if after:
+            if "classroom_sandbox_pool_hits_total" in after:
                 hits = after["classroom_sandbox_pool_hits_total"] - before.get(
                     "classroom_sandbox_pool_hits_total", 0
                 )
@@ -243,7 +267,11 @@ async def measure(side: Side, args: argparse.Namespace) -> None:
                 )
                 side.hits = f"{hits:.0f}/{misses:.0f}"
             await asyncio.sleep(args.settle)
+            before = await pool_counts(http)
+            print(f"{side.name}: grading burst", file=sys.stderr, flush=True)
             await grading_burst(side, watcher, sockets)
+            after = await pool_counts(http)
+            side.where = where_grading_went(before, after)
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file and ends
                 await spy.wait()
@@ -267,6 +295,27 @@ async def profile(pid: int, out: str | None, side: Side) -> asyncio.subprocess.P
     )  # fmt: skip
 
 
+def where_grading_went(before: dict[str, float], after: dict[str, float]) -> str:
+    """Mean time from accepted to grade decided (the sandbox part), and of the XP and board
+    step, over the burst's submissions."""
+
+    def mean(name: str) -> float:
+        count = after.get(f"{name}_count", 0) - before.get(f"{name}_count", 0)
+        total = after.get(f"{name}_sum", 0) - before.get(f"{name}_sum", 0)
+        return total / count * 1000 if count else float("nan")
+
+    grading = mean("classroom_grading_seconds")
+    board = mean("classroom_leaderboard_update_seconds")
+    hits = "n/a"
+    if "classroom_sandbox_pool_hits_total" in after:
+        took = after["classroom_sandbox_pool_hits_total"]
+        took -= before["classroom_sandbox_pool_hits_total"]
+        missed = after["classroom_sandbox_pool_misses_total"]
+        missed -= before["classroom_sandbox_pool_misses_total"]
+        hits = f"{took:.0f}/{missed:.0f}"
+    return f"{grading:.0f} / {board:.0f} (pool {hits})"
+
+
 def table(sides: list[Side], args: argparse.Namespace) -> str:
     rows = [
         f"class burst: {args.students} runs started over {args.spread:g} s, Docker, "
@@ -274,15 +323,19 @@ def table(sides: list[Side], args: argparse.Namespace) -> str:
         f"{args.students} submissions of 3 tests at once",
         "| side | load 1m | warm python at start | pool hits/misses"
         " | first output p50 / p95 / max ms | all finished ms | statuses"
-        " | submit→grade p50 / max ms | last submit→last leaderboard.update ms |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " | submit→grade p50 / max ms | mean grade decided / board step ms (pool hits/misses)"
+        " | last submit→last leaderboard.update ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in sides:
+        if s.failed or not s.first or not s.graded:
+            rows.append(f"| {s.name} | {s.load} | failed: {s.failed} |")
+            continue
         rows.append(
             f"| {s.name} | {s.load} | {s.warm_at_start} | {s.hits} | {pct(s.first, 0.5):.0f} / "
             f"{pct(s.first, 0.95):.0f} / {max(s.first):.0f} | {s.all_finished:.0f} | "
             f"{json.dumps(s.statuses)} | {pct(s.graded, 0.5):.0f} / {max(s.graded):.0f} | "
-            f"{s.last_update:.0f} |"
+            f"{s.where} | {s.last_update:.0f} |"
         )
     return "\n".join(rows)
 
@@ -293,7 +346,10 @@ async def main(args: argparse.Namespace) -> None:
         order = [("before", args.source), ("after", ROOT)] if args.source else [("after", ROOT)]
         for name, source in order:
             side = Side(f"{name} ({round_ + 1})", Path(source))
-            await measure(side, args)
+            try:
+                await measure(side, args)
+            except Exception as exc:  # one side failing still reports the other
+                side.failed = f"{type(exc).__name__}: {exc}"[:200]
             sides.append(side)
             print(table([side], args).splitlines()[-1], flush=True)
     print()
