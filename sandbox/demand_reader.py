@@ -74,9 +74,12 @@ class DemandReader:
                 if stale:
                     pipe.hdel(self.demand_key, *stale)
                 await pipe.execute()
-        self.share = worker_share(total_demand(entries.values(), now), len(alive))
-        self._set_demand(self.share)
-        return self.share
+        share = worker_share(total_demand(entries.values(), now), len(alive))
+        if share != self.share:
+            log.info("worker %s: warm-pool share %s of %d workers", self.name, share, len(alive))
+        self.share = share
+        self._set_demand(share)
+        return share
 
     async def _read_forever(self) -> None:
         while True:
