@@ -189,7 +189,8 @@ async def run_burst(side: Side, sockets: list[ClientConnection], spread: float) 
                 break
             elif event["type"] == "error":
                 raise RuntimeError(event)
-        side.first.append((first if first is not None else float("nan")) * 1000)
+        if first is not None:  # a run killed before it printed has no first output
+            side.first.append(first * 1000)
 
     async with asyncio.timeout(120):
         await asyncio.gather(*(one(i, ws) for i, ws in enumerate(sockets)))
