@@ -24,6 +24,7 @@ from typing import Any
 import aiodocker
 from aiodocker.containers import DockerContainer
 
+from sandbox.demand import PoolBudget
 from sandbox.docker_run import RUN_USER, DockerExecution, base_environment
 from sandbox.exceptions import BackendUnavailable
 from sandbox.languages import LANGUAGES, Language
@@ -124,12 +125,16 @@ class DockerBackend:
         pool_size: int = 1,
         maxima: Limits | None = None,
         pool_languages: Collection[str] | None = None,
+        pool_budget: PoolBudget | None = None,
+        pool_parallel: int = 2,
     ) -> None:
         self.url = url
         self.image_prefix = image_prefix
         self.maxima = maxima or DEFAULT_MAXIMA
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.pool = WarmPool(self.create_box, self.discard_box, pool_size)
+        self.pool = WarmPool(
+            self.create_box, self.discard_box, pool_size, pool_parallel, pool_budget
+        )
         self.pool_languages = set(pool_languages) if pool_languages is not None else None
         self._docker: aiodocker.Docker | None = None
         self._executions: set[DockerExecution] = set()

@@ -86,12 +86,15 @@ class WorkerMetrics:
             self.registry.register(_BackendCollector(backend))
 
 
-class _BackendCollector(Collector):
-    def __init__(self, backend: Any) -> None:
-        self.backend = backend
+class PoolCollector(Collector):
+    """Warm-pool figures: hits and misses, and per language the containers waiting, the
+    target the pool fills to and the demand it was given (:mod:`sandbox.demand`)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        pool = self.backend.pool
+        pool = self.pool
         hits = CounterMetricFamily(
             "classroom_sandbox_pool_hits", "Runs that took a warm container."
         )
@@ -102,6 +105,36 @@ class _BackendCollector(Collector):
         misses.add_metric([], pool.misses)
         ready = GaugeMetricFamily("classroom_sandbox_pool_ready", "Warm containers waiting now.")
         ready.add_metric([], pool.size())
+        waiting = GaugeMetricFamily(
+            "classroom_sandbox_pool_language_ready",
+            "Warm containers waiting now, by language.",
+            labels=["language"],
+        )
+        target = GaugeMetricFamily(
+            "classroom_sandbox_pool_target",
+            "Warm containers the pool fills to, by language (base or demand, within budget).",
+            labels=["language"],
+        )
+        for language, n in sorted(pool.targets().items()):
+            target.add_metric([language], n)
+            waiting.add_metric([language], pool.size(language))
+        demand = GaugeMetricFamily(
+            "classroom_sandbox_pool_demand",
+            "Students who may run at once (rooms with a lesson on), by language.",
+            labels=["language"],
+        )
+        for language, n in sorted(pool.demand().items()):
+            demand.add_metric([language], n)
+        yield from (hits, misses, ready, waiting, target, demand)
+
+
+class _BackendCollector(PoolCollector):
+    def __init__(self, backend: Any) -> None:
+        super().__init__(backend.pool)
+        self.backend = backend
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        yield from super().collect()
         present = GaugeMetricFamily(
             "classroom_sandbox_image_present",
             "1 when the language's sandbox image is on the engine, else 0.",
@@ -109,4 +142,4 @@ class _BackendCollector(Collector):
         )
         for language, there in sorted(self.backend.images_present.items()):
             present.add_metric([language], 1 if there else 0)
-        yield from (hits, misses, ready, present)
+        yield present

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from sandbox.backend import Backend
+from sandbox.demand import PoolBudget
 from sandbox.exceptions import BackendUnavailable
 from sandbox.languages import LANGUAGES
 from sandbox.local import LocalBackend
@@ -47,6 +48,8 @@ async def select_backend(
     docker_url: str | None = None,
     image_prefix: str = "opencode-classroom",
     pool_size: int = 1,
+    pool_budget: PoolBudget | None = None,
+    pool_parallel: int = 2,
     local_root: Path | None = None,
     allow_unconfined: bool = False,
 ) -> Backend:
@@ -61,7 +64,12 @@ async def select_backend(
     from sandbox.docker import DockerBackend
 
     docker = DockerBackend(
-        docker_url, image_prefix=image_prefix, pool_size=pool_size, maxima=maxima
+        docker_url,
+        image_prefix=image_prefix,
+        pool_size=pool_size,
+        maxima=maxima,
+        pool_budget=pool_budget,
+        pool_parallel=pool_parallel,
     )
     if kind == "auto":
         why = await _why_not_docker(docker, docker_url)

@@ -29,9 +29,12 @@ import redis.asyncio as redis
 from prometheus_client import start_http_server
 
 from sandbox.backend import Backend, Execution
+from sandbox.demand import PoolBudget
+from sandbox.demand_reader import DemandReader
 from sandbox.exceptions import SandboxError
 from sandbox.metrics import WorkerMetrics
 from sandbox.model import RunRequest, RunResult, RunState, RunStatus
+from sandbox.pool import WarmPool
 from sandbox.redis_queue import (
     GROUP,
     WORKER_LOST,
@@ -311,6 +314,8 @@ async def _main(args: argparse.Namespace) -> None:
         docker_url=args.docker_url,
         image_prefix=args.image_prefix,
         pool_size=args.pool_size,
+        pool_budget=args.pool_budget,
+        pool_parallel=args.pool_parallel,
         allow_unconfined=args.allow_unconfined,
     )
     client: redis.Redis = redis.Redis.from_url(args.redis_url, decode_responses=True)
@@ -329,6 +334,11 @@ async def _main(args: argparse.Namespace) -> None:
         metrics=metrics,
         drain_seconds=args.drain_seconds,
     )
+    demand = None
+    pool = getattr(backend, "pool", None)
+    if isinstance(pool, WarmPool):  # Docker: the pool follows the classes the servers see
+        demand = DemandReader(client, args.prefix, worker.name, pool.set_demand)
+        demand.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
@@ -336,6 +346,8 @@ async def _main(args: argparse.Namespace) -> None:
         print(f"worker {worker.name} ready", flush=True)
         await worker.serve()
     finally:
+        if demand is not None:
+            await demand.close()
         await backend.close()
         await client.aclose()
 
@@ -375,6 +387,10 @@ def main(settings: Settings, argv: list[str] | None = None) -> None:
     args.docker_url = settings.docker_url
     args.image_prefix = settings.image_prefix
     args.pool_size = settings.pool_size
+    args.pool_budget = PoolBudget(
+        settings.pool_size, settings.pool_max_containers, settings.pool_memory_mb
+    )
+    args.pool_parallel = settings.pool_parallel
     args.allow_unconfined = settings.allow_unconfined
     args.metrics_host = settings.host
     logging.basicConfig(

@@ -52,7 +52,13 @@ class Settings:
     docker_url: str | None = None
     run_concurrency: int = field(default_factory=_default_concurrency)
     run_queue_size: int = 100
-    pool_size: int = 1
+    pool_size: int = 1  # warm containers per language at least (sandbox/pool.py)
+    # while classes are on, the warm pool follows their online students (server/runs/demand.py)
+    # within these bounds: containers in all, and the sum of their memory limits in MiB (0: none);
+    # pool_parallel is how many containers are created at once to refill it
+    pool_max_containers: int = 48
+    pool_memory_mb: int = 12288
+    pool_parallel: int = 4
     max_time_seconds: float = 20.0
     max_memory_mb: int = 512
     max_output_bytes: int = 64 * 1024

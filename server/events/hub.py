@@ -182,6 +182,10 @@ class RoomHub:
             )
         await self._notify(self._left, conn)
 
+    def rooms(self) -> list[int]:
+        """The rooms with a connection open on this process."""
+        return list(self._rooms)
+
     def local(self, room_id: int) -> set[RoomConnection]:
         return set(self._rooms.get(room_id, ()))
 

@@ -27,7 +27,9 @@ from sqlmodel import col, select
 from rooms.documents import DocKind
 from rooms.events import Audience, Command, EventError
 from sandbox.backend import Backend
+from sandbox.demand import PoolBudget
 from sandbox.exceptions import SandboxError
+from sandbox.metrics import PoolCollector
 from sandbox.model import Chunk, RunRequest, RunResult, RunState
 from sandbox.queue import Dispatcher, OnChunk, OnState, QueuedRun, RunQueue
 from sandbox.redis_queue import RedisRunQueue
@@ -40,6 +42,7 @@ from server.metrics import Metrics
 from server.models.pairs import PairMember
 from server.models.runs import Run
 from server.operations.shutdown import ShutdownDeadline
+from server.runs.demand import DemandSink, PoolDemand, PoolSink, RedisSink
 from server.runs.records import RunRecords
 from server.runs.view import finished_event, summary_of_row
 from server.security.fair_runs import FairShare
@@ -81,7 +84,9 @@ class Runs:
         self.store = store
         self.hub = hub
         self.sources = sources
+        self.metrics = metrics
         self.records = RunRecords(settings, store, metrics, self._depth)
+        self.demand = PoolDemand(store, hub)
         self.backend: Backend | None = None
         self._dispatcher: Dispatcher | None = None
         self._started: OrderedDict[str, Started] = OrderedDict()
@@ -123,14 +128,27 @@ class Runs:
                 docker_url=settings.docker_url,
                 image_prefix=settings.image_prefix,
                 pool_size=settings.pool_size,
+                pool_budget=pool_budget(settings),
+                pool_parallel=settings.pool_parallel,
                 allow_unconfined=settings.allow_unconfined,
             )
             dispatcher = RunQueue(self.backend, settings.run_concurrency, settings.run_queue_size)
         await dispatcher.start()
         self._dispatcher = dispatcher
         await self.records.start()
+        sink: DemandSink | None = None
+        if settings.redis_url:
+            sink = RedisSink(settings.redis_url, settings.redis_prefix)
+        elif self.backend is not None and self.backend.name == "docker":
+            from sandbox.docker import DockerBackend  # aiodocker only with Docker
+
+            assert isinstance(self.backend, DockerBackend)
+            sink = PoolSink(self.backend.pool.set_demand)
+            self.metrics.registry.register(PoolCollector(self.backend.pool))
+        await self.demand.start(sink)
 
     async def close(self) -> None:
+        await self.demand.close()
         # runs in progress may finish within the deadline
         left = await self.shutdown.wait(list(self._tasks))
         if left:
@@ -234,6 +252,7 @@ class Runs:
         except SandboxError as exc:
             raise EventError(_snake(type(exc).__name__), str(exc)) from None
         self._remember(Started(queued, conn.room_id, audience, conn.user_id))
+        self.demand.saw_run(conn.room_id, request.language)
         started = {
             "type": "run.started",
             "run_id": queued.id,
@@ -333,6 +352,10 @@ class Runs:
                 query = query.where(Run.user_id == conn.user_id)
             rows = await session.exec(query.order_by(col(Run.created_at).desc()).limit(RECENT_RUNS))
             return [summary_of_row(row).model_dump(mode="json") for row in rows.all()]
+
+
+def pool_budget(settings: Settings) -> PoolBudget:
+    return PoolBudget(settings.pool_size, settings.pool_max_containers, settings.pool_memory_mb)
 
 
 def _snake(name: str) -> str:

@@ -343,8 +343,8 @@ async def test_warm_pool_hit_then_refill() -> None:
         _, result = await collect(execution)
         assert result.status is RunStatus.OK and result.extra["pooled"] is True
         assert backend.pool.hits == 1
-        # Other limits than the pooled ones: the cold path, counted as a miss.
-        other = RunRequest("python", HELLO["python"], limits=Limits(time_seconds=3))
+        # Other container limits than the pooled ones: the cold path, counted as a miss.
+        other = RunRequest("python", HELLO["python"], limits=Limits(memory_mb=128))
         _, cold = await run(backend, other)
         assert cold.extra["pooled"] is False and backend.pool.misses == 1
         async with asyncio.timeout(60):

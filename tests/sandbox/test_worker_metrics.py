@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from sandbox.demand import encode_demand
 from sandbox.model import RunRequest, RunStatus
 from sandbox.redis_queue import Keys, RedisRunQueue, ensure_group, queue_figures
 from sandbox.worker import STOPPED
@@ -137,3 +138,24 @@ async def test_docker_backend_figures(queue: RedisRunQueue, start_worker: StartW
         if name == "classroom_sandbox_image_present"
     }
     assert present["python"] == 1 and len(present) == 7
+
+
+async def test_a_worker_sizes_its_pool_to_the_demand_in_redis(
+    prefix: str, client: redis.Redis, start_worker: StartWorker
+) -> None:
+    require("docker")
+    port = free_port()
+    worker = await start_worker(
+        "--sandbox", "docker", "--metrics-port", str(port), "--name", "pool-worker"
+    )
+    # what a server writes (server/runs/demand.py): its process's entry in the demand hash
+    await client.hset(f"{prefix}pool:demand", "server-1", encode_demand({"python": 3}, time.time()))
+    await worker.expect("warm-pool share {'python': 3}")
+    got = await scrape(port)
+    assert got[("classroom_sandbox_pool_target", (("language", "python"),))] == 3
+    assert got[("classroom_sandbox_pool_demand", (("language", "python"),))] == 3
+    assert await client.hexists(f"{prefix}pool:workers", "pool-worker")
+    await client.hdel(f"{prefix}pool:demand", "server-1")  # the class went home
+    await worker.expect("warm-pool share {}")
+    got = await scrape(port)
+    assert got[("classroom_sandbox_pool_target", (("language", "python"),))] == 1  # the base
