@@ -24,6 +24,13 @@ POSTGRES_URL = os.environ.get(
 CHROMIUM = os.environ.get("CLASSROOM_TEST_CHROMIUM", "/usr/bin/chromium")
 PROMTOOL = os.environ.get("CLASSROOM_TEST_PROMTOOL", "promtool")
 NGINX = os.environ.get("CLASSROOM_TEST_NGINX", "nginx")
+COMPOSE = os.environ.get("CLASSROOM_TEST_COMPOSE", "docker-compose")
+# What the compose stack (deploy/compose.yaml) runs: deploy/image/build-offline.sh builds the
+# first five, sandbox/images/build-offline.sh the sandbox image its lesson runs code in.
+STACK_IMAGES = tuple(
+    f"opencode-classroom-{name}:latest"
+    for name in ("app", "postgres", "redis", "nginx", "prometheus", "python")
+)
 
 
 def required() -> set[str]:
@@ -107,6 +114,23 @@ def _nginx() -> str | None:
     return None
 
 
+@functools.cache
+def _compose() -> str | None:
+    reason = _docker()
+    if reason is not None:
+        return reason
+    if shutil.which(COMPOSE) is None:
+        return f"no {COMPOSE} (apt-get install docker-compose)"
+    probe = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", *STACK_IMAGES],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        absent = [i for i in STACK_IMAGES if i.split(":")[0] in probe.stderr] or list(STACK_IMAGES)
+        return f"images missing: {', '.join(absent)} (deploy/image/build-offline.sh)"
+    return None
+
+
 CHECKS = {
     "redis": _redis,
     "postgres": _postgres,
@@ -115,6 +139,7 @@ CHECKS = {
     "chromium": _chromium,
     "promtool": _promtool,
     "nginx": _nginx,
+    "compose": _compose,
 }
 
 
