@@ -25,7 +25,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-RECIPE=1  # bump when the way images are assembled below changes: every image is rebuilt
+RECIPE=2  # bump when the way images are assembled below changes: every image is rebuilt
 PREFIX=opencode-classroom
 LABEL=opencode-classroom.content-hash
 DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin  # debian:bookworm-slim's
