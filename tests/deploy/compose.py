@@ -69,8 +69,9 @@ class Stack:
         )  # fmt: skip
 
     async def up(self) -> None:
-        # Returns once every depends_on condition held (servers healthy, migrations done).
-        await self.compose("up", "-d", "--no-build", timeout=300)
+        # Returns once every depends_on condition held (servers healthy, migrations done):
+        # 1 to 2 minutes here, over 3 when the machine is loaded (load 28 on 2 cores).
+        await self.compose("up", "-d", "--no-build", timeout=480)
 
     async def down(self) -> None:
         await self.compose("down", "-v", "--remove-orphans", "--timeout", "20", timeout=180)
