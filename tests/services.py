@@ -30,6 +30,13 @@ CHECKOV_VENV = Path(os.environ.get("CLASSROOM_TEST_CHECKOV_VENV", ROOT / ".venv-
 KUBECTL = KUBERNETES_VENV / "bin" / "kubectl"
 KUBERNETES_VALIDATE = KUBERNETES_VENV / "bin" / "kubernetes-validate"
 CHECKOV = CHECKOV_VENV / "bin" / "checkov"
+COMPOSE = os.environ.get("CLASSROOM_TEST_COMPOSE", "docker-compose")
+# What the compose stack (deploy/compose.yaml) runs: deploy/image/build-offline.sh builds the
+# first five, sandbox/images/build-offline.sh the sandbox image its lesson runs code in.
+STACK_IMAGES = tuple(
+    f"opencode-classroom-{name}:latest"
+    for name in ("app", "postgres", "redis", "nginx", "prometheus", "python")
+)
 
 
 def required() -> set[str]:
@@ -125,6 +132,19 @@ def _kubectl() -> str | None:
 def _checkov() -> str | None:
     if not CHECKOV.exists():
         return f"no {CHECKOV} (run deploy/tools/kubernetes-tools.sh)"
+def _compose() -> str | None:
+    reason = _docker()
+    if reason is not None:
+        return reason
+    if shutil.which(COMPOSE) is None:
+        return f"no {COMPOSE} (apt-get install docker-compose)"
+    probe = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", *STACK_IMAGES],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        absent = [i for i in STACK_IMAGES if i.split(":")[0] in probe.stderr] or list(STACK_IMAGES)
+        return f"images missing: {', '.join(absent)} (deploy/image/build-offline.sh)"
     return None
 
 
@@ -138,6 +158,7 @@ CHECKS = {
     "nginx": _nginx,
     "kubectl": _kubectl,
     "checkov": _checkov,
+    "compose": _compose,
 }
 
 

@@ -7,6 +7,7 @@
 #   --prefix  image name prefix (default opencode-classroom): images are NAME-<language>:latest
 #   --force   rebuild even when an image's content-hash label matches
 # Env: CLASSROOM_IMAGE_CACHE  work/cache dir (default /var/cache/opencode-classroom-images)
+# The base, downloads and imports are in debian-root.sh (shared with deploy/image/build-offline.sh).
 #
 # Cache: every image carries the label opencode-classroom.content-hash (hash of RECIPE, the suite
 # and its Dockerfile); a matching image is skipped, so a re-run with nothing changed takes about a
@@ -27,38 +28,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ ${#LANGS[@]} -gt 0 ] || LANGS=(python javascript typescript c cpp go rust)
-CACHE=${CLASSROOM_IMAGE_CACHE:-/var/cache/opencode-classroom-images}
 LABEL=opencode-classroom.content-hash
-
-log() { printf '[build-offline %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap and chroot)"
-command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
-docker info >/dev/null 2>&1 || die "no Docker engine reachable"
-
-# The suite and mirror this machine's apt uses (deb822 sources first, then one-line sources).
-. /etc/os-release
-SUITE=${VERSION_CODENAME:-bookworm}
-mirror_from_apt() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk -v suite="$SUITE" '
-            /^[[:space:]]*#/ { next }
-            /^[[:space:]]*$/ { if (uri != "" && ok) { print uri; exit } uri = ""; ok = 0; next }
-            /^URIs:/ { uri = $2 }
-            /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) ok = 1 }
-            END { if (uri != "" && ok) print uri }' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        awk -v suite="$SUITE" '$1 == "deb" {
-            for (i = 2; i < NF; i++) if ($i !~ /^\[/ && $(i + 1) == suite) { print $i; exit } }' "$f"
-    done
-}
-MIRROR=$(mirror_from_apt | head -n1)
-[ -n "$MIRROR" ] || die "no Debian mirror for suite $SUITE found in the apt configuration"
+LOG_NAME=build-offline
+# shellcheck source=sandbox/images/debian-root.sh
+. "$HERE/debian-root.sh"
+debian_setup
 
 packages_of() { sed -n 's/^ARG PACKAGES="\(.*\)"$/\1/p' "$HERE/Dockerfile.$1"; }
 hash_of() { { echo "$RECIPE $SUITE"; cat "$HERE/Dockerfile.$1"; } | sha256sum | cut -c1-16; }
@@ -76,82 +50,24 @@ for lang in "${LANGS[@]}"; do
 done
 [ ${#TODO[@]} -gt 0 ] || { log "all images up to date"; exit 0; }
 
-mkdir -p "$CACHE"
-WORK=$(mktemp -d "$CACHE/build.XXXXXX")
-MOUNTS=()
-cleanup() {
-    local m
-    # Mounts of background builds are not in MOUNTS: find every mount under WORK.
-    for m in "${MOUNTS[@]}" $(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts); do
-        umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf --one-file-system "$WORK"
-}
-trap cleanup EXIT
-
-# The base: debootstrap once per (suite, mirror, script); kept as a tarball for later runs.
-BASE_KEY=$(printf '%s %s %s' "$RECIPE" "$SUITE" "$MIRROR" | sha256sum | cut -c1-16)
-BASE_TAR=$CACHE/base-$SUITE-$BASE_KEY.tar
-if [ ! -f "$BASE_TAR" ]; then
-    log "debootstrap $SUITE from $MIRROR"
-    debootstrap --variant=minbase --components=main "$SUITE" "$WORK/base" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
-        || { tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
-    # The same sources and keys as the host, so apt inside reaches the same mirrors.
-    rm -f "$WORK/base/etc/apt/sources.list"
-    cp -a /etc/apt/sources.list.d/. "$WORK/base/etc/apt/sources.list.d/"
-    [ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$WORK/base/etc/apt/sources.list"
-    find "$WORK/base/etc/apt/sources.list.d" -type f ! -name '*.sources' ! -name '*.list' -delete
-    chroot "$WORK/base" sh -c 'groupadd -g 10001 runner && useradd -u 10001 -g 10001 -d /work -s /usr/sbin/nologin runner && mkdir -m 0755 /work'
-    printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\n' \
-        > "$WORK/base/etc/dpkg/dpkg.cfg.d/01-classroom-nodoc"
-    rm -f "$CACHE"/base-*.tar  # bases of other recipes or mirrors
-    tar -C "$WORK/base" -cf "$BASE_TAR.part" . && mv "$BASE_TAR.part" "$BASE_TAR"
-    rm -rf --one-file-system "$WORK/base"
-fi
-
-new_root() {  # new_root DIR: a fresh copy of the base with proc mounted
-    mkdir -p "$1" && tar -C "$1" -xf "$BASE_TAR"
-    cp /etc/resolv.conf "$1/etc/resolv.conf"
-    mount -t proc proc "$1/proc" && MOUNTS+=("$1/proc")
-}
-
-# Download every package of every language once, into a shared archive cache.
-ARCHIVES=$CACHE/archives
-mkdir -p "$ARCHIVES/partial"
-ALL=$(for lang in "${TODO[@]}"; do packages_of "$lang"; done | tr ' ' '\n' | sort -u | tr '\n' ' ')
-log "apt-get update and download: $ALL"
-new_root "$WORK/dl"
-mkdir -p "$WORK/dl/var/cache/apt/archives"
-mount --bind "$ARCHIVES" "$WORK/dl/var/cache/apt/archives" && MOUNTS+=("$WORK/dl/var/cache/apt/archives")
-chroot "$WORK/dl" apt-get -qq update
-# shellcheck disable=SC2086
-chroot "$WORK/dl" apt-get -qq install -y --no-install-recommends --download-only $ALL
-LISTS=$WORK/lists
-cp -a "$WORK/dl/var/lib/apt/lists" "$LISTS"
-umount -l "$WORK/dl/var/cache/apt/archives" "$WORK/dl/proc"
-rm -rf --one-file-system "$WORK/dl"
+debian_work
+debian_base
+# Download every package of every language once, into the shared archive cache.
+# shellcheck disable=SC2046
+debian_download $(for lang in "${TODO[@]}"; do packages_of "$lang"; done | tr ' ' '\n' | sort -u)
 
 build_one() {
     local lang=$1 root="$WORK/$1" image hash
     image=$(image_of "$lang"); hash=$(hash_of "$lang")
     new_root "$root"
-    rm -rf "$root/var/lib/apt/lists" && cp -a "$LISTS" "$root/var/lib/apt/lists"
-    cp -al "$ARCHIVES"/*.deb "$root/var/cache/apt/archives/" 2>/dev/null || true
     # shellcheck disable=SC2046
-    chroot "$root" apt-get -qq install -y --no-install-recommends --no-download $(packages_of "$lang") \
-        >"$WORK/$lang.log" 2>&1 || { tail -n 30 "$WORK/$lang.log" >&2; return 1; }
-    umount -l "$root/proc"
-    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin \
-        "$root"/var/log/* "$root"/tmp/* "$root/etc/resolv.conf"
-    : > "$root/etc/resolv.conf"
-    tar -C "$root" -c . | docker import \
-        --change "ENV LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin HOME=/work" \
-        --change "WORKDIR /work" \
-        --change "USER 10001:10001" \
-        --change "CMD [\"sleep\", \"infinity\"]" \
-        --change "LABEL opencode-classroom.language=$lang $LABEL=$hash" \
-        - "$image" >/dev/null
-    rm -rf --one-file-system "$root"
+    debian_install "$root" $(packages_of "$lang") || return 1
+    debian_import "$root" "$image" \
+        "ENV LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin HOME=/work" \
+        "WORKDIR /work" \
+        "USER 10001:10001" \
+        'CMD ["sleep", "infinity"]' \
+        "LABEL opencode-classroom.language=$lang $LABEL=$hash"
     log "built $image ($hash)"
 }
 
