@@ -132,6 +132,8 @@ def _kubectl() -> str | None:
 def _checkov() -> str | None:
     if not CHECKOV.exists():
         return f"no {CHECKOV} (run deploy/tools/kubernetes-tools.sh)"
+
+
 def _compose() -> str | None:
     reason = _docker()
     if reason is not None:
