@@ -54,6 +54,13 @@ instructions() {  # the Dockerfile's instructions, one a line, comments dropped
 }
 packages_of() { sed -n 's/^ARG PACKAGES="\(.*\)"$/\1/p' "$1"; }
 copied() { instructions "$1" | awk '$1 == "COPY" { for (i = 2; i < NF; i++) print $i }'; }
+sources_hash() {  # sources_hash SRC...: the files under the sources, hashed
+    local src
+    for src in "$@"; do
+        (cd "$ROOT" && find "$src" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
+            | LC_ALL=C sort | xargs -r sha256sum)
+    done | sha256sum | cut -c1-16
+}
 hash_of() {
     local df
     df=$(dockerfile_of "$1")
@@ -108,19 +115,54 @@ copy_into() {  # copy_into ROOT "SRC… DST": a COPY instruction (sources relati
     done
 }
 
+# Stages: the root after each RUN but the last is kept in STAGES, keyed by a hash of everything
+# before it (the base, the packages, the instructions, the files COPY took). A rebuild restores
+# the latest stage whose key still matches and goes on from there: a change of the code alone
+# reinstalls no package and downloads nothing from PyPI.
+STAGES=$CACHE/stages
+mkdir -p "$STAGES"
+
 build_one() {
     local name=$1 df root="$WORK/$1" image hash line op args workdir=/ user="" health=""
     local env=("PATH=$DEFAULT_PATH") changes=("ENV PATH=$DEFAULT_PATH")
+    local -a lines keys parts
+    local i key start=-1 lastrun=-1
     df=$(dockerfile_of "$name"); image=$(image_of "$name"); hash=$(hash_of "$name")
-    new_root "$root"
-    # shellcheck disable=SC2046
-    debian_install "$root" $(packages_of "$df") || return 1
+    mapfile -t lines < <(instructions "$df")
+    key=$(printf '%s %s %s %s' "$RECIPE" "$SUITE" "$(packages_of "$df")" "$(basename "$BASE_TAR")" | sha256sum | cut -c1-16)
+    for i in "${!lines[@]}"; do
+        line=${lines[$i]}; op=${line%%[[:space:]]*}; args=${line#"$op"}
+        if [ "$op" = COPY ]; then
+            read -ra parts <<<"$args"
+            line="$line $(sources_hash "${parts[@]:0:${#parts[@]}-1}")"
+        fi
+        key=$(printf '%s\n%s\n' "$key" "$line" | sha256sum | cut -c1-16)
+        keys[i]=$key
+        [ "$op" != RUN ] || lastrun=$i
+    done
+    for i in "${!lines[@]}"; do
+        [ ! -f "$STAGES/$name-${keys[$i]}.tar" ] || start=$i
+    done
+    if [ "$start" -ge 0 ]; then
+        log "$name: from the stage after instruction $((start + 1)) (${keys[$start]})"
+        mkdir -p "$root" && tar -C "$root" -xf "$STAGES/$name-${keys[$start]}.tar"
+        cp /etc/resolv.conf "$root/etc/resolv.conf"
+        mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
+    else
+        new_root "$root"
+        # shellcheck disable=SC2046
+        debian_install "$root" $(packages_of "$df") || return 1
+    fi
     if [ -f "$PIP_HOST_CERT" ]; then
         cp "$PIP_HOST_CERT" "$root/tmp/host-ca.pem" && env+=(PIP_CERT=/tmp/host-ca.pem)
     fi
     [ -z "$PIP_HOST_INDEX" ] || env+=("PIP_INDEX_URL=$PIP_HOST_INDEX")
-    while IFS= read -r line; do
+    for i in "${!lines[@]}"; do
+        line=${lines[$i]}
         op=${line%%[[:space:]]*}; args=${line#"$op"}; args=${args#"${args%%[![:space:]]*}"}
+        if [ "$i" -le "$start" ] && { [ "$op" = RUN ] || [ "$op" = COPY ]; }; then
+            continue  # in the restored stage
+        fi
         case "$op" in
             FROM|ARG) ;;
             RUN)
@@ -129,6 +171,11 @@ build_one() {
                 [ -z "$user" ] || { log "$name: RUN after USER is not supported"; return 1; }
                 chroot "$root" /usr/bin/env -i "${env[@]}" PIP_DISABLE_PIP_VERSION_CHECK=1 /bin/sh -ec "cd $workdir; $args" \
                     >>"$root.log" 2>&1 || { tail -n 30 "$root.log" >&2; log "$name: RUN failed: $args"; return 1; }
+                if [ "$i" -lt "$lastrun" ]; then
+                    find "$STAGES" -name "$name-*.tar" -delete
+                    tar -C "$root" --exclude=./proc -cf "$STAGES/$name-${keys[$i]}.tar.part" . \
+                        && mv "$STAGES/$name-${keys[$i]}.tar.part" "$STAGES/$name-${keys[$i]}.tar"
+                fi
                 ;;
             COPY)
                 [[ $args != --* ]] || { log "$name: COPY options are not supported"; return 1; }
@@ -145,7 +192,7 @@ build_one() {
             HEALTHCHECK) health=$line ;;
             *) log "$name: unsupported instruction $op"; return 1 ;;
         esac
-    done < <(instructions "$df")
+    done
     # As in debian:bookworm-slim: no manuals, translations or docs (copyright files stay).
     rm -rf "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/usr/share/info/*
     find "$root/usr/share/doc" -type f ! -name copyright -delete 2>/dev/null || true
