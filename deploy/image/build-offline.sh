@@ -147,7 +147,7 @@ build_one() {
         log "$name: from the stage after instruction $((start + 1)) (${keys[$start]})"
         mkdir -p "$root" && tar -C "$root" -xf "$STAGES/$name-${keys[$start]}.tar"
         cp /etc/resolv.conf "$root/etc/resolv.conf"
-        mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
+        mkdir -p "$root/proc" && mount -t proc proc "$root/proc" && MOUNTS+=("$root/proc")
     else
         new_root "$root"
         # shellcheck disable=SC2046
@@ -173,7 +173,9 @@ build_one() {
                     >>"$root.log" 2>&1 || { tail -n 30 "$root.log" >&2; log "$name: RUN failed: $args"; return 1; }
                 if [ "$i" -lt "$lastrun" ]; then
                     find "$STAGES" -name "$name-*.tar" -delete
-                    tar -C "$root" --exclude=./proc -cf "$STAGES/$name-${keys[$i]}.tar.part" . \
+                    # Not kept: what the package installs needed (lists, the shared archive).
+                    tar -C "$root" --exclude=./proc --exclude=./var/cache/apt \
+                        --exclude=./var/lib/apt/lists -cf "$STAGES/$name-${keys[$i]}.tar.part" . \
                         && mv "$STAGES/$name-${keys[$i]}.tar.part" "$STAGES/$name-${keys[$i]}.tar"
                 fi
                 ;;
