@@ -19,9 +19,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.sqlite_writes import DRIVER, WriteLock, serialize_writes
+
 log = logging.getLogger("classroom.store")
 
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_ASYNC_DRIVERS = {"sqlite": DRIVER, "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -41,12 +43,23 @@ def sync_url(url: str) -> URL:
     return _with_driver(url, _SYNC_DRIVERS)
 
 
+BUSY_TIMEOUT_MS = 10_000
+# A SQLite connection is a thread of aiosqlite's. Sessions hold one only for their statements
+# (a read-only session no longer makes two extra trips at its end: server/sqlite_writes.py),
+# so 15 serve a class; a request that finds none free waits up to 30 s. A 10 + 30 pool was
+# tried under the classroom simulation and saw transient "database disk image is malformed"
+# and "no such table" errors from freshly opened overflow connections (never at 5 + 10):
+# keep it small until that is understood.
+SQLITE_POOL = {"pool_size": 5, "max_overflow": 10, "pool_timeout": 30}
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # Only other processes wait here: this one queues its writers (server/sqlite_writes.py).
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -65,11 +78,17 @@ class Store:
         if self.is_sqlite and target.database:
             Path(target.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {}
-        if not self.is_sqlite:
+        if self.is_sqlite and target.database not in (None, "", ":memory:"):
+            kwargs = dict(SQLITE_POOL)
+        elif not self.is_sqlite:
             kwargs = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
         self.engine: AsyncEngine = create_async_engine(target, **kwargs)
+        # SQLite's one writer at a time, queued in this process; None on PostgreSQL.
+        self.write_lock: WriteLock | None = None
         if self.is_sqlite:
             install_sqlite_pragmas(self.engine.sync_engine)
+            self.write_lock = WriteLock()
+            serialize_writes(self.engine.sync_engine, self.write_lock)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )

@@ -24,6 +24,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from server.redis_clients import bounded_client
+
 log = logging.getLogger("classroom.bus")
 
 PING_SECONDS = 3.0
@@ -75,7 +77,7 @@ class RedisBus:
         self._control_channel = f"{prefix}bus:control"
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
-        self._client: redis.Redis = redis.Redis.from_url(
+        self._client: redis.Redis = bounded_client(
             url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2.0
         )
         self._pubsub: Any = None

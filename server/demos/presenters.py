@@ -26,6 +26,7 @@ from redis.exceptions import LockError
 
 from rooms.demos.exceptions import DemoError
 from rooms.demos.presenter import Presenter
+from server.redis_clients import bounded_client
 
 log = logging.getLogger("classroom.demos")
 
@@ -105,7 +106,7 @@ class RedisPresenters:
     """Every process's rooms, in Redis under ``{prefix}{room_id}``."""
 
     def __init__(self, url: str, prefix: str = "classroom:demo:") -> None:
-        self._client: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=2.0)
+        self._client: redis.Redis = bounded_client(url, socket_connect_timeout=2.0)
         self._prefix = prefix
 
     @asynccontextmanager

@@ -200,7 +200,12 @@ class DocStore:
             try:
                 # One hop to the writer's thread per commit: the event loop serves each
                 # statement of an async driver in turn, and a busy loop made those wait.
-                await loop.run_in_executor(self._thread, self._insert_rows, rows)
+                if self.store.write_lock is None:
+                    await loop.run_in_executor(self._thread, self._insert_rows, rows)
+                else:
+                    # This process's writers take turns (server/sqlite_writes.py).
+                    async with self.store.write_lock:
+                        await loop.run_in_executor(self._thread, self._insert_rows, rows)
                 break
             except IntegrityError:
                 # No retry can fix this (the room was deleted): say so and let the edits flow.

@@ -19,6 +19,8 @@ from collections import Counter, defaultdict
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from server.redis_clients import bounded_client
+
 log = logging.getLogger("classroom.presence")
 
 PROCESS_ID = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -64,7 +66,7 @@ class RedisPresence(LocalPresence):
     def __init__(self, url: str, prefix: str = "classroom:") -> None:
         super().__init__()
         self._prefix = prefix
-        self._client: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=2.0)
+        self._client: redis.Redis = bounded_client(url, socket_connect_timeout=2.0)
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

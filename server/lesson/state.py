@@ -22,6 +22,7 @@ from redis.exceptions import LockError
 
 from rooms.documents import LessonLock
 from rooms.lesson import LessonState
+from server.redis_clients import bounded_client
 
 log = logging.getLogger("classroom.lesson")
 
@@ -88,7 +89,7 @@ class RedisLessons:
     """Every process's rooms, in Redis under ``{prefix}{room_id}``."""
 
     def __init__(self, url: str, prefix: str = "classroom:lesson:") -> None:
-        self._client: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=2.0)
+        self._client: redis.Redis = bounded_client(url, socket_connect_timeout=2.0)
         self._prefix = prefix
 
     @asynccontextmanager

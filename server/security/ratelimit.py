@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from server.exceptions import TooManyRequests
+from server.redis_clients import bounded_client
 
 log = logging.getLogger("classroom.security")
 
@@ -59,9 +60,7 @@ class RedisCounters:
     """Counters in Redis, shared by every process of the deployment (keys carry ``prefix``)."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        import redis.asyncio as redis
-
-        self._redis: Any = redis.Redis.from_url(url)
+        self._redis: Any = bounded_client(url)
         self._prefix = prefix
 
     async def incr(self, key: str, seconds: int) -> tuple[int, float]:
