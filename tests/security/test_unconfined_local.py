@@ -4,7 +4,9 @@ the database files (with the WAL and shared memory) 0600."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import stat
 import tempfile
 import uuid
@@ -89,8 +91,13 @@ async def test_the_data_directory_and_database_are_private(
 ) -> None:
     data = tmp_path / "data"
     assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
-    files = [p for p in data.iterdir() if p.name.startswith("classroom.db")]
-    assert {p.name for p in files} >= {"classroom.db", "classroom.db-wal", "classroom.db-shm"}
-    for path in [*files, data / "secret_key"]:
-        if path.exists():
-            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+    # The WAL and shared-memory files exist while a connection is open (the server opens and
+    # closes its pooled ones as it needs them); SQLite gives them the database file's mode.
+    with contextlib.closing(sqlite3.connect(data / "classroom.db")) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        conn.execute("SELECT count(*) FROM alembic_version").fetchone()
+        files = [p for p in data.iterdir() if p.name.startswith("classroom.db")]
+        assert {p.name for p in files} >= {"classroom.db", "classroom.db-wal", "classroom.db-shm"}
+        for path in [*files, data / "secret_key"]:
+            if path.exists():
+                assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
