@@ -161,14 +161,11 @@ class Child:
 
     def kill(self) -> None:
         """SIGKILL the group (and, with a uid of its own, every process of that uid)."""
-        self._kill_group()
-        if self._uid is not None:
-            kill_uid(self._uid)
-
-    def _kill_group(self) -> None:
         if not self._exited:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+        if self._uid is not None:
+            kill_uid(self._uid)
 
     async def wait(self) -> Exit:
         loop = asyncio.get_running_loop()
@@ -183,8 +180,7 @@ class Child:
         finally:
             os.close(pidfd)
         # The zombie leader still holds the group id, so this cannot hit a recycled group.
-        # (The uid's processes are swept by reap_uid below, off the event loop.)
-        self._kill_group()
+        self.kill()
         _, status, usage = os.wait4(self.pid, 0)  # noqa: ASYNC222 - it has exited: no wait
         self._exited = True
         if self._uid is not None:
@@ -260,10 +256,7 @@ async def reap_uid(uid: int, seconds: float = 5.0) -> None:
     # No event tells us that processes outside our tree ended: poll /proc, briefly.
     deadline = asyncio.get_running_loop().time() + seconds
     for _ in range(int(seconds * 100)):
-        # A sweep reads every process's /proc status: tens of ms on a busy machine, so it
-        # runs in a thread, not on the event loop that serves every socket.
-        killed = await asyncio.to_thread(kill_uid, uid)
-        if not killed or asyncio.get_running_loop().time() > deadline:
+        if not kill_uid(uid) or asyncio.get_running_loop().time() > deadline:
             return
         await asyncio.sleep(0.01)
 

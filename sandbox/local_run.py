@@ -112,8 +112,7 @@ class LocalExecution(BaseExecution):
                     f"({missing} not found)",
                 )
             else:
-                # Leasing sweeps the uid's leftovers through /proc: off the event loop.
-                lease = await asyncio.to_thread(self.backend.lease_uid)
+                lease = self.backend.lease_uid()
                 self.uid = lease.uid if lease else None
                 workdir = self._prepare(self.uid)
                 result = await self._compile_and_run(workdir, self.uid)
@@ -125,7 +124,7 @@ class LocalExecution(BaseExecution):
                 await reap_uid(lease.uid)  # before the uid can go to another run
                 lease.release()
             if workdir is not None:
-                await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
+                shutil.rmtree(workdir, ignore_errors=True)
         self._finish(result)
 
     def _prepare(self, uid: int | None) -> Path:
