@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,7 @@ async def open_socket(
     )
 
 
-class _Socket:
+class _Socket(ABC):
     """A socket and the task reading it; a close we did not ask for is an error."""
 
     kind = "socket"
@@ -73,8 +74,9 @@ class _Socket:
             code = self.ws.close_code
             self.rec.error(f"{self.kind} closed by the server ({code})")
 
+    @abstractmethod
     def received(self, message: str | bytes) -> None:
-        raise NotImplementedError
+        """One message from the server (each kind of socket reads its own)."""
 
     async def send(self, message: str | bytes) -> None:
         assert self.ws is not None
