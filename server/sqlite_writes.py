@@ -122,11 +122,22 @@ def serialize_writes(engine: Any, lock: WriteLock) -> None:
         await_only(lock.acquire())
         info[_HELD] = lock
 
-    def dropped(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
-        # A connection closed, invalidated or returned without rollback gives the lock back.
+    # A connection closed, invalidated or returned without rollback gives the lock back. Each
+    # listener has its event's exact signature: SQLAlchemy reads a listener's arguments to tell
+    # the 2.0 form from a legacy one, and for a legacy "reset" it warns before every call.
+    def dropped(_dbapi_connection: Any, record: Any) -> None:
         if record is not None:
             _release(record)
 
+    def reset(dbapi_connection: Any, record: Any, _reset_state: Any) -> None:
+        dropped(dbapi_connection, record)
+
+    def invalidated(dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        dropped(dbapi_connection, record)
+
     event.listen(engine, "before_cursor_execute", before_cursor_execute)
-    for name in ("reset", "invalidate", "soft_invalidate", "close", "checkin"):
-        event.listen(engine.pool, name, dropped)
+    event.listen(engine.pool, "reset", reset)
+    event.listen(engine.pool, "invalidate", invalidated)
+    event.listen(engine.pool, "soft_invalidate", invalidated)
+    event.listen(engine.pool, "close", dropped)
+    event.listen(engine.pool, "checkin", dropped)

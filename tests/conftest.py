@@ -30,6 +30,8 @@ from server.settings import Settings
 from server.store import Store
 from tests.services import POSTGRES_URL, require
 
+pytest_plugins = ["tests.support.watchdog"]
+
 ALL_DATABASES = ("sqlite", "postgres")
 
 

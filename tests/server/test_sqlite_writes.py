@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,5 +80,27 @@ async def test_a_failed_write_gives_the_turn_to_the_next(database_url: str) -> N
         async with store.engine.connect() as conn:
             count = (await conn.execute(text("SELECT count(*) FROM marks"))).scalar_one()
         assert count == 2
+    finally:
+        await store.close()
+
+
+async def test_a_returned_connection_is_reset_and_kept(tmp_path: Path) -> None:
+    """The pool's reset listener has SQLAlchemy 2.0's signature: a legacy one made it warn at
+    every checkin and, with warnings as errors, invalidate every connection it gave back."""
+    store = Store(f"sqlite:///{tmp_path / 'classroom.db'}")
+    connects = []
+    event.listen(store.engine.sync_engine, "connect", lambda *args: connects.append(args))
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE marks (n INTEGER NOT NULL)"))
+        for n in range(3):
+            await _write(store, n)
+        async with store.engine.connect() as conn:  # wrote, never committed: rolled back
+            await conn.execute(text("INSERT INTO marks (n) VALUES (9)"))
+        await asyncio.wait_for(_write(store, 3), 5)  # the lock was given back
+        async with store.engine.connect() as conn:
+            count = (await conn.execute(text("SELECT count(*) FROM marks"))).scalar_one()
+        assert count == 4
+        assert len(connects) == 1
     finally:
         await store.close()

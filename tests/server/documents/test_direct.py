@@ -7,6 +7,7 @@ than the server silently falling back to one ASGI send per recipient.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,9 +28,17 @@ DATABASES = ("sqlite",)
 
 @asynccontextmanager
 async def doc_socket(
-    server: LiveServer, lesson: Lesson, token: str, **options: object
+    server: LiveServer, lesson: Lesson, token: str, receive_buffer: int = 0, **options: object
 ) -> AsyncIterator[ClientConnection]:
     url = f"{server.ws_url}/yjs/{lesson.room_id}/demo?token={token}"
+    if receive_buffer:
+        # A fixed receive buffer (which also turns off the kernel's autotuning, up to 32 MiB on
+        # some machines) so that a reader that stops reading stalls the server's writes soon.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+        options["sock"] = sock
     # No keepalive pings: a stalled reader cannot read their pongs, by design of the test.
     async with connect(url, max_size=None, ping_interval=None, **options) as ws:  # type: ignore[arg-type]
         await ws.send(step1_frame(b"\x00"))
@@ -102,7 +111,7 @@ async def test_the_installed_uvicorn_takes_the_direct_path(
 
 
 async def test_a_reader_that_stalls_gets_every_update_in_order(tmp_path: Path) -> None:
-    """The reader stops reading until the server's transport is paused; what the direct
+    """Alice stops reading until the server's transport to her is paused; what the direct
     writer declined goes by the ASGI send, and nothing is lost or reordered."""
     settings = make_settings(
         tmp_path, f"sqlite:///{tmp_path / 'classroom.db'}", max_doc_bytes=str(64 << 20)
@@ -114,10 +123,11 @@ async def test_a_reader_that_stalls_gets_every_update_in_order(tmp_path: Path) -
         chunk = "x" * 200_000
         async with (
             doc_socket(server, lesson, lesson.teacher.token) as teacher,
-            doc_socket(server, lesson, lesson.alice.token, max_queue=1) as alice,
+            doc_socket(server, lesson, lesson.alice.token, 65536, max_queue=1) as alice,
+            doc_socket(server, lesson, lesson.bob.token) as bob,
         ):
-            await asyncio.wait_for(next_update(teacher), 10)
-            await asyncio.wait_for(next_update(alice), 10)  # her step2, before the flood
+            for ws in (teacher, alice, bob):
+                await asyncio.wait_for(next_update(ws), 10)  # step2, before the flood
             declined = server.state.docs.metrics.direct_declined
             before = declined._value.get()
             sent = []
@@ -128,7 +138,13 @@ async def test_a_reader_that_stalls_gets_every_update_in_order(tmp_path: Path) -
                 update = writer_doc.get_update(state)
                 sent.append(update)
                 await teacher.send(update_frame(update))
-            # Now read: the 40 updates, in the order they were sent.
+            # Bob reads as they come: once he has the 40th, the server has stored every update
+            # and offered each to Alice's socket, which stopped taking them a few MB in.
+            async with asyncio.timeout(60):
+                for _ in range(40):
+                    await next_update(bob)
+            assert declined._value.get() > before
+            # Now Alice reads: the 40 updates, in the order they were sent.
             seen: pycrdt.Doc[object] = pycrdt.Doc()
             got = []
             async with asyncio.timeout(60):
@@ -138,4 +154,3 @@ async def test_a_reader_that_stalls_gets_every_update_in_order(tmp_path: Path) -
                     seen.apply_update(payload)
             assert got == sent
             assert str(seen.get("text", type=pycrdt.Text)) == str(text)
-            assert declined._value.get() > before
