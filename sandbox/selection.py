@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -39,6 +40,18 @@ def operator_maxima(time_seconds: float, memory_mb: int, output_bytes: int) -> L
         nofile=4096,
         compile_time_seconds=max(30.0, time_seconds),
     )
+
+
+def runs_at_once(backend: str, pool_max_containers: int) -> int:
+    """How many runs a process (or worker) lets go at once when the operator did not say
+    (``CLASSROOM_RUN_CONCURRENCY`` 0): one per core with the local backend; with Docker, as many
+    as the warm pool may hold containers (``CLASSROOM_POOL_MAX_CONTAINERS``, and at least one
+    per core). Each container is held to its own CPU share and memory, so a class that presses
+    Run at once runs at once, where one per core ran a burst of 30 two at a time."""
+    cores = os.cpu_count() or 2
+    if backend == "docker":
+        return max(cores, pool_max_containers)
+    return cores
 
 
 async def select_backend(

@@ -45,7 +45,7 @@ from sandbox.redis_queue import (
     queue_figures,
     settle,
 )
-from sandbox.selection import operator_maxima, select_backend
+from sandbox.selection import operator_maxima, runs_at_once, select_backend
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -329,7 +329,7 @@ async def _main(args: argparse.Namespace) -> None:
         backend,
         prefix=args.prefix,
         name=args.name,
-        concurrency=args.concurrency,
+        concurrency=args.concurrency or runs_at_once(backend.name, args.pool_budget.max_containers),
         claim_idle_ms=args.claim_idle_ms,
         metrics=metrics,
         drain_seconds=args.drain_seconds,
@@ -363,7 +363,12 @@ def main(settings: Settings, argv: list[str] | None = None) -> None:
         help="Redis key prefix of the stream and channels (default CLASSROOM_REDIS_PREFIX)",
     )
     parser.add_argument("--sandbox", default=settings.sandbox, choices=["auto", "docker", "local"])
-    parser.add_argument("--concurrency", type=int, default=settings.run_concurrency)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=settings.run_concurrency,
+        help="runs at once (default CLASSROOM_RUN_CONCURRENCY; 0: automatic, as the server)",
+    )
     parser.add_argument("--name", default=None, help="consumer name (default host-pid-random)")
     parser.add_argument("--claim-idle-ms", type=int, default=10_000)
     parser.add_argument(

@@ -9,17 +9,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
 from server.exceptions import ConfigurationError
 
 SandboxKind = Literal["auto", "docker", "local"]
-
-
-def _default_concurrency() -> int:
-    return os.cpu_count() or 2
 
 
 @dataclass(frozen=True)
@@ -50,7 +46,7 @@ class Settings:
     # sandbox
     sandbox: SandboxKind = "auto"
     docker_url: str | None = None
-    run_concurrency: int = field(default_factory=_default_concurrency)
+    run_concurrency: int = 0  # 0: automatic (sandbox.selection.runs_at_once)
     run_queue_size: int = 100
     pool_size: int = 1  # warm containers per language at least (sandbox/pool.py)
     # while classes are on, the warm pool follows their online students (server/runs/demand.py)
@@ -131,6 +127,8 @@ class Settings:
                     "CLASSROOM_SECRET_KEY must be set when CLASSROOM_ENV=production"
                 )
             secret_key = _stored_secret(data_dir)
+        if self.run_concurrency < 0:
+            raise ConfigurationError("CLASSROOM_RUN_CONCURRENCY must be 0 (automatic) or more")
         if self.sandbox not in ("auto", "docker", "local"):
             raise ConfigurationError(
                 f"CLASSROOM_SANDBOX must be docker, local or auto, not {self.sandbox!r}"

@@ -33,7 +33,7 @@ from sandbox.metrics import PoolCollector
 from sandbox.model import Chunk, RunRequest, RunResult, RunState
 from sandbox.queue import Dispatcher, OnChunk, OnState, QueuedRun, RunQueue
 from sandbox.redis_queue import RedisRunQueue
-from sandbox.selection import operator_maxima, select_backend
+from sandbox.selection import operator_maxima, runs_at_once, select_backend
 from server.classrooms.access import RoomAccess, room_access
 from server.documents.source import Sources
 from server.events.hub import RoomConnection, RoomHub
@@ -132,7 +132,12 @@ class Runs:
                 pool_parallel=settings.pool_parallel,
                 allow_unconfined=settings.allow_unconfined,
             )
-            dispatcher = RunQueue(self.backend, settings.run_concurrency, settings.run_queue_size)
+            at_once = settings.run_concurrency or runs_at_once(
+                self.backend.name, settings.pool_max_containers
+            )
+            self.fair.resize(at_once + settings.run_queue_size)
+            dispatcher = RunQueue(self.backend, at_once, settings.run_queue_size)
+            log.info("runs: %d at once, %d more queued", at_once, settings.run_queue_size)
         await dispatcher.start()
         self._dispatcher = dispatcher
         await self.records.start()

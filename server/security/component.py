@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sandbox.selection import runs_at_once
 from server.auth import TokenSigner
 from server.bus import Bus
 from server.security.fair_runs import FairShare
@@ -33,7 +34,8 @@ class Security:
         )
         self.fair = FairShare(
             settings.max_runs_per_user,
-            settings.run_concurrency + settings.run_queue_size,
+            # Resized by the Runs component once it knows the backend (a worker's with Redis).
+            (settings.run_concurrency or runs_at_once("local", 0)) + settings.run_queue_size,
             settings.grading_reserved_runs,
         )
         self.passwords = PasswordChecker(workers=settings.password_workers)

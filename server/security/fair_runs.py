@@ -25,12 +25,17 @@ class SandboxBusy(TooManyRequests):
 class FairShare:
     def __init__(self, per_user: int, capacity: int, grading_reserved: int) -> None:
         self.per_user = per_user
-        # At most a quarter of the capacity is held back (none of a tiny test queue).
-        self.reserved = min(grading_reserved, capacity // 4)
-        self.interactive_limit = capacity - self.reserved
+        self.grading_reserved = grading_reserved
+        self.resize(capacity)
         self._by_user: Counter[int] = Counter()
         self._total = 0
         self._tasks: set[asyncio.Task[object]] = set()
+
+    def resize(self, capacity: int) -> None:
+        """Runs at once plus queued, once the backend (and with it the concurrency) is known."""
+        # At most a quarter of the capacity is held back (none of a tiny test queue).
+        self.reserved = min(self.grading_reserved, capacity // 4)
+        self.interactive_limit = capacity - self.reserved
 
     def in_flight(self, user_id: int) -> int:
         return self._by_user[user_id]

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.exceptions import BackendUnavailable
 from sandbox.local import LocalBackend
-from sandbox.selection import operator_maxima, select_backend
+from sandbox.selection import operator_maxima, runs_at_once, select_backend
 
 MAXIMA = operator_maxima(10.0, 256, 32 * 1024)
 # Nothing listens on port 1 of the loopback: a Docker engine that does not answer.
@@ -52,3 +52,11 @@ async def test_unknown_kind() -> None:
 def test_operator_maxima_cap_only_what_the_operator_sets() -> None:
     assert (MAXIMA.time_seconds, MAXIMA.memory_mb, MAXIMA.output_bytes) == (10.0, 256, 32768)
     assert MAXIMA.pids >= 64 and MAXIMA.disk_mb >= 128  # the languages' own limits stand
+
+
+def test_runs_at_once_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker: a class-sized burst at once (the pool's bound); local: one run per core."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert runs_at_once("docker", 48) == 48
+    assert runs_at_once("docker", 1) == 2  # never fewer than the cores
+    assert runs_at_once("local", 48) == 2

@@ -18,6 +18,7 @@ def test_defaults_for_one_machine(tmp_path: Path) -> None:
     assert settings.max_frame_bytes == 1 << 20
     assert settings.max_connections_per_room == 500
     assert settings.max_connections_per_user == 20
+    assert settings.run_concurrency == 0  # automatic: decided with the backend
     again = Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path)})
     assert again.secret_key == settings.secret_key
 
@@ -45,3 +46,5 @@ def test_refusals(tmp_path: Path) -> None:
         Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_SANDBOX": "vm"})
     with pytest.raises(ConfigurationError, match="CLASSROOM_SECRET_KEY must be set"):
         Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_ENV": "production"})
+    with pytest.raises(ConfigurationError, match="CLASSROOM_RUN_CONCURRENCY must be 0"):
+        Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_RUN_CONCURRENCY": "-1"})

@@ -4,6 +4,7 @@ Redis path from servers to sandbox workers."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -46,6 +47,8 @@ async def test_the_pool_follows_the_students_of_a_lesson(
     server: LiveServer, live_lesson: Lesson
 ) -> None:
     pool = server.state.runs.backend.pool  # type: ignore[union-attr]
+    # CLASSROOM_RUN_CONCURRENCY unset: with Docker, as many runs at once as the pool may hold
+    assert server.state.runs._dispatcher.concurrency == max(os.cpu_count() or 2, 48)  # type: ignore[union-attr]
 
     async def until(holds: Callable[[], bool]) -> None:
         async with asyncio.timeout(60):
