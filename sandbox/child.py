@@ -37,6 +37,8 @@ OnOutput = Callable[[Stream, bytes], None]
 # only matters for a process that escaped both the group and the uid sweep (non-root, no bwrap).
 _DRAIN_SECONDS = 2.0
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
+# Runs (and compiles) go at a lower CPU priority than the server that started them.
+RUN_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,10 @@ class Exit:
     """The command's peak resident set; None when the launcher was killed before it reported."""
 
 
-def rlimit_setter(limits: Sequence[tuple[int, int]]) -> Callable[[], None]:
-    """A ``preexec_fn`` setting each ``(resource, value)`` as soft and hard limit.
+def rlimit_setter(limits: Sequence[tuple[int, int]], niceness: int = 0) -> Callable[[], None]:
+    """A ``preexec_fn`` setting each ``(resource, value)`` as soft and hard limit, then lowering
+    the child's CPU priority by ``niceness`` (so student code never starves the server's event
+    loop: editors and room events stay live while a class runs code on the same cores).
 
     Values above the current hard limit are lowered to it (raising would fail after setuid).
     """
@@ -66,6 +70,8 @@ def rlimit_setter(limits: Sequence[tuple[int, int]]) -> Callable[[], None]:
     def apply() -> None:
         for res, soft, hard in clamped:
             resource.setrlimit(res, (soft, hard))
+        if niceness:
+            os.nice(niceness)
 
     return apply
 
@@ -130,7 +136,7 @@ class Child:
                 cwd=cwd,
                 env=env,
                 start_new_session=True,
-                preexec_fn=rlimit_setter(rlimits),  # noqa: PLW1509 - only setrlimit calls
+                preexec_fn=rlimit_setter(rlimits, RUN_NICENESS),  # noqa: PLW1509 - syscalls only
                 pass_fds=(*pass_fds, status_write),
                 close_fds=True,
             )

@@ -84,6 +84,14 @@ async def test_hello_world(backend: LocalBackend, language: str) -> None:
     assert result.cpu_ms is not None and result.cpu_ms > 0
 
 
+async def test_runs_go_at_a_lower_cpu_priority_than_the_server(backend: LocalBackend) -> None:
+    """A class's runs never starve the server's event loop (sandbox/child.py RUN_NICENESS)."""
+    code = "import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\n"
+    _, result = await run(backend, "python", {"main.py": code})
+    assert result.status is RunStatus.OK, result
+    assert int(result.stdout) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+
+
 async def test_peak_memory_is_the_runs_own_not_the_servers(backend: LocalBackend) -> None:
     # Linux keeps ru_maxrss across exec: a command forked straight from a grown server
     # reported the server's size as its own peak.
