@@ -94,6 +94,7 @@ class Child:
     """A spawned process group. Call :meth:`wait` once; :meth:`kill` any time, repeatedly."""
 
     def __init__(self, popen: subprocess.Popen[bytes], uid: int | None, status: int) -> None:
+        # the uid whose processes kill() sweeps (None: the group only)
         self._popen = popen
         self._status = status
         self.pid = popen.pid
@@ -114,8 +115,12 @@ class Child:
         uid: int | None,
         pass_fds: Sequence[int],
         on_output: OnOutput,
+        sweep_uid: bool = True,
     ) -> Child:
-        """Start ``argv``. Raises ``OSError`` when it cannot be executed."""
+        """Start ``argv``. Raises ``OSError`` when it cannot be executed.
+
+        ``sweep_uid`` False: :meth:`kill` kills the group only, not every process of ``uid``
+        (under bubblewrap the run is a pid namespace of its own, which dies with its pid 1)."""
         loop = asyncio.get_running_loop()
         # The launcher execs the command; say here what exec would have said.
         found: str | None = None
@@ -145,7 +150,7 @@ class Child:
             raise
         finally:
             os.close(status_write)
-        child = cls(popen, uid, status_read)
+        child = cls(popen, uid if sweep_uid else None, status_read)
         assert popen.stdin and popen.stdout and popen.stderr
         for stream, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr)):
             reader = _Reader(stream, on_output)  # type: ignore[arg-type]

@@ -28,7 +28,9 @@ class UidLeases:
         # A random start: backends in other processes seldom contend for the same lock.
         self._next = secrets.randbelow(count)
 
-    def lease(self) -> UidLease:
+    def lease(self, sweep: bool = True) -> UidLease:
+        """An exclusive uid; ``sweep`` kills what a crashed holder left running as it (not
+        needed under bubblewrap, whose runs die with their pid namespace)."""
         self.root.mkdir(mode=0o700, exist_ok=True)
         for i in range(self.count):
             n = (self._next + i) % self.count
@@ -40,7 +42,8 @@ class UidLeases:
                 continue
             self._next = n + 1
             lease = UidLease(self.base + n, fd)
-            kill_uid(lease.uid)  # leftovers of a crashed holder
+            if sweep:
+                kill_uid(lease.uid)  # leftovers of a crashed holder
             return lease
         raise BackendUnavailable("no free sandbox uid: too many local runs at once")
 

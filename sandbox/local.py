@@ -142,7 +142,7 @@ class LocalBackend:
     # -- helpers used by executions ------------------------------------------------------
 
     def lease_uid(self) -> UidLease | None:
-        return self._uids.lease() if self._uids else None
+        return self._uids.lease(sweep=self.bwrap is None) if self._uids else None
 
     def missing_toolchain(self, language: Language) -> str | None:
         for argv in (language.compile, language.run):
