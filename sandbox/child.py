@@ -51,29 +51,19 @@ class Exit:
     """The command's peak resident set; None when the launcher was killed before it reported."""
 
 
-def rlimit_setter(limits: Sequence[tuple[int, int]], niceness: int = 0) -> Callable[[], None]:
-    """A ``preexec_fn`` setting each ``(resource, value)`` as soft and hard limit, then lowering
-    the child's CPU priority by ``niceness`` (so student code never starves the server's event
-    loop: editors and room events stay live while a class runs code on the same cores).
+def launcher_limits(limits: Sequence[tuple[int, int]]) -> str:
+    """Each ``(resource, value)`` as the launcher's ``resource:soft:hard`` list (soft and hard
+    both the value; CPU's hard limit one second later, so SIGXCPU comes first, then SIGKILL).
 
     Values above the current hard limit are lowered to it (raising would fail after setuid).
     """
-    clamped: list[tuple[int, int, int]] = []
+    clamped: list[str] = []
     for res, wanted in limits:
         _soft, hard = resource.getrlimit(res)
         value = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        clamped.append((res, value, value))
-    if any(res == resource.RLIMIT_CPU for res, _, _ in clamped):
-        # SIGXCPU at the soft limit, SIGKILL one second later.
-        clamped = [(r, s, h + 1 if r == resource.RLIMIT_CPU else h) for r, s, h in clamped]
-
-    def apply() -> None:
-        for res, soft, hard in clamped:
-            resource.setrlimit(res, (soft, hard))
-        if niceness:
-            os.nice(niceness)
-
-    return apply
+        extra = 1 if res == resource.RLIMIT_CPU else 0
+        clamped.append(f"{res}:{value}:{value + extra}")
+    return ",".join(clamped)
 
 
 class _Reader(asyncio.Protocol):
@@ -130,7 +120,8 @@ class Child:
             raise FileNotFoundError(f"cannot run {argv[0] if argv else '(nothing)'}: not found")
         status_read, status_write = os.pipe()
         launcher = [sys.executable, "-I", "-S", LAUNCHER, str(status_write)]
-        launcher += [str(-1 if uid is None else uid), "--"]
+        launcher += [str(-1 if uid is None else uid), str(RUN_NICENESS), launcher_limits(rlimits)]
+        launcher += ["--"]
         try:
             # fork+exec takes a few ms; not worth a thread hop per run.
             popen = subprocess.Popen(  # noqa: ASYNC220
@@ -141,7 +132,6 @@ class Child:
                 cwd=cwd,
                 env=env,
                 start_new_session=True,
-                preexec_fn=rlimit_setter(rlimits, RUN_NICENESS),  # noqa: PLW1509 - syscalls only
                 pass_fds=(*pass_fds, status_write),
                 close_fds=True,
             )

@@ -1,6 +1,7 @@
 """The small process between the server and a run's command, so that its peak memory is its own.
 
-Run as ``python -I -S launcher.py STATUS_FD UID -- ARGV...`` by :class:`sandbox.child.Child`.
+Run as ``python -I -S launcher.py STATUS_FD UID NICENESS LIMITS -- ARGV...`` by
+:class:`sandbox.child.Child`, where ``LIMITS`` is ``resource:soft:hard`` joined by commas.
 
 Why it exists: Linux keeps ``ru_maxrss`` across ``execve``. A command forked straight from the
 server starts with the server's resident set counted as its own (fork copies the page tables;
@@ -11,20 +12,29 @@ own rusage back on ``STATUS_FD`` (``maxrss_kib utime stime``) before it exits wi
 command's status (dying by the same signal when the command died by one).
 
 The launcher stays the server's uid; the command takes ``UID`` (``-1``: keep it), so the uid
-sweep that kills a run's leftovers does not kill the launcher before it reports. The rlimits
-are already set (by the server, between its fork and this exec) and are inherited.
-Only ``os``, ``signal`` and ``sys``: it starts in about 10 ms.
+sweep that kills a run's leftovers does not kill the launcher before it reports. The launcher
+sets the rlimits and lowers its priority by ``NICENESS`` first, and the command inherits both:
+the server starts it with no code between fork and exec, so Python can vfork (a fork of a
+grown server, page tables and all, cost the event loop about a tenth of its time under a
+class's runs). Only ``os``, ``resource``, ``signal`` and ``sys``: it starts in about 10 ms.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import sys
 
 
 def main(args: list[str]) -> int:
-    status_fd, uid, argv = int(args[0]), int(args[1]), args[3:]
+    status_fd, uid, niceness, limits = int(args[0]), int(args[1]), int(args[2]), args[3]
+    argv = args[5:]
+    for item in filter(None, limits.split(",")):
+        number, soft, hard = (int(part) for part in item.split(":"))
+        resource.setrlimit(number, (soft, hard))
+    if niceness:
+        os.nice(niceness)
     pid = os.fork()
     if pid == 0:
         try:
