@@ -35,6 +35,14 @@ def main(args: list[str]) -> int:
         resource.setrlimit(number, (soft, hard))
     if niceness:
         os.nice(niceness)
+        # The server started this launcher in a session of its own, which with scheduler
+        # autogroups (most kernels' default) is a CPU group of its own that competes with the
+        # server's whole group as an equal, whatever the niceness inside it: lower the group.
+        try:
+            with open("/proc/self/autogroup", "w") as autogroup:
+                autogroup.write(str(niceness))
+        except OSError:  # no autogroups here, or not allowed: the niceness alone then
+            pass
     pid = os.fork()
     if pid == 0:
         try:

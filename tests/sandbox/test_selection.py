@@ -55,8 +55,8 @@ def test_operator_maxima_cap_only_what_the_operator_sets() -> None:
 
 
 def test_runs_at_once_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Docker: a class-sized burst at once (the pool's bound); local: one run per core."""
+    """Docker: a class-sized burst at once (the pool's bound); local: two runs per core."""
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert runs_at_once("docker", 48) == 48
     assert runs_at_once("docker", 1) == 2  # never fewer than the cores
-    assert runs_at_once("local", 48) == 2
+    assert runs_at_once("local", 48) == 4
