@@ -84,11 +84,10 @@ class Child:
     """A spawned process group. Call :meth:`wait` once; :meth:`kill` any time, repeatedly."""
 
     def __init__(self, popen: subprocess.Popen[bytes], uid: int | None, status: int) -> None:
-        # the uid whose processes kill() sweeps (None: the group only)
         self._popen = popen
         self._status = status
         self.pid = popen.pid
-        self._uid = uid
+        self._uid = uid  # whose processes kill() sweeps (None: the group only)
         self._readers: list[_Reader] = []
         self._transports: list[asyncio.BaseTransport] = []
         self._stdin: asyncio.WriteTransport | None = None

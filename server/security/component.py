@@ -34,7 +34,8 @@ class Security:
         )
         self.fair = FairShare(
             settings.max_runs_per_user,
-            # Resized by the Runs component once it knows the backend (a worker's with Redis).
+            # Resized by the Runs component once it knows its backend. With Redis the workers
+            # run the code and their concurrency is not known here: this estimate stands.
             (settings.run_concurrency or runs_at_once("local", 0)) + settings.run_queue_size,
             settings.grading_reserved_runs,
         )
