@@ -62,9 +62,11 @@ class LocalExecution(BaseExecution):
         self.request = request
         self.language = language
         self.limits = limits
-        # Sweep /proc for the run's uid only without bubblewrap: under it every step is a pid
-        # namespace of its own, and no process outlives the namespace's pid 1. (A sweep reads
-        # every process's status: several per run, it was a third of a busy server's loop.)
+        # Sweep /proc for the run's uid between steps only without bubblewrap: under it every
+        # step is a pid namespace of its own, whose processes the kernel kills when its pid 1
+        # ends. (A sweep reads every process's status: five per run were a third of a busy
+        # server's loop.) That kill is asynchronous, so the run's end still sweeps once, in
+        # every mode, before its uid goes to another run and before its result is published.
         self._sweeps = backend.bwrap is None
         self._child: Child | None = None
         self._stdin_pending: list[bytes] = []
@@ -125,8 +127,7 @@ class LocalExecution(BaseExecution):
             result = RunResult(RunStatus.INTERNAL_ERROR, message=f"local backend error: {exc}")
         finally:
             if lease is not None:
-                if self._sweeps:
-                    await reap_uid(lease.uid)  # before the uid can go to another run
+                await reap_uid(lease.uid)  # before the uid can go to another run
                 lease.release()
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
