@@ -256,7 +256,10 @@ async def reap_uid(uid: int, seconds: float = 5.0) -> None:
     # No event tells us that processes outside our tree ended: poll /proc, briefly.
     deadline = asyncio.get_running_loop().time() + seconds
     for _ in range(int(seconds * 100)):
-        if not kill_uid(uid) or asyncio.get_running_loop().time() > deadline:
+        # A sweep reads every process's /proc status: tens of ms on a busy machine, so it runs
+        # in a thread, not on the event loop that serves every socket.
+        killed = await asyncio.to_thread(kill_uid, uid)
+        if not killed or asyncio.get_running_loop().time() > deadline:
             return
         await asyncio.sleep(0.01)
 
