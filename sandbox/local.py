@@ -12,9 +12,10 @@ container). What it does, in order of strength:
   to the host's disk. Killing bwrap kills the pid namespace, orphans included.
 * **a uid per run** when the backend runs as root: uids ``uid_base + n`` leased host-wide
   through lock files. RLIMIT_NPROC is ignored for root and counted per uid, so one uid per
-  run is what makes the process limit real and per run; without bubblewrap it also lets
-  :func:`kill_uid` find processes that left the process group (under bubblewrap no process
-  outlives its step's pid namespace, so the costly /proc sweep is skipped).
+  run is what makes the process limit real and per run; it also lets :func:`kill_uid` find
+  processes that left the process group: after every step without bubblewrap, and once at
+  the run's end (in a thread) under it, where each step is a pid namespace that the kernel
+  kills, asynchronously, when its pid 1 ends.
 * **rlimits**: CPU, DATA (memory), AS (a loose backstop), NPROC, FSIZE, NOFILE, no core, set
   by the launcher with niceness 10 (runs never starve the server's event loop).
 
