@@ -29,7 +29,7 @@ from sandbox.docker_run import RUN_USER, DockerExecution, base_environment
 from sandbox.exceptions import BackendUnavailable
 from sandbox.languages import LANGUAGES, Language
 from sandbox.model import Limits, RunRequest
-from sandbox.pool import Box, WarmPool
+from sandbox.pool import DEFER_SECONDS, QUIET_SECONDS, Box, WarmPool
 from sandbox.validate import check_request
 from sandbox.wrapper import WORKDIR, WRAPPER
 
@@ -127,13 +127,21 @@ class DockerBackend:
         pool_languages: Collection[str] | None = None,
         pool_budget: PoolBudget | None = None,
         pool_parallel: int = 2,
+        pool_defer_seconds: float = DEFER_SECONDS,
+        pool_quiet_seconds: float = QUIET_SECONDS,
     ) -> None:
         self.url = url
         self.image_prefix = image_prefix
         self.maxima = maxima or DEFAULT_MAXIMA
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pool = WarmPool(
-            self.create_box, self.discard_box, pool_size, pool_parallel, pool_budget
+            self.create_box,
+            self.discard_box,
+            pool_size,
+            pool_parallel,
+            pool_budget,
+            defer_seconds=pool_defer_seconds,
+            quiet_seconds=pool_quiet_seconds,
         )
         self.pool_languages = set(pool_languages) if pool_languages is not None else None
         self._docker: aiodocker.Docker | None = None
@@ -196,8 +204,25 @@ class DockerBackend:
         pooled = self.pool.take(language.name, limits)
         execution = DockerExecution(self, language, request, limits, pooled)
         self._executions.add(execution)
-        execution.begin(on_done=self._executions.discard)
+        self.pool.run_began()
+        execution.begin(on_done=self._run_ended)
         return execution
+
+    def _run_ended(self, execution: DockerExecution) -> None:
+        self._executions.discard(execution)
+        self.run_over(execution)
+
+    def run_over(self, execution: DockerExecution) -> None:
+        """``execution`` no longer counts as in flight for the pool (once; its result is out)."""
+        if execution.in_flight:
+            execution.in_flight = False
+            self.pool.run_ended()
+
+    async def retire_box(self, box: Box) -> None:
+        """Remove a container whose run ended well, once the runs in flight have ended (pool
+        rule 4): its removal, about 40 ms of the engine's CPU, waits for a quieter moment."""
+        await self.pool.after_runs()
+        await self.discard_box(box)
 
     async def create_box(self, language: Language, limits: Limits, run_id: str) -> Box:
         """Create and start one container for ``run_id``; removes it again if that fails."""
@@ -247,6 +272,7 @@ class DockerBackend:
         return removed
 
     async def close(self) -> None:
+        self.pool.closing()  # a used container is removed at once from now on
         await asyncio.gather(*(e.cancel() for e in list(self._executions)))
         await self.pool.close()
         if self._docker is not None:

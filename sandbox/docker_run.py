@@ -6,7 +6,8 @@ Rule 1: compile and run are ``exec``s of :mod:`sandbox.wrapper` as uid 10001 in 
 Rule 2: the container is killed at once on timeout, output overflow and cancel, and removed in
   every case (``finally`` + ``shield``), also when the task awaiting the run is cancelled.
   The result is published before the removal finishes; :meth:`DockerExecution.finished`
-  waits for both.
+  waits for both. A run the wrapper ended (its processes killed, its trailers out) leaves
+  its container idle, and the removal waits for the runs in flight to end (pool rule 4).
 Rule 3: OOM is SIGKILL (137) together with the cgroup's failcnt (or peak at the limit).
 """
 
@@ -138,6 +139,7 @@ class DockerExecution(BaseExecution):
         self.limits = limits
         self._box = box
         self.pooled = box is not None
+        self.in_flight = True  # counted by the warm pool until the result is out
         self.container_id: str | None = None
         # A run with cases has the output of as many runs (the local backend meters each case).
         self._meter = OutputMeter(limits.output_bytes * max(1, len(request.cases)))
@@ -167,9 +169,11 @@ class DockerExecution(BaseExecution):
         return self._outcome(RunStatus.CANCELLED, None, None, message=message)
 
     async def _drive(self) -> None:
+        ended_well = False  # the wrapper ended the run: the container may wait to be removed
         try:
             try:
                 result = await self._steps()
+                ended_well = True
             except asyncio.CancelledError:
                 if not self._cancel_requested:  # the backend is closing: end, then re-raise
                     self._publish(self._cancelled("shut down"))
@@ -180,8 +184,12 @@ class DockerExecution(BaseExecution):
                 result = self._outcome(RunStatus.INTERNAL_ERROR, None, None, message=str(exc))
             self._publish(result)
         finally:
+            self._backend.run_over(self)
             if self._box is not None:
-                await asyncio.shield(self._kill())
+                if ended_well:
+                    await asyncio.shield(self._backend.retire_box(self._box))
+                else:
+                    await asyncio.shield(self._kill())
 
     def _publish(self, result: RunResult) -> None:
         if not self._result.done():

@@ -103,6 +103,11 @@ class PoolCollector(Collector):
             "classroom_sandbox_pool_misses", "Runs that had to create a container."
         )
         misses.add_metric([], pool.misses)
+        deferred = CounterMetricFamily(
+            "classroom_sandbox_pool_deferred_fills",
+            "Fills that waited for the runs in flight to end before creating a container.",
+        )
+        deferred.add_metric([], pool.deferred)
         ready = GaugeMetricFamily("classroom_sandbox_pool_ready", "Warm containers waiting now.")
         ready.add_metric([], pool.size())
         waiting = GaugeMetricFamily(
@@ -125,7 +130,7 @@ class PoolCollector(Collector):
         )
         for language, n in sorted(pool.demand().items()):
             demand.add_metric([language], n)
-        yield from (hits, misses, ready, waiting, target, demand)
+        yield from (hits, misses, deferred, ready, waiting, target, demand)
 
 
 class _BackendCollector(PoolCollector):

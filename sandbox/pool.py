@@ -9,12 +9,21 @@ Rule 3: each language has a target: the operator's base (``CLASSROOM_POOL_SIZE``
   classes want more, what :func:`sandbox.demand.pool_targets` makes of :meth:`set_demand`.
   A background filler creates containers up to the targets, at most ``parallel`` at once (the
   engine's pace); a lowered target removes the surplus idle containers at once.
+Rule 4: the engine's heavy work yields to the runs in flight. Creating a container costs
+  the engine (dockerd, containerd, runc) about 90 ms of CPU here and removing a running one
+  about 40, several times a warm run's own work; so while runs are going, a fill waits, up
+  to ``defer_seconds``, for them to end, and so does the removal of a used container
+  (:meth:`after_runs`). A class that presses Run at once gets the cores, and the pool
+  refills right after (``quiet_seconds`` after the last run: the server writes the grades
+  and the board then). Once a run of a language finds nothing waiting (a cold start: more
+  demand than the pool held), that language's fills go at once until one has landed.
 ``hits``/``misses`` and :meth:`size`/:meth:`targets` are plain reads for the metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import deque
@@ -29,6 +38,8 @@ from sandbox.model import Limits
 log = logging.getLogger("classroom.sandbox")
 
 RETRY_SECONDS = 2.0
+DEFER_SECONDS = 5.0  # rule 4: how long a fill may wait for the runs in flight to end
+QUIET_SECONDS = 1.0  # rule 4: and how long after the last run ended (its grade is written)
 
 
 @dataclass
@@ -56,6 +67,7 @@ class _Slot:
     ready: deque[Box]
     target: int
     filling: int = 0
+    missed: bool = False  # a run found nothing waiting since the last fill (rule 4)
 
 
 def new_run_id() -> str:
@@ -70,6 +82,9 @@ class WarmPool:
         size: int,
         parallel: int = 2,
         budget: PoolBudget | None = None,
+        *,
+        defer_seconds: float = DEFER_SECONDS,
+        quiet_seconds: float = QUIET_SECONDS,
     ) -> None:
         self._create = create
         self._discard = discard
@@ -86,8 +101,14 @@ class WarmPool:
         self._removals: set[asyncio.Task[None]] = set()
         self._demand: dict[str, int] = {}
         self._watchers: list[asyncio.Future[None]] = []
+        self.defer_seconds = defer_seconds
+        self.quiet_seconds = quiet_seconds
+        self._runs = 0  # runs in flight (rule 4)
+        self._quiet_since = float("-inf")  # when the last run in flight ended
+        self._closing = False
         self.hits = 0
         self.misses = 0
+        self.deferred = 0  # fills that waited for runs to end
 
     def add_language(self, language: Language, limits: Limits) -> None:
         self._slots[language.name] = _Slot(language, limits, deque(), self.target)
@@ -115,17 +136,34 @@ class WarmPool:
         """A warm container for a run of ``language`` with ``limits`` (rule 2), or None."""
         slot = self._slots.get(language)
         self._wake.set()
-        if (
-            slot is None
-            or container_shape(slot.limits) != container_shape(limits)
-            or not slot.ready
-        ):
+        if slot is None or container_shape(slot.limits) != container_shape(limits):
             self.misses += 1
+            return None
+        if not slot.ready:
+            self.misses += 1
+            slot.missed = True  # rule 4: this language's fills go at once
+            self._changed()
             return None
         self.hits += 1
         box = slot.ready.popleft()
         self._changed()
         return box
+
+    def run_began(self) -> None:
+        """A run started (rule 4: fills wait for it, within ``defer_seconds``)."""
+        self._runs += 1
+
+    def run_ended(self) -> None:
+        self._runs = max(0, self._runs - 1)
+        if not self._runs:
+            self._quiet_since = asyncio.get_running_loop().time()
+            self._changed()
+
+    def busy(self) -> bool:
+        """Runs are in flight, or the last ended less than ``quiet_seconds`` ago (rule 4)."""
+        if self._runs:
+            return True
+        return asyncio.get_running_loop().time() - self._quiet_since < self.quiet_seconds
 
     def start(self) -> None:
         if self._task is None:
@@ -147,8 +185,9 @@ class WarmPool:
             await seen
 
     async def removed(self) -> None:
-        """Return once every container taken out of the pool by a lowered target is gone."""
-        await asyncio.gather(*self._removals, return_exceptions=True)
+        """Return once every container taken out of the pool by a lowered target is gone
+        (also one whose fill lands after the target was lowered)."""
+        await asyncio.gather(*self._removals, *self._fills, return_exceptions=True)
 
     def _changed(self) -> None:
         watchers, self._watchers = self._watchers, []
@@ -156,7 +195,13 @@ class WarmPool:
             if not seen.done():
                 seen.set_result(None)
 
+    def closing(self) -> None:
+        """The backend is closing: nothing waits for runs any more (rule 4)."""
+        self._closing = True
+        self._changed()
+
     async def close(self) -> None:
+        self.closing()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -193,8 +238,42 @@ class WarmPool:
                     fill.add_done_callback(self._fills.discard)
             await self._wake.wait()
 
+    async def after_runs(self, unless: Callable[[], bool] = lambda: False) -> bool:
+        """Rule 4: wait while runs are in flight and ``quiet_seconds`` after the last ended
+        (the server is still writing their grades then), unless ``unless()`` turns true; at
+        most ``defer_seconds`` in all. False if there was nothing to wait for. Fills and the
+        removal of used containers both wait here: the engine's heavy work goes between runs."""
+        if self._closing or not self.busy() or unless():
+            return False
+        loop = asyncio.get_running_loop()
+
+        def stop() -> bool:
+            return self._closing or unless()
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.defer_seconds):
+                while not stop():
+                    if self._runs:
+                        await self.until(lambda: stop() or not self._runs)
+                        continue
+                    left = self._quiet_since + self.quiet_seconds - loop.time()
+                    if left <= 0:
+                        break
+                    with contextlib.suppress(TimeoutError):  # quiet for long enough
+                        async with asyncio.timeout(left):
+                            await self.until(lambda: stop() or bool(self._runs))
+        return True
+
+    async def _yield_to_runs(self, slot: _Slot) -> None:
+        """Rule 4 for a fill: it goes at once once a run of ``slot`` found nothing waiting."""
+        if self.busy() and not slot.missed:
+            self.deferred += 1
+            self._changed()
+            await self.after_runs(lambda: slot.missed or len(slot.ready) >= slot.target)
+
     async def _fill(self, slot: _Slot) -> None:
         try:
+            await self._yield_to_runs(slot)
             async with self._parallel:
                 if len(slot.ready) >= slot.target:  # lowered while this fill waited its turn
                     return
@@ -203,6 +282,7 @@ class WarmPool:
                 await self._discard(box)
             else:
                 slot.ready.append(box)
+                slot.missed = False
             self._filled.set()
             self._changed()
         except asyncio.CancelledError:
