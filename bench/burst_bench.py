@@ -42,6 +42,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grading_bench import EXERCISE, SOLUTION, free_port, pct
+from processes import cpu_seconds, machine_busy_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = "print('hello')\n"
@@ -64,6 +65,42 @@ class Side:
     full_marks: int = 0
     filled: str = "n/a"
     where: str = ""
+    cpu: dict[str, str] = field(default_factory=dict)  # burst → "total / server / engine / runs"
+
+
+ENGINE = ("dockerd", "containerd")
+CONTAINERS_CPU = (  # cumulative CPU of every container, also of removed ones (cgroup v1 / v2)
+    Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"),
+    Path("/sys/fs/cgroup/system.slice/cpu.stat"),
+)
+
+
+def cpu_snapshot(server: int) -> tuple[float, float, float, float]:
+    """CPU seconds so far: the whole machine, the server, the engine's daemons, the runs."""
+    engine = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm in ENGINE:
+                engine.append(int(entry.name))
+    runs = float("nan")
+    for path in CONTAINERS_CPU:
+        if path.exists():
+            text = path.read_text()
+            if path.name == "cpu.stat":
+                usec = next(line.split()[1] for line in text.splitlines() if "usage_usec" in line)
+                runs = int(usec) / 1e6
+            else:
+                runs = int(text) / 1e9
+            break
+    return machine_busy_seconds(), cpu_seconds([server]), cpu_seconds(engine), runs
+
+
+def cpu_spent(before: tuple[float, ...], after: tuple[float, ...]) -> str:
+    return " / ".join(f"{b - a:.2f}" for a, b in zip(before, after, strict=True))
 
 
 async def wait_health(http: httpx.AsyncClient) -> None:
@@ -280,7 +317,9 @@ async def measure(side: Side, args: argparse.Namespace) -> None:
             side.load = f"{os.getloadavg()[0]:.1f}"
             spy = await profile(server.pid, args.py_spy, side)
             print(f"{side.name}: class burst", file=sys.stderr, flush=True)
+            cpu = cpu_snapshot(server.pid)
             await run_burst(side, sockets, args.spread)
+            side.cpu["class"] = cpu_spent(cpu, cpu_snapshot(server.pid))
             after = await pool_counts(http)
             if "classroom_sandbox_pool_hits_total" in after:
                 hits = after["classroom_sandbox_pool_hits_total"] - before.get(
@@ -293,7 +332,9 @@ async def measure(side: Side, args: argparse.Namespace) -> None:
             await asyncio.sleep(args.settle)
             before = await pool_counts(http)
             print(f"{side.name}: grading burst", file=sys.stderr, flush=True)
+            cpu = cpu_snapshot(server.pid)
             await grading_burst(side, watcher, sockets)
+            side.cpu["grading"] = cpu_spent(cpu, cpu_snapshot(server.pid))
             after = await pool_counts(http)
             side.where = where_grading_went(before, after)
             if spy is not None:
@@ -349,8 +390,9 @@ def table(sides: list[Side], args: argparse.Namespace) -> str:
         " | first output p50 / p95 / max ms | all finished ms | statuses"
         " | graded 3/3 | submit→grade p50 / max ms"
         " | mean grade decided / board step ms (pool hits/misses)"
-        " | last submit→last leaderboard.update ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | last submit→last leaderboard.update ms"
+        " | CPU s, class / grading burst: machine / server / engine / runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in sides:
         if s.failed or not s.first or not s.graded:
@@ -362,7 +404,8 @@ def table(sides: list[Side], args: argparse.Namespace) -> str:
             f"{pct(s.first, 0.95):.0f} / {max(s.first):.0f} | {s.all_finished:.0f} | "
             f"{json.dumps(s.statuses)} | {s.full_marks} | {pct(s.graded, 0.5):.0f} / "
             f"{max(s.graded):.0f} | "
-            f"{s.where} | {s.last_update:.0f} |"
+            f"{s.where} | {s.last_update:.0f} | "
+            f"{s.cpu.get('class', '')} ; {s.cpu.get('grading', '')} |"
         )
     return "\n".join(rows)
 
