@@ -9,14 +9,15 @@ PostgreSQL is reached through psycopg 3. Users give plain URLs (``sqlite:///x.db
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.sqlite_writes import DRIVER, WriteLock, serialize_writes
@@ -123,3 +124,14 @@ def migrate(url: str, revision: str = "head") -> None:
     config.attributes["database_url"] = url
     command.upgrade(config, revision)
     log.info("database schema at %s", revision)
+
+
+async def insert_all(session: AsyncSession, rows: Sequence[SQLModel]) -> None:
+    """Insert ``rows``, all of one table, in one ``INSERT … VALUES (…), (…)`` inside
+    ``session``'s transaction (pending objects are flushed first). Their ids are not read
+    back: the ORM's flush would send one statement per row to read each id."""
+    if not rows:
+        return
+    model = type(rows[0])
+    values = [row.model_dump(exclude={"id"}) for row in rows]
+    await session.exec(insert(model).values(values))

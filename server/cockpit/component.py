@@ -27,7 +27,7 @@ from server.events.hub import RoomHub
 from server.gamification.game import Gamification
 from server.models import AttemptError, AttemptOutcome, ExerciseRecord, Submission, User
 from server.models.clock import as_utc, utcnow
-from server.store import Store
+from server.store import Store, insert_all
 
 log = logging.getLogger("classroom.cockpit")
 
@@ -96,17 +96,18 @@ class Cockpit:
                 )
             )
             await _mark_latest(session, row)
-            for name, passed in verdicts(row.results, tests).items():
-                session.add(
-                    AttemptOutcome(
-                        submission_id=row.id,
-                        classroom_id=row.classroom_id,
-                        user_id=row.user_id,
-                        exercise_id=row.exercise_id,
-                        test=name[:200],
-                        passed=passed,
-                    )
+            outcomes = [
+                AttemptOutcome(
+                    submission_id=row.id,
+                    classroom_id=row.classroom_id,
+                    user_id=row.user_id,
+                    exercise_id=row.exercise_id,
+                    test=name[:200],
+                    passed=passed,
                 )
+                for name, passed in verdicts(row.results, tests).items()
+            ]
+            await insert_all(session, outcomes)
 
     async def progress_event(
         self,

@@ -37,7 +37,7 @@ from rooms.xp import LiveWindow, Reason, XpAward, XpRules, awards
 from server.gamification import ledger
 from server.gamification.leaderboard import LeaderboardStore
 from server.models import AchievementUnlock, Progress, Streak, User, XpEvent
-from server.store import Store
+from server.store import Store, insert_all
 
 log = logging.getLogger("classroom.gamification")
 _ATTEMPTS = 3
@@ -173,9 +173,7 @@ class Gamification:
         awarded = awards(
             self._rules, change, at=at, window=run.window, solver_rank=rank, streak=streak
         )
-        for award in awarded:
-            s.add(_xp_row(run, award))
-        await s.flush()
+        await insert_all(s, [_xp_row(run, award) for award in awarded])
 
         events = submission_events(
             passed=run.passed,
@@ -197,21 +195,24 @@ class Gamification:
         history = await ledger.history(s, run.user_id, at, self._catalog.longest_timeframe)
         stats = Stats(at, metrics, streak.streak.current, events, history)
         unlocked = self._catalog.evaluate(stats, have)
-        for achievement in unlocked:
-            s.add(
-                AchievementUnlock(
-                    user_id=run.user_id,
-                    achievement_id=achievement.id,
-                    classroom_id=run.classroom_id,
-                    room_id=run.room_id,
-                    unlocked_at=at,
-                )
+        rewards = [
+            XpAward(Reason.ACHIEVEMENT, achievement.xp_reward, achievement.id)
+            for achievement in unlocked
+            if achievement.xp_reward > 0
+        ]
+        unlocks = [
+            AchievementUnlock(
+                user_id=run.user_id,
+                achievement_id=achievement.id,
+                classroom_id=run.classroom_id,
+                room_id=run.room_id,
+                unlocked_at=at,
             )
-            if achievement.xp_reward > 0:
-                award = XpAward(Reason.ACHIEVEMENT, achievement.xp_reward, achievement.id)
-                awarded.append(award)
-                s.add(_xp_row(run, award))
-        await s.flush()
+            for achievement in unlocked
+        ]
+        await insert_all(s, unlocks)
+        await insert_all(s, [_xp_row(run, award) for award in rewards])
+        awarded.extend(rewards)
         total = await ledger.sum_xp(s, run.user_id)
         user = await s.get(User, run.user_id)
         name = user.name if user is not None else ""
@@ -273,19 +274,26 @@ class Gamification:
         boards = [BoardId.weekly(classroom_id, at, tz)]
         if room_id is not None:
             boards.insert(0, BoardId.room(room_id))
-        out: list[Outgoing] = []
+        moved = []
         try:
             for board in boards:
                 before = await self._board.top(board, self._top)
                 move = await self._board.add(board, user_id, amount, at)
                 after = await self._board.top(board, self._top)
-                names = await self._names(e.user_id for e in after)
-                if room_id is not None:
-                    message = update_message(board, after, move, before, names)
-                    out.append((ROOM_AUDIENCE, message))
+                moved.append((board, before, move, after))
         except Exception:
             log.warning("user %s: leaderboard update failed", user_id, exc_info=True)
-        return out
+        if room_id is None or not moved:
+            return []
+        try:  # one query for the names on every board
+            names = await self._names({e.user_id for *_, after in moved for e in after})
+        except Exception:
+            log.warning("user %s: leaderboard names failed", user_id, exc_info=True)
+            return []
+        return [
+            (ROOM_AUDIENCE, update_message(board, after, move, before, names))
+            for board, before, move, after in moved
+        ]
 
     async def award(self, grant: PointsAward, *, timezone: str | None = None) -> list[Outgoing]:
         """Add XP earned outside a graded submission (a demo quiz's points): one ledger row with
