@@ -273,12 +273,9 @@ class Submissions:
                 stored.passed = _passed_view(results)
             session.add(stored)
         await tell(self.listeners, stored)
-        await self._announce(room.id, stored, exercise, regraded=False, progress=False)
+        await self._announce(room.id, stored, exercise, regraded=False)
         if result is not None:
             await self._gamify(room, stored)
-        # The staff's grid cell last: the student's grade, XP and board come first (a class
-        # that submits at once gets its board that much sooner).
-        await self._progress(room.id, stored)
         return stored
 
     async def submit_in_background(self, room: Room, row: Submission, exercise: Exercise) -> None:
@@ -292,13 +289,7 @@ class Submissions:
             log.error("grading task failed", exc_info=task.exception())
 
     async def _announce(
-        self,
-        room_id: int,
-        row: Submission,
-        exercise: Exercise,
-        *,
-        regraded: bool,
-        progress: bool = True,
+        self, room_id: int, row: Submission, exercise: Exercise, *, regraded: bool
     ) -> None:
         if self.watcher is not None:
             await self.watcher.record(row)
@@ -308,10 +299,6 @@ class Submissions:
         staff = {**base, "submission": submission_view(row, exercise, staff=True, now=now)}
         await self.hub.publish(room_id, only(row.user_id), student)
         await self.hub.publish(room_id, Audience(staff=True), staff)
-        if progress:
-            await self._progress(room_id, row)
-
-    async def _progress(self, room_id: int, row: Submission) -> None:
         if self.watcher is not None:
             # The staff's class grid follows the grade (the cockpit's progress.update).
             await self.watcher.progress_update(room_id, row)
