@@ -146,6 +146,7 @@ class DockerBackend:
         self.pool_languages = set(pool_languages) if pool_languages is not None else None
         self._docker: aiodocker.Docker | None = None
         self._executions: set[DockerExecution] = set()
+        self._retiring = 0  # used containers waiting for the runs in flight (pool rule 4)
         self._images: set[str] = set()
         # For the metrics endpoint: whether each language's image was there when last looked
         # for, and a callback given each container's create + start time in seconds.
@@ -220,8 +221,15 @@ class DockerBackend:
 
     async def retire_box(self, box: Box) -> None:
         """Remove a container whose run ended well, once the runs in flight have ended (pool
-        rule 4): its removal, about 40 ms of the engine's CPU, waits for a quieter moment."""
-        await self.pool.after_runs()
+        rule 4): its removal, about 40 ms of the engine's CPU, waits for a quieter moment.
+        At most the pool's container budget waits so (a used container still holds what its
+        run wrote to its tmpfs); beyond that a container is removed at once."""
+        if self._retiring < self.pool.budget.max_containers:
+            self._retiring += 1
+            try:
+                await self.pool.after_runs()
+            finally:
+                self._retiring -= 1
         await self.discard_box(box)
 
     async def create_box(self, language: Language, limits: Limits, run_id: str) -> Box:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import aiodocker
 from prometheus_client import CollectorRegistry, generate_latest
 
+from sandbox.backend import Execution
 from sandbox.demand import PoolBudget
+from sandbox.docker import DockerBackend
 from sandbox.metrics import PoolCollector
 from sandbox.model import Limits, RunRequest, RunStatus
 from tests.sandbox.docker_support import collect, containers_of, docker_backend, run
@@ -94,21 +98,54 @@ def _created(show: dict[str, object]) -> float:
     return datetime.fromisoformat(f"{whole}.{fraction[:6] or 0}+00:00").timestamp()
 
 
+async def _destroyed_at(container_id: str, since: float) -> float:
+    """When the engine removed the container (its ``destroy`` event), from the event log."""
+    events = await asyncio.create_subprocess_exec(
+        "docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time() + 1:.3f}",
+        "--filter", f"container={container_id}", "--filter", "event=destroy",
+        "--format", "{{.TimeNano}}", stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await events.communicate()
+    assert out.split(), f"no destroy event for {container_id[:12]}"
+    return int(out.split()[0]) / 1e9
+
+
 HELD = RunRequest(
     "python", {"main.py": "print(input())\n"}, interactive=True, limits=Limits(time_seconds=60)
 )
 
 
-async def test_a_refill_waits_for_the_runs_in_flight_until_a_run_misses() -> None:
+@asynccontextmanager
+async def _held_run(
+    defer_seconds: float, budget: PoolBudget | None = None
+) -> AsyncIterator[tuple[DockerBackend, Execution]]:
+    """A full pool of two Python containers and a run that stays in flight until its stdin
+    closes; yields once the pool's refill for that run waits (rule 4)."""
     async with docker_backend(
-        pool_size=2, pool_languages=["python"], pool_defer_seconds=120
-    ) as backend:
+        pool_size=2, pool_languages=["python"], pool_defer_seconds=defer_seconds,
+        pool_budget=budget,
+    ) as backend:  # fmt: skip
         pool = backend.pool
         async with asyncio.timeout(60):
             await pool.wait_full()
-        held = await backend.run(HELD)  # in flight until its stdin closes
+        held = await backend.run(HELD)
         async with asyncio.timeout(30):
             await pool.until(lambda: pool.deferred == 1)
+        yield backend, held
+
+
+async def _end(held: Execution) -> float:
+    """End the held run; the time it ended."""
+    await held.write_stdin("bye\n")
+    await held.close_stdin()
+    _, result = await collect(held)
+    assert result.status is RunStatus.OK and "bye" in result.stdout
+    return time.time()
+
+
+async def test_a_refill_waits_for_the_runs_in_flight_until_a_run_misses() -> None:
+    async with _held_run(defer_seconds=120) as (backend, held):
+        pool = backend.pool
         _, result = await run(backend, HELLO)  # takes the last waiting container
         assert result.status is RunStatus.OK and result.extra["pooled"]
         assert pool.size() == 0
@@ -127,11 +164,7 @@ async def test_a_refill_waits_for_the_runs_in_flight_until_a_run_misses() -> Non
         async with asyncio.timeout(30):
             await pool.until(lambda: pool.deferred > deferred)
         before = set(await containers_of(backend))
-        await held.write_stdin("bye\n")
-        await held.close_stdin()
-        _, result = await collect(held)
-        assert result.status is RunStatus.OK and "bye" in result.stdout
-        ended = time.time()
+        ended = await _end(held)
         async with asyncio.timeout(60):
             await pool.wait_full()
         new = set(await containers_of(backend)) - before
@@ -143,15 +176,45 @@ async def test_a_refill_waits_for_the_runs_in_flight_until_a_run_misses() -> Non
 
 
 async def test_a_deferred_refill_goes_ahead_after_its_time() -> None:
-    async with docker_backend(
-        pool_size=2, pool_languages=["python"], pool_defer_seconds=0.5
-    ) as backend:
-        pool = backend.pool
+    async with _held_run(defer_seconds=0.5) as (backend, held):
         async with asyncio.timeout(60):
-            await pool.wait_full()
-        held = await backend.run(HELD)
-        async with asyncio.timeout(60):
-            await pool.until(lambda: pool.deferred == 1)
-            await pool.wait_full()  # within the timeout, with the run still in flight
-        assert held in backend._executions and pool.size() == 2
+            await backend.pool.wait_full()  # within the timeout, with the run still in flight
+        assert held in backend._executions and backend.pool.size() == 2
         await held.cancel()
+
+
+async def test_a_used_container_is_removed_once_the_runs_in_flight_have_ended() -> None:
+    began = time.time()
+    async with _held_run(defer_seconds=120) as (backend, held):
+        short = await backend.run(HELLO)
+        _, result = await collect(short)
+        assert result.status is RunStatus.OK and short.container_id is not None
+        async with aiodocker.Docker() as docker:
+            show = await docker.containers.container(short.container_id).show()
+        assert show["State"]["Running"]  # the wrapper idles; nothing of the run is left in it
+        ended = await _end(held)
+        async with asyncio.timeout(60):
+            await short.finished()
+        assert await containers_of(backend, short.id) == []
+        destroyed = await _destroyed_at(short.container_id, began)
+        assert destroyed >= ended + backend.pool.quiet_seconds - 0.05
+
+
+async def test_used_containers_wait_for_removal_only_up_to_the_pool_budget() -> None:
+    budget = PoolBudget(base=2, max_containers=2, memory_mb=0)
+    async with _held_run(defer_seconds=120, budget=budget) as (backend, held):
+        shorts = [await backend.run(HELLO) for _ in range(3)]
+        for short in shorts:
+            _, result = await collect(short)
+            assert result.status is RunStatus.OK
+        # Two wait for the held run; the third is over the budget and goes at once.
+        async with asyncio.timeout(60):
+            done, _ = await asyncio.wait(
+                [asyncio.ensure_future(s.finished()) for s in shorts],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        assert len(done) == 1 and held in backend._executions
+        assert len([s for s in shorts if not await containers_of(backend, s.id)]) == 1
+        await _end(held)
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(s.finished() for s in shorts))
