@@ -55,6 +55,11 @@ class WriteLock:
     def release(self) -> None:
         self._lock.release()
 
+    @property
+    def held(self) -> bool:
+        """Whether a write transaction of this process holds (or is taking) the lock."""
+        return self._lock.locked()
+
     async def __aenter__(self) -> None:
         await self.acquire()
 

@@ -15,7 +15,10 @@ further apart, for a database that must see fewer commits. Each commit is one Co
 ``INSERT`` of a list of rows, run start to end in the writer's own thread on a synchronous
 connection: one hop from the event loop per commit, where the async driver needed one per
 statement and each waited its turn on a busy loop. SQLite runs in WAL mode with
-``synchronous=NORMAL``, which survives a process crash.
+``synchronous=NORMAL``, which survives a process crash. On SQLite an update that finds
+nobody writing (the writer idle, this process's write lock free, no other process in a
+write) skips even that hop: it is committed on the loop's thread before ``append`` returns,
+a few ``write`` calls, and its frames go out in the same turn (server/documents/inline.py).
 
 Compaction never delays a commit: after ``compact_after`` updates of one document it runs
 as its own task. It reads the snapshot and the later updates, merges them outside any
@@ -40,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,11 +51,12 @@ from datetime import datetime
 
 import pycrdt
 from sqlalchemy import Table, create_engine, delete, func, insert, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.documents.inline import CHECKPOINT_EVERY, InlineWriter, Row, checkpoint
 from server.integrity.history import forget_history, keep_history
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
@@ -63,6 +68,7 @@ DocKey = tuple[int, str]
 _RETRY_MAX_SECONDS = 2.0
 _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
+_COLUMNS = ("room_id", "doc", "data", "created_at", "author_id", "inserted", "inserted_key")
 
 
 def _writer_engine(store: Store) -> Engine:
@@ -86,6 +92,23 @@ class _Pending:
     )
 
 
+def _rows(batch: list[_Pending]) -> list[Row]:
+    now = utcnow()
+    return [
+        {
+            "room_id": p.key[0],
+            "doc": p.key[1],
+            "data": update,
+            "created_at": now,
+            "author_id": p.author,
+            "inserted": p.inserted if i == 0 else 0,
+            "inserted_key": p.inserted_key if i == 0 else None,
+        }
+        for p in batch
+        for i, update in enumerate(p.updates)
+    ]
+
+
 class DocStore:
     """Stores and loads documents. ``start`` launches the writer; ``close`` drains it."""
 
@@ -107,11 +130,28 @@ class DocStore:
         self._engine: Engine | None = None
         self._since_compaction: Counter[DocKey] = Counter()
         self._compacting: dict[DocKey, asyncio.Task[None]] = {}
+        # SQLite only: commits on the loop's thread when nobody else writes (inline.py).
+        self._inline: InlineWriter | None = None
+        self._batch_running = False
+        self._checkpoint: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         if self._writer is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="docstore-writer")
             self._writer = asyncio.create_task(self._write_loop(), name="docstore-writer")
+            await self._open_inline()
+
+    async def _open_inline(self) -> None:
+        path = make_url(self.store.url).database if self.store.is_sqlite else None
+        if not path or path == ":memory:" or self.batch_seconds > 0:
+            return
+        writer = InlineWriter(path, _UPDATES, _COLUMNS)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, writer.open)
+        except sqlite3.Error as exc:
+            log.warning("document updates commit on the writer's thread only: %s", exc)
+            return
+        self._inline = writer
 
     async def close(self) -> None:
         """Store everything queued, finish running compactions, then stop the writer."""
@@ -123,6 +163,11 @@ class DocStore:
         self._writer = None
         if self._compacting:
             await asyncio.gather(*self._compacting.values(), return_exceptions=True)
+        if self._checkpoint is not None:
+            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
         engine, self._engine = self._engine, None
         thread, self._thread = self._thread, None
         if thread is not None:
@@ -144,8 +189,47 @@ class DocStore:
         ``author`` sent them; ``inserted`` characters of text came with them (whose
         ``inserted_key`` is rooms/integrity/replay.py ``text_key``)."""
         pending = _Pending((room_id, doc), list(updates), author, inserted, inserted_key)
+        if self._inline is not None and self._may_write_inline() and self._write_inline(pending):
+            return pending.stored
         self._queue.put_nowait(pending)
         return pending.stored
+
+    def _may_write_inline(self) -> bool:
+        """inline.py rule 1: nothing queued or in flight on the thread, nobody else writing."""
+        lock = self.store.write_lock
+        return (
+            not self._batch_running
+            and self._queue.empty()
+            and (lock is None or not lock.held)
+            and self._writer is not None
+        )
+
+    def _write_inline(self, pending: _Pending) -> bool:
+        """Commit ``pending`` now on this thread; False when it must go to the thread."""
+        assert self._inline is not None
+        try:
+            self._inline.insert(_rows([pending]))
+        except sqlite3.IntegrityError:
+            log.error("storing %d document updates failed for good", len(pending.updates))
+        except sqlite3.Error as exc:
+            log.debug("inline commit declined (%s); the writer's thread takes it", exc)
+            return False
+        pending.stored.set_result(None)
+        self._since_compaction[pending.key] += len(pending.updates)
+        if self._since_compaction[pending.key] >= self.compact_after:
+            self._start_compaction(pending.key)
+        if self._inline.since_checkpoint >= CHECKPOINT_EVERY and self._checkpoint is None:
+            self._inline.since_checkpoint = 0
+            self._checkpoint = asyncio.get_running_loop().run_in_executor(
+                self._thread, checkpoint, self._inline.path
+            )
+            self._checkpoint.add_done_callback(self._checkpointed)
+        return True
+
+    def _checkpointed(self, done: asyncio.Future[None]) -> None:
+        self._checkpoint = None
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("WAL checkpoint failed: %s", done.exception())
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -155,6 +239,7 @@ class DocStore:
             first = await self._queue.get()
             if first is None:
                 break
+            self._batch_running = True
             wait = last_start + self.batch_seconds - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -175,25 +260,13 @@ class DocStore:
             for pending in batch:
                 if not pending.stored.done():
                     pending.stored.set_result(None)
+            self._batch_running = False
             for key in {p.key for p in batch}:
                 if self._since_compaction[key] >= self.compact_after:
                     self._start_compaction(key)
 
     async def _store_batch(self, batch: list[_Pending]) -> None:
-        now = utcnow()
-        rows: list[dict[str, object]] = [
-            {
-                "room_id": p.key[0],
-                "doc": p.key[1],
-                "data": update,
-                "created_at": now,
-                "author_id": p.author,
-                "inserted": p.inserted if i == 0 else 0,
-                "inserted_key": p.inserted_key if i == 0 else None,
-            }
-            for p in batch
-            for i, update in enumerate(p.updates)
-        ]
+        rows = _rows(batch)
         loop = asyncio.get_running_loop()
         delay = 0.05
         while True:
@@ -218,7 +291,7 @@ class DocStore:
         for pending in batch:
             self._since_compaction[pending.key] += len(pending.updates)
 
-    def _insert_rows(self, rows: list[dict[str, object]]) -> None:
+    def _insert_rows(self, rows: list[Row]) -> None:
         """In the writer's thread: one transaction, one multi-row INSERT."""
         if self._engine is None:
             self._engine = _writer_engine(self.store)

@@ -1,0 +1,188 @@
+"""DocStore on SQLite commits on the loop's thread when nobody else writes (inline.py), and
+queues for its thread when somebody does: this process, another process, or a checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlmodel import select
+
+from server.documents import store as store_module
+from server.documents.store import DocStore
+from server.models import DocUpdate
+from server.models.clock import as_utc, utcnow
+from server.store import Store, migrate
+from tests.server.documents.test_store import Typist, a_room, text_of
+
+DATABASES = ("sqlite",)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, database_url)
+    store = Store(database_url)
+    yield store
+    await store.close()
+
+
+def path_of(store: Store) -> str:
+    path = make_url(store.url).database
+    assert path
+    return path
+
+
+def stored_texts(path: str) -> list[bytes]:
+    """The updates in the file, read by a connection of another "process"."""
+    conn = sqlite3.connect(path)
+    try:
+        return [row[0] for row in conn.execute("SELECT data FROM doc_updates ORDER BY id")]
+    finally:
+        conn.close()
+
+
+async def test_an_update_is_committed_before_append_returns(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store)
+    await docs.start()
+    typist = Typist()
+    try:
+        for c in "hey":
+            stored = docs.append(room, "demo", [typist.type(c)], author=1, inserted=1)
+            # No await in between: committed on this thread, readable by anyone at once.
+            assert stored.done()
+            assert stored_texts(path_of(store))[-1] == typist.updates[-1]
+        assert text_of(await docs.load(room, "demo")) == "hey"
+        async with store.session() as session:
+            rows = (
+                await session.exec(
+                    select(DocUpdate.author_id, DocUpdate.inserted, DocUpdate.created_at)
+                )
+            ).all()
+        assert [(r[0], r[1]) for r in rows] == [(1, 1)] * 3
+        # Stored in the dialect's format: the ORM reads the timestamps back.
+        assert all(abs(as_utc(r[2]) - utcnow()) < timedelta(minutes=1) for r in rows)
+        changed = await docs.changed_at(room)
+        assert set(changed) == {"demo"}
+    finally:
+        await docs.close()
+
+
+async def test_a_write_of_this_process_in_progress_makes_updates_wait_their_turn(
+    store: Store,
+) -> None:
+    room = await a_room(store)
+    docs = DocStore(store)
+    await docs.start()
+    typist = Typist()
+    lock = store.write_lock
+    assert lock is not None
+    try:
+        await lock.acquire()  # what a session does at its first INSERT
+        stored = docs.append(room, "demo", [typist.type("a")])
+        assert not stored.done()
+        later = docs.append(room, "demo", [typist.type("b")])
+        # Queued behind the first, not committed past it on this thread.
+        assert not later.done()
+        lock.release()
+        await asyncio.wait_for(asyncio.gather(stored, later), 5)
+        assert text_of(stored_texts(path_of(store))) == "ab"
+    finally:
+        await docs.close()
+
+
+async def test_another_process_holding_the_lock_never_blocks_the_loop(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store)
+    await docs.start()
+    typist = Typist()
+    other = sqlite3.connect(path_of(store), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process is writing
+        began = time.perf_counter()
+        stored = docs.append(room, "demo", [typist.type("x")])
+        # Declined at once (busy timeout 0 on the loop; waiting there would take the
+        # 10-s busy timeout), handed to the writer's thread, which waits in SQLite's busy
+        # handler while the loop goes on.
+        assert time.perf_counter() - began < 1.0
+        assert not stored.done()
+        await asyncio.sleep(0)  # the writer task takes it to its thread
+        assert not stored.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(stored, 15)
+        assert text_of(stored_texts(path_of(store))) == "x"
+        # With the other process gone, the next update is inline again.
+        assert docs.append(room, "demo", [typist.type("y")]).done()
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        await docs.close()
+
+
+async def test_an_update_for_a_deleted_room_is_refused_and_the_rest_go_on(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store)
+    await docs.start()
+    typist = Typist()
+    try:
+        refused = docs.append(room + 1000, "demo", [Typist().type("lost")])
+        # Resolved, so no broadcast waits forever; logged; nothing stored.
+        assert refused.done() and refused.exception() is None
+        assert docs.append(room, "demo", [typist.type("ok")]).done()
+        assert text_of(stored_texts(path_of(store))) == "ok"
+    finally:
+        await docs.close()
+
+
+async def test_inline_commits_are_checkpointed_into_the_database_file(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 10)
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000)
+    await docs.start()
+    typist = Typist()
+    try:
+        for i in range(10):
+            assert docs.append(room, "demo", [typist.type(str(i))]).done()
+        checkpoint = docs._checkpoint
+        assert checkpoint is not None  # started on the writer's thread, not on this one
+        await asyncio.wait_for(checkpoint, 10)
+        # The database file alone, without its WAL, now holds every update.
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(path_of(store), copy)
+        assert text_of(stored_texts(str(copy))) == "0123456789"
+    finally:
+        await docs.close()
+
+
+async def test_a_database_not_in_wal_mode_commits_on_the_thread_only(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    room = await a_room(store)
+    await store.close()
+    conn = sqlite3.connect(path_of(store))
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    plain = Store(f"sqlite:///{path_of(store)}")
+    docs = DocStore(plain)
+    with caplog.at_level(logging.WARNING, logger="classroom.docs"):
+        await docs.start()
+    assert "not in WAL mode" in caplog.text
+    try:
+        stored = docs.append(room, "demo", [Typist().type("z")])
+        assert not stored.done()  # a commit that syncs the file is not for the loop
+        await asyncio.wait_for(stored, 10)
+        assert text_of(await docs.load(room, "demo")) == "z"
+    finally:
+        await docs.close()
+        await plain.close()
