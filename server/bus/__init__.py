@@ -23,6 +23,10 @@ class Subscription(Protocol):
 
 
 class Bus(Protocol):
+    # True when other processes may be subscribed (Redis); an in-process bus only reaches
+    # this process, whose own holders of state already have what they would publish.
+    spans_processes: bool
+
     @property
     def healthy(self) -> bool:
         """False while the bus cannot reach its broker (messages are then local only)."""

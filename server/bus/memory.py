@@ -34,6 +34,8 @@ class MemorySubscription:
 class InMemoryBus:
     """Delivers every published message to each subscriber of the channel, in order."""
 
+    spans_processes = False
+
     def __init__(self) -> None:
         self._channels: dict[str, list[MemorySubscription]] = defaultdict(list)
 

@@ -61,6 +61,8 @@ class RedisSubscription:
 class RedisBus:
     """A :class:`server.bus.Bus` over Redis pub/sub. Call :meth:`start` once in the lifespan."""
 
+    spans_processes = True
+
     def __init__(
         self,
         url: str,

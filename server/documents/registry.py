@@ -16,7 +16,10 @@ Rule 3 — stored before shown. Updates from local clients go to the :class:`Doc
 frame produced after them (to sockets or to the bus) waits for that commit (the
 "barrier"), so nothing broadcast is ever missing after a crash.
 
-Rule 4 — resync after a bus outage: reload from the store (other processes stored what we
+Rule 4 — publish only to other processes: with an in-process bus (one server) nobody else
+would read a document's frames, so none are published; its subscription stays, in case.
+
+Rule 5 — resync after a bus outage: reload from the store (other processes stored what we
 missed), send local clients the difference, and publish our whole state.
 """
 
@@ -167,8 +170,9 @@ class LoadedDocument:
             registry.metrics.bytes_out.inc(sent_bytes)
         if sent_updates:
             registry.metrics.updates_out.inc(sent_updates)
-        for frame in out.publish:
-            registry.publish(channel_of(self.room_id, self.name), frame, barrier)
+        if registry.bus.spans_processes:
+            for frame in out.publish:
+                registry.publish(channel_of(self.room_id, self.name), frame, barrier)
         if out.awareness_due is not None and self.flush_timer is None:
             delay = max(0.0, out.awareness_due - self.sync.clock())
             self.flush_timer = asyncio.get_running_loop().call_later(delay, self._flush)

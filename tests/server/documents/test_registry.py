@@ -158,3 +158,48 @@ def test_staff_are_bounded_by_the_room_limit_only(store: Store) -> None:
     registry.admit(2, 99, staff=True)
     registry.admit(2, 99, staff=True)
     registry.admit(2, 99, staff=True)
+
+
+class CountingBus(InMemoryBus):
+    """The in-process bus, told whether it spans processes, counting what is published."""
+
+    def __init__(self, spans_processes: bool) -> None:
+        super().__init__()
+        self.spans_processes = spans_processes
+        self.published: list[str] = []
+        self.got = asyncio.Event()
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        self.published.append(channel)
+        self.got.set()
+        await super().publish(channel, message)
+
+
+@pytest.mark.parametrize("spans", [False, True], ids=["one-process", "many-processes"])
+async def test_document_frames_are_published_only_where_other_processes_listen(
+    store: Store, spans: bool
+) -> None:
+    room = await a_room(store)
+    bus = CountingBus(spans)
+    registry = registry_on(store, bus)
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    try:
+        doc = await registry.acquire(room, "demo")
+        writer, reader = Outbox(1), Outbox(2)
+        doc.join(writer, writable=True)
+        doc.join(reader, writable=True)
+        reader.arrived.clear()
+        doc.receive(1, update_frame(typed("hi")))
+        await asyncio.wait_for(reader.arrived.wait(), 5)
+        if spans:
+            await asyncio.wait_for(bus.got.wait(), 5)
+            assert bus.published == [channel_of(room, "demo")]
+        else:
+            # dispatch queues a publication synchronously, or never.
+            assert registry._outgoing.empty()
+            assert bus.published == []
+        assert text_of(doc) == "hi"
+    finally:
+        await registry.close()
