@@ -79,11 +79,19 @@ class SocketOutbox:
     def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None:
         if self.closed:
             return
-        if len(self._frames) >= MAX_QUEUED_FRAMES:
+        direct = self._direct
+        if direct is not None and barrier is None and not self._frames and self._blocked is None:
+            # Nothing ahead of it and nothing to wait for: straight to the socket.
+            wire = _wire_of(frame)
+            if direct.write(wire):
+                self._count(since)
+                return
+        elif len(self._frames) >= MAX_QUEUED_FRAMES:
             self.close()
             self._blocked = asyncio.ensure_future(self._on_overflow())
             return
-        wire = _wire_of(frame) if self._direct is not None else frame
+        else:
+            wire = _wire_of(frame) if direct is not None else frame
         self._frames.append((frame, wire, barrier, since))
         if len(self._frames) == 1:
             self._flush()
