@@ -37,6 +37,7 @@ from typing import Any
 
 from docs_report import Row, cells, markdown_table, medians, memory_verdict, text_table
 from docs_servers import (
+    DEFAULT_SCENARIOS,
     NODE_DIR,
     ROOT,
     SCENARIOS,
@@ -138,7 +139,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
-        "--scenario", action="append", choices=sorted(SCENARIOS), help="default: all, in order"
+        "--scenario", action="append", choices=sorted(SCENARIOS), help="default: big, then many"
     )
     parser.add_argument(
         "--server", action="append", choices=SERVERS, help="default: reference and ours"
@@ -183,7 +184,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.memory_check:
         args.scenario, args.server = ["many"], ["ours"]
-    args.scenario = args.scenario or list(SCENARIOS)
+    args.scenario = args.scenario or list(DEFAULT_SCENARIOS)
     args.server = args.server or ["reference", "ours"]
     return args
 

@@ -50,11 +50,16 @@ def cells(row: Row) -> list[str]:
     if "error" in r:
         return [*head, f"ERROR: {r['error']}"] + [""] * (len(COLUMNS) - len(head) - 1)
     lat = r["latencyMs"]
+
+    def ms(key: str, digits: int) -> str:
+        # None when nothing was delivered (a server that dropped every update).
+        return "-" if lat[key] is None else f"{lat[key]:.{digits}f}"
+
     return [
         *head,
-        f"{lat['p50']:.2f}",
-        f"{lat['p99']:.2f}",
-        f"{lat['max']:.1f}",
+        ms("p50", 2),
+        ms("p99", 2),
+        ms("max", 1),
         f"{r['deliveriesPerSecond']:,.0f}",
         f"{r['expectedPerSecond']:,.0f}",
         str(r["lost"]),

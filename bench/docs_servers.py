@@ -44,7 +44,11 @@ class Scenario:
 SCENARIOS = {
     "big": Scenario("big", rooms=1, clients_per_room=100, writers_per_room=10, hz=20),
     "many": Scenario("many", rooms=50, clients_per_room=20, writers_per_room=2, hz=5),
+    # The many-rooms class with (almost) nobody typing: what 1,000 open sockets cost alone
+    # (awareness renewals, pings). Not in the default set.
+    "idle": Scenario("idle", rooms=50, clients_per_room=20, writers_per_room=1, hz=0.01),
 }
+DEFAULT_SCENARIOS = ("big", "many")
 SERVERS = ("reference", "ours", "ours-tmpfs")
 TMPFS = Path("/dev/shm")
 
