@@ -19,6 +19,7 @@ from rooms.exceptions import ProtocolError
 from rooms.varint import Reader, write_var_string, write_var_uint
 
 NULL_STATE = "null"
+_NULL_BYTES = NULL_STATE.encode()
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,25 @@ class AwarenessTable:
                 self._entries[entry.client_id] = entry
                 accepted.append(entry)
         return accepted
+
+    def only_echoes(self, payload: bytes) -> bool:
+        """Whether :meth:`apply` would accept none of ``payload``'s entries, read without
+        decoding their states. The y-websocket 1.5.4 provider sends back every awareness
+        update it applies, so each renewal in a room of *n* comes back *n - 1* times with
+        the clock already held; those stop here, before any JSON is parsed. Raises
+        ProtocolError for a payload that does not frame."""
+        reader = Reader(payload)
+        entries = self._entries
+        for _ in range(reader.var_uint()):
+            client_id = reader.var_uint()
+            clock = reader.var_uint()
+            state = reader.var_bytes()
+            current = entries.get(client_id)
+            if current is None or current.clock < clock:
+                return False
+            if current.clock == clock and state == _NULL_BYTES and not current.removed:
+                return False
+        return True
 
     def remove(self, client_ids: Iterable[int]) -> list[AwarenessEntry]:
         """Mark these clients gone; return the removal entries (clock + 1) to broadcast."""

@@ -200,6 +200,8 @@ class DocumentSync:
         limits = self.limits
         if announced_count(payload) > limits.max_clients:
             return  # a flood: not even decoded
+        if self.awareness.only_echoes(payload):
+            return  # rule 6, before any state is decoded
         entries = decode_awareness(payload)
         allowed = [e for e in entries if self._may_set(conn, state, e)]
         accepted = self.awareness.apply(allowed)

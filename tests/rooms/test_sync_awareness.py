@@ -11,6 +11,7 @@ import pycrdt
 import pytest
 
 from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
+from rooms.exceptions import ProtocolError
 from rooms.sync import (
     DocumentSync,
     MessageType,
@@ -127,6 +128,29 @@ def test_awareness_echo_is_not_forwarded_and_a_newer_state_is() -> None:
     assert sorted(conn for conn, _ in out.sends) == [2, 3]
     assert {frame for _, frame in out.sends} == {newer}
     assert out.publish == [newer]
+
+
+def test_an_echo_stops_before_its_state_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = DocumentSync()
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
+    server.receive(1, state)
+    parsed: list[str] = []
+    real_loads = json.loads
+    monkeypatch.setattr("rooms.awareness.json.loads", lambda s: parsed.append(s) or real_loads(s))
+    assert server.receive(2, state).sends == []
+    # The same clock with state null is a removal, which is news: it is parsed and passed on.
+    removal = awareness_frame(encode_awareness([AwarenessEntry(5, 1, "null")]))
+    assert [conn for conn, _ in server.receive(1, removal).sends] == [2]
+    assert parsed == ["null"]
+    # An echo changes nothing even when its state would not parse; news that does not parse
+    # still closes the socket.
+    broken = AwarenessEntry(5, 1, "{not json")
+    assert server.receive(2, awareness_frame(encode_awareness([broken]))).sends == []
+    with pytest.raises(ProtocolError, match="not JSON"):
+        server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, 2, "{no")])))
+    assert server.awareness.state(5) is None  # still the removal
 
 
 def test_awareness_frame_partly_echoed_is_forwarded_with_the_new_entries_only() -> None:
