@@ -24,6 +24,11 @@ class Reader:
         self.pos = 0
 
     def var_uint(self) -> int:
+        pos = self.pos
+        if pos < len(self.data) and self.data[pos] < 0x80:
+            # One byte, as message types and most lengths and clocks are.
+            self.pos = pos + 1
+            return self.data[pos]
         value = 0
         for shift in range(0, 7 * MAX_VAR_UINT_BYTES, 7):
             if self.pos >= len(self.data):

@@ -103,8 +103,11 @@ class LoadedDocument:
         """A frame from a local socket. Raises ProtocolError: close that socket with 1002."""
         since = time.perf_counter()
         self.registry.metrics.bytes_in.inc(len(frame))
-        if is_update_frame(frame):
-            self._check_size(len(frame))
+        if not is_update_frame(frame):
+            # Awareness (most frames: every renewal comes back from each client), a step1.
+            self.dispatch(self.sync.receive(conn_id, frame), since)
+            return
+        self._check_size(len(frame))
         self.meter.start()
         try:
             out = self.sync.receive(conn_id, frame)
