@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import exists, func, or_
 from sqlmodel import col, delete, select, update
 
 from rooms.cockpit.errors import first_failure, owning_test, signature, verdicts
@@ -77,12 +77,26 @@ class Cockpit:
                 else []
             )
             test, line = first_failure(row.results)
-            await session.exec(
-                delete(AttemptOutcome).where(col(AttemptOutcome.submission_id) == row.id)
-            )
-            await session.exec(
-                delete(AttemptError).where(col(AttemptError.submission_id) == row.id)
-            )
+            # A regrade replaces what an earlier grade stored. Asked before the first write,
+            # so a first grade (nearly all of them) holds SQLite's write lock for its
+            # inserts only (server/sqlite_writes.py); one submission is graded at a time.
+            stored = (
+                await session.exec(
+                    select(
+                        or_(
+                            exists().where(col(AttemptError.submission_id) == row.id),
+                            exists().where(col(AttemptOutcome.submission_id) == row.id),
+                        )
+                    )
+                )
+            ).one()
+            if stored:
+                await session.exec(
+                    delete(AttemptOutcome).where(col(AttemptOutcome.submission_id) == row.id)
+                )
+                await session.exec(
+                    delete(AttemptError).where(col(AttemptError.submission_id) == row.id)
+                )
             session.add(
                 AttemptError(
                     submission_id=row.id,
@@ -142,21 +156,20 @@ class Cockpit:
 
 async def _mark_latest(session: Any, row: Submission) -> None:
     """Flag the newest attempt of the row's cell as ``latest`` (and only it): grades may be
-    stored out of order (two at once, a regrade)."""
+    stored out of order (two at once, a regrade). One statement, inside the transaction
+    that stored the row."""
     await session.flush()
     cell = (
         (col(AttemptError.classroom_id) == row.classroom_id)
         & (col(AttemptError.user_id) == row.user_id)
         & (col(AttemptError.exercise_id) == row.exercise_id)
     )
-    newest = (await session.exec(select(func.max(AttemptError.submission_id)).where(cell))).one()
+    newest = select(func.max(AttemptError.submission_id)).where(cell).scalar_subquery()
+    is_newest = col(AttemptError.submission_id) == newest
     await session.exec(
         update(AttemptError)
-        .where(cell, col(AttemptError.latest), col(AttemptError.submission_id) != newest)
-        .values(latest=False)
-    )
-    await session.exec(
-        update(AttemptError).where(col(AttemptError.submission_id) == newest).values(latest=True)
+        .where(cell, col(AttemptError.latest) | is_newest)
+        .values(latest=is_newest)
     )
 
 

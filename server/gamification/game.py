@@ -139,6 +139,11 @@ class Gamification:
         return out
 
     async def _apply(self, s: AsyncSession, run: GradedRun, tz: str | None) -> _Applied:
+        """Reads that this transaction's writes do not change come first: on SQLite the
+        process's write lock is taken at the first write and held to the commit, and every
+        statement under it waits a turn of the event loop, so a class submitting at once
+        queues behind each transaction's statements (server/sqlite_writes.py). This
+        student's other submissions wait on ``record``'s per-student lock meanwhile."""
         at = run.submitted_at
         graded = Graded(run.user_id, run.exercise_id, run.score, run.max_score, run.passed, at)
         row = (
@@ -150,12 +155,6 @@ class Gamification:
                 )
             )
         ).first()
-        change = apply(None if row is None else ledger.to_pure(row), graded)
-        rank = None
-        if change.first_pass and run.window and run.room_id and run.window.contains(at):
-            rank = await self._solver_rank(s, run, run.room_id)
-        s.add(ledger.progress_row(row, run.classroom_id, change, rank))
-
         streak_row = (
             await s.exec(
                 select(Streak).where(
@@ -163,6 +162,24 @@ class Gamification:
                 )
             )
         ).first() or Streak(user_id=run.user_id, classroom_id=run.classroom_id)
+        have = set(
+            (
+                await s.exec(
+                    select(AchievementUnlock.achievement_id).where(
+                        AchievementUnlock.user_id == run.user_id
+                    )
+                )
+            ).all()
+        )
+        user = await s.get(User, run.user_id)
+        name = user.name if user is not None else ""
+        change = apply(None if row is None else ledger.to_pure(row), graded)
+        rank = None
+        if change.first_pass and run.window and run.room_id and run.window.contains(at):
+            rank = await self._solver_rank(s, run, run.room_id)
+
+        # The writes, and the reads that depend on them.
+        s.add(ledger.progress_row(row, run.classroom_id, change, rank))
         before = streaks.Streak(streak_row.current, streak_row.longest, streak_row.last_day)
         streak = streaks.record(before, streaks.local_day(at, tz))
         streak_row.current = streak.streak.current
@@ -182,16 +199,7 @@ class Gamification:
             solver_rank=rank,
             local_time=at.astimezone(streaks.zone(tz)),
         )
-        have = set(
-            (
-                await s.exec(
-                    select(AchievementUnlock.achievement_id).where(
-                        AchievementUnlock.user_id == run.user_id
-                    )
-                )
-            ).all()
-        )
-        metrics = await ledger.metrics(s, run.user_id)
+        metrics = await ledger.metrics(s, run.user_id, unlocked=len(have))
         history = await ledger.history(s, run.user_id, at, self._catalog.longest_timeframe)
         stats = Stats(at, metrics, streak.streak.current, events, history)
         unlocked = self._catalog.evaluate(stats, have)
@@ -213,9 +221,7 @@ class Gamification:
         await insert_all(s, unlocks)
         await insert_all(s, [_xp_row(run, award) for award in rewards])
         awarded.extend(rewards)
-        total = await ledger.sum_xp(s, run.user_id)
-        user = await s.get(User, run.user_id)
-        name = user.name if user is not None else ""
+        total = int(metrics["xp"]) + sum(award.amount for award in rewards)
         return _Applied(change, awarded, unlocked, streak.streak.current, total, name)
 
     async def _solver_rank(self, s: AsyncSession, run: GradedRun, room_id: int) -> int:

@@ -30,8 +30,11 @@ async def sum_xp(s: AsyncSession, user_id: int) -> int:
     return int((await s.exec(query)).one())
 
 
-async def metrics(s: AsyncSession, user_id: int) -> dict[str, float]:
-    """The lifetime totals achievements compare against (``achievements.METRICS``)."""
+async def metrics(
+    s: AsyncSession, user_id: int, *, unlocked: int | None = None
+) -> dict[str, float]:
+    """The lifetime totals achievements compare against (``achievements.METRICS``).
+    ``unlocked``: the student's achievement count when the caller has just read it."""
     p = Progress
     perfect = (col(p.max_score) > 0) & (col(p.best_score) >= col(p.max_score))
     row = (
@@ -44,9 +47,10 @@ async def metrics(s: AsyncSession, user_id: int) -> dict[str, float]:
             ).where(p.user_id == user_id)
         )
     ).one()
-    unlocked = (
-        await s.exec(select(func.count()).where(AchievementUnlock.user_id == user_id))
-    ).one()
+    if unlocked is None:
+        unlocked = (
+            await s.exec(select(func.count()).where(AchievementUnlock.user_id == user_id))
+        ).one()
     return {
         "submissions": float(row[0]),
         "passes": float(row[1]),
