@@ -173,13 +173,16 @@ class Gamification:
         )
         user = await s.get(User, run.user_id)
         name = user.name if user is not None else ""
+        span = self._catalog.longest_timeframe
+        standing = await ledger.standing(s, run.user_id, at, span)
         change = apply(None if row is None else ledger.to_pure(row), graded)
         rank = None
         if change.first_pass and run.window and run.room_id and run.window.contains(at):
             rank = await self._solver_rank(s, run, run.room_id)
 
-        # The writes, and the reads that depend on them.
-        s.add(ledger.progress_row(row, run.classroom_id, change, rank))
+        # The writes; what they change is added to the standing in memory.
+        progress = ledger.progress_row(row, run.classroom_id, change, rank)
+        s.add(progress)
         before = streaks.Streak(streak_row.current, streak_row.longest, streak_row.last_day)
         streak = streaks.record(before, streaks.local_day(at, tz))
         streak_row.current = streak.streak.current
@@ -190,7 +193,9 @@ class Gamification:
         awarded = awards(
             self._rules, change, at=at, window=run.window, solver_rank=rank, streak=streak
         )
-        await insert_all(s, [_xp_row(run, award) for award in awarded])
+        xp_rows = [_xp_row(run, award) for award in awarded]
+        await insert_all(s, xp_rows)
+        standing = standing.after(run.classroom_id, progress, xp_rows)
 
         events = submission_events(
             passed=run.passed,
@@ -199,9 +204,8 @@ class Gamification:
             solver_rank=rank,
             local_time=at.astimezone(streaks.zone(tz)),
         )
-        metrics = await ledger.metrics(s, run.user_id, unlocked=len(have))
-        history = await ledger.history(s, run.user_id, at, self._catalog.longest_timeframe)
-        stats = Stats(at, metrics, streak.streak.current, events, history)
+        metrics = standing.metrics(unlocked=len(have))
+        stats = Stats(at, metrics, streak.streak.current, events, standing.history(at, span))
         unlocked = self._catalog.evaluate(stats, have)
         rewards = [
             XpAward(Reason.ACHIEVEMENT, achievement.xp_reward, achievement.id)
@@ -221,7 +225,7 @@ class Gamification:
         await insert_all(s, unlocks)
         await insert_all(s, [_xp_row(run, award) for award in rewards])
         awarded.extend(rewards)
-        total = int(metrics["xp"]) + sum(award.amount for award in rewards)
+        total = standing.xp + sum(award.amount for award in rewards)
         return _Applied(change, awarded, unlocked, streak.streak.current, total, name)
 
     async def _solver_rank(self, s: AsyncSession, run: GradedRun, room_id: int) -> int:
@@ -312,7 +316,8 @@ class Gamification:
         if grant.amount == 0:
             return []
         at = grant.at.astimezone(UTC)
-        async with self._store.session() as s:
+        # Under the student's lock: a submission being recorded read their XP before writing.
+        async with self._locks[grant.user_id % len(self._locks)], self._store.session() as s:
             s.add(
                 XpEvent(
                     user_id=grant.user_id,

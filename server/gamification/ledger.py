@@ -6,16 +6,17 @@ Every instant stored here is UTC. SQLite hands datetimes back naive, PostgreSQL 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms.achievements import Activity
 from rooms.progress import ExerciseProgress, ProgressChange
 from rooms.xp import Reason
-from server.models import AchievementUnlock, Progress, XpEvent
+from server.models import Progress, XpEvent
 from server.models.clock import as_utc
 
 utc = as_utc
@@ -30,67 +31,92 @@ async def sum_xp(s: AsyncSession, user_id: int) -> int:
     return int((await s.exec(query)).one())
 
 
-async def metrics(
-    s: AsyncSession, user_id: int, *, unlocked: int | None = None
-) -> dict[str, float]:
-    """The lifetime totals achievements compare against (``achievements.METRICS``).
-    ``unlocked``: the student's achievement count when the caller has just read it."""
-    p = Progress
-    perfect = (col(p.max_score) > 0) & (col(p.best_score) >= col(p.max_score))
-    row = (
-        await s.exec(
-            select(
-                func.coalesce(func.sum(p.attempts), 0),
-                func.coalesce(func.sum(case((col(p.passed), 1), else_=0)), 0),
-                func.coalesce(func.sum(case((perfect, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((col(p.live_rank) == 1, 1), else_=0)), 0),
-            ).where(p.user_id == user_id)
+@dataclass(frozen=True)
+class _Row:
+    """What the achievements read of one progress row."""
+
+    attempts: int
+    passed: bool
+    perfect: bool
+    fastest: bool
+    first_pass_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Progress) -> _Row:
+        perfect = row.max_score > 0 and row.best_score >= row.max_score
+        return cls(
+            row.attempts, row.passed, perfect, row.live_rank == 1, _maybe_utc(row.first_pass_at)
         )
-    ).one()
-    if unlocked is None:
-        unlocked = (
-            await s.exec(select(func.count()).where(AchievementUnlock.user_id == user_id))
-        ).one()
-    return {
-        "submissions": float(row[0]),
-        "passes": float(row[1]),
-        "perfect_scores": float(row[2]),
-        "fastest_solves": float(row[3]),
-        "xp": float(await sum_xp(s, user_id)),
-        "achievements": float(unlocked),
-    }
 
 
-async def history(s: AsyncSession, user_id: int, at: datetime, span: timedelta) -> list[Activity]:
-    """Dated activity within ``span`` before ``at``, for timeframe conditions
-    (``achievements.WINDOWED``): first passes, fastest solves, XP and perfect scores."""
-    if span <= timedelta(0):
-        return []
-    since = at - span
-    out: list[Activity] = []
-    passes = await s.exec(
-        select(Progress.first_pass_at, Progress.live_rank).where(
-            Progress.user_id == user_id, col(Progress.first_pass_at) > since
+@dataclass(frozen=True)
+class Standing:
+    """A student's ledger as the achievements see it: every progress row, the XP total, and
+    the XP rows within the longest timeframe. Read once before a submission writes anything
+    (:func:`standing`), then brought up to date in memory with what it writes
+    (:meth:`after`), so those reads never wait under SQLite's write lock."""
+
+    rows: dict[tuple[int, str], _Row]
+    xp: int
+    recent_xp: list[tuple[datetime, int, str]]
+
+    def after(self, classroom_id: int, row: Progress, awards: list[XpEvent]) -> Standing:
+        updated = _Row.of(row)
+        rows = {**self.rows, (classroom_id, row.exercise_id): updated}
+        added = [(utc(a.created_at), a.amount, a.reason) for a in awards]
+        return Standing(rows, self.xp + sum(a.amount for a in awards), self.recent_xp + added)
+
+    def metrics(self, unlocked: int) -> dict[str, float]:
+        """The lifetime totals achievements compare against (``achievements.METRICS``)."""
+        rows = self.rows.values()
+        return {
+            "submissions": float(sum(r.attempts for r in rows)),
+            "passes": float(sum(1 for r in rows if r.passed)),
+            "perfect_scores": float(sum(1 for r in rows if r.perfect)),
+            "fastest_solves": float(sum(1 for r in rows if r.fastest)),
+            "xp": float(self.xp),
+            "achievements": float(unlocked),
+        }
+
+    def history(self, at: datetime, span: timedelta) -> list[Activity]:
+        """Dated activity within ``span`` before ``at``, for timeframe conditions
+        (``achievements.WINDOWED``): first passes, fastest solves, XP and perfect scores."""
+        if span <= timedelta(0):
+            return []
+        since = at - span
+        out: list[Activity] = []
+        for row in self.rows.values():
+            when = row.first_pass_at
+            if when is None or when <= since:
+                continue
+            out += [Activity("passes", when), Activity("first_pass", when)]
+            if row.fastest:
+                out += [Activity("fastest_solves", when), Activity("fastest_solver", when)]
+        for when, amount, reason in self.recent_xp:
+            if when <= since:
+                continue
+            out.append(Activity("xp", when, float(amount)))
+            if reason == Reason.PERFECT:
+                out += [Activity("perfect_scores", when), Activity("perfect_score", when)]
+        return out
+
+
+async def standing(s: AsyncSession, user_id: int, at: datetime, span: timedelta) -> Standing:
+    """The student's :class:`Standing` as stored (``span``: the longest timeframe)."""
+    rows = await s.exec(select(Progress).where(Progress.user_id == user_id))
+    recent: list[tuple[datetime, int, str]] = []
+    if span > timedelta(0):
+        xp = await s.exec(
+            select(XpEvent.created_at, XpEvent.amount, XpEvent.reason).where(
+                XpEvent.user_id == user_id, col(XpEvent.created_at) > at - span
+            )
         )
+        recent = [(utc(when), amount, reason) for when, amount, reason in xp.all()]
+    return Standing(
+        {(r.classroom_id, r.exercise_id): _Row.of(r) for r in rows.all()},
+        await sum_xp(s, user_id),
+        recent,
     )
-    for first_pass_at, live_rank in passes.all():
-        if first_pass_at is None:
-            continue
-        when = utc(first_pass_at)
-        out += [Activity("passes", when), Activity("first_pass", when)]
-        if live_rank == 1:
-            out += [Activity("fastest_solves", when), Activity("fastest_solver", when)]
-    xp = await s.exec(
-        select(XpEvent.created_at, XpEvent.amount, XpEvent.reason).where(
-            XpEvent.user_id == user_id, col(XpEvent.created_at) > since
-        )
-    )
-    for created_at, amount, reason in xp.all():
-        when = utc(created_at)
-        out.append(Activity("xp", when, float(amount)))
-        if reason == Reason.PERFECT:
-            out += [Activity("perfect_scores", when), Activity("perfect_score", when)]
-    return out
 
 
 async def first_passes_before(

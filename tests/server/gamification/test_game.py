@@ -15,13 +15,15 @@ from redis import Redis as SyncRedis
 from sqlmodel import select
 
 from rooms.achievement_files import loads
-from rooms.achievements import Catalog
+from rooms.achievements import Activity, Catalog
 from rooms.events import ROOM_AUDIENCE, Audience, Outgoing, only
 from rooms.leaderboard import BoardId
-from rooms.xp import LiveWindow, XpRules
+from rooms.xp import LiveWindow, Reason, XpRules
+from server.gamification import ledger
 from server.gamification.game import Gamification, GradedRun, PointsAward
 from server.gamification.leaderboard import InMemoryLeaderboard, RedisLeaderboard
 from server.models import AchievementUnlock, Classroom, Progress, Room, Streak, User, XpEvent
+from server.models.clock import as_utc
 from server.store import Store, migrate
 from tests.services import REDIS_URL, require
 
@@ -389,3 +391,50 @@ async def test_award_outside_a_submission_goes_to_ledger_and_boards(world: World
     async with world.store.session() as s:
         rows = (await s.exec(select(XpEvent))).all()
         assert [(r.reason, r.amount) for r in rows] == [("quiz", 40)]
+
+
+async def test_the_standing_updated_in_memory_is_what_the_ledger_reads_back(world: World) -> None:
+    """Achievements decide from a standing read before a submission writes, updated in memory
+    with what it writes (server/gamification/ledger.py): that must be the standing read back
+    from the committed ledger, less the achievement rewards decided from it."""
+    span = timedelta(days=7)
+    runs = [
+        world.run(world.alice, 3, T0 + timedelta(minutes=1), window=WINDOW),
+        world.run(world.alice, 10, T0 + timedelta(minutes=2), window=WINDOW),
+        world.run(world.alice, 7, T0 + timedelta(minutes=3), exercise_id="primes"),
+        world.run(world.alice, 10, T0 + timedelta(days=1), exercise_id="primes"),
+    ]
+    unlocks = 0
+    for run in runs:
+        at = run.submitted_at
+        async with world.store.session() as s:
+            before = await ledger.standing(s, world.alice, at, span)
+        out = await world.game.record(run)
+        async with world.store.session() as s:
+            row = (
+                await s.exec(
+                    select(Progress).where(
+                        Progress.user_id == world.alice, Progress.exercise_id == run.exercise_id
+                    )
+                )
+            ).one()
+            mine = select(XpEvent).where(XpEvent.user_id == world.alice, XpEvent.created_at >= at)
+            xp = (await s.exec(mine)).all()
+            after = await ledger.standing(s, world.alice, at, span)
+        awards = [e for e in xp if e.reason != Reason.ACHIEVEMENT]
+        rewards = [e for e in xp if e.reason == Reason.ACHIEVEMENT]
+        expected = before.after(world.classroom_id, row, awards)
+        assert expected.rows == after.rows
+        assert expected.xp == before.xp + sum(e.amount for e in awards)
+        assert after.xp == expected.xp + sum(e.amount for e in rewards)
+        [message] = [m for _, m in of_type(out, "xp.awarded")] or [{"total": before.xp}]
+        assert message["total"] == after.xp
+        unlocks += len(of_type(out, "achievement.unlocked"))
+        assert expected.metrics(unlocks) | {"xp": 0.0} == after.metrics(unlocks) | {"xp": 0.0}
+        reward_activity = [Activity("xp", as_utc(e.created_at), float(e.amount)) for e in rewards]
+        read_back = list(after.history(at, span))
+        for activity in reward_activity:
+            read_back.remove(activity)
+        assert sorted(expected.history(at, span), key=repr) == sorted(read_back, key=repr)
+    assert after.metrics(unlocks)["passes"] == 2.0
+    assert after.metrics(unlocks)["perfect_scores"] == 2.0
