@@ -27,7 +27,7 @@ from server.auth import hash_password
 from server.components import Components
 from server.models import User, UserKind
 from server.settings import Settings
-from server.store import Store
+from server.store import Store, migrate
 from tests.services import POSTGRES_URL, require
 
 pytest_plugins = ["tests.support.watchdog"]
@@ -56,6 +56,15 @@ def database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """The database at ``database_url``, migrated to head, as the app opens it."""
+    await asyncio.to_thread(migrate, database_url)
+    opened = Store(database_url)
+    yield opened
+    await opened.close()
 
 
 def make_settings(tmp_path: Path, database_url: str, **overrides: str) -> Settings:

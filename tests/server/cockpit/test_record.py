@@ -3,12 +3,9 @@ latest when grades are stored out of order, and a regrade that replaces an earli
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlmodel import col, select
 
 from server.bus.memory import InMemoryBus
@@ -20,15 +17,7 @@ from server.gamification.leaderboard import InMemoryLeaderboard
 from server.metrics import Metrics
 from server.models import AttemptError, AttemptOutcome, Classroom, ExerciseRecord, Submission, User
 from server.models.clock import utcnow
-from server.store import Store, migrate
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    store = Store(database_url)
-    yield store
-    await store.close()
+from server.store import Store
 
 
 def results(*tests: tuple[str, str, str]) -> dict[str, Any]:

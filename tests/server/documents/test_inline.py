@@ -8,7 +8,6 @@ import logging
 import shutil
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,18 +19,10 @@ from server.documents import store as store_module
 from server.documents.store import DocStore
 from server.models import DocUpdate
 from server.models.clock import as_utc, utcnow
-from server.store import Store, migrate
+from server.store import Store
 from tests.server.documents.test_store import Typist, a_room, text_of
 
 DATABASES = ("sqlite",)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    store = Store(database_url)
-    yield store
-    await store.close()
 
 
 def path_of(store: Store) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pycrdt
 import pytest
@@ -16,7 +15,7 @@ from server.bus.memory import InMemoryBus
 from server.documents.metrics import DocMetrics
 from server.documents.registry import DocumentRegistry, LimitReached, channel_of, text_of
 from server.documents.store import DocStore
-from server.store import Store, migrate
+from server.store import Store
 from tests.server.documents.test_store import a_room
 
 DATABASES = ("sqlite",)
@@ -47,14 +46,6 @@ class Outbox:
     def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None:
         self.frames.append(frame)
         self.arrived.set()
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    store = Store(database_url)
-    yield store
-    await store.close()
 
 
 def registry_on(store: Store, bus: InMemoryBus, grace: float = 30.0) -> DocumentRegistry:

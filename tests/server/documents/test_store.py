@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pycrdt
-import pytest
 from sqlmodel import func, select
 
 from server.documents.store import DocStore
 from server.models import Classroom, DocSnapshot, DocUpdate, Room, User
-from server.store import Store, migrate
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    store = Store(database_url)
-    yield store
-    await store.close()
+from server.store import Store
 
 
 async def a_room(store: Store) -> int:

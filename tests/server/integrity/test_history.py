@@ -4,11 +4,8 @@ kept, and pruning after the retention (the clock is the test's)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlmodel import func, select
 
 from rooms.integrity.replay import replay, text_key
@@ -17,16 +14,8 @@ from server.integrity.history import HistoryStore
 from server.integrity.pastes import paste_events
 from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate
 from server.models.clock import utcnow
-from server.store import Store, migrate
+from server.store import Store
 from tests.server.documents.test_store import Typist, a_room, text_of
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    store = Store(database_url)
-    yield store
-    await store.close()
 
 
 async def rows(store: Store, model: type[DocUpdate] | type[DocHistoryUpdate]) -> int:

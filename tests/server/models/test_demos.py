@@ -4,8 +4,6 @@ records."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,18 +22,10 @@ from server.models import (
     Room,
     User,
 )
-from server.store import Store, migrate
+from server.store import Store
 
 SORTING = Path(__file__).resolve().parents[3] / "examples" / "course" / "demos" / "sorting.toml"
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    opened = Store(database_url)
-    yield opened
-    await opened.close()
 
 
 async def _room(store: Store) -> tuple[int, int, list[int]]:
