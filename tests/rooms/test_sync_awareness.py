@@ -153,6 +153,21 @@ def test_an_echo_stops_before_its_state_is_parsed(monkeypatch: pytest.MonkeyPatc
     assert server.awareness.state(5) is None  # still the removal
 
 
+def test_a_frame_that_starts_like_an_echo_and_breaks_off_is_refused() -> None:
+    server = DocumentSync()
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    echo = encode_awareness([AwarenessEntry(5, 1, '{"a":1}')])
+    server.receive(1, awareness_frame(echo))
+    # Two entries announced, the first an echo, the second cut off: a protocol error, as
+    # before the echo check, and the table keeps what it had.
+    two = encode_awareness([AwarenessEntry(5, 1, '{"a":1}'), AwarenessEntry(6, 9, "{}")])
+    with pytest.raises(ProtocolError):
+        server.receive(2, awareness_frame(two[:-3]))
+    assert server.awareness.state(5) == '{"a":1}'
+    assert server.awareness.state(6) is None
+
+
 def test_awareness_frame_partly_echoed_is_forwarded_with_the_new_entries_only() -> None:
     server = DocumentSync()
     for conn in (1, 2):
