@@ -25,7 +25,7 @@ from server.cockpit.grid import one_cell
 from server.cockpit.help import Hints
 from server.events.hub import RoomHub
 from server.gamification.game import Gamification
-from server.models import AttemptError, AttemptOutcome, ExerciseRecord, Submission, User
+from server.models import AttemptError, AttemptOutcome, ExerciseRecord, Submission
 from server.models.clock import as_utc, utcnow
 from server.store import Store, insert_all
 
@@ -137,7 +137,7 @@ class Cockpit:
             record = await _exercise(session, classroom_id, exercise_id)
             if record is None:
                 return None
-            cell = await one_cell(
+            cell, name = await one_cell(
                 session,
                 room_id=room_id,
                 classroom_id=classroom_id,
@@ -145,11 +145,10 @@ class Cockpit:
                 exercise=record,
                 now=now or utcnow(),
             )
-            user = await session.get(User, user_id)
         return {
             "type": "progress.update",
             "room_id": room_id,
-            "student": {"id": user_id, "name": user.name if user else f"#{user_id}"},
+            "student": {"id": user_id, "name": name if name is not None else f"#{user_id}"},
             "cell": cell.to_dict(),
         }
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -244,57 +244,72 @@ async def one_cell(
     user_id: int,
     exercise: ExerciseRecord,
     now: datetime,
-) -> Cell:
-    """The cell of one student on one exercise (what ``progress.update`` carries), from the
-    stored submissions: it is sent right after ``grade.result``, before the gamification step
-    has folded the grade into ``progress``."""
+) -> tuple[Cell, str | None]:
+    """The cell of one student on one exercise (what ``progress.update`` carries) and the
+    student's name (None when the user is gone), from the stored submissions: it is sent
+    right after ``grade.result``, before the gamification step has folded the grade into
+    ``progress``. One statement: the submissions' aggregates, with the cell's other facts
+    as scalar subqueries, so a class's grading burst pays one round trip per cell."""
+    exercise_id = exercise.exercise_id
     graded = (
         (col(Submission.classroom_id) == classroom_id)
-        & (col(Submission.exercise_id) == exercise.exercise_id)
+        & (col(Submission.exercise_id) == exercise_id)
         & (col(Submission.user_id) == user_id)
         & (col(Submission.status) == "graded")
     )
-    attempts, best, top, last = (
+    prefix = f"students/{user_id}/%"
+    error = (
+        select(AttemptError.line)
+        .where(
+            AttemptError.classroom_id == classroom_id,
+            AttemptError.user_id == user_id,
+            AttemptError.exercise_id == exercise_id,
+            col(AttemptError.latest),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    edited = (
+        select(func.max(DocUpdate.created_at))
+        .where(DocUpdate.room_id == room_id, col(DocUpdate.doc).like(prefix))
+        .scalar_subquery()
+    )
+    snapshot = (
+        select(func.max(DocSnapshot.updated_at))
+        .where(DocSnapshot.room_id == room_id, col(DocSnapshot.doc).like(prefix))
+        .scalar_subquery()
+    )
+    opened = (
+        select(func.max(LiveExercise.opened_at))
+        .where(LiveExercise.room_id == room_id, LiveExercise.exercise_id == exercise_id)
+        .scalar_subquery()
+    )
+    name = select(User.name).where(User.id == user_id).scalar_subquery()
+    passed = func.coalesce(func.sum(case((col(Submission.passed), 1), else_=0)), 0)
+    attempts, best, top, last, wins, line, update, snap, start, who = (
         await session.exec(
-            select(
+            select(  # type: ignore[call-overload]  # sqlmodel types up to four columns
                 func.count(),
                 func.max(Submission.score),
                 func.max(Submission.max_score),
                 func.max(Submission.submitted_at),
+                passed,
+                error,
+                edited,
+                snapshot,
+                opened,
+                name,
             ).where(graded)
         )
     ).one()
-    passed = (await session.exec(select(func.count()).where(graded, col(Submission.passed)))).one()
-    row = (int(attempts or 0), float(best or 0.0), float(top or 0.0), bool(passed), last)
-    errors = await last_errors(session, classroom_id, user_id, exercise.exercise_id)
-    edits = await last_edits_of(session, room_id, user_id)
-    opened = (await opened_live(session, room_id)).get(exercise.exercise_id)
+    row = (int(attempts or 0), float(best or 0.0), float(top or 0.0), bool(wins), last)
+    times = [as_utc(t) for t in (update, snap) if t is not None]
     facts = facts_of(
         row,
         user_id,
-        exercise.exercise_id,
-        error=errors.get((user_id, exercise.exercise_id)),
-        edit=edits,
-        opened=opened,
+        exercise_id,
+        error=line,
+        edit=max(times) if times else None,
+        opened=as_utc(start) if start is not None else None,
     )
-    return cell(facts, rule_of(exercise.definition), now)
-
-
-async def last_edits_of(session: AsyncSession, room_id: int, user_id: int) -> datetime | None:
-    prefix = f"students/{user_id}/%"
-    update = (
-        await session.exec(
-            select(func.max(DocUpdate.created_at)).where(
-                DocUpdate.room_id == room_id, col(DocUpdate.doc).like(prefix)
-            )
-        )
-    ).one()
-    snapshot = (
-        await session.exec(
-            select(func.max(DocSnapshot.updated_at)).where(
-                DocSnapshot.room_id == room_id, col(DocSnapshot.doc).like(prefix)
-            )
-        )
-    ).one()
-    times = [as_utc(t) for t in (update, snapshot) if t is not None]
-    return max(times) if times else None
+    return cell(facts, rule_of(exercise.definition), now), who
