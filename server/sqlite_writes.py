@@ -22,14 +22,18 @@ upgrades a stale read snapshot.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.util import await_only
+
+from server.sqlite_cursor import OneTripDBAPI
 
 DRIVER = "sqlite+classroom_aiosqlite"
 WAIT_SECONDS = 30.0
@@ -97,6 +101,11 @@ class SerializedSQLiteDialect(SQLiteDialect_aiosqlite):
     when its connection went back to the pool, each as long as a turn of a busy loop."""
 
     supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> OneTripDBAPI:
+        """aiosqlite with one thread trip per statement (server/sqlite_cursor.py)."""
+        return OneTripDBAPI(aiosqlite, sqlite3)
 
     def do_commit(self, dbapi_connection: Any) -> None:
         try:
