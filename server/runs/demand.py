@@ -140,9 +140,15 @@ class PoolDemand:
             await self.sink.close()
 
     def saw_run(self, room_id: int, language: str) -> None:
-        """A run of ``language`` started in the room: its language is the room's for a while."""
-        self._recent.setdefault(room_id, {})[language] = time.monotonic()
-        self.changed()
+        """A run of ``language`` started in the room: its language is the room's for a while.
+        The demand is measured again only when that adds a language to the room: a class
+        running every few seconds made one measure (a query per room) per run."""
+        now = time.monotonic()
+        recent = self._recent.setdefault(room_id, {})
+        last = recent.get(language)
+        recent[language] = now
+        if last is None or last < now - RECENT_LANGUAGE_SECONDS:
+            self.changed()
 
     def changed(self) -> None:
         """Something the demand depends on changed (a live exercise opened, ...)."""

@@ -16,8 +16,20 @@ import redis.asyncio as redis
 
 from sandbox.demand import DEMAND_TTL_SECONDS, encode_demand
 from sandbox.demand_reader import DemandReader
-from server.runs.demand import RedisSink, RoomFacts, class_demand, demand_key
+from server.bus.memory import InMemoryBus
+from server.events.hub import RoomHub
+from server.events.presence import LocalPresence
+from server.metrics import Metrics
+from server.runs.demand import (
+    RECENT_LANGUAGE_SECONDS,
+    PoolDemand,
+    RedisSink,
+    RoomFacts,
+    class_demand,
+    demand_key,
+)
 from server.settings import Settings
+from server.store import Store
 from tests.conftest import Lesson, LiveServer, make_settings
 from tests.sandbox.docker_support import containers_of, docker_backend, require_images
 from tests.services import REDIS_URL, require
@@ -121,3 +133,27 @@ async def test_demand_reaches_the_workers_through_redis() -> None:
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+async def test_a_run_measures_again_only_when_it_adds_a_language(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("server.runs.demand.time.monotonic", lambda: clock[0])
+    demand = PoolDemand(store, RoomHub(InMemoryBus(), LocalPresence(), Metrics()))
+    changed = demand._changed
+    demand.saw_run(1, "python")
+    assert changed.is_set()
+    changed.clear()
+    clock[0] += 60
+    demand.saw_run(1, "python")  # the room already runs Python: nothing to measure
+    assert not changed.is_set()
+    demand.saw_run(1, "c")  # a new language for this room
+    assert changed.is_set()
+    changed.clear()
+    demand.saw_run(2, "c")  # the same language in another room
+    assert changed.is_set()
+    changed.clear()
+    clock[0] += RECENT_LANGUAGE_SECONDS + 1  # Python has expired from room 1 meanwhile
+    demand.saw_run(1, "python")
+    assert changed.is_set()
