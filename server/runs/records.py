@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlmodel import select
+from sqlmodel import col, select, update
 
 from sandbox.model import RunResult, RunState, RunStatus
 from sandbox.queue import QueuedRun
@@ -159,15 +159,13 @@ class RunRecords:
         await self._gauge()
 
     async def _update(self, run_id: str, **values: object) -> None:
+        """One ``UPDATE`` of the run's row (none when it is gone); a finished record is never
+        moved back to an earlier state."""
+        statement = update(Run).where(col(Run.id) == run_id).values(**values)
+        if values.get("state") != RunState.FINISHED.value:
+            statement = statement.where(col(Run.state) != RunState.FINISHED.value)
         async with self.store.session() as session:
-            row = await session.get(Run, run_id)
-            if row is None:
-                return
-            if row.state == RunState.FINISHED.value and values.get("state") != "finished":
-                return  # never move a finished record back
-            for key, value in values.items():
-                setattr(row, key, value)
-            session.add(row)
+            await session.exec(statement)
 
     async def _gauge(self) -> None:
         try:
