@@ -13,16 +13,15 @@ from server.gamification.game import Gamification
 from server.gamification.leaderboard import InMemoryLeaderboard
 from server.metrics import Metrics
 from server.models import (
-    Classroom,
     DocSnapshot,
     DocUpdate,
     ExerciseRecord,
     LiveExercise,
-    Room,
     Submission,
     User,
 )
 from server.store import Store
+from tests.support.rows import classroom_with_room
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -30,22 +29,12 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 async def seed(store: Store) -> tuple[int, int, int, int]:
     """(classroom, room, Ada, Bob): a ``sum`` exercise stuck after 2 attempts or 10 minutes,
     opened live in the room at T0."""
+    seeded = await classroom_with_room(store, User(name="Ada"), User(name="Bob"))
+    classroom, room = seeded.classroom_id, seeded.room_id
     async with store.session() as s:
-        ada, bob = User(name="Ada"), User(name="Bob")
-        s.add_all([ada, bob])
-        await s.flush()
-        assert ada.id is not None and bob.id is not None
-        classroom = Classroom(title="c", join_code="ASDFGH", owner_id=ada.id)
-        s.add(classroom)
-        await s.flush()
-        assert classroom.id is not None
-        room = Room(classroom_id=classroom.id, title="lesson")
-        s.add(room)
-        await s.flush()
-        assert room.id is not None
         s.add(
             ExerciseRecord(
-                classroom_id=classroom.id,
+                classroom_id=classroom,
                 exercise_id="sum",
                 title="Sum",
                 language="python",
@@ -57,13 +46,14 @@ async def seed(store: Store) -> tuple[int, int, int, int]:
         )
         s.add(
             LiveExercise(
-                room_id=room.id,
+                room_id=room,
                 exercise_id="sum",
                 opened_at=T0,
                 closes_at=T0 + timedelta(hours=1),
             )
         )
-        return classroom.id, room.id, ada.id, bob.id
+    ada, bob = seeded.user_ids
+    return classroom, room, ada, bob
 
 
 async def submission(

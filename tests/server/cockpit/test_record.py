@@ -15,9 +15,10 @@ from server.events.presence import LocalPresence
 from server.gamification.game import Gamification
 from server.gamification.leaderboard import InMemoryLeaderboard
 from server.metrics import Metrics
-from server.models import AttemptError, AttemptOutcome, Classroom, ExerciseRecord, Submission, User
+from server.models import AttemptError, AttemptOutcome, ExerciseRecord, Submission, User
 from server.models.clock import utcnow
 from server.store import Store
+from tests.support.rows import classroom_with_room
 
 
 def results(*tests: tuple[str, str, str]) -> dict[str, Any]:
@@ -25,26 +26,19 @@ def results(*tests: tuple[str, str, str]) -> dict[str, Any]:
 
 
 async def setup(store: Store) -> tuple[int, int]:
+    seeded = await classroom_with_room(store, User(name="Ada"))
     async with store.session() as s:
-        user = User(name="Ada")
-        s.add(user)
-        await s.flush()
-        assert user.id is not None
-        classroom = Classroom(title="c", join_code="QWERTY", owner_id=user.id)
-        s.add(classroom)
-        await s.flush()
-        assert classroom.id is not None
         tests = [{"name": "adds"}, {"name": "negatives"}]
         s.add(
             ExerciseRecord(
-                classroom_id=classroom.id,
+                classroom_id=seeded.classroom_id,
                 exercise_id="sum",
                 title="Sum",
                 language="python",
                 definition={"tests": tests},
             )
         )
-        return classroom.id, user.id
+    return seeded.classroom_id, seeded.user_ids[0]
 
 
 async def graded(store: Store, classroom: int, user: int, attempt: int, res: Any) -> Submission:

@@ -8,25 +8,13 @@ import pycrdt
 from sqlmodel import func, select
 
 from server.documents.store import DocStore
-from server.models import Classroom, DocSnapshot, DocUpdate, Room, User
+from server.models import DocSnapshot, DocUpdate, User
 from server.store import Store
+from tests.support.rows import classroom_with_room
 
 
 async def a_room(store: Store) -> int:
-    async with store.session() as session:
-        user = User(name="Ada")
-        session.add(user)
-        await session.flush()
-        assert user.id is not None
-        classroom = Classroom(title="c", join_code="ABCDEF", owner_id=user.id)
-        session.add(classroom)
-        await session.flush()
-        assert classroom.id is not None
-        room = Room(classroom_id=classroom.id, title="r")
-        session.add(room)
-        await session.flush()
-        assert room.id is not None
-        return room.id
+    return (await classroom_with_room(store, User(name="Ada"))).room_id
 
 
 class Typist:

@@ -22,10 +22,11 @@ from rooms.xp import LiveWindow, Reason, XpRules
 from server.gamification import ledger
 from server.gamification.game import Gamification, GradedRun, PointsAward
 from server.gamification.leaderboard import InMemoryLeaderboard, RedisLeaderboard
-from server.models import AchievementUnlock, Classroom, Progress, Room, Streak, User, XpEvent
+from server.models import AchievementUnlock, Progress, Streak, User, XpEvent
 from server.models.clock import as_utc
 from server.store import Store, migrate
 from tests.services import REDIS_URL, require
+from tests.support.rows import classroom_with_room
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a Thursday
 WINDOW = LiveWindow(T0, timedelta(minutes=10))
@@ -90,20 +91,10 @@ class World:
 
 
 async def seed(store: Store) -> tuple[int, int, int, int]:
-    async with store.session() as s:
-        teacher, alice, bob = User(name="Ada"), User(name="Alice"), User(name="Bob")
-        s.add_all([teacher, alice, bob])
-        await s.flush()
-        assert teacher.id is not None and alice.id is not None and bob.id is not None
-        classroom = Classroom(title="CS", join_code="ABC123", owner_id=teacher.id)
-        s.add(classroom)
-        await s.flush()
-        assert classroom.id is not None
-        room = Room(classroom_id=classroom.id, title="Lesson")
-        s.add(room)
-        await s.flush()
-        assert room.id is not None
-        return classroom.id, room.id, alice.id, bob.id
+    people = (User(name="Ada"), User(name="Alice"), User(name="Bob"))
+    seeded = await classroom_with_room(store, *people, join_code="ABC123")
+    _, alice, bob = seeded.user_ids
+    return seeded.classroom_id, seeded.room_id, alice, bob
 
 
 @pytest.fixture

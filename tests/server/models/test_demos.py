@@ -14,36 +14,25 @@ from sqlmodel import col, select
 from rooms.demos.definition import from_dict, load
 from rooms.demos.presenter import Presenter
 from server.models import (
-    Classroom,
     Demo,
     DemoSession,
     DemoTimelineEvent,
     QuizAnswer,
-    Room,
     User,
 )
 from server.store import Store
+from tests.support.rows import classroom_with_room
 
 SORTING = Path(__file__).resolve().parents[3] / "examples" / "course" / "demos" / "sorting.toml"
 T0 = 1_800_000_000.0
 
 
 async def _room(store: Store) -> tuple[int, int, list[int]]:
-    async with store.session() as s:
-        teacher = User(name="Ada", email="ada@example.org", kind="instructor")
-        students = [User(name="Bo"), User(name="Cy")]
-        s.add_all([teacher, *students])
-        await s.flush()
-        assert teacher.id is not None
-        classroom = Classroom(title="CS", join_code="DEMO42", owner_id=teacher.id)
-        s.add(classroom)
-        await s.flush()
-        assert classroom.id is not None
-        room = Room(classroom_id=classroom.id, title="Lesson")
-        s.add(room)
-        await s.flush()
-        assert room.id is not None
-        return classroom.id, room.id, [u.id for u in students if u.id is not None]
+    teacher = User(name="Ada", email="ada@example.org", kind="instructor")
+    seeded = await classroom_with_room(
+        store, teacher, User(name="Bo"), User(name="Cy"), join_code="DEMO42"
+    )
+    return seeded.classroom_id, seeded.room_id, seeded.user_ids[1:]
 
 
 async def test_a_definition_round_trips_and_a_slug_is_unique_per_classroom(store: Store) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.metrics import Metrics
-from server.models import Classroom, Room, User
+from server.models import User
 from server.models.runs import Run
 from server.runs.records import RunRecords
 from server.store import Store
 from tests.conftest import make_settings
+from tests.support.rows import classroom_with_room
 
 
 async def no_depth() -> int:
@@ -18,20 +19,9 @@ async def no_depth() -> int:
 
 
 async def test_states_move_forward_only(store: Store, tmp_path: Path, database_url: str) -> None:
+    seeded = await classroom_with_room(store, User(name="Ada"))
     async with store.session() as s:
-        user = User(name="Ada")
-        s.add(user)
-        await s.flush()
-        assert user.id is not None
-        classroom = Classroom(title="c", join_code="ZXCVBN", owner_id=user.id)
-        s.add(classroom)
-        await s.flush()
-        assert classroom.id is not None
-        room = Room(classroom_id=classroom.id, title="lesson")
-        s.add(room)
-        await s.flush()
-        assert room.id is not None
-        s.add(Run(id="r1", room_id=room.id, user_id=user.id, language="python"))
+        s.add(Run(id="r1", room_id=seeded.room_id, user_id=seeded.user_ids[0], language="python"))
     records = RunRecords(make_settings(tmp_path, database_url), store, Metrics(), no_depth)
 
     async def state() -> tuple[str, str | None, str]:
