@@ -1,6 +1,7 @@
 """A class presses Run, then Submit, at once: before and after, side by side in one run.
 
-For each side (``--source DIR``: a checkout of the old code, run first; then this checkout)
+For each side (``--source DIR``: a checkout of the old code; then this checkout; the order
+alternates from round to round, the old code first in the first)
 it starts ``python -m server`` from that checkout on a free port with a fresh data directory
 (SQLite, in-process bus, the Docker sandbox), makes a classroom with one lesson room and a
 three-test Python exercise, joins ``--students`` students and opens their room sockets plus
@@ -28,6 +29,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -410,10 +412,34 @@ def table(sides: list[Side], args: argparse.Namespace) -> str:
     return "\n".join(rows)
 
 
+def medians(sides: list[Side]) -> str:
+    """Per side over its rounds: the median last submit → last ``leaderboard.update`` and
+    the median server CPU of each burst (the server's figure of the CPU columns)."""
+    lines = []
+    for name in ("before", "after"):
+        mine = [s for s in sides if s.name.startswith(name) and not s.failed]
+        if not mine:
+            continue
+        last = statistics.median(s.last_update for s in mine)
+        server = {
+            burst: statistics.median(float(s.cpu[burst].split(" / ")[1]) for s in mine)
+            for burst in ("class", "grading")
+            if all(burst in s.cpu for s in mine)
+        }
+        cpu = ", ".join(f"{burst} burst {value:.2f} s" for burst, value in server.items())
+        lines.append(
+            f"{name}, median of {len(mine)}: last submit → last leaderboard.update "
+            f"{last:.0f} ms; server CPU {cpu}"
+        )
+    return "\n".join(lines)
+
+
 async def main(args: argparse.Namespace) -> None:
     sides: list[Side] = []
     for round_ in range(args.repeat):
         order = [("before", args.source), ("after", ROOT)] if args.source else [("after", ROOT)]
+        if round_ % 2:
+            order.reverse()  # each side goes first in every other round
         for name, source in order:
             side = Side(f"{name} ({round_ + 1})", Path(source))
             try:
@@ -424,11 +450,13 @@ async def main(args: argparse.Namespace) -> None:
             print(table([side], args).splitlines()[-1], flush=True)
     print()
     print(table(sides, args))
+    print()
+    print(medians(sides))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", help="a checkout of the old code, measured first")
+    parser.add_argument("--source", help="a checkout of the old code, measured first in odd rounds")
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which runs start")
     parser.add_argument("--settle", type=float, default=10.0)
