@@ -8,7 +8,7 @@ they must).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 
@@ -32,6 +32,9 @@ class Bus(Protocol):
         """False while the bus cannot reach its broker (messages are then local only)."""
 
     async def publish(self, channel: str, message: bytes) -> None: ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish each ``(channel, message)`` in order; to a broker, in one round trip."""
 
     async def subscribe(self, channel: str) -> Subscription: ...
 

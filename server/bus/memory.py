@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 _CLOSED = object()
 
@@ -49,6 +49,10 @@ class InMemoryBus:
     async def publish(self, channel: str, message: bytes) -> None:
         for subscription in list(self._channels.get(channel, ())):
             subscription.deliver(message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        for channel, message in messages:
+            await self.publish(channel, message)
 
     async def subscribe(self, channel: str) -> MemorySubscription:
         subscription = MemorySubscription(self, channel)

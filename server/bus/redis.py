@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from server.redis_clients import bounded_client
@@ -121,6 +122,31 @@ class RedisBus:
         except (RedisError, OSError) as exc:
             # The reader sees the same outage and owns the healthy flag and the recovery.
             log.debug("publish on %s dropped: %s", channel, exc)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """One pipeline (not a transaction): the messages go out in order, one round trip.
+
+        The client never retries (a broker that is away must not hold anyone up), so the
+        first use of a pooled connection that the broker closed while it was away fails;
+        that pipeline is sent once more on a new connection. Only document frames come this
+        way, and a frame published twice changes nothing (a Yjs update applies once, an
+        awareness state at a clock already held is ignored)."""
+        if not self._healthy or not messages:
+            return
+        for attempt in (1, 2):
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for channel, message in messages:
+                        pipe.publish(self.prefix + channel, message)
+                    await pipe.execute()
+                return
+            except RedisConnectionError as exc:
+                if attempt == 1 and self._healthy:
+                    continue
+                log.debug("publish of %d messages dropped: %s", len(messages), exc)
+            except (RedisError, OSError) as exc:
+                log.debug("publish of %d messages dropped: %s", len(messages), exc)
+            return
 
     async def subscribe(self, channel: str) -> RedisSubscription:
         if self._reader is None:

@@ -50,6 +50,21 @@ async def test_a_message_reaches_subscribers_in_every_process(
     assert [m async for m in there] == []
 
 
+async def test_many_messages_go_out_in_order_on_their_channels(
+    buses: tuple[RedisBus, RedisBus],
+) -> None:
+    one, two = buses
+    first, second = f"test:{uuid.uuid4().hex}", f"test:{uuid.uuid4().hex}"
+    a = aiter(await two.subscribe(first))
+    b = aiter(await two.subscribe(second))
+    await one.publish_many([(first, b"1"), (second, b"x"), (first, b"2"), (first, b"3")])
+    await one.publish_many([])  # nothing to send: no round trip, no error
+    assert [await next_message(a) for _ in range(3)] == [b"1", b"2", b"3"]
+    assert await next_message(b) == b"x"
+    await one.publish(first, b"4")  # a single publication after the batch comes after it
+    assert await next_message(a) == b"4"
+
+
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
     require("redis")
@@ -79,6 +94,9 @@ async def test_outage_degrades_then_resubscribes_and_calls_back(
         await peer.start()
         subscription = await bus.subscribe("doc:1:demo")
         messages = aiter(subscription)
+        # The peer's pool keeps this connection, which the broker's restart will close.
+        await peer.publish_many([("doc:1:demo", b"before")])
+        assert await next_message(messages) == b"before"
 
         private_redis.kill()
         await asyncio.wait_for(bus.wait_for_health(False), 10)
@@ -90,8 +108,12 @@ async def test_outage_degrades_then_resubscribes_and_calls_back(
         await asyncio.wait_for(reconnected.wait(), 10)
         assert bus.healthy
         await asyncio.wait_for(peer.wait_for_health(True), 10)
-        await peer.publish("doc:1:demo", b"after return")
+        # The first pipeline meets the closed connection and goes again on a new one.
+        await peer.publish_many([("doc:1:demo", b"after return"), ("doc:1:demo", b"and on")])
         assert await next_message(messages) == b"after return"
+        assert await next_message(messages) == b"and on"
+        await peer.publish("doc:1:demo", b"one more")
+        assert await next_message(messages) == b"one more"
     finally:
         await bus.close()
         await peer.close()
