@@ -48,6 +48,8 @@ from server.security.quotas import DocumentQuota, QuotaExceeded, is_update_frame
 log = logging.getLogger("classroom.docs")
 
 ORIGIN_BYTES = 16
+# At most this many frames in one publication to the bus (registry._publish_loop).
+PUBLISH_BATCH = 256
 
 
 class Outbox(Protocol):
@@ -384,14 +386,27 @@ class DocumentRegistry:
         self._outgoing.put_nowait((channel, self.origin + frame, barrier))
 
     async def _publish_loop(self) -> None:
+        """Frames go out in the order they were queued, each once its commit is done; the
+        frames queued by then go together (one round trip to Redis for up to
+        PUBLISH_BATCH), so a busy process does not pay a round trip per update."""
+        outgoing = self._outgoing
         while True:
-            channel, message, barrier = await self._outgoing.get()
-            try:
+            batch = [await outgoing.get()]
+            while len(batch) < PUBLISH_BATCH and not outgoing.empty():
+                batch.append(outgoing.get_nowait())
+            ready: list[tuple[str, bytes]] = []
+            for channel, message, barrier in batch:
                 if barrier is not None:
-                    await barrier
-                await self.bus.publish(channel, message)
+                    try:
+                        await barrier
+                    except Exception:  # its commit failed: logged, not published
+                        log.error("publishing on %s failed", channel, exc_info=True)
+                        continue
+                ready.append((channel, message))
+            try:
+                await self.bus.publish_many(ready)
             except Exception:
-                log.error("publishing on %s failed", channel, exc_info=True)
+                log.error("publishing %d frames failed", len(ready), exc_info=True)
 
     async def resync(self) -> None:
         """After a bus outage: take in what others stored, and offer everything we have."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
 import pycrdt
 import pytest
@@ -13,7 +14,13 @@ from prometheus_client import CollectorRegistry
 from rooms.sync import update_frame
 from server.bus.memory import InMemoryBus
 from server.documents.metrics import DocMetrics
-from server.documents.registry import DocumentRegistry, LimitReached, channel_of, text_of
+from server.documents.registry import (
+    ORIGIN_BYTES,
+    DocumentRegistry,
+    LimitReached,
+    channel_of,
+    text_of,
+)
 from server.documents.store import DocStore
 from server.store import Store
 from tests.server.documents.test_store import a_room
@@ -158,12 +165,17 @@ class CountingBus(InMemoryBus):
         super().__init__()
         self.spans_processes = spans_processes
         self.published: list[str] = []
+        self.batches: list[int] = []
         self.got = asyncio.Event()
 
     async def publish(self, channel: str, message: bytes) -> None:
         self.published.append(channel)
         self.got.set()
         await super().publish(channel, message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        self.batches.append(len(messages))
+        await super().publish_many(messages)
 
 
 @pytest.mark.parametrize("spans", [False, True], ids=["one-process", "many-processes"])
@@ -192,5 +204,41 @@ async def test_document_frames_are_published_only_where_other_processes_listen(
             assert registry._outgoing.empty()
             assert bus.published == []
         assert text_of(doc) == "hi"
+    finally:
+        await registry.close()
+
+
+async def test_frames_queued_in_one_turn_are_published_together_in_order(store: Store) -> None:
+    room = await a_room(store)
+    bus = CountingBus(spans_processes=True)
+    registry = registry_on(store, bus)
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    try:
+        listener = aiter(await bus.subscribe(channel_of(room, "demo")))  # another process
+        doc = await registry.acquire(room, "demo")
+        doc.join(Outbox(1), writable=True)
+        client: pycrdt.Doc = pycrdt.Doc()
+        text = client.get("text", type=pycrdt.Text)
+        updates = []
+        for word in ("one ", "two ", "three"):
+            before = client.get_state()
+            text += word
+            updates.append(client.get_update(before))
+        for update in updates:  # one turn of the loop, as frames read in one go
+            doc.receive(1, update_frame(update))
+        got = [await asyncio.wait_for(anext(listener), 5) for _ in updates]
+        assert bus.batches == [3]
+        # In order: each applied alone to a fresh document rebuilds the text step by step.
+        rebuilt: pycrdt.Doc = pycrdt.Doc()
+        seen = []
+        for message in got:
+            frame = message[ORIGIN_BYTES:]
+            assert frame == update_frame(updates[len(seen)])
+            rebuilt.apply_update(updates[len(seen)])
+            seen.append(str(rebuilt.get("text", type=pycrdt.Text)))
+        assert seen == ["one ", "one two ", "one two three"]
+        assert text_of(doc) == "one two three"
     finally:
         await registry.close()
