@@ -126,9 +126,10 @@ class RedisBus:
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         """One pipeline (not a transaction): the messages go out in order, one round trip.
 
-        The client never retries (a broker that is away must not hold anyone up), so the
-        first use of a pooled connection that the broker closed while it was away fails;
-        that pipeline is sent once more on a new connection. Only document frames come this
+        The client never retries (a broker that is away must not hold anyone up), and the
+        reader closes the pooled connections when the broker is back (``_run``); a pipeline
+        that still meets a connection the broker closed (before the reader noticed) is sent
+        once more on a new connection. Only document frames come this
         way, and a frame published twice changes nothing (a Yjs update applies once, an
         awareness state at a clock already held is ignored)."""
         if not self._healthy or not messages:
@@ -184,6 +185,11 @@ class RedisBus:
         while not self._closing:
             pubsub = self._client.pubsub()
             try:
+                if had_outage:
+                    # Pooled connections the broker closed while it was away would fail the
+                    # first command sent on each (the client never retries): a publication
+                    # after the return would be lost. Close them all; the pool opens anew.
+                    await self._client.connection_pool.disconnect()
                 channels = list(self._subscriptions)
                 await pubsub.subscribe(self._control_channel, *(self.prefix + c for c in channels))
                 self._pubsub = pubsub
