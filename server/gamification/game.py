@@ -155,6 +155,12 @@ class Gamification:
                 )
             )
         ).first()
+        change = apply(None if row is None else ledger.to_pure(row), graded)
+        rank = None
+        if change.first_pass and run.window and run.room_id and run.window.contains(at):
+            # First, before the other reads: the shared order places a solver when asked, so
+            # two processes racing on one exercise are ordered as soon as possible.
+            rank = await self._solver_rank(s, run, run.room_id)
         streak_row = (
             await s.exec(
                 select(Streak).where(
@@ -175,10 +181,6 @@ class Gamification:
         name = user.name if user is not None else ""
         span = self._catalog.longest_timeframe
         standing = await ledger.standing(s, run.user_id, at, span)
-        change = apply(None if row is None else ledger.to_pure(row), graded)
-        rank = None
-        if change.first_pass and run.window and run.room_id and run.window.contains(at):
-            rank = await self._solver_rank(s, run, run.room_id)
 
         # The writes; what they change is added to the standing in memory.
         progress = ledger.progress_row(row, run.classroom_id, change, rank)
