@@ -27,7 +27,6 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util import EMPTY_DICT
-from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, list[Any], int, int | None]
 
@@ -122,7 +121,6 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """aiosqlite as SQLAlchemy adapts it, with :class:`OneTripCursor` for its cursors."""
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
-        creator_fn = kw.pop("async_creator_fn", None)
-        connection = creator_fn(*arg, **kw) if creator_fn else self.aiosqlite.connect(*arg, **kw)
-        connection._thread.daemon = True  # as SQLAlchemy's: never keep the process alive
-        return OneTripConnection(self, await_(connection))
+        """SQLAlchemy's connect (its thread settings, a creator function), rewrapped."""
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)

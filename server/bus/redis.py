@@ -22,7 +22,6 @@ from typing import Any
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from server.redis_clients import bounded_client
@@ -125,29 +124,16 @@ class RedisBus:
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         """One pipeline (not a transaction): the messages go out in order, one round trip.
-
-        The client never retries (a broker that is away must not hold anyone up), and the
-        reader closes the pooled connections when the broker is back (``_run``); a pipeline
-        that still meets a connection the broker closed (before the reader noticed) is sent
-        once more on a new connection. Only document frames come this
-        way, and a frame published twice changes nothing (a Yjs update applies once, an
-        awareness state at a clock already held is ignored)."""
+        Dropped, like :meth:`publish`, while the broker is away."""
         if not self._healthy or not messages:
             return
-        for attempt in (1, 2):
-            try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for channel, message in messages:
-                        pipe.publish(self.prefix + channel, message)
-                    await pipe.execute()
-                return
-            except RedisConnectionError as exc:
-                if attempt == 1 and self._healthy:
-                    continue
-                log.debug("publish of %d messages dropped: %s", len(messages), exc)
-            except (RedisError, OSError) as exc:
-                log.debug("publish of %d messages dropped: %s", len(messages), exc)
-            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for channel, message in messages:
+                    pipe.publish(self.prefix + channel, message)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.debug("publish of %d messages dropped: %s", len(messages), exc)
 
     async def subscribe(self, channel: str) -> RedisSubscription:
         if self._reader is None:

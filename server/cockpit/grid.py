@@ -109,20 +109,11 @@ async def opened_live(session: AsyncSession, room_id: int) -> dict[str, datetime
     return {ex: as_utc(at) for ex, at in rows.all() if at is not None}
 
 
-async def last_errors(
-    session: AsyncSession,
-    classroom_id: int,
-    user_id: int | None = None,
-    exercise_id: str | None = None,
-) -> dict[tuple[int, str], str]:
+async def last_errors(session: AsyncSession, classroom_id: int) -> dict[tuple[int, str], str]:
     """The error line of each cell's latest graded attempt (empty when it passed)."""
     query = select(AttemptError.user_id, AttemptError.exercise_id, AttemptError.line).where(
         AttemptError.classroom_id == classroom_id, col(AttemptError.latest)
     )
-    if user_id is not None:
-        query = query.where(AttemptError.user_id == user_id)
-    if exercise_id is not None:
-        query = query.where(AttemptError.exercise_id == exercise_id)
     rows = await session.exec(query)
     return {(uid, ex): line for uid, ex, line in rows.all()}
 

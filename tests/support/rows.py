@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from server.models import Classroom, Room, User
+from server.models import Classroom, Room, Submission, User
 from server.store import Store
 
 
@@ -32,3 +34,30 @@ async def classroom_with_room(store: Store, *users: User, join_code: str = "ABCD
         await s.flush()
         assert room.id is not None
         return Seeded(classroom.id, room.id, ids)
+
+
+async def stored_submission(
+    store: Store,
+    classroom_id: int,
+    user_id: int,
+    attempt: int,
+    *,
+    results: Any,
+    submitted_at: datetime,
+    **fields: Any,
+) -> Submission:
+    """A submission of exercise ``sum`` as the grader stores it (``status`` graded unless
+    ``fields`` say otherwise; ``fields`` also sets score, max_score, passed...)."""
+    async with store.session() as s:
+        row = Submission(
+            classroom_id=classroom_id,
+            exercise_id="sum",
+            user_id=user_id,
+            attempt=attempt,
+            files={"main.py": ""},
+            results=results,
+            submitted_at=submitted_at,
+            **{"status": "graded", **fields},
+        )
+        s.add(row)
+    return row

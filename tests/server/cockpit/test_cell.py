@@ -21,7 +21,7 @@ from server.models import (
     User,
 )
 from server.store import Store
-from tests.support.rows import classroom_with_room
+from tests.support.rows import classroom_with_room, stored_submission
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -59,26 +59,19 @@ async def seed(store: Store) -> tuple[int, int, int, int]:
 async def submission(
     store: Store, classroom: int, user: int, attempt: int, *, status: str, score: float, error: str
 ) -> Submission:
-    async with store.session() as s:
-        row = Submission(
-            classroom_id=classroom,
-            exercise_id="sum",
-            user_id=user,
-            attempt=attempt,
-            files={"main.py": ""},
-            status=status,
-            score=score,
-            max_score=2.0,
-            passed=not error,
-            results={
-                "tests": [
-                    {"name": "adds", "status": "failed" if error else "passed", "output": error}
-                ]
-            },
-            submitted_at=T0 + timedelta(minutes=2 + attempt),
-        )
-        s.add(row)
-    return row
+    verdict = {"name": "adds", "status": "failed" if error else "passed", "output": error}
+    return await stored_submission(
+        store,
+        classroom,
+        user,
+        attempt,
+        results={"tests": [verdict]},
+        submitted_at=T0 + timedelta(minutes=2 + attempt),
+        status=status,
+        score=score,
+        max_score=2.0,
+        passed=not error,
+    )
 
 
 async def test_one_cell_counts_the_students_own_submissions_errors_and_edits(
@@ -99,33 +92,19 @@ async def test_one_cell_counts_the_students_own_submissions_errors_and_edits(
         return found
 
     assert (await cell(ada, 1))["state"] == "not_started"
+
     # Ada types in her file after the exercise opened, then a snapshot of another of her
     # files is folded later; Bob's edit, later still, is not hers.
+    def typed(user: int, minutes: int) -> DocUpdate:
+        at = T0 + timedelta(minutes=minutes)
+        return DocUpdate(room_id=room, doc=f"students/{user}/main.py", data=b"x", created_at=at)
+
+    folded_at = T0 + timedelta(minutes=2)
+    folded = DocSnapshot(
+        room_id=room, doc=f"students/{ada}/util.py", data=b"y", updated_at=folded_at
+    )
     async with store.session() as s:
-        s.add(
-            DocUpdate(
-                room_id=room,
-                doc=f"students/{ada}/main.py",
-                data=b"x",
-                created_at=T0 + timedelta(minutes=1),
-            )
-        )
-        s.add(
-            DocSnapshot(
-                room_id=room,
-                doc=f"students/{ada}/util.py",
-                data=b"y",
-                updated_at=T0 + timedelta(minutes=2),
-            )
-        )
-        s.add(
-            DocUpdate(
-                room_id=room,
-                doc=f"students/{bob}/main.py",
-                data=b"z",
-                created_at=T0 + timedelta(minutes=9),
-            )
-        )
+        s.add_all([typed(ada, 1), folded, typed(bob, 9)])
     working = await cell(ada, 5)
     assert (working["state"], working["attempts"], working["stuck"]) == ("working", 0, False)
     assert working["last_change_at"] == (T0 + timedelta(minutes=2)).isoformat()

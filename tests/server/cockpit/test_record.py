@@ -18,7 +18,7 @@ from server.metrics import Metrics
 from server.models import AttemptError, AttemptOutcome, ExerciseRecord, Submission, User
 from server.models.clock import utcnow
 from server.store import Store
-from tests.support.rows import classroom_with_room
+from tests.support.rows import classroom_with_room, stored_submission
 
 
 def results(*tests: tuple[str, str, str]) -> dict[str, Any]:
@@ -42,19 +42,8 @@ async def setup(store: Store) -> tuple[int, int]:
 
 
 async def graded(store: Store, classroom: int, user: int, attempt: int, res: Any) -> Submission:
-    async with store.session() as s:
-        row = Submission(
-            classroom_id=classroom,
-            exercise_id="sum",
-            user_id=user,
-            attempt=attempt,
-            files={"main.py": ""},
-            status="graded",
-            results=res,
-            submitted_at=utcnow() + timedelta(seconds=attempt),
-        )
-        s.add(row)
-    return row
+    at = utcnow() + timedelta(seconds=attempt)
+    return await stored_submission(store, classroom, user, attempt, results=res, submitted_at=at)
 
 
 async def stored(store: Store) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
