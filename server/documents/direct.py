@@ -1,4 +1,4 @@
-"""Fan-out without an ASGI send per recipient.
+"""Fan-out without an ASGI send per recipient, and frames in without an ASGI receive each.
 
 Design note. A document update goes to every other connection of its document. Through ASGI
 that is one ``await send(...)`` per recipient: Starlette's ``WebSocket.send`` with its state
@@ -20,10 +20,22 @@ Rule 3 — recognize, never assume. :meth:`DirectWriter.of` returns a writer onl
 websockets-sansio protocol with every attribute this relies on and no extension negotiated;
 any other ASGI server, implementation or version gets None and the ordinary path.
 tests/server/documents/test_direct.py fails if the installed uvicorn stops taking this path.
+
+Rule 4 — the way in. Through ASGI each received frame is queued, reading is paused, the
+socket's task is woken through every middleware's await, and reading resumes once the queue
+is empty: per frame a queue, a task switch and two changes of the poller's interest. Most
+frames are awareness renewals echoed back by every other client of a room, so this cost came
+per client per renewal. :func:`read_directly` instead hands each complete binary message to
+the document from uvicorn's own data callback, where uvicorn has parsed and reassembled it
+(the websockets library still parses every frame and answers pings and closes). Only while
+uvicorn's queue is empty: anything queued before (frames that came during authorization, a
+text frame) goes first through the ASGI receive, and so does every message behind it, so the
+order is kept. A message after a close was sent, and every text message, take uvicorn's path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -85,6 +97,41 @@ class DirectWriter:
             return False
         p.transport.write(wire)
         return True
+
+
+# What read_directly relies on, besides rule 3's recognition of the protocol.
+_READER_RELIES_ON = ("send_receive_event_to_app", "frames", "curr_msg_data_type", "queue")
+
+
+def read_directly(
+    raw_send: object, on_message: Callable[[bytes], None]
+) -> Callable[[], None] | None:
+    """Hand each binary message of the connection behind ``raw_send`` to ``on_message``
+    from the protocol's data callback (rule 4); return the function that stops it, or None
+    where only the ASGI receive may be used (rule 3). ``on_message`` must not raise."""
+    if DirectWriter.of(raw_send) is None:
+        return None
+    protocol: Any = getattr(raw_send, "__self__", None)
+    if not all(hasattr(protocol, name) for name in _READER_RELIES_ON):
+        return None
+    queued = protocol.send_receive_event_to_app
+    queue = protocol.queue
+
+    def deliver() -> None:
+        if protocol.close_sent or protocol.curr_msg_data_type != "bytes" or not queue.empty():
+            queued()
+            return
+        frames = protocol.frames
+        protocol.frames = []
+        on_message(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    protocol.send_receive_event_to_app = deliver
+
+    def stop() -> None:
+        if protocol.__dict__.get("send_receive_event_to_app") is deliver:
+            del protocol.send_receive_event_to_app
+
+    return stop
 
 
 class RawSendMiddleware:

@@ -1,7 +1,8 @@
 """``ws /yjs/{room}/{doc}?token=…``: the y-websocket protocol, unchanged, one socket per document.
 
 The endpoint only moves bytes: it checks who may open what, then hands each frame to the
-:class:`~server.documents.registry.LoadedDocument` and drains this socket's outbox. Close codes:
+:class:`~server.documents.registry.LoadedDocument` (under uvicorn straight from its data
+callback, server/documents/direct.py rule 4) and drains this socket's outbox. Close codes:
 1008 for a refused token, room, document or limit (before any content is sent); 1002 for a
 frame that breaks the protocol; 1003 for a text frame; 1009 for a frame over
 ``max_frame_bytes``; 1013 for a client too slow to keep up (it reconnects and resyncs).
@@ -9,6 +10,7 @@ frame that breaks the protocol; 1003 for a text frame; 1009 for a frame over
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from rooms.documents import STAFF_ROLES, Access, DocumentName, access, parse_doc
 from rooms.exceptions import InvalidDocumentName, ProtocolError
 from server.api.base import components_of
 from server.documents.access import OpenSocket
-from server.documents.direct import RAW_SEND, DirectWriter
+from server.documents.direct import RAW_SEND, DirectWriter, read_directly
 from server.documents.outbox import SocketOutbox
 from server.documents.registry import LimitReached
 from server.exceptions import ApiError
@@ -118,9 +120,38 @@ async def _serve(
     async def overflow() -> None:
         await _close(websocket, 1013, "too far behind: reconnect to resync")
 
-    direct = DirectWriter.of(websocket.scope.get(RAW_SEND))
+    def take(data: bytes) -> tuple[int, str] | None:
+        """Hand one binary message to the document; the close code and reason if refused."""
+        if len(data) > max_frame:
+            return 1009, f"frame larger than {max_frame} bytes"
+        try:
+            doc.receive(conn_id, data)
+        except ProtocolError as exc:
+            log.info("room %s doc %s conn %s: protocol error: %s", room_id, name, conn_id, exc)
+            return 1002, str(exc)
+        except QuotaExceeded as exc:
+            return 1008, str(exc)
+        return None
+
+    closing: list[asyncio.Task[None]] = []
+
+    def take_directly(data: bytes) -> None:
+        """direct.py rule 4: called by uvicorn's data callback, so nothing may escape."""
+        if closing:
+            return  # refused already: the close is on its way
+        try:
+            refusal = take(data)
+        except Exception:
+            log.error("document socket %s failed", conn_id, exc_info=True)
+            refusal = 1011, "the server failed; reconnect to resync"
+        if refusal is not None:
+            closing.append(asyncio.ensure_future(_close(websocket, *refusal)))
+
+    raw_send = websocket.scope.get(RAW_SEND)
+    direct = DirectWriter.of(raw_send)
     outbox = SocketOutbox(conn_id, registry.metrics, websocket.send_bytes, overflow, direct)
     unwatch: Callable[[], None] | None = None
+    stop_reading: Callable[[], None] | None = None
     try:
         doc.join(outbox, writable=target.access is Access.WRITE, author=target.user_id)
         # A freeze or a driver swap reaches this socket while it is open (RoomRoles.set_lock).
@@ -134,6 +165,11 @@ async def _serve(
                 lambda writable: doc.sync.set_writable(conn_id, writable),
             )
         )
+        stop_reading = read_directly(raw_send, take_directly)
+        if stop_reading is not None:
+            registry.metrics.direct_readers.inc()
+        # What arrives here: frames queued before reading directly (and any behind them), text
+        # frames, the disconnect; everything when the ASGI server is not uvicorn's sansio one.
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -142,24 +178,21 @@ async def _serve(
             if data is None:
                 await _close(websocket, 1003, "the y-websocket protocol uses binary frames")
                 break
-            if len(data) > max_frame:
-                await _close(websocket, 1009, f"frame larger than {max_frame} bytes")
-                break
-            try:
-                doc.receive(conn_id, data)
-            except ProtocolError as exc:
-                log.info("room %s doc %s conn %s: protocol error: %s", room_id, name, conn_id, exc)
-                await _close(websocket, 1002, str(exc))
-                break
-            except QuotaExceeded as exc:
-                await _close(websocket, 1008, str(exc))
+            refusal = take(data)
+            if refusal is not None:
+                await _close(websocket, *refusal)
                 break
     finally:
+        if stop_reading is not None:
+            stop_reading()
+            registry.metrics.direct_readers.dec()
         if unwatch is not None:
             unwatch()
         outbox.close()
         doc.leave(conn_id)
         registry.release(doc)
+        if closing:
+            await asyncio.gather(*closing, return_exceptions=True)
 
 
 routes: list[BaseRoute] = [WebSocketRoute("/yjs/{room}/{doc:path}", yjs_socket)]

@@ -36,6 +36,12 @@ class DocMetrics:
             "closing socket) and took the ASGI send instead (server/documents/direct.py).",
             registry=registry,
         )
+        self.direct_readers = Gauge(
+            "classroom_doc_direct_readers",
+            "Document sockets whose frames are handed over from the ASGI server's data "
+            "callback rather than by an ASGI receive each (server/documents/direct.py).",
+            registry=registry,
+        )
         self.fanout = Histogram(
             "classroom_doc_fanout_seconds",
             "From receiving a frame to handing it to each recipient's socket.",

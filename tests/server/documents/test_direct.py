@@ -15,7 +15,8 @@ from pathlib import Path
 import pycrdt
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.frames import Frame
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from rooms.sync import MessageType, SyncType, step1_frame, update_frame
 from rooms.varint import Reader
@@ -100,6 +101,7 @@ async def test_the_installed_uvicorn_takes_the_direct_path(
         boxes = outboxes(server, live_lesson)
         assert len(boxes) == 2
         assert all(box.writes_directly for box in boxes)
+        assert server.state.docs.metrics.direct_readers._value.get() == 2
 
         with teacher_doc.new_transaction():
             text.insert(0, "print('direct')")
@@ -154,3 +156,71 @@ async def test_a_reader_that_stalls_gets_every_update_in_order(tmp_path: Path) -
                     seen.apply_update(payload)
             assert got == sent
             assert str(seen.get("text", type=pycrdt.Text)) == str(text)
+
+
+def typed_updates(count: int) -> list[bytes]:
+    """``count`` update frames of one client typing a character each."""
+    doc: pycrdt.Doc[object] = pycrdt.Doc()
+    text = doc.get("text", type=pycrdt.Text)
+    frames = []
+    for i in range(count):
+        state = doc.get_state()
+        text.insert(len(text), chr(ord("a") + i % 26))
+        frames.append(update_frame(doc.get_update(state)))
+    return frames
+
+
+async def test_frames_sent_before_the_socket_is_ready_keep_their_order(
+    server: LiveServer, live_lesson: Lesson
+) -> None:
+    """The writer sends 60 updates without waiting for anything: the first arrive while the
+    server still authorizes it and wait in uvicorn's queue, the rest are handed over from the
+    data callback once that queue is empty (rule 4). The watcher gets all 60, in the order
+    they were typed, across the switch from one way in to the other."""
+    metrics = server.state.docs.metrics
+    frames = typed_updates(60)
+    async with doc_socket(server, live_lesson, live_lesson.alice.token) as watcher:
+        await asyncio.wait_for(next_update(watcher), 10)
+        url = f"{server.ws_url}/yjs/{live_lesson.room_id}/demo?token={live_lesson.teacher.token}"
+        async with connect(url, ping_interval=None) as writer:
+            for frame in frames:
+                await writer.send(frame)
+            got = []
+            async with asyncio.timeout(20):
+                while len(got) < len(frames):
+                    got.append(update_frame(await next_update(watcher)))
+            assert got == frames
+            assert metrics.direct_readers._value.get() == 2
+
+
+async def test_frames_behind_a_refused_one_in_the_same_read_are_dropped(
+    server: LiveServer, live_lesson: Lesson
+) -> None:
+    """Alice's client writes a good update, a frame that breaks the protocol and another
+    good update in one TCP write: the first is passed on, her socket closes with 1002, and
+    the third never reaches anybody."""
+    doc_name = f"students/{live_lesson.alice.id}/main.py"
+    first, third, later = typed_updates(3)
+    base = f"{server.ws_url}/yjs/{live_lesson.room_id}/{doc_name}?token="
+    async with (
+        connect(base + live_lesson.teacher.token, ping_interval=None) as watcher,
+        connect(base + live_lesson.alice.token, ping_interval=None) as alice,
+        connect(base + live_lesson.teacher.token, ping_interval=None) as teacher,
+    ):
+        for ws in (watcher, alice, teacher):
+            await ws.send(step1_frame(b"\x00"))
+            await asyncio.wait_for(next_update(ws), 10)
+        wire = b"".join(
+            Frame(Opcode.BINARY, payload).serialize(mask=True)
+            for payload in (first, b"\x07\x00", third)
+        )
+        alice.transport.write(wire)
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                while True:
+                    await alice.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1002
+        await teacher.send(later)
+        async with asyncio.timeout(10):
+            assert update_frame(await next_update(watcher)) == first
+            assert update_frame(await next_update(watcher)) == later
