@@ -20,7 +20,10 @@ Rules this module keeps:
 5. Only changes from local connections and the server's own edits are persisted and
    published; a remote frame was persisted and published by the process that received it.
 6. Awareness passes on only what the table accepted (a newer clock, or a removal): echoes
-   of states we already have stop here, locally and from the bus.
+   of states we already have stop here, locally and from the bus. A frame byte for byte
+   equal to one of the last :data:`ECHO_MEMORY` awareness frames this document sent is such
+   an echo (every entry in it went through the table, whose clocks only grow): it stops
+   before anything is decoded. Each renewal in a room of *n* comes back *n - 1* times.
 7. A connection may only set and remove the awareness client ids it claimed first (or that
    another connection of the same user holds: a reconnecting tab), at most
    ``limits.max_clients`` of them, each state at most ``limits.max_state_bytes``; anything
@@ -55,6 +58,8 @@ from rooms.exceptions import ProtocolError
 from rooms.varint import Reader, write_var_bytes, write_var_string, write_var_uint
 
 EMPTY_UPDATE = b"\x00\x00"
+# Awareness frames a document remembers having sent, to know their echoes (rule 6).
+ECHO_MEMORY = 16
 PERMISSION_DENIED = "permission denied: this document is read-only for you"
 
 
@@ -150,6 +155,7 @@ class DocumentSync:
         self.clock = clock
         self._connections: dict[int, _Connection] = {}
         self._owner: dict[int, int] = {}  # awareness client id -> connection
+        self._sent_awareness: dict[bytes, None] = {}  # rule 6, oldest first
 
     @property
     def connections(self) -> list[int]:
@@ -165,7 +171,7 @@ class DocumentSync:
         out.sends.append((conn, step1_frame(self.doc.get_state())))
         present = self.awareness.present()
         if present:
-            out.sends.append((conn, awareness_frame(encode_awareness(present))))
+            out.sends.append((conn, self._sent(awareness_frame(encode_awareness(present)))))
         return out
 
     def set_writable(self, conn: int, writable: bool) -> None:
@@ -179,6 +185,8 @@ class DocumentSync:
     def receive(self, conn: int, frame: bytes) -> Output:
         """Handle one frame from a local connection. Raises ProtocolError on bad input."""
         state = self._connections[conn]
+        if frame in self._sent_awareness:
+            return Output()  # rule 6: an echo
         reader = Reader(frame)
         kind = reader.var_uint()
         out = Output()
@@ -220,8 +228,7 @@ class DocumentSync:
             state.pending.update((e.client_id, e) for e in accepted)
             out.awareness_due = state.budget.due()
             return
-        forward = _accepted_frame(frame, entries, accepted)
-        assert forward is not None
+        forward = self._sent(_accepted_frame(frame, entries, accepted))
         out.broadcast(self._others(conn), forward)
         out.publish.append(forward)
 
@@ -255,7 +262,7 @@ class DocumentSync:
                     due if out.awareness_due is None else min(due, out.awareness_due)
                 )
                 continue
-            frame = awareness_frame(encode_awareness(state.pending.values()))
+            frame = self._sent(awareness_frame(encode_awareness(state.pending.values())))
             state.pending.clear()
             out.broadcast(self._others(conn), frame)
             out.publish.append(frame)
@@ -302,7 +309,7 @@ class DocumentSync:
             entries = decode_awareness(reader.var_bytes())
             forward = _accepted_frame(frame, entries, self.awareness.apply(entries))
             if forward is not None:
-                out.broadcast(self._connections, forward)
+                out.broadcast(self._connections, self._sent(forward))
         elif kind == MessageType.QUERY_AWARENESS:
             # Another process resynced after an outage and may have missed our presence (it
             # can subscribe after our own resync published it): announce it again.
@@ -324,7 +331,7 @@ class DocumentSync:
             del self._owner[cid]
         removals = self.awareness.remove(owned)
         if removals:
-            frame = awareness_frame(encode_awareness(removals))
+            frame = self._sent(awareness_frame(encode_awareness(removals)))
             out.broadcast(self._connections, frame)
             out.publish.append(frame)
         return out
@@ -396,6 +403,15 @@ class DocumentSync:
     def resync_frame(self) -> bytes:
         """The whole document as one update frame; applying it anywhere is idempotent."""
         return update_frame(self.doc.get_update())
+
+    def _sent(self, frame: bytes | None) -> bytes:
+        """Remember an awareness frame we send, to know its echoes (rule 6)."""
+        assert frame is not None
+        remembered = self._sent_awareness
+        remembered[frame] = None
+        if len(remembered) > ECHO_MEMORY:
+            del remembered[next(iter(remembered))]
+        return frame
 
     def _others(self, conn: int) -> list[int]:
         return [other for other in self._connections if other != conn]

@@ -13,6 +13,7 @@ import pytest
 from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
 from rooms.sync import (
+    ECHO_MEMORY,
     DocumentSync,
     MessageType,
     awareness_frame,
@@ -220,3 +221,37 @@ def test_a_renewal_in_a_room_of_echoing_clients_costs_n_minus_1_frames() -> None
 
 
 # -- events the server raises itself: an edit, a resync ------------------------------------
+
+
+def test_an_exact_echo_of_a_sent_frame_stops_before_it_is_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule 6's memory: the frames a document sent (forwarded, greeting, removal, flushed,
+    from the bus) are recognized byte for byte when clients send them back; once forgotten,
+    an echo is still an echo, only found by reading the table."""
+    server = DocumentSync()
+    for conn in (1, 2, 3):
+        server.connect(conn, writable=True)
+    state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
+    server.receive(1, state)
+    [(_, greeting)] = [s for s in server.connect(4, writable=True).sends if s[1][0] == 1]
+    remote = awareness_frame(encode_awareness([AwarenessEntry(8, 3, '{"b":2}')]))
+    server.receive_remote(remote)
+    read: list[bytes] = []
+    real = server.awareness.only_echoes
+    monkeypatch.setattr(server.awareness, "only_echoes", lambda p: read.append(p) or real(p))
+    for conn, echo in ((2, state), (3, state), (4, greeting), (2, remote)):
+        out = server.receive(conn, echo)
+        assert out.sends == [] and out.publish == [] and out.awareness_due is None
+    assert read == []
+
+    # ECHO_MEMORY later frames push the first out: its echo is read, and still stops.
+    for clock in range(2, 2 + ECHO_MEMORY):
+        news = awareness_frame(encode_awareness([AwarenessEntry(5, clock, '{"a":1}')]))
+        assert server.receive(1, news).sends
+    read.clear()
+    assert server.receive(2, state).sends == []
+    assert read == [state[2:]]
+    # A frame equal to none sent, with news in it, is passed on.
+    newer = awareness_frame(encode_awareness([AwarenessEntry(5, 99, '{"a":2}')]))
+    assert sorted(conn for conn, _ in server.receive(1, newer).sends) == [2, 3, 4]
