@@ -63,7 +63,7 @@ def cells(row: Row) -> list[str]:
         f"{r['deliveriesPerSecond']:,.0f}",
         f"{r['expectedPerSecond']:,.0f}",
         str(r["lost"]),
-        "-" if row.cpu_percent is None else f"{row.cpu_percent:.0f}",
+        "-" if row.cpu_percent is None else f"{row.cpu_percent:.1f}",
         f"{row.rss_peak_mib:.0f}",
         f"{r['loadgen']['cpuPercent']:.0f}",
         f"{r['loadgen']['eventLoopDelayP99Ms']:.1f}",
