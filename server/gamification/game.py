@@ -158,8 +158,8 @@ class Gamification:
         change = apply(None if row is None else ledger.to_pure(row), graded)
         rank = None
         if change.first_pass and run.window and run.room_id and run.window.contains(at):
-            # First, before the other reads: the shared order places a solver when asked, so
-            # two processes racing on one exercise are ordered as soon as possible.
+            # First, before the other reads: the shared order places a solver when asked, in
+            # the order asked, so the pass graded first is placed first.
             rank = await self._solver_rank(s, run, run.room_id)
         streak_row = (
             await s.exec(
@@ -231,13 +231,13 @@ class Gamification:
         return _Applied(change, awarded, unlocked, streak.streak.current, total, name)
 
     async def _solver_rank(self, s: AsyncSession, run: GradedRun, room_id: int) -> int:
-        at = run.submitted_at
         try:
-            return await self._board.solver_rank(room_id, run.exercise_id, run.user_id, at)
+            return await self._board.solver_rank(room_id, run.exercise_id, run.user_id)
         except Exception:
             # Without the shared order (Redis down) count earlier first passes in the ledger:
             # right unless two processes race within the same moment.
             log.warning("room %s: no solver order, using the ledger", room_id, exc_info=True)
+        at = run.submitted_at
         return await ledger.first_passes_before(s, room_id, run.exercise_id, run.user_id, at) + 1
 
     def _messages(self, run: GradedRun, applied: _Applied) -> list[Outgoing]:

@@ -5,9 +5,14 @@ Both keep one score per student per board, encoded by :func:`rooms.leaderboard.e
 In Redis an award is one Lua script (read, add, re-encode, rank): two processes awarding at
 once cannot lose an update or disagree on the order.
 
-Besides boards, the store keeps the order in which students first solved a live exercise in
-a room (``solver_rank``), which is what "fastest solver" and the rank bonus need: a counter
-in the database would race between processes, a ``ZADD NX`` does not.
+Besides boards, the store keeps the order in which students' first passes of a live exercise
+in a room were placed (``solver_rank``), which is what "fastest solver" and the rank bonus
+need. A place is handed out once and never moves: the first pass to be graded is first, and
+one graded later is behind it even if it was submitted a moment earlier (its place was not
+known yet when the other's was announced). Ordering by submission time instead let two
+gradings racing in two processes each see itself first, and both students became "fastest".
+In Redis the place is one Lua script (look up, else take the next place), so two processes
+cannot hand out the same place; a counter in the database would race between them.
 
 Weekly boards expire ``weekly_retention`` after their week ends; room boards stay.
 """
@@ -44,10 +49,9 @@ class LeaderboardStore(Protocol):
 
     async def entry(self, board: BoardId, user_id: int) -> Entry | None: ...
 
-    async def solver_rank(self, room_id: int, exercise_id: str, user_id: int, at: datetime) -> int:
-        """1 for the first student to solve ``exercise_id`` in ``room_id``, 2 for the next...
-
-        Idempotent: asking again for the same student returns the same place."""
+    async def solver_rank(self, room_id: int, exercise_id: str, user_id: int) -> int:
+        """1 for the first student whose pass of ``exercise_id`` in ``room_id`` is placed, 2
+        for the next... Each place goes to one student; asking again returns the same one."""
 
     async def clear(self, board: BoardId) -> None: ...
 
@@ -72,7 +76,7 @@ class InMemoryLeaderboard:
     ) -> None:
         self._boards: dict[str, dict[int, float]] = {}
         self._expires: dict[str, datetime] = {}
-        self._solvers: dict[tuple[int, str], dict[int, datetime]] = {}
+        self._solvers: dict[tuple[int, str], dict[int, int]] = {}
         self._retention = retention
         self._clock = clock
 
@@ -107,10 +111,9 @@ class InMemoryLeaderboard:
         points, reached = decode(score)
         return Entry(_rank(scores.values(), score), user_id, points, reached)
 
-    async def solver_rank(self, room_id: int, exercise_id: str, user_id: int, at: datetime) -> int:
+    async def solver_rank(self, room_id: int, exercise_id: str, user_id: int) -> int:
         solvers = self._solvers.setdefault((room_id, exercise_id), {})
-        mine = solvers.setdefault(user_id, at)
-        return 1 + sum(1 for t in solvers.values() if t < mine)
+        return solvers.setdefault(user_id, len(solvers) + 1)
 
     async def clear(self, board: BoardId) -> None:
         self._boards.pop(board.key, None)
@@ -126,11 +129,6 @@ def _rank(scores: Any, score: float) -> int:
 def _standing(user_id: int, score: float) -> Standing:
     points, reached = decode(score)
     return Standing(user_id, points, reached)
-
-
-def solver_score(at: datetime) -> float:
-    """Seconds since the board epoch, to the millisecond: the order of first solves."""
-    return round((at - EPOCH).total_seconds(), 3)
 
 
 # KEYS[1] board; ARGV: user, amount, seconds since epoch, expire-at (0: never), max points.
@@ -156,12 +154,15 @@ local rank = redis.call('ZCOUNT', KEYS[1], '(' .. score, '+inf') + 1
 return {points, rank, previous}
 """
 
-# KEYS[1] solvers of one exercise in one room; ARGV: user, score, ttl seconds.
+# KEYS[1] solvers of one exercise in one room, scored by place; ARGV: user, ttl seconds.
 _SOLVE = """
-redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
 local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])
-return redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. mine) + 1
+if not mine then
+  mine = redis.call('ZCARD', KEYS[1]) + 1
+  redis.call('ZADD', KEYS[1], mine, ARGV[1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return tonumber(mine)
 """
 
 
@@ -222,11 +223,10 @@ class RedisLeaderboard:
         points, reached = decode(float(score))
         return Entry(int(higher) + 1, user_id, points, reached)
 
-    async def solver_rank(self, room_id: int, exercise_id: str, user_id: int, at: datetime) -> int:
+    async def solver_rank(self, room_id: int, exercise_id: str, user_id: int) -> int:
         key = f"{self._prefix}solvers:{room_id}:{exercise_id}"
         ttl = int(SOLVERS_TTL.total_seconds())
-        rank = await self._solve(keys=[key], args=[user_id, solver_score(at), ttl])
-        return int(rank)
+        return int(await self._solve(keys=[key], args=[user_id, ttl]))
 
     async def clear(self, board: BoardId) -> None:
         await self._redis.delete(self._key(board))
