@@ -224,7 +224,9 @@ class RedisLeaderboard:
         return Entry(int(higher) + 1, user_id, points, reached)
 
     async def solver_rank(self, room_id: int, exercise_id: str, user_id: int) -> int:
-        key = f"{self._prefix}solvers:{room_id}:{exercise_id}"
+        # Not the "solvers:" sets of before (scored by time): processes of both versions
+        # during a rolling restart each keep their own order rather than misread the other.
+        key = f"{self._prefix}places:{room_id}:{exercise_id}"
         ttl = int(SOLVERS_TTL.total_seconds())
         return int(await self._solve(keys=[key], args=[user_id, ttl]))
 
