@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +21,6 @@ from tests.support.events import EventClient
 
 DATABASES = ("postgres",)
 A, B = "schoolA:", "schoolB:"
-
-
-@pytest.fixture
-def redis_server() -> Iterator[PrivateRedis]:
-    require("redis")
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture
@@ -87,15 +78,15 @@ def output_of(client: EventClient) -> str:
 
 
 async def test_two_prefixes_share_one_redis_without_crosstalk(
-    database_url: str, redis_server: PrivateRedis, yjs: YjsHarness, tmp_path: Path
+    database_url: str, private_redis: PrivateRedis, yjs: YjsHarness, tmp_path: Path
 ) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    env_a = server_env(tmp_path / "a", database_url, redis_url=redis_server.url, redis_prefix=A)
+    env_a = server_env(tmp_path / "a", database_url, redis_url=private_redis.url, redis_prefix=A)
     url_b = f"sqlite:///{tmp_path / 'b' / 'classroom.db'}"
-    env_b = server_env(tmp_path / "b", url_b, redis_url=redis_server.url, redis_prefix=B)
+    env_b = server_env(tmp_path / "b", url_b, redis_url=private_redis.url, redis_prefix=B)
     a1, a2, b1 = ServerProcess(env_a), ServerProcess(env_a), ServerProcess(env_b)
-    watcher = Watcher(redis_server.url)
+    watcher = Watcher(private_redis.url)
     await watcher.start()
     await a1.start()  # one migrates the shared database first
     await asyncio.gather(a2.start(), b1.start())

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from server.bus.redis import RedisBus
 from tests.conftest import free_port
 from tests.server.processes import PrivateRedis
-from tests.services import REDIS_URL, require, required
+from tests.services import REDIS_URL, require
 
 pytestmark = pytest.mark.redis
 
@@ -63,19 +62,6 @@ async def test_many_messages_go_out_in_order_on_their_channels(
     assert await next_message(b) == b"x"
     await one.publish(first, b"4")  # a single publication after the batch comes after it
     assert await next_message(a) == b"4"
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    require("redis")
-    if shutil.which("redis-server") is None:
-        if "redis" in required():
-            pytest.fail("redis is required but the redis-server binary is not on PATH")
-        pytest.skip("redis-server binary not on PATH")
-    redis = PrivateRedis()
-    redis.start()
-    yield redis
-    redis.kill()
 
 
 async def test_outage_degrades_then_resubscribes_and_calls_back(

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,21 +23,10 @@ DATABASES = ("sqlite", "postgres")
 
 
 @pytest.fixture
-def redis() -> Iterator[PrivateRedis]:
-    require("redis")
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server binary not on PATH")
-    private = PrivateRedis()
-    private.start()
-    yield private
-    private.kill()
-
-
-@pytest.fixture
 async def pair(
-    tmp_path: Path, database_url: str, redis: PrivateRedis
+    tmp_path: Path, database_url: str, private_redis: PrivateRedis
 ) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    env = server_env(tmp_path, database_url, redis_url=redis.url)
+    env = server_env(tmp_path, database_url, redis_url=private_redis.url)
     one, two = ServerProcess(env), ServerProcess(env)
     await one.start()  # one at a time: each migrates the shared database on start
     await two.start()
