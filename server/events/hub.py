@@ -4,8 +4,12 @@ Design note. An event is delivered to the local sockets of its audience at once,
 published on the bus channel ``room:{id}`` with this process's id; every other process
 delivers it to *its* local sockets and ignores its own messages. So an event reaches
 everyone in the room whatever process they are on, and with Redis down a process still
-serves its own clients. Commands are checked by :func:`rooms.events.parse_command` and handed
-to the handler registered for their type; a handler raises ``EventError`` to refuse.
+serves its own clients. What other processes published while the bus was away never comes:
+when it is back, every local socket gets a fresh ``room.snapshot`` (what a client joining
+then would get: the lesson, the demo, the boards, hands, runs), with the events that arrive
+while it is being read held behind it, as on a join. Commands are checked by
+:func:`rooms.events.parse_command` and handed to the handler registered for their type; a
+handler raises ``EventError`` to refuse.
 """
 
 from __future__ import annotations
@@ -51,6 +55,14 @@ class RoomConnection:
     # Events that arrive before the snapshot is sent wait here, so the snapshot comes first.
     _held: list[dict[str, Any]] | None = field(default_factory=list)
 
+    def hold(self) -> bool:
+        """Hold events from now until :meth:`open_with` sends a new snapshot first; False
+        when a snapshot is on its way already (or the socket is closing)."""
+        if self._held is not None or self.overflowed:
+            return False
+        self._held = []
+        return True
+
     @property
     def is_staff(self) -> bool:
         return self.role in ("instructor", "assistant")
@@ -63,10 +75,12 @@ class RoomConnection:
             return
         self._put(event)
 
-    def open_with(self, snapshot: dict[str, Any]) -> None:
-        """Send ``snapshot`` first, then every event held since the connection joined."""
+    def open_with(self, snapshot: dict[str, Any] | None) -> None:
+        """Send ``snapshot`` first (None: none after all), then every event held since the
+        connection joined or :meth:`hold` was called."""
         held, self._held = self._held or [], None
-        self._put(snapshot)
+        if snapshot is not None:
+            self._put(snapshot)
         for event in held:
             self._put(event)
 
@@ -91,8 +105,11 @@ class RoomConnection:
 
 
 class RoomHub:
-    def __init__(self, bus: Bus, presence: LocalPresence, metrics: Metrics) -> None:
+    def __init__(
+        self, bus: Bus, presence: LocalPresence, metrics: Metrics, *, origin: str = PROCESS_ID
+    ) -> None:
         self.bus = bus
+        self.origin = origin  # what this process's messages on the bus are known by
         self.presence = presence
         self.metrics = metrics
         self._rooms: dict[int, set[RoomConnection]] = defaultdict(set)
@@ -201,7 +218,12 @@ class RoomHub:
     ) -> None:
         """Deliver ``event`` to ``audience`` in every process."""
         self.deliver(room_id, audience, event, exclude=exclude)
-        envelope = {"origin": PROCESS_ID, "kind": "event", "to": audience.to_dict(), "event": event}
+        envelope = {
+            "origin": self.origin,
+            "kind": "event",
+            "to": audience.to_dict(),
+            "event": event,
+        }
         await self._publish(room_id, envelope)
 
     async def publish_all(self, room_id: int, outgoing: Iterable[Outgoing]) -> None:
@@ -216,7 +238,7 @@ class RoomHub:
         handler = self._remote.get(kind)
         if handler is not None:
             await handler(room_id, payload)
-        await self._publish(room_id, {"origin": PROCESS_ID, "kind": kind, "payload": payload})
+        await self._publish(room_id, {"origin": self.origin, "kind": kind, "payload": payload})
 
     async def _publish(self, room_id: int, envelope: dict[str, Any]) -> None:
         try:
@@ -240,7 +262,7 @@ class RoomHub:
         async for raw in subscription:
             try:
                 envelope = json.loads(raw)
-                if envelope.get("origin") == PROCESS_ID:
+                if envelope.get("origin") == self.origin:
                     continue
                 kind = envelope.get("kind")
                 if kind == "event":
@@ -280,7 +302,23 @@ class RoomHub:
                 event[key] = None
         return event
 
+    async def resync(self) -> None:
+        """The bus is back after an outage: a fresh snapshot for every local socket."""
+        # A socket still waiting for its first snapshot gets that one, read from the store now.
+        conns = [c for local in list(self._rooms.values()) for c in list(local) if c.hold()]
+        for i, conn in enumerate(conns):
+            try:
+                snapshot = await self.snapshot(conn)
+            except BaseException:
+                for rest in conns[i:]:
+                    rest.open_with(None)  # what was held still goes out
+                raise
+            conn.open_with(snapshot)
+        if conns:
+            log.info("bus back: %d room sockets sent a fresh snapshot", len(conns))
+
     async def start(self) -> None:
+        self.bus.on_reconnect(self.resync)
         await self.presence.start()
 
     async def close(self) -> None:

@@ -1,0 +1,82 @@
+"""Two RoomHubs (two processes) on a real Redis that goes away and comes back: what one
+published while the bus was away reaches the other's sockets as a fresh snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from rooms.events import ROOM_AUDIENCE
+from server.bus.redis import RedisBus
+from server.events.hub import RoomConnection, RoomHub
+from server.events.presence import LocalPresence
+from server.metrics import Metrics
+from tests.server.processes import PrivateRedis
+
+pytestmark = pytest.mark.redis
+
+ROOM = 7
+
+
+async def next_event(conn: RoomConnection) -> dict[str, Any]:
+    event = await asyncio.wait_for(conn.outbox.get(), 10)
+    assert event is not None
+    return event
+
+
+async def test_events_missed_in_an_outage_come_back_as_a_snapshot(
+    private_redis: PrivateRedis,
+) -> None:
+    # The state both processes read their snapshots from (the database, in the server).
+    shared = {"step": 1}
+
+    async def demo(conn: RoomConnection) -> dict[str, int]:
+        return dict(shared)
+
+    buses = [RedisBus(private_redis.url, backoff_initial=0.05, backoff_max=0.2) for _ in "ab"]
+    # Two processes: each knows its own messages on the bus by its origin.
+    hubs = [
+        RoomHub(bus, LocalPresence(), Metrics(), origin=f"process-{i}")
+        for i, bus in enumerate(buses)
+    ]
+    for bus, hub in zip(buses, hubs, strict=True):
+        hub.snapshot_part("demo", demo)
+        await bus.start()
+        await hub.start()
+    here, there = hubs
+    try:
+        teacher = RoomConnection(room_id=ROOM, user_id=1, name="T", role="instructor")
+        student = RoomConnection(room_id=ROOM, user_id=2, name="S", role="student")
+        await here.join(teacher)
+        teacher.open_with(await here.snapshot(teacher))
+        await there.join(student)
+        student.open_with(await there.snapshot(student))
+        assert (await next_event(student))["demo"] == {"step": 1}
+        await here.publish(ROOM, ROOM_AUDIENCE, {"type": "demo.step", "step": 1})
+        assert (await next_event(student))["type"] == "demo.step"
+
+        private_redis.kill()
+        await asyncio.wait_for(buses[1].wait_for_health(False), 10)
+        shared["step"] = 2
+        await here.publish(ROOM, ROOM_AUDIENCE, {"type": "demo.step", "step": 2})  # lost
+        assert student.outbox.empty()
+
+        private_redis.start()
+        snapshot = await next_event(student)
+        assert snapshot["type"] == "room.snapshot"
+        assert snapshot["demo"] == {"step": 2}
+        assert snapshot["you"]["id"] == 2
+        # And the bus carries events again, after the snapshot.
+        await asyncio.wait_for(buses[0].wait_for_health(True), 10)
+        shared["step"] = 3
+        await here.publish(ROOM, ROOM_AUDIENCE, {"type": "demo.step", "step": 3})
+        event = await next_event(student)
+        while event["type"] == "room.snapshot":  # ours again, if our bus came back second
+            event = await next_event(student)
+        assert event == {"type": "demo.step", "step": 3}
+    finally:
+        for hub, bus in zip(hubs, buses, strict=True):
+            await hub.close()
+            await bus.close()
