@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,23 +12,10 @@ import pytest
 from tests.conftest import Lesson
 from tests.node.harness import YjsHarness
 from tests.server.processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
-from tests.services import require, required
+from tests.services import require
 
 DATABASES = ("sqlite", "postgres")
 pytestmark = [pytest.mark.node, pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-def redis() -> Iterator[PrivateRedis]:
-    require("redis")
-    if shutil.which("redis-server") is None:
-        if "redis" in required():
-            pytest.fail("redis is required but the redis-server binary is not on PATH")
-        pytest.skip("redis-server binary not on PATH")
-    private = PrivateRedis()
-    private.start()
-    yield private
-    private.kill()
 
 
 @pytest.fixture
@@ -41,9 +27,9 @@ async def yjs() -> AsyncIterator[YjsHarness]:
 
 @pytest.fixture
 async def pair(
-    tmp_path: Path, database_url: str, redis: PrivateRedis
+    tmp_path: Path, database_url: str, private_redis: PrivateRedis
 ) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    env = server_env(tmp_path, database_url, redis_url=redis.url)
+    env = server_env(tmp_path, database_url, redis_url=private_redis.url)
     one, two = ServerProcess(env), ServerProcess(env)
     await one.start()
     await two.start()
@@ -100,7 +86,7 @@ async def test_two_processes_serve_one_room_and_converge(
 async def test_redis_away_degrades_to_local_then_resyncs(
     database_url: str,
     pair: tuple[ServerProcess, ServerProcess],
-    redis: PrivateRedis,
+    private_redis: PrivateRedis,
     yjs: YjsHarness,
 ) -> None:
     one, two = pair
@@ -111,7 +97,7 @@ async def test_redis_away_degrades_to_local_then_resyncs(
     assert await ready_status(one) == 200
 
     marks = len(one.log), len(two.log)
-    redis.kill()
+    private_redis.kill()
     await asyncio.wait_for(one.wait_log("unreachable", marks[0]), 20)
     await asyncio.wait_for(two.wait_log("unreachable", marks[1]), 20)
     assert await ready_status(one) == 503
@@ -124,7 +110,7 @@ async def test_redis_away_degrades_to_local_then_resyncs(
     await yjs.call("set_awareness", client="alice", state={"user": {"name": "Alice"}})
 
     marks = len(one.log), len(two.log)
-    redis.start()
+    private_redis.start()
     await asyncio.wait_for(one.wait_log("resynced", marks[0]), 30)
     await asyncio.wait_for(two.wait_log("resynced", marks[1]), 30)
     both = ["during outage\n", "alice alone\n"]
