@@ -20,10 +20,10 @@ Rules this module keeps:
 5. Only changes from local connections and the server's own edits are persisted and
    published; a remote frame was persisted and published by the process that received it.
 6. Awareness passes on only what the table accepted (a newer clock, or a removal): echoes
-   of states we already have stop here, locally and from the bus. A frame byte for byte
-   equal to one of the last :data:`ECHO_MEMORY` awareness frames this document sent is such
-   an echo (every entry in it went through the table, whose clocks only grow): it stops
-   before anything is decoded. Each renewal in a room of *n* comes back *n - 1* times.
+   of states we already have stop here, locally and from the bus. A frame equal to one of
+   the last :data:`ECHO_MEMORY` awareness frames this document sent (each of at most
+   :data:`ECHO_MAX_BYTES`) is one (its entries went through the table, whose clocks only
+   grow): it stops undecoded. Each renewal in a room of *n* comes back *n - 1* times.
 7. A connection may only set and remove the awareness client ids it claimed first (or that
    another connection of the same user holds: a reconnecting tab), at most
    ``limits.max_clients`` of them, each state at most ``limits.max_state_bytes``; anything
@@ -58,8 +58,9 @@ from rooms.exceptions import ProtocolError
 from rooms.varint import Reader, write_var_bytes, write_var_string, write_var_uint
 
 EMPTY_UPDATE = b"\x00\x00"
-# Awareness frames a document remembers having sent, to know their echoes (rule 6).
+# Awareness frames a document remembers sending, and the largest (rule 6).
 ECHO_MEMORY = 16
+ECHO_MAX_BYTES = 4096
 PERMISSION_DENIED = "permission denied: this document is read-only for you"
 
 
@@ -185,7 +186,7 @@ class DocumentSync:
     def receive(self, conn: int, frame: bytes) -> Output:
         """Handle one frame from a local connection. Raises ProtocolError on bad input."""
         state = self._connections[conn]
-        if frame in self._sent_awareness:
+        if frame[:1] == b"\x01" and frame in self._sent_awareness:  # MessageType.AWARENESS
             return Output()  # rule 6: an echo
         reader = Reader(frame)
         kind = reader.var_uint()
@@ -407,6 +408,8 @@ class DocumentSync:
     def _sent(self, frame: bytes | None) -> bytes:
         """Remember an awareness frame we send, to know its echoes (rule 6)."""
         assert frame is not None
+        if len(frame) > ECHO_MAX_BYTES:  # a big room's greeting: the table's check is enough
+            return frame
         remembered = self._sent_awareness
         remembered[frame] = None
         if len(remembered) > ECHO_MEMORY:

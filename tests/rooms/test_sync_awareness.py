@@ -13,6 +13,7 @@ import pytest
 from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
 from rooms.sync import (
+    ECHO_MAX_BYTES,
     ECHO_MEMORY,
     DocumentSync,
     MessageType,
@@ -255,3 +256,21 @@ def test_an_exact_echo_of_a_sent_frame_stops_before_it_is_decoded(
     # A frame equal to none sent, with news in it, is passed on.
     newer = awareness_frame(encode_awareness([AwarenessEntry(5, 99, '{"a":2}')]))
     assert sorted(conn for conn, _ in server.receive(1, newer).sends) == [2, 3, 4]
+
+
+def test_a_big_greeting_is_not_remembered_and_its_echo_still_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memory keeps frames of at most ECHO_MAX_BYTES: the greeting of a room full of big
+    states is not kept (a room's memory stays small), and its echo stops at the table."""
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    big = [AwarenessEntry(c, 1, json.dumps({"name": "x" * 1500})) for c in (5, 6, 7)]
+    server.receive(1, awareness_frame(encode_awareness(big)))
+    [(_, greeting)] = [s for s in server.connect(2, writable=True).sends if s[1][0] == 1]
+    assert len(greeting) > ECHO_MAX_BYTES
+    read: list[bytes] = []
+    real = server.awareness.only_echoes
+    monkeypatch.setattr(server.awareness, "only_echoes", lambda p: read.append(p) or real(p))
+    assert server.receive(2, greeting).sends == []
+    assert len(read) == 1
