@@ -25,7 +25,7 @@ from classroom_metrics import Recorder
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from rooms.sync import EMPTY_UPDATE, MessageType, SyncType, step1_frame, step2_frame, update_frame
+from rooms.frames import EMPTY_UPDATE, MessageType, SyncType, step1_frame, step2_frame, update_frame
 from rooms.varint import Reader
 
 OPEN_TIMEOUT = 60.0

@@ -40,7 +40,6 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 import pycrdt
@@ -55,46 +54,21 @@ from rooms.awareness import (
     encode_awareness,
 )
 from rooms.exceptions import ProtocolError
-from rooms.varint import Reader, write_var_bytes, write_var_string, write_var_uint
+from rooms.frames import (
+    EMPTY_UPDATE,
+    MessageType,
+    SyncType,
+    awareness_frame,
+    permission_denied_frame,
+    step1_frame,
+    step2_frame,
+    update_frame,
+)
+from rooms.varint import Reader
 
-EMPTY_UPDATE = b"\x00\x00"
 # Awareness frames a document remembers sending, and the largest (rule 6).
 ECHO_MEMORY = 16
 ECHO_MAX_BYTES = 4096
-PERMISSION_DENIED = "permission denied: this document is read-only for you"
-
-
-class MessageType(IntEnum):
-    SYNC = 0
-    AWARENESS = 1
-    AUTH = 2
-    QUERY_AWARENESS = 3
-
-
-class SyncType(IntEnum):
-    STEP1 = 0
-    STEP2 = 1
-    UPDATE = 2
-
-
-def update_frame(update: bytes) -> bytes:
-    return bytes((MessageType.SYNC, SyncType.UPDATE)) + write_var_bytes(update)
-
-
-def step1_frame(state_vector: bytes) -> bytes:
-    return bytes((MessageType.SYNC, SyncType.STEP1)) + write_var_bytes(state_vector)
-
-
-def step2_frame(update: bytes) -> bytes:
-    return bytes((MessageType.SYNC, SyncType.STEP2)) + write_var_bytes(update)
-
-
-def awareness_frame(payload: bytes) -> bytes:
-    return write_var_uint(MessageType.AWARENESS) + write_var_bytes(payload)
-
-
-def permission_denied_frame(reason: str = PERMISSION_DENIED) -> bytes:
-    return write_var_uint(MessageType.AUTH) + b"\x00" + write_var_string(reason)
 
 
 @dataclass

@@ -12,14 +12,8 @@ from hypothesis import strategies as st
 
 from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
-from rooms.sync import (
-    DocumentSync,
-    MessageType,
-    Output,
-    awareness_frame,
-    permission_denied_frame,
-    update_frame,
-)
+from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
+from rooms.sync import DocumentSync, Output
 
 
 class Client:

@@ -12,13 +12,8 @@ import pytest
 
 from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
-from rooms.sync import (
-    ECHO_MAX_BYTES,
-    ECHO_MEMORY,
-    DocumentSync,
-    MessageType,
-    awareness_frame,
-)
+from rooms.frames import MessageType, awareness_frame
+from rooms.sync import ECHO_MAX_BYTES, ECHO_MEMORY, DocumentSync
 from tests.rooms.test_sync import Link, _awareness_of
 
 

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from rooms.awareness import AwarenessEntry, Reader, decode_awareness, encode_awareness
-from rooms.sync import MessageType, awareness_frame
+from rooms.frames import MessageType, awareness_frame
 from tests.conftest import Lesson, LiveServer
 from tests.node.harness import YjsHarness
 from tests.services import require

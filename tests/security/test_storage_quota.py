@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from rooms.sync import update_frame
+from rooms.frames import update_frame
 from tests.conftest import LiveServer, make_lesson, make_settings, serve_in_thread
 
 DATABASES = ("sqlite",)

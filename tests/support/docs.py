@@ -8,7 +8,7 @@ import asyncio
 import pycrdt
 from websockets.asyncio.client import connect
 
-from rooms.sync import MessageType, SyncType, step1_frame
+from rooms.frames import MessageType, SyncType, step1_frame
 from rooms.varint import Reader
 
 

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
-from rooms.sync import MessageType, SyncType, step1_frame, update_frame
+from rooms.frames import MessageType, SyncType, step1_frame, update_frame
 from rooms.varint import Reader
 from server.documents.direct import wire_frame
 from server.documents.outbox import SocketOutbox

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from rooms.sync import MessageType, SyncType, update_frame
+from rooms.frames import MessageType, SyncType, update_frame
 from server.settings import Settings
 from tests.conftest import Lesson, LiveServer, make_settings
 

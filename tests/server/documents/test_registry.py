@@ -11,7 +11,7 @@ import pycrdt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from rooms.sync import update_frame
+from rooms.frames import update_frame
 from server.bus.memory import InMemoryBus
 from server.documents.metrics import DocMetrics
 from server.documents.registry import (
