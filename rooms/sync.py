@@ -11,7 +11,11 @@ Rules this module keeps:
 
 1. Fan-out forwards the bytes it received: one ``bytes`` object goes to every recipient.
    A client's step2 is re-framed once as an update, since step2 also means "you are synced".
-2. Nothing is sent back to the connection a change came from.
+2. Nothing is sent back to the connection a change came from, except awareness: what the
+   table accepted from a connection goes to it too, as the y-websocket server sends it. The
+   stock provider takes it as a sign of life (it closes a socket that heard nothing for 30 s,
+   so a client alone in a document would reconnect every 33 s) and ignores its own entries
+   at a clock it already has, so it sends no echo of them.
 3. A read-only connection's step2/update frames are dropped. The first dropped frame that
    carries a change is answered with one auth/permission-denied frame; later ones are
    dropped silently so a misbehaving editor cannot make the server chatty.
@@ -204,7 +208,7 @@ class DocumentSync:
             out.awareness_due = state.budget.due()
             return
         forward = self._sent(_accepted_frame(frame, entries, accepted))
-        out.broadcast(self._others(conn), forward)
+        out.broadcast(self._connections, forward)  # the sender too (rule 2)
         out.publish.append(forward)
 
     def _may_set(self, conn: int, state: _Connection, entry: AwarenessEntry) -> bool:
@@ -228,7 +232,7 @@ class DocumentSync:
         """Pass on the coalesced awareness states whose connection has budget again."""
         out = Output()
         now = self.clock()
-        for conn, state in self._connections.items():
+        for state in self._connections.values():
             if not state.pending or state.budget is None:
                 continue
             if not state.budget.take(now):
@@ -239,7 +243,7 @@ class DocumentSync:
                 continue
             frame = self._sent(awareness_frame(encode_awareness(state.pending.values())))
             state.pending.clear()
-            out.broadcast(self._others(conn), frame)
+            out.broadcast(self._connections, frame)
             out.publish.append(frame)
         return out
 

@@ -19,7 +19,10 @@
 //   wait_synced {client, closes?, timeout_ms?}   -> {closes, syncs, at}  connected and synced after at
 //              least `closes` closes (every close {code, reason, at} and sync time of the
 //              client's life is kept: Date.now() milliseconds)
-//   info       {client}                          -> {connected, synced, denied: [...], closes}
+//   info       {client}                          -> {connected, synced, denied: [...], closes, heard_at}
+//              heard_at: when the provider last received a message (its own liveness clock:
+//              it closes a socket that heard nothing for 30 s), Date.now() milliseconds
+//   wait_heard {client, after, timeout_ms?}      -> {heard_at}  once a message came after `after`
 //   wait_denied {client, timeout_ms?}            -> {denied}  once a permission-denied arrived
 //   kill_socket {client}                         -> {}  drop the TCP connection, say nothing
 //   destroy    {client}                          -> {}
@@ -211,7 +214,17 @@ const commands = {
   },
   info ({ client: name }) {
     const { provider, denied, closes } = get(name)
-    return { connected: provider.wsconnected, synced: provider.synced, denied, closes }
+    const heardAt = provider.wsLastMessageReceived
+    return { connected: provider.wsconnected, synced: provider.synced, denied, closes, heard_at: heardAt }
+  },
+  async wait_heard ({ client: name, after, timeout_ms: timeoutMs }) {
+    const { provider } = get(name)
+    const deadline = Date.now() + (timeoutMs || 10000)
+    while (!(provider.wsLastMessageReceived > after)) {
+      if (Date.now() > deadline) throw new Error(`timeout: nothing heard after ${after}`)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    return { heard_at: provider.wsLastMessageReceived }
   },
   async wait_denied ({ client: name, timeout_ms: timeoutMs }) {
     const client = get(name)

@@ -78,12 +78,13 @@ def test_awareness_caps_and_coalescing_on_a_fake_clock() -> None:
         server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, c, "{}")])))
         for c in (1, 2, 3, 4)
     ]
-    assert [len(o.sends) for o in sent] == [1, 1, 0, 0]  # a burst of 2, then coalesced
+    # A burst of 2 (each to the other connection and back to its sender), then coalesced.
+    assert [len(o.sends) for o in sent] == [2, 2, 0, 0]
     assert sent[-1].awareness_due == pytest.approx(0.5)
     now[0] = 0.5
     flushed = server.flush_awareness()
-    [(conn, frame)] = flushed.sends
-    assert conn == 2
+    assert sorted(conn for conn, _ in flushed.sends) == [1, 2]
+    [frame] = {frame for _, frame in flushed.sends}
     assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 4, "{}")]
 
 
@@ -114,7 +115,7 @@ def test_awareness_echo_is_not_forwarded_and_a_newer_state_is() -> None:
         server.connect(conn, writable=True)
     state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
     first = server.receive(1, state)
-    assert sorted(conn for conn, _ in first.sends) == [2, 3]
+    assert sorted(conn for conn, _ in first.sends) == [1, 2, 3]  # the sender too (rule 2)
     assert first.publish == [state]
 
     echo = server.receive(2, state)  # the stock provider re-sends what it applied
@@ -122,7 +123,7 @@ def test_awareness_echo_is_not_forwarded_and_a_newer_state_is() -> None:
 
     newer = awareness_frame(encode_awareness([AwarenessEntry(5, 2, '{"a":2}')]))
     out = server.receive(1, newer)
-    assert sorted(conn for conn, _ in out.sends) == [2, 3]
+    assert sorted(conn for conn, _ in out.sends) == [1, 2, 3]
     assert {frame for _, frame in out.sends} == {newer}
     assert out.publish == [newer]
 
@@ -139,7 +140,7 @@ def test_an_echo_stops_before_its_state_is_parsed(monkeypatch: pytest.MonkeyPatc
     assert server.receive(2, state).sends == []
     # The same clock with state null is a removal, which is news: it is parsed and passed on.
     removal = awareness_frame(encode_awareness([AwarenessEntry(5, 1, "null")]))
-    assert [conn for conn, _ in server.receive(1, removal).sends] == [2]
+    assert sorted(conn for conn, _ in server.receive(1, removal).sends) == [1, 2]
     assert parsed == ["null"]
     # An echo changes nothing even when its state would not parse; news that does not parse
     # still closes the socket.
@@ -173,8 +174,8 @@ def test_awareness_frame_partly_echoed_is_forwarded_with_the_new_entries_only() 
     server.receive(1, awareness_frame(encode_awareness([old])))
     fresh = AwarenessEntry(6, 0, '{"b":1}')
     out = server.receive(2, awareness_frame(encode_awareness([old, fresh])))
-    [(conn, frame)] = out.sends
-    assert conn == 1
+    assert sorted(conn for conn, _ in out.sends) == [1, 2]
+    [frame] = {frame for _, frame in out.sends}
     assert _awareness_of(frame) == [fresh]
     assert out.publish == [frame]
     # Client 6 now belongs to connection 2, client 5 still to connection 1.
@@ -193,11 +194,13 @@ def test_remote_awareness_echo_is_not_passed_on_but_a_newer_state_is() -> None:
     assert {frame for _, frame in server.receive_remote(newer).sends} == {newer}
 
 
-def test_a_renewal_in_a_room_of_echoing_clients_costs_n_minus_1_frames() -> None:
-    """Clients that re-send every awareness update they apply, as y-websocket 1.5.4 does."""
+def test_a_renewal_in_a_room_of_echoing_clients_costs_n_frames() -> None:
+    """Clients that re-send every awareness update they apply, as y-websocket 1.5.4 does: the
+    n - 1 others once each, and the sender, which knows its own state already."""
     server = DocumentSync()
     n = 6
     known: dict[int, dict[int, int]] = {conn: {} for conn in range(n)}
+    known[0] = {40: 3}
     for conn in range(n):
         server.connect(conn, writable=True)
     delivered = 0
@@ -212,8 +215,8 @@ def test_a_renewal_in_a_room_of_echoing_clients_costs_n_minus_1_frames() -> None
             if any(e.clock > known[conn].get(e.client_id, -1) for e in entries):
                 known[conn].update({e.client_id: e.clock for e in entries})
                 pending.append((conn, sent))  # the echo
-    assert delivered == n - 1
-    assert all(known[conn] == {40: 3} for conn in range(1, n))
+    assert delivered == n
+    assert all(known[conn] == {40: 3} for conn in range(n))
 
 
 # -- events the server raises itself: an edit, a resync ------------------------------------
@@ -250,7 +253,7 @@ def test_an_exact_echo_of_a_sent_frame_stops_before_it_is_decoded(
     assert read == [state[2:]]
     # A frame equal to none sent, with news in it, is passed on.
     newer = awareness_frame(encode_awareness([AwarenessEntry(5, 99, '{"a":2}')]))
-    assert sorted(conn for conn, _ in server.receive(1, newer).sends) == [2, 3, 4]
+    assert sorted(conn for conn, _ in server.receive(1, newer).sends) == [1, 2, 3, 4]
 
 
 def test_a_big_greeting_is_not_remembered_and_its_echo_still_stops(

@@ -60,6 +60,29 @@ async def test_stock_clients_sync_and_see_each_others_awareness(
     await yjs.call("wait_awareness", client="bob", count=1)
 
 
+async def test_a_client_alone_in_a_document_hears_its_awareness_back(
+    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
+) -> None:
+    """The stock provider closes a socket that heard nothing for 30 s ("not even your own
+    awareness updates"); alone in a document it hears nothing else, so the server sends a
+    client's accepted awareness back to it, as the y-websocket server does (rooms/sync.py
+    rule 2). Without that, a student alone on their file reconnected every 33 s."""
+    open_doc = opener(server, live_lesson)
+    assert (
+        await open_doc(
+            yjs, "alice", f"students/{live_lesson.alice.id}/main.py", live_lesson.alice.token
+        )
+    )["synced"]
+    before = (await yjs.call("info", client="alice"))["heard_at"]
+    await yjs.call("set_awareness", client="alice", state={"user": {"name": "Alice"}})
+    heard = await yjs.call("wait_heard", client="alice", after=before, timeout_ms=5000)
+    assert heard["heard_at"] > before
+    # Its own state came back at a clock it had: nothing echoed, no other state appeared.
+    assert (await yjs.call("awareness", client="alice"))["states"] == {}
+    info = await yjs.call("info", client="alice")
+    assert info["connected"] and info["closes"] == []
+
+
 async def test_a_vanished_client_is_removed_from_awareness_at_once(
     server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
 ) -> None:
