@@ -25,15 +25,23 @@ Rules this module keeps:
    published; a remote frame was persisted and published by the process that received it.
 6. Awareness passes on only what the table accepted (a newer clock, or a removal): echoes
    of states we already have stop here, locally and from the bus. A frame equal to one of
-   the last :data:`ECHO_MEMORY` awareness frames this document sent (each of at most
-   :data:`ECHO_MAX_BYTES`) is one (its entries went through the table, whose clocks only
-   grow): it stops undecoded. Each renewal in a room of *n* comes back *n - 1* times.
+   the last awareness frames this document sent (rooms/presence.py ``EchoMemory``) is one
+   (its entries went through the table, whose clocks only grow): it stops undecoded. Each
+   renewal in a room of *n* comes back *n - 1* times.
 7. A connection may only set and remove the awareness client ids it claimed first (or that
    another connection of the same user holds: a reconnecting tab), at most
    ``limits.max_clients`` of them, each state at most ``limits.max_state_bytes``; anything
    else (a spoof of someone's entry, a flood) is dropped without a word. Frames faster than
    the connection's budget are coalesced: the table takes them at once, and the newest state
    per client is passed on when :attr:`Output.awareness_due` says, by :meth:`flush_awareness`.
+8. A renewal (a frame whose accepted entries only raise the clock of a state the table has:
+   the provider's "still here" every 15 s) waits up to ``RENEWAL_HOLD`` (5) seconds and goes
+   out with the document's other renewals in one frame, by :meth:`flush_awareness`
+   (rooms/presence.py ``RenewalHold``). Each renewal in a room of *n* cost *n* frames out
+   and *n - 1* echoes in; now the room pays that once per hold. It is safe: peers drop a
+   state not renewed for 30 s, a renewal comes every 15-18 s, so held 5 s it still arrives
+   within 23 s. A change of state, or a removal, goes at once and supersedes what is held
+   for its clients.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing.
 """
@@ -68,11 +76,8 @@ from rooms.frames import (
     step2_frame,
     update_frame,
 )
+from rooms.presence import EchoMemory, RenewalHold, accepted_frame
 from rooms.varint import Reader
-
-# Awareness frames a document remembers sending, and the largest (rule 6).
-ECHO_MEMORY = 16
-ECHO_MAX_BYTES = 4096
 
 
 @dataclass
@@ -98,21 +103,6 @@ class _Connection:
     pending: dict[int, AwarenessEntry] = field(default_factory=dict)  # coalesced, not yet sent
 
 
-def _accepted_frame(
-    frame: bytes, entries: list[AwarenessEntry], accepted: list[AwarenessEntry]
-) -> bytes | None:
-    """The awareness frame to pass on: only what the table accepted.
-
-    y-websocket 1.5.4 providers re-send every awareness update they apply, remote ones
-    included; forwarding those echoes (same clock, rejected) made one renewal in a room of
-    n cost (n-1)**2 frames. The reference server stops them the same way."""
-    if not accepted:
-        return None
-    if len(accepted) == len(entries):
-        return frame
-    return awareness_frame(encode_awareness(accepted))
-
-
 def _decode_state_vector(data: bytes) -> dict[int, int]:
     reader = Reader(data)
     return {reader.var_uint(): reader.var_uint() for _ in range(reader.var_uint())}
@@ -134,7 +124,8 @@ class DocumentSync:
         self.clock = clock
         self._connections: dict[int, _Connection] = {}
         self._owner: dict[int, int] = {}  # awareness client id -> connection
-        self._sent_awareness: dict[bytes, None] = {}  # rule 6, oldest first
+        self._echoes = EchoMemory()  # rule 6
+        self._renewals = RenewalHold()  # rule 8
 
     @property
     def connections(self) -> list[int]:
@@ -164,7 +155,7 @@ class DocumentSync:
     def receive(self, conn: int, frame: bytes) -> Output:
         """Handle one frame from a local connection. Raises ProtocolError on bad input."""
         state = self._connections[conn]
-        if frame[:1] == b"\x01" and frame in self._sent_awareness:  # MessageType.AWARENESS
+        if frame[:1] == b"\x01" and frame in self._echoes:  # MessageType.AWARENESS
             return Output()  # rule 6: an echo
         reader = Reader(frame)
         kind = reader.var_uint()
@@ -191,6 +182,7 @@ class DocumentSync:
             return  # rule 6, before any state is decoded
         entries = decode_awareness(payload)
         allowed = [e for e in entries if self._may_set(conn, state, e)]
+        before = {e.client_id: self.awareness.state(e.client_id) for e in allowed}
         accepted = self.awareness.apply(allowed)
         for entry in accepted:
             previous = self._owner.get(entry.client_id)
@@ -203,11 +195,15 @@ class DocumentSync:
         now = self.clock()
         if state.budget is None:
             state.budget = Budget(limits.rate, limits.burst, now)
+        if not state.pending and all(before[e.client_id] == e.state for e in accepted):
+            out.awareness_due = self._renewals.add(accepted, now)  # rule 8: renewals wait
+            return
+        self._renewals.drop(e.client_id for e in accepted)  # what goes now supersedes them
         if state.pending or not state.budget.take(now):
             state.pending.update((e.client_id, e) for e in accepted)
             out.awareness_due = state.budget.due()
             return
-        forward = self._sent(_accepted_frame(frame, entries, accepted))
+        forward = self._sent(accepted_frame(frame, entries, accepted))
         out.broadcast(self._connections, forward)  # the sender too (rule 2)
         out.publish.append(forward)
 
@@ -229,7 +225,8 @@ class DocumentSync:
         return len(state.client_ids) < self.limits.max_clients
 
     def flush_awareness(self) -> Output:
-        """Pass on the coalesced awareness states whose connection has budget again."""
+        """Pass on the coalesced awareness states whose connection has budget again, and
+        the held renewals once their time has come."""
         out = Output()
         now = self.clock()
         for state in self._connections.values():
@@ -245,6 +242,14 @@ class DocumentSync:
             state.pending.clear()
             out.broadcast(self._connections, frame)
             out.publish.append(frame)
+        renewals = self._renewals.take_due(now)
+        if renewals:  # rule 8: every renewal held, in one frame
+            frame = self._sent(awareness_frame(encode_awareness(renewals)))
+            out.broadcast(self._connections, frame)
+            out.publish.append(frame)
+        elif (held_until := self._renewals.due) is not None:
+            sooner = out.awareness_due
+            out.awareness_due = held_until if sooner is None else min(sooner, held_until)
         return out
 
     def _receive_sync(
@@ -286,7 +291,9 @@ class DocumentSync:
             out.broadcast(self._connections, frame)
         elif kind == MessageType.AWARENESS:
             entries = decode_awareness(reader.var_bytes())
-            forward = _accepted_frame(frame, entries, self.awareness.apply(entries))
+            accepted = self.awareness.apply(entries)
+            self._renewals.drop(e.client_id for e in accepted)  # rule 8: superseded
+            forward = accepted_frame(frame, entries, accepted)
             if forward is not None:
                 out.broadcast(self._connections, self._sent(forward))
         elif kind == MessageType.QUERY_AWARENESS:
@@ -308,6 +315,7 @@ class DocumentSync:
         owned = [cid for cid in state.client_ids if self._owner.get(cid) == conn]
         for cid in owned:
             del self._owner[cid]
+        self._renewals.drop(owned)
         removals = self.awareness.remove(owned)
         if removals:
             frame = self._sent(awareness_frame(encode_awareness(removals)))
@@ -385,14 +393,7 @@ class DocumentSync:
 
     def _sent(self, frame: bytes | None) -> bytes:
         """Remember an awareness frame we send, to know its echoes (rule 6)."""
-        assert frame is not None
-        if len(frame) > ECHO_MAX_BYTES:  # a big room's greeting: the table's check is enough
-            return frame
-        remembered = self._sent_awareness
-        remembered[frame] = None
-        if len(remembered) > ECHO_MEMORY:
-            del remembered[next(iter(remembered))]
-        return frame
+        return self._echoes.remember(frame)
 
     def _others(self, conn: int) -> list[int]:
         return [other for other in self._connections if other != conn]

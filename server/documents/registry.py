@@ -178,9 +178,18 @@ class LoadedDocument:
         if registry.bus.spans_processes:
             for frame in out.publish:
                 registry.publish(channel_of(self.room_id, self.name), frame, barrier)
-        if out.awareness_due is not None and self.flush_timer is None:
-            delay = max(0.0, out.awareness_due - self.sync.clock())
-            self.flush_timer = asyncio.get_running_loop().call_later(delay, self._flush)
+        if out.awareness_due is not None:
+            self._flush_at(out.awareness_due)
+
+    def _flush_at(self, due: float) -> None:
+        """Have :meth:`_flush` run at ``due`` (the sync's clock), or sooner if it already is."""
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, due - self.sync.clock())
+        if self.flush_timer is not None:
+            if self.flush_timer.when() <= loop.time() + delay:
+                return
+            self.flush_timer.cancel()  # a coalesced state due before the held renewals
+        self.flush_timer = loop.call_later(delay, self._flush)
 
     def _flush(self) -> None:
         """Pass on coalesced awareness states (rooms/sync.py rule 7)."""

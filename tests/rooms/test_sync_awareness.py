@@ -13,7 +13,8 @@ import pytest
 from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
 from rooms.frames import MessageType, awareness_frame
-from rooms.sync import ECHO_MAX_BYTES, ECHO_MEMORY, DocumentSync
+from rooms.presence import ECHO_MAX_BYTES, ECHO_MEMORY, RENEWAL_HOLD
+from rooms.sync import DocumentSync
 from tests.rooms.test_sync import Link, _awareness_of
 
 
@@ -74,8 +75,8 @@ def test_awareness_caps_and_coalescing_on_a_fake_clock() -> None:
     assert server.receive(1, awareness_frame(encode_awareness(flood))).sends == []
     big = AwarenessEntry(4, 1, json.dumps({"x": "y" * 20}))
     assert server.receive(1, awareness_frame(encode_awareness([big]))).sends == []
-    sent = [
-        server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, c, "{}")])))
+    sent = [  # each a change of state (renewals wait anyway, rule 8)
+        server.receive(1, awareness_frame(encode_awareness([AwarenessEntry(5, c, f"[{c}]")])))
         for c in (1, 2, 3, 4)
     ]
     # A burst of 2 (each to the other connection and back to its sender), then coalesced.
@@ -85,7 +86,7 @@ def test_awareness_caps_and_coalescing_on_a_fake_clock() -> None:
     flushed = server.flush_awareness()
     assert sorted(conn for conn, _ in flushed.sends) == [1, 2]
     [frame] = {frame for _, frame in flushed.sends}
-    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 4, "{}")]
+    assert decode_awareness(pycrdt.read_message(frame[1:])) == [AwarenessEntry(5, 4, "[4]")]
 
 
 def test_query_awareness_answers_with_present_states() -> None:
@@ -246,7 +247,7 @@ def test_an_exact_echo_of_a_sent_frame_stops_before_it_is_decoded(
 
     # ECHO_MEMORY later frames push the first out: its echo is read, and still stops.
     for clock in range(2, 2 + ECHO_MEMORY):
-        news = awareness_frame(encode_awareness([AwarenessEntry(5, clock, '{"a":1}')]))
+        news = awareness_frame(encode_awareness([AwarenessEntry(5, clock, f'{{"a":{clock}}}')]))
         assert server.receive(1, news).sends
     read.clear()
     assert server.receive(2, state).sends == []
@@ -272,3 +273,74 @@ def test_a_big_greeting_is_not_remembered_and_its_echo_still_stops(
     monkeypatch.setattr(server.awareness, "only_echoes", lambda p: read.append(p) or real(p))
     assert server.receive(2, greeting).sends == []
     assert len(read) == 1
+
+
+# -- rule 8: renewals wait and go out together ---------------------------------------------
+
+
+def _renewal(client_id: int, clock: int, state: str) -> bytes:
+    return awareness_frame(encode_awareness([AwarenessEntry(client_id, clock, state)]))
+
+
+def test_renewals_wait_and_go_out_together_in_one_frame() -> None:
+    now = [100.0]
+    server = DocumentSync(clock=lambda: now[0])
+    for conn in (1, 2, 3):
+        server.connect(conn, writable=True)
+    # First states are changes: they go at once, to everyone.
+    for conn, cid in ((1, 5), (2, 6)):
+        out = server.receive(conn, _renewal(cid, 1, f'{{"u":{cid}}}'))
+        assert sorted(c for c, _ in out.sends) == [1, 2, 3] and out.awareness_due is None
+    # The same states at a newer clock ("still here") wait, and count as news in the table.
+    out = server.receive(1, _renewal(5, 2, '{"u":5}'))
+    assert out.sends == [] and out.publish == [] and out.awareness_due == 100.0 + RENEWAL_HOLD
+    now[0] = 101.0
+    out = server.receive(2, _renewal(6, 2, '{"u":6}'))
+    assert out.sends == [] and out.awareness_due == 100.0 + RENEWAL_HOLD
+    assert server.receive(3, _renewal(5, 2, '{"u":5}')).sends == []  # an echo: nothing
+    newcomer = server.connect(4, writable=True)  # greeted with the newest clocks
+    [greeting] = [frame for _, frame in newcomer.sends if frame[0] == MessageType.AWARENESS]
+    assert {(e.client_id, e.clock) for e in _awareness_of(greeting)} == {(5, 2), (6, 2)}
+
+    now[0] = 100.0 + RENEWAL_HOLD - 0.01
+    early = server.flush_awareness()
+    assert early.sends == [] and early.awareness_due == 100.0 + RENEWAL_HOLD
+    now[0] = 100.0 + RENEWAL_HOLD
+    flushed = server.flush_awareness()
+    assert sorted(c for c, _ in flushed.sends) == [1, 2, 3, 4]  # the owners too (rule 2)
+    [frame] = {frame for _, frame in flushed.sends}
+    assert _awareness_of(frame) == [
+        AwarenessEntry(5, 2, '{"u":5}'),
+        AwarenessEntry(6, 2, '{"u":6}'),
+    ]
+    assert flushed.publish == [frame] and flushed.awareness_due is None
+    # Its echoes stop undecoded (rule 6), and nothing more is due.
+    assert server.receive(3, frame).sends == []
+    assert server.flush_awareness().sends == []
+
+
+def test_a_change_or_a_departure_supersedes_a_held_renewal() -> None:
+    now = [0.0]
+    server = DocumentSync(clock=lambda: now[0])
+    for conn in (1, 2, 3):
+        server.connect(conn, writable=True)
+    server.receive(1, _renewal(5, 1, '{"at":0}'))
+    server.receive(2, _renewal(6, 1, '{"at":0}'))
+    assert server.receive(1, _renewal(5, 2, '{"at":0}')).sends == []
+    assert server.receive(2, _renewal(6, 2, '{"at":0}')).sends == []
+    # Client 5 moves its cursor: that goes at once, and its held renewal is void.
+    moved = server.receive(1, _renewal(5, 3, '{"at":9}'))
+    assert sorted(c for c, _ in moved.sends) == [1, 2, 3]
+    # Connection 2 leaves: its removal goes at once, and its renewal is void too.
+    [(_, removal)] = [s for s in server.disconnect(2).sends if s[0] == 1]
+    assert _awareness_of(removal) == [AwarenessEntry(6, 3, "null")]
+    now[0] = RENEWAL_HOLD
+    assert server.flush_awareness().sends == []
+    assert server.awareness.state(5) == '{"at":9}' and server.awareness.state(6) is None
+
+
+def test_a_held_renewal_never_makes_a_peer_drop_the_state() -> None:
+    """y-protocols drops a remote state 30 s after it last heard of it; a provider renews
+    its own once it is 15 s old, on a 3-s timer, so every 15-18 s."""
+    outdated, renew_after, check_every = 30.0, 15.0, 3.0
+    assert renew_after + check_every + RENEWAL_HOLD < outdated

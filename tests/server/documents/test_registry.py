@@ -11,7 +11,9 @@ import pycrdt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from rooms.frames import update_frame
+from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
+from rooms.frames import awareness_frame, update_frame
+from rooms.presence import RENEWAL_HOLD
 from server.bus.memory import InMemoryBus
 from server.documents.metrics import DocMetrics
 from server.documents.registry import (
@@ -240,5 +242,44 @@ async def test_frames_queued_in_one_turn_are_published_together_in_order(store: 
             seen.append(str(rebuilt.get("text", type=pycrdt.Text)))
         assert seen == ["one ", "one two ", "one two three"]
         assert text_of(doc) == "one two three"
+    finally:
+        await registry.close()
+
+
+async def test_a_coalesced_state_is_not_held_back_behind_waiting_renewals(store: Store) -> None:
+    """Held renewals set the document's flush timer RENEWAL_HOLD (5 s) ahead; a state then
+    coalesced for a fast connection is due sooner, and the timer is brought forward for it."""
+    room = await a_room(store)
+    registry = registry_on(store, InMemoryBus())
+    registry.awareness_limits = AwarenessLimits(rate=10.0, burst=1.0)
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    try:
+        doc = await registry.acquire(room, "demo")
+        alice, bob, watcher = Outbox(1), Outbox(2), Outbox(3)
+        for outbox in (alice, bob, watcher):
+            doc.join(outbox, writable=True)
+
+        def state(client: int, clock: int, value: str) -> bytes:
+            return awareness_frame(encode_awareness([AwarenessEntry(client, clock, value)]))
+
+        doc.receive(1, state(5, 1, '{"a":1}'))  # a first state goes at once
+        doc.receive(1, state(5, 2, '{"a":1}'))  # a renewal waits
+        assert doc.flush_timer is not None and doc.flush_timer.when() > (
+            asyncio.get_running_loop().time() + RENEWAL_HOLD - 1
+        )
+        doc.receive(2, state(6, 1, '{"b":1}'))  # Bob's first: at once, his burst is spent
+        watcher.frames.clear()
+        watcher.arrived.clear()
+        doc.receive(2, state(6, 2, '{"b":2}'))  # a change faster than his rate: coalesced
+        await asyncio.wait_for(watcher.arrived.wait(), RENEWAL_HOLD / 2)
+        [frame] = watcher.frames
+        assert decode_awareness(frame[2:]) == [AwarenessEntry(6, 2, '{"b":2}')]
+        # The renewal still goes out when its time comes, and the timer is set for it again.
+        assert doc.flush_timer is not None
+        watcher.arrived.clear()
+        await asyncio.wait_for(watcher.arrived.wait(), RENEWAL_HOLD + 2)
+        assert decode_awareness(watcher.frames[-1][2:]) == [AwarenessEntry(5, 2, '{"a":1}')]
     finally:
         await registry.close()

@@ -1,0 +1,89 @@
+"""What a document's awareness relay remembers: the frames it sent (rooms/sync.py rule 6) and
+the renewals it holds back (rule 8).
+
+Both are small and bounded: at most :data:`ECHO_MEMORY` frames of at most
+:data:`ECHO_MAX_BYTES` each, and at most one held entry per awareness client of the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rooms.awareness import AwarenessEntry, encode_awareness
+from rooms.frames import awareness_frame
+
+# Awareness frames a document remembers sending, and the largest (rule 6).
+ECHO_MEMORY = 16
+ECHO_MAX_BYTES = 4096
+# The longest a renewal waits to go out with the others (rule 8), in seconds.
+RENEWAL_HOLD = 5.0
+
+
+def accepted_frame(
+    frame: bytes, entries: list[AwarenessEntry], accepted: list[AwarenessEntry]
+) -> bytes | None:
+    """The awareness frame to pass on: only what the table accepted.
+
+    y-websocket 1.5.4 providers re-send every awareness update they apply, remote ones
+    included; forwarding those echoes (same clock, rejected) made one renewal in a room of
+    n cost (n-1)**2 frames. The reference server stops them the same way."""
+    if not accepted:
+        return None
+    if len(accepted) == len(entries):
+        return frame
+    return awareness_frame(encode_awareness(accepted))
+
+
+class EchoMemory:
+    """The last awareness frames sent, oldest first, to know their echoes by their bytes."""
+
+    __slots__ = ("_frames",)
+
+    def __init__(self) -> None:
+        self._frames: dict[bytes, None] = {}
+
+    def __contains__(self, frame: bytes) -> bool:
+        return frame in self._frames
+
+    def remember(self, frame: bytes | None) -> bytes:
+        """Remember ``frame`` (one we send) and return it."""
+        assert frame is not None
+        if len(frame) > ECHO_MAX_BYTES:  # a big room's greeting: the table's check is enough
+            return frame
+        frames = self._frames
+        frames[frame] = None
+        if len(frames) > ECHO_MEMORY:
+            del frames[next(iter(frames))]
+        return frame
+
+
+class RenewalHold:
+    """Renewals waiting to go out together: the newest per client, due :data:`RENEWAL_HOLD`
+    seconds after the first of them."""
+
+    __slots__ = ("_held", "due")
+
+    def __init__(self) -> None:
+        self._held: dict[int, AwarenessEntry] = {}
+        self.due: float | None = None
+
+    def add(self, entries: Iterable[AwarenessEntry], now: float) -> float:
+        """Hold ``entries``; return when they are due."""
+        self._held.update((entry.client_id, entry) for entry in entries)
+        if self.due is None:
+            self.due = now + RENEWAL_HOLD
+        return self.due
+
+    def drop(self, client_ids: Iterable[int]) -> None:
+        """Forget what is held for these clients (something newer went out, or they left)."""
+        for client_id in client_ids:
+            self._held.pop(client_id, None)
+
+    def take_due(self, now: float) -> list[AwarenessEntry]:
+        """Everything held, once it is due (then the hold starts afresh); else nothing."""
+        if self.due is None or now < self.due:
+            return []
+        self.due = None
+        held = list(self._held.values())
+        self._held.clear()
+        return held
