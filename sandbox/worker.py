@@ -53,6 +53,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("classroom.sandbox")
 
 STOPPED = "the sandbox worker stopped before the run ended (shutdown deadline); run it again"
+# The longest one step of a stopping worker's clean-up may take (after its runs drained).
+CLOSE_STEP_SECONDS = 10.0
+
+
+async def _close_step(what: str, step: Any) -> None:
+    """Await one clean-up step of a stopping worker, at most CLOSE_STEP_SECONDS: a step that
+    hangs (a connection that never answers) must not keep the process from exiting."""
+    try:
+        async with asyncio.timeout(CLOSE_STEP_SECONDS):
+            await step
+    except TimeoutError:
+        log.warning("stopping: %s took over %.0f s; going on", what, CLOSE_STEP_SECONDS)
+    except Exception:
+        log.warning("stopping: %s failed; going on", what, exc_info=True)
 
 
 class _Active:
@@ -149,8 +163,8 @@ class Worker:
             for task in (heartbeat, sampler):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self._control.close()
+                    await _close_step(task.get_name(), task)
+            await _close_step("the control channel", self._control.close())
 
     async def _drain(self) -> None:
         """Let running runs finish within ``drain_seconds``; cancel the rest, which then end
@@ -346,10 +360,12 @@ async def _main(args: argparse.Namespace) -> None:
         print(f"worker {worker.name} ready", flush=True)
         await worker.serve()
     finally:
+        log.info("worker %s: no more runs; closing", worker.name)
         if demand is not None:
-            await demand.close()
-        await backend.close()
-        await client.aclose()
+            await _close_step("the demand reader", demand.close())
+        await _close_step(f"the {backend.name} sandbox", backend.close())
+        await _close_step("the Redis client", client.aclose())
+        log.info("worker %s stopped", worker.name)
 
 
 def main(settings: Settings, argv: list[str] | None = None) -> None:

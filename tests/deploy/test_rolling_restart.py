@@ -27,8 +27,13 @@ from websockets.exceptions import ConnectionClosed
 from tests.conftest import Account, join_as
 from tests.deploy.loopback import Nginx
 from tests.node.harness import YjsHarness
-from tests.server.grading.test_processes import start_worker
-from tests.server.processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
+from tests.server.processes import (
+    PrivateRedis,
+    ServerProcess,
+    prepare_lesson,
+    server_env,
+    start_worker,
+)
 from tests.services import require
 from tests.support.events import EventClient
 

@@ -4,6 +4,7 @@ kill, restart or disconnect them. Each waits on the process's own "ready" log li
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -162,6 +163,45 @@ def server_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str
     }
     env.update({f"CLASSROOM_{k.upper()}": v for k, v in extra.items()})
     return env
+
+
+async def start_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """A sandbox worker (``python -m sandbox.worker``) with ``env``, once it says it is ready.
+    Its log goes to ``worker-<pid>.log`` in the data directory (see :func:`stop_worker`)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
+    environ.update(env)
+    log = Path(env["CLASSROOM_DATA_DIR"]) / f"worker-{next(_WORKER_NUMBERS)}.log"
+    with log.open("wb") as sink:
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sandbox.worker",
+            cwd=ROOT, env=environ, stdout=asyncio.subprocess.PIPE, stderr=sink,
+        )  # fmt: skip
+    _WORKER_LOGS[worker.pid] = log
+    assert worker.stdout is not None
+    line = await asyncio.wait_for(worker.stdout.readline(), 60)
+    assert b"ready" in line, line
+    return worker
+
+
+async def stop_worker(worker: asyncio.subprocess.Process, within: float = 30.0) -> None:
+    """SIGTERM, as an operator's restart sends; the worker must exit within ``within``
+    seconds. If it does not, it is killed and this fails with the end of its log."""
+    if worker.returncode is None:
+        worker.terminate()
+    try:
+        await asyncio.wait_for(worker.wait(), within)
+    except TimeoutError:
+        worker.kill()
+        await worker.wait()
+        log = _WORKER_LOGS.get(worker.pid)
+        tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else "(no log)"
+        raise AssertionError(
+            f"the worker ran on {within:.0f} s after SIGTERM; its log:\n{tail}"
+        ) from None
+
+
+_WORKER_LOGS: dict[int, Path] = {}
+_WORKER_NUMBERS = itertools.count(1)
 
 
 class _Signer:

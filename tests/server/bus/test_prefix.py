@@ -14,8 +14,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.node.harness import YjsHarness
-from tests.server.grading.test_processes import start_worker
-from tests.server.processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
+from tests.server.processes import (
+    PrivateRedis,
+    ServerProcess,
+    prepare_lesson,
+    server_env,
+    start_worker,
+    stop_worker,
+)
 from tests.services import require
 from tests.support.events import EventClient
 
@@ -163,8 +169,9 @@ async def test_two_prefixes_share_one_redis_without_crosstalk(
         for client in clients:
             await client.close()
         for worker in workers:
-            worker.terminate()
-            await worker.wait()
+            worker.terminate()  # both at once
+        for worker in workers:
+            await stop_worker(worker)
         await asyncio.gather(a1.stop(), a2.stop(), b1.stop())
         await watcher.close()
         for name, server in (("a1", a1), ("a2", a2), ("b1", b1)):  # shown when the test fails

@@ -3,9 +3,6 @@ a student graded through process A moves the leaderboard seen on process B."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +12,14 @@ import pytest
 from server.courses.importer import import_course
 from server.store import Store
 from tests.server.grading.test_submissions import RIGHT, write_course
-from tests.server.processes import ROOT, PrivateRedis, ServerProcess, prepare_lesson, server_env
+from tests.server.processes import (
+    PrivateRedis,
+    ServerProcess,
+    prepare_lesson,
+    server_env,
+    start_worker,
+    stop_worker,
+)
 from tests.services import require
 from tests.support.events import EventClient
 
@@ -29,24 +33,6 @@ def redis_server() -> Iterator[PrivateRedis]:
     server.start()
     yield server
     server.kill()
-
-
-async def start_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
-    environ.update(env)
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sandbox.worker",
-        cwd=ROOT,
-        env=environ,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert worker.stdout is not None
-    line = await asyncio.wait_for(worker.stdout.readline(), 60)
-    assert b"ready" in line, line
-    return worker
 
 
 async def test_grade_on_a_moves_the_board_on_b(
@@ -99,7 +85,6 @@ async def test_grade_on_a_moves_the_board_on_b(
             for client in (teacher, bob, alice):
                 await client.close()
     finally:
-        worker.terminate()
-        await worker.wait()
+        await stop_worker(worker)
         await first.stop()
         await second.stop()
