@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from sandbox.cancellation import raise_if_cancelled
 from sandbox.demand import DEMAND_TTL_SECONDS, stale_entries, total_demand, worker_share
 
 log = logging.getLogger("classroom.sandbox")
@@ -83,6 +84,7 @@ class DemandReader:
 
     async def _read_forever(self) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 await self.read_once()
             except RedisError:

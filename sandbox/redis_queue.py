@@ -36,6 +36,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
+from sandbox.cancellation import raise_if_cancelled
 from sandbox.exceptions import BackendUnavailable
 from sandbox.model import Chunk, RunRequest, RunResult, RunState, RunStatus
 from sandbox.queue import OnChunk, OnState, QueuedRun, queue_full
@@ -164,6 +165,7 @@ class Subscriber:
 
     async def _listen(self) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 async for message in self._pubsub.listen():
                     await self._dispatch(message)
@@ -324,6 +326,7 @@ class RedisRunQueue:
         # The worker's heartbeat key lives a few seconds; checking each second notices a
         # dead worker within that TTL plus one interval.
         while True:
+            raise_if_cancelled()
             await asyncio.sleep(self.check_interval)
             try:
                 await self._check_heartbeats()

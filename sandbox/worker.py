@@ -29,6 +29,7 @@ import redis.asyncio as redis
 from prometheus_client import start_http_server
 
 from sandbox.backend import Backend, Execution
+from sandbox.cancellation import raise_if_cancelled
 from sandbox.demand import PoolBudget
 from sandbox.demand_reader import DemandReader
 from sandbox.exceptions import SandboxError
@@ -188,6 +189,7 @@ class Worker:
         if metrics is None:
             return
         while True:
+            raise_if_cancelled()
             try:
                 depth, age = await queue_figures(self.client, self.keys)
                 metrics.queue_depth.set(depth)
@@ -305,6 +307,7 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 if self._active:
                     async with self.client.pipeline(transaction=False) as pipe:

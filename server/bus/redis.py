@@ -24,6 +24,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from sandbox.cancellation import raise_if_cancelled
 from server.redis_clients import bounded_client
 
 log = logging.getLogger("classroom.bus")
@@ -222,6 +223,7 @@ class RedisBus:
         loop = asyncio.get_running_loop()
         last_ping = loop.time()
         while True:
+            raise_if_cancelled()
             message = await pubsub.get_message(timeout=1.0)
             if message is None:
                 if loop.time() - last_ping >= PING_SECONDS:

@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from sandbox.cancellation import raise_if_cancelled
 from server.redis_clients import bounded_client
 
 log = logging.getLogger("classroom.presence")
@@ -74,6 +75,7 @@ class RedisPresence(LocalPresence):
 
     async def _beat(self) -> None:
         while True:
+            raise_if_cancelled()
             with contextlib.suppress(RedisError, OSError):
                 await self._client.set(self._alive_key(PROCESS_ID), 1, ex=ALIVE_TTL_SECONDS)
             await asyncio.sleep(HEARTBEAT_SECONDS)

@@ -12,6 +12,7 @@ import logging
 
 from prometheus_client import Gauge
 
+from sandbox.cancellation import raise_if_cancelled
 from server.bus import Bus
 from server.store import Store
 
@@ -52,5 +53,6 @@ class DependencyProbe:
 
     async def _loop(self) -> None:
         while True:
+            raise_if_cancelled()
             await asyncio.sleep(self.interval)
             await self.probe()

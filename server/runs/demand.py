@@ -29,6 +29,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 from sqlmodel import col, select
 
+from sandbox.cancellation import raise_if_cancelled
 from sandbox.demand import DEMAND_TTL_SECONDS, encode_demand
 from server.events.hub import RoomConnection, RoomHub
 from server.events.presence import PROCESS_ID
@@ -160,6 +161,7 @@ class PoolDemand:
     async def _publish_forever(self) -> None:
         assert self.sink is not None
         while True:
+            raise_if_cancelled()
             self._changed.clear()
             try:
                 self.current = await self.measure()
