@@ -192,7 +192,7 @@ class LoadedDocument:
         self.flush_timer = loop.call_later(delay, self._flush)
 
     def _flush(self) -> None:
-        """Pass on coalesced awareness states (rooms/sync.py rule 7)."""
+        """Pass on coalesced awareness states and held renewals (rooms/sync.py rules 7, 8)."""
         self.flush_timer = None
         self.dispatch(self.sync.flush_awareness(), time.perf_counter())
 

@@ -167,7 +167,7 @@ def server_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str
 
 async def start_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
     """A sandbox worker (``python -m sandbox.worker``) with ``env``, once it says it is ready.
-    Its log goes to ``worker-<pid>.log`` in the data directory (see :func:`stop_worker`)."""
+    Its log goes to ``worker-<n>.log`` in the data directory (see :func:`stop_worker`)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
     environ.update(env)
     log = Path(env["CLASSROOM_DATA_DIR"]) / f"worker-{next(_WORKER_NUMBERS)}.log"

@@ -168,10 +168,7 @@ async def test_two_prefixes_share_one_redis_without_crosstalk(
     finally:
         for client in clients:
             await client.close()
-        for worker in workers:
-            worker.terminate()  # both at once
-        for worker in workers:
-            await stop_worker(worker)
+        await asyncio.gather(*(stop_worker(worker) for worker in workers))
         await asyncio.gather(a1.stop(), a2.stop(), b1.stop())
         await watcher.close()
         for name, server in (("a1", a1), ("a2", a2), ("b1", b1)):  # shown when the test fails
