@@ -76,7 +76,9 @@ class LoadedDocument:
         self.room_id = room_id
         self.name = name
         self.sync = DocumentSync(limits=registry.awareness_limits)
-        self.flush_timer: asyncio.TimerHandle | None = None
+        # uvloop's call_later(0) returns a plain Handle, which has no when(): the due time is ours.
+        self.flush_timer: asyncio.Handle | None = None
+        self.flush_due = 0.0  # the loop's time flush_timer fires at
         self.size = 0  # bytes stored at load plus bytes received since (quotas.py rule 2)
         # Typing history: who sent each update, and how much text it inserted (paste signal).
         self.meter = TextMeter(self.sync.doc)
@@ -117,13 +119,8 @@ class LoadedDocument:
             change = self.meter.take()
         if out.persist:
             self.registry.metrics.updates_in.inc(len(out.persist))
-        self.dispatch(
-            out,
-            since,
-            author=self.authors.get(conn_id),
-            inserted=change.inserted,
-            inserted_key=change.inserted_key,
-        )
+        author, inserted, key = self.authors.get(conn_id), change.inserted, change.inserted_key
+        self.dispatch(out, since, author=author, inserted=inserted, inserted_key=key)
 
     def _check_size(self, incoming: int) -> None:
         """server/security/quotas.py rule 2: raise QuotaExceeded past ``max_doc_bytes``."""
@@ -186,9 +183,10 @@ class LoadedDocument:
         loop = asyncio.get_running_loop()
         delay = max(0.0, due - self.sync.clock())
         if self.flush_timer is not None:
-            if self.flush_timer.when() <= loop.time() + delay:
+            if self.flush_due <= loop.time() + delay:
                 return
             self.flush_timer.cancel()  # a coalesced state due before the held renewals
+        self.flush_due = loop.time() + delay
         self.flush_timer = loop.call_later(delay, self._flush)
 
     def _flush(self) -> None:

@@ -5,8 +5,9 @@ hostile raw socket (it writes the frames a stock client never would) and Node Yj
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -27,9 +28,24 @@ async def yjs() -> AsyncIterator[YjsHarness]:
         yield harness
 
 
-async def hostile(server: LiveServer, lesson: Lesson, token: str) -> ClientConnection:
+def raw_socket(server: LiveServer, lesson: Lesson, token: str) -> connect:
     url = f"{server.ws_url}/yjs/{lesson.room_id}/demo?token={token}"
-    return await connect(url, max_size=64 << 20)
+    return connect(url, max_size=64 << 20)
+
+
+Hostile = Callable[[Lesson, str], Awaitable[ClientConnection]]
+
+
+@pytest.fixture
+async def hostile(server: LiveServer) -> AsyncIterator[Hostile]:
+    """Opens raw sockets on the `demo` document; all are closed when the test ends, passed
+    or not (one left open warns in a later test)."""
+    async with contextlib.AsyncExitStack() as opened:
+
+        async def open_socket(lesson: Lesson, token: str) -> ClientConnection:
+            return await opened.enter_async_context(raw_socket(server, lesson, token))
+
+        yield open_socket
 
 
 async def open_node(
@@ -46,21 +62,19 @@ async def open_node(
 
 async def greeting_awareness(server: LiveServer, lesson: Lesson, token: str) -> bytes:
     """The awareness frame a newcomer gets on open (empty when there is none)."""
-    ws = await hostile(server, lesson, token)
-    try:
-        while True:
-            frame = await asyncio.wait_for(ws.recv(), 2)
-            assert isinstance(frame, bytes)
-            if frame[0] == MessageType.AWARENESS:
-                return frame
-    except TimeoutError:
-        return b""
-    finally:
-        await ws.close()
+    async with raw_socket(server, lesson, token) as ws:
+        try:
+            while True:
+                frame = await asyncio.wait_for(ws.recv(), 2)
+                assert isinstance(frame, bytes)
+                if frame[0] == MessageType.AWARENESS:
+                    return frame
+        except TimeoutError:
+            return b""
 
 
 async def test_a_student_cannot_overwrite_the_teachers_entry(
-    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
+    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness, hostile: Hostile
 ) -> None:
     await open_node(yjs, server, live_lesson, "teacher", live_lesson.teacher.token)
     await open_node(yjs, server, live_lesson, "bob", live_lesson.bob.token)
@@ -71,7 +85,7 @@ async def test_a_student_cannot_overwrite_the_teachers_entry(
 
     # Mallory (read-only on demo) claims the teacher's client id with a far newer clock,
     # then tries to remove it.
-    mallory = await hostile(server, live_lesson, live_lesson.alice.token)
+    mallory = await hostile(live_lesson, live_lesson.alice.token)
     spoof = {"user": {"name": "Ada"}, "cursor": "evil"}
     forged = [AwarenessEntry(int(teacher_id), 1 << 40, json.dumps(spoof))]
     await mallory.send(awareness_frame(encode_awareness(forged)))
@@ -90,10 +104,10 @@ async def test_a_student_cannot_overwrite_the_teachers_entry(
 
 
 async def test_a_flood_of_entries_is_dropped(
-    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
+    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness, hostile: Hostile
 ) -> None:
     await open_node(yjs, server, live_lesson, "bob", live_lesson.bob.token)
-    mallory = await hostile(server, live_lesson, live_lesson.alice.token)
+    mallory = await hostile(live_lesson, live_lesson.alice.token)
     state = "{}"  # small, so 60,000 entries fit in one frame under the 1 MiB limit
     for frame_no in range(6):  # 6 x 60,000 = the 360,000 entries of the report
         base = frame_no * 60_000
@@ -128,10 +142,10 @@ async def test_a_flood_of_entries_is_dropped(
 
 
 async def test_fast_cursor_moves_are_coalesced_not_lost(
-    server: LiveServer, live_lesson: Lesson
+    live_lesson: Lesson, hostile: Hostile
 ) -> None:
-    bob = await hostile(server, live_lesson, live_lesson.bob.token)  # a raw observer
-    mallory = await hostile(server, live_lesson, live_lesson.alice.token)
+    bob = await hostile(live_lesson, live_lesson.bob.token)  # a raw observer
+    mallory = await hostile(live_lesson, live_lesson.alice.token)
     for clock in range(1, 501):  # 500 renewals at once: far over the 20/s budget
         entry = AwarenessEntry(31337, clock, json.dumps({"n": clock}))
         await mallory.send(awareness_frame(encode_awareness([entry])))
@@ -153,5 +167,3 @@ async def test_fast_cursor_moves_are_coalesced_not_lost(
     # The newest state still arrives (coalesced), in far fewer frames than were sent.
     await asyncio.wait_for(until_last(), 10)
     assert frames <= 60, frames
-    await mallory.close()
-    await bob.close()
