@@ -125,11 +125,20 @@ class ServerProcess:
     def saw(self, text: str, since: int = 0) -> bool:
         return any(text in line for line in self.log[since:])
 
-    async def wait_log(self, text: str, since: int = 0) -> None:
-        """Return once a log line (from index ``since``) contains ``text``."""
-        while not self.saw(text, since):
-            self._new_line.clear()
-            await self._new_line.wait()
+    async def wait_log(self, text: str, since: int = 0, *, within: float) -> None:
+        """Return once a log line (from index ``since``) contains ``text``; fail with the
+        log (its last 300 lines) if none does ``within`` seconds."""
+
+        async def seen() -> None:
+            while not self.saw(text, since):
+                self._new_line.clear()
+                await self._new_line.wait()
+
+        try:
+            await asyncio.wait_for(seen(), within)
+        except TimeoutError:
+            tail = "\n".join(self.log[-300:])
+            raise AssertionError(f"no {text!r} in the log within {within} s:\n{tail}") from None
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown, no flush."""

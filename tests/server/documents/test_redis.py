@@ -98,8 +98,8 @@ async def test_redis_away_degrades_to_local_then_resyncs(
 
     marks = len(one.log), len(two.log)
     private_redis.kill()
-    await asyncio.wait_for(one.wait_log("unreachable", marks[0]), 20)
-    await asyncio.wait_for(two.wait_log("unreachable", marks[1]), 20)
+    await one.wait_log("unreachable", marks[0], within=20)
+    await two.wait_log("unreachable", marks[1], within=20)
     assert await ready_status(one) == 503
     assert await ready_status(two) == 503
 
@@ -111,8 +111,8 @@ async def test_redis_away_degrades_to_local_then_resyncs(
 
     marks = len(one.log), len(two.log)
     private_redis.start()
-    await asyncio.wait_for(one.wait_log("resynced", marks[0]), 30)
-    await asyncio.wait_for(two.wait_log("resynced", marks[1]), 30)
+    await one.wait_log("resynced", marks[0], within=30)
+    await two.wait_log("resynced", marks[1], within=30)
     both = ["during outage\n", "alice alone\n"]
     await yjs.call("wait_text", client="alice", contains=both)
     await yjs.call("wait_text", client="teacher", contains=both)
