@@ -44,6 +44,7 @@ from server.documents import api as documents_api
 from server.documents import endpoint as documents_endpoint
 from server.documents.access import RoomRoles
 from server.documents.direct import RawSendMiddleware
+from server.documents.keepalive import KeepAlive
 from server.documents.metrics import DocMetrics
 from server.documents.registry import DocumentRegistry
 from server.documents.source import Sources
@@ -226,6 +227,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         security=security,
         hub=hub,
         docs=docs,
+        keepalive=KeepAlive(settings.doc_keepalive_seconds, docs.metrics.keepalives),
         doc_roles=doc_roles,
         gamification=gamification,
         hands=hands,

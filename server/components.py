@@ -17,6 +17,7 @@ from server.bus import Bus
 from server.cockpit.component import Cockpit
 from server.demos.live import LiveDemos
 from server.documents.access import RoomRoles
+from server.documents.keepalive import KeepAlive
 from server.documents.registry import DocumentRegistry
 from server.events.hub import RoomHub
 from server.gamification.game import Gamification
@@ -51,6 +52,7 @@ class Components:
     security: Security
     hub: RoomHub
     docs: DocumentRegistry
+    keepalive: KeepAlive
     doc_roles: RoomRoles
     gamification: Gamification
     hands: HelpQueue
@@ -76,6 +78,7 @@ class Components:
             self.runs,
             self.submissions,
             self.docs,
+            self.keepalive,
             self.demos,
             self.integrity,
             self.lti,

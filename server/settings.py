@@ -39,6 +39,9 @@ class Settings:
     compact_after_updates: int = 500
     persist_batch_ms: int = 0  # 0: a group commit starts as soon as the last one ends
     room_unload_grace_seconds: float = 30.0
+    # a document socket sent nothing for this long gets an empty awareness frame (0: never);
+    # stock providers reconnect after 30 s of silence (server/documents/keepalive.py)
+    doc_keepalive_seconds: float = 10.0
     # academic integrity (server/integrity): typing history kept after compaction, in days
     # (0 keeps none); one update inserting at least this many characters is a paste signal
     history_retention_days: float = 120.0
@@ -129,6 +132,11 @@ class Settings:
             secret_key = _stored_secret(data_dir)
         if self.run_concurrency < 0:
             raise ConfigurationError("CLASSROOM_RUN_CONCURRENCY must be 0 (automatic) or more")
+        if not 0 <= self.doc_keepalive_seconds <= 14:
+            raise ConfigurationError(
+                "CLASSROOM_DOC_KEEPALIVE_SECONDS must be 0 (off) to 14: two of them must stay "
+                "under the 30 s after which a stock y-websocket provider reconnects"
+            )
         if self.sandbox not in ("auto", "docker", "local"):
             raise ConfigurationError(
                 f"CLASSROOM_SANDBOX must be docker, local or auto, not {self.sandbox!r}"

@@ -150,6 +150,7 @@ async def _serve(
     raw_send = websocket.scope.get(RAW_SEND)
     direct = DirectWriter.of(raw_send)
     outbox = SocketOutbox(conn_id, registry.metrics, websocket.send_bytes, overflow, direct)
+    components.keepalive.add(outbox)
     unwatch: Callable[[], None] | None = None
     stop_reading: Callable[[], None] | None = None
     try:
@@ -189,6 +190,7 @@ async def _serve(
         if unwatch is not None:
             unwatch()
         outbox.close()
+        components.keepalive.discard(outbox)
         doc.leave(conn_id)
         registry.release(doc)
         if closing:

@@ -42,6 +42,12 @@ class DocMetrics:
             "callback rather than by an ASGI receive each (server/documents/direct.py).",
             registry=registry,
         )
+        self.keepalives = Counter(
+            "classroom_doc_keepalives",
+            "Empty awareness frames sent to document sockets that were sent nothing for a "
+            "while, so stock providers do not reconnect (server/documents/keepalive.py).",
+            registry=registry,
+        )
         self.fanout = Histogram(
             "classroom_doc_fanout_seconds",
             "From receiving a frame to handing it to each recipient's socket.",

@@ -100,6 +100,16 @@ class SocketOutbox:
     def writes_directly(self) -> bool:
         return self._direct is not None
 
+    @property
+    def sent(self) -> int:
+        """Frames handed to the socket so far (the keep-alive sweep reads it)."""
+        return self._sent
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting: no frame queued, no send unfinished."""
+        return not self._frames and self._blocked is None
+
     def close(self) -> None:
         """Drop what is queued and stop sending (the socket is closing)."""
         self.closed = True

@@ -19,6 +19,7 @@ def test_defaults_for_one_machine(tmp_path: Path) -> None:
     assert settings.max_connections_per_room == 500
     assert settings.max_connections_per_user == 20
     assert settings.run_concurrency == 0  # automatic: decided with the backend
+    assert settings.doc_keepalive_seconds == 10.0
     again = Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path)})
     assert again.secret_key == settings.secret_key
 
@@ -48,3 +49,8 @@ def test_refusals(tmp_path: Path) -> None:
         Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_ENV": "production"})
     with pytest.raises(ConfigurationError, match="CLASSROOM_RUN_CONCURRENCY must be 0"):
         Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_RUN_CONCURRENCY": "-1"})
+    for quiet in ("-1", "15"):  # two sweeps of 15 s reach the provider's 30 s of silence
+        with pytest.raises(ConfigurationError, match="CLASSROOM_DOC_KEEPALIVE_SECONDS must be"):
+            Settings.from_env(
+                {"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_DOC_KEEPALIVE_SECONDS": quiet}
+            )

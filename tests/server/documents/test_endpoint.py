@@ -83,6 +83,34 @@ async def test_a_client_alone_in_a_document_hears_its_awareness_back(
     assert info["connected"] and info["closes"] == []
 
 
+async def test_a_watcher_alone_in_a_document_is_kept_from_reconnecting(
+    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
+) -> None:
+    """A tab that publishes no presence (the teacher's grid of student files) hears nothing
+    on a file whose student is away, and a stock provider reconnects after 30 s of silence;
+    the server's keep-alive sweep sends it an empty awareness frame instead
+    (server/documents/keepalive.py). The sweeps are run here rather than waited for."""
+    open_doc = opener(server, live_lesson)
+    name = f"students/{live_lesson.alice.id}/main.py"
+    assert (await open_doc(yjs, "teacher", name, live_lesson.teacher.token))["synced"]
+    before = (await yjs.call("info", client="teacher"))["heard_at"]
+    await yjs.call("set_awareness", client="teacher", state=None)  # a watcher
+    await yjs.call("wait_heard", client="teacher", after=before, timeout_ms=5000)  # its removal
+
+    async def sweep() -> int:
+        return server.state.keepalive.sweep()
+
+    await server.on_server_loop(sweep())  # notes what each socket was sent so far
+    quiet = (await yjs.call("info", client="teacher"))["heard_at"]
+    assert await server.on_server_loop(sweep()) == 1  # nothing since: a keep-alive
+    await yjs.call("wait_heard", client="teacher", after=quiet, timeout_ms=5000)
+    # The provider took it as a sign of life and nothing more.
+    assert (await yjs.call("awareness", client="teacher"))["states"] == {}
+    assert (await yjs.call("text", client="teacher"))["text"] == ""
+    info = await yjs.call("info", client="teacher")
+    assert info["connected"] and info["closes"] == []
+
+
 async def test_a_vanished_client_is_removed_from_awareness_at_once(
     server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
 ) -> None:
