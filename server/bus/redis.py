@@ -197,7 +197,11 @@ class RedisBus:
                 await self._read(pubsub)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except Exception as exc:
+                if not isinstance(exc, (RedisError, OSError)):
+                    # A bug here or in the client: log it, and reconnect as after an outage
+                    # rather than leave the process without its bus until a restart.
+                    log.error("redis bus reader failed; reconnecting", exc_info=True)
                 if not had_outage:
                     log.warning(
                         "redis %s unreachable (%s): documents and events are local-only "

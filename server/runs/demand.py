@@ -102,8 +102,8 @@ class RedisSink:
                 pipe.hset(self.key, self.process, encode_demand(demand, time.time()))
                 pipe.expire(self.key, int(DEMAND_TTL_SECONDS))
                 await pipe.execute()
-        except RedisError:
-            log.warning("could not publish the warm-pool demand", exc_info=True)
+        except RedisError as exc:  # one line: while the broker is away this comes every round
+            log.warning("could not publish the warm-pool demand: %s", exc)
 
     async def close(self) -> None:
         try:

@@ -118,3 +118,45 @@ async def test_starting_without_redis_is_not_fatal() -> None:
         await subscription.close()
     finally:
         await bus.close()
+
+
+class FailingOnce(RedisBus):
+    """A bus whose first read meets a bug (any exception that is not the broker's)."""
+
+    failed = False
+
+    async def _read(self, pubsub: object) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a bug in the reader")
+        await super()._read(pubsub)
+
+
+async def test_a_reader_that_fails_on_a_bug_logs_it_and_reconnects(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, only the broker's errors were caught: any other one ended the reader task
+    silently, and the process stayed without its bus (local-only, unready) until restarted."""
+    require("redis")
+    bus = FailingOnce(REDIS_URL, backoff_initial=0.05)
+    peer = RedisBus(REDIS_URL)
+    reconnected = asyncio.Event()
+
+    async def on_reconnect() -> None:
+        reconnected.set()
+
+    bus.on_reconnect(on_reconnect)
+    try:
+        await bus.start()
+        await peer.start()
+        await asyncio.wait_for(reconnected.wait(), 10)
+        assert bus.healthy
+        [failure] = [r for r in caplog.records if "reader failed" in r.getMessage()]
+        assert failure.exc_info is not None and "a bug in the reader" in str(failure.exc_info[1])
+        channel = f"test:{uuid.uuid4().hex}"
+        messages = aiter(await bus.subscribe(channel))
+        await peer.publish(channel, b"still delivered")
+        assert await next_message(messages) == b"still delivered"
+    finally:
+        await bus.close()
+        await peer.close()
