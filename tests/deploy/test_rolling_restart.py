@@ -33,6 +33,7 @@ from tests.server.processes import (
     prepare_lesson,
     server_env,
     start_worker,
+    stop_worker,
 )
 from tests.services import require
 from tests.support.events import EventClient
@@ -188,8 +189,8 @@ async def test_rolling_restart_loses_nothing(
         assert codes_first and codes_second  # each process had clients, and they left it
         assert set(codes_first) | set(codes_second) == {1012}
         # Then the worker: it finishes its runs, a new one takes the next.
-        worker.terminate()
-        assert await asyncio.wait_for(worker.wait(), 30) == 0
+        await stop_worker(worker)
+        assert worker.returncode == 0
         worker = await start_worker(env)
         progress("worker restarted")
 
@@ -233,12 +234,7 @@ async def test_rolling_restart_loses_nothing(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         progress("cleaning up")
-        worker.terminate()
-        try:
-            await asyncio.wait_for(worker.wait(), 30)
-        except TimeoutError:
-            worker.kill()
-            await worker.wait()
+        await stop_worker(worker)  # a worker that ignores SIGTERM fails the test with its log
         progress("worker stopped")
         await balancer.stop()
         await asyncio.gather(first.stop(), second.stop())
