@@ -39,8 +39,9 @@ class Settings:
     compact_after_updates: int = 500
     persist_batch_ms: int = 0  # 0: a group commit starts as soon as the last one ends
     room_unload_grace_seconds: float = 30.0
-    # a document socket sent nothing for this long gets an empty awareness frame (0: never);
-    # stock providers reconnect after 30 s of silence (server/documents/keepalive.py)
+    # every this many seconds, a document socket sent nothing since the last time gets an
+    # empty awareness frame (0: never); stock providers reconnect after 30 s of silence
+    # (server/documents/keepalive.py)
     doc_keepalive_seconds: float = 10.0
     # academic integrity (server/integrity): typing history kept after compaction, in days
     # (0 keeps none); one update inserting at least this many characters is a paste signal
