@@ -20,6 +20,17 @@ async def next_message(iterator: AsyncIterator[bytes]) -> bytes:
     return await asyncio.wait_for(anext(iterator), 5.0)
 
 
+def reconnect_event(bus: RedisBus) -> asyncio.Event:
+    """Set when ``bus`` is back after an outage (its on_reconnect callbacks run)."""
+    reconnected = asyncio.Event()
+
+    async def on_reconnect() -> None:
+        reconnected.set()
+
+    bus.on_reconnect(on_reconnect)
+    return reconnected
+
+
 @pytest.fixture
 async def buses() -> AsyncIterator[tuple[RedisBus, RedisBus]]:
     require("redis")
@@ -69,12 +80,7 @@ async def test_outage_degrades_then_resubscribes_and_calls_back(
 ) -> None:
     bus = RedisBus(private_redis.url, backoff_initial=0.05, backoff_max=0.2)
     peer = RedisBus(private_redis.url, backoff_initial=0.05, backoff_max=0.2)
-    reconnected = asyncio.Event()
-
-    async def on_reconnect() -> None:
-        reconnected.set()
-
-    bus.on_reconnect(on_reconnect)
+    reconnected = reconnect_event(bus)
     try:
         await bus.start()
         await peer.start()
@@ -140,12 +146,7 @@ async def test_a_reader_that_fails_on_a_bug_logs_it_and_reconnects(
     require("redis")
     bus = FailingOnce(REDIS_URL, backoff_initial=0.05)
     peer = RedisBus(REDIS_URL)
-    reconnected = asyncio.Event()
-
-    async def on_reconnect() -> None:
-        reconnected.set()
-
-    bus.on_reconnect(on_reconnect)
+    reconnected = reconnect_event(bus)
     try:
         await bus.start()
         await peer.start()

@@ -247,15 +247,22 @@ async def test_frames_queued_in_one_turn_are_published_together_in_order(store: 
         await registry.close()
 
 
-async def test_a_coalesced_state_is_not_held_back_behind_waiting_renewals(store: Store) -> None:
-    """Held renewals set the document's flush timer RENEWAL_HOLD (5 s) ahead; a state then
-    coalesced for a fast connection is due sooner, and the timer is brought forward for it."""
-    room = await a_room(store)
+async def limited_registry(store: Store) -> DocumentRegistry:
+    """A started registry whose connections may pass on 10 awareness changes a second,
+    one at once (rooms/sync.py rule 7)."""
     registry = registry_on(store, InMemoryBus())
     registry.awareness_limits = AwarenessLimits(rate=10.0, burst=1.0)
     assert isinstance(registry.docstore, GatedDocStore)
     registry.docstore.gate.set()
     await registry.start()
+    return registry
+
+
+async def test_a_coalesced_state_is_not_held_back_behind_waiting_renewals(store: Store) -> None:
+    """Held renewals set the document's flush timer RENEWAL_HOLD (5 s) ahead; a state then
+    coalesced for a fast connection is due sooner, and the timer is brought forward for it."""
+    room = await a_room(store)
+    registry = await limited_registry(store)
     try:
         doc = await registry.acquire(room, "demo")
         alice, bob, watcher = Outbox(1), Outbox(2), Outbox(3)
@@ -299,11 +306,7 @@ def test_a_flush_due_at_once_can_be_asked_for_again(
         await asyncio.to_thread(migrate, database_url)
         store = Store(database_url)
         room = await a_room(store)
-        registry = registry_on(store, InMemoryBus())
-        registry.awareness_limits = AwarenessLimits(rate=10.0, burst=1.0)
-        assert isinstance(registry.docstore, GatedDocStore)
-        registry.docstore.gate.set()
-        await registry.start()
+        registry = await limited_registry(store)
         try:
             doc = await registry.acquire(room, "demo")
             now = [0.0]
