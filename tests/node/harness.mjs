@@ -19,10 +19,10 @@
 //   wait_synced {client, closes?, timeout_ms?}   -> {closes, syncs, at}  connected and synced after at
 //              least `closes` closes (every close {code, reason, at} and sync time of the
 //              client's life is kept: Date.now() milliseconds)
-//   info       {client}                          -> {connected, synced, denied: [...], closes, heard_at}
+//   info       {client}                          -> {connected, synced, denied: [...], closes, heard_at, received}
 //              heard_at: when the provider last received a message (its own liveness clock:
 //              it closes a socket that heard nothing for 30 s), Date.now() milliseconds
-//   wait_heard {client, after, timeout_ms?}      -> {heard_at}  once a message came after `after`
+//   wait_received {client, count, timeout_ms?}   -> {received}  once `count` messages were handled
 //   wait_denied {client, timeout_ms?}            -> {denied}  once a permission-denied arrived
 //   kill_socket {client}                         -> {}  drop the TCP connection, say nothing
 //   destroy    {client}                          -> {}
@@ -65,6 +65,12 @@ function open ({ client: name, url, doc: docName, token, name: user }) {
     console.warn = () => {}
     try { authHandler(encoder, decoder, prov, emitSynced, type) } finally { console.warn = originalWarn }
   }
+  // Every message the provider handles, of any type (info.received; wait_received).
+  client.received = 0
+  provider.messageHandlers = provider.messageHandlers.map((handler) => (...args) => {
+    client.received += 1
+    return handler(...args)
+  })
   if (user) provider.awareness.setLocalStateField('user', { name: user })
   // Every close, for the whole life of the client (a reconnecting provider has many).
   provider.on('connection-close', (event) => {
@@ -213,18 +219,18 @@ const commands = {
     })
   },
   info ({ client: name }) {
-    const { provider, denied, closes } = get(name)
+    const { provider, denied, closes, received } = get(name)
     const heardAt = provider.wsLastMessageReceived
-    return { connected: provider.wsconnected, synced: provider.synced, denied, closes, heard_at: heardAt }
+    return { connected: provider.wsconnected, synced: provider.synced, denied, closes, heard_at: heardAt, received }
   },
-  async wait_heard ({ client: name, after, timeout_ms: timeoutMs }) {
-    const { provider } = get(name)
+  async wait_received ({ client: name, count, timeout_ms: timeoutMs }) {
+    const client = get(name)
     const deadline = Date.now() + (timeoutMs || 10000)
-    while (!(provider.wsLastMessageReceived > after)) {
-      if (Date.now() > deadline) throw new Error(`timeout: nothing heard after ${after}`)
+    while (client.received < count) {
+      if (Date.now() > deadline) throw new Error(`timeout: ${client.received} messages received, not ${count}`)
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
-    return { heard_at: provider.wsLastMessageReceived }
+    return { received: client.received }
   },
   async wait_denied ({ client: name, timeout_ms: timeoutMs }) {
     const client = get(name)
