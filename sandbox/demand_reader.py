@@ -89,6 +89,11 @@ class DemandReader:
                 await self.read_once()
             except RedisError:
                 log.warning("worker %s: reading the warm-pool demand failed", self.name)
+            except Exception:  # a bug: logged, and the next round tries again
+                # (before, it ended this task: the pool stopped following demand until a restart)
+                log.error(
+                    "worker %s: applying the warm-pool demand failed", self.name, exc_info=True
+                )
             await asyncio.sleep(READ_SECONDS)
 
 

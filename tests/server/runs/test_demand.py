@@ -7,7 +7,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -157,3 +157,36 @@ async def test_a_run_measures_again_only_when_it_adds_a_language(
     clock[0] += RECENT_LANGUAGE_SECONDS + 1  # Python has expired from room 1 meanwhile
     demand.saw_run(1, "python")
     assert changed.is_set()
+
+
+async def test_a_worker_that_fails_to_apply_the_demand_reads_it_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug while applying the demand (here the pool's setter raises once) is logged and
+    the next round applies it; before, it ended the reader and the pool stopped following."""
+    require("redis")
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    client: redis.Redis = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    server = RedisSink(REDIS_URL, prefix, process="server-a")
+    applied: list[Mapping[str, int]] = []
+    again = asyncio.Event()
+
+    def set_demand(share: Mapping[str, int]) -> None:
+        if not applied:
+            applied.append(share)
+            raise RuntimeError("a bug in the pool")
+        applied.append(share)
+        again.set()
+
+    worker = DemandReader(client, prefix, "worker-1", set_demand)
+    try:
+        await server.publish({"python": 2})
+        worker.start()
+        await asyncio.wait_for(again.wait(), 10)
+        assert applied[-1] == {"python": 2}
+        [failure] = [r for r in caplog.records if "applying the warm-pool demand" in r.getMessage()]
+        assert failure.exc_info is not None and "a bug in the pool" in str(failure.exc_info[1])
+    finally:
+        await worker.close()
+        await server.close()
+        await client.aclose()
