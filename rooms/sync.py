@@ -52,6 +52,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import pycrdt
@@ -90,7 +91,7 @@ class Output:
     awareness_due: float | None = None  # call flush_awareness() at this clock time
 
     def broadcast(self, recipients: Iterable[int], frame: bytes) -> None:
-        self.sends.extend((conn, frame) for conn in recipients)
+        self.sends.extend(zip(recipients, repeat(frame)))
 
 
 @dataclass

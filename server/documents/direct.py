@@ -42,6 +42,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+_OPEN = State.OPEN
+
 # Where RawSendMiddleware leaves the ASGI server's own send callable in a WebSocket scope.
 RAW_SEND = "classroom.raw_send"
 
@@ -64,14 +66,23 @@ def wire_frame(payload: bytes) -> bytes:
 class DirectWriter:
     """Writes a pre-encoded frame straight to one uvicorn websockets-sansio connection."""
 
-    __slots__ = ("_protocol",)
+    __slots__ = ("_conn", "_is_closing", "_protocol", "_writable", "_write")
 
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
+        # Fixed for the connection's life (uvicorn sets them once, in __init__ and
+        # connection_made): looked up here, not for every frame.
+        self._conn = protocol.conn
+        self._writable = protocol.writable.is_set
+        self._is_closing = protocol.transport.is_closing
+        self._write = protocol.transport.write
 
     @classmethod
     def of(cls, raw_send: object) -> DirectWriter | None:
-        """A writer for the connection behind the ASGI server's ``send``, or None (rule 3)."""
+        """A writer for the connection behind the ASGI server's ``send``, or None (rule 3).
+
+        Only once the handshake is done (rule 2): that never reverts, so ``write`` need not
+        ask again."""
         protocol = getattr(raw_send, "__self__", None)
         if protocol is None or type(protocol).__name__ != "WebSocketsSansIOProtocol":
             return None
@@ -79,6 +90,8 @@ class DirectWriter:
             return None
         conn = protocol.conn
         if getattr(conn, "extensions", None) != [] or not hasattr(conn, "state"):
+            return None
+        if protocol.handshake_complete is not True or protocol.initial_response is not None:
             return None
         return cls(protocol)
 
@@ -88,14 +101,12 @@ class DirectWriter:
         if (
             p.close_sent
             or p.disconnected
-            or not p.handshake_complete
-            or p.initial_response is not None
-            or not p.writable.is_set()
-            or p.conn.state is not State.OPEN
-            or p.transport.is_closing()
+            or self._conn.state is not _OPEN
+            or not self._writable()
+            or self._is_closing()
         ):
             return False
-        p.transport.write(wire)
+        self._write(wire)
         return True
 
 

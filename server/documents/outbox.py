@@ -84,7 +84,10 @@ class SocketOutbox:
             # Nothing ahead of it and nothing to wait for: straight to the socket.
             wire = _wire_of(frame)
             if direct.write(wire):
-                self._count(since)
+                # _count, inlined: this is the path of nearly every frame.
+                self._sent = sent = self._sent + 1
+                if sent % FANOUT_SAMPLE_EVERY == 0:
+                    self.metrics.fanout.observe(time.perf_counter() - since)
                 return
         elif len(self._frames) >= MAX_QUEUED_FRAMES:
             self.close()

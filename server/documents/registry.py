@@ -157,17 +157,21 @@ class LoadedDocument:
                 inserted_key=inserted_key,
             )
         barrier = self.barrier if self.barrier is not None and not self.barrier.done() else None
-        sent_bytes = sent_updates = 0
-        outboxes = self.outboxes
+        # Counted per run of recipients of one frame (a broadcast is one run), and into
+        # the metrics once per event: a locked counter per recipient costs as much as the send.
+        sent_bytes = sent_updates = count = 0
+        last = b""
+        get = self.outboxes.get
         for conn_id, frame in out.sends:
-            outbox = outboxes.get(conn_id)
+            outbox = get(conn_id)
             if outbox is None:
                 continue
             outbox.enqueue(frame, barrier, since)
-            sent_bytes += len(frame)
-            if frame[0] == 0 and frame[1] != 0:
-                sent_updates += 1
-        # Counted once per event: a locked counter per recipient costs as much as the send.
+            if frame is not last:
+                sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
+                last, count = frame, 0
+            count += 1
+        sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
         if sent_bytes:
             registry.metrics.bytes_out.inc(sent_bytes)
         if sent_updates:
@@ -207,6 +211,14 @@ class LoadedDocument:
             except Exception:
                 # Task boundary: one bad message must not end this document's bus reader.
                 log.error("room %s doc %s: bus message failed", *self.key, exc_info=True)
+
+
+def _tally(frame: bytes, count: int, sent_bytes: int, sent_updates: int) -> tuple[int, int]:
+    """Add ``count`` sends of ``frame`` to the bytes and the update frames sent."""
+    sent_bytes += count * len(frame)
+    if count and frame[0] == 0 and frame[1] != 0:  # a sync step2 or update
+        sent_updates += count
+    return sent_bytes, sent_updates
 
 
 class DocumentRegistry:
