@@ -40,8 +40,6 @@ from server.store import BUSY_TIMEOUT_MS
 # Inline commits between two passive checkpoints on the writer's thread (rule 2).
 CHECKPOINT_EVERY = 1000
 
-Row = dict[str, Any]
-
 
 class InlineWriter:
     """One SQLite connection for inserting rows of one table from the event loop's thread."""
@@ -51,9 +49,12 @@ class InlineWriter:
         self.columns = tuple(columns)
         dialect = sqlite_dialect.dialect()
         self._sql = str(insert(table).compile(dialect=dialect, column_keys=list(self.columns)))
-        converters: list[Callable[[Any], Any] | None] = []
-        for name in self.columns:
-            converters.append(table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        # (position, conversion) of each column the dialect converts (a timestamp to text).
+        converters: list[tuple[int, Callable[[Any], Any]]] = []
+        for position, name in enumerate(self.columns):
+            convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None:
+                converters.append((position, convert))
         self._converters = tuple(converters)
         self._conn: sqlite3.Connection | None = None
         self.since_checkpoint = 0
@@ -81,30 +82,35 @@ class InlineWriter:
         if conn is not None:
             conn.close()
 
-    def insert(self, rows: list[Row]) -> None:
-        """Insert and commit ``rows`` now, or raise ``sqlite3.Error`` having changed nothing:
-        ``OperationalError`` when the database is busy (queue them for the thread instead),
-        ``IntegrityError`` when they can never be stored."""
+    def insert(self, values: Sequence[Sequence[Any]]) -> None:
+        """Insert and commit rows now, each its values in :attr:`columns` order, or raise
+        ``sqlite3.Error`` having changed nothing: ``OperationalError`` when the database is
+        busy (queue them for the thread instead), ``IntegrityError`` when they can never be
+        stored."""
         conn = self._conn
         if conn is None:
             raise sqlite3.OperationalError("the inline writer is closed")
-        converters = self._converters
-        values = [
-            tuple(
-                row[name] if convert is None else convert(row[name])
-                for name, convert in zip(self.columns, converters, strict=True)
-            )
-            for row in rows
-        ]
+        rows = [self._converted(row) for row in values]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(self._sql, values)
+            if len(rows) == 1:
+                conn.execute(self._sql, rows[0])
+            else:
+                conn.executemany(self._sql, rows)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         self.since_checkpoint += 1
+
+    def _converted(self, row: Sequence[Any]) -> Sequence[Any]:
+        if not self._converters:
+            return row
+        converted = list(row)
+        for position, convert in self._converters:
+            converted[position] = convert(converted[position])
+        return converted
 
 
 def checkpoint(path: str) -> None:

@@ -48,6 +48,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pycrdt
 from sqlalchemy import Table, create_engine, delete, func, insert, update
@@ -56,7 +57,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.documents.inline import CHECKPOINT_EVERY, InlineWriter, Row, checkpoint
+from server.documents.inline import CHECKPOINT_EVERY, InlineWriter, checkpoint
 from server.integrity.history import forget_history, keep_history
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
@@ -69,6 +70,7 @@ _RETRY_MAX_SECONDS = 2.0
 _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("room_id", "doc", "data", "created_at", "author_id", "inserted", "inserted_key")
+Row = dict[str, Any]
 
 
 def _writer_engine(store: Store) -> Engine:
@@ -136,9 +138,13 @@ class DocStore:
         self._inline: InlineWriter | None = None
         self._batch_running = False
         self._checkpoint: asyncio.Future[None] | None = None
+        # What append returns for updates committed inline: resolved once, shared by all.
+        self._committed: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         if self._writer is None:
+            self._committed = asyncio.get_running_loop().create_future()
+            self._committed.set_result(None)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="docstore-writer")
             self._writer = asyncio.create_task(self._write_loop(), name="docstore-writer")
             await self._open_inline()
@@ -190,9 +196,15 @@ class DocStore:
         """Queue updates of one document; the future resolves once they are committed.
         ``author`` sent them; ``inserted`` characters of text came with them (whose
         ``inserted_key`` is rooms/integrity/replay.py ``text_key``)."""
-        pending = _Pending((room_id, doc), list(updates), author, inserted, inserted_key)
-        if self._inline is not None and self._may_write_inline() and self._write_inline(pending):
-            return pending.stored
+        key = (room_id, doc)
+        if (
+            self._inline is not None
+            and self._may_write_inline()
+            and self._write_inline(key, updates, author, inserted, inserted_key)
+        ):
+            assert self._committed is not None
+            return self._committed  # committed: every such caller shares one resolved future
+        pending = _Pending(key, list(updates), author, inserted, inserted_key)
         self._queue.put_nowait(pending)
         return pending.stored
 
@@ -206,20 +218,36 @@ class DocStore:
             and self._writer is not None
         )
 
-    def _write_inline(self, pending: _Pending) -> bool:
-        """Commit ``pending`` now on this thread; False when it must go to the thread."""
+    def _write_inline(
+        self,
+        key: DocKey,
+        updates: list[bytes],
+        author: int | None,
+        inserted: int,
+        inserted_key: int | None,
+    ) -> bool:
+        """Commit ``updates`` now on this thread, as :func:`_rows` would store them; False
+        when they must go to the thread."""
         assert self._inline is not None
+        room_id, doc = key
+        now = utcnow()
         try:
-            self._inline.insert(_rows([pending]))
+            self._inline.insert(
+                [
+                    (room_id, doc, data, now, author, inserted, inserted_key)
+                    if i == 0
+                    else (room_id, doc, data, now, author, 0, None)
+                    for i, data in enumerate(updates)
+                ]
+            )
         except sqlite3.IntegrityError:
-            log.error("storing %d document updates failed for good", len(pending.updates))
+            log.error("storing %d document updates failed for good", len(updates))
         except sqlite3.Error as exc:
             log.debug("inline commit declined (%s); the writer's thread takes it", exc)
             return False
-        pending.stored.set_result(None)
-        self._since_compaction[pending.key] += len(pending.updates)
-        if self._since_compaction[pending.key] >= self.compact_after:
-            self._start_compaction(pending.key)
+        self._since_compaction[key] += len(updates)
+        if self._since_compaction[key] >= self.compact_after:
+            self._start_compaction(key)
         if self._inline.since_checkpoint >= CHECKPOINT_EVERY and self._checkpoint is None:
             self._inline.since_checkpoint = 0
             self._checkpoint = asyncio.get_running_loop().run_in_executor(
