@@ -45,6 +45,8 @@ def sync_url(url: str) -> URL:
 
 
 BUSY_TIMEOUT_MS = 10_000
+# Bytes a WAL is cut back to when SQLite starts it over (server/documents/inline.py rule 2).
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 # A SQLite connection is a thread of aiosqlite's. Sessions hold one only for their statements
 # (a read-only session no longer makes two extra trips at its end: server/sqlite_writes.py),
 # so 15 serve a class; a request that finds none free waits up to 30 s. A 10 + 30 pool was
@@ -61,6 +63,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # Only other processes wait here: this one queues its writers (server/sqlite_writes.py).
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
     cursor.close()
 
 

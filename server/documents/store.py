@@ -209,10 +209,12 @@ class DocStore:
         return pending.stored
 
     def _may_write_inline(self) -> bool:
-        """inline.py rule 1: nothing queued or in flight on the thread, nobody else writing."""
+        """inline.py rules 1 and 2: nothing queued or in flight on the thread (a checkpoint
+        included), nobody else writing."""
         lock = self.store.write_lock
         return (
             not self._batch_running
+            and self._checkpoint is None
             and self._queue.empty()
             and (lock is None or not lock.held)
             and self._writer is not None
