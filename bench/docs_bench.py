@@ -57,8 +57,10 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         context = reference_server(scenario, workdir, args.nice)
     else:
         # "ours-tmpfs" keeps the database in memory: the same server without the disk's fsyncs.
+        # "baseline" is our server from another checkout (--baseline), for A/B in one run.
         data_root = TMPFS if server == "ours-tmpfs" else None
-        context = our_server(scenario, workdir, args.nice, args.source, data_root)
+        source = args.baseline if server == "baseline" else args.source
+        context = our_server(scenario, workdir, args.nice, source, data_root)
     with context as target:
         config = {
             "serverUrl": target.server_url,
@@ -168,6 +170,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=ROOT,
         help="checkout to run our server from, e.g. a worktree with a fix (default: this one)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a second checkout of our server (e.g. a worktree of the commit before a change),\n"
+        "measured as server 'baseline' alternating with the others in the same run",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table there as Markdown")
     parser.add_argument("--keep", action="store_true", help="keep the work dir with server logs")
     parser.add_argument(
@@ -186,6 +194,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.scenario, args.server = ["many"], ["ours"]
     args.scenario = args.scenario or list(DEFAULT_SCENARIOS)
     args.server = args.server or ["reference", "ours"]
+    if args.baseline is not None and "baseline" not in args.server:
+        args.server.append("baseline")
+    if "baseline" in args.server and args.baseline is None:
+        parser.error("--server baseline needs --baseline DIR")
     return args
 
 

@@ -49,7 +49,7 @@ SCENARIOS = {
     "idle": Scenario("idle", rooms=50, clients_per_room=20, writers_per_room=1, hz=0.01),
 }
 DEFAULT_SCENARIOS = ("big", "many")
-SERVERS = ("reference", "ours", "ours-tmpfs")
+SERVERS = ("reference", "ours", "ours-tmpfs", "baseline")
 TMPFS = Path("/dev/shm")
 
 
