@@ -37,14 +37,19 @@ deleted) raises ``sqlite3.IntegrityError``, as it does there.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 from sqlalchemy import Table, insert
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from server.store import BUSY_TIMEOUT_MS, JOURNAL_SIZE_LIMIT
+
+log = logging.getLogger("classroom.docs")
 
 # Inline commits between two passive checkpoints on the writer's thread (rule 2).
 CHECKPOINT_EVERY = 1000
@@ -121,6 +126,55 @@ class InlineWriter:
         for position, convert in self._converters:
             converted[position] = convert(converted[position])
         return converted
+
+
+class Checkpoints:
+    """Rule 2's checkpoints of one database, in two passes on the writer's thread."""
+
+    def __init__(self, path: str, thread: Executor) -> None:
+        self.path = path
+        self._thread = thread
+        self.running: asyncio.Future[None] | None = None  # either pass, while it runs
+        self.last_pass = False  # the second pass runs: no inline commits meanwhile
+
+    def start(self) -> bool:
+        """Start the first pass, unless a checkpoint runs already (then False)."""
+        if self.running is not None:
+            return False
+        self._pass(self._first_done)
+        return True
+
+    async def wait(self) -> None:
+        """Until no pass runs (the first starts the second)."""
+        while self.running is not None:
+            await asyncio.gather(self.running, return_exceptions=True)
+
+    def _pass(self, then: Callable[[asyncio.Future[None]], None]) -> None:
+        self.running = asyncio.get_running_loop().run_in_executor(
+            self._thread, checkpoint, self.path
+        )
+        self.running.add_done_callback(then)
+
+    def _first_done(self, done: asyncio.Future[None]) -> None:
+        if _failed(done):
+            self.running = None
+            return
+        self.last_pass = True
+        self._pass(self._last_done)
+
+    def _last_done(self, done: asyncio.Future[None]) -> None:
+        self.running = None
+        self.last_pass = False
+        _failed(done)
+
+
+def _failed(done: asyncio.Future[None]) -> bool:
+    if done.cancelled():
+        return True
+    if done.exception() is not None:
+        log.warning("WAL checkpoint failed: %s", done.exception())
+        return True
+    return False
 
 
 def checkpoint(path: str) -> None:

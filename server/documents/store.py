@@ -45,7 +45,6 @@ import contextlib
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,7 +57,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.documents.inline import CHECKPOINT_EVERY, InlineWriter, checkpoint
+from server.documents.inline import CHECKPOINT_EVERY, Checkpoints, InlineWriter
 from server.integrity.history import forget_history, keep_history
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
@@ -138,8 +137,7 @@ class DocStore:
         # SQLite only: commits on the loop's thread when nobody else writes (inline.py).
         self._inline: InlineWriter | None = None
         self._batch_running = False
-        self._checkpoint: asyncio.Future[None] | None = None  # either pass, while it runs
-        self._last_pass = False  # the checkpoint's second pass runs: no inline commits
+        self._checkpoints: Checkpoints | None = None
         # What append returns for updates committed inline: resolved once, shared by all.
         self._committed: asyncio.Future[None] | None = None
 
@@ -161,7 +159,9 @@ class DocStore:
         except sqlite3.Error as exc:
             log.warning("document updates commit on the writer's thread only: %s", exc)
             return
+        assert self._thread is not None
         self._inline = writer
+        self._checkpoints = Checkpoints(path, self._thread)
 
     async def close(self) -> None:
         """Store everything queued, finish running compactions, then stop the writer."""
@@ -173,8 +173,8 @@ class DocStore:
         self._writer = None
         if self._compacting:
             await asyncio.gather(*self._compacting.values(), return_exceptions=True)
-        while self._checkpoint is not None:  # the first pass starts the second
-            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        if self._checkpoints is not None:
+            await self._checkpoints.wait()
         inline, self._inline = self._inline, None
         if inline is not None:
             inline.close()
@@ -216,7 +216,7 @@ class DocStore:
         lock = self.store.write_lock
         return (
             not self._batch_running
-            and not self._last_pass
+            and not (self._checkpoints is not None and self._checkpoints.last_pass)
             and self._queue.empty()
             and (lock is None or not lock.held)
             and self._writer is not None
@@ -252,42 +252,11 @@ class DocStore:
         self._since_compaction[key] += len(updates)
         if self._since_compaction[key] >= self.compact_after:
             self._start_compaction(key)
-        if self._inline.since_checkpoint >= CHECKPOINT_EVERY and self._checkpoint is None:
-            self._inline.since_checkpoint = 0
-            self._checkpoint_pass(self._first_pass_done)
+        if self._inline.since_checkpoint >= CHECKPOINT_EVERY:
+            assert self._checkpoints is not None
+            if self._checkpoints.start():
+                self._inline.since_checkpoint = 0
         return True
-
-    def _checkpoint_pass(self, then: Callable[[asyncio.Future[None]], None]) -> None:
-        """A passive checkpoint on the writer's thread (inline.py rule 2), then ``then``."""
-        assert self._inline is not None
-        self._checkpoint = asyncio.get_running_loop().run_in_executor(
-            self._thread, checkpoint, self._inline.path
-        )
-        self._checkpoint.add_done_callback(then)
-
-    def _first_pass_done(self, done: asyncio.Future[None]) -> None:
-        """The first pass copied what was there while inline commits went on; the second
-        copies the few frames they added meanwhile, with updates waiting behind it on the
-        thread, so every frame is copied and the next commit starts the WAL over."""
-        if self._failed(done) or self._writer is None or self._inline is None:
-            self._checkpoint = None
-            return
-        self._last_pass = True
-        self._checkpoint_pass(self._last_pass_done)
-
-    def _last_pass_done(self, done: asyncio.Future[None]) -> None:
-        self._checkpoint = None
-        self._last_pass = False
-        self._failed(done)
-
-    @staticmethod
-    def _failed(done: asyncio.Future[None]) -> bool:
-        if done.cancelled():
-            return True
-        if done.exception() is not None:
-            log.warning("WAL checkpoint failed: %s", done.exception())
-            return True
-        return False
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()

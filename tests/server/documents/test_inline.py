@@ -32,6 +32,12 @@ def path_of(store: Store) -> str:
     return path
 
 
+def docs_checkpoint(docs: DocStore) -> asyncio.Future[None] | None:
+    """The pass of a WAL checkpoint running now, if any (inline.py rule 2)."""
+    assert docs._checkpoints is not None
+    return docs._checkpoints.running
+
+
 def stored_texts(path: str) -> list[bytes]:
     """The updates in the file, read by a connection of another "process"."""
     conn = sqlite3.connect(path)
@@ -146,8 +152,8 @@ async def test_inline_commits_are_checkpointed_into_the_database_file(
     try:
         for i in range(10):
             assert docs.append(room, "demo", [typist.type(str(i))]).done()
-        assert docs._checkpoint is not None  # started on the writer's thread, not on this one
-        while (checkpoint := docs._checkpoint) is not None:  # both passes
+        assert docs_checkpoint(docs) is not None  # started on the writer's thread, not on this one
+        while (checkpoint := docs_checkpoint(docs)) is not None:  # both passes
             await asyncio.wait_for(checkpoint, 10)
         # The database file alone, without its WAL, now holds every update.
         copy = tmp_path / "copy.db"
@@ -176,17 +182,17 @@ async def test_the_wal_starts_over_after_each_checkpoint_under_steady_commits(
         for _ in range(6):
             for i in range(10):
                 assert docs.append(room, "demo", [typist.type(str(i))]).done()
-            first = docs._checkpoint
+            first = docs_checkpoint(docs)
             assert first is not None
             assert docs.append(room, "demo", [typist.type("a")]).done()  # first pass: inline
             await asyncio.wait_for(first, 10)
-            last = docs._checkpoint
+            last = docs_checkpoint(docs)
             assert last is not None and last is not first  # the second pass started at once
             during = docs.append(room, "demo", [typist.type("b")])
             assert not during.done()  # queued behind the second pass
             await asyncio.wait_for(last, 10)
             await asyncio.wait_for(during, 10)
-            assert docs._checkpoint is None
+            assert docs_checkpoint(docs) is None
             assert docs.append(room, "demo", [typist.type("c")]).done()  # inline again
             sizes.append(await asyncio.to_thread(os.path.getsize, wal))
         assert len(text_of(await docs.load(room, "demo"))) == 78
@@ -208,10 +214,12 @@ async def test_closing_during_a_checkpoint_finishes_both_passes(
     typist = Typist()
     for i in range(10):
         docs.append(room, "demo", [typist.type(str(i))])
-    assert docs._checkpoint is not None
+    assert docs_checkpoint(docs) is not None
     with caplog.at_level(logging.WARNING, logger="classroom.docs"):
         await docs.close()  # while the first pass runs
-    assert docs._checkpoint is None and not docs._last_pass
+    checkpoints = docs._checkpoints
+    assert checkpoints is not None
+    assert checkpoints.running is None and not checkpoints.last_pass
     assert "checkpoint failed" not in caplog.text
     assert text_of(stored_texts(path_of(store))) == "0123456789"
 
