@@ -32,6 +32,17 @@ def path_of(store: Store) -> str:
     return path
 
 
+async def checkpointing_every_10(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, DocStore, Typist]:
+    """A room and a started DocStore that checkpoints after every 10 inline commits."""
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 10)
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000)
+    await docs.start()
+    return room, docs, Typist()
+
+
 def docs_checkpoint(docs: DocStore) -> asyncio.Future[None] | None:
     """The pass of a WAL checkpoint running now, if any (inline.py rule 2)."""
     assert docs._checkpoints is not None
@@ -144,11 +155,7 @@ async def test_an_update_for_a_deleted_room_is_refused_and_the_rest_go_on(store:
 async def test_inline_commits_are_checkpointed_into_the_database_file(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 10)
-    room = await a_room(store)
-    docs = DocStore(store, compact_after=10_000)
-    await docs.start()
-    typist = Typist()
+    room, docs, typist = await checkpointing_every_10(store, monkeypatch)
     try:
         for i in range(10):
             assert docs.append(room, "demo", [typist.type(str(i))]).done()
@@ -171,11 +178,7 @@ async def test_the_wal_starts_over_after_each_checkpoint_under_steady_commits(
     the WAL from its beginning: under steady typing the file stops growing. (Committed
     inline throughout, the updates kept every checkpoint from copying them all, and the WAL
     grew by every commit, forever.)"""
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 10)
-    room = await a_room(store)
-    docs = DocStore(store, compact_after=10_000)
-    await docs.start()
-    typist = Typist()
+    room, docs, typist = await checkpointing_every_10(store, monkeypatch)
     wal = path_of(store) + "-wal"
     sizes: list[int] = []
     try:
@@ -207,11 +210,7 @@ async def test_the_wal_starts_over_after_each_checkpoint_under_steady_commits(
 async def test_closing_during_a_checkpoint_finishes_both_passes(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 10)
-    room = await a_room(store)
-    docs = DocStore(store, compact_after=10_000)
-    await docs.start()
-    typist = Typist()
+    room, docs, typist = await checkpointing_every_10(store, monkeypatch)
     for i in range(10):
         docs.append(room, "demo", [typist.type(str(i))])
     assert docs_checkpoint(docs) is not None
