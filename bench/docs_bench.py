@@ -47,9 +47,22 @@ from docs_servers import (
     our_server,
     reference_server,
 )
-from processes import RssSampler, cpu_seconds, machine_busy_seconds, niced, process_tree, shielded
+from processes import (
+    RssSampler,
+    cpu_seconds,
+    machine_busy_seconds,
+    niced,
+    pin,
+    process_tree,
+    shielded,
+)
 
 # -- one measurement ---------------------------------------------------------------------------
+
+
+# --pin: where the server and the load generator run.
+SERVER_CPU = 1
+LOADGEN_CPU = 0
 
 
 def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Row:
@@ -79,6 +92,8 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         with os.fdopen(fd, "w") as fh:
             json.dump(config, fh)
         print(f"  {server}/{scenario.key}: server pid {target.pid}", file=sys.stderr, flush=True)
+        if args.pin:
+            pin(target.pid, SERVER_CPU)
         sampler = RssSampler(target.pid)
         sampler.start()
         cpu: dict[str, tuple[float, float, float, float]] = {}
@@ -89,6 +104,8 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
             stderr=subprocess.PIPE,
             text=True,
         )
+        if args.pin:
+            pin(loadgen.pid, LOADGEN_CPU)
         assert loadgen.stderr is not None and loadgen.stdout is not None
         # Bounded: connecting (60 s at most), warm-up, window, drain, and a margin.
         deadline = 60 + args.warmup + args.duration + args.drain + 60
@@ -119,11 +136,26 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
     for second in result.get("timeline") or []:
         print(
             "    {server}/{key} second {second:>3}: {count:>6} deliveries, p50 {p50:8.2f} ms, "
-            "p99 {p99:8.2f} ms, max {max:8.2f} ms".format(
-                server=server, key=scenario.key, **second
+            "p99 {p99:8.2f} ms, max {max:8.2f} ms; load generator GC {gc:6.2f} ms "
+            "(longest {gc_max:5.2f})".format(
+                server=server,
+                key=scenario.key,
+                gc=second.get("gcMs", 0.0),
+                gc_max=second.get("gcMaxMs", 0.0),
+                **second,
             ),
             file=sys.stderr,
         )
+    if args.timeline:
+        seconds = result.get("seconds") or args.duration
+        for way, kinds in (result.get("traffic") or {}).items():
+            for kind, seen in sorted(kinds.items()):
+                print(
+                    f"    {server}/{scenario.key} the load generator {way} {kind}: "
+                    f"{seen['messages'] / seconds:,.0f} messages/s, "
+                    f"{seen['bytes'] / seconds / 1024:,.1f} KiB/s",
+                    file=sys.stderr,
+                )
     cpu_percent = others_percent = None
     if "open" in cpu and "closed" in cpu:
         (t0, s0, l0, m0), (t1, s1, l1, m1) = cpu["open"], cpu["closed"]
@@ -187,7 +219,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument(
-        "--timeline", action="store_true", help="print latency per second of each run"
+        "--timeline",
+        action="store_true",
+        help="print latency per second of each run, the load generator's garbage collections\n"
+        "in each second, and its messages each way by kind",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help=f"keep the server on CPU {SERVER_CPU} and the load generator on CPU {LOADGEN_CPU}\n"
+        "(two cores or more): neither waits for the other's core, and runs vary less",
     )
     args = parser.parse_args(argv)
     if args.memory_check:

@@ -4,6 +4,7 @@ a shared machine. Linux only."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -87,6 +88,19 @@ def machine_busy_seconds() -> float:
         values = [int(v) for v in fh.readline().split()[1:]]
     idle = values[3] + values[4]  # idle, iowait
     return (sum(values[:8]) - idle) / CLK_TCK
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Keep every thread of ``pid`` and of its descendants on CPU ``cpu`` (threads started
+    later inherit it from the thread that starts them)."""
+    for process in process_tree(pid):
+        try:
+            tasks = os.listdir(f"/proc/{process}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(task), {cpu})
 
 
 def niced(cmd: list[str], nice: int) -> list[str]:

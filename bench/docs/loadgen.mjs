@@ -12,7 +12,7 @@
 // Input: a JSON config file (argument 1). Output: one JSON object on stdout. Progress on stderr.
 
 import { readFileSync } from 'node:fs'
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
@@ -41,6 +41,30 @@ process.setMaxListeners(0) // the provider adds one 'exit' listener per client i
 const log = (msg) => process.stderr.write(`[loadgen] ${msg}\n`)
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+// Messages each way during the window, by kind: what the load generator's own work is made of.
+const KINDS = { '0/0': 'sync step1', '0/1': 'sync step2', '0/2': 'update', 1: 'awareness' }
+const traffic = { received: {}, sent: {} }
+const countMessage = (way, data) => {
+  if (!windowOpen) return
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data
+  const kind = KINDS[bytes[0] === 0 ? `0/${bytes[1]}` : bytes[0]] || `other ${bytes[0]}`
+  const entry = (traffic[way][kind] ||= { messages: 0, bytes: 0 })
+  entry.messages += 1
+  entry.bytes += bytes.byteLength
+}
+
+class CountingWebSocket extends WebSocket {
+  constructor (...args) {
+    super(...args)
+    this.on('message', (data) => countMessage('received', data))
+  }
+
+  send (data, ...rest) {
+    countMessage('sent', data)
+    return super.send(data, ...rest)
+  }
+}
+
 // Latency samples (ms), grown by doubling: up to a few million per run.
 let samples = new Float64Array(1 << 16)
 let sampleCount = 0
@@ -59,6 +83,19 @@ let draining = false
 let seenTotal = 0 // in-window deliveries observed so far
 let windowStart = 0
 const timelineSamples = [] // flat pairs: second of the window, latency ms
+// The load generator's own garbage collections, by second of the window: a pause here delays
+// every receipt in flight, so a stall in the timeline can be told apart from the server's.
+const gcBySecond = [] // second -> { ms, max }
+const gcObserver = new PerformanceObserver((list) => {
+  if (!timeline || windowStart === 0) return
+  for (const entry of list.getEntries()) {
+    const second = Math.floor((entry.startTime - windowStart) / 1000)
+    if (second < 0) continue
+    const bucket = (gcBySecond[second] ||= { ms: 0, max: 0 })
+    bucket.ms += entry.duration
+    bucket.max = Math.max(bucket.max, entry.duration)
+  }
+})
 const clients = []
 const writers = []
 
@@ -92,7 +129,7 @@ class Client {
   connect (awarenessAgeMs) {
     // The provider (and its awareness, whose 3-s check timer starts now) is made on arrival.
     this.provider = new WebsocketProvider(serverUrl, this.roomName, this.doc, {
-      WebSocketPolyfill: WebSocket,
+      WebSocketPolyfill: CountingWebSocket,
       params: this.token ? { token: this.token } : {},
       disableBc: true,
       connect: false
@@ -195,6 +232,7 @@ async function main () {
   await sleep(warmupSeconds * 1000)
 
   loopDelay.enable()
+  if (timeline) gcObserver.observe({ entryTypes: ['gc'] })
   const cpuStart = process.cpuUsage()
   const wallStart = performance.now()
   windowStart = wallStart
@@ -206,6 +244,7 @@ async function main () {
   const wallSeconds = (performance.now() - wallStart) / 1000
   const cpu = process.cpuUsage(cpuStart)
   loopDelay.disable()
+  gcObserver.disconnect()
 
   // Keep writing during the drain (outside the window) so that the load stays the same until
   // every in-window update arrived, or the drain time ran out: what is missing then is lost.
@@ -252,6 +291,7 @@ async function main () {
       count: sampleCount
     },
     timeline: timeline ? summarizeTimeline() : undefined,
+    traffic,
     loadgen: {
       cpuPercent: (100 * (cpu.user + cpu.system)) / 1e6 / wallSeconds,
       rssMiB: process.memoryUsage().rss / 2 ** 20,
@@ -274,7 +314,9 @@ function summarizeTimeline () {
       count: sorted.length,
       p50: percentile(sorted, 50),
       p99: percentile(sorted, 99),
-      max: sorted[sorted.length - 1]
+      max: sorted[sorted.length - 1],
+      gcMs: gcBySecond[second]?.ms ?? 0,
+      gcMaxMs: gcBySecond[second]?.max ?? 0
     }
   }).filter(Boolean)
 }
