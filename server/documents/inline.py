@@ -17,15 +17,18 @@ turn there. Nothing on the loop ever waits for a lock.
 
 Rule 2 — no checkpoint on the loop. A WAL checkpoint copies pages into the database file
 and syncs it; the inline connection never starts one (``wal_autocheckpoint=0``). The store
-asks for a passive checkpoint on its thread every :data:`CHECKPOINT_EVERY` inline commits,
-as SQLite's own default would after about as many pages. SQLite starts the WAL over from
+asks for a passive checkpoint every :data:`CHECKPOINT_EVERY` inline commits, as SQLite's
+own default would after about as many pages, on a thread of its own: on the writer's thread
+a commit queued there (while a compaction held the write lock, say) waited behind the whole
+first pass, syncs included. SQLite starts the WAL over from
 its beginning only when a commit finds every frame copied, and a checkpoint that inline
 commits keep adding frames to never copies them all: under steady typing the WAL grew
 without end (6.6 MB a second, 235 MB after 35 s in the many-rooms benchmark; every commit
 writes about three pages). So the checkpoint makes two passes. The first copies what is
 there while inline commits go on (about 12 ms here for 1,000 commits, most of it syncing);
 the second copies the few frames they added meanwhile (under 1 ms), and while it runs
-updates commit on the thread, behind it, not inline. Every frame is then copied, and the
+nothing commits: updates queue for the writer's thread, which waits for it
+(:meth:`Checkpoints.after_last_pass`). Every frame is then copied, and the
 next commit starts the WAL over. ``journal_size_limit`` cuts a WAL that a burst made large
 back to :data:`JOURNAL_SIZE_LIMIT` when it starts over.
 
@@ -41,7 +44,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -129,13 +132,13 @@ class InlineWriter:
 
 
 class Checkpoints:
-    """Rule 2's checkpoints of one database, in two passes on the writer's thread."""
+    """Rule 2's checkpoints of one database, in two passes on a thread of their own."""
 
-    def __init__(self, path: str, thread: Executor) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self._thread = thread
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="docstore-checkpoint")
         self.running: asyncio.Future[None] | None = None  # either pass, while it runs
-        self.last_pass = False  # the second pass runs: no inline commits meanwhile
+        self.last_pass = False  # the second pass runs: no other commit meanwhile
 
     def start(self) -> bool:
         """Start the first pass, unless a checkpoint runs already (then False)."""
@@ -148,6 +151,17 @@ class Checkpoints:
         """Until no pass runs (the first starts the second)."""
         while self.running is not None:
             await asyncio.gather(self.running, return_exceptions=True)
+
+    async def after_last_pass(self) -> None:
+        """Until no second pass runs (under a millisecond): what the writer's thread
+        commits waits for it, as inline commits do, so that it copies every frame."""
+        while self.last_pass and self.running is not None:
+            await asyncio.gather(self.running, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Let a running checkpoint finish, then end the thread."""
+        await self.wait()
+        self._thread.shutdown()
 
     def _pass(self, then: Callable[[asyncio.Future[None]], None]) -> None:
         self.running = asyncio.get_running_loop().run_in_executor(
@@ -178,7 +192,7 @@ def _failed(done: asyncio.Future[None]) -> bool:
 
 
 def checkpoint(path: str) -> None:
-    """A passive WAL checkpoint on a connection of its own (run on the writer's thread)."""
+    """A passive WAL checkpoint on a connection of its own (run on the checkpoints' thread)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

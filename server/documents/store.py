@@ -45,20 +45,22 @@ import contextlib
 import logging
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import pycrdt
-from sqlalchemy import Table, create_engine, delete, func, insert, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Table, create_engine, func, insert
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.documents.compaction import fold
 from server.documents.inline import CHECKPOINT_EVERY, Checkpoints, InlineWriter
-from server.integrity.history import forget_history, keep_history
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
 from server.store import Store, install_sqlite_pragmas, sync_url
@@ -71,6 +73,7 @@ _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("room_id", "doc", "data", "created_at", "author_id", "inserted", "inserted_key")
 Row = dict[str, Any]
+_T = TypeVar("_T")
 
 
 def _writer_engine(store: Store) -> Engine:
@@ -82,6 +85,21 @@ def _writer_engine(store: Store) -> Engine:
     # No ping before each batch (a round trip each, hundreds a second): a batch that meets a
     # dropped connection fails, the connection is replaced and _store_batch tries again.
     return create_engine(sync_url(store.url), pool_size=1, max_overflow=0)
+
+
+def _once(store: Store, work: Callable[[Connection], _T]) -> _T:
+    """``work`` in one transaction on a connection opened for it alone."""
+    engine = _writer_engine(store)
+    try:
+        with engine.begin() as conn:
+            return work(conn)
+    finally:
+        engine.dispose()
+
+
+def _insert_rows(rows: list[Row], conn: Connection) -> None:
+    """One multi-row INSERT of document updates."""
+    conn.execute(insert(_UPDATES), rows)
 
 
 @dataclass
@@ -159,9 +177,8 @@ class DocStore:
         except sqlite3.Error as exc:
             log.warning("document updates commit on the writer's thread only: %s", exc)
             return
-        assert self._thread is not None
         self._inline = writer
-        self._checkpoints = Checkpoints(path, self._thread)
+        self._checkpoints = Checkpoints(path)
 
     async def close(self) -> None:
         """Store everything queued, finish running compactions, then stop the writer."""
@@ -173,8 +190,9 @@ class DocStore:
         self._writer = None
         if self._compacting:
             await asyncio.gather(*self._compacting.values(), return_exceptions=True)
-        if self._checkpoints is not None:
-            await self._checkpoints.wait()
+        checkpoints, self._checkpoints = self._checkpoints, None
+        if checkpoints is not None:
+            await checkpoints.close()
         inline, self._inline = self._inline, None
         if inline is not None:
             inline.close()
@@ -294,18 +312,12 @@ class DocStore:
 
     async def _store_batch(self, batch: list[_Pending]) -> None:
         rows = _rows(batch)
-        loop = asyncio.get_running_loop()
         delay = 0.05
         while True:
             try:
                 # One hop to the writer's thread per commit: the event loop serves each
                 # statement of an async driver in turn, and a busy loop made those wait.
-                if self.store.write_lock is None:
-                    await loop.run_in_executor(self._thread, self._insert_rows, rows)
-                else:
-                    # This process's writers take turns (server/sqlite_writes.py).
-                    async with self.store.write_lock:
-                        await loop.run_in_executor(self._thread, self._insert_rows, rows)
+                await self._write_on_thread(partial(_insert_rows, rows))
                 break
             except IntegrityError:
                 # No retry can fix this (the room was deleted): say so and let the edits flow.
@@ -318,12 +330,25 @@ class DocStore:
         for pending in batch:
             self._since_compaction[pending.key] += len(pending.updates)
 
-    def _insert_rows(self, rows: list[Row]) -> None:
-        """In the writer's thread: one transaction, one multi-row INSERT."""
+    async def _write_on_thread(self, work: Callable[[Connection], _T]) -> _T:
+        """``work`` in one transaction on the writer's thread, in this process's turn to
+        write (server/sqlite_writes.py), never during a checkpoint's second pass (inline.py
+        rule 2). Before ``start`` or after ``close``, on a connection of its own."""
+        if self._checkpoints is not None:
+            await self._checkpoints.after_last_pass()
+        lock = self.store.write_lock
+        async with lock if lock is not None else contextlib.nullcontext():
+            if self._thread is None:
+                return await asyncio.to_thread(_once, self.store, work)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._thread, self._in_transaction, work)
+
+    def _in_transaction(self, work: Callable[[Connection], _T]) -> _T:
+        """On the writer's thread, on its one connection."""
         if self._engine is None:
             self._engine = _writer_engine(self.store)
         with self._engine.begin() as conn:
-            conn.execute(insert(_UPDATES), rows)
+            return work(conn)
 
     def _start_compaction(self, key: DocKey) -> None:
         if key in self._compacting:
@@ -359,7 +384,6 @@ class DocStore:
         counted = self._since_compaction[key]
         async with self.store.session() as session:
             head = await self._snapshot_head(session, room_id, doc)
-            after = head[0] if head else 0
             rows = (
                 await session.exec(
                     select(DocUpdate.id, DocUpdate.data)
@@ -371,50 +395,21 @@ class DocStore:
             self._since_compaction[key] = 0
             return 0
         merged = pycrdt.merge_updates(*([head[1]] if head else []), *[data for _, data in rows])
-        last = rows[-1][0]
-        assert last is not None
-        now = utcnow()
-        async with self.store.engine.begin() as conn:
-            # The write comes first, so on SQLite this transaction takes the write lock at
-            # once and never works from a stale read.
-            if head is None:
-                await conn.execute(
-                    insert(_SNAPSHOTS).values(
-                        room_id=room_id, doc=doc, data=merged, last_update_id=last, updated_at=now
-                    )
-                )
-            else:
-                moved = await conn.execute(
-                    update(_SNAPSHOTS)
-                    .where(
-                        _SNAPSHOTS.c.room_id == room_id,
-                        _SNAPSHOTS.c.doc == doc,
-                        _SNAPSHOTS.c.last_update_id == after,
-                    )
-                    .values(data=merged, last_update_id=last, updated_at=now)
-                )
-                if moved.rowcount != 1:
-                    log.info("compaction of room %s doc %s: snapshot moved meanwhile", *key)
-                    return 0
-            if self.history_days > 0:
-                ids = [update_id for update_id, _ in rows if update_id is not None]
-                await keep_history(
-                    conn,
-                    room_id=room_id,
-                    doc=doc,
-                    ids=ids,
-                    previous_snapshot=head[1] if head else None,
-                    previous_last_id=after,
-                )
-            else:
-                await forget_history(conn, room_id=room_id, doc=doc)
-            await conn.execute(
-                delete(_UPDATES).where(
-                    _UPDATES.c.room_id == room_id,
-                    _UPDATES.c.doc == doc,
-                    _UPDATES.c.id.in_([update_id for update_id, _ in rows]),
-                )
+        ids = [update_id for update_id, _ in rows if update_id is not None]
+        moved = await self._write_on_thread(
+            partial(
+                fold,
+                room_id=room_id,
+                doc=doc,
+                head=head,
+                ids=ids,
+                merged=merged,
+                now=utcnow(),
+                history_days=self.history_days,
             )
+        )
+        if not moved:
+            return 0
         self._since_compaction[key] = max(0, self._since_compaction[key] - counted)
         log.info("compacted room %s doc %s: %d updates into the snapshot", room_id, doc, len(rows))
         return len(rows)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import pycrdt
 from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
@@ -48,8 +48,8 @@ PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_DOCS_PER_ROUND = 200
 
 
-async def keep_history(
-    conn: AsyncConnection,
+def keep_history(
+    conn: Connection,
     *,
     room_id: int,
     doc: str,
@@ -57,17 +57,18 @@ async def keep_history(
     previous_snapshot: bytes | None,
     previous_last_id: int,
 ) -> None:
-    """In compaction's transaction: copy the updates ``ids`` it folds into the history.
+    """In compaction's transaction (on the writer's thread): copy the updates ``ids`` it
+    folds into the history.
 
     The first time, the document's checkpoint is written too: the snapshot before this
     compaction (empty for a new document), which the kept history starts from."""
-    known = await conn.execute(
+    known = conn.execute(
         select(_CHECKPOINTS.c.room_id).where(
             _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
         )
     )
     if known.first() is None:
-        await conn.execute(
+        conn.execute(
             insert(_CHECKPOINTS).values(
                 room_id=room_id,
                 doc=doc,
@@ -77,14 +78,14 @@ async def keep_history(
         )
     if ids:
         chosen = select(*[_UPDATES.c[name] for name in _COLUMNS]).where(_UPDATES.c.id.in_(ids))
-        await conn.execute(insert(_HISTORY).from_select(list(_COLUMNS), chosen))
+        conn.execute(insert(_HISTORY).from_select(list(_COLUMNS), chosen))
 
 
-async def forget_history(conn: AsyncConnection, *, room_id: int, doc: str) -> None:
+def forget_history(conn: Connection, *, room_id: int, doc: str) -> None:
     """In compaction's transaction when no history is kept: drop what an earlier setting
     kept, so the timeline starts from the snapshot instead of a checkpoint with a gap."""
     for table in (_HISTORY, _CHECKPOINTS):
-        await conn.execute(delete(table).where(table.c.room_id == room_id, table.c.doc == doc))
+        conn.execute(delete(table).where(table.c.room_id == room_id, table.c.doc == doc))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,17 @@ import logging
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
+from server.documents import inline as inline_module
 from server.documents import store as store_module
 from server.documents.store import DocStore
 from server.models import DocUpdate
@@ -159,7 +162,7 @@ async def test_inline_commits_are_checkpointed_into_the_database_file(
     try:
         for i in range(10):
             assert docs.append(room, "demo", [typist.type(str(i))]).done()
-        assert docs_checkpoint(docs) is not None  # started on the writer's thread, not on this one
+        assert docs_checkpoint(docs) is not None  # started on its own thread, not on this one
         while (checkpoint := docs_checkpoint(docs)) is not None:  # both passes
             await asyncio.wait_for(checkpoint, 10)
         # The database file alone, without its WAL, now holds every update.
@@ -214,10 +217,10 @@ async def test_closing_during_a_checkpoint_finishes_both_passes(
     for i in range(10):
         docs.append(room, "demo", [typist.type(str(i))])
     assert docs_checkpoint(docs) is not None
-    with caplog.at_level(logging.WARNING, logger="classroom.docs"):
-        await docs.close()  # while the first pass runs
     checkpoints = docs._checkpoints
     assert checkpoints is not None
+    with caplog.at_level(logging.WARNING, logger="classroom.docs"):
+        await docs.close()  # while the first pass runs
     assert checkpoints.running is None and not checkpoints.last_pass
     assert "checkpoint failed" not in caplog.text
     assert text_of(stored_texts(path_of(store))) == "0123456789"
@@ -244,3 +247,64 @@ async def test_a_database_not_in_wal_mode_commits_on_the_thread_only(
     finally:
         await docs.close()
         await plain.close()
+
+
+async def test_a_commit_queued_for_the_writer_does_not_wait_for_a_checkpoint_pass(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass syncs the files, which can take long: it has a thread of its own, so
+    an update queued for the writer's thread meanwhile (here behind a write of this process)
+    is committed and sent without waiting for it."""
+    release = threading.Event()
+    real_checkpoint = inline_module.checkpoint
+
+    def slow_checkpoint(path: str) -> None:
+        release.wait(30)  # a first pass stuck in its sync
+        real_checkpoint(path)
+
+    monkeypatch.setattr(inline_module, "checkpoint", slow_checkpoint)
+    room, docs, typist = await checkpointing_every_10(store, monkeypatch)
+    lock = store.write_lock
+    assert lock is not None
+    try:
+        for i in range(10):
+            assert docs.append(room, "demo", [typist.type(str(i))]).done()
+        first = docs_checkpoint(docs)
+        assert first is not None
+        await lock.acquire()
+        queued = docs.append(room, "demo", [typist.type("q")])
+        assert not queued.done()
+        lock.release()
+        await asyncio.wait_for(queued, 10)
+        assert not first.done()  # committed while the first pass still runs
+        assert text_of(stored_texts(path_of(store))) == "0123456789q"
+    finally:
+        release.set()
+        await docs.close()
+
+
+async def test_a_compaction_writes_in_one_hop_to_the_writers_thread(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compaction.py: the whole write is one call on the writer's thread, so this process's
+    write lock is held for its statements only, not for a round trip through the loop each."""
+    threads: list[str] = []
+    real_fold = store_module.fold
+
+    def watched_fold(*args: Any, **kwargs: Any) -> bool:
+        threads.append(threading.current_thread().name)
+        return real_fold(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "fold", watched_fold)
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000)
+    await docs.start()
+    typist = Typist()
+    try:
+        for char in "abc":
+            await docs.append(room, "demo", [typist.type(char)])
+        assert await docs.compact(room, "demo") == 3
+        assert len(threads) == 1 and threads[0].startswith("docstore-writer")
+        assert text_of(await docs.load(room, "demo")) == "abc"
+    finally:
+        await docs.close()
