@@ -131,13 +131,15 @@ class AwarenessLimits:
     and an editor open on one socket each still has one per socket). ``max_state_bytes``:
     the largest JSON state of one entry. ``rate``/``burst``: awareness frames a second that
     are passed on at once; faster ones are coalesced (the table keeps the newest state and
-    the caller is told when to pass it on).
+    the caller is told when to pass it on). ``renewal_hold``: how long a renewal waits to go
+    out with the document's others (rooms/sync.py rule 8; 0: at the next turn of the loop).
     """
 
     max_clients: int = 4
     max_state_bytes: int = 4096
     rate: float = 20.0
     burst: float = 40.0
+    renewal_hold: float = 5.0
 
 
 def announced_count(payload: bytes) -> int:

@@ -58,12 +58,13 @@ class EchoMemory:
 
 
 class RenewalHold:
-    """Renewals waiting to go out together: the newest per client, due :data:`RENEWAL_HOLD`
-    seconds after the first of them."""
+    """Renewals waiting to go out together: the newest per client, due ``hold`` seconds
+    (:data:`RENEWAL_HOLD` unless told) after the first of them."""
 
-    __slots__ = ("_held", "due")
+    __slots__ = ("_held", "due", "hold")
 
-    def __init__(self) -> None:
+    def __init__(self, hold: float = RENEWAL_HOLD) -> None:
+        self.hold = hold
         self._held: dict[int, AwarenessEntry] = {}
         self.due: float | None = None
 
@@ -71,7 +72,7 @@ class RenewalHold:
         """Hold ``entries``; return when they are due."""
         self._held.update((entry.client_id, entry) for entry in entries)
         if self.due is None:
-            self.due = now + RENEWAL_HOLD
+            self.due = now + self.hold
         return self.due
 
     def drop(self, client_ids: Iterable[int]) -> None:

@@ -35,13 +35,16 @@ Rules this module keeps:
    the connection's budget are coalesced: the table takes them at once, and the newest state
    per client is passed on when :attr:`Output.awareness_due` says, by :meth:`flush_awareness`.
 8. A renewal (a frame whose accepted entries only raise the clock of a state the table has:
-   the provider's "still here" every 15 s) waits up to ``RENEWAL_HOLD`` (5) seconds and goes
-   out with the document's other renewals in one frame, by :meth:`flush_awareness`
+   the provider's "still here" every 15 s) waits up to ``limits.renewal_hold`` (5) seconds
+   and goes out with the document's other renewals in one frame, by :meth:`flush_awareness`
    (rooms/presence.py ``RenewalHold``). Each renewal in a room of *n* cost *n* frames out
    and *n - 1* echoes in; now the room pays that once per hold. It is safe: peers drop a
    state not renewed for 30 s, a renewal comes every 15-18 s, so held 5 s it still arrives
-   within 23 s. A change of state, or a removal, goes at once and supersedes what is held
-   for its clients.
+   within 23 s (at most 10 s is allowed: 28 s). A change of state, or a removal, goes at
+   once and supersedes what is held for its clients. The price is a burst: every client
+   gets the hold's renewals at once, and each stock provider sends them all back. In a
+   browser that is nothing; a load generator running a whole room in one thread stalls on
+   it (bench/README.md), which is what a hold of 0 is for.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing.
 """
@@ -126,7 +129,7 @@ class DocumentSync:
         self._connections: dict[int, _Connection] = {}
         self._owner: dict[int, int] = {}  # awareness client id -> connection
         self._echoes = EchoMemory()  # rule 6
-        self._renewals = RenewalHold()  # rule 8
+        self._renewals = RenewalHold(self.limits.renewal_hold)  # rule 8
 
     @property
     def connections(self) -> list[int]:

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from rooms.awareness import AwarenessLimits
 from server import health, pages
 from server.accounts import api as accounts_api
 from server.api import openapi
@@ -159,6 +160,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         max_per_room=settings.max_connections_per_room,
         max_per_user=settings.max_connections_per_user,
         staff_reserved=settings.staff_reserved_connections,
+        awareness_limits=AwarenessLimits(renewal_hold=settings.awareness_renewal_hold_seconds),
         quota=DocumentQuota(
             settings.max_docs_per_user, settings.max_docs_per_room, settings.max_doc_bytes
         ),

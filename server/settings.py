@@ -43,6 +43,9 @@ class Settings:
     # empty awareness frame (0: never); stock providers reconnect after 30 s of silence
     # (server/documents/keepalive.py)
     doc_keepalive_seconds: float = 10.0
+    # a renewal of a presence ("still here", every 15 s) waits this long to go out with the
+    # document's others in one frame (rooms/sync.py rule 8); 0 passes each on at once
+    awareness_renewal_hold_seconds: float = 5.0
     # academic integrity (server/integrity): typing history kept after compaction, in days
     # (0 keeps none); one update inserting at least this many characters is a paste signal
     history_retention_days: float = 120.0
@@ -137,6 +140,11 @@ class Settings:
             raise ConfigurationError(
                 "CLASSROOM_DOC_KEEPALIVE_SECONDS must be 0 (off) to 14: two of them must stay "
                 "under the 30 s after which a stock y-websocket provider reconnects"
+            )
+        if not 0 <= self.awareness_renewal_hold_seconds <= 10:
+            raise ConfigurationError(
+                "CLASSROOM_AWARENESS_RENEWAL_HOLD_SECONDS must be 0 to 10: a renewal comes every "
+                "15-18 s and must reach the others before their 30 s timeout"
             )
         if self.sandbox not in ("auto", "docker", "local"):
             raise ConfigurationError(

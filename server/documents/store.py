@@ -20,10 +20,11 @@ nobody writing (the writer idle, this process's write lock free, no other proces
 write) skips even that hop: it is committed on the loop's thread before ``append`` returns,
 a few ``write`` calls, and its frames go out in the same turn (server/documents/inline.py).
 
-Compaction never delays a commit: after ``compact_after`` updates of one document it runs
-as its own task. It reads the snapshot and the later updates, merges them outside any
-transaction, then in one short transaction moves the snapshot forward only if nobody moved
-it meanwhile (``last_update_id`` still what it read) and deletes exactly the updates it
+Compaction never delays a commit for long: after ``compact_after`` updates of one document
+it runs as its own task. It reads the snapshot and the later updates, merges them outside
+any transaction, then in one short transaction, one call on the writer's thread
+(server/documents/compaction.py), moves the snapshot forward only if nobody moved it
+meanwhile (``last_update_id`` still what it read) and deletes exactly the updates it
 folded, by id. So every stored update is one the snapshot lacks — including one another
 process committed late with an id below the snapshot's (ids are drawn before commit), which
 a range delete would have lost. ``last_update_id`` is the highest id folded; folded ids are

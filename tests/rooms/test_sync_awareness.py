@@ -337,3 +337,19 @@ def test_a_change_or_a_departure_supersedes_a_held_renewal() -> None:
     now[0] = RENEWAL_HOLD
     assert server.flush_awareness().sends == []
     assert server.awareness.state(5) == '{"at":9}' and server.awareness.state(6) is None
+
+
+def test_with_no_hold_a_renewal_goes_out_at_the_next_flush() -> None:
+    """CLASSROOM_AWARENESS_RENEWAL_HOLD_SECONDS=0: renewals are due at once, still in one
+    frame per turn of the loop, and the connection's budget is not spent on them."""
+    now = [50.0]
+    server = DocumentSync(clock=lambda: now[0], limits=AwarenessLimits(renewal_hold=0.0))
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    server.receive(1, _renewal(5, 1, '{"u":5}'))
+    out = server.receive(1, _renewal(5, 2, '{"u":5}'))
+    assert out.sends == [] and out.awareness_due == 50.0
+    flushed = server.flush_awareness()
+    assert sorted(c for c, _ in flushed.sends) == [1, 2]
+    [frame] = {frame for _, frame in flushed.sends}
+    assert _awareness_of(frame) == [AwarenessEntry(5, 2, '{"u":5}')]

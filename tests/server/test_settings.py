@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from server.app import create_app
 from server.exceptions import ConfigurationError
 from server.settings import Settings
+from tests.conftest import make_settings, state_of
 
 
 def test_defaults_for_one_machine(tmp_path: Path) -> None:
@@ -49,8 +51,32 @@ def test_refusals(tmp_path: Path) -> None:
         Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_ENV": "production"})
     with pytest.raises(ConfigurationError, match="CLASSROOM_RUN_CONCURRENCY must be 0"):
         Settings.from_env({"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_RUN_CONCURRENCY": "-1"})
+    for hold in ("-1", "11"):  # a renewal every 15-18 s, held 11 s, nears the 30 s timeout
+        with pytest.raises(ConfigurationError, match="CLASSROOM_AWARENESS_RENEWAL_HOLD_SECONDS"):
+            Settings.from_env(
+                {
+                    "CLASSROOM_DATA_DIR": str(tmp_path),
+                    "CLASSROOM_AWARENESS_RENEWAL_HOLD_SECONDS": hold,
+                }
+            )
     for quiet in ("-1", "15"):  # two sweeps of 15 s reach the provider's 30 s of silence
         with pytest.raises(ConfigurationError, match="CLASSROOM_DOC_KEEPALIVE_SECONDS must be"):
             Settings.from_env(
                 {"CLASSROOM_DATA_DIR": str(tmp_path), "CLASSROOM_DOC_KEEPALIVE_SECONDS": quiet}
             )
+
+
+async def test_the_renewal_hold_reaches_every_document_of_the_app(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'classroom.db'}", awareness_renewal_hold_seconds="0"
+    )
+    assert settings.awareness_renewal_hold_seconds == 0.0
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        docs = state_of(app).docs
+        assert docs.awareness_limits.renewal_hold == 0.0
+        loaded = await docs.acquire(1, "demo")
+        try:
+            assert loaded.sync.limits.renewal_hold == 0.0
+        finally:
+            docs.release(loaded)
