@@ -17,6 +17,9 @@ ECHO_MEMORY = 16
 ECHO_MAX_BYTES = 4096
 # The longest a renewal waits to go out with the others (rule 8), in seconds.
 RENEWAL_HOLD = 5.0
+# A hold ends early once it holds this many renewals (rule 8): every client of the document
+# gets them in one frame and a stock provider sends them all back, so the burst is bounded.
+RENEWAL_BATCH = 8
 
 
 def accepted_frame(
@@ -59,7 +62,8 @@ class EchoMemory:
 
 class RenewalHold:
     """Renewals waiting to go out together: the newest per client, due ``hold`` seconds
-    (:data:`RENEWAL_HOLD` unless told) after the first of them."""
+    (:data:`RENEWAL_HOLD` unless told) after the first of them, or at once when they are
+    :data:`RENEWAL_BATCH`."""
 
     __slots__ = ("_held", "due", "hold")
 
@@ -73,6 +77,8 @@ class RenewalHold:
         self._held.update((entry.client_id, entry) for entry in entries)
         if self.due is None:
             self.due = now + self.hold
+        if len(self._held) >= RENEWAL_BATCH:
+            self.due = min(self.due, now)
         return self.due
 
     def drop(self, client_ids: Iterable[int]) -> None:
