@@ -46,7 +46,10 @@ Rules this module keeps:
    browser that is nothing; a load generator running a whole room in one thread stalled on
    25 states to each of 100 clients every 5 s (bench/README.md). So a hold also ends once
    it holds ``RENEWAL_BATCH`` (8) renewals: a room of 20 renews about 7 in 5 s and keeps
-   its one frame per hold, a room of 100 sends one about every 1.2 s.
+   its one frame per hold, a room of 100 sends one about every 1.2 s. Since a full hold (or
+   a hold of 0) goes out at once, a renewal takes from its connection's budget like a
+   change: past it, it is coalesced as rule 7 says, so flooding renewals gets a room no more
+   frames than flooding changes.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing.
 """
@@ -201,7 +204,10 @@ class DocumentSync:
         now = self.clock()
         if state.budget is None:
             state.budget = Budget(limits.rate, limits.burst, now)
-        if not state.pending and all(before[e.client_id] == e.state for e in accepted):
+        renewal = all(before[e.client_id] == e.state for e in accepted)
+        # A renewal takes from the budget too: a hold that ends when full, or a hold of 0,
+        # must not let a flood of renewals through faster than changes (rules 7, 8).
+        if renewal and not state.pending and state.budget.take(now):
             out.awareness_due = self._renewals.add(accepted, now)  # rule 8: renewals wait
             return
         self._renewals.drop(e.client_id for e in accepted)  # what goes now supersedes them

@@ -379,3 +379,27 @@ def test_a_hold_ends_early_once_it_holds_a_batch_of_renewals() -> None:
     last = clients[-1]
     out = server.receive(last, _renewal(100 + last, 2, f'{{"u":{last}}}'))
     assert out.sends == [] and out.awareness_due == 11.0 + RENEWAL_HOLD
+
+
+def test_a_flood_of_renewals_is_held_to_the_connections_budget() -> None:
+    """A hostile tab repeats the same state at ever newer clocks, as fast as it can. With
+    renewals due at once (a hold of 0, or a full hold) each could make a frame to the whole
+    room; they take from the connection's budget as changes do, so the room gets at most the
+    burst, then the rate."""
+    now = [0.0]
+    limits = AwarenessLimits(rate=20.0, burst=40.0, renewal_hold=0.0)
+    server = DocumentSync(clock=lambda: now[0], limits=limits)
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    server.receive(1, _renewal(5, 1, '{"u":5}'))
+    frames_to_2 = 0
+    for clock in range(2, 502):  # 500 renewals in the same instant
+        out = server.receive(1, _renewal(5, clock, '{"u":5}'))
+        frames_to_2 += sum(1 for c, _ in out.sends if c == 2)
+        if out.awareness_due is not None and out.awareness_due <= now[0]:
+            frames_to_2 += sum(1 for c, _ in server.flush_awareness().sends if c == 2)
+    assert frames_to_2 <= limits.burst
+    # The newest state still reaches the other connection once the budget allows.
+    now[0] = 1.0
+    last = [frame for c, frame in server.flush_awareness().sends if c == 2]
+    assert last and _awareness_of(last[-1])[-1].clock == 501

@@ -265,6 +265,8 @@ async def test_a_coalesced_state_is_not_held_back_behind_waiting_renewals(store:
     registry = await limited_registry(store)
     try:
         doc = await registry.acquire(room, "demo")
+        now = [0.0]
+        doc.sync.clock = lambda: now[0]
         alice, bob, watcher = Outbox(1), Outbox(2), Outbox(3)
         for outbox in (alice, bob, watcher):
             doc.join(outbox, writable=True)
@@ -273,6 +275,7 @@ async def test_a_coalesced_state_is_not_held_back_behind_waiting_renewals(store:
             return awareness_frame(encode_awareness([AwarenessEntry(client, clock, value)]))
 
         doc.receive(1, state(5, 1, '{"a":1}'))  # a first state goes at once
+        now[0] = 0.1  # Alice's budget has a frame again (a renewal takes from it too)
         doc.receive(1, state(5, 2, '{"a":1}'))  # a renewal waits
         assert doc.flush_timer is not None
         assert doc.flush_due > asyncio.get_running_loop().time() + RENEWAL_HOLD - 1
@@ -280,11 +283,13 @@ async def test_a_coalesced_state_is_not_held_back_behind_waiting_renewals(store:
         watcher.frames.clear()
         watcher.arrived.clear()
         doc.receive(2, state(6, 2, '{"b":2}'))  # a change faster than his rate: coalesced
+        now[0] = 0.2  # his budget's next frame, when the brought-forward timer fires
         await asyncio.wait_for(watcher.arrived.wait(), RENEWAL_HOLD / 2)
         [frame] = watcher.frames
         assert decode_awareness(frame[2:]) == [AwarenessEntry(6, 2, '{"b":2}')]
         # The renewal still goes out when its time comes, and the timer is set for it again.
         assert doc.flush_timer is not None
+        now[0] = 0.1 + RENEWAL_HOLD  # what the sync's clock says when the timer fires
         watcher.arrived.clear()
         await asyncio.wait_for(watcher.arrived.wait(), RENEWAL_HOLD + 2)
         assert decode_awareness(watcher.frames[-1][2:]) == [AwarenessEntry(5, 2, '{"a":1}')]
