@@ -20,6 +20,10 @@ RENEWAL_HOLD = 5.0
 # A hold ends early once it holds this many renewals (rule 8): every client of the document
 # gets them in one frame and a stock provider sends them all back, so the burst is bounded.
 RENEWAL_BATCH = 8
+# ... and, in a bigger room, once its renewals times the connections that get them reach this
+# (8 states to each of 20): a flush puts at most about this many states before the room's
+# clients at one moment, and a room of 81 or more passes each renewal on at the next turn.
+RENEWAL_SENDS = 160
 
 
 def accepted_frame(
@@ -60,10 +64,16 @@ class EchoMemory:
         return frame
 
 
+def renewal_batch(recipients: int) -> int:
+    """How many renewals a hold may gather for a frame that goes to ``recipients``."""
+    return max(1, min(RENEWAL_BATCH, RENEWAL_SENDS // max(recipients, 1)))
+
+
 class RenewalHold:
     """Renewals waiting to go out together: the newest per client, due ``hold`` seconds
     (:data:`RENEWAL_HOLD` unless told) after the first of them, or at once when they are
-    :data:`RENEWAL_BATCH`."""
+    :data:`RENEWAL_BATCH`, or fewer in a room where that many would reach
+    :data:`RENEWAL_SENDS` (:func:`renewal_batch`)."""
 
     __slots__ = ("_held", "due", "hold")
 
@@ -72,12 +82,12 @@ class RenewalHold:
         self._held: dict[int, AwarenessEntry] = {}
         self.due: float | None = None
 
-    def add(self, entries: Iterable[AwarenessEntry], now: float) -> float:
-        """Hold ``entries``; return when they are due."""
+    def add(self, entries: Iterable[AwarenessEntry], now: float, recipients: int) -> float:
+        """Hold ``entries``, which go to ``recipients`` connections; return when they are due."""
         self._held.update((entry.client_id, entry) for entry in entries)
         if self.due is None:
             self.due = now + self.hold
-        if len(self._held) >= RENEWAL_BATCH:
+        if len(self._held) >= renewal_batch(recipients):
             self.due = min(self.due, now)
         return self.due
 

@@ -44,9 +44,12 @@ Rules this module keeps:
    once and supersedes what is held for its clients. The price is a burst: every client
    gets the hold's renewals at once, and each stock provider sends them all back. In a
    browser that is nothing; a load generator running a whole room in one thread stalled on
-   25 states to each of 100 clients every 5 s (bench/README.md). So a hold also ends once
-   it holds ``RENEWAL_BATCH`` (8) renewals: a room of 20 renews about 7 in 5 s and keeps
-   its one frame per hold, a room of 100 sends one about every 1.2 s. Since a full hold (or
+   25 states to each of 100 clients every 5 s (bench/README.md), and still on 8 every
+   1.2 s. So a hold also ends once it holds ``RENEWAL_BATCH`` (8) renewals, or fewer in a
+   bigger room, so that a flush puts at most ``RENEWAL_SENDS`` (160) states before all its
+   clients at once: a room of 20 renews about 7 in 5 s and keeps its one frame per hold, a
+   room of 40 sends 4 at a time, one of 81 or more each at the next turn of the loop, as the
+   reference does (its hold saves little there: 7 renewals a second). Since a full hold (or
    a hold of 0) goes out at once, a renewal takes from its connection's budget like a
    change: past it, it is coalesced as rule 7 says, so flooding renewals gets a room no more
    frames than flooding changes.
@@ -208,7 +211,8 @@ class DocumentSync:
         # A renewal takes from the budget too: a hold that ends when full, or a hold of 0,
         # must not let a flood of renewals through faster than changes (rules 7, 8).
         if renewal and not state.pending and state.budget.take(now):
-            out.awareness_due = self._renewals.add(accepted, now)  # rule 8: renewals wait
+            # Rule 8: renewals wait (fewer of them in a bigger room).
+            out.awareness_due = self._renewals.add(accepted, now, len(self._connections))
             return
         self._renewals.drop(e.client_id for e in accepted)  # what goes now supersedes them
         if state.pending or not state.budget.take(now):

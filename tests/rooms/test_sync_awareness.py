@@ -13,7 +13,13 @@ import pytest
 from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
 from rooms.frames import MessageType, awareness_frame
-from rooms.presence import ECHO_MAX_BYTES, ECHO_MEMORY, RENEWAL_BATCH, RENEWAL_HOLD
+from rooms.presence import (
+    ECHO_MAX_BYTES,
+    ECHO_MEMORY,
+    RENEWAL_BATCH,
+    RENEWAL_HOLD,
+    RENEWAL_SENDS,
+)
 from rooms.sync import DocumentSync
 from tests.rooms.test_sync import Link, _awareness_of
 
@@ -379,6 +385,32 @@ def test_a_hold_ends_early_once_it_holds_a_batch_of_renewals() -> None:
     last = clients[-1]
     out = server.receive(last, _renewal(100 + last, 2, f'{{"u":{last}}}'))
     assert out.sends == [] and out.awareness_due == 11.0 + RENEWAL_HOLD
+
+
+@pytest.mark.parametrize(("room", "batch"), [(40, 4), (100, 1)])
+def test_a_bigger_room_gathers_fewer_renewals_per_frame(room: int, batch: int) -> None:
+    """A flush puts at most RENEWAL_SENDS states before the room's clients at one moment: in
+    a room of 40 a hold goes out with 4 renewals, in a room of 100 each renewal is due at
+    once (the reference's pace), where 8 to each of 100 made the load generator stall."""
+    assert batch * room <= RENEWAL_SENDS < (batch + 1) * room
+    now = [10.0]
+    server = DocumentSync(clock=lambda: now[0])
+    for conn in range(1, room + 1):
+        server.connect(conn, writable=True)
+        server.receive(conn, _renewal(100 + conn, 1, f'{{"u":{conn}}}'))
+    now[0] = 30.0
+    for conn in range(1, batch):
+        out = server.receive(conn, _renewal(100 + conn, 2, f'{{"u":{conn}}}'))
+        assert out.sends == [] and out.awareness_due == 30.0 + RENEWAL_HOLD
+    out = server.receive(batch, _renewal(100 + batch, 2, f'{{"u":{batch}}}'))
+    assert out.sends == [] and out.awareness_due == 30.0  # full: due at the next flush
+    flushed = server.flush_awareness()
+    assert len(flushed.sends) == room  # everyone, the senders too (rule 2)
+    [frame] = {frame for _, frame in flushed.sends}
+    assert [e.client_id for e in _awareness_of(frame)] == [100 + c for c in range(1, batch + 1)]
+    # The next renewal starts a hold of its own.
+    out = server.receive(batch + 1, _renewal(101 + batch, 2, f'{{"u":{batch + 1}}}'))
+    assert out.awareness_due == (30.0 if batch == 1 else 30.0 + RENEWAL_HOLD)
 
 
 def test_a_flood_of_renewals_is_held_to_the_connections_budget() -> None:
