@@ -13,7 +13,8 @@ one instructor (only instructors write ``demo``). The run therefore raises
 CLASSROOM_MAX_CONNECTIONS_PER_USER and CLASSROOM_MAX_CONNECTIONS_PER_ROOM for the server it starts.
 
 Modules: ``docs_servers`` (the scenarios and the servers), ``processes`` (process trees, RSS,
-CPU time from /proc), ``docs_report`` (rows, tables, medians, the memory verdict).
+CPU time from /proc), ``docs_report`` (rows, tables, medians, the memory verdict, the warning
+when the load generator was saturated).
 
 Usage: ``bench/run-docs.sh`` (installs the npm packages first), or
 ``.venv/bin/python bench/docs_bench.py --help``.
@@ -35,7 +36,15 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from docs_report import Row, cells, markdown_table, medians, memory_verdict, text_table
+from docs_report import (
+    Row,
+    cells,
+    markdown_table,
+    medians,
+    memory_verdict,
+    saturation_warning,
+    text_table,
+)
 from docs_servers import (
     DEFAULT_SCENARIOS,
     NODE_DIR,
@@ -273,12 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows + medians(rows)
     print(text_table(rows))
     ok, verdict = memory_verdict(rows)
-    if verdict:
-        print("\n" + verdict)
+    notes = [note for note in (verdict, saturation_warning(rows)) if note]
+    for note in notes:
+        print("\n" + note)
     if args.markdown:
-        args.markdown.write_text(
-            markdown_table(rows) + ("\n\n" + verdict if verdict else "") + "\n"
-        )
+        args.markdown.write_text("\n\n".join([markdown_table(rows), *notes]) + "\n")
     failed = any("error" in row.result for row in rows)
     return 1 if failed or not ok else 0
 

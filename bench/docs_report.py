@@ -1,5 +1,6 @@
 """The document benchmark's figures: one :class:`Row` per run, rendered as a text or Markdown
-table, the median of repeated runs, and the memory budget's verdict."""
+table, the median of repeated runs, the memory budget's verdict, and a warning when the load
+generator itself was the bottleneck."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Any
 from docs_servers import Scenario
 
 MEMORY_BUDGET_MIB = 1024
+# Above this share of its core the single-threaded load generator is the bottleneck: every
+# delivery waits for it, and latency measures it as much as the server.
+LOADGEN_SATURATED_PERCENT = 85.0
 
 
 @dataclass
@@ -144,4 +148,21 @@ def memory_verdict(rows: list[Row]) -> tuple[bool, str]:
         f"memory check: our server with {worst.scenario.clients} clients in "
         f"{worst.scenario.rooms} rooms peaked at {worst.rss_peak_mib:.0f} MiB RSS "
         f"(VmHWM sum {worst.hwm_mib:.0f} MiB), budget {MEMORY_BUDGET_MIB} MiB: {verdict}"
+    )
+
+
+def saturation_warning(rows: list[Row]) -> str:
+    """A warning naming the runs whose load generator used most of its core, or ""."""
+    runs = [r for r in rows if "error" not in r.result and "(median" not in r.server]
+    busy = [r for r in runs if r.result["loadgen"]["cpuPercent"] >= LOADGEN_SATURATED_PERCENT]
+    if not busy:
+        return ""
+    named = ", ".join(
+        f"{r.server}/{r.scenario.key} {r.result['loadgen']['cpuPercent']:.0f} %" for r in busy
+    )
+    return (
+        f"warning: the load generator used {LOADGEN_SATURATED_PERCENT:.0f} % of its core or more "
+        f"in {len(busy)} of {len(runs)} runs ({named}): there, latency measures the load "
+        "generator as much as the server; compare those runs by server CPU, or measure on a "
+        "faster or quieter machine"
     )
