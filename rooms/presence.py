@@ -17,12 +17,10 @@ ECHO_MEMORY = 16
 ECHO_MAX_BYTES = 4096
 # The longest a renewal waits to go out with the others (rule 8), in seconds.
 RENEWAL_HOLD = 5.0
-# A hold ends early once it holds this many renewals (rule 8): every client of the document
-# gets them in one frame and a stock provider sends them all back, so the burst is bounded.
-RENEWAL_BATCH = 8
-# ... and, in a bigger room, once its renewals times the connections that get them reach this
-# (8 states to each of 20): a flush puts at most about this many states before the room's
-# clients at one moment, and a room of 81 or more passes each renewal on at the next turn.
+# A hold ends early once its renewals times the connections that get them reach this (rule 8):
+# every client gets them in one frame and a stock provider sends them all back, so a flush
+# puts at most about this many states before the room's clients at one moment. 8 to each of
+# a room of 20; a room of 81 or more passes each renewal on at the next turn of the loop.
 RENEWAL_SENDS = 160
 
 
@@ -66,14 +64,13 @@ class EchoMemory:
 
 def renewal_batch(recipients: int) -> int:
     """How many renewals a hold may gather for a frame that goes to ``recipients``."""
-    return max(1, min(RENEWAL_BATCH, RENEWAL_SENDS // max(recipients, 1)))
+    return max(1, RENEWAL_SENDS // max(recipients, 1))
 
 
 class RenewalHold:
     """Renewals waiting to go out together: the newest per client, due ``hold`` seconds
-    (:data:`RENEWAL_HOLD` unless told) after the first of them, or at once when they are
-    :data:`RENEWAL_BATCH`, or fewer in a room where that many would reach
-    :data:`RENEWAL_SENDS` (:func:`renewal_batch`)."""
+    (:data:`RENEWAL_HOLD` unless told) after the first of them, or at once when there are
+    :func:`renewal_batch` of them for the room's size."""
 
     __slots__ = ("_held", "due", "hold")
 

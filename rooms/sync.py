@@ -45,11 +45,11 @@ Rules this module keeps:
    gets the hold's renewals at once, and each stock provider sends them all back. In a
    browser that is nothing; a load generator running a whole room in one thread stalled on
    25 states to each of 100 clients every 5 s (bench/README.md), and still on 8 every
-   1.2 s. So a hold also ends once it holds ``RENEWAL_BATCH`` (8) renewals, or fewer in a
-   bigger room, so that a flush puts at most ``RENEWAL_SENDS`` (160) states before all its
-   clients at once: a room of 20 renews about 7 in 5 s and keeps its one frame per hold, a
-   room of 40 sends 4 at a time, one of 81 or more each at the next turn of the loop, as the
-   reference does (its hold saves little there: 7 renewals a second). Since a full hold (or
+   1.2 s. So a hold also ends once its renewals times the room's connections reach
+   ``RENEWAL_SENDS`` (160): a flush puts at most that many states before the room's clients
+   at once. A room of 20 renews about 7 in 5 s and keeps its one frame per hold (8 would end
+   it), a room of 40 sends 4 at a time, one of 81 or more each at the next turn of the loop,
+   as the reference does (its hold saves little there: 7 renewals a second). Since a full hold (or
    a hold of 0) goes out at once, a renewal takes from its connection's budget like a
    change: past it, it is coalesced as rule 7 says, so flooding renewals gets a room no more
    frames than flooding changes.
