@@ -35,7 +35,15 @@ back to :data:`JOURNAL_SIZE_LIMIT` when it starts over.
 Rule 3 — the same rows as the thread's path: the statement and each column's conversion
 come from SQLAlchemy's SQLite dialect for the model's table, so what is read back through
 the ORM is exactly what the thread's inserts store. A foreign key that fails (the room was
-deleted) raises ``sqlite3.IntegrityError``, as it does there.
+deleted) raises ``sqlite3.IntegrityError``, as it does there. One exception, checked rather
+than assumed: the dialect turns a timestamp into text with a format string (4 to 5 µs
+here, on every update's way to its recipients); where ``datetime.isoformat`` gives the very
+same text for a set of probe values, it does that instead (under 1 µs).
+
+Rule 4 — one statement per commit. A single row is inserted by one ``INSERT`` in autocommit
+mode: SQLite makes that statement its own transaction and takes the write lock as it starts,
+just as ``BEGIN IMMEDIATE`` does, so it fails at once on a busy database (rule 1) and leaves
+nothing behind when it fails. Several rows share one explicit transaction.
 """
 
 from __future__ import annotations
@@ -45,9 +53,10 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import DateTime, Table, insert
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from server.store import BUSY_TIMEOUT_MS, JOURNAL_SIZE_LIMIT
@@ -69,8 +78,13 @@ class InlineWriter:
         # (position, conversion) of each column the dialect converts (a timestamp to text).
         converters: list[tuple[int, Callable[[Any], Any]]] = []
         for position, name in enumerate(self.columns):
-            convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if convert is not None:
+            column_type = table.c[name].type
+            convert = column_type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is None:
+                continue
+            if isinstance(column_type, DateTime):
+                converters.append((position, quicker_timestamps(convert)))
+            else:
                 converters.append((position, convert))
         self._converters = tuple(converters)
         self._conn: sqlite3.Connection | None = None
@@ -108,13 +122,14 @@ class InlineWriter:
         conn = self._conn
         if conn is None:
             raise sqlite3.OperationalError("the inline writer is closed")
+        if len(values) == 1:
+            conn.execute(self._sql, self._converted(values[0]))  # rule 4: its own transaction
+            self.since_checkpoint += 1
+            return
         rows = [self._converted(row) for row in values]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if len(rows) == 1:
-                conn.execute(self._sql, rows[0])
-            else:
-                conn.executemany(self._sql, rows)
+            conn.executemany(self._sql, rows)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -129,6 +144,32 @@ class InlineWriter:
         for position, convert in self._converters:
             converted[position] = convert(converted[position])
         return converted
+
+
+# Timestamps rule 3's quicker conversion must turn into the dialect's very text.
+_PROBES = (
+    datetime(2026, 12, 1, 10, 29, 54, 263909, tzinfo=UTC),
+    datetime(2026, 12, 1, 10, 29, 54, tzinfo=UTC),
+    datetime(1999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    datetime(987, 6, 5, 4, 3, 2, 100000, tzinfo=UTC),
+    datetime(2026, 3, 4, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(2026, 3, 4, 0, 0, 0, 1),
+)
+
+
+def _isoformat(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def quicker_timestamps(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``datetime.isoformat`` in place of the dialect's timestamp conversion ``convert``,
+    where the two agree on every probe value and on None (rule 3); else ``convert``."""
+    for probe in (*_PROBES, None):
+        if _isoformat(probe) != convert(probe):
+            return convert
+    return _isoformat
 
 
 class Checkpoints:

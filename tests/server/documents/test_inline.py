@@ -7,15 +7,18 @@ import asyncio
 import itertools
 import logging
 import os
+import random
 import shutil
 import sqlite3
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import DateTime
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
@@ -154,6 +157,52 @@ async def test_an_update_for_a_deleted_room_is_refused_and_the_rest_go_on(store:
         assert text_of(stored_texts(path_of(store))) == "ok"
     finally:
         await docs.close()
+
+
+async def test_updates_of_one_frame_are_committed_together_or_not_at_all(store: Store) -> None:
+    room = await a_room(store)
+    docs = DocStore(store)
+    await docs.start()
+    typist = Typist()
+    try:
+        both = [typist.type("a"), typist.type("b")]
+        assert docs.append(room, "demo", both, author=1, inserted=2).done()
+        conn = sqlite3.connect(path_of(store))
+        try:
+            rows = conn.execute(
+                "SELECT author_id, inserted FROM doc_updates ORDER BY id"
+            ).fetchall()
+        finally:
+            conn.close()
+        assert rows == [(1, 2), (1, 0)]  # the text count rides on the first, as on the thread
+        lost = Typist()
+        refused = docs.append(room + 1000, "demo", [lost.type("x"), lost.type("y")])
+        assert refused.done() and refused.exception() is None
+        assert text_of(stored_texts(path_of(store))) == "ab"  # neither of the refused two
+        assert docs.append(room, "demo", [typist.type("c")]).done()  # no transaction left open
+        assert text_of(stored_texts(path_of(store))) == "abc"
+    finally:
+        await docs.close()
+
+
+def test_timestamps_take_the_quicker_conversion_only_where_it_gives_the_same_text() -> None:
+    dialect = sqlite_dialect.dialect()
+    convert = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert convert is not None
+    quicker = inline_module.quicker_timestamps(convert)
+    assert quicker is not convert  # what the installed SQLAlchemy gives, isoformat gives
+    rng = random.Random(17)
+    first, span = (
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime.max.replace(tzinfo=UTC) - datetime(1, 1, 1, tzinfo=UTC),
+    )
+    for _ in range(2000):
+        moment = first + timedelta(microseconds=rng.randrange(span // timedelta(microseconds=1)))
+        assert quicker(moment) == convert(moment)
+    assert quicker(None) is None
+    # A conversion that differs anywhere is kept as it is.
+    differs = lambda value: None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
+    assert inline_module.quicker_timestamps(differs) is differs
 
 
 async def test_inline_commits_are_checkpointed_into_the_database_file(
