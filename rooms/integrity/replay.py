@@ -75,7 +75,8 @@ class TextMeter:
 
     def _seen(self, event: Any) -> None:
         if self._active:
-            self._delta.extend(dict(op) for op in event.delta)
+            # Each event builds its delta anew: its dicts are ours to keep.
+            self._delta += event.delta
 
     def start(self) -> None:
         self._delta = []
@@ -85,8 +86,14 @@ class TextMeter:
         """The change since :meth:`start`; stops recording."""
         delta, self._delta = self._delta, []
         self._active = False
-        inserted = sum(len(op["insert"]) for op in delta if isinstance(op.get("insert"), str))
-        deleted = sum(int(op["delete"]) for op in delta if "delete" in op)
+        # One pass, no generator: this runs for every live update, before its broadcast.
+        inserted = deleted = 0
+        for op in delta:
+            text = op.get("insert")
+            if text.__class__ is str:
+                inserted += len(text)
+            elif "delete" in op:
+                deleted += int(op["delete"])
         return Change(delta, inserted, deleted)
 
     def close(self) -> None:
