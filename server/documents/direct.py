@@ -9,6 +9,8 @@ writes the same bytes to every socket and does nothing else. So do we, where we 
 Rule 1 — encode once. A server's frame is not masked, and uvicorn runs with
 per-message-deflate off (server/cli.py), so a binary frame's bytes are the same for every
 recipient: :func:`wire_frame` builds them once per update (the websockets library encodes).
+The room events socket writes its JSON the same way, one text frame per event for all its
+recipients (:func:`wire_text_frame`, server/events/endpoint.py).
 
 Rule 2 — write directly only to a socket that an ASGI send would write to at once: the
 handshake is done, no close was sent or received, the transport is not paused for a slow
@@ -61,6 +63,12 @@ _RELIED_ON = (
 def wire_frame(payload: bytes) -> bytes:
     """The bytes of one unmasked, unfragmented binary WebSocket frame carrying ``payload``."""
     return Frame(Opcode.BINARY, payload).serialize(mask=False)
+
+
+def wire_text_frame(text: str) -> bytes:
+    """The bytes of one unmasked, unfragmented text frame carrying ``text`` (the room events
+    socket's JSON; rule 1 holds for it as for a binary frame)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 class DirectWriter:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from sqlmodel import select
@@ -14,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.api.base import components_of
 from server.classrooms.access import room_access
+from server.documents.direct import RAW_SEND, DirectWriter
 from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError
 from server.models import Membership, Room, User
@@ -56,7 +56,12 @@ async def room_events(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_POLICY, exc.message[:120])
         return
     gauge.inc()
-    writer = asyncio.create_task(_write(websocket, conn), name=f"room-{room_id}-writer-{conn.id}")
+    direct = DirectWriter.of(websocket.scope.get(RAW_SEND))
+    if direct is not None:
+        conn.write_directly = direct.write
+    writer = asyncio.create_task(
+        _write(websocket, conn, direct), name=f"room-{room_id}-writer-{conn.id}"
+    )
     try:
         await hub.join(conn)
         conn.open_with(await hub.snapshot(conn))
@@ -82,13 +87,21 @@ async def room_events(websocket: WebSocket) -> None:
         writer.cancel()
 
 
-async def _write(websocket: WebSocket, conn: RoomConnection) -> None:
+async def _write(websocket: WebSocket, conn: RoomConnection, direct: DirectWriter | None) -> None:
+    """Send what the hub queued, in order. Where the socket takes direct writes
+    (server/documents/direct.py), an event that found nothing ahead of it was written already
+    (``RoomConnection._put``), and one queued behind others is written directly when its turn
+    comes; a write that must wait (a slow reader) takes the ASGI send, and nothing else is
+    written until it is done, so the order holds."""
     try:
         while True:
             event = await conn.outbox.get()
             if event is None:
                 break
-            await websocket.send_text(json.dumps(event, separators=(",", ":")))
+            conn.sending = True
+            if direct is None or not direct.write(event.frame()):
+                await websocket.send_text(event.text)
+            conn.sending = False
         code = CLOSE_TOO_SLOW if conn.overflowed else 1000
         await websocket.close(code, "too slow to keep up" if conn.overflowed else "")
     except Exception:

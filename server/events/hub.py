@@ -10,6 +10,15 @@ then would get: the lesson, the demo, the boards, hands, runs), with the events 
 while it is being read held behind it, as on a join. Commands are checked by
 :func:`rooms.events.parse_command` and handed to the handler registered for their type; a
 handler raises ``EventError`` to refuse.
+
+An event goes to a socket as JSON text, encoded once however many sockets it goes to
+(:class:`Encoded`): a class of 30 gets every board move, grade and run event, and one
+encoding per recipient was a sizeable share of a grading burst's CPU. Encoding on delivery
+also fixes what every recipient gets: the event as it was when it was published. Where the
+socket takes direct writes (server/documents/direct.py, set up by server/events/endpoint.py),
+an event with nothing ahead of it is written to the transport there and then, its frame also
+built once for all recipients; only an event behind others, or one the transport cannot take
+now (a slow reader), waits in the socket's queue for its writer task.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from typing import Any
 
 from rooms.events import Audience, Command, EventError, Outgoing, parse_command
 from server.bus import Bus, Subscription
+from server.documents.direct import wire_text_frame
 from server.events.presence import PROCESS_ID, LocalPresence
 from server.metrics import Metrics
 
@@ -38,6 +48,28 @@ RemoteHandler = Callable[[int, dict[str, Any]], Awaitable[None]]
 Presence = Callable[["RoomConnection"], Awaitable[None]]
 
 
+class Encoded:
+    """One event as the JSON text every recipient gets, and the bytes of its WebSocket frame,
+    built by the first socket that writes it directly (:meth:`frame`)."""
+
+    __slots__ = ("_wire", "text")
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.text = json.dumps(event, separators=(",", ":"))
+        self._wire: bytes | None = None
+
+    def frame(self) -> bytes:
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = wire_text_frame(self.text)
+        return wire
+
+    def event(self) -> dict[str, Any]:
+        """The event again, decoded (for tests and logs)."""
+        decoded: dict[str, Any] = json.loads(self.text)
+        return decoded
+
+
 @dataclass(eq=False)
 class RoomConnection:
     """One open room socket. ``send`` never blocks: a client too slow to drain its queue is
@@ -48,12 +80,15 @@ class RoomConnection:
     name: str
     role: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    outbox: asyncio.Queue[dict[str, Any] | None] = field(
-        default_factory=lambda: asyncio.Queue(SEND_QUEUE)
-    )
+    outbox: asyncio.Queue[Encoded | None] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
     overflowed: bool = False
     # Events that arrive before the snapshot is sent wait here, so the snapshot comes first.
-    _held: list[dict[str, Any]] | None = field(default_factory=list)
+    _held: list[Encoded] | None = field(default_factory=list)
+    # Set by the endpoint where the socket takes direct writes (server/documents/direct.py):
+    # an event that finds nothing ahead of it is written at once, without waking the writer.
+    write_directly: Callable[[bytes], bool] | None = None
+    # The writer has taken an event from the outbox and not yet finished sending it.
+    sending: bool = False
 
     def hold(self) -> bool:
         """Hold events from now until :meth:`open_with` sends a new snapshot first; False
@@ -68,6 +103,11 @@ class RoomConnection:
         return self.role in ("instructor", "assistant")
 
     def send(self, event: dict[str, Any]) -> None:
+        if not self.overflowed:
+            self.send_encoded(Encoded(event))
+
+    def send_encoded(self, event: Encoded) -> None:
+        """:meth:`send` of an event already encoded (one encoding for every recipient)."""
         if self.overflowed:
             return
         if self._held is not None:
@@ -80,12 +120,18 @@ class RoomConnection:
         connection joined or :meth:`hold` was called."""
         held, self._held = self._held or [], None
         if snapshot is not None:
-            self._put(snapshot)
+            self._put(Encoded(snapshot))
         for event in held:
             self._put(event)
 
-    def _put(self, event: dict[str, Any]) -> None:
+    def _put(self, event: Encoded) -> None:
         if self.overflowed:
+            return
+        write = self.write_directly
+        # Nothing queued and nothing being sent: no event can be ahead of this one. (A queued
+        # event stays in the queue until the woken writer takes it, and the writer sets
+        # ``sending`` before it awaits anything.)
+        if write is not None and not self.sending and self.outbox.empty() and write(event.frame()):
             return
         try:
             self.outbox.put_nowait(event)
@@ -254,9 +300,12 @@ class RoomHub:
         *,
         exclude: RoomConnection | None = None,
     ) -> None:
+        encoded = None
         for conn in self._rooms.get(room_id, ()):
             if conn is not exclude and audience.includes(conn.user_id, conn.role):
-                conn.send(event)
+                if encoded is None:
+                    encoded = Encoded(event)
+                conn.send_encoded(encoded)
 
     async def _listen(self, room_id: int, subscription: Subscription) -> None:
         async for raw in subscription:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from rooms.events import ROOM_AUDIENCE
+from server.documents.direct import wire_text_frame
+from server.events import hub as hub_module
 from tests.conftest import Lesson, LiveServer
 from tests.support.events import EventClient
 
@@ -80,3 +86,68 @@ async def test_refused_connections_close_with_policy(
     with pytest.raises(ConnectionClosed) as closed:
         await client.next()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_an_event_is_framed_once_and_written_straight_to_every_socket(
+    server: LiveServer, live_lesson: Lesson, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event for many sockets is encoded and framed once, and each socket's frame goes
+    straight to its transport (server/events/hub.py, endpoint.py). If an upgrade of uvicorn changes
+    what that relies on, this fails rather than every event silently taking one ASGI send
+    (and one encoding) per recipient."""
+    framed: list[str] = []
+
+    def counting(text: str) -> bytes:
+        framed.append(text)
+        return wire_text_frame(text)
+
+    monkeypatch.setattr(hub_module, "wire_text_frame", counting)
+    room, lesson = live_lesson.room_id, live_lesson
+    async with (
+        await EventClient.open(server.ws_url, room, lesson.teacher.token) as teacher,
+        await EventClient.open(server.ws_url, room, lesson.alice.token) as alice,
+    ):
+        await teacher.expect("room.snapshot")
+        await alice.expect("room.snapshot")
+        await teacher.expect("member.joined")
+        async with await EventClient.open(server.ws_url, room, lesson.bob.token) as bob:
+            await bob.expect("room.snapshot")
+            seen = [await teacher.expect("member.joined"), await alice.expect("member.joined")]
+        assert seen[0] == seen[1] and seen[0]["user"]["name"] == "Bob"
+        joined = [json.loads(text) for text in framed if '"member.joined"' in text]
+        # Alice's arrival (to the teacher), then Bob's: framed once for both its recipients.
+        assert [event["user"]["name"] for event in joined] == ["Alice", "Bob"]
+        assert joined[1] == seen[0]
+
+
+async def test_a_reader_that_stalls_gets_every_event_in_order(
+    server: LiveServer, live_lesson: Lesson
+) -> None:
+    """Alice stops reading until the server's transport to her is paused: what the direct
+    write declined goes by the ASGI send while later events queue behind it, and she gets
+    every event, in order, once she reads again. Bob, reading, gets them all meanwhile."""
+    room, lesson = live_lesson.room_id, live_lesson
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+    url = f"{server.ws_url}/ws/rooms/{room}?token={lesson.alice.token}"
+    async with (
+        connect(url, sock=sock, max_size=None, max_queue=1, ping_interval=None) as alice_ws,
+        await EventClient.open(server.ws_url, room, lesson.bob.token) as bob,
+    ):
+        alice = EventClient(alice_ws)
+        await alice.expect("room.snapshot")
+        await bob.expect("room.snapshot")
+        pad = "x" * 200_000
+        for step in range(40):
+            event = {"type": "demo.step", "step": step, "pad": pad}
+            await server.on_server_loop(server.state.hub.publish(room, ROOM_AUDIENCE, event))
+        async with asyncio.timeout(60):
+            steps = [(await bob.expect("demo.step"))["step"] for _ in range(40)]
+        assert steps == list(range(40))
+        alice_conn = next(c for c in server.state.hub.local(room) if c.user_id == lesson.alice.id)
+        assert not alice_conn.outbox.empty() or alice_conn.sending  # she stalled the writer
+        async with asyncio.timeout(60):
+            steps = [(await alice.expect("demo.step"))["step"] for _ in range(40)]
+        assert steps == list(range(40))

@@ -18,7 +18,7 @@ def received(conn: RoomConnection) -> list[dict[str, Any]]:
     while not conn.outbox.empty():
         event = conn.outbox.get_nowait()
         assert event is not None
-        events.append(event)
+        events.append(event.event())
     return events
 
 
@@ -47,3 +47,16 @@ async def test_publish_all_delivers_each_event_to_its_audience_in_order() -> Non
     assert [e["type"] for e in received(alice)] == ["a", "c", "d"]
     assert [e["type"] for e in received(bob)] == ["a", "d"]
     await hub.close()
+
+
+async def test_an_event_is_encoded_once_as_it_was_when_published() -> None:
+    hub = RoomHub(InMemoryBus(), LocalPresence(), Metrics())
+    conns = [await joined(hub, user_id, "student") for user_id in (2, 3, 4)]
+    for conn in conns:
+        received(conn)
+    event: dict[str, Any] = {"type": "demo.step", "step": 1}
+    hub.deliver(ROOM, ROOM_AUDIENCE, event)
+    event["step"] = 2  # changed after publishing: nobody gets the change
+    queued = [conn.outbox.get_nowait() for conn in conns]
+    assert queued[0] is not None and all(item is queued[0] for item in queued)  # one encoding
+    assert queued[0].event() == {"type": "demo.step", "step": 1}

@@ -23,7 +23,7 @@ ROOM = 7
 async def next_event(conn: RoomConnection) -> dict[str, Any]:
     event = await asyncio.wait_for(conn.outbox.get(), 10)
     assert event is not None
-    return event
+    return event.event()
 
 
 async def test_events_missed_in_an_outage_come_back_as_a_snapshot(
