@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from sandbox.model import Stream
 
@@ -143,10 +144,13 @@ class Child:
         assert popen.stdin and popen.stdout and popen.stderr
         for stream, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr)):
             reader = _Reader(stream, on_output)  # type: ignore[arg-type]
-            transport, _ = await loop.connect_read_pipe(lambda r=reader: r, pipe)  # type: ignore[misc]
+            transport, _ = await loop.connect_read_pipe(
+                lambda r=reader: r,  # type: ignore[misc]
+                for_the_loop(loop, pipe),
+            )
             child._readers.append(reader)
             child._transports.append(transport)
-        stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, popen.stdin)
+        stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, for_the_loop(loop, popen.stdin))
         child._stdin = stdin
         child._transports.append(stdin)
         return child
@@ -205,6 +209,38 @@ class Child:
             return Exit(code, sig, (usage.ru_utime + usage.ru_stime) * 1000.0, None)
         maxrss_kib, cpu_seconds = report
         return Exit(code, sig, cpu_seconds * 1000.0, maxrss_kib * 1024)
+
+
+class _LoopOwned:
+    """A pipe's descriptor that the event loop's transport owns and closes by itself."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def close(self) -> None:
+        """Nothing: the loop has closed the descriptor already (see :func:`for_the_loop`)."""
+
+
+def for_the_loop(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> Any:
+    """What to hand ``connect_read_pipe`` / ``connect_write_pipe`` for ``pipe``.
+
+    uvloop (0.23; its issue 763) gives the pipe's descriptor to libuv, which closes it with
+    the transport, and then calls ``close()`` on the file object too: the same number closed
+    twice. Between the two, another thread may have been handed that number (SQLite opening
+    its files on the docstore's threads, say), and the second close takes its file away. A
+    class's runs under load showed it: SQLite's "disk I/O error" on a run's record, and this
+    module's status pipe read with EBADF. So under uvloop the transport gets a duplicate of
+    its own, in an object whose ``close`` does nothing, and the file object is closed here,
+    once. asyncio's own loops close a pipe through its file object alone: they get it as is.
+    """
+    if not type(loop).__module__.startswith("uvloop"):
+        return pipe
+    fd = os.dup(pipe.fileno())
+    pipe.close()
+    return _LoopOwned(fd)
 
 
 def _read_report(fd: int) -> tuple[int, float] | None:
