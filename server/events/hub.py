@@ -64,11 +64,6 @@ class Encoded:
             wire = self._wire = wire_text_frame(self.text)
         return wire
 
-    def event(self) -> dict[str, Any]:
-        """The event again, decoded (for tests and logs)."""
-        decoded: dict[str, Any] = json.loads(self.text)
-        return decoded
-
 
 @dataclass(eq=False)
 class RoomConnection:

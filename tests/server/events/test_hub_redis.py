@@ -4,6 +4,7 @@ published while the bus was away reaches the other's sockets as a fresh snapshot
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -23,7 +24,8 @@ ROOM = 7
 async def next_event(conn: RoomConnection) -> dict[str, Any]:
     event = await asyncio.wait_for(conn.outbox.get(), 10)
     assert event is not None
-    return event.event()
+    decoded: dict[str, Any] = json.loads(event.text)
+    return decoded
 
 
 async def test_events_missed_in_an_outage_come_back_as_a_snapshot(
