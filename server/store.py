@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.sqlite_writes import DRIVER, WriteLock, serialize_writes
+from server.thread_sessions import ThreadSessions
 
 log = logging.getLogger("classroom.store")
 
@@ -96,6 +97,19 @@ class Store:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        in_memory = self.is_sqlite and target.database in (None, "", ":memory:")
+        # Work of many statements, one hop to a thread of its own (server/thread_sessions.py).
+        self.threaded = ThreadSessions(
+            None if in_memory else self._thread_engine, self.write_lock, self.session
+        )
+
+    def _thread_engine(self) -> Engine:
+        engine = create_engine(
+            sync_url(self.url), pool_size=1, max_overflow=0, pool_pre_ping=not self.is_sqlite
+        )
+        if self.is_sqlite:
+            install_sqlite_pragmas(engine)
+        return engine
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -113,6 +127,7 @@ class Store:
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        await self.threaded.close()
         await self.engine.dispose()
 
 

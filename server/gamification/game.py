@@ -20,12 +20,12 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms import streaks
 from rooms.achievement_files import builtin
@@ -36,8 +36,8 @@ from rooms.progress import Graded, ProgressChange, apply
 from rooms.xp import LiveWindow, Reason, XpAward, XpRules, awards
 from server.gamification import ledger
 from server.gamification.leaderboard import LeaderboardStore
-from server.models import AchievementUnlock, Progress, Streak, User, XpEvent
-from server.store import Store, insert_all
+from server.models import AchievementUnlock, XpEvent
+from server.store import Store
 
 log = logging.getLogger("classroom.gamification")
 _ATTEMPTS = 3
@@ -123,8 +123,7 @@ class Gamification:
         async with self._locks[run.user_id % len(self._locks)]:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
-                    async with self._store.session() as session:
-                        applied = await self._apply(session, run, timezone)
+                    applied = await self._apply(run, timezone)
                     break
                 except IntegrityError:
                     if attempt == _ATTEMPTS:
@@ -138,67 +137,45 @@ class Gamification:
             )
         return out
 
-    async def _apply(self, s: AsyncSession, run: GradedRun, tz: str | None) -> _Applied:
-        """Reads that this transaction's writes do not change come first: on SQLite the
-        process's write lock is taken at the first write and held to the commit, and every
-        statement under it waits a turn of the event loop, so a class submitting at once
-        queues behind each transaction's statements (server/sqlite_writes.py). This
-        student's other submissions wait on ``record``'s per-student lock meanwhile."""
+    async def _apply(self, run: GradedRun, tz: str | None) -> _Applied:
+        """Two hops to the store's thread (server/thread_sessions.py): the reads, outside
+        any transaction, then the writes in one, which on SQLite holds the process's write
+        lock only for its own statements. Between them, on the loop, the pure rules and, for
+        a live first pass, the solver's place. This student's other submissions wait on
+        ``record``'s per-student lock meanwhile."""
         at = run.submitted_at
         graded = Graded(run.user_id, run.exercise_id, run.score, run.max_score, run.passed, at)
-        row = (
-            await s.exec(
-                select(Progress).where(
-                    Progress.user_id == run.user_id,
-                    Progress.classroom_id == run.classroom_id,
-                    Progress.exercise_id == run.exercise_id,
-                )
-            )
-        ).first()
+        span = self._catalog.longest_timeframe
+        read = partial(
+            ledger.before,
+            user_id=run.user_id,
+            classroom_id=run.classroom_id,
+            exercise_id=run.exercise_id,
+            at=at,
+            span=span,
+        )
+        was = await self._store.threaded.read(read)
+        row = was.progress
         change = apply(None if row is None else ledger.to_pure(row), graded)
         rank = None
         if change.first_pass and run.window and run.room_id and run.window.contains(at):
-            # First, before the other reads: the shared order places a solver when asked, in
-            # the order asked, so the pass graded first is placed first.
-            rank = await self._solver_rank(s, run, run.room_id)
-        streak_row = (
-            await s.exec(
-                select(Streak).where(
-                    Streak.user_id == run.user_id, Streak.classroom_id == run.classroom_id
-                )
-            )
-        ).first() or Streak(user_id=run.user_id, classroom_id=run.classroom_id)
-        have = set(
-            (
-                await s.exec(
-                    select(AchievementUnlock.achievement_id).where(
-                        AchievementUnlock.user_id == run.user_id
-                    )
-                )
-            ).all()
-        )
-        user = await s.get(User, run.user_id)
-        name = user.name if user is not None else ""
-        span = self._catalog.longest_timeframe
-        standing = await ledger.standing(s, run.user_id, at, span)
+            # The shared order places a solver when asked, in the order asked.
+            rank = await self._solver_rank(run, run.room_id)
 
-        # The writes; what they change is added to the standing in memory.
         progress = ledger.progress_row(row, run.classroom_id, change, rank)
-        s.add(progress)
+        streak_row = was.streak
         before = streaks.Streak(streak_row.current, streak_row.longest, streak_row.last_day)
         streak = streaks.record(before, streaks.local_day(at, tz))
         streak_row.current = streak.streak.current
         streak_row.longest = streak.streak.longest
         streak_row.last_day = streak.streak.last_day
-        s.add(streak_row)
 
         awarded = awards(
             self._rules, change, at=at, window=run.window, solver_rank=rank, streak=streak
         )
         xp_rows = [_xp_row(run, award) for award in awarded]
-        await insert_all(s, xp_rows)
-        standing = standing.after(run.classroom_id, progress, xp_rows)
-
+        # What this submission writes, added to the standing in memory.
+        standing = was.standing.after(run.classroom_id, progress, xp_rows)
         events = submission_events(
             passed=run.passed,
             first_pass=change.first_pass,
@@ -206,9 +183,9 @@ class Gamification:
             solver_rank=rank,
             local_time=at.astimezone(streaks.zone(tz)),
         )
-        metrics = standing.metrics(unlocked=len(have))
+        metrics = standing.metrics(unlocked=len(was.unlocked))
         stats = Stats(at, metrics, streak.streak.current, events, standing.history(at, span))
-        unlocked = self._catalog.evaluate(stats, have)
+        unlocked = self._catalog.evaluate(stats, was.unlocked)
         rewards = [
             XpAward(Reason.ACHIEVEMENT, achievement.xp_reward, achievement.id)
             for achievement in unlocked
@@ -224,21 +201,29 @@ class Gamification:
             )
             for achievement in unlocked
         ]
-        await insert_all(s, unlocks)
-        await insert_all(s, [_xp_row(run, award) for award in rewards])
+        xp_rows += [_xp_row(run, award) for award in rewards]
+        await self._store.threaded.write(
+            partial(ledger.save, progress=progress, streak=streak_row, xp=xp_rows, unlocks=unlocks)
+        )
         awarded.extend(rewards)
         total = standing.xp + sum(award.amount for award in rewards)
-        return _Applied(change, awarded, unlocked, streak.streak.current, total, name)
+        return _Applied(change, awarded, unlocked, streak.streak.current, total, was.name)
 
-    async def _solver_rank(self, s: AsyncSession, run: GradedRun, room_id: int) -> int:
+    async def _solver_rank(self, run: GradedRun, room_id: int) -> int:
         try:
             return await self._board.solver_rank(room_id, run.exercise_id, run.user_id)
         except Exception:
             # Without the shared order (Redis down) count earlier first passes in the ledger:
             # right unless two processes race within the same moment.
             log.warning("room %s: no solver order, using the ledger", room_id, exc_info=True)
-        at = run.submitted_at
-        return await ledger.first_passes_before(s, room_id, run.exercise_id, run.user_id, at) + 1
+        count = partial(
+            ledger.first_passes_before,
+            room_id=room_id,
+            exercise_id=run.exercise_id,
+            user_id=run.user_id,
+            at=run.submitted_at,
+        )
+        return await self._store.threaded.read(count) + 1
 
     def _messages(self, run: GradedRun, applied: _Applied) -> list[Outgoing]:
         out: list[Outgoing] = []
@@ -380,9 +365,7 @@ class Gamification:
         ids = list(user_ids)
         if not ids:
             return {}
-        async with self._store.session() as s:
-            rows = await s.exec(select(User.id, User.name).where(col(User.id).in_(ids)))
-            return {uid: name for uid, name in rows.all() if uid is not None}
+        return await self._store.threaded.read(partial(ledger.names, user_ids=ids))
 
 
 def _row(entry: Entry, names: dict[int, str]) -> dict[str, Any]:

@@ -1,22 +1,27 @@
-"""Reads of the progress tables and the XP ledger that gamification decides from.
+"""The progress tables and the XP ledger: what gamification decides from, and its writes.
 
 Every instant stored here is UTC. SQLite hands datetimes back naive, PostgreSQL aware:
 :func:`utc` makes both aware before they meet the pure code in ``rooms/``.
+
+A graded submission reads (:func:`before`) and writes (:func:`save`) through synchronous
+sessions on the store's thread (server/thread_sessions.py): one hop each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import Table, func, insert, update
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms.achievements import Activity
 from rooms.progress import ExerciseProgress, ProgressChange
 from rooms.xp import Reason
-from server.models import Progress, XpEvent
+from server.models import AchievementUnlock, Progress, Streak, User, XpEvent
 from server.models.clock import as_utc
 
 utc = as_utc
@@ -26,9 +31,12 @@ def _maybe_utc(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
 
+def _xp_total(user_id: int) -> Any:
+    return select(func.coalesce(func.sum(XpEvent.amount), 0)).where(XpEvent.user_id == user_id)
+
+
 async def sum_xp(s: AsyncSession, user_id: int) -> int:
-    query = select(func.coalesce(func.sum(XpEvent.amount), 0)).where(XpEvent.user_id == user_id)
-    return int((await s.exec(query)).one())
+    return int((await s.exec(_xp_total(user_id))).one())
 
 
 @dataclass(frozen=True)
@@ -101,12 +109,12 @@ class Standing:
         return out
 
 
-async def standing(s: AsyncSession, user_id: int, at: datetime, span: timedelta) -> Standing:
+def standing(s: Session, user_id: int, at: datetime, span: timedelta) -> Standing:
     """The student's :class:`Standing` as stored (``span``: the longest timeframe)."""
-    rows = await s.exec(select(Progress).where(Progress.user_id == user_id))
+    rows = s.exec(select(Progress).where(Progress.user_id == user_id))
     recent: list[tuple[datetime, int, str]] = []
     if span > timedelta(0):
-        xp = await s.exec(
+        xp = s.exec(
             select(XpEvent.created_at, XpEvent.amount, XpEvent.reason).where(
                 XpEvent.user_id == user_id, col(XpEvent.created_at) > at - span
             )
@@ -114,13 +122,95 @@ async def standing(s: AsyncSession, user_id: int, at: datetime, span: timedelta)
         recent = [(utc(when), amount, reason) for when, amount, reason in xp.all()]
     return Standing(
         {(r.classroom_id, r.exercise_id): _Row.of(r) for r in rows.all()},
-        await sum_xp(s, user_id),
+        int(s.exec(_xp_total(user_id)).one()),
         recent,
     )
 
 
-async def first_passes_before(
-    s: AsyncSession, room_id: int, exercise_id: str, user_id: int, at: datetime
+@dataclass(frozen=True)
+class Before:
+    """What a graded submission reads before it writes: its progress row (None before the
+    first attempt), the streak row (a new one before the first), the achievements unlocked,
+    the student's name and :class:`Standing`."""
+
+    progress: Progress | None
+    streak: Streak
+    unlocked: set[str]
+    name: str
+    standing: Standing
+
+
+def before(
+    s: Session, *, user_id: int, classroom_id: int, exercise_id: str, at: datetime, span: timedelta
+) -> Before:
+    """The reads of one graded submission, in one session."""
+    progress = s.exec(
+        select(Progress).where(
+            Progress.user_id == user_id,
+            Progress.classroom_id == classroom_id,
+            Progress.exercise_id == exercise_id,
+        )
+    ).first()
+    streak = s.exec(
+        select(Streak).where(Streak.user_id == user_id, Streak.classroom_id == classroom_id)
+    ).first() or Streak(user_id=user_id, classroom_id=classroom_id)
+    unlocked = set(
+        s.exec(
+            select(AchievementUnlock.achievement_id).where(AchievementUnlock.user_id == user_id)
+        ).all()
+    )
+    user = s.get(User, user_id)
+    name = user.name if user is not None else ""
+    return Before(progress, streak, unlocked, name, standing(s, user_id, at, span))
+
+
+_PROGRESS = (
+    "attempts",
+    "best_score",
+    "max_score",
+    "passed",
+    "first_attempt_at",
+    "last_attempt_at",
+    "first_pass_at",
+    "live_rank",
+)
+_STREAK = ("current", "longest", "last_day")
+
+
+def save(
+    s: Session,
+    progress: Progress,
+    streak: Streak,
+    xp: Sequence[XpEvent],
+    unlocks: Sequence[AchievementUnlock],
+) -> None:
+    """The writes of one graded submission, in ``s``'s transaction: the progress and streak
+    rows (inserted when new, else their gamification columns updated), then the XP rows and
+    the unlocks, each one multi-row ``INSERT``. A row another process inserted meanwhile
+    raises IntegrityError (a unique constraint), and the caller reads again."""
+    _upsert(s, progress, _PROGRESS)
+    _upsert(s, streak, _STREAK)
+    for rows in (xp, unlocks):
+        if rows:
+            s.execute(insert(type(rows[0])).values([r.model_dump(exclude={"id"}) for r in rows]))
+
+
+def _upsert(s: Session, row: Progress | Streak, columns: tuple[str, ...]) -> None:
+    table: Table = row.__table__  # type: ignore[union-attr]
+    if row.id is None:
+        s.execute(insert(table).values(row.model_dump(exclude={"id"})))
+    else:
+        values = {c: getattr(row, c) for c in columns}
+        s.execute(update(table).where(table.c.id == row.id).values(values))
+
+
+def names(s: Session, user_ids: list[int]) -> dict[int, str]:
+    rows = s.exec(select(User.id, User.name).where(col(User.id).in_(user_ids)))
+    return {uid: name for uid, name in rows.all() if uid is not None}
+
+
+def first_passes_before(
+    s: Session, *, room_id: int, exercise_id: str, user_id: int, at: datetime
 ) -> int:
     """How many other students first passed ``exercise_id`` in ``room_id`` before ``at``."""
     query = select(func.count(func.distinct(XpEvent.user_id))).where(
@@ -130,7 +220,7 @@ async def first_passes_before(
         XpEvent.user_id != user_id,
         col(XpEvent.created_at) < at,
     )
-    return int((await s.exec(query)).one())
+    return int(s.exec(query).one())
 
 
 def to_pure(row: Progress) -> ExerciseProgress:

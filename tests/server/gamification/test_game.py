@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -416,8 +417,8 @@ async def test_the_standing_updated_in_memory_is_what_the_ledger_reads_back(worl
     unlocks = 0
     for run in runs:
         at = run.submitted_at
-        async with world.store.session() as s:
-            before = await ledger.standing(s, world.alice, at, span)
+        standing = partial(ledger.standing, user_id=world.alice, at=at, span=span)
+        before = await world.store.threaded.read(standing)
         out = await world.game.record(run)
         async with world.store.session() as s:
             row = (
@@ -429,7 +430,7 @@ async def test_the_standing_updated_in_memory_is_what_the_ledger_reads_back(worl
             ).one()
             mine = select(XpEvent).where(XpEvent.user_id == world.alice, XpEvent.created_at >= at)
             xp = (await s.exec(mine)).all()
-            after = await ledger.standing(s, world.alice, at, span)
+        after = await world.store.threaded.read(standing)
         awards = [e for e in xp if e.reason != Reason.ACHIEVEMENT]
         rewards = [e for e in xp if e.reason == Reason.ACHIEVEMENT]
         expected = before.after(world.classroom_id, row, awards)
