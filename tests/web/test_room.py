@@ -3,11 +3,12 @@ reconnect, runs streamed into the output pane, submissions and the demo."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.conftest import Account
 from tests.web.conftest import Classroom, open_page, screenshot, signed_in
@@ -161,6 +162,35 @@ async def test_hostile_names_show_as_text(browser: Browser, classroom: Classroom
     assert await teacher.locator("#main img").count() == 0
     assert await teacher.evaluate("window.pwned") is None
     assert await page.evaluate("window.pwned") is None
+
+
+async def test_buttons_that_send_over_the_room_socket_wait_for_it(
+    browser: Browser, classroom: Classroom
+) -> None:
+    """A click made while the page is still connecting is not lost: Raise hand and Run are
+    disabled until the room socket is live (its socket ticket is held back here)."""
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    page = await alice_ctx.new_page()
+    release = asyncio.Event()
+    held: list[str] = []
+
+    async def hold(route: Route) -> None:
+        held.append(route.request.url)
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/socket-tickets", hold)
+    await page.goto(classroom.url(f"/rooms/{classroom.room_id}"))
+    status = page.locator("#events-status")
+    await expect(status).to_have_text("Room: connecting…")
+    assert held
+    await expect(page.get_by_role("button", name="Raise hand")).to_be_disabled()
+    await expect(page.get_by_role("button", name="Run")).to_be_disabled()
+    release.set()
+    await expect(status).to_have_text("Room: live")
+    await expect(page.get_by_role("button", name="Run")).to_be_enabled()
+    await page.get_by_role("button", name="Raise hand").click()
+    await expect(page.get_by_role("button", name="Lower hand")).to_be_visible()
 
 
 async def test_a_pair_shares_one_document(browser: Browser, classroom: Classroom) -> None:

@@ -350,10 +350,14 @@ export async function bootRoom(boot) {
     }
   };
   const eventsStatus = $("#events-status");
+  // Their commands go only over a live socket (events.js): the buttons wait for it, so a click
+  // made while the page is still connecting is not lost to a "Not connected" message.
+  const needSocket = [$("#run"), handButton];
   events
     .on("status", (state) => {
       eventsStatus.textContent = ROOM_STATUS[state] ?? state;
       eventsStatus.dataset.state = state;
+      for (const button of needSocket) button.disabled = state !== "connected";
     })
     .on("room.snapshot", (m) => {
       presence.snapshot(m.members ?? [], m.hands ?? []);
