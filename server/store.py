@@ -145,11 +145,13 @@ def migrate(url: str, revision: str = "head") -> None:
 
 
 async def insert_all(session: AsyncSession, rows: Sequence[SQLModel]) -> None:
-    """Insert ``rows``, all of one table, in one ``INSERT … VALUES (…), (…)`` inside
-    ``session``'s transaction (pending objects are flushed first). Their ids are not read
-    back: the ORM's flush would send one statement per row to read each id."""
+    """Insert ``rows``, all of one table, inside ``session``'s transaction (pending objects
+    are flushed first): one ``INSERT`` run for every row in one call to the driver
+    (``executemany``, one trip to aiosqlite's thread). Their ids are not read back: the ORM's
+    flush would send one statement per row to read each id. Not ``INSERT … VALUES (…), (…)``:
+    SQLAlchemy compiles such a statement anew on every call (its values are part of it),
+    which cost more than the insert itself."""
     if not rows:
         return
-    model = type(rows[0])
-    values = [row.model_dump(exclude={"id"}) for row in rows]
-    await session.exec(insert(model).values(values))
+    table = type(rows[0]).__table__  # type: ignore[attr-defined]
+    await session.exec(insert(table), params=[row.model_dump(exclude={"id"}) for row in rows])

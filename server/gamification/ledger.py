@@ -186,22 +186,24 @@ def save(
 ) -> None:
     """The writes of one graded submission, in ``s``'s transaction: the progress and streak
     rows (inserted when new, else their gamification columns updated), then the XP rows and
-    the unlocks, each one multi-row ``INSERT``. A row another process inserted meanwhile
-    raises IntegrityError (a unique constraint), and the caller reads again."""
+    the unlocks, each one ``INSERT`` run for every row (as store.py's ``insert_all``). A row
+    another process inserted meanwhile raises IntegrityError (a unique constraint), and the
+    caller reads again."""
     _upsert(s, progress, _PROGRESS)
     _upsert(s, streak, _STREAK)
     for rows in (xp, unlocks):
         if rows:
-            s.execute(insert(type(rows[0])).values([r.model_dump(exclude={"id"}) for r in rows]))
+            table = type(rows[0]).__table__  # type: ignore[union-attr]
+            s.exec(insert(table), params=[r.model_dump(exclude={"id"}) for r in rows])
 
 
 def _upsert(s: Session, row: Progress | Streak, columns: tuple[str, ...]) -> None:
     table: Table = row.__table__  # type: ignore[union-attr]
     if row.id is None:
-        s.execute(insert(table).values(row.model_dump(exclude={"id"})))
+        s.exec(insert(table).values(row.model_dump(exclude={"id"})))
     else:
         values = {c: getattr(row, c) for c in columns}
-        s.execute(update(table).where(table.c.id == row.id).values(values))
+        s.exec(update(table).where(table.c.id == row.id).values(values))
 
 
 def names(s: Session, user_ids: list[int]) -> dict[int, str]:
