@@ -1,0 +1,31 @@
+"""``bench/gamification_bench.py`` records a small class's grades on this checkout and prints
+the CPU per graded submission and the wall time per round."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_bench_measures_a_class_graded_at_once() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "bench/gamification_bench.py",
+            *("--students", "3", "--rounds", "4", "--repeat", "1"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    [(cpu, wall)] = re.findall(
+        r"^\| this checkout \| 1 \| ([0-9.]+) \| ([0-9.]+) \|$", done.stdout, re.M
+    )
+    assert float(cpu) > 0 and float(wall) > 0
+    assert "this checkout, median of 1:" in done.stdout
