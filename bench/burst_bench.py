@@ -27,6 +27,7 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -363,10 +364,14 @@ async def measure(side: Side, args: argparse.Namespace) -> None:
                 await spy.wait()
             for ws in [watcher, *sockets]:
                 await ws.close()
+    except BaseException:
+        print(f"{side.name}: the server's data and log are kept in {data}", file=sys.stderr)
+        raise
     finally:
         server.terminate()
         await server.wait()
         log.close()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 async def profile(pid: int, out: str | None, side: Side) -> asyncio.subprocess.Process | None:

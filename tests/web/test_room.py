@@ -171,19 +171,18 @@ async def test_buttons_that_send_over_the_room_socket_wait_for_it(
     disabled until the room socket is live (its socket ticket is held back here)."""
     alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
     page = await alice_ctx.new_page()
-    release = asyncio.Event()
-    held: list[str] = []
+    holding, release = asyncio.Event(), asyncio.Event()
 
     async def hold(route: Route) -> None:
-        held.append(route.request.url)
+        holding.set()
         await release.wait()
         await route.continue_()
 
     await page.route("**/api/socket-tickets", hold)
     await page.goto(classroom.url(f"/rooms/{classroom.room_id}"))
     status = page.locator("#events-status")
+    await asyncio.wait_for(holding.wait(), 15)  # a socket's ticket asked for, and held
     await expect(status).to_have_text("Room: connecting…")
-    assert held
     await expect(page.get_by_role("button", name="Raise hand")).to_be_disabled()
     await expect(page.get_by_role("button", name="Run")).to_be_disabled()
     release.set()
