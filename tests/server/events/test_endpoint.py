@@ -103,21 +103,34 @@ async def test_an_event_is_framed_once_and_written_straight_to_every_socket(
 
     monkeypatch.setattr(hub_module, "wire_text_frame", counting)
     room, lesson = live_lesson.room_id, live_lesson
-    async with (
-        await EventClient.open(server.ws_url, room, lesson.teacher.token) as teacher,
-        await EventClient.open(server.ws_url, room, lesson.alice.token) as alice,
-    ):
+    async with await EventClient.open(server.ws_url, room, lesson.teacher.token) as teacher:
+        # The snapshot comes once the teacher is among the room's sockets: Alice's arrival
+        # cannot be published before that (it would be in the snapshot instead).
         await teacher.expect("room.snapshot")
-        await alice.expect("room.snapshot")
-        await teacher.expect("member.joined")
-        async with await EventClient.open(server.ws_url, room, lesson.bob.token) as bob:
-            await bob.expect("room.snapshot")
-            seen = [await teacher.expect("member.joined"), await alice.expect("member.joined")]
-        assert seen[0] == seen[1] and seen[0]["user"]["name"] == "Bob"
-        joined = [json.loads(text) for text in framed if '"member.joined"' in text]
-        # Alice's arrival (to the teacher), then Bob's: framed once for both its recipients.
-        assert [event["user"]["name"] for event in joined] == ["Alice", "Bob"]
-        assert joined[1] == seen[0]
+        async with await EventClient.open(server.ws_url, room, lesson.alice.token) as alice:
+            await alice.expect("room.snapshot")
+            await teacher.expect("member.joined")
+            await _bob_arrives(server, room, lesson, teacher=teacher, alice=alice, framed=framed)
+
+
+async def _bob_arrives(
+    server: LiveServer,
+    room: int,
+    lesson: Lesson,
+    *,
+    teacher: EventClient,
+    alice: EventClient,
+    framed: list[str],
+) -> None:
+    """Bob's arrival reaches the teacher and Alice, framed once for both."""
+    async with await EventClient.open(server.ws_url, room, lesson.bob.token) as bob:
+        await bob.expect("room.snapshot")
+        seen = [await teacher.expect("member.joined"), await alice.expect("member.joined")]
+    assert seen[0] == seen[1] and seen[0]["user"]["name"] == "Bob"
+    joined = [json.loads(text) for text in framed if '"member.joined"' in text]
+    # Alice's arrival (to the teacher), then Bob's: framed once for both its recipients.
+    assert [event["user"]["name"] for event in joined] == ["Alice", "Bob"]
+    assert joined[1] == seen[0]
 
 
 async def test_a_reader_that_stalls_gets_every_event_in_order(
