@@ -100,13 +100,16 @@ class Store:
         in_memory = self.is_sqlite and target.database in (None, "", ":memory:")
         # Work of many statements, one hop to a thread of its own (server/thread_sessions.py).
         self.threaded = ThreadSessions(
-            None if in_memory else self._thread_engine, self.write_lock, self.session
+            None if in_memory else lambda: self.one_connection_engine(ping=not self.is_sqlite),
+            self.write_lock,
+            self.session,
         )
 
-    def _thread_engine(self) -> Engine:
-        engine = create_engine(
-            sync_url(self.url), pool_size=1, max_overflow=0, pool_pre_ping=not self.is_sqlite
-        )
+    def one_connection_engine(self, *, ping: bool) -> Engine:
+        """A synchronous engine of one connection, for a thread of its own (the document
+        writer's, the store's sessions'); ``ping``: check the connection before each use
+        (PostgreSQL; a round trip each time)."""
+        engine = create_engine(sync_url(self.url), pool_size=1, max_overflow=0, pool_pre_ping=ping)
         if self.is_sqlite:
             install_sqlite_pragmas(engine)
         return engine

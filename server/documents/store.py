@@ -54,7 +54,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import pycrdt
-from sqlalchemy import Table, create_engine, func, insert
+from sqlalchemy import Table, func, insert
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
@@ -64,7 +64,7 @@ from server.documents.compaction import fold
 from server.documents.inline import CHECKPOINT_EVERY, Checkpoints, InlineWriter
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
-from server.store import Store, install_sqlite_pragmas, sync_url
+from server.store import Store
 
 log = logging.getLogger("classroom.docs")
 
@@ -78,14 +78,10 @@ _T = TypeVar("_T")
 
 
 def _writer_engine(store: Store) -> Engine:
-    """A synchronous engine with one connection, for the writer's own thread."""
-    if store.is_sqlite:
-        engine = create_engine(sync_url(store.url), pool_size=1, max_overflow=0)
-        install_sqlite_pragmas(engine)
-        return engine
-    # No ping before each batch (a round trip each, hundreds a second): a batch that meets a
-    # dropped connection fails, the connection is replaced and _store_batch tries again.
-    return create_engine(sync_url(store.url), pool_size=1, max_overflow=0)
+    """A synchronous engine with one connection, for the writer's own thread. No ping before
+    each batch (a round trip each, hundreds a second): a batch that meets a dropped
+    connection fails, the connection is replaced and _store_batch tries again."""
+    return store.one_connection_engine(ping=False)
 
 
 def _once(store: Store, work: Callable[[Connection], _T]) -> _T:
