@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.sqlite_writes import DRIVER, WriteLock, serialize_writes
@@ -147,14 +147,14 @@ def migrate(url: str, revision: str = "head") -> None:
     log.info("database schema at %s", revision)
 
 
-async def insert_all(session: AsyncSession, rows: Sequence[SQLModel]) -> None:
+def insert_all(session: Session, rows: Sequence[SQLModel]) -> None:
     """Insert ``rows``, all of one table, inside ``session``'s transaction (pending objects
-    are flushed first): one ``INSERT`` run for every row in one call to the driver
-    (``executemany``, one trip to aiosqlite's thread). Their ids are not read back: the ORM's
-    flush would send one statement per row to read each id. Not ``INSERT … VALUES (…), (…)``:
-    SQLAlchemy compiles such a statement anew on every call (its values are part of it),
-    which cost more than the insert itself."""
+    are flushed first), on the store's session thread (:attr:`Store.threaded`): one
+    ``INSERT`` run for every row in one call to the driver (``executemany``). Their ids are
+    not read back: the ORM's flush would send one statement per row to read each id. Not
+    ``INSERT … VALUES (…), (…)``: SQLAlchemy compiles such a statement anew on every call (its
+    values are part of it), which cost more than the insert itself."""
     if not rows:
         return
     table = type(rows[0]).__table__  # type: ignore[attr-defined]
-    await session.exec(insert(table), params=[row.model_dump(exclude={"id"}) for row in rows])
+    session.exec(insert(table), params=[row.model_dump(exclude={"id"}) for row in rows])

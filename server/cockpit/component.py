@@ -7,17 +7,22 @@ error line, normalised (``attempt_errors``), and every test's verdict (``attempt
 replacing what an earlier grade of the same submission wrote, so a student's next look at
 their hints counts it; right after, :meth:`Cockpit.progress_update` sends the staff the
 student's new cell. A failure here is logged and never reaches the grade, already stored.
+Both are one hop to the store's session thread (server/thread_sessions.py), the record one
+transaction there: when a class submits at once, thirty chains of async statements no longer
+interleave on the loop that grades and fans out.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import exists, func, or_
-from sqlmodel import col, delete, select, update
+from sqlalchemy import Integer, String, Table, bindparam, exists, func, insert, or_
+from sqlmodel import Session, col, delete, select, update
 
+from rooms.cockpit.cells import Cell
 from rooms.cockpit.errors import first_failure, owning_test, signature, verdicts
 from rooms.events import STAFF_AUDIENCE
 from server.cockpit.feedback import Feedback
@@ -66,62 +71,8 @@ class Cockpit:
             await self.hub.publish(room_id, STAFF_AUDIENCE, event)
 
     async def _record(self, row: Submission) -> None:
-        assert row.id is not None
-        if row.status != "graded":
-            return
-        async with self.store.session() as session:
-            record = await _exercise(session, row.classroom_id, row.exercise_id)
-            tests = (
-                [t.get("name", "") for t in (record.definition.get("tests") or [])]
-                if record
-                else []
-            )
-            test, line = first_failure(row.results)
-            # A regrade replaces what an earlier grade stored. Asked before the first write,
-            # so a first grade (nearly all of them) holds SQLite's write lock for its
-            # inserts only (server/sqlite_writes.py); one submission is graded at a time.
-            stored = (
-                await session.exec(
-                    select(
-                        or_(
-                            exists().where(col(AttemptError.submission_id) == row.id),
-                            exists().where(col(AttemptOutcome.submission_id) == row.id),
-                        )
-                    )
-                )
-            ).one()
-            if stored:
-                await session.exec(
-                    delete(AttemptOutcome).where(col(AttemptOutcome.submission_id) == row.id)
-                )
-                await session.exec(
-                    delete(AttemptError).where(col(AttemptError.submission_id) == row.id)
-                )
-            session.add(
-                AttemptError(
-                    submission_id=row.id,
-                    classroom_id=row.classroom_id,
-                    user_id=row.user_id,
-                    exercise_id=row.exercise_id,
-                    test=(owning_test(test, tests) or test)[:200],
-                    line=line,
-                    signature=signature(line) if line else "",
-                    created_at=as_utc(row.submitted_at),
-                )
-            )
-            await _mark_latest(session, row)
-            outcomes = [
-                AttemptOutcome(
-                    submission_id=row.id,
-                    classroom_id=row.classroom_id,
-                    user_id=row.user_id,
-                    exercise_id=row.exercise_id,
-                    test=name[:200],
-                    passed=passed,
-                )
-                for name, passed in verdicts(row.results, tests).items()
-            ]
-            await insert_all(session, outcomes)
+        if row.status == "graded":
+            await self.store.threaded.write(partial(_store_attempt, row=row))
 
     async def progress_event(
         self,
@@ -133,18 +84,19 @@ class Cockpit:
     ) -> dict[str, Any] | None:
         """``progress.update {room_id, student, cell}`` for one cell, or None when the
         exercise is gone."""
-        async with self.store.session() as session:
-            record = await _exercise(session, classroom_id, exercise_id)
-            if record is None:
-                return None
-            cell, name = await one_cell(
-                session,
+        found = await self.store.threaded.read(
+            partial(
+                _cell,
                 room_id=room_id,
                 classroom_id=classroom_id,
                 user_id=user_id,
-                exercise=record,
+                exercise_id=exercise_id,
                 now=now or utcnow(),
             )
+        )
+        if found is None:
+            return None
+        cell, name = found
         return {
             "type": "progress.update",
             "room_id": room_id,
@@ -153,32 +105,106 @@ class Cockpit:
         }
 
 
-async def _mark_latest(session: Any, row: Submission) -> None:
-    """Flag the newest attempt of the row's cell as ``latest`` (and only it): grades may be
-    stored out of order (two at once, a regrade). One statement, inside the transaction
-    that stored the row."""
-    await session.flush()
-    cell = (
-        (col(AttemptError.classroom_id) == row.classroom_id)
-        & (col(AttemptError.user_id) == row.user_id)
-        & (col(AttemptError.exercise_id) == row.exercise_id)
-    )
-    newest = select(func.max(AttemptError.submission_id)).where(cell).scalar_subquery()
-    is_newest = col(AttemptError.submission_id) == newest
-    await session.exec(
-        update(AttemptError)
-        .where(cell, col(AttemptError.latest) | is_newest)
-        .values(latest=is_newest)
-    )
-
-
-async def _exercise(session: Any, classroom_id: int, exercise_id: str) -> ExerciseRecord | None:
-    found: ExerciseRecord | None = (
-        await session.exec(
-            select(ExerciseRecord).where(
-                ExerciseRecord.classroom_id == classroom_id,
-                ExerciseRecord.exercise_id == exercise_id,
-            )
+def _attempt_statements() -> tuple[Any, Any, Any, Any]:
+    """The statements :func:`_store_attempt` runs, built once (building them cost more than
+    running them): whether the submission has stored rows, their deletion, and the flag of
+    the cell's newest attempt. Core statements on the tables: the session holds no objects."""
+    errors: Table = AttemptError.__table__  # type: ignore[attr-defined]
+    outcomes: Table = AttemptOutcome.__table__  # type: ignore[attr-defined]
+    submission = bindparam("submission_id", type_=Integer)
+    stored = select(
+        or_(
+            exists().where(outcomes.c.submission_id == submission),
+            exists().where(errors.c.submission_id == submission),
         )
-    ).first()
+    )
+    forget = (
+        delete(outcomes).where(outcomes.c.submission_id == submission),
+        delete(errors).where(errors.c.submission_id == submission),
+    )
+    # Flag the newest attempt of the row's cell as ``latest`` (and only it): grades may be
+    # stored out of order (two at once, a regrade). An UPDATE's parameters may not take its
+    # columns' names.
+    cell = (
+        (errors.c.classroom_id == bindparam("cell_classroom", type_=Integer))
+        & (errors.c.user_id == bindparam("cell_user", type_=Integer))
+        & (errors.c.exercise_id == bindparam("cell_exercise", type_=String))
+    )
+    newest = select(func.max(errors.c.submission_id)).where(cell).scalar_subquery()
+    is_newest = errors.c.submission_id == newest
+    mark = update(errors).where(cell, errors.c.latest | is_newest).values(latest=is_newest)
+    return stored, forget, insert(errors), mark
+
+
+_STORED, _FORGET, _INSERT_ERROR, _MARK_LATEST = _attempt_statements()
+
+_EXERCISE = select(ExerciseRecord).where(
+    col(ExerciseRecord.classroom_id) == bindparam("classroom_id", type_=Integer),
+    col(ExerciseRecord.exercise_id) == bindparam("exercise_id", type_=String),
+)
+
+
+def _store_attempt(session: Session, row: Submission) -> None:
+    """What ``row`` failed on and every test's verdict, in one transaction on the store's
+    thread (:attr:`Store.threaded`), replacing what an earlier grade of it stored."""
+    assert row.id is not None
+    record = _exercise(session, row.classroom_id, row.exercise_id)
+    tests = [t.get("name", "") for t in (record.definition.get("tests") or [])] if record else []
+    test, line = first_failure(row.results)
+    submission = {"submission_id": row.id}
+    if session.exec(_STORED, params=submission).one():  # a regrade replaces them
+        for statement in _FORGET:
+            session.exec(statement, params=submission)
+    error = AttemptError(
+        submission_id=row.id,
+        classroom_id=row.classroom_id,
+        user_id=row.user_id,
+        exercise_id=row.exercise_id,
+        test=(owning_test(test, tests) or test)[:200],
+        line=line,
+        signature=signature(line) if line else "",
+        created_at=as_utc(row.submitted_at),
+    )
+    session.exec(_INSERT_ERROR, params=error.model_dump())
+    cell = {"cell_classroom": row.classroom_id, "cell_user": row.user_id}
+    session.exec(_MARK_LATEST, params={**cell, "cell_exercise": row.exercise_id})
+    outcomes = [
+        AttemptOutcome(
+            submission_id=row.id,
+            classroom_id=row.classroom_id,
+            user_id=row.user_id,
+            exercise_id=row.exercise_id,
+            test=name[:200],
+            passed=passed,
+        )
+        for name, passed in verdicts(row.results, tests).items()
+    ]
+    insert_all(session, outcomes)
+
+
+def _cell(
+    session: Session,
+    *,
+    room_id: int,
+    classroom_id: int,
+    user_id: int,
+    exercise_id: str,
+    now: datetime,
+) -> tuple[Cell, str | None] | None:
+    record = _exercise(session, classroom_id, exercise_id)
+    if record is None:
+        return None
+    return one_cell(
+        session,
+        room_id=room_id,
+        classroom_id=classroom_id,
+        user_id=user_id,
+        exercise=record,
+        now=now,
+    )
+
+
+def _exercise(session: Session, classroom_id: int, exercise_id: str) -> ExerciseRecord | None:
+    params = {"classroom_id": classroom_id, "exercise_id": exercise_id}
+    found: ExerciseRecord | None = session.exec(_EXERCISE, params=params).first()
     return found

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func
-from sqlmodel import col, select
+from sqlalchemy import Integer, String, bindparam, case, func
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms.cockpit.cells import Cell, CellState, Facts, StuckRule, cell, classify, stuck_first
@@ -227,8 +227,67 @@ async def room_grid(
     }
 
 
-async def one_cell(
-    session: AsyncSession,
+def _cell_statement() -> Any:
+    """The statement of :func:`one_cell`, built once: building it (some eighty clause
+    objects and their cache key) cost more than running it, on every grade."""
+    classroom_id = bindparam("classroom_id", type_=Integer)
+    user_id = bindparam("user_id", type_=Integer)
+    room_id = bindparam("room_id", type_=Integer)
+    exercise_id = bindparam("exercise_id", type_=String)
+    prefix = bindparam("prefix", type_=String)
+    graded = (
+        (col(Submission.classroom_id) == classroom_id)
+        & (col(Submission.exercise_id) == exercise_id)
+        & (col(Submission.user_id) == user_id)
+        & (col(Submission.status) == "graded")
+    )
+    error = (
+        select(AttemptError.line)
+        .where(
+            col(AttemptError.classroom_id) == classroom_id,
+            col(AttemptError.user_id) == user_id,
+            col(AttemptError.exercise_id) == exercise_id,
+            col(AttemptError.latest),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    edited = (
+        select(func.max(DocUpdate.created_at))
+        .where(col(DocUpdate.room_id) == room_id, col(DocUpdate.doc).like(prefix))
+        .scalar_subquery()
+    )
+    snapshot = (
+        select(func.max(DocSnapshot.updated_at))
+        .where(col(DocSnapshot.room_id) == room_id, col(DocSnapshot.doc).like(prefix))
+        .scalar_subquery()
+    )
+    opened = (
+        select(func.max(LiveExercise.opened_at))
+        .where(col(LiveExercise.room_id) == room_id, col(LiveExercise.exercise_id) == exercise_id)
+        .scalar_subquery()
+    )
+    name = select(User.name).where(col(User.id) == user_id).scalar_subquery()
+    passed = func.coalesce(func.sum(case((col(Submission.passed), 1), else_=0)), 0)
+    return select(  # type: ignore[call-overload]  # sqlmodel types up to four columns
+        func.count(),
+        func.max(Submission.score),
+        func.max(Submission.max_score),
+        func.max(Submission.submitted_at),
+        passed,
+        error,
+        edited,
+        snapshot,
+        opened,
+        name,
+    ).where(graded)
+
+
+_CELL = _cell_statement()
+
+
+def one_cell(
+    session: Session,
     *,
     room_id: int,
     classroom_id: int,
@@ -240,58 +299,18 @@ async def one_cell(
     student's name (None when the user is gone), from the stored submissions: it is sent
     right after ``grade.result``, before the gamification step has folded the grade into
     ``progress``. One statement: the submissions' aggregates, with the cell's other facts
-    as scalar subqueries, so a class's grading burst pays one round trip per cell."""
+    as scalar subqueries, so a class's grading burst pays one round trip per cell. Synchronous:
+    it runs on the store's session thread (:attr:`server.store.Store.threaded`)."""
     exercise_id = exercise.exercise_id
-    graded = (
-        (col(Submission.classroom_id) == classroom_id)
-        & (col(Submission.exercise_id) == exercise_id)
-        & (col(Submission.user_id) == user_id)
-        & (col(Submission.status) == "graded")
-    )
-    prefix = f"students/{user_id}/%"
-    error = (
-        select(AttemptError.line)
-        .where(
-            AttemptError.classroom_id == classroom_id,
-            AttemptError.user_id == user_id,
-            AttemptError.exercise_id == exercise_id,
-            col(AttemptError.latest),
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    edited = (
-        select(func.max(DocUpdate.created_at))
-        .where(DocUpdate.room_id == room_id, col(DocUpdate.doc).like(prefix))
-        .scalar_subquery()
-    )
-    snapshot = (
-        select(func.max(DocSnapshot.updated_at))
-        .where(DocSnapshot.room_id == room_id, col(DocSnapshot.doc).like(prefix))
-        .scalar_subquery()
-    )
-    opened = (
-        select(func.max(LiveExercise.opened_at))
-        .where(LiveExercise.room_id == room_id, LiveExercise.exercise_id == exercise_id)
-        .scalar_subquery()
-    )
-    name = select(User.name).where(User.id == user_id).scalar_subquery()
-    passed = func.coalesce(func.sum(case((col(Submission.passed), 1), else_=0)), 0)
-    attempts, best, top, last, wins, line, update, snap, start, who = (
-        await session.exec(
-            select(  # type: ignore[call-overload]  # sqlmodel types up to four columns
-                func.count(),
-                func.max(Submission.score),
-                func.max(Submission.max_score),
-                func.max(Submission.submitted_at),
-                passed,
-                error,
-                edited,
-                snapshot,
-                opened,
-                name,
-            ).where(graded)
-        )
+    params = {
+        "classroom_id": classroom_id,
+        "user_id": user_id,
+        "exercise_id": exercise_id,
+        "room_id": room_id,
+        "prefix": f"students/{user_id}/%",
+    }
+    attempts, best, top, last, wins, line, update, snap, start, who = session.exec(
+        _CELL, params=params
     ).one()
     row = (int(attempts or 0), float(best or 0.0), float(top or 0.0), bool(wins), last)
     times = [as_utc(t) for t in (update, snap) if t is not None]

@@ -5,9 +5,10 @@ was compiled anew on every call, at more cost than the insert itself)."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import CacheStats
 from sqlmodel import select
@@ -36,22 +37,25 @@ async def test_rows_are_stored_and_the_statement_is_compiled_once(database_url: 
             if statement.lstrip().upper().startswith("INSERT INTO XP_EVENTS"):
                 seen.append(context.cache_hit)
 
-        event.listen(store.engine.sync_engine, "after_cursor_execute", record)
-        for count in (2, 3, 5):
-            rows = [
-                XpEvent(
-                    user_id=ada,
-                    classroom_id=seeded.classroom_id,
-                    room_id=seeded.room_id,
-                    amount=n + 1,
-                    reason="quiz",
-                    detail=f"round of {count}",
-                )
-                for n in range(count)
-            ]
-            async with store.session() as session:
-                await insert_all(session, rows)
-                await insert_all(session, [])  # nothing to insert: no statement
+        # The store's session thread makes its engine on first use: listen on every engine.
+        event.listen(Engine, "after_cursor_execute", record)
+        try:
+            for count in (2, 3, 5):
+                rows = [
+                    XpEvent(
+                        user_id=ada,
+                        classroom_id=seeded.classroom_id,
+                        room_id=seeded.room_id,
+                        amount=n + 1,
+                        reason="quiz",
+                        detail=f"round of {count}",
+                    )
+                    for n in range(count)
+                ]
+                await store.threaded.write(partial(insert_all, rows=rows))
+                await store.threaded.write(partial(insert_all, rows=[]))  # no statement
+        finally:
+            event.remove(Engine, "after_cursor_execute", record)
         async with store.session() as session:
             stored = (await session.exec(select(XpEvent.detail, XpEvent.amount))).all()
         assert sorted(stored) == sorted(
