@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, insert, update
+from sqlalchemy import Integer, String, Table, bindparam, func, insert, update
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +23,7 @@ from rooms.progress import ExerciseProgress, ProgressChange
 from rooms.xp import Reason
 from server.models import AchievementUnlock, Progress, Streak, User, XpEvent
 from server.models.clock import as_utc
+from server.store import insert_all
 
 utc = as_utc
 
@@ -31,12 +32,39 @@ def _maybe_utc(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
 
-def _xp_total(user_id: int) -> Any:
-    return select(func.coalesce(func.sum(XpEvent.amount), 0)).where(XpEvent.user_id == user_id)
+# The statements of a graded submission, built once with their parameters: building one (its
+# clauses and their cache key) cost more than running it, several times per grade.
+_USER = bindparam("user_id", type_=Integer)
+_CLASSROOM = bindparam("classroom_id", type_=Integer)
+_EXERCISE = bindparam("exercise_id", type_=String)
+_XP_TOTAL = select(func.coalesce(func.sum(XpEvent.amount), 0)).where(col(XpEvent.user_id) == _USER)
+_PROGRESS_ROWS = select(Progress).where(col(Progress.user_id) == _USER)
+_RECENT_XP = select(XpEvent.created_at, XpEvent.amount, XpEvent.reason).where(
+    col(XpEvent.user_id) == _USER,
+    col(XpEvent.created_at) > bindparam("since"),
+)
+_PROGRESS_ROW = select(Progress).where(
+    col(Progress.user_id) == _USER,
+    col(Progress.classroom_id) == _CLASSROOM,
+    col(Progress.exercise_id) == _EXERCISE,
+)
+_STREAK_ROW = select(Streak).where(
+    col(Streak.user_id) == _USER, col(Streak.classroom_id) == _CLASSROOM
+)
+_UNLOCKED = select(AchievementUnlock.achievement_id).where(col(AchievementUnlock.user_id) == _USER)
+_NAME = select(User.name).where(col(User.id) == _USER)
+_NAMES = select(User.id, User.name).where(col(User.id).in_(bindparam("user_ids", expanding=True)))
+_FIRST_PASSES = select(func.count(func.distinct(XpEvent.user_id))).where(
+    col(XpEvent.room_id) == bindparam("room_id", type_=Integer),
+    col(XpEvent.exercise_id) == _EXERCISE,
+    col(XpEvent.reason) == Reason.FIRST_PASS.value,
+    col(XpEvent.user_id) != _USER,
+    col(XpEvent.created_at) < bindparam("at"),
+)
 
 
 async def sum_xp(s: AsyncSession, user_id: int) -> int:
-    return int((await s.exec(_xp_total(user_id))).one())
+    return int((await s.exec(_XP_TOTAL, params={"user_id": user_id})).one())
 
 
 @dataclass(frozen=True)
@@ -111,18 +139,15 @@ class Standing:
 
 def standing(s: Session, user_id: int, at: datetime, span: timedelta) -> Standing:
     """The student's :class:`Standing` as stored (``span``: the longest timeframe)."""
-    rows = s.exec(select(Progress).where(Progress.user_id == user_id))
+    user = {"user_id": user_id}
+    rows = s.exec(_PROGRESS_ROWS, params=user)
     recent: list[tuple[datetime, int, str]] = []
     if span > timedelta(0):
-        xp = s.exec(
-            select(XpEvent.created_at, XpEvent.amount, XpEvent.reason).where(
-                XpEvent.user_id == user_id, col(XpEvent.created_at) > at - span
-            )
-        )
+        xp = s.exec(_RECENT_XP, params={**user, "since": at - span})
         recent = [(utc(when), amount, reason) for when, amount, reason in xp.all()]
     return Standing(
         {(r.classroom_id, r.exercise_id): _Row.of(r) for r in rows.all()},
-        int(s.exec(_xp_total(user_id)).one()),
+        int(s.exec(_XP_TOTAL, params=user).one()),
         recent,
     )
 
@@ -144,23 +169,14 @@ def before(
     s: Session, *, user_id: int, classroom_id: int, exercise_id: str, at: datetime, span: timedelta
 ) -> Before:
     """The reads of one graded submission, in one session."""
-    progress = s.exec(
-        select(Progress).where(
-            Progress.user_id == user_id,
-            Progress.classroom_id == classroom_id,
-            Progress.exercise_id == exercise_id,
-        )
-    ).first()
-    streak = s.exec(
-        select(Streak).where(Streak.user_id == user_id, Streak.classroom_id == classroom_id)
-    ).first() or Streak(user_id=user_id, classroom_id=classroom_id)
-    unlocked = set(
-        s.exec(
-            select(AchievementUnlock.achievement_id).where(AchievementUnlock.user_id == user_id)
-        ).all()
+    user = {"user_id": user_id}
+    cell = {**user, "classroom_id": classroom_id}
+    progress = s.exec(_PROGRESS_ROW, params={**cell, "exercise_id": exercise_id}).first()
+    streak = s.exec(_STREAK_ROW, params=cell).first() or Streak(
+        user_id=user_id, classroom_id=classroom_id
     )
-    user = s.get(User, user_id)
-    name = user.name if user is not None else ""
+    unlocked = set(s.exec(_UNLOCKED, params=user).all())
+    name = s.exec(_NAME, params=user).first() or ""
     return Before(progress, streak, unlocked, name, standing(s, user_id, at, span))
 
 
@@ -186,28 +202,37 @@ def save(
 ) -> None:
     """The writes of one graded submission, in ``s``'s transaction: the progress and streak
     rows (inserted when new, else their gamification columns updated), then the XP rows and
-    the unlocks, each one ``INSERT`` run for every row (as store.py's ``insert_all``). A row
-    another process inserted meanwhile raises IntegrityError (a unique constraint), and the
-    caller reads again."""
+    the unlocks (store.py's ``insert_all``). A row another process inserted meanwhile raises
+    IntegrityError (a unique constraint), and the caller reads again."""
     _upsert(s, progress, _PROGRESS)
     _upsert(s, streak, _STREAK)
-    for rows in (xp, unlocks):
-        if rows:
-            table = type(rows[0]).__table__  # type: ignore[union-attr]
-            s.exec(insert(table), params=[r.model_dump(exclude={"id"}) for r in rows])
+    insert_all(s, xp)
+    insert_all(s, unlocks)
 
 
 def _upsert(s: Session, row: Progress | Streak, columns: tuple[str, ...]) -> None:
-    table: Table = row.__table__  # type: ignore[union-attr]
+    insert_one, update_one = _UPSERTS[type(row)]
     if row.id is None:
-        s.exec(insert(table).values(row.model_dump(exclude={"id"})))
+        s.exec(insert_one, params=row.model_dump(exclude={"id"}))
     else:
-        values = {c: getattr(row, c) for c in columns}
-        s.exec(update(table).where(table.c.id == row.id).values(values))
+        s.exec(update_one, params={"row_id": row.id, **{c: getattr(row, c) for c in columns}})
+
+
+def _upserts(table: Table, columns: tuple[str, ...]) -> tuple[Any, Any]:
+    """A row's INSERT, and the UPDATE of ``columns`` of the row whose id is ``row_id``."""
+    changed = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+    by_id = table.c.id == bindparam("row_id", type_=Integer)
+    return insert(table), update(table).where(by_id).values(changed)
+
+
+_UPSERTS = {
+    Progress: _upserts(Progress.__table__, _PROGRESS),  # type: ignore[attr-defined]
+    Streak: _upserts(Streak.__table__, _STREAK),  # type: ignore[attr-defined]
+}
 
 
 def names(s: Session, user_ids: list[int]) -> dict[int, str]:
-    rows = s.exec(select(User.id, User.name).where(col(User.id).in_(user_ids)))
+    rows = s.exec(_NAMES, params={"user_ids": user_ids})
     return {uid: name for uid, name in rows.all() if uid is not None}
 
 
@@ -215,14 +240,8 @@ def first_passes_before(
     s: Session, *, room_id: int, exercise_id: str, user_id: int, at: datetime
 ) -> int:
     """How many other students first passed ``exercise_id`` in ``room_id`` before ``at``."""
-    query = select(func.count(func.distinct(XpEvent.user_id))).where(
-        XpEvent.room_id == room_id,
-        XpEvent.exercise_id == exercise_id,
-        XpEvent.reason == Reason.FIRST_PASS.value,
-        XpEvent.user_id != user_id,
-        col(XpEvent.created_at) < at,
-    )
-    return int(s.exec(query).one())
+    params = {"room_id": room_id, "exercise_id": exercise_id, "user_id": user_id, "at": at}
+    return int(s.exec(_FIRST_PASSES, params=params).one())
 
 
 def to_pure(row: Progress) -> ExerciseProgress:
