@@ -1,5 +1,6 @@
 """``bench/gamification_bench.py`` records a small class's grades on this checkout and prints
-the CPU per graded submission and the wall time per round."""
+the CPU per graded submission and the wall time per round; with ``--cockpit`` the cockpit's
+record and cell come first, and the bench checks the cell counts each attempt and its error."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_bench_measures_a_class_graded_at_once() -> None:
+@pytest.mark.parametrize("cockpit", [[], ["--cockpit"]], ids=["gamification", "cockpit"])
+def test_the_bench_measures_a_class_graded_at_once(cockpit: list[str]) -> None:
     done = subprocess.run(
         [
             sys.executable,
             "bench/gamification_bench.py",
             *("--students", "3", "--rounds", "4", "--repeat", "1"),
+            *cockpit,
         ],
         cwd=ROOT,
         capture_output=True,
