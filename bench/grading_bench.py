@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -246,9 +247,13 @@ async def main(
         print(f"{'server RSS now / peak':34} {rss / 1024:6.0f} / {peak / 1024:.0f} MiB")
         for ws in [watcher, *sockets]:
             await ws.close()
+    except BaseException:
+        print(f"the server's data is kept in {data}", file=sys.stderr)
+        raise
     finally:
         server.terminate()
         await server.wait()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":
