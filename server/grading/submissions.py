@@ -6,7 +6,10 @@ attempt is counted even if the process dies mid-grade. The student receives the 
 filtered by visibility, the staff the full one. The gamification step runs after the grade
 is stored: its failure never loses a grade. Regrading an exercise re-runs the latest
 submission of every student (in parallel, bounded) and rewrites those grades in place; it
-awards no XP (first passes are history) and says so in the event.
+awards no XP (first passes are history) and says so in the event. A submission's own
+writes (the new attempt, its grade) and its live window are one hop each to the store's
+session thread (server/thread_sessions.py), not a trip through the async driver and the
+event loop for every statement while a class submitting at once is graded and fanned out.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import Integer, String, bindparam, func
+from sqlmodel import Session, col, select
 
 from rooms.events import Audience, Command, EventError, only
 from sandbox.exceptions import BackendUnavailable, QueueFull, SandboxError
@@ -209,25 +213,17 @@ class Submissions:
                 f"too many submissions; try again in {max(1, round(decision.retry_after))} s",
                 code="rate_limited",
             )
-        async with self.store.session() as session:
-            previous = await session.exec(
-                select(func.count()).where(
-                    Submission.classroom_id == room.classroom_id,
-                    Submission.exercise_id == exercise_id,
-                    Submission.user_id == user_id,
-                )
-            )
-            row = Submission(
+        row = await self.store.threaded.write(
+            partial(
+                _insert_attempt,
                 classroom_id=room.classroom_id,
                 room_id=room.id,
                 exercise_id=exercise_id,
                 user_id=user_id,
-                attempt=int(previous.one()) + 1,
                 files=files,
                 exercise_version=record.version,
             )
-            session.add(row)
-            await session.flush()
+        )
         return row, exercise, record.version
 
     async def grade_now(self, room: Room, row: Submission, exercise: Exercise) -> Submission:
@@ -257,21 +253,10 @@ class Submissions:
             listener(row, exercise)
         outcome = "error" if result is None else "graded"
         self.metrics.grading.labels(outcome).observe(time.perf_counter() - started)
-        async with self.store.session() as session:
-            stored = await session.get(Submission, row.id)
-            assert stored is not None
-            stored.graded_at = utcnow()
-            if result is None:
-                stored.status = "error"
-                stored.error = (error or "grading failed")[:500]
-            else:
-                results = result.to_results_json()
-                stored.status = "graded"
-                stored.results = results
-                stored.score = results["score"]
-                stored.max_score = results["max_score"]
-                stored.passed = _passed_view(results)
-            session.add(stored)
+        results = None if result is None else result.to_results_json()
+        stored = await self.store.threaded.write(
+            partial(_store_grade, row_id=row.id, results=results, error=error)
+        )
         await tell(self.listeners, stored)
         await self._announce(room.id, stored, exercise, regraded=False)
         if result is not None:
@@ -319,14 +304,10 @@ class Submissions:
 
     async def _live(self, room_id: int, exercise_id: str) -> LiveExercise | None:
         """The exercise's latest live window in the room, if it was ever opened live."""
-        async with self.store.session() as session:
-            return (
-                await session.exec(
-                    select(LiveExercise)
-                    .where(LiveExercise.room_id == room_id, LiveExercise.exercise_id == exercise_id)
-                    .order_by(col(LiveExercise.id).desc())
-                )
-            ).first()
+        params = {"room_id": room_id, "exercise_id": exercise_id}
+        return await self.store.threaded.read(
+            lambda session: session.exec(_LATEST_LIVE, params=params).first()
+        )
 
     async def open_live(self, room: Room, exercise_id: str, minutes: float) -> dict[str, Any]:
         assert room.id is not None
@@ -435,3 +416,50 @@ class Submissions:
             await self.hub.publish(
                 room_id, Audience(staff=True), {"type": "regrade.progress", **status}
             )
+
+
+# A graded submission's statements, run on the store's thread (server/thread_sessions.py): one
+# hop each instead of a trip through the async driver per statement, and built once.
+_ATTEMPTS = select(func.count()).where(
+    col(Submission.classroom_id) == bindparam("classroom_id", type_=Integer),
+    col(Submission.exercise_id) == bindparam("exercise_id", type_=String),
+    col(Submission.user_id) == bindparam("user_id", type_=Integer),
+)
+_LATEST_LIVE = (
+    select(LiveExercise)
+    .where(
+        col(LiveExercise.room_id) == bindparam("room_id", type_=Integer),
+        col(LiveExercise.exercise_id) == bindparam("exercise_id", type_=String),
+    )
+    .order_by(col(LiveExercise.id).desc())
+    .limit(1)
+)
+
+
+def _insert_attempt(session: Session, **fields: Any) -> Submission:
+    """A new submission (status ``grading``), its author's next attempt at its exercise."""
+    mine = {k: fields[k] for k in ("classroom_id", "exercise_id", "user_id")}
+    row = Submission(**fields, attempt=int(session.exec(_ATTEMPTS, params=mine).one()) + 1)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _store_grade(
+    session: Session, row_id: int, results: dict[str, Any] | None, error: str | None
+) -> Submission:
+    """An accepted submission's grade (``results``), or why it could not be graded."""
+    stored = session.get(Submission, row_id)
+    assert stored is not None
+    stored.graded_at = utcnow()
+    if results is None:
+        stored.status = "error"
+        stored.error = (error or "grading failed")[:500]
+    else:
+        stored.status = "graded"
+        stored.results = results
+        stored.score = results["score"]
+        stored.max_score = results["max_score"]
+        stored.passed = _passed_view(results)
+    session.add(stored)
+    return stored
