@@ -40,7 +40,7 @@ from sandbox.grading import (
 )
 from sandbox.grading.schema import exercise_from_dict
 from sandbox.model import RunRequest, RunResult
-from server.classrooms.access import room_access
+from server.classrooms.access import room_access_now
 from server.documents.source import Sources
 from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
@@ -139,8 +139,7 @@ class Submissions:
     async def on_submit(self, conn: RoomConnection, command: Command) -> None:
         """``submit {exercise_id, doc or files}``: accept, answer, grade in the background."""
         try:
-            async with self.store.session() as session:
-                room = await room_access(session, conn.room_id, conn.user_id)
+            room = await room_access_now(self.store, conn.room_id, conn.user_id)
             files = await self.sources.files_for(
                 room, doc=command.get("doc"), files=command.get("files")
             )
@@ -176,15 +175,10 @@ class Submissions:
     async def exercise(
         self, classroom_id: int, exercise_id: str
     ) -> tuple[ExerciseRecord, Exercise]:
-        async with self.store.session() as session:
-            record = (
-                await session.exec(
-                    select(ExerciseRecord).where(
-                        ExerciseRecord.classroom_id == classroom_id,
-                        ExerciseRecord.exercise_id == exercise_id,
-                    )
-                )
-            ).first()
+        params = {"classroom_id": classroom_id, "exercise_id": exercise_id}
+        record = await self.store.threaded.read(
+            lambda session: session.exec(_EXERCISE, params=params).first()
+        )
         if record is None:
             raise NotFound(f"exercise {exercise_id!r} does not exist", code="unknown_exercise")
         return record, exercise_from_dict(record.definition)
@@ -425,6 +419,11 @@ _ATTEMPTS = select(func.count()).where(
     col(Submission.exercise_id) == bindparam("exercise_id", type_=String),
     col(Submission.user_id) == bindparam("user_id", type_=Integer),
 )
+_EXERCISE = select(ExerciseRecord).where(
+    col(ExerciseRecord.classroom_id) == bindparam("classroom_id", type_=Integer),
+    col(ExerciseRecord.exercise_id) == bindparam("exercise_id", type_=String),
+)
+
 _LATEST_LIVE = (
     select(LiveExercise)
     .where(

@@ -34,7 +34,7 @@ from sandbox.model import Chunk, RunRequest, RunResult, RunState
 from sandbox.queue import Dispatcher, OnChunk, OnState, QueuedRun, RunQueue
 from sandbox.redis_queue import RedisRunQueue
 from sandbox.selection import operator_maxima, runs_at_once, select_backend
-from server.classrooms.access import RoomAccess, room_access
+from server.classrooms.access import RoomAccess, room_access_now
 from server.documents.source import Sources
 from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError
@@ -206,8 +206,7 @@ class Runs:
     # -- room socket commands ---------------------------------------------------------------
 
     async def _access(self, conn: RoomConnection) -> RoomAccess:
-        async with self.store.session() as session:
-            return await room_access(session, conn.room_id, conn.user_id)
+        return await room_access_now(self.store, conn.room_id, conn.user_id)
 
     async def _audience(self, room_id: int, user_id: int, pair_group: str | None) -> Audience:
         users = {user_id}

@@ -7,12 +7,15 @@ import json
 import socket
 
 import pytest
+from sqlmodel import delete
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from rooms.events import ROOM_AUDIENCE
 from server.documents.direct import wire_text_frame
 from server.events import hub as hub_module
+from server.models import Membership
+from server.store import Store
 from tests.conftest import Lesson, LiveServer
 from tests.support.events import EventClient
 
@@ -164,3 +167,31 @@ async def test_a_reader_that_stalls_gets_every_event_in_order(
         async with asyncio.timeout(60):
             steps = [(await alice.expect("demo.step"))["step"] for _ in range(40)]
         assert steps == list(range(40))
+
+
+async def test_a_member_removed_meanwhile_is_refused_at_the_next_command(
+    server: LiveServer, live_lesson: Lesson
+) -> None:
+    """The socket knows its user's role from when it opened; a command that needs the role
+    reads the membership again, so one removed since is refused, and the socket stays."""
+    async with await EventClient.open(
+        server.ws_url, live_lesson.room_id, live_lesson.alice.token
+    ) as alice:
+        await alice.expect("room.snapshot")
+        store = Store(server.settings.database_url)
+        try:
+            async with store.session() as session:
+                await session.exec(
+                    delete(Membership).where(Membership.user_id == live_lesson.alice.id)  # type: ignore[arg-type]
+                )
+        finally:
+            await store.close()
+        commands = [
+            {"type": "run.start", "language": "python", "files": {"main.py": "print(1)\n"}},
+            {"type": "submit", "exercise_id": "double", "files": {"main.py": "print(1)\n"}},
+        ]
+        for command in commands:
+            await alice.send(command)
+            error = await alice.expect("error")
+            assert error["code"] == "not_a_member", (command["type"], error)
+        assert await alice.request({"type": "ping", "ref": 1}, "pong") == {"type": "pong"}
