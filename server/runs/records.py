@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlmodel import col, select, update
+from sqlalchemy import String, bindparam, insert, update
+from sqlmodel import Session, col, select
 
 from sandbox.model import RunResult, RunState, RunStatus
 from sandbox.queue import QueuedRun
@@ -84,18 +86,16 @@ class RunRecords:
     ) -> None:
         """Write ``run``'s row now, and complete it when the run ends. A failure to write is
         logged, never raised: the run itself goes on either way."""
+        row = Run(
+            id=run.id,
+            room_id=room_id,
+            user_id=user_id,
+            language=run.request.language,
+            doc=doc,
+            state=run.state.value,
+        )
         try:
-            async with self.store.session() as session:
-                session.add(
-                    Run(
-                        id=run.id,
-                        room_id=room_id,
-                        user_id=user_id,
-                        language=run.request.language,
-                        doc=doc,
-                        state=run.state.value,
-                    )
-                )
+            await self.store.threaded.write(partial(_insert, row=row))
         except Exception:
             log.error("room %s run %s: cannot record it", room_id, run.id, exc_info=True)
         task = asyncio.create_task(self._follow(run), name=f"record-run-{run.id}")
@@ -161,14 +161,27 @@ class RunRecords:
     async def _update(self, run_id: str, **values: object) -> None:
         """One ``UPDATE`` of the run's row (none when it is gone); a finished record is never
         moved back to an earlier state."""
-        statement = update(Run).where(col(Run.id) == run_id).values(**values)
-        if values.get("state") != RunState.FINISHED.value:
-            statement = statement.where(col(Run.state) != RunState.FINISHED.value)
-        async with self.store.session() as session:
-            await session.exec(statement)
+        finished = values.get("state") == RunState.FINISHED.value
+        statement = _COMPLETE if finished else _UNLESS_FINISHED
+        params = {**values, "run_id": run_id}
+        await self.store.threaded.write(lambda session: session.exec(statement, params=params))
 
     async def _gauge(self) -> None:
         try:
             self.depth.set(await self._depth())
         except Exception:  # metrics must never fail a run
             log.debug("run queue depth unavailable", exc_info=True)
+
+
+# Built once: each run writes its row and updates it twice, and building a statement costs
+# more than running it (server/thread_sessions.py). An UPDATE's SET columns are the keys of
+# its parameters beside ``run_id``.
+_INSERT = insert(Run.__table__)  # type: ignore[attr-defined]
+_COMPLETE = update(Run.__table__).where(  # type: ignore[attr-defined]
+    col(Run.id) == bindparam("run_id", type_=String)
+)
+_UNLESS_FINISHED = _COMPLETE.where(col(Run.state) != RunState.FINISHED.value)
+
+
+def _insert(session: Session, *, row: Run) -> None:
+    session.exec(_INSERT, params=row.model_dump())
