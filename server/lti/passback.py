@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
+from functools import partial
 
+from sqlalchemy import Integer, bindparam
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from server.lti.ags import SCOPE_LINEITEM, Gradebook
 from server.lti.exceptions import PlatformError
@@ -65,42 +67,19 @@ class GradePassback:
     async def grade_changed(self, submission: Submission) -> None:
         if submission.status != "graded" or submission.score is None or submission.id is None:
             return
-        async with self.store.session() as session:
-            context = (
-                await session.exec(
-                    select(LtiContext).where(LtiContext.classroom_id == submission.classroom_id)
-                )
-            ).first()
-            if context is None or context.id is None:
-                return
-            row = (
-                await session.exec(
-                    select(LtiGradeSync).where(
-                        LtiGradeSync.lti_context_id == context.id,
-                        LtiGradeSync.user_id == submission.user_id,
-                        LtiGradeSync.exercise_id == submission.exercise_id,
-                    )
-                )
-            ).first()
-            if row is not None and row.submission_id > submission.id:
-                return  # a later attempt's grade is already there
-            now = utcnow()
-            row = row or LtiGradeSync(
-                lti_context_id=context.id,
-                user_id=submission.user_id,
-                exercise_id=submission.exercise_id,
-                submission_id=submission.id,
-                score=0.0,
-                max_score=0.0,
-                graded_at=now,
-            )
-            row.submission_id = submission.id
-            row.score, row.max_score = submission.score, submission.max_score or 0.0
-            row.graded_at = submission.graded_at or now
-            row.status, row.attempts, row.last_error = "pending", 0, None
-            row.next_attempt_at = row.updated_at = now
-            session.add(row)
-        self.wake()
+        # Read first, on every grade: most classrooms are bound to no course, and there the
+        # check is the whole cost (a statement built once, one hop to the store's thread).
+        params = {"classroom_id": submission.classroom_id}
+        context_id = await self.store.threaded.read(
+            lambda session: session.exec(_CONTEXT_ID, params=params).first()
+        )
+        if context_id is None:
+            return
+        pending = await self.store.threaded.write(
+            partial(_pend, submission=submission, context_id=context_id)
+        )
+        if pending:
+            self.wake()
 
     async def _run(self) -> None:
         while True:
@@ -262,3 +241,40 @@ async def requeue_unlinked(store: Store, lti_context_id: int) -> int:
             row.updated_at = utcnow()
             session.add(row)
     return len(rows)
+
+
+_CONTEXT_ID = select(LtiContext.id).where(
+    col(LtiContext.classroom_id) == bindparam("classroom_id", type_=Integer)
+)
+
+
+def _pend(session: Session, *, submission: Submission, context_id: int) -> bool:
+    """The course's row of this student and exercise holds ``submission``'s grade, pending;
+    False if it holds a later attempt's already."""
+    assert submission.id is not None and submission.score is not None
+    row = session.exec(
+        select(LtiGradeSync).where(
+            LtiGradeSync.lti_context_id == context_id,
+            LtiGradeSync.user_id == submission.user_id,
+            LtiGradeSync.exercise_id == submission.exercise_id,
+        )
+    ).first()
+    if row is not None and row.submission_id > submission.id:
+        return False  # a later attempt's grade is already there
+    now = utcnow()
+    row = row or LtiGradeSync(
+        lti_context_id=context_id,
+        user_id=submission.user_id,
+        exercise_id=submission.exercise_id,
+        submission_id=submission.id,
+        score=0.0,
+        max_score=0.0,
+        graded_at=now,
+    )
+    row.submission_id = submission.id
+    row.score, row.max_score = submission.score, submission.max_score or 0.0
+    row.graded_at = submission.graded_at or now
+    row.status, row.attempts, row.last_error = "pending", 0, None
+    row.next_attempt_at = row.updated_at = now
+    session.add(row)
+    return True
