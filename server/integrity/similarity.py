@@ -16,6 +16,7 @@ lines); the least recently used one is dropped and rebuilt from the stored finge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -90,20 +91,18 @@ class Similarity:
         except CodeError as exc:
             log.info("submission %s not fingerprinted: %s", row.id, exc)
             return None
-        try:
-            async with self.store.session() as session:
-                session.add(
-                    SubmissionFingerprints(
-                        submission_id=row.id,
-                        classroom_id=row.classroom_id,
-                        exercise_id=row.exercise_id,
-                        user_id=row.user_id,
-                        language=language,
-                        data=pack(prints),
-                    )
-                )
-        except IntegrityError:
-            pass  # stored already (by the backfill, or another process)
+        stored = SubmissionFingerprints(
+            submission_id=row.id,
+            classroom_id=row.classroom_id,
+            exercise_id=row.exercise_id,
+            user_id=row.user_id,
+            language=language,
+            data=pack(prints),
+        )
+        # One hop to the store's thread: a class's submissions arrive at once. An integrity
+        # error: stored already (by the backfill, or another process).
+        with contextlib.suppress(IntegrityError):
+            await self.store.threaded.write(lambda session: session.add(stored))
         return prints
 
     def _lock(self, key: ExerciseKey) -> asyncio.Lock:
