@@ -218,3 +218,25 @@ async def test_used_containers_wait_for_removal_only_up_to_the_pool_budget() -> 
         await _end(held)
         async with asyncio.timeout(60):
             await asyncio.gather(*(s.finished() for s in shorts))
+
+
+async def test_a_pooled_container_that_died_while_waiting_is_not_used() -> None:
+    """A warm container killed from outside (an operator, the engine) is noticed before the
+    run goes into it: the run takes a fresh container, with its stdin, and the dead one goes."""
+    async with docker_backend(pool_size=1, pool_languages=["python"]) as backend:
+        async with asyncio.timeout(60):
+            await backend.pool.wait_full()
+        (waiting,) = await containers_of(backend)
+        dead = backend.docker.containers.container(waiting)
+        await dead.kill()
+        await dead.wait()
+
+        request = RunRequest("python", {"main.py": "print(input() * 2)\n"}, stdin="ab\n")
+        execution = await backend.run(request)
+        chunks, result = await collect(execution)
+        assert result.status is RunStatus.OK, result
+        assert "".join(c.data for c in chunks if c.stream == "stdout") == "abab\n"
+        assert result.extra["pooled"] is False and backend.pool.hits == 1
+        assert execution.container_id != waiting
+        await execution.finished()
+        assert waiting not in await containers_of(backend)
