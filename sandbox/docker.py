@@ -41,6 +41,9 @@ LABEL_LANGUAGE = "opencode-classroom.language"
 MIB = 1 << 20
 # Ceilings when the operator gives none: time and memory as the settings' defaults; the rest
 # so high that each language's own defaults apply.
+# A warm container's wrapper answers its payload within milliseconds, a few hundred under a
+# class's burst; a container that died while waiting never does.
+ALIVE_CHECK_SECONDS = 0.5
 DEFAULT_MAXIMA = Limits(
     time_seconds=20.0, memory_mb=512, pids=1024, cpus=64.0, disk_mb=4096, nofile=4096,
     compile_time_seconds=60.0,
@@ -129,8 +132,13 @@ class DockerBackend:
         pool_parallel: int = 2,
         pool_defer_seconds: float = DEFER_SECONDS,
         pool_quiet_seconds: float = QUIET_SECONDS,
+        alive_check_seconds: float = ALIVE_CHECK_SECONDS,
     ) -> None:
         self.url = url
+        # A run in a pooled container asks the engine whether it is running only when the
+        # wrapper has not said so this long after the payload went in (sandbox/wrapper.py).
+        self.alive_check_seconds = alive_check_seconds
+        self.alive_checks = 0  # how often it asked (for tests and benches)
         self.image_prefix = image_prefix
         self.maxima = maxima or DEFAULT_MAXIMA
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -102,12 +102,14 @@ def base_environment() -> dict[str, str]:
 class _Session:
     compiling: bool
     nonce: str
-    ended: str | None = None  # "timeout" | "output" when we stopped it
+    ended: str | None = None  # "timeout" | "output" when we stopped it; "gone": it was dead
     run_started: float = 0.0
     wall_ms: float = 0.0
     trailers: dict[str, Trailer] = field(default_factory=dict)
     usage_seen: set[str] = field(default_factory=set)  # streams that carried the last trailer
     splitter: CaseSplitter | None = None
+    begun: bool = False  # the wrapper said it has the payload: the container is alive
+    fed: list[bytes | None] = field(default_factory=list)  # stdin sent before it said so
 
 
 def _attach_stream(docker: aiodocker.Docker, container_id: str) -> DockerStream:
@@ -206,22 +208,22 @@ class DockerExecution(BaseExecution):
         self.container_id = self._box.container.id
         names = list(files)
         compile_argv = language.compile_argv(names)
-        session = _Session(compiling=compile_argv is not None, nonce=secrets.token_hex(8))
+        nonce = secrets.token_hex(8)
+        session = self._session(compile_argv is not None, nonce)
         cases = self._request.cases
-        if cases:
-            session.splitter = CaseSplitter(len(cases), limits.time_seconds, limits.memory_mb)
         stdins = case_files([case.stdin for case in cases])
         data = payload(
-            session.nonce,
+            nonce,
             files_archive({**language.support_files, **files, **stdins}),
             compile_argv,
             language.run_argv(names, self._request.args),
             case_args=[case.args for case in cases],
             case_seconds=limits.time_seconds,
         )
-        if self.pooled and not await self._alive():
+        await self._attach(session, data, watch=self.pooled)
+        if session.ended == "gone":
             # A pooled container died while waiting (engine restart, killed from outside):
-            # nothing ran in it yet, so take the cold path. Attaching to it would hang.
+            # nothing ran in it, so take the cold path, with the stdin sent so far.
             log.warning(
                 "run %s: pooled container %s is gone, starting a fresh one",
                 self.id,
@@ -230,13 +232,25 @@ class DockerExecution(BaseExecution):
             await self._kill()
             self._box = await self._backend.create_box(language, limits, self.id)
             self.container_id, self.pooled = self._box.container.id, False
-        await self._attach(session, data)
+            self._stdin = _replayed(session.fed, self._stdin)
+            session = self._session(compile_argv is not None, nonce)
+            await self._attach(session, data, watch=False)
         if session.ended is not None:
             await asyncio.shield(self._kill())
         return await self._classify(session)
 
-    async def _attach(self, session: _Session, data: bytes) -> None:
-        """Send the payload and stdin; stream the output until the wrapper ends or we stop it."""
+    def _session(self, compiling: bool, nonce: str) -> _Session:
+        session = _Session(compiling=compiling, nonce=nonce)
+        if cases := self._request.cases:
+            limits = self.limits
+            session.splitter = CaseSplitter(len(cases), limits.time_seconds, limits.memory_mb)
+        return session
+
+    async def _attach(self, session: _Session, data: bytes, *, watch: bool) -> None:
+        """Send the payload and stdin; stream the output until the wrapper ends or we stop it.
+        ``watch`` (a pooled container, which may have died while it waited): unless the
+        wrapper's *begun* trailer comes within the backend's ``alive_check_seconds``, ask the
+        engine, and end with ``session.ended = "gone"`` if the container is not running."""
         assert self._box is not None
         limits = self.limits
         compile_meter = OutputMeter(limits.output_bytes)
@@ -245,14 +259,20 @@ class DockerExecution(BaseExecution):
         first = limits.compile_time_seconds if session.compiling else limits.time_seconds
         session.run_started = time.perf_counter()
         async with _attach_stream(self._backend.docker, self._box.container.id) as stream:
-            writer = loop.create_task(self._feed(stream, data))
+            writer = loop.create_task(self._feed(stream, data, session))
             inbox: asyncio.Queue[Message | None] = asyncio.Queue()
             pump = loop.create_task(_pump(stream, inbox))
+            tasks = [writer, pump]
+            if watch:
+                tasks.append(loop.create_task(self._watch(session, inbox)))
             try:
                 async with asyncio.timeout(first) as deadline:
                     async for name, raw in _batches(inbox):
                         for piece in trailers[name].feed(raw):
                             if isinstance(piece, Trailer):
+                                if piece.kind == "begun":
+                                    session.begun, session.fed = True, []
+                                    continue
                                 session.trailers[piece.kind] = piece
                                 if piece.kind == "usage":
                                     session.usage_seen.add(name)
@@ -287,9 +307,9 @@ class DockerExecution(BaseExecution):
             except TimeoutError:
                 session.ended = "timeout"
             finally:
-                for task in (writer, pump):
+                for task in tasks:
                     task.cancel()
-                await asyncio.gather(writer, pump, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
                 self._compile_output = compile_meter.text()
         session.wall_ms = (time.perf_counter() - session.run_started) * 1000
         if held := trailers["stdout"].flush():
@@ -339,10 +359,22 @@ class DockerExecution(BaseExecution):
             return self._outcome(RunStatus.MEMORY_LIMIT, session, code, message=message)
         return self._outcome(RunStatus.RUNTIME_ERROR, session, code)
 
-    async def _feed(self, stream: Any, data: bytes) -> None:
+    async def _watch(self, session: _Session, inbox: asyncio.Queue[Message | None]) -> None:
+        await asyncio.sleep(self._backend.alive_check_seconds)
+        if session.begun or await self._alive() or session.begun:
+            return
+        session.ended = "gone"
+        inbox.put_nowait(None)  # the output loop ends
+
+    async def _feed(self, stream: Any, data: bytes, session: _Session) -> None:
         try:
             await stream.write_in(data)
-            while (more := await self._stdin.get()) is not None:
+            while True:
+                more = await self._stdin.get()
+                if not session.begun:  # sent again if this container turns out dead
+                    session.fed.append(more)
+                if more is None:
+                    break
                 await stream.write_in(more)
             # Half-close: the program sees end of input while its output still flows back.
             # aiodocker has no public call for it; its close() shuts both directions.
@@ -354,6 +386,7 @@ class DockerExecution(BaseExecution):
 
     async def _alive(self) -> bool:
         assert self._box is not None
+        self._backend.alive_checks += 1
         try:
             state = (await self._box.container.show()).get("State", {})
         except aiodocker.DockerError:
@@ -395,3 +428,15 @@ class DockerExecution(BaseExecution):
             message=message,
             extra={"pooled": self.pooled, "container": (self.container_id or "")[:12]},
         )
+
+
+def _replayed(
+    fed: list[bytes | None], rest: asyncio.Queue[bytes | None]
+) -> asyncio.Queue[bytes | None]:
+    """A stdin queue holding what was ``fed`` to a dead container, then what was still queued."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    for item in fed:
+        queue.put_nowait(item)
+    while not rest.empty():
+        queue.put_nowait(rest.get_nowait())
+    return queue

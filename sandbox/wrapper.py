@@ -3,9 +3,11 @@
 A container's main process is ``bash -c WRAPPER`` as the run user, started before the code is
 known (so it can wait in the warm pool). It blocks on stdin, where the backend, attached to the
 container, sends :func:`payload`: NUL-terminated fields (a nonce, the tar size, the compile
-argv, the run argv), the tar of the files, then the program's own stdin. Attaching costs a few
-milliseconds where an ``exec`` costs ~65 (runc), and Docker 20.10 cannot ``put_archive`` into
-a tmpfs below a read-only root. The wrapper then:
+argv, the run argv), the tar of the files, then the program's own stdin. Once it has the nonce
+it writes the *begun* trailer on stdout: the backend's sign that the container is alive and
+reading (attaching to a container that died cannot tell: it succeeds, and nothing ever
+comes). Attaching costs a few milliseconds where an ``exec`` costs ~65 (runc), and Docker
+20.10 cannot ``put_archive`` into a tmpfs below a read-only root. The wrapper then:
 
 1. unpacks the files into the work dir;
 2. compiles, if there is a compile command, with the compiler's output on stderr, then kills
@@ -66,7 +68,7 @@ usage() {{  # sets u_cpu, u_peak and u_fail without a subshell (a fork costs ~0.
     while read -r k v; do [ "$k" = oom_kill ] && u_fail=$v; done < $g/memory.events
   fi
 }}
-field nonce; field size
+field nonce; printf '\\036%s begun\\n' "$nonce"; field size
 field n; compile=(); for ((i = 0; i < n; i++)); do field a; compile+=("$a"); done
 field n; run=(); for ((i = 0; i < n; i++)); do field a; run+=("$a"); done
 field ncase; field limit; counts=(); flat=()
@@ -171,7 +173,7 @@ def signal_name(exit_code: int) -> str | None:
 
 @dataclass(frozen=True)
 class Trailer:
-    kind: str  # "compiled" | "usage" | "case" | "done"
+    kind: str  # "begun" | "compiled" | "usage" | "case" | "done"
     exit_code: int | None = None
     cpu_ns: int | None = None
     peak_bytes: int | None = None

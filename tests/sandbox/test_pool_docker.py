@@ -220,9 +220,23 @@ async def test_used_containers_wait_for_removal_only_up_to_the_pool_budget() -> 
             await asyncio.gather(*(s.finished() for s in shorts))
 
 
+async def test_a_pooled_run_asks_the_engine_nothing_when_the_wrapper_answers() -> None:
+    """The wrapper's *begun* trailer says the warm container is alive: no inspect per run."""
+    async with docker_backend(
+        pool_size=1, pool_languages=["python"], alive_check_seconds=5
+    ) as backend:
+        async with asyncio.timeout(60):
+            await backend.pool.wait_full()
+        chunks, result = await run(backend, HELLO)
+        assert result.status is RunStatus.OK and result.extra["pooled"] is True, result
+        assert "".join(c.data for c in chunks) == "hi\n"  # the trailer is not output
+        assert backend.alive_checks == 0
+
+
 async def test_a_pooled_container_that_died_while_waiting_is_not_used() -> None:
-    """A warm container killed from outside (an operator, the engine) is noticed before the
-    run goes into it: the run takes a fresh container, with its stdin, and the dead one goes."""
+    """A warm container killed from outside (an operator, the engine) says nothing when the
+    run goes in; the engine, asked then, says it is not running: the run takes a fresh
+    container, with the stdin sent to the dead one, and the dead one goes."""
     async with docker_backend(pool_size=1, pool_languages=["python"]) as backend:
         async with asyncio.timeout(60):
             await backend.pool.wait_full()
@@ -237,6 +251,7 @@ async def test_a_pooled_container_that_died_while_waiting_is_not_used() -> None:
         assert result.status is RunStatus.OK, result
         assert "".join(c.data for c in chunks if c.stream == "stdout") == "abab\n"
         assert result.extra["pooled"] is False and backend.pool.hits == 1
+        assert backend.alive_checks == 1
         assert execution.container_id != waiting
         await execution.finished()
         assert waiting not in await containers_of(backend)
