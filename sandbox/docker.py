@@ -39,11 +39,11 @@ LABEL_RUN = "opencode-classroom.run"
 LABEL_OWNER = "opencode-classroom.owner"
 LABEL_LANGUAGE = "opencode-classroom.language"
 MIB = 1 << 20
-# Ceilings when the operator gives none: time and memory as the settings' defaults; the rest
-# so high that each language's own defaults apply.
 # A warm container's wrapper answers its payload within milliseconds, a few hundred under a
 # class's burst; a container that died while waiting never does.
 ALIVE_CHECK_SECONDS = 0.5
+# Ceilings when the operator gives none: time and memory as the settings' defaults; the rest
+# so high that each language's own defaults apply.
 DEFAULT_MAXIMA = Limits(
     time_seconds=20.0, memory_mb=512, pids=1024, cpus=64.0, disk_mb=4096, nofile=4096,
     compile_time_seconds=60.0,
