@@ -171,8 +171,6 @@ async def test_pairing_a_class_of_31_in_one_click(browser: Browser, classroom: C
             )
         await screenshot(teacher, "lesson-pairs")
     finally:
-        # At once: these clients read only what the test waits for, and a socket that left
-        # a backlog unread takes its time over the closing handshake.
         await asyncio.gather(*(client.close() for client in sockets))
 
 
