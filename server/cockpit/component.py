@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Integer, String, Table, bindparam, exists, func, insert, or_
-from sqlmodel import Session, col, delete, select, update
+from sqlmodel import Session, delete, select, update
 
 from rooms.cockpit.cells import Cell
 from rooms.cockpit.errors import first_failure, owning_test, signature, verdicts
@@ -28,9 +28,10 @@ from rooms.events import STAFF_AUDIENCE
 from server.cockpit.feedback import Feedback
 from server.cockpit.grid import one_cell
 from server.cockpit.help import Hints
+from server.courses.exercises import exercise_record
 from server.events.hub import RoomHub
 from server.gamification.game import Gamification
-from server.models import AttemptError, AttemptOutcome, ExerciseRecord, Submission
+from server.models import AttemptError, AttemptOutcome, Submission
 from server.models.clock import as_utc, utcnow
 from server.store import Store, insert_all
 
@@ -138,17 +139,12 @@ def _attempt_statements() -> tuple[Any, Any, Any, Any]:
 
 _STORED, _FORGET, _INSERT_ERROR, _MARK_LATEST = _attempt_statements()
 
-_EXERCISE = select(ExerciseRecord).where(
-    col(ExerciseRecord.classroom_id) == bindparam("classroom_id", type_=Integer),
-    col(ExerciseRecord.exercise_id) == bindparam("exercise_id", type_=String),
-)
-
 
 def _store_attempt(session: Session, row: Submission) -> None:
     """What ``row`` failed on and every test's verdict, in one transaction on the store's
     thread (:attr:`Store.threaded`), replacing what an earlier grade of it stored."""
     assert row.id is not None
-    record = _exercise(session, row.classroom_id, row.exercise_id)
+    record = exercise_record(session, row.classroom_id, row.exercise_id)
     tests = [t.get("name", "") for t in (record.definition.get("tests") or [])] if record else []
     test, line = first_failure(row.results)
     submission = {"submission_id": row.id}
@@ -191,7 +187,7 @@ def _cell(
     exercise_id: str,
     now: datetime,
 ) -> tuple[Cell, str | None] | None:
-    record = _exercise(session, classroom_id, exercise_id)
+    record = exercise_record(session, classroom_id, exercise_id)
     if record is None:
         return None
     return one_cell(
@@ -202,9 +198,3 @@ def _cell(
         exercise=record,
         now=now,
     )
-
-
-def _exercise(session: Session, classroom_id: int, exercise_id: str) -> ExerciseRecord | None:
-    params = {"classroom_id": classroom_id, "exercise_id": exercise_id}
-    found: ExerciseRecord | None = session.exec(_EXERCISE, params=params).first()
-    return found

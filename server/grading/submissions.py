@@ -38,12 +38,12 @@ from sandbox.grading import (
     grade,
     regrade,
 )
-from sandbox.grading.schema import exercise_from_dict
 from sandbox.model import RunRequest, RunResult
 from server.classrooms.access import room_access_now
+from server.courses.exercises import find_exercise
 from server.documents.source import Sources
 from server.events.hub import RoomConnection, RoomHub
-from server.exceptions import ApiError, BadRequest, NotFound, TooManyRequests
+from server.exceptions import ApiError, BadRequest, TooManyRequests
 from server.gamification.game import Gamification
 from server.gamification.room import graded_run
 from server.grading.listeners import GradeListener, tell
@@ -175,13 +175,7 @@ class Submissions:
     async def exercise(
         self, classroom_id: int, exercise_id: str
     ) -> tuple[ExerciseRecord, Exercise]:
-        params = {"classroom_id": classroom_id, "exercise_id": exercise_id}
-        record = await self.store.threaded.read(
-            lambda session: session.exec(_EXERCISE, params=params).first()
-        )
-        if record is None:
-            raise NotFound(f"exercise {exercise_id!r} does not exist", code="unknown_exercise")
-        return record, exercise_from_dict(record.definition)
+        return await find_exercise(self.store, classroom_id, exercise_id)
 
     async def accept(
         self, room: Room, user_id: int, exercise_id: str, files: dict[str, str]
@@ -418,10 +412,6 @@ _ATTEMPTS = select(func.count()).where(
     col(Submission.classroom_id) == bindparam("classroom_id", type_=Integer),
     col(Submission.exercise_id) == bindparam("exercise_id", type_=String),
     col(Submission.user_id) == bindparam("user_id", type_=Integer),
-)
-_EXERCISE = select(ExerciseRecord).where(
-    col(ExerciseRecord.classroom_id) == bindparam("classroom_id", type_=Integer),
-    col(ExerciseRecord.exercise_id) == bindparam("exercise_id", type_=String),
 )
 
 _LATEST_LIVE = (

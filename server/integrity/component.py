@@ -16,7 +16,7 @@ from rooms.integrity.index import compare
 from rooms.integrity.replay import is_paste, replay, text_key
 from rooms.integrity.sources import compared_text
 from sandbox.grading import Exercise
-from sandbox.grading.schema import exercise_from_dict
+from server.courses.exercises import find_exercise
 from server.exceptions import BadRequest, NotFound
 from server.integrity.history import HistoryStore
 from server.integrity.pastes import PasteEvent, paste_events
@@ -60,18 +60,7 @@ class Integrity:
     async def exercise(
         self, classroom_id: int, exercise_id: str
     ) -> tuple[ExerciseRecord, Exercise]:
-        async with self.store.session() as session:
-            record = (
-                await session.exec(
-                    select(ExerciseRecord).where(
-                        ExerciseRecord.classroom_id == classroom_id,
-                        ExerciseRecord.exercise_id == exercise_id,
-                    )
-                )
-            ).first()
-        if record is None:
-            raise NotFound(f"exercise {exercise_id!r} does not exist", code="unknown_exercise")
-        return record, exercise_from_dict(record.definition)
+        return await find_exercise(self.store, classroom_id, exercise_id)
 
     async def report(
         self, classroom_id: int, exercise_id: str, *, limit: int, min_similarity: float
