@@ -30,7 +30,9 @@ async def yjs() -> AsyncIterator[YjsHarness]:
 
 def raw_socket(server: LiveServer, lesson: Lesson, token: str) -> connect:
     url = f"{server.ws_url}/yjs/{lesson.room_id}/demo?token={token}"
-    return connect(url, max_size=64 << 20)
+    # Unbounded: a hostile socket reads nothing, and at the bound its close would wait out
+    # close_timeout (10 s), the server's closing frame stuck behind what it left unread.
+    return connect(url, max_size=64 << 20, max_queue=None)
 
 
 Hostile = Callable[[Lesson, str], Awaitable[ClientConnection]]
