@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import resource
 import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from sandbox.model import Stream
+from sandbox.spawner import Spawner
 
 log = logging.getLogger("classroom.sandbox")
 
@@ -37,7 +37,6 @@ OnOutput = Callable[[Stream, bytes], None]
 # After the leader exits, leftovers are killed; their pipe ends then close at once. The bound
 # only matters for a process that escaped both the group and the uid sweep (non-root, no bwrap).
 _DRAIN_SECONDS = 2.0
-LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 # Runs (and compiles) go at a lower CPU priority than the server that started them.
 RUN_NICENESS = 10
 
@@ -82,12 +81,11 @@ class _Reader(asyncio.Protocol):
 
 
 class Child:
-    """A spawned process group. Call :meth:`wait` once; :meth:`kill` any time, repeatedly."""
+    """A started process group. Call :meth:`wait` once; :meth:`kill` any time, repeatedly."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], uid: int | None, status: int) -> None:
-        self._popen = popen
-        self._status = status
-        self.pid = popen.pid
+    def __init__(self, pid: int, uid: int | None, status: int) -> None:
+        self.pid = pid
+        self._status = status  # the status pipe's read end: its end is the step's end
         self._uid = uid  # whose processes kill() sweeps (None: the group only)
         self._readers: list[_Reader] = []
         self._transports: list[asyncio.BaseTransport] = []
@@ -105,9 +103,11 @@ class Child:
         uid: int | None,
         pass_fds: Sequence[int],
         on_output: OnOutput,
+        spawner: Spawner,
         sweep_uid: bool = True,
     ) -> Child:
-        """Start ``argv``. Raises ``OSError`` when it cannot be executed.
+        """Start ``argv`` through ``spawner``'s launcher. Raises ``OSError`` when it cannot be
+        executed.
 
         ``sweep_uid`` False: :meth:`kill` kills the group only, not every process of ``uid``
         (under bubblewrap the run is a pid namespace of its own, which dies with its pid 1)."""
@@ -118,39 +118,42 @@ class Child:
             found = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
         if found is None or not os.access(os.path.join(cwd, found), os.X_OK):
             raise FileNotFoundError(f"cannot run {argv[0] if argv else '(nothing)'}: not found")
+        stdin_read, stdin_write = os.pipe()
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
         status_read, status_write = os.pipe()
-        launcher = [sys.executable, "-I", "-S", LAUNCHER, str(status_write)]
-        launcher += [str(-1 if uid is None else uid), str(RUN_NICENESS), launcher_limits(rlimits)]
-        launcher += ["--"]
+        ours = (stdin_write, out_read, err_read, status_read)
         try:
-            # fork+exec takes a few ms; not worth a thread hop per run.
-            popen = subprocess.Popen(  # noqa: ASYNC220
-                [*launcher, *argv],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
+            pid = await spawner.spawn(
+                argv,
                 env=env,
-                start_new_session=True,
-                pass_fds=(*pass_fds, status_write),
-                close_fds=True,
+                cwd=cwd,
+                uid=uid,
+                niceness=RUN_NICENESS,
+                limits=launcher_limits(rlimits),
+                stdio=(stdin_read, out_write, err_write, status_write),
+                pass_fds=pass_fds,
             )
         except BaseException:
-            os.close(status_read)
+            for fd in ours:
+                os.close(fd)
             raise
         finally:
-            os.close(status_write)
-        child = cls(popen, uid if sweep_uid else None, status_read)
-        assert popen.stdin and popen.stdout and popen.stderr
-        for stream, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr)):
+            for fd in (stdin_read, out_write, err_write, status_write):
+                os.close(fd)
+        child = cls(pid, uid if sweep_uid else None, status_read)
+        for stream, fd in (("stdout", out_read), ("stderr", err_read)):
             reader = _Reader(stream, on_output)  # type: ignore[arg-type]
             transport, _ = await loop.connect_read_pipe(
                 lambda r=reader: r,  # type: ignore[misc]
-                for_the_loop(loop, pipe),
+                for_the_loop(loop, io.FileIO(fd, "rb")),
             )
             child._readers.append(reader)
             child._transports.append(transport)
-        stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, for_the_loop(loop, popen.stdin))
+        stdin, _ = await loop.connect_write_pipe(
+            asyncio.Protocol,
+            for_the_loop(loop, io.FileIO(stdin_write, "wb")),
+        )
         child._stdin = stdin
         child._transports.append(stdin)
         return child
@@ -172,28 +175,23 @@ class Child:
             kill_uid(self._uid)
 
     async def wait(self) -> Exit:
-        loop = asyncio.get_running_loop()
-        exited = loop.create_future()
-        pidfd = os.pidfd_open(self.pid)
-        try:
-            loop.add_reader(pidfd, _resolve, exited)
-            try:
-                await exited
-            finally:
-                loop.remove_reader(pidfd)
-        finally:
-            os.close(pidfd)
-        # The zombie leader still holds the group id, so this cannot hit a recycled group.
-        self.kill()
-        _, status, usage = os.wait4(self.pid, 0)  # noqa: ASYNC222 - it has exited: no wait
+        """The step's end: its status pipe's end, once the launcher has reaped it and killed
+        what was left of its group."""
+        said = await _read_to_end(self._status)
         self._exited = True
         if self._uid is not None:
             # One sweep can miss a process forked while it ran (its parent dies in that very
             # sweep): sweep until none is left, so no leftover holds the output pipes open.
+            kill_uid(self._uid)
             await reap_uid(self._uid)
-        report = _read_report(self._status)
-        code = os.waitstatus_to_exitcode(status)
-        self._popen.returncode = code
+        report, launcher = _parse_status(said)
+        if launcher is not None:
+            code = os.waitstatus_to_exitcode(launcher[0])
+        elif report is not None:  # the launcher process died before it could tell
+            code = os.waitstatus_to_exitcode(report[2])
+        else:
+            log.warning("step %s: neither it nor its launcher said how it ended", self.pid)
+            code = -signal.SIGKILL
         sig: str | None = None
         if code < 0:
             sig = _signal_name(-code)
@@ -205,9 +203,9 @@ class Child:
                 await asyncio.gather(*(r.closed for r in self._readers))
         for transport in self._transports:
             transport.close()
-        if report is None:  # the launcher was killed with its command: its own CPU time
-            return Exit(code, sig, (usage.ru_utime + usage.ru_stime) * 1000.0, None)
-        maxrss_kib, cpu_seconds = report
+        if report is None:  # the step launcher was killed with its command: its own CPU time
+            return Exit(code, sig, launcher[1] * 1000.0 if launcher else 0.0, None)
+        maxrss_kib, cpu_seconds, _status = report
         return Exit(code, sig, cpu_seconds * 1000.0, maxrss_kib * 1024)
 
 
@@ -243,19 +241,53 @@ def for_the_loop(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> Any:
     return _LoopOwned(fd)
 
 
-def _read_report(fd: int) -> tuple[int, float] | None:
-    """The launcher's ``maxrss_kib utime stime`` (it has exited: the read cannot block)."""
+async def _read_to_end(fd: int) -> bytes:
+    """What is written on the pipe ``fd`` until its last writer closes it; ``fd`` closed."""
+    loop = asyncio.get_running_loop()
+    data = bytearray()
+    ended = loop.create_future()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            data.extend(chunk)
+        elif not ended.done():
+            ended.set_result(None)
+
+    os.set_blocking(fd, False)
     try:
-        data = b""
-        while chunk := os.read(fd, 256):
-            data += chunk
+        loop.add_reader(fd, readable)
+        try:
+            await ended
+        finally:
+            loop.remove_reader(fd)
     finally:
         os.close(fd)
-    try:
-        maxrss, utime, stime = data.decode().split()
-        return int(maxrss), float(utime) + float(stime)
-    except ValueError:
-        return None
+    return bytes(data)
+
+
+def _parse_status(said: bytes) -> tuple[tuple[int, float, int] | None, tuple[int, float] | None]:
+    """The step launcher's report (the command's ``maxrss_kib``, CPU seconds and wait status)
+    and the launcher process's line about the step launcher (its wait status and CPU seconds),
+    each None when missing (see :mod:`sandbox.launcher`)."""
+    report: tuple[int, float, int] | None = None
+    launcher: tuple[int, float] | None = None
+    for line in said.decode("ascii", "replace").splitlines():
+        fields = line.split()
+        try:
+            if len(fields) == 3 and fields[0] == "exit":
+                launcher = int(fields[1]), float(fields[2])
+            elif len(fields) == 4:
+                maxrss, utime, stime, status = fields
+                report = int(maxrss), float(utime) + float(stime), int(status)
+        except ValueError:
+            continue
+    return report, launcher
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -22,9 +22,10 @@ container). What it does, in order of strength:
 Memory is limited with RLIMIT_DATA rather than RLIMIT_AS: V8 and Go reserve gigabytes of
 address space they never touch, so an AS limit near the memory limit stops ``node`` from
 starting at all. RLIMIT_DATA (Linux >= 4.7) counts private writable mappings, i.e. heaps.
-A step's peak memory is its command's own: :mod:`sandbox.launcher` (a fresh small
-interpreter) forks the command and reports its rusage, since a process forked straight from
-the server would carry the server's resident set as its peak.
+A step's peak memory is its command's own: :mod:`sandbox.launcher` (a small interpreter
+started once per backend, which forks a step launcher per step) forks the command and reports
+its rusage, since a process forked straight from the server would carry the server's resident
+set as its peak.
 
 One run (its steps, its output, its verdict) is a :class:`~sandbox.local_run.LocalExecution`.
 """
@@ -45,6 +46,7 @@ from sandbox.exceptions import BackendUnavailable
 from sandbox.languages import Language
 from sandbox.local_run import HOST_PATH, LocalExecution
 from sandbox.model import Limits, RunRequest
+from sandbox.spawner import Spawner
 from sandbox.validate import check_request
 
 log = logging.getLogger("classroom.sandbox")
@@ -79,6 +81,7 @@ class LocalBackend:
         self.work_root = work_root or Path(tempfile.gettempdir()) / "classroom-local-runs"
         self.as_root = os.geteuid() == 0
         self._uids = UidLeases(UID_LOCK_DIR, uid_base, uid_count) if self.as_root else None
+        self.spawner = Spawner()  # the launcher every step is started through
         self._executions: set[LocalExecution] = set()
 
     async def start(self) -> None:
@@ -141,6 +144,7 @@ class LocalBackend:
             await execution.cancel()
         for execution in running:
             await execution.wait()
+        await self.spawner.close()
 
     # -- helpers used by executions ------------------------------------------------------
 
@@ -167,6 +171,7 @@ class LocalBackend:
                 uid=lease.uid if lease else None,
                 pass_fds=(),
                 on_output=lambda stream, data: said.append(data),
+                spawner=self.spawner,
             )
             if (await child.wait()).returncode == 0:
                 return True

@@ -305,6 +305,7 @@ class LocalExecution(BaseExecution):
                 uid=uid,
                 pass_fds=fds,
                 on_output=self._on_output,
+                spawner=self.backend.spawner,
                 sweep_uid=self._sweeps,
             )
         finally:

@@ -1,0 +1,116 @@
+"""Every step of the local backend starts from one launcher process (sandbox/launcher.py,
+sandbox/spawner.py) instead of a fresh interpreter each: what that must not change, and what
+happens when that launcher dies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.local import LocalBackend
+from sandbox.model import RunRequest, RunStatus
+from tests.sandbox.test_local import (
+    have,
+    make_backend,
+    run,
+    work_root,  # noqa: F401  (fixture)
+)
+
+
+@pytest.fixture(params=["bwrap", "none"])
+async def local(
+    request: pytest.FixtureRequest,
+    work_root: Path,  # noqa: F811
+) -> AsyncIterator[LocalBackend]:
+    b = await make_backend(request.param, work_root)
+    yield b
+    await b.close()
+
+
+def launcher_pid(backend: LocalBackend) -> int:
+    pid = backend.spawner.pid
+    assert pid is not None
+    return pid
+
+
+async def test_every_step_starts_from_one_launcher(local: LocalBackend) -> None:
+    backend = local
+    for n in range(3):
+        _, result = await run(backend, "python", {"main.py": f"print({n} * 2)\n"})
+        assert (result.status, result.stdout) == (RunStatus.OK, f"{n * 2}\n"), result
+        assert result.exit_code == 0 and result.cpu_ms is not None and result.cpu_ms > 0
+    if have("gcc"):  # two steps, compile then run
+        source = '#include <stdio.h>\nint main(void){puts("c");return 3;}\n'
+        _, compiled = await run(backend, "c", {"main.c": source})
+        assert (compiled.status, compiled.exit_code, compiled.stdout) == (
+            RunStatus.RUNTIME_ERROR,
+            3,
+            "c\n",
+        ), compiled
+    assert backend.spawner.started == 1
+    # The launcher is not the server's session: a Ctrl-C at the server's terminal is the
+    # server's to act on, not the launcher's.
+    assert os.getsid(launcher_pid(backend)) != os.getsid(0)
+
+
+async def test_a_killed_launcher_is_replaced_and_its_step_still_ends(
+    local: LocalBackend,
+) -> None:
+    backend = local
+    code = "print('ready', flush=True)\nprint(input()[::-1])\n"
+    request = RunRequest(language="python", files={"main.py": code}, interactive=True)
+    execution = await backend.run(request)
+    stream = execution.chunks()
+    async with asyncio.timeout(20):
+        first = await anext(stream)
+    assert first.data == "ready\n"
+    first_launcher = launcher_pid(backend)
+    os.kill(first_launcher, signal.SIGKILL)
+    await execution.write_stdin("abc\n")
+    async with asyncio.timeout(20):
+        rest = "".join([c.data async for c in stream])
+        result = await execution.wait()
+    # The step outlived its launcher and told how it ended through its status pipe.
+    assert rest == "cba\n"
+    assert (result.status, result.exit_code) == (RunStatus.OK, 0), result
+    assert result.memory_peak_bytes is not None and result.memory_peak_bytes > 0
+    # The next run starts a new launcher.
+    _, again = await run(backend, "python", {"main.py": "print(6 * 7)\n"})
+    assert (again.status, again.stdout) == (RunStatus.OK, "42\n"), again
+    assert backend.spawner.started == 2
+    assert launcher_pid(backend) != first_launcher
+
+
+async def test_a_step_killed_with_its_launcher_is_reported_killed(
+    local: LocalBackend,
+) -> None:
+    backend = local
+    """The whole group dies (a timeout's kill): the launcher's own line says how."""
+    code = "print('ready', flush=True)\ninput()\n"
+    request = RunRequest(language="python", files={"main.py": code}, interactive=True)
+    execution = await backend.run(request)
+    stream = execution.chunks()
+    async with asyncio.timeout(20):
+        await anext(stream)
+        await execution.cancel()
+        result = await execution.wait()
+    assert result.status is RunStatus.CANCELLED, result
+    _, after = await run(backend, "python", {"main.py": "print('still here')\n"})
+    assert after.stdout == "still here\n"
+    assert backend.spawner.started == 1
+
+
+async def test_the_launcher_ends_with_the_backend(work_root: Path) -> None:  # noqa: F811
+    backend = await make_backend("none", work_root)
+    _, result = await run(backend, "python", {"main.py": "print(1)\n"})
+    assert result.status is RunStatus.OK
+    pid = launcher_pid(backend)
+    await backend.close()
+    assert backend.spawner.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
