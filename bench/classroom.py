@@ -73,6 +73,13 @@ def children_seconds(pid: int) -> float:
     return (int(fields[13]) + int(fields[14])) / CLK_TCK
 
 
+def tree_seconds(pids: list[int]) -> float:
+    """CPU time of ``pids`` and of every child they have waited for. The local sandbox's steps
+    are waited for by its launcher (sandbox/launcher.py), a child of the server or worker, so
+    a step's time moves into the launcher's count when it ends, not into the server's."""
+    return cpu_seconds(pids) + sum(children_seconds(pid) for pid in pids)
+
+
 def cpu_marks(target: Deployment, generators: list[subprocess.Popen[str]]) -> dict[str, float]:
     """CPU seconds so far: each server's own process, its children (local sandbox runs), the
     helpers with their children, each generator, and the whole machine."""
@@ -80,10 +87,12 @@ def cpu_marks(target: Deployment, generators: list[subprocess.Popen[str]]) -> di
     for index, server in enumerate(target.servers):
         marks[f"server {index}"] = cpu_seconds([server.pid])
         if len(target.servers) == 1:  # the local sandbox's runs are the server's children
-            children = cpu_seconds(process_tree(server.pid)[1:]) + children_seconds(server.pid)
-            marks["sandbox runs (server's children)"] = children
+            tree = process_tree(server.pid)
+            marks["sandbox runs (server's children)"] = tree_seconds(tree[1:]) + children_seconds(
+                server.pid
+            )
     for name, pid in target.helpers.items():
-        marks[name] = cpu_seconds(process_tree(pid)) + children_seconds(pid)
+        marks[name] = tree_seconds(process_tree(pid))
     for index, gen in enumerate(generators):
         marks[f"generator {index}"] = cpu_seconds([gen.pid])
     return marks
