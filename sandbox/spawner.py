@@ -123,6 +123,8 @@ class Spawner:
                 stdout=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
                 close_fds=True,
+                # Nothing of the server's environment (its secrets): each step gets its own.
+                env={"LANG": "C.UTF-8"},
                 start_new_session=True,  # out of the terminal's group: Ctrl-C is the server's
             )
         except BaseException:

@@ -54,8 +54,12 @@ async def test_every_step_starts_from_one_launcher(local: LocalBackend) -> None:
         ), compiled
     assert backend.spawner.started == 1
     # The launcher is not the server's session: a Ctrl-C at the server's terminal is the
-    # server's to act on, not the launcher's.
-    assert os.getsid(launcher_pid(backend)) != os.getsid(0)
+    # server's to act on, not the launcher's. Nor does it hold the server's environment (its
+    # secrets), which a step forked from it could read without bubblewrap or a uid.
+    launcher = launcher_pid(backend)
+    assert os.getsid(launcher) != os.getsid(0)
+    environ = await asyncio.to_thread(Path(f"/proc/{launcher}/environ").read_bytes)
+    assert environ == b"LANG=C.UTF-8\0"
 
 
 async def test_a_killed_launcher_is_replaced_and_its_step_still_ends(
