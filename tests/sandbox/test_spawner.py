@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.local import LocalBackend
-from sandbox.model import RunRequest, RunStatus
+from sandbox.local_run import LocalExecution
+from sandbox.model import Chunk, RunRequest, RunStatus
 from tests.sandbox.test_local import (
     have,
     make_backend,
@@ -62,17 +63,23 @@ async def test_every_step_starts_from_one_launcher(local: LocalBackend) -> None:
     assert environ == b"LANG=C.UTF-8\0"
 
 
-async def test_a_killed_launcher_is_replaced_and_its_step_still_ends(
-    local: LocalBackend,
-) -> None:
-    backend = local
-    code = "print('ready', flush=True)\nprint(input()[::-1])\n"
+async def started(backend: LocalBackend, then: str) -> tuple[LocalExecution, AsyncIterator[Chunk]]:
+    """An interactive Python run that has printed ``ready`` and goes on with ``then``."""
+    code = f"print('ready', flush=True)\n{then}\n"
     request = RunRequest(language="python", files={"main.py": code}, interactive=True)
     execution = await backend.run(request)
     stream = execution.chunks()
     async with asyncio.timeout(20):
         first = await anext(stream)
     assert first.data == "ready\n"
+    return execution, stream
+
+
+async def test_a_killed_launcher_is_replaced_and_its_step_still_ends(
+    local: LocalBackend,
+) -> None:
+    backend = local
+    execution, stream = await started(backend, "print(input()[::-1])")
     first_launcher = launcher_pid(backend)
     os.kill(first_launcher, signal.SIGKILL)
     await execution.write_stdin("abc\n")
@@ -93,14 +100,10 @@ async def test_a_killed_launcher_is_replaced_and_its_step_still_ends(
 async def test_a_step_killed_with_its_launcher_is_reported_killed(
     local: LocalBackend,
 ) -> None:
+    """The whole group dies (a cancel's kill): the launcher's own line says how."""
     backend = local
-    """The whole group dies (a timeout's kill): the launcher's own line says how."""
-    code = "print('ready', flush=True)\ninput()\n"
-    request = RunRequest(language="python", files={"main.py": code}, interactive=True)
-    execution = await backend.run(request)
-    stream = execution.chunks()
+    execution, _ = await started(backend, "input()")
     async with asyncio.timeout(20):
-        await anext(stream)
         await execution.cancel()
         result = await execution.wait()
     assert result.status is RunStatus.CANCELLED, result
