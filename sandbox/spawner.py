@@ -68,23 +68,15 @@ class Spawner:
         }
         message = json.dumps(request).encode()
         async with self._lock:
-            for attempt in (1, 2):
-                sock = self._running()
-                try:
-                    answer = await self._ask(sock, message, [*stdio, *pass_fds])
-                except OSError:
-                    self._stop()
-                    if attempt == 2:
-                        raise
-                    log.warning("the sandbox launcher is gone; starting a new one", exc_info=True)
-                    continue
-                except BaseException:
-                    # Cancelled between the request and its answer: that answer would be read
-                    # as the next request's. A new launcher serves the next one; this one
-                    # exits, and what it started ends with its run's limits.
-                    self._stop()
-                    raise
-                break
+            try:
+                answer = await self._ask(message, [*stdio, *pass_fds])
+            except BaseException:
+                # No answer: the launcher died after the request, or this task was cancelled
+                # before the answer came, which would then be read as the next request's. A
+                # new launcher serves the next one; this one exits, and what it may have
+                # started ends with its run's limits. Not asked again: it may have started.
+                self._stop()
+                raise
         if "pid" not in answer:
             raise OSError(f"the sandbox launcher refused: {answer.get('error')}")
         pid: int = answer["pid"]
@@ -101,11 +93,17 @@ class Spawner:
                 process.kill()
                 await asyncio.to_thread(process.wait)
 
-    async def _ask(self, sock: socket.socket, message: bytes, fds: list[int]) -> dict[str, int]:
-        loop = asyncio.get_running_loop()
-        # A request is far below the socket's buffer: the send does not block.
-        socket.send_fds(sock, [message], fds)
-        answer = await loop.sock_recv(sock, _ANSWER_BYTES)
+    async def _ask(self, message: bytes, fds: list[int]) -> dict[str, int]:
+        sock = self._running()
+        try:
+            # A request is far below the socket's buffer: the send does not block.
+            socket.send_fds(sock, [message], fds)
+        except OSError:  # not delivered: the launcher is gone (killed by an operator, say)
+            log.warning("the sandbox launcher is gone; starting a new one", exc_info=True)
+            self._stop()
+            sock = self._running()
+            socket.send_fds(sock, [message], fds)
+        answer = await asyncio.get_running_loop().sock_recv(sock, _ANSWER_BYTES)
         if not answer:
             raise ConnectionResetError("the sandbox launcher closed its socket")
         decoded: dict[str, int] = json.loads(answer)
