@@ -95,6 +95,7 @@ class LocalBackend:
                 log.warning("bubblewrap at %s cannot create namespaces here", self.bwrap)
                 self.bwrap = None
             if self.confinement == "bwrap" and self.bwrap is None:
+                await self.spawner.close()  # the probe's launcher: no backend will use it
                 raise BackendUnavailable("bubblewrap (bwrap) is required but does not work")
         if self.bwrap:
             log.warning(
