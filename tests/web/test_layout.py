@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,20 +30,31 @@ VIEWPORTS: dict[str, dict[str, int]] = {
 COURSE = ROOT / "examples" / "course"
 
 
-def course_archive() -> bytes:
+_DUE = re.compile(r"^due = .*$", re.MULTILINE)
+
+
+def course_archive(due_in: timedelta | None = None) -> bytes:
+    """examples/course zipped; ``due_in``: every exercise's due date that far from now
+    instead of the fixed day the example names (which the clock passes one day)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(COURSE.rglob("*")):
-            if path.is_file():
-                archive.write(path, str(path.relative_to(COURSE)))
+            if not path.is_file():
+                continue
+            name = str(path.relative_to(COURSE))
+            if due_in is not None and path.suffix == ".toml":
+                due = (datetime.now(UTC) + due_in).strftime("%Y-%m-%dT%H:%M:%SZ")
+                archive.writestr(name, _DUE.sub(f"due = {due}", path.read_text()))
+            else:
+                archive.write(path, name)
     return buffer.getvalue()
 
 
-async def import_course(classroom: Classroom) -> dict[str, Any]:
+async def import_course(classroom: Classroom, due_in: timedelta | None = None) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=classroom.server.url, timeout=30) as http:
         response = await http.post(
             f"/api/classrooms/{classroom.classroom['id']}/course",
-            content=course_archive(),
+            content=course_archive(due_in),
             headers={**classroom.teacher.headers, "content-type": "application/zip"},
         )
     assert response.status_code == 200, response.text

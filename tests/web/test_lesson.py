@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -125,7 +126,9 @@ async def test_feedback_leads_with_the_line_that_matters(
 async def test_attempt_penalty_and_rate_limit_are_said_in_time(
     browser: Browser, classroom: Classroom
 ) -> None:
-    await import_course(classroom)
+    # Attempt penalties only: greet is due a week from now, so no late penalty and no
+    # after-due test, whatever day the clock shows.
+    await import_course(classroom, due_in=timedelta(days=7))
     alice = await student_page(browser, classroom)
     await alice.get_by_label("Choose").select_option(label="Greet by name")
     await expect(alice.get_by_test_id("doc-name")).to_have_text("greet.py")
