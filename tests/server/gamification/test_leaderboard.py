@@ -23,7 +23,13 @@ from server.gamification.leaderboard import (
 )
 from tests.services import REDIS_URL, missing, require
 
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+# Thursday 09:00 UTC of the current week, not a fixed day: Redis expires a weekly board on its
+# own clock (EXPIREAT), which no test can fake, so a board of a week long past would be gone
+# (the weekly key of a fixed November 2026 week expired in December 2026).
+_TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+MONDAY = _TODAY - timedelta(days=_TODAY.weekday())
+T0 = MONDAY + timedelta(days=3, hours=9)
+WEEK_END = MONDAY + timedelta(weeks=1)  # the Monday after T0: its week's end (UTC)
 ROOM = BoardId.room(7)
 
 
@@ -142,7 +148,7 @@ async def test_weekly_keys_expire_after_retention(prefix: str) -> None:
         want = expiry(weekly, timedelta(weeks=2))
         assert want is not None
         assert expire_at == int(want.timestamp())
-        assert want == datetime(2026, 11, 30, tzinfo=UTC) + timedelta(weeks=2, days=1)
+        assert want == WEEK_END + timedelta(weeks=2, days=1)
         assert await client.ttl(prefix + ROOM.key) == -1  # room boards do not expire
     finally:
         await lb.close()
@@ -154,7 +160,7 @@ async def test_memory_weekly_board_expires_by_the_injected_clock() -> None:
     lb = InMemoryLeaderboard(retention=timedelta(weeks=1), clock=lambda: now[0])
     weekly = BoardId.weekly(3, T0)
     await lb.add(weekly, 1, 10, T0)
-    now[0] = datetime(2026, 11, 30, tzinfo=UTC) + timedelta(weeks=1, days=1) - timedelta(seconds=1)
+    now[0] = WEEK_END + timedelta(weeks=1, days=1) - timedelta(seconds=1)
     assert len(await lb.top(weekly)) == 1
     now[0] += timedelta(seconds=1)
     assert await lb.top(weekly) == []
