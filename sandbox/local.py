@@ -91,11 +91,14 @@ class LocalBackend:
         self._sweep_leftovers()
         if self.confinement != "none":
             self.bwrap = shutil.which(self._bwrap_name)
-            if self.bwrap and not await self._bwrap_works():
+            works = bool(self.bwrap) and await self._bwrap_works()
+            # The probe's launcher ends with it: the first run starts the one that stays, so a
+            # server whose class never runs code holds no launcher (about 11 MiB resident).
+            await self.spawner.close()
+            if self.bwrap and not works:
                 log.warning("bubblewrap at %s cannot create namespaces here", self.bwrap)
                 self.bwrap = None
             if self.confinement == "bwrap" and self.bwrap is None:
-                await self.spawner.close()  # the probe's launcher: no backend will use it
                 raise BackendUnavailable("bubblewrap (bwrap) is required but does not work")
         if self.bwrap:
             log.warning(

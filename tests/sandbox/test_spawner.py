@@ -41,6 +41,10 @@ def launcher_pid(backend: LocalBackend) -> int:
 
 async def test_every_step_starts_from_one_launcher(local: LocalBackend) -> None:
     backend = local
+    # A started backend holds no launcher (its bubblewrap probe's has ended): the first
+    # run starts the one that stays.
+    assert backend.spawner.pid is None
+    probes = backend.spawner.started
     for n in range(3):
         _, result = await run(backend, "python", {"main.py": f"print({n} * 2)\n"})
         assert (result.status, result.stdout) == (RunStatus.OK, f"{n * 2}\n"), result
@@ -53,7 +57,7 @@ async def test_every_step_starts_from_one_launcher(local: LocalBackend) -> None:
             3,
             "c\n",
         ), compiled
-    assert backend.spawner.started == 1
+    assert backend.spawner.started == probes + 1
     # The launcher is not the server's session: a Ctrl-C at the server's terminal is the
     # server's to act on, not the launcher's. Nor does it hold the server's environment (its
     # secrets), which a step forked from it could read without bubblewrap or a uid.
@@ -81,6 +85,7 @@ async def test_a_killed_launcher_is_replaced_and_its_step_still_ends(
     backend = local
     execution, stream = await started(backend, "print(input()[::-1])")
     first_launcher = launcher_pid(backend)
+    launchers = backend.spawner.started
     os.kill(first_launcher, signal.SIGKILL)
     await execution.write_stdin("abc\n")
     async with asyncio.timeout(20):
@@ -93,7 +98,7 @@ async def test_a_killed_launcher_is_replaced_and_its_step_still_ends(
     # The next run starts a new launcher.
     _, again = await run(backend, "python", {"main.py": "print(6 * 7)\n"})
     assert (again.status, again.stdout) == (RunStatus.OK, "42\n"), again
-    assert backend.spawner.started == 2
+    assert backend.spawner.started == launchers + 1
     assert launcher_pid(backend) != first_launcher
 
 
@@ -103,13 +108,14 @@ async def test_a_step_killed_with_its_launcher_is_reported_killed(
     """The whole group dies (a cancel's kill): the launcher's own line says how."""
     backend = local
     execution, _ = await started(backend, "input()")
+    launchers = backend.spawner.started
     async with asyncio.timeout(20):
         await execution.cancel()
         result = await execution.wait()
     assert result.status is RunStatus.CANCELLED, result
     _, after = await run(backend, "python", {"main.py": "print('still here')\n"})
     assert after.stdout == "still here\n"
-    assert backend.spawner.started == 1
+    assert backend.spawner.started == launchers
 
 
 async def test_the_launcher_ends_with_the_backend(work_root: Path) -> None:  # noqa: F811
