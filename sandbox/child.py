@@ -1,11 +1,12 @@
 """One child process group on this host, for the local backend.
 
-Spawned in its own session (so ``killpg`` reaches the whole group) with rlimits applied
-between fork and exec, read through non-blocking pipes on the event loop, reaped through a
-pidfd with ``wait4`` so its exit status comes back. The command runs under
-:mod:`sandbox.launcher`, a small fresh interpreter that forks it and reports the command's own
-CPU time and peak memory (a process forked from the server would count the server's resident
-set as its own peak: Linux keeps ``ru_maxrss`` across ``execve``).
+Started by the backend's launcher (:mod:`sandbox.launcher`, through
+:class:`sandbox.spawner.Spawner`) in its own session (so ``killpg`` reaches the whole group)
+with rlimits set before the command starts, read through non-blocking pipes on the event loop.
+The launcher forks the command, so that its CPU time and peak memory are its own (a process
+forked from the server would count the server's resident set as its own peak: Linux keeps
+``ru_maxrss`` across ``execve``), and writes how it ended on a status pipe, whose end is the
+step's end.
 
 When the child runs under a uid of its own (the backend runs as root and hands each run a
 distinct uid), :meth:`Child.kill` also sweeps every process of that uid: a process that
@@ -288,11 +289,6 @@ def _parse_status(said: bytes) -> tuple[tuple[int, float, int] | None, tuple[int
         except ValueError:
             continue
     return report, launcher
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _signal_name(number: int) -> str | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.child import Child
 from sandbox.local import LocalBackend
 from sandbox.local_run import LocalExecution
 from sandbox.model import Chunk, RunRequest, RunStatus
@@ -127,3 +128,38 @@ async def test_the_launcher_ends_with_the_backend(work_root: Path) -> None:  # n
     assert backend.spawner.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_bad_requests_are_refused_and_the_launcher_serves_on(local: LocalBackend) -> None:
+    """A request the launcher cannot take (no command) is refused with its reason; a step that
+    cannot start (its directory is gone) fails with a message on its stderr, exit 127; the
+    same launcher then starts the next run."""
+    backend = local
+    said: list[bytes] = []
+    with pytest.raises(OSError, match="the sandbox launcher refused: ValueError"):
+        await backend.spawner.spawn(
+            [], env={}, cwd="/", uid=None, niceness=0, limits="", stdio=(0, 1, 2, 2), pass_fds=()
+        )
+    launcher = launcher_pid(backend)
+    child = await Child.spawn(
+        ["/bin/true"],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd="/no/such/directory",
+        rlimits=(),
+        uid=None,
+        pass_fds=(),
+        on_output=lambda stream, data: said.append(data),
+        spawner=backend.spawner,
+    )
+    async with asyncio.timeout(20):
+        ended = await child.wait()
+    assert ended.returncode == 127
+    assert b"sandbox launcher:" in b"".join(said) and b"/no/such/directory" in b"".join(said)
+    with pytest.raises(OSError, match="too many files"):
+        await backend.spawner.spawn(
+            ["/bin/true"], env={}, cwd="/", uid=None, niceness=0, limits="",
+            stdio=(0, 1, 2, 2), pass_fds=tuple(range(3, 300)),
+        )  # fmt: skip
+    _, after = await run(backend, "python", {"main.py": "print('served')\n"})
+    assert (after.status, after.stdout) == (RunStatus.OK, "served\n"), after
+    assert launcher_pid(backend) == launcher
