@@ -13,8 +13,8 @@ one instructor (only instructors write ``demo``). The run therefore raises
 CLASSROOM_MAX_CONNECTIONS_PER_USER and CLASSROOM_MAX_CONNECTIONS_PER_ROOM for the server it starts.
 
 Modules: ``docs_servers`` (the scenarios and the servers), ``processes`` (process trees, RSS,
-CPU time from /proc), ``docs_report`` (rows, tables, medians, the memory verdict, the warning
-when the load generator was saturated).
+CPU time from /proc), ``docs_report`` (rows, tables, medians, the memory verdict, issue 17's
+targets against the reference, the warning when the load generator was saturated).
 
 Usage: ``bench/run-docs.sh`` (installs the npm packages first), or
 ``.venv/bin/python bench/docs_bench.py --help``.
@@ -43,6 +43,7 @@ from docs_report import (
     medians,
     memory_verdict,
     saturation_warning,
+    target_verdicts,
     text_table,
 )
 from docs_servers import (
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows + medians(rows)
     print(text_table(rows))
     ok, verdict = memory_verdict(rows)
-    notes = [note for note in (verdict, saturation_warning(rows)) if note]
+    notes = [note for note in (verdict, *target_verdicts(rows), saturation_warning(rows)) if note]
     for note in notes:
         print("\n" + note)
     if args.markdown:

@@ -1,6 +1,7 @@
 """The document benchmark's figures: one :class:`Row` per run, rendered as a text or Markdown
-table, the median of repeated runs, the memory budget's verdict, and a warning when the load
-generator itself was the bottleneck."""
+table, the median of repeated runs, the memory budget's verdict, issue 17's targets against the
+reference measured in the same run, and a warning when the load generator itself was the
+bottleneck."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ MEMORY_BUDGET_MIB = 1024
 # Above this share of its core the single-threaded load generator is the bottleneck: every
 # delivery waits for it, and latency measures it as much as the server.
 LOADGEN_SATURATED_PERCENT = 85.0
+# Issue 17: our server CPU and our RSS peak with 1,000 clients at most these times the
+# reference's; p50 and p99 at or below its own.
+CPU_RATIO_TARGET = 1.2
+MEMORY_RATIO_TARGET = 1.5
 
 
 @dataclass
@@ -98,6 +103,11 @@ def _latency(row: Row, key: str) -> float:
     return value
 
 
+def _median(group: list[Row], get: Callable[[Row], float | None]) -> float | None:
+    values = [v for v in map(get, group) if v is not None]
+    return statistics.median(values) if values else None
+
+
 def medians(rows: list[Row]) -> list[Row]:
     """One row per (scenario, server): the median of each figure over the repeated runs."""
     groups: dict[tuple[str, str], list[Row]] = {}
@@ -106,11 +116,7 @@ def medians(rows: list[Row]) -> list[Row]:
             groups.setdefault((row.scenario.key, row.server), []).append(row)
     out = []
     for group in groups.values():
-
-        def med(get: Callable[[Row], float | None], group: list[Row] = group) -> float | None:
-            values = [v for v in map(get, group) if v is not None]
-            return statistics.median(values) if values else None
-
+        med = partial(_median, group)
         first = group[0]
         result = {
             **first.result,
@@ -166,3 +172,59 @@ def saturation_warning(rows: list[Row]) -> str:
         "generator as much as the server; compare those runs by server CPU, or measure on a "
         "faster or quieter machine"
     )
+
+
+def _ratio(ours: float, reference: float) -> float:
+    return ours / reference if reference > 0 else float("inf")
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def target_verdicts(rows: list[Row]) -> list[str]:
+    """Issue 17's targets, per scenario that both our server and the reference ran: the
+    medians of their runs side by side, and the CPU ratio run by run (the k-th run of ours
+    against the k-th of the reference, measured next to each other), since one machine's
+    speed drifts between runs."""
+    runs = [r for r in rows if "error" not in r.result and "(median" not in r.server]
+    out = []
+    for key in dict.fromkeys(r.scenario.key for r in runs):
+        ours = [r for r in runs if r.scenario.key == key and r.server == "ours"]
+        ref = [r for r in runs if r.scenario.key == key and r.server == "reference"]
+        if not ours or not ref:
+            continue
+        med = _median
+        lines = [
+            f"targets, {key} (ours / the reference, medians of {len(ours)} and {len(ref)} runs):"
+        ]
+        for name in ("p50", "p99"):
+            a, b = med(ours, partial(_latency, key=name)), med(ref, partial(_latency, key=name))
+            if a is None or b is None:
+                continue
+            lines.append(
+                f"  {name} {a:.2f} / {b:.2f} ms (at or below): {_met(a <= b)} ({a - b:+.2f} ms)"
+            )
+        a, b = med(ours, lambda r: r.cpu_percent), med(ref, lambda r: r.cpu_percent)
+        if a is not None and b is not None:
+            pairs = [
+                _ratio(o.cpu_percent, f.cpu_percent)
+                for o, f in zip(ours, ref, strict=False)
+                if o.cpu_percent is not None and f.cpu_percent is not None
+            ]
+            ratio = _ratio(a, b)
+            lines.append(
+                f"  server CPU {a:.1f} / {b:.1f} % of a core: {ratio:.2f}x (at most "
+                f"{CPU_RATIO_TARGET:g}x): {_met(ratio <= CPU_RATIO_TARGET)}; run by run "
+                + ", ".join(f"{p:.2f}x" for p in pairs)
+            )
+        if ours[0].scenario.clients >= 1000:
+            a, b = max(r.rss_peak_mib for r in ours), max(r.rss_peak_mib for r in ref)
+            ratio = _ratio(a, b)
+            lines.append(
+                f"  RSS peak with {ours[0].scenario.clients:,} clients {a:.0f} / {b:.0f} MiB: "
+                f"{ratio:.2f}x (at most {MEMORY_RATIO_TARGET:g}x): "
+                f"{_met(ratio <= MEMORY_RATIO_TARGET)}"
+            )
+        out.append("\n".join(lines))
+    return out

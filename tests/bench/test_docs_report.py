@@ -9,7 +9,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from docs_report import LOADGEN_SATURATED_PERCENT, Row, medians, saturation_warning
+from docs_report import (
+    LOADGEN_SATURATED_PERCENT,
+    Row,
+    medians,
+    saturation_warning,
+    target_verdicts,
+)
 from docs_servers import SCENARIOS
 
 
@@ -34,3 +40,39 @@ def test_the_warning_names_the_saturated_runs_only() -> None:
 
 def test_no_warning_when_the_load_generator_kept_up() -> None:
     assert saturation_warning([run("ours", 60.0), run("reference", 84.9)]) == ""
+
+
+def timed(server: str, p50: float, p99: float, cpu: float, rss: float) -> Row:
+    row = run(server, 50.0)
+    row.scenario = SCENARIOS["many"]
+    row.result["latencyMs"] = {"p50": p50, "p99": p99, "max": p99 * 2}
+    row.cpu_percent, row.rss_peak_mib = cpu, rss
+    return row
+
+
+def test_targets_compare_medians_and_give_the_cpu_ratio_run_by_run() -> None:
+    rows = [
+        timed("reference", 0.50, 9.0, 20.0, 95.0),
+        timed("ours", 0.60, 8.0, 22.0, 137.0),
+        timed("ours", 0.62, 8.5, 26.0, 136.0),
+        timed("reference", 0.52, 9.5, 20.0, 94.0),
+    ]
+    (verdict,) = target_verdicts(rows + medians(rows))
+    lines = verdict.splitlines()
+    assert lines[0] == "targets, many (ours / the reference, medians of 2 and 2 runs):"
+    assert lines[1] == "  p50 0.61 / 0.51 ms (at or below): NOT met (+0.10 ms)"
+    assert lines[2] == "  p99 8.25 / 9.25 ms (at or below): met (-1.00 ms)"
+    # medians 24.0 / 20.0; the runs paired in the order measured
+    assert lines[3] == (
+        "  server CPU 24.0 / 20.0 % of a core: 1.20x (at most 1.2x): met; run by run 1.10x, 1.30x"
+    )
+    assert lines[4] == "  RSS peak with 1,000 clients 137 / 95 MiB: 1.44x (at most 1.5x): met"
+
+
+def test_targets_need_both_servers_and_say_not_met_past_the_bound() -> None:
+    assert target_verdicts([timed("ours", 0.6, 8.0, 22.0, 137.0)]) == []
+    (verdict,) = target_verdicts(
+        [timed("ours", 0.4, 8.0, 25.0, 150.0), timed("reference", 0.5, 9.0, 20.0, 95.0)]
+    )
+    assert "1.25x (at most 1.2x): NOT met" in verdict
+    assert "1.58x (at most 1.5x): NOT met" in verdict
