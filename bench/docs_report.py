@@ -187,25 +187,27 @@ def target_verdicts(rows: list[Row]) -> list[str]:
     medians of their runs side by side, and the CPU ratio run by run (the k-th run of ours
     against the k-th of the reference, measured next to each other), since one machine's
     speed drifts between runs."""
-    runs = [r for r in rows if "error" not in r.result and "(median" not in r.server]
+    runs = [r for r in rows if "error" not in r.result]  # median rows are "ours (median of 3)"
     out = []
     for key in dict.fromkeys(r.scenario.key for r in runs):
         ours = [r for r in runs if r.scenario.key == key and r.server == "ours"]
         ref = [r for r in runs if r.scenario.key == key and r.server == "reference"]
         if not ours or not ref:
             continue
-        med = _median
         lines = [
             f"targets, {key} (ours / the reference, medians of {len(ours)} and {len(ref)} runs):"
         ]
         for name in ("p50", "p99"):
-            a, b = med(ours, partial(_latency, key=name)), med(ref, partial(_latency, key=name))
+            a, b = (
+                _median(ours, partial(_latency, key=name)),
+                _median(ref, partial(_latency, key=name)),
+            )
             if a is None or b is None:
                 continue
             lines.append(
                 f"  {name} {a:.2f} / {b:.2f} ms (at or below): {_met(a <= b)} ({a - b:+.2f} ms)"
             )
-        a, b = med(ours, lambda r: r.cpu_percent), med(ref, lambda r: r.cpu_percent)
+        a, b = _median(ours, lambda r: r.cpu_percent), _median(ref, lambda r: r.cpu_percent)
         if a is not None and b is not None:
             pairs = [
                 _ratio(o.cpu_percent, f.cpu_percent)
