@@ -54,7 +54,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import pycrdt
-from sqlalchemy import Table, func, insert
+from sqlalchemy import Table, event, func, insert
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
@@ -77,11 +77,20 @@ Row = dict[str, Any]
 _T = TypeVar("_T")
 
 
-def _writer_engine(store: Store) -> Engine:
+def _writer_engine(store: Store, *, checkpoints: bool = False) -> Engine:
     """A synchronous engine with one connection, for the writer's own thread. No ping before
     each batch (a round trip each, hundreds a second): a batch that meets a dropped
-    connection fails, the connection is replaced and _store_batch tries again."""
-    return store.one_connection_engine(ping=False)
+    connection fails, the connection is replaced and _store_batch tries again. With
+    ``checkpoints`` (SQLite, which then has :class:`Checkpoints`) its commits never start a
+    checkpoint of their own (inline.py rule 2)."""
+    engine = store.one_connection_engine(ping=False)
+    if checkpoints:
+        event.listen(engine, "connect", _no_autocheckpoint)
+    return engine
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def _once(store: Store, work: Callable[[Connection], _T]) -> _T:
@@ -267,11 +276,16 @@ class DocStore:
         self._since_compaction[key] += len(updates)
         if self._since_compaction[key] >= self.compact_after:
             self._start_compaction(key)
-        if self._inline.since_checkpoint >= CHECKPOINT_EVERY:
+        self._checkpoint_when_due()
+        return True
+
+    def _checkpoint_when_due(self) -> None:
+        """Start a checkpoint after :data:`CHECKPOINT_EVERY` commits (inline.py rule 2)."""
+        inline = self._inline
+        if inline is not None and inline.since_checkpoint >= CHECKPOINT_EVERY:
             assert self._checkpoints is not None
             if self._checkpoints.start():
-                self._inline.since_checkpoint = 0
-        return True
+                inline.since_checkpoint = 0
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -338,12 +352,17 @@ class DocStore:
             if self._thread is None:
                 return await asyncio.to_thread(_once, self.store, work)
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._thread, self._in_transaction, work)
+            result = await loop.run_in_executor(self._thread, self._in_transaction, work)
+        if self._inline is not None:
+            # This commit started no checkpoint either: it counts towards the next one.
+            self._inline.since_checkpoint += 1
+            self._checkpoint_when_due()
+        return result
 
     def _in_transaction(self, work: Callable[[Connection], _T]) -> _T:
         """On the writer's thread, on its one connection."""
         if self._engine is None:
-            self._engine = _writer_engine(self.store)
+            self._engine = _writer_engine(self.store, checkpoints=self._checkpoints is not None)
         with self._engine.begin() as conn:
             return work(conn)
 
