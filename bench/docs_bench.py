@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from typing import Any
 from docs_report import (
     Row,
     cells,
+    handoff_between,
+    handoff_buckets,
     markdown_table,
     medians,
     memory_verdict,
@@ -107,6 +110,7 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         sampler = RssSampler(target.pid)
         sampler.start()
         cpu: dict[str, tuple[float, float, float, float]] = {}
+        scrapes: dict[str, dict[float, float]] = {}
         loadgen = subprocess.Popen(
             niced(["node", "loadgen.mjs", str(config_path)], args.nice),
             cwd=NODE_DIR,
@@ -132,6 +136,8 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
                         cpu_seconds([loadgen.pid]),
                         machine_busy_seconds(),
                     )
+                    if target.metrics_url is not None:
+                        scrapes[edge] = scrape_handoff(target.metrics_url)
                 elif args.verbose or "window" not in line:
                     sys.stderr.write(f"  {server}/{scenario.key}: {line}")
             output = loadgen.stdout.read()
@@ -172,7 +178,20 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         cpu_percent = 100 * (s1 - s0) / (t1 - t0)
         others_percent = 100 * ((m1 - m0) - (s1 - s0) - (l1 - l0)) / (t1 - t0)
     rss, hwm = sampler.peak_kib / 1024, sampler.hwm_kib / 1024
-    return Row(server, scenario, result, rss, hwm, cpu_percent, others_percent)
+    handoff = None
+    if "open" in scrapes and "closed" in scrapes:
+        handoff = handoff_between(scrapes["open"], scrapes["closed"])
+    return Row(server, scenario, result, rss, hwm, cpu_percent, others_percent, handoff)
+
+
+def scrape_handoff(url: str) -> dict[float, float]:
+    """Our server's hand-off histogram now; empty (no figure) if it cannot be read."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return handoff_buckets(response.read().decode())
+    except OSError as exc:
+        print(f"  cannot read {url}: {exc}", file=sys.stderr, flush=True)
+        return {}
 
 
 # -- main --------------------------------------------------------------------------------------

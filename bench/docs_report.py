@@ -23,6 +23,50 @@ CPU_RATIO_TARGET = 1.2
 MEMORY_RATIO_TARGET = 1.5
 
 
+# Our server's histogram from receiving an update to handing it to each recipient's socket
+# (server/documents/metrics.py), one send in eight: what the server itself adds to a
+# delivery, whatever the load generator's own delay. The reference has no such figure.
+HANDOFF_METRIC = "classroom_doc_fanout_seconds_bucket"
+HANDOFF_SLOW_MS = 10.0
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Upper bounds (ms) of the histogram buckets holding the median and the 99th percentile
+    (inf past the last bucket), and the share of hand-offs slower than HANDOFF_SLOW_MS."""
+
+    p50_ms: float
+    p99_ms: float
+    slow_percent: float
+
+
+def handoff_buckets(exposition: str) -> dict[float, float]:
+    """The cumulative count of each bucket (by upper bound, seconds) in a /metrics text."""
+    buckets: dict[float, float] = {}
+    for line in exposition.splitlines():
+        if line.startswith(HANDOFF_METRIC + "{"):
+            labels, _, value = line.rpartition(" ")
+            bound = labels.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(value)
+    return buckets
+
+
+def handoff_between(before: dict[float, float], after: dict[float, float]) -> Handoff | None:
+    """The hand-offs observed between two scrapes; None when there were none."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return None
+    pairs = list(zip(bounds, counts, strict=True))
+
+    def bound_of(share: float) -> float:
+        return next(b * 1000 for b, c in pairs if c >= share * total)
+
+    fast = max((c for b, c in pairs if b * 1000 <= HANDOFF_SLOW_MS), default=0.0)
+    return Handoff(bound_of(0.5), bound_of(0.99), 100 * (total - fast) / total)
+
+
 @dataclass
 class Row:
     server: str
@@ -32,6 +76,7 @@ class Row:
     hwm_mib: float
     cpu_percent: float | None  # of one core, server process tree, measured window
     others_percent: float | None  # of one core: the machine minus server and load generator
+    handoff: Handoff | None = None  # our server's own receive-to-socket time, measured window
 
 
 COLUMNS = (
@@ -50,6 +95,8 @@ COLUMNS = (
     "loadgen CPU %",
     "loadgen lag p99 ms",
     "others CPU %",
+    "hand-off p50 / p99 ms",
+    f"hand-off >{HANDOFF_SLOW_MS:g} ms %",
 )
 
 
@@ -77,7 +124,18 @@ def cells(row: Row) -> list[str]:
         f"{r['loadgen']['cpuPercent']:.0f}",
         f"{r['loadgen']['eventLoopDelayP99Ms']:.1f}",
         "-" if row.others_percent is None else f"{row.others_percent:.0f}",
+        *_handoff_cells(row.handoff),
     ]
+
+
+def _bound(ms: float) -> str:
+    return "over 1000" if ms == float("inf") else f"<={ms:g}"
+
+
+def _handoff_cells(handoff: Handoff | None) -> list[str]:
+    if handoff is None:
+        return ["-", "-"]
+    return [f"{_bound(handoff.p50_ms)} / {_bound(handoff.p99_ms)}", f"{handoff.slow_percent:.2f}"]
 
 
 def text_table(rows: list[Row]) -> str:
@@ -138,9 +196,21 @@ def medians(rows: list[Row]) -> list[Row]:
                 max(r.hwm_mib for r in group),
                 med(lambda r: r.cpu_percent),
                 med(lambda r: r.others_percent),
+                _median_handoff(group),
             )
         )
     return out
+
+
+def _median_handoff(group: list[Row]) -> Handoff | None:
+    measured = [r.handoff for r in group if r.handoff is not None]
+    if not measured:
+        return None
+    return Handoff(
+        statistics.median(h.p50_ms for h in measured),
+        statistics.median(h.p99_ms for h in measured),
+        statistics.median(h.slow_percent for h in measured),
+    )
 
 
 def memory_verdict(rows: list[Row]) -> tuple[bool, str]:

@@ -58,6 +58,7 @@ class Target:
     pid: int
     server_url: str
     rooms: list[dict[str, Any]]
+    metrics_url: str | None = None  # ours: its Prometheus metrics (the hand-off histogram)
 
 
 @contextmanager
@@ -109,7 +110,7 @@ def our_server(
             body = {"title": f"{scenario.key} {i}", "kind": "lesson"}
             room = http_json(base, "POST", f"/api/classrooms/{classroom['id']}/rooms", body, token)
             rooms.append({"name": f"{room['id']}/demo", "tokens": [token]})
-        yield Target(proc.pid, f"ws://127.0.0.1:{port}/yjs", rooms)
+        yield Target(proc.pid, f"ws://127.0.0.1:{port}/yjs", rooms, f"{base}/metrics")
 
 
 def http_json(

@@ -1,5 +1,6 @@
-"""``bench/docs_report.py``'s warning when the load generator was the bottleneck: it names
-exactly the runs at or above the threshold, and leaves the median rows out."""
+"""``bench/docs_report.py``: the warning when the load generator was the bottleneck (it names
+exactly the runs at or above the threshold, and leaves the median rows out), issue 17's
+targets, and our server's own hand-off time read from two scrapes of its metrics."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from docs_report import (
     LOADGEN_SATURATED_PERCENT,
+    Handoff,
     Row,
+    cells,
+    handoff_between,
+    handoff_buckets,
     medians,
     saturation_warning,
     target_verdicts,
@@ -76,3 +81,41 @@ def test_targets_need_both_servers_and_say_not_met_past_the_bound() -> None:
     )
     assert "1.25x (at most 1.2x): NOT met" in verdict
     assert "1.58x (at most 1.5x): NOT met" in verdict
+
+
+def exposition(counts: dict[str, int]) -> str:
+    """A /metrics text with the fan-out histogram's cumulative bucket counts."""
+    lines = ["# HELP classroom_doc_fanout_seconds From receiving a frame ..."]
+    lines += [f'classroom_doc_fanout_seconds_bucket{{le="{le}"}} {n}.0' for le, n in counts.items()]
+    lines += ["classroom_doc_fanout_seconds_count 9.0", 'other_metric_bucket{le="0.5"} 7.0']
+    return "\n".join(lines)
+
+
+def test_the_hand_off_is_read_from_the_buckets_filled_between_two_scrapes() -> None:
+    bounds = ("0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "+Inf")
+
+    def scrape(*counts: int) -> dict[float, float]:
+        return handoff_buckets(exposition(dict(zip(bounds, counts, strict=True))))
+
+    before = scrape(50, 60, 60, 60, 60, 60, 60, 60)
+    assert before[0.0005] == 50 and before[float("inf")] == 60 and len(before) == 8
+    # 200 in the window: 100 within 0.5 ms, 80 more within 1 ms, 10 within 2.5, 6 within
+    # 10, 3 within 25 ms and one past the last bucket.
+    after = scrape(150, 240, 250, 250, 256, 259, 259, 260)
+    handoff = handoff_between(before, after)
+    assert handoff == Handoff(p50_ms=0.5, p99_ms=25.0, slow_percent=2.0)
+    late = handoff_between(after, {**after, 0.025: 259.0, 0.05: 259.0, float("inf"): 262.0})
+    assert late is not None and late.p99_ms == float("inf") and late.slow_percent == 100.0
+    assert handoff_between(after, after) is None  # nothing sent in the window
+    row = run("ours", 50.0)
+    row.handoff = handoff
+    assert cells(row)[-2:] == ["<=0.5 / <=25", "2.00"]
+    assert cells(run("reference", 50.0))[-2:] == ["-", "-"]
+
+
+def test_the_median_row_takes_the_median_hand_off() -> None:
+    rows = [run("ours", 50.0) for _ in range(3)]
+    for row, (p99, slow) in zip(rows, ((5.0, 0.1), (250.0, 9.0), (25.0, 1.5)), strict=True):
+        row.handoff = Handoff(1.0, p99, slow)
+    (median,) = medians(rows)
+    assert median.handoff == Handoff(1.0, 25.0, 1.5)
