@@ -281,11 +281,14 @@ class DocStore:
 
     def _checkpoint_when_due(self) -> None:
         """Start a checkpoint after :data:`CHECKPOINT_EVERY` commits (inline.py rule 2)."""
-        inline = self._inline
-        if inline is not None and inline.since_checkpoint >= CHECKPOINT_EVERY:
-            assert self._checkpoints is not None
-            if self._checkpoints.start():
-                inline.since_checkpoint = 0
+        inline, checkpoints = self._inline, self._checkpoints
+        if (
+            inline is not None
+            and checkpoints is not None  # None once closing
+            and inline.since_checkpoint >= CHECKPOINT_EVERY
+            and checkpoints.start()
+        ):
+            inline.since_checkpoint = 0
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
