@@ -39,9 +39,10 @@ from typing import Any
 
 from docs_report import (
     Row,
+    Scrape,
     cells,
     handoff_between,
-    handoff_buckets,
+    handoff_scrape,
     markdown_table,
     medians,
     memory_verdict,
@@ -110,7 +111,7 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         sampler = RssSampler(target.pid)
         sampler.start()
         cpu: dict[str, tuple[float, float, float, float]] = {}
-        scrapes: dict[str, dict[float, float]] = {}
+        scrapes: dict[str, Scrape | None] = {}
         loadgen = subprocess.Popen(
             niced(["node", "loadgen.mjs", str(config_path)], args.nice),
             cwd=NODE_DIR,
@@ -179,19 +180,20 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         others_percent = 100 * ((m1 - m0) - (s1 - s0) - (l1 - l0)) / (t1 - t0)
     rss, hwm = sampler.peak_kib / 1024, sampler.hwm_kib / 1024
     handoff = None
-    if "open" in scrapes and "closed" in scrapes:
-        handoff = handoff_between(scrapes["open"], scrapes["closed"])
+    first, last = scrapes.get("open"), scrapes.get("closed")
+    if first is not None and last is not None:
+        handoff = handoff_between(first, last)
     return Row(server, scenario, result, rss, hwm, cpu_percent, others_percent, handoff)
 
 
-def scrape_handoff(url: str) -> dict[float, float]:
-    """Our server's hand-off histogram now; empty (no figure) if it cannot be read."""
+def scrape_handoff(url: str) -> Scrape | None:
+    """Our server's hand-off figures now; None (no figure) if they cannot be read."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            return handoff_buckets(response.read().decode())
+            return handoff_scrape(response.read().decode())
     except OSError as exc:
         print(f"  cannot read {url}: {exc}", file=sys.stderr, flush=True)
-        return {}
+        return None
 
 
 # -- main --------------------------------------------------------------------------------------

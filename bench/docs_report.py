@@ -28,31 +28,46 @@ MEMORY_RATIO_TARGET = 1.5
 # delivery, whatever the load generator's own delay. The reference has no such figure.
 HANDOFF_METRIC = "classroom_doc_fanout_seconds_bucket"
 HANDOFF_SLOW_MS = 10.0
+# Frames that had to wait for their socket to drain (a recipient reading slowly): their wait
+# is in the hand-off too, so the table shows how many there were.
+DECLINED_METRIC = "classroom_doc_direct_declined_total"
 
 
 @dataclass(frozen=True)
 class Handoff:
     """Upper bounds (ms) of the histogram buckets holding the median and the 99th percentile
-    (inf past the last bucket), and the share of hand-offs slower than HANDOFF_SLOW_MS."""
+    (inf past the last bucket), the share of hand-offs slower than HANDOFF_SLOW_MS, and the
+    frames that waited for a slow reader."""
 
     p50_ms: float
     p99_ms: float
     slow_percent: float
+    slow_reader_frames: float = 0.0
 
 
-def handoff_buckets(exposition: str) -> dict[float, float]:
-    """The cumulative count of each bucket (by upper bound, seconds) in a /metrics text."""
+@dataclass(frozen=True)
+class Scrape:
+    buckets: dict[float, float]  # cumulative count by upper bound (seconds)
+    declined: float
+
+
+def handoff_scrape(exposition: str) -> Scrape:
+    """The hand-off histogram's buckets and the declined frames in a /metrics text."""
     buckets: dict[float, float] = {}
+    declined = 0.0
     for line in exposition.splitlines():
         if line.startswith(HANDOFF_METRIC + "{"):
             labels, _, value = line.rpartition(" ")
             bound = labels.split('le="', 1)[1].split('"', 1)[0]
             buckets[float(bound)] = float(value)
-    return buckets
+        elif line.startswith(DECLINED_METRIC + " "):
+            declined = float(line.rpartition(" ")[2])
+    return Scrape(buckets, declined)
 
 
-def handoff_between(before: dict[float, float], after: dict[float, float]) -> Handoff | None:
+def handoff_between(first: Scrape, last: Scrape) -> Handoff | None:
     """The hand-offs observed between two scrapes; None when there were none."""
+    before, after = first.buckets, last.buckets
     bounds = sorted(after)
     counts = [after[b] - before.get(b, 0.0) for b in bounds]
     total = counts[-1] if counts else 0.0
@@ -64,7 +79,9 @@ def handoff_between(before: dict[float, float], after: dict[float, float]) -> Ha
         return next(b * 1000 for b, c in pairs if c >= share * total)
 
     fast = max((c for b, c in pairs if b * 1000 <= HANDOFF_SLOW_MS), default=0.0)
-    return Handoff(bound_of(0.5), bound_of(0.99), 100 * (total - fast) / total)
+    return Handoff(
+        bound_of(0.5), bound_of(0.99), 100 * (total - fast) / total, last.declined - first.declined
+    )
 
 
 @dataclass
@@ -97,6 +114,7 @@ COLUMNS = (
     "others CPU %",
     "hand-off p50 / p99 ms",
     f"hand-off >{HANDOFF_SLOW_MS:g} ms %",
+    "slow-reader frames",
 )
 
 
@@ -134,8 +152,12 @@ def _bound(ms: float) -> str:
 
 def _handoff_cells(handoff: Handoff | None) -> list[str]:
     if handoff is None:
-        return ["-", "-"]
-    return [f"{_bound(handoff.p50_ms)} / {_bound(handoff.p99_ms)}", f"{handoff.slow_percent:.2f}"]
+        return ["-", "-", "-"]
+    return [
+        f"{_bound(handoff.p50_ms)} / {_bound(handoff.p99_ms)}",
+        f"{handoff.slow_percent:.2f}",
+        f"{handoff.slow_reader_frames:,.0f}",
+    ]
 
 
 def text_table(rows: list[Row]) -> str:
@@ -210,6 +232,7 @@ def _median_handoff(group: list[Row]) -> Handoff | None:
         statistics.median(h.p50_ms for h in measured),
         statistics.median(h.p99_ms for h in measured),
         statistics.median(h.slow_percent for h in measured),
+        statistics.median(h.slow_reader_frames for h in measured),
     )
 
 

@@ -14,9 +14,10 @@ from docs_report import (
     LOADGEN_SATURATED_PERCENT,
     Handoff,
     Row,
+    Scrape,
     cells,
     handoff_between,
-    handoff_buckets,
+    handoff_scrape,
     medians,
     saturation_warning,
     target_verdicts,
@@ -83,39 +84,43 @@ def test_targets_need_both_servers_and_say_not_met_past_the_bound() -> None:
     assert "1.58x (at most 1.5x): NOT met" in verdict
 
 
-def exposition(counts: dict[str, int]) -> str:
+def exposition(counts: dict[str, int], declined: int) -> str:
     """A /metrics text with the fan-out histogram's cumulative bucket counts."""
     lines = ["# HELP classroom_doc_fanout_seconds From receiving a frame ..."]
     lines += [f'classroom_doc_fanout_seconds_bucket{{le="{le}"}} {n}.0' for le, n in counts.items()]
     lines += ["classroom_doc_fanout_seconds_count 9.0", 'other_metric_bucket{le="0.5"} 7.0']
+    lines += [f"classroom_doc_direct_declined_total {declined}.0"]
+    lines += ["classroom_doc_direct_declined_created 1.7e9"]
     return "\n".join(lines)
 
 
 def test_the_hand_off_is_read_from_the_buckets_filled_between_two_scrapes() -> None:
     bounds = ("0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "+Inf")
 
-    def scrape(*counts: int) -> dict[float, float]:
-        return handoff_buckets(exposition(dict(zip(bounds, counts, strict=True))))
+    def scrape(*counts: int, declined: int = 0) -> Scrape:
+        return handoff_scrape(exposition(dict(zip(bounds, counts, strict=True)), declined))
 
-    before = scrape(50, 60, 60, 60, 60, 60, 60, 60)
-    assert before[0.0005] == 50 and before[float("inf")] == 60 and len(before) == 8
+    before = scrape(50, 60, 60, 60, 60, 60, 60, 60, declined=3)
+    assert before.buckets[0.0005] == 50 and before.buckets[float("inf")] == 60
+    assert len(before.buckets) == 8 and before.declined == 3
     # 200 in the window: 100 within 0.5 ms, 80 more within 1 ms, 10 within 2.5, 6 within
-    # 10, 3 within 25 ms and one past the last bucket.
-    after = scrape(150, 240, 250, 250, 256, 259, 259, 260)
+    # 10, 3 within 25 ms and one past the last bucket; 4 frames waited for a slow reader.
+    after = scrape(150, 240, 250, 250, 256, 259, 259, 260, declined=7)
     handoff = handoff_between(before, after)
-    assert handoff == Handoff(p50_ms=0.5, p99_ms=25.0, slow_percent=2.0)
-    late = handoff_between(after, {**after, 0.025: 259.0, 0.05: 259.0, float("inf"): 262.0})
+    assert handoff == Handoff(p50_ms=0.5, p99_ms=25.0, slow_percent=2.0, slow_reader_frames=4)
+    late = handoff_between(after, scrape(150, 240, 250, 250, 256, 259, 259, 262, declined=7))
     assert late is not None and late.p99_ms == float("inf") and late.slow_percent == 100.0
     assert handoff_between(after, after) is None  # nothing sent in the window
     row = run("ours", 50.0)
     row.handoff = handoff
-    assert cells(row)[-2:] == ["<=0.5 / <=25", "2.00"]
-    assert cells(run("reference", 50.0))[-2:] == ["-", "-"]
+    assert cells(row)[-3:] == ["<=0.5 / <=25", "2.00", "4"]
+    assert cells(run("reference", 50.0))[-3:] == ["-", "-", "-"]
 
 
 def test_the_median_row_takes_the_median_hand_off() -> None:
     rows = [run("ours", 50.0) for _ in range(3)]
-    for row, (p99, slow) in zip(rows, ((5.0, 0.1), (250.0, 9.0), (25.0, 1.5)), strict=True):
-        row.handoff = Handoff(1.0, p99, slow)
+    figures = ((5.0, 0.1, 0.0), (250.0, 9.0, 4000.0), (25.0, 1.5, 12.0))
+    for row, (p99, slow, frames) in zip(rows, figures, strict=True):
+        row.handoff = Handoff(1.0, p99, slow, frames)
     (median,) = medians(rows)
-    assert median.handoff == Handoff(1.0, 25.0, 1.5)
+    assert median.handoff == Handoff(1.0, 25.0, 1.5, 12.0)
