@@ -25,9 +25,10 @@ it runs as its own task. It reads the snapshot and the later updates, merges the
 any transaction, then in one short transaction, one call on the writer's thread
 (server/documents/compaction.py), moves the snapshot forward only if nobody moved it
 meanwhile (``last_update_id`` still what it read) and deletes exactly the updates it
-folded, by id. So every stored update is one the snapshot lacks — including one another
-process committed late with an id below the snapshot's (ids are drawn before commit), which
-a range delete would have lost. ``last_update_id`` is the highest id folded; folded ids are
+folded: on PostgreSQL by id, on SQLite as the range they are there (compaction.py). So every
+stored update is one the snapshot lacks — including one another process committed late on
+PostgreSQL with an id below the snapshot's (ids are drawn before commit), which a range
+delete would have lost there. ``last_update_id`` is the highest id folded; folded ids are
 deleted and never reused, so it never takes a value twice. A load reads the snapshot, every
 stored update, and the snapshot's ``last_update_id`` again; if a compaction moved it in
 between, it reads again.

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pycrdt
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocSnapshot, DocUpdate
@@ -53,12 +53,12 @@ def keep_history(
     *,
     room_id: int,
     doc: str,
-    ids: list[int],
+    chosen: ColumnElement[bool],
     previous_snapshot: bytes | None,
     previous_last_id: int,
 ) -> None:
-    """In compaction's transaction (on the writer's thread): copy the updates ``ids`` it
-    folds into the history.
+    """In compaction's transaction (on the writer's thread): copy the updates it folds
+    (``chosen``, server/documents/compaction.py) into the history.
 
     The first time, the document's checkpoint is written too: the snapshot before this
     compaction (empty for a new document), which the kept history starts from."""
@@ -76,9 +76,8 @@ def keep_history(
                 upto_id=previous_last_id,
             )
         )
-    if ids:
-        chosen = select(*[_UPDATES.c[name] for name in _COLUMNS]).where(_UPDATES.c.id.in_(ids))
-        conn.execute(insert(_HISTORY).from_select(list(_COLUMNS), chosen))
+    rows = select(*[_UPDATES.c[name] for name in _COLUMNS]).where(chosen)
+    conn.execute(insert(_HISTORY).from_select(list(_COLUMNS), rows))
 
 
 def forget_history(conn: Connection, *, room_id: int, doc: str) -> None:

@@ -12,10 +12,11 @@ from rooms.integrity.replay import replay, text_key
 from server.documents.store import DocStore
 from server.integrity.history import HistoryStore
 from server.integrity.pastes import paste_events
-from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate
+from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate, User
 from server.models.clock import utcnow
 from server.store import Store
 from tests.server.documents.test_store import Typist, a_room, text_of
+from tests.support.rows import classroom_with_room
 
 
 async def rows(store: Store, model: type[DocUpdate] | type[DocHistoryUpdate]) -> int:
@@ -50,6 +51,36 @@ async def test_compaction_keeps_a_replayable_history_with_authors(store: Store) 
     assert [c.inserted_text for c in changes if c is not None] == ["a", "b", "c", "X" * 50, "!"]
     # The live document is unchanged by keeping history.
     assert text_of(await docs.load(room, "students/7/main.py")) == "abc" + "X" * 50 + "!"
+    await docs.close()
+
+
+async def test_a_compaction_copies_and_deletes_its_own_documents_rows_only(store: Store) -> None:
+    # Three documents typed in turn: their ids interleave in one table, and the other two
+    # have rows on both sides of the compacted one's last id (on SQLite the fold names its
+    # rows as a range, server/documents/compaction.py).
+    room = await a_room(store)
+    other_room = (await classroom_with_room(store, User(name="Bo"), join_code="GHIJKL")).room_id
+    docs = DocStore(store, compact_after=10_000, history_days=30)
+    await docs.start()
+    keys = [(room, "a.py"), (room, "b.py"), (other_room, "a.py")]
+    typists = {key: Typist() for key in keys}
+    for char in "abcdef":
+        for (room_id, doc), typist in typists.items():
+            await docs.append(room_id, doc, [typist.type(char)], author=room_id, inserted=1)
+    assert await docs.compact(room, "a.py") == 6
+    async with store.session() as session:
+        kept = (await session.exec(select(DocHistoryUpdate.room_id, DocHistoryUpdate.doc))).all()
+        left = (await session.exec(select(DocUpdate.room_id, DocUpdate.doc))).all()
+    assert sorted(kept) == [(room, "a.py")] * 6
+    assert sorted(left) == sorted([(room, "b.py")] * 6 + [(other_room, "a.py")] * 6)
+    for key in keys:
+        assert text_of(await docs.load(*key)) == "abcdef"
+    await docs.append(room, "a.py", [typists[keys[0]].type("g")], author=room, inserted=1)
+    assert await docs.compact(room, "a.py") == 1
+    history = await HistoryStore(store, retention_days=30).read(room, "a.py")
+    assert [u.inserted for u in history.updates] == [1] * 7
+    start, changes = replay(history.checkpoint, [u.data for u in history.updates])
+    assert start + "".join(c.inserted_text for c in changes if c is not None) == "abcdefg"
     await docs.close()
 
 
