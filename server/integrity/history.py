@@ -7,7 +7,11 @@ first compaction that keeps history also writes the document's checkpoint, the s
 kept history starts from (the snapshot before it; empty for a new document).
 :meth:`HistoryStore.prune` folds history older than the retention into the checkpoint, one
 document at a time, in one transaction that deletes exactly the rows it folded (as
-compaction does). A replay is the checkpoint,
+compaction does), at most :data:`PRUNE_ROWS_PER_FOLD` of them per transaction: a document
+typed for a whole term can have hundreds of thousands of updates past the retention, and
+naming them all in one statement failed on PostgreSQL, every hour (a statement takes at most
+65,535 parameters). One document that cannot be folded (a row that no longer parses) is
+logged and skipped; the others are still pruned. A replay is the checkpoint,
 then the kept history, then the unfolded updates, in id order.
 """
 
@@ -46,6 +50,9 @@ _COLUMNS = (
 EMPTY_UPDATE = b"\x00\x00"
 PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_DOCS_PER_ROUND = 200
+# Updates folded by one pruning transaction, oldest first: named by id in its DELETE, so under
+# every driver's limit on a statement's parameters (PostgreSQL's 65,535; SQLite's 32,766).
+PRUNE_ROWS_PER_FOLD = 10_000
 
 
 def keep_history(
@@ -186,7 +193,17 @@ class HistoryStore:
             ).all()
         folded = 0
         for room_id, doc in docs:
-            folded += await self._prune_doc(room_id, doc, cutoff)
+            try:
+                while True:
+                    count = await self._prune_doc(room_id, doc, cutoff)
+                    folded += count
+                    if count < PRUNE_ROWS_PER_FOLD:
+                        break
+            except Exception:
+                # One document's boundary: it is retried next round, the others go on now.
+                log.error(
+                    "pruning the history of room %s doc %s failed", room_id, doc, exc_info=True
+                )
         return folded
 
     async def _prune_doc(self, room_id: int, doc: str, cutoff: datetime) -> int:
@@ -207,6 +224,7 @@ class HistoryStore:
                         _HISTORY.c.created_at < cutoff,
                     )
                     .order_by(_HISTORY.c.id)
+                    .limit(PRUNE_ROWS_PER_FOLD)
                 )
             ).all()
             if not rows:

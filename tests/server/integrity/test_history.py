@@ -4,16 +4,19 @@ kept, and pruning after the retention (the clock is the test's)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import insert
 from sqlmodel import func, select
 
 from rooms.integrity.replay import replay, text_key
 from server.documents.store import DocStore
-from server.integrity.history import HistoryStore
+from server.integrity.history import EMPTY_UPDATE, HistoryStore
 from server.integrity.pastes import paste_events
 from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate, User
-from server.models.clock import utcnow
+from server.models.clock import as_utc, utcnow
 from server.store import Store
 from tests.server.documents.test_store import Typist, a_room, text_of
 from tests.support.rows import classroom_with_room
@@ -135,6 +138,62 @@ async def test_pruning_folds_old_history_into_the_checkpoint(store: Store) -> No
     async with store.session() as session:
         checkpoint = (await session.exec(select(DocHistoryCheckpoint))).one()
         assert checkpoint.upto_id > 0
+
+
+async def test_pruning_folds_a_terms_history_in_bounded_transactions(store: Store) -> None:
+    # 70,000 updates past the retention: named in one DELETE they were more parameters than
+    # PostgreSQL takes in a statement, and the pruning failed every hour.
+    room = await a_room(store)
+    typist = Typist()
+    old = utcnow() - timedelta(days=200)
+    typed = [typist.type(char) for char in "term"]
+    data = typed + [EMPTY_UPDATE] * (70_000 - len(typed))
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            insert(DocHistoryUpdate.__table__),  # type: ignore[attr-defined]
+            [
+                {"id": i + 1, "room_id": room, "doc": "demo", "data": d, "created_at": old}
+                for i, d in enumerate(data)
+            ],
+        )
+    history = HistoryStore(store, retention_days=120)
+    assert await history.prune() == 70_000
+    assert await rows(store, DocHistoryUpdate) == 0
+    kept = await history.read(room, "demo")
+    assert kept.updates == [] and kept.checkpoint is not None
+    assert replay(kept.checkpoint, [])[0] == "term"
+    async with store.session() as session:
+        checkpoint = (await session.exec(select(DocHistoryCheckpoint))).one()
+    assert checkpoint.upto_id == 70_000
+    assert as_utc(checkpoint.at) == as_utc(old)
+
+
+async def test_a_document_that_cannot_be_pruned_does_not_stop_the_others(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    room = await a_room(store)
+    typist = Typist()
+    old = utcnow() - timedelta(days=200)
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            insert(DocHistoryUpdate.__table__),  # type: ignore[attr-defined]
+            [
+                {"id": 1, "room_id": room, "doc": "broken", "data": b"\xff", "created_at": old},
+                {
+                    "id": 2,
+                    "room_id": room,
+                    "doc": "fine",
+                    "data": typist.type("ok"),
+                    "created_at": old,
+                },
+            ],
+        )
+    history = HistoryStore(store, retention_days=120)
+    with caplog.at_level(logging.ERROR, logger="classroom.integrity"):
+        assert await history.prune() == 1
+    assert f"pruning the history of room {room} doc broken failed" in caplog.text
+    assert replay((await history.read(room, "fine")).checkpoint, [])[0] == "ok"
+    assert [u.id for u in (await history.read(room, "broken")).updates] == [1]
 
 
 async def test_without_kept_history_the_timeline_starts_at_the_snapshot(store: Store) -> None:
