@@ -6,13 +6,15 @@ the snapshot and deletes them. With history on, the same transaction first copie
 first compaction that keeps history also writes the document's checkpoint, the state its
 kept history starts from (the snapshot before it; empty for a new document).
 :meth:`HistoryStore.prune` folds history older than the retention into the checkpoint, one
-document at a time, in one transaction that deletes exactly the rows it folded (as
-compaction does), at most :data:`PRUNE_ROWS_PER_FOLD` of them per transaction: a document
-typed for a whole term can have hundreds of thousands of updates past the retention, and
-naming them all in one statement failed on PostgreSQL, every hour (a statement takes at most
-65,535 parameters). One document that cannot be folded (a row that no longer parses) is
-logged and skipped; the others are still pruned. A replay is the checkpoint,
-then the kept history, then the unfolded updates, in id order.
+document at a time, in transactions that each delete exactly the rows they folded (as
+compaction does), at most :data:`PRUNE_ROWS_PER_FOLD` of them each. A document
+typed for a whole term can have hundreds of thousands of updates past the retention: naming
+them all in one statement failed on PostgreSQL, every hour (a statement takes at most 65,535
+parameters), and their merge, on the event loop, takes time growing as their number squared
+(measured here: 500 updates 2 to 4 ms, 10,000 0.7 to 0.9 s, 20,000 3.1 to 3.3 s). One
+document that cannot be folded (a row that no longer parses) is logged and skipped; the
+others are still pruned. A replay is the checkpoint, then the kept history, then the
+unfolded updates, in id order.
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ _COLUMNS = (
 EMPTY_UPDATE = b"\x00\x00"
 PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_DOCS_PER_ROUND = 200
-# Updates folded by one pruning transaction, oldest first: named by id in its DELETE, so under
-# every driver's limit on a statement's parameters (PostgreSQL's 65,535; SQLite's 32,766).
-PRUNE_ROWS_PER_FOLD = 10_000
+# Updates folded by one pruning transaction, oldest first: a short merge on the event loop,
+# named by id in a DELETE far under every driver's limit on a statement's parameters.
+PRUNE_ROWS_PER_FOLD = 500
 
 
 def keep_history(

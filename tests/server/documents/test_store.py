@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pycrdt
+import pytest
 from sqlmodel import func, select
 
+from server.documents import store as store_module
 from server.documents.store import DocStore
 from server.models import DocSnapshot, DocUpdate, User
 from server.store import Store
@@ -148,6 +150,28 @@ async def test_compaction_keeps_updates_appended_while_it_runs(store: Store) -> 
     assert await docs.compact(room, "demo") == 120 - folded
     assert text_of(await docs.load(room, "demo")) == expected
     assert await count(store, DocUpdate) == 0
+
+
+async def test_a_backlog_is_folded_a_bounded_batch_at_a_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A document loaded with many unfolded updates: each compaction merges at most
+    # FOLD_AT_MOST of them, the oldest, on the event loop.
+    monkeypatch.setattr(store_module, "FOLD_AT_MOST", 4)
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000)
+    await docs.start()
+    typist, other = Typist(), Typist()
+    for c in "abcdefghij":
+        await docs.append(room, "demo", [typist.type(c)])
+        await docs.append(room, "other", [other.type(c)])
+    assert [await docs.compact(room, "demo") for _ in range(4)] == [4, 4, 2, 0]
+    assert text_of(await docs.load(room, "demo")) == "abcdefghij"
+    assert text_of(await docs.load(room, "other")) == "abcdefghij"
+    async with store.session() as session:
+        left = (await session.exec(select(DocUpdate.doc))).all()
+    assert left == ["other"] * 10
+    await docs.close()
 
 
 async def test_a_compaction_that_lost_the_race_changes_nothing(store: Store) -> None:

@@ -141,13 +141,13 @@ async def test_pruning_folds_old_history_into_the_checkpoint(store: Store) -> No
 
 
 async def test_pruning_folds_a_terms_history_in_bounded_transactions(store: Store) -> None:
-    # 70,000 updates past the retention: named in one DELETE they were more parameters than
+    # 66,000 updates past the retention: named in one DELETE they were more parameters than
     # PostgreSQL takes in a statement, and the pruning failed every hour.
     room = await a_room(store)
     typist = Typist()
     old = utcnow() - timedelta(days=200)
     typed = [typist.type(char) for char in "term"]
-    data = typed + [EMPTY_UPDATE] * (70_000 - len(typed))
+    data = typed + [EMPTY_UPDATE] * (66_000 - len(typed))
     async with store.engine.begin() as conn:
         await conn.execute(
             insert(DocHistoryUpdate.__table__),  # type: ignore[attr-defined]
@@ -157,14 +157,14 @@ async def test_pruning_folds_a_terms_history_in_bounded_transactions(store: Stor
             ],
         )
     history = HistoryStore(store, retention_days=120)
-    assert await history.prune() == 70_000
+    assert await history.prune() == 66_000
     assert await rows(store, DocHistoryUpdate) == 0
     kept = await history.read(room, "demo")
     assert kept.updates == [] and kept.checkpoint is not None
     assert replay(kept.checkpoint, [])[0] == "term"
     async with store.session() as session:
         checkpoint = (await session.exec(select(DocHistoryCheckpoint))).one()
-    assert checkpoint.upto_id == 70_000
+    assert checkpoint.upto_id == 66_000
     assert as_utc(checkpoint.at) == as_utc(old)
 
 
