@@ -11,7 +11,7 @@ compaction does), at most :data:`PRUNE_ROWS_PER_FOLD` of them each. A document
 typed for a whole term can have hundreds of thousands of updates past the retention: naming
 them all in one statement failed on PostgreSQL, every hour (a statement takes at most 65,535
 parameters), and their merge, on the event loop, takes time growing as their number squared
-(measured here: 500 updates 2 to 4 ms, 10,000 0.7 to 0.9 s, 20,000 3.1 to 3.3 s). One
+(measured here: 500 updates 2 to 5 ms, 10,000 0.7 to 0.9 s, 20,000 3.0 to 3.3 s). One
 document that cannot be folded (a row that no longer parses) is logged and skipped; the
 others are still pruned. A replay is the checkpoint, then the kept history, then the
 unfolded updates, in id order.
