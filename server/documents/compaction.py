@@ -12,17 +12,18 @@ benchmark's one room of 100 showed it as a p99 of 15 to 30 ms every 2.5 s, one c
 thread: one hop, the lock held only for the statements themselves.
 
 Which rows it folds. It copies into the history and deletes exactly the updates it read
-(server/documents/store.py). Named by their ids, that is two ``IN`` lists of some 500 values,
-and SQLAlchemy coerced and expanded each value in Python: 5 to 11 ms of a fold's 9 to 17
-(measured), with the lock held, against 3 to 6 ms for SQLite's own work. On SQLite the same
-rows are a range, :func:`folded`: one writer at a time, and AUTOINCREMENT draws an id inside
-the write transaction, so ids are committed in the order they are drawn; a read that saw id N
-of a document saw every id of it below N that will ever exist, and the document's rows up to
+(server/documents/store.py). Named by their ids, that was two ``IN`` lists of some 500 values,
+each value coerced and expanded by SQLAlchemy in Python with the lock held: on SQLite a fold
+took 7.0 to 12.7 ms (median 9.5), of which SQLite's own statements 2.4 to 6.5; as the range
+below, 3.8 to 8.7 ms (median 5.6; 14 folds each, measured side by side). On SQLite the rows
+are a range, :func:`folded`: one writer at a time, and AUTOINCREMENT draws an id inside the
+write transaction, so ids are committed in the order they are drawn; a read that saw id N of
+a document saw every id of it below N that will ever exist, and the document's rows up to
 the last id read are exactly those read. On PostgreSQL ids are drawn before commit, so one
 committed late may lie below the last id read: there the ids are named, as one array
-parameter (``id = ANY(...)``): an ``IN`` list of 500 parameters also cost PostgreSQL's
-planner 10 to 15 ms a statement here, on the writer's thread that every batch of updates
-commits through.
+parameter (``id = ANY(...)``), which took a fold from 31 to 45 ms to 19 to 26 (the DELETE
+from 4.7 to 7.8 ms to 2.2 to 3.8; 10 folds each), on the writer's thread that every batch of
+updates commits through there.
 """
 
 from __future__ import annotations
