@@ -109,10 +109,9 @@ def fold(
 
 def folded(conn: Connection, *, room_id: int, doc: str, ids: list[int]) -> ColumnElement[bool]:
     """The updates of ``doc`` whose ids are ``ids`` (ascending, as read by a compaction):
-    on SQLite the range up to the last, elsewhere the list (see "Which rows it folds")."""
+    on SQLite the range up to the last, on PostgreSQL (the only other database the store
+    opens, server/store.py) the ids as one array (see "Which rows it folds")."""
     of_doc = and_(_UPDATES.c.room_id == room_id, _UPDATES.c.doc == doc)
     if conn.dialect.name == "sqlite":
         return and_(of_doc, _UPDATES.c.id <= ids[-1])
-    if conn.dialect.name == "postgresql":
-        return and_(of_doc, _UPDATES.c.id == any_(bindparam("ids", ids, type_=_ID_ARRAY)))
-    return and_(of_doc, _UPDATES.c.id.in_(ids))
+    return and_(of_doc, _UPDATES.c.id == any_(bindparam("ids", ids, type_=_ID_ARRAY)))
