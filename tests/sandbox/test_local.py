@@ -6,12 +6,14 @@ import asyncio
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from sandbox import local_run
 from sandbox.exceptions import InvalidRequest, UnknownLanguage
 from sandbox.local import HOST_PATH, LocalBackend
 from sandbox.model import Chunk, Limits, RunRequest, RunResult, RunStatus
@@ -304,6 +306,32 @@ async def test_bad_requests_are_refused(backend: LocalBackend) -> None:
 async def test_work_dir_is_removed(backend: LocalBackend) -> None:
     await run(backend, "python", {"main.py": "open('out.txt', 'w').write('x')\n"})
     assert list(backend.work_root.glob("run-*")) == []
+
+
+async def test_a_runs_files_are_written_and_removed_off_the_event_loop(
+    boxed: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """local_run.py: writing a run's files and removing its directory are disk work (up to
+    22 ms a run in a class burst here); on the loop, every socket of the server waits for it."""
+    threads: dict[str, str] = {}
+    real_prepare, real_rmtree = local_run.LocalExecution._prepare, shutil.rmtree
+
+    def watched_prepare(execution: local_run.LocalExecution, uid: int | None) -> Path:
+        threads["prepare"] = threading.current_thread().name
+        return real_prepare(execution, uid)
+
+    def watched_rmtree(path: Path, ignore_errors: bool = False) -> None:
+        threads["remove"] = threading.current_thread().name
+        real_rmtree(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(local_run.LocalExecution, "_prepare", watched_prepare)
+    monkeypatch.setattr(local_run.shutil, "rmtree", watched_rmtree)
+    chunks, result = await run(boxed, "python", {"main.py": "print('hi')\n"})
+    assert result.status is RunStatus.OK and "".join(c.data for c in chunks) == "hi\n"
+    loop_thread = threading.current_thread().name
+    assert set(threads) == {"prepare", "remove"}
+    assert loop_thread not in threads.values(), threads
+    assert list(boxed.work_root.glob("run-*")) == []
 
 
 async def test_no_network_with_bwrap(boxed: LocalBackend) -> None:
