@@ -13,8 +13,9 @@ them all in one statement failed on PostgreSQL, every hour (a statement takes at
 parameters), and their merge, on the event loop, takes time growing as their number squared
 (measured here: 500 updates 2 to 5 ms, 10,000 0.7 to 0.9 s, 20,000 3.0 to 3.3 s). One
 document that cannot be folded (a row that no longer parses) is logged and skipped; the
-others are still pruned. A replay is the checkpoint, then the kept history, then the
-unfolded updates, in id order.
+others are still pruned, and it sits out rounds that double with each failure in a row (at
+most :data:`PRUNE_BACKOFF_MAX_ROUNDS`), so documents that keep failing cannot fill a round.
+A replay is the checkpoint, then the kept history, then the unfolded updates, in id order.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ PRUNE_DOCS_PER_ROUND = 200
 # Updates folded by one pruning transaction, oldest first: a short merge on the event loop,
 # named by id in a DELETE far under every driver's limit on a statement's parameters.
 PRUNE_ROWS_PER_FOLD = 500
+# A document whose pruning failed sits out 1, 2, 4, … up to this many rounds (in this process),
+# so documents that keep failing cannot take the round's places from the others.
+PRUNE_BACKOFF_MAX_ROUNDS = 24
 
 
 def keep_history(
@@ -120,6 +124,9 @@ class HistoryStore:
         self.store = store
         self.retention_days = retention_days
         self._task: asyncio.Task[None] | None = None
+        self._round = 0
+        # (room, doc) -> (failures in a row, the first round it is tried again)
+        self._failing: dict[tuple[int, str], tuple[int, int]] = {}
 
     async def start(self) -> None:
         if self.retention_days > 0 and self._task is None:
@@ -184,15 +191,22 @@ class HistoryStore:
         if self.retention_days <= 0:
             return 0
         cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
+        self._round += 1
+        waiting = {key for key, (_, again) in self._failing.items() if again > self._round}
         async with self.store.engine.connect() as conn:
-            docs = (
+            found = (
                 await conn.execute(
                     select(_HISTORY.c.room_id, _HISTORY.c.doc)
                     .where(_HISTORY.c.created_at < cutoff)
                     .distinct()
-                    .limit(PRUNE_DOCS_PER_ROUND)
+                    .limit(PRUNE_DOCS_PER_ROUND + len(waiting))
                 )
             ).all()
+        candidates = [(room_id, doc) for room_id, doc in found]
+        if len(candidates) < PRUNE_DOCS_PER_ROUND + len(waiting):
+            # every candidate was read: a failing document that is not one any more is forgotten
+            self._failing = {k: v for k, v in self._failing.items() if k in set(candidates)}
+        docs = [key for key in candidates if key not in waiting][:PRUNE_DOCS_PER_ROUND]
         folded = 0
         for room_id, doc in docs:
             try:
@@ -202,10 +216,21 @@ class HistoryStore:
                     if count < PRUNE_ROWS_PER_FOLD:
                         break
             except Exception:
-                # One document's boundary: it is retried next round, the others go on now.
+                # One document's boundary: the others go on now; it sits out a few rounds.
+                failures = self._failing.get((room_id, doc), (0, 0))[0] + 1
+                rest = min(2 ** (failures - 1), PRUNE_BACKOFF_MAX_ROUNDS)
+                self._failing[(room_id, doc)] = (failures, self._round + rest + 1)
                 log.error(
-                    "pruning the history of room %s doc %s failed", room_id, doc, exc_info=True
+                    "pruning the history of room %s doc %s failed (%d in a row; next tried "
+                    "in %d rounds)",
+                    room_id,
+                    doc,
+                    failures,
+                    rest + 1,
+                    exc_info=True,
                 )
+            else:
+                self._failing.pop((room_id, doc), None)
         return folded
 
     async def _prune_doc(self, room_id: int, doc: str, cutoff: datetime) -> int:

@@ -8,11 +8,12 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlmodel import func, select
 
 from rooms.integrity.replay import replay, text_key
 from server.documents.store import DocStore
+from server.integrity import history as history_module
 from server.integrity.history import EMPTY_UPDATE, HistoryStore
 from server.integrity.pastes import paste_events
 from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate, User
@@ -265,3 +266,53 @@ async def test_paste_events_skip_known_text_and_small_updates(store: Store) -> N
     assert [e.inserted for e in only] == [250]
     assert await paste_events(store, [room], [4], 0) == []  # 0 turns the signal off
     assert await paste_events(store, [room], [5], 200) == []
+
+
+async def test_documents_that_keep_failing_sit_out_rounds_and_leave_room_for_the_others(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """history.py: two broken documents in a round of two places would take both places every
+    hour; each failure makes a document sit out 1, 2, 4, … rounds, and a fixed one is pruned."""
+    monkeypatch.setattr(history_module, "PRUNE_DOCS_PER_ROUND", 2)
+    room = await a_room(store)
+    typist = Typist()
+    old = utcnow() - timedelta(days=200)
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            insert(DocHistoryUpdate.__table__),  # type: ignore[attr-defined]
+            [
+                {"id": 1, "room_id": room, "doc": "a-broken", "data": b"\xff", "created_at": old},
+                {"id": 2, "room_id": room, "doc": "b-broken", "data": b"\xff", "created_at": old},
+                {
+                    "id": 3,
+                    "room_id": room,
+                    "doc": "c-fine",
+                    "data": typist.type("ok"),
+                    "created_at": old,
+                },
+            ],
+        )
+    history = HistoryStore(store, retention_days=120)
+    tried: list[list[str]] = []
+    for _ in range(6):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="classroom.integrity"):
+            await history.prune()
+        tried.append(sorted(r.getMessage().split(" doc ")[1].split()[0] for r in caplog.records))
+    assert replay((await history.read(room, "c-fine")).checkpoint, [])[0] == "ok"
+    # each broken document: tried, then out 1 round, tried, out 2 rounds, tried
+    for doc in ("a-broken", "b-broken"):
+        rounds = [n for n, failed in enumerate(tried, 1) if doc in failed]
+        assert len(rounds) == 3 and rounds[1] - rounds[0] == 2 and rounds[2] - rounds[1] == 3
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            update(DocHistoryUpdate.__table__)  # type: ignore[attr-defined]
+            .where(DocHistoryUpdate.__table__.c.doc == "a-broken")  # type: ignore[attr-defined]
+            .values(data=Typist().type("mended"))
+        )
+    for _ in range(4):  # a-broken failed a third time in round 6: it sits out 7 to 10
+        await history.prune()
+    assert (await history.read(room, "a-broken")).checkpoint is None
+    await history.prune()
+    assert "mended" in replay((await history.read(room, "a-broken")).checkpoint, [])[0]
+    assert (room, "a-broken") not in history._failing
