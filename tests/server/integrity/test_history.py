@@ -169,26 +169,24 @@ async def test_pruning_folds_a_terms_history_in_bounded_transactions(store: Stor
     assert as_utc(checkpoint.at) == as_utc(old)
 
 
-async def test_a_document_that_cannot_be_pruned_does_not_stop_the_others(
-    store: Store, caplog: pytest.LogCaptureFixture
-) -> None:
-    room = await a_room(store)
-    typist = Typist()
+async def old_history(store: Store, room: int, docs: dict[str, bytes]) -> None:
+    """One kept update per document, 200 days old (ids from 1, in the order given)."""
     old = utcnow() - timedelta(days=200)
     async with store.engine.begin() as conn:
         await conn.execute(
             insert(DocHistoryUpdate.__table__),  # type: ignore[attr-defined]
             [
-                {"id": 1, "room_id": room, "doc": "broken", "data": b"\xff", "created_at": old},
-                {
-                    "id": 2,
-                    "room_id": room,
-                    "doc": "fine",
-                    "data": typist.type("ok"),
-                    "created_at": old,
-                },
+                {"id": n, "room_id": room, "doc": doc, "data": data, "created_at": old}
+                for n, (doc, data) in enumerate(docs.items(), 1)
             ],
         )
+
+
+async def test_a_document_that_cannot_be_pruned_does_not_stop_the_others(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    room = await a_room(store)
+    await old_history(store, room, {"broken": b"\xff", "fine": Typist().type("ok")})
     history = HistoryStore(store, retention_days=120)
     with caplog.at_level(logging.ERROR, logger="classroom.integrity"):
         assert await history.prune() == 1
@@ -275,23 +273,8 @@ async def test_documents_that_keep_failing_sit_out_rounds_and_leave_room_for_the
     hour; each failure makes a document sit out 1, 2, 4, … rounds, and a fixed one is pruned."""
     monkeypatch.setattr(history_module, "PRUNE_DOCS_PER_ROUND", 2)
     room = await a_room(store)
-    typist = Typist()
-    old = utcnow() - timedelta(days=200)
-    async with store.engine.begin() as conn:
-        await conn.execute(
-            insert(DocHistoryUpdate.__table__),  # type: ignore[attr-defined]
-            [
-                {"id": 1, "room_id": room, "doc": "a-broken", "data": b"\xff", "created_at": old},
-                {"id": 2, "room_id": room, "doc": "b-broken", "data": b"\xff", "created_at": old},
-                {
-                    "id": 3,
-                    "room_id": room,
-                    "doc": "c-fine",
-                    "data": typist.type("ok"),
-                    "created_at": old,
-                },
-            ],
-        )
+    broken = {"a-broken": b"\xff", "b-broken": b"\xff"}
+    await old_history(store, room, {**broken, "c-fine": Typist().type("ok")})
     history = HistoryStore(store, retention_days=120)
     tried: list[list[str]] = []
     for _ in range(6):
