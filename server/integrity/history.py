@@ -205,7 +205,8 @@ class HistoryStore:
         candidates = [(room_id, doc) for room_id, doc in found]
         if len(candidates) < PRUNE_DOCS_PER_ROUND + len(waiting):
             # every candidate was read: a failing document that is not one any more is forgotten
-            self._failing = {k: v for k, v in self._failing.items() if k in set(candidates)}
+            seen = set(candidates)
+            self._failing = {k: v for k, v in self._failing.items() if k in seen}
         docs = [key for key in candidates if key not in waiting][:PRUNE_DOCS_PER_ROUND]
         folded = 0
         for room_id, doc in docs:
@@ -218,7 +219,7 @@ class HistoryStore:
             except Exception:
                 # One document's boundary: the others go on now; it sits out a few rounds.
                 failures = self._failing.get((room_id, doc), (0, 0))[0] + 1
-                rest = min(2 ** (failures - 1), PRUNE_BACKOFF_MAX_ROUNDS)
+                rest = min(2 ** min(failures - 1, 8), PRUNE_BACKOFF_MAX_ROUNDS)
                 self._failing[(room_id, doc)] = (failures, self._round + rest + 1)
                 log.error(
                     "pruning the history of room %s doc %s failed (%d in a row; next tried "

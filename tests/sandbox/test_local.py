@@ -311,8 +311,8 @@ async def test_work_dir_is_removed(backend: LocalBackend) -> None:
 async def test_a_runs_files_are_written_and_removed_off_the_event_loop(
     boxed: LocalBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """local_run.py: writing a run's files and removing its directory are disk work (up to
-    22 ms a run in a class burst here); on the loop, every socket of the server waits for it."""
+    """local_run.py: writing a run's files and removing its directory are disk work (removing
+    one took up to 27 ms in a burst of 30 runs here); on the loop, every socket would wait."""
     threads: dict[str, str] = {}
     real_prepare, real_rmtree = local_run.LocalExecution._prepare, shutil.rmtree
 
