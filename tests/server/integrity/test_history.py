@@ -277,25 +277,35 @@ async def test_documents_that_keep_failing_sit_out_rounds_and_leave_room_for_the
     await old_history(store, room, {**broken, "c-fine": Typist().type("ok")})
     history = HistoryStore(store, retention_days=120)
     tried: list[list[str]] = []
-    for _ in range(6):
+
+    async def a_round() -> None:
         caplog.clear()
         with caplog.at_level(logging.ERROR, logger="classroom.integrity"):
             await history.prune()
-        tried.append(sorted(r.getMessage().split(" doc ")[1].split()[0] for r in caplog.records))
+        tried.append([r.getMessage().split(" doc ")[1].split()[0] for r in caplog.records])
+
+    # Which two documents round 1 takes is the database's choice: the good one is pruned by
+    # round 2 whatever it is, and each broken one is first tried in round 1 or 2.
+    for _ in range(2):
+        await a_round()
     assert replay((await history.read(room, "c-fine")).checkpoint, [])[0] == "ok"
+    for _ in range(6):
+        await a_round()
     # each broken document: tried, then out 1 round, tried, out 2 rounds, tried
-    for doc in ("a-broken", "b-broken"):
+    for doc in broken:
         rounds = [n for n, failed in enumerate(tried, 1) if doc in failed]
-        assert len(rounds) == 3 and rounds[1] - rounds[0] == 2 and rounds[2] - rounds[1] == 3
+        assert rounds[0] in (1, 2) and len(rounds) == 3, tried
+        assert rounds[1] - rounds[0] == 2 and rounds[2] - rounds[1] == 3, tried
     async with store.engine.begin() as conn:
         await conn.execute(
             update(DocHistoryUpdate.__table__)  # type: ignore[attr-defined]
             .where(DocHistoryUpdate.__table__.c.doc == "a-broken")  # type: ignore[attr-defined]
             .values(data=Typist().type("mended"))
         )
-    for _ in range(4):  # a-broken failed a third time in round 6: it sits out 7 to 10
-        await history.prune()
+    third = [n for n, failed in enumerate(tried, 1) if "a-broken" in failed][2]
+    while len(tried) < third + 4:  # out 4 rounds after its third failure
+        await a_round()
     assert (await history.read(room, "a-broken")).checkpoint is None
-    await history.prune()
+    await a_round()
     assert "mended" in replay((await history.read(room, "a-broken")).checkpoint, [])[0]
     assert (room, "a-broken") not in history._failing
