@@ -13,7 +13,9 @@ import pytest
 
 from sandbox.child import _live_uid, kill_uid, reap_uid
 
-UID = 990_777  # far from the local backend's leases (990,000 + n) in this test's time
+# Below the local backend's leases (uids 990,000 to 994,095 by default), so this test's sweep
+# can never kill the run of a backend leasing uids on this host at the same time.
+UID = 989_777
 
 # The host's interpreter, not this venv's (which another uid may not be allowed to reach)
 PYTHON = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
