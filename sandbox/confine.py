@@ -12,7 +12,6 @@ import stat
 import tempfile
 from pathlib import Path
 
-from sandbox.child import kill_uid
 from sandbox.exceptions import BackendUnavailable
 
 # One directory per host, whatever a backend's work root: two backends (a server and a worker,
@@ -28,9 +27,9 @@ class UidLeases:
         # A random start: backends in other processes seldom contend for the same lock.
         self._next = secrets.randbelow(count)
 
-    def lease(self, sweep: bool = True) -> UidLease:
-        """An exclusive uid; ``sweep`` kills what a crashed holder left running as it (not
-        needed under bubblewrap, whose runs die with their pid namespace)."""
+    def lease(self) -> UidLease:
+        """An exclusive uid. Without bubblewrap, what a crashed holder left running as it is
+        the caller's to kill before use (``sandbox.child.reap_uid``, off the event loop)."""
         self.root.mkdir(mode=0o700, exist_ok=True)
         for i in range(self.count):
             n = (self._next + i) % self.count
@@ -41,10 +40,7 @@ class UidLeases:
                 os.close(fd)
                 continue
             self._next = n + 1
-            lease = UidLease(self.base + n, fd)
-            if sweep:
-                kill_uid(lease.uid)  # leftovers of a crashed holder
-            return lease
+            return UidLease(self.base + n, fd)
         raise BackendUnavailable("no free sandbox uid: too many local runs at once")
 
 

@@ -13,9 +13,10 @@ container). What it does, in order of strength:
 * **a uid per run** when the backend runs as root: uids ``uid_base + n`` leased host-wide
   through lock files. RLIMIT_NPROC is ignored for root and counted per uid, so one uid per
   run is what makes the process limit real and per run; it also lets :func:`kill_uid` find
-  processes that left the process group: after every step without bubblewrap, and once at
-  the run's end (in a thread) under it, where each step is a pid namespace that the kernel
-  kills, asynchronously, when its pid 1 ends.
+  processes that left the process group: without bubblewrap before the run's first step
+  (what a crashed holder of the uid left) and after every step, and under bubblewrap once at
+  the run's end, where each step is a pid namespace that the kernel kills, asynchronously,
+  when its pid 1 ends. Every sweep runs in a thread (:func:`reap_uid`).
 * **rlimits**: CPU, DATA (memory), AS (a loose backstop), NPROC, FSIZE, NOFILE, no core, set
   by the launcher with niceness 10 (runs never starve the server's event loop).
 
@@ -153,7 +154,7 @@ class LocalBackend:
     # -- helpers used by executions ------------------------------------------------------
 
     def lease_uid(self) -> UidLease | None:
-        return self._uids.lease(sweep=self.bwrap is None) if self._uids else None
+        return self._uids.lease() if self._uids else None
 
     def missing_toolchain(self, language: Language) -> str | None:
         for argv in (language.compile, language.run):

@@ -120,6 +120,10 @@ class LocalExecution(BaseExecution):
             else:
                 lease = self.backend.lease_uid()
                 self.uid = lease.uid if lease else None
+                if lease is not None and self._sweeps:
+                    # Without bubblewrap a crashed holder's processes may still run as this
+                    # uid: killed first, in a thread (a sweep reads every process's status).
+                    await reap_uid(lease.uid)
                 # Disk work off the loop, here and below: removing a run's directory took up
                 # to 27 ms in a burst of 30 runs, and every socket of the server waited.
                 workdir = await asyncio.to_thread(self._prepare, self.uid)

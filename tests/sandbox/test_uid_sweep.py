@@ -8,10 +8,17 @@ import asyncio
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
+import uuid
+from pathlib import Path
 
 import pytest
 
+from sandbox import child, confine
 from sandbox.child import _live_uid, kill_uid, reap_uid
+from sandbox.local import LocalBackend
+from sandbox.model import RunRequest, RunStatus
 
 # Below the local backend's leases (uids 990,000 to 994,095 by default), so this test's sweep
 # can never kill the run of a backend leasing uids on this host at the same time.
@@ -62,3 +69,49 @@ def test_a_zombie_and_a_process_gone_are_not_alive() -> None:
     assert kill_uid(UID) == 0
     ended.wait()
     assert _live_uid(str(ended.pid)) is None
+
+
+async def test_without_bubblewrap_a_crashed_holders_processes_are_killed_off_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """sandbox/local_run.py: without bubblewrap a leased uid may still run what a crashed
+    holder left; the run kills it before its first step, in a thread (a sweep reads every
+    process's status, which on the loop made every socket wait)."""
+    assert PYTHON is not None
+    # A one-uid lease range of its own, below the default's and beside UID above.
+    leftover_uid = UID - 77
+    # The run uid must reach its work dir: not under pytest's private tmp_path.
+    work_root = Path(tempfile.gettempdir()) / f"classroom-test-{uuid.uuid4().hex[:12]}"
+    backend = LocalBackend(
+        confinement="none", uid_base=leftover_uid, uid_count=1, work_root=work_root
+    )
+    await backend.start()
+    sweeps: list[str] = []
+    real_kill_uid = child.kill_uid
+
+    def watched(uid: int) -> int:
+        sweeps.append(threading.current_thread().name)
+        return real_kill_uid(uid)
+
+    monkeypatch.setattr(child, "kill_uid", watched)
+    monkeypatch.setattr(confine, "kill_uid", watched, raising=False)  # where it swept before
+    leftover = await asyncio.create_subprocess_exec(
+        PYTHON, "-c", DISGUISED, user=leftover_uid, group=leftover_uid,
+        stdout=subprocess.PIPE, cwd="/",
+    )  # fmt: skip
+    try:
+        assert leftover.stdout is not None
+        assert await asyncio.wait_for(leftover.stdout.readline(), 30) == b"ready\n"
+        execution = await backend.run(
+            RunRequest(language="python", files={"main.py": "print('hi')\n"})
+        )
+        result = await asyncio.wait_for(execution.wait(), 60)
+        assert result.status is RunStatus.OK and result.stdout == "hi\n", result
+        assert await asyncio.wait_for(leftover.wait(), 10) == -9
+        assert sweeps and threading.current_thread().name not in sweeps, sweeps
+    finally:
+        if leftover.returncode is None:
+            leftover.kill()
+            await leftover.wait()
+        await backend.close()
+        shutil.rmtree(work_root, ignore_errors=True)
