@@ -29,10 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from classroom_metrics import merge, percentile, summary, verdicts
+from classroom_metrics import LOOP_LAG_METRIC, loop_lag, merge, percentile, summary, verdicts
 from classroom_report import second_process, table
 from classroom_servers import PYTHON, ROOT, Deployment, deployment
 from classroom_setup import make_class
+from histograms import buckets_of, scrape
 from processes import CLK_TCK, cpu_seconds, machine_busy_seconds, process_tree, shielded, status_kib
 
 HERE = Path(__file__).resolve().parent
@@ -98,6 +99,15 @@ def cpu_marks(target: Deployment, generators: list[subprocess.Popen[str]]) -> di
     return marks
 
 
+def lag_marks(target: Deployment) -> list[dict[float, float] | None]:
+    """Each server's loop-lag histogram now (None where its /metrics cannot be read)."""
+    marks: list[dict[float, float] | None] = []
+    for server in target.servers:
+        text = scrape(f"{server.http}/metrics")
+        marks.append(None if text is None else buckets_of(text, LOOP_LAG_METRIC))
+    return marks
+
+
 def wait_line(proc: subprocess.Popen[str], expected: str, timeout: float) -> None:
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
@@ -147,11 +157,13 @@ def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
                 gen.stdin.flush()
             time.sleep(max(0.0, t0 + args.warmup - time.monotonic()))
             before, load_before = cpu_marks(target, generators), load_average()
+            lag_before = lag_marks(target)
             pids = {f"server {i}": s.pid for i, s in enumerate(target.servers)}
             sampler = Sampler(pids)
             sampler.start()
             time.sleep(max(0.0, t0 + args.warmup + args.duration - time.monotonic()))
             after, load_after = cpu_marks(target, generators), load_average()
+            lag_after = lag_marks(target)
             sampler.stop()
             for gen in generators:
                 wait_line(gen, "done", args.drain + 120)
@@ -178,6 +190,7 @@ def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
         servers.append({
             "name": str(index), "cpu": pct(f"server {index}"),
             "rss_mib": samples[-1] / 1024, "rss_peak_mib": max(samples) / 1024,
+            "loop_lag": loop_lag(lag_before[index], lag_after[index]),
         })  # fmt: skip
     helpers = {name: pct(name) for name in after if name not in ("machine",)
                and not name.startswith(("server ", "generator "))}  # fmt: skip

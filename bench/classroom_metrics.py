@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from histograms import Observed, window
+
 METRICS = {
     "doc": "document fan-out (student update → instructor's view)",
     "event": "event delivery (demo.goto → each student's demo.step)",
@@ -186,3 +188,26 @@ def verdicts(stats: dict[str, dict[str, float]], errors: int) -> dict[str, bool]
         out[metric] = not math.isnan(value) and value <= limit
     out["errors"] = errors == 0
     return out
+
+
+# The server's own event loop lag (server/operations/loop_lag.py): a timer every 0.5 s, how
+# late it fired. A stall of the server's loop shows here; a stall of the machine shows in the
+# generator's timer lag as well.
+LOOP_LAG_METRIC = "classroom_event_loop_lag_seconds"
+LOOP_LAG_WARN_SECONDS = 0.25
+
+
+def loop_lag(
+    before: dict[float, float] | None, after: dict[float, float] | None
+) -> dict[str, float] | None:
+    """The window's loop-lag samples: how many, the buckets of the p99 and the largest (ms),
+    and how many were later than the server's own warning (it logs those)."""
+    held: Observed | None = None if before is None or after is None else window(before, after)
+    if held is None:
+        return None
+    return {
+        "samples": held.total,
+        "p99_ms": held.bound_of(0.99) * 1000,
+        "max_ms": held.bound_of(1.0) * 1000,
+        "over_warning": held.above(LOOP_LAG_WARN_SECONDS),
+    }

@@ -41,6 +41,21 @@ def verdict(result: dict[str, Any], metric: str) -> str:
     return "" if met is None else (" ✓" if met else " ✗")
 
 
+def lag_cell(server: dict[str, Any]) -> str:
+    """The server's loop-lag figures (bucket bounds, so ``≤``), or why there are none."""
+    lag = server.get("loop_lag")
+    if not lag:
+        return "not read (no /metrics)"
+    return (
+        f"≤ {bound_ms(lag['p99_ms'])} / ≤ {bound_ms(lag['max_ms'])} ms;"
+        f" {lag['over_warning']:.0f} of {lag['samples']:.0f} samples over 250 ms"
+    )
+
+
+def bound_ms(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:g}"
+
+
 def resource_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for server in result["servers"]:
@@ -51,6 +66,8 @@ def resource_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
                 f" (peak {server['rss_peak_mib']:.0f})",
             )
         )
+    for server in result["servers"]:
+        rows.append((f"server {server['name']} event loop lag p99 / max", lag_cell(server)))
     total = sum(s["cpu"] for s in result["servers"])
     rows.append(("servers CPU total", f"{total:.0f} % of one core"))
     for name, cpu in result["helpers"].items():
@@ -107,8 +124,18 @@ def table(results: list[dict[str, Any]]) -> str:
             + " | ".join(str(r["counts"].get(key, 0)) for r in results)
             + " |"
         )
-    names = [name for name, _ in resource_rows(results[0])]
     per_result = [dict(resource_rows(r)) for r in results]
+    # Every deployment's rows: the two-process column has server 1's too, which go after
+    # the row they follow there (server 0's), not at the table's end.
+    names: list[str] = []
+    for rows in per_result:
+        at = 0
+        for name in rows:
+            if name in names:
+                at = names.index(name) + 1
+            else:
+                names.insert(at, name)
+                at += 1
     for name in names:
         cells = [rows.get(name, "-") for rows in per_result]
         lines.append(f"| {name} | | " + " | ".join(cells) + " |")

@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -61,6 +60,7 @@ from docs_servers import (
     our_server,
     reference_server,
 )
+from histograms import scrape
 from processes import (
     RssSampler,
     cpu_seconds,
@@ -188,12 +188,11 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
 
 def scrape_handoff(url: str) -> Scrape | None:
     """Our server's hand-off figures now; None (no figure) if they cannot be read."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return handoff_scrape(response.read().decode())
-    except OSError as exc:
-        print(f"  cannot read {url}: {exc}", file=sys.stderr, flush=True)
+    text = scrape(url)
+    if text is None:
+        print(f"  cannot read {url}", file=sys.stderr, flush=True)
         return None
+    return handoff_scrape(text)
 
 
 # -- main --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from docs_servers import Scenario
+from histograms import buckets_of, window
 
 MEMORY_BUDGET_MIB = 1024
 # Above this share of its core the single-threaded load generator is the bottleneck: every
@@ -26,7 +27,7 @@ MEMORY_RATIO_TARGET = 1.5
 # Our server's histogram from receiving an update to handing it to each recipient's socket
 # (server/documents/metrics.py), one send in eight: what the server itself adds to a
 # delivery, whatever the load generator's own delay. The reference has no such figure.
-HANDOFF_METRIC = "classroom_doc_fanout_seconds_bucket"
+HANDOFF_METRIC = "classroom_doc_fanout_seconds"
 HANDOFF_SLOW_MS = 10.0
 # Frames that had to wait for their socket to drain (a recipient reading slowly): their wait
 # is in the hand-off too, so the table shows how many there were.
@@ -53,34 +54,23 @@ class Scrape:
 
 def handoff_scrape(exposition: str) -> Scrape:
     """The hand-off histogram's buckets and the declined frames in a /metrics text."""
-    buckets: dict[float, float] = {}
     declined = 0.0
     for line in exposition.splitlines():
-        if line.startswith(HANDOFF_METRIC + "{"):
-            labels, _, value = line.rpartition(" ")
-            bound = labels.split('le="', 1)[1].split('"', 1)[0]
-            buckets[float(bound)] = float(value)
-        elif line.startswith(DECLINED_METRIC + " "):
+        if line.startswith(DECLINED_METRIC + " "):
             declined = float(line.rpartition(" ")[2])
-    return Scrape(buckets, declined)
+    return Scrape(buckets_of(exposition, HANDOFF_METRIC), declined)
 
 
 def handoff_between(first: Scrape, last: Scrape) -> Handoff | None:
     """The hand-offs observed between two scrapes; None when there were none."""
-    before, after = first.buckets, last.buckets
-    bounds = sorted(after)
-    counts = [after[b] - before.get(b, 0.0) for b in bounds]
-    total = counts[-1] if counts else 0.0
-    if total <= 0:
+    held = window(first.buckets, last.buckets)
+    if held is None:
         return None
-    pairs = list(zip(bounds, counts, strict=True))
-
-    def bound_of(share: float) -> float:
-        return next(b * 1000 for b, c in pairs if c >= share * total)
-
-    fast = max((c for b, c in pairs if b * 1000 <= HANDOFF_SLOW_MS), default=0.0)
     return Handoff(
-        bound_of(0.5), bound_of(0.99), 100 * (total - fast) / total, last.declined - first.declined
+        held.bound_of(0.5) * 1000,
+        held.bound_of(0.99) * 1000,
+        100 * held.above(HANDOFF_SLOW_MS / 1000) / held.total,
+        last.declined - first.declined,
     )
 
 
