@@ -14,6 +14,8 @@ from typing import Any
 
 from histograms import Observed, window
 
+from server.operations.loop_lag import WARN_SECONDS as LOOP_LAG_WARN_SECONDS
+
 METRICS = {
     "doc": "document fan-out (student update → instructor's view)",
     "event": "event delivery (demo.goto → each student's demo.step)",
@@ -192,9 +194,8 @@ def verdicts(stats: dict[str, dict[str, float]], errors: int) -> dict[str, bool]
 
 # The server's own event loop lag (server/operations/loop_lag.py): a timer every 0.5 s, how
 # late it fired. A stall of the server's loop shows here; a stall of the machine shows in the
-# generator's timer lag as well.
+# generator's timer lag as well. Samples over LOOP_LAG_WARN_SECONDS the server also logs.
 LOOP_LAG_METRIC = "classroom_event_loop_lag_seconds"
-LOOP_LAG_WARN_SECONDS = 0.25
 
 
 def loop_lag(

@@ -8,7 +8,7 @@ import math
 import os
 from typing import Any
 
-from classroom_metrics import METRICS, TARGETS
+from classroom_metrics import LOOP_LAG_WARN_SECONDS, METRICS, TARGETS
 
 SATURATED = 85.0  # % of one core: above this a generator may be the bottleneck
 # Share of the machine's cores busy above which the runs (niceness 10, below the servers and
@@ -48,7 +48,8 @@ def lag_cell(server: dict[str, Any]) -> str:
         return "not read (no /metrics)"
     return (
         f"≤ {bound_ms(lag['p99_ms'])} / ≤ {bound_ms(lag['max_ms'])} ms;"
-        f" {lag['over_warning']:.0f} of {lag['samples']:.0f} samples over 250 ms"
+        f" {lag['over_warning']:.0f} of {lag['samples']:.0f} samples over"
+        f" {LOOP_LAG_WARN_SECONDS * 1000:g} ms"
     )
 
 
