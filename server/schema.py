@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from server.exceptions import ConfigurationError
 from server.store import sync_url
 
-SCHEMA_HEAD = "e5a1c7d3b9f2"
+SCHEMA_HEAD = "3e9dfb3519f5"
 
 
 def schema_at_head(url: str) -> bool:

@@ -13,8 +13,13 @@ them all in one statement failed on PostgreSQL, every hour (a statement takes at
 parameters), and their merge, on the event loop, takes time growing as their number squared
 (measured here: 500 updates 2 to 5 ms, 10,000 0.7 to 0.9 s, 20,000 3.0 to 3.3 s). One
 document that cannot be folded (a row that no longer parses) is logged and skipped; the
-others are still pruned, and it sits out rounds that double with each failure in a row (at
-most :data:`PRUNE_BACKOFF_MAX_ROUNDS`), so documents that keep failing cannot fill a round.
+others are still pruned. Its failures in a row and the time it may be tried again (1, 2, 4,
+… rounds after the round that failed, at most :data:`PRUNE_BACKOFF_MAX_ROUNDS`) are a row
+of ``doc_history_prune_failures``, and a round's candidates leave out the documents still
+waiting, so documents that keep failing cannot fill a round. The row is in the database, not
+in the process: the back-off outlives a restart, and every server process (each runs its own
+pruner) waits for it instead of retrying the document itself. A fold that succeeds, or no
+history left past the cutoff, drops the row.
 A replay is the checkpoint, then the kept history, then the unfolded updates, in id order.
 """
 
@@ -27,11 +32,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pycrdt
-from sqlalchemy import ColumnElement, Table, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocSnapshot, DocUpdate
+from server.models import (
+    DocHistoryCheckpoint,
+    DocHistoryPruneFailure,
+    DocHistoryUpdate,
+    DocSnapshot,
+    DocUpdate,
+)
 from server.models.clock import as_utc, utcnow
+from server.models.integrity import PRUNE_ERROR_CHARS
 from server.store import Store
 
 log = logging.getLogger("classroom.integrity")
@@ -40,6 +63,7 @@ _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = DocHistoryUpdate.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS: Table = DocHistoryCheckpoint.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
+_FAILING: Table = DocHistoryPruneFailure.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
     "id",
     "room_id",
@@ -51,13 +75,15 @@ _COLUMNS = (
     "inserted_key",
 )
 EMPTY_UPDATE = b"\x00\x00"
+# A round: how often each process prunes, and the unit of the back-off below.
 PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_DOCS_PER_ROUND = 200
 # Updates folded by one pruning transaction, oldest first: a short merge on the event loop,
 # named by id in a DELETE far under every driver's limit on a statement's parameters.
 PRUNE_ROWS_PER_FOLD = 500
-# A document whose pruning failed sits out 1, 2, 4, … up to this many rounds (in this process),
-# so documents that keep failing cannot take the round's places from the others.
+# A document whose pruning failed is not tried again, by any process, for 1, 2, 4, … up to
+# this many rounds (PRUNE_EVERY_SECONDS each) after the round that failed: stored as a time,
+# since each process counts its own rounds.
 PRUNE_BACKOFF_MAX_ROUNDS = 24
 
 
@@ -124,9 +150,6 @@ class HistoryStore:
         self.store = store
         self.retention_days = retention_days
         self._task: asyncio.Task[None] | None = None
-        self._round = 0
-        # (room, doc) -> (failures in a row, the first round it is tried again)
-        self._failing: dict[tuple[int, str], tuple[int, int]] = {}
 
     async def start(self) -> None:
         if self.retention_days > 0 and self._task is None:
@@ -187,52 +210,101 @@ class HistoryStore:
         )
 
     async def prune(self, now: datetime | None = None) -> int:
-        """Fold history older than the retention into checkpoints; how many updates folded."""
+        """Fold history older than the retention into checkpoints; how many updates folded.
+
+        ``now`` is the round's time (the clock's when not given): the cutoff and the retry
+        times of the documents that fail are counted from it."""
         if self.retention_days <= 0:
             return 0
-        cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
-        self._round += 1
-        waiting = {key for key, (_, again) in self._failing.items() if again > self._round}
+        if now is None:
+            now = utcnow()
+        cutoff = now - timedelta(days=self.retention_days)
+        async with self.store.engine.begin() as conn:
+            # Nothing left to fold (another process folded it, or history was turned off):
+            # the document is not failing any more.
+            old_history = exists().where(
+                _HISTORY.c.room_id == _FAILING.c.room_id,
+                _HISTORY.c.doc == _FAILING.c.doc,
+                _HISTORY.c.created_at < cutoff,
+            )
+            await conn.execute(delete(_FAILING).where(~old_history))
         async with self.store.engine.connect() as conn:
             found = (
                 await conn.execute(
-                    select(_HISTORY.c.room_id, _HISTORY.c.doc)
-                    .where(_HISTORY.c.created_at < cutoff)
+                    select(_HISTORY.c.room_id, _HISTORY.c.doc, _FAILING.c.failures)
+                    .select_from(
+                        _HISTORY.outerjoin(
+                            _FAILING,
+                            and_(
+                                _FAILING.c.room_id == _HISTORY.c.room_id,
+                                _FAILING.c.doc == _HISTORY.c.doc,
+                            ),
+                        )
+                    )
+                    .where(
+                        _HISTORY.c.created_at < cutoff,
+                        or_(_FAILING.c.retry_at.is_(None), _FAILING.c.retry_at <= now),
+                    )
                     .distinct()
-                    .limit(PRUNE_DOCS_PER_ROUND + len(waiting))
+                    .limit(PRUNE_DOCS_PER_ROUND)
                 )
             ).all()
-        candidates = [(room_id, doc) for room_id, doc in found]
-        if len(candidates) < PRUNE_DOCS_PER_ROUND + len(waiting):
-            # every candidate was read: a failing document that is not one any more is forgotten
-            seen = set(candidates)
-            self._failing = {k: v for k, v in self._failing.items() if k in seen}
-        docs = [key for key in candidates if key not in waiting][:PRUNE_DOCS_PER_ROUND]
         folded = 0
-        for room_id, doc in docs:
+        for room_id, doc, failed_before in found:
             try:
                 while True:
                     count = await self._prune_doc(room_id, doc, cutoff)
                     folded += count
                     if count < PRUNE_ROWS_PER_FOLD:
                         break
-            except Exception:
-                # One document's boundary: the others go on now; it sits out a few rounds.
-                failures = self._failing.get((room_id, doc), (0, 0))[0] + 1
-                rest = min(2 ** min(failures - 1, 8), PRUNE_BACKOFF_MAX_ROUNDS)
-                self._failing[(room_id, doc)] = (failures, self._round + rest + 1)
+            except Exception as exc:
+                # One document's boundary: the others go on now; it waits before its next try.
+                failures, retry_at = await self._count_failure(room_id, doc, now, exc)
                 log.error(
-                    "pruning the history of room %s doc %s failed (%d in a row; next tried "
-                    "in %d rounds)",
+                    "pruning the history of room %s doc %s failed (%d in a row; not tried "
+                    "again before %s)",
                     room_id,
                     doc,
                     failures,
-                    rest + 1,
+                    retry_at.isoformat(timespec="seconds"),
                     exc_info=True,
                 )
             else:
-                self._failing.pop((room_id, doc), None)
+                if failed_before is not None:
+                    async with self.store.engine.begin() as conn:
+                        await conn.execute(delete(_FAILING).where(*_failing_row(room_id, doc)))
         return folded
+
+    async def _count_failure(
+        self, room_id: int, doc: str, now: datetime, exc: Exception
+    ) -> tuple[int, datetime]:
+        """One more failure in a row of a document, in a transaction of its own (the failed
+        fold's was rolled back): how many now, and the time it may be tried again from.
+
+        The count is one upsert, so two processes that fail on the same document at once
+        both count, and neither fails on the other's new row."""
+        error = f"{type(exc).__name__}: {exc}"[:PRUNE_ERROR_CHARS]
+        first: sqlite.Insert | postgresql.Insert = (
+            sqlite.insert(_FAILING) if self.store.is_sqlite else postgresql.insert(_FAILING)
+        )
+        counted = (
+            first.values(
+                room_id=room_id, doc=doc, failures=1, retry_at=now + _backoff(1), error=error
+            )
+            .on_conflict_do_update(
+                index_elements=[_FAILING.c.room_id, _FAILING.c.doc],
+                set_={"failures": _FAILING.c.failures + 1, "error": first.excluded.error},
+            )
+            .returning(_FAILING.c.failures)
+        )
+        async with self.store.engine.begin() as conn:
+            failures: int = (await conn.execute(counted)).scalar_one()
+            retry_at = now + _backoff(failures)
+            if failures > 1:
+                await conn.execute(
+                    update(_FAILING).where(*_failing_row(room_id, doc)).values(retry_at=retry_at)
+                )
+        return failures, retry_at
 
     async def _prune_doc(self, room_id: int, doc: str, cutoff: datetime) -> int:
         async with self.store.engine.begin() as conn:
@@ -293,4 +365,20 @@ class HistoryStore:
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
 
-__all__ = ["History", "HistoryStore", "StoredUpdate", "forget_history", "keep_history"]
+def _backoff(failures: int) -> timedelta:
+    """How long no process tries a document again after its ``failures``-th failure in a row."""
+    rounds = min(2 ** (failures - 1), PRUNE_BACKOFF_MAX_ROUNDS)
+    return timedelta(seconds=rounds * PRUNE_EVERY_SECONDS)
+
+
+def _failing_row(room_id: int, doc: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return _FAILING.c.room_id == room_id, _FAILING.c.doc == doc
+
+
+__all__ = [
+    "History",
+    "HistoryStore",
+    "StoredUpdate",
+    "forget_history",
+    "keep_history",
+]

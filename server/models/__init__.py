@@ -15,6 +15,7 @@ from server.models.hands import Hand, HandState
 from server.models.identity import AccountMerge, JoinPolicy, RejoinCode, RosterEntry
 from server.models.integrity import (
     DocHistoryCheckpoint,
+    DocHistoryPruneFailure,
     DocHistoryUpdate,
     SimilarityReview,
     SubmissionFingerprints,
@@ -51,6 +52,7 @@ __all__ = [
     "DemoTimelineEvent",
     "DocComment",
     "DocHistoryCheckpoint",
+    "DocHistoryPruneFailure",
     "DocHistoryUpdate",
     "DocSnapshot",
     "DocUpdate",

@@ -1,5 +1,6 @@
 """Academic integrity: stored fingerprints per submission, instructors' reviews of similar
-pairs, and the typing history kept after compaction (updates and the checkpoint before them)."""
+pairs, the typing history kept after compaction (updates and the checkpoint before them), and
+the documents whose history could not be pruned."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from sqlalchemy import BigInteger, Column, DateTime, Float, Index, Integer, Larg
 from sqlmodel import Field, SQLModel
 
 from server.models.clock import utcnow
+
+# The start of a failed pruning's error kept in its row, enough for an operator to see why.
+PRUNE_ERROR_CHARS = 300
 
 
 class SubmissionFingerprints(SQLModel, table=True):
@@ -82,3 +86,16 @@ class DocHistoryCheckpoint(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     upto_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class DocHistoryPruneFailure(SQLModel, table=True):
+    """A document whose history pruning failed (server/integrity/history.py): its failures in a
+    row, and the time before which no server process tries it again."""
+
+    __tablename__ = "doc_history_prune_failures"
+
+    room_id: int = Field(foreign_key="rooms.id", primary_key=True)
+    doc: str = Field(sa_column=Column(String(255), primary_key=True))
+    failures: int = Field(sa_column=Column(Integer, nullable=False))
+    retry_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    error: str = Field(default="", sa_column=Column(String(PRUNE_ERROR_CHARS), nullable=False))

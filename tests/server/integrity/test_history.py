@@ -4,8 +4,9 @@ kept, and pruning after the retention (the clock is the test's)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, update
@@ -14,9 +15,15 @@ from sqlmodel import func, select
 from rooms.integrity.replay import replay, text_key
 from server.documents.store import DocStore
 from server.integrity import history as history_module
-from server.integrity.history import EMPTY_UPDATE, HistoryStore
+from server.integrity.history import EMPTY_UPDATE, HistoryStore, forget_history
 from server.integrity.pastes import paste_events
-from server.models import DocHistoryCheckpoint, DocHistoryUpdate, DocUpdate, User
+from server.models import (
+    DocHistoryCheckpoint,
+    DocHistoryPruneFailure,
+    DocHistoryUpdate,
+    DocUpdate,
+    User,
+)
 from server.models.clock import as_utc, utcnow
 from server.store import Store
 from tests.server.documents.test_store import Typist, a_room, text_of
@@ -169,15 +176,17 @@ async def test_pruning_folds_a_terms_history_in_bounded_transactions(store: Stor
     assert as_utc(checkpoint.at) == as_utc(old)
 
 
-async def old_history(store: Store, room: int, docs: dict[str, bytes]) -> None:
-    """One kept update per document, 200 days old (ids from 1, in the order given)."""
+async def old_history(
+    store: Store, room: int, docs: dict[str, bytes], *, first_id: int = 1
+) -> None:
+    """One kept update per document, 200 days old (ids from ``first_id``, in the order given)."""
     old = utcnow() - timedelta(days=200)
     async with store.engine.begin() as conn:
         await conn.execute(
             insert(DocHistoryUpdate.__table__),  # type: ignore[attr-defined]
             [
                 {"id": n, "room_id": room, "doc": doc, "data": data, "created_at": old}
-                for n, (doc, data) in enumerate(docs.items(), 1)
+                for n, (doc, data) in enumerate(docs.items(), first_id)
             ],
         )
 
@@ -266,46 +275,143 @@ async def test_paste_events_skip_known_text_and_small_updates(store: Store) -> N
     assert await paste_events(store, [room], [5], 200) == []
 
 
-async def test_documents_that_keep_failing_sit_out_rounds_and_leave_room_for_the_others(
+HOUR = timedelta(seconds=history_module.PRUNE_EVERY_SECONDS)  # a round
+
+
+async def failed_in_round(
+    history: HistoryStore, now: datetime, caplog: pytest.LogCaptureFixture
+) -> list[str]:
+    """Prune as a round at ``now``; the documents whose pruning failed, from the log."""
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="classroom.integrity"):
+        await history.prune(now)
+    return [r.getMessage().split(" doc ")[1].split()[0] for r in caplog.records]
+
+
+async def failing(store: Store) -> dict[str, tuple[int, datetime, str]]:
+    """The stored pruning failures: doc -> (failures in a row, retry time, error)."""
+    async with store.session() as session:
+        found = (await session.exec(select(DocHistoryPruneFailure))).all()
+    return {row.doc: (row.failures, as_utc(row.retry_at), row.error) for row in found}
+
+
+async def test_a_document_that_keeps_failing_waits_longer_each_time_until_mended(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """history.py: two broken documents in a round of two places would take both places every
-    hour; each failure makes a document sit out 1, 2, 4, … rounds, and a fixed one is pruned."""
-    monkeypatch.setattr(history_module, "PRUNE_DOCS_PER_ROUND", 2)
+    """history.py: each failure in a row doubles the wait before the next try (1, 2, 4 rounds,
+    here at most 4); a mended document is pruned at its next try and its record dropped."""
+    monkeypatch.setattr(history_module, "PRUNE_BACKOFF_MAX_ROUNDS", 4)
     room = await a_room(store)
-    broken = {"a-broken": b"\xff", "b-broken": b"\xff"}
-    await old_history(store, room, {**broken, "c-fine": Typist().type("ok")})
+    await old_history(store, room, {"broken": b"\xff"})
     history = HistoryStore(store, retention_days=120)
+    start = utcnow()
     tried: list[list[str]] = []
-
-    async def a_round() -> None:
-        caplog.clear()
-        with caplog.at_level(logging.ERROR, logger="classroom.integrity"):
-            await history.prune()
-        tried.append([r.getMessage().split(" doc ")[1].split()[0] for r in caplog.records])
-
-    # Which two documents round 1 takes is the database's choice: the good one is pruned by
-    # round 2 whatever it is, and each broken one is first tried in round 1 or 2.
-    for _ in range(2):
-        await a_round()
-    assert replay((await history.read(room, "c-fine")).checkpoint, [])[0] == "ok"
-    for _ in range(6):
-        await a_round()
-    # each broken document: tried, then out 1 round, tried, out 2 rounds, tried
-    for doc in broken:
-        rounds = [n for n, failed in enumerate(tried, 1) if doc in failed]
-        assert rounds[0] in (1, 2) and len(rounds) == 3, tried
-        assert rounds[1] - rounds[0] == 2 and rounds[2] - rounds[1] == 3, tried
+    for n in range(16):  # rounds 1 to 16, an hour apart
+        tried.append(await failed_in_round(history, start + n * HOUR, caplog))
+        if n == 0:
+            retry = (start + HOUR).isoformat(timespec="seconds")
+            assert f"failed (1 in a row; not tried again before {retry})" in caplog.text
+    assert [n for n, failed in enumerate(tried, 1) if failed] == [1, 2, 4, 8, 12, 16]
+    assert await failing(store) == {
+        "broken": (6, start + 19 * HOUR, "ValueError: Cannot merge updates")
+    }
     async with store.engine.begin() as conn:
         await conn.execute(
             update(DocHistoryUpdate.__table__)  # type: ignore[attr-defined]
-            .where(DocHistoryUpdate.__table__.c.doc == "a-broken")  # type: ignore[attr-defined]
+            .where(DocHistoryUpdate.__table__.c.doc == "broken")  # type: ignore[attr-defined]
             .values(data=Typist().type("mended"))
         )
-    third = [n for n, failed in enumerate(tried, 1) if "a-broken" in failed][2]
-    while len(tried) < third + 4:  # out 4 rounds after its third failure
-        await a_round()
-    assert (await history.read(room, "a-broken")).checkpoint is None
-    await a_round()
-    assert "mended" in replay((await history.read(room, "a-broken")).checkpoint, [])[0]
-    assert (room, "a-broken") not in history._failing
+    assert await history.prune(start + 19 * HOUR - timedelta(seconds=1)) == 0  # still waiting
+    assert (await history.read(room, "broken")).checkpoint is None
+    assert await history.prune(start + 19 * HOUR) == 1
+    assert "mended" in replay((await history.read(room, "broken")).checkpoint, [])[0]
+    assert await failing(store) == {}
+
+
+async def test_documents_that_wait_leave_the_rounds_places_to_the_others(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A round of one place: broken documents waiting for their retry time are left out of
+    the round's candidates, so they cannot take that place from a document that can be
+    pruned (rounds minutes apart: several processes' rounds, or a restarted one's)."""
+    monkeypatch.setattr(history_module, "PRUNE_DOCS_PER_ROUND", 1)
+    room = await a_room(store)
+    await old_history(store, room, {"a-broken": b"\xff", "b-broken": b"\xff"})
+    history = HistoryStore(store, retention_days=120)
+    start = utcnow()
+    first = await failed_in_round(history, start, caplog)
+    second = await failed_in_round(history, start + timedelta(minutes=10), caplog)
+    assert sorted(first + second) == ["a-broken", "b-broken"]
+    await old_history(store, room, {"c-fine": Typist().type("ok")}, first_id=3)
+    assert await history.prune(start + timedelta(minutes=20)) == 1
+    assert replay((await history.read(room, "c-fine")).checkpoint, [])[0] == "ok"
+    assert sorted(await failing(store)) == ["a-broken", "b-broken"]
+
+
+async def test_the_back_off_outlives_a_restart_and_holds_for_every_process(
+    store: Store, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The failure record is in the database: a second server process (its own Store and
+    pruner) and a restarted pruner wait for the same retry time and count on from it."""
+    room = await a_room(store)
+    await old_history(store, room, {"broken": b"\xff"})
+    start = utcnow()
+    first = HistoryStore(store, retention_days=120)
+    assert await failed_in_round(first, start, caplog) == ["broken"]
+    other_store = Store(database_url)
+    try:
+        other = HistoryStore(other_store, retention_days=120)
+        assert await failed_in_round(other, start + HOUR / 2, caplog) == []
+        assert (await failing(store))["broken"][:2] == (1, start + HOUR)
+        assert await failed_in_round(other, start + HOUR, caplog) == ["broken"]
+        assert "failed (2 in a row;" in caplog.text
+        assert (await failing(store))["broken"][:2] == (2, start + 3 * HOUR)
+    finally:
+        await other_store.close()
+    restarted = HistoryStore(store, retention_days=120)
+    assert await failed_in_round(restarted, start + 2 * HOUR, caplog) == []
+    assert await failed_in_round(restarted, start + 3 * HOUR, caplog) == ["broken"]
+    assert (await failing(store))["broken"][:2] == (3, start + 7 * HOUR)
+
+
+async def test_a_failing_document_without_history_left_to_prune_is_forgotten(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Turning history off drops a failing document's history: its record goes at the next
+    round, though its retry time has not come."""
+    room = await a_room(store)
+    await old_history(store, room, {"broken": b"\xff"})
+    history = HistoryStore(store, retention_days=120)
+    start = utcnow()
+    assert await failed_in_round(history, start, caplog) == ["broken"]
+    assert list(await failing(store)) == ["broken"]
+    async with store.engine.begin() as conn:
+        await conn.run_sync(lambda sync: forget_history(sync, room_id=room, doc="broken"))
+    assert await history.prune(start + timedelta(minutes=1)) == 0
+    assert await failing(store) == {}
+
+
+async def test_two_processes_failing_on_one_document_at_once_both_count(
+    store: Store, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two pruners (their own Store each, as two server processes) choose the same broken
+    document in the same round: the second failure updates the row the first inserted."""
+    room = await a_room(store)
+    await old_history(store, room, {"broken": b"\xff"})
+    both_chose = asyncio.Barrier(2)
+
+    class AtOnce(HistoryStore):
+        async def _prune_doc(self, room_id: int, doc: str, cutoff: datetime) -> int:
+            await both_chose.wait()  # neither has failed (and recorded it) yet
+            return await super()._prune_doc(room_id, doc, cutoff)
+
+    start = utcnow()
+    other_store = Store(database_url)
+    try:
+        pruners = [AtOnce(s, retention_days=120) for s in (store, other_store)]
+        with caplog.at_level(logging.ERROR, logger="classroom.integrity"):
+            await asyncio.gather(*(pruner.prune(start) for pruner in pruners))
+    finally:
+        await other_store.close()
+    assert "failed (1 in a row;" in caplog.text and "failed (2 in a row;" in caplog.text
+    assert (await failing(store))["broken"][:2] == (2, start + 2 * HOUR)
