@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -42,10 +43,15 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 class WriteLock:
-    """The process's turn to write to one SQLite database."""
+    """The process's turn to write to one SQLite database. ``after_release`` is called on
+    the event loop's thread each time a write transaction ends (the store counts them for
+    its checkpoints, server/sqlite_checkpoints.py)."""
 
-    def __init__(self, wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(
+        self, wait_seconds: float = WAIT_SECONDS, after_release: Callable[[], None] | None = None
+    ) -> None:
         self.wait_seconds = wait_seconds
+        self.after_release = after_release
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
@@ -58,6 +64,8 @@ class WriteLock:
 
     def release(self) -> None:
         self._lock.release()
+        if self.after_release is not None:
+            self.after_release()
 
     @property
     def held(self) -> bool:

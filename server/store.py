@@ -1,7 +1,9 @@
 """The database: one async engine, sessions, and schema migration to head.
 
 SQLite (the default) runs in WAL mode with ``synchronous=NORMAL``: a committed transaction
-survives a crash of the process (``kill -9``), which is what the document store needs.
+survives a crash of the process (``kill -9``), which is what the document store needs. The
+process takes the WAL's checkpoints itself, never inside a commit
+(server/sqlite_checkpoints.py).
 PostgreSQL is reached through psycopg 3. Users give plain URLs (``sqlite:///x.db``,
 ``postgresql://…``); the async and sync drivers are chosen here.
 """
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.sqlite_checkpoints import Checkpoints
 from server.sqlite_writes import DRIVER, WriteLock, serialize_writes
 from server.thread_sessions import ThreadSessions
 
@@ -46,7 +49,7 @@ def sync_url(url: str) -> URL:
 
 
 BUSY_TIMEOUT_MS = 10_000
-# Bytes a WAL is cut back to when SQLite starts it over (server/documents/inline.py rule 2).
+# Bytes a WAL is cut back to when SQLite starts it over (server/sqlite_checkpoints.py).
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 # A SQLite connection is a thread of aiosqlite's. Sessions hold one only for their statements
 # (a read-only session no longer makes two extra trips at its end: server/sqlite_writes.py),
@@ -65,11 +68,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Only other processes wait here: this one queues its writers (server/sqlite_writes.py).
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+    # No checkpoint inside a commit, under the process's write lock: the store takes them
+    # itself (server/sqlite_checkpoints.py).
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
 def install_sqlite_pragmas(engine: Any) -> None:
-    """WAL, foreign keys and a busy timeout on every new SQLite connection of ``engine``."""
+    """WAL, foreign keys, a busy timeout and no automatic checkpoint on every new SQLite
+    connection of ``engine``."""
     event.listen(engine, "connect", _sqlite_pragmas)
 
 
@@ -80,24 +87,30 @@ class Store:
         self.url = url
         target = async_url(url)
         self.is_sqlite = target.get_backend_name() == "sqlite"
+        in_memory = self.is_sqlite and target.database in (None, "", ":memory:")
         if self.is_sqlite and target.database:
             Path(target.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {}
-        if self.is_sqlite and target.database not in (None, "", ":memory:"):
+        if self.is_sqlite and not in_memory:
             kwargs = dict(SQLITE_POOL)
         elif not self.is_sqlite:
             kwargs = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
         self.engine: AsyncEngine = create_async_engine(target, **kwargs)
         # SQLite's one writer at a time, queued in this process; None on PostgreSQL.
         self.write_lock: WriteLock | None = None
+        # A SQLite file's WAL checkpoints, after so many commits of this process; else None.
+        self.checkpoints: Checkpoints | None = None
         if self.is_sqlite:
             install_sqlite_pragmas(self.engine.sync_engine)
-            self.write_lock = WriteLock()
+            if not in_memory and target.database:
+                self.checkpoints = Checkpoints(target.database, BUSY_TIMEOUT_MS)
+            self.write_lock = WriteLock(
+                after_release=self.checkpoints.committed if self.checkpoints else None
+            )
             serialize_writes(self.engine.sync_engine, self.write_lock)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
-        in_memory = self.is_sqlite and target.database in (None, "", ":memory:")
         # Work of many statements, one hop to a thread of its own (server/thread_sessions.py).
         self.threaded = ThreadSessions(
             None if in_memory else lambda: self.one_connection_engine(ping=not self.is_sqlite),
@@ -131,6 +144,8 @@ class Store:
 
     async def close(self) -> None:
         await self.threaded.close()
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
         await self.engine.dispose()
 
 

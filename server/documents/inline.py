@@ -17,14 +17,14 @@ turn there. Nothing on the loop ever waits for a lock.
 
 Rule 2 — no checkpoint on the loop, nor under the write lock. A WAL checkpoint copies pages
 into the database file and syncs it; the inline connection never starts one
-(``wal_autocheckpoint=0``), and neither does the writer's thread (server/documents/store.py):
-its commits (a compaction, updates queued behind a write) hold this process's write lock,
-and SQLite's own checkpoint, which it starts in any commit once the WAL holds 1,000 frames
-(steady typing keeps it past that), held every update typed meanwhile (up to 57 ms, measured). The
-store asks for a passive checkpoint every :data:`CHECKPOINT_EVERY` commits of either, as
-SQLite's own default would after about as many pages, on a thread of its own: on the
-writer's thread a commit queued there (while a compaction held the write lock, say) waited
-behind the whole first pass, syncs included. SQLite starts the WAL over from
+(``wal_autocheckpoint=0``), and neither does any other connection of the store: their
+commits hold this process's write lock, and SQLite's own checkpoint, which it starts in any
+commit once the WAL holds 1,000 frames (steady typing keeps it past that), held every update
+typed meanwhile (up to 57 ms, measured). The process asks for a passive checkpoint every
+:data:`~server.sqlite_checkpoints.CHECKPOINT_EVERY` of its commits, inline or not, on a
+thread of its own (server/sqlite_checkpoints.py): on the writer's thread a commit queued
+there (while a compaction held the write lock, say) waited behind the whole first pass,
+syncs included. SQLite starts the WAL over from
 its beginning only when a commit finds every frame copied, and a checkpoint that inline
 commits keep adding frames to never copies them all: under steady typing the WAL grew
 without end (6.6 MB a second, 235 MB after 35 s in the many-rooms benchmark; every commit
@@ -32,7 +32,7 @@ writes about three pages). So the checkpoint makes two passes. The first copies 
 there while inline commits go on (about 12 ms here for 1,000 commits, most of it syncing);
 the second copies the few frames they added meanwhile (under 1 ms), and while it runs
 nothing commits: updates queue for the writer's thread, which waits for it
-(:meth:`Checkpoints.after_last_pass`). Every frame is then copied, and the
+(``Checkpoints.after_last_pass``). Every frame is then copied, and the
 next commit starts the WAL over. ``journal_size_limit`` cuts a WAL that a burst made large
 back to :data:`JOURNAL_SIZE_LIMIT` when it starts over.
 
@@ -52,23 +52,15 @@ nothing behind when it fails. Several rows share one explicit transaction.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import DateTime, Table, insert
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from server.store import BUSY_TIMEOUT_MS, JOURNAL_SIZE_LIMIT
-
-log = logging.getLogger("classroom.docs")
-
-# Commits (inline or on the writer's thread) between two passive checkpoints (rule 2).
-CHECKPOINT_EVERY = 1000
+from server.store import JOURNAL_SIZE_LIMIT
 
 
 class InlineWriter:
@@ -92,7 +84,6 @@ class InlineWriter:
                 converters.append((position, convert))
         self._converters = tuple(converters)
         self._conn: sqlite3.Connection | None = None
-        self.since_checkpoint = 0
 
     def open(self) -> None:
         """Connect (any thread; the connection is then used on the loop's thread only)."""
@@ -128,7 +119,6 @@ class InlineWriter:
             raise sqlite3.OperationalError("the inline writer is closed")
         if len(values) == 1:
             conn.execute(self._sql, self._converted(values[0]))  # rule 4: its own transaction
-            self.since_checkpoint += 1
             return
         rows = [self._converted(row) for row in values]
         conn.execute("BEGIN IMMEDIATE")
@@ -139,7 +129,6 @@ class InlineWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        self.since_checkpoint += 1
 
     def _converted(self, row: Sequence[Any]) -> Sequence[Any]:
         if not self._converters:
@@ -174,73 +163,3 @@ def quicker_timestamps(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if _isoformat(probe) != convert(probe):
             return convert
     return _isoformat
-
-
-class Checkpoints:
-    """Rule 2's checkpoints of one database, in two passes on a thread of their own."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="docstore-checkpoint")
-        self.running: asyncio.Future[None] | None = None  # either pass, while it runs
-        self.last_pass = False  # the second pass runs: no other commit meanwhile
-
-    def start(self) -> bool:
-        """Start the first pass, unless a checkpoint runs already (then False)."""
-        if self.running is not None:
-            return False
-        self._pass(self._first_done)
-        return True
-
-    async def wait(self) -> None:
-        """Until no pass runs (the first starts the second)."""
-        while self.running is not None:
-            await asyncio.gather(self.running, return_exceptions=True)
-
-    async def after_last_pass(self) -> None:
-        """Until no second pass runs (under a millisecond): what the writer's thread
-        commits waits for it, as inline commits do, so that it copies every frame."""
-        while self.last_pass and self.running is not None:
-            await asyncio.gather(self.running, return_exceptions=True)
-
-    async def close(self) -> None:
-        """Let a running checkpoint finish, then end the thread."""
-        await self.wait()
-        self._thread.shutdown()
-
-    def _pass(self, then: Callable[[asyncio.Future[None]], None]) -> None:
-        self.running = asyncio.get_running_loop().run_in_executor(
-            self._thread, checkpoint, self.path
-        )
-        self.running.add_done_callback(then)
-
-    def _first_done(self, done: asyncio.Future[None]) -> None:
-        if _failed(done):
-            self.running = None
-            return
-        self.last_pass = True
-        self._pass(self._last_done)
-
-    def _last_done(self, done: asyncio.Future[None]) -> None:
-        self.running = None
-        self.last_pass = False
-        _failed(done)
-
-
-def _failed(done: asyncio.Future[None]) -> bool:
-    if done.cancelled():
-        return True
-    if done.exception() is not None:
-        log.warning("WAL checkpoint failed: %s", done.exception())
-        return True
-    return False
-
-
-def checkpoint(path: str) -> None:
-    """A passive WAL checkpoint on a connection of its own (run on the checkpoints' thread)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        conn.close()

@@ -55,14 +55,14 @@ from functools import partial
 from typing import Any, TypeVar
 
 import pycrdt
-from sqlalchemy import Table, event, func, insert
+from sqlalchemy import Table, func, insert
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.documents.compaction import fold
-from server.documents.inline import CHECKPOINT_EVERY, Checkpoints, InlineWriter
+from server.documents.inline import InlineWriter
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
 from server.store import Store
@@ -80,20 +80,11 @@ Row = dict[str, Any]
 _T = TypeVar("_T")
 
 
-def _writer_engine(store: Store, *, checkpoints: bool = False) -> Engine:
+def _writer_engine(store: Store) -> Engine:
     """A synchronous engine with one connection, for the writer's own thread. No ping before
     each batch (a round trip each, hundreds a second): a batch that meets a dropped
-    connection fails, the connection is replaced and _store_batch tries again. With
-    ``checkpoints`` (SQLite, which then has :class:`Checkpoints`) its commits never start a
-    checkpoint of their own (inline.py rule 2)."""
-    engine = store.one_connection_engine(ping=False)
-    if checkpoints:
-        event.listen(engine, "connect", _no_autocheckpoint)
-    return engine
-
-
-def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+    connection fails, the connection is replaced and _store_batch tries again."""
+    return store.one_connection_engine(ping=False)
 
 
 def _once(store: Store, work: Callable[[Connection], _T]) -> _T:
@@ -164,7 +155,6 @@ class DocStore:
         # SQLite only: commits on the loop's thread when nobody else writes (inline.py).
         self._inline: InlineWriter | None = None
         self._batch_running = False
-        self._checkpoints: Checkpoints | None = None
         # What append returns for updates committed inline: resolved once, shared by all.
         self._committed: asyncio.Future[None] | None = None
 
@@ -187,7 +177,6 @@ class DocStore:
             log.warning("document updates commit on the writer's thread only: %s", exc)
             return
         self._inline = writer
-        self._checkpoints = Checkpoints(path)
 
     async def close(self) -> None:
         """Store everything queued, finish running compactions, then stop the writer."""
@@ -199,9 +188,6 @@ class DocStore:
         self._writer = None
         if self._compacting:
             await asyncio.gather(*self._compacting.values(), return_exceptions=True)
-        checkpoints, self._checkpoints = self._checkpoints, None
-        if checkpoints is not None:
-            await checkpoints.close()
         inline, self._inline = self._inline, None
         if inline is not None:
             inline.close()
@@ -243,7 +229,7 @@ class DocStore:
         lock = self.store.write_lock
         return (
             not self._batch_running
-            and not (self._checkpoints is not None and self._checkpoints.last_pass)
+            and not (self.store.checkpoints is not None and self.store.checkpoints.last_pass)
             and self._queue.empty()
             and (lock is None or not lock.held)
             and self._writer is not None
@@ -279,19 +265,10 @@ class DocStore:
         self._since_compaction[key] += len(updates)
         if self._since_compaction[key] >= self.compact_after:
             self._start_compaction(key)
-        self._checkpoint_when_due()
+        if self.store.checkpoints is not None:
+            # A commit without the write lock, whose release counts the others.
+            self.store.checkpoints.committed()
         return True
-
-    def _checkpoint_when_due(self) -> None:
-        """Start a checkpoint after :data:`CHECKPOINT_EVERY` commits (inline.py rule 2)."""
-        inline, checkpoints = self._inline, self._checkpoints
-        if (
-            inline is not None
-            and checkpoints is not None  # None once closing
-            and inline.since_checkpoint >= CHECKPOINT_EVERY
-            and checkpoints.start()
-        ):
-            inline.since_checkpoint = 0
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -351,24 +328,19 @@ class DocStore:
         """``work`` in one transaction on the writer's thread, in this process's turn to
         write (server/sqlite_writes.py), never during a checkpoint's second pass (inline.py
         rule 2). Before ``start`` or after ``close``, on a connection of its own."""
-        if self._checkpoints is not None:
-            await self._checkpoints.after_last_pass()
+        if self.store.checkpoints is not None:
+            await self.store.checkpoints.after_last_pass()
         lock = self.store.write_lock
         async with lock if lock is not None else contextlib.nullcontext():
             if self._thread is None:
                 return await asyncio.to_thread(_once, self.store, work)
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._thread, self._in_transaction, work)
-        if self._inline is not None:
-            # This commit started no checkpoint either: it counts towards the next one.
-            self._inline.since_checkpoint += 1
-            self._checkpoint_when_due()
-        return result
+            return await loop.run_in_executor(self._thread, self._in_transaction, work)
 
     def _in_transaction(self, work: Callable[[Connection], _T]) -> _T:
         """On the writer's thread, on its one connection."""
         if self._engine is None:
-            self._engine = _writer_engine(self.store, checkpoints=self._checkpoints is not None)
+            self._engine = _writer_engine(self.store)
         with self._engine.begin() as conn:
             return work(conn)
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
+from server import sqlite_checkpoints
 from server.documents import inline as inline_module
 from server.documents import store as store_module
 from server.documents.store import DocStore
@@ -42,18 +43,21 @@ def path_of(store: Store) -> str:
 async def checkpointing_every_10(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[int, DocStore, Typist]:
-    """A room and a started DocStore that checkpoints after every 10 inline commits."""
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 10)
+    """A room and a started DocStore whose process checkpoints after every 10 commits,
+    counted from here."""
+    monkeypatch.setattr(sqlite_checkpoints, "CHECKPOINT_EVERY", 10)
     room = await a_room(store)
     docs = DocStore(store, compact_after=10_000)
     await docs.start()
+    assert store.checkpoints is not None
+    store.checkpoints.since = 0  # the room's rows were commits too
     return room, docs, Typist()
 
 
 def docs_checkpoint(docs: DocStore) -> asyncio.Future[None] | None:
     """The pass of a WAL checkpoint running now, if any (inline.py rule 2)."""
-    assert docs._checkpoints is not None
-    return docs._checkpoints.running
+    assert docs.store.checkpoints is not None
+    return docs.store.checkpoints.running
 
 
 def stored_texts(path: str) -> list[bytes]:
@@ -238,18 +242,18 @@ async def test_the_wal_starts_over_after_each_checkpoint_under_steady_commits(
     gate = threading.Semaphore(0)
     copied = threading.Event()
     passes = itertools.count()
-    real_checkpoint = inline_module.checkpoint
+    real_checkpoint = sqlite_checkpoints.checkpoint
 
-    def gated_checkpoint(path: str) -> None:
+    def gated_checkpoint(path: str, busy_timeout_ms: int) -> None:
         if next(passes) % 2 == 0:  # a first pass: copies, then waits to be let finish
-            real_checkpoint(path)
+            real_checkpoint(path, busy_timeout_ms)
             copied.set()
             assert gate.acquire(timeout=30)
         else:  # a second pass: waits to be let start, then copies
             assert gate.acquire(timeout=30)
-            real_checkpoint(path)
+            real_checkpoint(path, busy_timeout_ms)
 
-    monkeypatch.setattr(inline_module, "checkpoint", gated_checkpoint)
+    monkeypatch.setattr(sqlite_checkpoints, "checkpoint", gated_checkpoint)
     room, docs, typist = await checkpointing_every_10(store, monkeypatch)
     wal = path_of(store) + "-wal"
     sizes: list[int] = []
@@ -283,18 +287,20 @@ async def test_the_wal_starts_over_after_each_checkpoint_under_steady_commits(
     assert max(sizes) - sizes[0] <= 4 * frame, sizes
 
 
-async def test_closing_during_a_checkpoint_finishes_both_passes(
+async def test_closing_the_store_during_a_checkpoint_finishes_both_passes(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     room, docs, typist = await checkpointing_every_10(store, monkeypatch)
     for i in range(10):
         docs.append(room, "demo", [typist.type(str(i))])
     assert docs_checkpoint(docs) is not None
-    checkpoints = docs._checkpoints
+    checkpoints = store.checkpoints
     assert checkpoints is not None
-    with caplog.at_level(logging.WARNING, logger="classroom.docs"):
-        await docs.close()  # while the first pass runs
+    with caplog.at_level(logging.WARNING, logger="classroom.store"):
+        await docs.close()
+        await store.close()  # while the first pass runs
     assert checkpoints.running is None and not checkpoints.last_pass
+    assert not checkpoints.start()  # a closed store starts none
     assert "checkpoint failed" not in caplog.text
     assert text_of(stored_texts(path_of(store))) == "0123456789"
 
@@ -329,13 +335,13 @@ async def test_a_commit_queued_for_the_writer_does_not_wait_for_a_checkpoint_pas
     an update queued for the writer's thread meanwhile (here behind a write of this process)
     is committed and sent without waiting for it."""
     release = threading.Event()
-    real_checkpoint = inline_module.checkpoint
+    real_checkpoint = sqlite_checkpoints.checkpoint
 
-    def slow_checkpoint(path: str) -> None:
+    def slow_checkpoint(path: str, busy_timeout_ms: int) -> None:
         release.wait(30)  # a first pass stuck in its sync
-        real_checkpoint(path)
+        real_checkpoint(path, busy_timeout_ms)
 
-    monkeypatch.setattr(inline_module, "checkpoint", slow_checkpoint)
+    monkeypatch.setattr(sqlite_checkpoints, "checkpoint", slow_checkpoint)
     room, docs, typist = await checkpointing_every_10(store, monkeypatch)
     lock = store.write_lock
     assert lock is not None
@@ -399,7 +405,7 @@ async def test_a_commit_on_the_writers_thread_never_checkpoints_under_the_write_
     ``wal_autocheckpoint``, from 1,000 WAL frames on), that commit would copy and sync the
     files while every update typed meanwhile waited (up to 57 ms, measured). It
     leaves the checkpoint to the checkpoints' thread (rule 2)."""
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 100_000)
+    monkeypatch.setattr(sqlite_checkpoints, "CHECKPOINT_EVERY", 100_000)
     room = await a_room(store)
     docs = DocStore(store, compact_after=100_000)
     await docs.start()
@@ -425,14 +431,15 @@ async def test_commits_on_the_writers_thread_count_towards_the_next_checkpoint(
     lock = store.write_lock
     assert lock is not None
     try:
-        for i in range(8):
+        for i in range(7):
             assert docs.append(room, "demo", [typist.type(str(i))]).done()
-        await lock.acquire()  # a write of this process: the next update queues for the thread
+        # A write of this process (the eighth commit): the next update queues for the thread.
+        await lock.acquire()
         queued = docs.append(room, "demo", [typist.type("q")])
         lock.release()
         await asyncio.wait_for(queued, 10)
         assert docs_checkpoint(docs) is None  # nine commits
-        assert await docs.compact(room, "demo") == 9  # the tenth, on the writer's thread
+        assert await docs.compact(room, "demo") == 8  # the tenth commit, on the writer's thread
         assert docs_checkpoint(docs) is not None
         while (checkpoint := docs_checkpoint(docs)) is not None:
             await asyncio.wait_for(checkpoint, 10)
