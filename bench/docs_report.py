@@ -32,24 +32,32 @@ HANDOFF_SLOW_MS = 10.0
 # Frames that had to wait for their socket to drain (a recipient reading slowly): their wait
 # is in the hand-off too, so the table shows how many there were.
 DECLINED_METRIC = "classroom_doc_direct_declined_total"
+# Our server's wait for the commit alone, from an update reaching its store to the commit
+# that every frame of it waits for (server/documents/store.py): the store's share of the
+# hand-off, the rest being the event loop's own queue.
+COMMIT_WAIT_METRIC = "classroom_doc_commit_wait_seconds"
 
 
 @dataclass(frozen=True)
 class Handoff:
     """Upper bounds (ms) of the histogram buckets holding the median and the 99th percentile
-    (inf past the last bucket), the share of hand-offs slower than HANDOFF_SLOW_MS, and the
-    frames that waited for a slow reader."""
+    (inf past the last bucket), the share of hand-offs slower than HANDOFF_SLOW_MS, the
+    frames that waited for a slow reader, and the same bounds of the commit wait (None when
+    the server has no such histogram)."""
 
     p50_ms: float
     p99_ms: float
     slow_percent: float
     slow_reader_frames: float = 0.0
+    commit_p50_ms: float | None = None
+    commit_p99_ms: float | None = None
 
 
 @dataclass(frozen=True)
 class Scrape:
     buckets: dict[float, float]  # cumulative count by upper bound (seconds)
     declined: float
+    commit: dict[float, float] | None = None  # the commit wait's, likewise
 
 
 def handoff_scrape(exposition: str) -> Scrape:
@@ -58,7 +66,8 @@ def handoff_scrape(exposition: str) -> Scrape:
     for line in exposition.splitlines():
         if line.startswith(DECLINED_METRIC + " "):
             declined = float(line.rpartition(" ")[2])
-    return Scrape(buckets_of(exposition, HANDOFF_METRIC), declined)
+    commit = buckets_of(exposition, COMMIT_WAIT_METRIC)
+    return Scrape(buckets_of(exposition, HANDOFF_METRIC), declined, commit or None)
 
 
 def handoff_between(first: Scrape, last: Scrape) -> Handoff | None:
@@ -66,11 +75,14 @@ def handoff_between(first: Scrape, last: Scrape) -> Handoff | None:
     held = window(first.buckets, last.buckets)
     if held is None:
         return None
+    committed = window(first.commit or {}, last.commit) if last.commit else None
     return Handoff(
         held.bound_of(0.5) * 1000,
         held.bound_of(0.99) * 1000,
         100 * held.above(HANDOFF_SLOW_MS / 1000) / held.total,
         last.declined - first.declined,
+        committed.bound_of(0.5) * 1000 if committed else None,
+        committed.bound_of(0.99) * 1000 if committed else None,
     )
 
 
@@ -105,6 +117,7 @@ COLUMNS = (
     "hand-off p50 / p99 ms",
     f"hand-off >{HANDOFF_SLOW_MS:g} ms %",
     "slow-reader frames",
+    "commit wait p50 / p99 ms",
 )
 
 
@@ -142,11 +155,15 @@ def _bound(ms: float) -> str:
 
 def _handoff_cells(handoff: Handoff | None) -> list[str]:
     if handoff is None:
-        return ["-", "-", "-"]
+        return ["-", "-", "-", "-"]
+    commit = "-"
+    if handoff.commit_p50_ms is not None and handoff.commit_p99_ms is not None:
+        commit = f"{_bound(handoff.commit_p50_ms)} / {_bound(handoff.commit_p99_ms)}"
     return [
         f"{_bound(handoff.p50_ms)} / {_bound(handoff.p99_ms)}",
         f"{handoff.slow_percent:.2f}",
         f"{handoff.slow_reader_frames:,.0f}",
+        commit,
     ]
 
 
@@ -218,11 +235,14 @@ def _median_handoff(group: list[Row]) -> Handoff | None:
     measured = [r.handoff for r in group if r.handoff is not None]
     if not measured:
         return None
+    commits = [h for h in measured if h.commit_p50_ms is not None]
     return Handoff(
         statistics.median(h.p50_ms for h in measured),
         statistics.median(h.p99_ms for h in measured),
         statistics.median(h.slow_percent for h in measured),
         statistics.median(h.slow_reader_frames for h in measured),
+        statistics.median(h.commit_p50_ms or 0.0 for h in commits) if commits else None,
+        statistics.median(h.commit_p99_ms or 0.0 for h in commits) if commits else None,
     )
 
 

@@ -147,15 +147,17 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     signer = TokenSigner(settings.secret_key, settings.token_ttl_seconds)
     security = Security(settings, store, bus, signer)
     hub = RoomHub(bus, open_presence(settings), metrics)
+    doc_metrics = DocMetrics(metrics.registry)
     docs = DocumentRegistry(
         DocStore(
             store,
             compact_after=settings.compact_after_updates,
             batch_ms=settings.persist_batch_ms,
             history_days=settings.history_retention_days,
+            commit_wait=doc_metrics.commit_wait.observe,
         ),
         bus,
-        DocMetrics(metrics.registry),
+        doc_metrics,
         unload_grace_seconds=settings.room_unload_grace_seconds,
         max_per_room=settings.max_connections_per_room,
         max_per_user=settings.max_connections_per_user,

@@ -16,6 +16,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+# An inline commit takes a fraction of a millisecond; one that waits for the writer's thread,
+# this process's write lock or a checkpoint, milliseconds to tens of them.
+COMMIT_WAIT_BUCKETS = (
+    *(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+    1.0,
+)
+
 
 class LoopCounter:
     """A counter that only the event loop's thread increments (no lock)."""
@@ -107,4 +114,11 @@ class DocMetrics:
             "From receiving a frame to handing it to each recipient's socket.",
             registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
+        self.commit_wait = Histogram(
+            "classroom_doc_commit_wait_seconds",
+            "From an update reaching the document store to its commit, which every frame "
+            "after it waits for (server/documents/store.py): the store's share of the hand-off.",
+            registry=registry,
+            buckets=COMMIT_WAIT_BUCKETS,
         )

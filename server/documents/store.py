@@ -20,24 +20,29 @@ nobody writing (the writer idle, this process's write lock free, no other proces
 write) skips even that hop: it is committed on the loop's thread before ``append`` returns,
 a few ``write`` calls, and its frames go out in the same turn (server/documents/inline.py).
 
-Compaction never delays a commit for long: after ``compact_after`` updates of one document
-it runs as its own task. It reads the snapshot and the later updates, merges them outside
-any transaction, then in one short transaction, one call on the writer's thread
-(server/documents/compaction.py), moves the snapshot forward only if nobody moved it
-meanwhile (``last_update_id`` still what it read) and deletes exactly the updates it
-folded: on PostgreSQL by id, on SQLite as the range they are there (compaction.py). So every
-stored update is one the snapshot lacks — including one another process committed late on
-PostgreSQL with an id below the snapshot's (ids are drawn before commit), which a range
-delete would have lost there. ``last_update_id`` is the highest id folded; folded ids are
-deleted and never reused, so it never takes a value twice. A load reads the snapshot, every
-stored update, and the snapshot's ``last_update_id`` again; if a compaction moved it in
-between, it reads again.
+Compaction never delays a commit for long: after ``compact_after`` updates of one document it
+runs as its own task. It reads the snapshot and the later updates, merges them outside any
+transaction, then in one short transaction, one call on the writer's thread (SQLite) or on a
+thread of its own (PostgreSQL; server/documents/compaction.py), moves the snapshot forward
+only if nobody moved it meanwhile (``last_update_id`` still what it read) and deletes exactly
+the updates it folded: on PostgreSQL by id, on SQLite as the range they are there
+(compaction.py). So every stored update is one the snapshot lacks — including one another
+process committed late on PostgreSQL with an id below the snapshot's (ids are drawn before
+commit), which a range delete would have lost there. ``last_update_id`` is the highest id
+folded; folded ids are deleted and never reused, so it never takes a value twice. A load
+reads the snapshot, every stored update, and the snapshot's ``last_update_id`` again; if a
+compaction moved it in between, it reads again.
 
 Typing history. An update is stored with its author and the characters it inserted. With
 ``history_days > 0`` the compaction transaction also copies the updates it folds into the
 history table (server/integrity/history.py), so a document stays replayable update by update
 for that long; the history pruner folds older ones into a checkpoint. With ``history_days``
 0 it drops whatever an earlier setting kept of that document.
+
+The wait for the commit alone, from ``append`` to its future resolving (inline or through
+the writer's thread, lock and checkpoint waits included), is observed by ``commit_wait``
+(``classroom_doc_commit_wait_seconds``): a fan-out's hand-off holds it and the event loop's
+own queue, and this tells the two apart.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +67,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.documents.compaction import fold
+from server.documents.compaction import FoldThread, fold
 from server.documents.inline import InlineWriter
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
@@ -112,6 +118,7 @@ class _Pending:
     stored: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    since: float = field(default_factory=time.perf_counter)
 
 
 def _rows(batch: list[_Pending]) -> list[Row]:
@@ -141,7 +148,9 @@ class DocStore:
         compact_after: int = 500,
         batch_ms: float = 0.0,
         history_days: float = 0.0,
+        commit_wait: Callable[[float], None] | None = None,
     ) -> None:
+        """``commit_wait`` observes each append's wait for its commit, in seconds."""
         self.store = store
         self.history_days = history_days
         self.compact_after = compact_after
@@ -150,6 +159,8 @@ class DocStore:
         self._writer: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._engine: Engine | None = None
+        self._folds: FoldThread | None = None  # PostgreSQL's (compaction.py, "Where it runs")
+        self._observe = commit_wait or (lambda _seconds: None)
         self._since_compaction: Counter[DocKey] = Counter()
         self._compacting: dict[DocKey, asyncio.Task[None]] = {}
         # SQLite only: commits on the loop's thread when nobody else writes (inline.py).
@@ -164,6 +175,8 @@ class DocStore:
             self._committed.set_result(None)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="docstore-writer")
             self._writer = asyncio.create_task(self._write_loop(), name="docstore-writer")
+            if not self.store.is_sqlite:
+                self._folds = FoldThread(partial(self.store.one_connection_engine, ping=True))
             await self._open_inline()
 
     async def _open_inline(self) -> None:
@@ -188,6 +201,9 @@ class DocStore:
         self._writer = None
         if self._compacting:
             await asyncio.gather(*self._compacting.values(), return_exceptions=True)
+        folds, self._folds = self._folds, None
+        if folds is not None:
+            await folds.close()
         inline, self._inline = self._inline, None
         if inline is not None:
             inline.close()
@@ -248,6 +264,7 @@ class DocStore:
         assert self._inline is not None
         room_id, doc = key
         now = utcnow()
+        started = time.perf_counter()
         try:
             self._inline.insert(
                 [
@@ -262,6 +279,8 @@ class DocStore:
         except sqlite3.Error as exc:
             log.debug("inline commit declined (%s); the writer's thread takes it", exc)
             return False
+        else:
+            self._observe(time.perf_counter() - started)
         self._since_compaction[key] += len(updates)
         if self._since_compaction[key] >= self.compact_after:
             self._start_compaction(key)
@@ -296,9 +315,11 @@ class DocStore:
             except Exception:
                 # Task boundary: never leave the broadcasts waiting on a dead writer.
                 log.error("document writer failed on a batch", exc_info=True)
+            stored_at = time.perf_counter()
             for pending in batch:
                 if not pending.stored.done():
                     pending.stored.set_result(None)
+                self._observe(stored_at - pending.since)
             self._batch_running = False
             for key in {p.key for p in batch}:
                 if self._since_compaction[key] >= self.compact_after:
@@ -393,7 +414,8 @@ class DocStore:
             return 0
         merged = pycrdt.merge_updates(*([head[1]] if head else []), *[data for _, data in rows])
         ids = [update_id for update_id, _ in rows if update_id is not None]
-        moved = await self._write_on_thread(
+        on_thread = self._write_on_thread if self._folds is None else self._folds.run
+        moved = await on_thread(
             partial(
                 fold,
                 room_id=room_id,

@@ -113,14 +113,38 @@ def test_the_hand_off_is_read_from_the_buckets_filled_between_two_scrapes() -> N
     assert handoff_between(after, after) is None  # nothing sent in the window
     row = run("ours", 50.0)
     row.handoff = handoff
-    assert cells(row)[-3:] == ["<=0.5 / <=25", "2.00", "4"]
-    assert cells(run("reference", 50.0))[-3:] == ["-", "-", "-"]
+    assert cells(row)[-4:] == ["<=0.5 / <=25", "2.00", "4", "-"]  # no commit-wait histogram
+    assert cells(run("reference", 50.0))[-4:] == ["-", "-", "-", "-"]
+
+
+def test_the_commit_wait_is_read_beside_the_hand_off() -> None:
+    hand = ("0.001", "0.01", "+Inf")
+    commit = ("0.0001", "0.00025", "0.0005", "0.001", "0.005", "+Inf")
+
+    def scrape(handed: tuple[int, ...], committed: tuple[int, ...]) -> Scrape:
+        text = exposition(dict(zip(hand, handed, strict=True)), 0)
+        text += "\n" + "\n".join(
+            f'classroom_doc_commit_wait_seconds_bucket{{le="{le}"}} {n}.0'
+            for le, n in zip(commit, committed, strict=True)
+        )
+        return handoff_scrape(text)
+
+    before = scrape((10, 10, 10), (10, 10, 10, 10, 10, 10))
+    # 100 commits in the window: 60 within 0.1 ms, 35 more within 0.5 ms, 4 within 5 ms, one
+    # past the last bucket.
+    after = scrape((110, 110, 110), (70, 70, 105, 105, 109, 110))
+    handoff = handoff_between(before, after)
+    assert handoff is not None
+    assert (handoff.commit_p50_ms, handoff.commit_p99_ms) == (0.1, 5.0)
+    row = run("ours", 50.0)
+    row.handoff = handoff
+    assert cells(row)[-1] == "<=0.1 / <=5"
 
 
 def test_the_median_row_takes_the_median_hand_off() -> None:
     rows = [run("ours", 50.0) for _ in range(3)]
     figures = ((5.0, 0.1, 0.0), (250.0, 9.0, 4000.0), (25.0, 1.5, 12.0))
     for row, (p99, slow, frames) in zip(rows, figures, strict=True):
-        row.handoff = Handoff(1.0, p99, slow, frames)
+        row.handoff = Handoff(1.0, p99, slow, frames, 0.1, p99 / 5)
     (median,) = medians(rows)
-    assert median.handoff == Handoff(1.0, 25.0, 1.5, 12.0)
+    assert median.handoff == Handoff(1.0, 25.0, 1.5, 12.0, 0.1, 5.0)

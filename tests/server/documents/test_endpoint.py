@@ -298,3 +298,5 @@ async def test_metrics_count_sockets_documents_updates_and_fan_out(
     assert values["classroom_doc_bytes_in_total"] > 0
     assert values["classroom_doc_bytes_out_total"] > 0
     assert values["classroom_doc_fanout_seconds_count"] >= 1
+    # Every stored update's wait for its commit (each insert of the teacher's is one or more).
+    assert values["classroom_doc_commit_wait_seconds_count"] >= 20
