@@ -16,7 +16,7 @@ Which rows it folds. It copies into the history and deletes exactly the updates 
 each value coerced and expanded by SQLAlchemy in Python with the lock held: on SQLite a fold
 took 7.0 to 12.7 ms (median 9.5), of which SQLite's own statements 2.4 to 6.5; as the range
 below, 3.8 to 8.7 ms (median 5.6; 14 folds each, measured side by side). On SQLite the rows
-are a range, :func:`folded`: one writer at a time, and AUTOINCREMENT draws an id inside the
+are a range (:class:`_Rows`): one writer at a time, and AUTOINCREMENT draws an id inside the
 write transaction, so ids are committed in the order they are drawn; a read that saw id N of
 a document saw every id of it below N that will ever exist, and the document's rows up to
 the last id read are exactly those read. On PostgreSQL ids are drawn before commit, so one
@@ -39,13 +39,16 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
     BigInteger,
     ColumnElement,
+    Delete,
+    Insert,
     Table,
     and_,
     any_,
@@ -56,7 +59,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from server.integrity.history import forget_history, keep_history
+from server.integrity.history import forget_history, history_copy, keep_history
 from server.models import DocSnapshot, DocUpdate
 
 log = logging.getLogger("classroom.docs")
@@ -65,6 +68,61 @@ _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
 _ID_ARRAY = ARRAY(BigInteger)
 _T = TypeVar("_T")
+
+
+# The fold's statements, built once. Built anew for every fold (values, comparisons, a
+# cache key each), SQLAlchemy spent more of the fold's time in Python than SQLite did in its
+# statements, all with the write lock held: on SQLite, 500 updates, a fold took a median
+# 4.26 ms of which 1.90 in the driver; built once, 2.47 and 1.82 (bench/compaction_bench.py,
+# 21 folds each, side by side). Bound names are not column names: an INSERT or UPDATE keeps
+# those for its own values.
+_OF_DOC = and_(
+    _UPDATES.c.room_id == bindparam("fold_room"), _UPDATES.c.doc == bindparam("fold_doc")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """The statements that name a fold's updates, as one database names them (see "Which
+    rows it folds"), with the parameters they take."""
+
+    delete: Delete
+    copy: Insert  # into the typing history
+    by_range: bool
+
+    def params(self, room_id: int, doc: str, ids: list[int]) -> dict[str, Any]:
+        """The updates of ``doc`` whose ids are ``ids`` (ascending, as a compaction read
+        them): on SQLite the range up to the last, on PostgreSQL the ids as one array."""
+        chosen: dict[str, Any] = {"fold_room": room_id, "fold_doc": doc}
+        if self.by_range:
+            chosen["fold_last"] = ids[-1]
+        else:
+            chosen["fold_ids"] = ids
+        return chosen
+
+
+def _rows_chosen_by(chosen: ColumnElement[bool], *, by_range: bool) -> _Rows:
+    return _Rows(delete(_UPDATES).where(chosen), history_copy(chosen), by_range)
+
+
+_BY_RANGE = _rows_chosen_by(and_(_OF_DOC, _UPDATES.c.id <= bindparam("fold_last")), by_range=True)
+_BY_IDS = _rows_chosen_by(
+    and_(_OF_DOC, _UPDATES.c.id == any_(bindparam("fold_ids", type_=_ID_ARRAY))), by_range=False
+)
+_NEW_SNAPSHOT = insert(_SNAPSHOTS)
+_MOVE_SNAPSHOT = (
+    update(_SNAPSHOTS)
+    .where(
+        _SNAPSHOTS.c.room_id == bindparam("fold_room"),
+        _SNAPSHOTS.c.doc == bindparam("fold_doc"),
+        _SNAPSHOTS.c.last_update_id == bindparam("fold_head"),
+    )
+    .values(
+        data=bindparam("fold_merged"),
+        last_update_id=bindparam("fold_last"),
+        updated_at=bindparam("fold_now"),
+    )
+)
 
 
 def fold(
@@ -82,24 +140,33 @@ def fold(
     ``ids``) and delete those updates; False, changing nothing, if another compaction moved
     the snapshot since ``head`` was read. The caller's transaction commits."""
     last = ids[-1]
-    chosen = folded(conn, room_id=room_id, doc=doc, ids=ids)
+    # SQLite, or PostgreSQL: the only other database the store opens (server/store.py).
+    rows = _BY_RANGE if conn.dialect.name == "sqlite" else _BY_IDS
+    chosen = rows.params(room_id, doc, ids)
     # The write comes first, so on SQLite this transaction takes the write lock at once and
     # never works from a stale read.
     if head is None:
         conn.execute(
-            insert(_SNAPSHOTS).values(
-                room_id=room_id, doc=doc, data=merged, last_update_id=last, updated_at=now
-            )
+            _NEW_SNAPSHOT,
+            {
+                "room_id": room_id,
+                "doc": doc,
+                "data": merged,
+                "last_update_id": last,
+                "updated_at": now,
+            },
         )
     else:
         moved = conn.execute(
-            update(_SNAPSHOTS)
-            .where(
-                _SNAPSHOTS.c.room_id == room_id,
-                _SNAPSHOTS.c.doc == doc,
-                _SNAPSHOTS.c.last_update_id == head[0],
-            )
-            .values(data=merged, last_update_id=last, updated_at=now)
+            _MOVE_SNAPSHOT,
+            {
+                "fold_room": room_id,
+                "fold_doc": doc,
+                "fold_head": head[0],
+                "fold_merged": merged,
+                "fold_last": last,
+                "fold_now": now,
+            },
         )
         if moved.rowcount != 1:
             log.info("compaction of room %s doc %s: snapshot moved meanwhile", room_id, doc)
@@ -109,24 +176,15 @@ def fold(
             conn,
             room_id=room_id,
             doc=doc,
+            copy=rows.copy,
             chosen=chosen,
             previous_snapshot=head[1] if head else None,
             previous_last_id=head[0] if head else 0,
         )
     else:
         forget_history(conn, room_id=room_id, doc=doc)
-    conn.execute(delete(_UPDATES).where(chosen))
+    conn.execute(rows.delete, chosen)
     return True
-
-
-def folded(conn: Connection, *, room_id: int, doc: str, ids: list[int]) -> ColumnElement[bool]:
-    """The updates of ``doc`` whose ids are ``ids`` (ascending, as read by a compaction):
-    on SQLite the range up to the last, on PostgreSQL (the only other database the store
-    opens, server/store.py) the ids as one array (see "Which rows it folds")."""
-    of_doc = and_(_UPDATES.c.room_id == room_id, _UPDATES.c.doc == doc)
-    if conn.dialect.name == "sqlite":
-        return and_(of_doc, _UPDATES.c.id <= ids[-1])
-    return and_(of_doc, _UPDATES.c.id == any_(bindparam("ids", ids, type_=_ID_ARRAY)))
 
 
 class FoldThread:

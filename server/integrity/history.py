@@ -30,12 +30,15 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pycrdt
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Table,
     and_,
+    bindparam,
     delete,
     exists,
     insert,
@@ -87,43 +90,60 @@ PRUNE_ROWS_PER_FOLD = 500
 PRUNE_BACKOFF_MAX_ROUNDS = 24
 
 
+def history_copy(chosen: ColumnElement[bool]) -> Insert:
+    """The ``INSERT … SELECT`` that copies the updates ``chosen`` into the history, built
+    once for each way compaction names its rows (server/documents/compaction.py)."""
+    rows = select(*[_UPDATES.c[name] for name in _COLUMNS]).where(chosen)
+    return insert(_HISTORY).from_select(list(_COLUMNS), rows)
+
+
+# Compaction's other statements here, built once too (compaction.py says why).
+_CHECKPOINT_OF_DOC = select(_CHECKPOINTS.c.room_id).where(
+    _CHECKPOINTS.c.room_id == bindparam("hist_room"), _CHECKPOINTS.c.doc == bindparam("hist_doc")
+)
+_NEW_CHECKPOINT = insert(_CHECKPOINTS)
+_FORGET = tuple(
+    delete(table).where(
+        table.c.room_id == bindparam("hist_room"), table.c.doc == bindparam("hist_doc")
+    )
+    for table in (_HISTORY, _CHECKPOINTS)
+)
+
+
 def keep_history(
     conn: Connection,
     *,
     room_id: int,
     doc: str,
-    chosen: ColumnElement[bool],
+    copy: Insert,
+    chosen: dict[str, Any],
     previous_snapshot: bytes | None,
     previous_last_id: int,
 ) -> None:
-    """In compaction's transaction (on the writer's thread): copy the updates it folds
-    (``chosen``, server/documents/compaction.py) into the history.
+    """In compaction's transaction (on the writer's thread): copy the updates it folds into
+    the history (``copy``, from :func:`history_copy`, with the parameters ``chosen``).
 
     The first time, the document's checkpoint is written too: the snapshot before this
     compaction (empty for a new document), which the kept history starts from."""
-    known = conn.execute(
-        select(_CHECKPOINTS.c.room_id).where(
-            _CHECKPOINTS.c.room_id == room_id, _CHECKPOINTS.c.doc == doc
-        )
-    )
+    known = conn.execute(_CHECKPOINT_OF_DOC, {"hist_room": room_id, "hist_doc": doc})
     if known.first() is None:
         conn.execute(
-            insert(_CHECKPOINTS).values(
-                room_id=room_id,
-                doc=doc,
-                data=previous_snapshot if previous_snapshot is not None else EMPTY_UPDATE,
-                upto_id=previous_last_id,
-            )
+            _NEW_CHECKPOINT,
+            {
+                "room_id": room_id,
+                "doc": doc,
+                "data": previous_snapshot if previous_snapshot is not None else EMPTY_UPDATE,
+                "upto_id": previous_last_id,
+            },
         )
-    rows = select(*[_UPDATES.c[name] for name in _COLUMNS]).where(chosen)
-    conn.execute(insert(_HISTORY).from_select(list(_COLUMNS), rows))
+    conn.execute(copy, chosen)
 
 
 def forget_history(conn: Connection, *, room_id: int, doc: str) -> None:
     """In compaction's transaction when no history is kept: drop what an earlier setting
     kept, so the timeline starts from the snapshot instead of a checkpoint with a gap."""
-    for table in (_HISTORY, _CHECKPOINTS):
-        conn.execute(delete(table).where(table.c.room_id == room_id, table.c.doc == doc))
+    for statement in _FORGET:
+        conn.execute(statement, {"hist_room": room_id, "hist_doc": doc})
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,5 +400,6 @@ __all__ = [
     "HistoryStore",
     "StoredUpdate",
     "forget_history",
+    "history_copy",
     "keep_history",
 ]
