@@ -49,6 +49,10 @@ class Exit:
     cpu_ms: float
     maxrss_bytes: int | None
     """The command's peak resident set; None when the launcher was killed before it reported."""
+    exited: bool = False
+    """The step launcher saw its command exit, not die by a signal (False when it could not
+    say). Under bubblewrap the command is bwrap, which exits only after its pid 1 has ended;
+    see :mod:`sandbox.local_run` for what that tells of the pid namespace."""
 
 
 def launcher_limits(limits: Sequence[tuple[int, int]]) -> str:
@@ -91,6 +95,8 @@ class Child:
         self._transports: list[asyncio.BaseTransport] = []
         self._stdin: asyncio.WriteTransport | None = None
         self._exited = False
+        self.killed = False
+        """:meth:`kill` sent SIGKILL before the step's end was seen: the end is not its own."""
 
     @classmethod
     async def spawn(
@@ -169,6 +175,7 @@ class Child:
     def kill(self) -> None:
         """SIGKILL the group (and, with a uid of its own, every process of that uid)."""
         if not self._exited:
+            self.killed = True
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
         if self._uid is not None:
@@ -205,8 +212,8 @@ class Child:
             transport.close()
         if report is None:  # the step launcher was killed with its command: its own CPU time
             return Exit(code, sig, launcher[1] * 1000.0 if launcher else 0.0, None)
-        maxrss_kib, cpu_seconds, _status = report
-        return Exit(code, sig, cpu_seconds * 1000.0, maxrss_kib * 1024)
+        maxrss_kib, cpu_seconds, status = report
+        return Exit(code, sig, cpu_seconds * 1000.0, maxrss_kib * 1024, os.WIFEXITED(status))
 
 
 class _LoopOwned:

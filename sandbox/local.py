@@ -14,9 +14,11 @@ container). What it does, in order of strength:
   through lock files. RLIMIT_NPROC is ignored for root and counted per uid, so one uid per
   run is what makes the process limit real and per run; it also lets :func:`kill_uid` find
   processes that left the process group: without bubblewrap before the run's first step
-  (what a crashed holder of the uid left) and after every step, and under bubblewrap once at
-  the run's end, where each step is a pid namespace that the kernel kills, asynchronously,
-  when its pid 1 ends. Every sweep runs in a thread (:func:`reap_uid`).
+  (what a crashed holder of the uid left), after every step and at the run's end. Under
+  bubblewrap each step is a pid namespace, gone when bwrap exits by itself; the run's end
+  sweeps there only when a step did not (killed at its time limit, output cap or cancel),
+  since the kernel kills the rest of a namespace asynchronously. Every sweep runs in a
+  thread (:func:`reap_uid`); see :mod:`sandbox.local_run`.
 * **rlimits**: CPU, DATA (memory), AS (a loose backstop), NPROC, FSIZE, NOFILE, no core, set
   by the launcher with niceness 10 (runs never starve the server's event loop).
 
