@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Session
 
+from server.engine_thread import EngineThread
 from server.sqlite_writes import WriteLock
 
 _T = TypeVar("_T")
@@ -48,29 +49,27 @@ class ThreadSessions:
         write_lock: WriteLock | None,
         fallback: Callable[[], Any],
     ) -> None:
-        self._connect = connect
+        self._thread = None if connect is None else EngineThread(connect, "store-sessions")
         self._write_lock = write_lock
         self._fallback = fallback
-        self._engine: Engine | None = None
-        self._thread: ThreadPoolExecutor | None = None
 
     async def read(self, work: Callable[[Session], _T]) -> _T:
         """``work(session)`` on the thread; whatever it reads, nothing is committed."""
-        if self._connect is None:
+        if self._thread is None:
             return await self._through_fallback(work)
-        return await self._submit(self._read, work)
+        return await self._thread.run(partial(_read, work))
 
     async def write(self, work: Callable[[Session], _T]) -> _T:
         """``work(session)`` in one transaction on the thread, committed when it returns,
         rolled back when it raises."""
-        if self._connect is None:
+        if self._thread is None:
             return await self._through_fallback(work)
         lock = self._write_lock
         if lock is None:
-            return await self._submit(self._write, work)
+            return await self._thread.run(partial(_write, work))
         await lock.acquire()
         try:
-            done = asyncio.wrap_future(self._executor().submit(self._write, work))
+            done = asyncio.wrap_future(self._thread.submit(partial(_write, work)))
         except BaseException:
             lock.release()
             raise
@@ -78,13 +77,8 @@ class ThreadSessions:
         return await asyncio.shield(done)
 
     async def close(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
-        thread.shutdown()  # idle by now: the dispose above was its last work
+        if self._thread is not None:
+            await self._thread.close()
 
     async def _through_fallback(self, work: Callable[[Session], _T]) -> _T:
         async with self._fallback() as session:
@@ -92,28 +86,15 @@ class ThreadSessions:
             # sqlmodel's async session hands ``work`` its synchronous sqlmodel Session.
             return await session.run_sync(cast(Callable[[Any], _T], work))
 
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-sessions")
-        return self._thread
 
-    async def _submit(self, run: Callable[[Any], _T], work: Any) -> _T:
-        done: Future[_T] = self._executor().submit(run, work)
-        return await asyncio.wrap_future(done)
+def _read(work: Callable[[Session], _T], engine: Engine) -> _T:
+    with Session(engine, expire_on_commit=False) as session:
+        return work(session)
 
-    def _session(self) -> Session:
-        if self._engine is None:
-            assert self._connect is not None
-            self._engine = self._connect()
-        return Session(self._engine, expire_on_commit=False)
 
-    def _read(self, work: Callable[[Session], _T]) -> _T:
-        with self._session() as session:
-            return work(session)
-
-    def _write(self, work: Callable[[Session], _T]) -> _T:
-        with self._session() as session, session.begin():
-            return work(session)
+def _write(work: Callable[[Session], _T], engine: Engine) -> _T:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        return work(session)
 
 
 def _release(lock: WriteLock, ended: asyncio.Future[Any]) -> None:

@@ -35,12 +35,11 @@ touches only rows it read, and the snapshot row, which only compactions write).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -59,6 +58,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
+from server.engine_thread import EngineThread
 from server.integrity.history import forget_history, history_copy, keep_history
 from server.models import DocSnapshot, DocUpdate
 
@@ -192,31 +192,16 @@ class FoldThread:
     each in one transaction. The connection opens on first use, from ``open_engine``."""
 
     def __init__(self, open_engine: Callable[[], Engine]) -> None:
-        self._open_engine = open_engine
-        self._engine: Engine | None = None
-        self._thread: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            1, thread_name_prefix="docstore-folds"
-        )
+        self._thread = EngineThread(open_engine, "docstore-folds")
 
     async def run(self, work: Callable[[Connection], _T]) -> _T:
-        if self._thread is None:
-            raise RuntimeError("the fold thread is closed")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._thread, self._in_transaction, work
-        )
-
-    def _in_transaction(self, work: Callable[[Connection], _T]) -> _T:
-        if self._engine is None:
-            self._engine = self._open_engine()
-        with self._engine.begin() as conn:
-            return work(conn)
+        return await self._thread.run(partial(_in_transaction, work))
 
     async def close(self) -> None:
         """Once no fold runs (the store awaits its compactions first)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
-        thread.shutdown()
+        await self._thread.close()
+
+
+def _in_transaction(work: Callable[[Connection], _T], engine: Engine) -> _T:
+    with engine.begin() as conn:
+        return work(conn)
