@@ -176,8 +176,16 @@ class Child:
         """SIGKILL the group (and, with a uid of its own, every process of that uid)."""
         if not self._exited:
             self.killed = True
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            try:
                 os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                # Killed just after the spawn, the step launcher may not lead its group yet
+                # (its setsid() is its first step): it alone, then, and the launcher kills what
+                # is left of its group when it ends (sandbox/launcher.py).
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(self.pid, signal.SIGKILL)
+            except PermissionError:
+                pass
         if self._uid is not None:
             kill_uid(self._uid)
 

@@ -74,9 +74,12 @@ async def started(backend: LocalBackend, then: str) -> tuple[LocalExecution, Asy
     request = RunRequest(language="python", files={"main.py": code}, interactive=True)
     execution = await backend.run(request)
     stream = execution.chunks()
+    # Unbuffered, print writes "ready" and its newline apart: one chunk or two, by the load.
+    said = ""
     async with asyncio.timeout(20):
-        first = await anext(stream)
-    assert first.data == "ready\n"
+        while not said.endswith("\n"):
+            said += (await anext(stream)).data
+    assert said == "ready\n"
     return execution, stream
 
 
@@ -163,3 +166,19 @@ async def test_bad_requests_are_refused_and_the_launcher_serves_on(local: LocalB
     _, after = await run(backend, "python", {"main.py": "print('served')\n"})
     assert (after.status, after.stdout) == (RunStatus.OK, "served\n"), after
     assert launcher_pid(backend) == launcher
+
+
+async def test_a_kill_before_the_step_launcher_leads_its_group_still_kills_it() -> None:
+    # A cancel right after the spawn can reach the step launcher before its setsid(): no group
+    # of its id exists yet, and the group kill alone hit nothing (the run then went on to its
+    # time limit). Here a process that never leads a group stands in for it.
+    sleeper = await asyncio.create_subprocess_exec("sleep", "60")
+    read_end, write_end = os.pipe()
+    os.close(write_end)
+    step = Child(sleeper.pid, None, read_end)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(sleeper.pid, 0)  # not a group leader: the group kill finds nothing
+    step.kill()
+    assert await asyncio.wait_for(sleeper.wait(), 10) == -signal.SIGKILL
+    assert step.killed
+    os.close(read_end)
