@@ -71,7 +71,9 @@ async def ruff_lint(language: str, files: dict[str, str]) -> LintReport | None:
         )
         try:
             out, err = await asyncio.wait_for(process.communicate(), TIMEOUT_SECONDS)
-        except TimeoutError:
+        except BaseException:
+            # Timed out, or the grading was cancelled (a run stopped, a server shutting
+            # down): ruff is not left running, its pipes open, with nobody to read them.
             process.kill()
             await process.wait()
             raise

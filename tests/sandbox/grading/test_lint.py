@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
+from sandbox.grading import lint
 from sandbox.grading.exceptions import InvalidSubmission
 from sandbox.grading.lint import LintReport, ruff_lint
 
@@ -34,3 +38,26 @@ async def test_other_languages_have_no_linter() -> None:
 async def test_hostile_file_names_are_refused() -> None:
     with pytest.raises(InvalidSubmission, match=r"file name '\.\./evil\.py'"):
         await ruff_lint("python", {"../evil.py": CLEAN})
+
+
+async def test_a_cancelled_lint_leaves_no_ruff_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A grading cancelled while ruff ran (a stopped run, a server shutting down) left ruff
+    # running, its pipes open; the garbage collector later warned of them in another test.
+    started: list[asyncio.subprocess.Process] = []
+    ruff_started = asyncio.Event()
+    real_exec = asyncio.create_subprocess_exec
+
+    async def watched_exec(*argv: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        process = await real_exec(*argv, **kwargs)
+        started.append(process)
+        ruff_started.set()
+        return process
+
+    monkeypatch.setattr(lint.asyncio, "create_subprocess_exec", watched_exec)
+    linting = asyncio.create_task(ruff_lint("python", {"main.py": MESSY * 200}))
+    await asyncio.wait_for(ruff_started.wait(), 30)
+    linting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await linting
+    (process,) = started
+    assert process.returncode is not None  # killed and reaped, not left running
