@@ -55,8 +55,14 @@ class WriteLock:
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 a wait_for whose lock came free in
+        # the very turn its task was cancelled returned the lock and dropped the cancellation.
+        # The task then went on holding it: at a server's shutdown the history pruner, so
+        # cancelled at its first write, pruned on and slept for an hour, and the shutdown
+        # waited for it (seen once in CI).
         try:
-            await asyncio.wait_for(self._lock.acquire(), self.wait_seconds)
+            async with asyncio.timeout(self.wait_seconds):
+                await self._lock.acquire()
         except TimeoutError:
             raise OperationalError(
                 "waiting for the SQLite write lock", None, TimeoutError("write lock wait")

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
+from server.sqlite_writes import WriteLock
 from server.store import Store
 
 WRITERS = 12
@@ -104,3 +105,19 @@ async def test_a_returned_connection_is_reset_and_kept(tmp_path: Path) -> None:
         assert len(connects) == 1
     finally:
         await store.close()
+
+
+async def test_a_cancelled_wait_for_the_write_lock_stays_cancelled() -> None:
+    # The holder gives the lock back and the waiting task is cancelled in the same turn of
+    # the loop: the cancellation must win, and the lock must not stay with the cancelled task.
+    lock = WriteLock()
+    await lock.acquire()
+    waiting = asyncio.create_task(lock.acquire())
+    for _ in range(3):  # yield to it: it waits in the lock itself (and in wait_for's task)
+        await asyncio.sleep(0)
+    assert lock._lock._waiters
+    lock.release()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not lock.held
