@@ -241,15 +241,18 @@ class HistoryStore:
         if now is None:
             now = utcnow()
         cutoff = now - timedelta(days=self.retention_days)
-        async with self.store.engine.begin() as conn:
-            # Nothing left to fold (another process folded it, or history was turned off):
-            # the document is not failing any more.
-            old_history = exists().where(
-                _HISTORY.c.room_id == _FAILING.c.room_id,
-                _HISTORY.c.doc == _FAILING.c.doc,
-                _HISTORY.c.created_at < cutoff,
-            )
-            await conn.execute(delete(_FAILING).where(~old_history))
+        async with self.store.engine.connect() as conn:
+            anything_failing = (await conn.execute(select(_FAILING.c.room_id).limit(1))).first()
+        if anything_failing is not None:  # a write (SQLite's lock) only when there is a record
+            async with self.store.engine.begin() as conn:
+                # Nothing left to fold (another process folded it, or history was turned off):
+                # the document is not failing any more.
+                old_history = exists().where(
+                    _HISTORY.c.room_id == _FAILING.c.room_id,
+                    _HISTORY.c.doc == _FAILING.c.doc,
+                    _HISTORY.c.created_at < cutoff,
+                )
+                await conn.execute(delete(_FAILING).where(~old_history))
         async with self.store.engine.connect() as conn:
             found = (
                 await conn.execute(

@@ -14,10 +14,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from server import sqlite_checkpoints
-from server.documents.store import DocStore
 from server.models import User
 from server.store import Store
-from tests.server.documents.test_store import Typist, a_room, text_of
+from tests.server.documents.test_inline import typed_past_autocheckpoint
+from tests.server.documents.test_store import text_of
 
 DATABASES = ("sqlite",)
 
@@ -46,14 +46,8 @@ async def test_an_orm_commit_never_checkpoints_under_the_write_lock(
     """Past 1,000 WAL frames SQLite's own checkpoint would copy and sync the whole WAL in
     the next commit of a connection that allows it, holding the process's write lock: 61 ms
     for 4,500 frames, measured. The ORM's commits leave it to the process's checkpoints."""
-    monkeypatch.setattr(sqlite_checkpoints, "CHECKPOINT_EVERY", 100_000)
-    room = await a_room(store)
-    docs = DocStore(store, compact_after=100_000)
-    await docs.start()
-    typist = Typist()
+    room, docs = await typed_past_autocheckpoint(store, monkeypatch)
     try:
-        for _ in range(400):  # about three WAL frames each: past SQLite's 1,000
-            assert docs.append(room, "demo", [typist.type("x")]).done()
         async with store.session() as session:  # an ORM write, through the async engine
             session.add(User(name="Grace"))
         await store.threaded.write(lambda session: session.add(User(name="Linus")))

@@ -397,6 +397,22 @@ def snapshots_in(path: str) -> int:
         conn.close()
 
 
+async def typed_past_autocheckpoint(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, DocStore]:
+    """A room and a started DocStore whose document ``demo`` holds 400 updates of "x",
+    committed inline with no checkpoint since: past the 1,000 WAL frames (about three each)
+    from which SQLite's own checkpoint would start in a commit that allows it."""
+    monkeypatch.setattr(sqlite_checkpoints, "CHECKPOINT_EVERY", 100_000)
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=100_000)
+    await docs.start()
+    typist = Typist()
+    for _ in range(400):
+        assert docs.append(room, "demo", [typist.type("x")]).done()
+    return room, docs
+
+
 async def test_a_commit_on_the_writers_thread_never_checkpoints_under_the_write_lock(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -405,14 +421,8 @@ async def test_a_commit_on_the_writers_thread_never_checkpoints_under_the_write_
     ``wal_autocheckpoint``, from 1,000 WAL frames on), that commit would copy and sync the
     files while every update typed meanwhile waited (up to 57 ms, measured). It
     leaves the checkpoint to the checkpoints' thread (rule 2)."""
-    monkeypatch.setattr(sqlite_checkpoints, "CHECKPOINT_EVERY", 100_000)
-    room = await a_room(store)
-    docs = DocStore(store, compact_after=100_000)
-    await docs.start()
-    typist = Typist()
+    room, docs = await typed_past_autocheckpoint(store, monkeypatch)
     try:
-        for _ in range(400):  # about three WAL frames each: past SQLite's 1,000
-            assert docs.append(room, "demo", [typist.type("x")]).done()
         assert await docs.compact(room, "demo") == 400
         assert text_of(await docs.load(room, "demo")) == "x" * 400
         # The database file alone, without its WAL, has not had the snapshot copied in.
