@@ -88,7 +88,8 @@ class Spawner:
         self._stop()
         if process is not None:
             try:
-                await asyncio.wait_for(asyncio.to_thread(process.wait), 5)
+                async with asyncio.timeout(5):
+                    await asyncio.to_thread(process.wait)
             except TimeoutError:
                 process.kill()
                 await asyncio.to_thread(process.wait)

@@ -70,7 +70,8 @@ async def ruff_lint(language: str, files: dict[str, str]) -> LintReport | None:
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, err = await asyncio.wait_for(process.communicate(), TIMEOUT_SECONDS)
+            async with asyncio.timeout(TIMEOUT_SECONDS):
+                out, err = await process.communicate()
         except BaseException:
             # Timed out, or the grading was cancelled (a run stopped, a server shutting
             # down): ruff is not left running, its pipes open, with nobody to read them.

@@ -112,7 +112,8 @@ class RedisBus:
         if self._reader is None:
             self._reader = asyncio.create_task(self._run(), name="redis-bus-reader")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected_once.wait(), wait)
+            async with asyncio.timeout(wait):
+                await self._connected_once.wait()
 
     async def publish(self, channel: str, message: bytes) -> None:
         if not self._healthy:
@@ -232,7 +233,8 @@ class RedisBus:
             if message is None:
                 if loop.time() - last_ping >= PING_SECONDS:
                     last_ping = loop.time()
-                    await asyncio.wait_for(pubsub.ping(), PING_SECONDS)
+                    async with asyncio.timeout(PING_SECONDS):
+                        await pubsub.ping()
                 continue
             if message.get("type") != "message":
                 continue

@@ -83,7 +83,8 @@ async def room_events(websocket: WebSocket) -> None:
         await hub.leave(conn)
         conn.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer, timeout=5)
+            async with asyncio.timeout(5):
+                await writer
         writer.cancel()
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Integer, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from sandbox.cancellation import raise_if_cancelled
 from server.lti.ags import SCOPE_LINEITEM, Gradebook
 from server.lti.exceptions import PlatformError
 from server.models import (
@@ -83,14 +84,18 @@ class GradePassback:
 
     async def _run(self) -> None:
         while True:
+            raise_if_cancelled()  # one that a library's wait_for lost (sandbox/cancellation.py)
             self._wake.clear()  # before the round: a wake during it starts the next at once
             try:
                 wait = await self.send_due()
             except Exception:
                 log.error("grade passback round failed", exc_info=True)
                 wait = IDLE_SECONDS
+            # asyncio.timeout, not wait_for: on Python 3.11 a wake in the turn this task was
+            # cancelled made wait_for drop the cancellation, and close() waited for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def send_due(self) -> float:
         """Send every due row; returns how long until the next one is due."""
