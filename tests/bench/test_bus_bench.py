@@ -1,0 +1,35 @@
+"""``bench/bus_bench.py`` measures the Redis bus with both reply parsers (briefly)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.services import REDIS_URL, require
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_bench_reads_and_publishes_with_both_parsers() -> None:
+    require("redis")
+    done = subprocess.run(
+        [sys.executable, "bench/bus_bench.py", "--url", REDIS_URL, "--messages", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "Redis bus, 300 messages of 60 bytes each way, 2 rounds" in done.stdout
+    rows = re.findall(
+        r"^\| (hiredis \(C\)|pure Python) \| ([0-9.]+) \(([0-9.]+), ([0-9.]+)\) "
+        r"\| ([0-9.]+) \(([0-9.]+), ([0-9.]+)\) \|$",
+        done.stdout,
+        re.M,
+    )
+    # hiredis is a dependency (redis[hiredis]), so the parser redis-py picks is the C one.
+    assert [row[0] for row in rows] == ["hiredis (C)", "pure Python"], done.stdout
+    for row in rows:
+        assert all(float(value) > 0 for value in row[1:])
