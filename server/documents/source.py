@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlalchemy import Integer, bindparam
+from sqlmodel import col, select
 
 from rooms.documents import Access, DocKind, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName
@@ -51,6 +52,13 @@ def check_files(files: dict[str, str]) -> dict[str, str]:
     return dict(files)
 
 
+# A caller's pair groups in a room, built once (a run's or a submission's check).
+_PAIR_GROUPS = select(PairMember.group).where(
+    col(PairMember.room_id) == bindparam("room_id", type_=Integer),
+    col(PairMember.user_id) == bindparam("user_id", type_=Integer),
+)
+
+
 class Sources:
     """Reads the code a run or a submission is made of, with the caller's rights."""
 
@@ -59,20 +67,25 @@ class Sources:
         self.registry = registry
 
     async def pair_groups(self, room_id: int, user_id: int) -> set[str]:
-        async with self.store.session() as session:
-            rows = await session.exec(
-                select(PairMember.group).where(
-                    PairMember.room_id == room_id, PairMember.user_id == user_id
-                )
+        params = {"room_id": room_id, "user_id": user_id}
+        return set(
+            await self.store.threaded.read(
+                lambda session: session.exec(_PAIR_GROUPS, params=params).all()
             )
-            return set(rows.all())
+        )
 
     async def read_doc(self, room: RoomAccess, doc: str) -> Source:
         try:
             name = parse_document_name(doc)
         except InvalidDocumentName as exc:
             raise BadRequest(str(exc), code="invalid_document") from None
-        groups = await self.pair_groups(room.room_id, room.user_id)
+        # Only a pair's document is decided by the caller's groups (rooms/documents.py,
+        # access): a run or a submission of one's own file asks the store nothing here.
+        groups = (
+            await self.pair_groups(room.room_id, room.user_id)
+            if name.kind is DocKind.PAIR
+            else set()
+        )
         if (
             access(name, role=room.role.value, user_id=room.user_id, pair_groups=groups)
             is Access.NONE

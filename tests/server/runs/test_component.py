@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
-from tests.conftest import Lesson, LiveServer
+from tests.conftest import Lesson, LiveServer, new_room
 from tests.node.harness import YjsHarness
+from tests.security.test_storage_quota import text_update, write_stored
 from tests.services import require
 from tests.support.events import EventClient
 
@@ -185,4 +187,66 @@ async def test_run_the_document_as_typed(
         assert "".join(str(c["data"]) for c in chunks) == "42\n"
     finally:
         for client in (teacher, alice, bob):
+            await client.close()
+
+
+async def test_a_pairs_file_runs_for_its_pair_only_and_ones_own_asks_no_groups(
+    server: LiveServer, live_lesson: Lesson
+) -> None:
+    lesson = live_lesson
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        room = (await new_room(http, lesson.teacher, lesson.classroom["id"], kind="pair"))["id"]
+        response = await http.put(
+            f"/api/rooms/{room}/pairs/red",
+            json={"user_ids": [lesson.alice.id]},
+            headers=lesson.teacher.headers,
+        )
+        assert response.status_code == 200, response.text
+    for name, who in (
+        ("pairs/red/main.py", lesson.alice),
+        (f"students/{lesson.bob.id}/main.py", lesson.bob),
+    ):
+        await write_stored(
+            server,
+            room,
+            name,
+            token=who.token,
+            watcher=lesson.teacher.token,
+            update=text_update(f"print('{name}')", client_id=70),
+        )
+    sources = server.state.runs.sources
+    asked: list[tuple[int, int]] = []
+    pair_groups = sources.pair_groups
+
+    async def counted(room_id: int, user_id: int) -> set[str]:
+        asked.append((room_id, user_id))
+        return await pair_groups(room_id, user_id)
+
+    sources.pair_groups = counted  # type: ignore[method-assign]
+    alice = await EventClient.open(server.ws_url, room, lesson.alice.token)
+    bob = await EventClient.open(server.ws_url, room, lesson.bob.token)
+    try:
+        for client in (alice, bob):
+            await client.expect("room.snapshot")
+        await alice.send({"type": "run.start", "language": "python", "doc": "pairs/red/main.py"})
+        run_id = (await alice.expect("run.started"))["run_id"]
+        chunks, finished = await output_of(alice, run_id)
+        assert "".join(str(c["data"]) for c in chunks) == "pairs/red/main.py\n", finished
+        assert asked == [(room, lesson.alice.id)]
+
+        # Bob is in no pair: the red pair's file is not his to run.
+        await bob.send({"type": "run.start", "language": "python", "doc": "pairs/red/main.py"})
+        assert (await bob.expect("error"))["code"] == "document_forbidden"
+        assert asked[1:] == [(room, lesson.bob.id)]
+
+        # His own file is his whatever his groups: the store is not asked for them.
+        own = f"students/{lesson.bob.id}/main.py"
+        await bob.send({"type": "run.start", "language": "python", "doc": own})
+        run_id = (await bob.expect("run.started"))["run_id"]
+        chunks, _ = await output_of(bob, run_id)
+        assert "".join(str(c["data"]) for c in chunks) == f"{own}\n"
+        assert len(asked) == 2
+    finally:
+        del sources.pair_groups
+        for client in (alice, bob):
             await client.close()
