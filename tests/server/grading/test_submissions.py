@@ -14,7 +14,7 @@ import pytest
 
 from server.courses.importer import import_course
 from server.store import Store
-from tests.conftest import Lesson, LiveServer
+from tests.conftest import Lesson, LiveServer, join_as, new_classroom
 from tests.support.events import EventClient
 
 DATABASES = ("sqlite", "postgres")
@@ -132,6 +132,22 @@ async def test_http_submission_and_visibility(
             headers=live_lesson.bob.headers,
         )
         assert missing.status_code == 404
+
+        # The room is checked before anything is read or graded: no such room, not a member.
+        nowhere = await http.post(
+            "/api/rooms/999999/exercises/double/submissions",
+            json={"files": {"main.py": RIGHT}},
+            headers=live_lesson.bob.headers,
+        )
+        assert nowhere.status_code == 404
+        assert nowhere.json()["error"]["code"] == "unknown_room"
+        other = await new_classroom(http, live_lesson.teacher)
+        outsider = await join_as(http, other["join_code"], "Mallory")
+        foreign = await http.post(
+            path, json={"files": {"main.py": RIGHT}}, headers=outsider.headers
+        )
+        assert foreign.status_code == 403
+        assert foreign.json()["error"]["code"] == "not_a_member"
 
         exported = await http.get(
             f"/api/classrooms/{live_lesson.classroom['id']}/grades.csv?keep=latest",
