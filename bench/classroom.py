@@ -31,7 +31,7 @@ from typing import Any
 
 from classroom_metrics import LOOP_LAG_METRIC, loop_lag, merge, percentile, summary, verdicts
 from classroom_report import second_process, table
-from classroom_servers import PYTHON, ROOT, Deployment, deployment
+from classroom_servers import PYTHON, ROOT, Deployment, deployment, postgres_backends
 from classroom_setup import make_class
 from histograms import buckets_of, scrape
 from processes import CLK_TCK, cpu_seconds, machine_busy_seconds, process_tree, shielded, status_kib
@@ -94,6 +94,11 @@ def cpu_marks(target: Deployment, generators: list[subprocess.Popen[str]]) -> di
             )
     for name, pid in target.helpers.items():
         marks[name] = tree_seconds(process_tree(pid))
+    if target.database == "postgresql":
+        # The servers' and the worker's connections are pooled: the same backends at both
+        # edges of the window.
+        backends = postgres_backends(target.env["CLASSROOM_DATABASE_URL"])
+        marks["postgresql (this database's backends)"] = cpu_seconds(backends)
     for index, gen in enumerate(generators):
         marks[f"generator {index}"] = cpu_seconds([gen.pid])
     return marks

@@ -161,7 +161,7 @@ def second_process(one: dict[str, Any], two: dict[str, Any]) -> str:
     parts.append(
         f"- server CPU: {cpu_one:.0f} % in one process → {cpu_two:.0f} % over two "
         f"({split}), plus {extra:.0f} % "
-        "in the helpers (Redis, sandbox worker and its runs)"
+        "in the helpers (PostgreSQL's backends, Redis, the sandbox worker and its runs)"
     )
     rss_one = sum(s["rss_mib"] for s in one["servers"])
     rss_two = sum(s["rss_mib"] for s in two["servers"])

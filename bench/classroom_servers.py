@@ -106,6 +106,20 @@ def private_postgres() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def postgres_backends(url: str) -> list[int]:
+    """The process ids of the PostgreSQL backends connected to ``url``'s database now (this
+    query's own connection left out). The server's shared processes (checkpointer, WAL
+    writer) serve every database and are not among them."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
 @contextmanager
 def private_redis(workdir: Path) -> Iterator[tuple[str, int]]:
     port = free_port()

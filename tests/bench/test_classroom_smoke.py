@@ -66,4 +66,6 @@ def test_two_processes(tmp_path: Path) -> None:
     (result,) = run_bench(tmp_path, "2", env)
     assert result["processes"] == 2
     check(result)
-    assert set(result["helpers"]) == {"redis", "worker"}
+    backends = "postgresql (this database's backends)"
+    assert set(result["helpers"]) == {"redis", "worker", backends}
+    assert result["helpers"][backends] > 0  # both servers stored updates and runs there
