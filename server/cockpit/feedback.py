@@ -27,6 +27,7 @@ from server.exceptions import BadRequest, Forbidden, NotFound
 from server.grading.listeners import GradeListener, tell
 from server.models import DocComment, PairMember, ScoreOverride, Submission, User
 from server.models.clock import as_utc
+from server.security.visibility import pair_groups
 from server.store import Store
 
 _ANCHOR = re.compile(r"[A-Za-z0-9+/=_-]{0,400}")
@@ -141,14 +142,9 @@ class Feedback:
             raise BadRequest(str(exc), code="invalid_document") from None
         if name.kind is DocKind.DEMO:
             raise BadRequest("comments are for students' and pairs' files", code="invalid_document")
-        groups: list[str] = []
+        groups: set[str] = set()
         if name.kind is DocKind.PAIR:
-            found = await session.exec(
-                select(PairMember.group).where(
-                    PairMember.room_id == room.room_id, PairMember.user_id == room.user_id
-                )
-            )
-            groups = list(found.all())
+            groups = await pair_groups(session, room.room_id, room.user_id)
         if (
             access(name, role=room.role.value, user_id=room.user_id, pair_groups=groups)
             is Access.NONE

@@ -21,13 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlmodel import select
-
 from rooms.documents import OPEN, Access, DocumentName, LessonLock, access
 from server.auth import Caller
 from server.classrooms.access import room_access
 from server.exceptions import ApiError
-from server.models.pairs import PairMember
+from server.security.visibility import pair_groups
 from server.store import Store
 
 RoleAndGroups = tuple[str, frozenset[str]]
@@ -130,12 +128,8 @@ class RoomRoles:
             return cached[1]
         async with self.store.session() as session:
             room = await room_access(session, room_id, user_id)
-            groups = await session.exec(
-                select(PairMember.group).where(
-                    PairMember.room_id == room_id, PairMember.user_id == user_id
-                )
-            )
-            found = (room.role.value, frozenset(groups.all()))
+            groups = await pair_groups(session, room_id, user_id)
+            found = (room.role.value, frozenset(groups))
         if len(self._entries) > 10_000:
             self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
         self._entries[key] = (now + self.ttl, found)

@@ -9,15 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, bindparam
-from sqlmodel import col, select
-
 from rooms.documents import Access, DocKind, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName
 from server.classrooms.access import RoomAccess
 from server.documents.registry import DocumentRegistry, text_of
 from server.exceptions import BadRequest, Forbidden
-from server.models.pairs import PairMember
+from server.security.visibility import PAIR_GROUPS
 from server.store import Store
 
 # The Y.Text every editor binds to (the web client and the Node harness agree on it).
@@ -52,13 +49,6 @@ def check_files(files: dict[str, str]) -> dict[str, str]:
     return dict(files)
 
 
-# A caller's pair groups in a room, built once (a run's or a submission's check).
-_PAIR_GROUPS = select(PairMember.group).where(
-    col(PairMember.room_id) == bindparam("room_id", type_=Integer),
-    col(PairMember.user_id) == bindparam("user_id", type_=Integer),
-)
-
-
 class Sources:
     """Reads the code a run or a submission is made of, with the caller's rights."""
 
@@ -70,7 +60,7 @@ class Sources:
         params = {"room_id": room_id, "user_id": user_id}
         return set(
             await self.store.threaded.read(
-                lambda session: session.exec(_PAIR_GROUPS, params=params).all()
+                lambda session: session.exec(PAIR_GROUPS, params=params).all()
             )
         )
 

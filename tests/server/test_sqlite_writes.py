@@ -113,7 +113,7 @@ async def test_a_cancelled_wait_for_the_write_lock_stays_cancelled() -> None:
     lock = WriteLock()
     await lock.acquire()
     waiting = asyncio.create_task(lock.acquire())
-    for _ in range(3):  # yield to it: it waits in the lock itself (and in wait_for's task)
+    for _ in range(3):  # a few turns of the loop: the waiter gets to wait in the lock itself
         await asyncio.sleep(0)
     assert lock._lock._waiters
     lock.release()
