@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
+from tests.bench import bench_output
 from tests.services import REDIS_URL, require
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_bench_reads_and_publishes_with_both_parsers() -> None:
     require("redis")
-    done = subprocess.run(
-        [sys.executable, "bench/bus_bench.py", "--url", REDIS_URL, "--messages", "300"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert "Redis bus, 300 messages of 60 bytes each way, 2 rounds" in done.stdout
+    out = bench_output("bus_bench.py", "--url", REDIS_URL, "--messages", "300")
+    assert "Redis bus, 300 messages of 60 bytes each way, 2 rounds" in out
     rows = re.findall(
         r"^\| (hiredis \(C\)|pure Python) \| ([0-9.]+) \(([0-9.]+), ([0-9.]+)\) "
         r"\| ([0-9.]+) \(([0-9.]+), ([0-9.]+)\) \|$",
-        done.stdout,
+        out,
         re.M,
     )
     # hiredis is a dependency (redis[hiredis]), so the parser redis-py picks is the C one.
-    assert [row[0] for row in rows] == ["hiredis (C)", "pure Python"], done.stdout
+    assert [row[0] for row in rows] == ["hiredis (C)", "pure Python"], out
     for row in rows:
         assert all(float(value) > 0 for value in row[1:])

@@ -5,32 +5,17 @@ record and cell come first, and the bench checks the cell counts each attempt an
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import bench_output
 
 
 @pytest.mark.parametrize("cockpit", [[], ["--cockpit"]], ids=["gamification", "cockpit"])
 def test_the_bench_measures_a_class_graded_at_once(cockpit: list[str]) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "bench/gamification_bench.py",
-            *("--students", "3", "--rounds", "4", "--repeat", "1"),
-            *cockpit,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    out = bench_output(
+        "gamification_bench.py", "--students", "3", "--rounds", "4", "--repeat", "1", *cockpit
     )
-    [(cpu, wall)] = re.findall(
-        r"^\| this checkout \| 1 \| ([0-9.]+) \| ([0-9.]+) \|$", done.stdout, re.M
-    )
+    [(cpu, wall)] = re.findall(r"^\| this checkout \| 1 \| ([0-9.]+) \| ([0-9.]+) \|$", out, re.M)
     assert float(cpu) > 0 and float(wall) > 0
-    assert "this checkout, median of 1:" in done.stdout
+    assert "this checkout, median of 1:" in out
