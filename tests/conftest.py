@@ -3,7 +3,9 @@ lifespan, an HTTP client on it, a real uvicorn server, and users with tokens.
 
 Every test that uses ``database_url`` (directly or through ``settings``/``app``/``client``/
 ``server``) runs once on SQLite and once on PostgreSQL. A module that only needs one sets
-``DATABASES = ("sqlite",)``.
+``DATABASES = ("sqlite",)``. The database is new and already at head (a copy of one migrated
+once a session, tests/support/databases.py); a module that needs it empty sets
+``START_EMPTY = True``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from server.models import User, UserKind
 from server.settings import Settings
 from server.store import Store, migrate
 from tests.services import POSTGRES_URL, require
+from tests.support.databases import Templates, postgres_url
 
 pytest_plugins = ["tests.support.watchdog"]
 
@@ -41,19 +44,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database_kind", kinds, indirect=False, scope="function")
 
 
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    templates = Templates(tmp_path_factory.mktemp("database-templates"))
+    yield templates
+    templates.close()
+
+
 @pytest.fixture
-def database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    database_kind: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    database_templates: Templates,
+) -> Iterator[str]:
+    """A new database of its own, already at head (a copy, tests/support/databases.py), or
+    empty in a module that sets ``START_EMPTY = True``."""
+    migrated = not getattr(request.module, "START_EMPTY", False)
     if database_kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'classroom.db'}"
+        path = tmp_path / "classroom.db"
+        if migrated:
+            database_templates.sqlite_copy(path)
+        yield f"sqlite:///{path}"
         return
     require("postgres")
     import psycopg
 
     name = f"classroom_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = POSTGRES_URL.rpartition("/")
-    yield f"{base}/{name}"
+    if migrated:
+        database_templates.postgres_create(name)
+    else:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_url(name)
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

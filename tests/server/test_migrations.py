@@ -16,6 +16,9 @@ from server.store import migrate, sync_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# These tests migrate databases no migration has touched (tests/support/databases.py).
+START_EMPTY = True
+
 
 def _config(url: str) -> Config:
     config = Config(str(ROOT / "alembic.ini"))

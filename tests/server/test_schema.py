@@ -11,6 +11,9 @@ from alembic.script import ScriptDirectory
 from server.schema import SCHEMA_HEAD, migrate_in_child, schema_at_head
 from tests.services import ROOT
 
+# These tests migrate databases no migration has touched (tests/support/databases.py).
+START_EMPTY = True
+
 
 def test_schema_head_names_the_newest_migration() -> None:
     config = Config()
