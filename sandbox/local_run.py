@@ -54,16 +54,30 @@ if TYPE_CHECKING:
 log = logging.getLogger("classroom.sandbox")
 
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
+# What a runtime prints when an allocation fails under RLIMIT_DATA, in the tail of stderr.
+# V8 (Node 20) words its own failures "JavaScript heap out of memory", "Allocation failed -
+# process out of memory", "Fatal process out of memory: …" and, when the limit stops it while
+# it unpacks its startup snapshot, "Fatal javascript OOM in …" (older V8: "Fatal process OOM").
 _MEMORY_MARKERS = (
     "MemoryError",
     "std::bad_alloc",
     "heap out of memory",
+    "process out of memory",
     "Array buffer allocation failed",
     "Fatal process OOM",
+    "Fatal javascript OOM",
     "runtime: out of memory",
     "memory allocation of",
     "Cannot allocate memory",
 )
+
+
+def out_of_memory(stderr: str) -> bool:
+    """Whether the end of a step's stderr says an allocation failed."""
+    tail = stderr[-2000:]
+    return any(marker in tail for marker in _MEMORY_MARKERS)
+
+
 _TIMEOUT_SIGNALS = ("SIGXCPU",)
 COALESCE_SECONDS = 0.005
 
@@ -269,8 +283,7 @@ class LocalExecution(BaseExecution):
             return RunStatus.TIMEOUT
         if exit_.returncode == 0:
             return RunStatus.OK
-        tail = stderr[-2000:]
-        if any(marker in tail for marker in _MEMORY_MARKERS):
+        if out_of_memory(stderr):
             return RunStatus.MEMORY_LIMIT
         return RunStatus.RUNTIME_ERROR
 

@@ -251,6 +251,27 @@ async def test_memory_limit_javascript(backend: LocalBackend) -> None:
     assert result.status is RunStatus.MEMORY_LIMIT, result
 
 
+# The ends of stderr that this host's Node 20 printed under the local backend's RLIMIT_DATA
+# (memory_mb 44: it could not unpack its startup snapshot; 256: the heap filled), and V8's
+# other wording of a failed allocation, as the node binary spells it.
+V8_OUT_OF_MEMORY = (
+    "<--- JS stacktrace --->\n\n\n#\n# Fatal javascript OOM in MemoryChunk allocation failed "
+    "during deserialization.\n#\n\n",
+    "FATAL ERROR: CALL_AND_RETRY_LAST Allocation failed - JavaScript heap out of memory\n"
+    " 1: 0xb7a940 node::Abort() [node]\n",
+    "FATAL ERROR: NewSpace::EnsureCurrentCapacity Allocation failed - process out of memory\n",
+    "#\n# Fatal process out of memory: base::SmallVector::Grow\n#\n",
+)
+
+
+@pytest.mark.parametrize("stderr", V8_OUT_OF_MEMORY)
+def test_each_way_v8_says_out_of_memory_is_a_memory_limit(stderr: str) -> None:
+    assert local_run.out_of_memory(stderr)
+    # Only the end counts: a program's earlier output does not decide its status.
+    assert not local_run.out_of_memory(stderr + "x" * 2000)
+    assert not local_run.out_of_memory("TypeError: x is not a function\n")
+
+
 async def test_runtime_error_exit_code(backend: LocalBackend) -> None:
     _, result = await run(backend, "python", {"main.py": "raise SystemExit(7)\n"})
     assert result.status is RunStatus.RUNTIME_ERROR
