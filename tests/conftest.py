@@ -30,8 +30,8 @@ from server.components import Components
 from server.models import User, UserKind
 from server.settings import Settings
 from server.store import Store, migrate
-from tests.services import POSTGRES_URL, require
-from tests.support.databases import Templates, postgres_url
+from tests.services import require
+from tests.support.databases import Templates, admin, postgres_url
 
 pytest_plugins = ["tests.support.watchdog"]
 
@@ -68,17 +68,13 @@ def database_url(
         yield f"sqlite:///{path}"
         return
     require("postgres")
-    import psycopg
-
     name = f"classroom_test_{uuid.uuid4().hex[:12]}"
     if migrated:
         database_templates.postgres_create(name)
     else:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        admin(f'CREATE DATABASE "{name}"')
     yield postgres_url(name)
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from server.store import migrate
 from tests.services import POSTGRES_URL
 
 
-def _admin(statement: str) -> None:
+def admin(statement: str) -> None:
+    """Run ``statement`` on the PostgreSQL server's admin database (creating or dropping one)."""
     import psycopg
 
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
@@ -59,16 +60,16 @@ class Templates:
         """Create the database ``name`` as a copy of the migrated template."""
         if self._postgres is None:
             template = f"classroom_test_template_{uuid.uuid4().hex[:12]}"
-            _admin(f'CREATE DATABASE "{template}"')
+            admin(f'CREATE DATABASE "{template}"')
             try:
                 migrate(postgres_url(template))
             except BaseException:
-                _admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+                admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
                 raise
             self._postgres = template
-        _admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._postgres}"')
+        admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._postgres}"')
 
     def close(self) -> None:
         template, self._postgres = self._postgres, None
         if template is not None:
-            _admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+            admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
