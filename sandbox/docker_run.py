@@ -219,6 +219,7 @@ class DockerExecution(BaseExecution):
             language.run_argv(names, self._request.args),
             case_args=[case.args for case in cases],
             case_seconds=limits.time_seconds,
+            case_runner=language.case_runner_argv(names) if cases else (),
         )
         await self._attach(session, data, watch=self.pooled)
         if session.ended == "gone":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sandbox.exceptions import InvalidRequest, UnknownLanguage
 from sandbox.model import Limits
@@ -46,6 +47,9 @@ class Language:
     env: Mapping[str, str] = field(default_factory=dict)
     support_files: Mapping[str, str] = field(default_factory=dict)
     """Files written into the work dir besides the user's (never overriding theirs)."""
+    case_runner: tuple[str, ...] = ()
+    """A run with cases in one container: the program that runs every case, if the language
+    has one (``{entry}`` expanded; :mod:`sandbox.wrapper`), instead of a start per case."""
 
     def entry(self, files: Sequence[str]) -> str:
         if not files:
@@ -64,6 +68,9 @@ class Language:
     def run_argv(self, files: Sequence[str], args: Sequence[str] = ()) -> tuple[str, ...]:
         return (*self._expand(self.run, files), *args)
 
+    def case_runner_argv(self, files: Sequence[str]) -> tuple[str, ...]:
+        return self._expand(self.case_runner, files)
+
     def environment(self, workdir: str) -> dict[str, str]:
         """Variables this language needs on top of PATH/HOME/LANG."""
         return {k: v.replace("{workdir}", workdir) for k, v in self.env.items()}
@@ -80,6 +87,9 @@ class Language:
         return tuple(out)
 
 
+# Python's case loop (sandbox/case_runner.py), passed whole as ``python3 -c`` source.
+_CASE_RUNNER = (Path(__file__).parent / "case_runner.py").read_text(encoding="utf-8")
+
 _COMPILED = Limits(memory_mb=512, pids=64, disk_mb=128)
 
 LANGUAGES: dict[str, Language] = {
@@ -95,6 +105,7 @@ LANGUAGES: dict[str, Language] = {
             limits=Limits(),
             extensions=(".py",),
             env={"PYTHONDONTWRITEBYTECODE": "1"},
+            case_runner=("python3", "-u", "-c", _CASE_RUNNER, "{entry}"),
         ),
         Language(
             name="javascript",

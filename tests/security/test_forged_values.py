@@ -193,8 +193,11 @@ def secret(n):
 """,
         tampering=True,
     ),
+    # Python's cases run under sandbox/case_runner.py, which no case can read (non-dumpable):
+    # the attack finds no nonce and forges nothing, or, finding one left in its own memory,
+    # is flagged as before.
     "python_forges_sandbox_frames_from_wrapper_memory": Attack(
-        "python", PY_READ_WRAPPER_MEMORY, tampering=True
+        "python", PY_READ_WRAPPER_MEMORY, tampering=None
     ),
     # -- JavaScript / TypeScript ---------------------------------------------------------
     "javascript_exits_zero_early": Attack(
