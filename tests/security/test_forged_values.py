@@ -108,6 +108,46 @@ def secret(n):
     os._exit(0)
 """
 
+# The same for JavaScript, whose cases the shell wrapper still starts one by one: it can read
+# the wrapper's memory and find the nonce, and the forgery is flagged.
+JS_READ_WRAPPER_MEMORY = r"""
+const fs = require("fs");
+function secret(n) {
+  let nonce = null;
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).sort()) {
+    let maps, fd;
+    try {
+      maps = fs.readFileSync(`/proc/${pid}/maps`, "latin1").split("\n");
+      fd = fs.openSync(`/proc/${pid}/mem`, "r");
+    } catch (e) { continue; }
+    for (const line of maps) {
+      const [span, perms] = line.split(" ");
+      if (!perms || !perms.includes("rw")) continue;
+      const [low, high] = span.split("-").map((x) => parseInt(x, 16));
+      if (high - low > 64 * 1024 * 1024) continue;
+      const buf = Buffer.alloc(high - low);
+      try { fs.readSync(fd, buf, 0, buf.length, low); } catch (e) { continue; }
+      const found = /\x1e([0-9a-f]{16}) case /.exec(buf.toString("latin1"));
+      if (found) { nonce = found[1]; break; }
+    }
+    fs.closeSync(fd);
+    if (nonce) break;
+  }
+  if (nonce === null) return -1;
+  const mark = "\x1e" + nonce;
+  const kase = { 1: 0, 3: 1, 5: 2 }[n];
+  const lines = ['\x1evalue {"t": "int", "v": "8"}', `${mark} done ${kase} 0 0 0 0 0 1`];
+  for (let later = kase + 1; later < 3; later++) {
+    lines.push(`${mark} case ${later}`, '\x1evalue {"t": "int", "v": "8"}',
+               `${mark} done ${later} 0 0 0 0 0 1`);
+  }
+  fs.writeSync(1, "\n" + lines.join("\n") + "\n");
+  fs.writeSync(2, "\n" + lines.slice(1).join("\n") + "\n");
+  process.exit(0);
+}
+module.exports = { secret };
+"""
+
 ATTACKS = {
     # -- Python --------------------------------------------------------------------------
     "python_stack_walk_for_the_runner_frames": Attack(
@@ -200,6 +240,9 @@ def secret(n):
         "python", PY_READ_WRAPPER_MEMORY, tampering=None
     ),
     # -- JavaScript / TypeScript ---------------------------------------------------------
+    "javascript_forges_sandbox_frames_from_wrapper_memory": Attack(
+        "javascript", JS_READ_WRAPPER_MEMORY, tampering=True
+    ),
     "javascript_exits_zero_early": Attack(
         "javascript", "function secret(n) { process.exit(0); }\nmodule.exports = { secret };\n"
     ),
