@@ -4,8 +4,8 @@ A graded run puts every case of a submission in one container (:mod:`sandbox.wra
 wrapper's loop starts the program afresh for each case; for Python that is an interpreter
 start per case, about 15 ms of CPU here (most of a three-case submission's cost). For Python
 runs with cases the wrapper instead replaces itself (``exec``) with this program: ``python3 -u
--c SOURCE entry limit ncase [n args...]...``, the nonce the one line of its stdin, stderr the
-run's stderr. It
+.cases/run.py entry limit ncase [n args...]...`` (the file comes in the run's archive), the
+nonce the one line of its stdin, stderr the run's stderr. It
 keeps the wrapper's contract, trailer for trailer, so :mod:`sandbox.cases` reads it unchanged:
 
 1. It makes itself non-dumpable (``prctl``): a case runs as the same user, and could otherwise
@@ -37,8 +37,8 @@ the standard library, and import as little as it can: what it imports, every cas
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # not signal: its enums cost ~6 ms a start
 import os
-import signal
 import sys
 import time
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 CGROUP = "/sys/fs/cgroup"
+RUNNER = __file__  # absolute: this program's frames, left out of a case's tracebacks
 PR_SET_DUMPABLE = 4
 
 
@@ -98,7 +99,7 @@ def set_dumpable(prctl: Any, value: int) -> None:
 
 def kill_the_rest() -> None:
     try:  # noqa: SIM105 (contextlib: one more module in every case)
-        os.kill(-1, signal.SIGKILL)
+        os.kill(-1, _signal.SIGKILL)
     except ProcessLookupError:
         pass
 
@@ -120,7 +121,7 @@ def prepare(prctl: Any, entry: str, args: list[str], number: int) -> str:
     """In the child: the process a fresh ``python3 -u entry *args`` would be, but for the
     code not yet run. Returns the entry's path."""
     set_dumpable(prctl, 1)  # its own /proc/self files readable, as in a fresh process
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    _signal.signal(_signal.SIGALRM, _signal.SIG_DFL)
     fd = os.open(f".cases/{number}", os.O_RDONLY)
     os.dup2(fd, 0)
     os.close(fd)
@@ -141,7 +142,7 @@ def failed(exc: BaseException) -> int:
     if isinstance(exc, SystemExit):
         return exit_status(exc.code)
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
+    while tb is not None and tb.tb_frame.f_code.co_filename == RUNNER:
         tb = tb.tb_next  # this program's frames, which a fresh start does not have
     sys.excepthook(type(exc), exc.with_traceback(tb), tb)
     return 1
@@ -174,17 +175,17 @@ def wait(pid: int, seconds: float) -> int:
 
     def expired(*_: object) -> None:
         try:  # noqa: SIM105
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, _signal.SIGKILL)
         except ProcessLookupError:
             pass
 
-    signal.signal(signal.SIGALRM, expired)
+    _signal.signal(_signal.SIGALRM, expired)
     if seconds > 0:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        _signal.setitimer(_signal.ITIMER_REAL, seconds)
     try:
         _, status = os.waitpid(pid, 0)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
@@ -251,7 +252,7 @@ if __name__ == "__main__":
             del EXC
         STATUS = finish(STATUS)
         if INTERRUPTED:  # as Python does: die of the signal once finished
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGINT)
+            _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+            os.kill(os.getpid(), _signal.SIGINT)
     finally:
         os._exit(STATUS)

@@ -212,6 +212,8 @@ class DockerExecution(BaseExecution):
         session = self._session(compile_argv is not None, nonce)
         cases = self._request.cases
         stdins = case_files([case.stdin for case in cases])
+        if cases and language.case_runner:
+            stdins.update(language.case_runner_files)
         data = payload(
             nonce,
             files_archive({**language.support_files, **files, **stdins}),

@@ -50,6 +50,8 @@ class Language:
     case_runner: tuple[str, ...] = ()
     """A run with cases in one container: the program that runs every case, if the language
     has one (``{entry}`` expanded; :mod:`sandbox.wrapper`), instead of a start per case."""
+    case_runner_files: Mapping[str, str] = field(default_factory=dict)
+    """Files the case runner needs, written into the work dir of a run with cases."""
 
     def entry(self, files: Sequence[str]) -> str:
         if not files:
@@ -87,8 +89,10 @@ class Language:
         return tuple(out)
 
 
-# Python's case loop (sandbox/case_runner.py), passed whole as ``python3 -c`` source.
-_CASE_RUNNER = (Path(__file__).parent / "case_runner.py").read_text(encoding="utf-8")
+# Python's case loop (sandbox/case_runner.py), a file of the run's archive (under the cases'
+# directory, where no submitted file can be): as an argument, the wrapper's shell would read
+# its 9 KB a byte at a time.
+_CASE_RUNNER = {".cases/run.py": (Path(__file__).parent / "case_runner.py").read_text("utf-8")}
 
 _COMPILED = Limits(memory_mb=512, pids=64, disk_mb=128)
 
@@ -105,7 +109,8 @@ LANGUAGES: dict[str, Language] = {
             limits=Limits(),
             extensions=(".py",),
             env={"PYTHONDONTWRITEBYTECODE": "1"},
-            case_runner=("python3", "-u", "-c", _CASE_RUNNER, "{entry}"),
+            case_runner=("python3", "-u", *_CASE_RUNNER, "{entry}"),
+            case_runner_files=_CASE_RUNNER,
         ),
         Language(
             name="javascript",

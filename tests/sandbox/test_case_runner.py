@@ -75,9 +75,10 @@ STDIN = "1\n2\n3\n"
 
 
 def test_python_brings_its_own_case_loop_and_the_others_do_not() -> None:
-    python = LANGUAGES["python"].case_runner_argv(["util.py", "main.py"])
-    assert python[:3] == ("python3", "-u", "-c") and python[-1] == "main.py"
-    assert "def main()" in python[3]
+    python = LANGUAGES["python"]
+    argv = python.case_runner_argv(["util.py", "main.py"])
+    assert argv == ("python3", "-u", ".cases/run.py", "main.py")
+    assert "def main()" in python.case_runner_files[".cases/run.py"]
     assert all(not lang.case_runner for name, lang in LANGUAGES.items() if name != "python")
 
 
@@ -107,7 +108,7 @@ async def test_a_forked_case_shows_what_a_fresh_start_shows() -> None:
     by_name = dict(zip(BEHAVIOURS, graded.cases, strict=True))
     assert by_name["echo"].stdout.startswith("6 ['main.py', 'echo'] __main__ /work/main.py")
     assert by_name["raise"].stderr.startswith('Traceback (most recent call last):\n  File "/work')
-    assert "ValueError" in by_name["raise"].stderr and "<string>" not in by_name["raise"].stderr
+    assert "ValueError" in by_name["raise"].stderr and "run.py" not in by_name["raise"].stderr
     assert [by_name[w].exit_code for w in ("exit-message", "exit-3", "exit-257")] == [1, 3, 1]
     assert by_name["keyboard"].exit_code == 130 and by_name["keyboard"].signal == "SIGINT"
     assert by_name["threads"].stdout.split()[-4:] == ["thread", "finished", "atexit", "ran"]
