@@ -5,8 +5,8 @@ wrapper's loop starts the program afresh for each case; for Python that is an in
 start per case, about 15 ms of CPU here (most of a three-case submission's cost). For Python
 runs with cases the wrapper instead replaces itself (``exec``) with this program: ``python3 -u
 .cases/run.py entry limit ncase [n args...]...`` (the file comes in the run's archive), the
-nonce the one line of its stdin, stderr the run's stderr. It
-keeps the wrapper's contract, trailer for trailer, so :mod:`sandbox.cases` reads it unchanged:
+nonce the one line of its stdin, stderr the run's stderr. It keeps the wrapper's contract,
+trailer for trailer, so :mod:`sandbox.cases` reads it unchanged:
 
 1. It makes itself non-dumpable (``prctl``): a case runs as the same user, and could otherwise
    ``ptrace`` this process or write its memory through ``/proc``, and so skip the kill between
@@ -220,6 +220,7 @@ def main() -> tuple[Any, str, list[str], int]:
         started = time.time_ns() // 1000
         pid = os.fork()
         if pid == 0:
+            os.close(null)  # the case's descriptors are 0, 1 and 2, as in a fresh start
             return prctl, entry, args, number
         code = wait(pid, seconds)
         wall = time.time_ns() // 1000 - started

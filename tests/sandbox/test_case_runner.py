@@ -26,7 +26,9 @@ if what == "echo":
     total = sum(int(line) for line in sys.stdin)
     print(total, sys.argv, __name__, __file__, __doc__, sys.path[0], __spec__)
     print(type(__loader__).__name__, __main__.__dict__ is globals(), "é", sys.stdout.encoding)
-    print(input.__module__, sys.flags.unbuffered, sys.getrecursionlimit())
+    print(input.__module__, sys.getrecursionlimit(), sys.flags.optimize)
+    import os
+    print("descriptors", sorted(os.listdir("/proc/self/fd")))
 elif what == "raise":
     deep(0)
 elif what == "chained":
@@ -106,7 +108,9 @@ async def test_a_forked_case_shows_what_a_fresh_start_shows() -> None:
             alone.exit_code,
         ), what
     by_name = dict(zip(BEHAVIOURS, graded.cases, strict=True))
-    assert by_name["echo"].stdout.startswith("6 ['main.py', 'echo'] __main__ /work/main.py")
+    echo = by_name["echo"]
+    assert echo.stdout.startswith("6 ['main.py', 'echo'] __main__ /work/main.py"), echo
+    assert echo.exit_code == 0 and "descriptors ['0', '1', '2', '3']" in echo.stdout, echo
     assert by_name["raise"].stderr.startswith('Traceback (most recent call last):\n  File "/work')
     assert "ValueError" in by_name["raise"].stderr and "run.py" not in by_name["raise"].stderr
     assert [by_name[w].exit_code for w in ("exit-message", "exit-3", "exit-257")] == [1, 3, 1]
