@@ -45,7 +45,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grading_bench import EXERCISE, SOLUTION, free_port, pct
-from processes import cpu_seconds, machine_busy_seconds
+from processes import containers_cpu_seconds, cpu_seconds, machine_busy_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = "print('hello')\n"
@@ -72,10 +72,6 @@ class Side:
 
 
 ENGINE = ("dockerd", "containerd")
-CONTAINERS_CPU = (  # cumulative CPU of every container, also of removed ones (cgroup v1 / v2)
-    Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"),
-    Path("/sys/fs/cgroup/system.slice/cpu.stat"),
-)
 
 
 def cpu_snapshot(server: int) -> tuple[float, float, float, float]:
@@ -89,16 +85,7 @@ def cpu_snapshot(server: int) -> tuple[float, float, float, float]:
                 continue
             if comm in ENGINE:
                 engine.append(int(entry.name))
-    runs = float("nan")
-    for path in CONTAINERS_CPU:
-        if path.exists():
-            text = path.read_text()
-            if path.name == "cpu.stat":
-                usec = next(line.split()[1] for line in text.splitlines() if "usage_usec" in line)
-                runs = int(usec) / 1e6
-            else:
-                runs = int(text) / 1e9
-            break
+    runs = containers_cpu_seconds()
     return machine_busy_seconds(), cpu_seconds([server]), cpu_seconds(engine), runs
 
 

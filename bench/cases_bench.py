@@ -19,30 +19,15 @@ import asyncio
 import dataclasses
 import statistics
 import time
-from pathlib import Path
 
 from grading_bench import SOLUTION
+from processes import containers_cpu_seconds
 
 from sandbox import languages
 from sandbox.docker import DockerBackend
 from sandbox.model import Case, RunRequest, RunResult
 
 PREFIX = "opencode-classroom"
-CGROUP = (  # every container's CPU, also of removed ones (cgroup v1 / v2)
-    Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"),
-    Path("/sys/fs/cgroup/system.slice/cpu.stat"),
-)
-
-
-def containers_cpu() -> float:
-    for path in CGROUP:
-        if path.exists():
-            text = path.read_text()
-            if path.name == "cpu.stat":
-                usec = next(line.split()[1] for line in text.splitlines() if "usage_usec" in line)
-                return int(usec) / 1e6
-            return int(text) / 1e9
-    return float("nan")
 
 
 async def one_run(backend: DockerBackend, request: RunRequest) -> RunResult:
@@ -67,9 +52,9 @@ async def side(shell_loop: bool, args: argparse.Namespace) -> str:
         await backend.pool.wait_full()
         cases = tuple(Case(f"{n}\n") for n in range(args.cases))
         request = RunRequest("python", {"main.py": SOLUTION}, cases=cases)
-        cpu, started = containers_cpu(), time.perf_counter()
+        cpu, started = containers_cpu_seconds(), time.perf_counter()
         results = await asyncio.gather(*(one_run(backend, request) for _ in range(args.runs)))
-        wall, cpu = time.perf_counter() - started, containers_cpu() - cpu
+        wall, cpu = time.perf_counter() - started, containers_cpu_seconds() - cpu
     finally:
         await backend.close()
         languages.LANGUAGES["python"] = python

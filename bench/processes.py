@@ -170,3 +170,21 @@ def running(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+CONTAINERS_CPU = (  # cumulative CPU of every container, also of removed ones (cgroup v1 / v2)
+    Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"),
+    Path("/sys/fs/cgroup/system.slice/cpu.stat"),
+)
+
+
+def containers_cpu_seconds() -> float:
+    """CPU seconds so far of every Docker container (NaN where neither cgroup file exists)."""
+    for path in CONTAINERS_CPU:
+        if path.exists():
+            text = path.read_text()
+            if path.name == "cpu.stat":
+                usec = next(line.split()[1] for line in text.splitlines() if "usage_usec" in line)
+                return int(usec) / 1e6
+            return int(text) / 1e9
+    return float("nan")

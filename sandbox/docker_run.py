@@ -211,12 +211,12 @@ class DockerExecution(BaseExecution):
         nonce = secrets.token_hex(8)
         session = self._session(compile_argv is not None, nonce)
         cases = self._request.cases
-        stdins = case_files([case.stdin for case in cases])
+        case_dir = case_files([case.stdin for case in cases])
         if cases and language.case_runner:
-            stdins.update(language.case_runner_files)
+            case_dir.update(language.case_runner_files)
         data = payload(
             nonce,
-            files_archive({**language.support_files, **files, **stdins}),
+            files_archive({**language.support_files, **files, **case_dir}),
             compile_argv,
             language.run_argv(names, self._request.args),
             case_args=[case.args for case in cases],
