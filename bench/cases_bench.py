@@ -1,15 +1,18 @@
-"""A class's graded Python submissions: the shell wrapper's case loop against Python's case
-runner (sandbox/case_runner.py), side by side in one process, on this machine's Docker engine.
+"""A class's Python runs: the shell wrapper (a ``python3`` started per run and per case)
+against Python's container main process (sandbox/python_main.py: an interpreter up with the
+container, a fork per run and per case), side by side in one process, on this machine's Docker
+engine.
 
     .venv/bin/python bench/cases_bench.py [--runs 30] [--cases 3] [--rounds 3]
 
-Each round measures both sides, the order alternating (the shell loop first in the first). A
-side fills a warm pool of ``--runs`` Python containers, then starts ``--runs`` graded runs of
-``--cases`` cases (the grading bench's solution and stdins) at once, and reports: the wall
-time from the first start to the last result; the CPU of every container over that window
-(the engine's cgroup: the cases, the wrapper, the runner's own start); the cases' own CPU and
-wall time per run, from their trailers; and the statuses. The only difference between the
-sides is :attr:`sandbox.languages.Language.case_runner`.
+Each round measures both sides, the order alternating (the shell wrapper first in the first).
+A side fills a warm pool of ``--runs`` Python containers and waits until they are idle, then
+starts ``--runs`` graded runs of ``--cases`` cases (the grading bench's solution and stdins;
+``--cases 0``: plain runs of it, stdin ``3``) at once, and reports: the wall time from the
+first start to the last result; the CPU of every container over that window (the engine's
+cgroup: the program, the wrapper or main process, the unpack); the program's own CPU and wall
+time per run (the sum of the cases'), from the trailers; and the statuses. The only
+difference between the sides is :attr:`sandbox.languages.Language.main`.
 """
 
 from __future__ import annotations
@@ -37,10 +40,23 @@ async def one_run(backend: DockerBackend, request: RunRequest) -> RunResult:
     return await execution.wait()
 
 
-async def side(shell_loop: bool, args: argparse.Namespace) -> str:
+async def idle(seconds: float = 0.25, quiet: float = 0.01, at_most: float = 10.0) -> None:
+    """Until the containers use less than ``quiet`` CPU seconds in ``seconds`` (the warm
+    containers' own starts over)."""
+    deadline = time.perf_counter() + at_most
+    before = containers_cpu_seconds()
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(seconds)
+        now = containers_cpu_seconds()
+        if now - before < quiet:
+            return
+        before = now
+
+
+async def side(wrapper: bool, args: argparse.Namespace) -> str:
     python = languages.LANGUAGES["python"]
-    if shell_loop:
-        languages.LANGUAGES["python"] = dataclasses.replace(python, case_runner=())
+    if wrapper:
+        languages.LANGUAGES["python"] = dataclasses.replace(python, main=())
     backend = DockerBackend(
         None,  # type: ignore[arg-type]
         image_prefix=PREFIX,
@@ -50,8 +66,9 @@ async def side(shell_loop: bool, args: argparse.Namespace) -> str:
     await backend.start()
     try:
         await backend.pool.wait_full()
+        await idle()
         cases = tuple(Case(f"{n}\n") for n in range(args.cases))
-        request = RunRequest("python", {"main.py": SOLUTION}, cases=cases)
+        request = RunRequest("python", {"main.py": SOLUTION}, "3\n", cases=cases)
         cpu, started = containers_cpu_seconds(), time.perf_counter()
         results = await asyncio.gather(*(one_run(backend, request) for _ in range(args.runs)))
         wall, cpu = time.perf_counter() - started, containers_cpu_seconds() - cpu
@@ -60,11 +77,12 @@ async def side(shell_loop: bool, args: argparse.Namespace) -> str:
         languages.LANGUAGES["python"] = python
     statuses: dict[str, int] = {}
     for result in results:
-        for case in result.cases:
-            statuses[case.status.value] = statuses.get(case.status.value, 0) + 1
-    case_cpu = statistics.median(sum(c.cpu_ms or 0 for c in r.cases) for r in results)
-    case_wall = statistics.median(sum(c.wall_ms for c in r.cases) for r in results)
-    name = "shell loop" if shell_loop else "case runner"
+        for run in result.cases or (result,):
+            statuses[run.status.value] = statuses.get(run.status.value, 0) + 1
+    parts = [r.cases or (r,) for r in results]
+    case_cpu = statistics.median(sum(c.cpu_ms or 0 for c in p) for p in parts)
+    case_wall = statistics.median(sum(c.wall_ms for c in p) for p in parts)
+    name = "shell wrapper" if wrapper else "python main"
     return (
         f"| {name} | {wall * 1000:.0f} | {cpu:.2f} | {cpu / args.runs * 1000:.0f} "
         f"| {case_cpu:.1f} | {case_wall:.1f} | {statuses} |"
@@ -72,15 +90,16 @@ async def side(shell_loop: bool, args: argparse.Namespace) -> str:
 
 
 async def main(args: argparse.Namespace) -> None:
+    what = f"graded Python runs of {args.cases} cases" if args.cases else "plain Python runs"
     print(
-        f"{args.runs} graded Python runs of {args.cases} cases at once, warm pool of {args.runs}\n"
-        "| side | all results ms | containers CPU s | per run ms | cases CPU ms (median) "
-        "| cases wall ms (median) | case statuses |\n|---|---|---|---|---|---|---|"
+        f"{args.runs} {what} at once, warm pool of {args.runs}\n"
+        "| side | all results ms | containers CPU s | per run ms | program CPU ms (median) "
+        "| program wall ms (median) | statuses |\n|---|---|---|---|---|---|---|"
     )
     for round_ in range(args.rounds):
         order = (True, False) if round_ % 2 == 0 else (False, True)
-        for shell_loop in order:
-            print(await side(shell_loop, args), flush=True)
+        for wrapper in order:
+            print(await side(wrapper, args), flush=True)
 
 
 if __name__ == "__main__":

@@ -53,14 +53,14 @@ DEFAULT_MAXIMA = Limits(
 def container_config(
     image: str, language: Language, limits: Limits, labels: dict[str, str]
 ) -> dict[str, Any]:
-    """The create-container body: the wrapper waiting on stdin, no network, hard limits,
-    nothing writable but the work dir."""
+    """The create-container body: the wrapper (or the language's own main process) waiting on
+    stdin, no network, hard limits, nothing writable but the work dir."""
     memory = limits.memory_mb * MIB
     disk = limits.disk_mb * MIB
     env = {**base_environment(), **language.environment(WORKDIR)}
     return {
         "Image": image,
-        "Cmd": ["bash", "-c", WRAPPER],
+        "Cmd": list(language.main or ("bash", "-c", WRAPPER)),
         "User": RUN_USER,
         "WorkingDir": WORKDIR,
         "Env": [f"{k}={v}" for k, v in env.items()],

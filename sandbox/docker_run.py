@@ -212,8 +212,6 @@ class DockerExecution(BaseExecution):
         session = self._session(compile_argv is not None, nonce)
         cases = self._request.cases
         case_dir = case_files([case.stdin for case in cases])
-        if cases and language.case_runner:
-            case_dir.update(language.case_runner_files)
         data = payload(
             nonce,
             files_archive({**language.support_files, **files, **case_dir}),
@@ -221,7 +219,6 @@ class DockerExecution(BaseExecution):
             language.run_argv(names, self._request.args),
             case_args=[case.args for case in cases],
             case_seconds=limits.time_seconds,
-            case_runner=language.case_runner_argv(names) if cases else (),
         )
         await self._attach(session, data, watch=self.pooled)
         if session.ended == "gone":

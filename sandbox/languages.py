@@ -47,11 +47,9 @@ class Language:
     env: Mapping[str, str] = field(default_factory=dict)
     support_files: Mapping[str, str] = field(default_factory=dict)
     """Files written into the work dir besides the user's (never overriding theirs)."""
-    case_runner: tuple[str, ...] = ()
-    """A run with cases in one container: the program that runs every case, if the language
-    has one (``{entry}`` expanded; :mod:`sandbox.wrapper`), instead of a start per case."""
-    case_runner_files: Mapping[str, str] = field(default_factory=dict)
-    """Files the case runner needs, written into the work dir of a run with cases."""
+    main: tuple[str, ...] = ()
+    """A Docker container's main process, if not the shell wrapper (:mod:`sandbox.wrapper`):
+    one that keeps the wrapper's contract (Python's, :mod:`sandbox.python_main`)."""
 
     def entry(self, files: Sequence[str]) -> str:
         if not files:
@@ -70,9 +68,6 @@ class Language:
     def run_argv(self, files: Sequence[str], args: Sequence[str] = ()) -> tuple[str, ...]:
         return (*self._expand(self.run, files), *args)
 
-    def case_runner_argv(self, files: Sequence[str]) -> tuple[str, ...]:
-        return self._expand(self.case_runner, files)
-
     def environment(self, workdir: str) -> dict[str, str]:
         """Variables this language needs on top of PATH/HOME/LANG."""
         return {k: v.replace("{workdir}", workdir) for k, v in self.env.items()}
@@ -89,10 +84,14 @@ class Language:
         return tuple(out)
 
 
-# Python's case loop (sandbox/case_runner.py), a file of the run's archive (under the cases'
-# directory, where no submitted file can be): as an argument, the wrapper's shell would read
-# its 9 KB a byte at a time.
-_CASE_RUNNER = {".cases/run.py": (Path(__file__).parent / "case_runner.py").read_text("utf-8")}
+# Python's container main process (sandbox/python_main.py), its source in the container's
+# command: it runs before any file of the run is there.
+_PYTHON_MAIN = (
+    "python3",
+    "-u",
+    "-c",
+    (Path(__file__).parent / "python_main.py").read_text("utf-8"),
+)
 
 _COMPILED = Limits(memory_mb=512, pids=64, disk_mb=128)
 
@@ -109,8 +108,7 @@ LANGUAGES: dict[str, Language] = {
             limits=Limits(),
             extensions=(".py",),
             env={"PYTHONDONTWRITEBYTECODE": "1"},
-            case_runner=("python3", "-u", *_CASE_RUNNER, "{entry}"),
-            case_runner_files=_CASE_RUNNER,
+            main=_PYTHON_MAIN,
         ),
         Language(
             name="javascript",

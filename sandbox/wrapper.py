@@ -36,11 +36,10 @@ trailers (:mod:`sandbox.cases`). The run user is the same for the wrapper and th
 a program that reads the wrapper's memory could learn the nonce: any trailer it forges for a
 case shows up twice (the wrapper's own follows) and the case is marked tampered.
 
-A language may bring its own case loop (:attr:`sandbox.languages.Language.case_runner`):
-Python's forks each case from one interpreter instead of starting one per case
-(:mod:`sandbox.case_runner`). After the unpack (and the compile) the wrapper replaces itself
-with it (``exec``): the nonce on its stdin, the limit and the cases as args. It writes the
-same trailers.
+A language may bring its own main process instead of this wrapper
+(:attr:`sandbox.languages.Language.main`): Python's reads the same payload and writes the
+same trailers, but forks each run and case from an interpreter started with the container
+(:mod:`sandbox.python_main`).
 """
 
 from __future__ import annotations
@@ -77,12 +76,11 @@ usage() {{  # sets u_cpu, u_peak and u_fail without a subshell (a fork costs ~0.
 field nonce; printf '\\036%s begun\\n' "$nonce"; field size
 field n; compile=(); for ((i = 0; i < n; i++)); do field a; compile+=("$a"); done
 field n; run=(); for ((i = 0; i < n; i++)); do field a; run+=("$a"); done
-field ncase; field limit; counts=(); flat=(); spec=()
+field ncase; field limit; counts=(); flat=()
 for ((c = 0; c < ncase; c++)); do
-  field n; counts+=("$n"); spec+=("$n")
-  for ((i = 0; i < n; i++)); do field a; flat+=("$a"); spec+=("$a"); done
+  field n; counts+=("$n")
+  for ((i = 0; i < n; i++)); do field a; flat+=("$a"); done
 done
-field n; runner=(); for ((i = 0; i < n; i++)); do field a; runner+=("$a"); done
 if ! head -c "$size" | tar -x -f - -C {WORKDIR}; then
   echo "sandbox: cannot unpack the files" >&2
   exit {UNPACK_FAILED}
@@ -95,9 +93,6 @@ if ((${{#compile[@]}})); then
   usage
   printf '\\036%s compiled %s - %s %s %s\\n' "$nonce" "$code" "$u_cpu" "$u_peak" "$u_fail" >&3
   ((code == 0)) || exit "$code"
-fi
-if ((ncase && ${{#runner[@]}})); then  # the language's own case loop takes over
-  exec "${{runner[@]}}" "$limit" "$ncase" "${{spec[@]}}" <<<"$nonce" 2>&3 3>&-
 fi
 for ((c = 0, o = 0; c < ncase; c++)); do
   cargs=("${{flat[@]:o:counts[c]}}"); ((o += counts[c]))
@@ -136,19 +131,16 @@ def payload(
     *,
     case_args: Sequence[tuple[str, ...]] = (),
     case_seconds: float = 0.0,
-    case_runner: tuple[str, ...] = (),
 ) -> bytes:
     """What the wrapper reads before the program's stdin (argv may hold any byte but NUL).
     ``case_args``: the extra args of each case of a multi-case run (whose stdins are the
-    archive's ``.cases/<n>``, see :func:`case_files`); ``case_seconds`` its time limit;
-    ``case_runner``: the language's own case loop, if it has one (:mod:`sandbox.case_runner`)."""
+    archive's ``.cases/<n>``, see :func:`case_files`); ``case_seconds`` its time limit."""
     compile_argv = compile_argv or ()
     fields = [nonce, str(len(archive)), str(len(compile_argv)), *compile_argv]
     fields += [str(len(run_argv)), *run_argv]
     fields += [str(len(case_args)), f"{case_seconds:.3f}"]
     for args in case_args:
         fields += [str(len(args)), *args]
-    fields += [str(len(case_runner)), *case_runner]
     return b"".join(f.encode("utf-8", "surrogatepass") + b"\0" for f in fields) + archive
 
 

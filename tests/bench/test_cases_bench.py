@@ -1,4 +1,5 @@
-"""``bench/cases_bench.py`` measures both case loops on the real engine (two runs, one round)."""
+"""``bench/cases_bench.py`` measures the shell wrapper and Python's main process on the real
+engine (two runs, one round), graded and plain."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from tests.bench import bench_output
 from tests.sandbox.docker_support import require_images
 
 pytestmark = pytest.mark.docker
+ROW = re.compile(
+    r"^\| (shell wrapper|python main) \| (\d+) \| ([0-9.]+) \| .+ \| (\{.*\}) \|$", re.M
+)
 
 
-def test_the_bench_runs_both_case_loops_and_every_case_passes() -> None:
+@pytest.mark.parametrize(("cases", "statuses"), [("3", "{'ok': 6}"), ("0", "{'ok': 2}")])
+def test_the_bench_runs_both_sides_and_every_run_passes(cases: str, statuses: str) -> None:
     require_images()
-    out = bench_output("cases_bench.py", "--runs", "2", "--rounds", "1")
-    rows = re.findall(r"^\| (shell loop|case runner) \| (\d+) \| ([0-9.]+) \| .+ \| (\{.*\}) \|$",
-                      out, re.M)  # fmt: skip
-    assert [side for side, *_ in rows] == ["shell loop", "case runner"], out
+    out = bench_output("cases_bench.py", "--runs", "2", "--rounds", "1", "--cases", cases)
+    rows = ROW.findall(out)
+    assert [side for side, *_ in rows] == ["shell wrapper", "python main"], out
     assert all(int(wall) > 0 and float(cpu) > 0 for _, wall, cpu, _ in rows), out
-    assert all(statuses == "{'ok': 6}" for *_, statuses in rows), out
+    assert [seen for *_, seen in rows] == [statuses, statuses], out

@@ -65,7 +65,7 @@ def secret_exercise(language: str) -> Exercise:
 class Attack:
     language: str
     source: str
-    tampering: bool | None = None  # True: must be flagged; None: either way
+    tampering: bool | None = None  # True: must be flagged; False: must not be; None: either way
 
 
 PY_READ_WRAPPER_MEMORY = r"""
@@ -233,11 +233,10 @@ def secret(n):
 """,
         tampering=True,
     ),
-    # Python's cases run under sandbox/case_runner.py, which no case can read (non-dumpable):
-    # the attack finds no nonce and forges nothing, or, finding one left in its own memory,
-    # is flagged as before.
+    # Python's cases run under sandbox/python_main.py, which no case can read (non-dumpable)
+    # and which zeroes the nonce in every child: the attack finds none and forges nothing.
     "python_forges_sandbox_frames_from_wrapper_memory": Attack(
-        "python", PY_READ_WRAPPER_MEMORY, tampering=None
+        "python", PY_READ_WRAPPER_MEMORY, tampering=False
     ),
     # -- JavaScript / TypeScript ---------------------------------------------------------
     "javascript_forges_sandbox_frames_from_wrapper_memory": Attack(
@@ -376,3 +375,5 @@ async def test_forgery_scores_zero_on_hidden_tests(graded: Graded, name: str) ->
     if attack.tampering:
         assert result.tampering, [t.output for t in result.tests]
         assert result.to_results_json()["extra_data"]["tampering"] is True
+    elif attack.tampering is False:
+        assert not result.tampering, [t.output for t in result.tests]

@@ -1,0 +1,357 @@
+"""The main process of a Python container: the shell wrapper's work, done by an interpreter that
+is up before the code is known, each run (or case) a process forked from it.
+
+The containers of the other languages run the shell wrapper (:mod:`sandbox.wrapper`), which
+starts the program afresh: for Python an interpreter start, about 15 ms of CPU here, most of
+what a run costs its container, and one start per case in a graded run. A Python container's
+main process is instead ``python3 -u -c <this file>`` (:attr:`sandbox.languages.Language.main`),
+started with the container, so a warm container waits in the pool with its interpreter up and
+a run costs a ``fork``. It keeps the wrapper's contract, payload and trailers, byte for byte:
+:mod:`sandbox.docker_run` and :mod:`sandbox.cases` cannot tell the two apart.
+
+1. Before it reads anything it makes itself non-dumpable (``prctl``): the program runs as the
+   same user, and could otherwise ``ptrace`` it or read and write its memory through
+   ``/proc``. It ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT. A program may still kill or stop
+   it; then the container's main process is gone and the run ends as killed (the cases after
+   it take that verdict, :mod:`sandbox.cases`), or the run's time limit ends it.
+2. It reads the payload's fields a byte at a time (what follows the archive is the program's
+   stdin), writes the *begun* trailer and unpacks the archive with ``tar``. A payload with a
+   compile command, or a run command other than ``python3 -u entry [args]``, is refused.
+3. Without cases: a ``fork``, the child the program (below) with the rest of the container's
+   stdin; the parent waits, kills every other process of the user (``kill(-1)`` spares only
+   the caller and the container's init) and writes the *usage* trailer. With cases, for each
+   case: the *case* trailer, a ``fork`` (the child's stdin ``.cases/<n>``), SIGKILL at the
+   per-case limit (exit 137, as ``timeout -s KILL``), ``kill(-1)``, the *done* trailer; then
+   the *usage* trailer.
+4. ``sleep infinity`` in its place, as the wrapper does.
+
+The child becomes the process a fresh ``python3 -u entry args...`` would be: ``sys.argv``,
+``sys.path[0]``, descriptors 0, 1 and 2 only, the signal handlers of a fresh start, a fresh
+``__main__`` module, the entry compiled apart from this file's ``__future__`` import, then
+Python's own ending (``SystemExit``, a traceback without this file's frames, non-daemon
+threads, ``atexit``, the flush, the exit status, death by SIGINT after a
+``KeyboardInterrupt``). What a program can tell apart from a fresh start: ``sys.orig_argv``,
+the few modules this file imported, and two levels less of recursion before
+``RecursionError`` (996 calls deep instead of 998 at the default limit: this file's top level
+and its ``exec``). The cases of one run share a hash seed; runs do not (a container serves one).
+
+The nonce is held in one buffer, read into it and written from it without a copy (``readv``,
+``writev``), and the child zeroes it before the program starts: a program finds the nonce
+neither in its own memory nor (non-dumpable) in this process's, so it cannot write a trailer.
+
+This runs on the image's Python (3.11 on Debian bookworm) with the standard library only, and
+imports as little as it can: what it imports, every program has loaded (``_signal``, not
+``signal``, whose enums cost ~6 ms; ``_ctypes``, not ``ctypes``: ~9 ms).
+"""
+
+from __future__ import annotations
+
+import _signal  # type: ignore[import-not-found]
+import os
+import sys
+import time
+
+TYPE_CHECKING = False  # typing is not imported at run time: every program would carry it
+if TYPE_CHECKING:
+    from typing import Any
+
+# As in sandbox/wrapper.py (this file cannot import it; a test holds them equal).
+WORKDIR = "/work"
+CASES_DIR = ".cases"
+BAD_PAYLOAD = 124
+UNPACK_FAILED = 125
+
+CGROUP = "/sys/fs/cgroup"
+OWN_FILE = "<string>"  # this file's code, run by ``-c``: its frames, left out of tracebacks
+PR_SET_DUMPABLE = 4
+SHIELDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
+SPAWN_DEFAULTS = (*SHIELDED, _signal.SIGPIPE, _signal.SIGXFSZ)  # Python ignores the last two
+NONCE = bytearray(64)  # "\x1e" and the nonce: the one place this process holds it
+
+
+def _read(path: str) -> str:
+    with open(path) as file:
+        return file.read().strip()
+
+
+def usage() -> tuple[str, str, str]:
+    """CPU (ns), peak memory (bytes) and OOM count of the container's cgroup, as strings; the
+    wrapper's ``usage`` for cgroup v1 and v2."""
+    cpu, peak, fail = "-", "-", "0"
+    if os.access(f"{CGROUP}/cpuacct/cpuacct.usage", os.R_OK):
+        cpu = _read(f"{CGROUP}/cpuacct/cpuacct.usage")
+        peak = _read(f"{CGROUP}/memory/memory.max_usage_in_bytes")
+        fail = _read(f"{CGROUP}/memory/memory.failcnt")
+    elif os.access(f"{CGROUP}/cpu.stat", os.R_OK):
+        for line in _read(f"{CGROUP}/cpu.stat").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                cpu = value + "000"
+        if os.access(f"{CGROUP}/memory.peak", os.R_OK):
+            peak = _read(f"{CGROUP}/memory.peak")
+        for line in _read(f"{CGROUP}/memory.events").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                fail = value
+    return cpu, peak, fail
+
+
+def prctl_function() -> Any:
+    """libc's ``prctl``, through ``_ctypes``."""
+    import _ctypes
+
+    class Int(_ctypes._SimpleCData):  # type: ignore[type-arg]
+        _type_ = "i"
+
+    class Function(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL
+        _restype_ = Int
+
+    return Function(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"))  # type: ignore[arg-type]
+
+
+def set_dumpable(prctl: Any, value: int) -> None:
+    if prctl(PR_SET_DUMPABLE, value, 0, 0, 0) != 0:
+        raise OSError("prctl(PR_SET_DUMPABLE) failed")
+
+
+def kill_the_rest() -> None:
+    try:  # noqa: SIM105 (contextlib: one more module in every program)
+        os.kill(-1, _signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def bad_payload(message: str = "") -> SystemExit:
+    if message:
+        os.write(2, f"sandbox: {message}\n".encode())
+    return SystemExit(BAD_PAYLOAD)
+
+
+def read_nonce() -> memoryview:
+    """ "\\x1e" and the nonce field, read into :data:`NONCE` a byte at a time (no copy)."""
+    view = memoryview(NONCE)
+    view[0] = 0x1E
+    for n in range(1, len(NONCE)):
+        if os.readv(0, [view[n : n + 1]]) != 1:
+            raise bad_payload()
+        if NONCE[n] == 0:
+            return view[:n]
+    raise bad_payload("the nonce is too long")
+
+
+def read_field() -> str:
+    """One NUL-terminated field, decoded as a fresh process decodes its argv."""
+    out = bytearray()
+    while (byte := os.read(0, 1)) != b"\0":
+        if not byte:
+            raise bad_payload()
+        out += byte
+    return os.fsdecode(bytes(out))
+
+
+def read_argv() -> list[str]:
+    return [read_field() for _ in range(int(read_field()))]
+
+
+def trailer(mark: memoryview, text: str, fds: tuple[int, ...] = (2, 1)) -> None:
+    """A trailer line, stderr first, as the wrapper writes them."""
+    data = text.encode()
+    for fd in fds:
+        os.writev(fd, [mark, data])
+
+
+def exit_code(status: int) -> int:
+    """A wait status as the shell's ``$?`` (128 + n for death by signal n)."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def unpack(size: int) -> bool:
+    """The archive (the next ``size`` bytes of stdin) into the work dir, by ``tar``."""
+    inlet, outlet = os.pipe()
+    argv = ["tar", "-x", "-f", "-", "-C", WORKDIR]
+    actions = [(os.POSIX_SPAWN_DUP2, inlet, 0), (os.POSIX_SPAWN_CLOSE, inlet)]
+    actions.append((os.POSIX_SPAWN_CLOSE, outlet))
+    pid = os.posix_spawnp("tar", argv, os.environ, file_actions=actions, setsigdef=SPAWN_DEFAULTS)
+    os.close(inlet)
+    try:
+        while size > 0 and (data := os.read(0, min(size, 1 << 16))):
+            size -= len(data)
+            while data:
+                data = data[os.write(outlet, data) :]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(outlet)
+    return exit_code(os.waitpid(pid, 0)[1]) == 0 and size == 0
+
+
+def wait(pid: int, seconds: float) -> int:
+    """The child's exit code; SIGKILL after ``seconds`` (0: no limit), as ``timeout`` does."""
+
+    def expired(*_: object) -> None:
+        try:  # noqa: SIM105
+            os.kill(pid, _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    _signal.signal(_signal.SIGALRM, expired)
+    if seconds > 0:
+        _signal.setitimer(_signal.ITIMER_REAL, seconds)
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+    return exit_code(status)
+
+
+def entry_of(run: list[str]) -> tuple[str, list[str]]:
+    """The program's file and args from the run command, which must be ``python3 -u entry``."""
+    if run[:2] != ["python3", "-u"] or len(run) < 3:
+        raise bad_payload("a Python container runs python3 -u programs only")
+    return run[2], run[3:]
+
+
+def fork_program(null: int) -> int:
+    """Forks: the child's pid in the parent; 0 in the child, the nonce zeroed, ``null`` closed."""
+    pid = os.fork()
+    if pid == 0:
+        NONCE[:] = bytes(len(NONCE))
+        os.close(null)
+    return pid
+
+
+def main() -> tuple[Any, str, list[str], str | None]:
+    """Runs the payload; returns only in a child, with what :func:`prepare` needs."""
+    prctl = prctl_function()
+    set_dumpable(prctl, 0)
+    for number in SHIELDED:
+        _signal.signal(number, _signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDWR)
+    mark = read_nonce()
+    trailer(mark, " begun\n", (1,))
+    size = int(read_field())
+    compile_argv, run = read_argv(), read_argv()
+    ncase, seconds = int(read_field()), float(read_field())
+    all_args = [read_argv() for _ in range(ncase)]
+    if not unpack(size):
+        os.write(2, b"sandbox: cannot unpack the files\n")
+        raise SystemExit(UNPACK_FAILED)
+    if compile_argv:
+        raise bad_payload("a Python container compiles nothing")
+    entry, args = entry_of(run)
+    for number, case_args in enumerate(all_args):
+        trailer(mark, f" case {number}\n")
+        before = usage()[0]
+        started = time.time_ns() // 1000
+        if not (pid := fork_program(null)):
+            return prctl, entry, [*args, *case_args], f"{CASES_DIR}/{number}"
+        code = wait(pid, seconds)
+        wall = time.time_ns() // 1000 - started
+        kill_the_rest()
+        cpu, peak, fail = usage()
+        trailer(mark, f" done {number} {code} {before} {cpu} {peak} {fail} {wall}\n")
+    before, code = usage()[0], 0
+    if not ncase:
+        if not (pid := fork_program(null)):
+            return prctl, entry, args, None
+        code = wait(pid, 0)
+    kill_the_rest()
+    cpu, peak, fail = usage()
+    trailer(mark, f" usage {code} {before} {cpu} {peak} {fail}\n")
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.execvp("sleep", ["sleep", "infinity"])
+
+
+def prepare(prctl: Any, entry: str, args: list[str], stdin: str | None) -> str:
+    """In the child: the process a fresh ``python3 -u entry *args`` would be, but for the code
+    not yet run. Returns the entry's path."""
+    set_dumpable(prctl, 1)  # its own /proc/self files readable, as in a fresh process
+    for number in (*SHIELDED, _signal.SIGALRM):
+        _signal.signal(number, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    if stdin is not None:
+        fd = os.open(stdin, os.O_RDONLY)
+        os.dup2(fd, 0)
+        os.close(fd)
+    path = os.path.abspath(entry)
+    sys.argv = [entry, *args]
+    sys.path[0] = os.path.dirname(path)
+    main = type(sys)("__main__")
+    main.__file__ = path
+    main.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    main.__spec__ = None
+    main.__loader__ = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", path)
+    sys.modules["__main__"] = main
+    return path
+
+
+def exit_status(code: object) -> int:
+    """What ``sys.exit(code)`` makes the process's status, as Python's own exit does."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:  # noqa: SIM105
+        sys.stderr.write(f"{code}\n")
+    except Exception:
+        pass
+    return 1
+
+
+def failed(exc: BaseException) -> int:
+    """The status an uncaught exception gives, reported as Python reports it."""
+    if isinstance(exc, SystemExit):
+        return exit_status(exc.code)
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == OWN_FILE:
+        tb = tb.tb_next  # this file's frames, which a fresh start does not have
+    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+    return 1
+
+
+def finish(status: int) -> int:
+    """Python's own finalization, in its order: threads, ``atexit``, the flush."""
+    threading = sys.modules.get("threading")
+    try:
+        if threading is not None:
+            threading._shutdown()
+    except SystemExit as exc:
+        status = exit_status(exc.code)
+    except BaseException:
+        pass
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            if status == 0:
+                status = 120
+    return status
+
+
+if __name__ == "__main__":
+    # Only a child comes back from main(). It runs the code here, at the top level, so that
+    # the code's frames start one deep (a fresh start: none), not one per function.
+    PROGRAM, STATUS, INTERRUPTED = main(), 1, False
+    try:
+        PATH = prepare(*PROGRAM)
+        with open(PATH, "rb") as FILE:
+            SOURCE = FILE.read()
+        try:
+            CODE = compile(SOURCE, PATH, "exec", dont_inherit=True)  # not our __future__
+            exec(CODE, sys.modules["__main__"].__dict__)
+            STATUS = 0
+        except BaseException as EXC:
+            STATUS, INTERRUPTED = failed(EXC), isinstance(EXC, KeyboardInterrupt)
+            del EXC
+        STATUS = finish(STATUS)
+        if INTERRUPTED:  # as Python does: die of the signal once finished
+            _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+            os.kill(os.getpid(), _signal.SIGINT)
+    finally:
+        os._exit(STATUS)
