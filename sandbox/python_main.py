@@ -281,6 +281,8 @@ def prepare(prctl: Any, entry: str, args: list[str], stdin: str | None) -> str:
     sys.path[0] = os.path.dirname(path)
     main = type(sys)("__main__")
     main.__file__ = path
+    main.__cached__ = None  # type: ignore[attr-defined]
+    main.__annotations__ = {}  # as in a fresh start's __main__
     main.__builtins__ = __builtins__  # type: ignore[attr-defined]
     main.__spec__ = None
     main.__loader__ = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", path)

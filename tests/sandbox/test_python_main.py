@@ -33,7 +33,7 @@ if what == "echo":
     total = sum(int(line) for line in sys.stdin)
     print(total, sys.argv, __name__, __file__, __doc__, sys.path[0], __spec__)
     print(type(__loader__).__name__, __main__.__dict__ is globals(), "é", sys.stdout.encoding)
-    print(input.__module__, sys.getrecursionlimit(), sys.flags.optimize)
+    print(input.__module__, sys.getrecursionlimit(), tuple(sys.flags), sorted(globals()))
     import os
     print("descriptors", sorted(os.listdir("/proc/self/fd")))
 elif what == "raise":
