@@ -31,6 +31,8 @@ its rusage, since a process forked straight from the server would carry the serv
 set as its peak.
 
 One run (its steps, its output, its verdict) is a :class:`~sandbox.local_run.LocalExecution`.
+A graded Python run under bubblewrap runs all its cases in one step, each forked from Python's
+main process as the namespace's pid 1 (:mod:`sandbox.local_cases`).
 """
 
 from __future__ import annotations

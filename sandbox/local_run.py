@@ -39,6 +39,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -46,6 +47,7 @@ from sandbox.child import Child, Exit, reap_uid
 from sandbox.confine import bwrap_argv, open_tree
 from sandbox.execution import BaseExecution
 from sandbox.languages import Language
+from sandbox.local_cases import GRACE_SECONDS, ForkedCases, forks_cases
 from sandbox.model import CaseResult, Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
 
 if TYPE_CHECKING:
@@ -104,6 +106,13 @@ class LocalExecution(BaseExecution):
         # Every step so far ended by itself: False from a step's start until its end says so.
         self._ended_by_themselves = True
         self._child: Child | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        # A Python run's cases under bubblewrap: one step, each case forked (local_cases.py).
+        self._forked = (
+            ForkedCases(request, language, limits, out_of_memory)
+            if forks_cases(language, request, backend.bwrap)
+            else None
+        )
         self._stdin_pending: list[bytes] = []
         self._stdin_closed = not request.interactive
         self._seq = 0
@@ -178,6 +187,8 @@ class LocalExecution(BaseExecution):
     def _prepare(self, uid: int | None) -> Path:
         workdir = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=self.backend.work_root))
         files = dict(self.request.files)
+        if self._forked is not None:
+            files.update(self._forked.files())
         for name, text in self.language.support_files.items():
             files.setdefault(name, text)
         for name, text in files.items():
@@ -220,6 +231,8 @@ class LocalExecution(BaseExecution):
                 )
         if self._cancel_requested:
             return RunResult(RunStatus.CANCELLED, compile_output=compile_output)
+        if self._forked is not None:
+            return await self._run_forked_cases(names, workdir, uid, compile_output)
         if self.request.cases:
             return await self._run_cases(names, workdir, uid, compile_output)
         argv = self.language.run_argv(names, self.request.args)
@@ -271,6 +284,47 @@ class LocalExecution(BaseExecution):
                 return RunResult(RunStatus.CANCELLED, cases=tuple(results), message="cancelled")
         return RunResult(RunStatus.OK, compile_output=compile_output, cases=tuple(results))
 
+    async def _run_forked_cases(
+        self, names: list[str], workdir: Path, uid: int | None, compile_output: str
+    ) -> RunResult:
+        """Every case in one step, each forked from Python's main process (local_cases.py)."""
+        forked = self._forked
+        assert forked is not None
+        exit_, _wall_ms = await self._step(
+            forked.argv,
+            workdir,
+            uid,
+            self.limits.time_seconds + GRACE_SECONDS,
+            streaming=True,
+            stdin=forked.payload(names),
+            on_output=self._on_forked_output,
+        )
+        forked.flush(self._on_output)
+        self._flush()
+        cut = None  # how we ended the step, if we did
+        if self._cancel_requested:
+            cut = (RunStatus.CANCELLED, "cancelled")
+        elif self._over_cap or self._timed_out:
+            status = RunStatus.OUTPUT_LIMIT if self._over_cap else RunStatus.TIMEOUT
+            cut = (status, self._message())
+        stderr = "".join(self._captured["stderr"])
+        return forked.outcome(exit_.returncode, cut, stderr, compile_output)
+
+    def _on_forked_output(self, stream: Stream, data: bytes) -> None:
+        assert self._forked is not None
+        self._forked.feed(stream, data, self._on_output, self._case_began)
+
+    def _case_began(self) -> None:
+        """Each case has its own time, measured inside the step; the step's timer waits a
+        case's limit and a grace from the case's start."""
+        timer, child = self._timer, self._child
+        if timer is None or child is None or self._timed_out:
+            return
+        timer.cancel()
+        loop = asyncio.get_running_loop()
+        seconds = self.limits.time_seconds + GRACE_SECONDS
+        self._timer = loop.call_later(seconds, self._on_timeout, child)
+
     def _status(self, exit_: Exit, stderr: str) -> RunStatus:
         if self._cancel_requested:
             return RunStatus.CANCELLED
@@ -304,7 +358,8 @@ class LocalExecution(BaseExecution):
         seconds: float,
         *,
         streaming: bool,
-        stdin: str | None = None,
+        stdin: str | bytes | None = None,
+        on_output: Callable[[Stream, bytes], None] | None = None,
     ) -> tuple[Exit, float]:
         self._phase = "run" if streaming else "compile"
         self._output_bytes, self._over_cap, self._timed_out = 0, False, False
@@ -346,7 +401,7 @@ class LocalExecution(BaseExecution):
                 rlimits=self._rlimits(),
                 uid=uid,
                 pass_fds=fds,
-                on_output=self._on_output,
+                on_output=on_output or self._on_output,
                 spawner=self.backend.spawner,
                 sweep_uid=self._sweeps,
             )
@@ -358,7 +413,9 @@ class LocalExecution(BaseExecution):
             child.kill()
         if streaming:
             first = self.request.stdin if stdin is None else stdin
-            for data in [first.encode(), *self._stdin_pending]:
+            if isinstance(first, str):
+                first = first.encode()
+            for data in [first, *self._stdin_pending]:
                 if data:
                     child.write_stdin(data)
             self._stdin_pending.clear()
@@ -366,11 +423,12 @@ class LocalExecution(BaseExecution):
                 child.close_stdin()
         else:
             child.close_stdin()
-        timer = asyncio.get_running_loop().call_later(seconds, self._on_timeout, child)
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._on_timeout, child)
         try:
             exit_ = await child.wait()
         finally:
-            timer.cancel()
+            self._timer.cancel()
+            self._timer = None
         self._ended_by_themselves = so_far and exit_.exited and not child.killed
         wall_ms = (time.monotonic() - started) * 1000.0
         for stream, decoder in self._decoders.items():
@@ -395,8 +453,9 @@ class LocalExecution(BaseExecution):
             (resource.RLIMIT_CORE, 0),
         ]
         if self.backend.as_root:
-            # bwrap itself and its pid-1 monitor count too.
-            limits.append((resource.RLIMIT_NPROC, self.limits.pids + 2))
+            # bwrap itself and its pid-1 monitor count too, and Python's main process.
+            extra = 3 if self._forked is not None else 2
+            limits.append((resource.RLIMIT_NPROC, self.limits.pids + extra))
         return limits
 
     def _on_timeout(self, child: Child) -> None:

@@ -25,6 +25,14 @@ a run costs a ``fork``. It keeps the wrapper's contract, payload and trailers, b
    the *usage* trailer.
 4. ``sleep infinity`` in its place, as the wrapper does.
 
+The local backend (:mod:`sandbox.local_run`) runs it too, for a graded run's cases under
+bubblewrap, as ``python3 -u -c <this file> pid1``: the pid 1 of the step's pid namespace, with
+the files already in ``/work`` (an archive of size 0). There, after each ``kill(-1)`` it reaps
+every orphan that came to it (a namespace's pid 1 gets them, and a zombie still counts against
+the uid's process limit), a case's CPU is its own (``wait4``: no cgroup is mounted there),
+and it exits at the end, which ends the namespace. A namespace's pid 1 takes
+no signal from inside it that it has no handler for: a program cannot kill or stop it there.
+
 The child becomes the process a fresh ``python3 -u entry args...`` would be: ``sys.argv``,
 ``sys.path[0]``, descriptors 0, 1 and 2 only, the signal handlers of a fresh start, a fresh
 ``__main__`` module, the entry compiled apart from this file's ``__future__`` import, then
@@ -67,6 +75,9 @@ PR_SET_DUMPABLE = 4
 SHIELDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
 SPAWN_DEFAULTS = (*SHIELDED, _signal.SIGPIPE, _signal.SIGXFSZ)  # Python ignores the last two
 NONCE = bytearray(64)  # "\x1e" and the nonce: the one place this process holds it
+PID1 = sys.argv[1:] == ["pid1"]  # the local backend's pid namespace: reap, then exit
+if PID1:
+    import resource  # noqa: F401 (os.wait4 imports it: here, before the first case, not after)
 
 
 def _read(path: str) -> str:
@@ -116,10 +127,19 @@ def set_dumpable(prctl: Any, value: int) -> None:
 
 
 def kill_the_rest() -> None:
+    """SIGKILL to every other process of the user, then reap what came to this process (as a
+    namespace's pid 1, every orphan; in a container, nothing: its init reaps them)."""
     try:  # noqa: SIM105 (contextlib: one more module in every program)
         os.kill(-1, _signal.SIGKILL)
     except ProcessLookupError:
         pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
 
 
 def bad_payload(message: str = "") -> SystemExit:
@@ -187,8 +207,9 @@ def unpack(size: int) -> bool:
     return exit_code(os.waitpid(pid, 0)[1]) == 0 and size == 0
 
 
-def wait(pid: int, seconds: float) -> int:
-    """The child's exit code; SIGKILL after ``seconds`` (0: no limit), as ``timeout`` does."""
+def wait(pid: int, seconds: float) -> tuple[int, int]:
+    """The child's exit code and, as pid 1, its CPU in ns (``wait4``: its own and that of the
+    descendants it waited for); SIGKILL after ``seconds`` (0: no limit), as ``timeout`` does."""
 
     def expired(*_: object) -> None:
         try:  # noqa: SIM105
@@ -199,11 +220,16 @@ def wait(pid: int, seconds: float) -> int:
     _signal.signal(_signal.SIGALRM, expired)
     if seconds > 0:
         _signal.setitimer(_signal.ITIMER_REAL, seconds)
+    cpu = 0
     try:
-        _, status = os.waitpid(pid, 0)
+        if PID1:
+            _, status, rusage = os.wait4(pid, 0)
+            cpu = round((rusage.ru_utime + rusage.ru_stime) * 1e9)
+        else:
+            _, status = os.waitpid(pid, 0)
     finally:
         _signal.setitimer(_signal.ITIMER_REAL, 0)
-    return exit_code(status)
+    return exit_code(status), cpu
 
 
 def entry_of(run: list[str]) -> tuple[str, list[str]]:
@@ -235,7 +261,7 @@ def main() -> tuple[Any, str, list[str], str | None]:
     compile_argv, run = read_argv(), read_argv()
     ncase, seconds = int(read_field()), float(read_field())
     all_args = [read_argv() for _ in range(ncase)]
-    if not unpack(size):
+    if size and not unpack(size):
         os.write(2, b"sandbox: cannot unpack the files\n")
         raise SystemExit(UNPACK_FAILED)
     if compile_argv:
@@ -247,19 +273,23 @@ def main() -> tuple[Any, str, list[str], str | None]:
         started = time.time_ns() // 1000
         if not (pid := fork_program(null)):
             return prctl, entry, [*args, *case_args], f"{CASES_DIR}/{number}"
-        code = wait(pid, seconds)
+        code, own_cpu = wait(pid, seconds)
         wall = time.time_ns() // 1000 - started
         kill_the_rest()
         cpu, peak, fail = usage()
+        if before == "-":  # no cgroup (the local backend): the case's own
+            before, cpu = "0", str(own_cpu)
         trailer(mark, f" done {number} {code} {before} {cpu} {peak} {fail} {wall}\n")
     before, code = usage()[0], 0
     if not ncase:
         if not (pid := fork_program(null)):
             return prctl, entry, args, None
-        code = wait(pid, 0)
+        code = wait(pid, 0)[0]
     kill_the_rest()
     cpu, peak, fail = usage()
     trailer(mark, f" usage {code} {before} {cpu} {peak} {fail}\n")
+    if PID1:
+        os._exit(0)  # the namespace ends with its pid 1
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.execvp("sleep", ["sleep", "infinity"])
