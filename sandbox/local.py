@@ -58,6 +58,10 @@ log = logging.getLogger("classroom.sandbox")
 
 Confinement = Literal["auto", "bwrap", "none"]
 
+# sandbox/python_main.py needs Python 3.9 (os.waitstatus_to_exitcode): an older host python3
+# runs each case of a graded run as a step of its own.
+PYTHON_MAIN_CHECK = "import sys; sys.exit(sys.version_info < (3, 9))"
+
 
 class LocalBackend:
     """Runs each request in a fresh temp dir as a child process group. See the module note."""
@@ -83,6 +87,9 @@ class LocalBackend:
         self.confinement = confinement
         self._bwrap_name = bwrap
         self.bwrap: str | None = None
+        # Whether a graded Python run's cases share one step (sandbox/local_cases.py): with a
+        # working bubblewrap and a host python3 that can run sandbox/python_main.py.
+        self.forks_python_cases = False
         self.work_root = work_root or Path(tempfile.gettempdir()) / "classroom-local-runs"
         self.as_root = os.geteuid() == 0
         self._uids = UidLeases(UID_LOCK_DIR, uid_base, uid_count) if self.as_root else None
@@ -103,6 +110,10 @@ class LocalBackend:
             if self.bwrap and not works:
                 log.warning("bubblewrap at %s cannot create namespaces here", self.bwrap)
                 self.bwrap = None
+            if works and shutil.which("python3", path=HOST_PATH):
+                self.forks_python_cases = await self._probe(
+                    ["python3", "-c", PYTHON_MAIN_CHECK], "python3 cannot fork cases"
+                )
             if self.confinement == "bwrap" and self.bwrap is None:
                 raise BackendUnavailable("bubblewrap (bwrap) is required but does not work")
         if self.bwrap:
@@ -167,13 +178,17 @@ class LocalBackend:
         return None
 
     async def _bwrap_works(self) -> bool:
+        return await self._probe(["true"], "bubblewrap probe failed")
+
+    async def _probe(self, command: list[str], failed: str) -> bool:
+        """Whether ``command`` succeeds under bubblewrap (``failed`` is logged if not)."""
         assert self.bwrap
         lease = self.lease_uid()
         said: list[bytes] = []
         try:
             argv = bwrap_argv(self.bwrap, workdir=None, files=(), disk_bytes=1 << 20, env={})
             child = await Child.spawn(
-                [*argv, "true"],
+                [*argv, *command],
                 env={"PATH": HOST_PATH},
                 cwd="/",
                 rlimits=(),
@@ -184,7 +199,7 @@ class LocalBackend:
             )
             if (await child.wait()).returncode == 0:
                 return True
-            log.warning("bubblewrap probe failed: %r", b"".join(said)[-500:])
+            log.warning("%s: %r", failed, b"".join(said)[-500:])
             return False
         except OSError:
             return False

@@ -110,7 +110,7 @@ class LocalExecution(BaseExecution):
         # A Python run's cases under bubblewrap: one step, each case forked (local_cases.py).
         self._forked = (
             ForkedCases(request, language, limits, out_of_memory)
-            if forks_cases(language, request, backend.bwrap)
+            if forks_cases(language, request, backend.forks_python_cases)
             else None
         )
         self._stdin_pending: list[bytes] = []

@@ -25,6 +25,7 @@ from tests.sandbox.test_python_main import BEHAVIOURS, NONCE, PROGRAM, SEARCH, S
 @pytest.fixture
 async def bwrapped(work_root: Path) -> AsyncIterator[LocalBackend]:  # noqa: F811
     backend = await make_backend("bwrap", work_root)
+    assert backend.forks_python_cases  # bubblewrap works, and python3 is 3.9 or newer
     yield backend
     await backend.close()
 
@@ -54,14 +55,24 @@ async def graded(backend: LocalBackend, files: dict[str, str], cases: tuple[Case
         return await execution.wait()
 
 
-def test_only_a_python_run_with_cases_under_bubblewrap_forks_them() -> None:
+def test_only_a_python_run_with_cases_on_an_able_backend_forks_them() -> None:
     python, request = LANGUAGES["python"], RunRequest("python", {}, cases=(Case(),))
-    assert local_cases.forks_cases(python, request, "/usr/bin/bwrap")
-    assert not local_cases.forks_cases(python, request, None)  # kill(-1) needs a pid namespace
-    assert not local_cases.forks_cases(python, RunRequest("python", {}), "/usr/bin/bwrap")
+    assert local_cases.forks_cases(python, request, True)
+    assert not local_cases.forks_cases(python, request, False)
+    assert not local_cases.forks_cases(python, RunRequest("python", {}), True)
     javascript = LANGUAGES["javascript"]
-    js_request = RunRequest("javascript", {}, cases=(Case(),))
-    assert not local_cases.forks_cases(javascript, js_request, "/usr/bin/bwrap")
+    assert not local_cases.forks_cases(
+        javascript, RunRequest("javascript", {}, cases=(Case(),)), True
+    )
+
+
+async def test_a_backend_is_able_only_with_bubblewrap(work_root: Path) -> None:  # noqa: F811
+    """kill(-1) needs the pid namespace: without bubblewrap every case is a step of its own."""
+    bare = await make_backend("none", work_root)
+    try:
+        assert not bare.forks_python_cases
+    finally:
+        await bare.close()
 
 
 async def test_forked_cases_show_what_a_step_per_case_shows(
