@@ -104,16 +104,16 @@ class LocalBackend:
         if self.confinement != "none":
             self.bwrap = shutil.which(self._bwrap_name)
             works = bool(self.bwrap) and await self._bwrap_works()
-            # The probe's launcher ends with it: the first run starts the one that stays, so a
-            # server whose class never runs code holds no launcher (about 11 MiB resident).
-            await self.spawner.close()
-            if self.bwrap and not works:
-                log.warning("bubblewrap at %s cannot create namespaces here", self.bwrap)
-                self.bwrap = None
             if works and shutil.which("python3", path=HOST_PATH):
                 self.forks_python_cases = await self._probe(
                     ["python3", "-c", PYTHON_MAIN_CHECK], "python3 cannot fork cases"
                 )
+            # The probes' launcher ends with them: the first run starts the one that stays, so
+            # a server whose class never runs code holds no launcher (about 11 MiB resident).
+            await self.spawner.close()
+            if self.bwrap and not works:
+                log.warning("bubblewrap at %s cannot create namespaces here", self.bwrap)
+                self.bwrap = None
             if self.confinement == "bwrap" and self.bwrap is None:
                 raise BackendUnavailable("bubblewrap (bwrap) is required but does not work")
         if self.bwrap:
