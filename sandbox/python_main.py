@@ -20,9 +20,10 @@ a run costs a ``fork``. It keeps the wrapper's contract, payload and trailers, b
 3. Without cases: a ``fork``, the child the program (below) with the rest of the container's
    stdin; the parent waits, kills every other process of the user (``kill(-1)`` spares only
    the caller and the container's init) and writes the *usage* trailer. With cases, for each
-   case: the *case* trailer, a ``fork`` (the child's stdin ``.cases/<n>``), SIGKILL at the
-   per-case limit (exit 137, as ``timeout -s KILL``), ``kill(-1)``, the *done* trailer; then
-   the *usage* trailer.
+   case: the *case* trailer, a ``fork`` (the child's stdin ``.cases/<n>``; all of them are
+   opened and removed before the first case, so no case reads another's input), SIGKILL at
+   the per-case limit (exit 137, as ``timeout -s KILL``), ``kill(-1)``, the *done* trailer;
+   then the *usage* trailer.
 4. ``sleep infinity`` in its place, as the wrapper does.
 
 The local backend (:mod:`sandbox.local_run`) runs it too, for a graded run's cases under
@@ -239,16 +240,31 @@ def entry_of(run: list[str]) -> tuple[str, list[str]]:
     return run[2], run[3:]
 
 
-def fork_program(null: int) -> int:
-    """Forks: the child's pid in the parent; 0 in the child, the nonce zeroed, ``null`` closed."""
+def fork_program(null: int, stdins: list[int], stdin: int | None = None) -> int:
+    """Forks: the child's pid in the parent; 0 in the child, the nonce zeroed, ``stdin`` (one of
+    ``stdins``) its descriptor 0, ``null`` and every one of ``stdins`` closed."""
     pid = os.fork()
     if pid == 0:
         NONCE[:] = bytes(len(NONCE))
-        os.close(null)
+        if stdin is not None:
+            os.dup2(stdin, 0)
+        for fd in (null, *stdins):
+            os.close(fd)
     return pid
 
 
-def main() -> tuple[Any, str, list[str], str | None]:
+def take_stdins(count: int) -> list[int]:
+    """Opens the cases' stdin files, then removes them: each case gets its own as descriptor 0,
+    and none can read another's (this process's descriptors are not readable: non-dumpable)."""
+    fds = [os.open(f"{CASES_DIR}/{n}", os.O_RDONLY | os.O_CLOEXEC) for n in range(count)]
+    for number in range(count):
+        os.unlink(f"{CASES_DIR}/{number}")
+    if count:
+        os.rmdir(CASES_DIR)
+    return fds
+
+
+def main() -> tuple[Any, str, list[str]]:
     """Runs the payload; returns only in a child, with what :func:`prepare` needs."""
     prctl = prctl_function()
     set_dumpable(prctl, 0)
@@ -267,12 +283,13 @@ def main() -> tuple[Any, str, list[str], str | None]:
     if compile_argv:
         raise bad_payload("a Python container compiles nothing")
     entry, args = entry_of(run)
+    stdins = take_stdins(ncase)
     for number, case_args in enumerate(all_args):
         trailer(mark, f" case {number}\n")
         before = usage()[0]
         started = time.time_ns() // 1000
-        if not (pid := fork_program(null)):
-            return prctl, entry, [*args, *case_args], f"{CASES_DIR}/{number}"
+        if not (pid := fork_program(null, stdins, stdins[number])):
+            return prctl, entry, [*args, *case_args]
         code, own_cpu = wait(pid, seconds)
         wall = time.time_ns() // 1000 - started
         kill_the_rest()
@@ -282,8 +299,8 @@ def main() -> tuple[Any, str, list[str], str | None]:
         trailer(mark, f" done {number} {code} {before} {cpu} {peak} {fail} {wall}\n")
     before, code = usage()[0], 0
     if not ncase:
-        if not (pid := fork_program(null)):
-            return prctl, entry, args, None
+        if not (pid := fork_program(null, stdins)):
+            return prctl, entry, args
         code = wait(pid, 0)[0]
     kill_the_rest()
     cpu, peak, fail = usage()
@@ -295,17 +312,13 @@ def main() -> tuple[Any, str, list[str], str | None]:
     os.execvp("sleep", ["sleep", "infinity"])
 
 
-def prepare(prctl: Any, entry: str, args: list[str], stdin: str | None) -> str:
+def prepare(prctl: Any, entry: str, args: list[str]) -> str:
     """In the child: the process a fresh ``python3 -u entry *args`` would be, but for the code
     not yet run. Returns the entry's path."""
     set_dumpable(prctl, 1)  # its own /proc/self files readable, as in a fresh process
     for number in (*SHIELDED, _signal.SIGALRM):
         _signal.signal(number, _signal.SIG_DFL)
     _signal.signal(_signal.SIGINT, _signal.default_int_handler)
-    if stdin is not None:
-        fd = os.open(stdin, os.O_RDONLY)
-        os.dup2(fd, 0)
-        os.close(fd)
     path = os.path.abspath(entry)
     sys.argv = [entry, *args]
     sys.path[0] = os.path.dirname(path)

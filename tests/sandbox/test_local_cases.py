@@ -156,12 +156,13 @@ HOSTILE = """\
 import os, signal, sys
 parent = os.getppid()
 if sys.argv[1] == "0":
-    for name in ("mem", "environ"):
+    for name in ("mem", "environ", "fd/3"):
         try:
             open(f"/proc/{parent}/{name}", "rb").read(64)
             print(name, "readable")
         except OSError as exc:
             print(name, type(exc).__name__)
+    print("the cases' inputs:", os.path.exists(".cases"), "mine:", input())
     for number in (signal.SIGSTOP, signal.SIGKILL, signal.SIGINT, signal.SIGTERM):
         os.kill(parent, number)
     if os.fork() == 0:  # an orphan that would write into the next case
@@ -176,15 +177,17 @@ print("case", sys.argv[1], "parent", parent)
 """
 
 
-async def test_a_case_can_neither_read_nor_stop_nor_kill_the_main_process(
+async def test_a_case_can_neither_read_nor_stop_nor_kill_the_main_process_nor_read_other_inputs(
     bwrapped: LocalBackend,
 ) -> None:
-    cases = (Case(args=("0",)), Case(stdin="", args=("1",)))
+    cases = (Case("secret 0\n", ("0",)), Case("secret 1\n", ("1",)))
     result = await graded(bwrapped, {"main.py": HOSTILE}, cases)
     first, second = result.cases
     assert first.status is RunStatus.OK and first.stdout.splitlines() == [
         "mem PermissionError",
         "environ PermissionError",
+        "fd/3 PermissionError",
+        "the cases' inputs: False mine: secret 0",
         "case 0 parent 1",
     ], first
     # Stopped and killed from inside its namespace, the main process went on: the next case ran.

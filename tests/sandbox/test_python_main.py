@@ -179,6 +179,11 @@ if case == "0":
             print(name, "readable")
         except OSError as exc:
             print(name, type(exc).__name__)
+    try:
+        print("its descriptors", os.listdir(f"/proc/{runner}/fd"))
+    except OSError as exc:
+        print("its descriptors", type(exc).__name__)
+    print("the cases' inputs:", os.path.exists(".cases"))
     seen = open("/proc/self/environ", "rb").read() + open("/proc/self/cmdline", "rb").read()
     print("a nonce in my environment or argv:", bool(re.search(rb"\\b[0-9a-f]{16}\\b", seen)))
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
@@ -200,6 +205,8 @@ async def test_a_case_cannot_read_or_interrupt_the_main_process_and_killing_it_f
     assert first.status is RunStatus.OK and first.stdout.splitlines() == [
         "mem PermissionError",
         "environ PermissionError",
+        "its descriptors PermissionError",
+        "the cases' inputs: False",
         "a nonce in my environment or argv: False",
         "case 0",
     ]
