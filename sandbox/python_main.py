@@ -21,7 +21,8 @@ a run costs a ``fork``. It keeps the wrapper's contract, payload and trailers, b
    stdin; the parent waits, kills every other process of the user (``kill(-1)`` spares only
    the caller and the container's init) and writes the *usage* trailer. With cases, for each
    case: the *case* trailer, a ``fork`` (the child's stdin ``.cases/<n>``; all of them are
-   opened and removed before the first case, so no case reads another's input), SIGKILL at
+   opened and removed before the first case, so no case reads another's input, unless they
+   are more than the descriptor limit allows), SIGKILL at
    the per-case limit (exit 137, as ``timeout -s KILL``), ``kill(-1)``, the *done* trailer;
    then the *usage* trailer.
 4. ``sleep infinity`` in its place, as the wrapper does.
@@ -255,7 +256,10 @@ def fork_program(null: int, stdins: list[int], stdin: int | None = None) -> int:
 
 def take_stdins(count: int) -> list[int]:
     """Opens the cases' stdin files, then removes them: each case gets its own as descriptor 0,
-    and none can read another's (this process's descriptors are not readable: non-dumpable)."""
+    and none can read another's (this process's descriptors are not readable: non-dumpable).
+    More cases than the descriptor limit allows stay files, each opened as its case starts."""
+    if count > os.sysconf("SC_OPEN_MAX") - 16:
+        return []
     fds = [os.open(f"{CASES_DIR}/{n}", os.O_RDONLY | os.O_CLOEXEC) for n in range(count)]
     for number in range(count):
         os.unlink(f"{CASES_DIR}/{number}")
@@ -288,8 +292,11 @@ def main() -> tuple[Any, str, list[str]]:
         trailer(mark, f" case {number}\n")
         before = usage()[0]
         started = time.time_ns() // 1000
-        if not (pid := fork_program(null, stdins, stdins[number])):
+        own = stdins[number] if stdins else os.open(f"{CASES_DIR}/{number}", os.O_RDONLY)
+        if not (pid := fork_program(null, stdins or [own], own)):
             return prctl, entry, [*args, *case_args]
+        if not stdins:
+            os.close(own)
         code, own_cpu = wait(pid, seconds)
         wall = time.time_ns() // 1000 - started
         kill_the_rest()

@@ -219,3 +219,16 @@ async def test_a_payload_the_main_process_refuses_is_an_internal_error(
     result = await graded(bwrapped, {"main.py": "print('never')\n"}, (Case(), Case()))
     assert result.status is RunStatus.INTERNAL_ERROR and not result.cases, result
     assert "python3 -u programs only" in result.message
+
+
+async def test_more_cases_than_descriptors_each_read_their_own_input(
+    bwrapped: LocalBackend,
+) -> None:
+    """Past the descriptor limit the inputs are not all held open: each is opened as its case
+    starts (and stays a file)."""
+    cases = tuple(Case(f"{n}\n") for n in range(40))
+    program = "import os\nprint(input(), os.path.exists('.cases'))\n"
+    result = await graded(bwrapped, {"main.py": program}, cases, Limits(nofile=32))
+    assert [c.stdout for c in result.cases] == [f"{n} True\n" for n in range(40)], result
+    few = await graded(bwrapped, {"main.py": program}, cases[:3], Limits(nofile=32))
+    assert [c.stdout for c in few.cases] == [f"{n} False\n" for n in range(3)], few
