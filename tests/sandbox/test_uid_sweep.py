@@ -279,3 +279,36 @@ async def test_under_bubblewrap_a_run_with_a_killed_step_is_swept(
     assert result.status is expected and result.stdout.startswith("orphans run\n"), result
     assert alive_as(BWRAPPED_UID) == []
     assert BWRAPPED_UID in swept
+
+
+@pytest.mark.parametrize("kill", ["time limit", "cancel"])
+async def test_under_bubblewrap_forked_cases_cut_short_are_swept(
+    bwrapped: LocalBackend, monkeypatch: pytest.MonkeyPatch, kill: str
+) -> None:
+    """A graded Python run's cases share one step (sandbox/local_cases.py). Cancelled in its
+    first case, the run is cancelled and the next case did not run; at a case's time limit
+    (inside the step) that case timed out and the next one ran. Either way nothing of the
+    run's uid, orphans included, is alive at the result."""
+    assert bwrapped.forks_python_cases
+    swept = swept_uids(monkeypatch)
+    request = RunRequest(
+        language="python",
+        files={"main.py": ORPHANS + "time.sleep(600)\n"},
+        limits=Limits(time_seconds=1) if kill == "time limit" else None,
+        cases=(Case(), Case()),
+    )
+    async with asyncio.timeout(60):
+        if kill == "cancel":
+            result = await cancel_once_orphans_run(bwrapped, request)
+        else:
+            result = await (await bwrapped.run(request)).wait()
+    first, second = result.cases
+    assert first.stdout.startswith("orphans run\n"), result
+    if kill == "cancel":
+        assert result.status is RunStatus.CANCELLED and first.status is RunStatus.CANCELLED
+        assert second.message.startswith("did not run")
+        assert BWRAPPED_UID in swept  # a step we killed is swept
+    else:
+        assert result.status is RunStatus.OK and first.status is RunStatus.TIMEOUT
+        assert second.status is RunStatus.TIMEOUT and second.stdout.startswith("orphans run")
+    assert alive_as(BWRAPPED_UID) == []
