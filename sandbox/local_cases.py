@@ -18,7 +18,7 @@ leave a file for the next, as in a container), and the output cap is the run's, 
 case's: the run that passes it is killed, and the cases after the open one "did not run", as
 on Docker. Verdicts keep the local backend's rules: a case killed by ``SIGXCPU`` (or SIGKILL
 at the hard CPU limit) timed out, and one that failed with an allocation failure at the end of
-its stderr ran out of memory (:func:`sandbox.local_run.out_of_memory`).
+its stderr ran out of memory (:mod:`sandbox.local_verdicts`, as for a step of its own).
 
 Only under bubblewrap: without it there is no pid namespace, and the main process's
 ``kill(-1)`` would reach every process of the uid (the server's own, when it runs unprivileged).
@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 
 from sandbox.cases import CaseSplitter
 from sandbox.languages import Language
+from sandbox.local_verdicts import cpu_limit_reached, out_of_memory, time_limit_message
 from sandbox.model import CaseResult, Limits, RunRequest, RunResult, RunStatus, Stream
 from sandbox.wrapper import (
     BAD_PAYLOAD,
@@ -63,7 +64,6 @@ class ForkedCases:
         request: RunRequest,
         language: Language,
         limits: Limits,
-        out_of_memory: Callable[[str], bool],
     ) -> None:
         self.request = request
         self.language = language
@@ -71,7 +71,6 @@ class ForkedCases:
         self.nonce = secrets.token_hex(8)
         self.usage: Trailer | None = None
         self.begun = False
-        self._out_of_memory = out_of_memory
         self._splitter = CaseSplitter(len(request.cases), limits.time_seconds, limits.memory_mb)
         self._filters = {name: TrailerFilter(self.nonce) for name in ("stdout", "stderr")}
 
@@ -154,20 +153,14 @@ class ForkedCases:
 
     def results(self, run_status: RunStatus, run_message: str) -> tuple[CaseResult, ...]:
         """One result per case; ``run_status``: how the step ended, for the case it cut off."""
-        cpu_limit_ms = (int(self.limits.time_seconds) + 1) * 1000
         out = []
         for case in self._splitter.results(run_status, run_message):
             verdict = case
             if case.status is RunStatus.RUNTIME_ERROR and case.exit_code is not None:
-                if case.signal == "SIGXCPU" or (
-                    case.signal == "SIGKILL" and (case.cpu_ms or 0) >= cpu_limit_ms
-                ):
-                    verdict = dataclasses.replace(
-                        case,
-                        status=RunStatus.TIMEOUT,
-                        message=f"time limit of {self.limits.time_seconds:g}s reached",
-                    )
-                elif self._out_of_memory(case.stderr):
+                if cpu_limit_reached(case.signal, case.cpu_ms, self.limits):
+                    message = time_limit_message(self.limits)
+                    verdict = dataclasses.replace(case, status=RunStatus.TIMEOUT, message=message)
+                elif out_of_memory(case.stderr):
                     verdict = dataclasses.replace(case, status=RunStatus.MEMORY_LIMIT)
             out.append(verdict)
         return tuple(out)

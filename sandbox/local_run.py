@@ -48,6 +48,7 @@ from sandbox.confine import bwrap_argv, open_tree
 from sandbox.execution import BaseExecution
 from sandbox.languages import Language
 from sandbox.local_cases import GRACE_SECONDS, ForkedCases, forks_cases
+from sandbox.local_verdicts import cpu_limit_reached, out_of_memory, time_limit_message
 from sandbox.model import CaseResult, Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
 
 if TYPE_CHECKING:
@@ -56,31 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("classroom.sandbox")
 
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
-# What a runtime prints when an allocation fails under RLIMIT_DATA, in the tail of stderr.
-# V8 (Node 20) words its own failures "JavaScript heap out of memory", "Allocation failed -
-# process out of memory", "Fatal process out of memory: …" and, when the limit stops it while
-# it unpacks its startup snapshot, "Fatal javascript OOM in …" (older V8: "Fatal process OOM").
-_MEMORY_MARKERS = (
-    "MemoryError",
-    "std::bad_alloc",
-    "heap out of memory",
-    "process out of memory",
-    "Array buffer allocation failed",
-    "Fatal process OOM",
-    "Fatal javascript OOM",
-    "runtime: out of memory",
-    "memory allocation of",
-    "Cannot allocate memory",
-)
-
-
-def out_of_memory(stderr: str) -> bool:
-    """Whether the end of a step's stderr says an allocation failed."""
-    tail = stderr[-2000:]
-    return any(marker in tail for marker in _MEMORY_MARKERS)
-
-
-_TIMEOUT_SIGNALS = ("SIGXCPU",)
 COALESCE_SECONDS = 0.005
 
 
@@ -109,7 +85,7 @@ class LocalExecution(BaseExecution):
         self._timer: asyncio.TimerHandle | None = None
         # A Python run's cases under bubblewrap: one step, each case forked (local_cases.py).
         self._forked = (
-            ForkedCases(request, language, limits, out_of_memory)
+            ForkedCases(request, language, limits)
             if forks_cases(language, request, backend.forks_python_cases)
             else None
         )
@@ -330,10 +306,7 @@ class LocalExecution(BaseExecution):
             return RunStatus.CANCELLED
         if self._over_cap:
             return RunStatus.OUTPUT_LIMIT
-        cpu_limit_ms = (int(self.limits.time_seconds) + 1) * 1000
-        if self._timed_out or exit_.signal in _TIMEOUT_SIGNALS:
-            return RunStatus.TIMEOUT
-        if exit_.signal == "SIGKILL" and exit_.cpu_ms >= cpu_limit_ms:
+        if self._timed_out or cpu_limit_reached(exit_.signal, exit_.cpu_ms, self.limits):
             return RunStatus.TIMEOUT
         if exit_.returncode == 0:
             return RunStatus.OK
@@ -347,7 +320,7 @@ class LocalExecution(BaseExecution):
         if self._over_cap:
             return f"output limit of {self.limits.output_bytes} bytes reached"
         if self._timed_out:
-            return f"time limit of {self.limits.time_seconds:g}s reached"
+            return time_limit_message(self.limits)
         return ""
 
     async def _step(
