@@ -1,21 +1,21 @@
-"""A class's Python runs: the shell wrapper (a ``python3`` started per run and per case)
-against Python's container main process (sandbox/python_main.py: an interpreter up with the
-container, a fork per run and per case), side by side in one process, on this machine's Docker
-engine; or, with ``--sandbox local``, the local backend under bubblewrap: a step (a bwrap and a
-``python3``) per case against one step per run whose cases are forked from that main process
-(sandbox/local_cases.py).
+"""A class's Python runs: the containers' main process (sandbox/python_main.py) starting a
+``python3`` per run and per case (its exec mode, as for the other languages) against forking
+each from an interpreter up with the container (Python's), side by side in one process, on
+this machine's Docker engine; or, with ``--sandbox local``, the local backend under
+bubblewrap: a step (a bwrap and a ``python3``) per case against one step per run whose cases
+are forked from that main process (sandbox/local_cases.py).
 
     .venv/bin/python bench/cases_bench.py [--runs 30] [--cases 3] [--rounds 3]
         [--sandbox docker|local]
 
-Each round measures both sides, the order alternating (the shell wrapper first in the first).
-A side fills a warm pool of ``--runs`` Python containers and waits until they are idle, then
-starts ``--runs`` graded runs of ``--cases`` cases (the grading bench's solution and stdins;
-``--cases 0``: plain runs of it, stdin ``3``) at once, and reports: the wall time from the
-first start to the last result; the CPU of every container over that window (the engine's
-cgroup: the program, the wrapper or main process, the unpack); the program's own CPU and wall
-time per run (the sum of the cases'), from the trailers; and the statuses. The only
-difference between the sides is :attr:`sandbox.languages.Language.main`. Locally there is no
+Each round measures both sides, the order alternating (a ``python3`` started per run first in
+the first round). A side fills a warm pool of ``--runs`` Python containers and waits until
+they are idle, then starts ``--runs`` graded runs of ``--cases`` cases (the grading bench's
+solution and stdins; ``--cases 0``: plain runs of it, stdin ``3``) at once, and reports: the
+wall time from the first start to the last result; the CPU of every container over that
+window (the engine's cgroup: the program, the main process, the unpack); the program's own
+CPU and wall time per run (the sum of the cases'), from the trailers; and the statuses. The only
+difference between the sides is :attr:`sandbox.languages.Language.forks`. Locally there is no
 pool: the CPU is every step's (what the backend's launcher reaped, read once it has exited),
 and the only difference is whether :func:`sandbox.local_cases.forks_cases` says yes.
 """
@@ -91,11 +91,11 @@ async def local_side(
     return name, wall, reaped_cpu_seconds() - cpu, results
 
 
-async def side(wrapper: bool, args: argparse.Namespace) -> str:
+async def side(afresh: bool, args: argparse.Namespace) -> str:
     if args.sandbox == "local":
-        name, wall, cpu, results = await local_side(wrapper, args)
+        name, wall, cpu, results = await local_side(afresh, args)
     else:
-        name, wall, cpu, results = await docker_side(wrapper, args)
+        name, wall, cpu, results = await docker_side(afresh, args)
     statuses: dict[str, int] = {}
     for result in results:
         for run in result.cases or (result,):
@@ -110,11 +110,11 @@ async def side(wrapper: bool, args: argparse.Namespace) -> str:
 
 
 async def docker_side(
-    wrapper: bool, args: argparse.Namespace
+    afresh: bool, args: argparse.Namespace
 ) -> tuple[str, float, float, list[RunResult]]:
     python = languages.LANGUAGES["python"]
-    if wrapper:
-        languages.LANGUAGES["python"] = dataclasses.replace(python, main=())
+    if afresh:
+        languages.LANGUAGES["python"] = dataclasses.replace(python, forks=False)
     backend = DockerBackend(
         None,  # type: ignore[arg-type]
         image_prefix=PREFIX,
@@ -132,7 +132,7 @@ async def docker_side(
     finally:
         await backend.close()
         languages.LANGUAGES["python"] = python
-    return "shell wrapper" if wrapper else "python main", wall, cpu, list(results)
+    return "python3 started" if afresh else "python3 forked", wall, cpu, list(results)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -145,8 +145,8 @@ async def main(args: argparse.Namespace) -> None:
     )
     for round_ in range(args.rounds):
         order = (True, False) if round_ % 2 == 0 else (False, True)
-        for wrapper in order:
-            print(await side(wrapper, args), flush=True)
+        for afresh in order:
+            print(await side(afresh, args), flush=True)
 
 
 if __name__ == "__main__":

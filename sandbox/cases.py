@@ -1,15 +1,15 @@
 """Splitting the output of a multi-case run into one result per case, sans I/O.
 
-The wrapper (:mod:`sandbox.wrapper`) frames every case with a *case* trailer before it and a
-*done* trailer after it, on both streams, and kills every process of the run user in between,
-so the bytes between the two trailers of case n on a stream were written while only case n's
-processes were alive. :class:`CaseSplitter` takes the filtered stream (bytes and trailers, in
-order) and files the bytes under the open case.
+The container's main process (:mod:`sandbox.python_main`) frames every case with a *case*
+trailer before it and a *done* trailer after it, on both streams, and kills every process of
+the run user in between, so the bytes between the two trailers of case n on a stream were
+written while only case n's processes were alive. :class:`CaseSplitter` takes the filtered
+stream (bytes and trailers, in order) and files the bytes under the open case.
 
 Rule 1: on each stream the trailers must come as ``case 0, done 0, case 1, done 1, …``. A
-trailer out of that order can only be forged (the nonce is secret to the wrapper, but the
-program runs as the same user and could read it from the wrapper's memory); the case it
-names, and the case open at that moment, are marked ``tampered``.
+trailer out of that order can only be forged (the nonce is secret to the main process, which
+is non-dumpable: this is a second line of defence); the case it names, and the case open at
+that moment, are marked ``tampered``.
 Rule 2: a case with no *done* trailer did not end inside its own process's time: it takes the
 run's verdict (time limit, output limit, killed) or "did not run" if it never started.
 """

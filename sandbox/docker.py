@@ -31,7 +31,7 @@ from sandbox.languages import LANGUAGES, Language
 from sandbox.model import Limits, RunRequest
 from sandbox.pool import DEFER_SECONDS, QUIET_SECONDS, Box, WarmPool
 from sandbox.validate import check_request
-from sandbox.wrapper import WORKDIR, WRAPPER
+from sandbox.wrapper import WORKDIR
 
 log = logging.getLogger("classroom.sandbox")
 
@@ -39,7 +39,7 @@ LABEL_RUN = "opencode-classroom.run"
 LABEL_OWNER = "opencode-classroom.owner"
 LABEL_LANGUAGE = "opencode-classroom.language"
 MIB = 1 << 20
-# A warm container's wrapper answers its payload within milliseconds, a few hundred under a
+# A warm container's main process answers its payload within milliseconds, a few hundred under a
 # class's burst; a container that died while waiting never does.
 ALIVE_CHECK_SECONDS = 0.5
 # Ceilings when the operator gives none: time and memory as the settings' defaults; the rest
@@ -53,14 +53,14 @@ DEFAULT_MAXIMA = Limits(
 def container_config(
     image: str, language: Language, limits: Limits, labels: dict[str, str]
 ) -> dict[str, Any]:
-    """The create-container body: the wrapper (or the language's own main process) waiting on
+    """The create-container body: the main process (sandbox/python_main.py) waiting on
     stdin, no network, hard limits, nothing writable but the work dir."""
     memory = limits.memory_mb * MIB
     disk = limits.disk_mb * MIB
     env = {**base_environment(), **language.environment(WORKDIR)}
     return {
         "Image": image,
-        "Cmd": list(language.main or ("bash", "-c", WRAPPER)),
+        "Cmd": list(language.main),
         "User": RUN_USER,
         "WorkingDir": WORKDIR,
         "Env": [f"{k}={v}" for k, v in env.items()],
@@ -136,7 +136,7 @@ class DockerBackend:
     ) -> None:
         self.url = url
         # A run in a pooled container asks the engine whether it is running only when the
-        # wrapper has not said so this long after the payload went in (sandbox/wrapper.py).
+        # main process has not said so this long after the payload went in (sandbox/wrapper.py).
         self.alive_check_seconds = alive_check_seconds
         self.alive_checks = 0  # how often it asked (for tests and benches)
         self.image_prefix = image_prefix

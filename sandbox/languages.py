@@ -34,6 +34,13 @@ declare var __filename: string;
 """
 
 
+# Every container's main process (sandbox/python_main.py). Python's is unbuffered (its runs are
+# forked from it); the others' is isolated from the environment and imports no site packages.
+_MAIN_SOURCE = (Path(__file__).parent / "python_main.py").read_text("utf-8")
+FORKING_MAIN = ("python3", "-u", "-c", _MAIN_SOURCE)
+EXEC_MAIN = ("python3", "-I", "-S", "-c", _MAIN_SOURCE, "exec")
+
+
 @dataclass(frozen=True)
 class Language:
     name: str
@@ -47,9 +54,16 @@ class Language:
     env: Mapping[str, str] = field(default_factory=dict)
     support_files: Mapping[str, str] = field(default_factory=dict)
     """Files written into the work dir besides the user's (never overriding theirs)."""
-    main: tuple[str, ...] = ()
-    """A Docker container's main process, if not the shell wrapper (:mod:`sandbox.wrapper`):
-    one that keeps the wrapper's contract (Python's, :mod:`sandbox.python_main`)."""
+    forks: bool = False
+    """Whether a Docker container's main process (:mod:`sandbox.python_main`) forks each run
+    and case from an interpreter up before the code is known (Python's), rather than starting
+    the run command afresh (``posix_spawn``)."""
+
+    @property
+    def main(self) -> tuple[str, ...]:
+        """The Docker container's main process, its source in the command: it runs before
+        any file of the run is there."""
+        return FORKING_MAIN if self.forks else EXEC_MAIN
 
     def entry(self, files: Sequence[str]) -> str:
         if not files:
@@ -84,15 +98,6 @@ class Language:
         return tuple(out)
 
 
-# Python's container main process (sandbox/python_main.py), its source in the container's
-# command: it runs before any file of the run is there.
-_PYTHON_MAIN = (
-    "python3",
-    "-u",
-    "-c",
-    (Path(__file__).parent / "python_main.py").read_text("utf-8"),
-)
-
 _COMPILED = Limits(memory_mb=512, pids=64, disk_mb=128)
 
 LANGUAGES: dict[str, Language] = {
@@ -108,7 +113,7 @@ LANGUAGES: dict[str, Language] = {
             limits=Limits(),
             extensions=(".py",),
             env={"PYTHONDONTWRITEBYTECODE": "1"},
-            main=_PYTHON_MAIN,
+            forks=True,
         ),
         Language(
             name="javascript",

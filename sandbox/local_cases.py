@@ -53,7 +53,7 @@ GRACE_SECONDS = 2.0
 def forks_cases(language: Language, request: RunRequest, able: bool) -> bool:
     """Whether a run's cases go to :class:`ForkedCases`: Python's main process, on a backend
     ``able`` to (bubblewrap works, and the host's ``python3`` can run the main process)."""
-    return bool(request.cases and language.main and able)
+    return bool(request.cases and language.forks and able)
 
 
 class ForkedCases:

@@ -4,7 +4,7 @@ Rule 1: a container leaves the pool exactly once, into exactly one run or to be 
   never comes back.
 Rule 2: a run takes a container only if the container was made with the same *container*
   limits (memory, pids, CPUs, disk, open files). Time and output limits are enforced per run
-  by the reader and the wrapper, so a graded run with its exercise's time limit still hits.
+  by the reader and the main process, so a graded run with its exercise's time limit still hits.
 Rule 3: each language has a target: the operator's base (``CLASSROOM_POOL_SIZE``) or, while
   classes want more, what :func:`sandbox.demand.pool_targets` makes of :meth:`set_demand`.
   A background filler creates containers up to the targets, at most ``parallel`` at once (the

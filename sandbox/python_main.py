@@ -1,13 +1,17 @@
-"""The main process of a Python container: the shell wrapper's work, done by an interpreter that
-is up before the code is known, each run (or case) a process forked from it.
+"""Every sandbox container's main process: it reads the payload (:mod:`sandbox.wrapper`), unpacks
+the files, compiles, runs the program or each case, and writes the trailers that frame their
+output. It runs as the program's user, before the code is known, so that a container can wait in
+the warm pool; :mod:`sandbox.docker_run` and :mod:`sandbox.cases` read what it writes.
 
-The containers of the other languages run the shell wrapper (:mod:`sandbox.wrapper`), which
-starts the program afresh: for Python an interpreter start, about 15 ms of CPU here, most of
-what a run costs its container, and one start per case in a graded run. A Python container's
-main process is instead ``python3 -u -c <this file>`` (:attr:`sandbox.languages.Language.main`),
-started with the container, so a warm container waits in the pool with its interpreter up and
-a run costs a ``fork``. It keeps the wrapper's contract, payload and trailers, byte for byte:
-:mod:`sandbox.docker_run` and :mod:`sandbox.cases` cannot tell the two apart.
+Two modes, by :attr:`sandbox.languages.Language.forks`:
+
+* **Forking** (Python): ``python3 -u -c <this file>``. A run or case is a ``fork`` of an
+  interpreter already up, not a ``python3`` start (about 15 ms of CPU here, most of what a run
+  costs its container, and one per case in a graded run). A payload with a compile command, or
+  a run command other than ``python3 -u entry [args]``, is refused.
+* **Exec** (the other languages): ``python3 -I -S -c <this file> exec``. The compile command,
+  then the run command, are started afresh (``posix_spawn``), with the signal dispositions of
+  a fresh start (Python ignores SIGPIPE and SIGXFSZ; a C program must die of them).
 
 1. Before it reads anything it makes itself non-dumpable (``prctl``): the program runs as the
    same user, and could otherwise ``ptrace`` it or read and write its memory through
@@ -15,19 +19,25 @@ a run costs a ``fork``. It keeps the wrapper's contract, payload and trailers, b
    it; then the container's main process is gone and the run ends as killed (the cases after
    it take that verdict, :mod:`sandbox.cases`), or the run's time limit ends it.
 2. It reads the payload's fields a byte at a time (what follows the archive is the program's
-   stdin), writes the *begun* trailer and unpacks the archive with ``tar``. A payload with a
-   compile command, or a run command other than ``python3 -u entry [args]``, is refused.
-3. Without cases: a ``fork``, the child the program (below) with the rest of the container's
-   stdin; the parent waits, kills every other process of the user (``kill(-1)`` spares only
-   the caller and the container's init) and writes the *usage* trailer. With cases, for each
-   case: the *case* trailer, a ``fork`` (the child's stdin ``.cases/<n>``; all of them are
-   opened and removed before the first case, so no case reads another's input, unless they
-   are more than the descriptor limit allows), SIGKILL at
-   the per-case limit (exit 137, as ``timeout -s KILL``), ``kill(-1)``, the *done* trailer;
-   then the *usage* trailer.
-4. ``sleep infinity`` in its place, as the wrapper does.
+   stdin), writes the *begun* trailer on stdout (the backend's sign that the container is alive
+   and reading) and unpacks the archive with ``tar``; an unpack error ends the container (125).
+3. Exec mode, with a compile command: the compiler, stdin ``/dev/null``, its stdout and stderr
+   on stderr; then ``kill(-1)`` (every other process of the user: ``kill(-1)`` spares only the
+   caller and the container's init) and the *compiled* trailer on stderr. A failed compile ends
+   the container with the compiler's exit code.
+4. Without cases: the program with the rest of the container's stdin; the parent waits,
+   ``kill(-1)``, and writes the *usage* trailer (exit code, cgroup CPU before and after, peak
+   memory, OOM count). With cases, for each case: the *case* trailer, the program with the
+   case's args and its stdin ``.cases/<n>`` (all of them are opened and removed before the first
+   case, so no case reads another's input, unless they are more than the descriptor limit
+   allows), SIGKILL at the per-case limit (exit 137, as ``timeout -s KILL``), ``kill(-1)``, the
+   *done* trailer; then the *usage* trailer. Trailers but *begun* and *compiled* go on both
+   streams, stderr first: once both are seen, both pipes are drained.
+5. ``sleep infinity`` in its place: the container's end (about 40 ms of the engine's CPU) is
+   the backend's to time (:meth:`sandbox.docker.DockerBackend.retire_box`), not on the next
+   run's path.
 
-The local backend (:mod:`sandbox.local_run`) runs it too, for a graded run's cases under
+The local backend (:mod:`sandbox.local_run`) runs it too, for a graded Python run's cases under
 bubblewrap, as ``python3 -u -c <this file> pid1``: the pid 1 of the step's pid namespace, with
 the files already in ``/work`` (an archive of size 0). There, after each ``kill(-1)`` it reaps
 every orphan that came to it (a namespace's pid 1 gets them, and a zombie still counts against
@@ -35,7 +45,7 @@ the uid's process limit), a case's CPU is its own (``wait4``: no cgroup is mount
 and it exits at the end, which ends the namespace. A namespace's pid 1 takes
 no signal from inside it that it has no handler for: a program cannot kill or stop it there.
 
-The child becomes the process a fresh ``python3 -u entry args...`` would be: ``sys.argv``,
+A forked child becomes the process a fresh ``python3 -u entry args...`` would be: ``sys.argv``,
 ``sys.path[0]``, descriptors 0, 1 and 2 only, the signal handlers of a fresh start, a fresh
 ``__main__`` module, the entry compiled apart from this file's ``__future__`` import, then
 Python's own ending (``SystemExit``, a traceback without this file's frames, non-daemon
@@ -46,12 +56,14 @@ the few modules this file imported, and two levels less of recursion before
 and its ``exec``). The cases of one run share a hash seed; runs do not (a container serves one).
 
 The nonce is held in one buffer, read into it and written from it without a copy (``readv``,
-``writev``), and the child zeroes it before the program starts: a program finds the nonce
-neither in its own memory nor (non-dumpable) in this process's, so it cannot write a trailer.
+``writev``); a forked child zeroes it before the program starts, and a started one has memory
+of its own. A program finds the nonce neither in its own memory nor (non-dumpable) in this
+process's, so it cannot write a trailer.
 
-This runs on the image's Python (3.11 on Debian bookworm) with the standard library only, and
-imports as little as it can: what it imports, every program has loaded (``_signal``, not
-``signal``, whose enums cost ~6 ms; ``_ctypes``, not ``ctypes``: ~9 ms).
+This runs on the image's Python (3.11 on Debian bookworm; every image has ``python3``) with the
+standard library only, and imports as little as it can: what it imports, every Python program
+has loaded (``_signal``, not ``signal``, whose enums cost ~6 ms; ``_ctypes``, not ``ctypes``:
+~9 ms).
 """
 
 from __future__ import annotations
@@ -78,6 +90,8 @@ SHIELDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
 SPAWN_DEFAULTS = (*SHIELDED, _signal.SIGPIPE, _signal.SIGXFSZ)  # Python ignores the last two
 NONCE = bytearray(64)  # "\x1e" and the nonce: the one place this process holds it
 PID1 = sys.argv[1:] == ["pid1"]  # the local backend's pid namespace: reap, then exit
+EXEC = sys.argv[1:] == ["exec"]  # the run command started afresh, not forked
+NOT_FOUND, CANNOT_RUN = 127, 126  # the shell's codes for a command it cannot start
 if PID1:
     import resource  # noqa: F401 (os.wait4 imports it: here, before the first case, not after)
 
@@ -89,7 +103,7 @@ def _read(path: str) -> str:
 
 def usage() -> tuple[str, str, str]:
     """CPU (ns), peak memory (bytes) and OOM count of the container's cgroup, as strings; the
-    wrapper's ``usage`` for cgroup v1 and v2."""
+    same for cgroup v1 and v2."""
     cpu, peak, fail = "-", "-", "0"
     if os.access(f"{CGROUP}/cpuacct/cpuacct.usage", os.R_OK):
         cpu = _read(f"{CGROUP}/cpuacct/cpuacct.usage")
@@ -177,7 +191,7 @@ def read_argv() -> list[str]:
 
 
 def trailer(mark: memoryview, text: str, fds: tuple[int, ...] = (2, 1)) -> None:
-    """A trailer line, stderr first, as the wrapper writes them."""
+    """A trailer line, stderr first."""
     data = text.encode()
     for fd in fds:
         os.writev(fd, [mark, data])
@@ -234,6 +248,35 @@ def wait(pid: int, seconds: float) -> tuple[int, int]:
     return exit_code(status), cpu
 
 
+def start(
+    argv: list[str], stdin: int | None = None, stdout: int | None = None, seconds: float = 0.0
+) -> tuple[int, int]:
+    """Exec mode: runs ``argv`` (``stdin`` and ``stdout`` onto descriptors 0 and 1, if given;
+    only 0, 1 and 2 are inherited) and waits for it as :func:`wait` does."""
+    actions = [] if stdin is None else [(os.POSIX_SPAWN_DUP2, stdin, 0)]
+    if stdout is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, stdout, 1))
+    try:
+        pid = os.posix_spawnp(
+            argv[0], argv, os.environ, file_actions=actions, setsigdef=SPAWN_DEFAULTS
+        )
+    except OSError as exc:
+        os.write(2, f"sandbox: {argv[0]}: {exc.strerror}\n".encode())
+        return (NOT_FOUND if isinstance(exc, FileNotFoundError) else CANNOT_RUN), 0
+    return wait(pid, seconds)
+
+
+def compile_program(mark: memoryview, null: int, argv: list[str]) -> None:
+    """Exec mode: the compiler (its output on stderr), ``kill(-1)``, the *compiled* trailer;
+    a failed compile ends the container with the compiler's code."""
+    code = start(argv, null, 2)[0]
+    kill_the_rest()
+    cpu, peak, fail = usage()
+    trailer(mark, f" compiled {code} - {cpu} {peak} {fail}\n", (2,))
+    if code:
+        raise SystemExit(code)
+
+
 def entry_of(run: list[str]) -> tuple[str, list[str]]:
     """The program's file and args from the run command, which must be ``python3 -u entry``."""
     if run[:2] != ["python3", "-u"] or len(run) < 3:
@@ -284,20 +327,25 @@ def main() -> tuple[Any, str, list[str]]:
     if size and not unpack(size):
         os.write(2, b"sandbox: cannot unpack the files\n")
         raise SystemExit(UNPACK_FAILED)
-    if compile_argv:
+    if compile_argv and not EXEC:
         raise bad_payload("a Python container compiles nothing")
-    entry, args = entry_of(run)
+    if compile_argv:
+        compile_program(mark, null, compile_argv)
+    entry, args = ("", []) if EXEC else entry_of(run)
     stdins = take_stdins(ncase)
     for number, case_args in enumerate(all_args):
         trailer(mark, f" case {number}\n")
         before = usage()[0]
         started = time.time_ns() // 1000
         own = stdins[number] if stdins else os.open(f"{CASES_DIR}/{number}", os.O_RDONLY)
-        if not (pid := fork_program(null, stdins or [own], own)):
+        if EXEC:
+            code, own_cpu = start([*run, *case_args], own, seconds=seconds)
+        elif not (pid := fork_program(null, stdins or [own], own)):
             return prctl, entry, [*args, *case_args]
+        else:
+            code, own_cpu = wait(pid, seconds)
         if not stdins:
             os.close(own)
-        code, own_cpu = wait(pid, seconds)
         wall = time.time_ns() // 1000 - started
         kill_the_rest()
         cpu, peak, fail = usage()
@@ -305,7 +353,9 @@ def main() -> tuple[Any, str, list[str]]:
             before, cpu = "0", str(own_cpu)
         trailer(mark, f" done {number} {code} {before} {cpu} {peak} {fail} {wall}\n")
     before, code = usage()[0], 0
-    if not ncase:
+    if not ncase and EXEC:
+        code = start(run)[0]
+    elif not ncase:
         if not (pid := fork_program(null, stdins)):
             return prctl, entry, args
         code = wait(pid, 0)[0]

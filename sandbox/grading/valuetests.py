@@ -9,8 +9,9 @@ the right value. What it can do is speak for *its own* case, which it does anywa
 
 Rule 1: all value tests of a submission are the cases of ONE run (one container): compiled once,
 then every case runs as its own process (:class:`sandbox.model.Case`), every process of the run
-user killed between two cases, each case's output framed by the wrapper with a nonce only the
-backend and the wrapper know (:mod:`sandbox.cases`). A case cannot write into another's output.
+user killed between two cases, each case's output framed by the container's main process
+with a nonce only the backend and it know (:mod:`sandbox.cases`). A case cannot write into
+another's output.
 Rule 2: the harness writes one record on its stdout, on a line of its own: ``\\x1evalue <json>``
 or ``\\x1eraised <json string>``. The marker need not be secret (a forged record is a value
 the student chose); two records in one case, or a case whose framing was forged, is tampering:

@@ -2,7 +2,7 @@
 # same image without one (debootstrap + docker import); both read PACKAGES from this file.
 # Build: docker build -f Dockerfile.cpp -t opencode-classroom-cpp:latest .
 FROM debian:bookworm-slim
-ARG PACKAGES="g++ libc6-dev"
+ARG PACKAGES="g++ libc6-dev python3"
 RUN apt-get update \
  && apt-get install -y --no-install-recommends $PACKAGES \
  && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man \

@@ -2,7 +2,7 @@
 # same image without one (debootstrap + docker import); both read PACKAGES from this file.
 # Build: docker build -f Dockerfile.go -t opencode-classroom-go:latest .
 FROM debian:bookworm-slim
-ARG PACKAGES="golang-go"
+ARG PACKAGES="golang-go python3"
 RUN apt-get update \
  && apt-get install -y --no-install-recommends $PACKAGES \
  && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man \

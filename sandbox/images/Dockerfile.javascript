@@ -2,7 +2,7 @@
 # same image without one (debootstrap + docker import); both read PACKAGES from this file.
 # Build: docker build -f Dockerfile.javascript -t opencode-classroom-javascript:latest .
 FROM debian:bookworm-slim
-ARG PACKAGES="nodejs"
+ARG PACKAGES="nodejs python3"
 RUN apt-get update \
  && apt-get install -y --no-install-recommends $PACKAGES \
  && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man \

@@ -1,6 +1,6 @@
-"""``bench/cases_bench.py`` measures the shell wrapper and Python's main process on the real
-engine (two runs, one round), graded and plain; and, on the local backend under bubblewrap, a
-step per case against forked cases."""
+"""``bench/cases_bench.py`` measures a ``python3`` started per run and case against one forked
+from the containers' main process on the real engine (two runs, one round), graded and plain;
+and, on the local backend under bubblewrap, a step per case against forked cases."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from tests.bench import bench_output
 from tests.sandbox.docker_support import require_images
 
 ROW = re.compile(
-    r"^\| (shell wrapper|python main|a step per case|forked cases) \| (\d+) \| ([0-9.]+) \| .+ "
-    r"\| (\{.*\}) \|$",
+    r"^\| (python3 started|python3 forked|a step per case|forked cases) \| (\d+) "
+    r"\| ([0-9.]+) \| .+ \| (\{.*\}) \|$",
     re.M,
 )
 
@@ -25,7 +25,7 @@ def test_the_bench_runs_both_sides_and_every_run_passes(cases: str, statuses: st
     require_images()
     out = bench_output("cases_bench.py", "--runs", "2", "--rounds", "1", "--cases", cases)
     rows = ROW.findall(out)
-    assert [side for side, *_ in rows] == ["shell wrapper", "python main"], out
+    assert [side for side, *_ in rows] == ["python3 started", "python3 forked"], out
     assert all(int(wall) > 0 and float(cpu) > 0 for _, wall, cpu, _ in rows), out
     assert [seen for *_, seen in rows] == [statuses, statuses], out
 

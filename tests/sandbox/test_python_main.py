@@ -1,6 +1,6 @@
 """A Python container's main process (sandbox/python_main.py) in the real image: a run or a
-case forked from it shows what a fresh ``python3 -u main.py`` (the shell wrapper's start)
-shows, and the program can neither take it over nor find the nonce."""
+case forked from it shows what a fresh ``python3 -u main.py`` (its exec mode's start) shows,
+and the program can neither take it over nor find the nonce."""
 
 from __future__ import annotations
 
@@ -83,28 +83,29 @@ BEHAVIOURS = (
 STDIN = "1\n2\n3\n"
 
 
-def test_python_containers_run_their_own_main_process_and_the_others_the_wrapper() -> None:
+def test_every_container_runs_the_main_process_python_forking_the_others_starting() -> None:
     python = LANGUAGES["python"]
     assert python.main[:3] == ("python3", "-u", "-c") and "def main()" in python.main[3]
     assert container_config("img", python, python.limits, {})["Cmd"] == list(python.main)
     for name, lang in LANGUAGES.items():
         if name != "python":
-            assert not lang.main
-            assert container_config("img", lang, lang.limits, {})["Cmd"][:2] == ["bash", "-c"]
+            assert not lang.forks
+            assert lang.main == ("python3", "-I", "-S", "-c", python.main[3], "exec")
+            assert container_config("img", lang, lang.limits, {})["Cmd"] == list(lang.main)
     shared = ("WORKDIR", "CASES_DIR", "BAD_PAYLOAD", "UNPACK_FAILED")
     assert [getattr(python_main, n) for n in shared] == [getattr(wrapper, n) for n in shared]
 
 
 @pytest.fixture
 def fresh_start(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
-    """Switches Python's containers between their main process and the shell wrapper, which
-    starts ``python3 -u main.py`` afresh for every run and case."""
+    """Switches Python's containers between forking each run and case from their main process
+    and starting ``python3 -u main.py`` afresh for every run and case (exec mode)."""
     python = LANGUAGES["python"]
     state = types.SimpleNamespace()
 
     def use(fresh: bool) -> None:
         monkeypatch.setitem(
-            LANGUAGES, "python", dataclasses.replace(python, main=()) if fresh else python
+            LANGUAGES, "python", dataclasses.replace(python, forks=False) if fresh else python
         )
 
     state.use = use
@@ -259,8 +260,11 @@ async def test_the_program_finds_the_nonce_nowhere(
     files, halves = {"main.py": SEARCH}, (NONCE[:8], NONCE[8:])
     async with docker_backend() as backend:
         _, alone = await run(backend, RunRequest("python", files, args=halves))
-        _, graded = await run(backend, RunRequest("python", files, cases=(Case(args=halves),)))
-        fresh_start.use(True)  # the search can find it: the shell wrapper's memory holds it
-        _, wrapped = await run(backend, RunRequest("python", files, args=halves))
-    assert alone.stdout == graded.cases[0].stdout == "mine none parent PermissionError\n"
-    assert wrapped.stdout == "mine none parent found\n"
+        # The second case holds the nonce in its own argv: the search can find it.
+        cases = (Case(args=halves), Case(args=(*halves, NONCE)))
+        _, graded = await run(backend, RunRequest("python", files, cases=cases))
+        fresh_start.use(True)  # exec mode: the main process starts python3 afresh
+        _, started = await run(backend, RunRequest("python", files, args=halves))
+    nowhere = "mine none parent PermissionError\n"
+    assert alone.stdout == graded.cases[0].stdout == started.stdout == nowhere
+    assert graded.cases[1].stdout == "mine found parent PermissionError\n"

@@ -108,8 +108,8 @@ def secret(n):
     os._exit(0)
 """
 
-# The same for JavaScript, whose cases the shell wrapper still starts one by one: it can read
-# the wrapper's memory and find the nonce, and the forgery is flagged.
+# The same for JavaScript, whose cases the main process starts one by one (exec mode): its
+# memory is no more readable than in a Python container, so the attack finds no nonce.
 JS_READ_WRAPPER_MEMORY = r"""
 const fs = require("fs");
 function secret(n) {
@@ -240,7 +240,7 @@ def secret(n):
     ),
     # -- JavaScript / TypeScript ---------------------------------------------------------
     "javascript_forges_sandbox_frames_from_wrapper_memory": Attack(
-        "javascript", JS_READ_WRAPPER_MEMORY, tampering=True
+        "javascript", JS_READ_WRAPPER_MEMORY, tampering=False
     ),
     "javascript_exits_zero_early": Attack(
         "javascript", "function secret(n) { process.exit(0); }\nmodule.exports = { secret };\n"
@@ -306,7 +306,9 @@ def secret(n):
         "    int fd = open(path, O_WRONLY);\n"
         "    if (fd >= 0 && write(fd, r, strlen(r)) < 0) return 0;\n"
         "    _exit(0);\n}\n",
-        tampering=True,
+        # Its parent (the main process) is non-dumpable: its descriptors cannot be opened, so
+        # the record goes out once, a claimed value like any other, not twice.
+        tampering=None,
     ),
     "cpp_static_initializer_reports_twice": Attack(
         "cpp",

@@ -6,7 +6,7 @@ the args and writes one record on stdout, on a line of its own:
 ``\\x1evalue <tagged JSON>`` or ``\\x1eraised <JSON string>``. It decides nothing: the server
 compares the value with the expected one, which is not here (sandbox/grading/values.py). Student
 code in this process can change what is reported for this case, and only for this case (the
-wrapper runs every case in its own process); a second record makes the case count as tampered.
+main process runs every case in its own process); a second record makes the case count as tampered.
 """
 
 from __future__ import annotations
