@@ -1,12 +1,12 @@
 """One run in one container: unpack, compile, run, stream, classify, remove.
 
 Design note.
-Rule 1: compile and run are ``exec``s of :mod:`sandbox.wrapper` as uid 10001 in a container
-  whose keeper runs as uid 10000; the files ride on the first exec's stdin.
+Rule 1: the container's main process (:mod:`sandbox.python_main`, uid 10001) compiles and runs;
+  the payload of :mod:`sandbox.wrapper` and the files ride on its stdin, through an attach.
 Rule 2: the container is killed at once on timeout, output overflow and cancel, and removed in
   every case (``finally`` + ``shield``), also when the task awaiting the run is cancelled.
   The result is published before the removal finishes; :meth:`DockerExecution.finished`
-  waits for both. A run the wrapper ended (its processes killed, its trailers out) leaves
+  waits for both. A run the main process ended (its processes killed, its trailers out) leaves
   its container idle, and the removal waits for the runs in flight to end (pool rule 4).
 Rule 3: OOM is SIGKILL (137) together with the cgroup's failcnt (or peak at the limit).
 """
@@ -103,12 +103,13 @@ class _Session:
     compiling: bool
     nonce: str
     ended: str | None = None  # "timeout" | "output" when we stopped it; "gone": it was dead
+    gone_exit_code: int | None = None  # the container's, when the engine said it was not running
     run_started: float = 0.0
     wall_ms: float = 0.0
     trailers: dict[str, Trailer] = field(default_factory=dict)
     usage_seen: set[str] = field(default_factory=set)  # streams that carried the last trailer
     splitter: CaseSplitter | None = None
-    begun: bool = False  # the wrapper said it has the payload: the container is alive
+    begun: bool = False  # the main process said it has the payload: the container is alive
     fed: list[bytes | None] = field(default_factory=list)  # stdin sent before it said so
 
 
@@ -171,7 +172,7 @@ class DockerExecution(BaseExecution):
         return self._outcome(RunStatus.CANCELLED, None, None, message=message)
 
     async def _drive(self) -> None:
-        ended_well = False  # the wrapper ended the run: the container may wait to be removed
+        ended_well = False  # the main process ended the run: the container may wait to be removed
         try:
             try:
                 result = await self._steps()
@@ -220,8 +221,8 @@ class DockerExecution(BaseExecution):
             case_args=[case.args for case in cases],
             case_seconds=limits.time_seconds,
         )
-        await self._attach(session, data, watch=self.pooled)
-        if session.ended == "gone":
+        await self._attach(session, data)
+        if session.ended == "gone" and self.pooled:
             # A pooled container died while waiting (engine restart, killed from outside):
             # nothing ran in it, so take the cold path, with the stdin sent so far.
             log.warning(
@@ -234,7 +235,17 @@ class DockerExecution(BaseExecution):
             self.container_id, self.pooled = self._box.container.id, False
             self._stdin = _replayed(session.fed, self._stdin)
             session = self._session(compile_argv is not None, nonce)
-            await self._attach(session, data, watch=False)
+            await self._attach(session, data)
+        if session.ended == "gone":
+            if session.gone_exit_code is None:
+                session.gone_exit_code = (await self._container_exit())[0]
+            log.error(
+                "run %s: container %s ended (exit code %s) before its main process read the "
+                "payload; an image without python3? Rebuild: sandbox/images/build-offline.sh",
+                self.id,
+                self.container_id,
+                session.gone_exit_code,
+            )
         if session.ended is not None:
             await asyncio.shield(self._kill())
         return await self._classify(session)
@@ -246,10 +257,10 @@ class DockerExecution(BaseExecution):
             session.splitter = CaseSplitter(len(cases), limits.time_seconds, limits.memory_mb)
         return session
 
-    async def _attach(self, session: _Session, data: bytes, *, watch: bool) -> None:
-        """Send the payload and stdin; stream the output until the wrapper ends or we stop it.
+    async def _attach(self, session: _Session, data: bytes) -> None:
+        """Send the payload and stdin; stream the output until the main process ends or we stop it.
         ``watch`` (a pooled container, which may have died while it waited): unless the
-        wrapper's *begun* trailer comes within the backend's ``alive_check_seconds``, ask the
+        main process's *begun* trailer comes within the backend's ``alive_check_seconds``, ask the
         engine, and end with ``session.ended = "gone"`` if the container is not running."""
         assert self._box is not None
         limits = self.limits
@@ -262,9 +273,7 @@ class DockerExecution(BaseExecution):
             writer = loop.create_task(self._feed(stream, data, session))
             inbox: asyncio.Queue[Message | None] = asyncio.Queue()
             pump = loop.create_task(_pump(stream, inbox))
-            tasks = [writer, pump]
-            if watch:
-                tasks.append(loop.create_task(self._watch(session, inbox)))
+            tasks = [writer, pump, loop.create_task(self._watch(session, inbox))]
             try:
                 async with asyncio.timeout(first) as deadline:
                     async for name, raw in _batches(inbox):
@@ -283,7 +292,7 @@ class DockerExecution(BaseExecution):
                                 if session.splitter is not None:
                                     session.splitter.trailer(name, piece)
                                     if piece.kind == "case" and name == "stdout":
-                                        # each case has its own time (the wrapper's timeout)
+                                        # each case has its own time (the main process's SIGKILL)
                                         grace = limits.time_seconds + 2.0
                                         deadline.reschedule(loop.time() + grace)
                                 continue
@@ -311,6 +320,8 @@ class DockerExecution(BaseExecution):
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 self._compile_output = compile_meter.text()
+        if not session.begun and session.ended is None:
+            session.ended = "gone"  # the output ended before the main process said a word
         session.wall_ms = (time.perf_counter() - session.run_started) * 1000
         if held := trailers["stdout"].flush():
             self._meter.feed("stdout", held)
@@ -321,6 +332,12 @@ class DockerExecution(BaseExecution):
         limits = self.limits
         usage = session.trailers.get("usage")
         compiled = session.trailers.get("compiled")
+        if session.ended == "gone":
+            message = (
+                f"the sandbox container ended (exit code {session.gone_exit_code}) before it "
+                "read the run: its image may be out of date (sandbox/images/build-offline.sh)"
+            )
+            return self._outcome(RunStatus.INTERNAL_ERROR, session, None, message=message)
         if session.compiling:  # the compile step never finished well
             if session.ended == "timeout":
                 seconds = limits.compile_time_seconds
@@ -350,7 +367,7 @@ class DockerExecution(BaseExecution):
             return self._outcome(RunStatus.OUTPUT_LIMIT, session, None, message=message)
         if usage is not None:
             code, oom = usage.exit_code, self._oom(usage)
-        else:  # the wrapper itself was killed
+        else:  # the main process itself was killed
             code, oom = await self._container_exit()
         if code == 0:
             return self._outcome(RunStatus.OK, session, code)
@@ -361,7 +378,7 @@ class DockerExecution(BaseExecution):
 
     async def _watch(self, session: _Session, inbox: asyncio.Queue[Message | None]) -> None:
         await asyncio.sleep(self._backend.alive_check_seconds)
-        if session.begun or await self._alive() or session.begun:
+        if session.begun or await self._alive(session) or session.begun:
             return
         session.ended = "gone"
         inbox.put_nowait(None)  # the output loop ends
@@ -384,13 +401,14 @@ class DockerExecution(BaseExecution):
         except (OSError, RuntimeError, AttributeError):
             log.debug("run %s: the program closed its stdin early", self.id)
 
-    async def _alive(self) -> bool:
+    async def _alive(self, session: _Session) -> bool:
         assert self._box is not None
         self._backend.alive_checks += 1
         try:
             state = (await self._box.container.show()).get("State", {})
         except aiodocker.DockerError:
             return False
+        session.gone_exit_code = state.get("ExitCode")
         return bool(state.get("Running"))
 
     async def _container_exit(self) -> tuple[int | None, bool]:

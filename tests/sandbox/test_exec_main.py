@@ -5,10 +5,12 @@ input."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
 
+from sandbox import languages
 from sandbox.languages import LANGUAGES
 from sandbox.model import Case, RunRequest, RunStatus
 from tests.sandbox.docker_support import docker_backend, run
@@ -124,3 +126,17 @@ async def test_a_compiler_that_fails_ends_the_run_with_its_output_and_code() -> 
     assert result.status is RunStatus.COMPILE_ERROR, result
     assert "undeclared" in (result.compile_output or result.stderr)
 
+
+async def test_a_container_whose_main_process_cannot_start_fails_at_once_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in an image built before its main process needed python3: the container ends at once,
+    and the run says so within the alive check, not after the compile time limit (60 s)."""
+    monkeypatch.setattr(languages, "EXEC_MAIN", ("no-such-main-process",))
+    files = {"main.c": "int main(void) { return 0; }\n"}
+    async with docker_backend() as backend:
+        async with asyncio.timeout(30):
+            _, result = await run(backend, RunRequest("c", files))
+    assert result.status is RunStatus.INTERNAL_ERROR, result
+    assert "ended (exit code 127) before it read the run" in result.message, result
+    assert "sandbox/images/build-offline.sh" in result.message

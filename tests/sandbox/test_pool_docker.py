@@ -220,8 +220,8 @@ async def test_used_containers_wait_for_removal_only_up_to_the_pool_budget() -> 
             await asyncio.gather(*(s.finished() for s in shorts))
 
 
-async def test_a_pooled_run_asks_the_engine_nothing_when_the_wrapper_answers() -> None:
-    """The wrapper's *begun* trailer says the warm container is alive: no inspect per run."""
+async def test_a_pooled_run_asks_the_engine_nothing_when_the_main_process_answers() -> None:
+    """The main process's *begun* trailer says the warm container is alive: no inspect per run."""
     async with docker_backend(
         pool_size=1, pool_languages=["python"], alive_check_seconds=5
     ) as backend:
@@ -251,7 +251,7 @@ async def test_a_pooled_container_that_died_while_waiting_is_not_used() -> None:
         assert result.status is RunStatus.OK, result
         assert "".join(c.data for c in chunks if c.stream == "stdout") == "abab\n"
         assert result.extra["pooled"] is False and backend.pool.hits == 1
-        assert backend.alive_checks == 1
+        assert backend.alive_checks >= 1  # the fresh container is watched too
         assert execution.container_id != waiting
         await execution.finished()
         assert waiting not in await containers_of(backend)
