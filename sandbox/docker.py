@@ -2,10 +2,13 @@
 
 Design note. Code reaches the container through the API only (no bind mount), so a remote
 engine works too. A container is created with a read-only root, a size-capped tmpfs work dir
-and an idle keeper process (``sleep infinity`` under Docker's init, as uid 10000); the run's
-files then go in as a tar on the stdin of the first ``exec``, and compile and run are ``exec``s
-as uid 10001 (see :mod:`sandbox.docker_run`). Because the container is started before the code
-is known, started containers can wait in a warm pool (:mod:`sandbox.pool`); each is used once.
+and its main process (:mod:`sandbox.python_main`, uid 10001) waiting on stdin; the run's
+payload and files then go in over an attach (see :mod:`sandbox.docker_run`). The main process
+is the container's pid 1 (no Docker init): the kernel delivers no signal to a namespace's
+pid 1 from inside the namespace unless it has a handler for it, so a program can neither kill
+nor stop it, and it reaps every orphan itself. Because the container is started before the
+code is known, started containers can wait in a warm pool (:mod:`sandbox.pool`); each is used
+once.
 Every container carries labels naming the run and the owning process, so :meth:`start` can
 remove what a crashed process left behind.
 """
@@ -90,7 +93,7 @@ def container_config(
                 {"Name": "fsize", "Soft": disk, "Hard": disk},
                 {"Name": "core", "Soft": 0, "Hard": 0},
             ],
-            "Init": True,
+            "Init": False,  # the main process is pid 1: no program can signal it
             "IpcMode": "private",
             "LogConfig": {"Type": "none", "Config": {}},
             "RestartPolicy": {"Name": "no"},

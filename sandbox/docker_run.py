@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from sandbox.docker import DockerBackend
 
 log = logging.getLogger("classroom.sandbox")
+IMAGE_HINT = "its image may be out of date (sandbox/images/build-offline.sh)"
 
 RUN_USER = "10001:10001"
 
@@ -184,7 +185,10 @@ class DockerExecution(BaseExecution):
                 result = self._cancelled("cancelled")
             except Exception as exc:  # task boundary: a failing engine must not lose the run
                 log.error("run %s failed inside the Docker backend", self.id, exc_info=True)
-                result = self._outcome(RunStatus.INTERNAL_ERROR, None, None, message=str(exc))
+                message = str(exc)
+                if "executable file not found" in message:  # runc: no main process in the image
+                    message = f"{message}; {IMAGE_HINT}"
+                result = self._outcome(RunStatus.INTERNAL_ERROR, None, None, message=message)
             self._publish(result)
         finally:
             self._backend.run_over(self)
@@ -333,10 +337,9 @@ class DockerExecution(BaseExecution):
         usage = session.trailers.get("usage")
         compiled = session.trailers.get("compiled")
         if session.ended == "gone":
-            message = (
-                f"the sandbox container ended (exit code {session.gone_exit_code}) before it "
-                "read the run: its image may be out of date (sandbox/images/build-offline.sh)"
-            )
+            code = session.gone_exit_code
+            message = f"the sandbox container ended (exit code {code}) before it read the run: "
+            message += IMAGE_HINT
             return self._outcome(RunStatus.INTERNAL_ERROR, session, None, message=message)
         if session.compiling:  # the compile step never finished well
             if session.ended == "timeout":

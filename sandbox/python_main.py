@@ -15,15 +15,17 @@ Two modes, by :attr:`sandbox.languages.Language.forks`:
 
 1. Before it reads anything it makes itself non-dumpable (``prctl``): the program runs as the
    same user, and could otherwise ``ptrace`` it or read and write its memory through
-   ``/proc``. It ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT. A program may still kill or stop
-   it; then the container's main process is gone and the run ends as killed (the cases after
-   it take that verdict, :mod:`sandbox.cases`), or the run's time limit ends it.
+   ``/proc``. It is the pid 1 of its pid namespace (the container's, or the local step's): a
+   namespace's pid 1 takes no signal from inside it that it has no handler for, so a program
+   can neither kill nor stop it. It ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT besides. Every
+   orphan comes to it, and it reaps them while it waits for a program (a zombie still counts
+   against the container's process limit) and after each ``kill(-1)``.
 2. It reads the payload's fields a byte at a time (what follows the archive is the program's
    stdin), writes the *begun* trailer on stdout (the backend's sign that the container is alive
    and reading) and unpacks the archive with ``tar``; an unpack error ends the container (125).
 3. Exec mode, with a compile command: the compiler, stdin ``/dev/null``, its stdout and stderr
    on stderr; then ``kill(-1)`` (every other process of the user: ``kill(-1)`` spares only the
-   caller and the container's init) and the *compiled* trailer on stderr. A failed compile ends
+   caller, here pid 1) and the *compiled* trailer on stderr. A failed compile ends
    the container with the compiler's exit code.
 4. Without cases: the program with the rest of the container's stdin; the parent waits,
    ``kill(-1)``, and writes the *usage* trailer (exit code, cgroup CPU before and after, peak
@@ -39,11 +41,8 @@ Two modes, by :attr:`sandbox.languages.Language.forks`:
 
 The local backend (:mod:`sandbox.local_run`) runs it too, for a graded Python run's cases under
 bubblewrap, as ``python3 -u -c <this file> pid1``: the pid 1 of the step's pid namespace, with
-the files already in ``/work`` (an archive of size 0). There, after each ``kill(-1)`` it reaps
-every orphan that came to it (a namespace's pid 1 gets them, and a zombie still counts against
-the uid's process limit), a case's CPU is its own (``wait4``: no cgroup is mounted there),
-and it exits at the end, which ends the namespace. A namespace's pid 1 takes
-no signal from inside it that it has no handler for: a program cannot kill or stop it there.
+the files already in ``/work`` (an archive of size 0). There a case's CPU is its own
+(``wait4``: no cgroup is mounted there), and it exits at the end, which ends the namespace.
 
 A forked child becomes the process a fresh ``python3 -u entry args...`` would be: ``sys.argv``,
 ``sys.path[0]``, descriptors 0, 1 and 2 only, the signal handlers of a fresh start, a fresh
@@ -143,8 +142,8 @@ def set_dumpable(prctl: Any, value: int) -> None:
 
 
 def kill_the_rest() -> None:
-    """SIGKILL to every other process of the user, then reap what came to this process (as a
-    namespace's pid 1, every orphan; in a container, nothing: its init reaps them)."""
+    """SIGKILL to every other process of the user, then reap what came to this process: as a
+    namespace's pid 1 (a container's, or a local step's), every orphan."""
     try:  # noqa: SIM105 (contextlib: one more module in every program)
         os.kill(-1, _signal.SIGKILL)
     except ProcessLookupError:
@@ -236,13 +235,16 @@ def wait(pid: int, seconds: float) -> tuple[int, int]:
     _signal.signal(_signal.SIGALRM, expired)
     if seconds > 0:
         _signal.setitimer(_signal.ITIMER_REAL, seconds)
-    cpu = 0
+    cpu, reaped = 0, 0
     try:
-        if PID1:
-            _, status, rusage = os.wait4(pid, 0)
-            cpu = round((rusage.ru_utime + rusage.ru_stime) * 1e9)
-        else:
-            _, status = os.waitpid(pid, 0)
+        # Any child: as pid 1 every orphan comes here, and a zombie would hold a process of
+        # the container's limit until the case ends.
+        while reaped != pid:
+            if PID1:
+                reaped, status, rusage = os.wait4(-1, 0)
+                cpu = round((rusage.ru_utime + rusage.ru_stime) * 1e9)
+            else:
+                reaped, status = os.waitpid(-1, 0)
     finally:
         _signal.setitimer(_signal.ITIMER_REAL, 0)
     return exit_code(status), cpu

@@ -72,9 +72,9 @@ int main(int argc, char **argv) {
     for (int n = 1; n < argc; n++) printf(" %s", argv[n]);
     printf("\n");
     if (argc > 1 && strcmp(argv[1], "signals") == 0) {
-        int sent[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-        for (int n = 0; n < 4; n++) kill(getppid(), sent[n]);
-        printf("sent\n");
+        int sent[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSTOP, SIGKILL};
+        for (int n = 0; n < 6; n++) kill(getppid(), sent[n]);
+        printf("sent to %d\n", (int)getppid());
     }
     return 0;
 }
@@ -100,9 +100,50 @@ async def test_a_started_program_has_a_fresh_start_and_cannot_reach_the_main_pro
     first, second = graded.cases
     assert first.status is second.status is RunStatus.OK and not first.tampered, graded
     # The cases' inputs were taken away before the first case: each reads its own only.
-    assert first.stdout.splitlines() == [*SEEN, "cases gone", "stdin first| signals", "sent"]
-    # The four signals were ignored: the next case ran.
+    assert first.stdout.splitlines() == [*SEEN, "cases gone", "stdin first| signals", "sent to 1"]
+    # The main process is the container's pid 1, which takes no signal from inside that it has
+    # no handler for, SIGSTOP and SIGKILL included: the next case ran.
     assert second.stdout.splitlines() == [*SEEN, "cases gone", "stdin second| x y"]
+
+
+# Forks, again and again, a child that leaves an orphan behind and exits: every orphan comes
+# to the main process (pid 1), and if it did not reap them while the case runs, their zombies
+# would fill the container's process limit (64) and fork would fail for good.
+ORPHANS = r"""
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void) {
+    int made = 0;
+    for (int n = 0; n < 400; n++) {
+        int ok = 0;
+        for (int tries = 0; tries < 2000 && !ok; tries++) {
+            pid_t child = fork();
+            if (child == 0) {
+                pid_t orphan = fork();
+                if (orphan == 0) _exit(0);
+                _exit(orphan < 0);  /* 1: no process left for the orphan */
+            }
+            int status = 1;
+            if (child > 0) waitpid(child, &status, 0);
+            ok = child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            if (!ok) usleep(1000);
+        }
+        if (!ok) break;
+        made++;
+    }
+    printf("made %d\n", made);
+    return 0;
+}
+"""
+
+
+async def test_orphans_are_reaped_while_the_case_runs() -> None:
+    files = {"main.c": ORPHANS}
+    async with docker_backend() as backend:
+        _, result = await run(backend, RunRequest("c", files, cases=(Case(), Case())))
+    assert [case.stdout for case in result.cases] == ["made 400\n", "made 400\n"], result
 
 
 async def test_a_program_that_cannot_start_reads_as_the_shell_reports_it(
@@ -127,16 +168,23 @@ async def test_a_compiler_that_fails_ends_the_run_with_its_output_and_code() -> 
     assert "undeclared" in (result.compile_output or result.stderr)
 
 
+@pytest.mark.parametrize(
+    ("main", "said"),
+    [
+        (("sh", "-c", "exit 3"), "ended (exit code 3) before it read the run"),
+        (("no-such-main-process",), "executable file not found"),
+    ],
+)
 async def test_a_container_whose_main_process_cannot_start_fails_at_once_and_says_why(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, main: tuple[str, ...], said: str
 ) -> None:
-    """As in an image built before its main process needed python3: the container ends at once,
-    and the run says so within the alive check, not after the compile time limit (60 s)."""
-    monkeypatch.setattr(languages, "EXEC_MAIN", ("no-such-main-process",))
+    """As in an image built before its main process needed python3: the run says so at once,
+    not after the compile time limit (60 s)."""
+    monkeypatch.setattr(languages, "EXEC_MAIN", main)
     files = {"main.c": "int main(void) { return 0; }\n"}
     async with docker_backend() as backend:
         async with asyncio.timeout(30):
             _, result = await run(backend, RunRequest("c", files))
     assert result.status is RunStatus.INTERNAL_ERROR, result
-    assert "ended (exit code 127) before it read the run" in result.message, result
-    assert "sandbox/images/build-offline.sh" in result.message
+    assert said in result.message, result
+    assert result.message.endswith("its image may be out of date (sandbox/images/build-offline.sh)")
