@@ -215,7 +215,7 @@ class RedisBus:
                 self._pubsub = None
                 await self._set_healthy(False)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed since redis 8.2
             if not self._closing:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
