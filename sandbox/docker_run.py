@@ -262,10 +262,11 @@ class DockerExecution(BaseExecution):
         return session
 
     async def _attach(self, session: _Session, data: bytes) -> None:
-        """Send the payload and stdin; stream the output until the main process ends or we stop it.
-        ``watch`` (a pooled container, which may have died while it waited): unless the
-        main process's *begun* trailer comes within the backend's ``alive_check_seconds``, ask the
-        engine, and end with ``session.ended = "gone"`` if the container is not running."""
+        """Send the payload and stdin; stream the output until the main process ends or we stop
+        it. Every container is watched (a pooled one may have died while it waited; a fresh one's
+        main process may be missing from an old image): unless the *begun* trailer comes within
+        the backend's ``alive_check_seconds``, ask the engine, and end with ``session.ended =
+        "gone"`` if the container is not running; output that ends before *begun* ends so too."""
         assert self._box is not None
         limits = self.limits
         compile_meter = OutputMeter(limits.output_bytes)
