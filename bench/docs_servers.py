@@ -73,11 +73,20 @@ def reference_server(scenario: Scenario, workdir: Path, nice: int) -> Iterator[T
         yield Target(proc.pid, f"ws://127.0.0.1:{port}", rooms)
 
 
+def python_of(source: Path) -> Path:
+    """The interpreter to run checkout ``source`` with: its own virtualenv's, else ours."""
+    own = source / ".venv" / "bin" / "python"
+    return own if own.exists() else PYTHON
+
+
 @contextmanager
 def our_server(
     scenario: Scenario, workdir: Path, nice: int, source: Path, data_root: Path | None = None
 ) -> Iterator[Target]:
-    """Our server, run from the checkout ``source`` (``python -m`` imports from its cwd)."""
+    """Our server, run from the checkout ``source`` (``python -m`` imports from its cwd), with
+    that checkout's own ``.venv`` where it has one: a baseline may differ in its interpreter or
+    its packages, not only in its code."""
+    python = python_of(source)
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix=f"ours-{scenario.key}-", dir=data_root or workdir))
     env = {
@@ -88,13 +97,13 @@ def our_server(
         "CLASSROOM_SANDBOX": "local",
         "CLASSROOM_LOG_LEVEL": "warning",
     }
-    cmd = [str(PYTHON), "-m", "server", "--port", str(port)]
+    cmd = [str(python), "-m", "server", "--port", str(port)]
     with running(cmd, env, source, data_dir / "server.log", nice) as proc:
         wait_for_port(port, proc)
         base = f"http://127.0.0.1:{port}"
         password = "bench-password"
         subprocess.run(
-            [str(PYTHON), "-m", "server", "create-instructor", "bench@example.org", *INSTRUCTOR],
+            [str(python), "-m", "server", "create-instructor", "bench@example.org", *INSTRUCTOR],
             input=password + "\n",
             text=True,
             env=env,
