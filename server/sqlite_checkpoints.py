@@ -69,13 +69,13 @@ class Checkpoints:
     async def wait(self) -> None:
         """Until no pass runs (the first starts the second)."""
         while self.running is not None:
-            await asyncio.gather(self.running, return_exceptions=True)
+            await _after_callbacks(self.running)
 
     async def after_last_pass(self) -> None:
         """Until no second pass runs (under a millisecond): what the writer's thread
         commits waits for it, as inline commits do, so that it copies every frame."""
         while self.last_pass and self.running is not None:
-            await asyncio.gather(self.running, return_exceptions=True)
+            await _after_callbacks(self.running)
 
     async def close(self) -> None:
         """Let a running checkpoint finish, then end the thread; start none after."""
@@ -104,6 +104,26 @@ class Checkpoints:
         self.running = None
         self.last_pass = False
         _failed(done)
+
+
+def _after_callbacks(running: asyncio.Future[None]) -> asyncio.Future[None]:
+    """A future done once ``running`` is done and its earlier done-callbacks (``_first_done``,
+    ``_last_done``, which move :class:`Checkpoints` on) have run.
+
+    Not ``asyncio.gather(running)``: since Python 3.12 it returns a future already done when
+    ``running`` is, and ``await`` on that does not yield. A pass that had finished, its
+    callbacks scheduled but not yet run, then kept the ``while`` loops above spinning on
+    the event loop's thread forever (the server stopped answering; seen on 3.13 in the
+    fan-out benchmark). A done-callback is always called from the loop, after those added
+    before it, so awaiting this one always yields and wakes to the state they left."""
+    after = running.get_loop().create_future()
+
+    def settle(_: asyncio.Future[None]) -> None:
+        if not after.done():
+            after.set_result(None)
+
+    running.add_done_callback(settle)
+    return after
 
 
 def _failed(done: asyncio.Future[None]) -> bool:
