@@ -112,6 +112,7 @@ def restore(database_url: str, source: Path) -> str:
     try:
         dest = sqlite3.connect(target_path)
         try:
+            _accept_page_size(dest, src)
             # Through the backup API, not a file copy: a WAL and its index beside the live
             # file stay consistent with what is written.
             src.backup(dest, pages=PAGES_PER_STEP)
@@ -122,3 +123,25 @@ def restore(database_url: str, source: Path) -> str:
         src.close()
     log.info("restored %s from %s (schema %s)", target_path, source, revision)
     return revision
+
+
+def _accept_page_size(dest: sqlite3.Connection, src: sqlite3.Connection) -> None:
+    """Let ``dest`` take ``src``'s pages when their page sizes differ.
+
+    The backup API refuses to copy into a WAL database of another page size ("attempt to write
+    a readonly database"); databases made before ``SQLITE_PAGE_SIZE`` (server/store.py) have
+    4,096-byte pages, newer ones 1,024. Out of WAL mode the copy takes the backup's page size;
+    the next server's connections turn WAL mode back on. That needs the file to itself: the
+    servers must be stopped for a restore, and a file still open elsewhere is refused.
+    """
+    size = dest.execute("PRAGMA page_size").fetchone()[0]
+    if size == src.execute("PRAGMA page_size").fetchone()[0]:
+        return
+    if str(dest.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        return
+    try:
+        mode = dest.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        raise OperationError(f"the database is in use ({exc}): stop the servers") from None
+    if str(mode).lower() == "wal":
+        raise OperationError("the database is in use (it stayed in WAL mode): stop the servers")

@@ -4,17 +4,22 @@ that a server then serves, and clear refusals that change nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 
-from server.operations.backup import PAGES_PER_STEP
+from server.operations.backup import PAGES_PER_STEP, backup, restore
+from server.operations.exceptions import OperationError
+from server.store import SQLITE_PAGE_SIZE, migrate
 from tests.conftest import LiveServer, new_classroom, new_room
 from tests.server.processes import SECRET, prepare_lesson
 from tests.server.test_cli import run_cli
 
 DATABASES = ("sqlite",)
+ADD_USER = "INSERT INTO users (name, kind, created_at) VALUES (?, 'student', '2026-12-04')"
 
 
 def count(path: Path, table: str) -> int:
@@ -128,7 +133,7 @@ def test_refusals_change_nothing(tmp_path: Path) -> None:
     damaged = tmp_path / "damaged.db"
     assert run_cli(["backup", str(damaged)], tmp_path).returncode == 0
     raw = bytearray(damaged.read_bytes())
-    page = 4096
+    page = int.from_bytes(raw[16:18], "big")  # the header's page size
     raw[2 * page : 2 * page + 64] = b"\xff" * 64  # garbage over an index or table page
     damaged.write_bytes(bytes(raw))
     refused = run_cli(["restore", str(damaged)], tmp_path)
@@ -139,3 +144,65 @@ def test_refusals_change_nothing(tmp_path: Path) -> None:
     assert self_restore.returncode == 1 and "the database itself" in self_restore.stderr
     assert count(live, "alembic_version") == before
     assert PAGES_PER_STEP > 0
+
+
+def database_with_pages(path: Path, page_size: int) -> str:
+    """A migrated database whose pages are ``page_size`` bytes; its URL."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA page_size={page_size}")
+        conn.execute("PRAGMA journal_mode=WAL")  # writes the first page: the size is fixed
+    url = f"sqlite:///{path}"
+    migrate(url)
+    return url
+
+
+@pytest.mark.parametrize(("live_pages", "backup_pages"), [(SQLITE_PAGE_SIZE, 4096), (4096, 1024)])
+def test_a_backup_with_other_pages_restores_over_a_live_database(
+    tmp_path: Path, live_pages: int, backup_pages: int
+) -> None:
+    """Databases made before ``SQLITE_PAGE_SIZE`` have 4,096-byte pages: a backup of one
+    restores over a newer database, and the other way round (the backup API alone refuses to
+    copy into a WAL database of another page size)."""
+    old_url = database_with_pages(tmp_path / "old.db", backup_pages)
+    with contextlib.closing(sqlite3.connect(tmp_path / "old.db")) as conn:
+        conn.execute(ADD_USER, ("Grace",))
+        conn.commit()
+    saved = tmp_path / "saved.db"
+    backup(old_url, saved)
+    live = tmp_path / "live.db"
+    live_url = database_with_pages(live, live_pages)
+    assert page_size(live) == live_pages
+
+    restore(live_url, saved)
+    migrate(live_url)  # as the command does: the server's connections, WAL mode again
+
+    assert page_size(live) == backup_pages
+    with contextlib.closing(sqlite3.connect(live)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        names = [row[0] for row in conn.execute("SELECT name FROM users")]
+    assert names == ["Grace"]
+
+
+def test_a_restore_over_a_database_in_use_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    old_url = database_with_pages(tmp_path / "old.db", 4096)
+    saved = tmp_path / "saved.db"
+    backup(old_url, saved)
+    live = tmp_path / "live.db"
+    live_url = database_with_pages(live, SQLITE_PAGE_SIZE)
+    with contextlib.closing(sqlite3.connect(live)) as server_conn:
+        server_conn.execute(ADD_USER, ("Ada",))
+        server_conn.commit()
+        server_conn.execute("BEGIN")
+        server_conn.execute("SELECT count(*) FROM users").fetchone()  # a reader holds it
+        with pytest.raises(OperationError, match="stop the servers"):
+            restore(live_url, saved)
+        server_conn.rollback()
+    assert page_size(live) == SQLITE_PAGE_SIZE
+    assert count(live, "users") == 1
+
+
+def page_size(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        size: int = conn.execute("PRAGMA page_size").fetchone()[0]
+        return size
