@@ -7,7 +7,7 @@ metered for the typing history (``TextMeter``) and committed (on SQLite, ``Inlin
 before any recipient gets it (server/documents/store.py). That work sits on the fan-out's
 latency ahead of the first send. This script runs ``--updates`` one-character updates of one
 client through each stage in turn, on a document in a room of 20 and a fresh SQLite database
-in WAL mode, as the server does:
+with the server's settings (WAL mode, its page size), as the server does:
 
 - **apply + meter**: ``DocumentSync.receive`` of the update frame, with the meter recording;
 - **commit**: one inline commit of the update's row.
@@ -31,6 +31,7 @@ import argparse
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -41,8 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("setup", "apply + meter", "commit")
 
 
-def child(stage: str, updates: int) -> None:
-    """Set up, then run ``stage`` over every update (in the child process)."""
+def child(stage: str, updates: int, checkpoint: bool) -> None:
+    """Set up, then run ``stage`` over every update (in the child process); after the commit
+    stage, with ``checkpoint``, the WAL's bytes per update and a checkpoint's time."""
     import pycrdt
     from sqlalchemy import create_engine
     from sqlmodel import SQLModel
@@ -54,11 +56,11 @@ def child(stage: str, updates: int) -> None:
     from server.documents.inline import InlineWriter
     from server.documents.store import _COLUMNS, _UPDATES
     from server.models.clock import utcnow
+    from server.store import install_sqlite_pragmas
 
     path = os.path.join(tempfile.mkdtemp(prefix="update-path-"), "classroom.db")
     engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    install_sqlite_pragmas(engine)  # the side's own: WAL mode, its page size
     SQLModel.metadata.create_all(engine)
     engine.dispose()
     writer = InlineWriter(path, _UPDATES, _COLUMNS)
@@ -88,12 +90,22 @@ def child(stage: str, updates: int) -> None:
         for update in typed:
             writer.insert([(1, "demo", update, utcnow(), 1, 1, 12345)])
     elapsed = time.perf_counter() - started
-    writer.close()
     print(f"wall {elapsed / updates * 1e6:.2f}")
+    if stage == "commit" and checkpoint:
+        # What the WAL holds now, then a checkpoint of it on a connection of its own, as the
+        # server takes them (before the writer closes: the last connection's close empties it).
+        print(f"wal {os.path.getsize(path + '-wal') / updates:.0f}")
+        conn = sqlite3.connect(path, isolation_level=None)
+        started = time.perf_counter()
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        print(f"checkpoint {(time.perf_counter() - started) * 1e3:.2f}")
+        conn.close()
+    writer.close()
 
 
-def run_child(source: Path, stage: str, updates: int, valgrind: bool) -> float:
-    """Instructions of the whole child under callgrind, or its wall µs per update."""
+def run_child(source: Path, stage: str, updates: int, valgrind: bool) -> dict[str, float]:
+    """The whole child's instructions under callgrind (``instructions``), or its wall µs per
+    update (``wall``) and after the commit stage ``wal`` and ``checkpoint``."""
     env = {**os.environ, "PYTHONPATH": str(source)}
     cmd = [
         sys.executable,
@@ -105,14 +117,16 @@ def run_child(source: Path, stage: str, updates: int, valgrind: bool) -> float:
     ]
     if valgrind:
         cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd]
+    else:
+        cmd.append("--checkpoint")
     done = subprocess.run(cmd, cwd=source, env=env, capture_output=True, text=True, check=True)
     if valgrind:
         found = re.search(r"Collected : (\d+)", done.stderr)
         assert found, done.stderr[-2000:]
-        return float(found.group(1))
-    found = re.search(r"wall ([0-9.]+)", done.stdout)
-    assert found, done.stdout
-    return float(found.group(1))
+        return {"instructions": float(found.group(1))}
+    figures = {k: float(v) for k, v in re.findall(r"^(\w+) ([0-9.]+)$", done.stdout, re.M)}
+    assert "wall" in figures, done.stdout
+    return figures
 
 
 def main() -> None:
@@ -121,9 +135,10 @@ def main() -> None:
     parser.add_argument("--source", type=Path, help="another checkout, measured beside this one")
     parser.add_argument("--wall-only", action="store_true", help="no instruction counts")
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
+    parser.add_argument("--checkpoint", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.updates)
+        child(args.child, args.updates, args.checkpoint)
         return
     sides = [("this checkout", ROOT)]
     if args.source:
@@ -132,15 +147,25 @@ def main() -> None:
     print(f"{args.updates} one-character updates, a room of 20, SQLite in WAL mode")
     print("| side | stage | instructions per update | wall µs per update (hot) |")
     print("|---|---|---|---|")
+    stored: list[str] = []
     for name, source in sides:
-        base = run_child(source, "setup", args.updates, True) if valgrind else 0.0
+        base = run_child(source, "setup", args.updates, True)["instructions"] if valgrind else 0
         for stage in STAGES[1:]:
             counted = "not counted"
             if valgrind:
-                total = run_child(source, stage, args.updates, True)
+                total = run_child(source, stage, args.updates, True)["instructions"]
                 counted = f"{(total - base) / args.updates:,.0f}"
-            wall = min(run_child(source, stage, args.updates, False) for _ in range(3))
+            runs = [run_child(source, stage, args.updates, False) for _ in range(3)]
+            wall = min(run["wall"] for run in runs)
             print(f"| {name} | {stage} | {counted} | {wall:.1f} |", flush=True)
+            if stage == "commit":
+                wal = runs[0]["wal"]
+                checkpoint = min(run["checkpoint"] for run in runs)
+                stored.append(f"| {name} | {wal:,.0f} | {checkpoint:.1f} |")
+    print(f"\nWhat the commits leave in the WAL, and a passive checkpoint of all {args.updates}:")
+    print("| side | WAL bytes per commit | checkpoint ms (best of 3) |")
+    print("|---|---|---|")
+    print("\n".join(stored))
 
 
 if __name__ == "__main__":
