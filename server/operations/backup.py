@@ -135,7 +135,8 @@ def _accept_page_size(dest: sqlite3.Connection, src: sqlite3.Connection) -> None
     servers must be stopped for a restore, and a file still open elsewhere is refused.
     """
     size = dest.execute("PRAGMA page_size").fetchone()[0]
-    if size == src.execute("PRAGMA page_size").fetchone()[0]:
+    backup_size = src.execute("PRAGMA page_size").fetchone()[0]
+    if size == backup_size:
         return
     if str(dest.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
         return
@@ -145,3 +146,4 @@ def _accept_page_size(dest: sqlite3.Connection, src: sqlite3.Connection) -> None
         raise OperationError(f"the database is in use ({exc}): stop the servers") from None
     if str(mode).lower() == "wal":
         raise OperationError("the database is in use (it stayed in WAL mode): stop the servers")
+    log.info("pages of %d bytes, the backup's %d: the restore takes its", size, backup_size)
