@@ -156,7 +156,9 @@ def database_with_pages(path: Path, page_size: int) -> str:
     return url
 
 
-@pytest.mark.parametrize(("live_pages", "backup_pages"), [(SQLITE_PAGE_SIZE, 4096), (4096, 1024)])
+@pytest.mark.parametrize(
+    ("live_pages", "backup_pages"), [(SQLITE_PAGE_SIZE, 4096), (4096, SQLITE_PAGE_SIZE)]
+)
 def test_a_backup_with_other_pages_restores_over_a_live_database(
     tmp_path: Path, live_pages: int, backup_pages: int
 ) -> None:
