@@ -48,7 +48,12 @@ from sandbox.confine import bwrap_argv, open_tree
 from sandbox.execution import BaseExecution
 from sandbox.languages import Language
 from sandbox.local_cases import GRACE_SECONDS, ForkedCases, forks_cases
-from sandbox.local_verdicts import cpu_limit_reached, out_of_memory, time_limit_message
+from sandbox.local_verdicts import (
+    cpu_limit_reached,
+    out_of_memory,
+    stalled_for_memory,
+    time_limit_message,
+)
 from sandbox.model import CaseResult, Chunk, Limits, RunRequest, RunResult, RunStatus, Stream
 
 if TYPE_CHECKING:
@@ -99,6 +104,7 @@ class LocalExecution(BaseExecution):
         self._output_bytes = 0
         self._over_cap = False
         self._timed_out = False
+        self._stalled = False  # the time limit found it stuck for want of memory
         self._captured: dict[Stream, list[str]] = {"stdout": [], "stderr": []}
         self._decoders = {
             s: codecs.getincrementaldecoder("utf-8")("replace") for s in ("stdout", "stderr")
@@ -306,6 +312,8 @@ class LocalExecution(BaseExecution):
             return RunStatus.CANCELLED
         if self._over_cap:
             return RunStatus.OUTPUT_LIMIT
+        if self._stalled:
+            return RunStatus.MEMORY_LIMIT
         if self._timed_out or cpu_limit_reached(exit_.signal, exit_.cpu_ms, self.limits):
             return RunStatus.TIMEOUT
         if exit_.returncode == 0:
@@ -319,6 +327,11 @@ class LocalExecution(BaseExecution):
             return "cancelled"
         if self._over_cap:
             return f"output limit of {self.limits.output_bytes} bytes reached"
+        if self._stalled:
+            return (
+                f"out of memory ({self.limits.memory_mb} MB): the program stopped, with too "
+                "little memory left under the limit to start a thread"
+            )
         if self._timed_out:
             return time_limit_message(self.limits)
         return ""
@@ -336,6 +349,7 @@ class LocalExecution(BaseExecution):
     ) -> tuple[Exit, float]:
         self._phase = "run" if streaming else "compile"
         self._output_bytes, self._over_cap, self._timed_out = 0, False, False
+        self._stalled = False
         self._captured = {"stdout": [], "stderr": []}
         self._decoders = {
             s: codecs.getincrementaldecoder("utf-8")("replace") for s in ("stdout", "stderr")
@@ -433,6 +447,9 @@ class LocalExecution(BaseExecution):
 
     def _on_timeout(self, child: Child) -> None:
         self._timed_out = True
+        if self._phase == "run" and self._forked is None:
+            # Before the kill: what its processes wait on (sandbox/local_verdicts.py).
+            self._stalled = stalled_for_memory(child.pid, self.limits.memory_mb * 1024 * 1024)
         child.kill()
 
     def _on_output(self, stream: Stream, data: bytes) -> None:

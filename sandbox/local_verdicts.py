@@ -1,10 +1,28 @@
 """How a local step's end reads as a verdict, for a step of its own (sandbox/local_run.py) and
 for a case forked inside one (sandbox/local_cases.py): the local backend has no OOM killer or
-cgroup to ask, so it reads the step's signal, CPU time and the tail of its stderr."""
+cgroup to ask, so it reads the step's signal, CPU time and the tail of its stderr.
+
+A runtime can also fail for want of memory without saying so. RLIMIT_DATA counts a thread's
+stack when it is mapped, not when it is used, and a thread's stack is as big as RLIMIT_STACK
+(8 MiB); Node 20 starts six threads. Below 12 MB here its first one cannot be started, and
+Node says so in an assertion (one of the markers below). From 12 to 40 MB a later one cannot,
+and Node neither starts nor fails: its main thread waits on a futex for a thread that never
+came, and the step would end at the time limit as ``timeout``. So when the
+time limit ends a step, :func:`stalled_for_memory` looks at its processes first: one whose
+main thread waits on a futex while its data is within a thread's stack of the limit is taken
+for out of memory. (A program that fills its memory to that point and then waits on a lock
+for ever reads so too; one that sleeps, polls or computes does not.)"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from sandbox.model import Limits
+
+# glibc's and libuv's thread stack when RLIMIT_STACK is unlimited (x86-64, arm64).
+_UNLIMITED_STACK_THREAD = 8 * 1024 * 1024
+_MAX_PROCESSES = 64
 
 # What a runtime prints when an allocation fails under RLIMIT_DATA, in the tail of stderr.
 # V8 (Node 20) words its own failures "JavaScript heap out of memory", "Allocation failed -
@@ -21,6 +39,8 @@ _MEMORY_MARKERS = (
     "runtime: out of memory",
     "memory allocation of",
     "Cannot allocate memory",
+    # Node 20 when RLIMIT_DATA leaves no room for its platform's first thread's stack.
+    "== (uv_thread_create(",
 )
 
 
@@ -38,3 +58,54 @@ def cpu_limit_reached(signal: str | None, cpu_ms: float | None, limits: Limits) 
 
 def time_limit_message(limits: Limits) -> str:
     return f"time limit of {limits.time_seconds:g}s reached"
+
+
+def stalled_for_memory(pid: int, data_limit: int) -> bool:
+    """Whether a process of the step led by ``pid`` (its launcher) waits on a futex with too
+    little room under ``data_limit`` (RLIMIT_DATA, bytes) to map another thread's stack.
+    False when ``/proc`` cannot tell (another uid's ``wchan`` reads as 0 without privilege)."""
+    for proc in _descendants(pid):
+        data = _status_kib(proc, "VmData")
+        if data is None or data * 1024 + _thread_stack(proc) <= data_limit:
+            continue
+        if "futex" in _read(f"/proc/{proc}/wchan"):
+            return True
+    return False
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    pending = [pid]
+    while pending and len(found) < _MAX_PROCESSES:
+        parent = pending.pop()
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{parent}/task"):
+                for child in _read(f"/proc/{parent}/task/{tid}/children").split():
+                    found.append(int(child))
+                    pending.append(int(child))
+    return found[:_MAX_PROCESSES]
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read(65536)
+    except OSError:
+        return ""
+
+
+def _status_kib(pid: int, field: str) -> int | None:
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        if line.startswith(field + ":"):
+            value = line.split()[1]
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _thread_stack(pid: int) -> int:
+    """The stack a new thread of ``pid`` maps: its soft RLIMIT_STACK."""
+    for line in _read(f"/proc/{pid}/limits").splitlines():
+        if line.startswith("Max stack size"):
+            soft = line[len("Max stack size") :].split()[0]
+            return int(soft) if soft.isdigit() else _UNLIMITED_STACK_THREAD
+    return _UNLIMITED_STACK_THREAD

@@ -251,9 +251,50 @@ async def test_memory_limit_javascript(backend: LocalBackend) -> None:
     assert result.status is RunStatus.MEMORY_LIMIT, result
 
 
+@pytest.mark.parametrize("memory_mb", [8, 32])
+async def test_javascript_under_what_node_needs_to_start_is_a_memory_limit(
+    backend: LocalBackend, memory_mb: int
+) -> None:
+    """At 8 MB Node cannot start its first thread and says so; at 32 it cannot start a
+    later one and waits for it for ever: both are out of memory, not a time limit."""
+    if not have("node"):
+        pytest.skip("node not installed")
+    limits = Limits(memory_mb=memory_mb, time_seconds=2)
+    _, result = await run(backend, "javascript", {"main.js": "console.log(1);\n"}, limits=limits)
+    assert result.status is RunStatus.MEMORY_LIMIT, result
+    assert result.stdout == ""
+    if memory_mb == 32:
+        assert result.message.startswith("out of memory (32 MB)"), result.message
+
+
+async def test_javascript_waiting_on_a_timer_near_its_memory_limit_is_a_timeout(
+    backend: LocalBackend,
+) -> None:
+    """Node's data is within a thread's stack of 48 MB, but its main thread waits in epoll,
+    not on a futex: the time limit is what ended it."""
+    if not have("node"):
+        pytest.skip("node not installed")
+    limits = Limits(memory_mb=48, time_seconds=1)
+    code = "console.log('started');\nsetTimeout(() => {}, 60000);\n"
+    _, result = await run(backend, "javascript", {"main.js": code}, limits=limits)
+    assert result.stdout == "started\n", result
+    assert result.status is RunStatus.TIMEOUT, result
+
+
+async def test_waiting_on_a_lock_far_from_the_memory_limit_is_a_timeout(
+    backend: LocalBackend,
+) -> None:
+    limits = Limits(time_seconds=1)
+    code = "import threading\nprint('waiting', flush=True)\nthreading.Event().wait()\n"
+    _, result = await run(backend, "python", {"main.py": code}, limits=limits)
+    assert result.stdout == "waiting\n", result
+    assert result.status is RunStatus.TIMEOUT, result
+
+
 # The ends of stderr that this host's Node 20 printed under the local backend's RLIMIT_DATA
-# (memory_mb 44: it could not unpack its startup snapshot; 256: the heap filled), and V8's
-# other wording of a failed allocation, as the node binary spells it.
+# (memory_mb 44: it could not unpack its startup snapshot; 256: the heap filled; 8: it could
+# not start its platform's first thread), and V8's other wording of a failed allocation, as
+# the node binary spells it.
 V8_OUT_OF_MEMORY = (
     "<--- JS stacktrace --->\n\n\n#\n# Fatal javascript OOM in MemoryChunk allocation failed "
     "during deserialization.\n#\n\n",
@@ -261,6 +302,11 @@ V8_OUT_OF_MEMORY = (
     " 1: 0xb7a940 node::Abort() [node]\n",
     "FATAL ERROR: NewSpace::EnsureCurrentCapacity Allocation failed - process out of memory\n",
     "#\n# Fatal process out of memory: base::SmallVector::Grow\n#\n",
+    "\n  #  node[30155]: std::unique_ptr<long unsigned int> node::WorkerThreadsTaskRunner::"
+    "DelayedTaskScheduler::Start() at ../src/node_platform.cc:68\n  #  Assertion failed: (0) "
+    "== (uv_thread_create(t.get(), start_thread, this))\n\n----- Native stack trace -----\n\n"
+    " 1: 0xcb5167 node::Assert(node::AssertionInfo const&) [node]\n"
+    " 2: 0xd35c5e node::WorkerThreadsTaskRunner::WorkerThreadsTaskRunner(int) [node]\n",
 )
 
 
