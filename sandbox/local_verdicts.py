@@ -13,8 +13,8 @@ main thread waits on a futex while its data is within a thread's stack of the li
 for out of memory. (A program that fills its memory to that point and then waits on a lock
 for ever reads so too; one that sleeps, polls or computes does not.) The look is on the loop's
 thread, once per step the time limit ends, before the kill (a step that ended by itself does
-not wait for it): about 1 ms for a stalled Node here, and at most :data:`_MAX_PROCESSES`
-processes, whatever the program forked."""
+not wait for it): about 1 ms for a stalled Node here, and bounded, whatever the program forked
+or started (:func:`_descendants`)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from sandbox.model import Limits
 # glibc's and libuv's thread stack when RLIMIT_STACK is unlimited (x86-64, arm64).
 _UNLIMITED_STACK_THREAD = 8 * 1024 * 1024
 _MAX_PROCESSES = 64
+_MAX_THREADS = 256
 
 # What a runtime prints when an allocation fails under RLIMIT_DATA, in the tail of stderr.
 # V8 (Node 20) words its own failures "JavaScript heap out of memory", "Allocation failed -
@@ -77,13 +78,20 @@ def stalled_for_memory(pid: int, data_limit: int) -> bool:
 
 
 def _descendants(pid: int) -> list[int]:
+    """The processes under ``pid``, from the ``children`` of each of their threads: at most
+    :data:`_MAX_PROCESSES`, reading at most :data:`_MAX_THREADS` threads' lists (without
+    RLIMIT_NPROC, a server that is not root, a program may start thousands of threads)."""
     found: list[int] = []
     pending = [pid]
-    while pending and len(found) < _MAX_PROCESSES:
+    budget = _MAX_THREADS
+    while pending and len(found) < _MAX_PROCESSES and budget > 0:
         parent = pending.pop()
-        with contextlib.suppress(OSError):
-            for tid in os.listdir(f"/proc/{parent}/task"):
-                for child in _read(f"/proc/{parent}/task/{tid}/children").split():
+        with contextlib.suppress(OSError), os.scandir(f"/proc/{parent}/task") as tasks:
+            for task in tasks:
+                budget -= 1
+                if budget < 0:
+                    break
+                for child in _read(f"/proc/{parent}/task/{task.name}/children").split():
                     found.append(int(child))
                     pending.append(int(child))
     return found[:_MAX_PROCESSES]
