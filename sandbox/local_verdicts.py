@@ -23,8 +23,8 @@ import os
 
 from sandbox.model import Limits
 
-# glibc's and libuv's thread stack when RLIMIT_STACK is unlimited (x86-64, arm64).
-_UNLIMITED_STACK_THREAD = 8 * 1024 * 1024
+# glibc's thread stack on x86-64 when RLIMIT_STACK is unlimited (its ARCH_STACK_DEFAULT_SIZE).
+_UNLIMITED_STACK_THREAD = 2 * 1024 * 1024
 _MAX_PROCESSES = 64
 _MAX_THREADS = 256
 
