@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import tempfile
 import threading
@@ -259,6 +260,8 @@ async def test_javascript_under_what_node_needs_to_start_is_a_memory_limit(
     later one and waits for it for ever: both are out of memory, not a time limit."""
     if not have("node"):
         pytest.skip("node not installed")
+    if resource.getrlimit(resource.RLIMIT_STACK)[0] != 8 << 20:
+        pytest.skip("each of Node's threads maps RLIMIT_STACK: these sizes assume 8 MiB")
     limits = Limits(memory_mb=memory_mb, time_seconds=2)
     _, result = await run(backend, "javascript", {"main.js": "console.log(1);\n"}, limits=limits)
     assert result.status is RunStatus.MEMORY_LIMIT, result
@@ -270,11 +273,11 @@ async def test_javascript_under_what_node_needs_to_start_is_a_memory_limit(
 async def test_javascript_waiting_on_a_timer_near_its_memory_limit_is_a_timeout(
     backend: LocalBackend,
 ) -> None:
-    """Node's data is within a thread's stack of 48 MB, but its main thread waits in epoll,
-    not on a futex: the time limit is what ended it."""
+    """Node's data (47.5 MiB here, started) is within a thread's stack of 52 MB, but its main
+    thread waits in epoll, not on a futex: the time limit is what ended it."""
     if not have("node"):
         pytest.skip("node not installed")
-    limits = Limits(memory_mb=48, time_seconds=1)
+    limits = Limits(memory_mb=52, time_seconds=1)
     code = "console.log('started');\nsetTimeout(() => {}, 60000);\n"
     _, result = await run(backend, "javascript", {"main.js": code}, limits=limits)
     assert result.stdout == "started\n", result
