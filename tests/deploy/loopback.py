@@ -16,11 +16,16 @@ CONF = ROOT / "deploy" / "nginx" / "nginx.conf"
 def render(ports: list[int], listen: int) -> str:
     """deploy/nginx/nginx.conf with one upstream server per port, listening on ``listen``."""
     text = CONF.read_text()
-    servers = re.findall(r"^\s*server \S+:8000 (.*);$", text, flags=re.MULTILINE)
-    assert len(servers) == 2, "nginx.conf: expected the two `server …:8000` upstream lines"
-    options = servers[0]
-    upstream = "".join(f"        server 127.0.0.1:{p} {options};\n" for p in ports)
-    text = re.sub(r"(^\s*server \S+:8000 .*;\n)+", upstream, text, flags=re.MULTILINE)
+    blocks = re.findall(r"((?:^\s*server \S+:8000 .*;\n)+)", text, flags=re.MULTILINE)
+    assert len(blocks) == 2, "nginx.conf: expected two upstream blocks (HTTP, sockets)"
+
+    def ours(block: re.Match[str]) -> str:
+        lines = block.group(0).splitlines()
+        assert len(lines) == 2, "nginx.conf: expected two `server …:8000` lines per upstream"
+        options = re.sub(r"^\s*server \S+:8000 ?", "", lines[0]).rstrip(";")
+        return "".join(f"        server 127.0.0.1:{p} {options};\n" for p in ports)
+
+    text = re.sub(r"(^\s*server \S+:8000 .*;\n)+", ours, text, flags=re.MULTILINE)
     text, found = re.subn(r"listen 8080;", f"listen 127.0.0.1:{listen};", text)
     assert found == 1
     text = text.replace("worker_processes auto;", "worker_processes 1;")
