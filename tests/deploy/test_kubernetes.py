@@ -31,7 +31,7 @@ KINDS = Counter(
         "ServiceAccount": 2,
         "ConfigMap": 1,
         "Secret": 2,
-        "Service": 1,
+        "Service": 2,
         "Deployment": 2,
         "HorizontalPodAutoscaler": 1,
         "PodDisruptionBudget": 2,
@@ -169,26 +169,39 @@ def test_probes_ports_and_service_wiring(rendered: dict[str, Path], overlay: str
         metrics
     )
 
-    service = one(objs, "Service", "classroom-server")
-    selector = service["spec"]["selector"]
-    assert selector.items() <= template["metadata"]["labels"].items()
-    assert not selector.items() <= worker["spec"]["template"]["metadata"]["labels"].items()
-    assert server["spec"]["selector"]["matchLabels"] == selector
-    (service_port,) = service["spec"]["ports"]
-    assert service_port["targetPort"] == "http"
+    # Two Services on the server pods: the sockets' own (its consistent hash is kept per Service
+    # by ingress-nginx), and the rest's.
+    services = {}
+    for name in ("classroom-server", "classroom-sockets"):
+        service = one(objs, "Service", name)
+        selector = service["spec"]["selector"]
+        assert selector.items() <= template["metadata"]["labels"].items()
+        assert not selector.items() <= worker["spec"]["template"]["metadata"]["labels"].items()
+        assert server["spec"]["selector"]["matchLabels"] == selector
+        (service_port,) = service["spec"]["ports"]
+        assert service_port["targetPort"] == "http"
+        services[name] = service_port["name"]
 
     paths: dict[str, Obj] = {}
+    backends: dict[str, str] = {}
     for ingress in (o for o in objs if o["kind"] == "Ingress"):
         for rule in ingress["spec"]["rules"]:
             for p in rule["http"]["paths"]:
                 backend = p["backend"]["service"]
-                assert backend["name"] == service["metadata"]["name"]
-                assert backend["port"]["name"] == service_port["name"]
+                assert backend["port"]["name"] == services[backend["name"]]
                 paths[p["path"]] = ingress["metadata"].get("annotations", {})
+                backends[p["path"]] = backend["name"]
     assert set(paths) == {"/yjs/", "/ws/", "/", "/metrics"}
+    assert backends == {
+        "/yjs/": "classroom-sockets", "/ws/": "classroom-sockets",
+        "/": "classroom-server", "/metrics": "classroom-server",
+    }  # fmt: skip
     for socket_path in ("/yjs/", "/ws/"):
         for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
             assert int(paths[socket_path][f"nginx.ingress.kubernetes.io/{timeout}"]) >= 3600
+        # The path, not the query: a document's (or a room's) sockets meet on one pod.
+        assert paths[socket_path]["nginx.ingress.kubernetes.io/upstream-hash-by"] == "$uri"
+    assert "nginx.ingress.kubernetes.io/upstream-hash-by" not in paths["/"]
     assert "nginx.ingress.kubernetes.io/proxy-body-size" in paths["/"]
     denied = paths["/metrics"]["nginx.ingress.kubernetes.io/denylist-source-range"]
     assert set(denied.split(",")) == {"0.0.0.0/0", "::/0"}
