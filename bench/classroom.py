@@ -1,8 +1,8 @@
 """A class of 300 students in 10 rooms, simulated against real server processes.
 
     .venv/bin/python bench/classroom.py [--students 300] [--rooms 10] [--duration 60]
-        [--warmup 10] [--processes 1|2|both] [--sandbox local|docker] [--generators 1]
-        [--source DIR] [--seed 1] [--json PATH]
+        [--warmup 10] [--processes 1|2|both] [--placement hashed|spread|both]
+        [--sandbox local|docker] [--generators 1] [--source DIR] [--seed 1] [--json PATH]
 
 For each deployment (``--processes``: one server on SQLite; two servers on a private
 PostgreSQL database and a private Redis, runs through a sandbox worker; ``both``: one then the
@@ -11,6 +11,13 @@ other) it starts fresh processes (``classroom_servers.py``), makes the class thr
 (``classroom_load.py``: real sockets on loopback) and, over the measured window, samples the
 CPU and memory of every process from /proc. It prints one table with a column per deployment
 (``classroom_report.py``) and what the second process adds. Exit status 1 if a target is missed.
+
+With two servers, ``--placement`` says which server each socket reaches: ``hashed`` (the
+default) as behind the load balancer of ``deploy/``, a document's sockets and a room's events
+sockets on one server by a hash of the path; ``spread``, the instructor's sockets on the first
+server and each room's students alternating between the two, so that half the documents have
+their writer on one server and their live view on the other (every update crosses Redis);
+``both``, one then the other.
 """
 
 from __future__ import annotations
@@ -126,8 +133,10 @@ def wait_line(proc: subprocess.Popen[str], expected: str, timeout: float) -> Non
     raise RuntimeError(f"no {expected!r} from a load generator in {timeout:.0f} s")
 
 
-def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
-    label = "one process, SQLite" if processes == 1 else "two processes, PostgreSQL + Redis"
+def measure(args: argparse.Namespace, processes: int, placement: str) -> dict[str, Any]:
+    label = "one process, SQLite"
+    if processes > 1:
+        label = f"two processes, PostgreSQL + Redis, sockets {placement}"
     print(f"== {label}: {args.students} students in {args.rooms} rooms", file=sys.stderr)
     extra = dict(item.split("=", 1) for item in args.server_env)
     with deployment(processes, args.sandbox, args.source, extra, args.keep_logs) as target:
@@ -135,6 +144,7 @@ def measure(args: argparse.Namespace, processes: int) -> dict[str, Any]:
         plan = asyncio.run(make_class(target, args.rooms, args.students))
         print(f"  class made in {time.monotonic() - started:.1f} s", file=sys.stderr)
         plan["seed"] = args.seed
+        plan["placement"] = placement
         plan["load"] = {
             "warmup": args.warmup, "duration": args.duration, "drain": args.drain,
             "type_hz": args.type_hz, "demo_every": args.demo_every,
@@ -232,6 +242,11 @@ def main() -> int:
     parser.add_argument("--submit-every", type=float, default=60.0,
                         help="s between a student's submissions")  # fmt: skip
     parser.add_argument("--processes", choices=["1", "2", "both"], default="both")
+    parser.add_argument(
+        "--placement", choices=["hashed", "spread", "both"], default="hashed",
+        help="with two servers: each socket by a hash of its path (as the load balancer), or a "
+        "room's students alternating between the servers; both: one then the other",
+    )  # fmt: skip
     parser.add_argument("--sandbox", choices=["local", "docker"], default="local")
     parser.add_argument("--generators", type=int, default=1, help="load generator processes")
     parser.add_argument("--source", type=Path, default=ROOT,
@@ -256,14 +271,18 @@ def main() -> int:
     args = parser.parse_args()
     args.source = args.source.resolve()
     args.generators = max(1, min(args.generators, args.rooms))
-    modes = [1, 2] if args.processes == "both" else [int(args.processes)]
+    counts = [1, 2] if args.processes == "both" else [int(args.processes)]
+    placements = ["hashed", "spread"] if args.placement == "both" else [args.placement]
+    modes = [(n, p) for n in counts for p in (placements if n > 1 else ["hashed"])]
     print(f"load average at the start: {load_average()} ({os.cpu_count()} cores)", file=sys.stderr)
     with shielded(args.nice) if args.nice else contextlib.nullcontext():
-        results = [measure(args, processes) for processes in modes]
+        results = [measure(args, processes, placement) for processes, placement in modes]
     print(table(results))
-    if len(results) == 2:
-        print()
-        print(second_process(results[0], results[1]))
+    if results[0]["processes"] == 1:
+        for two in results[1:]:
+            print()
+            print(f"{two['label']}:")
+            print(second_process(results[0], two))
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                          "results": results}, indent=1))  # fmt: skip

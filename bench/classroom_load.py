@@ -4,8 +4,10 @@
 
 It takes the rooms ``I, I + N, …`` of the plan, opens their sockets (per room: the
 instructor's events socket and one live-view socket per student file; per student: an events
-socket and their file), starts the room's demo, prints ``ready`` and waits for ``go T0`` on
-stdin (T0 on the machine's monotonic clock, the same for every generator). Then, until
+socket and their file; with several servers, each socket on the server the plan's
+``placement`` gives, :func:`server_for`), starts the room's demo, prints ``ready`` and waits
+for ``go T0`` on stdin (T0 on the machine's monotonic clock, the same for every generator).
+Then, until
 T0 + warmup + duration, on schedules whose phases come from a seeded random:
 
 * each student types ``type_hz`` characters a second into their file (one Yjs update each);
@@ -26,6 +28,7 @@ import random
 import string
 import sys
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,18 @@ from classroom_clients import DocWatcher, DocWriter, EventsSocket, open_socket
 from classroom_metrics import Pending, Recorder, Window
 
 LETTERS = string.ascii_lowercase + "    "
+
+
+def server_for(plan: dict[str, Any], path: str, default: dict[str, Any]) -> dict[str, Any]:
+    """The server a socket on ``path`` is opened on. ``hashed``: as the load balancer of
+    ``deploy/`` places it, by a hash of the path, so one document's sockets (and one room's
+    events sockets) meet on one server. ``spread``: the instructor's sockets on the first
+    server, each student's on the server they joined on (a room's students alternate), so a
+    document's writer and its live view are on different servers for half the students."""
+    if plan.get("placement", "spread") != "hashed":
+        return default
+    servers: list[dict[str, Any]] = plan["servers"]
+    return servers[zlib.crc32(path.encode()) % len(servers)]
 
 
 class Room:
@@ -62,15 +77,17 @@ class Room:
 
     async def open(self, http: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
         """Open every socket of the room, at most ``gate`` at a time; start the demo."""
-        server = self.plan["servers"][0]
+        first = self.plan["servers"][0]
         token = self.plan["teacher"]
         async with gate:
-            ws = await open_socket(http, server, token, f"/ws/rooms/{self.id}")
-            await self.teacher.open(ws)
+            path = f"/ws/rooms/{self.id}"
+            server = server_for(self.plan, path, first)
+            await self.teacher.open(await open_socket(http, server, token, path))
 
         async def watch(watcher: DocWatcher, student: Student) -> None:
             async with gate:
                 path = f"/yjs/{self.id}/{student.doc}"
+                server = server_for(self.plan, path, first)
                 await watcher.open(await open_socket(http, server, token, path))
 
         async def join(student: Student) -> None:
@@ -143,12 +160,15 @@ class Student:
         self.typed = 0
 
     async def open(self, http: httpx.AsyncClient) -> None:
+        plan = self.room.plan
         path = f"/yjs/{self.room.id}/{self.doc}"
-        await self.writer.open(await open_socket(http, self.server, self.token, path))
+        server = server_for(plan, path, self.server)
+        await self.writer.open(await open_socket(http, server, self.token, path))
         if not str(self.writer.text):
-            await self.writer.type(self.room.plan["program"])
+            await self.writer.type(plan["program"])
         path = f"/ws/rooms/{self.room.id}"
-        await self.events.open(await open_socket(http, self.server, self.token, path))
+        server = server_for(plan, path, self.server)
+        await self.events.open(await open_socket(http, server, self.token, path))
 
     def _event(self, event: dict[str, Any], at: float) -> None:
         kind = event.get("type")

@@ -1,7 +1,9 @@
 """``bench/classroom.py`` on a tiny class (2 rooms x 3 students, a few seconds, schedules
 shortened so every student types, runs and submits inside the window), once on one server and
-once on two with PostgreSQL and Redis: every metric has samples and nothing went wrong. The
-targets are not asserted: this machine's load decides them, not the code under test."""
+twice on two with PostgreSQL and Redis: each socket placed as the load balancer places it
+(hashed), then a room's students alternating between the servers (spread). Every metric has
+samples and nothing went wrong. The targets are not asserted: this machine's load decides
+them, not the code under test."""
 
 from __future__ import annotations
 
@@ -20,13 +22,15 @@ pytestmark = pytest.mark.slow
 METRICS = ("doc", "event", "run_first", "run_done", "grade")
 
 
-def run_bench(tmp_path: Path, processes: str, env: dict[str, str] | None = None) -> list[dict]:
+def run_bench(
+    tmp_path: Path, processes: str, env: dict[str, str] | None = None, *extra: str
+) -> list[dict]:
     out = tmp_path / "result.json"
     cmd = [
         sys.executable, str(ROOT / "bench" / "classroom.py"),
         "--students", "6", "--rooms", "2", "--duration", "6", "--warmup", "2",
         "--demo-every", "3", "--run-every", "4", "--submit-every", "5",
-        "--processes", processes, "--nice", "0", "--json", str(out),
+        "--processes", processes, "--nice", "0", "--json", str(out), *extra,
     ]  # fmt: skip
     done = subprocess.run(
         cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False
@@ -63,9 +67,12 @@ def test_two_processes(tmp_path: Path) -> None:
     require("postgres")
     require("redis")  # the bench starts its own redis-server; where Redis is, so is it
     env = {**os.environ, "CLASSROOM_BENCH_POSTGRES_URL": POSTGRES_URL}
-    (result,) = run_bench(tmp_path, "2", env)
-    assert result["processes"] == 2
-    check(result)
-    backends = "postgresql (this database's backends)"
-    assert set(result["helpers"]) == {"redis", "worker", backends}
-    assert result["helpers"][backends] > 0  # both servers stored updates and runs there
+    hashed, spread = run_bench(tmp_path, "2", env, "--placement", "both")
+    assert hashed["label"].endswith("sockets hashed"), hashed["label"]
+    assert spread["label"].endswith("sockets spread"), spread["label"]
+    for result in (hashed, spread):
+        assert result["processes"] == 2
+        check(result)
+        backends = "postgresql (this database's backends)"
+        assert set(result["helpers"]) == {"redis", "worker", backends}
+        assert result["helpers"][backends] > 0  # both servers stored updates and runs there
