@@ -11,10 +11,12 @@ Writes are group commits with no timer: an update that finds the writer idle is
 committed at once; updates that arrive while a commit is in flight wait for it and then
 share the next one. So an update waits at most two commits before it is broadcast, and the
 commit rate adapts to the load by itself. ``batch_ms`` (default 0) can space commit starts
-further apart, for a database that must see fewer commits. Each commit is one Core
+further apart, for a database that must see fewer commits. Each commit is one
 ``INSERT`` of a list of rows, run start to end in the writer's own thread on a synchronous
 connection: one hop from the event loop per commit, where the async driver needed one per
-statement and each waited its turn on a busy loop. SQLite runs in WAL mode with
+statement and each waited its turn on a busy loop. On PostgreSQL that ``INSERT`` is one
+statement in autocommit mode, one round trip (server/documents/postgres_inserts.py); on SQLite
+a Core ``INSERT`` in a transaction. SQLite runs in WAL mode with
 ``synchronous=NORMAL``, which survives a process crash. On SQLite an update that finds
 nobody writing (the writer idle, this process's write lock free, no other process in a
 write) skips even that hop: it is committed on the loop's thread before ``append`` returns,
@@ -60,6 +62,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+import psycopg
 import pycrdt
 from sqlalchemy import Table, func, insert
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -69,6 +72,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.documents.compaction import FoldThread, fold
 from server.documents.inline import InlineWriter
+from server.documents.postgres_inserts import AutocommitInserter
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
 from server.store import Store
@@ -82,7 +86,7 @@ FOLD_AT_MOST = 1000
 _UPDATES: Table = DocUpdate.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS: Table = DocSnapshot.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("room_id", "doc", "data", "created_at", "author_id", "inserted", "inserted_key")
-Row = dict[str, Any]
+Row = tuple[Any, ...]  # the values of _COLUMNS, in that order
 _T = TypeVar("_T")
 
 
@@ -105,7 +109,7 @@ def _once(store: Store, work: Callable[[Connection], _T]) -> _T:
 
 def _insert_rows(rows: list[Row], conn: Connection) -> None:
     """One multi-row INSERT of document updates."""
-    conn.execute(insert(_UPDATES), rows)
+    conn.execute(insert(_UPDATES), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
 
 
 @dataclass
@@ -124,15 +128,9 @@ class _Pending:
 def _rows(batch: list[_Pending]) -> list[Row]:
     now = utcnow()
     return [
-        {
-            "room_id": p.key[0],
-            "doc": p.key[1],
-            "data": update,
-            "created_at": now,
-            "author_id": p.author,
-            "inserted": p.inserted if i == 0 else 0,
-            "inserted_key": p.inserted_key if i == 0 else None,
-        }
+        (p.key[0], p.key[1], update, now, p.author, p.inserted, p.inserted_key)
+        if i == 0
+        else (p.key[0], p.key[1], update, now, p.author, 0, None)
         for p in batch
         for i, update in enumerate(p.updates)
     ]
@@ -159,6 +157,7 @@ class DocStore:
         self._writer: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._engine: Engine | None = None
+        self._inserter: AutocommitInserter | None = None  # PostgreSQL's, on the thread
         self._folds: FoldThread | None = None  # PostgreSQL's (compaction.py, "Where it runs")
         self._observe = commit_wait or (lambda _seconds: None)
         self._since_compaction: Counter[DocKey] = Counter()
@@ -177,6 +176,8 @@ class DocStore:
             self._writer = asyncio.create_task(self._write_loop(), name="docstore-writer")
             if not self.store.is_sqlite:
                 self._folds = FoldThread(partial(self.store.one_connection_engine, ping=True))
+                self._engine = _writer_engine(self.store)
+                self._inserter = AutocommitInserter(self._engine, _UPDATES, _COLUMNS)
             await self._open_inline()
 
     async def _open_inline(self) -> None:
@@ -208,10 +209,14 @@ class DocStore:
         if inline is not None:
             inline.close()
         engine, self._engine = self._engine, None
+        inserter, self._inserter = self._inserter, None
         thread, self._thread = self._thread, None
         if thread is not None:
+            loop = asyncio.get_running_loop()
+            if inserter is not None:
+                await loop.run_in_executor(thread, inserter.close)
             if engine is not None:
-                await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+                await loop.run_in_executor(thread, engine.dispose)
             thread.shutdown()
 
     def append(
@@ -332,13 +337,17 @@ class DocStore:
             try:
                 # One hop to the writer's thread per commit: the event loop serves each
                 # statement of an async driver in turn, and a busy loop made those wait.
-                await self._write_on_thread(partial(_insert_rows, rows))
+                if self._inserter is not None and self._thread is not None:
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(self._thread, self._inserter.insert, rows)
+                else:
+                    await self._write_on_thread(partial(_insert_rows, rows))
                 break
-            except IntegrityError:
+            except (IntegrityError, psycopg.errors.IntegrityError):
                 # No retry can fix this (the room was deleted): say so and let the edits flow.
                 log.error("storing %d document updates failed for good", len(rows), exc_info=True)
                 break
-            except (OperationalError, DBAPIError, OSError) as exc:
+            except (OperationalError, DBAPIError, OSError, psycopg.Error) as exc:
                 log.warning("storing document updates failed (%s); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_SECONDS)
