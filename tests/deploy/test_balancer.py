@@ -14,7 +14,7 @@ into there is read back whole through nginx.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -34,15 +34,6 @@ pytestmark = [pytest.mark.deploy]
 DATABASES = ("postgres",)
 HEADER = "X-Classroom-Upstream"
 DOCUMENTS = 24  # all on one process by chance: about 1 in 8 million
-
-
-@pytest.fixture
-def redis_server() -> Iterator[PrivateRedis]:
-    require("redis")
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.kill()
 
 
 class Editor:

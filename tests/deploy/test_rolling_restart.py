@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -46,15 +46,6 @@ BACK_WITHIN = 5.0
 FINAL = {"ok", "runtime_error", "timeout", "memory_limit", "output_limit", "compile_error",
          "cancelled", "internal_error"}  # fmt: skip
 RUN = "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.4)\n"
-
-
-@pytest.fixture
-def redis_server() -> Iterator[PrivateRedis]:
-    require("redis")
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture
