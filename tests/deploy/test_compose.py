@@ -146,6 +146,7 @@ async def test_a_lesson_through_the_load_balancer(stack: Stack, yjs: YjsHarness)
     for client in (alice_events, bob_events):
         assert client.ws.response is not None
         reached.add(client.ws.response.headers[HEADER])
+    assert len(reached) == 1, f"one room's events sockets reached {reached}"
     (alice_server,) = [n for n, ip in servers.items() if reached == {f"{ip}:8000"}]
     (other_server,) = [n for n in servers if n != alice_server]
     # Bob also watches from the other process, as a client that reached it while the room's
