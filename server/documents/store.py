@@ -116,12 +116,10 @@ def _insert_rows(rows: list[Row], conn: Connection) -> None:
 class _Pending:
     key: DocKey
     updates: list[bytes]
+    stored: asyncio.Future[None]  # resolved once committed (made on the store's loop)
     author: int | None = None
     inserted: int = 0
     inserted_key: int | None = None
-    stored: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
     since: float = field(default_factory=time.perf_counter)
 
 
@@ -158,6 +156,7 @@ class DocStore:
         self._thread: ThreadPoolExecutor | None = None
         self._engine: Engine | None = None
         self._inserter: AutocommitInserter | None = None  # PostgreSQL's, on the thread
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._folds: FoldThread | None = None  # PostgreSQL's (compaction.py, "Where it runs")
         self._observe = commit_wait or (lambda _seconds: None)
         self._since_compaction: Counter[DocKey] = Counter()
@@ -170,7 +169,8 @@ class DocStore:
 
     async def start(self) -> None:
         if self._writer is None:
-            self._committed = asyncio.get_running_loop().create_future()
+            self._loop = asyncio.get_running_loop()
+            self._committed = self._loop.create_future()
             self._committed.set_result(None)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="docstore-writer")
             self._writer = asyncio.create_task(self._write_loop(), name="docstore-writer")
@@ -240,9 +240,12 @@ class DocStore:
         ):
             assert self._committed is not None
             return self._committed  # committed: every such caller shares one resolved future
-        pending = _Pending(key, list(updates), author, inserted, inserted_key)
-        self._queue.put_nowait(pending)
-        return pending.stored
+        # On the loop start() saw: asyncio.get_running_loop() costs a getpid() system call
+        # each time on CPython 3.11, and this runs once per update on PostgreSQL.
+        loop = self._loop or asyncio.get_running_loop()
+        stored: asyncio.Future[None] = loop.create_future()
+        self._queue.put_nowait(_Pending(key, list(updates), stored, author, inserted, inserted_key))
+        return stored
 
     def _may_write_inline(self) -> bool:
         """inline.py rules 1 and 2: nothing queued or in flight on the thread (a checkpoint
