@@ -17,8 +17,11 @@ so the rows are what the Core ``INSERT`` stored and the connection what the engi
 psycopg prepares a statement it has run five times (one per batch size). A batch of more than
 :data:`ROWS_PER_STATEMENT` rows is several statements in one transaction.
 
-The connection belongs to the writer's thread. After an error that is not the rows' own (an
-integrity error), it is closed, and the next batch opens a new one: the store retries.
+The connection belongs to the writer's thread. Errors are raised as SQLAlchemy's (``DBAPIError``
+and its subclasses, the driver's error as ``orig``), as the Core path raised them. After an
+error that is not the rows' own (an integrity error), the connection is closed, and the next
+batch opens a new one: the store retries. The store imports this module only for PostgreSQL:
+psycopg and libpq add about 9 MB to a process that does not need them (SQLite).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 # Rows in one INSERT at most: 7 columns each, far below PostgreSQL's 65,535 parameters.
 ROWS_PER_STATEMENT = 1000
@@ -73,9 +77,10 @@ class AutocommitInserter:
 
     def insert(self, values: Sequence[Sequence[Any]]) -> None:
         """Insert and commit rows, each its values in :attr:`columns` order, or raise a
-        ``psycopg.Error`` having stored none (an ``IntegrityError`` when they can never be)."""
-        conn = self._connection()
+        ``sqlalchemy.exc.DBAPIError`` having stored none (``IntegrityError`` when they can
+        never be, ``OperationalError`` when the database is away)."""
         try:
+            conn = self._connection()
             if len(values) <= ROWS_PER_STATEMENT:
                 conn.execute(self._statement(len(values)), self._flat(values))
                 return
@@ -83,11 +88,11 @@ class AutocommitInserter:
                 for start in range(0, len(values), ROWS_PER_STATEMENT):
                     chunk = values[start : start + ROWS_PER_STATEMENT]
                     conn.execute(self._statement(len(chunk)), self._flat(chunk))
-        except psycopg.errors.IntegrityError:
-            raise
-        except psycopg.Error:
-            self.close()  # the next batch connects again
-            raise
+        except psycopg.Error as exc:
+            if not isinstance(exc, psycopg.errors.IntegrityError):
+                self.close()  # the next batch connects again
+            statement = f"{self._head}… ({len(values)} rows)"
+            raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
     def _flat(self, values: Sequence[Sequence[Any]]) -> list[Any]:
         flat: list[Any] = []

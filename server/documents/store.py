@@ -60,9 +60,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import psycopg
 import pycrdt
 from sqlalchemy import Table, func, insert
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -72,10 +71,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.documents.compaction import FoldThread, fold
 from server.documents.inline import InlineWriter
-from server.documents.postgres_inserts import AutocommitInserter
 from server.models import DocSnapshot, DocUpdate
 from server.models.clock import as_utc, utcnow
 from server.store import Store
+
+if TYPE_CHECKING:  # imported by start() on PostgreSQL only (postgres_inserts.py: memory)
+    from server.documents.postgres_inserts import AutocommitInserter
 
 log = logging.getLogger("classroom.docs")
 
@@ -176,6 +177,8 @@ class DocStore:
             self._writer = asyncio.create_task(self._write_loop(), name="docstore-writer")
             if not self.store.is_sqlite:
                 self._folds = FoldThread(partial(self.store.one_connection_engine, ping=True))
+                from server.documents.postgres_inserts import AutocommitInserter
+
                 self._engine = _writer_engine(self.store)
                 self._inserter = AutocommitInserter(self._engine, _UPDATES, _COLUMNS)
             await self._open_inline()
@@ -346,11 +349,11 @@ class DocStore:
                 else:
                     await self._write_on_thread(partial(_insert_rows, rows))
                 break
-            except (IntegrityError, psycopg.errors.IntegrityError):
+            except IntegrityError:
                 # No retry can fix this (the room was deleted): say so and let the edits flow.
                 log.error("storing %d document updates failed for good", len(rows), exc_info=True)
                 break
-            except (OperationalError, DBAPIError, OSError, psycopg.Error) as exc:
+            except (OperationalError, DBAPIError, OSError) as exc:
                 log.warning("storing document updates failed (%s); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_SECONDS)

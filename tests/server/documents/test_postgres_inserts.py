@@ -1,16 +1,21 @@
 """The PostgreSQL writer's one-statement commits (server/documents/postgres_inserts.py): rows
 read back exactly as SQLAlchemy's Core INSERT stores them, a batch longer than one statement
 is stored whole and in order (or not at all), and rows that can never be stored are refused
-without a retry. A dropped connection: test_writer_reconnect.py."""
+without a retry. A dropped connection: test_writer_reconnect.py. A process on SQLite never
+loads psycopg."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from server.documents import postgres_inserts
@@ -88,8 +93,9 @@ async def test_a_failed_statement_in_a_long_batch_stores_none_of_it(store: Store
     now = datetime.now(UTC)
     good = [(room, "demo", b"x", now, None, 0, None)] * (postgres_inserts.ROWS_PER_STATEMENT + 5)
     try:
-        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        with pytest.raises(IntegrityError) as refused:
             inserter.insert([*good, (room + 10_000, "demo", b"y", now, None, 0, None)])
+        assert isinstance(refused.value.orig, psycopg.errors.ForeignKeyViolation)
         assert await stored(store, room) == []
         inserter.insert(good[:2])  # the same connection goes on
         assert len(await stored(store, room)) == 2
@@ -114,3 +120,27 @@ async def test_updates_of_a_deleted_room_are_refused_once_not_retried(
     assert any("failed for good" in m for m in messages), messages
     assert not any("retrying" in m for m in messages), messages
     assert len(await stored(store, room)) == 1
+
+
+def test_a_process_on_sqlite_does_not_load_psycopg(tmp_path: Path) -> None:
+    """psycopg and libpq add about 9 MB of RSS (1,000 clients' memory target, issue 17)."""
+    script = (
+        "import asyncio, sys\n"
+        "import server.app, server.documents.store as s\n"
+        "from server.store import Store, migrate\n"
+        f"url = 'sqlite:///{tmp_path}/db.sqlite'\n"
+        "migrate(url)\n"
+        "async def main():\n"
+        "    store = Store(url)\n"
+        "    docs = s.DocStore(store)\n"
+        "    await docs.start()\n"
+        "    await docs.close()\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.startswith('psycopg')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]", done.stdout
