@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
@@ -32,6 +32,9 @@ from server.settings import Settings
 from server.store import Store, migrate
 from tests.services import require
 from tests.support.databases import Templates, admin, postgres_url
+
+if TYPE_CHECKING:
+    from tests.server.processes import PrivateRedis
 
 pytest_plugins = ["tests.support.watchdog"]
 
@@ -304,3 +307,16 @@ async def make_lesson(base_url: str, settings: Settings, signer_state: Component
 async def live_lesson(server: LiveServer) -> Lesson:
     """A lesson (instructor, two students, one room) on the live ``server``."""
     return await make_lesson(server.url, server.settings, server.state)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, on a free port, killed after (for tests that start
+    server processes on loopback)."""
+    require("redis")
+    from tests.server.processes import PrivateRedis  # it imports this module
+
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.kill()

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from tests.conftest import free_port
+from tests.server.processes import ServerProcess
 from tests.services import NGINX, ROOT
 
 CONF = ROOT / "deploy" / "nginx" / "nginx.conf"
@@ -74,3 +75,17 @@ class Nginx:
         if self.process is not None and self.process.returncode is None:
             self.process.terminate()
             await self.process.wait()
+
+
+async def behind_nginx(
+    env: dict[str, str], workdir: Path
+) -> tuple[ServerProcess, ServerProcess, Nginx]:
+    """Two server processes with ``env`` (the first migrates the database), and nginx in front
+    of them; the caller stops all three."""
+    first = ServerProcess(env)
+    await first.start()
+    second = ServerProcess(env)
+    await second.start()
+    balancer = Nginx(workdir, [first.port, second.port])
+    await balancer.start()
+    return first, second, balancer

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from rooms.frames import MessageType, SyncType, step1_frame, update_frame
 from rooms.varint import Reader
-from tests.deploy.loopback import Nginx
+from tests.deploy.loopback import Nginx, behind_nginx
 from tests.server.processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
 from tests.services import require
 from tests.support.docs import fetch_text
@@ -86,12 +86,7 @@ async def stack(
 ) -> AsyncIterator[tuple[list[ServerProcess], Nginx]]:
     require("nginx")
     env = server_env(tmp_path, database_url, redis_url=redis_server.url)
-    first = ServerProcess(env)
-    await first.start()  # migrates
-    second = ServerProcess(env)
-    await second.start()
-    balancer = Nginx(tmp_path / "nginx", [first.port, second.port])
-    await balancer.start()
+    first, second, balancer = await behind_nginx(env, tmp_path / "nginx")
     try:
         yield [first, second], balancer
     finally:

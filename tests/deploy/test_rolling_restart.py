@@ -25,7 +25,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import Account, join_as
-from tests.deploy.loopback import Nginx
+from tests.deploy.loopback import behind_nginx
 from tests.node.harness import YjsHarness
 from tests.server.processes import (
     PrivateRedis,
@@ -132,12 +132,7 @@ async def test_rolling_restart_loses_nothing(
         tmp_path, database_url, redis_url=redis_server.url, shutdown_grace_seconds="10",
         run_concurrency="4",
     )  # fmt: skip
-    first = ServerProcess(env)
-    await first.start()  # migrates
-    second = ServerProcess(env)
-    await second.start()
-    balancer = Nginx(tmp_path / "nginx", [first.port, second.port])
-    await balancer.start()
+    first, second, balancer = await behind_nginx(env, tmp_path / "nginx")
     worker = await start_worker(env)
     stop_runs = asyncio.Event()
     runners: list[Runner] = []

@@ -3,11 +3,9 @@ a student graded through process A moves the leaderboard seen on process B."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from server.courses.importer import import_course
 from server.store import Store
@@ -20,19 +18,9 @@ from tests.server.processes import (
     start_worker,
     stop_worker,
 )
-from tests.services import require
 from tests.support.events import EventClient
 
 DATABASES = ("postgres",)
-
-
-@pytest.fixture
-def redis_server() -> Iterator[PrivateRedis]:
-    require("redis")
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.kill()
 
 
 async def test_grade_on_a_moves_the_board_on_b(
