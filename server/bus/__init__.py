@@ -36,10 +36,17 @@ class Bus(Protocol):
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         """Publish each ``(channel, message)`` in order; to a broker, in one round trip."""
 
-    async def subscribe(self, channel: str) -> Subscription: ...
+    async def subscribe(self, channel: str) -> Subscription:
+        """Subscribe; on a broker, return once it confirmed (a message published after that
+        reaches this subscription), or after a few seconds without a confirmation (logged)."""
+
+    async def subscriber_counts(self, channels: Sequence[str]) -> dict[str, int]:
+        """How many processes listen to each channel (on a broker, PUBSUB NUMSUB: one
+        connection per process). Raises the broker's error while it is away."""
 
     def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Call ``callback`` after the broker came back, so holders of state can resync."""
+        """Call ``callback`` after the broker came back and confirmed every channel
+        subscribed again, so holders of state can resync."""
 
     async def start(self) -> None:
         """Connect (a bus that cannot reach its broker yet keeps trying in the background)."""

@@ -59,6 +59,10 @@ class InMemoryBus:
         self._channels[channel].append(subscription)
         return subscription
 
+    async def subscriber_counts(self, channels: Sequence[str]) -> dict[str, int]:
+        """One process: 1 for a channel with a subscription, else 0."""
+        return {channel: 1 if self._channels.get(channel) else 0 for channel in channels}
+
     def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Never called: an in-process bus cannot lose its broker."""
 

@@ -8,6 +8,11 @@ goes on, the process serves its own clients). When a connection is made again, e
 channel is subscribed again and the ``on_reconnect`` callbacks run so holders of state can
 resync what they missed. redis-py's own retries are switched off so that no outage goes
 unnoticed.
+
+``subscribe`` returns once Redis confirmed the channel on this connection (its reply read by
+the reader task), and the ``on_reconnect`` callbacks run once every channel is confirmed
+again: a message published after either reaches us. The document registry's peer protocol
+(server/documents/peers.py) announces itself on a channel only then.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from server.redis_clients import bounded_client
 log = logging.getLogger("classroom.bus")
 
 PING_SECONDS = 3.0
+# How long subscribe (and a reconnect's callbacks) wait for Redis to confirm a subscription.
+CONFIRM_SECONDS = 5.0
+# Channels per PUBSUB NUMSUB command.
+NUMSUB_BATCH = 1000
 
 _CLOSED = object()
 
@@ -85,6 +94,9 @@ class RedisBus:
         )
         self._pubsub: Any = None
         self._subscriptions: dict[str, list[RedisSubscription]] = defaultdict(list)
+        # Channels Redis confirmed on the current connection, and who waits for one.
+        self._confirmed: set[str] = set()
+        self._confirming: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
         self._callbacks: list[Callable[[], Awaitable[None]]] = []
         self._healthy = False
         self._health_changed = asyncio.Condition()
@@ -148,7 +160,48 @@ class RedisBus:
                 await self._pubsub.subscribe(self.prefix + channel)
             except (RedisError, OSError) as exc:
                 log.debug("subscribe %s deferred to reconnect: %s", channel, exc)
+                return subscription
+        if self._healthy:
+            # Else the reconnect subscribes it, and its callbacks wait for the confirmation.
+            await self._confirmation(channel)
         return subscription
+
+    async def _confirmation(self, channel: str) -> None:
+        """Return once Redis confirmed ``channel`` on this connection, or CONFIRM_SECONDS
+        passed (logged: a message published meanwhile may not reach us)."""
+        if channel in self._confirmed:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._confirming[channel].append(waiter)
+        try:
+            async with asyncio.timeout(CONFIRM_SECONDS):
+                await waiter
+        except TimeoutError:
+            log.warning("redis did not confirm the subscription to %s in time", channel)
+        finally:
+            waiters = self._confirming.get(channel)
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._confirming[channel]
+
+    def _confirm(self, kind: str, channel: str) -> None:
+        if kind == "unsubscribe":
+            self._confirmed.discard(channel)
+            return
+        self._confirmed.add(channel)
+        for waiter in self._confirming.pop(channel, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def subscriber_counts(self, channels: Sequence[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for start in range(0, len(channels), NUMSUB_BATCH):
+            named = [self.prefix + channel for channel in channels[start : start + NUMSUB_BATCH]]
+            for name, count in await self._client.pubsub_numsub(*named):
+                text = name.decode() if isinstance(name, bytes) else name
+                counts[text[len(self.prefix) :]] = int(count)
+        return counts
 
     def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._callbacks.append(callback)
@@ -161,6 +214,9 @@ class RedisBus:
         if subscribers:
             return
         del self._subscriptions[subscription.channel]
+        # Not confirmed from now on: a subscribe before Redis read this unsubscribe waits for
+        # its own confirmation, which comes after the unsubscribe's.
+        self._confirmed.discard(subscription.channel)
         if self._healthy and self._pubsub is not None:
             try:
                 await self._pubsub.unsubscribe(self.prefix + subscription.channel)
@@ -191,7 +247,7 @@ class RedisBus:
                 if had_outage:
                     log.warning("redis %s is back: resyncing", self._safe_url)
                     for callback in list(self._callbacks):
-                        task = asyncio.create_task(self._run_callback(callback))
+                        task = asyncio.create_task(self._run_callback(callback, [*channels, *late]))
                         self._tasks.add(task)
                         task.add_done_callback(self._tasks.discard)
                 had_outage = False
@@ -213,6 +269,7 @@ class RedisBus:
                 had_outage = True
             finally:
                 self._pubsub = None
+                self._confirmed.clear()
                 await self._set_healthy(False)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed since redis 8.2
@@ -236,14 +293,22 @@ class RedisBus:
                     async with asyncio.timeout(PING_SECONDS):
                         await pubsub.ping()
                 continue
-            if message.get("type") != "message":
+            kind = message.get("type")
+            if kind != "message":
+                if kind in ("subscribe", "unsubscribe"):
+                    self._confirm(kind, message["channel"].decode()[len(self.prefix) :])
                 continue
             channel = message["channel"].decode()[len(self.prefix) :]
             for subscription in list(self._subscriptions.get(channel, ())):
                 subscription.deliver(message["data"])
 
-    async def _run_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
+    async def _run_callback(
+        self, callback: Callable[[], Awaitable[None]], channels: Sequence[str]
+    ) -> None:
         try:
+            await asyncio.gather(
+                *(self._confirmation(c) for c in channels if c in self._subscriptions)
+            )
             await callback()
         except Exception:
             log.error("resync after redis reconnect failed", exc_info=True)

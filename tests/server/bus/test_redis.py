@@ -75,6 +75,25 @@ async def test_many_messages_go_out_in_order_on_their_channels(
     assert await next_message(a) == b"4"
 
 
+async def test_a_subscription_is_confirmed_when_subscribe_returns_and_counted(
+    buses: tuple[RedisBus, RedisBus],
+) -> None:
+    one, two = buses
+    channel, unheard = f"test:{uuid.uuid4().hex}", f"test:{uuid.uuid4().hex}"
+    subscription = await one.subscribe(channel)
+    # Redis has it: a message published now, from another connection, reaches it.
+    assert await two.subscriber_counts([channel, unheard]) == {channel: 1, unheard: 0}
+    await two.publish(channel, b"right after")
+    assert await next_message(aiter(subscription)) == b"right after"
+    await two.subscribe(channel)
+    assert await one.subscriber_counts([channel]) == {channel: 2}
+    await subscription.close()
+    # Let go, and taken again at once: subscribe waits for its own confirmation.
+    again = await one.subscribe(channel)
+    await two.publish(channel, b"again")
+    assert await next_message(aiter(again)) == b"again"
+
+
 async def test_outage_degrades_then_resubscribes_and_calls_back(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
