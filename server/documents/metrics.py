@@ -77,6 +77,12 @@ class DocMetrics:
             "classroom_doc_rooms_loaded", "Rooms with a document in memory.", registry=registry
         )
         self.documents = Gauge("classroom_docs_loaded", "Documents in memory.", registry=registry)
+        self.shared = Gauge(
+            "classroom_docs_shared",
+            "Documents in memory that another process holds too: only their frames go to the "
+            "bus (server/documents/peers.py).",
+            registry=registry,
+        )
         loop_counters = LoopCounters(registry)
         self.updates_in = loop_counters.counter(
             "classroom_doc_updates_in", "Document updates received from local clients."

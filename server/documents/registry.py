@@ -16,11 +16,11 @@ Rule 3 — stored before shown. Updates from local clients go to the :class:`Doc
 frame produced after them (to sockets or to the bus) waits for that commit (the
 "barrier"), so nothing broadcast is ever missing after a crash.
 
-Rule 4 — publish only to other processes: with an in-process bus (one server) nobody else
-would read a document's frames, so none are published; its subscription stays, in case.
+Rule 4 — publish only to other processes: a document's frames go to the bus only while
+another process holds it too (server/documents/peers.py), so never on one server.
 
 Rule 5 — resync after a bus outage: reload from the store (other processes stored what we
-missed), send local clients the difference, and publish our whole state.
+missed), send local clients the difference, say HELLO and publish our whole state.
 """
 
 from __future__ import annotations
@@ -42,14 +42,22 @@ from rooms.integrity.replay import TextMeter
 from rooms.sync import DocumentSync, Output
 from server.bus import Bus, Subscription
 from server.documents.metrics import DocMetrics
+from server.documents.peers import (
+    BYE,
+    HELLO,
+    HERE,
+    PEER_CHECK_SECONDS,
+    Peers,
+    forget_departed,
+    is_peer_frame,
+)
+from server.documents.publisher import Publisher
 from server.documents.store import DocKey, DocStore
 from server.security.quotas import DocumentQuota, QuotaExceeded, is_update_frame
 
 log = logging.getLogger("classroom.docs")
 
 ORIGIN_BYTES = 16
-# At most this many frames in one publication to the bus (registry._publish_loop).
-PUBLISH_BATCH = 256
 
 
 class Outbox(Protocol):
@@ -75,6 +83,10 @@ class LoadedDocument:
         self.registry = registry
         self.room_id = room_id
         self.name = name
+        self.channel = channel_of(room_id, name)
+        # What this loaded copy's messages on the bus are known by, and the other copies.
+        self.origin = uuid.uuid4().bytes
+        self.peers = Peers()
         self.sync = DocumentSync(limits=registry.awareness_limits)
         # uvloop's call_later(0) returns a plain Handle, which has no when(): the due time is ours.
         self.flush_timer: asyncio.Handle | None = None
@@ -156,7 +168,7 @@ class LoadedDocument:
                 inserted=inserted,
                 inserted_key=inserted_key,
             )
-        barrier = self.barrier if self.barrier is not None and not self.barrier.done() else None
+        barrier = self.pending_commit()
         # Counted per run of recipients of one frame (a broadcast is one run), and into
         # the metrics once per event: a locked counter per recipient costs as much as the send.
         sent_bytes = sent_updates = count = 0
@@ -176,9 +188,9 @@ class LoadedDocument:
             registry.metrics.bytes_out.inc(sent_bytes)
         if sent_updates:
             registry.metrics.updates_out.inc(sent_updates)
-        if registry.bus.spans_processes:
+        if self.peers.origins:
             for frame in out.publish:
-                registry.publish(channel_of(self.room_id, self.name), frame, barrier)
+                registry.publish(self.channel, self.origin + frame, barrier)
         if out.awareness_due is not None:
             self._flush_at(out.awareness_due)
 
@@ -198,13 +210,36 @@ class LoadedDocument:
         self.flush_timer = None
         self.dispatch(self.sync.flush_awareness(), time.perf_counter())
 
+    def pending_commit(self) -> asyncio.Future[None] | None:
+        """What a frame published now waits for: the commit of the last update, if due."""
+        return self.barrier if self.barrier is not None and not self.barrier.done() else None
+
+    def share(self, frames: list[bytes] | None = None) -> None:
+        """Publish ``frames`` (by default our whole state and our clients' awareness), once
+        the updates they show are stored, whatever we know of peers (peers.py rules 2, 3, 7)."""
+        if frames is None:
+            awareness = self.sync.local_awareness_frame()
+            frames = [self.sync.resync_frame(), *([awareness] if awareness else [])]
+        barrier = self.pending_commit()
+        for frame in frames:
+            self.registry.publish(self.channel, self.origin + frame, barrier)
+
     async def read_bus(self, subscription: Subscription) -> None:
-        origin = self.registry.origin
+        own = self.origin
         async for message in subscription:
-            if message[:ORIGIN_BYTES] == origin:
+            origin = message[:ORIGIN_BYTES]
+            if origin == own:
                 continue  # our own, already delivered locally
             try:
-                out = self.sync.receive_remote(message[ORIGIN_BYTES:])
+                frame = message[ORIGIN_BYTES:]
+                if is_peer_frame(frame):
+                    reply = self.peers.hear(origin, frame)
+                    if reply.share:
+                        self.share()
+                    if reply.answer:
+                        self.registry.publish(self.channel, own + HERE, None)
+                    continue
+                out = self.sync.receive_remote(frame)
                 self.dispatch(out, time.perf_counter())
             except ProtocolError as exc:
                 log.warning("room %s doc %s: bad frame on the bus: %s", *self.key, exc)
@@ -236,6 +271,7 @@ class DocumentRegistry:
         awareness_limits: AwarenessLimits | None = None,
         staff_reserved: int = 0,
         quota: DocumentQuota | None = None,
+        peer_check_seconds: float = PEER_CHECK_SECONDS,
     ) -> None:
         self.docstore = docstore
         self.bus = bus
@@ -246,29 +282,37 @@ class DocumentRegistry:
         self.awareness_limits = awareness_limits or AwarenessLimits()
         self.quota = quota or DocumentQuota()
         self.staff_reserved = min(staff_reserved, max_per_room // 10)  # at most a tenth
-        self.origin = uuid.uuid4().bytes
+        self.peer_check_seconds = peer_check_seconds
         self._docs: dict[DocKey, LoadedDocument] = {}
         self._room_conns: Counter[int] = Counter()
         self._user_conns: Counter[int] = Counter()
         self._next_conn = 0
-        self._outgoing: asyncio.Queue[tuple[str, bytes, asyncio.Future[None] | None]] = (
-            asyncio.Queue()
-        )
+        self.publisher = Publisher(bus)
+        self.publish = self.publisher.publish
         self._publisher: asyncio.Task[None] | None = None
+        self._peer_checker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._unload_callbacks: list[Callable[[DocKey], None]] = []
 
     async def start(self) -> None:
         await self.docstore.start()
-        self._publisher = asyncio.create_task(self._publish_loop(), name="docs-publisher")
+        self._publisher = asyncio.create_task(self.publisher.run(), name="docs-publisher")
+        if self.bus.spans_processes:
+            self._peer_checker = asyncio.create_task(self._check_peers(), name="docs-peers")
+            self.metrics.shared.set_function(self.shared)
         self.bus.on_reconnect(self.resync)
 
     async def close(self) -> None:
-        for task in [self._publisher, *self._tasks]:
+        if self.bus.spans_processes and self._docs:
+            # peers.py rule 5, at once: the publisher stops here.
+            byes = [(doc.channel, doc.origin + BYE) for doc in self._docs.values()]
+            with contextlib.suppress(Exception):
+                await self.bus.publish_many(byes)
+        for task in [self._publisher, self._peer_checker, *self._tasks]:
             if task is not None:
                 task.cancel()
         for doc in list(self._docs.values()):
-            await self._drop(doc)
+            await self._drop(doc, farewell=False)
         await self.docstore.close()
 
     # connections ---------------------------------------------------------------------
@@ -328,8 +372,10 @@ class DocumentRegistry:
         return doc
 
     async def _load(self, doc: LoadedDocument) -> None:
-        doc.subscription = await self.bus.subscribe(channel_of(doc.room_id, doc.name))
+        doc.subscription = await self.bus.subscribe(doc.channel)
         try:
+            if self.bus.spans_processes:
+                await self.bus.publish(doc.channel, doc.origin + HELLO)  # peers.py rule 1
             stored = await self.docstore.load(doc.room_id, doc.name)
         except BaseException:
             await doc.subscription.close()
@@ -366,9 +412,11 @@ class DocumentRegistry:
         for callback in self._unload_callbacks:
             callback(doc.key)
 
-    async def _drop(self, doc: LoadedDocument) -> None:
+    async def _drop(self, doc: LoadedDocument, *, farewell: bool = True) -> None:
         if self._docs.get(doc.key) is doc:
             del self._docs[doc.key]
+        if farewell and doc.subscription is not None and self.bus.spans_processes:
+            self.publish(doc.channel, doc.origin + BYE, None)  # after its queued frames
         if doc.unload_timer is not None:
             doc.unload_timer.cancel()
         if doc.flush_timer is not None:
@@ -401,31 +449,14 @@ class DocumentRegistry:
 
     # bus -----------------------------------------------------------------------------
 
-    def publish(self, channel: str, frame: bytes, barrier: asyncio.Future[None] | None) -> None:
-        self._outgoing.put_nowait((channel, self.origin + frame, barrier))
+    def shared(self) -> int:
+        """How many loaded documents another process holds too (their frames are published)."""
+        return sum(1 for doc in self._docs.values() if doc.peers.origins)
 
-    async def _publish_loop(self) -> None:
-        """Frames go out in the order they were queued, each once its commit is done; the
-        frames queued by then go together (one round trip to Redis for up to
-        PUBLISH_BATCH), so a busy process does not pay a round trip per update."""
-        outgoing = self._outgoing
+    async def _check_peers(self) -> None:
         while True:
-            batch = [await outgoing.get()]
-            while len(batch) < PUBLISH_BATCH and not outgoing.empty():
-                batch.append(outgoing.get_nowait())
-            ready: list[tuple[str, bytes]] = []
-            for channel, message, barrier in batch:
-                if barrier is not None:
-                    try:
-                        await barrier
-                    except Exception:  # its commit failed: logged, not published
-                        log.error("publishing on %s failed", channel, exc_info=True)
-                        continue
-                ready.append((channel, message))
-            try:
-                await self.bus.publish_many(ready)
-            except Exception:
-                log.error("publishing %d frames failed", len(ready), exc_info=True)
+            await asyncio.sleep(self.peer_check_seconds)
+            await forget_departed(self.bus, list(self._docs.values()))
 
     async def resync(self) -> None:
         """After a bus outage: take in what others stored, and offer everything we have."""
@@ -434,7 +465,10 @@ class DocumentRegistry:
             if ready is None or not ready.done() or ready.cancelled() or ready.exception():
                 continue
             stored = await self.docstore.load(doc.room_id, doc.name)
-            doc.dispatch(doc.sync.resync(stored), time.perf_counter())
+            out = doc.sync.resync(stored)
+            frames, out.publish = out.publish, []
+            doc.dispatch(out, time.perf_counter())
+            doc.share([HELLO, *frames])  # peers.py rule 7
             log.info("resynced room %s doc %s after the bus came back", doc.room_id, doc.name)
 
 

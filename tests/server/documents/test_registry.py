@@ -17,6 +17,7 @@ from rooms.frames import awareness_frame, update_frame
 from rooms.presence import RENEWAL_HOLD
 from server.bus.memory import InMemoryBus
 from server.documents.metrics import DocMetrics
+from server.documents.peers import HELLO, HERE
 from server.documents.registry import (
     ORIGIN_BYTES,
     DocumentRegistry,
@@ -181,34 +182,52 @@ class CountingBus(InMemoryBus):
         await super().publish_many(messages)
 
 
-@pytest.mark.parametrize("spans", [False, True], ids=["one-process", "many-processes"])
+@pytest.mark.parametrize(
+    ("spans", "peer"),
+    [(False, False), (True, False), (True, True)],
+    ids=["one-process", "many-processes-alone", "many-processes-shared"],
+)
 async def test_document_frames_are_published_only_where_other_processes_listen(
-    store: Store, spans: bool
+    store: Store, spans: bool, peer: bool
 ) -> None:
     room = await a_room(store)
     bus = CountingBus(spans)
     registry = registry_on(store, bus)
-    assert isinstance(registry.docstore, GatedDocStore)
-    registry.docstore.gate.set()
-    await registry.start()
+    other = registry_on(store, bus)  # another process on the same bus
+    for each in (registry, other):
+        assert isinstance(each.docstore, GatedDocStore)
+        each.docstore.gate.set()
+        await each.start()
     try:
         doc = await registry.acquire(room, "demo")
         writer, reader = Outbox(1), Outbox(2)
         doc.join(writer, writable=True)
         doc.join(reader, writable=True)
+        if peer:
+            there = await other.acquire(room, "demo")
+            watcher = Outbox(3)
+            there.join(watcher, writable=False)
+            while not doc.peers.origins:  # the HELLO heard, the whole state published back
+                reader.arrived.clear()
+                await asyncio.wait_for(reader.arrived.wait(), 5)
         reader.arrived.clear()
+        bus.published.clear()
         doc.receive(1, update_frame(typed("hi")))
         await asyncio.wait_for(reader.arrived.wait(), 5)
-        if spans:
+        if peer:
             await asyncio.wait_for(bus.got.wait(), 5)
             assert bus.published == [channel_of(room, "demo")]
+            while text_of(there) != "hi":
+                watcher.arrived.clear()
+                await asyncio.wait_for(watcher.arrived.wait(), 5)
         else:
             # dispatch queues a publication synchronously, or never.
-            assert registry._outgoing.empty()
+            assert registry.publisher.queued == 0
             assert bus.published == []
         assert text_of(doc) == "hi"
     finally:
         await registry.close()
+        await other.close()
 
 
 async def test_frames_queued_in_one_turn_are_published_together_in_order(store: Store) -> None:
@@ -221,6 +240,11 @@ async def test_frames_queued_in_one_turn_are_published_together_in_order(store: 
     try:
         listener = aiter(await bus.subscribe(channel_of(room, "demo")))  # another process
         doc = await registry.acquire(room, "demo")
+        assert (await asyncio.wait_for(anext(listener), 5))[ORIGIN_BYTES:] == HELLO
+        await bus.publish(channel_of(room, "demo"), uuid.uuid4().bytes + HELLO)
+        while (await asyncio.wait_for(anext(listener), 5))[ORIGIN_BYTES:] != HERE:
+            pass  # our HELLO, then the document's whole state, then its HERE
+        bus.batches.clear()
         doc.join(Outbox(1), writable=True)
         client: pycrdt.Doc = pycrdt.Doc()
         text = client.get("text", type=pycrdt.Text)

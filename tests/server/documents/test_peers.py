@@ -1,0 +1,295 @@
+"""A document's frames go to the bus only while another process holds it (peers.py): two
+registries, each with its own RedisBus and DocStore on one database, as two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pycrdt
+import pytest
+from prometheus_client import CollectorRegistry
+
+from rooms.exceptions import ProtocolError
+from rooms.frames import update_frame
+from server.bus.redis import RedisBus, RedisSubscription
+from server.documents.metrics import DocMetrics
+from server.documents.peers import BYE, HELLO, HERE, Peers, forget_departed
+from server.documents.registry import (
+    ORIGIN_BYTES,
+    DocumentRegistry,
+    LoadedDocument,
+    channel_of,
+    text_of,
+)
+from server.documents.store import DocStore
+from server.store import Store
+from tests.server.documents.test_registry import Outbox
+from tests.server.documents.test_store import a_room
+from tests.services import REDIS_URL, require
+
+DATABASES = ("sqlite", "postgres")
+pytestmark = pytest.mark.redis
+
+
+class HeldBus(RedisBus):
+    """A RedisBus whose document readers can be held before a given peer frame, as a busy
+    process is slow to read it."""
+
+    def __init__(self, url: str, *, prefix: str) -> None:
+        super().__init__(url, prefix=prefix)
+        self.hold: bytes | None = None
+        self.held = asyncio.Event()  # a reader reached the frame
+        self.gate = asyncio.Event()
+
+    async def subscribe(self, channel: str) -> Any:
+        return Held(await super().subscribe(channel), self)
+
+
+class Held:
+    def __init__(self, inner: RedisSubscription, bus: HeldBus) -> None:
+        self.inner = inner
+        self.channel = inner.channel
+        self.bus = bus
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for message in self.inner:
+            if message[ORIGIN_BYTES:] == self.bus.hold:
+                self.bus.held.set()
+                await self.bus.gate.wait()
+            yield message
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class Process:
+    """A registry on a bus of its own, as one server process holds them."""
+
+    def __init__(self, store: Store, prefix: str) -> None:
+        self.bus = HeldBus(REDIS_URL, prefix=prefix)
+        self.registry = DocumentRegistry(
+            DocStore(store, batch_ms=0), self.bus, DocMetrics(CollectorRegistry())
+        )
+
+    async def start(self) -> None:
+        await self.bus.start()
+        await self.registry.start()
+
+    async def close(self) -> None:
+        await self.registry.close()
+        await self.bus.close()
+
+
+@pytest.fixture
+async def two(store: Store) -> AsyncIterator[tuple[Process, Process]]:
+    require("redis")
+    prefix = f"test-peers-{uuid.uuid4().hex}:"  # no other test hears these channels
+    one, other = Process(store, prefix), Process(store, prefix)
+    await one.start()
+    await other.start()
+    try:
+        yield one, other
+    finally:
+        await asyncio.gather(one.close(), other.close())
+
+
+class Typist:
+    """A client of one loaded document, typing at its end."""
+
+    def __init__(self, doc: LoadedDocument, conn_id: int) -> None:
+        self.doc = doc
+        self.conn_id = conn_id
+        self.outbox = Outbox(conn_id)
+        self.client: pycrdt.Doc = pycrdt.Doc()
+        self.text = self.client.get("text", type=pycrdt.Text)
+        doc.join(self.outbox, writable=True)
+
+    def type(self, chars: str) -> None:
+        before = self.client.get_state()
+        self.text += chars
+        self.doc.receive(self.conn_id, update_frame(self.client.get_update(before)))
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        """Wait until ``done()`` holds, checking each time a frame reaches this client."""
+        async with asyncio.timeout(10):
+            while not done():
+                self.outbox.arrived.clear()
+                if done():
+                    return
+                await self.outbox.arrived.wait()
+
+
+async def test_a_document_held_by_one_process_publishes_nothing_but_its_hello(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    one, _ = two
+    room = await a_room(store)
+    listener = RedisBus(REDIS_URL, prefix=one.bus.prefix)
+    await listener.start()
+    try:
+        heard = aiter(await listener.subscribe(channel_of(room, "demo")))
+        doc = await one.registry.acquire(room, "demo")
+        assert (await asyncio.wait_for(anext(heard), 5))[ORIGIN_BYTES:] == HELLO
+        typist = Typist(doc, 1)
+        typist.type("nobody else holds this")
+        # dispatch queues a publication synchronously, or never.
+        assert one.registry.publisher.queued == 0
+        assert doc.peers.origins == set()
+        assert one.registry.shared() == 0
+        await listener.publish(channel_of(room, "demo"), b"\x00" * ORIGIN_BYTES + BYE)
+        # The next message is the one just published: nothing of the typing went out.
+        assert (await asyncio.wait_for(anext(heard), 5))[ORIGIN_BYTES:] == BYE
+        assert text_of(doc) == "nobody else holds this"
+    finally:
+        await listener.close()
+
+
+async def test_a_second_holder_gets_everything_and_both_publish_until_one_leaves(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    one, other = two
+    room = await a_room(store)
+    first = await one.registry.acquire(room, "demo")
+    alice = Typist(first, 1)
+    alice.type("typed alone. ")
+    second = await other.registry.acquire(room, "demo")
+    bob = Typist(second, 2)
+    await bob.until(lambda: text_of(second) == "typed alone. ")
+    # Each knows the other once the HELLO was answered.
+    await alice.until(lambda: first.peers.origins == {second.origin})
+    assert second.peers.origins == {first.origin}
+    assert one.registry.shared() == other.registry.shared() == 1
+    alice.type("from one. ")
+    bob.type("from the other. ")
+    await alice.until(lambda: len(text_of(first)) == len("typed alone. from one. from the other. "))
+    await bob.until(lambda: text_of(second) == text_of(first))
+
+    # The second process lets the document go: it says BYE, and the first stops publishing.
+    other.registry.unload_grace_seconds = 0
+    unloaded = asyncio.Event()
+    other.registry.on_unload(lambda key: unloaded.set())
+    second.leave(2)
+    other.registry.release(second)
+    await asyncio.wait_for(unloaded.wait(), 5)
+    marker = pycrdt.Doc()
+    marker.get("other", type=pycrdt.Text).insert(0, "after the bye")
+    # Frames on the channel arrive in order: once this one reached Alice, so had the BYE.
+    await other.bus.publish(
+        channel_of(room, "demo"), uuid.uuid4().bytes + update_frame(marker.get_update())
+    )
+    await alice.until(lambda: first.sync.text("other") == "after the bye")
+    assert first.peers.origins == set()
+    alice.type("alone again")
+    assert one.registry.publisher.queued == 0
+
+
+async def test_what_the_holder_stored_before_it_heard_the_hello_comes_in_its_whole_state(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    """peers.py rule 2: the newcomer read the store, and the holder, slow to read its bus,
+    stores and shows an update before it hears the HELLO."""
+    one, other = two
+    room = await a_room(store)
+    first = await one.registry.acquire(room, "demo")
+    alice = Typist(first, 1)
+    alice.type("before. ")
+    if first.barrier is not None:
+        await first.barrier  # stored, as what a client was shown is
+    one.bus.hold = HELLO
+    second = await other.registry.acquire(room, "demo")
+    bob = Typist(second, 2)
+    await asyncio.wait_for(one.bus.held.wait(), 5)
+    assert text_of(second) == "before. "
+    alice.type("in the window. ")
+    assert one.registry.publisher.queued == 0  # nobody known to tell
+    one.bus.gate.set()
+    await bob.until(lambda: text_of(second) == "before. in the window. ")
+
+
+async def test_what_the_newcomer_stored_before_it_heard_here_comes_in_its_whole_state(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    """peers.py rule 3: the newcomer's client types before it hears the holder's HERE."""
+    one, other = two
+    room = await a_room(store)
+    first = await one.registry.acquire(room, "demo")
+    alice = Typist(first, 1)
+    other.bus.hold = HERE
+    second = await other.registry.acquire(room, "demo")
+    bob = Typist(second, 2)
+    await asyncio.wait_for(other.bus.held.wait(), 5)
+    bob.type("before the here. ")
+    assert other.registry.publisher.queued == 0
+    other.bus.gate.set()
+    await alice.until(lambda: text_of(first) == "before the here. ")
+    bob.type("after.")
+    await alice.until(lambda: text_of(first) == "before the here. after.")
+
+
+async def test_processes_loading_documents_others_are_typing_into_miss_nothing(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    one, other = two
+    room = await a_room(store)
+    names = [f"doc{n}" for n in range(8)]
+    typists = [Typist(await one.registry.acquire(room, name), n) for n, name in enumerate(names)]
+
+    async def type_on(typist: Typist) -> None:
+        for n in range(60):
+            typist.type(f"{n},")
+            await asyncio.sleep(0)  # one keystroke per turn of the loop, as frames arrive
+
+    async def load_midway(name: str, after: int) -> LoadedDocument:
+        for _ in range(after):
+            await asyncio.sleep(0)
+        return await other.registry.acquire(room, name)
+
+    typing = [asyncio.create_task(type_on(typist)) for typist in typists]
+    loaded = await asyncio.gather(*(load_midway(name, 4 * n) for n, name in enumerate(names)))
+    await asyncio.gather(*typing)
+    full = "".join(f"{n}," for n in range(60))
+    for n, doc in enumerate(loaded):
+        reader = Typist(doc, 100 + n)
+        await reader.until(lambda doc=doc: text_of(doc) == full)  # type: ignore[misc]
+        reader.type("!")  # from a client that has none of it: "!" goes at one end or the other
+        holder = typists[n]
+        await holder.until(lambda h=holder: sorted(text_of(h.doc)) == sorted(full + "!"))  # type: ignore[misc]
+
+
+async def test_a_peer_that_died_without_a_bye_is_forgotten_by_the_check(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    one, other = two
+    room = await a_room(store)
+    first = await one.registry.acquire(room, "demo")
+    alice = Typist(first, 1)
+    await other.registry.acquire(room, "demo")
+    await alice.until(lambda: bool(first.peers.origins))
+    # Still there: the check keeps it.
+    assert await forget_departed(one.bus, [first]) == 0
+    assert first.peers.origins
+    # Its connection goes without a word (a process killed): Redis unsubscribes it.
+    await other.bus.close()
+    assert await forget_departed(one.bus, [first]) == 1
+    assert first.peers.origins == set()
+    alice.type("nobody to tell")
+    assert one.registry.publisher.queued == 0
+
+
+def test_a_check_overtaken_by_a_hello_forgets_nobody() -> None:
+    peers = Peers()
+    assert peers.hear(b"a" * ORIGIN_BYTES, HELLO).answer
+    heard = peers.heard  # the check asks now, and a newcomer says HELLO before the reply
+    assert peers.hear(b"b" * ORIGIN_BYTES, HELLO).share
+    assert not peers.forget(heard)
+    assert peers.origins == {b"a" * ORIGIN_BYTES, b"b" * ORIGIN_BYTES}
+    assert peers.forget(peers.heard)
+    assert peers.origins == set()
+    # HERE from a known peer changes nothing; from a new one, we share our state.
+    assert peers.hear(b"a" * ORIGIN_BYTES, HERE).share
+    assert not peers.hear(b"a" * ORIGIN_BYTES, HERE).share
+    with pytest.raises(ProtocolError):
+        peers.hear(b"a" * ORIGIN_BYTES, bytes((HELLO[0], 9)))
