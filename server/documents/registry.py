@@ -443,6 +443,10 @@ class DocumentRegistry:
     def loaded(self) -> list[DocKey]:
         return list(self._docs)
 
+    def holds(self, room_id: int, name: str) -> bool:
+        """Whether this process has the document in memory (or is loading it)."""
+        return (room_id, name) in self._docs
+
     def _update_gauges(self) -> None:
         self.metrics.documents.set(len(self._docs))
         self.metrics.rooms.set(len({room for room, _ in self._docs}))
@@ -487,6 +491,16 @@ def tune_gc() -> None:
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(50_000, second, third)
+
+
+def stored_text(updates: list[bytes], field: str) -> str:
+    """The text of one field of a document made of ``updates`` (undecodable ones skipped:
+    they were reported when it was loaded)."""
+    sync = DocumentSync()
+    for update in updates:
+        with contextlib.suppress(ProtocolError):
+            sync.apply_stored(update)
+    return sync.text(field)
 
 
 def text_of(doc: LoadedDocument, field: str = "text") -> str:

@@ -1,7 +1,7 @@
 """The code a run or a submission is made of: a document's current text, or given files.
 
 A document is read with the caller's rights (a student cannot run another student's file),
-from this process's copy, loaded from the store (and the bus) when no socket holds it.
+from this process's copy, or from the store when this process holds none.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rooms.documents import Access, DocKind, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName
 from server.classrooms.access import RoomAccess
-from server.documents.registry import DocumentRegistry, text_of
+from server.documents.registry import DocumentRegistry, stored_text, text_of
 from server.exceptions import BadRequest, Forbidden
 from server.security.visibility import PAIR_GROUPS
 from server.store import Store
@@ -81,13 +81,23 @@ class Sources:
             is Access.NONE
         ):
             raise Forbidden(f"you may not read {name}", code="document_forbidden")
-        loaded = await self.registry.acquire(room.room_id, str(name))
-        try:
-            text = text_of(loaded, TEXT_FIELD)
-        finally:
-            self.registry.release(loaded)
+        text = await self.text_of(room.room_id, str(name))
         file_name = name.file if name.kind is not DocKind.DEMO and name.file else "main"
         return Source({file_name: text}, name)
+
+    async def text_of(self, room_id: int, name: str) -> str:
+        """The document's text: this process's copy if it holds one (a socket of it is here,
+        or was lately), else as stored. Not loaded for this: it would become a peer of the
+        process its sockets are on, and both would publish every frame (peers.py) for the
+        unload grace after each run. Both are as fresh: every update is stored before any
+        process shows it."""
+        if not self.registry.holds(room_id, name):
+            return stored_text(await self.registry.docstore.read(room_id, name), TEXT_FIELD)
+        loaded = await self.registry.acquire(room_id, name)
+        try:
+            return text_of(loaded, TEXT_FIELD)
+        finally:
+            self.registry.release(loaded)
 
     async def source_for(
         self, room: RoomAccess, *, doc: str | None, files: dict[str, str] | None

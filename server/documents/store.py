@@ -450,6 +450,11 @@ class DocStore:
 
     async def load(self, room_id: int, doc: str) -> list[bytes]:
         """The stored updates of a document, snapshot first; empty for a new document."""
+        return await self.read(room_id, doc, counted=True)
+
+    async def read(self, room_id: int, doc: str, *, counted: bool = False) -> list[bytes]:
+        """What :meth:`load` returns; ``counted``: the caller will append to the document, so
+        its unfolded updates count towards this process's next compaction of it."""
         for _ in range(10):
             async with self.store.session() as session:
                 snapshot = await self._snapshot_head(session, room_id, doc)
@@ -465,7 +470,8 @@ class DocStore:
                 ).all()
                 again = await self._snapshot_head(session, room_id, doc)
             if (again[0] if again else 0) == after:
-                self._since_compaction[(room_id, doc)] = len(rows)
+                if counted:
+                    self._since_compaction[(room_id, doc)] = len(rows)
                 return ([snapshot[1]] if snapshot else []) + list(rows)
         raise RuntimeError(f"room {room_id} doc {doc}: snapshot kept moving during load")
 

@@ -24,6 +24,7 @@ from server.documents.registry import (
     channel_of,
     text_of,
 )
+from server.documents.source import Sources
 from server.documents.store import DocStore
 from server.store import Store
 from tests.server.documents.test_registry import Outbox
@@ -293,3 +294,25 @@ def test_a_check_overtaken_by_a_hello_forgets_nobody() -> None:
     assert not peers.hear(b"a" * ORIGIN_BYTES, HERE).share
     with pytest.raises(ProtocolError):
         peers.hear(b"a" * ORIGIN_BYTES, bytes((HELLO[0], 9)))
+
+
+async def test_a_run_on_another_process_reads_the_stored_text_without_becoming_a_peer(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    """A student's run arrives on the process of the room's events socket, which is not
+    where the load balancer put the document's sockets."""
+    one, other = two
+    room = await a_room(store)
+    first = await one.registry.acquire(room, "students/7/main.py")
+    alice = Typist(first, 1)
+    alice.type("print('hi')")
+    if first.barrier is not None:
+        await first.barrier  # stored, as what a client was shown is
+    sources = Sources(store, other.registry)
+    assert await sources.text_of(room, "students/7/main.py") == "print('hi')"
+    assert not other.registry.holds(room, "students/7/main.py")
+    assert first.peers.origins == set()
+    # Where the process holds the document, its copy is read.
+    second = await other.registry.acquire(room, "students/7/main.py")
+    second.sync.replace_text("text", "only in memory here")
+    assert await sources.text_of(room, "students/7/main.py") == "only in memory here"
