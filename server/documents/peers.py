@@ -22,6 +22,9 @@ client:
    forgets its peers, unless it heard a HELLO or HERE since it asked.
 7. After a bus outage the registry resyncs: HELLO again, and its whole state published
    whatever it knows of peers.
+8. A document frame from an origin that is not a known peer (a server of an earlier version
+   during a rolling upgrade, which publishes every frame and says no HELLO; a HELLO lost in
+   an outage) makes it one, as HERE does.
 
 Why nothing is lost: say A holds a document and B loads it. B listens before its HELLO
 (rule 1), so it hears everything A publishes after hearing HELLO. An update A sent to its
@@ -96,6 +99,14 @@ class Peers:
             self.origins.discard(origin)
             return NOTHING
         raise ProtocolError(f"unknown peer frame {frame[:8]!r}")
+
+    def met(self, origin: bytes) -> bool:
+        """A document frame came from ``origin`` (rule 8): True if it was not a known peer."""
+        if origin in self.origins:
+            return False
+        self.heard += 1
+        self.origins.add(origin)
+        return True
 
     def forget(self, heard: int) -> bool:
         """Forget every peer, unless a HELLO or HERE came since ``heard`` was read."""

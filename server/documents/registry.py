@@ -240,6 +240,8 @@ class LoadedDocument:
                         self.registry.publish(self.channel, own + HERE, None)
                     continue
                 out = self.sync.receive_remote(frame)
+                if self.peers.met(origin):
+                    self.share()  # peers.py rule 8
                 self.dispatch(out, time.perf_counter())
             except ProtocolError as exc:
                 log.warning("room %s doc %s: bad frame on the bus: %s", *self.key, exc)

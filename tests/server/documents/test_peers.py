@@ -41,7 +41,7 @@ class HeldBus(RedisBus):
 
     def __init__(self, url: str, *, prefix: str) -> None:
         super().__init__(url, prefix=prefix)
-        self.hold: bytes | None = None
+        self.hold: Callable[[bytes], bool] = lambda message: False
         self.held = asyncio.Event()  # a reader reached the frame
         self.gate = asyncio.Event()
 
@@ -57,7 +57,7 @@ class Held:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for message in self.inner:
-            if message[ORIGIN_BYTES:] == self.bus.hold:
+            if self.bus.hold(message):
                 self.bus.held.set()
                 await self.bus.gate.wait()
             yield message
@@ -178,11 +178,13 @@ async def test_a_second_holder_gets_everything_and_both_publish_until_one_leaves
     marker = pycrdt.Doc()
     marker.get("other", type=pycrdt.Text).insert(0, "after the bye")
     # Frames on the channel arrive in order: once this one reached Alice, so had the BYE.
-    await other.bus.publish(
-        channel_of(room, "demo"), uuid.uuid4().bytes + update_frame(marker.get_update())
-    )
+    stranger = uuid.uuid4().bytes
+    await other.bus.publish(channel_of(room, "demo"), stranger + update_frame(marker.get_update()))
     await alice.until(lambda: first.sync.text("other") == "after the bye")
-    assert first.peers.origins == set()
+    # Gone: the second process. A frame from an origin it did not know makes it a peer (rule
+    # 8), until the check finds nobody else on the channel.
+    assert first.peers.origins == {stranger}
+    assert await forget_departed(one.bus, [first]) == 1
     alice.type("alone again")
     assert one.registry.publisher.queued == 0
 
@@ -199,7 +201,7 @@ async def test_what_the_holder_stored_before_it_heard_the_hello_comes_in_its_who
     alice.type("before. ")
     if first.barrier is not None:
         await first.barrier  # stored, as what a client was shown is
-    one.bus.hold = HELLO
+    one.bus.hold = lambda message: message[ORIGIN_BYTES:] == HELLO
     second = await other.registry.acquire(room, "demo")
     bob = Typist(second, 2)
     await asyncio.wait_for(one.bus.held.wait(), 5)
@@ -210,15 +212,16 @@ async def test_what_the_holder_stored_before_it_heard_the_hello_comes_in_its_who
     await bob.until(lambda: text_of(second) == "before. in the window. ")
 
 
-async def test_what_the_newcomer_stored_before_it_heard_here_comes_in_its_whole_state(
+async def test_what_the_newcomer_stored_before_it_heard_of_the_holder_comes_in_its_whole_state(
     store: Store, two: tuple[Process, Process]
 ) -> None:
-    """peers.py rule 3: the newcomer's client types before it hears the holder's HERE."""
+    """peers.py rules 3 and 8: the newcomer's client types before it hears from the holder
+    (its whole state, then HERE)."""
     one, other = two
     room = await a_room(store)
     first = await one.registry.acquire(room, "demo")
     alice = Typist(first, 1)
-    other.bus.hold = HERE
+    other.bus.hold = lambda message: message[:ORIGIN_BYTES] == first.origin
     second = await other.registry.acquire(room, "demo")
     bob = Typist(second, 2)
     await asyncio.wait_for(other.bus.held.wait(), 5)
@@ -316,3 +319,42 @@ async def test_a_run_on_another_process_reads_the_stored_text_without_becoming_a
     second = await other.registry.acquire(room, "students/7/main.py")
     second.sync.replace_text("text", "only in memory here")
     assert await sources.text_of(room, "students/7/main.py") == "only in memory here"
+
+
+async def test_a_server_of_an_earlier_version_that_says_no_hello_is_met_by_its_frames(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    """During a rolling upgrade an older process holds the document too: it publishes every
+    frame (with its process's origin) and knows nothing of HELLO."""
+    one, _ = two
+    room = await a_room(store)
+    first = await one.registry.acquire(room, "demo")
+    alice = Typist(first, 1)
+    alice.type("new. ")
+    if first.barrier is not None:
+        await first.barrier
+    older = RedisBus(REDIS_URL, prefix=one.bus.prefix)
+    await older.start()
+    try:
+        heard = aiter(await older.subscribe(channel_of(room, "demo")))
+        theirs: pycrdt.Doc = pycrdt.Doc()
+        theirs.get("text", type=pycrdt.Text).insert(0, "old. ")
+        origin = uuid.uuid4().bytes
+        await older.publish(channel_of(room, "demo"), origin + update_frame(theirs.get_update()))
+        assert (await asyncio.wait_for(anext(heard), 5))[:ORIGIN_BYTES] == origin  # its own
+        await alice.until(lambda: "old. " in text_of(first))
+        assert first.peers.origins == {origin}
+        # The newer process sends it its whole state, then every frame.
+        whole = await asyncio.wait_for(anext(heard), 5)
+        assert whole[:ORIGIN_BYTES] == first.origin
+        rebuilt: pycrdt.Doc = pycrdt.Doc()
+        frame = whole[ORIGIN_BYTES:]
+        assert frame[:2] == b"\x00\x02"  # a sync update, as the older version reads them
+        assert frame == update_frame(first.sync.doc.get_update())
+        alice.type("more.")
+        update = await asyncio.wait_for(anext(heard), 5)
+        assert update[:ORIGIN_BYTES] == first.origin
+        rebuilt.apply_update(first.sync.doc.get_update())
+        assert "more." in str(rebuilt.get("text", type=pycrdt.Text))
+    finally:
+        await older.close()
