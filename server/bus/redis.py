@@ -37,6 +37,8 @@ log = logging.getLogger("classroom.bus")
 PING_SECONDS = 3.0
 # How long subscribe (and a reconnect's callbacks) wait for Redis to confirm a subscription.
 CONFIRM_SECONDS = 5.0
+# How long a command waits for the broker's answer.
+COMMAND_SECONDS = 2 * PING_SECONDS
 # Channels per PUBSUB NUMSUB command.
 NUMSUB_BATCH = 1000
 
@@ -89,8 +91,13 @@ class RedisBus:
         self._control_channel = f"{prefix}bus:control"
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        # A command (a publication) to a broker that stopped answering fails after
+        # COMMAND_SECONDS instead of holding the publisher for good.
         self._client: redis.Redis = bounded_client(
-            url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2.0
+            url,
+            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=2.0,
+            socket_timeout=COMMAND_SECONDS,
         )
         self._pubsub: Any = None
         self._subscriptions: dict[str, list[RedisSubscription]] = defaultdict(list)
@@ -236,6 +243,9 @@ class RedisBus:
                     await self._client.connection_pool.disconnect()
                 channels = list(self._subscriptions)
                 await pubsub.subscribe(self._control_channel, *(self.prefix + c for c in channels))
+                # A broker that accepts the connection but does not answer (stopped, or behind
+                # a partition) is not back: its first confirmation is the proof.
+                await self._answered(pubsub)
                 self._pubsub = pubsub
                 await self._set_healthy(True)
                 # Channels added while that subscribe was in flight saw no pubsub yet.
@@ -270,6 +280,11 @@ class RedisBus:
             finally:
                 self._pubsub = None
                 self._confirmed.clear()
+                # Nobody waits for a connection that is gone: the reconnect resyncs them.
+                for waiters in self._confirming.values():
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(None)
                 await self._set_healthy(False)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed since redis 8.2
@@ -278,29 +293,52 @@ class RedisBus:
                 backoff = min(backoff * 2, self._backoff_max)
             had_outage = True
 
-    async def _read(self, pubsub: Any) -> None:
-        # A quiet connection is pinged every PING_SECONDS: a broker that died without the
-        # socket saying so (or a read that never wakes up) is noticed within seconds, and the
-        # process goes local-only, reports unready and resyncs when the broker is back.
+    async def _answered(self, pubsub: Any) -> None:
+        """Read until Redis confirms the first subscription of a new connection; raise
+        ConnectionError if it says nothing for PING_SECONDS."""
         loop = asyncio.get_running_loop()
-        last_ping = loop.time()
+        deadline = loop.time() + PING_SECONDS
+        while (left := deadline - loop.time()) > 0:
+            message = await pubsub.get_message(timeout=left)
+            if message is not None:
+                self._handle(message)
+                if message.get("type") == "subscribe":
+                    return
+        raise ConnectionError(f"redis did not answer a subscription in {PING_SECONDS} s")
+
+    async def _read(self, pubsub: Any) -> None:
+        # A quiet connection is pinged after PING_SECONDS, and must answer within as long: a
+        # broker that died without the socket saying so, stopped, or cut off by the network
+        # is noticed within seconds, and the process goes local-only, reports unready and
+        # resyncs when the broker is back. (redis-py's ping on a pub/sub connection only
+        # sends: its answer comes here, as a message, like anything else the broker says.)
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        pinged: float | None = None
         while True:
             raise_if_cancelled()
             message = await pubsub.get_message(timeout=1.0)
-            if message is None:
-                if loop.time() - last_ping >= PING_SECONDS:
-                    last_ping = loop.time()
-                    async with asyncio.timeout(PING_SECONDS):
-                        await pubsub.ping()
-                continue
-            kind = message.get("type")
-            if kind != "message":
-                if kind in ("subscribe", "unsubscribe"):
-                    self._confirm(kind, message["channel"].decode()[len(self.prefix) :])
-                continue
-            channel = message["channel"].decode()[len(self.prefix) :]
-            for subscription in list(self._subscriptions.get(channel, ())):
-                subscription.deliver(message["data"])
+            now = loop.time()
+            if message is not None:
+                heard, pinged = now, None
+                self._handle(message)
+            elif pinged is not None:
+                if now - pinged >= PING_SECONDS:
+                    raise ConnectionError(f"redis did not answer a ping in {PING_SECONDS} s")
+            elif now - heard >= PING_SECONDS:
+                pinged = now
+                async with asyncio.timeout(PING_SECONDS):
+                    await pubsub.ping()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind != "message":
+            if kind in ("subscribe", "unsubscribe"):
+                self._confirm(kind, message["channel"].decode()[len(self.prefix) :])
+            return
+        channel = message["channel"].decode()[len(self.prefix) :]
+        for subscription in list(self._subscriptions.get(channel, ())):
+            subscription.deliver(message["data"])
 
     async def _run_callback(
         self, callback: Callable[[], Awaitable[None]], channels: Sequence[str]

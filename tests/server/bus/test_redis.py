@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
+from server.bus import redis as redis_bus
 from server.bus.redis import RedisBus
 from tests.conftest import free_port
 from tests.server.processes import PrivateRedis
@@ -92,6 +95,31 @@ async def test_a_subscription_is_confirmed_when_subscribe_returns_and_counted(
     again = await one.subscribe(channel)
     await two.publish(channel, b"again")
     assert await next_message(aiter(again)) == b"again"
+
+
+async def test_a_subscribe_waiting_for_a_broker_that_hung_returns_when_the_bus_gives_up(
+    private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis stops answering (SIGSTOP) while a subscription waits for its confirmation: the
+    reader's ping goes unanswered, the bus notices within seconds and the waiter goes on (the
+    reconnect resyncs). Before, the ping only sent: a stopped broker was never noticed."""
+    monkeypatch.setattr(redis_bus, "CONFIRM_SECONDS", 120.0)  # only the outage can end it
+    bus = RedisBus(private_redis.url, backoff_initial=0.05, backoff_max=0.2)
+    try:
+        await bus.start()
+        assert private_redis.process is not None
+        os.kill(private_redis.process.pid, signal.SIGSTOP)
+        try:
+            # Before the bus notices, a publication fails on its command timeout, not never.
+            await asyncio.wait_for(bus.publish("doc:1:hung", b"into the void"), 30)
+            subscription = await asyncio.wait_for(bus.subscribe("doc:1:hung"), 30)
+            assert not bus.healthy
+            assert subscription.channel == "doc:1:hung"
+        finally:
+            os.kill(private_redis.process.pid, signal.SIGCONT)
+        await asyncio.wait_for(bus.wait_for_health(True), 10)
+    finally:
+        await bus.close()
 
 
 async def test_outage_degrades_then_resubscribes_and_calls_back(
