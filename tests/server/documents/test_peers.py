@@ -123,6 +123,21 @@ class Typist:
                 await self.outbox.arrived.wait()
 
 
+async def alice_on(
+    process: Process, store: Store, name: str = "demo"
+) -> tuple[int, LoadedDocument, Typist]:
+    """A new room, its document ``name`` loaded in ``process``, and Alice typing into it."""
+    room = await a_room(store)
+    doc = await process.registry.acquire(room, name)
+    return room, doc, Typist(doc, 1)
+
+
+async def stored(doc: LoadedDocument) -> None:
+    """Wait until what ``doc``'s clients were sent is stored, as it is before others see it."""
+    if doc.barrier is not None:
+        await doc.barrier
+
+
 async def test_a_document_held_by_one_process_publishes_nothing_but_its_hello(
     store: Store, two: tuple[Process, Process]
 ) -> None:
@@ -152,9 +167,7 @@ async def test_a_second_holder_gets_everything_and_both_publish_until_one_leaves
     store: Store, two: tuple[Process, Process]
 ) -> None:
     one, other = two
-    room = await a_room(store)
-    first = await one.registry.acquire(room, "demo")
-    alice = Typist(first, 1)
+    room, first, alice = await alice_on(one, store)
     alice.type("typed alone. ")
     second = await other.registry.acquire(room, "demo")
     bob = Typist(second, 2)
@@ -195,12 +208,9 @@ async def test_what_the_holder_stored_before_it_heard_the_hello_comes_in_its_who
     """peers.py rule 2: the newcomer read the store, and the holder, slow to read its bus,
     stores and shows an update before it hears the HELLO."""
     one, other = two
-    room = await a_room(store)
-    first = await one.registry.acquire(room, "demo")
-    alice = Typist(first, 1)
+    room, first, alice = await alice_on(one, store)
     alice.type("before. ")
-    if first.barrier is not None:
-        await first.barrier  # stored, as what a client was shown is
+    await stored(first)
     one.bus.hold = lambda message: message[ORIGIN_BYTES:] == HELLO
     second = await other.registry.acquire(room, "demo")
     bob = Typist(second, 2)
@@ -218,9 +228,7 @@ async def test_what_the_newcomer_stored_before_it_heard_of_the_holder_comes_in_i
     """peers.py rules 3 and 8: the newcomer's client types before it hears from the holder
     (its whole state, then HERE)."""
     one, other = two
-    room = await a_room(store)
-    first = await one.registry.acquire(room, "demo")
-    alice = Typist(first, 1)
+    room, first, alice = await alice_on(one, store)
     other.bus.hold = lambda message: message[:ORIGIN_BYTES] == first.origin
     second = await other.registry.acquire(room, "demo")
     bob = Typist(second, 2)
@@ -267,9 +275,7 @@ async def test_a_peer_that_died_without_a_bye_is_forgotten_by_the_check(
     store: Store, two: tuple[Process, Process]
 ) -> None:
     one, other = two
-    room = await a_room(store)
-    first = await one.registry.acquire(room, "demo")
-    alice = Typist(first, 1)
+    room, first, alice = await alice_on(one, store)
     await other.registry.acquire(room, "demo")
     await alice.until(lambda: bool(first.peers.origins))
     # Still there: the check keeps it.
@@ -305,12 +311,9 @@ async def test_a_run_on_another_process_reads_the_stored_text_without_becoming_a
     """A student's run arrives on the process of the room's events socket, which is not
     where the load balancer put the document's sockets."""
     one, other = two
-    room = await a_room(store)
-    first = await one.registry.acquire(room, "students/7/main.py")
-    alice = Typist(first, 1)
+    room, first, alice = await alice_on(one, store, "students/7/main.py")
     alice.type("print('hi')")
-    if first.barrier is not None:
-        await first.barrier  # stored, as what a client was shown is
+    await stored(first)
     sources = Sources(store, other.registry)
     assert await sources.text_of(room, "students/7/main.py") == "print('hi')"
     assert not other.registry.holds(room, "students/7/main.py")
@@ -327,12 +330,9 @@ async def test_a_server_of_an_earlier_version_that_says_no_hello_is_met_by_its_f
     """During a rolling upgrade an older process holds the document too: it publishes every
     frame (with its process's origin) and knows nothing of HELLO."""
     one, _ = two
-    room = await a_room(store)
-    first = await one.registry.acquire(room, "demo")
-    alice = Typist(first, 1)
+    room, first, alice = await alice_on(one, store)
     alice.type("new. ")
-    if first.barrier is not None:
-        await first.barrier
+    await stored(first)
     older = RedisBus(REDIS_URL, prefix=one.bus.prefix)
     await older.start()
     try:
