@@ -212,6 +212,7 @@ async def test_document_frames_are_published_only_where_other_processes_listen(
                 await asyncio.wait_for(reader.arrived.wait(), 5)
         reader.arrived.clear()
         bus.published.clear()
+        bus.got.clear()
         doc.receive(1, update_frame(typed("hi")))
         await asyncio.wait_for(reader.arrived.wait(), 5)
         if peer:
