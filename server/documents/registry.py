@@ -468,7 +468,12 @@ class DocumentRegistry:
         """After a bus outage: take in what others stored, and offer everything we have."""
         for doc in list(self._docs.values()):
             ready = doc.ready
-            if ready is None or not ready.done() or ready.cancelled() or ready.exception():
+            if ready is None:
+                continue
+            if not ready.done():
+                # A load in flight: its HELLO may have gone out while the broker was away.
+                await asyncio.wait([ready])
+            if ready.cancelled() or ready.exception() or self._docs.get(doc.key) is not doc:
                 continue
             stored = await self.docstore.load(doc.room_id, doc.name)
             out = doc.sync.resync(stored)
