@@ -89,7 +89,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run("server.main:app", workers=settings.workers, **options)
     else:
         from server.app import create_app
-        from server.documents.registry import tune_gc
+        from server.documents.collector import tune_gc
 
         app = create_app(settings)
         tune_gc()

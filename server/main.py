@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.app import create_app
-from server.documents.registry import tune_gc
+from server.documents.collector import tune_gc
 
 app = create_app()
 tune_gc()
