@@ -81,11 +81,11 @@ class Sources:
             is Access.NONE
         ):
             raise Forbidden(f"you may not read {name}", code="document_forbidden")
-        text = await self.text_of(room.room_id, str(name))
+        text = await self.read_text(room.room_id, str(name))
         file_name = name.file if name.kind is not DocKind.DEMO and name.file else "main"
         return Source({file_name: text}, name)
 
-    async def text_of(self, room_id: int, name: str) -> str:
+    async def read_text(self, room_id: int, name: str) -> str:
         """The document's text: this process's copy if it holds one (a socket of it is here,
         or was lately), else as stored. Not loaded for this: it would become a peer of the
         process its sockets are on, and both would publish every frame (peers.py) for the

@@ -93,6 +93,10 @@ async def test_per_user_and_per_room_limits_close_1008(
     ("payload", "code"),
     [
         (b"\x07\x00", 1002),  # unknown message type
+        # Peer frames travel only between server processes (server/documents/peers.py): a
+        # client's HELLO or BYE is refused like any unknown type, and never published.
+        (b"\x64\x00", 1002),
+        (b"\x64\x02", 1002),
         (b"\x00\x02\x05ab", 1002),  # length past the end
         (b"\x00\x02\x03\x01\x02\x03", 1002),  # an update that does not decode
         (b"\x00" * 5000, 1009),  # over max_frame_bytes

@@ -315,13 +315,13 @@ async def test_a_run_on_another_process_reads_the_stored_text_without_becoming_a
     alice.type("print('hi')")
     await stored(first)
     sources = Sources(store, other.registry)
-    assert await sources.text_of(room, "students/7/main.py") == "print('hi')"
+    assert await sources.read_text(room, "students/7/main.py") == "print('hi')"
     assert not other.registry.holds(room, "students/7/main.py")
     assert first.peers.origins == set()
     # Where the process holds the document, its copy is read.
     second = await other.registry.acquire(room, "students/7/main.py")
     second.sync.replace_text("text", "only in memory here")
-    assert await sources.text_of(room, "students/7/main.py") == "only in memory here"
+    assert await sources.read_text(room, "students/7/main.py") == "only in memory here"
 
 
 async def test_a_server_of_an_earlier_version_that_says_no_hello_is_met_by_its_frames(
