@@ -44,6 +44,10 @@ class HeldBus(RedisBus):
         self.hold: Callable[[bytes], bool] = lambda message: False
         self.held = asyncio.Event()  # a reader reached the frame
         self.gate = asyncio.Event()
+        # Frames its readers never get, as if published while this process's connection to
+        # the broker was down.
+        self.lose: Callable[[bytes], bool] = lambda message: False
+        self.lost = asyncio.Event()
 
     async def subscribe(self, channel: str) -> Any:
         return Held(await super().subscribe(channel), self)
@@ -57,6 +61,9 @@ class Held:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for message in self.inner:
+            if self.bus.lose(message):
+                self.bus.lost.set()
+                continue
             if self.bus.hold(message):
                 self.bus.held.set()
                 await self.bus.gate.wait()
@@ -66,14 +73,29 @@ class Held:
         await self.inner.close()
 
 
+class GatedStore(DocStore):
+    """A document store whose next load waits at a gate, as a load in flight."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, batch_ms=0)
+        self.gate: asyncio.Event | None = None
+        self.loading = asyncio.Event()
+
+    async def load(self, room_id: int, doc: str) -> list[bytes]:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            self.loading.set()
+            await gate.wait()
+        return await super().load(room_id, doc)
+
+
 class Process:
     """A registry on a bus of its own, as one server process holds them."""
 
     def __init__(self, store: Store, prefix: str) -> None:
         self.bus = HeldBus(REDIS_URL, prefix=prefix)
-        self.registry = DocumentRegistry(
-            DocStore(store, batch_ms=0), self.bus, DocMetrics(CollectorRegistry())
-        )
+        self.docstore = GatedStore(store)
+        self.registry = DocumentRegistry(self.docstore, self.bus, DocMetrics(CollectorRegistry()))
 
     async def start(self) -> None:
         await self.bus.start()
@@ -287,6 +309,35 @@ async def test_a_peer_that_died_without_a_bye_is_forgotten_by_the_check(
     assert first.peers.origins == set()
     alice.type("nobody to tell")
     assert one.registry.publisher.queued == 0
+
+
+async def test_a_hello_lost_during_an_outage_is_said_again_once_the_load_is_done(
+    store: Store, two: tuple[Process, Process]
+) -> None:
+    """peers.py rule 7 for a load in flight: its HELLO went out while the broker was away, so
+    the resync after the outage waits for the load and says it again. Otherwise neither process
+    would know of the other, and each would keep its clients' edits to itself."""
+    one, other = two
+    room, first, alice = await alice_on(one, store)
+    alice.type("before. ")
+    await stored(first)
+    one.bus.lose = lambda message: message[ORIGIN_BYTES:] == HELLO
+    gate = other.docstore.gate = asyncio.Event()
+    loading = asyncio.create_task(other.registry.acquire(room, "demo"))
+    await asyncio.wait_for(other.docstore.loading.wait(), 5)  # HELLO said, store not yet read
+    await asyncio.wait_for(one.bus.lost.wait(), 5)
+    one.bus.lose = lambda message: False
+    # The bus is back: its resync runs while the load is still in flight (the gate opens on
+    # the next turn of the loop, once the resync has reached the loading document).
+    asyncio.get_running_loop().call_soon(gate.set)
+    await asyncio.wait_for(other.registry.resync(), 5)
+    second = await loading
+    bob = Typist(second, 2)
+    await alice.until(lambda: bool(first.peers.origins))
+    alice.type("after.")
+    await bob.until(lambda: text_of(second) == "before. after.")
+    bob.type(" Bob.")  # into Bob's own empty copy: where it lands among the rest may vary
+    await alice.until(lambda: sorted(text_of(first)) == sorted("before. after. Bob."))
 
 
 def test_a_check_overtaken_by_a_hello_forgets_nobody() -> None:
