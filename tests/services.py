@@ -107,6 +107,24 @@ def _chromium() -> str | None:
 
 
 @functools.cache
+def _bwrap() -> str | None:
+    """Whether the local sandbox can run code here: it refuses to without a working bubblewrap
+    (unless CLASSROOM_ALLOW_UNCONFINED=1, which no test of a served app sets)."""
+    from sandbox.confine import bwrap_argv
+
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "no bwrap on PATH (Debian's bubblewrap package); the local sandbox needs it"
+    argv = bwrap_argv(bwrap, workdir=None, files=(), disk_bytes=1 << 20, env={})
+    probe = subprocess.run(
+        [*argv, "true"], capture_output=True, text=True, timeout=30, check=False, cwd="/"
+    )
+    if probe.returncode != 0:
+        return f"bwrap cannot make its namespaces here: {probe.stderr.strip()[:200]}"
+    return None
+
+
+@functools.cache
 def _promtool() -> str | None:
     if shutil.which(PROMTOOL) is None:
         return f"no {PROMTOOL} (Debian's prometheus package ships it; .ci/run extracts it)"
@@ -154,6 +172,7 @@ CHECKS = {
     "redis": _redis,
     "postgres": _postgres,
     "docker": _docker,
+    "bwrap": _bwrap,
     "node": _node,
     "chromium": _chromium,
     "promtool": _promtool,

@@ -18,7 +18,7 @@ import pytest
 from tests.services import POSTGRES_URL, require
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bwrap]
 METRICS = ("doc", "event", "run_first", "run_done", "grade")
 
 

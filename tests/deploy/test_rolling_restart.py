@@ -38,7 +38,7 @@ from tests.server.processes import (
 from tests.services import require
 from tests.support.events import EventClient
 
-pytestmark = [pytest.mark.deploy, pytest.mark.slow]
+pytestmark = [pytest.mark.deploy, pytest.mark.slow, pytest.mark.bwrap]
 DATABASES = ("postgres",)
 STUDENTS = 40
 RUNNERS = 4

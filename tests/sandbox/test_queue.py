@@ -44,6 +44,7 @@ async def finished(run: QueuedRun) -> RunResult:
         return await run.wait()
 
 
+@pytest.mark.bwrap
 async def test_run_goes_queued_running_finished(backend: LocalBackend) -> None:
     queue = RunQueue(backend, concurrency=2, max_queued=4)
     states: list[RunState] = []
@@ -63,6 +64,7 @@ async def test_run_goes_queued_running_finished(backend: LocalBackend) -> None:
     await queue.close()
 
 
+@pytest.mark.bwrap
 async def test_concurrency_bound_and_fifo(backend: LocalBackend) -> None:
     queue = RunQueue(backend, concurrency=1, max_queued=5)
     first = await queue.submit(held())
@@ -108,6 +110,7 @@ async def test_cancel_while_queued_never_starts(backend: LocalBackend) -> None:
     await queue.close()
 
 
+@pytest.mark.bwrap
 async def test_cancel_while_running(backend: LocalBackend) -> None:
     queue = RunQueue(backend, concurrency=1, max_queued=5)
     run = await queue.submit(held())
@@ -117,6 +120,7 @@ async def test_cancel_while_running(backend: LocalBackend) -> None:
     await queue.close()
 
 
+@pytest.mark.bwrap
 async def test_stdin_written_while_queued_reaches_the_run(backend: LocalBackend) -> None:
     queue = RunQueue(backend, concurrency=1, max_queued=5)
     blocker = await queue.submit(held())
@@ -135,6 +139,7 @@ async def test_stdin_written_while_queued_reaches_the_run(backend: LocalBackend)
     await queue.close()
 
 
+@pytest.mark.bwrap
 async def test_chunks_replay_and_resume_after_seq(backend: LocalBackend) -> None:
     queue = RunQueue(backend, concurrency=1, max_queued=1)
     code = "for i in range(5):\n    print(i, flush=True)\n"
@@ -157,6 +162,7 @@ async def test_bad_requests_refused_before_queueing(backend: LocalBackend) -> No
     await queue.close()
 
 
+@pytest.mark.bwrap
 async def test_a_failing_listener_does_not_break_the_run(backend: LocalBackend) -> None:
     queue = RunQueue(backend, concurrency=1, max_queued=1)
 
@@ -169,6 +175,7 @@ async def test_a_failing_listener_does_not_break_the_run(backend: LocalBackend) 
     await queue.close()
 
 
+@pytest.mark.bwrap
 async def test_close_cancels_queued_and_running(backend: LocalBackend) -> None:
     queue = RunQueue(backend, concurrency=1, max_queued=5)
     running = await queue.submit(held())

@@ -118,6 +118,7 @@ async def finished(run: QueuedRun, seconds: float = 30) -> RunResult:
         return await run.wait()
 
 
+@pytest.mark.bwrap
 async def test_run_on_a_worker(
     queue: RedisRunQueue, start_worker: StartWorker, client: redis.Redis
 ) -> None:
@@ -141,6 +142,7 @@ async def test_run_on_a_worker(
     assert await client.exists(queue.keys.alive(run.id)) == 0
 
 
+@pytest.mark.bwrap
 async def test_stdin_and_cancel_reach_the_worker(
     queue: RedisRunQueue, start_worker: StartWorker
 ) -> None:
@@ -185,6 +187,7 @@ async def test_queue_bound_counts_unstarted_runs(queue: RedisRunQueue, client: r
     assert await queue.depth() == 0
 
 
+@pytest.mark.bwrap
 async def test_run_cancelled_while_queued_is_never_started(
     queue: RedisRunQueue, start_worker: StartWorker
 ) -> None:
@@ -198,6 +201,7 @@ async def test_run_cancelled_while_queued_is_never_started(
     assert not [line for line in worker.lines if doomed.id in line and "failed" in line]
 
 
+@pytest.mark.bwrap
 async def test_killed_worker_leaves_internal_error_and_is_not_rerun(
     queue: RedisRunQueue, start_worker: StartWorker, client: redis.Redis
 ) -> None:
@@ -236,6 +240,7 @@ def test_keys_are_prefixed() -> None:
     assert keys.run_id(keys.events("r1")) == "r1"
 
 
+@pytest.mark.bwrap
 async def test_closing_the_queue_cancels_its_runs_on_the_worker(
     prefix: str, start_worker: StartWorker, client: redis.Redis
 ) -> None:

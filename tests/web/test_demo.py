@@ -266,6 +266,7 @@ expected_stdout = "3\\n"
 """
 
 
+@pytest.mark.bwrap
 async def test_a_step_is_checked_by_running_the_students_code(
     browser: Browser, classroom: Classroom
 ) -> None:

@@ -16,7 +16,7 @@ from playwright.async_api import Browser, expect
 from tests.web.conftest import Classroom, open_page, screenshot, signed_in
 from tests.web.test_room import put_code, wait_synced, wait_text
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.bwrap]
 DATABASES = ("sqlite",)
 
 EXERCISE = '''

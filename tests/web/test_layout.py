@@ -130,6 +130,7 @@ async def test_public_pages(browser: Browser, classroom: Classroom, viewport: st
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.bwrap
 async def test_room_for_a_student(browser: Browser, classroom: Classroom, viewport: str) -> None:
     await import_course(classroom)
     context = await context_for(browser, classroom, classroom.alice, viewport)

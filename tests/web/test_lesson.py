@@ -93,6 +93,7 @@ async def test_each_exercise_opens_its_own_file(browser: Browser, classroom: Cla
     await screenshot(alice, "lesson-exercise-files")
 
 
+@pytest.mark.bwrap
 async def test_feedback_leads_with_the_line_that_matters(
     browser: Browser, classroom: Classroom
 ) -> None:
@@ -123,6 +124,7 @@ async def test_feedback_leads_with_the_line_that_matters(
     await screenshot(alice, "lesson-feedback-phone")
 
 
+@pytest.mark.bwrap
 async def test_attempt_penalty_and_rate_limit_are_said_in_time(
     browser: Browser, classroom: Classroom
 ) -> None:
@@ -234,6 +236,7 @@ async def test_the_classroom_card_keeps_the_last_import_errors(
     await screenshot(page, "lesson-import-errors")
 
 
+@pytest.mark.bwrap
 async def test_the_gradebook_keeps_best_or_latest(browser: Browser, classroom: Classroom) -> None:
     await import_course(classroom)
     path = f"/api/rooms/{classroom.room_id}/exercises/greet/submissions"

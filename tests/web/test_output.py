@@ -12,7 +12,7 @@ from playwright.async_api import Browser, WebSocketRoute, expect
 from tests.web.conftest import Classroom, open_page, signed_in
 from tests.web.test_room import put_code, wait_synced
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.bwrap]
 DATABASES = ("sqlite",)
 
 COUNTING = """import time

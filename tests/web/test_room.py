@@ -116,6 +116,7 @@ async def put_code(page: Page, code: str) -> None:
     )
 
 
+@pytest.mark.bwrap
 async def test_a_run_streams_stdout_and_stderr_and_takes_input(
     browser: Browser, classroom: Classroom
 ) -> None:
@@ -235,6 +236,7 @@ async def test_a_pair_shares_one_document(browser: Browser, classroom: Classroom
     await screenshot(bob, "room-pair")
 
 
+@pytest.mark.bwrap
 async def test_each_language_keeps_its_own_file(browser: Browser, classroom: Classroom) -> None:
     alice = await open_page(
         await signed_in(browser, classroom.server, classroom.alice),

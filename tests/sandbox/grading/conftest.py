@@ -1,6 +1,6 @@
 """Real sandboxes for grading tests: every test taking ``sandbox`` runs on the local backend
 and on the Docker backend, each skipped with a reason where it cannot work (and failed instead
-when CI requires Docker, through tests/services.py)."""
+when CI requires Docker or bubblewrap, through tests/services.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sandbox.languages import LANGUAGES
 from sandbox.local import LocalBackend
 from sandbox.model import RunRequest, RunResult
 from tests.sandbox.docker_support import docker_backend
+from tests.services import require
 
 RUN_SECONDS = 120
 
@@ -51,6 +52,7 @@ async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
         async with docker_backend() as docker:
             yield Sandbox("docker", docker, runner(docker))
         return
+    require("bwrap")  # else the local backend refuses every run
     local = LocalBackend()
     await local.start()
     missing = {}

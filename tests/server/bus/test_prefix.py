@@ -25,6 +25,8 @@ from tests.server.processes import (
 from tests.services import require
 from tests.support.events import EventClient
 
+pytestmark = pytest.mark.bwrap
+
 DATABASES = ("postgres",)
 A, B = "schoolA:", "schoolB:"
 

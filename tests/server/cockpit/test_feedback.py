@@ -15,6 +15,8 @@ from tests.server.cockpit.conftest import NAME_ERROR, RIGHT
 from tests.server.cockpit.test_grid import submit
 from tests.support.events import EventClient
 
+pytestmark = pytest.mark.bwrap
+
 DATABASES = ("sqlite", "postgres")
 
 

@@ -19,6 +19,8 @@ from tests.conftest import Account, Lesson, LiveServer, join_as
 from tests.server.cockpit.conftest import NAME_ERROR, OTHER_NAME_ERROR, RIGHT, WRONG
 from tests.support.events import EventClient
 
+pytestmark = pytest.mark.bwrap
+
 DATABASES = ("sqlite", "postgres")
 
 

@@ -226,6 +226,7 @@ async def test_quiz_counts_each_student_once_and_scores(server: LiveServer, cour
     assert _utc(xp_rows[0].created_at) == instant(START + 30)
 
 
+@pytest.mark.bwrap
 async def test_only_passing_check_runs_count(server: LiveServer, course: Lesson) -> None:
     room = course.room_id
     teacher, _ = await opened(server.ws_url, room, course.teacher.token)

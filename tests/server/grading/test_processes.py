@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from server.courses.importer import import_course
 from server.store import Store
@@ -19,6 +20,8 @@ from tests.server.processes import (
     stop_worker,
 )
 from tests.support.events import EventClient
+
+pytestmark = pytest.mark.bwrap
 
 DATABASES = ("postgres",)
 

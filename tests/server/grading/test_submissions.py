@@ -17,6 +17,8 @@ from server.store import Store
 from tests.conftest import Lesson, LiveServer, join_as, new_classroom
 from tests.support.events import EventClient
 
+pytestmark = pytest.mark.bwrap
+
 DATABASES = ("sqlite", "postgres")
 
 EXERCISE = """

@@ -144,6 +144,7 @@ def base(lesson: Lesson) -> str:
     return f"/api/classrooms/{lesson.classroom['id']}/exercises/stats/similarity"
 
 
+@pytest.mark.bwrap
 async def test_report_ranks_the_copy_first_for_staff_only(
     client: httpx.AsyncClient, lesson: Lesson, graded: dict[str, Any]
 ) -> None:
@@ -187,6 +188,7 @@ async def test_report_ranks_the_copy_first_for_staff_only(
     assert missing.status_code == 404
 
 
+@pytest.mark.bwrap
 async def test_new_submissions_update_the_same_index(
     app: Starlette, client: httpx.AsyncClient, lesson: Lesson, graded: dict[str, Any]
 ) -> None:
@@ -205,6 +207,7 @@ async def test_new_submissions_update_the_same_index(
     assert with_carol and with_carol[0]["similarity"] > 0.9
 
 
+@pytest.mark.bwrap
 async def test_pair_side_by_side(
     client: httpx.AsyncClient, lesson: Lesson, graded: dict[str, Any]
 ) -> None:
@@ -223,6 +226,7 @@ async def test_pair_side_by_side(
     assert elsewhere.status_code == 404
 
 
+@pytest.mark.bwrap
 async def test_penalty_only_on_an_instructors_confirmation_and_only_once(
     app: Starlette, client: httpx.AsyncClient, lesson: Lesson, graded: dict[str, Any]
 ) -> None:
@@ -296,6 +300,7 @@ async def test_penalty_only_on_an_instructors_confirmation_and_only_once(
     assert report["pairs"][0]["review"]["verdict"] == "confirmed"
 
 
+@pytest.mark.bwrap
 async def test_least_recently_used_indexes_leave_memory_and_come_back(
     app: Starlette, client: httpx.AsyncClient, lesson: Lesson, graded: dict[str, Any]
 ) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
+import pytest
 
 from server.courses.importer import import_course
 from server.lti.tool import LtiTool
@@ -80,6 +81,7 @@ async def _next_score(tool: Tool) -> dict[str, Any]:
     return await asyncio.to_thread(tool.platform.next_score, 60.0)
 
 
+@pytest.mark.bwrap
 async def test_deep_link_then_scores_reach_that_column(tool: Tool, tmp_path: Path) -> None:
     platform = tool.platform
     async with browser(tool) as teacher:
@@ -147,6 +149,7 @@ async def test_deep_link_then_scores_reach_that_column(tool: Tool, tmp_path: Pat
     assert status["submission_id"] == graded["id"]
 
 
+@pytest.mark.bwrap
 async def test_passback_creates_the_column_retries_and_follows_regrades(
     tool: Tool, tmp_path: Path
 ) -> None:

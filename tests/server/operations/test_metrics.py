@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -45,6 +46,7 @@ def values(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
+@pytest.mark.bwrap
 async def test_grading_and_leaderboard_times_and_probes(
     server: LiveServer,
     live_lesson: Lesson,

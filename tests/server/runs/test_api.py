@@ -55,6 +55,7 @@ async def settle(app: Starlette, run_id: str) -> None:
         await runs.records.recorded(run_id)
 
 
+@pytest.mark.bwrap
 async def test_run_and_read_it_back(
     app: Starlette, client: httpx.AsyncClient, lesson: Lesson
 ) -> None:
@@ -77,6 +78,7 @@ async def test_run_and_read_it_back(
     assert row is not None and row.status == "ok" and row.stdout == "hi ['x']\n"
 
 
+@pytest.mark.bwrap
 async def test_files_and_stdin(app: Starlette, client: httpx.AsyncClient, lesson: Lesson) -> None:
     body = {
         "language": "python",
@@ -92,6 +94,7 @@ async def test_files_and_stdin(app: Starlette, client: httpx.AsyncClient, lesson
     assert run["stdout"] == "QUIET\n"
 
 
+@pytest.mark.bwrap
 async def test_a_run_is_recorded_when_queued(
     app: Starlette, client: httpx.AsyncClient, lesson: Lesson
 ) -> None:
@@ -173,6 +176,7 @@ async def test_bad_bodies(
     assert response.json()["error"]["code"] == code
 
 
+@pytest.mark.bwrap
 async def test_metrics_count_runs(
     app: Starlette, client: httpx.AsyncClient, lesson: Lesson
 ) -> None:
@@ -195,6 +199,7 @@ async def narrow_app(tmp_path: Path, database_url: str) -> AsyncIterator[Starlet
         yield application
 
 
+@pytest.mark.bwrap
 async def test_full_queue_answers_429(narrow_app: Starlette) -> None:
     app = narrow_app
     transport = httpx.ASGITransport(app=app)
@@ -220,6 +225,7 @@ async def test_full_queue_answers_429(narrow_app: Starlette) -> None:
             await settle(app, run_id)
 
 
+@pytest.mark.bwrap
 async def test_socket_runs_are_recorded_too(server: LiveServer, live_lesson: Lesson) -> None:
     alice = await EventClient.open(server.ws_url, live_lesson.room_id, live_lesson.alice.token)
     try:
@@ -240,6 +246,7 @@ async def test_socket_runs_are_recorded_too(server: LiveServer, live_lesson: Les
     assert run["user_id"] == live_lesson.alice.id
 
 
+@pytest.mark.bwrap
 async def test_list_a_rooms_runs(app: Starlette, client: httpx.AsyncClient, lesson: Lesson) -> None:
     mine = await start(client, lesson.room_id, lesson.alice, HELLO)
     theirs = await start(client, lesson.room_id, lesson.bob, HELLO)

@@ -16,6 +16,8 @@ from tests.security.test_storage_quota import text_update, write_stored
 from tests.services import require
 from tests.support.events import EventClient
 
+pytestmark = pytest.mark.bwrap
+
 DATABASES = ("sqlite",)
 
 TICKING = "import time\nprint('one', flush=True)\ntime.sleep(1)\nprint('two', flush=True)\n"
