@@ -40,6 +40,7 @@ from rooms.exceptions import ProtocolError
 from rooms.integrity.replay import TextMeter
 from rooms.sync import DocumentSync, Output
 from server.bus import Bus, Subscription
+from server.bus.publisher import Publisher
 from server.documents.metrics import DocMetrics
 from server.documents.peers import (
     BYE,
@@ -50,7 +51,6 @@ from server.documents.peers import (
     forget_departed,
     is_peer_frame,
 )
-from server.documents.publisher import Publisher
 from server.documents.store import DocKey, DocStore
 from server.security.quotas import DocumentQuota, QuotaExceeded, is_update_frame
 
