@@ -61,3 +61,31 @@ async def test_an_event_is_encoded_once_as_it_was_when_published() -> None:
     queued = [conn.outbox.get_nowait() for conn in conns]
     assert queued[0] is not None and all(item is queued[0] for item in queued)  # one encoding
     assert json.loads(queued[0].text) == {"type": "demo.step", "step": 1}
+
+
+async def test_with_one_process_events_are_delivered_without_the_bus() -> None:
+    """On the in-process bus nobody else could hear an event: the hub neither listens on the
+    room's channel nor publishes there, and still delivers everything, remote calls included."""
+    bus = InMemoryBus()
+    metrics = Metrics()
+    hub = RoomHub(bus, LocalPresence(), metrics)
+    calls: list[dict[str, Any]] = []
+
+    async def remote(room_id: int, payload: dict[str, Any]) -> None:
+        calls.append(payload)
+
+    hub.on_remote("poke", remote)
+    alice = await joined(hub, 2, "student")
+    teacher = await joined(hub, 1, "instructor")
+    assert await bus.subscriber_counts([f"room:{ROOM}"]) == {f"room:{ROOM}": 0}
+    assert metrics.rooms_active._value.get() == 1
+    received(alice)
+    await hub.publish(ROOM, ROOM_AUDIENCE, {"type": "a"})
+    await hub.send_remote(ROOM, "poke", {"n": 1})
+    assert [e["type"] for e in received(alice)] == ["a"]
+    assert calls == [{"n": 1}]
+    await hub.leave(alice)
+    assert [e["type"] for e in received(teacher)] == ["room.snapshot", "a", "member.left"]
+    await hub.leave(teacher)
+    assert metrics.rooms_active._value.get() == 0
+    await hub.close()

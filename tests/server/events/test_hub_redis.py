@@ -53,6 +53,7 @@ async def test_events_missed_in_an_outage_come_back_as_a_snapshot(
         student = RoomConnection(room_id=ROOM, user_id=2, name="S", role="student")
         await here.join(teacher)
         teacher.open_with(await here.snapshot(teacher))
+        assert await here.publisher.flush(5)  # its member.joined, before the student's hub listens
         await there.join(student)
         student.open_with(await there.snapshot(student))
         assert (await next_event(student))["demo"] == {"step": 1}
@@ -80,5 +81,38 @@ async def test_events_missed_in_an_outage_come_back_as_a_snapshot(
         assert event == {"type": "demo.step", "step": 3}
     finally:
         for hub, bus in zip(hubs, buses, strict=True):
+            await hub.close()
+            await bus.close()
+
+
+async def test_a_burst_goes_out_in_order_and_a_closing_hub_sends_what_it_queued(
+    private_redis: PrivateRedis,
+) -> None:
+    """Events go to the bus through one queue, those queued by then in one round trip; a hub
+    that closes (its process stopping) sends what is still queued first."""
+    buses = [RedisBus(private_redis.url) for _ in "ab"]
+    here, there = (
+        RoomHub(bus, LocalPresence(), Metrics(), origin=f"process-{i}")
+        for i, bus in enumerate(buses)
+    )
+    for bus, hub in zip(buses, (here, there), strict=True):
+        await bus.start()
+        await hub.start()
+    try:
+        teacher = RoomConnection(room_id=ROOM, user_id=1, name="T", role="instructor")
+        student = RoomConnection(room_id=ROOM, user_id=2, name="S", role="student")
+        await there.join(student)
+        student.open_with({"type": "room.snapshot"})
+        await next_event(student)
+        await here.join(teacher)  # its member.joined is the first thing queued
+        assert (await next_event(student))["type"] == "member.joined"
+        for n in range(300):
+            await here.publish(ROOM, ROOM_AUDIENCE, {"type": "run.output", "n": n})
+        assert here.publisher.queued == 300  # no turn of the loop yet: nothing sent
+        await here.close()
+        assert here.publisher.queued == 0
+        assert [(await next_event(student))["n"] for _ in range(300)] == list(range(300))
+    finally:
+        for hub, bus in zip((here, there), buses, strict=True):
             await hub.close()
             await bus.close()
