@@ -116,3 +116,28 @@ async def test_a_burst_goes_out_in_order_and_a_closing_hub_sends_what_it_queued(
         for hub, bus in zip((here, there), buses, strict=True):
             await hub.close()
             await bus.close()
+
+
+async def test_its_own_messages_are_dropped_unread(
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process reads its own events back from Redis: it knows them by their first bytes and
+    drops them without decoding (what follows is not even looked at); others' are decoded."""
+    bus = RedisBus(private_redis.url)
+    hub = RoomHub(bus, LocalPresence(), Metrics(), origin="process-0")
+    await bus.start()
+    await hub.start()
+    try:
+        student = RoomConnection(room_id=ROOM, user_id=2, name="S", role="student")
+        await hub.join(student)
+        student.open_with({"type": "room.snapshot"})
+        await next_event(student)
+        channel = f"room:{ROOM}"
+        await bus.publish(channel, b'{"origin": "process-0", this is never decoded')
+        other = {"origin": "process-1", "kind": "event", "to": {"everyone": True}}
+        await bus.publish(channel, json.dumps({**other, "event": {"type": "x"}}).encode())
+        assert await next_event(student) == {"type": "x"}  # published after ours: ours was read
+        assert "bad bus message" not in caplog.text
+    finally:
+        await hub.close()
+        await bus.close()
