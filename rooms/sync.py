@@ -54,7 +54,9 @@ Rules this module keeps:
    change: past it, it is coalesced as rule 7 says, so flooding renewals gets a room no more
    frames than flooding changes.
 
-Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing.
+Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
+update nested deep enough to overflow the CRDT library's stack is one, found before anything
+decodes it (rooms/nesting.py).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ from rooms.frames import (
     step2_frame,
     update_frame,
 )
+from rooms.nesting import check_nesting
 from rooms.presence import EchoMemory, RenewalHold, accepted_frame
 from rooms.varint import Reader
 
@@ -281,6 +284,7 @@ class DocumentSync:
         update = reader.var_bytes()
         if update == EMPTY_UPDATE:
             return
+        check_nesting(update)  # before anything decodes it (rooms/nesting.py)
         if not state.writable:
             # A step2 is the client's half of the handshake; only one bringing new
             # structs is an attempt to write. Every update frame is one.

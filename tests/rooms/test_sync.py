@@ -14,6 +14,7 @@ from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
 from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
 from rooms.sync import DocumentSync, Output
+from tests.support.updates import any_item_update, nested_arrays
 
 
 class Client:
@@ -226,6 +227,22 @@ def test_malformed_frames_raise_protocol_error_and_change_nothing(frame: bytes) 
         server.receive(1, frame)
     assert server.doc.get_update() == before
     assert server.connections == [1]
+
+
+@pytest.mark.parametrize("writable", [True, False])
+def test_an_update_nested_past_the_limit_is_refused_before_yrs_decodes_it(writable: bool) -> None:
+    # 100,000 levels: applying it (writable) or reading its state (read-only) overflowed
+    # yrs's stack and killed the process.
+    server = DocumentSync()
+    server.connect(1, writable=writable)
+    before = server.doc.get_update()
+    deep = update_frame(any_item_update(nested_arrays(100_000)))
+    with pytest.raises(ProtocolError, match="deeper than 64 levels"):
+        server.receive(1, deep)
+    assert server.doc.get_update() == before
+    # At the limit, the same shape is an ordinary update.
+    out = server.receive(1, update_frame(any_item_update(nested_arrays(64))))
+    assert len(out.persist) == int(writable)
 
 
 @settings(max_examples=400, deadline=None)
