@@ -45,7 +45,7 @@ def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
         # Browsers JSON.parse each state; one bad string would break every other client.
         try:
             json.loads(state)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep for Python
             raise ProtocolError(f"awareness state of client {client_id} is not JSON") from None
         entries.append(AwarenessEntry(client_id, clock, state))
     return entries

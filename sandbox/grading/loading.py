@@ -30,6 +30,15 @@ def load_exercise(path: str | Path) -> Exercise:
     """Read and check one exercise file. Raises :class:`InvalidExercise`."""
     path = Path(path)
     source = str(path)
+    try:
+        return _load_exercise(path, source)
+    except RecursionError:
+        # tomllib and PyYAML recurse per nesting level: `x = [[[[…` must be a bad file, not
+        # a failed import.
+        raise InvalidExercise(source, "nested too deeply", 1) from None
+
+
+def _load_exercise(path: Path, source: str) -> Exercise:
     text = _read(path, source)
     lines: dict[KeyPath, int]
     if path.suffix == ".toml":

@@ -165,7 +165,8 @@ async def _parse_body(request: Request, model: type[M]) -> M:
     raw = await read_body(request, MAX_BODY_BYTES)
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # RecursionError: nested deeper than Python's decoder goes (about 1,000 levels).
         raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     try:
         return model.model_validate(data)

@@ -133,6 +133,18 @@ def test_yaml_aliases_are_refused(tmp_path: Path) -> None:
     assert (error.line, error.reason) == (11, "YAML aliases (*name) are not supported")
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("add.toml", "x = " + "[" * 3000 + "]" * 3000), ("add.yaml", "x: " + "[" * 3000 + "]" * 3000)],
+)
+def test_nesting_past_the_parsers_recursion_is_a_bad_file(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    # tomllib and PyYAML recurse per level: a RecursionError failed the whole import.
+    error = refused(write(tmp_path, name, value + "\n"))
+    assert (error.line, error.reason) == (1, "nested too deeply")
+
+
 def test_unit_test_file_is_read_next_to_the_exercise(tmp_path: Path) -> None:
     folder = tmp_path / "adder"
     folder.mkdir()

@@ -4,6 +4,7 @@ deployment, state, unknown platform), with the platform's key rotation."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import httpx
@@ -98,6 +99,13 @@ async def test_every_refusal(tool: Tool) -> None:
         await _refused(await tool.post_launch(http, token, query["state"]), 401, "bad_state")
         fresh = await tool.login(http)
         await _refused(await tool.post_launch(http, token, fresh["state"]), 401, "nonce_replayed")
+
+        # A header nested past what Python's JSON decoder recurses into: PyJWT (2.15) turns
+        # the RecursionError into a DecodeError, which must stay a refusal, not a 500.
+        query = await tool.login(http)
+        header = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
+        deep = f"{header}.e30.c2ln"
+        await _refused(await tool.post_launch(http, deep, query["state"]), 401, "invalid_id_token")
 
         # A token minted for another login's nonce.
         other = await tool.login(http)
