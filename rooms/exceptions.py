@@ -4,6 +4,7 @@ Hierarchy::
 
     RoomsError
     ├── ProtocolError          the peer sent bytes that break the y-websocket protocol (close 1002)
+    │   └── DamagedDocument    ... and the CRDT library failed inside the change: reload it
     ├── InvalidDocumentName    a document name that is not demo, students/… or pairs/…
     ├── AchievementError       an achievement catalog that does not validate (names the field)
     ├── RosterError            a roster CSV that cannot be imported (names the line)
@@ -22,6 +23,12 @@ class ProtocolError(RoomsError):
 
     The connection that sent it should be closed with code 1002; others are unaffected.
     """
+
+
+class DamagedDocument(ProtocolError):
+    """An update made the CRDT library fail (a yrs panic) while it was changing the document,
+    which may now be half-changed: it must not be used again. The holder reloads it from the
+    store, which has every update accepted before (server/documents/registry.py)."""
 
 
 class InvalidDocumentName(RoomsError):

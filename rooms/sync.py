@@ -53,6 +53,14 @@ Rules this module keeps:
    a hold of 0) goes out at once, a renewal takes from its connection's budget like a
    change: past it, it is coalesced as rule 7 says, so flooding renewals gets a room no more
    frames than flooding changes.
+9. The CRDT library (yrs) checks what it decodes, and refuses a bad update before changing
+   anything (a ProtocolError). Some updates no client makes (a clock past 2**32, a struct
+   that claims another's place) make it panic halfway through integrating them instead, and
+   some of those panics leave the document half-changed: reading its text fails, or what it
+   encodes for a newcomer no longer matches what it shows (8 of 54 panics in 2 million
+   mutated updates, fuzzed; the refusals never did). So a panic marks it ``damaged`` and
+   raises :class:`~rooms.exceptions.DamagedDocument`; nothing is applied to it again, and its
+   holder must reload it from what was stored.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
 update nested deep enough to overflow the CRDT library's stack is one, found before anything
@@ -79,7 +87,7 @@ from rooms.awareness import (
     decode_awareness,
     encode_awareness,
 )
-from rooms.exceptions import ProtocolError
+from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import (
     EMPTY_UPDATE,
     MessageType,
@@ -141,6 +149,7 @@ class DocumentSync:
         self._owner: dict[int, int] = {}  # awareness client id -> connection
         self._echoes = EchoMemory()  # rule 6
         self._renewals = RenewalHold(self.limits.renewal_hold)  # rule 8
+        self.damaged = False  # rule 9
 
     @property
     def connections(self) -> list[int]:
@@ -355,6 +364,8 @@ class DocumentSync:
         """A change the server makes itself, in one transaction: it travels like a local
         client's update (to every connection, persisted, published). Nothing if it changed
         nothing."""
+        if self.damaged:
+            raise DamagedDocument("this document was damaged by an earlier update")
         before = self.doc.get_state()
         with self.doc.transaction():
             change(self.doc)
@@ -419,12 +430,17 @@ class DocumentSync:
         return [other for other in self._connections if other != conn]
 
     def _apply(self, update: bytes) -> None:
+        if self.damaged:
+            raise DamagedDocument("this document was damaged by an earlier update")
         try:
             self.doc.apply_update(update)
-        except BaseException as exc:  # yrs raises ValueError or a pyo3 PanicException
+        except Exception as exc:  # yrs refuses what does not decode before changing anything
+            raise ProtocolError(f"update does not decode: {exc}") from None
+        except BaseException as exc:  # a pyo3 PanicException: yrs failed inside the change
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            raise ProtocolError(f"update does not decode: {exc}") from None
+            self.damaged = True  # rule 9
+            raise DamagedDocument(f"update broke the CRDT library: {exc}") from None
 
     def _diff(self, state_vector: bytes) -> bytes:
         try:

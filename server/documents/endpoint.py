@@ -1,7 +1,7 @@
 """``ws /yjs/{room}/{doc}?token=…``: the y-websocket protocol, unchanged, one socket per document.
 
 The endpoint only moves bytes: it checks who may open what, then hands each frame to the
-:class:`~server.documents.registry.LoadedDocument` (under uvicorn straight from its data
+:class:`~server.documents.loaded.LoadedDocument` (under uvicorn straight from its data
 callback, server/documents/direct.py rule 4) and drains this socket's outbox. Close codes:
 1008 for a refused token, room, document or limit (before any content is sent); 1002 for a
 frame that breaks the protocol; 1003 for a text frame; 1009 for a frame over
@@ -153,8 +153,17 @@ async def _serve(
     components.keepalive.add(outbox)
     unwatch: Callable[[], None] | None = None
     stop_reading: Callable[[], None] | None = None
+
+    def reloaded(code: int, reason: str) -> None:
+        """registry.py rule 6: the document was damaged; this socket's client reconnects."""
+        if not closing:
+            outbox.close()
+            closing.append(asyncio.ensure_future(_close(websocket, code, reason)))
+
     try:
-        doc.join(outbox, writable=target.access is Access.WRITE, author=target.user_id)
+        doc.join(
+            outbox, writable=target.access is Access.WRITE, author=target.user_id, close=reloaded
+        )
         # A freeze or a driver swap reaches this socket while it is open (RoomRoles.set_lock).
         unwatch = components.doc_roles.watch(
             OpenSocket(

@@ -109,6 +109,12 @@ class DocMetrics:
             "callback rather than by an ASGI receive each (server/documents/direct.py).",
             registry=registry,
         )
+        self.reloads = Counter(
+            "classroom_doc_reloads",
+            "Documents dropped from memory and loaded again from the store because an update "
+            "made the CRDT library fail halfway through a change (registry.py rule 6).",
+            registry=registry,
+        )
         self.keepalives = Counter(
             "classroom_doc_keepalives",
             "Empty awareness frames sent to document sockets that were sent nothing for a "

@@ -21,6 +21,13 @@ another process holds it too (server/documents/peers.py), so never on one server
 
 Rule 5 — resync after a bus outage: reload from the store (other processes stored what we
 missed), send local clients the difference, say HELLO and publish our whole state.
+
+Rule 6 — a damaged document is reloaded (rooms/sync.py rule 9). When an update leaves the
+CRDT library's document half-changed, that copy leaves memory at once: the sender's socket
+is closed with 1002, every other socket of it with 1012, and their clients reconnect to a
+copy loaded from the store, which holds every update accepted before (the new load waits
+for the old copy's last commit). Frames that reach the old copy meanwhile are dropped: a
+reconnecting y-websocket client sends again whatever the server lacks.
 """
 
 from __future__ import annotations
@@ -29,232 +36,31 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
-from typing import Protocol
 
 from rooms.awareness import AwarenessLimits
 from rooms.documents import DocumentName
 from rooms.exceptions import ProtocolError
-from rooms.integrity.replay import TextMeter
-from rooms.sync import DocumentSync, Output
-from server.bus import Bus, Subscription
+from rooms.sync import DocumentSync
+from server.bus import Bus
 from server.bus.publisher import Publisher
+from server.documents.loaded import RELOADED, LoadedDocument
 from server.documents.metrics import DocMetrics
 from server.documents.peers import (
     BYE,
     HELLO,
-    HERE,
     PEER_CHECK_SECONDS,
-    Peers,
     forget_departed,
-    is_peer_frame,
 )
 from server.documents.store import DocKey, DocStore
-from server.security.quotas import DocumentQuota, QuotaExceeded, is_update_frame
+from server.security.quotas import DocumentQuota
 
 log = logging.getLogger("classroom.docs")
-
-ORIGIN_BYTES = 16
-
-
-class Outbox(Protocol):
-    """Where frames for one local connection go (the socket's sender drains it)."""
-
-    conn_id: int
-
-    def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None: ...
 
 
 class LimitReached(Exception):
     """Too many connections for a room or a user; the message says which."""
-
-
-def channel_of(room_id: int, doc: str) -> str:
-    return f"doc:{room_id}:{doc}"
-
-
-class LoadedDocument:
-    """One document in memory, its local connections and its bus subscription."""
-
-    def __init__(self, registry: DocumentRegistry, room_id: int, name: str) -> None:
-        self.registry = registry
-        self.room_id = room_id
-        self.name = name
-        self.channel = channel_of(room_id, name)
-        # What this loaded copy's messages on the bus are known by, and the other copies.
-        self.origin = uuid.uuid4().bytes
-        self.peers = Peers()
-        self.sync = DocumentSync(limits=registry.awareness_limits)
-        # uvloop's call_later(0) returns a plain Handle, which has no when(): the due time is ours.
-        self.flush_timer: asyncio.Handle | None = None
-        self.flush_due = 0.0  # the loop's time flush_timer fires at
-        self.size = 0  # bytes stored at load plus bytes received since (quotas.py rule 2)
-        # Typing history: who sent each update, and how much text it inserted (paste signal).
-        self.meter = TextMeter(self.sync.doc)
-        self.authors: dict[int, int] = {}
-        self.outboxes: dict[int, Outbox] = {}
-        self.refs = 0
-        self.ready: asyncio.Task[None] | None = None
-        self.barrier: asyncio.Future[None] | None = None
-        self.reader: asyncio.Task[None] | None = None
-        self.subscription: Subscription | None = None
-        self.unload_timer: asyncio.TimerHandle | None = None
-
-    @property
-    def key(self) -> DocKey:
-        return (self.room_id, self.name)
-
-    def join(self, outbox: Outbox, *, writable: bool, author: int | None = None) -> None:
-        self.outboxes[outbox.conn_id] = outbox
-        if author is not None:
-            self.authors[outbox.conn_id] = author
-        self.dispatch(
-            self.sync.connect(outbox.conn_id, writable=writable, user=author), time.perf_counter()
-        )
-
-    def receive(self, conn_id: int, frame: bytes) -> None:
-        """A frame from a local socket. Raises ProtocolError: close that socket with 1002."""
-        since = time.perf_counter()
-        self.registry.metrics.bytes_in.inc(len(frame))
-        if not is_update_frame(frame):
-            # Awareness (most frames: every renewal comes back from each client), a step1.
-            self.dispatch(self.sync.receive(conn_id, frame), since)
-            return
-        self._check_size(len(frame))
-        self.meter.start()
-        try:
-            out = self.sync.receive(conn_id, frame)
-        finally:
-            change = self.meter.take()
-        if out.persist:
-            self.registry.metrics.updates_in.inc(len(out.persist))
-        author, inserted, key = self.authors.get(conn_id), change.inserted, change.inserted_key
-        self.dispatch(out, since, author=author, inserted=inserted, inserted_key=key)
-
-    def _check_size(self, incoming: int) -> None:
-        """server/security/quotas.py rule 2: raise QuotaExceeded past ``max_doc_bytes``."""
-        limit = self.registry.quota.max_doc_bytes
-        self.size += incoming
-        if limit and self.size > limit:
-            self.size = len(self.sync.doc.get_update()) + incoming  # the real size, rarely
-            if self.size > limit:
-                self.size -= incoming
-                raise QuotaExceeded(f"this document is over its quota of {limit} bytes")
-
-    def leave(self, conn_id: int) -> None:
-        self.outboxes.pop(conn_id, None)
-        self.authors.pop(conn_id, None)
-        self.dispatch(self.sync.disconnect(conn_id), time.perf_counter())
-
-    def dispatch(
-        self,
-        out: Output,
-        since: float,
-        *,
-        author: int | None = None,
-        inserted: int = 0,
-        inserted_key: int | None = None,
-    ) -> None:
-        registry = self.registry
-        if out.persist:
-            self.barrier = registry.docstore.append(
-                self.room_id,
-                self.name,
-                out.persist,
-                author=author,
-                inserted=inserted,
-                inserted_key=inserted_key,
-            )
-        barrier = self.pending_commit()
-        # Counted per run of recipients of one frame (a broadcast is one run), and into
-        # the metrics once per event: a locked counter per recipient costs as much as the send.
-        sent_bytes = sent_updates = count = 0
-        last = b""
-        get = self.outboxes.get
-        for conn_id, frame in out.sends:
-            outbox = get(conn_id)
-            if outbox is None:
-                continue
-            outbox.enqueue(frame, barrier, since)
-            if frame is not last:
-                sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
-                last, count = frame, 0
-            count += 1
-        sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
-        if sent_bytes:
-            registry.metrics.bytes_out.inc(sent_bytes)
-        if sent_updates:
-            registry.metrics.updates_out.inc(sent_updates)
-        if self.peers.origins:
-            for frame in out.publish:
-                registry.publish(self.channel, self.origin + frame, barrier)
-        if out.awareness_due is not None:
-            self._flush_at(out.awareness_due)
-
-    def _flush_at(self, due: float) -> None:
-        """Have :meth:`_flush` run at ``due`` (the sync's clock), or sooner if it already is."""
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, due - self.sync.clock())
-        if self.flush_timer is not None:
-            if self.flush_due <= loop.time() + delay:
-                return
-            self.flush_timer.cancel()  # a coalesced state due before the held renewals
-        self.flush_due = loop.time() + delay
-        self.flush_timer = loop.call_later(delay, self._flush)
-
-    def _flush(self) -> None:
-        """Pass on coalesced awareness states and held renewals (rooms/sync.py rules 7, 8)."""
-        self.flush_timer = None
-        self.dispatch(self.sync.flush_awareness(), time.perf_counter())
-
-    def pending_commit(self) -> asyncio.Future[None] | None:
-        """What a frame published now waits for: the commit of the last update, if due."""
-        return self.barrier if self.barrier is not None and not self.barrier.done() else None
-
-    def share(self, frames: list[bytes] | None = None) -> None:
-        """Publish ``frames`` (by default our whole state and our clients' awareness), once
-        the updates they show are stored, whatever we know of peers (peers.py rules 2, 3, 7)."""
-        if frames is None:
-            awareness = self.sync.local_awareness_frame()
-            frames = [self.sync.resync_frame(), *([awareness] if awareness else [])]
-        barrier = self.pending_commit()
-        for frame in frames:
-            self.registry.publish(self.channel, self.origin + frame, barrier)
-
-    async def read_bus(self, subscription: Subscription) -> None:
-        own = self.origin
-        async for message in subscription:
-            origin = message[:ORIGIN_BYTES]
-            if origin == own:
-                continue  # our own, already delivered locally
-            try:
-                frame = message[ORIGIN_BYTES:]
-                if is_peer_frame(frame):
-                    reply = self.peers.hear(origin, frame)
-                    if reply.share:
-                        self.share()
-                    if reply.answer:
-                        self.registry.publish(self.channel, own + HERE, None)
-                    continue
-                out = self.sync.receive_remote(frame)
-                if self.peers.met(origin):
-                    self.share()  # peers.py rule 8
-                self.dispatch(out, time.perf_counter())
-            except ProtocolError as exc:
-                log.warning("room %s doc %s: bad frame on the bus: %s", *self.key, exc)
-            except Exception:
-                # Task boundary: one bad message must not end this document's bus reader.
-                log.error("room %s doc %s: bus message failed", *self.key, exc_info=True)
-
-
-def _tally(frame: bytes, count: int, sent_bytes: int, sent_updates: int) -> tuple[int, int]:
-    """Add ``count`` sends of ``frame`` to the bytes and the update frames sent."""
-    sent_bytes += count * len(frame)
-    if count and frame[0] == 0 and frame[1] != 0:  # a sync step2 or update
-        sent_updates += count
-    return sent_bytes, sent_updates
 
 
 class DocumentRegistry:
@@ -294,6 +100,8 @@ class DocumentRegistry:
         self._peer_checker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._unload_callbacks: list[Callable[[DocKey], None]] = []
+        # The last commit of a copy evicted while its updates were being stored (rule 6).
+        self._draining: dict[DocKey, asyncio.Future[None]] = {}
 
     async def start(self) -> None:
         await self.docstore.start()
@@ -377,6 +185,9 @@ class DocumentRegistry:
         try:
             if self.bus.spans_processes:
                 await self.bus.publish(doc.channel, doc.origin + HELLO)  # peers.py rule 1
+            draining = self._draining.pop(doc.key, None)
+            if draining is not None:  # rule 6: what the evicted copy accepted is stored first
+                await asyncio.wait([draining])
             stored = await self.docstore.load(doc.room_id, doc.name)
         except BaseException:
             await doc.subscription.close()
@@ -428,6 +239,32 @@ class DocumentRegistry:
             with contextlib.suppress(Exception):
                 await doc.subscription.close()
         self._update_gauges()
+
+    def evict(self, doc: LoadedDocument, reason: str, *, sender: int | None = None) -> None:
+        """Rule 6: ``doc`` is damaged. Out of memory now; every socket of it but ``sender``'s
+        (which its caller closes) closed to reconnect to a copy loaded from the store."""
+        if doc.evicted:
+            return
+        doc.evicted = True
+        self.metrics.reloads.inc()
+        others = [conn for conn in doc.outboxes if conn != sender]
+        log.error(
+            "room %s doc %s damaged (%s): reloading it; %d other sockets reconnect",
+            *doc.key, reason, len(others),
+        )  # fmt: skip
+        if self._docs.get(doc.key) is doc:
+            del self._docs[doc.key]
+            self._update_gauges()
+        pending = doc.pending_commit()
+        if pending is not None:
+            self._draining[doc.key] = pending
+        for conn in others:
+            close = doc.closers.get(conn)
+            if close is not None:
+                close(*RELOADED)
+        task = asyncio.create_task(self._drop(doc))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def on_unload(self, callback: Callable[[DocKey], None]) -> None:
         """Call ``callback(key)`` after an idle document was unloaded."""

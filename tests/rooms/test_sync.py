@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
-from rooms.exceptions import ProtocolError
+from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
 from rooms.sync import DocumentSync, Output
-from tests.support.updates import any_item_update, nested_arrays
+from tests.support.updates import PANIC_CLOCK, any_item_update, nested_arrays, text_insert
 
 
 class Client:
@@ -243,6 +243,27 @@ def test_an_update_nested_past_the_limit_is_refused_before_yrs_decodes_it(writab
     # At the limit, the same shape is an ordinary update.
     out = server.receive(1, update_frame(any_item_update(nested_arrays(64))))
     assert len(out.persist) == int(writable)
+
+
+def test_an_update_that_breaks_yrs_halfway_damages_the_document_for_good() -> None:
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    assert server.receive(1, update_frame(text_insert(77, 0, "hello world"))).persist
+    # If yrs stops panicking on this, this test says so: find another such update.
+    with pytest.raises(DamagedDocument, match="broke the CRDT library"):
+        server.receive(1, update_frame(text_insert(77, PANIC_CLOCK, "hello")))
+    assert server.damaged
+    # Nothing more is applied to it, from a client or by the server itself.
+    with pytest.raises(DamagedDocument, match="damaged by an earlier update"):
+        server.receive(1, update_frame(text_insert(78, 0, "fine")))
+    with pytest.raises(DamagedDocument):
+        server.replace_text("text", "new")
+    # A refusal before any change is no damage.
+    clean = DocumentSync()
+    clean.connect(1, writable=True)
+    with pytest.raises(ProtocolError) as refused:
+        clean.receive(1, b"\x00\x02\x03\x01\x02\x03")
+    assert not isinstance(refused.value, DamagedDocument) and not clean.damaged
 
 
 @settings(max_examples=400, deadline=None)

@@ -26,3 +26,17 @@ def any_item_update(value: bytes) -> bytes:
 def nested_arrays(depth: int) -> bytes:
     """lib0's writeAny of ``[[[…[null]…]]]``: ``depth`` arrays, two bytes each."""
     return b"\x75\x01" * depth + b"\x7e"
+
+
+def text_insert(client: int, clock: int, text: str) -> bytes:
+    """Client ``client`` inserting ``text`` at the start of the root text ``text``, its
+    first character at ``clock``."""
+    item = bytes([4]) + write_var_uint(1) + write_var_string("text") + write_var_string(text)
+    head = write_var_uint(1) + write_var_uint(1) + write_var_uint(client) + write_var_uint(clock)
+    return head + item + b"\x00"
+
+
+# A clock whose last character ends at 2**32 - 1: yrs (0.28) keeps clocks in 32 bits, and
+# applying this after the same client's earlier text panics halfway through the change,
+# leaving the document's encoding out of step with its content.
+PANIC_CLOCK = 2**32 - 6

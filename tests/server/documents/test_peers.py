@@ -15,15 +15,10 @@ from prometheus_client import CollectorRegistry
 from rooms.exceptions import ProtocolError
 from rooms.frames import update_frame
 from server.bus.redis import RedisBus, RedisSubscription
+from server.documents.loaded import ORIGIN_BYTES, LoadedDocument, channel_of
 from server.documents.metrics import DocMetrics
 from server.documents.peers import BYE, HELLO, HERE, Peers, forget_departed
-from server.documents.registry import (
-    ORIGIN_BYTES,
-    DocumentRegistry,
-    LoadedDocument,
-    channel_of,
-    text_of,
-)
+from server.documents.registry import DocumentRegistry, text_of
 from server.documents.source import Sources
 from server.documents.store import DocStore
 from server.store import Store

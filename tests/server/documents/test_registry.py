@@ -16,15 +16,10 @@ from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, e
 from rooms.frames import awareness_frame, update_frame
 from rooms.presence import RENEWAL_HOLD
 from server.bus.memory import InMemoryBus
+from server.documents.loaded import ORIGIN_BYTES, channel_of
 from server.documents.metrics import DocMetrics
 from server.documents.peers import HELLO, HERE
-from server.documents.registry import (
-    ORIGIN_BYTES,
-    DocumentRegistry,
-    LimitReached,
-    channel_of,
-    text_of,
-)
+from server.documents.registry import DocumentRegistry, LimitReached, text_of
 from server.documents.store import DocStore
 from server.store import Store, migrate
 from tests.server.documents.test_store import a_room
