@@ -53,18 +53,20 @@ Rules this module keeps:
    a hold of 0) goes out at once, a renewal takes from its connection's budget like a
    change: past it, it is coalesced as rule 7 says, so flooding renewals gets a room no more
    frames than flooding changes.
-9. The CRDT library (yrs) checks what it decodes, and refuses a bad update before changing
-   anything (a ProtocolError). Some updates no client makes (a clock past 2**32, a struct
-   that claims another's place) make it panic halfway through integrating them instead, and
-   some of those panics leave the document half-changed: reading its text fails, or what it
-   encodes for a newcomer no longer matches what it shows (8 of 54 panics in 2 million
-   mutated updates, fuzzed; the refusals never did). So a panic marks it ``damaged`` and
-   raises :class:`~rooms.exceptions.DamagedDocument`; nothing is applied to it again, and its
-   holder must reload it from what was stored.
+9. The CRDT library (yrs) checks what it decodes and refuses a bad update before changing
+   anything (a ProtocolError). Some updates no Yjs client writes made it panic halfway through
+   integrating them instead, and some of those panics left the document half-changed: reading
+   its text failed, or what it encoded for a newcomer no longer matched what it showed (8 of
+   54 panics in 2 million mutated updates, fuzzed; the refusals never did). A client's update
+   is read first (rooms/update_check.py), which refuses every shape that fuzzing found to make
+   yrs panic; what is not read there (the frames of other server processes, stored updates)
+   or what nobody foresaw still might. So a panic marks the document ``damaged`` and raises
+   :class:`~rooms.exceptions.DamagedDocument`; nothing is applied to it again, and its holder
+   must reload it from what was stored.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
-update nested deep enough to overflow the CRDT library's stack is one, found before anything
-decodes it (rooms/nesting.py).
+update that the CRDT library would choke on, or that browsers could not decode, is one,
+found before anything decodes it (rooms/update_check.py).
 """
 
 from __future__ import annotations
@@ -98,8 +100,8 @@ from rooms.frames import (
     step2_frame,
     update_frame,
 )
-from rooms.nesting import check_nesting
 from rooms.presence import EchoMemory, RenewalHold, accepted_frame
+from rooms.update_check import check_update
 from rooms.varint import Reader
 
 
@@ -293,7 +295,7 @@ class DocumentSync:
         update = reader.var_bytes()
         if update == EMPTY_UPDATE:
             return
-        check_nesting(update)  # before anything decodes it (rooms/nesting.py)
+        check_update(update)  # before anything decodes it (rooms/update_check.py)
         if not state.writable:
             # A step2 is the client's half of the handshake; only one bringing new
             # structs is an attempt to write. Every update frame is one.

@@ -2,7 +2,7 @@
 
 A Yjs update of 200 KB holding 100,000 nested arrays took the whole server process down: yrs
 decodes "any" values recursively and overflowed the stack (SIGSEGV), every room with it. Now
-it is refused before it is decoded (rooms/nesting.py), on a document the student writes and
+it is refused before it is decoded (rooms/update_check.py), on a document the student writes and
 on one they only read. JSON nested past what Python's decoder recurses into (an awareness
 state, an HTTP body) is refused as not JSON, where it raised RecursionError: a 500 with a
 traceback in the log. A real server process, so a crash shows as a dead process."""

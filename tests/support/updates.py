@@ -1,5 +1,5 @@
 """Yjs updates written byte by byte (the v1 encoding), for the shapes no editor makes: a
-value nested deeper than rooms/nesting.py allows, a kind of item pycrdt cannot create."""
+value nested deeper than rooms/update_check.py allows, a kind of item pycrdt cannot create."""
 
 from __future__ import annotations
 
@@ -37,6 +37,6 @@ def text_insert(client: int, clock: int, text: str) -> bytes:
 
 
 # A clock whose last character ends at 2**32 - 1: yrs (0.28) keeps clocks in 32 bits, and
-# applying this after the same client's earlier text panics halfway through the change,
-# leaving the document's encoding out of step with its content.
+# applying this after the same client's earlier text panics halfway through the change (which
+# may leave the document half-changed: rooms/sync.py rule 9).
 PANIC_CLOCK = 2**32 - 6

@@ -1,4 +1,5 @@
-"""rooms/nesting.py: the depth of "any" values in a Yjs update, read before yrs decodes it."""
+"""rooms/update_check.py: a client's Yjs update read in full before yrs decodes it, refused
+unless a stock Yjs client could have written it and every browser can decode it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ import pycrdt
 import pytest
 
 from rooms.exceptions import ProtocolError
-from rooms.nesting import MAX_ANY_DEPTH, check_nesting, nesting_depth
+from rooms.update_check import CLOCK_LIMIT, MAX_ANY_DEPTH, check_update, read_update
 from rooms.varint import write_var_string, write_var_uint
-from tests.support.updates import any_item_update, map_entry, nested_arrays, one_client
+from tests.support.updates import (
+    PANIC_CLOCK,
+    any_item_update,
+    map_entry,
+    nested_arrays,
+    one_client,
+    text_insert,
+)
 
 
 def depth_of(value: Any) -> int:
@@ -41,29 +49,72 @@ def random_value(rng: random.Random, depth: int) -> Any:
 
 
 def test_deeper_than_the_limit_is_refused_without_decoding() -> None:
-    assert nesting_depth(any_item_update(nested_arrays(MAX_ANY_DEPTH))) == MAX_ANY_DEPTH
-    check_nesting(any_item_update(nested_arrays(MAX_ANY_DEPTH)))
+    assert read_update(any_item_update(nested_arrays(MAX_ANY_DEPTH))) == MAX_ANY_DEPTH
+    check_update(any_item_update(nested_arrays(MAX_ANY_DEPTH)))
     with pytest.raises(ProtocolError, match="deeper than 64 levels"):
-        check_nesting(any_item_update(nested_arrays(MAX_ANY_DEPTH + 1)))
+        check_update(any_item_update(nested_arrays(MAX_ANY_DEPTH + 1)))
     # 100,000 levels take a yrs decoder's stack down with the process: never handed to it.
     with pytest.raises(ProtocolError, match="deeper than 64 levels"):
-        check_nesting(any_item_update(nested_arrays(100_000)))
+        check_update(any_item_update(nested_arrays(100_000)))
     objects = b"\x76\x01\x01a" * 100 + b"\x7f"
     with pytest.raises(ProtocolError, match="deeper"):
-        check_nesting(any_item_update(objects))
+        check_update(any_item_update(objects))
 
 
-def test_the_bytes_of_nesting_decide_whether_an_update_is_read() -> None:
-    # Twenty levels of arrays in a truncated update: too few tag bytes to nest past 64, so
-    # passed unread (yrs refuses it with a ValueError, as before).
-    check_nesting(any_item_update(nested_arrays(20))[:-5])
-    # A hundred of those bytes inside one string: read, found truncated, refused.
+def test_truncated_and_unknown_values_are_refused() -> None:
     string = b"\x77" + write_var_string("u" * 100)
-    check_nesting(any_item_update(string))
+    check_update(any_item_update(string))
     with pytest.raises(ProtocolError, match="ends inside"):
-        check_nesting(any_item_update(string)[:-10])
+        check_update(any_item_update(string)[:-10])
     with pytest.raises(ProtocolError, match="unknown type 99"):
-        check_nesting(any_item_update(b"\x75\x02\x63" + b"\x75" * 70))
+        check_update(any_item_update(b"\x75\x02\x63\x7e"))
+
+
+@pytest.mark.parametrize("kind", [9, 15])
+def test_a_shared_type_yjs_cannot_decode_is_refused(kind: int) -> None:
+    # yrs takes these ten bytes; every browser's applyUpdate throws on them, and once stored
+    # they are in the state every newcomer is sent: nobody could open the file again.
+    update = one_client(bytes([7]) + b"\x01\x01m" + write_var_uint(kind))
+    pycrdt.Doc().apply_update(update)
+    with pytest.raises(ProtocolError, match=f"shared type of unknown kind {kind}"):
+        check_update(update)
+
+
+def test_clocks_yrs_cannot_hold_are_refused_before_it_panics() -> None:
+    check_update(text_insert(77, 0, "hello world"))
+    check_update(text_insert(77, CLOCK_LIMIT - 5, "hello"))  # ends at the limit
+    with pytest.raises(ProtocolError, match="clock past"):
+        check_update(text_insert(77, CLOCK_LIMIT - 4, "hello"))
+    with pytest.raises(ProtocolError, match="clock past"):
+        check_update(text_insert(77, PANIC_CLOCK, "hello"))
+    # A string's UTF-8 bytes bound its UTF-16 length from above: "é" is 2 bytes, 1 unit.
+    with pytest.raises(ProtocolError, match="clock past"):
+        check_update(text_insert(77, CLOCK_LIMIT - 1, "é"))
+    origin_past = one_client(
+        bytes([0x84]) + write_var_uint(77) + write_var_uint(CLOCK_LIMIT) + write_var_string("x")
+    )
+    with pytest.raises(ProtocolError, match="refers to a clock past"):
+        check_update(origin_past)
+
+
+def test_what_yjs_never_writes_is_refused() -> None:
+    # A client block with no structs, an empty string, GC or deletion.
+    no_structs = write_var_uint(1) + b"\x00" + write_var_uint(77) + b"\x00\x00"
+    empty_string = one_client(bytes([4]) + b"\x01\x04text" + write_var_string(""))
+    empty_gc = one_client(b"\x00\x00")
+    for update in (no_structs, empty_string, empty_gc):
+        with pytest.raises(ProtocolError, match=r"no structs|empty struct"):
+            check_update(update)
+
+    # Deleted ranges: each client's are sorted, apart, and none is empty.
+    def deleting(*ranges: tuple[int, int]) -> bytes:
+        body = b"".join(write_var_uint(c) + write_var_uint(n) for c, n in ranges)
+        return b"\x00\x01" + write_var_uint(77) + write_var_uint(len(ranges)) + body
+
+    check_update(deleting((0, 2), (2, 3), (9, 1)))
+    for bad in [((4, 2), (0, 1)), ((0, 3), (2, 2)), ((0, 0),), ((CLOCK_LIMIT - 1, 2),)]:
+        with pytest.raises(ProtocolError, match="deletes ranges"):
+            check_update(deleting(*bad))
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -101,16 +152,16 @@ def test_real_updates_are_read_exactly(seed: int) -> None:
             fragment.children.append(pycrdt.XmlElement("p", {"class": "x"}, ["uv"]))
             fragment.children.append(pycrdt.XmlText("uvuv"))
     update = doc.get_update()
-    assert nesting_depth(update, limit=20) == deepest
+    assert read_update(update, limit=20) == deepest
     if deepest:
         with pytest.raises(ProtocolError):
-            nesting_depth(update, limit=deepest - 1)
+            read_update(update, limit=deepest - 1)
     # And each transaction's own update, as a client sends them.
     other: pycrdt.Doc[Any] = pycrdt.Doc()
     updates: list[bytes] = []
     other.observe(lambda event: updates.append(event.update))
     other.apply_update(update)
-    assert updates and all(nesting_depth(u, limit=20) <= deepest for u in updates)
+    assert updates and all(read_update(u, limit=20) <= deepest for u in updates)
 
 
 def test_a_subdocument_and_every_number_kind_are_read() -> None:
@@ -119,7 +170,7 @@ def test_a_subdocument_and_every_number_kind_are_read() -> None:
     root["sub"] = pycrdt.Doc()
     root["n"] = [0.5, 3, -(2**62), 2**53 + 1, [[["x"]]]]
     update = doc.get_update()
-    assert nesting_depth(update) == 4
+    assert read_update(update) == 4
 
 
 def test_named_types_are_read_past_their_name() -> None:
@@ -131,20 +182,20 @@ def test_named_types_are_read_past_their_name() -> None:
         map_entry(8, "k") + write_var_uint(1) + nested_arrays(3),
     )
     pycrdt.Doc().apply_update(update)  # what yrs reads too
-    assert nesting_depth(update) == 3
+    assert read_update(update) == 3
 
 
 def test_hostile_counts_end_with_the_update() -> None:
     # A million structs announced, one given: the reading stops at the end of the bytes.
     update = write_var_uint(1) + write_var_uint(10**6) + b"\x01\x00" + b"\x00\x01"
     with pytest.raises(ProtocolError):
-        nesting_depth(update)
+        read_update(update)
     huge_array = any_item_update(b"\x75" + write_var_uint(2**50) + b"\x7e" * 3)
     with pytest.raises(ProtocolError):
-        nesting_depth(huge_array)
+        read_update(huge_array)
     with pytest.raises(ProtocolError, match="unknown content"):
-        nesting_depth(write_var_uint(1) + b"\x01\x07\x00" + b"\x0b\x01\x01m")
+        read_update(write_var_uint(1) + b"\x01\x07\x00" + b"\x0b\x01\x01m\x00")
     with pytest.raises(ProtocolError, match="unknown kind"):
-        nesting_depth(write_var_uint(1) + b"\x01\x07\x00" + b"\x07\x01\x01m\x07")
+        read_update(write_var_uint(1) + b"\x01\x07\x00" + b"\x07\x01\x01m\x07")
     with pytest.raises(ProtocolError, match="number"):
-        nesting_depth(b"\xff" * 12)
+        read_update(b"\xff" * 12)
