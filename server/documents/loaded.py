@@ -73,6 +73,13 @@ class LoadedDocument:
         self.subscription: Subscription | None = None
         self.unload_timer: asyncio.TimerHandle | None = None
 
+    def renew(self) -> None:
+        """A fresh, empty copy in place of this one, before anyone joined (a load that must
+        leave a damaging update out: registry.py ``_apply_stored``)."""
+        self.meter.close()
+        self.sync = DocumentSync(limits=self.registry.awareness_limits)
+        self.meter = TextMeter(self.sync.doc)
+
     @property
     def key(self) -> DocKey:
         return (self.room_id, self.name)

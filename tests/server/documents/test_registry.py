@@ -23,6 +23,7 @@ from server.documents.registry import DocumentRegistry, LimitReached, text_of
 from server.documents.store import DocStore
 from server.store import Store, migrate
 from tests.server.documents.test_store import a_room
+from tests.support.updates import PANIC_CLOCK, text_insert
 
 DATABASES = ("sqlite",)
 
@@ -124,6 +125,34 @@ async def test_idle_document_unloads_after_grace_and_reloads(store: Store) -> No
         again = await registry.acquire(room, "demo")
         assert again is not doc
         assert text_of(again) == "kept"
+    finally:
+        await registry.close()
+
+
+async def test_a_stored_update_that_damages_the_document_is_left_out_of_its_load(
+    store: Store,
+) -> None:
+    """Rule 6 at load: were the update applied, the copy would be damaged and every edit
+    would reload it again; it is left out, and the rest of the document is served."""
+    room = await a_room(store)
+    registry = registry_on(store, InMemoryBus())
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    try:
+        hello = text_insert(77, 0, "hello world")
+        later: pycrdt.Doc = pycrdt.Doc(client_id=78)
+        later.apply_update(hello)
+        before = later.get_state()
+        later.get("text", type=pycrdt.Text).insert(11, "!")
+        breaking = text_insert(77, PANIC_CLOCK, "x")  # yrs panics inside this change
+        await registry.docstore.append(room, "demo", [hello, breaking, later.get_update(before)])
+        doc = await registry.acquire(room, "demo")
+        assert text_of(doc) == "hello world!" and not doc.sync.damaged
+        doc.join(Outbox(1), writable=True)
+        doc.receive(1, update_frame(text_insert(5, 0, ">> ")))  # id 5 sorts before 77
+        assert text_of(doc) == ">> hello world!"
+        assert registry.loaded() == [(room, "demo")]
     finally:
         await registry.close()
 
