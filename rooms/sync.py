@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
@@ -463,3 +463,32 @@ class DocumentSync:
             raise ProtocolError(f"update does not decode: {exc}") from None
         ours = _decode_state_vector(self.doc.get_state())
         return any(clock > ours.get(client, 0) for client, clock in theirs.items())
+
+
+def build(
+    updates: Sequence[bytes], limits: AwarenessLimits | None = None
+) -> tuple[DocumentSync, list[str]]:
+    """A document made of stored ``updates``, and what could not go into it, in words for the
+    caller to log: one that does not decode is skipped; one that damages the document (rule 9)
+    is left out, and the others are applied again to a fresh document, so that a document
+    that cannot be built whole is served without that update."""
+    left_out: set[int] = set()
+    while True:
+        sync = DocumentSync(limits=limits)
+        problems: list[str] = []
+        for index, update in enumerate(updates):
+            if index in left_out:
+                continue
+            try:
+                sync.apply_stored(update)
+            except DamagedDocument:
+                left_out.add(index)
+                break
+            except ProtocolError as exc:
+                problems.append(f"stored update {index + 1} of {len(updates)}: {exc}")
+        else:
+            problems += [
+                f"stored update {index + 1} of {len(updates)} damages the document: left out"
+                for index in sorted(left_out)
+            ]
+            return sync, problems

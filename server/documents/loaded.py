@@ -73,12 +73,12 @@ class LoadedDocument:
         self.subscription: Subscription | None = None
         self.unload_timer: asyncio.TimerHandle | None = None
 
-    def renew(self) -> None:
-        """A fresh, empty copy in place of this one, before anyone joined (a load that must
-        leave a damaging update out: registry.py ``_apply_stored``)."""
+    def adopt(self, sync: DocumentSync) -> None:
+        """Hold ``sync`` (the document as loaded) in place of the empty one it was created
+        with, before anyone joined."""
         self.meter.close()
-        self.sync = DocumentSync(limits=self.registry.awareness_limits)
-        self.meter = TextMeter(self.sync.doc)
+        self.sync = sync
+        self.meter = TextMeter(sync.doc)
 
     @property
     def key(self) -> DocKey:

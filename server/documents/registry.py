@@ -44,8 +44,7 @@ from collections.abc import Callable
 
 from rooms.awareness import AwarenessLimits
 from rooms.documents import DocumentName
-from rooms.exceptions import DamagedDocument, ProtocolError
-from rooms.sync import DocumentSync
+from rooms.sync import build
 from server.bus import Bus
 from server.bus.publisher import Publisher
 from server.documents.loaded import RELOADED, LoadedDocument
@@ -196,7 +195,10 @@ class DocumentRegistry:
             await doc.subscription.close()
             raise
         doc.size = sum(len(update) for update in stored)
-        _apply_stored(doc, stored)
+        sync, problems = build(stored, self.awareness_limits)
+        doc.adopt(sync)
+        for problem in problems:
+            log.error("room %s doc %s: %s", *doc.key, problem)
         doc.reader = asyncio.create_task(doc.read_bus(doc.subscription))
         log.info("loaded room %s doc %s (%d stored updates)", doc.room_id, doc.name, len(stored))
 
@@ -321,39 +323,10 @@ class DocumentRegistry:
             log.info("resynced room %s doc %s after the bus came back", doc.room_id, doc.name)
 
 
-def _apply_stored(doc: LoadedDocument, stored: list[bytes]) -> None:
-    """Apply a document's stored updates to its fresh copy. One that damages it (rooms/sync.py
-    rule 9) is left out, logged, and the others applied again to a new copy: a document that
-    cannot be built whole is served without that update rather than reloaded without end."""
-    left_out: set[int] = set()
-    while True:
-        for index, update in enumerate(stored):
-            if index in left_out:
-                continue
-            try:
-                doc.sync.apply_stored(update)
-            except DamagedDocument as exc:
-                left_out.add(index)
-                log.error(
-                    "room %s doc %s: stored update %d of %d damages it (%s): left out",
-                    *doc.key, index + 1, len(stored), exc,
-                )  # fmt: skip
-                doc.renew()
-                break
-            except ProtocolError as exc:
-                log.error("room %s doc %s: a stored update does not decode: %s", *doc.key, exc)
-        else:
-            return
-
-
 def stored_text(updates: list[bytes], field: str) -> str:
-    """The text of one field of a document made of ``updates`` (undecodable ones skipped:
-    they were reported when it was loaded)."""
-    sync = DocumentSync()
-    for update in updates:
-        with contextlib.suppress(ProtocolError):
-            sync.apply_stored(update)
-    return sync.text(field)
+    """The text of one field of a document made of ``updates`` (what cannot go into it left
+    out as at a load, where it was reported)."""
+    return build(updates)[0].text(field)
 
 
 def text_of(doc: LoadedDocument, field: str = "text") -> str:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
-from rooms.sync import DocumentSync, Output
+from rooms.sync import DocumentSync, Output, build
 from tests.support.updates import PANIC_CLOCK, any_item_update, nested_arrays, text_insert
 
 
@@ -264,6 +264,21 @@ def test_an_update_that_breaks_yrs_halfway_damages_the_document_for_good() -> No
         server.receive(1, update_frame(text_insert(78, 0, "fine")))
     with pytest.raises(DamagedDocument):
         server.replace_text("text", "new")
+
+
+def test_a_document_is_built_from_stored_updates_without_the_one_that_damages_it() -> None:
+    hello = text_insert(77, 0, "hello world")
+    later: pycrdt.Doc = pycrdt.Doc(client_id=78)
+    later.apply_update(hello)
+    before = later.get_state()
+    later.get("text", type=pycrdt.Text).insert(11, "!")
+    breaking = text_insert(77, PANIC_CLOCK, "x")
+    stored = [hello, b"\x01\x02", breaking, later.get_update(before)]
+    sync, problems = build(stored)
+    assert sync.text("text") == "hello world!" and not sync.damaged
+    assert len(problems) == 2
+    assert problems[0].startswith("stored update 2 of 4: update does not decode")
+    assert problems[1] == "stored update 3 of 4 damages the document: left out"
 
 
 @settings(max_examples=400, deadline=None)
