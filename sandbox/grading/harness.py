@@ -150,7 +150,7 @@ def read_verdicts(stdout: str, nonce: str) -> Verdicts:
             continue
         try:
             record = json.loads(line[len(marker) :])
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the decoder's depth
             continue
         if not isinstance(record, dict):
             continue

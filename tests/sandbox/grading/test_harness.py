@@ -119,6 +119,7 @@ def test_read_verdicts_takes_only_our_lines() -> None:
             "@@grade:ffffffffffffffff@@ " + json.dumps({"case": "b", "passed": True}),
             "text before " + marker + json.dumps({"case": "b", "passed": True}),
             marker + "{broken json",
+            marker + "[" * 5000,  # deeper than Python's decoder goes: RecursionError
             marker + json.dumps(["not", "a", "record"]),
             marker + json.dumps({"case": "b", "passed": False, "message": "boom"}),
             marker + json.dumps({"case": "b", "passed": True, "message": "again"}),
