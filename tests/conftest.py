@@ -30,6 +30,7 @@ from server.components import Components
 from server.models import User, UserKind
 from server.settings import Settings
 from server.store import Store, migrate
+from tests.node.harness import YjsHarness
 from tests.services import require
 from tests.support.databases import Templates, admin, postgres_url
 
@@ -328,3 +329,12 @@ def redis_server() -> Iterator[PrivateRedis]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+async def yjs() -> AsyncIterator[YjsHarness]:
+    """Stock Yjs clients (the npm ``y-websocket`` provider) in one Node process; skipped
+    without Node unless CI requires it. A module may define its own (a longer timeout)."""
+    require("node")
+    async with YjsHarness() as harness:
+        yield harness

@@ -16,16 +16,8 @@ from rooms.awareness import AwarenessEntry, Reader, decode_awareness, encode_awa
 from rooms.frames import MessageType, awareness_frame
 from tests.conftest import Lesson, LiveServer
 from tests.node.harness import YjsHarness
-from tests.services import require
 
 DATABASES = ("sqlite",)
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 def raw_socket(server: LiveServer, lesson: Lesson, token: str) -> connect:

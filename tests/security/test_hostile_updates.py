@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -31,13 +30,6 @@ from tests.support.updates import PANIC_CLOCK, one_client, text_insert
 
 DATABASES = ("sqlite",)
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 async def open_pair(yjs: YjsHarness, server: ServerProcess, lesson: Lesson) -> int:

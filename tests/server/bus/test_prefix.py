@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,12 @@ from tests.server.processes import (
     start_worker,
     stop_worker,
 )
-from tests.services import require
 from tests.support.events import EventClient
 
 pytestmark = pytest.mark.bwrap
 
 DATABASES = ("postgres",)
 A, B = "schoolA:", "schoolB:"
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 class Watcher:

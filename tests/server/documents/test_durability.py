@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.node.harness import YjsHarness
 from tests.server.processes import ServerProcess, prepare_lesson, server_env
-from tests.services import require
 
 DATABASES = ("sqlite", "postgres")
 pytestmark = [pytest.mark.node, pytest.mark.slow]
 
 WRITERS = 3
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 async def test_kill_9_loses_nothing_that_was_broadcast(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,17 +11,9 @@ import pytest
 from server.documents.registry import DocumentRegistry
 from tests.conftest import Lesson, LiveServer
 from tests.node.harness import YjsHarness
-from tests.services import require
 
 DATABASES = ("sqlite",)
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 def opener(server: LiveServer, lesson: Lesson):  # type: ignore[no-untyped-def]

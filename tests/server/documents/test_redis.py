@@ -12,17 +12,9 @@ import pytest
 from tests.conftest import Lesson
 from tests.node.harness import YjsHarness
 from tests.server.processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
-from tests.services import require
 
 DATABASES = ("sqlite", "postgres")
 pytestmark = [pytest.mark.node, pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ paste marked (the student's only), and replays to the document's text."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +15,6 @@ from server.courses.importer import import_course
 from server.store import Store
 from tests.conftest import Lesson, LiveServer, make_lesson, make_settings, serve_in_thread
 from tests.node.harness import YjsHarness
-from tests.services import require
 
 DATABASES = ("sqlite", "postgres")
 pytestmark = pytest.mark.node
@@ -28,13 +27,6 @@ def small_server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
         tmp_path, database_url, compact_after_updates="4", paste_threshold_chars="100"
     )
     yield from serve_in_thread(settings)
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 STARTER = (

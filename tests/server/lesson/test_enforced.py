@@ -4,25 +4,15 @@ push never overwrites typed text when only_empty."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from tests.conftest import Lesson, LiveServer
 from tests.node.harness import YjsHarness
-from tests.services import require
 from tests.support.events import EventClient
 
 DATABASES = ("sqlite",)
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 async def _open(

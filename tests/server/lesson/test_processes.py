@@ -3,25 +3,15 @@ document sockets open on the other, and the lesson state is the same from both."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from tests.node.harness import YjsHarness
 from tests.server.processes import ServerProcess, prepare_lesson
-from tests.services import require
 from tests.support.events import EventClient
 
 DATABASES = ("sqlite",)
 pytestmark = [pytest.mark.node, pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 async def test_a_freeze_on_one_process_drops_updates_on_the_other(

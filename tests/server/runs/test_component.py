@@ -5,15 +5,12 @@ they run on any machine; the Docker backend has its own tests)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from tests.conftest import Lesson, LiveServer, new_room
 from tests.node.harness import YjsHarness
 from tests.security.test_storage_quota import text_update, write_stored
-from tests.services import require
 from tests.support.events import EventClient
 
 pytestmark = pytest.mark.bwrap
@@ -145,13 +142,6 @@ async def test_stdin_cancel_and_errors(server: LiveServer, live_lesson: Lesson) 
     finally:
         for client in (teacher, alice, bob):
             await client.close()
-
-
-@pytest.fixture
-async def yjs() -> AsyncIterator[YjsHarness]:
-    require("node")
-    async with YjsHarness() as harness:
-        yield harness
 
 
 async def test_run_the_document_as_typed(
