@@ -11,10 +11,11 @@ with :class:`~rooms.exceptions.ProtocolError`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rooms import client_json
+from rooms.client_json import NotJson
 from rooms.exceptions import ProtocolError
 from rooms.varint import Reader, write_var_string, write_var_uint
 
@@ -42,11 +43,14 @@ def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
         client_id = reader.var_uint()
         clock = reader.var_uint()
         state = reader.var_string()
-        # Browsers JSON.parse each state; one bad string would break every other client.
+        # Browsers JSON.parse each state; one bad string would break every other client
+        # (NaN too: rooms/client_json.py rule 1).
         try:
-            json.loads(state)
-        except (ValueError, RecursionError):  # RecursionError: nested too deep for Python
-            raise ProtocolError(f"awareness state of client {client_id} is not JSON") from None
+            client_json.loads(state, text=False)  # passed on as it came, never stored
+        except NotJson as exc:
+            raise ProtocolError(
+                f"awareness state of client {client_id} is not JSON: {exc}"
+            ) from None
         entries.append(AwarenessEntry(client_id, clock, state))
     return entries
 

@@ -13,9 +13,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from rooms import client_json
+from rooms.client_json import NotJson
 from rooms.exceptions import RoomsError
 
 MAX_MESSAGE_BYTES: Final = 256 * 1024
+# An integer field holds at most what a browser's numbers hold exactly (Number.MAX_SAFE_INTEGER):
+# no client of ours sends more, and more would overflow the store's integers.
+MAX_SAFE_INTEGER: Final = 2**53 - 1
 STAFF: Final = frozenset({"instructor", "assistant"})
 EVERYONE: Final = frozenset({"instructor", "assistant", "student"})
 INSTRUCTOR: Final = frozenset({"instructor"})
@@ -152,9 +157,9 @@ def parse_command(raw: str | bytes, role: str) -> Command:
     if len(raw) > MAX_MESSAGE_BYTES:
         raise EventError("too_large", f"a message may not exceed {MAX_MESSAGE_BYTES} bytes")
     try:
-        message = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise EventError("invalid_json", "the message is not valid JSON") from None
+        message = client_json.loads(raw)
+    except NotJson as exc:
+        raise EventError("invalid_json", f"the message is not valid JSON: {exc}") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise EventError("invalid_message", "a message is a JSON object with a string 'type'")
     kind = message["type"]
@@ -179,6 +184,8 @@ def parse_command(raw: str | bytes, role: str) -> Command:
         if not isinstance(value, fs.kind):
             expected = _type_name(fs.kind)
             raise EventError("invalid_field", f"{kind}: '{name}' must be {expected}")
+        if type(value) is int and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise EventError("invalid_field", f"{kind}: '{name}' is out of range")
         if fs.max_length is not None and _length(value) > fs.max_length:
             raise EventError("invalid_field", f"{kind}: '{name}' is longer than {fs.max_length}")
         fields[name] = value

@@ -8,7 +8,6 @@ Rule 2: handlers raise :mod:`server.exceptions` errors; :func:`error_response` t
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from rooms import client_json
+from rooms.client_json import NotJson
 from server.auth import COOKIE_NAME, Caller
 from server.exceptions import ApiError, BadRequest, Forbidden
 from server.security.bodies import read_body
@@ -164,10 +165,9 @@ def security_of(connection: HTTPConnection) -> Security:
 async def _parse_body(request: Request, model: type[M]) -> M:
     raw = await read_body(request, MAX_BODY_BYTES)
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        # RecursionError: nested deeper than Python's decoder goes (about 1,000 levels).
-        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+        data = client_json.loads(raw)
+    except NotJson as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

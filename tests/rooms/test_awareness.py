@@ -42,3 +42,12 @@ def test_remove_bumps_the_clock_once() -> None:
 def test_truncated_or_non_json_payloads_are_protocol_errors(payload: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_awareness(payload)
+
+
+@pytest.mark.parametrize("state", ['{"user":NaN}', '{"cursor":Infinity}', "[-Infinity]", "1e999"])
+def test_a_state_json_parse_would_throw_on_is_refused(state: str) -> None:
+    """Python reads these; every stock client of the document would throw on them
+    (y-protocols' applyAwarenessUpdate: "Unexpected token 'N'")."""
+    payload = encode_awareness([AwarenessEntry(7, 1, '{"ok":1}'), AwarenessEntry(12, 1, state)])
+    with pytest.raises(ProtocolError, match="client 12"):
+        decode_awareness(payload)

@@ -8,6 +8,7 @@ import pytest
 
 from rooms.events import (
     MAX_MESSAGE_BYTES,
+    MAX_SAFE_INTEGER,
     ROOM_AUDIENCE,
     STAFF_AUDIENCE,
     Audience,
@@ -54,6 +55,32 @@ def test_unknown_commands_wrong_roles_and_fields_are_refused() -> None:
     assert len({unknown, wrong_role}) == 2, "an unknown command and a wrong role differ"
     assert all((missing, wrong_type, too_long, extra))
     assert parse_command(json.dumps({"type": "demo.next"}), "instructor").type == "demo.next"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type":"ping","ref":' + "1" * 5000 + "}",  # past Python's digits: a ValueError
+        '{"type":"quiz.answer","answer":[NaN]}',  # JSON.parse refuses it; a page would too
+        '{"type":"hand.raise","message":"x","doc":Infinity}',
+    ],
+)
+def test_numbers_a_browser_would_not_read_are_invalid_json(raw: str) -> None:
+    assert refused(raw) == "invalid_json"
+
+
+@pytest.mark.parametrize("value", [2**53, -(2**53), 2**63, 10**30])
+def test_an_integer_field_holds_what_a_browser_number_holds(value: int) -> None:
+    for raw, role in (
+        (json.dumps({"type": "hand.lower", "hand_id": value}), "student"),
+        (json.dumps({"type": "demo.goto", "step": value}), "instructor"),
+        (json.dumps({"type": "quiz.answer", "answer": value}), "student"),
+    ):
+        with pytest.raises(EventError, match="out of range") as caught:
+            parse_command(raw, role)
+        assert caught.value.code == "invalid_field"
+    largest = json.dumps({"type": "hand.lower", "hand_id": MAX_SAFE_INTEGER})
+    assert parse_command(largest, "student").get("hand_id") == MAX_SAFE_INTEGER
 
 
 def test_an_oversize_message_is_refused_before_parsing() -> None:

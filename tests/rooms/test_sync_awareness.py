@@ -10,6 +10,7 @@ from collections import deque
 import pycrdt
 import pytest
 
+from rooms import client_json
 from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
 from rooms.exceptions import ProtocolError
 from rooms.frames import MessageType, awareness_frame
@@ -136,8 +137,11 @@ def test_an_echo_stops_before_its_state_is_parsed(monkeypatch: pytest.MonkeyPatc
     state = awareness_frame(encode_awareness([AwarenessEntry(5, 1, '{"a":1}')]))
     server.receive(1, state)
     parsed: list[str] = []
-    real_loads = json.loads
-    monkeypatch.setattr("rooms.awareness.json.loads", lambda s: parsed.append(s) or real_loads(s))
+    real_loads = client_json.loads
+    monkeypatch.setattr(
+        "rooms.awareness.client_json.loads",
+        lambda s, **kw: parsed.append(s) or real_loads(s, **kw),
+    )
     assert server.receive(2, state).sends == []
     # The same clock with state null is a removal, which is news: it is parsed and passed on.
     removal = awareness_frame(encode_awareness([AwarenessEntry(5, 1, "null")]))
