@@ -226,8 +226,8 @@ routes: list[BaseRoute] = [
     Route("/", landing, methods=["GET"]),
     Route("/login", login_page, methods=["GET"]),
     Route("/dashboard", dashboard, methods=["GET"]),
-    Route("/rooms/{room_id:int}", room_page, methods=["GET"]),
-    Route("/classrooms/{classroom_id:int}/gradebook", gradebook_page, methods=["GET"]),
+    Route("/rooms/{room_id:id}", room_page, methods=["GET"]),
+    Route("/classrooms/{classroom_id:id}/gradebook", gradebook_page, methods=["GET"]),
     start_session,
     end_session,
     # The bundle is about 1 MB minified and a third of that gzipped.

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from rooms import client_json
 from rooms.client_json import NotJson
+from server import ids  # noqa: F401 - registers the {x:id} path convertor (ids.py rule 3)
 from server.auth import COOKIE_NAME, Caller
 from server.exceptions import ApiError, BadRequest, Forbidden
 from server.security.bodies import read_body

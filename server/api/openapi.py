@@ -11,9 +11,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from server.api.base import ApiRoute
+from server.ids import MAX_ID
 
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
-_TYPES = {"int": {"type": "integer"}, "str": {"type": "string"}, "path": {"type": "string"}}
+_TYPES = {
+    "id": {"type": "integer", "format": "int32", "minimum": 0, "maximum": MAX_ID},
+    "int": {"type": "integer"},
+    "str": {"type": "string"},
+    "path": {"type": "string"},
+}
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -28,7 +34,7 @@ ERROR_SCHEMA = {
 
 
 def openapi_path(path: str) -> str:
-    """``/api/rooms/{room_id:int}`` → ``/api/rooms/{room_id}``."""
+    """``/api/rooms/{room_id:id}`` → ``/api/rooms/{room_id}``."""
     return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
 
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from server.ids import Id
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
@@ -96,5 +98,5 @@ class RoomDetail(RoomOut):
 
 
 class MemberBody(Strict):
-    user_id: int
+    user_id: Id
     role: Literal["instructor", "assistant", "student"]

@@ -89,7 +89,7 @@ async def list_classrooms(ctx: Ctx) -> ClassroomList:
 
 
 @endpoint(
-    "POST", "/api/classrooms/{classroom_id:int}/rooms", body=RoomBody, response=RoomOut, status=201
+    "POST", "/api/classrooms/{classroom_id:id}/rooms", body=RoomBody, response=RoomOut, status=201
 )
 async def create_room(ctx: Ctx) -> RoomOut:
     """Create a lesson or pair room in a classroom (its instructors only)."""
@@ -103,7 +103,7 @@ async def create_room(ctx: Ctx) -> RoomOut:
     return _room_out(room)
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/rooms", response=RoomList)
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/rooms", response=RoomList)
 async def list_rooms(ctx: Ctx) -> RoomList:
     """The rooms of a classroom (any member)."""
     classroom_id = ctx.path_int("classroom_id")
@@ -115,7 +115,7 @@ async def list_rooms(ctx: Ctx) -> RoomList:
         return RoomList(rooms=[_room_out(r) for r in rooms.all()])
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/members", response=None)
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/members", response=None)
 async def list_members(ctx: Ctx) -> dict[str, list[dict[str, object]]]:
     """The members of a classroom with their roles (staff only)."""
     classroom_id = ctx.path_int("classroom_id")
@@ -127,7 +127,7 @@ async def list_members(ctx: Ctx) -> dict[str, list[dict[str, object]]]:
     return {"members": [m.model_dump() for m in members]}
 
 
-@endpoint("PUT", "/api/classrooms/{classroom_id:int}/members", body=MemberBody, response=MemberOut)
+@endpoint("PUT", "/api/classrooms/{classroom_id:id}/members", body=MemberBody, response=MemberOut)
 async def set_member_role(ctx: Ctx) -> MemberOut:
     """Make a classroom member an instructor, assistant or student (instructors only)."""
     body = ctx.body(MemberBody)
@@ -166,7 +166,7 @@ async def _members(session: AsyncSession, classroom_id: int) -> list[MemberOut]:
     ]
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}", response=RoomDetail)
+@endpoint("GET", "/api/rooms/{room_id:id}", response=RoomDetail)
 async def get_room(ctx: Ctx) -> RoomDetail:
     """A room, its members and its stored documents (students see their own documents only)."""
     room_id = ctx.path_int("room_id")

@@ -16,7 +16,7 @@ from server.exceptions import Conflict
 from server.models import Classroom, ClosedJoinCode, Role
 
 
-@endpoint("POST", "/api/classrooms/{classroom_id:int}/join-code", tag="classrooms")
+@endpoint("POST", "/api/classrooms/{classroom_id:id}/join-code", tag="classrooms")
 async def rotate_join_code(ctx: Ctx) -> dict[str, Any]:
     """Give the classroom a new join code (and reopen joining); the old code stops working."""
     classroom_id = ctx.path_int("classroom_id")
@@ -39,7 +39,7 @@ async def rotate_join_code(ctx: Ctx) -> dict[str, Any]:
     return {"id": classroom_id, "join_code": code, "open": True}
 
 
-@endpoint("DELETE", "/api/classrooms/{classroom_id:int}/join-code", status=204, tag="classrooms")
+@endpoint("DELETE", "/api/classrooms/{classroom_id:id}/join-code", status=204, tag="classrooms")
 async def close_join_code(ctx: Ctx) -> Response:
     """Close joining: the code is refused until an instructor rotates it."""
     classroom_id = ctx.path_int("classroom_id")

@@ -22,6 +22,7 @@ from server.cockpit.component import Cockpit
 from server.cockpit.demo_analytics import demo_analytics
 from server.cockpit.grid import room_grid
 from server.exceptions import BadRequest, Forbidden, NotFound
+from server.ids import Id, parse_id
 from server.models import ExerciseRecord, Role, Submission, User
 from server.models.clock import utcnow
 
@@ -35,7 +36,7 @@ class BuyBody(Strict):
 
 class PushBody(Strict):
     to: Literal["student", "stuck", "room"]
-    user_id: int | None = None
+    user_id: Id | None = None
     test: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     message: Text | None = None
 
@@ -50,7 +51,7 @@ class CommentBody(Strict):
     body: Text
     anchor: Annotated[str, Field(max_length=400)] = ""
     line: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 def _cockpit(ctx: Ctx) -> Cockpit:
@@ -78,7 +79,7 @@ async def _record(ctx: Ctx, classroom_id: int) -> ExerciseRecord:
     return record
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/progress", tag="cockpit")
+@endpoint("GET", "/api/rooms/{room_id:id}/progress", tag="cockpit")
 async def progress(ctx: Ctx) -> dict[str, Any]:
     """The class grid: a cell per student and exercise, stuck ones first (staff)."""
     room = await _room(ctx, staff=True)
@@ -87,7 +88,7 @@ async def progress(ctx: Ctx) -> dict[str, Any]:
 
 
 @endpoint(
-    "GET", "/api/classrooms/{classroom_id:int}/exercises/{exercise_id:str}/analytics", tag="cockpit"
+    "GET", "/api/classrooms/{classroom_id:id}/exercises/{exercise_id:str}/analytics", tag="cockpit"
 )
 async def analytics(ctx: Ctx) -> dict[str, Any] | Response:
     """Pass rate, attempts, time to first pass, failing tests, common errors (staff);
@@ -112,7 +113,7 @@ async def analytics(ctx: Ctx) -> dict[str, Any] | Response:
     return data
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/demos/{demo_id:str}/analytics", tag="cockpit")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/demos/{demo_id:str}/analytics", tag="cockpit")
 async def demo_analytics_endpoint(ctx: Ctx) -> dict[str, Any]:
     """Followers and detachers per step, quiz correctness per question, over every session of
     the demo in the classroom (staff)."""
@@ -123,25 +124,26 @@ async def demo_analytics_endpoint(ctx: Ctx) -> dict[str, Any]:
         return await demo_analytics(session, classroom_id, demo_id)
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/exercises/{exercise_id:str}/hints", tag="cockpit")
+@endpoint("GET", "/api/rooms/{room_id:id}/exercises/{exercise_id:str}/hints", tag="cockpit")
 async def hints(ctx: Ctx) -> dict[str, Any]:
     """The caller's unlocked hints and explanations (staff: ``?user_id=`` for a student's)."""
     room = await _room(ctx)
     user_id = ctx.caller.user_id
-    asked = ctx.request.query_params.get("user_id")
-    if asked is not None:
-        if not asked.isdigit():
+    raw = ctx.request.query_params.get("user_id")
+    if raw is not None:
+        asked = parse_id(raw)
+        if asked is None:
             raise BadRequest("user_id must be a number", code="invalid_user")
-        if int(asked) != user_id and not room.is_staff:
+        if asked != user_id and not room.is_staff:
             raise Forbidden("a student sees only their own hints", code="staff_only")
-        user_id = int(asked)
+        user_id = asked
     record = await _record(ctx, room.room.classroom_id)
     return await _cockpit(ctx).hints.view(record, user_id, utcnow())
 
 
 @endpoint(
     "POST",
-    "/api/rooms/{room_id:int}/exercises/{exercise_id:str}/hints",
+    "/api/rooms/{room_id:id}/exercises/{exercise_id:str}/hints",
     body=BuyBody,
     status=201,
     tag="cockpit",
@@ -156,7 +158,7 @@ async def buy_hint(ctx: Ctx) -> dict[str, Any]:
 
 @endpoint(
     "POST",
-    "/api/rooms/{room_id:int}/exercises/{exercise_id:str}/hints/push",
+    "/api/rooms/{room_id:id}/exercises/{exercise_id:str}/hints/push",
     body=PushBody,
     tag="cockpit",
 )
@@ -204,7 +206,7 @@ async def _submission(ctx: Ctx) -> tuple[Submission, bool]:
 
 @endpoint(
     "POST",
-    "/api/submissions/{submission_id:int}/override",
+    "/api/submissions/{submission_id:id}/override",
     body=OverrideBody,
     status=201,
     tag="cockpit",
@@ -220,7 +222,7 @@ async def override(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-@endpoint("GET", "/api/submissions/{submission_id:int}/overrides", tag="cockpit")
+@endpoint("GET", "/api/submissions/{submission_id:id}/overrides", tag="cockpit")
 async def overrides(ctx: Ctx) -> dict[str, Any]:
     """Every score override of a submission, oldest first (its author and staff)."""
     row, staff = await _submission(ctx)
@@ -230,7 +232,7 @@ async def overrides(ctx: Ctx) -> dict[str, Any]:
     return {"submission_id": row.id, "overrides": await _cockpit(ctx).feedback.overrides(row.id)}
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/comments", tag="cockpit")
+@endpoint("GET", "/api/rooms/{room_id:id}/comments", tag="cockpit")
 async def comments(ctx: Ctx) -> dict[str, Any]:
     """The inline comments of ``?doc=`` (who may open the document)."""
     room = await _room(ctx)
@@ -238,7 +240,7 @@ async def comments(ctx: Ctx) -> dict[str, Any]:
     return {"doc": doc, "comments": await _cockpit(ctx).feedback.comments(room, doc)}
 
 
-@endpoint("POST", "/api/rooms/{room_id:int}/comments", body=CommentBody, status=201, tag="cockpit")
+@endpoint("POST", "/api/rooms/{room_id:id}/comments", body=CommentBody, status=201, tag="cockpit")
 async def add_comment(ctx: Ctx) -> dict[str, Any]:
     """Comment on a line of a document, or reply to a comment."""
     room = await _room(ctx)
@@ -254,7 +256,7 @@ async def add_comment(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-@endpoint("POST", "/api/rooms/{room_id:int}/comments/{comment_id:int}/resolve", tag="cockpit")
+@endpoint("POST", "/api/rooms/{room_id:id}/comments/{comment_id:id}/resolve", tag="cockpit")
 async def resolve_comment(ctx: Ctx) -> dict[str, Any]:
     """Resolve a comment thread (who may open its document)."""
     room = await _room(ctx)

@@ -57,7 +57,7 @@ def public_exercise(exercise: Exercise, *, staff: bool, now: datetime) -> dict[s
     }
 
 
-@endpoint("POST", "/api/classrooms/{classroom_id:int}/course", tag="course")
+@endpoint("POST", "/api/classrooms/{classroom_id:id}/course", tag="course")
 async def upload_course(ctx: Ctx) -> dict[str, Any]:
     """Import a course archive (zip or tar.gz of exercises/ and demos/) into a classroom."""
     classroom_id = ctx.path_int("classroom_id")
@@ -81,7 +81,7 @@ async def upload_course(ctx: Ctx) -> dict[str, Any]:
     return report.to_dict()
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/exercises", tag="course")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/exercises", tag="course")
 async def list_exercises(ctx: Ctx) -> dict[str, Any]:
     """The classroom's exercises as the caller may see them."""
     classroom_id = ctx.path_int("classroom_id")
@@ -102,7 +102,7 @@ async def list_exercises(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/exercises/{exercise_id:str}", tag="course")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/exercises/{exercise_id:str}", tag="course")
 async def get_exercise(ctx: Ctx) -> dict[str, Any]:
     """One exercise as the caller may see it."""
     classroom_id = ctx.path_int("classroom_id")
@@ -129,7 +129,7 @@ async def load_exercise_record(session: Any, classroom_id: int, exercise_id: str
     return record
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/demos", tag="course")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/demos", tag="course")
 async def list_demos(ctx: Ctx) -> dict[str, Any]:
     """The classroom's demos: staff get every step, students the outline."""
     classroom_id = ctx.path_int("classroom_id")

@@ -75,7 +75,7 @@ async def store_assets(
     return report
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/assets/{path:path}", tag="courses")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/assets/{path:path}", tag="courses")
 async def get_asset(ctx: Ctx) -> Response:
     """A course asset (image or media), for members of the classroom."""
     classroom_id = ctx.path_int("classroom_id")

@@ -12,7 +12,7 @@ from server.courses.log import last
 from server.models import Demo, ExerciseRecord, Role
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/course", tag="course")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/course", tag="course")
 async def course_status(ctx: Ctx) -> dict[str, Any]:
     """The exercises and demos a classroom holds, and how its last import went (staff)."""
     classroom_id = ctx.path_int("classroom_id")

@@ -34,7 +34,7 @@ class TimelineOut(BaseModel):
     events: list[TimelineEventOut]
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/demo/timeline", response=TimelineOut, tag="demos")
+@endpoint("GET", "/api/rooms/{room_id:id}/demo/timeline", response=TimelineOut, tag="demos")
 async def demo_timeline(ctx: Ctx) -> TimelineOut:
     """The step timeline of the room's latest demo session (staff only)."""
     room_id = ctx.path_int("room_id")

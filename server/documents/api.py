@@ -11,6 +11,7 @@ from rooms.exceptions import InvalidDocumentName
 from server.api.base import Ctx, endpoint
 from server.classrooms.access import room_access
 from server.exceptions import BadRequest
+from server.ids import Id
 from server.models import Membership, PairMember, User
 
 
@@ -33,7 +34,7 @@ class RoomDocumentList(BaseModel):
 
 
 class PairBody(BaseModel):
-    user_ids: list[int] = Field(max_length=10)
+    user_ids: list[Id] = Field(max_length=10)
 
 
 class PairOut(BaseModel):
@@ -41,7 +42,7 @@ class PairOut(BaseModel):
     members: list[OwnerOut]
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/docs", response=RoomDocumentList, tag="documents")
+@endpoint("GET", "/api/rooms/{room_id:id}/docs", response=RoomDocumentList, tag="documents")
 async def list_documents(ctx: Ctx) -> RoomDocumentList:
     """Documents of a room with owners and last change (students see those they may open)."""
     room_id = ctx.path_int("room_id")
@@ -101,7 +102,7 @@ async def list_documents(ctx: Ctx) -> RoomDocumentList:
 
 @endpoint(
     "PUT",
-    "/api/rooms/{room_id:int}/pairs/{group}",
+    "/api/rooms/{room_id:id}/pairs/{group}",
     body=PairBody,
     response=PairOut,
     tag="documents",

@@ -28,6 +28,7 @@ from server.documents.direct import RAW_SEND, DirectWriter, read_directly
 from server.documents.outbox import SocketOutbox
 from server.documents.registry import LimitReached
 from server.exceptions import ApiError
+from server.ids import parse_id
 from server.security.quotas import QuotaExceeded
 from server.security.socket_auth import socket_caller
 
@@ -62,9 +63,9 @@ async def _authorize(components: Components, websocket: WebSocket) -> Target:
     try:
         caller = await socket_caller(components.security, websocket)
         raw_room = websocket.path_params["room"]
-        if not raw_room.isdigit():
+        room_id = parse_id(raw_room)
+        if room_id is None:
             raise Refused(f"unknown room {raw_room[:40]!r}")
-        room_id = int(raw_room)
         name = parse_document_name(websocket.path_params["doc"])
         role, groups = await components.doc_roles.lookup(room_id, caller)
         lock = await components.doc_roles.lock(room_id)

@@ -129,4 +129,4 @@ async def members_part(store: Store, hub: RoomHub, conn: RoomConnection) -> list
         ]
 
 
-routes: list[BaseRoute] = [WebSocketRoute("/ws/rooms/{room_id:int}", room_events)]
+routes: list[BaseRoute] = [WebSocketRoute("/ws/rooms/{room_id:id}", room_events)]

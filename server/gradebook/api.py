@@ -34,13 +34,13 @@ async def _sheet(ctx: Ctx) -> Sheet:
     return dataclasses.replace(sheet, overrides=overrides)
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/gradebook", tag="grading")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/gradebook", tag="grading")
 async def gradebook(ctx: Ctx) -> dict[str, Any]:
     """Every student against every exercise: the kept attempt per cell (staff)."""
     return (await _sheet(ctx)).to_dict()
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/grades.csv", tag="grading")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/grades.csv", tag="grading")
 async def grades_csv(ctx: Ctx) -> Response:
     """The gradebook as CSV, one row per student and exercise (staff)."""
     sheet = await _sheet(ctx)
@@ -49,7 +49,7 @@ async def grades_csv(ctx: Ctx) -> Response:
     return Response(to_csv(sheet), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/grades.json", tag="grading")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/grades.json", tag="grading")
 async def grades_json(ctx: Ctx) -> dict[str, Any]:
     """The kept grade per student and exercise in Gradescope's results.json shape (staff)."""
     return to_results_json(await _sheet(ctx))

@@ -33,7 +33,7 @@ def _submissions(ctx: Ctx) -> Submissions:
 
 @endpoint(
     "POST",
-    "/api/rooms/{room_id:int}/exercises/{exercise_id:str}/submissions",
+    "/api/rooms/{room_id:id}/exercises/{exercise_id:str}/submissions",
     body=SubmitBody,
     status=201,
     tag="grading",
@@ -54,7 +54,7 @@ async def submit(ctx: Ctx) -> dict[str, Any]:
     return submission_view(graded, exercise, staff=access.is_staff, now=utcnow())
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/submissions", tag="grading")
+@endpoint("GET", "/api/rooms/{room_id:id}/submissions", tag="grading")
 async def list_submissions(ctx: Ctx) -> dict[str, Any]:
     """Submissions in a room: all for staff, one's own for a student (newest first)."""
     room_id = ctx.path_int("room_id")
@@ -83,7 +83,7 @@ async def list_submissions(ctx: Ctx) -> dict[str, Any]:
     return {"submissions": out}
 
 
-@endpoint("GET", "/api/submissions/{submission_id:int}", tag="grading")
+@endpoint("GET", "/api/submissions/{submission_id:id}", tag="grading")
 async def get_submission(ctx: Ctx) -> dict[str, Any]:
     """One submission: its author and the room's staff may read it."""
     submission_id = ctx.path_int("submission_id")
@@ -100,7 +100,7 @@ async def get_submission(ctx: Ctx) -> dict[str, Any]:
 
 @endpoint(
     "POST",
-    "/api/classrooms/{classroom_id:int}/exercises/{exercise_id:str}/regrade",
+    "/api/classrooms/{classroom_id:id}/exercises/{exercise_id:str}/regrade",
     status=202,
     tag="grading",
 )
@@ -115,7 +115,7 @@ async def start_regrade(ctx: Ctx) -> dict[str, Any]:
 
 
 @endpoint(
-    "GET", "/api/classrooms/{classroom_id:int}/exercises/{exercise_id:str}/regrade", tag="grading"
+    "GET", "/api/classrooms/{classroom_id:id}/exercises/{exercise_id:str}/regrade", tag="grading"
 )
 async def regrade_status(ctx: Ctx) -> dict[str, Any]:
     """How far the last regrade of an exercise got (staff)."""
@@ -132,7 +132,7 @@ async def regrade_status(ctx: Ctx) -> dict[str, Any]:
 
 @endpoint(
     "POST",
-    "/api/rooms/{room_id:int}/exercises/{exercise_id:str}/live",
+    "/api/rooms/{room_id:id}/exercises/{exercise_id:str}/live",
     body=LiveBody,
     status=201,
     tag="grading",
@@ -148,7 +148,7 @@ async def open_live(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/leaderboard", tag="grading")
+@endpoint("GET", "/api/rooms/{room_id:id}/leaderboard", tag="grading")
 async def leaderboard(ctx: Ctx) -> dict[str, Any]:
     """The room's live leaderboard and its classroom's board for this week."""
     room_id = ctx.path_int("room_id")

@@ -22,7 +22,9 @@ from server.classrooms.access import classroom_access
 from server.exceptions import ApiError, BadRequest, Conflict, NotFound
 from server.identity import codes, roster
 from server.identity.component import Identity
+from server.ids import Id
 from server.models import AccountMerge, Classroom, Membership, Role, RosterEntry, User, UserKind
+from server.security.bodies import declared_over
 
 MAX_ROSTER_BYTES = 1 << 20
 STAFF = (Role.INSTRUCTOR, Role.ASSISTANT)
@@ -42,8 +44,8 @@ class RenameBody(Strict):
 
 
 class MergeBody(Strict):
-    from_user_id: int
-    into_user_id: int
+    from_user_id: Id
+    into_user_id: Id
 
 
 class PolicyBody(Strict):
@@ -124,12 +126,11 @@ async def set_credentials(ctx: Ctx) -> dict[str, Any]:
     return {"id": ctx.caller.user_id, "email": email}
 
 
-@endpoint("POST", "/api/classrooms/{classroom_id:int}/roster", tag="identity")
+@endpoint("POST", "/api/classrooms/{classroom_id:id}/roster", tag="identity")
 async def import_roster(ctx: Ctx) -> dict[str, Any]:
     """Import a roster CSV (name, email, student_id); new students get personal codes."""
     classroom_id = ctx.path_int("classroom_id")
-    length = ctx.request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_ROSTER_BYTES:
+    if declared_over(ctx.request, MAX_ROSTER_BYTES):
         raise BadRequest(
             f"the roster is larger than {MAX_ROSTER_BYTES} bytes", code="body_too_large"
         )
@@ -152,7 +153,7 @@ async def import_roster(ctx: Ctx) -> dict[str, Any]:
     return {"students": students}
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/roster", tag="identity")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/roster", tag="identity")
 async def list_roster(ctx: Ctx) -> dict[str, Any]:
     """The roster (staff), and whether joining requires being on it."""
     classroom_id = ctx.path_int("classroom_id")
@@ -175,7 +176,7 @@ async def list_roster(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@endpoint("PUT", "/api/classrooms/{classroom_id:int}/join-policy", body=PolicyBody, tag="identity")
+@endpoint("PUT", "/api/classrooms/{classroom_id:id}/join-policy", body=PolicyBody, tag="identity")
 async def set_join_policy(ctx: Ctx) -> dict[str, Any]:
     """Require roster membership to join (instructors)."""
     classroom_id = ctx.path_int("classroom_id")
@@ -202,7 +203,7 @@ async def _student_of(ctx: Ctx, classroom_id: int, user_id: int) -> None:
 
 @endpoint(
     "POST",
-    "/api/classrooms/{classroom_id:int}/students/{user_id:int}/rejoin-code",
+    "/api/classrooms/{classroom_id:id}/students/{user_id:id}/rejoin-code",
     status=201,
     tag="identity",
 )
@@ -217,7 +218,7 @@ async def student_code(ctx: Ctx) -> dict[str, str]:
 
 @endpoint(
     "POST",
-    "/api/classrooms/{classroom_id:int}/students/{user_id:int}/rename",
+    "/api/classrooms/{classroom_id:id}/students/{user_id:id}/rename",
     body=RenameBody,
     tag="identity",
 )
@@ -233,7 +234,7 @@ async def rename(ctx: Ctx) -> dict[str, Any]:
     return {"id": user_id, "name": name}
 
 
-@endpoint("POST", "/api/classrooms/{classroom_id:int}/merge", body=MergeBody, tag="identity")
+@endpoint("POST", "/api/classrooms/{classroom_id:id}/merge", body=MergeBody, tag="identity")
 async def merge(ctx: Ctx) -> dict[str, Any]:
     """Merge two accounts of one student (instructors): everything of ``from`` goes to ``into``."""
     classroom_id, body = ctx.path_int("classroom_id"), ctx.body(MergeBody)
@@ -245,7 +246,7 @@ async def merge(ctx: Ctx) -> dict[str, Any]:
     return _merge_out(record)
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/merges", tag="identity")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/merges", tag="identity")
 async def list_merges(ctx: Ctx) -> dict[str, Any]:
     """The merge audit records of the classroom (staff)."""
     classroom_id = ctx.path_int("classroom_id")

@@ -18,6 +18,7 @@ from rooms.exceptions import InvalidDocumentName
 from server.api.base import Ctx, endpoint
 from server.classrooms.access import classroom_access, room_access
 from server.exceptions import BadRequest
+from server.ids import Id
 from server.integrity.component import Integrity
 from server.models import Role
 
@@ -26,10 +27,10 @@ MAX_PAIRS = 1000
 
 
 class ReviewBody(BaseModel):
-    a_submission_id: int
-    b_submission_id: int
+    a_submission_id: Id
+    b_submission_id: Id
     verdict: Literal["confirmed", "dismissed"]
-    penalize: list[int] | None = Field(
+    penalize: list[Id] | None = Field(
         default=None, max_length=2, description="students to penalise (default: both)"
     )
     note: str = Field(default="", max_length=1000)
@@ -55,7 +56,7 @@ def _query_number(ctx: Ctx, name: str, default: float, low: float, high: float) 
 
 @endpoint(
     "GET",
-    "/api/classrooms/{classroom_id:int}/exercises/{exercise_id:str}/similarity",
+    "/api/classrooms/{classroom_id:id}/exercises/{exercise_id:str}/similarity",
     tag="integrity",
 )
 async def similarity_report(ctx: Ctx) -> dict[str, Any]:
@@ -72,7 +73,7 @@ async def similarity_report(ctx: Ctx) -> dict[str, Any]:
 
 @endpoint(
     "GET",
-    "/api/classrooms/{classroom_id:int}/exercises/{exercise_id:str}/similarity/{a:int}/{b:int}",
+    "/api/classrooms/{classroom_id:id}/exercises/{exercise_id:str}/similarity/{a:id}/{b:id}",
     tag="integrity",
 )
 async def similarity_pair(ctx: Ctx) -> dict[str, Any]:
@@ -90,7 +91,7 @@ async def similarity_pair(ctx: Ctx) -> dict[str, Any]:
 
 @endpoint(
     "POST",
-    "/api/classrooms/{classroom_id:int}/exercises/{exercise_id:str}/similarity/reviews",
+    "/api/classrooms/{classroom_id:id}/exercises/{exercise_id:str}/similarity/reviews",
     body=ReviewBody,
     tag="integrity",
 )
@@ -112,7 +113,7 @@ async def similarity_review(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/docs/{doc:path}/history", tag="integrity")
+@endpoint("GET", "/api/rooms/{room_id:id}/docs/{doc:path}/history", tag="integrity")
 async def document_history(ctx: Ctx) -> dict[str, Any]:
     """The typing history of a document: updates with time, author, change and paste marks."""
     room_id = ctx.path_int("room_id")

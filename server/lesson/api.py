@@ -45,13 +45,13 @@ async def _run(ctx: Ctx, kind: str) -> dict[str, Any]:
     return reply
 
 
-@endpoint("POST", "/api/rooms/{room_id:int}/lesson/{action:str}", body=CommandFields, tag="lesson")
+@endpoint("POST", "/api/rooms/{room_id:id}/lesson/{action:str}", body=CommandFields, tag="lesson")
 async def lesson_action(ctx: Ctx) -> dict[str, Any]:
     """``lesson.{action}`` (spotlight, push, freeze, unfreeze, announce, countdown)."""
     return await _run(ctx, f"lesson.{ctx.request.path_params['action']}")
 
 
-@endpoint("POST", "/api/rooms/{room_id:int}/pairs/{action:str}", body=CommandFields, tag="lesson")
+@endpoint("POST", "/api/rooms/{room_id:id}/pairs/{action:str}", body=CommandFields, tag="lesson")
 async def pairs_action(ctx: Ctx) -> dict[str, Any]:
     """``pairs.{action}`` (make, rotate, repair)."""
     return await _run(ctx, f"pairs.{ctx.request.path_params['action']}")

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from server.api.base import components_of
 from server.classrooms.access import room_access
 from server.exceptions import ApiError
+from server.ids import parse_id
 from server.pages import render_page, signed_in
 
 
@@ -44,13 +45,13 @@ async def progress_page(request: Request) -> Response:
     boot: dict[str, Any] = {"page": "progress"}
     # ?user= names the student (staff see anyone's; the API refuses a student another's).
     for param, key in (("classroom", "classroom"), ("user", "student")):
-        value = request.query_params.get(param, "")
-        if value.isdigit():
-            boot[key] = int(value)
+        value = parse_id(request.query_params.get(param))
+        if value is not None:
+            boot[key] = value
     return render_page(request, "progress.html", boot, who)
 
 
 routes: list[BaseRoute] = [
-    Route("/rooms/{room_id:int}/projector", projector_page, methods=["GET"]),
+    Route("/rooms/{room_id:id}/projector", projector_page, methods=["GET"]),
     Route("/progress", progress_page, methods=["GET"]),
 ]

@@ -34,9 +34,7 @@ from server.models.clock import as_utc
 CALENDAR_DAYS = 120
 
 
-@endpoint(
-    "GET", "/api/classrooms/{classroom_id:int}/students/{user_id:int}/progress", tag="progress"
-)
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/students/{user_id:id}/progress", tag="progress")
 async def student_progress(ctx: Ctx) -> dict[str, Any]:
     """A student's achievements, XP over time, streak calendar, rank and skill radar."""
     classroom_id, user_id = ctx.path_int("classroom_id"), ctx.path_int("user_id")

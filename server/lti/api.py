@@ -93,7 +93,7 @@ async def _context(ctx: Ctx, roles: tuple[Role, ...]) -> LtiContext:
     return context
 
 
-@endpoint("GET", "/api/classrooms/{classroom_id:int}/lti/grades", tag="lti")
+@endpoint("GET", "/api/classrooms/{classroom_id:id}/lti/grades", tag="lti")
 async def grade_status(ctx: Ctx) -> dict[str, Any]:
     """Where each student's grade stands in the LMS gradebook (staff)."""
     context = await _context(ctx, (Role.INSTRUCTOR, Role.ASSISTANT))
@@ -123,7 +123,7 @@ async def grade_status(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-@endpoint("POST", "/api/classrooms/{classroom_id:int}/lti/grades/retry", tag="lti")
+@endpoint("POST", "/api/classrooms/{classroom_id:id}/lti/grades/retry", tag="lti")
 async def retry_grades(ctx: Ctx) -> dict[str, Any]:
     """Send failed grades again (instructors)."""
     context = await _context(ctx, (Role.INSTRUCTOR,))
@@ -144,7 +144,7 @@ async def retry_grades(ctx: Ctx) -> dict[str, Any]:
     return {"requeued": len(rows)}
 
 
-@endpoint("POST", "/api/classrooms/{classroom_id:int}/lti/roster-sync", tag="lti")
+@endpoint("POST", "/api/classrooms/{classroom_id:id}/lti/roster-sync", tag="lti")
 async def roster_sync(ctx: Ctx) -> dict[str, Any]:
     """Sync the classroom's members from the LMS course (NRPS; instructors)."""
     context = await _context(ctx, (Role.INSTRUCTOR,))

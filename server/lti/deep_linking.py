@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from rooms.lti import CLAIM, DL_CLAIM, Launch
 from sandbox.grading.schema import exercise_from_dict
 from server.exceptions import BadRequest
+from server.ids import parse_id
 from server.lti.exceptions import LaunchRefused
 from server.lti.keys import ToolKey
 from server.lti.provision import Landing
@@ -114,8 +115,9 @@ async def _content_item(
     session: Any, classroom_id: int, item: str, launch_url: str
 ) -> dict[str, Any]:
     kind, _, ident = item.partition(":")
-    if kind == "room" and ident.isdigit():
-        room = await session.get(Room, int(ident))
+    room_id = parse_id(ident) if kind == "room" else None
+    if room_id is not None:
+        room = await session.get(Room, room_id)
         if room is not None and room.classroom_id == classroom_id:
             return {
                 "type": "ltiResourceLink",

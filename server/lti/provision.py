@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from rooms.lti import DEEP_LINKING, Launch
 from server.exceptions import Forbidden
 from server.identity.codes import unique_join_code
+from server.ids import parse_id
 from server.models import (
     Classroom,
     ExerciseRecord,
@@ -186,9 +187,10 @@ async def _link_room(session: AsyncSession, context: LtiContext, launch: Launch)
 
 
 async def _room_named(session: AsyncSession, classroom_id: int, raw: str | None) -> Room | None:
-    if raw is None or not raw.isdigit():
+    room_id = parse_id(raw)
+    if room_id is None:
         return None
-    room = await session.get(Room, int(raw))
+    room = await session.get(Room, room_id)
     return room if room is not None and room.classroom_id == classroom_id else None
 
 

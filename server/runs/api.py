@@ -21,6 +21,7 @@ from server.api.schemas import Strict
 from server.auth import room_role
 from server.classrooms.access import room_access
 from server.exceptions import BadRequest, Forbidden, NotFound, ServiceUnavailable, TooManyRequests
+from server.ids import parse_id
 from server.models.runs import Run
 from server.runs.view import RunSummary, RunView, summary_of_row, view_of_row, with_live_output
 
@@ -44,7 +45,7 @@ class RunList(BaseModel):
 
 
 @endpoint(
-    "POST", "/api/rooms/{room_id:int}/runs", body=RunBody, response=RunCreated, status=202,
+    "POST", "/api/rooms/{room_id:id}/runs", body=RunBody, response=RunCreated, status=202,
     tag="runs",
 )  # fmt: skip
 async def create_run(ctx: Ctx) -> RunCreated:
@@ -91,12 +92,12 @@ async def get_run(ctx: Ctx) -> RunView:
     return view if live is None else with_live_output(view, live)
 
 
-@endpoint("GET", "/api/rooms/{room_id:int}/runs", response=RunList, tag="runs")
+@endpoint("GET", "/api/rooms/{room_id:id}/runs", response=RunList, tag="runs")
 async def list_runs(ctx: Ctx) -> RunList:
     """The room's latest runs (``?limit=``, at most 200): the caller's own, or all for staff."""
     room_id = ctx.path_int("room_id")
-    raw = ctx.request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+    limit = parse_id(ctx.request.query_params.get("limit", "50"))
+    if limit is None or not 1 <= limit <= 200:
         raise BadRequest("limit must be a whole number from 1 to 200", code="invalid_limit")
     async with ctx.session() as session:
         access = await room_access(session, room_id, ctx.caller.user_id)
@@ -104,7 +105,7 @@ async def list_runs(ctx: Ctx) -> RunList:
         if not access.is_staff:
             query = query.where(Run.user_id == ctx.caller.user_id)
         order = (col(Run.created_at).desc(), col(Run.id).desc())
-        rows = (await session.exec(query.order_by(*order).limit(int(raw)))).all()
+        rows = (await session.exec(query.order_by(*order).limit(limit))).all()
     return RunList(runs=[summary_of_row(row) for row in rows])
 
 

@@ -38,7 +38,7 @@ async def test_metrics_count_requests(client: httpx.AsyncClient, lesson: Lesson)
     text = (await client.get("/metrics")).text
     assert (
         "classroom_http_requests_total"
-        '{method="GET",route="/api/rooms/{room_id:int}",status="200"} 1.0' in text
+        '{method="GET",route="/api/rooms/{room_id:id}",status="200"} 1.0' in text
     )
     assert "classroom_http_request_seconds_bucket" in text
     assert "classroom_open_websockets" in text
