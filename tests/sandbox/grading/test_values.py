@@ -94,6 +94,10 @@ def test_read_case_separates_the_record_from_the_output() -> None:
     assert valuetests.read_case("bye\n").problem == "the program ended without returning a value"
     broken = valuetests.read_case('\x1evalue {"t": "int"}\n')
     assert broken.problem is not None and broken.problem.startswith("the reported value is")
+    # The student's code may write a record itself, nested past Python's decoder: read as
+    # text, never a RecursionError out of the grader.
+    deep = valuetests.read_case("\x1eraised " + "[" * 5000 + "\n")
+    assert deep.raised == "[" * 5000
 
 
 def test_literals_of_generated_harnesses() -> None:
