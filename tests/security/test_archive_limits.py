@@ -8,15 +8,12 @@ import bz2
 import io
 import tarfile
 import zipfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import Lesson
 from tests.security.test_body_limits import peak_mib
-from tests.server.processes import ServerProcess, prepare_lesson, server_env
+from tests.server.processes import ServerProcess, prepare_lesson
 
 DATABASES = ("sqlite",)
 
@@ -83,14 +80,6 @@ def deep_tar(depth: int = 1100) -> bytes:
         info.size = len(EXERCISE)
         archive.addfile(info, io.BytesIO(EXERCISE))
     return raw.getvalue()
-
-
-@pytest.fixture
-async def process(tmp_path: Path, database_url: str) -> AsyncIterator[ServerProcess]:
-    server = ServerProcess(server_env(tmp_path, database_url))
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def upload(http: httpx.AsyncClient, lesson: Lesson, data: bytes) -> httpx.Response:

@@ -6,24 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.server.processes import ServerProcess, prepare_lesson, server_env
+from tests.server.processes import ServerProcess, prepare_lesson
 
 DATABASES = ("sqlite",)
 CHUNK = b"x" * (1 << 20)
-
-
-@pytest.fixture
-async def process(tmp_path: Path, database_url: str) -> AsyncIterator[ServerProcess]:
-    server = ServerProcess(server_env(tmp_path, database_url))
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def peak_mib(server: ServerProcess) -> float:

@@ -10,8 +10,6 @@ traceback in the log. A real server process, so a crash shows as a dead process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pycrdt
@@ -22,18 +20,10 @@ from websockets.exceptions import ConnectionClosed
 from rooms.awareness import AwarenessEntry, encode_awareness
 from rooms.frames import MessageType, SyncType, awareness_frame, update_frame
 from tests.conftest import Lesson
-from tests.server.processes import ServerProcess, prepare_lesson, server_env
+from tests.server.processes import ServerProcess, prepare_lesson
 from tests.support.updates import any_item_update, nested_arrays
 
 DATABASES = ("sqlite",)
-
-
-@pytest.fixture
-async def process(tmp_path: Path, database_url: str) -> AsyncIterator[ServerProcess]:
-    server = ServerProcess(server_env(tmp_path, database_url))  # frames up to 1 MiB
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def opened(server: ServerProcess, lesson: Lesson, doc: str, token: str) -> ClientConnection:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,21 +25,13 @@ from rooms.awareness import AwarenessEntry, encode_awareness
 from rooms.frames import MessageType, awareness_frame
 from server.auth import COOKIE_NAME
 from tests.conftest import Lesson
-from tests.server.processes import ServerProcess, prepare_lesson, server_env
+from tests.server.processes import ServerProcess, prepare_lesson
 
 PAST_POSTGRES = str(2**31)  # one more than an INTEGER column holds on PostgreSQL
 PAST_SQLITE = str(2**63)  # one more than SQLite's integers hold
 PAST_PYTHON = "9" * 5000  # int() refuses more than 4,300 digits
 NOT_ASCII = "\u00b2"  # '²': str.isdigit() says yes, int() says no
 PAGES = ("/rooms/{room_id}", "/rooms/{room_id}/projector", "/classrooms/{classroom_id}/gradebook")
-
-
-@pytest.fixture
-async def process(tmp_path: Path, database_url: str) -> AsyncIterator[ServerProcess]:
-    server = ServerProcess(server_env(tmp_path, database_url))
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def id_paths(openapi: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
