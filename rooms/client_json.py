@@ -57,10 +57,11 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def loads(raw: str | bytes, *, text: bool = True) -> Any:
-    """Decode ``raw`` (UTF-8 when bytes); :class:`NotJson` if a browser would not read it, or
-    (``text``) if a string in it is not Unicode text (rule 4)."""
+    """Decode ``raw`` (UTF-8 when bytes, a leading byte order mark ignored, as ``json.loads``
+    ignores it); :class:`NotJson` if a browser would not read it, or (``text``) if a string in
+    it is not Unicode text (rule 4)."""
     try:
-        source = raw.decode() if isinstance(raw, bytes) else raw
+        source = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
         value = _DECODER.decode(source)
         if text and _SURROGATE_ESCAPE.search(source) is not None:
             _check_text(value)

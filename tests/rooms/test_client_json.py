@@ -46,6 +46,9 @@ def test_what_json_parse_refuses_or_python_cannot_read_is_not_json(text: str, wh
 def test_bytes_that_are_not_utf8_are_not_json() -> None:
     with pytest.raises(NotJson, match="UTF-8"):
         loads(b'{"a":"\xff"}')
+    with pytest.raises(NotJson, match="UTF-8"):  # a surrogate encoded (json.loads took it)
+        loads(b'["\xed\xa0\x80"]')
+    assert loads(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}  # a byte order mark, as before
 
 
 def test_not_json_is_a_value_error() -> None:
