@@ -64,6 +64,12 @@ Rules this module keeps:
    :class:`~rooms.exceptions.DamagedDocument`; nothing is applied to it again, and its holder
    must reload it from what was stored.
 
+10. A whole-state request (step1, awareness query) costs the whole document for a few bytes:
+   4-byte step1s on a 50 KB demo froze the process for a minute. A stock provider sends one
+   step1 per connection (one every few seconds with ``resyncInterval``), no query. So a
+   connection gets ``REQUEST_BURST`` at once, then ``REQUEST_RATE`` a second; past that a
+   request is dropped unanswered (counted in :attr:`DocumentSync.requests_dropped`).
+
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
 update that the CRDT library would choke on, or that browsers could not decode, is one,
 found before anything decodes it (rooms/update_check.py).
@@ -104,6 +110,11 @@ from rooms.presence import EchoMemory, RenewalHold, accepted_frame
 from rooms.update_check import check_update
 from rooms.varint import Reader
 
+# Rule 10: whole-state requests (step1, awareness query) a connection may make at once, then
+# a second.
+REQUEST_BURST = 5.0
+REQUEST_RATE = 1.0
+
 
 @dataclass
 class Output:
@@ -126,6 +137,7 @@ class _Connection:
     denied: bool = False
     budget: Budget | None = None
     pending: dict[int, AwarenessEntry] = field(default_factory=dict)  # coalesced, not yet sent
+    requests: Budget | None = None  # rule 10
 
 
 def _decode_state_vector(data: bytes) -> dict[int, int]:
@@ -152,6 +164,7 @@ class DocumentSync:
         self._echoes = EchoMemory()  # rule 6
         self._renewals = RenewalHold(self.limits.renewal_hold)  # rule 8
         self.damaged = False  # rule 9
+        self.requests_dropped = 0  # rule 10
 
     @property
     def connections(self) -> list[int]:
@@ -191,7 +204,9 @@ class DocumentSync:
         elif kind == MessageType.AWARENESS:
             self._receive_awareness(conn, state, reader.var_bytes(), frame, out)
         elif kind == MessageType.QUERY_AWARENESS:
-            out.sends.append((conn, awareness_frame(encode_awareness(self.awareness.present()))))
+            if self._may_request(state):
+                present = encode_awareness(self.awareness.present())
+                out.sends.append((conn, awareness_frame(present)))
         elif kind == MessageType.AUTH:
             pass  # clients have nothing to say here; y-websocket servers ignore it too
         else:
@@ -236,6 +251,16 @@ class DocumentSync:
         forward = self._sent(accepted_frame(frame, entries, accepted))
         out.broadcast(self._connections, forward)  # the sender too (rule 2)
         out.publish.append(forward)
+
+    def _may_request(self, state: _Connection) -> bool:
+        """Rule 10: whether a whole-state request of this connection is answered."""
+        now = self.clock()
+        if state.requests is None:
+            state.requests = Budget(REQUEST_RATE, REQUEST_BURST, now)
+        if state.requests.take(now):
+            return True
+        self.requests_dropped += 1
+        return False
 
     def _may_set(self, conn: int, state: _Connection, entry: AwarenessEntry) -> bool:
         if len(entry.state.encode()) > self.limits.max_state_bytes:
@@ -288,7 +313,8 @@ class DocumentSync:
         sub = reader.var_uint()
         if sub == SyncType.STEP1:
             state_vector = reader.var_bytes()
-            out.sends.append((conn, step2_frame(self._diff(state_vector))))
+            if self._may_request(state):
+                out.sends.append((conn, step2_frame(self._diff(state_vector))))
             return
         if sub not in (SyncType.STEP2, SyncType.UPDATE):
             raise ProtocolError(f"unknown sync message type {sub}")

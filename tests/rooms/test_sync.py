@@ -396,3 +396,27 @@ def test_resync_with_nothing_missed_sends_nothing_and_skips_bad_stored_updates()
     assert server.receive_remote(bytes([MessageType.QUERY_AWARENESS])).publish == [], (
         "a process with no presence of its own answers nothing"
     )
+
+
+def test_whole_state_requests_past_a_connections_budget_are_dropped() -> None:
+    """Rule 10: a step1 or an awareness query costs the whole document (every state) for a few
+    bytes; a connection gets five at once, then one a second, and no more."""
+    now = [0.0]
+    server = DocumentSync(clock=lambda: now[0])
+    server.doc.get("text", type=pycrdt.Text).insert(0, "x" * 50_000)
+    server.connect(1, writable=False)
+    server.connect(2, writable=True)
+    step1 = pycrdt.create_sync_message(pycrdt.Doc())
+    query = bytes([MessageType.QUERY_AWARENESS])
+    answered = [len(server.receive(1, step1 if i % 2 else query).sends) for i in range(50)]
+    assert answered == [1] * 5 + [0] * 45
+    assert server.requests_dropped == 45
+    assert len(server.receive(2, step1).sends) == 1  # another connection's budget is its own
+    now[0] = 1.0
+    reply = server.receive(1, step1).sends
+    assert len(reply) == 1 and len(reply[0][1]) > 50_000  # a second later: one more, whole
+    assert server.receive(1, step1).sends == []
+    # What a client writes is not a request: it goes on however many requests were dropped.
+    writer = Client()
+    writer.text.insert(0, "typed")
+    assert [conn for conn, _ in server.receive(2, writer.outbox[-1]).sends] == [1]
