@@ -37,6 +37,12 @@ class Metrics:
             ["endpoint"],
             registry=self.registry,
         )
+        self.socket_floods = Counter(
+            "classroom_socket_floods_total",
+            "Sockets closed (1008) for sending faster than their budget, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
         self.rooms_active = Gauge(
             "classroom_rooms_active",
             "Rooms with at least one open connection in this process.",

@@ -87,6 +87,10 @@ class Settings:
     joins_per_code_per_minute: int = 300
     password_workers: int = 2
     max_events_sockets_per_user: int = 5
+    # what one socket may send a second (five seconds' worth at once; 0: no limit); past it
+    # the socket is closed with 1008 (server/security/floods.py)
+    max_doc_frames_per_second: int = 1000
+    max_event_messages_per_second: int = 100
     staff_reserved_connections: int = 20
     socket_ticket_seconds: int = 30
     session_cache_seconds: float = 5.0

@@ -3,7 +3,8 @@
 The endpoint only moves bytes: it checks who may open what, then hands each frame to the
 :class:`~server.documents.loaded.LoadedDocument` (under uvicorn straight from its data
 callback, server/documents/direct.py rule 4) and drains this socket's outbox. Close codes:
-1008 for a refused token, room, document or limit (before any content is sent); 1002 for a
+1008 for a refused token, room, document or limit (before any content is sent), or for a
+client sending faster than ``CLASSROOM_MAX_DOC_FRAMES_PER_SECOND``; 1002 for a
 frame that breaks the protocol; 1003 for a text frame; 1009 for a frame over
 ``max_frame_bytes``; 1013 for a client too slow to keep up (it reconnects and resyncs).
 """
@@ -62,6 +63,9 @@ async def _authorize(components: Components, websocket: WebSocket) -> Target:
     """Who opens which document with what access, or Refused with the reason to close with."""
     try:
         caller = await socket_caller(components.security, websocket)
+        left = components.security.floods.waiting(caller.user_id)
+        if left is not None:
+            raise Refused(components.security.floods.refusal(left))
         raw_room = websocket.path_params["room"]
         room_id = parse_id(raw_room)
         if room_id is None:
@@ -116,6 +120,8 @@ async def _serve(
 ) -> None:
     registry, max_frame = components.docs, components.settings.max_frame_bytes
     room_id, name = target.room_id, str(target.name)
+    floods = components.security.floods
+    budget = floods.budget("docs")
     doc = await registry.acquire(room_id, name)
 
     async def overflow() -> None:
@@ -125,6 +131,11 @@ async def _serve(
         """Hand one binary message to the document; the close code and reason if refused."""
         if len(data) > max_frame:
             return 1009, f"frame larger than {max_frame} bytes"
+        if not budget.take():
+            log.info("room %s doc %s conn %s: closed, a flood", room_id, name, conn_id)
+            components.metrics.socket_floods.labels("docs").inc()
+            floods.flooded(target.user_id)
+            return 1008, budget.refusal("frames")
         try:
             doc.receive(conn_id, data)
         except ProtocolError as exc:

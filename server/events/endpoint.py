@@ -33,6 +33,10 @@ async def room_events(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         caller = await socket_caller(security, websocket)
+        left = security.floods.waiting(caller.user_id)
+        if left is not None:
+            await websocket.close(CLOSE_POLICY, security.floods.refusal(left))
+            return
         room_id = int(websocket.path_params["room_id"])
         async with components.store.session() as session:
             access = await room_access(session, room_id, caller.user_id)
@@ -62,12 +66,19 @@ async def room_events(websocket: WebSocket) -> None:
     writer = asyncio.create_task(
         _write(websocket, conn, direct), name=f"room-{room_id}-writer-{conn.id}"
     )
+    budget = security.floods.budget("events")
     try:
         await hub.join(conn)
         conn.open_with(await hub.snapshot(conn))
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
+                break
+            if not budget.take():
+                log.info("room %s conn %s: closed, a flood", room_id, conn.id)
+                components.metrics.socket_floods.labels("events").inc()
+                security.floods.flooded(caller.user_id)
+                await close(CLOSE_POLICY, budget.refusal("messages"))
                 break
             raw = message.get("text")
             if raw is None:

@@ -1,4 +1,5 @@
-"""The security component of a process: its limiter, password pool, sessions and sockets."""
+"""The security component of a process: its limiter, password pool, sessions, sockets and
+flood budgets."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from sandbox.selection import runs_at_once
 from server.auth import TokenSigner
 from server.bus import Bus
 from server.security.fair_runs import FairShare
+from server.security.floods import Floods
 from server.security.origins import parse_origins
 from server.security.passwords import PasswordChecker
 from server.security.ratelimit import Counters, Limit, MemoryCounters, RateLimiter, RedisCounters
@@ -41,6 +43,9 @@ class Security:
         )
         self.passwords = PasswordChecker(workers=settings.password_workers)
         self.sockets = OpenSockets(settings.max_events_sockets_per_user)
+        self.floods = Floods(
+            settings.max_doc_frames_per_second, settings.max_event_messages_per_second
+        )
         self.sessions = Sessions(
             signer,
             settings.secret_key,

@@ -1,0 +1,95 @@
+"""How fast one socket may send: a backstop against a client that floods the server.
+
+Design note. Every frame costs the event loop something before anything can refuse it, and
+the loop is every room's. Measured on a 2-core machine, one student's socket sending as fast
+as it could (nothing else changed):
+
+- ``demo.detach`` / ``demo.follow`` on the room events socket, 67,000 a second: another
+  student's ping took 1.1 s (p50) instead of 0.6 ms, for as long as it lasted;
+- ``ping``, 63,000 a second: 290 ms;
+- a document socket's frames are handed to the document from uvicorn's data callback
+  (server/documents/direct.py rule 4), a whole TCP read of them at once.
+
+What a person does with a page is far below any of this: keystrokes, cursor moves, a click.
+So each socket has a :class:`SocketBudget`, ``rate`` frames a second with five seconds' worth
+at once (a paste, a reconnect's catch-up, a test's loop), and a socket past it is closed
+with 1008; a stock client reconnects and resyncs. ``rate`` 0 turns the check off. What a
+frame costs inside its budget is bounded where it is handled: awareness is coalesced and
+whole-state requests have their own budget (rooms/sync.py rules 7 and 10), updates count
+against the document's quota, runs and submissions against theirs.
+
+A flooder reconnects and floods again: every socket they open costs a handshake, the session
+check and a snapshot or a document's state before the budget can close it (the flood of
+``demo.detach`` again, reconnecting: 96 sockets in 10 s, another student's ping 21 ms at p50,
+125 at p99). So a user whose socket was closed for a flood waits :data:`PENALTY_SECONDS`
+before this process opens another socket of theirs (:meth:`Floods.waiting`, checked right
+after the session, before anything is read for the socket): their reconnections cost a
+session check each, and nobody else anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rooms.awareness import Budget
+
+BURST_SECONDS = 5
+PENALTY_SECONDS = 10.0
+
+
+class SocketBudget:
+    def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._budget = Budget(rate, rate * BURST_SECONDS, clock()) if rate > 0 else None
+
+    def take(self) -> bool:
+        """Whether one more frame is within the budget."""
+        return self._budget is None or self._budget.take(self._clock())
+
+    def refusal(self, what: str) -> str:
+        """The close reason for a socket past its budget."""
+        return f"too many {what}: at most {self.rate} a second"
+
+
+class Floods:
+    """The socket budgets of this process and who waits after a flood."""
+
+    def __init__(
+        self,
+        doc_frames: int,
+        event_messages: int,
+        *,
+        penalty: float = PENALTY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rates = {"docs": doc_frames, "events": event_messages}
+        self.penalty = penalty
+        self._clock = clock
+        self._until: dict[int, float] = {}  # user id -> when they may open sockets again
+
+    def budget(self, endpoint: str) -> SocketBudget:
+        """A new socket's budget (``endpoint`` is ``docs`` or ``events``)."""
+        return SocketBudget(self._rates[endpoint], self._clock)
+
+    def flooded(self, user_id: int) -> None:
+        """``user_id``'s socket was closed for a flood: they wait before the next."""
+        now = self._clock()
+        self._until = {u: t for u, t in self._until.items() if t > now}  # forget the past
+        self._until[user_id] = now + self.penalty
+
+    def waiting(self, user_id: int) -> float | None:
+        """Seconds ``user_id`` still waits before a socket of theirs is opened, or None."""
+        until = self._until.get(user_id)
+        if until is None:
+            return None
+        left = until - self._clock()
+        if left <= 0:
+            del self._until[user_id]
+            return None
+        return left
+
+    def refusal(self, left: float) -> str:
+        """The close reason for a socket opened while its user waits."""
+        return f"sent too fast before: wait {left:.0f} s"
