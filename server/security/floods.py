@@ -7,8 +7,9 @@ as it could (nothing else changed):
 - ``demo.detach`` / ``demo.follow`` on the room events socket, 67,000 a second: another
   student's ping took 1.1 s (p50) instead of 0.6 ms, for as long as it lasted;
 - ``ping``, 63,000 a second: 290 ms;
-- a document socket's frames are handed to the document from uvicorn's data callback
-  (server/documents/direct.py rule 4), a whole TCP read of them at once.
+- 4-byte step1s on a 50 KB demo, each answered with the whole document: the process froze for
+  over a minute (a document socket's frames are handed to the document from uvicorn's data
+  callback, server/documents/direct.py rule 4, a whole TCP read of them at once).
 
 What a person does with a page is far below any of this: keystrokes, cursor moves, a click.
 So each socket has a :class:`SocketBudget`, ``rate`` frames a second with five seconds' worth
@@ -39,6 +40,9 @@ PENALTY_SECONDS = 10.0
 
 
 class SocketBudget:
+    """What one socket may still send: ``rate`` frames a second, :data:`BURST_SECONDS` of
+    them at once."""
+
     def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self._clock = clock
