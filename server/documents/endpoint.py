@@ -32,6 +32,7 @@ from server.exceptions import ApiError
 from server.ids import parse_id
 from server.security.quotas import QuotaExceeded
 from server.security.socket_auth import socket_caller
+from server.security.sockets import close_reason
 
 if TYPE_CHECKING:
     from server.components import Components
@@ -41,7 +42,7 @@ log = logging.getLogger("classroom.yjs")
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
-        await websocket.close(code, reason[:120])
+        await websocket.close(code, close_reason(reason))
 
 
 class Refused(Exception):

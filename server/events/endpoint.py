@@ -18,6 +18,7 @@ from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError
 from server.models import Membership, Room, User
 from server.security.socket_auth import socket_caller
+from server.security.sockets import close_reason
 from server.store import Store
 
 log = logging.getLogger("classroom.events")
@@ -43,7 +44,7 @@ async def room_events(websocket: WebSocket) -> None:
             user = await session.get(User, caller.user_id)
     except ApiError as exc:
         log.info("room events: refused %s: %s", websocket.url.path, exc.message)
-        await websocket.close(CLOSE_POLICY, exc.message[:120])
+        await websocket.close(CLOSE_POLICY, close_reason(exc.message))
         return
     assert user is not None
     conn = RoomConnection(room_id=room_id, user_id=caller.user_id, name=user.name, role=access.role)
@@ -51,13 +52,13 @@ async def room_events(websocket: WebSocket) -> None:
 
     async def close(code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
-            await websocket.close(code, reason[:120])
+            await websocket.close(code, close_reason(reason))
 
     try:
         held = security.sockets.opened(caller.user_id, "events", close)
         held.__enter__()
     except ApiError as exc:
-        await websocket.close(CLOSE_POLICY, exc.message[:120])
+        await websocket.close(CLOSE_POLICY, close_reason(exc.message))
         return
     gauge.inc()
     direct = DirectWriter.of(websocket.scope.get(RAW_SEND))

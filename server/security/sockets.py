@@ -18,6 +18,17 @@ log = logging.getLogger("classroom.security")
 
 CloseSocket = Callable[[int, str], Awaitable[None]]
 CLOSE_RECONNECT = 1012
+# A close frame carries at most 125 bytes, two of them the code (RFC 6455 section 5.5).
+MAX_CLOSE_REASON_BYTES = 123
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to what a close frame can carry, on a character boundary. A reason cut by
+    characters alone (a document name in CJK, say) could pass 123 bytes: the websockets
+    library then refused to send the close ("control frame too long"), the socket dropped
+    without one and the log got a traceback."""
+    data = text.encode("utf-8", "replace")
+    return data[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore")
 
 
 class OpenSockets:

@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -247,6 +248,16 @@ async def test_socket_numbers_no_browser_sends_are_refused_and_the_room_goes_on(
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+    # A refusal naming what was asked for, in characters of three bytes each: closed with its
+    # reason cut to what a close frame carries (it was sent with none, and a traceback).
+    wide = quote("一" * 60)
+    for path in (f"{wide}/demo", f"{lesson.room_id}/students/{wide}/main.py"):
+        ws = await connect(f"{process.ws_url}/yjs/{path}?token={lesson.alice.token}")
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert "一" in closed.value.rcvd.reason
 
     # An awareness state every stock client would throw on closes its sender's socket.
     own = f"students/{lesson.alice.id}/main.py"
