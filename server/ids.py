@@ -1,13 +1,15 @@
 """Numbers a client puts in a path, a query or a body, bounded before they reach the store.
 
-Design note. Every row id is an integer the store can hold: SQLite's and PostgreSQL's BIGINT
-hold up to 2**63 - 1. Starlette's ``{x:id}`` took any run of digits, so
-``/api/rooms/9223372036854775808`` made SQLite raise OverflowError (a 500 with a traceback,
-from every route with an id, signed in or not), and 5,000 digits made ``int()`` itself raise
-ValueError while matching the route. The same held for ids in bodies and queries.
+Design note. Row ids are INTEGER columns: up to 2**31 - 1 on PostgreSQL, 2**63 - 1 on SQLite.
+Starlette's ``{x:int}`` took any run of digits and the store was handed whatever came: on
+PostgreSQL ``/api/rooms/2147483648`` failed the query ("integer out of range"), on SQLite
+``/api/rooms/9223372036854775808`` raised OverflowError (a 500 with a traceback, from every
+route with an id, signed in or not), and 5,000 digits made ``int()`` itself raise ValueError
+while matching the route. The same held for ids in bodies and queries.
 
-Rule 1 — a path id is ``{name:id}``: one to 18 ASCII digits (every such number is below
-2**63). Anything else does not match the route: 404, as for an id that is not there.
+Rule 1 — a path id is ``{name:id}``: ASCII digits for a number from 0 to :data:`MAX_ID` (the
+regular expression, :func:`at_most`, says exactly that, so a larger number never matches).
+Anything else does not match the route: 404, as for an id that is not there.
 Rule 2 — an id in a body is :data:`Id` (1 … :data:`MAX_ID`), checked by the body's model
 (400 ``invalid_body``); one in a query or a header is read by :func:`parse_id`.
 Rule 3 — the convertor is registered when this module is imported, which
