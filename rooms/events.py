@@ -21,6 +21,8 @@ MAX_MESSAGE_BYTES: Final = 256 * 1024
 # An integer field holds at most what a browser's numbers hold exactly (Number.MAX_SAFE_INTEGER):
 # no client of ours sends more, and more would overflow the store's integers.
 MAX_SAFE_INTEGER: Final = 2**53 - 1
+# A row id holds at most what the store's INTEGER columns hold (PostgreSQL's: server/ids.py).
+MAX_ROW_ID: Final = 2**31 - 1
 STAFF: Final = frozenset({"instructor", "assistant"})
 EVERYONE: Final = frozenset({"instructor", "assistant", "student"})
 INSTRUCTOR: Final = frozenset({"instructor"})
@@ -47,6 +49,7 @@ class FieldSpec:
     kind: type | tuple[type, ...]
     required: bool = False
     max_length: int | None = None
+    maximum: int = MAX_SAFE_INTEGER  # for an integer
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ _TEXT = 64 * 1024
 _FILES = FieldSpec(dict)
 _RUN_ID = FieldSpec(str, required=True, max_length=64)
 _STEP = FieldSpec(int)
+_ROW_ID = FieldSpec(int, maximum=MAX_ROW_ID)
 
 COMMANDS: Final[dict[str, CommandSpec]] = {
     "ping": CommandSpec(EVERYONE),
@@ -106,14 +110,14 @@ COMMANDS: Final[dict[str, CommandSpec]] = {
     "hand.raise": CommandSpec(
         EVERYONE, {"doc": FieldSpec(str, max_length=200), "message": FieldSpec(str, max_length=500)}
     ),
-    "hand.lower": CommandSpec(EVERYONE, {"hand_id": FieldSpec(int)}),
-    "hand.take": CommandSpec(STAFF, {"hand_id": FieldSpec(int, required=True)}),
-    "hand.done": CommandSpec(STAFF, {"hand_id": FieldSpec(int, required=True)}),
+    "hand.lower": CommandSpec(EVERYONE, {"hand_id": _ROW_ID}),
+    "hand.take": CommandSpec(STAFF, {"hand_id": FieldSpec(int, required=True, maximum=MAX_ROW_ID)}),
+    "hand.done": CommandSpec(STAFF, {"hand_id": FieldSpec(int, required=True, maximum=MAX_ROW_ID)}),
     # Lesson controls (rooms/lesson.py, server/lesson/): instructors run the room.
     "lesson.spotlight": CommandSpec(
         INSTRUCTOR,
         {
-            "user_id": FieldSpec(int),
+            "user_id": _ROW_ID,
             "doc": FieldSpec(str, max_length=200),
             "show_name": FieldSpec(bool),
         },
@@ -184,7 +188,7 @@ def parse_command(raw: str | bytes, role: str) -> Command:
         if not isinstance(value, fs.kind):
             expected = _type_name(fs.kind)
             raise EventError("invalid_field", f"{kind}: '{name}' must be {expected}")
-        if type(value) is int and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        if type(value) is int and not -MAX_SAFE_INTEGER <= value <= fs.maximum:
             raise EventError("invalid_field", f"{kind}: '{name}' is out of range")
         if fs.max_length is not None and _length(value) > fs.max_length:
             raise EventError("invalid_field", f"{kind}: '{name}' is longer than {fs.max_length}")

@@ -25,7 +25,9 @@ from typing import Annotated, Final
 from pydantic import Field
 from starlette.convertors import Convertor, register_url_convertor
 
-MAX_ID: Final = 2**31 - 1
+from rooms.events import MAX_ROW_ID
+
+MAX_ID: Final = MAX_ROW_ID  # 2**31 - 1: room socket commands share it
 
 
 def at_most(limit: int) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from rooms.events import (
     MAX_MESSAGE_BYTES,
+    MAX_ROW_ID,
     MAX_SAFE_INTEGER,
     ROOM_AUDIENCE,
     STAFF_AUDIENCE,
@@ -79,8 +80,19 @@ def test_an_integer_field_holds_what_a_browser_number_holds(value: int) -> None:
         with pytest.raises(EventError, match="out of range") as caught:
             parse_command(raw, role)
         assert caught.value.code == "invalid_field"
-    largest = json.dumps({"type": "hand.lower", "hand_id": MAX_SAFE_INTEGER})
-    assert parse_command(largest, "student").get("hand_id") == MAX_SAFE_INTEGER
+    largest = json.dumps({"type": "demo.goto", "step": MAX_SAFE_INTEGER})
+    assert parse_command(largest, "instructor").get("step") == MAX_SAFE_INTEGER
+
+
+def test_a_row_id_holds_what_the_stores_integer_columns_hold() -> None:
+    for raw, role in (
+        (json.dumps({"type": "hand.lower", "hand_id": MAX_ROW_ID + 1}), "student"),
+        (json.dumps({"type": "hand.take", "hand_id": 2**40}), "assistant"),
+        (json.dumps({"type": "lesson.spotlight", "user_id": 2**31}), "instructor"),
+    ):
+        assert refused(raw, role) == "invalid_field"
+    largest = json.dumps({"type": "hand.lower", "hand_id": MAX_ROW_ID})
+    assert parse_command(largest, "student").get("hand_id") == MAX_ROW_ID
 
 
 def test_an_oversize_message_is_refused_before_parsing() -> None:

@@ -225,6 +225,9 @@ async def test_socket_numbers_no_browser_sends_are_refused_and_the_room_goes_on(
         (alice, json.dumps({"type": "hand.lower", "hand_id": 2**63}), "invalid_field"),
         (alice, json.dumps({"type": "quiz.answer", "answer": -(2**63) - 1}), "invalid_field"),
         (teacher, json.dumps({"type": "hand.take", "hand_id": 2**63}), "invalid_field"),
+        # A row id past PostgreSQL's INTEGER: the lookup failed there (internal_error).
+        (alice, json.dumps({"type": "hand.lower", "hand_id": 2**31}), "invalid_field"),
+        (teacher, json.dumps({"type": "hand.done", "hand_id": 2**40}), "invalid_field"),
         (teacher, json.dumps({"type": "lesson.countdown", "seconds": 10**30}), "invalid_field"),
         # Half a surrogate pair: no store or UTF-8 encoder takes it (an internal_error before).
         (alice, '{"type":"hand.raise","message":"help \\ud800"}', "invalid_json"),
