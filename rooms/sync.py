@@ -68,7 +68,7 @@ Rules this module keeps:
    4-byte step1s on a 50 KB demo froze the process for a minute. A stock provider sends one
    step1 per connection (one every few seconds with ``resyncInterval``), no query. So a
    connection gets ``REQUEST_BURST`` at once, then ``REQUEST_RATE`` a second; past that a
-   request is dropped unanswered (counted in :attr:`DocumentSync.requests_dropped`).
+   request is dropped unanswered.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
 update that the CRDT library would choke on, or that browsers could not decode, is one,
@@ -164,7 +164,6 @@ class DocumentSync:
         self._echoes = EchoMemory()  # rule 6
         self._renewals = RenewalHold(self.limits.renewal_hold)  # rule 8
         self.damaged = False  # rule 9
-        self.requests_dropped = 0  # rule 10
 
     @property
     def connections(self) -> list[int]:
@@ -257,10 +256,7 @@ class DocumentSync:
         now = self.clock()
         if state.requests is None:
             state.requests = Budget(REQUEST_RATE, REQUEST_BURST, now)
-        if state.requests.take(now):
-            return True
-        self.requests_dropped += 1
-        return False
+        return state.requests.take(now)
 
     def _may_set(self, conn: int, state: _Connection, entry: AwarenessEntry) -> bool:
         if len(entry.state.encode()) > self.limits.max_state_bytes:

@@ -410,7 +410,6 @@ def test_whole_state_requests_past_a_connections_budget_are_dropped() -> None:
     query = bytes([MessageType.QUERY_AWARENESS])
     answered = [len(server.receive(1, step1 if i % 2 else query).sends) for i in range(50)]
     assert answered == [1] * 5 + [0] * 45
-    assert server.requests_dropped == 45
     assert len(server.receive(2, step1).sends) == 1  # another connection's budget is its own
     now[0] = 1.0
     reply = server.receive(1, step1).sends
