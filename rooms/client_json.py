@@ -22,6 +22,11 @@ write) is not text: Python keeps it, then SQLite, PostgreSQL and every UTF-8 enc
 it, so a hand raised with such a message was an ``internal_error`` with a traceback. Where the
 text is only passed on, never stored or encoded (awareness states), ``text=False`` lets it be.
 
+Rule 5 — a string holding U+0000 (NUL, which only the escape ``\\u0000`` can write) is not
+text either: PostgreSQL's ``text`` refuses it, so a comment or a raised hand's message holding
+one was a 500 or an ``internal_error`` with a traceback there, and passed on SQLite. No form
+field or editor of a browser writes it. ``text=False`` lets it be, as for rule 4.
+
 What a stock client writes (``JSON.stringify`` never writes ``NaN``, ``Infinity`` or 4,300
 digits) is read exactly as before. How large an integer a field may hold is the field's
 business (the command specs, the body models), not this reader's.
@@ -52,18 +57,19 @@ def _finite(text: str) -> float:
 
 # One decoder for every call (json.loads with hooks would build one each time).
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite)
-# An escape of a surrogate (rule 4): a pair decodes to one character, a lone half stays.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# An escape of a surrogate (rule 4; a pair decodes to one character, a lone half stays) or of
+# NUL (rule 5): only a string holding one is looked at.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
 
 
 def loads(raw: str | bytes, *, text: bool = True) -> Any:
     """Decode ``raw`` (UTF-8 when bytes, a leading byte order mark ignored, as ``json.loads``
     ignores it); :class:`NotJson` if a browser would not read it, or (``text``) if a string in
-    it is not Unicode text (rule 4)."""
+    it is not text (rules 4 and 5)."""
     try:
         source = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
         value = _DECODER.decode(source)
-        if text and _SURROGATE_ESCAPE.search(source) is not None:
+        if text and _SUSPECT_ESCAPE.search(source) is not None:
             _check_text(value)
         return value
     except NotJson:
@@ -79,7 +85,7 @@ def loads(raw: str | bytes, *, text: bool = True) -> Any:
 
 
 def _check_text(value: Any) -> None:
-    """NotJson if a string (or key) in ``value`` holds a lone surrogate."""
+    """NotJson if a string (or key) in ``value`` holds a lone surrogate or a NUL."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -88,6 +94,8 @@ def _check_text(value: Any) -> None:
                 item.encode()
             except UnicodeEncodeError:
                 raise NotJson("a string holds half a surrogate pair (not Unicode)") from None
+            if "\x00" in item:
+                raise NotJson("a string holds U+0000 (NUL), which is not text")
         elif isinstance(item, dict):
             stack.extend(item)
             stack.extend(item.values())

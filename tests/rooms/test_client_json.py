@@ -67,3 +67,15 @@ def test_half_a_surrogate_pair_is_not_text(text: str) -> None:
 
 def test_a_whole_surrogate_pair_and_an_escaped_backslash_are_text() -> None:
     assert loads(r'["\ud83d\ude00", "\\ud800"]') == ["\U0001f600", "\\ud800"]
+
+
+@pytest.mark.parametrize("text", [r'"a\u0000b"', r'{"k\u0000": 1}', r'[{"deep": ["\u0000"]}]'])
+def test_nul_is_not_text(text: str) -> None:
+    """PostgreSQL's text refuses U+0000 (a 500 for a comment holding one): refused here."""
+    with pytest.raises(NotJson, match="NUL"):
+        loads(text)
+    assert loads(text, text=False) == json.loads(text)
+
+
+def test_an_escaped_backslash_before_u0000_and_other_controls_are_text() -> None:
+    assert loads(r'["\\u0000", "\u0001\t"]') == ["\\u0000", "\x01\t"]
