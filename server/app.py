@@ -82,6 +82,7 @@ from server.schema import schema_at_head
 from server.security.component import Security
 from server.security.files import protect_data
 from server.security.quotas import DocumentQuota
+from server.security.text import NulAddressMiddleware
 from server.settings import Settings
 from server.store import Store, migrate
 
@@ -290,6 +291,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # First: it keeps the server's own send of a WebSocket (documents/direct.py).
             Middleware(RawSendMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(NulAddressMiddleware),
         ],
         exception_handlers={HTTPException: _http_error, ApiError: _api_error, Exception: _crash},
         lifespan=lifespan,

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from rooms.lti import DEEP_LINKING
 from server.api.base import components_of
 from server.auth import COOKIE_NAME
-from server.exceptions import ServiceUnavailable
+from server.exceptions import BadRequest, ServiceUnavailable
 from server.lti import registration
 from server.lti.config import tool_configuration
 from server.lti.deep_linking import DeepLinks
@@ -23,6 +23,7 @@ from server.lti.exceptions import PlatformError
 from server.lti.launch import check_launch, start_login
 from server.lti.provision import provision
 from server.lti.tool import LtiTool
+from server.security.text import holds_nul
 
 log = logging.getLogger("classroom.lti")
 
@@ -40,8 +41,12 @@ def _deep_links(request: Request) -> DeepLinks:
 async def _params(request: Request) -> dict[str, str]:
     if request.method == "POST":
         form = await request.form()
-        return {k: v for k, v in form.items() if isinstance(v, str)}
-    return dict(request.query_params)
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+    else:
+        params = dict(request.query_params)
+    if holds_nul(*params.values()):  # security/text.py rule 3
+        raise BadRequest("a form field holds a NUL byte", code="invalid_form")
+    return params
 
 
 async def login(request: Request) -> Response:

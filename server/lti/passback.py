@@ -35,6 +35,7 @@ from server.models import (
     Submission,
 )
 from server.models.clock import as_utc, utcnow
+from server.security.text import storable
 from server.store import Store
 
 log = logging.getLogger("classroom.lti")
@@ -132,7 +133,7 @@ class GradePassback:
         try:
             await self._post(row)
         except PlatformError as exc:
-            status, error = "retry", str(exc)[:1000]
+            status, error = "retry", storable(str(exc)[:1000])  # quotes the LMS's answer
         except _NoLmsUser as exc:
             status, error = "no_lms_user", str(exc)
         async with self.store.session() as session:

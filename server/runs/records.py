@@ -22,6 +22,7 @@ from sandbox.queue import QueuedRun
 from server.metrics import Metrics
 from server.models.clock import utcnow
 from server.models.runs import STORED_OUTPUT_CHARS, Run
+from server.security.text import storable
 from server.settings import Settings
 from server.store import Store
 
@@ -150,10 +151,11 @@ class RunRecords:
             wall_ms=result.wall_ms,
             cpu_ms=result.cpu_ms,
             memory_peak=result.memory_peak_bytes,
-            stdout=result.stdout[:STORED_OUTPUT_CHARS],
-            stderr=result.stderr[:STORED_OUTPUT_CHARS],
-            compile_output=result.compile_output[:STORED_OUTPUT_CHARS],
-            message=result.message[:2000],
+            # A program may write NUL, which PostgreSQL's text cannot hold (security/text.py 4).
+            stdout=storable(result.stdout[:STORED_OUTPUT_CHARS]),
+            stderr=storable(result.stderr[:STORED_OUTPUT_CHARS]),
+            compile_output=storable(result.compile_output[:STORED_OUTPUT_CHARS]),
+            message=storable(result.message[:2000]),
             finished_at=utcnow(),
         )
         await self._gauge()
