@@ -4,12 +4,13 @@ shortly before they expire."""
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
 
 from server.lti.exceptions import PlatformError
-from server.lti.http import PlatformHttp
+from server.lti.http import PlatformHttp, answer_json
 from server.lti.keys import ToolKey
 from server.models import LtiPlatform
 
@@ -60,11 +61,15 @@ class AccessTokens:
                 f"token request answered {response.status_code}: {response.text[:200]}"
             )
         try:
-            data = response.json()
+            data = answer_json(response)
             token = str(data["access_token"])
             lifetime = float(data.get("expires_in", 3600))
+            if not math.isfinite(lifetime):  # "expires_in": "inf" would be kept for ever
+                raise ValueError(lifetime)
         except (ValueError, KeyError, TypeError):
-            raise PlatformError("the token answer has no access_token") from None
+            raise PlatformError(
+                "the token answer holds no access_token with a finite expires_in"
+            ) from None
         self._cache[(platform.id, scope)] = (token, now + max(0.0, lifetime - MARGIN_SECONDS))
         return token
 

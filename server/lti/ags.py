@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from server.lti.access_token import AccessTokens
 from server.lti.exceptions import PlatformError
-from server.lti.http import PlatformHttp
+from server.lti.http import PlatformHttp, answer_json
 from server.models import LtiPlatform
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Gradebook:
             headers={"Accept": LINEITEMS_TYPE},
         )
         try:
-            for item in found.json():
+            for item in answer_json(found):
                 if item.get("resourceId") == exercise_id and isinstance(item.get("id"), str):
                     return str(item["id"])
         except (ValueError, AttributeError, TypeError):
@@ -90,7 +90,7 @@ class Gradebook:
             headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE},
         )
         try:
-            return str(created.json()["id"])
+            return str(answer_json(created)["id"])
         except (ValueError, KeyError, TypeError):
             raise PlatformError(f"POST {lineitems_url} returned no line item id") from None
 

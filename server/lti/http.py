@@ -1,15 +1,27 @@
-"""The HTTP client for LMS platforms, made on first use.
+"""The HTTP client for LMS platforms, made on first use, and the reader of their answers.
 
 httpx and the TLS context of a client cost a process about 7 MiB that a classroom without an
 LMS never needs; every LTI call goes through ``PlatformHttp.client``, which makes it then.
+
+An answer's JSON is read by :func:`answer_json` as a client's is (:mod:`rooms.client_json`):
+nesting past Python's decoder raised RecursionError where the callers catch ValueError, and
+a member's name holding NUL would reach the store (server/security/text.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from rooms import client_json
 
 if TYPE_CHECKING:
     import httpx
+
+
+def answer_json(response: httpx.Response) -> Any:
+    """The JSON of an LMS's answer; ValueError (:class:`rooms.client_json.NotJson`) if it is
+    not JSON a browser would read, or holds a string that is not text."""
+    return client_json.loads(response.content)
 
 
 class PlatformHttp:

@@ -11,7 +11,7 @@ from sqlmodel import select
 from rooms.lti import map_roles
 from server.lti.access_token import AccessTokens
 from server.lti.exceptions import PlatformError
-from server.lti.http import PlatformHttp
+from server.lti.http import PlatformHttp, answer_json
 from server.lti.provision import lms_user, set_role
 from server.models import LtiContext, LtiPlatform, Membership, Role
 from server.store import Store
@@ -44,7 +44,7 @@ async def members(
         if response.status_code != 200:
             raise PlatformError(f"GET {next_url} answered {response.status_code}")
         try:
-            page = response.json()["members"]
+            page = answer_json(response)["members"]
         except (ValueError, KeyError, TypeError):
             raise PlatformError(f"GET {next_url} is not a membership container") from None
         out.extend(m for m in page if isinstance(m, dict))

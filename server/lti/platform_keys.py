@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from server.lti.exceptions import LaunchRefused, PlatformError
-from server.lti.http import PlatformHttp
+from server.lti.http import PlatformHttp, answer_json
 
 if TYPE_CHECKING:
     import jwt
@@ -104,7 +104,7 @@ class PlatformKeys:
         if response.status_code != 200:
             raise PlatformError(f"GET {url} answered {response.status_code}")
         try:
-            data = response.json()
+            data = answer_json(response)
             entries = data["keys"]
             if not isinstance(entries, list):
                 raise TypeError("keys is not a list")

@@ -18,7 +18,7 @@ from server.exceptions import BadRequest, Forbidden
 from server.lti import platforms
 from server.lti.config import TOOL_CONFIG, tool_configuration
 from server.lti.exceptions import PlatformError
-from server.lti.http import PlatformHttp
+from server.lti.http import PlatformHttp, answer_json
 from server.lti.platforms import PlatformSpec
 from server.models import LtiPlatform
 from server.store import Store
@@ -91,7 +91,7 @@ async def _json(http: PlatformHttp, method: str, url: str, **kwargs: Any) -> dic
             f"{method} {url} answered {response.status_code}: {response.text[:200]}"
         )
     try:
-        data = response.json()
+        data = answer_json(response)
     except ValueError:
         raise PlatformError(f"{method} {url} did not answer JSON") from None
     if not isinstance(data, dict):

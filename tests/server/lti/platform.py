@@ -78,6 +78,9 @@ class Platform:
         self.scores: queue.Queue[dict[str, Any]] = queue.Queue()
         self.line_items: dict[str, dict[str, Any]] = {}
         self.members: list[dict[str, Any]] = []
+        # When set, the membership service answers these bytes, whatever they hold.
+        self.members_answer: bytes | None = None
+        self.token_lifetime: object = 3600
         self.fail_scores = 0
         self.token_requests = 0
         self.jwks_requests = 0
@@ -204,7 +207,8 @@ class Platform:
         with self._lock:
             self.token_requests += 1
             self._tokens[token] = set(str(form.get("scope", "")).split())
-        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": 3600})
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
+        return JSONResponse(answer)
 
     def _allowed(self, request: Request, scope: str) -> bool:
         header = request.headers.get("authorization", "")
@@ -241,6 +245,8 @@ class Platform:
     async def _memberships(self, request: Request) -> Response:
         if not self._allowed(request, SCOPES[2]):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if self.members_answer is not None:
+            return Response(self.members_answer, media_type="application/json")
         page = int(request.query_params.get("page", "1"))
         chunk = self.members[(page - 1) * 2 : page * 2]
         headers = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,39 @@ async def test_roster_sync_over_nrps(tool: Tool, tmp_path: Path) -> None:
         await tool.launch(ana, sub="s-1", name="Ana")
         me = (await ana.get(f"{tool.url}/api/me")).json()
     assert me["id"] in {m["id"] for m in members["members"] if m["name"] == "Ana"}
+
+
+async def test_lms_answers_that_are_not_text_fail_the_sync_cleanly(
+    tool: Tool, tmp_path: Path
+) -> None:
+    """What Python reads and we must not keep: a token living for ever (``"inf"``), members
+    nested past the decoder (a RecursionError where ValueError was caught: a 500 with a
+    traceback), a member named with NUL (PostgreSQL refused it: a 500). Each is the LMS's
+    fault, told as such (503 ``platform_error``), and the next good answer syncs."""
+    platform = tool.platform
+    member = {"user_id": "s-1", "name": "Ana", "roles": [LEARNER], "status": "Active"}
+    async with browser(tool) as teacher:
+        classroom_id = await _course(tool, teacher, tmp_path / "course")
+        sync = f"{tool.url}/api/classrooms/{classroom_id}/lti/roster-sync"
+        platform.token_lifetime = "inf"
+        response = await teacher.post(sync)
+        assert response.status_code == 503, response.text
+        assert "finite expires_in" in response.json()["error"]["message"]
+        platform.token_lifetime = 3600
+        nul = {**member, "name": "A\u0000na"}
+        for answer in (
+            b'{"members": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+            json.dumps({"members": [nul]}).encode(),
+        ):
+            platform.members_answer = answer
+            response = await teacher.post(sync)
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "platform_error"
+        platform.members_answer = None
+        platform.members = [member]
+        response = await teacher.post(sync)
+        assert response.status_code == 200, response.text
+        assert response.json()["active"] == 1
 
 
 async def test_dynamic_registration(tool: Tool) -> None:
