@@ -4,13 +4,26 @@ Bytes count against one cap shared by both streams; the chunk that crosses the c
 it and :attr:`OutputMeter.exceeded` turns true, which tells the caller to stop the program.
 Each stream has its own incremental UTF-8 decoder, so a character split across two reads
 comes out whole; undecodable bytes become U+FFFD.
+
+What a program wrote streams as written; :func:`storable` is that text as every store takes it.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 
 from sandbox.model import Chunk, Stream
+
+# NUL, which PostgreSQL's text cannot hold, and a half of a surrogate pair, which no UTF-8
+# encoder takes: a runner reporting through JSON (``"\\ud800"``) can hand one on.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` with each NUL and each half of a surrogate pair shown as U+FFFD, as an
+    undecodable byte is: what a program wrote, as any database and encoder takes it."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 class OutputMeter:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from sandbox.cancellation import raise_if_cancelled
+from sandbox.output import storable
 from server.lti.ags import SCOPE_LINEITEM, Gradebook
 from server.lti.exceptions import PlatformError
 from server.models import (
@@ -35,7 +36,6 @@ from server.models import (
     Submission,
 )
 from server.models.clock import as_utc, utcnow
-from server.security.text import storable
 from server.store import Store
 
 log = logging.getLogger("classroom.lti")

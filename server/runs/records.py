@@ -18,11 +18,11 @@ from sqlalchemy import String, bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from sandbox.model import RunResult, RunState, RunStatus
+from sandbox.output import storable
 from sandbox.queue import QueuedRun
 from server.metrics import Metrics
 from server.models.clock import utcnow
 from server.models.runs import STORED_OUTPUT_CHARS, Run
-from server.security.text import storable
 from server.settings import Settings
 from server.store import Store
 

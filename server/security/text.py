@@ -23,8 +23,9 @@ Rule 3 — a form field holding a NUL is refused by the endpoint that reads the 
 (:func:`holds_nul`; the LTI login and launch, from the LMS's page).
 
 Rule 4 — what a program wrote is its own, not a client's: it streams to the room as written
-(JSON carries ``\\u0000``), and is stored with each NUL shown as U+FFFD (:func:`storable`), as
-an undecodable byte already is. Both databases store the same text.
+(JSON carries ``\\u0000``), and is stored with each NUL shown as U+FFFD, as an undecodable byte
+already is (:func:`sandbox.output.storable`, which does the same for half of a surrogate pair
+that a runner's JSON handed on). Both databases store the same text.
 """
 
 from __future__ import annotations
@@ -37,16 +38,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 log = logging.getLogger("classroom.security")
 
 NUL = "\x00"
-SHOWN_FOR_NUL = "\ufffd"
 
 
 def holds_nul(*texts: str) -> bool:
     return any(NUL in text for text in texts)
-
-
-def storable(text: str) -> str:
-    """``text`` with each NUL shown as U+FFFD (rule 4)."""
-    return text.replace(NUL, SHOWN_FOR_NUL) if NUL in text else text
 
 
 class NulAddressMiddleware:
