@@ -28,6 +28,7 @@ from typing import Any
 
 from sandbox.grading.definitions import Exercise, Visibility
 from sandbox.grading.penalties import Applied
+from sandbox.output import storable
 
 GRADESCOPE_VISIBILITY = {
     Visibility.VISIBLE: "visible",
@@ -52,7 +53,7 @@ class GradedTest:
             "score": self.score,
             "max_score": self.max_score,
             "status": "passed" if self.passed else "failed",
-            "output": self.output,
+            "output": storable(self.output),  # a program's text: it may hold NUL or "\ud800"
             "visibility": GRADESCOPE_VISIBILITY[self.visibility],
         }
         if self.tampered:
@@ -96,7 +97,7 @@ class GradeResult:
         return {
             "score": self.score,
             "max_score": self.max_score,
-            "output": self.output,
+            "output": storable(self.output),
             "execution_time": self.execution_time,
             "tests": [test.to_dict() for test in self.tests],
             "extra_data": {
@@ -106,7 +107,7 @@ class GradeResult:
                 "graded_at": self.graded_at.isoformat(),
                 "rubric": {
                     name: {"weight": p.weight, "fraction": p.fraction, "points": p.points}
-                    | ({"note": p.note} if p.note else {})
+                    | ({"note": storable(p.note)} if p.note else {})
                     for name, p in self.rubric.items()
                 },
                 "penalties": [item.to_dict() for item in self.penalties],

@@ -25,6 +25,7 @@ from sqlmodel import Session, delete, select, update
 from rooms.cockpit.cells import Cell
 from rooms.cockpit.errors import first_failure, owning_test, signature, verdicts
 from rooms.events import STAFF_AUDIENCE
+from sandbox.output import storable
 from server.cockpit.feedback import Feedback
 from server.cockpit.grid import one_cell
 from server.cockpit.help import Hints
@@ -147,6 +148,7 @@ def _store_attempt(session: Session, row: Submission) -> None:
     record = exercise_record(session, row.classroom_id, row.exercise_id)
     tests = [t.get("name", "") for t in (record.definition.get("tests") or [])] if record else []
     test, line = first_failure(row.results)
+    line = storable(line)  # results stored before the output was made storable may hold NUL
     submission = {"submission_id": row.id}
     if session.exec(_STORED, params=submission).one():  # a regrade replaces them
         for statement in _FORGET:

@@ -39,6 +39,7 @@ from sandbox.grading import (
     regrade,
 )
 from sandbox.model import RunRequest, RunResult
+from sandbox.output import storable
 from server.classrooms.access import room_access_now
 from server.courses.exercises import find_exercise
 from server.documents.source import Sources
@@ -380,7 +381,7 @@ class Submissions:
                 stored.graded_at = utcnow()
                 stored.exercise_version = status["version"]
                 if isinstance(result, Exception):
-                    stored.status, stored.error = "error", str(result)[:500]
+                    stored.status, stored.error = "error", storable(str(result)[:500])
                 else:
                     results_json = result.to_results_json()
                     stored.status, stored.error = "graded", None
@@ -443,7 +444,7 @@ def _store_grade(
     stored.graded_at = utcnow()
     if results is None:
         stored.status = "error"
-        stored.error = (error or "grading failed")[:500]
+        stored.error = storable((error or "grading failed")[:500])
     else:
         stored.status = "graded"
         stored.results = results

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from server.courses.importer import import_course
+from server.store import Store
 from tests.conftest import Lesson
 from tests.security.test_hostile_numbers import answer_to, events
 from tests.server.processes import ServerProcess, prepare_lesson
@@ -166,3 +169,80 @@ async def test_a_program_writing_nul_is_streamed_as_written_and_recorded(
     assert (run["stdout"], run["stderr"]) == ("a\ufffdb\n", "\ufffd")
     assert [r["state"] for r in listed["runs"]] == ["finished"]
     assert not process.saw("recording it failed"), "\n".join(process.log[-80:])
+
+
+EXERCISE = """
+id = "echo"
+title = "Say hi"
+language = "python"
+starter = { "main.py" = "" }
+
+[[tests]]
+kind = "io"
+name = "says-hi"
+expected = "hi\\n"
+
+[[tests]]
+kind = "value"
+name = "doubles"
+function = "f"
+args = [1]
+expected = 2
+"""
+# Each reaches the stored grade: a NUL on stderr (the attempt's error line), a NUL in a raised
+# message, and half a surrogate pair in one (the value runner's JSON writes "\\ud800").
+SUBMISSIONS = (
+    "import sys\nsys.stderr.write('NameError: a\\0b\\n')\n"
+    "def f(n):\n    raise NameError('bad\\0x')\nsys.exit(1)\n",
+    "def f(n):\n    raise ValueError('bad\\ud800x')\nprint('hi')\n",
+)
+
+
+@pytest.mark.bwrap
+async def test_a_submission_writing_nul_or_half_a_surrogate_is_graded_stored_and_listed(
+    process: ServerProcess, database_url: str, tmp_path: Path
+) -> None:
+    """Before: on PostgreSQL the cockpit could not record the attempt ("recording submission
+    failed"), and on both databases the room's submissions list was a 500 for its teacher and
+    its students once one grade held half a surrogate pair."""
+    lesson = await prepare_lesson(database_url, process.url)
+    folder = tmp_path / "course" / "exercises"
+    folder.mkdir(parents=True)
+    (folder / "echo.toml").write_text(EXERCISE)
+    store = Store(database_url)
+    try:
+        await import_course(store, lesson.classroom["id"], folder.parent)
+    finally:
+        await store.close()
+    ws = await events(process, lesson, lesson.alice.token)
+    for code in SUBMISSIONS:
+        await ws.send(
+            json.dumps({"type": "submit", "exercise_id": "echo", "files": {"main.py": code}})
+        )
+        while True:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 120))
+            assert event["type"] != "error", event
+            if event["type"] == "grade.result":
+                assert event["submission"]["status"] == "graded"
+                break
+    await ws.close()
+
+    async with httpx.AsyncClient(base_url=process.url, timeout=30) as http:
+        for who in (lesson.teacher, lesson.alice):
+            headers = {"Authorization": f"Bearer {who.token}"}
+            response = await http.get(f"/api/rooms/{lesson.room_id}/submissions", headers=headers)
+            assert response.status_code == 200, response.text[:300]
+            outputs = [
+                test.get("output", "")
+                for row in response.json()["submissions"]
+                for test in row["results"]["tests"]
+            ]
+            assert any("bad\ufffdx" in output for output in outputs), outputs
+        teacher = {"Authorization": f"Bearer {lesson.teacher.token}"}
+        analytics = await http.get(
+            f"/api/classrooms/{lesson.classroom['id']}/exercises/echo/analytics", headers=teacher
+        )
+        assert analytics.status_code == 200, analytics.text[:300]
+        assert "NameError: a\ufffdb" in analytics.text  # the cockpit recorded the attempt
+    assert not process.saw("failed"), "\n".join(process.log[-80:])
+    assert not process.saw("Traceback"), "\n".join(process.log[-80:])
