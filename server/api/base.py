@@ -8,6 +8,7 @@ Rule 2: handlers raise :mod:`server.exceptions` errors; :func:`error_response` t
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -137,8 +138,8 @@ def endpoint(
             if isinstance(result, Response):
                 return result
             if isinstance(result, BaseModel):
-                return JSONResponse(result.model_dump(mode="json"), status_code=status)
-            return JSONResponse(result, status_code=status)
+                return ApiJson(result.model_dump(mode="json"), status_code=status)
+            return ApiJson(result, status_code=status)
 
         route = ApiRoute(path, run, methods=[method], name=handler.__name__)
         route.spec = spec
@@ -181,6 +182,21 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"]) or "body"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
+
+
+class ApiJson(JSONResponse):
+    """A JSON answer that never fails on stored text: where a string holds half a surrogate
+    pair (no UTF-8 encoder takes it; stored before program output was made storable,
+    sandbox/output.py), the whole answer is written with JSON's ASCII escapes, which every
+    client reads (a room's submissions list was a 500 for its staff and students)."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            log.warning("an answer held text that is not Unicode; sent with escapes")
+            text = json.dumps(content, allow_nan=False, separators=(",", ":"))
+            return text.encode("ascii")
 
 
 def error_response(exc: ApiError) -> JSONResponse:
