@@ -95,6 +95,10 @@ class Settings:
     socket_ticket_seconds: int = 30
     session_cache_seconds: float = 5.0
     max_runs_per_user: int = 3
+    # Runs a user may start a minute (every process counts, with Redis; 0: no limit), and how
+    # many of a user's finished runs a room keeps (0: all) (server/security/fair_runs.py 4, 5)
+    runs_per_minute: int = 120
+    runs_kept_per_user: int = 200
     grading_reserved_runs: int = 10
     max_docs_per_user: int = 50
     max_docs_per_room: int = 5000

@@ -184,8 +184,9 @@ class Runs:
         on_state: OnState | None = None,
     ) -> QueuedRun:
         """Queue ``request`` for a room member and record it. Raises the dispatcher's errors,
-        or 429 when the member has too many runs in flight (server/security/fair_runs.py)."""
-        self.fair.check(user_id)
+        or 429 when the member has too many runs in flight or started too many this minute
+        (server/security/fair_runs.py)."""
+        await self.fair.admit(user_id)
         run = await self.dispatcher.submit(request, on_chunk=on_chunk, on_state=on_state)
         self.fair.track(user_id, run)
         await self.records.record(run, room_id=room_id, user_id=user_id, doc=doc)

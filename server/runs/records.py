@@ -3,6 +3,10 @@
 :class:`RunRecords` belongs to :class:`~server.runs.component.Runs`: it writes a ``Run`` row
 before ``submit`` returns (so a GET right after the POST finds it), marks it ``running`` and
 completes it when the run ends.
+
+A room keeps a user's newest ``runs_kept_per_user`` finished runs (rule 5 of
+server/security/fair_runs.py): every ``keep // 10`` runs of a user, recorded here, the older
+finished ones are deleted, so a user holds at most ``keep + keep // 10`` rows of a room.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import String, bindparam, insert, update
+from sqlalchemy import Delete, Integer, String, bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
 from sandbox.model import RunResult, RunState, RunStatus
@@ -44,6 +48,9 @@ class RunRecords:
         self._depth = depth
         self._tasks: set[asyncio.Task[None]] = set()
         self._recording: dict[str, tuple[QueuedRun, asyncio.Task[None]]] = {}
+        self.keep = settings.runs_kept_per_user
+        self._prune = _prune_statement(self.keep) if self.keep > 0 else None
+        self._since_pruned: dict[tuple[int, int], int] = {}
         registry = metrics.registry
         self.finished = Counter(
             "classroom_runs_total", "Finished runs by language and status.",
@@ -99,7 +106,9 @@ class RunRecords:
             await self.store.threaded.write(partial(_insert, row=row))
         except Exception:
             log.error("room %s run %s: cannot record it", room_id, run.id, exc_info=True)
-        task = asyncio.create_task(self._follow(run), name=f"record-run-{run.id}")
+        task = asyncio.create_task(
+            self._follow(run, (room_id, user_id)), name=f"record-run-{run.id}"
+        )
         self._tasks.add(task)
         self._recording[run.id] = (run, task)
         task.add_done_callback(self._tasks.discard)
@@ -121,7 +130,7 @@ class RunRecords:
                 async with asyncio.timeout(5):
                     await asyncio.shield(found[1])
 
-    async def _follow(self, run: QueuedRun) -> None:
+    async def _follow(self, run: QueuedRun, owner: tuple[int, int]) -> None:
         try:
             await run.until(RunState.RUNNING)
             if run.state is RunState.RUNNING:
@@ -135,8 +144,24 @@ class RunRecords:
             else:
                 result = await run.wait()  # cancelled while queued
             await self._finish(run, result)
+            await self._pruned(owner)
         except Exception:  # task boundary: a lost record must not go unnoticed
             log.error("run %s: recording it failed", run.id, exc_info=True)
+
+    async def _pruned(self, owner: tuple[int, int]) -> None:
+        """Every ``keep // 10`` runs of ``owner`` (room, user), delete their finished runs
+        older than the newest ``keep``."""
+        if self._prune is None:
+            return
+        count = self._since_pruned.get(owner, 0) + 1
+        if count < max(1, self.keep // 10):
+            self._since_pruned[owner] = count
+            return
+        self._since_pruned.pop(owner, None)
+        room_id, user_id = owner
+        params = {"prune_room": room_id, "prune_user": user_id}
+        prune = self._prune
+        await self.store.threaded.write(lambda session: session.exec(prune, params=params))
 
     async def _finish(self, run: QueuedRun, result: RunResult) -> None:
         language = run.request.language
@@ -183,6 +208,26 @@ _COMPLETE = update(Run.__table__).where(  # type: ignore[attr-defined]
     col(Run.id) == bindparam("run_id", type_=String)
 )
 _UNLESS_FINISHED = _COMPLETE.where(col(Run.state) != RunState.FINISHED.value)
+
+
+def _prune_statement(keep: int) -> Delete:
+    """Delete an owner's finished runs older than their newest ``keep`` (``prune_room``,
+    ``prune_user``)."""
+    table = Run.__table__  # type: ignore[attr-defined]
+    owner = (table.c.room_id == bindparam("prune_room", type_=Integer)) & (
+        table.c.user_id == bindparam("prune_user", type_=Integer)
+    )
+    newest = (
+        select(table.c.id)
+        .where(owner)
+        .order_by(table.c.created_at.desc(), table.c.id.desc())
+        .limit(keep)
+    )
+    return (
+        delete(table)
+        .where(owner, table.c.state == RunState.FINISHED.value)
+        .where(table.c.id.not_in(newest.scalar_subquery()))
+    )
 
 
 def _insert(session: Session, *, row: Run) -> None:

@@ -32,6 +32,7 @@ class Security:
                 "login-account": Limit(settings.logins_per_account_per_minute, 60),
                 "join-address": Limit(settings.joins_per_address_per_minute, 60),
                 "join-code": Limit(settings.joins_per_code_per_minute, 60),
+                "runs-user": Limit(settings.runs_per_minute, 60),
             },
         )
         self.fair = FairShare(
@@ -40,6 +41,7 @@ class Security:
             # run the code and their concurrency is not known here: this estimate stands.
             (settings.run_concurrency or runs_at_once("local", 0)) + settings.run_queue_size,
             settings.grading_reserved_runs,
+            limiter=self.limiter,
         )
         self.passwords = PasswordChecker(workers=settings.password_workers)
         self.sockets = OpenSockets(settings.max_events_sockets_per_user)

@@ -7,6 +7,12 @@ Rule 2: interactive runs may fill the queue only up to ``capacity - reserved`` (
 the rest is kept for grading runs, which do not pass here.
 Rule 3: a submission whose grading is refused for capacity (the queue is full, the sandbox is
 unreachable) is withdrawn, not stored as an error: it does not count as an attempt.
+Rule 4: a user starts at most ``runs_per_minute`` interactive runs a minute (429
+``rate_limited`` with ``Retry-After``; counted in Redis by every process when there is one).
+Rule 1 alone let one student script 62 runs a second, three at a time, each printing 140 KB:
+4 MB a second of output on the room's staff sockets.
+Rule 5: a room keeps a user's newest ``runs_kept_per_user`` finished runs
+(server/runs/records.py); the same script grew the database by 5.6 MB a second, for ever.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections import Counter
 
 from sandbox.queue import QueuedRun
 from server.exceptions import TooManyRequests
+from server.security.ratelimit import RateLimiter
 
 
 class SandboxBusy(TooManyRequests):
@@ -23,8 +30,16 @@ class SandboxBusy(TooManyRequests):
 
 
 class FairShare:
-    def __init__(self, per_user: int, capacity: int, grading_reserved: int) -> None:
+    def __init__(
+        self,
+        per_user: int,
+        capacity: int,
+        grading_reserved: int,
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.per_user = per_user
+        self.limiter = limiter
         self.grading_reserved = grading_reserved
         self.resize(capacity)
         self._by_user: Counter[int] = Counter()
@@ -52,6 +67,14 @@ class FairShare:
                 "the run queue is full (the rest is kept for grading); try again soon",
                 code="queue_full",
             )
+
+    async def admit(self, user_id: int) -> None:
+        """Rules 1, 2 and 4: raise TooManyRequests unless ``user_id`` may start a run now;
+        a run admitted counts against the minute's budget."""
+        self.check(user_id)
+        if self.limiter is not None:
+            limit = self.limiter.limits["runs-user"].count
+            await self.limiter.check("runs-user", str(user_id), f"runs: at most {limit} a minute")
 
     def track(self, user_id: int, run: QueuedRun) -> None:
         """Count ``run`` against ``user_id`` until it finishes."""
