@@ -178,7 +178,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     # One deadline for what a stopping process lets finish (server/operations/shutdown.py).
     shutdown = ShutdownDeadline(settings.shutdown_grace_seconds)
     runs = Runs(settings, store, metrics, hub, sources, fair=security.fair, shutdown=shutdown)
-    cockpit = Cockpit(store, hub, gamification)
+    cockpit = Cockpit(store, hub, gamification, settings.max_comments_per_doc)
     submissions = Submissions(
         settings,
         store,

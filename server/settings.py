@@ -99,6 +99,10 @@ class Settings:
     # many of a user's finished runs a room keeps (0: all) (server/security/fair_runs.py 4, 5)
     runs_per_minute: int = 120
     runs_kept_per_user: int = 200
+    # A student's inline comments: a minute (every process counts, with Redis), and on one
+    # file (0: no limit) (server/cockpit/feedback.py)
+    comments_per_minute: int = 30
+    max_comments_per_doc: int = 200
     grading_reserved_runs: int = 10
     max_docs_per_user: int = 50
     max_docs_per_room: int = 5000

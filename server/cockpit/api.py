@@ -242,9 +242,17 @@ async def comments(ctx: Ctx) -> dict[str, Any]:
 
 @endpoint("POST", "/api/rooms/{room_id:id}/comments", body=CommentBody, status=201, tag="cockpit")
 async def add_comment(ctx: Ctx) -> dict[str, Any]:
-    """Comment on a line of a document, or reply to a comment."""
+    """Comment on a line of a document, or reply to a comment (a student: at most
+    ``CLASSROOM_COMMENTS_PER_MINUTE`` a minute, and ``CLASSROOM_MAX_COMMENTS_PER_DOC`` on one
+    file)."""
     room = await _room(ctx)
     body = ctx.body(CommentBody)
+    if not room.is_staff:
+        limiter = ctx.components.security.limiter
+        per_minute = limiter.limits["comments-user"].count
+        await limiter.check(
+            "comments-user", str(ctx.caller.user_id), f"comments: at most {per_minute} a minute"
+        )
     return await _cockpit(ctx).feedback.comment(
         room,
         doc=body.doc,

@@ -40,11 +40,17 @@ log = logging.getLogger("classroom.cockpit")
 
 
 class Cockpit:
-    def __init__(self, store: Store, hub: RoomHub, gamification: Gamification) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: RoomHub,
+        gamification: Gamification,
+        max_comments_per_doc: int = 0,
+    ) -> None:
         self.store = store
         self.hub = hub
         self.hints = Hints(store, hub, gamification)
-        self.feedback = Feedback(store, hub)
+        self.feedback = Feedback(store, hub, max_comments_per_doc)
 
     async def start(self) -> None:
         """Nothing to open: everything is read from the store when asked."""

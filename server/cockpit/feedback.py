@@ -23,7 +23,7 @@ from rooms.events import staff_and
 from rooms.exceptions import InvalidDocumentName
 from server.classrooms.access import RoomAccess
 from server.events.hub import RoomHub
-from server.exceptions import BadRequest, Forbidden, NotFound
+from server.exceptions import BadRequest, Conflict, Forbidden, NotFound
 from server.grading.listeners import GradeListener, tell
 from server.models import DocComment, PairMember, ScoreOverride, Submission, User
 from server.models.clock import as_utc
@@ -84,9 +84,10 @@ async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
 
 
 class Feedback:
-    def __init__(self, store: Store, hub: RoomHub) -> None:
+    def __init__(self, store: Store, hub: RoomHub, max_comments_per_doc: int = 0) -> None:
         self.store = store
         self.hub = hub
+        self.max_comments_per_doc = max_comments_per_doc
         # Told of an overridden grade (LTI passback): the submission with the score set by hand.
         self.listeners: list[GradeListener] = []
 
@@ -192,6 +193,7 @@ class Feedback:
             )
         async with self.store.session() as session:
             name = await self._doc(session, room, doc)
+            await self._within_cap(session, room, doc)
             if parent_id is not None:
                 parent = await session.get(DocComment, parent_id)
                 if parent is None or parent.room_id != room.room_id or parent.doc != doc:
@@ -217,6 +219,26 @@ class Feedback:
             room.room_id, staff_and(*owners), {"type": "comment.added", "comment": view}
         )
         return view
+
+    async def _within_cap(self, session: AsyncSession, room: RoomAccess, doc: str) -> None:
+        """A student writes at most ``max_comments_per_doc`` comments on one file (its staff
+        and other authors are not held back by them). One student posted 2,013 comments of
+        2,000 characters in 10 s: the file's thread list was 4.4 MB, and grew for ever."""
+        cap = self.max_comments_per_doc
+        if cap <= 0 or room.is_staff:
+            return
+        mine = await session.exec(
+            select(func.count()).where(
+                DocComment.room_id == room.room_id,
+                DocComment.doc == doc,
+                DocComment.author_id == room.user_id,
+            )
+        )
+        if mine.one() >= cap:
+            raise Conflict(
+                f"you have written {cap} comments on {doc}, the most a file takes",
+                code="too_many_comments",
+            )
 
     async def resolve(self, room: RoomAccess, comment_id: int, now: datetime) -> dict[str, Any]:
         """Mark a thread resolved (its file's owner or staff); ``comment.resolved``."""

@@ -33,6 +33,7 @@ class Security:
                 "join-address": Limit(settings.joins_per_address_per_minute, 60),
                 "join-code": Limit(settings.joins_per_code_per_minute, 60),
                 "runs-user": Limit(settings.runs_per_minute, 60),
+                "comments-user": Limit(settings.comments_per_minute, 60),
             },
         )
         self.fair = FairShare(
