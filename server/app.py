@@ -174,7 +174,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     sources = Sources(store, docs)
     achievements = catalog(settings)
     gamification = Gamification(store, open_leaderboard(settings), catalog=achievements)
-    hands = HelpQueue(store, hub)
+    hands = HelpQueue(store, hub, security.limiter)
     # One deadline for what a stopping process lets finish (server/operations/shutdown.py).
     shutdown = ShutdownDeadline(settings.shutdown_grace_seconds)
     runs = Runs(settings, store, metrics, hub, sources, fair=security.fair, shutdown=shutdown)

@@ -103,6 +103,8 @@ class Settings:
     # file (0: no limit) (server/cockpit/feedback.py)
     comments_per_minute: int = 30
     max_comments_per_doc: int = 200
+    # Hands a user may raise a minute (every process counts, with Redis; 0: no limit)
+    hands_per_minute: int = 20
     grading_reserved_runs: int = 10
     max_docs_per_user: int = 50
     max_docs_per_room: int = 5000

@@ -34,6 +34,7 @@ class Security:
                 "join-code": Limit(settings.joins_per_code_per_minute, 60),
                 "runs-user": Limit(settings.runs_per_minute, 60),
                 "comments-user": Limit(settings.comments_per_minute, 60),
+                "hands-user": Limit(settings.hands_per_minute, 60),
             },
         )
         self.fair = FairShare(
