@@ -194,6 +194,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         store,
         paste_threshold=settings.paste_threshold_chars,
         retention_days=settings.history_retention_days,
+        max_history_updates=settings.history_max_updates_per_doc,
     )
     submissions.on_accepted.append(integrity.submitted)
     lti = LtiTool(settings, store)

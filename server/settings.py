@@ -49,6 +49,8 @@ class Settings:
     # academic integrity (server/integrity): typing history kept after compaction, in days
     # (0 keeps none); one update inserting at least this many characters is a paste signal
     history_retention_days: float = 120.0
+    # at most this many updates of history per document; older ones are folded (0: no bound)
+    history_max_updates_per_doc: int = 50_000
     paste_threshold_chars: int = 200
     # sandbox
     sandbox: SandboxKind = "auto"

@@ -38,12 +38,21 @@ log = logging.getLogger("classroom.integrity")
 
 
 class Integrity:
-    def __init__(self, store: Store, *, paste_threshold: int, retention_days: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        paste_threshold: int,
+        retention_days: float,
+        max_history_updates: int = 0,
+    ) -> None:
         self.store = store
         self.paste_threshold = paste_threshold
         self.retention_days = retention_days
         self.similarity = Similarity(store)
-        self.history = HistoryStore(store, retention_days=retention_days)
+        self.history = HistoryStore(
+            store, retention_days=retention_days, max_updates=max_history_updates
+        )
 
     async def start(self) -> None:
         await self.similarity.start()

@@ -21,6 +21,13 @@ in the process: the back-off outlives a restart, and every server process (each 
 pruner) waits for it instead of retrying the document itself. A fold that succeeds, or no
 history left past the cutoff, drops the row.
 A replay is the checkpoint, then the kept history, then the unfolded updates, in id order.
+
+The history of one document is also bounded in size: past ``max_updates`` kept updates, each
+round folds its oldest into the checkpoint until ``max_updates`` are left, however recent they
+are. A student sending one-character edits as fast as the document socket takes them (800
+a second) added 8,000 history rows in 10 s, about 100 KB a second, kept for the whole
+retention: a disk filled by one browser tab. Nobody types 50,000 edits into one file in a
+term; such a document keeps the replay of its newest ones.
 """
 
 from __future__ import annotations
@@ -41,9 +48,11 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -168,9 +177,10 @@ class History:
 class HistoryStore:
     """Reads a document's history; prunes what is older than ``retention_days`` every hour."""
 
-    def __init__(self, store: Store, *, retention_days: float) -> None:
+    def __init__(self, store: Store, *, retention_days: float, max_updates: int = 0) -> None:
         self.store = store
         self.retention_days = retention_days
+        self.max_updates = max_updates
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -276,28 +286,81 @@ class HistoryStore:
             ).all()
         folded = 0
         for room_id, doc, failed_before in found:
-            try:
-                while True:
-                    count = await self._prune_doc(room_id, doc, cutoff)
-                    folded += count
-                    if count < PRUNE_ROWS_PER_FOLD:
-                        break
-            except Exception as exc:
-                # One document's boundary: the others go on now; it waits before its next try.
-                failures, retry_at = await self._count_failure(room_id, doc, now, exc)
-                log.error(
-                    "pruning the history of room %s doc %s failed (%d in a row; not tried "
-                    "again before %s)",
-                    room_id,
-                    doc,
-                    failures,
-                    retry_at.isoformat(timespec="seconds"),
-                    exc_info=True,
+            folded += await self._fold_doc(
+                room_id, doc, cutoff=cutoff, excess=None, failed_before=failed_before, now=now
+            )
+        for room_id, doc, kept, failed_before in await self._oversized(now):
+            excess = kept - self.max_updates
+            folded += await self._fold_doc(
+                room_id, doc, cutoff=None, excess=excess, failed_before=failed_before, now=now
+            )
+        return folded
+
+    async def _oversized(self, now: datetime) -> list[Any]:
+        """(room, doc, kept updates, failures) of the documents keeping more than
+        ``max_updates`` updates of history, not waiting after a failure."""
+        if self.max_updates <= 0:
+            return []
+        kept = func.count().label("kept")
+        per_doc = (
+            select(_HISTORY.c.room_id, _HISTORY.c.doc, kept)
+            .group_by(_HISTORY.c.room_id, _HISTORY.c.doc)
+            .having(func.count() > self.max_updates)
+            .subquery()
+        )
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(per_doc.c.room_id, per_doc.c.doc, per_doc.c.kept, _FAILING.c.failures)
+                .select_from(
+                    per_doc.outerjoin(
+                        _FAILING,
+                        and_(
+                            _FAILING.c.room_id == per_doc.c.room_id,
+                            _FAILING.c.doc == per_doc.c.doc,
+                        ),
+                    )
                 )
-            else:
-                if failed_before is not None:
-                    async with self.store.engine.begin() as conn:
-                        await conn.execute(delete(_FAILING).where(*_failing_row(room_id, doc)))
+                .where(or_(_FAILING.c.retry_at.is_(None), _FAILING.c.retry_at <= now))
+                .limit(PRUNE_DOCS_PER_ROUND)
+            )
+            return list(rows.all())
+
+    async def _fold_doc(
+        self,
+        room_id: int,
+        doc: str,
+        *,
+        cutoff: datetime | None,
+        excess: int | None,
+        failed_before: int | None,
+        now: datetime,
+    ) -> int:
+        """Fold a document's history older than ``cutoff``, or its oldest ``excess`` updates,
+        into its checkpoint, a transaction per :data:`PRUNE_ROWS_PER_FOLD`; how many folded."""
+        folded = 0
+        try:
+            while excess is None or folded < excess:
+                limit = PRUNE_ROWS_PER_FOLD if excess is None else excess - folded
+                count = await self._prune_doc(room_id, doc, cutoff, min(limit, PRUNE_ROWS_PER_FOLD))
+                folded += count
+                if count < min(limit, PRUNE_ROWS_PER_FOLD):
+                    break
+        except Exception as exc:
+            # One document's boundary: the others go on now; it waits before its next try.
+            failures, retry_at = await self._count_failure(room_id, doc, now, exc)
+            log.error(
+                "pruning the history of room %s doc %s failed (%d in a row; not tried "
+                "again before %s)",
+                room_id,
+                doc,
+                failures,
+                retry_at.isoformat(timespec="seconds"),
+                exc_info=True,
+            )
+        else:
+            if failed_before is not None:
+                async with self.store.engine.begin() as conn:
+                    await conn.execute(delete(_FAILING).where(*_failing_row(room_id, doc)))
         return folded
 
     async def _count_failure(
@@ -329,7 +392,7 @@ class HistoryStore:
                 )
         return failures, retry_at
 
-    async def _prune_doc(self, room_id: int, doc: str, cutoff: datetime) -> int:
+    async def _prune_doc(self, room_id: int, doc: str, cutoff: datetime | None, limit: int) -> int:
         async with self.store.engine.begin() as conn:
             head = (
                 await conn.execute(
@@ -344,10 +407,10 @@ class HistoryStore:
                     .where(
                         _HISTORY.c.room_id == room_id,
                         _HISTORY.c.doc == doc,
-                        _HISTORY.c.created_at < cutoff,
+                        _HISTORY.c.created_at < cutoff if cutoff is not None else true(),
                     )
                     .order_by(_HISTORY.c.id)
-                    .limit(PRUNE_ROWS_PER_FOLD)
+                    .limit(limit)
                 )
             ).all()
             if not rows:

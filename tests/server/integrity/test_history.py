@@ -176,6 +176,49 @@ async def test_pruning_folds_a_terms_history_in_bounded_transactions(store: Stor
     assert as_utc(checkpoint.at) == as_utc(old)
 
 
+async def test_a_documents_history_is_bounded_by_its_newest_updates(store: Store) -> None:
+    """One tab sending one-character edits as fast as the socket takes them stored 800 history
+    rows a second, each kept for the whole retention: past ``max_updates`` the oldest are
+    folded, however recent, and the replay still ends on the same text."""
+    room = await a_room(store)
+    typist, quiet = Typist(), Typist()
+    text = "".join(chr(ord("a") + i % 26) for i in range(1_234))
+    now = utcnow()
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            insert(DocHistoryUpdate.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "id": i + 1,
+                    "room_id": room,
+                    "doc": "spam",
+                    "data": typist.type(c),
+                    "created_at": now,
+                }
+                for i, c in enumerate(text)
+            ]
+            + [
+                {
+                    "id": 2_000 + i,
+                    "room_id": room,
+                    "doc": "calm",
+                    "data": quiet.type(c),
+                    "created_at": now,
+                }
+                for i, c in enumerate("calm")
+            ],
+        )
+    history = HistoryStore(store, retention_days=120, max_updates=1_000)
+    assert await history.prune(now) == 234
+    spam = await history.read(room, "spam")
+    assert [u.id for u in spam.updates] == list(range(235, 1_235))
+    assert spam.checkpoint is not None
+    assert replay(spam.checkpoint, [])[0] == text[:234]
+    assert text_of([spam.checkpoint, *[u.data for u in spam.updates]]) == text
+    assert len((await history.read(room, "calm")).updates) == 4  # under the bound: untouched
+    assert await history.prune(now) == 0
+
+
 async def old_history(
     store: Store, room: int, docs: dict[str, bytes], *, first_id: int = 1
 ) -> None:
@@ -401,9 +444,11 @@ async def test_two_processes_failing_on_one_document_at_once_both_count(
     both_chose = asyncio.Barrier(2)
 
     class AtOnce(HistoryStore):
-        async def _prune_doc(self, room_id: int, doc: str, cutoff: datetime) -> int:
+        async def _prune_doc(
+            self, room_id: int, doc: str, cutoff: datetime | None, limit: int
+        ) -> int:
             await both_chose.wait()  # neither has failed (and recorded it) yet
-            return await super()._prune_doc(room_id, doc, cutoff)
+            return await super()._prune_doc(room_id, doc, cutoff, limit)
 
     start = utcnow()
     other_store = Store(database_url)
