@@ -75,6 +75,8 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     # grading
     submissions_per_minute: int = 6
+    # a student's attempts at one exercise (each keeps its files, up to 1 MiB; 0: no limit)
+    max_submissions_per_exercise: int = 200
     # every Redis key, channel and stream starts with this: deployments sharing a Redis each
     # need their own (leaderboards are under PREFIX + "lb:", the run stream is PREFIX + "runs")
     redis_prefix: str = "classroom:"

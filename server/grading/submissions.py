@@ -44,7 +44,7 @@ from server.classrooms.access import room_access_now
 from server.courses.exercises import find_exercise
 from server.documents.source import Sources
 from server.events.hub import RoomConnection, RoomHub
-from server.exceptions import ApiError, BadRequest, TooManyRequests
+from server.exceptions import ApiError, BadRequest, Conflict, TooManyRequests
 from server.gamification.game import Gamification
 from server.gamification.room import graded_run
 from server.grading.listeners import GradeListener, tell
@@ -130,6 +130,7 @@ class Submissions:
         self.sources = sources
         self.run = run
         self.limiter = RateLimiter(settings.submissions_per_minute, RATE_WINDOW_SECONDS)
+        self.max_attempts = settings.max_submissions_per_exercise
         self._tasks: set[asyncio.Task[Any]] = set()
         self.regrades: dict[tuple[int, str], dict[str, Any]] = {}
         # Told of every submission that counts (integrity fingerprints it), so not of one
@@ -205,6 +206,7 @@ class Submissions:
         row = await self.store.threaded.write(
             partial(
                 _insert_attempt,
+                max_attempts=self.max_attempts,
                 classroom_id=room.classroom_id,
                 room_id=room.id,
                 exercise_id=exercise_id,
@@ -426,10 +428,18 @@ _LATEST_LIVE = (
 )
 
 
-def _insert_attempt(session: Session, **fields: Any) -> Submission:
-    """A new submission (status ``grading``), its author's next attempt at its exercise."""
+def _insert_attempt(session: Session, *, max_attempts: int, **fields: Any) -> Submission:
+    """A new submission (status ``grading``), its author's next attempt at its exercise; 409
+    ``too_many_submissions`` past ``max_attempts`` (each attempt keeps its files: at six a
+    minute, up to 1 MiB each, one student's script stored 8 GiB a day)."""
     mine = {k: fields[k] for k in ("classroom_id", "exercise_id", "user_id")}
-    row = Submission(**fields, attempt=int(session.exec(_ATTEMPTS, params=mine).one()) + 1)
+    made = int(session.exec(_ATTEMPTS, params=mine).one())
+    if 0 < max_attempts <= made:
+        raise Conflict(
+            f"you have submitted {made} times to this exercise, the most it takes",
+            code="too_many_submissions",
+        )
+    row = Submission(**fields, attempt=made + 1)
     session.add(row)
     session.flush()
     return row
