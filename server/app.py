@@ -203,7 +203,13 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     cockpit.feedback.listeners.append(lti.passback)
     identity = Identity(store, gamification.rebuild, docs.loaded)
     demos = LiveDemos(
-        store, hub, open_presenters(settings), docs=docs, gamification=gamification, runs=runs
+        store,
+        hub,
+        open_presenters(settings),
+        docs=docs,
+        gamification=gamification,
+        runs=runs,
+        limiter=security.limiter,
     )
 
     async def members(conn: RoomConnection) -> list[dict[str, object]]:

@@ -109,6 +109,8 @@ class Settings:
     max_comments_per_doc: int = 200
     # Hands a user may raise a minute (every process counts, with Redis; 0: no limit)
     hands_per_minute: int = 20
+    # demo.detach, demo.follow and quiz.answer a student may send a minute (the same)
+    demo_moves_per_minute: int = 60
     grading_reserved_runs: int = 10
     max_docs_per_user: int = 50
     max_docs_per_room: int = 5000

@@ -35,6 +35,7 @@ class Security:
                 "runs-user": Limit(settings.runs_per_minute, 60),
                 "comments-user": Limit(settings.comments_per_minute, 60),
                 "hands-user": Limit(settings.hands_per_minute, 60),
+                "demo-moves-user": Limit(settings.demo_moves_per_minute, 60),
             },
         )
         self.fair = FairShare(
