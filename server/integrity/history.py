@@ -43,6 +43,8 @@ import pycrdt
 from sqlalchemy import (
     ColumnElement,
     Insert,
+    Join,
+    Subquery,
     Table,
     and_,
     bindparam,
@@ -267,19 +269,8 @@ class HistoryStore:
             found = (
                 await conn.execute(
                     select(_HISTORY.c.room_id, _HISTORY.c.doc, _FAILING.c.failures)
-                    .select_from(
-                        _HISTORY.outerjoin(
-                            _FAILING,
-                            and_(
-                                _FAILING.c.room_id == _HISTORY.c.room_id,
-                                _FAILING.c.doc == _HISTORY.c.doc,
-                            ),
-                        )
-                    )
-                    .where(
-                        _HISTORY.c.created_at < cutoff,
-                        or_(_FAILING.c.retry_at.is_(None), _FAILING.c.retry_at <= now),
-                    )
+                    .select_from(_with_failures(_HISTORY))
+                    .where(_HISTORY.c.created_at < cutoff, _not_waiting(now))
                     .distinct()
                     .limit(PRUNE_DOCS_PER_ROUND)
                 )
@@ -311,16 +302,8 @@ class HistoryStore:
         async with self.store.engine.connect() as conn:
             rows = await conn.execute(
                 select(per_doc.c.room_id, per_doc.c.doc, per_doc.c.kept, _FAILING.c.failures)
-                .select_from(
-                    per_doc.outerjoin(
-                        _FAILING,
-                        and_(
-                            _FAILING.c.room_id == per_doc.c.room_id,
-                            _FAILING.c.doc == per_doc.c.doc,
-                        ),
-                    )
-                )
-                .where(or_(_FAILING.c.retry_at.is_(None), _FAILING.c.retry_at <= now))
+                .select_from(_with_failures(per_doc))
+                .where(_not_waiting(now))
                 .limit(PRUNE_DOCS_PER_ROUND)
             )
             return list(rows.all())
@@ -449,6 +432,18 @@ class HistoryStore:
                 # Task boundary: the next round retries.
                 log.error("pruning the typing history failed", exc_info=True)
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+def _with_failures(rows: Table | Subquery) -> Join:
+    """``rows`` (with ``room_id`` and ``doc``) beside their document's failure record, if any."""
+    return rows.outerjoin(
+        _FAILING, and_(_FAILING.c.room_id == rows.c.room_id, _FAILING.c.doc == rows.c.doc)
+    )
+
+
+def _not_waiting(now: datetime) -> ColumnElement[bool]:
+    """No failure record, or one whose back-off is over at ``now``."""
+    return or_(_FAILING.c.retry_at.is_(None), _FAILING.c.retry_at <= now)
 
 
 def _upsert_into_failing(is_sqlite: bool) -> sqlite.Insert | postgresql.Insert:
