@@ -93,6 +93,8 @@ class Reader:
             self.fail(path, f"missing required key {key!r}")
         if not isinstance(value, str):
             self.fail((*path, key), f"expected a string, got {_kind(value)}")
+        if "\x00" in value:  # a TOML or YAML escape can write it; PostgreSQL's text cannot
+            self.fail((*path, key), "holds U+0000 (NUL), which is not text")
         if not empty and key in data and not value.strip():
             self.fail((*path, key), "must not be empty")
         return value

@@ -69,6 +69,9 @@ class Table:
         value = self.raw(key, default)
         if value is not default and not isinstance(value, str):
             self.fail(key, f"expected a string, got {kind_of(value)}")
+        if isinstance(value, str) and "\x00" in value:
+            # A TOML or YAML escape can write it; PostgreSQL's text cannot hold it.
+            self.fail(key, "holds U+0000 (NUL), which is not text")
         return value
 
     def number(self, key: str, default: Any = _MISSING, *, low: float = 0.0) -> Any:

@@ -70,6 +70,9 @@ EXPECTED = {
     "md_explanation_without_text.md": "21: step 2 (type 'explanation'): content: "
     "missing required key 'text'",
     "md_unclosed_block.md": "9: the ```step block has no closing fence",
+    # A YAML or TOML escape writes NUL; PostgreSQL's text refused it (a 500 on the import).
+    "nul_in_text.yaml": "11: step 1 (type 'interaction'): content.question: "
+    "holds U+0000 (NUL), which is not text",
 }
 
 

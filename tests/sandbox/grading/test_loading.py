@@ -175,6 +175,26 @@ def test_bad_files(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "line", "reason"),
+    [
+        ("a.toml", TOML.replace('title = "Add"', 'title = "A\\u0000dd"'), 2, "title: holds"),
+        (
+            "b.yaml",
+            YAML.replace('expected: "4"', 'expected: "4\\0"'),
+            8,
+            "tests[1].expected: holds",
+        ),
+    ],
+)
+def test_a_string_holding_nul_is_refused(
+    tmp_path: Path, name: str, text: str, line: int, reason: str
+) -> None:
+    """A TOML or YAML escape writes U+0000; PostgreSQL's text refused it (a 500 on import)."""
+    error = refused(write(tmp_path, name, text.format(extra="")))
+    assert (error.line, error.reason) == (line, f"{reason} U+0000 (NUL), which is not text")
+
+
 def test_course_folder_refuses_duplicate_ids(tmp_path: Path) -> None:
     write(tmp_path, "a.toml", TOML.format(extra=""))
     write(tmp_path, "b.yaml", YAML.format(extra=""))
