@@ -87,6 +87,8 @@ class Settings:
     allow_unconfined: bool = False  # let the local sandbox run code without bubblewrap
     logins_per_address_per_minute: int = 30
     logins_per_account_per_minute: int = 10
+    # password changes (PUT /api/me/credentials) a user may make a minute (argon2: 64 MiB each)
+    credential_changes_per_minute: int = 5
     joins_per_address_per_minute: int = 60
     joins_per_code_per_minute: int = 300
     password_workers: int = 2

@@ -30,6 +30,7 @@ class Security:
             {
                 "login-address": Limit(settings.logins_per_address_per_minute, 60),
                 "login-account": Limit(settings.logins_per_account_per_minute, 60),
+                "credentials-user": Limit(settings.credential_changes_per_minute, 60),
                 "join-address": Limit(settings.joins_per_address_per_minute, 60),
                 "join-code": Limit(settings.joins_per_code_per_minute, 60),
                 "runs-user": Limit(settings.runs_per_minute, 60),
