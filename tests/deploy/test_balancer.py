@@ -14,6 +14,7 @@ into there is read back whole through nginx.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -169,3 +170,36 @@ async def test_a_documents_sockets_meet_on_one_process(
     await watcher.close()
     text = await fetch_text(balancer.ws_url, room, names[0], teacher.token)
     assert text == "print(0)\nprint('moved')\n"
+
+
+async def test_one_session_flooding_the_api_is_refused_by_the_balancer(
+    stack: tuple[list[ServerProcess], Nginx], database_url: str
+) -> None:
+    """deploy/nginx/nginx.conf: 20 requests a second per session, 200 at once. The key is the
+    session (bearer token or page cookie), not the address: everyone here shares 127.0.0.1, as
+    a school's students share their NAT's address."""
+    _, balancer = stack
+    lesson = await prepare_lesson(database_url, balancer.url)
+    codes: Counter[int] = Counter()
+    limits = httpx.Limits(max_connections=20)
+    async with httpx.AsyncClient(base_url=balancer.url, limits=limits, timeout=30) as http:
+        started = asyncio.get_running_loop().time()
+
+        async def hammer() -> None:
+            for _ in range(50):
+                response = await http.get("/api/me", headers=lesson.alice.headers)
+                codes[response.status_code] += 1
+
+        await asyncio.gather(*(hammer() for _ in range(20)))
+        elapsed = asyncio.get_running_loop().time() - started
+        assert set(codes) == {200, 429}, codes
+        # At most the burst and what refilled meanwhile got through (slack for the clock).
+        assert codes[200] <= 200 + 20 * elapsed + 20, (codes, elapsed)
+        # Another session, and requests with none, are not held back by Alice's.
+        assert (await http.get("/api/me", headers=lesson.bob.headers)).status_code == 200
+        assert (await http.get("/health")).status_code == 200
+        # The same session by its page cookie or ?token= is the same budget.
+        cookie = {"Cookie": f"classroom_token={lesson.alice.token}"}
+        assert (await http.get("/api/me", headers=cookie)).status_code == 429
+        by_query = await http.get("/api/me", params={"token": lesson.alice.token})
+        assert by_query.status_code == 429
