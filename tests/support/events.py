@@ -85,3 +85,13 @@ class EventClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def opened(server_ws: str, room: int, token: str) -> tuple[EventClient, dict[str, Any]]:
+    """A room events socket of ``token``'s user and the ``room.snapshot`` it was greeted with."""
+    client = await EventClient.open(server_ws, room, token)
+    return client, await client.expect("room.snapshot")
+
+
+async def close_all(*clients: EventClient) -> None:
+    await asyncio.gather(*(c.close() for c in clients))

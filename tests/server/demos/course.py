@@ -3,13 +3,10 @@ auto-advancing one, one that outlives its presenter), and the room-socket steps 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 from server.courses.importer import import_course
 from server.store import Store
-from tests.support.events import EventClient
 
 CODE = "def greet(name):\n    return f'hello {name}'\n\nprint(greet('demo'))\n"
 
@@ -164,12 +161,3 @@ async def import_into(database_url: str, classroom_id: int, folder: Path) -> Non
     finally:
         await store.close()
     assert sorted(d["id"] for d in report.demos) == ["quick", "relay", "tour"]
-
-
-async def opened(server_ws: str, room: int, token: str) -> tuple[EventClient, dict[str, Any]]:
-    client = await EventClient.open(server_ws, room, token)
-    return client, await client.expect("room.snapshot")
-
-
-async def close_all(*clients: EventClient) -> None:
-    await asyncio.gather(*(c.close() for c in clients))

@@ -17,8 +17,9 @@ from server.models import QuizAnswer, XpEvent
 from server.store import Store
 from tests.conftest import Lesson, LiveServer
 from tests.node.harness import YjsHarness
-from tests.server.demos.course import CODE, close_all, import_into, opened, write_course
+from tests.server.demos.course import CODE, import_into, write_course
 from tests.services import require
+from tests.support.events import close_all, opened
 
 DATABASES = ("sqlite", "postgres")
 

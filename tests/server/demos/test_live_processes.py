@@ -15,9 +15,10 @@ from sqlmodel import select
 from server.models import DemoSession, QuizAnswer
 from server.store import Store
 from tests.node.harness import YjsHarness
-from tests.server.demos.course import CODE, close_all, import_into, opened, write_course
+from tests.server.demos.course import CODE, import_into, write_course
 from tests.server.processes import PrivateRedis, ServerProcess, prepare_lesson, server_env
 from tests.services import require
+from tests.support.events import close_all, opened
 
 DATABASES = ("sqlite", "postgres")
 

@@ -10,7 +10,8 @@ import pytest
 
 from server.settings import Settings
 from tests.conftest import Lesson, LiveServer, make_settings
-from tests.server.demos.course import close_all, import_into, opened, write_course
+from tests.server.demos.course import import_into, write_course
+from tests.support.events import close_all, opened
 
 DATABASES = ("sqlite", "postgres")
 

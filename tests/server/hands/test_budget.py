@@ -9,7 +9,7 @@ import pytest
 
 from server.settings import Settings
 from tests.conftest import Lesson, LiveServer, make_settings
-from tests.support.events import EventClient
+from tests.support.events import close_all, opened
 
 DATABASES = ("sqlite", "postgres")
 
@@ -23,12 +23,10 @@ async def test_raising_and_lowering_in_a_loop_is_bounded(
     server: LiveServer, live_lesson: Lesson
 ) -> None:
     room = live_lesson.room_id
-    teacher = await EventClient.open(server.ws_url, room, live_lesson.teacher.token)
-    alice = await EventClient.open(server.ws_url, room, live_lesson.alice.token)
-    bob = await EventClient.open(server.ws_url, room, live_lesson.bob.token)
+    teacher, _ = await opened(server.ws_url, room, live_lesson.teacher.token)
+    alice, _ = await opened(server.ws_url, room, live_lesson.alice.token)
+    bob, _ = await opened(server.ws_url, room, live_lesson.bob.token)
     try:
-        for client in (teacher, alice, bob):
-            await client.expect("room.snapshot")
         for _ in range(3):
             await alice.send({"type": "hand.raise", "message": "help"})
             await alice.expect("hand.raised")
@@ -48,5 +46,4 @@ async def test_raising_and_lowering_in_a_loop_is_bounded(
                 break
         assert seen == ["Alice"] * 3 + ["Bob"]
     finally:
-        for client in (teacher, alice, bob):
-            await client.close()
+        await close_all(teacher, alice, bob)
