@@ -249,10 +249,7 @@ async def add_comment(ctx: Ctx) -> dict[str, Any]:
     body = ctx.body(CommentBody)
     if not room.is_staff:
         limiter = ctx.components.security.limiter
-        per_minute = limiter.limits["comments-user"].count
-        await limiter.check(
-            "comments-user", str(ctx.caller.user_id), f"comments: at most {per_minute} a minute"
-        )
+        await limiter.check_budget("comments-user", str(ctx.caller.user_id), "comments")
     return await _cockpit(ctx).feedback.comment(
         room,
         doc=body.doc,

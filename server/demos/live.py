@@ -50,7 +50,7 @@ from server.events.presence import PROCESS_ID
 from server.gamification.game import Gamification, PointsAward
 from server.models import Demo, DemoSession, DemoTimelineEvent, QuizAnswer, Room
 from server.runs.component import Runs
-from server.security.ratelimit import RateLimited, RateLimiter
+from server.security.ratelimit import RateLimiter
 from server.store import Store
 
 log = logging.getLogger("classroom.demos")
@@ -148,15 +148,9 @@ class LiveDemos:
             return handler
 
         async def budgeted(conn: RoomConnection, command: Command) -> None:
-            per_minute = limiter.limits["demo-moves-user"].count
-            try:
-                await limiter.check(
-                    "demo-moves-user",
-                    str(conn.user_id),
-                    f"demo moves and answers: at most {per_minute} a minute",
-                )
-            except RateLimited as exc:
-                raise EventError(exc.code, exc.message) from None
+            await limiter.check_budget(
+                "demo-moves-user", str(conn.user_id), "demo moves and answers"
+            )
             await handler(conn, command)
 
         return budgeted

@@ -45,6 +45,7 @@ from server.bus import Bus, Subscription
 from server.bus.publisher import Publisher
 from server.documents.direct import wire_text_frame
 from server.events.presence import PROCESS_ID, LocalPresence
+from server.exceptions import ApiError
 from server.metrics import Metrics
 
 log = logging.getLogger("classroom.events")
@@ -354,6 +355,9 @@ class RoomHub:
         except EventError as exc:
             log.info("room %s conn %s: refused: %s", conn.room_id, conn.id, exc.message)
             conn.send(exc.event(ref))
+        except ApiError as exc:  # a shared check (a budget, a quota) refused it: as above
+            log.info("room %s conn %s: refused: %s", conn.room_id, conn.id, exc.message)
+            conn.send(EventError(exc.code, exc.message).event(ref))
         except Exception:
             log.error("room %s conn %s: command failed", conn.room_id, conn.id, exc_info=True)
             conn.send(EventError("internal_error", "the server failed on this message").event(ref))

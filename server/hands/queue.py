@@ -18,7 +18,7 @@ from rooms.events import Command, EventError, staff_and
 from server.events.hub import RoomConnection, RoomHub
 from server.models import Hand, HandState, User
 from server.models.clock import utcnow
-from server.security.ratelimit import RateLimited, RateLimiter
+from server.security.ratelimit import RateLimiter
 from server.store import Store
 
 OPEN = (HandState.PENDING.value, HandState.TAKEN.value)
@@ -51,13 +51,7 @@ class HelpQueue:
 
     async def raise_hand(self, conn: RoomConnection, command: Command) -> None:
         if self.limiter is not None:
-            per_minute = self.limiter.limits["hands-user"].count
-            try:
-                await self.limiter.check(
-                    "hands-user", str(conn.user_id), f"raised hands: at most {per_minute} a minute"
-                )
-            except RateLimited as exc:
-                raise EventError(exc.code, exc.message) from None
+            await self.limiter.check_budget("hands-user", str(conn.user_id), "raised hands")
         async with self.store.session() as session:
             mine = await session.exec(
                 select(Hand.id).where(

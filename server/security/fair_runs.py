@@ -73,8 +73,7 @@ class FairShare:
         a run admitted counts against the minute's budget."""
         self.check(user_id)
         if self.limiter is not None:
-            limit = self.limiter.limits["runs-user"].count
-            await self.limiter.check("runs-user", str(user_id), f"runs: at most {limit} a minute")
+            await self.limiter.check_budget("runs-user", str(user_id), "runs")
 
     def track(self, user_id: int, run: QueuedRun) -> None:
         """Count ``run`` against ``user_id`` until it finishes."""

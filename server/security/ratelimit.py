@@ -98,6 +98,13 @@ class RateLimiter:
             log.info("rate limit %s reached for %s", scope, key)
             raise RateLimited(f"too many {what}; try again in {math.ceil(retry)} s", retry)
 
+    async def check_budget(self, scope: str, key: str, what: str) -> None:
+        """:meth:`check`, the refusal naming the budget: ``too many runs: at most 120 a minute;
+        try again in 41 s``."""
+        limit = self.limits[scope]
+        per = "a minute" if limit.seconds == 60 else f"in {limit.seconds} s"
+        await self.check(scope, key, f"{what}: at most {limit.count} {per}")
+
     async def start(self) -> None:
         return None
 
