@@ -62,6 +62,7 @@ from server.grading.submissions import Submissions
 from server.hands.queue import HelpQueue
 from server.identity import api as identity_api
 from server.identity.component import Identity
+from server.identity.removal import MemberRemoval
 from server.integrity import api as integrity_api
 from server.integrity.component import Integrity
 from server.lesson import api as lesson_api
@@ -201,7 +202,15 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
     # Grade passback to the LMS (a GradeListener): graded, regraded and overridden grades.
     submissions.listeners.append(lti.passback)
     cockpit.feedback.listeners.append(lti.passback)
-    identity = Identity(store, gamification.rebuild, docs.loaded)
+    removal = MemberRemoval(
+        store,
+        hub,
+        hands,
+        rebuild=gamification.rebuild,
+        standings=gamification.standings,
+        announce=security.sessions.announce,
+    )
+    identity = Identity(store, gamification.rebuild, docs.loaded, removal)
     demos = LiveDemos(
         store,
         hub,

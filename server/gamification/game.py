@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -36,7 +36,7 @@ from rooms.progress import Graded, ProgressChange, apply
 from rooms.xp import LiveWindow, Reason, XpAward, XpRules, awards
 from server.gamification import ledger
 from server.gamification.leaderboard import LeaderboardStore
-from server.models import AchievementUnlock, XpEvent
+from server.models import AchievementUnlock, Membership, XpEvent
 from server.store import Store
 
 log = logging.getLogger("classroom.gamification")
@@ -340,10 +340,17 @@ class Gamification:
         return {**board.describe(), "entries": [_row(e, names) for e in entries]}
 
     async def rebuild(self, board: BoardId, *, timezone: str | None = None) -> None:
-        """Recompute ``board`` from the XP ledger (after Redis lost it, or a reset)."""
-        query = select(
-            XpEvent.user_id, func.sum(XpEvent.amount), func.max(XpEvent.created_at)
-        ).group_by(col(XpEvent.user_id))
+        """Recompute ``board`` from the XP ledger (after Redis lost it, a merge, a member's
+        removal): the points of the classroom's members only."""
+        member = and_(
+            col(Membership.classroom_id) == col(XpEvent.classroom_id),
+            col(Membership.user_id) == col(XpEvent.user_id),
+        )
+        query = (
+            select(XpEvent.user_id, func.sum(XpEvent.amount), func.max(XpEvent.created_at))
+            .join(Membership, member)
+            .group_by(col(XpEvent.user_id))
+        )
         if board.scope is Scope.ROOM:
             query = query.where(XpEvent.room_id == board.owner)
         else:

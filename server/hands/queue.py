@@ -92,6 +92,25 @@ class HelpQueue:
         for hand_id in lowered:
             await self._announce_id("hand.lowered", hand_id, conn.room_id)
 
+    async def lower_all(self, room_id: int, user_ids: list[int]) -> int:
+        """Lower the open hands of ``user_ids`` in ``room_id`` (they left the classroom);
+        ``hand.lowered`` for each. How many were lowered."""
+        async with self.store.session() as session:
+            rows = await session.exec(
+                update(Hand)
+                .where(
+                    col(Hand.room_id) == room_id,
+                    col(Hand.user_id).in_(user_ids),
+                    col(Hand.state).in_(OPEN),
+                )
+                .values(state=HandState.LOWERED.value, closed_at=utcnow())
+                .returning(col(Hand.id))
+            )
+            lowered = [row[0] for row in rows.all()]
+        for hand_id in lowered:
+            await self._announce_id("hand.lowered", hand_id, room_id)
+        return len(lowered)
+
     async def take(self, conn: RoomConnection, command: Command) -> None:
         hand_id = command.get("hand_id")
         async with self.store.session() as session:

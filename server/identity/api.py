@@ -252,6 +252,19 @@ async def merge(ctx: Ctx) -> dict[str, Any]:
     return _merge_out(record)
 
 
+@endpoint("DELETE", "/api/classrooms/{classroom_id:id}/members/{user_id:id}", tag="identity")
+async def remove_member(ctx: Ctx) -> dict[str, Any]:
+    """Take a member out of the classroom (instructors; not oneself, nor the owner): their
+    sockets close, their hands are lowered, the boards are rebuilt without them. What they
+    made is kept."""
+    classroom_id = ctx.path_int("classroom_id")
+    async with ctx.session() as session:
+        await classroom_access(session, classroom_id, ctx.caller.user_id, roles=(Role.INSTRUCTOR,))
+    return await _identity(ctx).removal.remove(
+        classroom_id, ctx.path_int("user_id"), ctx.caller.user_id
+    )
+
+
 @endpoint("GET", "/api/classrooms/{classroom_id:id}/merges", tag="identity")
 async def list_merges(ctx: Ctx) -> dict[str, Any]:
     """The merge audit records of the classroom (staff)."""
@@ -355,6 +368,7 @@ routes: list[BaseRoute] = [
     student_code,
     rename,
     merge,
+    remove_member,
     list_merges,
     Route("/rejoin", rejoin_page, methods=["GET"]),
     Route("/rejoin", rejoin_form, methods=["POST"]),

@@ -23,7 +23,7 @@ from rooms.xp import LiveWindow, Reason, XpRules
 from server.gamification import ledger
 from server.gamification.game import Gamification, GradedRun, PointsAward
 from server.gamification.leaderboard import InMemoryLeaderboard, RedisLeaderboard
-from server.models import AchievementUnlock, Progress, Streak, User, XpEvent
+from server.models import AchievementUnlock, Membership, Progress, Streak, User, XpEvent
 from server.models.clock import as_utc
 from server.store import Store, migrate
 from tests.services import REDIS_URL, require
@@ -95,6 +95,8 @@ async def seed(store: Store) -> tuple[int, int, int, int]:
     people = (User(name="Ada"), User(name="Alice"), User(name="Bob"))
     seeded = await classroom_with_room(store, *people, join_code="ABC123")
     _, alice, bob = seeded.user_ids
+    async with store.session() as s:  # a board rebuilt from the ledger counts members only
+        s.add_all(Membership(classroom_id=seeded.classroom_id, user_id=u) for u in (alice, bob))
     return seeded.classroom_id, seeded.room_id, alice, bob
 
 
