@@ -150,12 +150,17 @@ async def roster_sync(ctx: Ctx) -> dict[str, Any]:
     context = await _context(ctx, (Role.INSTRUCTOR,))
     tool = _tool(ctx)
     try:
-        counts = await nrps.sync(tool.store, tool.http, tool.tokens, context)
+        done = await nrps.sync(tool.store, tool.http, tool.tokens, context)
     except PlatformError as exc:
         raise ServiceUnavailable(
             f"the LMS roster could not be read: {exc}", code="platform_error"
         ) from None
     assert context.id is not None
+    # Sockets, hands and boards follow, as for a removal by hand (server/identity/removal.py).
+    await ctx.components.identity.removal.departed(context.classroom_id, done.removed)
+    for user_id in done.changed:
+        await ctx.components.security.sessions.announce(user_id, "role")
+    counts = done.counts
     counts["grades_requeued"] = await requeue_unlinked(tool.store, context.id)
     tool.passback.wake()
     return counts

@@ -4,6 +4,7 @@ rel="next"``), turned into our users and memberships with the mapped roles."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import select
@@ -53,9 +54,19 @@ async def members(
     return out
 
 
+@dataclass
+class RosterSync:
+    """What a sync did: ``counts`` (the answer's ``active`` and ``removed``), the members it
+    removed and those whose role it changed, whose open sockets must hear of it."""
+
+    counts: dict[str, int]
+    removed: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+
+
 async def sync(
     store: Store, http: PlatformHttp, tokens: AccessTokens, context: LtiContext
-) -> dict[str, int]:
+) -> RosterSync:
     """Bring the classroom's members in line with the LMS course: new members are added,
     roles follow the LMS, members whose status is Inactive or Deleted leave."""
     if not context.memberships_url:
@@ -64,7 +75,8 @@ async def sync(
         platform = await session.get(LtiPlatform, context.platform_id)
     assert platform is not None and platform.id is not None
     listed = await members(http, tokens, platform, context.memberships_url)
-    counts = {"active": 0, "removed": 0}
+    done = RosterSync({"active": 0, "removed": 0})
+    counts = done.counts
     async with store.session() as session:
         for member in listed:
             subject = member.get("user_id")
@@ -79,7 +91,8 @@ async def sync(
             user = await lms_user(session, platform.id, subject, name, role)
             assert user.id is not None
             if member.get("status", "Active") == "Active":
-                await set_role(session, context.classroom_id, user.id, role)
+                if await set_role(session, context.classroom_id, user.id, role):
+                    done.changed.append(user.id)
                 counts["active"] += 1
                 continue
             gone = (
@@ -93,5 +106,6 @@ async def sync(
             if gone is not None and gone.role == Role.STUDENT.value:
                 await session.delete(gone)
                 counts["removed"] += 1
+                done.removed.append(user.id)
     log.info("classroom %s: roster synced from the LMS: %s", context.classroom_id, counts)
-    return counts
+    return done

@@ -71,7 +71,8 @@ async def lms_user(
     return user
 
 
-async def set_role(session: AsyncSession, classroom_id: int, user_id: int, role: Role) -> None:
+async def set_role(session: AsyncSession, classroom_id: int, user_id: int, role: Role) -> bool:
+    """Make ``user_id`` a member with ``role``; whether an existing member's role changed."""
     membership = (
         await session.exec(
             select(Membership).where(
@@ -79,10 +80,12 @@ async def set_role(session: AsyncSession, classroom_id: int, user_id: int, role:
             )
         )
     ).first()
+    changed = membership is not None and membership.role != role.value
     if membership is None:
         membership = Membership(classroom_id=classroom_id, user_id=user_id)
     membership.role = role.value
     session.add(membership)
+    return changed
 
 
 async def provision(store: Store, platform: LtiPlatform, launch: Launch) -> Landing:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from server.courses.importer import import_course
 from server.lti.tool import LtiTool
@@ -22,6 +23,7 @@ from server.store import Store
 from tests.server.grading.test_submissions import HALF, RIGHT, write_course
 from tests.server.lti.conftest import Tool
 from tests.server.lti.platform import ASSISTANT, INSTRUCTOR, LEARNER
+from tests.support.events import opened
 
 DATABASES = ("sqlite", "postgres")
 
@@ -214,9 +216,19 @@ async def test_roster_sync_over_nrps(tool: Tool, tmp_path: Path) -> None:
         classroom_id = await _course(tool, teacher, tmp_path / "course")
         async with browser(tool) as student:
             await tool.launch(student, sub="s-3", name="Cy")  # a member who then dropped
+            cy = student.cookies["classroom_token"]
+        rooms = (await teacher.get(f"{tool.url}/api/classrooms/{classroom_id}/rooms")).json()
+        room_id = rooms["rooms"][0]["id"]
+        # Cy is in the room when the sync drops him: his socket closes (1012), as it does for
+        # a removal by hand (server/identity/removal.py); before, it stayed open.
+        cys, _ = await opened(tool.server.ws_url, room_id, cy)
         response = await teacher.post(f"{tool.url}/api/classrooms/{classroom_id}/lti/roster-sync")
         assert response.status_code == 200, response.text
         assert response.json() == {"active": 4, "removed": 1, "grades_requeued": 0}
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await cys.next()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1012
         members = (await teacher.get(f"{tool.url}/api/classrooms/{classroom_id}/members")).json()
     assert sorted((m["name"], m["role"]) for m in members["members"]) == [
         ("Ana", "student"),
