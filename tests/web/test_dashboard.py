@@ -135,3 +135,14 @@ async def test_roster_codes_rename_and_merge_from_the_dashboard(
     await robert.get_by_role("button", name="Merge").click()
     await expect(page.get_by_text("Robert is now part of")).to_be_visible()
     await expect(card.get_by_role("row", name=re.compile(r"^Robert"))).to_have_count(0)
+
+    # Alice leaves the course: one click arms the button, the second removes her.
+    alice = card.get_by_role("row", name=re.compile(r"^Alice \(#\d+\)"))
+    remove = alice.get_by_role("button", name="Remove Alice")
+    await remove.click()
+    await expect(remove).to_have_text("Confirm removal")
+    await expect(alice).to_have_count(1)
+    await remove.click()
+    await expect(page.get_by_text("Alice: their work is kept")).to_be_visible()
+    await expect(card.get_by_role("row", name=re.compile(r"^Alice"))).to_have_count(0)
+    await expect(card.get_by_role("row", name=re.compile(r"^Ana Li"))).to_have_count(1)

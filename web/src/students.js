@@ -1,6 +1,7 @@
 // A classroom's students on the dashboard: roster import (the personal codes to hand out),
-// roster-only joining, rename, a new code, merging two accounts of one student, and, for a
-// classroom that came from an LMS, where each grade stands in the LMS gradebook.
+// roster-only joining, rename, a new code, merging two accounts of one student, removing one
+// from the classroom, and, for a classroom that came from an LMS, where each grade stands in
+// the LMS gradebook.
 import { h, clear } from "./dom.js";
 import { api } from "./api.js";
 import { toast } from "./toasts.js";
@@ -34,7 +35,8 @@ async function render(id, body, fresh = []) {
     h("table", { class: "students-table" },
       h("caption", {}, `${students.length} students`),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Rename"),
-        h("th", { scope: "col" }, "Personal code"), h("th", { scope: "col" }, "Same person as"))),
+        h("th", { scope: "col" }, "Personal code"), h("th", { scope: "col" }, "Same person as"),
+        h("th", { scope: "col" }, "Remove"))),
       h("tbody", {}, students.map((s) => studentRow(id, s, students, codes, rerender)))),
     await lmsSection(id));
   showCodes(codes, fresh);
@@ -114,7 +116,32 @@ function studentRow(id, student, students, codes, rerender) {
     }
   } }, "Merge");
   return h("tr", {}, h("th", { scope: "row" }, `${student.name} (#${student.id})`),
-    h("td", {}, name, " ", rename), h("td", {}, code), h("td", {}, target, " ", merge));
+    h("td", {}, name, " ", rename), h("td", {}, code), h("td", {}, target, " ", merge),
+    h("td", {}, removeButton(id, student, rerender)));
+}
+
+/** Out of the classroom (a fake classmate, a student who left): two clicks, the second within
+ * a few seconds, so a stray tap removes no one. Their work is kept on the server. */
+function removeButton(id, student, rerender) {
+  let armed = null;
+  const button = h("button", { type: "button", class: "secondary", "aria-label": `Remove ${student.name}`, onclick: async () => {
+    if (!armed) {
+      button.textContent = "Confirm removal";
+      armed = setTimeout(() => { armed = null; button.textContent = "Remove"; }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
+    try {
+      await api("DELETE", `/api/classrooms/${id}/members/${student.id}`);
+      toast("Removed from the classroom", `${student.name}: their work is kept`, "good");
+      await rerender();
+    } catch (error) {
+      button.textContent = "Remove";
+      toast("Not removed", error.message, "error");
+    }
+  } }, "Remove");
+  return button;
 }
 
 async function lmsSection(id) {
