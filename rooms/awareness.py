@@ -11,6 +11,7 @@ with :class:`~rooms.exceptions.ProtocolError`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -53,6 +54,33 @@ def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
             ) from None
         entries.append(AwarenessEntry(client_id, clock, state))
     return entries
+
+
+def labelled(entry: AwarenessEntry, user_id: int, name: str) -> AwarenessEntry:
+    """``entry`` with the ``user.name`` and ``user.id`` of its state set to those of the user
+    whose connection sent it, where the state says otherwise; else ``entry`` itself.
+
+    Editors label a remote cursor with ``state.user.name`` (y-codemirror), so a student's
+    own client could put any name on their cursor ("Ms. Smith") in a classmate's editor. A
+    state without a ``user`` object, or whose ``user`` names nobody, is left as sent (stock
+    Yjs clients send none). A state with neither ``"user"`` nor an escape in its text cannot
+    hold a ``user`` key, and is not decoded again."""
+    state = entry.state
+    if entry.removed or ('"user"' not in state and "\\" not in state):
+        return entry
+    value = client_json.loads(state, text=False)  # decode_awareness read it already
+    user = value.get("user") if isinstance(value, dict) else None
+    if not isinstance(user, dict):
+        return entry
+    wrong = ("name" in user and user["name"] != name) or ("id" in user and user["id"] != user_id)
+    if not wrong:
+        return entry
+    if "name" in user:
+        user["name"] = name
+    if "id" in user:
+        user["id"] = user_id
+    # ASCII escapes: a state may hold half a surrogate pair, which UTF-8 cannot carry.
+    return AwarenessEntry(entry.client_id, entry.clock, json.dumps(value, separators=(",", ":")))
 
 
 def encode_awareness(entries: Iterable[AwarenessEntry]) -> bytes:

@@ -69,6 +69,10 @@ Rules this module keeps:
    step1 per connection (one every few seconds with ``resyncInterval``), no query. So a
    connection gets ``REQUEST_BURST`` at once, then ``REQUEST_RATE`` a second; past that a
    request is dropped unanswered.
+11. A connection's awareness states carry its user's name: where a state's ``user`` object
+   gives another ``name`` or ``id`` (a student's client labelling their cursor "Ms. Smith"),
+   the table keeps, and everybody gets, the state with the connection's (rooms/awareness.py
+   ``labelled``). A state without ``user`` passes as sent.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
 update that the CRDT library would choke on, or that browsers could not decode, is one,
@@ -94,6 +98,7 @@ from rooms.awareness import (
     announced_count,
     decode_awareness,
     encode_awareness,
+    labelled,
 )
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import (
@@ -133,6 +138,7 @@ class Output:
 class _Connection:
     writable: bool
     user: int | None = None  # who is behind it: one user's tabs may hand an id over
+    name: str | None = None  # their name, which their cursors carry (rule 11)
     client_ids: set[int] = field(default_factory=set)
     denied: bool = False
     budget: Budget | None = None
@@ -169,12 +175,14 @@ class DocumentSync:
     def connections(self) -> list[int]:
         return list(self._connections)
 
-    def connect(self, conn: int, *, writable: bool, user: int | None = None) -> Output:
-        """Register ``conn`` (of ``user``, when known); send it our step1 and the awareness
-        states we know."""
+    def connect(
+        self, conn: int, *, writable: bool, user: int | None = None, name: str | None = None
+    ) -> Output:
+        """Register ``conn`` (of ``user`` named ``name``, when known); send it our step1 and
+        the awareness states we know."""
         if conn in self._connections:
             raise ValueError(f"connection {conn} is already open")
-        self._connections[conn] = _Connection(writable, user)
+        self._connections[conn] = _Connection(writable, user, name)
         out = Output()
         out.sends.append((conn, step1_frame(self.doc.get_state())))
         present = self.awareness.present()
@@ -222,6 +230,11 @@ class DocumentSync:
             return  # rule 6, before any state is decoded
         entries = decode_awareness(payload)
         allowed = [e for e in entries if self._may_set(conn, state, e)]
+        relabelled = False
+        if state.user is not None and state.name is not None:  # rule 11
+            named = [labelled(e, state.user, state.name) for e in allowed]
+            relabelled = any(a is not b for a, b in zip(named, allowed, strict=True))
+            allowed = named
         before = {e.client_id: self.awareness.state(e.client_id) for e in allowed}
         accepted = self.awareness.apply(allowed)
         for entry in accepted:
@@ -247,7 +260,10 @@ class DocumentSync:
             state.pending.update((e.client_id, e) for e in accepted)
             out.awareness_due = state.budget.due()
             return
-        forward = self._sent(accepted_frame(frame, entries, accepted))
+        if relabelled:
+            forward = self._sent(awareness_frame(encode_awareness(accepted)))
+        else:
+            forward = self._sent(accepted_frame(frame, entries, accepted))
         out.broadcast(self._connections, forward)  # the sender too (rule 2)
         out.publish.append(forward)
 

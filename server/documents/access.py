@@ -25,6 +25,7 @@ from rooms.documents import OPEN, Access, DocumentName, LessonLock, access
 from server.auth import Caller
 from server.classrooms.access import room_access
 from server.exceptions import ApiError
+from server.models import User
 from server.security.visibility import pair_groups
 from server.store import Store
 
@@ -69,6 +70,7 @@ class RoomRoles:
         self.clock = clock
         self._locks_source = locks
         self._entries: dict[tuple[int, int], tuple[float, RoleAndGroups]] = {}
+        self._names: dict[int, str] = {}  # read with each role, kept while it is
         self._locks: dict[int, LessonLock] = {}
         self._open: dict[int, set[OpenSocket]] = {}
 
@@ -130,10 +132,20 @@ class RoomRoles:
             room = await room_access(session, room_id, user_id)
             groups = await pair_groups(session, room_id, user_id)
             found = (room.role.value, frozenset(groups))
+            user = await session.get(User, user_id)
         if len(self._entries) > 10_000:
             self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            users = {k[1] for k in self._entries}
+            self._names = {k: v for k, v in self._names.items() if k in users}
         self._entries[key] = (now + self.ttl, found)
+        if user is not None:
+            self._names[user_id] = user.name
         return found
+
+    def name_of(self, user_id: int) -> str | None:
+        """The name of ``user_id`` as read with their role (:meth:`role_of` first): at most
+        ``ttl`` old while the role is cached, as a rename reaches new sockets."""
+        return self._names.get(user_id)
 
     def forget_user(self, user_id: int) -> None:
         """Drop this process's cached entries of a user (their role just changed)."""

@@ -58,6 +58,7 @@ class Target:
     staff: bool = False
     role: str = "student"
     groups: frozenset[str] = frozenset()
+    label: str | None = None  # the user's name, on their cursors
 
 
 async def _authorize(components: Components, websocket: WebSocket) -> Target:
@@ -73,6 +74,7 @@ async def _authorize(components: Components, websocket: WebSocket) -> Target:
             raise Refused(f"unknown room {raw_room[:40]!r}")
         name = parse_document_name(websocket.path_params["doc"])
         role, groups = await components.doc_roles.lookup(room_id, caller)
+        label = components.doc_roles.name_of(caller.user_id)
         lock = await components.doc_roles.lock(room_id)
         allowed = access(name, role=role, user_id=caller.user_id, pair_groups=groups, lock=lock)
     except ApiError as exc:
@@ -82,7 +84,14 @@ async def _authorize(components: Components, websocket: WebSocket) -> Target:
     if allowed is Access.NONE:
         raise Refused(f"you may not open {name}")
     return Target(
-        room_id, caller.user_id, name, allowed, staff=role in STAFF_ROLES, role=role, groups=groups
+        room_id,
+        caller.user_id,
+        name,
+        allowed,
+        staff=role in STAFF_ROLES,
+        role=role,
+        groups=groups,
+        label=label,
     )
 
 
@@ -175,7 +184,11 @@ async def _serve(
 
     try:
         doc.join(
-            outbox, writable=target.access is Access.WRITE, author=target.user_id, close=reloaded
+            outbox,
+            writable=target.access is Access.WRITE,
+            author=target.user_id,
+            label=target.label,
+            close=reloaded,
         )
         # A freeze or a driver swap reaches this socket while it is open (RoomRoles.set_lock).
         unwatch = components.doc_roles.watch(

@@ -90,16 +90,19 @@ class LoadedDocument:
         *,
         writable: bool,
         author: int | None = None,
+        label: str | None = None,
         close: Callable[[int, str], None] | None = None,
     ) -> None:
-        """Connect ``outbox``'s socket; ``close(code, reason)`` closes it (rule 6)."""
+        """Connect ``outbox``'s socket, of user ``author`` named ``label`` (the name their
+        cursors carry); ``close(code, reason)`` closes it (rule 6)."""
         self.outboxes[outbox.conn_id] = outbox
         if author is not None:
             self.authors[outbox.conn_id] = author
         if close is not None:
             self.closers[outbox.conn_id] = close
         self.dispatch(
-            self.sync.connect(outbox.conn_id, writable=writable, user=author), time.perf_counter()
+            self.sync.connect(outbox.conn_id, writable=writable, user=author, name=label),
+            time.perf_counter(),
         )
 
     def receive(self, conn_id: int, frame: bytes) -> None:

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import json
+
 import pycrdt
 import pytest
 
-from rooms.awareness import AwarenessEntry, AwarenessTable, decode_awareness, encode_awareness
+from rooms.awareness import (
+    AwarenessEntry,
+    AwarenessTable,
+    decode_awareness,
+    encode_awareness,
+    labelled,
+)
 from rooms.exceptions import ProtocolError
 
 
@@ -51,3 +59,47 @@ def test_a_state_json_parse_would_throw_on_is_refused(state: str) -> None:
     payload = encode_awareness([AwarenessEntry(7, 1, '{"ok":1}'), AwarenessEntry(12, 1, state)])
     with pytest.raises(ProtocolError, match="client 12"):
         decode_awareness(payload)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        '{"cursor":{"anchor":3}}',  # a stock client: no user at all
+        '{"user":{"name":"Alice","id":5,"color":"#f00"}}',  # the truth
+        '{"user":{"color":"#f00"}}',  # names nobody
+        '{"user":"Ms. Smith"}',  # not an object: no editor reads a name from it
+        "null",  # a removal
+    ],
+)
+def test_a_state_that_tells_no_lie_is_passed_on_as_sent(state: str) -> None:
+    entry = AwarenessEntry(9, 3, state)
+    assert labelled(entry, 5, "Alice") is entry
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        '{"user":{"name":"Ms. Smith","color":"#f00","id":5},"cursor":null}',
+        '{"user":{"name":"Alice","id":6,"color":"#f00"},"cursor":null}',  # someone's id
+        # An escaped key is still "user" to JSON.parse, and to the check.
+        '{"\\u0075ser":{"name":"Ms. Smith","color":"#f00","id":5},"cursor":null}',
+        # Of two "user" keys a browser keeps the last, as Python's decoder does.
+        '{"user":{"name":"Alice"},"user":{"name":"Ms. Smith","color":"#f00","id":5},"cursor":null}',
+    ],
+)
+def test_a_state_naming_someone_else_carries_the_users_name(state: str) -> None:
+    entry = AwarenessEntry(9, 3, state)
+    fixed = labelled(entry, 5, "Alice")
+    assert (fixed.client_id, fixed.clock) == (9, 3)
+    assert json.loads(fixed.state) == {
+        "user": {"name": "Alice", "color": "#f00", "id": 5},
+        "cursor": None,
+    }
+
+
+def test_a_relabelled_state_holding_half_a_surrogate_pair_still_encodes() -> None:
+    entry = AwarenessEntry(9, 3, '{"user":{"name":"Ms. Smith"},"note":"\\ud800"}')
+    fixed = labelled(entry, 5, "Zoë")
+    assert json.loads(fixed.state) == {"user": {"name": "Zoë"}, "note": "\ud800"}
+    [back] = decode_awareness(encode_awareness([fixed]))
+    assert back == fixed

@@ -410,3 +410,29 @@ def test_a_flood_of_renewals_is_held_to_the_connections_budget() -> None:
     now[0] = 1.0
     last = [frame for c, frame in server.flush_awareness().sends if c == 2]
     assert last and _awareness_of(last[-1])[-1].clock == 501
+
+
+def test_a_cursor_carries_its_users_name_whatever_the_client_says() -> None:
+    """Rule 11: Alice's own client labels her cursor "Ms. Smith"; the table keeps, and the
+    others and a late joiner get, her own name. A state without ``user`` passes as sent."""
+    server = DocumentSync()
+    server.connect(1, writable=True, user=5, name="Alice")
+    server.connect(2, writable=True, user=6, name="Ada")
+    lie = {"user": {"name": "Ms. Smith", "color": "#f00"}, "cursor": {"head": 4}}
+    out = server.receive(
+        1, awareness_frame(encode_awareness([AwarenessEntry(77, 1, json.dumps(lie))]))
+    )
+    [frame] = {frame for _, frame in out.sends}
+    [sent] = decode_awareness(pycrdt.read_message(frame[1:]))
+    truth = {"user": {"name": "Alice", "color": "#f00"}, "cursor": {"head": 4}}
+    assert json.loads(sent.state) == truth
+    assert out.publish == [frame]  # other processes get the truth too
+    greeting = server.connect(3, writable=True, user=7, name="Bob").sends[-1][1]
+    [known] = decode_awareness(pycrdt.read_message(greeting[1:]))
+    assert json.loads(known.state) == truth
+    # Ada's state without a user, and Alice's next honest one, go out as they came.
+    plain = awareness_frame(encode_awareness([AwarenessEntry(88, 1, '{"cursor":null}')]))
+    assert {f for _, f in server.receive(2, plain).sends} == {plain}
+    honest = json.dumps({**truth, "cursor": {"head": 5}})
+    frame = awareness_frame(encode_awareness([AwarenessEntry(77, 2, honest)]))
+    assert {f for _, f in server.receive(1, frame).sends} == {frame}

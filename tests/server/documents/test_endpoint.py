@@ -51,6 +51,26 @@ async def test_stock_clients_sync_and_see_each_others_awareness(
     await yjs.call("wait_awareness", client="bob", count=1)
 
 
+async def test_a_students_cursor_carries_their_own_name(
+    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
+) -> None:
+    """Alice's client labels her cursor with her teacher's name; the teacher's editor, and a
+    late joiner's, show hers (rooms/sync.py rule 11). Before, any label went through."""
+    open_doc = opener(server, live_lesson)
+    name = f"students/{live_lesson.alice.id}/main.py"
+    assert (await open_doc(yjs, "alice", name, live_lesson.alice.token))["synced"]
+    assert (await open_doc(yjs, "teacher", name, live_lesson.teacher.token))["synced"]
+    lie = {"user": {"name": "Ada", "id": live_lesson.teacher.id, "color": "#30bced"}}
+    await yjs.call("set_awareness", client="alice", state=lie)
+    truth = {"user": {"name": "Alice", "id": live_lesson.alice.id, "color": "#30bced"}}
+    seen = await yjs.call("wait_awareness", client="teacher", count=1)
+    assert list(seen["states"].values()) == [truth]
+    await yjs.call("set_awareness", client="teacher", state=None)  # a watcher
+    assert (await open_doc(yjs, "late_tab", name, live_lesson.teacher.token))["synced"]
+    seen = await yjs.call("wait_awareness", client="late_tab", count=1)
+    assert list(seen["states"].values()) == [truth]
+
+
 async def test_a_client_alone_in_a_document_hears_its_awareness_back(
     server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
 ) -> None:
