@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -155,7 +156,11 @@ async def verified_caller(request: Request, components: Components) -> Caller:
     by_cookie = not header.lower().startswith("bearer ") and "token" not in request.query_params
     if by_cookie and request.cookies.get(COOKIE_NAME):
         check_cookie_call(request.method, request.headers, components.security.allowed_origins)
-    caller: Caller = await components.security.sessions.verify(bearer_token(request))
+    security = components.security
+    caller: Caller = await security.sessions.verify(bearer_token(request))
+    wait = security.requests.take(caller.user_id)
+    if wait is not None:
+        raise RateLimited(f"{security.requests.refusal()}; try again in {math.ceil(wait)} s", wait)
     return caller
 
 

@@ -97,3 +97,40 @@ class Floods:
     def refusal(self, left: float) -> str:
         """The close reason for a socket opened while its user waits."""
         return f"sent too fast before: wait {left:.0f} s"
+
+
+class RequestBudgets:
+    """How many API requests a second one user may make on this process: ``rate``, and
+    :data:`BURST_SECONDS` of them at once (a page that loads its panels, a script's loop).
+
+    A page makes a request or two a second; a script makes as many as the server answers, and
+    some answers cost: the most expensive a student may ask for (a progress page) took 7.1 ms,
+    so 140 a second filled a core. The balancer in deploy/ holds each session to 20 a second;
+    a process serving alone (``python -m server``) had nothing. Checked after the session
+    (:func:`server.api.base.verified_caller`), so the key is a user the token proved, never a
+    claim an attacker could make to spend someone else's budget. Per process: N processes
+    behind a balancer give a user N budgets, and the balancer's own limit is the one that
+    counts there. ``rate`` 0 turns the check off."""
+
+    def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._budgets: dict[int, Budget] = {}
+
+    def take(self, user_id: int) -> float | None:
+        """None when ``user_id`` may make one more request now, else the seconds to wait."""
+        if self.rate <= 0:
+            return None
+        now = self._clock()
+        budget = self._budgets.get(user_id)
+        if budget is None:
+            if len(self._budgets) >= 10_000:  # forget the users whose budget is whole again
+                whole = now - BURST_SECONDS
+                self._budgets = {u: b for u, b in self._budgets.items() if b.stamp > whole}
+            budget = self._budgets[user_id] = Budget(self.rate, self.rate * BURST_SECONDS, now)
+        if budget.take(now):
+            return None
+        return budget.due() - now
+
+    def refusal(self) -> str:
+        return f"too many requests: at most {self.rate} a second"
