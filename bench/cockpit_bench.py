@@ -148,6 +148,9 @@ async def main(args: argparse.Namespace) -> None:
             CLASSROOM_SANDBOX=args.sandbox,
             CLASSROOM_POOL_SIZE="2",
             CLASSROOM_LOG_LEVEL="warning",
+            # The teacher's requests, one after another as fast as they are answered: timed,
+            # not held to a person's pace.
+            CLASSROOM_MAX_REQUESTS_PER_SECOND="0",
         )
         server = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "server", "--port", str(port), cwd=ROOT, env=env,
