@@ -214,21 +214,28 @@ async def test_roster_sync_over_nrps(tool: Tool, tmp_path: Path) -> None:
     ]
     async with browser(tool) as teacher:
         classroom_id = await _course(tool, teacher, tmp_path / "course")
-        async with browser(tool) as student:
-            await tool.launch(student, sub="s-3", name="Cy")  # a member who then dropped
-            cy = student.cookies["classroom_token"]
+        tokens = {}
+        for sub, name in (("s-3", "Cy"), ("ta-1", "Theo")):  # Theo launched as a learner once
+            async with browser(tool) as student:
+                await tool.launch(student, sub=sub, name=name, roles=(LEARNER,))
+                tokens[name] = student.cookies["classroom_token"]
         rooms = (await teacher.get(f"{tool.url}/api/classrooms/{classroom_id}/rooms")).json()
         room_id = rooms["rooms"][0]["id"]
-        # Cy is in the room when the sync drops him: his socket closes (1012), as it does for
-        # a removal by hand (server/identity/removal.py); before, it stayed open.
-        cys, _ = await opened(tool.server.ws_url, room_id, cy)
+        # Both are in the room when the sync drops Cy and makes Theo an assistant: their
+        # sockets close (1012), as they do for a removal or a role change by hand
+        # (server/identity/removal.py); before, both stayed open with the old access.
+        sockets = [(await opened(tool.server.ws_url, room_id, t))[0] for t in tokens.values()]
         response = await teacher.post(f"{tool.url}/api/classrooms/{classroom_id}/lti/roster-sync")
         assert response.status_code == 200, response.text
         assert response.json() == {"active": 4, "removed": 1, "grades_requeued": 0}
-        with pytest.raises(ConnectionClosed) as info:
-            while True:
-                await cys.next()
-        assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+        for socket in sockets:
+            with pytest.raises(ConnectionClosed) as info:
+                while True:
+                    await socket.next()
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+        theo, snapshot = await opened(tool.server.ws_url, room_id, tokens["Theo"])
+        assert snapshot["you"]["role"] == "assistant"
+        await theo.close()
         members = (await teacher.get(f"{tool.url}/api/classrooms/{classroom_id}/members")).json()
     assert sorted((m["name"], m["role"]) for m in members["members"]) == [
         ("Ana", "student"),
