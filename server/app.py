@@ -198,6 +198,7 @@ def build_components(settings: Settings, store: Store, bus: Bus, metrics: Metric
         max_history_updates=settings.history_max_updates_per_doc,
     )
     submissions.on_accepted.append(integrity.submitted)
+    docs.docstore.kept_history.append(integrity.growth.kept)
     lti = LtiTool(settings, store)
     # Grade passback to the LMS (a GradeListener): graded, regraded and overridden grades.
     submissions.listeners.append(lti.passback)

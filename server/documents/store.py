@@ -161,6 +161,8 @@ class DocStore:
         self._folds: FoldThread | None = None  # PostgreSQL's (compaction.py, "Where it runs")
         self._observe = commit_wait or (lambda _seconds: None)
         self._since_compaction: Counter[DocKey] = Counter()
+        # Called with (room, doc, count) once a compaction copied count updates into history.
+        self.kept_history: list[Callable[[int, str, int], None]] = []
         self._compacting: dict[DocKey, asyncio.Task[None]] = {}
         # SQLite only: commits on the loop's thread when nobody else writes (inline.py).
         self._inline: InlineWriter | None = None
@@ -446,6 +448,9 @@ class DocStore:
             return 0
         self._since_compaction[key] = max(0, self._since_compaction[key] - min(counted, len(rows)))
         log.info("compacted room %s doc %s: %d updates into the snapshot", room_id, doc, len(rows))
+        if self.history_days > 0:
+            for listener in self.kept_history:  # server/integrity/growth.py
+                listener(room_id, doc, len(rows))
         return len(rows)
 
     async def load(self, room_id: int, doc: str) -> list[bytes]:

@@ -18,6 +18,7 @@ from rooms.integrity.sources import compared_text
 from sandbox.grading import Exercise
 from server.courses.exercises import find_exercise
 from server.exceptions import BadRequest, NotFound
+from server.integrity.growth import HistoryGrowth
 from server.integrity.history import HistoryStore
 from server.integrity.pastes import PasteEvent, paste_events
 from server.integrity.reviews import apply_review, review_view
@@ -53,12 +54,14 @@ class Integrity:
         self.history = HistoryStore(
             store, retention_days=retention_days, max_updates=max_history_updates
         )
+        self.growth = HistoryGrowth(self.history)  # the bound as history grows (growth.py)
 
     async def start(self) -> None:
         await self.similarity.start()
         await self.history.start()
 
     async def close(self) -> None:
+        await self.growth.close()
         await self.history.close()
         await self.similarity.close()
 

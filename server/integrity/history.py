@@ -27,7 +27,8 @@ round folds its oldest into the checkpoint until ``max_updates`` are left, howev
 are. A student sending one-character edits as fast as the document socket takes them (800
 a second) added 8,000 history rows in 10 s, about 100 KB a second, kept for the whole
 retention: a disk filled by one browser tab. Nobody types 50,000 edits into one file in a
-term; such a document keeps the replay of its newest ones.
+term; such a document keeps the replay of its newest ones. Between rounds, the process that
+compacts a document checks its bound as its history grows (server/integrity/growth.py).
 """
 
 from __future__ import annotations
@@ -277,12 +278,12 @@ class HistoryStore:
             ).all()
         folded = 0
         for room_id, doc, failed_before in found:
-            folded += await self._fold_doc(
+            folded += await self.fold_doc(
                 room_id, doc, cutoff=cutoff, excess=None, failed_before=failed_before, now=now
             )
         for room_id, doc, kept, failed_before in await self._oversized(now):
             excess = kept - self.max_updates
-            folded += await self._fold_doc(
+            folded += await self.fold_doc(
                 room_id, doc, cutoff=None, excess=excess, failed_before=failed_before, now=now
             )
         return folded
@@ -308,7 +309,7 @@ class HistoryStore:
             )
             return list(rows.all())
 
-    async def _fold_doc(
+    async def fold_doc(
         self,
         room_id: int,
         doc: str,
