@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TypeVar
 
+from rooms import names
 from rooms.exceptions import RosterError
 
 _T = TypeVar("_T", int, datetime)
@@ -98,6 +99,9 @@ def parse_roster(text: str) -> list[RosterRow]:
         name = cell("name")
         if name is None or len(name) > 80:
             raise RosterError(f"line {line}: the name needs 1 to 80 characters")
+        found = names.problem(name)
+        if found is not None:
+            raise RosterError(f"line {line}: {found}")
         email = cell("email")
         if email is not None:
             email = email.lower()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rooms.exceptions import LaunchClaimError
+from rooms.names import printable
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
@@ -118,10 +119,10 @@ def read_launch(claims: dict[str, Any], deployments: set[str]) -> Launch:
         message_type=message_type,
         deployment_id=deployment,
         subject=subject,
-        name=(str(name) or "LMS user")[:80],
+        name=(printable(str(name)) or "LMS user")[:80],
         role=map_roles(roles),
         context_id=context_id,
-        context_title=str(title)[:120],
+        context_title=(printable(str(title)) or f"LMS course {context_id}")[:120],
         target_link_uri=_str(claims, CLAIM + "target_link_uri", required=False),
         custom=custom,
         lineitems_url=_str(ags, "lineitems", required=False),

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from rooms import names
 from server.ids import Id
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+def _shown_as_typed(text: str) -> str:
+    """A name or title holding nothing that would show it as something else (rooms/names.py)."""
+    found = names.problem(text)
+    if found is not None:
+        raise ValueError(found)
+    return text
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    AfterValidator(_shown_as_typed),
+]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    AfterValidator(_shown_as_typed),
+]
 
 
 class Strict(BaseModel):

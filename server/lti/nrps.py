@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from rooms import names
 from rooms.lti import map_roles
 from server.lti.access_token import AccessTokens
 from server.lti.exceptions import PlatformError
@@ -87,7 +88,8 @@ async def sync(
                 [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
             )
             role = Role(map_roles(listed_roles))
-            name = str(member.get("name") or member.get("given_name") or "LMS user")[:80]
+            name = names.printable(str(member.get("name") or member.get("given_name") or ""))
+            name = (name or "LMS user")[:80]
             user = await lms_user(session, platform.id, subject, name, role)
             assert user.id is not None
             if member.get("status", "Active") == "Active":

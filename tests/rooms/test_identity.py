@@ -54,6 +54,10 @@ def test_roster_rows_and_aliases() -> None:
         ("name,email\nAna,not-an-email\n", "line 2: 'not-an-email' is not an email address"),
         ("name,email\nAna,a@b.c\nAnn,A@B.C\n", "line 3: a@b.c is already on line 2"),
         ("name,id\nAna,7\nBen,7\n", "line 3: student id 7 is already on line 2"),
+        (
+            "name,email\nAna,a@b.c\n\u202eyrogerG,g@b.c\n",
+            "line 3: a name may not hold a character that reverses the text's direction (U+202E)",
+        ),
     ],
 )
 def test_bad_rosters_name_the_line(text: str, message: str) -> None:

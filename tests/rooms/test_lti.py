@@ -48,6 +48,13 @@ def _claims(**changes: Any) -> dict[str, Any]:
     return claims
 
 
+def test_names_from_the_lms_are_made_printable() -> None:
+    claims = _claims(name="Ana\n\u202eLi")
+    claims[CLAIM + "context"] = {"id": "c1", "title": "\u200b"}
+    launch = read_launch(claims, {"d1"})
+    assert (launch.name, launch.context_title) == ("Ana Li", "LMS course c1")
+
+
 def test_a_resource_link_launch() -> None:
     launch = read_launch(_claims(), {"d1"})
     assert (launch.subject, launch.name, launch.role) == ("u1", "Ana", "student")
