@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from rooms import names
 from server.api.base import Ctx, endpoint
 from server.api.schemas import ClassroomRef, JoinBody, JoinOut, LoginBody, TokenOut, UserOut
 from server.auth import COOKIE_NAME
-from server.exceptions import NotFound, Unauthorized
+from server.exceptions import Conflict, NotFound, Unauthorized
 from server.identity import codes, roster
 from server.models import Classroom, ClosedJoinCode, Membership, Role, User, UserKind
 
@@ -57,6 +59,7 @@ async def join(ctx: Ctx) -> JoinOut:
         await roster.check_open(session, classroom.id)
         if await session.get(ClosedJoinCode, classroom.id) is not None:
             raise NotFound("this join code is closed", code="join_code_closed")
+        await _not_staff_name(session, classroom.id, body.name)
         user = User(name=body.name, kind=UserKind.STUDENT.value)
         session.add(user)
         await session.flush()
@@ -70,6 +73,26 @@ async def join(ctx: Ctx) -> JoinOut:
         classroom=ClassroomRef(id=classroom.id, title=classroom.title),
         rejoin_code=rejoin_code,
     )
+
+
+async def _not_staff_name(session: AsyncSession, classroom_id: int, name: str) -> None:
+    """A student may not join under the name of one of the classroom's staff (compared as
+    rooms/names.py ``folded`` does): on a cursor or in a list of names, they would pass for
+    them."""
+    staff = await session.exec(
+        select(User.name)
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(
+            Membership.classroom_id == classroom_id,
+            col(Membership.role).in_([Role.INSTRUCTOR.value, Role.ASSISTANT.value]),
+        )
+    )
+    wanted = names.folded(name)
+    if any(names.folded(taken) == wanted for taken in staff.all()):
+        raise Conflict(
+            f"{name!r} is the name of this classroom's staff: join under your own name",
+            code="staff_name",
+        )
 
 
 @endpoint("GET", "/api/me", response=UserOut, tag="auth")

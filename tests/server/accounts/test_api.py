@@ -129,6 +129,36 @@ async def test_join_refusals_write_nothing(client: httpx.AsyncClient, lesson: Le
     assert await count(client, Membership) == memberships
 
 
+async def test_a_name_shows_as_typed_and_is_not_the_teachers(
+    client: httpx.AsyncClient, lesson: Lesson
+) -> None:
+    """rooms/names.py: before, a student could join as "Alice" and "Ada (teacher)" on two lines,
+    as "\u202erehcaet" (shown "teacher"), or as the teacher's very name, and be taken for
+    them on every cursor and list of names."""
+    users = await count(client, User)
+    code = lesson.classroom["join_code"]
+    for name, message in [
+        ("Alice\nAda (teacher)", "control character (U+000A)"),
+        ("\u202erehcaet", "reverses the text's direction (U+202E)"),
+        ("A\u200bda", "invisible character (U+200B)"),
+    ]:
+        response = await client.post("/api/join", json={"join_code": code, "name": name})
+        assert response.status_code == 400 and error_code(response) == "invalid_body"
+        assert message in response.json()["error"]["message"]
+    for name in ("Ada", " ada", "\uff21\uff24\uff21"):  # the instructor's name, as typed or folded
+        response = await client.post("/api/join", json={"join_code": code, "name": name})
+        assert response.status_code == 409 and error_code(response) == "staff_name", name
+    assert await count(client, User) == users
+    # Another Ada joins under a name of her own; staff may still name a student anything.
+    ada = await join_as(client, code, "Ada L.")
+    renamed = await client.post(
+        f"/api/classrooms/{lesson.classroom['id']}/students/{ada.id}/rename",
+        json={"name": "Ada\u202e"},
+        headers=lesson.teacher.headers,
+    )
+    assert renamed.status_code == 400 and error_code(renamed) == "invalid_body"
+
+
 async def test_same_names_get_distinct_users(client: httpx.AsyncClient, lesson: Lesson) -> None:
     again = await join_as(client, lesson.classroom["join_code"], "Alice")
     assert again.id != lesson.alice.id
