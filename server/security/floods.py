@@ -99,9 +99,13 @@ class Floods:
         return f"sent too fast before: wait {left:.0f} s"
 
 
+# An API user's burst, in seconds of their rate: a dashboard loading every panel, a tool's loop.
+REQUEST_BURST_SECONDS = 10
+
+
 class RequestBudgets:
     """How many API requests a second one user may make on this process: ``rate``, and
-    :data:`BURST_SECONDS` of them at once (a page that loads its panels, a script's loop).
+    :data:`REQUEST_BURST_SECONDS` of them at once.
 
     A page makes a request or two a second; a script makes as many as the server answers, and
     some answers cost: the most expensive a student may ask for (a progress page) took 7.1 ms,
@@ -125,9 +129,10 @@ class RequestBudgets:
         budget = self._budgets.get(user_id)
         if budget is None:
             if len(self._budgets) >= 10_000:  # forget the users whose budget is whole again
-                whole = now - BURST_SECONDS
+                whole = now - REQUEST_BURST_SECONDS
                 self._budgets = {u: b for u, b in self._budgets.items() if b.stamp > whole}
-            budget = self._budgets[user_id] = Budget(self.rate, self.rate * BURST_SECONDS, now)
+            burst = self.rate * REQUEST_BURST_SECONDS
+            budget = self._budgets[user_id] = Budget(self.rate, burst, now)
         if budget.take(now):
             return None
         return budget.due() - now

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from server.security.floods import BURST_SECONDS, RequestBudgets
+from server.security.floods import REQUEST_BURST_SECONDS, RequestBudgets
 from tests.conftest import Lesson
 from tests.server.processes import ServerProcess, prepare_lesson
 
@@ -21,7 +21,7 @@ RATE = 50  # the default, CLASSROOM_MAX_REQUESTS_PER_SECOND
 def test_a_budget_refills_at_its_rate_and_zero_is_no_limit() -> None:
     now = [100.0]
     budgets = RequestBudgets(2, clock=lambda: now[0])
-    assert all(budgets.take(7) is None for _ in range(2 * BURST_SECONDS))
+    assert all(budgets.take(7) is None for _ in range(2 * REQUEST_BURST_SECONDS))
     assert budgets.take(7) == 0.5  # one more in half a second
     assert budgets.take(8) is None  # another user's own budget
     now[0] += 0.5
@@ -48,10 +48,12 @@ async def test_one_student_flooding_the_api_is_held_and_nobody_else_is(
 
     async with httpx.AsyncClient(base_url=process.url, timeout=30) as http:
         started = time.monotonic()
-        await asyncio.gather(*(hammer(http, 40) for _ in range(20)))
+        await asyncio.gather(*(hammer(http, 60) for _ in range(20)))
         elapsed = time.monotonic() - started
         assert set(statuses) == {200, 429}, set(statuses)
-        allowed = RATE * BURST_SECONDS + RATE * elapsed + RATE  # the burst, the refill, slack
+        allowed = (
+            RATE * REQUEST_BURST_SECONDS + RATE * elapsed + RATE
+        )  # the burst, the refill, slack
         assert statuses.count(200) <= allowed, (statuses.count(200), elapsed)
         body = refusals[0].json()["error"]
         assert body["code"] == "rate_limited"
