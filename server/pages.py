@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from server.api.base import Ctx, components_of, endpoint, security_of
+from server.api.base import Ctx, charge, components_of, endpoint, security_of
 from server.api.schemas import Strict
 from server.auth import COOKIE_NAME, Caller
 from server.classrooms.access import classroom_access, room_access
@@ -79,6 +79,7 @@ async def _signed_in(request: Request) -> tuple[Caller, User] | None:
         caller = await components.security.sessions.verify(token)
     except Unauthorized:
         return None
+    charge(components.security, caller)  # a page costs as an API call does
     async with components.store.session() as session:
         user = await session.get(User, caller.user_id)
     return (caller, user) if user is not None else None

@@ -156,12 +156,17 @@ async def verified_caller(request: Request, components: Components) -> Caller:
     by_cookie = not header.lower().startswith("bearer ") and "token" not in request.query_params
     if by_cookie and request.cookies.get(COOKIE_NAME):
         check_cookie_call(request.method, request.headers, components.security.allowed_origins)
-    security = components.security
-    caller: Caller = await security.sessions.verify(bearer_token(request))
+    caller: Caller = await components.security.sessions.verify(bearer_token(request))
+    charge(components.security, caller)
+    return caller
+
+
+def charge(security: Security, caller: Caller) -> None:
+    """Count one request (an API call, a page) of ``caller`` against their budget on this
+    process (server/security/floods.py ``RequestBudgets``); RateLimited past it."""
     wait = security.requests.take(caller.user_id)
     if wait is not None:
         raise RateLimited(f"{security.requests.refusal()}; try again in {math.ceil(wait)} s", wait)
-    return caller
 
 
 def security_of(connection: HTTPConnection) -> Security:

@@ -64,3 +64,15 @@ async def test_one_student_flooding_the_api_is_held_and_nobody_else_is(
         assert (await http.get(bob, headers=lesson.bob.headers)).status_code == 200
         assert (await http.get(progress, headers=lesson.teacher.headers)).status_code == 200
         assert (await http.get("/health")).status_code == 200
+        # Her pages count as well (a page load costs as an API call does): right after the
+        # flood, more page loads at once than her budget refills meanwhile.
+        cookie = {"Cookie": f"classroom_token={lesson.alice.token}"}
+        pages = await asyncio.gather(
+            *(http.get(f"/rooms/{lesson.room_id}", headers=cookie) for _ in range(2 * RATE))
+        )
+        refused = [p for p in pages if p.status_code == 429]
+        assert refused and refused[0].json()["error"]["code"] == "rate_limited"
+        bobs = await http.get(
+            f"/rooms/{lesson.room_id}", headers={"Cookie": f"classroom_token={lesson.bob.token}"}
+        )
+        assert bobs.status_code == 200 and "<html" in bobs.text
