@@ -66,6 +66,8 @@ async def launch(request: Request) -> Response:
         tool.store, tool.platform_keys, form.get("id_token", ""), form.get("state", "")
     )
     landing = await provision(tool.store, platform, checked)
+    if landing.role_changed:  # the LMS says otherwise now: open sockets reopen with the new role
+        await state.security.sessions.announce(landing.user_id, "role")
     log.info(
         "LTI launch: platform %s user %s as %s in classroom %s",
         platform.id,

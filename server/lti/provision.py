@@ -44,6 +44,7 @@ class Landing:
     classroom_id: int
     lti_context_id: int
     room_id: int | None
+    role_changed: bool = False  # an existing member's role changed: their sockets must hear
 
 
 async def lms_user(
@@ -129,12 +130,12 @@ async def provision(store: Store, platform: LtiPlatform, launch: Launch) -> Land
         session.add(context)
         await session.flush()
         assert context.id is not None
-        await set_role(session, context.classroom_id, user.id, role)
+        changed = await set_role(session, context.classroom_id, user.id, role)
         room_id = None
         if launch.message_type != DEEP_LINKING and launch.resource_link_id is not None:
             room_id = await _link_room(session, context, launch)
         return Landing(
-            user.id, UserKind(user.kind), role, context.classroom_id, context.id, room_id
+            user.id, UserKind(user.kind), role, context.classroom_id, context.id, room_id, changed
         )
 
 

@@ -325,3 +325,29 @@ async def test_only_registrars_register_platforms(tool: Tool, tmp_path: Path) ->
         assert response.json()["error"]["code"] == "not_a_registrar"
         response = await teacher.post(f"{tool.url}/api/lti/registration-invites")
         assert response.status_code == 403
+
+
+async def test_a_launch_with_a_new_role_closes_the_members_sockets(
+    tool: Tool, tmp_path: Path
+) -> None:
+    """The LMS made a student a teaching assistant: their next launch changes their role, and
+    the sockets they have open reopen with it, as after a change by hand (before, they kept
+    the old role until they reconnected)."""
+    async with browser(tool) as teacher:
+        classroom_id = await _course(tool, teacher, tmp_path / "course")
+        rooms = (await teacher.get(f"{tool.url}/api/classrooms/{classroom_id}/rooms")).json()
+    room_id = rooms["rooms"][0]["id"]
+    async with browser(tool) as theo:
+        await tool.launch(theo, sub="ta-1", name="Theo", roles=(LEARNER,))
+        socket, snapshot = await opened(
+            tool.server.ws_url, room_id, theo.cookies["classroom_token"]
+        )
+        assert snapshot["you"]["role"] == "student"
+        await tool.launch(theo, sub="ta-1", name="Theo", roles=(ASSISTANT,))
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await socket.next()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+        again, snapshot = await opened(tool.server.ws_url, room_id, theo.cookies["classroom_token"])
+        assert snapshot["you"]["role"] == "assistant"
+        await again.close()
