@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from rooms import client_json
 from rooms.client_json import NotJson
@@ -24,11 +25,17 @@ NULL_STATE = "null"
 _NULL_BYTES = NULL_STATE.encode()
 
 
+_UNREAD: Any = object()
+
+
 @dataclass(frozen=True)
 class AwarenessEntry:
     client_id: int
     clock: int
     state: str  # JSON text as the client sent it; "null" removes the client
+    # What decode_awareness read of ``state``, kept so rule 11 (``labelled``) need not read it
+    # again; never compared, never changed.
+    value: Any = field(default=_UNREAD, compare=False, repr=False)
 
     @property
     def removed(self) -> bool:
@@ -47,12 +54,12 @@ def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
         # Browsers JSON.parse each state; one bad string would break every other client
         # (NaN too: rooms/client_json.py rule 1).
         try:
-            client_json.loads(state, text=False)  # passed on as it came, never stored
+            value = client_json.loads(state, text=False)  # passed on as it came, never stored
         except NotJson as exc:
             raise ProtocolError(
                 f"awareness state of client {client_id} is not JSON: {exc}"
             ) from None
-        entries.append(AwarenessEntry(client_id, clock, state))
+        entries.append(AwarenessEntry(client_id, clock, state, value))
     return entries
 
 
@@ -63,24 +70,27 @@ def labelled(entry: AwarenessEntry, user_id: int, name: str) -> AwarenessEntry:
     Editors label a remote cursor with ``state.user.name`` (y-codemirror), so a student's
     own client could put any name on their cursor ("Ms. Smith") in a classmate's editor. A
     state without a ``user`` object, or whose ``user`` names nobody, is left as sent (stock
-    Yjs clients send none). A state with neither ``"user"`` nor an escape in its text cannot
-    hold a ``user`` key, and is not decoded again."""
-    state = entry.state
-    if entry.removed or ('"user"' not in state and "\\" not in state):
+    Yjs clients send none). The state is read from what :func:`decode_awareness` decoded."""
+    if entry.removed:
         return entry
-    value = client_json.loads(state, text=False)  # decode_awareness read it already
+    value = entry.value
+    if value is _UNREAD:  # an entry not from decode_awareness
+        value = client_json.loads(entry.state, text=False)
     user = value.get("user") if isinstance(value, dict) else None
     if not isinstance(user, dict):
         return entry
     wrong = ("name" in user and user["name"] != name) or ("id" in user and user["id"] != user_id)
     if not wrong:
         return entry
+    fixed = dict(user)
     if "name" in user:
-        user["name"] = name
+        fixed["name"] = name
     if "id" in user:
-        user["id"] = user_id
+        fixed["id"] = user_id
+    value = {**value, "user": fixed}
     # ASCII escapes: a state may hold half a surrogate pair, which UTF-8 cannot carry.
-    return AwarenessEntry(entry.client_id, entry.clock, json.dumps(value, separators=(",", ":")))
+    state = json.dumps(value, separators=(",", ":"))
+    return AwarenessEntry(entry.client_id, entry.clock, state, value)
 
 
 def encode_awareness(entries: Iterable[AwarenessEntry]) -> bytes:
