@@ -30,13 +30,13 @@ from rooms.leaderboard import BoardId
 from server.events.hub import RoomHub
 from server.exceptions import BadRequest, Conflict, NotFound
 from server.hands.queue import HelpQueue
+from server.identity.merge import Rebuild
 from server.models import Classroom, Membership, Room
 from server.models.clock import utcnow
 from server.store import Store
 
 log = logging.getLogger("classroom.identity")
 
-Rebuild = Callable[[BoardId], Awaitable[None]]
 Standings = Callable[[BoardId], Awaitable[dict[str, Any]]]
 Announce = Callable[[int, str], Awaitable[None]]
 
