@@ -113,7 +113,7 @@ from rooms.frames import (
 )
 from rooms.presence import EchoMemory, RenewalHold, accepted_frame
 from rooms.update_check import check_update
-from rooms.varint import Reader
+from rooms.varint import Reader, decode_state_vector
 
 # Rule 10: whole-state requests (step1, awareness query) a connection may make at once, then
 # a second.
@@ -144,11 +144,6 @@ class _Connection:
     budget: Budget | None = None
     pending: dict[int, AwarenessEntry] = field(default_factory=dict)  # coalesced, not yet sent
     requests: Budget | None = None  # rule 10
-
-
-def _decode_state_vector(data: bytes) -> dict[int, int]:
-    reader = Reader(data)
-    return {reader.var_uint(): reader.var_uint() for _ in range(reader.var_uint())}
 
 
 class DocumentSync:
@@ -492,14 +487,14 @@ class DocumentSync:
 
     def _brings_news(self, update: bytes) -> bool:
         try:
-            theirs = _decode_state_vector(pycrdt.get_state(update))
+            theirs = decode_state_vector(pycrdt.get_state(update))
         except ProtocolError:
             raise
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
             raise ProtocolError(f"update does not decode: {exc}") from None
-        ours = _decode_state_vector(self.doc.get_state())
+        ours = decode_state_vector(self.doc.get_state())
         return any(clock > ours.get(client, 0) for client, clock in theirs.items())
 
 

@@ -41,6 +41,25 @@ clocks, so a clock is never underestimated. Every count read (clients, structs, 
 only a promise: each element takes at least one byte, so the reading ends with the update.
 It costs about 3 µs for a typed character, 7 ms for the 72 KB of 3,000 edits, and about 100
 ms for a hostile 1 MiB frame of the smallest structs (which yrs takes 26 to 70 ms to apply).
+
+Rule 3 — bounded merging. At the end of every transaction yrs merges each new item into its
+left neighbour where it can (same client, the next clock, its origin the neighbour's last
+character, the same right origin, the same content kind among text, "any" values, JSON and
+deleted). It merges them one pair at a time from the right, copying what the right one has
+gathered so far and taking it out of the client's list of blocks, so a run of mergeable items
+costs the square of its length in time and in memory (in the browsers' Yjs too).
+A stock client never sends such a run: its own store merged those items before it wrote them,
+and what it left apart (another user's text between them, one deleted and not the other)
+yrs does not merge either. A hostile one can: 10,000 one-value items, each after the last, are
+60 KB, and yrs took 1.6 s and 2.3 GB to apply them, the whole process waiting, and Yjs in
+Node 0.7 s (1,000 items of 100 values: 0.9 s and 1.2 GB; 160,000 one-character strings,
+1.1 MB: over 20 s; ``bench/merge_bench.py``). The time is about (the run's merges) x (the
+units in the run) x 0.5 ns for text (UTF-8 bytes) and 10 to 45 ns for values, plus about 0.1 ns
+per merge per block of the client's in the update. So this reader adds up that work for every
+run of items yrs could merge, with those weights, and refuses the update past
+:data:`MERGE_WORK_LIMIT` (the largest updates it lets through took yrs 17 to 27 ms).
+Legitimate runs of this kind are a handful of pieces (a user's text split where a classmate
+typed into it).
 """
 
 from __future__ import annotations
@@ -53,6 +72,11 @@ MAX_ANY_DEPTH = 64
 # clocks in 32 bits and panicked on a struct ending at 2**32 - 1; a client of a classroom makes
 # nowhere near 2**31 changes under one client id.
 CLOCK_LIMIT = 2**31
+# Rule 3: what yrs's merging of one update's items may cost, in its units (about a nanosecond
+# each here): a run's merges times its UTF-8 bytes of text, or times 64 per value, plus an
+# eighth of the merges times the client's blocks in the update.
+MERGE_WORK_LIMIT = 32_000_000
+_VALUE_WEIGHT = 64
 
 _ARRAY = 0x75
 _OBJECT = 0x76
@@ -67,6 +91,8 @@ _GC, _DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC, _SKI
 # Shared types Yjs decodes: YArray .. YXmlText; YXmlElement and YXmlHook carry a name.
 _TYPES = range(7)
 _NAMED_TYPES = (3, 5)
+# The contents yrs merges with a neighbour of the same kind (rule 3).
+_MERGING = (_STRING, _ANY, _JSON, _DELETED)
 
 
 def check_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> None:
@@ -79,14 +105,16 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
     ProtocolError where rule 1 refuses it (at once past ``limit``, which also bounds this
     reader's own recursion)."""
     data, end = update, len(update)
-    deepest = 0
+    deepest = work = 0
     clients, pos = _uint(data, 0, end)
     for _ in range(clients):
         structs, pos = _uint(data, pos, end)
         if not structs:
             raise ProtocolError("update has a client with no structs")  # Yjs writes none
-        _, pos = _uint(data, pos, end)  # the client
+        client, pos = _uint(data, pos, end)
         clock, pos = _uint(data, pos, end)
+        # Rule 3: the run of items yrs would merge that ends with the last one read.
+        kind, right, merges, run_merges, run_units = -1, None, 0, 0, 0
         for _ in range(structs):
             if pos >= end:
                 raise ProtocolError("update ends inside a struct")
@@ -98,23 +126,28 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
                 if not length:
                     raise ProtocolError("update has an empty struct")
                 clock += length
+                kind = -1
                 continue
+            origin = its_right = None
             if info & 0x80:  # origin
-                pos = _id(data, pos, end)
+                origin, pos = _id(data, pos, end)
             if info & 0x40:  # right origin
-                pos = _id(data, pos, end)
+                its_right, pos = _id(data, pos, end)
             if not info & 0xC0:  # the parent, when no origin tells it
                 named, pos = _uint(data, pos, end)
-                pos = _skip(data, pos, end) if named == 1 else _id(data, pos, end)
+                pos = _skip(data, pos, end) if named == 1 else _id(data, pos, end)[1]
                 if info & 0x20:
                     pos = _skip(data, pos, end)  # the key in a map
+            units = 0
             if content == _STRING:
                 length, pos = _uint(data, pos, end)  # UTF-8 bytes >= UTF-16 units (rule 2)
+                units = length
                 pos += length
                 if pos > end:
                     raise ProtocolError("update ends inside a value")
             elif content == _ANY:
                 length, pos = _uint(data, pos, end)
+                units = length * _VALUE_WEIGHT
                 for _ in range(length):
                     pos, depth = _any(data, pos, end, 0, limit)
                     deepest = max(deepest, depth)
@@ -135,6 +168,7 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
                 length = 1
             elif content == _JSON:
                 length, pos = _uint(data, pos, end)
+                units = length * _VALUE_WEIGHT
                 for _ in range(length):
                     pos = _skip(data, pos, end)
             elif content == _DOC:
@@ -145,9 +179,24 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
                 raise ProtocolError(f"update has an item of unknown content {content}")
             if not length:
                 raise ProtocolError("update has an empty struct")
+            if content == kind and its_right == right and origin == (client, clock - 1):
+                merges += 1
+                run_merges += 1
+                run_units += units
+            else:
+                work += run_merges * run_units
+                run_merges, run_units = 0, units
+            kind = content if content in _MERGING else -1
+            right = its_right
             clock += length
         if clock > CLOCK_LIMIT:
             raise ProtocolError(f"update has a clock past {CLOCK_LIMIT}")
+        work += run_merges * run_units + merges * structs // 8
+    if work > MERGE_WORK_LIMIT:
+        raise ProtocolError(
+            "update holds runs of items no Yjs client leaves apart, too many for the server "
+            "to merge"
+        )
     deleted, pos = _uint(data, pos, end)
     for _ in range(deleted):
         _, pos = _uint(data, pos, end)  # the client
@@ -214,13 +263,13 @@ def _uint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     raise ProtocolError("update has a number it cannot read")
 
 
-def _id(data: bytes, pos: int, end: int) -> int:
-    """Skip an ID (client, clock), refusing a clock past the limit."""
-    _, pos = _uint(data, pos, end)
+def _id(data: bytes, pos: int, end: int) -> tuple[tuple[int, int], int]:
+    """An ID (client, clock) and where it ends, refusing a clock past the limit."""
+    client, pos = _uint(data, pos, end)
     clock, pos = _uint(data, pos, end)
     if clock >= CLOCK_LIMIT:
         raise ProtocolError(f"update refers to a clock past {CLOCK_LIMIT}")
-    return pos
+    return (client, clock), pos
 
 
 def _skip(data: bytes, pos: int, end: int) -> int:

@@ -73,3 +73,9 @@ def write_var_bytes(data: bytes) -> bytes:
 
 def write_var_string(text: str) -> bytes:
     return write_var_bytes(text.encode("utf-8"))
+
+
+def decode_state_vector(data: bytes) -> dict[int, int]:
+    """A v1 state vector: client -> the clock after their last item."""
+    reader = Reader(data)
+    return {reader.var_uint(): reader.var_uint() for _ in range(reader.var_uint())}

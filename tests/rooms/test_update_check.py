@@ -11,13 +11,16 @@ import pytest
 
 from rooms.exceptions import ProtocolError
 from rooms.update_check import CLOCK_LIMIT, MAX_ANY_DEPTH, check_update, read_update
-from rooms.varint import write_var_string, write_var_uint
+from rooms.varint import decode_state_vector, write_var_string, write_var_uint
 from tests.support.updates import (
     PANIC_CLOCK,
     any_item_update,
     map_entry,
+    merging_run,
     nested_arrays,
+    null_values,
     one_client,
+    one_string,
     text_insert,
 )
 
@@ -199,3 +202,91 @@ def test_hostile_counts_end_with_the_update() -> None:
         read_update(write_var_uint(1) + b"\x01\x07\x00" + b"\x07\x01\x01m\x07")
     with pytest.raises(ProtocolError, match="number"):
         read_update(b"\xff" * 12)
+
+
+def test_runs_yrs_would_merge_one_pair_at_a_time_are_bounded() -> None:
+    """Rule 3: a run of items each after the last character of the one before, which yrs merges
+    in time and memory that grow with the square of the run (10,000 values: 1.4 s, 2.3 GB)."""
+    with pytest.raises(ProtocolError, match="too many for the server to merge"):
+        check_update(merging_run(9, [null_values()] * 1_000))
+    with pytest.raises(ProtocolError, match="merge"):
+        check_update(merging_run(9, [null_values(100)] * 100, units=100))
+    with pytest.raises(ProtocolError, match="merge"):
+        check_update(merging_run(9, [one_string("a")] * 10_000))
+    with pytest.raises(ProtocolError, match="merge"):
+        check_update(merging_run(9, [one_string("a" * 100)] * 1_000, units=100))
+    # Runs of two, each merge cheap: yrs still takes every merged block out of the client's
+    # list one at a time (20,000 merges in 40,000 blocks).
+    pairs = [one_string("a"), one_string("b"), null_values(), null_values()] * 10_000
+    with pytest.raises(ProtocolError, match="merge"):
+        check_update(merging_run(9, pairs))
+
+    # Shorter runs pass, and are what yrs takes.
+    for update in (
+        merging_run(9, [null_values()] * 300),
+        merging_run(9, [one_string("a")] * 2_000),
+        merging_run(9, [one_string("a" * 100)] * 100, units=100),
+        merging_run(9, pairs[:2_000]),
+    ):
+        check_update(update)
+        pycrdt.Doc().apply_update(update)
+    # Items that never merge cost nothing here, however many: alternating kinds, or each
+    # after the first character (the last typed comes first).
+    alternating = [one_string("a"), b"\x01\x01"] * 20_000
+    check_update(merging_run(9, alternating))
+    first = b"\x04\x01" + write_var_string("text") + write_var_string("a")
+    after_the_first = bytes([0x84]) + b"\x07\x00" + write_var_string("a")  # client 7's
+    update = one_client(first, *[after_the_first] * 20_000)
+    check_update(update)
+    pycrdt.Doc().apply_update(update)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_two_people_typing_at_one_place_pass(seed: int) -> None:
+    """What stock clients send when two people type at the same place at once and delete
+    what they typed: their runs interleave, each piece after its own last character, never
+    merged (another's text sits between them), so rule 3 must let all of it through."""
+    rng = random.Random(seed)
+    docs: list[pycrdt.Doc[Any]] = [pycrdt.Doc(), pycrdt.Doc()]
+    sent: list[list[bytes]] = [[], []]
+    for who, doc in enumerate(docs):
+        doc.get("text", type=pycrdt.Text)
+        doc.observe(lambda event, who=who: sent[who].append(event.update))
+    cursor = 0
+    for _ in range(1_500):
+        who = rng.randrange(2)
+        text = docs[who].get("text", type=pycrdt.Text)
+        cursor = min(cursor, len(text))
+        if rng.random() < 0.15 and cursor > 0:
+            del text[cursor - 1 : cursor]
+            cursor -= 1
+        else:
+            text.insert(cursor, rng.choice("ab\n"))
+            cursor += rng.random() < 0.5  # now one, now the other, is ahead
+        if rng.random() < 0.3:  # the other side receives what was sent so far
+            other = 1 - who
+            for update in sent[who]:
+                docs[other].apply_update(update)
+            sent[who].clear()
+    for who in (0, 1):
+        for update in sent[who]:
+            check_update(update)
+            docs[1 - who].apply_update(update)
+    assert str(docs[0].get("text", type=pycrdt.Text)) == str(docs[1].get("text", type=pycrdt.Text))
+    # The whole document, and each side's part of it, as a reconnecting client sends them.
+    check_update(docs[0].get_update())
+    for doc in docs:
+        for client in list(_clients(doc)):
+            check_update(doc.get_update(_state_without(doc, client)))
+
+
+def _clients(doc: pycrdt.Doc[Any]) -> dict[int, int]:
+    """The document's state vector: client -> clock."""
+    return decode_state_vector(doc.get_state())
+
+
+def _state_without(doc: pycrdt.Doc[Any], client: int) -> bytes:
+    """A state vector that has everything of the document but ``client``'s items."""
+    rest = {c: k for c, k in _clients(doc).items() if c != client}
+    body = b"".join(write_var_uint(c) + write_var_uint(k) for c, k in rest.items())
+    return write_var_uint(len(rest)) + body

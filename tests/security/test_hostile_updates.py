@@ -2,7 +2,8 @@
 
 From a student's socket they are refused before yrs decodes them (rooms/update_check.py): a
 shared type yrs takes and every browser throws on (once stored, nobody could open the file
-again), a clock that made yrs panic halfway through a change. Where one still reaches yrs
+again), a clock that made yrs panic halfway through a change, a run of items that yrs would
+merge in time and memory growing with the square of its length. Where one still reaches yrs
 (here: the bus, whose frames another server process checked) and breaks it mid-change, the
 server's copy of the document is dropped (registry.py rule 6): every socket on it is closed
 with 1012, stock providers reconnect to a copy reloaded from the store, nothing is lost."""
@@ -26,7 +27,13 @@ from tests.node.harness import YjsHarness
 from tests.server.processes import ServerProcess, prepare_lesson, server_env
 from tests.services import REDIS_URL, require
 from tests.support.docs import fetch_text
-from tests.support.updates import PANIC_CLOCK, one_client, text_insert
+from tests.support.updates import (
+    PANIC_CLOCK,
+    merging_run,
+    null_values,
+    one_client,
+    text_insert,
+)
 
 DATABASES = ("sqlite",)
 pytestmark = pytest.mark.node
@@ -59,6 +66,9 @@ async def test_updates_yjs_would_not_write_are_refused_and_nobody_else_notices(
         hostile_updates = [
             one_client(b"\x07\x01\x01m" + write_var_uint(9)),  # a type only yrs takes
             text_insert(alice_id, PANIC_CLOCK, "x"),  # her own id, a clock yrs cannot hold
+            # 3,000 values each after the last: 18 KB that yrs (and every browser) would merge
+            # in time and memory growing with the square of the run (rule 3)
+            merging_run(4242, [null_values()] * 3_000),
         ]
         for update in hostile_updates:
             url = f"{server.ws_url}/yjs/{lesson.room_id}/{own}?token={lesson.alice.token}"

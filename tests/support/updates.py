@@ -1,5 +1,6 @@
 """Yjs updates written byte by byte (the v1 encoding), for the shapes no editor makes: a
-value nested deeper than rooms/update_check.py allows, a kind of item pycrdt cannot create."""
+value nested deeper than rooms/update_check.py allows, a kind of item pycrdt cannot create,
+a run of items no Yjs client leaves apart."""
 
 from __future__ import annotations
 
@@ -40,3 +41,27 @@ def text_insert(client: int, clock: int, text: str) -> bytes:
 # applying this after the same client's earlier text panics halfway through the change (which
 # may leave the document half-changed: rooms/sync.py rule 9).
 PANIC_CLOCK = 2**32 - 6
+
+
+def merging_run(client: int, contents: list[bytes], units: int = 1) -> bytes:
+    """Client ``client``'s items in the root text ``text``, each after the last character of
+    the one before (the run yrs merges into one block, rooms/update_check.py rule 3).
+    ``contents`` are the items' content kind and content (b"\\x04" + a string, say); each
+    spans ``units`` clocks."""
+    first, *rest = contents
+    structs = [bytes([first[0]]) + write_var_uint(1) + write_var_string("text") + first[1:]]
+    for i, content in enumerate(rest, start=1):
+        origin = write_var_uint(client) + write_var_uint(i * units - 1)
+        structs.append(bytes([0x80 | content[0]]) + origin + content[1:])
+    head = write_var_uint(1) + write_var_uint(len(structs)) + write_var_uint(client) + b"\x00"
+    return head + b"".join(structs) + b"\x00"
+
+
+def null_values(count: int = 1) -> bytes:
+    """An "any" content of ``count`` nulls (``count`` clocks), for :func:`merging_run`."""
+    return b"\x08" + write_var_uint(count) + b"\x7e" * count
+
+
+def one_string(text: str) -> bytes:
+    """A string content, for :func:`merging_run`."""
+    return b"\x04" + write_var_string(text)
