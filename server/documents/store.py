@@ -62,13 +62,13 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import pycrdt
 from sqlalchemy import Table, func, insert
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from rooms.snapshots import squashed
 from server.documents.compaction import FoldThread, fold
 from server.documents.inline import InlineWriter
 from server.models import DocSnapshot, DocUpdate
@@ -412,8 +412,8 @@ class DocStore:
 
         Safe while updates are appended, by any process: it deletes exactly the updates it
         read and folded, the oldest :data:`FOLD_AT_MOST` of them (the merge runs on the event
-        loop, and merging n updates takes time growing as n squared: 500 took 2 to 5 ms here,
-        10,000 0.7 to 0.9 s). Returns 0 when another compaction moved the snapshot first."""
+        loop: rooms/snapshots.py, 500 typed characters into a file of 60,000 about 1 ms).
+        Returns 0 when another compaction moved the snapshot first."""
         key = (room_id, doc)
         counted = self._since_compaction[key]
         async with self.store.session() as session:
@@ -429,7 +429,7 @@ class DocStore:
         if not rows:
             self._since_compaction[key] = 0
             return 0
-        merged = pycrdt.merge_updates(*([head[1]] if head else []), *[data for _, data in rows])
+        merged = squashed([*([head[1]] if head else []), *[data for _, data in rows]])
         ids = [update_id for update_id, _ in rows if update_id is not None]
         on_thread = self._write_on_thread if self._folds is None else self._folds.run
         moved = await on_thread(

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import pycrdt
 from sqlalchemy import (
     ColumnElement,
     Insert,
@@ -60,6 +59,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from rooms.snapshots import squashed
 from server.models import (
     DocHistoryCheckpoint,
     DocHistoryPruneFailure,
@@ -399,8 +399,8 @@ class HistoryStore:
             ).all()
             if not rows:
                 return 0
-            merged = pycrdt.merge_updates(
-                *([bytes(head.data)] if head else []), *[bytes(r.data) for r in rows]
+            merged = squashed(
+                [*([bytes(head.data)] if head else []), *[bytes(r.data) for r in rows]]
             )
             upto = max([r.id for r in rows] + ([head.upto_id] if head else []))
             at = as_utc(rows[-1].created_at)

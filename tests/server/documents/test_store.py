@@ -84,6 +84,25 @@ async def test_repeated_compactions_keep_every_update(store: Store) -> None:
     assert text_of(await docs2.load(room, "students/1/a.py")) == expected + "!"
 
 
+async def test_a_snapshot_holds_the_typed_characters_merged(store: Store) -> None:
+    """1,500 characters typed one at a time and folded 500 at a time make a snapshot of one
+    item (rooms/snapshots.py): joined as they came they made 1,500 items, which yrs merged
+    one pair at a time whenever the document was loaded."""
+    room = await a_room(store)
+    docs = DocStore(store, compact_after=10_000, batch_ms=0)
+    await docs.start()
+    typist = Typist()
+    for i in range(1_500):
+        await docs.append(room, "students/1/a.py", [typist.type("ab"[i % 2])])
+        if i % 500 == 499:
+            assert await docs.compact(room, "students/1/a.py") == 500
+    await docs.close()
+    async with store.session() as session:
+        snapshot = (await session.exec(select(DocSnapshot.data))).one()
+    assert len(snapshot) < 1_600  # the characters and a few bytes (19,381 before)
+    assert text_of([snapshot]) == "ab" * 750
+
+
 async def test_changed_at_lists_documents_of_the_room(store: Store) -> None:
     room = await a_room(store)
     docs = DocStore(store, compact_after=2, batch_ms=0)
