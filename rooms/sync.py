@@ -73,6 +73,17 @@ Rules this module keeps:
    gives another ``name`` or ``id`` (a student's client labelling their cursor "Ms. Smith"),
    the table keeps, and everybody gets, the state with the connection's (rooms/awareness.py
    ``labelled``). A state without ``user`` passes as sent.
+12. What an update of more than ``DELTA_ABOVE`` bytes changed is what is stored and passed
+   on, not the bytes sent: the change yrs reports for the transaction (its own encoding, only
+   what was new). A script sending one 350 KB update again and again had every copy stored
+   and sent to the room (40 copies: 14 MB of rows in 2.6 s), and the document's quota let it
+   through, since the document itself did not grow. Now a copy changes nothing, so nothing is
+   stored or sent, and an update of which only a little was new costs the room only that
+   little. Items the document holds back (their origin unknown to it) are neither stored nor
+   sent either, but they take memory: their bytes are counted in :attr:`held_back`, which
+   the quota adds to the document's size. Updates of ``DELTA_ABOVE`` bytes or less (a typed
+   character, about 30) keep the direct path: yrs reporting a change costs about 3.5 µs, a
+   tenth of an update's whole path.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
 update that the CRDT library would choke on, or that browsers could not decode, is one,
@@ -119,6 +130,8 @@ from rooms.varint import Reader, decode_state_vector
 # a second.
 REQUEST_BURST = 5.0
 REQUEST_RATE = 1.0
+# Rule 12: an update longer than this is stored and passed on as the change it made.
+DELTA_ABOVE = 128
 
 
 @dataclass
@@ -165,6 +178,7 @@ class DocumentSync:
         self._echoes = EchoMemory()  # rule 6
         self._renewals = RenewalHold(self.limits.renewal_hold)  # rule 8
         self.damaged = False  # rule 9
+        self.held_back = 0  # rule 12: bytes of items yrs holds back, of big updates
 
     @property
     def connections(self) -> list[int]:
@@ -336,7 +350,14 @@ class DocumentSync:
                 state.denied = True
                 out.sends.append((conn, permission_denied_frame()))
             return
-        self._apply(update)
+        if len(update) > DELTA_ABOVE:
+            changed = self._apply_changes(update)
+            if changed is None:
+                return  # rule 12: nothing new
+            if changed is not update:
+                update, sub = changed, SyncType.STEP2  # framed anew below
+        else:
+            self._apply(update)
         forward = frame if sub == SyncType.UPDATE else update_frame(update)
         out.broadcast(self._others(conn), forward)
         out.persist.append(update)
@@ -476,6 +497,23 @@ class DocumentSync:
                 raise
             self.damaged = True  # rule 9
             raise DamagedDocument(f"update broke the CRDT library: {exc}") from None
+
+    def _apply_changes(self, update: bytes) -> bytes | None:
+        """Rule 12: apply ``update``; what it changed (``update`` itself when that is no
+        shorter), or None when it changed nothing."""
+        changes: list[bytes] = []
+        subscription = self.doc.observe(lambda event: changes.append(event.update))
+        try:
+            self._apply(update)
+        finally:
+            self.doc.unobserve(subscription)
+        rest = pycrdt.get_update(update, self.doc.get_state())
+        if rest[0]:  # client blocks past the document's state: items it holds back
+            self.held_back += len(rest)
+        if not changes:
+            return None
+        changed = changes[0] if len(changes) == 1 else pycrdt.merge_updates(*changes)
+        return changed if len(changed) < len(update) else update
 
     def _diff(self, state_vector: bytes) -> bytes:
         try:

@@ -134,7 +134,8 @@ class LoadedDocument:
         limit = self.registry.quota.max_doc_bytes
         self.size += incoming
         if limit and self.size > limit:
-            self.size = len(self.sync.doc.get_update()) + incoming  # the real size, rarely
+            # The real size, rarely; with what yrs holds back (rooms/sync.py rule 12).
+            self.size = len(self.sync.doc.get_update()) + self.sync.held_back + incoming
             if self.size > limit:
                 self.size -= incoming
                 raise QuotaExceeded(f"this document is over its quota of {limit} bytes")

@@ -14,6 +14,7 @@ from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
 from rooms.sync import DocumentSync, Output, build
+from rooms.varint import write_var_string, write_var_uint
 from tests.support.updates import PANIC_CLOCK, any_item_update, nested_arrays, text_insert
 
 
@@ -419,3 +420,68 @@ def test_whole_state_requests_past_a_connections_budget_are_dropped() -> None:
     writer = Client()
     writer.text.insert(0, "typed")
     assert [conn for conn, _ in server.receive(2, writer.outbox[-1]).sends] == [1]
+
+
+def test_a_big_update_sent_again_is_neither_stored_nor_sent() -> None:
+    """Rule 12: a copy of an update changes nothing, so nothing is stored or sent."""
+    server = DocumentSync()
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    source: pycrdt.Doc = pycrdt.Doc()
+    source.get("text", type=pycrdt.Text).insert(0, "x" * 2_000)
+    frame = update_frame(source.get_update())
+    first = server.receive(1, frame)
+    assert [conn for conn, _ in first.sends] == [2] and len(first.persist) == 1
+    for _ in range(3):
+        again = server.receive(1, frame)
+        assert again.sends == [] and again.persist == [] and again.publish == []
+    # A small one (a typed character) keeps the direct path: the frame as it came.
+    typed = pycrdt.Doc()
+    typed.apply_update(source.get_update())
+    small: list[bytes] = []
+    typed.observe(lambda event: small.append(event.update))
+    typed.get("text", type=pycrdt.Text).insert(0, "y")
+    small_frame = update_frame(small[0])
+    out = server.receive(1, small_frame)
+    assert out.sends == [(2, small_frame)] and out.persist == small
+
+
+def test_what_a_big_update_changed_is_what_is_stored_and_sent() -> None:
+    """Rule 12: 2,000 characters the server has and 5 it has not: the 5 are stored and
+    sent (the room converges the same), not the 2,000 again."""
+    link = Link(DocumentSync())
+    a = link.connect(1)
+    b = link.connect(2)
+    a.text += "x" * 2_000
+    link.flush()
+    stored = len(link.persisted)
+    a.text += "hello"  # one more change, sent with everything before it, as a step2 does
+    whole = update_frame(a.doc.get_update())
+    a.outbox.clear()
+    out = link.server.receive(1, whole)
+    link.run(out)
+    assert str(b.text) == str(a.text) == "x" * 2_000 + "hello"
+    assert len(link.persisted) == stored + 1
+    assert len(link.persisted[-1]) < 100
+    assert len(whole) > 2_000
+    assert all(len(frame) < 100 for _, frame in out.sends)
+
+
+def test_items_the_document_holds_back_count_but_are_not_stored() -> None:
+    """Rule 12: a big update of items whose origin nobody sent (client 5's) is held back by
+    yrs, neither stored nor passed on, and its bytes are counted for the quota."""
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    server.connect(2, writable=True)
+    after_five = bytes([0x84]) + write_var_uint(5) + write_var_uint(3) + write_var_string("z" * 300)
+    held = write_var_uint(1) + write_var_uint(1) + write_var_uint(78) + b"\x00" + after_five
+    out = server.receive(1, update_frame(held + b"\x00"))
+    assert out.sends == [] and out.persist == []
+    assert server.held_back > 300
+    # An update half held back: what was placed is stored and sent, the rest counted.
+    both = pycrdt.merge_updates(text_insert(77, 0, "w" * 500), held + b"\x00")
+    before = server.held_back
+    out = server.receive(1, update_frame(both))
+    assert [conn for conn, _ in out.sends] == [2] and len(out.persist) == 1
+    assert b"z" * 300 not in out.persist[0] and b"w" * 500 in out.persist[0]
+    assert server.held_back > before
