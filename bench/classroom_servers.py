@@ -39,6 +39,8 @@ RAISED = {
     "CLASSROOM_MAX_CONNECTIONS_PER_ROOM": "100000",
     # The instructor's one token sets up every room and exercise, as fast as the server answers.
     "CLASSROOM_MAX_REQUESTS_PER_SECOND": "0",
+    # The instructor's sockets on every student file answer the sync of each: one user's work.
+    "CLASSROOM_MAX_DOC_WORK_MS_PER_SECOND": "0",
 }
 
 

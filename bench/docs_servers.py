@@ -4,7 +4,8 @@ A :class:`Scenario` is the load (rooms, clients, writers, rate). ``reference_ser
 the Node reference y-websocket server; ``our_server`` starts ours from a checkout, creates an
 instructor, a classroom and the rooms, and hands out the instructor's token for every client
 (only instructors write the ``demo`` document), which is why it raises
-CLASSROOM_MAX_CONNECTIONS_PER_USER and CLASSROOM_MAX_CONNECTIONS_PER_ROOM.
+CLASSROOM_MAX_CONNECTIONS_PER_USER and CLASSROOM_MAX_CONNECTIONS_PER_ROOM, and turns off the
+user's share of the loop (CLASSROOM_MAX_DOC_WORK_MS_PER_SECOND: the whole load is one user's).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def our_server(
         "CLASSROOM_DATA_DIR": str(data_dir),
         "CLASSROOM_MAX_CONNECTIONS_PER_USER": "100000",
         "CLASSROOM_MAX_CONNECTIONS_PER_ROOM": "100000",
+        "CLASSROOM_MAX_DOC_WORK_MS_PER_SECOND": "0",
         "CLASSROOM_SANDBOX": "local",
         "CLASSROOM_LOG_LEVEL": "warning",
     }

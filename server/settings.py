@@ -97,6 +97,10 @@ class Settings:
     # the socket is closed with 1008 (server/security/floods.py)
     max_doc_frames_per_second: int = 1000
     max_event_messages_per_second: int = 100
+    # milliseconds of the event loop one user's document frames may take a second on a
+    # process, five seconds' worth at once (0: no limit); past it their socket is closed with
+    # 1008, as for a flood (server/security/floods.py WorkBudgets)
+    max_doc_work_ms_per_second: int = 100
     # API requests one user may make a second on a process, ten seconds' worth at once (0: no
     # limit); past it 429 rate_limited (server/security/floods.py RequestBudgets)
     max_requests_per_second: int = 50

@@ -4,7 +4,8 @@ The endpoint only moves bytes: it checks who may open what, then hands each fram
 :class:`~server.documents.loaded.LoadedDocument` (under uvicorn straight from its data
 callback, server/documents/direct.py rule 4) and drains this socket's outbox. Close codes:
 1008 for a refused token, room, document or limit (before any content is sent), or for a
-client sending faster than ``CLASSROOM_MAX_DOC_FRAMES_PER_SECOND``; 1002 for a
+client sending faster than ``CLASSROOM_MAX_DOC_FRAMES_PER_SECOND`` or whose frames took more
+of the server than ``CLASSROOM_MAX_DOC_WORK_MS_PER_SECOND``; 1002 for a
 frame that breaks the protocol; 1003 for a text frame; 1009 for a frame over
 ``max_frame_bytes``; 1013 for a client too slow to keep up (it reconnects and resyncs).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -132,6 +134,7 @@ async def _serve(
     room_id, name = target.room_id, str(target.name)
     floods = components.security.floods
     budget = floods.budget("docs")
+    work = components.security.work
     doc = await registry.acquire(room_id, name)
 
     async def overflow() -> None:
@@ -146,6 +149,7 @@ async def _serve(
             components.metrics.socket_floods.labels("docs").inc()
             floods.flooded(target.user_id)
             return 1008, budget.refusal("frames")
+        started = time.perf_counter()
         try:
             doc.receive(conn_id, data)
         except ProtocolError as exc:
@@ -153,6 +157,13 @@ async def _serve(
             return 1002, str(exc)
         except QuotaExceeded as exc:
             return 1008, str(exc)
+        finally:
+            within = work.charge(target.user_id, time.perf_counter() - started)
+        if not within:
+            log.info("room %s doc %s conn %s: closed, too much work", room_id, name, conn_id)
+            components.metrics.socket_floods.labels("docs").inc()
+            floods.flooded(target.user_id)
+            return 1008, work.refusal()
         return None
 
     closing: list[asyncio.Task[None]] = []

@@ -7,7 +7,7 @@ from sandbox.selection import runs_at_once
 from server.auth import TokenSigner
 from server.bus import Bus
 from server.security.fair_runs import FairShare
-from server.security.floods import Floods, RequestBudgets
+from server.security.floods import Floods, RequestBudgets, WorkBudgets
 from server.security.origins import parse_origins
 from server.security.passwords import PasswordChecker
 from server.security.ratelimit import Counters, Limit, MemoryCounters, RateLimiter, RedisCounters
@@ -53,6 +53,7 @@ class Security:
             settings.max_doc_frames_per_second, settings.max_event_messages_per_second
         )
         self.requests = RequestBudgets(settings.max_requests_per_second)
+        self.work = WorkBudgets(settings.max_doc_work_ms_per_second)
         self.sessions = Sessions(
             signer,
             settings.secret_key,

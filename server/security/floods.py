@@ -99,6 +99,47 @@ class Floods:
         return f"sent too fast before: wait {left:.0f} s"
 
 
+# A user's document frames may take this many seconds of their share of the loop at once.
+WORK_BURST_SECONDS = 5
+
+
+class WorkBudgets:
+    """How much of the event loop one user's document frames may take on this process: ``ms``
+    milliseconds a second, :data:`WORK_BURST_SECONDS` of that at once (0.5 s at the default).
+
+    A frame budget counts frames, and some frames cost far more than others: an update of
+    350 KB that the document already holds took about 100 ms to read and apply (rooms/
+    update_check.py reads every item first), so a script sending it again and again, a few
+    a second, well within 1,000 frames a second, kept the loop of every room on the process
+    busy. What a person does costs far less: a typed character about 30 µs, pasting a
+    large file or reconnecting to one some tens of milliseconds, once. So the time each
+    frame took is charged to its user (all their document sockets on this process), and
+    a socket whose user is past the budget is closed with 1008 like a flood: their next
+    sockets wait :data:`PENALTY_SECONDS`. ``ms`` 0 turns the check off."""
+
+    def __init__(self, ms: int, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.rate = ms / 1000
+        self.burst = self.rate * WORK_BURST_SECONDS
+        self._clock = clock
+        self._left: dict[int, tuple[float, float]] = {}  # user -> (seconds left, when)
+
+    def charge(self, user_id: int, seconds: float) -> bool:
+        """Charge ``seconds`` of the loop to ``user_id``; whether they are still within."""
+        if self.rate <= 0:
+            return True
+        now = self._clock()
+        left, stamp = self._left.get(user_id) or (self.burst, now)
+        left = min(self.burst, left + (now - stamp) * self.rate) - seconds
+        if len(self._left) >= 10_000:  # forget the users whose budget is whole again
+            whole = now - WORK_BURST_SECONDS
+            self._left = {u: e for u, e in self._left.items() if e[1] > whole}
+        self._left[user_id] = (left, now)
+        return left >= 0
+
+    def refusal(self) -> str:
+        return f"too much work: at most {self.rate * 1000:.0f} ms of the server a second"
+
+
 # An API user's burst, in seconds of their rate: a dashboard loading every panel, a tool's loop.
 REQUEST_BURST_SECONDS = 10
 

@@ -115,8 +115,13 @@ async def test_the_installed_uvicorn_takes_the_direct_path(
 async def test_a_reader_that_stalls_gets_every_update_in_order(tmp_path: Path) -> None:
     """Alice stops reading until the server's transport to her is paused; what the direct
     writer declined goes by the ASGI send, and nothing is lost or reordered."""
+    # 8 MB written as fast as the socket takes it: more than a user's share of the loop
+    # (server/security/floods.py WorkBudgets), which is not what this test is about.
     settings = make_settings(
-        tmp_path, f"sqlite:///{tmp_path / 'classroom.db'}", max_doc_bytes=str(64 << 20)
+        tmp_path,
+        f"sqlite:///{tmp_path / 'classroom.db'}",
+        max_doc_bytes=str(64 << 20),
+        max_doc_work_ms_per_second="0",
     )
     for server in serve_in_thread(settings):
         lesson = await make_lesson(server.url, settings, server.state)
