@@ -162,7 +162,7 @@ async def _serve(
         if not within:
             log.info("room %s doc %s conn %s: closed, too much work", room_id, name, conn_id)
             components.metrics.socket_floods.labels("docs").inc()
-            floods.flooded(target.user_id)
+            floods.flooded(target.user_id, work.debt(target.user_id))
             return 1008, work.refusal()
         return None
 

@@ -77,11 +77,12 @@ class Floods:
         """A new socket's budget (``endpoint`` is ``docs`` or ``events``)."""
         return SocketBudget(self._rates[endpoint], self._clock)
 
-    def flooded(self, user_id: int) -> None:
-        """``user_id``'s socket was closed for a flood: they wait before the next."""
+    def flooded(self, user_id: int, at_least: float = 0.0) -> None:
+        """``user_id``'s socket was closed for a flood: they wait before the next, the penalty
+        or ``at_least`` seconds, whichever is longer."""
         now = self._clock()
         self._until = {u: t for u, t in self._until.items() if t > now}  # forget the past
-        self._until[user_id] = now + self.penalty
+        self._until[user_id] = now + max(self.penalty, at_least)
 
     def waiting(self, user_id: int) -> float | None:
         """Seconds ``user_id`` still waits before a socket of theirs is opened, or None."""
@@ -115,7 +116,9 @@ class WorkBudgets:
     large file or reconnecting to one some tens of milliseconds, once. So the time each
     frame took is charged to its user (all their document sockets on this process), and
     a socket whose user is past the budget is closed with 1008 like a flood: their next
-    sockets wait :data:`PENALTY_SECONDS`. ``ms`` 0 turns the check off."""
+    sockets wait :data:`PENALTY_SECONDS`, or until the budget has refilled what they took
+    beyond it (a frame can only be measured after it ran: one that took 2 s leaves 1.5 s to
+    repay, 15 s at the default rate). ``ms`` 0 turns the check off."""
 
     def __init__(self, ms: int, clock: Callable[[], float] = time.perf_counter) -> None:
         self.rate = ms / 1000
@@ -135,6 +138,11 @@ class WorkBudgets:
             self._left = {u: e for u, e in self._left.items() if e[1] > whole}
         self._left[user_id] = (left, now)
         return left >= 0
+
+    def debt(self, user_id: int) -> float:
+        """Seconds until ``user_id`` is within the budget again (0 if they are)."""
+        left, _ = self._left.get(user_id) or (0.0, 0.0)
+        return max(0.0, -left / self.rate) if self.rate > 0 else 0.0
 
     def refusal(self) -> str:
         return f"too much work: at most {self.rate * 1000:.0f} ms of the server a second"

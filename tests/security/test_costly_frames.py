@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from rooms.frames import update_frame
 from rooms.varint import write_var_string, write_var_uint
 from server.models import DocUpdate
-from server.security.floods import WorkBudgets
+from server.security.floods import Floods, WorkBudgets
 from server.store import Store
 from tests.security.test_floods import closed_with, floods_counted, synced, typed_and_seen
 from tests.server.processes import ServerProcess, prepare_lesson
@@ -105,6 +105,18 @@ def test_a_users_share_of_the_loop_refills_at_its_rate() -> None:
     now[0] += 60.0  # never more than the burst
     assert budgets.charge(1, 0.5)
     assert not budgets.charge(1, 0.01)
+    # A frame measured after it ran can take more than what is left: the user then waits
+    # until the budget has refilled it (here 0.3 s beyond, 3 s at 100 ms a second).
+    assert budgets.debt(2) == 0.0 and budgets.debt(1) > 0
+    now[0] += 60.0
+    assert not budgets.charge(1, 0.8)
+    assert abs(budgets.debt(1) - 3.0) < 1e-9
+    floods = Floods(1000, 100, clock=lambda: now[0])
+    floods.flooded(1, budgets.debt(1))
+    floods.flooded(2)
+    assert floods.waiting(1) == 10.0 and floods.waiting(2) == 10.0  # the penalty, at least
+    floods.flooded(1, 30.0)
+    assert floods.waiting(1) == 30.0
     off = WorkBudgets(0, clock=lambda: now[0])
     assert all(off.charge(1, 10.0) for _ in range(5))
     assert budgets.refusal() == "too much work: at most 100 ms of the server a second"
