@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 
 from sqlmodel import col, func, select
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from rooms.frames import update_frame
@@ -20,7 +19,7 @@ from rooms.varint import write_var_string, write_var_uint
 from server.models import DocUpdate
 from server.security.floods import Floods, WorkBudgets
 from server.store import Store
-from tests.security.test_floods import closed_with, floods_counted, synced, typed_and_seen
+from tests.security.test_floods import closed_with, synced, the_room_went_on
 from tests.server.processes import ServerProcess, prepare_lesson
 
 DATABASES = ("sqlite",)
@@ -81,15 +80,7 @@ async def test_a_costly_update_sent_again_and_again_is_stored_once_and_closed(
     assert copies == 1
     assert await stored_updates(database_url, lesson.room_id, own) == 1
 
-    # Bob and his watcher noticed nothing; Alice waits before her next socket is opened.
-    await typed_and_seen(bob, watcher, "still typing")
-    again = await connect(f"{process.ws_url}/yjs/{lesson.room_id}/{own}?token={lesson.alice.token}")
-    code, reason = await closed_with(again)
-    assert code == 1008 and reason.startswith("sent too fast before: wait ")
-    assert await floods_counted(process, "docs") == 1
-    for ws in (teacher, bob, watcher):
-        await ws.close()
-    assert not process.saw("Traceback"), "\n".join(process.log[-60:])
+    await the_room_went_on(process, lesson, own, bob, watcher, teacher)
 
 
 def test_a_users_share_of_the_loop_refills_at_its_rate() -> None:

@@ -70,6 +70,27 @@ async def floods_counted(process: ServerProcess, endpoint: str) -> float:
     return float(next(line for line in text.splitlines() if line.startswith(prefix))[len(prefix) :])
 
 
+async def the_room_went_on(
+    process: ServerProcess,
+    lesson: Lesson,
+    doc: str,
+    bob: ClientConnection,
+    watcher: ClientConnection,
+    *others: ClientConnection,
+) -> None:
+    """After Alice's socket on ``doc`` was closed for a flood: Bob and his watcher noticed
+    nothing, Alice waits before her next socket is opened, one flood is counted, and the
+    process logged no traceback."""
+    await typed_and_seen(bob, watcher, "still typing")
+    again = await connect(f"{process.ws_url}/yjs/{lesson.room_id}/{doc}?token={lesson.alice.token}")
+    code, reason = await closed_with(again)
+    assert code == 1008 and reason.startswith("sent too fast before: wait ")
+    assert await floods_counted(process, "docs") == 1
+    for ws in (bob, watcher, *others):
+        await ws.close()
+    assert not process.saw("Traceback"), "\n".join(process.log[-60:])
+
+
 async def test_a_document_socket_flooding_requests_is_closed_and_the_room_goes_on(
     process: ServerProcess, database_url: str
 ) -> None:
@@ -100,15 +121,7 @@ async def test_a_document_socket_flooding_requests_is_closed_and_the_room_goes_o
     await sending
     assert 1 <= answers <= 10, "whole-state answers past the request budget (rooms/sync.py 10)"
 
-    # Bob and his watcher noticed nothing; Alice waits before her next socket is opened.
-    await typed_and_seen(bob, watcher, "still typing")
-    again = await connect(f"{process.ws_url}/yjs/{lesson.room_id}/demo?token={lesson.alice.token}")
-    code, reason = await closed_with(again)
-    assert code == 1008 and reason.startswith("sent too fast before: wait ")
-    assert await floods_counted(process, "docs") == 1
-    for ws in (teacher, bob, watcher):
-        await ws.close()
-    assert not process.saw("Traceback"), "\n".join(process.log[-60:])
+    await the_room_went_on(process, lesson, "demo", bob, watcher, teacher)
 
 
 async def test_a_room_socket_flooding_commands_is_closed_and_the_room_goes_on(
