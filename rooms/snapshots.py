@@ -1,5 +1,5 @@
 """One update that holds many: what a compaction stores as a document's snapshot (and the
-typing history's checkpoint), sans I/O.
+typing history's checkpoint); and what one update changed (rooms/sync.py rule 12). Sans I/O.
 
 Design note. ``pycrdt.merge_updates`` joins updates without a document, and leaves every item
 as it came: 40,000 characters typed one at a time (each its own item, after the last) made a
@@ -23,7 +23,7 @@ either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pycrdt
@@ -57,3 +57,23 @@ def squashed(updates: Sequence[bytes]) -> bytes:
     if held_back:
         return pycrdt.merge_updates(doc.get_update(), *held_back)
     return doc.get_update()
+
+
+def apply_reporting(
+    doc: pycrdt.Doc[Any], update: bytes, apply: Callable[[bytes], None]
+) -> tuple[bytes | None, int]:
+    """Apply ``update`` to ``doc`` with ``apply``: what it changed, as yrs encodes the
+    transaction (``update`` itself when that is no shorter; None when it changed nothing),
+    and the bytes of its items the document holds back (their origin unknown to it)."""
+    changes: list[bytes] = []
+    subscription = doc.observe(lambda event: changes.append(event.update))
+    try:
+        apply(update)
+    finally:
+        doc.unobserve(subscription)
+    rest = pycrdt.get_update(update, doc.get_state())
+    held_back = len(rest) if rest[0] else 0  # client blocks past the document's state
+    if not changes:
+        return None, held_back
+    changed = changes[0] if len(changes) == 1 else pycrdt.merge_updates(*changes)
+    return (changed if len(changed) < len(update) else update), held_back

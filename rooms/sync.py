@@ -123,6 +123,7 @@ from rooms.frames import (
     update_frame,
 )
 from rooms.presence import EchoMemory, RenewalHold, accepted_frame
+from rooms.snapshots import apply_reporting
 from rooms.update_check import check_update
 from rooms.varint import Reader, decode_state_vector
 
@@ -501,19 +502,9 @@ class DocumentSync:
     def _apply_changes(self, update: bytes) -> bytes | None:
         """Rule 12: apply ``update``; what it changed (``update`` itself when that is no
         shorter), or None when it changed nothing."""
-        changes: list[bytes] = []
-        subscription = self.doc.observe(lambda event: changes.append(event.update))
-        try:
-            self._apply(update)
-        finally:
-            self.doc.unobserve(subscription)
-        rest = pycrdt.get_update(update, self.doc.get_state())
-        if rest[0]:  # client blocks past the document's state: items it holds back
-            self.held_back += len(rest)
-        if not changes:
-            return None
-        changed = changes[0] if len(changes) == 1 else pycrdt.merge_updates(*changes)
-        return changed if len(changed) < len(update) else update
+        changed, held_back = apply_reporting(self.doc, update, self._apply)
+        self.held_back += held_back
+        return changed
 
     def _diff(self, state_vector: bytes) -> bytes:
         try:
