@@ -485,3 +485,26 @@ def test_items_the_document_holds_back_count_but_are_not_stored() -> None:
     assert [conn for conn, _ in out.sends] == [2] and len(out.persist) == 1
     assert b"z" * 300 not in out.persist[0] and b"w" * 500 in out.persist[0]
     assert server.held_back > before
+
+
+def test_a_small_update_that_places_nothing_is_neither_stored_nor_sent() -> None:
+    """Rule 12, updates of 128 bytes or less: a copy of a typed character, and an item whose
+    origin nobody sent, leave the state vector as it was: nothing stored or sent, the bytes
+    counted. A deletion alone (no items) still goes."""
+    server = DocumentSync()
+    for conn in (1, 2):
+        server.connect(conn, writable=True)
+    typed = update_frame(text_insert(77, 0, "a"))
+    assert len(server.receive(1, typed).persist) == 1
+    for _ in range(3):
+        again = server.receive(1, typed)
+        assert again.sends == [] and again.persist == [] and again.publish == []
+    waiting = bytes([0x84]) + write_var_uint(5) + write_var_uint(3) + write_var_string("z")
+    held = write_var_uint(1) + write_var_uint(1) + write_var_uint(78) + b"\x00" + waiting + b"\x00"
+    out = server.receive(1, update_frame(held))
+    assert out.sends == [] and out.persist == []
+    assert server.held_back == 3 * len(text_insert(77, 0, "a")) + len(held)
+    deleting = b"\x00" + write_var_uint(1) + write_var_uint(77) + b"\x01\x00\x01"
+    out = server.receive(1, update_frame(deleting))
+    assert [conn for conn, _ in out.sends] == [2] and out.persist == [deleting]
+    assert str(server.doc.get("text", type=pycrdt.Text)) == ""
