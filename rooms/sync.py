@@ -181,7 +181,7 @@ class DocumentSync:
         self._echoes = EchoMemory()  # rule 6
         self._renewals = RenewalHold(self.limits.renewal_hold)  # rule 8
         self.damaged = False  # rule 9
-        self.held_back = 0  # rule 12: bytes of items yrs holds back
+        self.held_back = 0  # rule 12: bytes of items yrs holds back (and of small copies)
 
     @property
     def connections(self) -> list[int]:
@@ -365,7 +365,9 @@ class DocumentSync:
                 self._apply(update)
                 placed = self.doc.get_state() != before
             if not placed:
-                self.held_back += len(update)  # rule 12: a copy, or all held back
+                # Rule 12: a copy, or all held back; counted alike (telling them apart
+                # would take a diff of every small update).
+                self.held_back += len(update)
                 return
         else:
             self._apply(update)

@@ -134,15 +134,18 @@ class WorkBudgets:
         left, stamp = self._left.get(user_id) or (self.burst, now)
         left = min(self.burst, left + (now - stamp) * self.rate) - seconds
         if len(self._left) >= 10_000:  # forget the users whose budget is whole again
-            whole = now - WORK_BURST_SECONDS
-            self._left = {u: e for u, e in self._left.items() if e[1] > whole}
+            rate, burst = self.rate, self.burst
+            self._left = {u: e for u, e in self._left.items() if e[0] + (now - e[1]) * rate < burst}
         self._left[user_id] = (left, now)
         return left >= 0
 
     def debt(self, user_id: int) -> float:
         """Seconds until ``user_id`` is within the budget again (0 if they are)."""
-        left, _ = self._left.get(user_id) or (0.0, 0.0)
-        return max(0.0, -left / self.rate) if self.rate > 0 else 0.0
+        entry = self._left.get(user_id)
+        if entry is None or self.rate <= 0:
+            return 0.0
+        left, stamp = entry
+        return max(0.0, -(left + (self._clock() - stamp) * self.rate) / self.rate)
 
     def refusal(self) -> str:
         return f"too much work: at most {self.rate * 1000:.0f} ms of the server a second"
