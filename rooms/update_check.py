@@ -60,9 +60,20 @@ run of items yrs could merge, with those weights, and refuses the update past
 :data:`MERGE_WORK_LIMIT` (the largest updates it lets through took yrs 17 to 27 ms).
 Legitimate runs of this kind are a handful of pieces (a user's text split where a classmate
 typed into it).
+
+Rule 4 — splits counted. Each item whose origin is not its client's character before it,
+each right origin, and each end of a deleted range may land inside a block the document
+holds, which yrs then splits in two; every split
+inserts into the client's list of blocks, shifting the blocks after it, so an update's cost
+grows as its splits times the document's blocks. The reader counts them
+(:attr:`Reading.splits`; a typed character has at most two), and an update with more than
+:data:`rooms.pieces.PIECE_SPLITS` is applied a piece at a time (rooms/pieces.py). With a
+:class:`Plan` the reader also tells it where each struct and deleted range lies.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple, Protocol
 
 from rooms.exceptions import ProtocolError
 
@@ -95,17 +106,37 @@ _NAMED_TYPES = (3, 5)
 _MERGING = (_STRING, _ANY, _JSON, _DELETED)
 
 
-def check_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> None:
-    """Raise ProtocolError unless ``update`` is what rule 1 lets through."""
-    read_update(update, limit)
+class Reading(NamedTuple):
+    """What reading an update found: how deep its "any" values nest at most, and how many
+    blocks of the document it may split (rule 4)."""
+
+    deepest: int
+    splits: int
 
 
-def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
-    """Read ``update`` in full (rule 1) and return how deep its "any" values nest at most;
-    ProtocolError where rule 1 refuses it (at once past ``limit``, which also bounds this
-    reader's own recursion)."""
+class Plan(Protocol):
+    """Told where each struct and deleted range of an update lies (rule 4)."""
+
+    def struct(self, client: int, clock: int, start: int, end: int, splits: int) -> None:
+        """Client ``client``'s struct at ``clock``, ``update[start:end]``, splitting up to
+        ``splits`` blocks."""
+
+    def deleted(self, client: int, clock: int, length: int) -> None:
+        """Client ``client``'s range of ``length`` from ``clock``, deleted."""
+
+
+def check_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> Reading:
+    """Raise ProtocolError unless ``update`` is what rule 1 lets through; what was read."""
+    return read_update(update, limit)
+
+
+def read_update(update: bytes, limit: int = MAX_ANY_DEPTH, plan: Plan | None = None) -> Reading:
+    """Read ``update`` in full (rule 1): how deep its "any" values nest at most, and the
+    blocks it may split (rule 4), told to ``plan`` struct by struct; ProtocolError where
+    rule 1 refuses it (at once past ``limit``, which also bounds this reader's own
+    recursion)."""
     data, end = update, len(update)
-    deepest = work = 0
+    deepest = work = splits = 0
     clients, pos = _uint(data, 0, end)
     for _ in range(clients):
         structs, pos = _uint(data, pos, end)
@@ -113,11 +144,13 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
             raise ProtocolError("update has a client with no structs")  # Yjs writes none
         client, pos = _uint(data, pos, end)
         clock, pos = _uint(data, pos, end)
+        exact = clock  # for a plan: the clock counted in UTF-16 units, as Yjs counts
         # Rule 3: the run of items yrs would merge that ends with the last one read.
         kind, right, merges, run_merges, run_units = -1, None, 0, 0, 0
         for _ in range(structs):
             if pos >= end:
                 raise ProtocolError("update ends inside a struct")
+            start = pos
             info = data[pos]
             pos += 1
             content = info & 0x1F
@@ -125,6 +158,9 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
                 length, pos = _uint(data, pos, end)
                 if not length:
                     raise ProtocolError("update has an empty struct")
+                if plan is not None:
+                    plan.struct(client, exact, start, pos, 0)
+                    exact += length
                 clock += length
                 kind = -1
                 continue
@@ -179,7 +215,15 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
                 raise ProtocolError(f"update has an item of unknown content {content}")
             if not length:
                 raise ProtocolError("update has an empty struct")
-            if content == kind and its_right == right and origin == (client, clock - 1):
+            follows = origin == (client, clock - 1)
+            # Rule 4: where this item lands, blocks the document holds may split. Counted
+            # from the item alone, so that any piece of the update counts it alike.
+            cuts = (origin is not None and not follows) + (its_right is not None)
+            splits += cuts
+            if plan is not None:
+                plan.struct(client, exact, start, pos, cuts)
+                exact += _utf16_units(data, pos - length, pos) if content == _STRING else length
+            if content == kind and its_right == right and follows:
                 merges += 1
                 run_merges += 1
                 run_units += units
@@ -199,7 +243,7 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
         )
     deleted, pos = _uint(data, pos, end)
     for _ in range(deleted):
-        _, pos = _uint(data, pos, end)  # the client
+        client, pos = _uint(data, pos, end)
         ranges, pos = _uint(data, pos, end)
         after = 0  # where the client's previous range ended
         for _ in range(ranges):
@@ -208,7 +252,10 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> int:
             if start < after or not length or start + length > CLOCK_LIMIT:
                 raise ProtocolError("update deletes ranges out of order, empty or past the limit")
             after = start + length
-    return deepest
+            if plan is not None:
+                plan.deleted(client, start, length)
+        splits += 2 * ranges  # rule 4: either end may fall inside a block
+    return Reading(deepest, splits)
 
 
 def _any(data: bytes, pos: int, end: int, depth: int, limit: int) -> tuple[int, int]:
@@ -244,6 +291,11 @@ def _any(data: bytes, pos: int, end: int, depth: int, limit: int) -> tuple[int, 
     if pos + size > end:
         raise ProtocolError("update ends inside a value")
     return pos + size, depth
+
+
+def _utf16_units(data: bytes, start: int, end: int) -> int:
+    """The UTF-16 units of the UTF-8 text ``data[start:end]`` (what Yjs counts in clocks)."""
+    return len(data[start:end].decode("utf-8", "replace").encode("utf-16-le")) // 2
 
 
 def _uint(data: bytes, pos: int, end: int) -> tuple[int, int]:

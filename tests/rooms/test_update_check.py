@@ -52,7 +52,7 @@ def random_value(rng: random.Random, depth: int) -> Any:
 
 
 def test_deeper_than_the_limit_is_refused_without_decoding() -> None:
-    assert read_update(any_item_update(nested_arrays(MAX_ANY_DEPTH))) == MAX_ANY_DEPTH
+    assert read_update(any_item_update(nested_arrays(MAX_ANY_DEPTH))).deepest == MAX_ANY_DEPTH
     check_update(any_item_update(nested_arrays(MAX_ANY_DEPTH)))
     with pytest.raises(ProtocolError, match="deeper than 64 levels"):
         check_update(any_item_update(nested_arrays(MAX_ANY_DEPTH + 1)))
@@ -155,7 +155,7 @@ def test_real_updates_are_read_exactly(seed: int) -> None:
             fragment.children.append(pycrdt.XmlElement("p", {"class": "x"}, ["uv"]))
             fragment.children.append(pycrdt.XmlText("uvuv"))
     update = doc.get_update()
-    assert read_update(update, limit=20) == deepest
+    assert read_update(update, limit=20).deepest == deepest
     if deepest:
         with pytest.raises(ProtocolError):
             read_update(update, limit=deepest - 1)
@@ -164,7 +164,7 @@ def test_real_updates_are_read_exactly(seed: int) -> None:
     updates: list[bytes] = []
     other.observe(lambda event: updates.append(event.update))
     other.apply_update(update)
-    assert updates and all(read_update(u, limit=20) <= deepest for u in updates)
+    assert updates and all(read_update(u, limit=20).deepest <= deepest for u in updates)
 
 
 def test_a_subdocument_and_every_number_kind_are_read() -> None:
@@ -173,7 +173,7 @@ def test_a_subdocument_and_every_number_kind_are_read() -> None:
     root["sub"] = pycrdt.Doc()
     root["n"] = [0.5, 3, -(2**62), 2**53 + 1, [[["x"]]]]
     update = doc.get_update()
-    assert read_update(update) == 4
+    assert read_update(update).deepest == 4
 
 
 def test_named_types_are_read_past_their_name() -> None:
@@ -185,7 +185,7 @@ def test_named_types_are_read_past_their_name() -> None:
         map_entry(8, "k") + write_var_uint(1) + nested_arrays(3),
     )
     pycrdt.Doc().apply_update(update)  # what yrs reads too
-    assert read_update(update) == 3
+    assert read_update(update).deepest == 3
 
 
 def test_hostile_counts_end_with_the_update() -> None:

@@ -1,8 +1,10 @@
 """Yjs updates written byte by byte (the v1 encoding), for the shapes no editor makes: a
 value nested deeper than rooms/update_check.py allows, a kind of item pycrdt cannot create,
-a run of items no Yjs client leaves apart."""
+a run of items no Yjs client leaves apart, updates that split a block at every step."""
 
 from __future__ import annotations
+
+import pycrdt
 
 from rooms.varint import write_var_string, write_var_uint
 
@@ -65,3 +67,34 @@ def null_values(count: int = 1) -> bytes:
 def one_string(text: str) -> bytes:
     """A string content, for :func:`merging_run`."""
     return b"\x04" + write_var_string(text)
+
+
+def fragmenting(blocks: int) -> tuple[bytes, pycrdt.Doc[object]]:
+    """A document of ``blocks`` two-character blocks of one client in its text ``text``
+    (each written before the last, so yrs keeps them apart): its update, and the document."""
+    doc: pycrdt.Doc[object] = pycrdt.Doc()
+    text = doc.get("text", type=pycrdt.Text)
+    for _ in range(blocks):
+        text.insert(0, "xx")
+    return doc.get_update(), doc
+
+
+def splitting_deletes(doc: pycrdt.Doc[object]) -> bytes:
+    """One update deleting the first character of each of ``doc``'s two-character blocks:
+    a split of every block (rooms/pieces.py)."""
+    text = doc.get("text", type=pycrdt.Text)
+    before = doc.get_state()
+    with doc.transaction():
+        for block in range(len(text) // 2):
+            del text[block : block + 1]
+    return doc.get_update(before)
+
+
+def splitting_inserts(doc: pycrdt.Doc[object]) -> bytes:
+    """One update inserting a character inside each of ``doc``'s two-character blocks."""
+    text = doc.get("text", type=pycrdt.Text)
+    before = doc.get_state()
+    with doc.transaction():
+        for block in range(len(text) // 2):
+            text.insert(3 * block + 1, "y")
+    return doc.get_update(before)
