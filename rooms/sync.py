@@ -86,6 +86,10 @@ Rules this module keeps:
    µs, a tenth of an update's whole path; of those, one bringing items that leaves the
    document's state vector as it was (a copy, or items all held back) is neither stored nor
    sent, and counted in :attr:`held_back` (two state vectors: about 1 µs).
+13. An update that may split more than ``PIECE_SPLITS`` of the document's blocks is not
+   applied at once: :attr:`Output.later` holds it cut into pieces, which the caller hands
+   back one per turn of its loop as frames of the same connection (rooms/pieces.py). One
+   larger than ``CUT_WHILE_READING`` bytes is cut while it is read, not read twice.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
 update that the CRDT library would choke on, or that browsers could not decode, is one,
@@ -124,9 +128,10 @@ from rooms.frames import (
     step2_frame,
     update_frame,
 )
+from rooms.pieces import PIECE_SPLITS, Cutter, pieces
 from rooms.presence import EchoMemory, RenewalHold, accepted_frame
 from rooms.snapshots import apply_reporting
-from rooms.update_check import check_update
+from rooms.update_check import read_update
 from rooms.varint import Reader, decode_state_vector
 
 # Rule 10: whole-state requests (step1, awareness query) a connection may make at once, then
@@ -135,6 +140,8 @@ REQUEST_BURST = 5.0
 REQUEST_RATE = 1.0
 # Rule 12: an update longer than this is stored and passed on as the change it made.
 DELTA_ABOVE = 128
+# Rule 13: updates above this many bytes are cut while they are read.
+CUT_WHILE_READING = 8192
 
 
 @dataclass
@@ -145,6 +152,7 @@ class Output:
     persist: list[bytes] = field(default_factory=list)  # Yjs updates, oldest first
     publish: list[bytes] = field(default_factory=list)  # frames for the other processes
     awareness_due: float | None = None  # call flush_awareness() at this clock time
+    later: tuple[bytes, ...] = ()  # rule 13: frames to receive from the same connection next
 
     def broadcast(self, recipients: Iterable[int], frame: bytes) -> None:
         self.sends.extend(zip(recipients, repeat(frame)))
@@ -345,13 +353,19 @@ class DocumentSync:
         update = reader.var_bytes()
         if update == EMPTY_UPDATE:
             return
-        check_update(update)  # before anything decodes it (rooms/update_check.py)
+        # Read before anything decodes it (rooms/update_check.py); a large one cut meanwhile.
+        cutter = Cutter(update) if len(update) > CUT_WHILE_READING else None
+        reading = read_update(update, plan=cutter)
         if not state.writable:
             # A step2 is the client's half of the handshake; only one bringing new
             # structs is an attempt to write. Every update frame is one.
             if (sub == SyncType.UPDATE or self._brings_news(update)) and not state.denied:
                 state.denied = True
                 out.sends.append((conn, permission_denied_frame()))
+            return
+        if reading.splits > PIECE_SPLITS:  # rule 13
+            parts = cutter.finish() if cutter is not None else pieces(update)
+            out.later = tuple(map(update_frame, parts))
             return
         if len(update) > DELTA_ABOVE:
             changed = self._apply_changes(update)

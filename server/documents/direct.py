@@ -32,7 +32,9 @@ the document from uvicorn's own data callback, where uvicorn has parsed and reas
 (the websockets library still parses every frame and answers pings and closes). Only while
 uvicorn's queue is empty: anything queued before (frames that came during authorization, a
 text frame) goes first through the ASGI receive, and so does every message behind it, so the
-order is kept. A message after a close was sent, and every text message, take uvicorn's path.
+order is kept. A message after a close was sent, every text message, and every message while
+the socket's owner is not ``accepting`` (it is still taking an update's pieces, rooms/pieces.py
+rule 2) take uvicorn's path, which stops reading the socket while a message waits.
 """
 
 from __future__ import annotations
@@ -123,11 +125,12 @@ _READER_RELIES_ON = ("send_receive_event_to_app", "frames", "curr_msg_data_type"
 
 
 def read_directly(
-    raw_send: object, on_message: Callable[[bytes], None]
+    raw_send: object, on_message: Callable[[bytes], None], accepting: Callable[[], bool]
 ) -> Callable[[], None] | None:
     """Hand each binary message of the connection behind ``raw_send`` to ``on_message``
-    from the protocol's data callback (rule 4); return the function that stops it, or None
-    where only the ASGI receive may be used (rule 3). ``on_message`` must not raise."""
+    from the protocol's data callback while ``accepting()`` (rule 4); return the function
+    that stops it, or None where only the ASGI receive may be used (rule 3).
+    ``on_message`` must not raise."""
     if DirectWriter.of(raw_send) is None:
         return None
     protocol: Any = getattr(raw_send, "__self__", None)
@@ -137,7 +140,12 @@ def read_directly(
     queue = protocol.queue
 
     def deliver() -> None:
-        if protocol.close_sent or protocol.curr_msg_data_type != "bytes" or not queue.empty():
+        if (
+            protocol.close_sent
+            or protocol.curr_msg_data_type != "bytes"
+            or not queue.empty()
+            or not accepting()
+        ):
             queued()
             return
         frames = protocol.frames

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -140,8 +141,13 @@ async def _serve(
     async def overflow() -> None:
         await _close(websocket, 1013, "too far behind: reconnect to resync")
 
+    closing: list[asyncio.Task[None]] = []
+    # The task handing the document an update's pieces (rooms/pieces.py rule 2), if any.
+    feeding: asyncio.Task[None] | None = None
+
     def take(data: bytes) -> tuple[int, str] | None:
         """Hand one binary message to the document; the close code and reason if refused."""
+        nonlocal feeding
         if len(data) > max_frame:
             return 1009, f"frame larger than {max_frame} bytes"
         if not budget.take():
@@ -149,24 +155,50 @@ async def _serve(
             components.metrics.socket_floods.labels("docs").inc()
             floods.flooded(target.user_id)
             return 1008, budget.refusal("frames")
+        refusal, later = hand(data)
+        if later:
+            feeding = asyncio.ensure_future(feed(deque(later)))
+        return refusal
+
+    def hand(data: bytes) -> tuple[tuple[int, str] | None, tuple[bytes, ...]]:
+        """The document's part of ``take`` (an update's piece's too): the close code and
+        reason if refused, else the frames to hand it next (rooms/pieces.py rule 2)."""
         started = time.perf_counter()
         try:
-            doc.receive(conn_id, data)
+            later = doc.receive(conn_id, data)
         except ProtocolError as exc:
             log.info("room %s doc %s conn %s: protocol error: %s", room_id, name, conn_id, exc)
-            return 1002, str(exc)
+            return (1002, str(exc)), ()
         except QuotaExceeded as exc:
-            return 1008, str(exc)
+            return (1008, str(exc)), ()
         finally:
             within = work.charge(target.user_id, time.perf_counter() - started)
         if not within:
             log.info("room %s doc %s conn %s: closed, too much work", room_id, name, conn_id)
             components.metrics.socket_floods.labels("docs").inc()
             floods.flooded(target.user_id, work.debt(target.user_id))
-            return 1008, work.refusal()
-        return None
+            return (1008, work.refusal()), ()
+        return None, later
 
-    closing: list[asyncio.Task[None]] = []
+    async def feed(pieces: deque[bytes]) -> None:
+        """One piece a turn of the loop, each handed over like a frame of this socket."""
+        while pieces:
+            await asyncio.sleep(0)  # every other socket's frames go first
+            if closing:
+                return
+            try:
+                refusal, later = hand(pieces.popleft())
+            except Exception:
+                log.error("document socket %s failed", conn_id, exc_info=True)
+                refusal, later = (1011, "the server failed; reconnect to resync"), ()
+            if refusal is not None:
+                closing.append(asyncio.ensure_future(_close(websocket, *refusal)))
+                return
+            pieces.extendleft(reversed(later))
+
+    def accepting() -> bool:
+        """Whether a frame may be taken now: not while an update's pieces are handed over."""
+        return feeding is None or feeding.done()
 
     def take_directly(data: bytes) -> None:
         """direct.py rule 4: called by uvicorn's data callback, so nothing may escape."""
@@ -212,7 +244,7 @@ async def _serve(
                 lambda writable: doc.sync.set_writable(conn_id, writable),
             )
         )
-        stop_reading = read_directly(raw_send, take_directly)
+        stop_reading = read_directly(raw_send, take_directly, accepting)
         if stop_reading is not None:
             registry.metrics.direct_readers.inc()
         # What arrives here: frames queued before reading directly (and any behind them), text
@@ -225,11 +257,17 @@ async def _serve(
             if data is None:
                 await _close(websocket, 1003, "the y-websocket protocol uses binary frames")
                 break
+            if feeding is not None:
+                await feeding  # the pieces of the update before it go first
+            if closing:
+                break
             refusal = take(data)
             if refusal is not None:
                 await _close(websocket, *refusal)
                 break
     finally:
+        if feeding is not None:
+            feeding.cancel()
         if stop_reading is not None:
             stop_reading()
             registry.metrics.direct_readers.dec()

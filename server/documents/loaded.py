@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("classroom.docs")
 
 ORIGIN_BYTES = 16
+# The most time the bus reader takes frames one after another without a turn of the loop.
+BUS_TURN = 0.005
 # The close that sends the other sockets of a damaged document to a fresh copy (rule 6).
 RELOADED = (1012, "the document was reloaded: reconnect to resync")
 
@@ -105,16 +107,17 @@ class LoadedDocument:
             time.perf_counter(),
         )
 
-    def receive(self, conn_id: int, frame: bytes) -> None:
-        """A frame from a local socket. Raises ProtocolError: close that socket with 1002."""
+    def receive(self, conn_id: int, frame: bytes) -> tuple[bytes, ...]:
+        """A frame from a local socket; the frames to receive from it next, one per turn of
+        the loop (rooms/sync.py rule 13). Raises ProtocolError: close that socket with 1002."""
         if self.evicted:
-            return  # rule 6: its sockets are closing, their clients resync with the new copy
+            return ()  # rule 6: its sockets are closing, their clients resync with the new copy
         since = time.perf_counter()
         self.registry.metrics.bytes_in.inc(len(frame))
         if not is_update_frame(frame):
             # Awareness (most frames: every renewal comes back from each client), a step1.
             self.dispatch(self.sync.receive(conn_id, frame), since)
-            return
+            return ()
         self._check_size(len(frame))
         self.meter.start()
         try:
@@ -124,10 +127,14 @@ class LoadedDocument:
             raise
         finally:
             change = self.meter.take()
+        if out.later:
+            self.size -= len(frame)  # nothing applied: its pieces count as they come
+            return out.later
         if out.persist:
             self.registry.metrics.updates_in.inc(len(out.persist))
         author, inserted, key = self.authors.get(conn_id), change.inserted, change.inserted_key
         self.dispatch(out, since, author=author, inserted=inserted, inserted_key=key)
+        return ()
 
     def _check_size(self, incoming: int) -> None:
         """server/security/quotas.py rule 2: raise QuotaExceeded past ``max_doc_bytes``."""
@@ -223,7 +230,13 @@ class LoadedDocument:
 
     async def read_bus(self, subscription: Subscription) -> None:
         own = self.origin
+        turn = time.perf_counter()
         async for message in subscription:
+            if time.perf_counter() - turn > BUS_TURN:
+                # A queue that holds messages hands them over without a turn of the loop: an
+                # update's pieces (rooms/pieces.py) would be applied back to back here.
+                await asyncio.sleep(0)
+                turn = time.perf_counter()
             origin = message[:ORIGIN_BYTES]
             if origin == own:
                 continue  # our own, already delivered locally

@@ -152,6 +152,21 @@ const commands = {
     }
     return {}
   },
+  replace_all ({ client: name, field, find, replace }) {
+    // An editor's "replace all": every occurrence, last first, in one transaction.
+    const client = get(name)
+    const t = fieldOf(client, field)
+    const text = t.toString()
+    let count = 0
+    client.doc.transact(() => {
+      for (let at = text.lastIndexOf(find); at !== -1; at = at ? text.lastIndexOf(find, at - 1) : -1) {
+        t.delete(at, find.length)
+        t.insert(at, replace)
+        count += 1
+      }
+    })
+    return { count }
+  },
   text ({ client: name, field }) {
     return { text: fieldOf(get(name), field).toString() }
   },

@@ -13,9 +13,17 @@ from hypothesis import strategies as st
 from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
-from rooms.sync import DocumentSync, Output, build
+from rooms.pieces import PIECE_SPLITS
+from rooms.sync import CUT_WHILE_READING, DocumentSync, Output, build
 from rooms.varint import write_var_string, write_var_uint
-from tests.support.updates import PANIC_CLOCK, any_item_update, nested_arrays, text_insert
+from tests.support.updates import (
+    PANIC_CLOCK,
+    any_item_update,
+    fragmenting,
+    nested_arrays,
+    splitting_deletes,
+    text_insert,
+)
 
 
 class Client:
@@ -82,7 +90,10 @@ class Link:
                     self.clients[conn].handle(frame)
             for conn, client in list(self.clients.items()):
                 while client.outbox:
-                    pending.append(self.server.receive(conn, client.outbox.pop(0)))
+                    frames = deque([client.outbox.pop(0)])
+                    while frames:  # rule 13: an update's pieces, handed back one by one
+                        pending.append(self.server.receive(conn, frames.popleft()))
+                        frames.extendleft(reversed(pending[-1].later))
 
     def flush(self) -> None:
         self.run(Output())
@@ -508,3 +519,30 @@ def test_a_small_update_that_places_nothing_is_neither_stored_nor_sent() -> None
     out = server.receive(1, update_frame(deleting))
     assert [conn for conn, _ in out.sends] == [2] and out.persist == [deleting]
     assert str(server.doc.get("text", type=pycrdt.Text)) == ""
+
+
+@pytest.mark.parametrize("size", [4_000, 1_000])  # cut while read, and read twice
+def test_an_update_splitting_many_blocks_comes_back_in_pieces(size: int) -> None:
+    """Rule 13: nothing of it is applied, stored or sent at once; each piece handed back
+    is an update like any other, and once all are in, everyone has the whole of it."""
+    base, doc = fragmenting(size)
+    link = Link(DocumentSync())
+    a = link.connect(1)
+    b = link.connect(2)
+    a.doc.apply_update(base)  # sent to the server like a paste, in pieces of its own
+    link.flush()
+    assert str(b.text) == str(a.text) == "xx" * size
+    deletes = update_frame(splitting_deletes(doc))
+    assert len(deletes) > CUT_WHILE_READING if size == 4_000 else len(deletes) < CUT_WHILE_READING
+    stored, seen = len(link.persisted), len(b.received)
+    out = link.server.receive(1, deletes)
+    assert out.sends == [] and out.persist == [] and out.publish == []
+    assert len(out.later) >= 2 * size // PIECE_SPLITS
+    assert str(link.server.doc.get("text", type=pycrdt.Text)) == "xx" * size
+    for piece in out.later:
+        got = link.server.receive(1, piece)
+        assert got.later == () and len(got.persist) == 1
+        assert [conn for conn, _ in got.sends] == [2]
+        link.run(got)
+    assert str(b.text) == str(doc.get("text", type=pycrdt.Text)) == "x" * size
+    assert len(link.persisted) - stored == len(out.later) == len(b.received) - seen

@@ -14,7 +14,7 @@ from rooms.varint import Reader
 
 async def fetch_text(ws_url: str, room_id: int, doc: str, token: str, timeout: float = 10.0) -> str:  # noqa: ASYNC109
     ydoc: pycrdt.Doc[object] = pycrdt.Doc()
-    async with connect(f"{ws_url}/yjs/{room_id}/{doc}?token={token}") as ws:
+    async with connect(f"{ws_url}/yjs/{room_id}/{doc}?token={token}", max_size=None) as ws:
         await ws.send(step1_frame(b"\x00"))
 
         async def step2() -> None:

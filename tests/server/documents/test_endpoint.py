@@ -311,3 +311,30 @@ async def test_metrics_count_sockets_documents_updates_and_fan_out(
     assert values["classroom_doc_fanout_seconds_count"] >= 1
     # Every stored update's wait for its commit (each insert of the teacher's is one or more).
     assert values["classroom_doc_commit_wait_seconds_count"] >= 20
+
+
+async def test_a_replace_all_from_a_stock_client_reaches_everyone_in_pieces(
+    server: LiveServer, live_lesson: Lesson, yjs: YjsHarness
+) -> None:
+    """rooms/pieces.py: an editor's "replace all" of a few hundred occurrences is one update
+    that may split blocks at each of them, so the server applies it in pieces, each sent on:
+    the teacher's stock client and a newcomer read exactly what Alice's editor holds."""
+    open_doc = opener(server, live_lesson)
+    own = f"students/{live_lesson.alice.id}/main.py"
+    assert (await open_doc(yjs, "alice", own, live_lesson.alice.token))["synced"]
+    assert (await open_doc(yjs, "teacher", own, live_lesson.teacher.token))["synced"]
+    lines = "".join(f"x{i} = 1\n" for i in range(400))
+    await yjs.call("insert", client="alice", text=lines)
+    await yjs.call("wait_text", client="teacher", equals=lines)
+    before = (await yjs.call("info", client="teacher"))["received"]
+
+    replaced = await yjs.call("replace_all", client="alice", find="1", replace="one")
+    expected = lines.replace("1", "one")
+    assert replaced["count"] == lines.count("1") > 400
+    await yjs.call("wait_text", client="teacher", equals=expected)
+    assert (await yjs.call("text", client="alice"))["text"] == expected
+    pieces = (await yjs.call("info", client="teacher"))["received"] - before
+    assert pieces >= 4  # one message a piece
+
+    assert (await open_doc(yjs, "newcomer", own, live_lesson.teacher.token))["synced"]
+    assert (await yjs.call("text", client="newcomer"))["text"] == expected
