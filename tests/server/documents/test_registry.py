@@ -16,6 +16,7 @@ from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, e
 from rooms.frames import awareness_frame, update_frame
 from rooms.presence import RENEWAL_HOLD
 from server.bus.memory import InMemoryBus
+from server.documents import loaded
 from server.documents.loaded import ORIGIN_BYTES, channel_of
 from server.documents.metrics import DocMetrics
 from server.documents.peers import HELLO, HERE
@@ -390,3 +391,35 @@ def test_a_flush_due_at_once_can_be_asked_for_again(
 
     with asyncio.Runner(loop_factory=new_loop) as runner:
         runner.run(scenario())
+
+
+async def test_the_bus_reader_lets_others_go_between_a_burst_of_frames(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue holding messages hands them over without a turn of the loop: an update's
+    pieces (rooms/pieces.py) published by another process came back to back. Past
+    ``BUS_TURN`` of work the reader lets the loop run (here: after every frame)."""
+    monkeypatch.setattr(loaded, "BUS_TURN", 0.0)
+    room = await a_room(store)
+    bus = InMemoryBus()
+    registry = registry_on(store, bus)
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    try:
+        doc = await registry.acquire(room, "demo")
+        outbox = Outbox(1)
+        doc.join(outbox, writable=True)
+        outbox.frames.clear()
+        elsewhere = uuid.uuid4().bytes
+        frames = [update_frame(typed(f"piece {i} ")) for i in range(20)]
+        await bus.publish_many([(channel_of(room, "demo"), elsewhere + f) for f in frames])
+        seen: list[int] = []
+        while len(outbox.frames) < len(frames):
+            seen.append(len(outbox.frames))
+            outbox.arrived.clear()
+            await asyncio.wait_for(outbox.arrived.wait(), 5)
+        assert len(set(seen)) > 2, seen  # the test ran between frames of the burst
+        assert all(f"piece {i} " in text_of(doc) for i in range(20))
+    finally:
+        await registry.close()
