@@ -2,7 +2,9 @@
 
 The endpoint only moves bytes: it checks who may open what, then hands each frame to the
 :class:`~server.documents.loaded.LoadedDocument` (under uvicorn straight from its data
-callback, server/documents/direct.py rule 4) and drains this socket's outbox. Close codes:
+callback, server/documents/direct.py rule 4) and drains this socket's outbox. An update the
+document hands back in pieces (rooms/pieces.py) is handed over a piece a turn of the loop,
+and the socket's next frames wait for the last piece. Close codes:
 1008 for a refused token, room, document or limit (before any content is sent), or for a
 client sending faster than ``CLASSROOM_MAX_DOC_FRAMES_PER_SECOND`` or whose frames took more
 of the server than ``CLASSROOM_MAX_DOC_WORK_MS_PER_SECOND``; 1002 for a
