@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -36,8 +35,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from rooms.frames import step1_frame, update_frame  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.server.processes import SECRET, prepare_lesson  # noqa: E402
+from tests.server.processes import ServerProcess, prepare_lesson, server_env  # noqa: E402
 from tests.support.updates import fragmenting, splitting_deletes, splitting_inserts  # noqa: E402
 
 SHAPES = {"delete": (splitting_deletes, 1), "insert": (splitting_inserts, 2)}
@@ -60,31 +58,13 @@ async def one_run(source: Path, shape: str, blocks: int) -> str:
     blocks //= fewer
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{tmp}/classroom.db"
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
-        env.update(
-            CLASSROOM_DATA_DIR=tmp,
-            CLASSROOM_DATABASE_URL=database,
-            CLASSROOM_SECRET_KEY=SECRET,
-            CLASSROOM_SANDBOX="local",
-            CLASSROOM_POOL_SIZE="0",
-        )
-        server = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server", "--port", str(port), cwd=source, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+        server = ServerProcess(server_env(Path(tmp), database), cwd=source)
+        await server.start()
+        url = server.url
         try:
-            async with httpx.AsyncClient() as http:
-                for _ in range(600):
-                    try:
-                        if (await http.get(url + "/health")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.1)
             lesson = await prepare_lesson(database, url)
             doc = f"students/{lesson.alice.id}/main.py"
-            ws_url = f"ws://127.0.0.1:{port}/yjs/{lesson.room_id}/{doc}?token={lesson.alice.token}"
+            ws_url = f"{server.ws_url}/yjs/{lesson.room_id}/{doc}?token={lesson.alice.token}"
             base, fragmented = fragmenting(blocks)
             hit = update_frame(make(fragmented))
             async with connect(ws_url, max_size=None) as ws:
@@ -118,8 +98,7 @@ async def one_run(source: Path, shape: str, blocks: int) -> str:
                 f" /health p50 {statistics.median(waits):5.1f} ms, worst {max(waits):6.1f} ms"
             )
         finally:
-            server.terminate()
-            await server.wait()
+            await server.stop()
 
 
 async def main() -> None:

@@ -24,6 +24,7 @@ from rooms.varint import Reader, write_var_string, write_var_uint
 from server.models import DocUpdate
 from server.security.floods import Floods, WorkBudgets
 from server.store import Store
+from tests.conftest import Lesson
 from tests.security.test_floods import closed_with, synced, the_room_went_on, typed_and_seen
 from tests.server.processes import ServerProcess, prepare_lesson, server_env
 from tests.support.docs import fetch_text
@@ -51,16 +52,24 @@ async def stored_updates(database_url: str, room_id: int, doc: str) -> int:
         await store.close()
 
 
-async def test_a_costly_update_sent_again_and_again_is_stored_once_and_closed(
-    process: ServerProcess, database_url: str
-) -> None:
-    lesson = await prepare_lesson(database_url, process.url)
+async def on_their_files(
+    process: ServerProcess, lesson: Lesson
+) -> tuple[str, ClientConnection, ClientConnection, ClientConnection, ClientConnection]:
+    """Alice's file, and sockets: Bob and the teacher on Bob's, the teacher and Alice on hers."""
     own = f"students/{lesson.alice.id}/main.py"
     bob_file = f"students/{lesson.bob.id}/main.py"
     bob = await synced(process, lesson, bob_file, lesson.bob.token)
     watcher = await synced(process, lesson, bob_file, lesson.teacher.token)
     teacher = await synced(process, lesson, own, lesson.teacher.token)
     hostile = await synced(process, lesson, own, lesson.alice.token)
+    return own, bob, watcher, teacher, hostile
+
+
+async def test_a_costly_update_sent_again_and_again_is_stored_once_and_closed(
+    process: ServerProcess, database_url: str
+) -> None:
+    lesson = await prepare_lesson(database_url, process.url)
+    own, bob, watcher, teacher, hostile = await on_their_files(process, lesson)
     frame = update_frame(many_items())
     assert 400_000 < len(frame) < 600_000
 
@@ -117,13 +126,8 @@ async def test_an_update_splitting_every_block_is_applied_a_piece_a_turn(
     await server.start()
     try:
         lesson = await prepare_lesson(database_url, server.url)
-        own = f"students/{lesson.alice.id}/main.py"
-        bob_file = f"students/{lesson.bob.id}/main.py"
-        bob = await synced(server, lesson, bob_file, lesson.bob.token)
-        watcher = await synced(server, lesson, bob_file, lesson.teacher.token)
-        observer = await synced(server, lesson, own, lesson.teacher.token)
+        own, bob, watcher, observer, hostile = await on_their_files(server, lesson)
         typist = await synced(server, lesson, own, lesson.teacher.token)
-        hostile = await synced(server, lesson, own, lesson.alice.token)
         seen: pycrdt.Doc[object] = pycrdt.Doc()
         seen_text = seen.get("text", type=pycrdt.Text)
 

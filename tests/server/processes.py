@@ -77,8 +77,9 @@ class PrivateRedis:
 class ServerProcess:
     """``python -m server --port N`` with the given CLASSROOM_* environment."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], port: int | None = None, cwd: Path = ROOT) -> None:
         self.env = env
+        self.cwd = cwd  # the checkout whose server runs
         self.port = port or free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.log: list[str] = []
@@ -102,7 +103,7 @@ class ServerProcess:
             "server",
             "--port",
             str(self.port),
-            cwd=ROOT,
+            cwd=self.cwd,
             env=env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
