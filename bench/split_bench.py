@@ -12,9 +12,10 @@ apart) and waits until the server has them all, then sends one update splitting 
 followed by a sync step1 whose answer comes after it. Meanwhile another connection asks
 ``/health`` every 20 ms. It prints how the student's socket ended (the step1 answered, or the
 close), after how long, and ``/health``'s p50 and worst during that time: how long every
-other room of the process waited. Shapes: ``delete`` (the first character of each block) and
+other room of the process waited. Shapes: ``delete`` (the first character of each block),
 ``insert`` (a character inside each block; half the blocks, so that the frame stays within
-the file's 1 MiB quota).
+the file's 1 MiB quota) and ``map`` (as many map entries of one key, from as many client ids,
+none with an origin, as half the blocks: each is placed by scanning the others).
 """
 
 from __future__ import annotations
@@ -31,14 +32,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import pycrdt  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from rooms.frames import step1_frame, update_frame  # noqa: E402
 from tests.server.processes import ServerProcess, prepare_lesson, server_env  # noqa: E402
-from tests.support.updates import fragmenting, splitting_deletes, splitting_inserts  # noqa: E402
+from tests.support.updates import (  # noqa: E402
+    fragmenting,
+    orphan_entries,
+    splitting_deletes,
+    splitting_inserts,
+)
 
-SHAPES = {"delete": (splitting_deletes, 1), "insert": (splitting_inserts, 2)}
+# Each shape: the update it sends, made from the filled file, and what share of --blocks.
+SHAPES = {
+    "delete": (splitting_deletes, 1),
+    "insert": (splitting_inserts, 2),
+    "map": (lambda doc: orphan_entries(len(doc.get("text", type=pycrdt.Text)) // 2), 2),
+}
 
 
 async def step2_or_close(ws: object, timeout: float) -> str:  # noqa: ASYNC109

@@ -1,34 +1,42 @@
-"""An update that may split many of the document's blocks, applied a piece at a time.
+"""An update of many structs, applied a few at a time, as many as the loop can spare.
 
-Design note. yrs keeps each client's blocks (runs of items) in one array. Where an item is
-inserted inside a block, or a deleted range begins or ends inside one, yrs splits that block
-in two and inserts the new half into the array, moving every block after it; at the end of
-the transaction it merges deleted neighbours back, taking blocks out the same way. So an
-update costs about its splits times the blocks of the client it splits: 10 to 50 µs a split
-on a document of 50,000 to 100,000 blocks here (``pycrdt`` 0.14). A document's quota
-(1 MiB) holds that many, and one frame can hold tens of thousands of splits: a student who
-had filled their own file with 50,000 two-character blocks sent one 190 KB update deleting
-the first character of each, and yrs took 0.6 to 0.9 s to apply it; 50,000 one-character
-insertions, each inside another block, 2.5 s. Every room of the process waited meanwhile
-(on a real server, 40,000 blocks: ``/health`` waited 0.4 s, ``bench/split_bench.py``), and
-the work budget (server/security/floods.py) only bounds how often, after the frame.
-Stock clients make such updates too, only smaller: a "replace all", many cursors, a
-reconnecting client's offline edits.
+Design note. What yrs takes to apply an update is not bounded by its size, because one
+struct may cost up to milliseconds in a document built for it (``pycrdt`` 0.14, here):
 
-Rule 1 — cut, never refuse. An update the reader counts more than :data:`PIECE_SPLITS`
-possible splits in (rooms/update_check.py rule 4) is cut into :func:`pieces` of at most
-that many each, in its own order: its structs first, client by client in clock order, then
-its deleted ranges. Each piece is an update of the same v1 encoding that a client could have
-sent, and applying them one after another gives the document the update's state: yrs
-integrates a struct whose origin is in a later piece once that piece comes.
+- yrs keeps each client's blocks (runs of items) in one array. Where an item is inserted
+  inside a block, or a deleted range begins or ends inside one, it splits the block and
+  inserts the new half into the array, moving every block after it: 10 to 60 µs a split in
+  a document of 50,000 to 100,000 blocks, which the 1 MiB quota holds. A student who had
+  filled their own file with 50,000 two-character blocks sent one 190 KB update deleting the
+  first character of each: yrs took 0.6 to 0.9 s to apply it; 50,000 characters each inside
+  another block, 2.5 s (on a real server, 40,000 blocks: ``/health`` waited 0.4 s,
+  ``bench/split_bench.py``).
+- A map entry that comes without an origin is placed by walking and scanning every value its
+  key ever had (Yjs does the same). 16,000 such entries of one key, 128 KB, took 1.1 s;
+  32,000 from as many client ids, 400 KB, 9.4 s; and since the values stay, every later one
+  costs more: after 100 updates of 256 such entries, 0.4 s each.
 
-Rule 2 — one piece a turn. The sender's socket takes each piece like a frame of its own, one
-per turn of the event loop (server/documents/endpoint.py): stored, passed on to the room and
-charged to the sender's work budget, so a turn holds at most one piece's splits (up to
-about 15 ms at the quota) and every other socket's frames go between them. The socket's next
-frames wait until its pieces are in, so their order is kept. If the budget runs out halfway
-the socket is closed as after any costly frame: the pieces applied are stored, and the
-client's resync brings the rest when it reconnects.
+Every room of the process waited meanwhile, and the work budget (server/security/floods.py)
+only bounds how often, after the frame. Stock clients send updates of many structs too: a
+"replace all", many cursors, a reconnecting client's offline edits.
+
+Rule 1 — cut, never refuse. An update of more than :data:`WHOLE_UNITS` structs and deleted
+ranges (rooms/update_check.py rule 4) is cut into pieces in its own order: its structs first,
+client by client in clock order, then its deleted ranges. Each piece is an update of the same
+v1 encoding that a client could have sent, and applying them one after another gives the
+document the update's state: yrs integrates a struct whose origin is in a later piece once
+that piece comes.
+
+Rule 2 — one piece a turn, as large as the last one's time allows. The sender's socket takes
+each piece like a frame of its own, one per turn of the event loop
+(server/documents/endpoint.py): stored, passed on to the room and charged to the sender's work
+budget, so every other socket's frames go between them. The first piece holds
+:data:`FIRST_PIECE` units; :func:`next_piece` doubles the next while a piece takes less than
+half of :data:`PIECE_SECONDS` and halves it, down to one, while one takes more than twice as
+long: a turn holds about that long, or one struct's cost where a single struct costs more.
+The socket's next frames wait until its pieces are in, so their order is kept. If the budget
+runs out halfway the socket is closed as after any costly frame: the pieces applied are
+stored, and the client's resync brings the rest when it reconnects.
 """
 
 from __future__ import annotations
@@ -36,67 +44,104 @@ from __future__ import annotations
 from rooms.update_check import read_update
 from rooms.varint import write_var_uint
 
-# The most blocks one piece may split: at 10 to 60 µs a split, up to about 15 ms.
-PIECE_SPLITS = 256
+# Rule 1: an update of more structs and deleted ranges than this is cut.
+WHOLE_UNITS = 32
+# Rule 2: the first piece's units, the most any piece has, and the time a piece aims at.
+FIRST_PIECE = 8
+MOST_PIECE = 4096
+PIECE_SECONDS = 0.004
+
+
+def next_piece(units: int, took: float) -> int:
+    """How many units the next piece may hold, after one of ``units`` took ``took`` s."""
+    if took < PIECE_SECONDS / 2:
+        return min(units * 2, MOST_PIECE)
+    if took > PIECE_SECONDS * 2:
+        return max(units // 2, 1)
+    return units
+
+
+class Pieces:
+    """An update's structs and deleted ranges, handed out a piece at a time."""
+
+    def __init__(
+        self,
+        update: bytes,
+        structs: list[tuple[int, int, int, int]],
+        ranges: list[tuple[int, int, int]],
+    ) -> None:
+        self.update = update
+        self.structs = structs  # (client, clock, start, end) of update[start:end]
+        self.ranges = ranges  # (client, clock, length), deleted
+        self.taken = 0  # units handed out: the structs, then the ranges
+
+    def __len__(self) -> int:
+        """The units not yet handed out."""
+        return len(self.structs) + len(self.ranges) - self.taken
+
+    def take(self, most: int) -> bytes:
+        """The next piece: at most ``most`` units (never structs and ranges together)."""
+        first = self.taken
+        if first < len(self.structs):
+            chosen = self.structs[first : first + most]
+            self.taken += len(chosen)
+            return self._structs(chosen)
+        skip = first - len(self.structs)
+        chosen_ranges = self.ranges[skip : skip + most]
+        self.taken += len(chosen_ranges)
+        return self._ranges(chosen_ranges)
+
+    def _structs(self, chosen: list[tuple[int, int, int, int]]) -> bytes:
+        # Runs of one client's structs that lie one after another in the update.
+        runs: list[list[int]] = []
+        for client, clock, start, end in chosen:
+            last = runs[-1] if runs else None
+            if last is not None and last[0] == client and last[3] == start:
+                last[3] = end
+                last[4] += 1
+            else:
+                runs.append([client, clock, start, end, 1])
+        parts = [write_var_uint(len(runs))]
+        for client, clock, start, end, count in runs:
+            parts += (write_var_uint(count), write_var_uint(client), write_var_uint(clock))
+            parts.append(self.update[start:end])
+        parts.append(b"\x00")  # no deleted ranges
+        return b"".join(parts)
+
+    @staticmethod
+    def _ranges(chosen: list[tuple[int, int, int]]) -> bytes:
+        by_client: dict[int, list[tuple[int, int]]] = {}
+        for client, clock, length in chosen:
+            by_client.setdefault(client, []).append((clock, length))
+        parts = [b"\x00", write_var_uint(len(by_client))]  # no structs
+        for client, deleted in by_client.items():
+            parts += (write_var_uint(client), write_var_uint(len(deleted)))
+            for clock, length in deleted:
+                parts += (write_var_uint(clock), write_var_uint(length))
+        return b"".join(parts)
 
 
 class Cutter:
-    """Groups an update's structs and deleted ranges into pieces as the reader tells them."""
+    """Notes where an update's structs and deleted ranges lie as the reader tells them
+    (rooms/update_check.py's ``Plan``)."""
 
-    def __init__(self, update: bytes, most: int = PIECE_SPLITS) -> None:
+    def __init__(self, update: bytes) -> None:
         self.update = update
-        self.most = most
-        self.done: list[tuple[list[list[int]], dict[int, list[tuple[int, int]]]]] = []
-        # The piece being gathered: runs of structs [client, first clock, start, end, count]
-        # or deleted ranges by client, and the blocks it may split so far.
-        self.runs: list[list[int]] = []
-        self.ranges: dict[int, list[tuple[int, int]]] = {}
-        self.splits = 0
+        self.structs: list[tuple[int, int, int, int]] = []
+        self.ranges: list[tuple[int, int, int]] = []
 
-    def struct(self, client: int, clock: int, start: int, end: int, splits: int) -> None:
-        if self.runs and self.splits + splits > self.most:
-            self.cut()
-        self.splits += splits
-        last = self.runs[-1] if self.runs else None
-        if last is not None and last[0] == client and last[3] == start:
-            last[3] = end
-            last[4] += 1
-        else:
-            self.runs.append([client, clock, start, end, 1])
+    def struct(self, client: int, clock: int, start: int, end: int) -> None:
+        self.structs.append((client, clock, start, end))
 
     def deleted(self, client: int, clock: int, length: int) -> None:
-        if self.runs or self.splits + 2 > self.most:
-            self.cut()  # the structs go first, in pieces of their own
-        self.splits += 2
-        self.ranges.setdefault(client, []).append((clock, length))
+        self.ranges.append((client, clock, length))
 
-    def cut(self) -> None:
-        """End the piece being gathered."""
-        if self.runs or self.ranges:
-            self.done.append((self.runs, self.ranges))
-        self.runs, self.ranges, self.splits = [], {}, 0
-
-    def finish(self) -> list[bytes]:
-        """The pieces, once the reader has told every struct and range."""
-        self.cut()
-        update, out = self.update, []
-        for runs, ranges in self.done:
-            parts = [write_var_uint(len(runs))]
-            for client, clock, start, end, count in runs:
-                parts += (write_var_uint(count), write_var_uint(client), write_var_uint(clock))
-                parts.append(update[start:end])
-            parts.append(write_var_uint(len(ranges)))
-            for client, deleted in ranges.items():
-                parts += (write_var_uint(client), write_var_uint(len(deleted)))
-                for clock, length in deleted:
-                    parts += (write_var_uint(clock), write_var_uint(length))
-            out.append(b"".join(parts))
-        return out
+    def pieces(self) -> Pieces:
+        return Pieces(self.update, self.structs, self.ranges)
 
 
-def pieces(update: bytes, most: int = PIECE_SPLITS) -> list[bytes]:
-    """``update`` (which the reader let through) as updates of at most ``most`` possible
-    splits each, to apply in order (rule 1)."""
-    cutter = Cutter(update, most)
+def pieces(update: bytes) -> Pieces:
+    """``update`` (which the reader let through), to hand out a piece at a time (rule 1)."""
+    cutter = Cutter(update)
     read_update(update, plan=cutter)
-    return cutter.finish()
+    return cutter.pieces()

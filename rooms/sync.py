@@ -86,10 +86,11 @@ Rules this module keeps:
    µs, a tenth of an update's whole path; of those, one bringing items that leaves the
    document's state vector as it was (a copy, or items all held back) is neither stored nor
    sent, and counted in :attr:`held_back` (two state vectors: about 1 µs).
-13. An update that may split more than ``PIECE_SPLITS`` of the document's blocks is not
-   applied at once: :attr:`Output.later` holds it cut into pieces, which the caller hands
-   back one per turn of its loop as frames of the same connection (rooms/pieces.py). One
-   larger than ``CUT_WHILE_READING`` bytes is cut while it is read, not read twice.
+13. An update of more than ``WHOLE_UNITS`` structs and deleted ranges is not applied at once:
+   :attr:`Output.later` holds its :class:`~rooms.pieces.Pieces`, which the caller hands back
+   a piece per turn of its loop as frames of the same connection, with ``cut=False``
+   (rooms/pieces.py). One larger than ``CUT_WHILE_READING`` bytes is cut while it is read,
+   not read twice.
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
 update that the CRDT library would choke on, or that browsers could not decode, is one,
@@ -128,7 +129,7 @@ from rooms.frames import (
     step2_frame,
     update_frame,
 )
-from rooms.pieces import PIECE_SPLITS, Cutter, pieces
+from rooms.pieces import WHOLE_UNITS, Cutter, Pieces, pieces
 from rooms.presence import EchoMemory, RenewalHold, accepted_frame
 from rooms.snapshots import apply_reporting
 from rooms.update_check import read_update
@@ -152,7 +153,7 @@ class Output:
     persist: list[bytes] = field(default_factory=list)  # Yjs updates, oldest first
     publish: list[bytes] = field(default_factory=list)  # frames for the other processes
     awareness_due: float | None = None  # call flush_awareness() at this clock time
-    later: tuple[bytes, ...] = ()  # rule 13: frames to receive from the same connection next
+    later: Pieces | None = None  # rule 13: to receive from the same connection next
 
     def broadcast(self, recipients: Iterable[int], frame: bytes) -> None:
         self.sends.extend(zip(recipients, repeat(frame)))
@@ -218,8 +219,9 @@ class DocumentSync:
             state.writable = writable
             state.denied = False
 
-    def receive(self, conn: int, frame: bytes) -> Output:
-        """Handle one frame from a local connection. Raises ProtocolError on bad input."""
+    def receive(self, conn: int, frame: bytes, *, cut: bool = True) -> Output:
+        """Handle one frame from a local connection (an update's piece: ``cut=False``, rule
+        13). Raises ProtocolError on bad input."""
         state = self._connections[conn]
         if frame[:1] == b"\x01" and frame in self._echoes:  # MessageType.AWARENESS
             return Output()  # rule 6: an echo
@@ -227,7 +229,7 @@ class DocumentSync:
         kind = reader.var_uint()
         out = Output()
         if kind == MessageType.SYNC:
-            self._receive_sync(conn, state, reader, frame, out)
+            self._receive_sync(conn, state, reader, frame, out, cut=cut)
         elif kind == MessageType.AWARENESS:
             self._receive_awareness(conn, state, reader.var_bytes(), frame, out)
         elif kind == MessageType.QUERY_AWARENESS:
@@ -340,7 +342,14 @@ class DocumentSync:
         return out
 
     def _receive_sync(
-        self, conn: int, state: _Connection, reader: Reader, frame: bytes, out: Output
+        self,
+        conn: int,
+        state: _Connection,
+        reader: Reader,
+        frame: bytes,
+        out: Output,
+        *,
+        cut: bool,
     ) -> None:
         sub = reader.var_uint()
         if sub == SyncType.STEP1:
@@ -354,7 +363,7 @@ class DocumentSync:
         if update == EMPTY_UPDATE:
             return
         # Read before anything decodes it (rooms/update_check.py); a large one cut meanwhile.
-        cutter = Cutter(update) if len(update) > CUT_WHILE_READING else None
+        cutter = Cutter(update) if cut and len(update) > CUT_WHILE_READING else None
         reading = read_update(update, plan=cutter)
         if not state.writable:
             # A step2 is the client's half of the handshake; only one bringing new
@@ -363,9 +372,8 @@ class DocumentSync:
                 state.denied = True
                 out.sends.append((conn, permission_denied_frame()))
             return
-        if reading.splits > PIECE_SPLITS:  # rule 13
-            parts = cutter.finish() if cutter is not None else pieces(update)
-            out.later = tuple(map(update_frame, parts))
+        if cut and reading.units > WHOLE_UNITS:  # rule 13
+            out.later = cutter.pieces() if cutter is not None else pieces(update)
             return
         if len(update) > DELTA_ABOVE:
             changed = self._apply_changes(update)

@@ -61,14 +61,13 @@ run of items yrs could merge, with those weights, and refuses the update past
 Legitimate runs of this kind are a handful of pieces (a user's text split where a classmate
 typed into it).
 
-Rule 4 — splits counted. Each item whose origin is not its client's character before it,
-each right origin, and each end of a deleted range may land inside a block the document
-holds, which yrs then splits in two; every split
-inserts into the client's list of blocks, shifting the blocks after it, so an update's cost
-grows as its splits times the document's blocks. The reader counts them
-(:attr:`Reading.splits`; a typed character has at most two), and an update with more than
-:data:`rooms.pieces.PIECE_SPLITS` is applied a piece at a time (rooms/pieces.py). With a
-:class:`Plan` the reader also tells it where each struct and deleted range lies.
+Rule 4 — units counted. An update's cost in yrs is not bounded by its size: an item placed
+inside a block splits it and moves every later block of its client, and a map entry that
+comes without an origin is placed by scanning every value its key ever had; either way each
+of its structs may cost up to milliseconds in a large enough document. The reader counts an
+update's structs and deleted ranges (:attr:`Reading.units`; a typed character is one or
+two), and an update of more than :data:`rooms.pieces.WHOLE_UNITS` is applied a few at a time
+(rooms/pieces.py). With a :class:`Plan` the reader also tells it where each lies.
 """
 
 from __future__ import annotations
@@ -107,19 +106,18 @@ _MERGING = (_STRING, _ANY, _JSON, _DELETED)
 
 
 class Reading(NamedTuple):
-    """What reading an update found: how deep its "any" values nest at most, and how many
-    blocks of the document it may split (rule 4)."""
+    """What reading an update found: how deep its "any" values nest at most, and its
+    structs and deleted ranges (rule 4)."""
 
     deepest: int
-    splits: int
+    units: int
 
 
 class Plan(Protocol):
     """Told where each struct and deleted range of an update lies (rule 4)."""
 
-    def struct(self, client: int, clock: int, start: int, end: int, splits: int) -> None:
-        """Client ``client``'s struct at ``clock``, ``update[start:end]``, splitting up to
-        ``splits`` blocks."""
+    def struct(self, client: int, clock: int, start: int, end: int) -> None:
+        """Client ``client``'s struct at ``clock``: ``update[start:end]``."""
 
     def deleted(self, client: int, clock: int, length: int) -> None:
         """Client ``client``'s range of ``length`` from ``clock``, deleted."""
@@ -131,17 +129,18 @@ def check_update(update: bytes, limit: int = MAX_ANY_DEPTH) -> Reading:
 
 
 def read_update(update: bytes, limit: int = MAX_ANY_DEPTH, plan: Plan | None = None) -> Reading:
-    """Read ``update`` in full (rule 1): how deep its "any" values nest at most, and the
-    blocks it may split (rule 4), told to ``plan`` struct by struct; ProtocolError where
+    """Read ``update`` in full (rule 1): how deep its "any" values nest at most, and its
+    units (rule 4), told to ``plan`` one by one; ProtocolError where
     rule 1 refuses it (at once past ``limit``, which also bounds this reader's own
     recursion)."""
     data, end = update, len(update)
-    deepest = work = splits = 0
+    deepest = work = counted = 0  # counted: rule 4's units
     clients, pos = _uint(data, 0, end)
     for _ in range(clients):
         structs, pos = _uint(data, pos, end)
         if not structs:
             raise ProtocolError("update has a client with no structs")  # Yjs writes none
+        counted += structs
         client, pos = _uint(data, pos, end)
         clock, pos = _uint(data, pos, end)
         exact = clock  # for a plan: the clock counted in UTF-16 units, as Yjs counts
@@ -159,7 +158,7 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH, plan: Plan | None = N
                 if not length:
                     raise ProtocolError("update has an empty struct")
                 if plan is not None:
-                    plan.struct(client, exact, start, pos, 0)
+                    plan.struct(client, exact, start, pos)
                     exact += length
                 clock += length
                 kind = -1
@@ -215,15 +214,10 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH, plan: Plan | None = N
                 raise ProtocolError(f"update has an item of unknown content {content}")
             if not length:
                 raise ProtocolError("update has an empty struct")
-            follows = origin == (client, clock - 1)
-            # Rule 4: where this item lands, blocks the document holds may split. Counted
-            # from the item alone, so that any piece of the update counts it alike.
-            cuts = (origin is not None and not follows) + (its_right is not None)
-            splits += cuts
             if plan is not None:
-                plan.struct(client, exact, start, pos, cuts)
+                plan.struct(client, exact, start, pos)
                 exact += _utf16_units(data, pos - length, pos) if content == _STRING else length
-            if content == kind and its_right == right and follows:
+            if content == kind and its_right == right and origin == (client, clock - 1):
                 merges += 1
                 run_merges += 1
                 run_units += units
@@ -254,8 +248,8 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH, plan: Plan | None = N
             after = start + length
             if plan is not None:
                 plan.deleted(client, start, length)
-        splits += 2 * ranges  # rule 4: either end may fall inside a block
-    return Reading(deepest, splits)
+        counted += ranges
+    return Reading(deepest, counted)
 
 
 def _any(data: bytes, pos: int, end: int, depth: int, limit: int) -> tuple[int, int]:

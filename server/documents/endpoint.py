@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +27,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rooms.documents import STAFF_ROLES, Access, DocumentName, access, parse_document_name
 from rooms.exceptions import InvalidDocumentName, ProtocolError
+from rooms.frames import update_frame
+from rooms.pieces import FIRST_PIECE, Pieces, next_piece
 from server.api.base import components_of
 from server.documents.access import OpenSocket
 from server.documents.direct import RAW_SEND, DirectWriter, read_directly
@@ -158,45 +159,48 @@ async def _serve(
             floods.flooded(target.user_id)
             return 1008, budget.refusal("frames")
         refusal, later = hand(data)
-        if later:
-            feeding = asyncio.ensure_future(feed(deque(later)))
+        if later is not None:
+            feeding = asyncio.ensure_future(feed(later))
         return refusal
 
-    def hand(data: bytes) -> tuple[tuple[int, str] | None, tuple[bytes, ...]]:
-        """The document's part of ``take`` (an update's piece's too): the close code and
-        reason if refused, else the frames to hand it next (rooms/pieces.py rule 2)."""
+    def hand(data: bytes, cut: bool = True) -> tuple[tuple[int, str] | None, Pieces | None]:
+        """The document's part of ``take`` (an update's piece's too, ``cut=False``): the close
+        code and reason if refused, else the pieces to hand it next (rooms/pieces.py)."""
         started = time.perf_counter()
         try:
-            later = doc.receive(conn_id, data)
+            later = doc.receive(conn_id, data, cut=cut)
         except ProtocolError as exc:
             log.info("room %s doc %s conn %s: protocol error: %s", room_id, name, conn_id, exc)
-            return (1002, str(exc)), ()
+            return (1002, str(exc)), None
         except QuotaExceeded as exc:
-            return (1008, str(exc)), ()
+            return (1008, str(exc)), None
         finally:
             within = work.charge(target.user_id, time.perf_counter() - started)
         if not within:
             log.info("room %s doc %s conn %s: closed, too much work", room_id, name, conn_id)
             components.metrics.socket_floods.labels("docs").inc()
             floods.flooded(target.user_id, work.debt(target.user_id))
-            return (1008, work.refusal()), ()
+            return (1008, work.refusal()), None
         return None, later
 
-    async def feed(pieces: deque[bytes]) -> None:
-        """One piece a turn of the loop, each handed over like a frame of this socket."""
+    async def feed(pieces: Pieces) -> None:
+        """pieces.py rule 2: one piece a turn of the loop, each handed over like a frame of
+        this socket, as large as the last one's time allows."""
+        units = FIRST_PIECE
         while pieces:
             await asyncio.sleep(0)  # every other socket's frames go first
             if closing:
                 return
+            started = time.perf_counter()
             try:
-                refusal, later = hand(pieces.popleft())
+                refusal, _ = hand(update_frame(pieces.take(units)), cut=False)
             except Exception:
                 log.error("document socket %s failed", conn_id, exc_info=True)
-                refusal, later = (1011, "the server failed; reconnect to resync"), ()
+                refusal = 1011, "the server failed; reconnect to resync"
             if refusal is not None:
                 closing.append(asyncio.ensure_future(_close(websocket, *refusal)))
                 return
-            pieces.extendleft(reversed(later))
+            units = next_piece(units, time.perf_counter() - started)
 
     def accepting() -> bool:
         """Whether a frame may be taken now: not while an update's pieces are handed over."""

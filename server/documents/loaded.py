@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.integrity.replay import TextMeter
+from rooms.pieces import Pieces
 from rooms.sync import DocumentSync, Output
 from server.bus import Subscription
 from server.documents.peers import HERE, Peers, is_peer_frame
@@ -107,34 +108,35 @@ class LoadedDocument:
             time.perf_counter(),
         )
 
-    def receive(self, conn_id: int, frame: bytes) -> tuple[bytes, ...]:
-        """A frame from a local socket; the frames to receive from it next, one per turn of
-        the loop (rooms/sync.py rule 13). Raises ProtocolError: close that socket with 1002."""
+    def receive(self, conn_id: int, frame: bytes, *, cut: bool = True) -> Pieces | None:
+        """A frame from a local socket (an update's piece: ``cut=False``); the pieces to
+        receive from it next, one per turn of the loop (rooms/sync.py rule 13). Raises
+        ProtocolError: close that socket with 1002."""
         if self.evicted:
-            return ()  # rule 6: its sockets are closing, their clients resync with the new copy
+            return None  # rule 6: its sockets are closing, their clients resync with the new copy
         since = time.perf_counter()
         self.registry.metrics.bytes_in.inc(len(frame))
         if not is_update_frame(frame):
             # Awareness (most frames: every renewal comes back from each client), a step1.
             self.dispatch(self.sync.receive(conn_id, frame), since)
-            return ()
+            return None
         self._check_size(len(frame))
         self.meter.start()
         try:
-            out = self.sync.receive(conn_id, frame)
+            out = self.sync.receive(conn_id, frame, cut=cut)
         except DamagedDocument as exc:
             self.registry.evict(self, str(exc), sender=conn_id)
             raise
         finally:
             change = self.meter.take()
-        if out.later:
+        if out.later is not None:
             self.size -= len(frame)  # nothing applied: its pieces count as they come
             return out.later
         if out.persist:
             self.registry.metrics.updates_in.inc(len(out.persist))
         author, inserted, key = self.authors.get(conn_id), change.inserted, change.inserted_key
         self.dispatch(out, since, author=author, inserted=inserted, inserted_key=key)
-        return ()
+        return None
 
     def _check_size(self, incoming: int) -> None:
         """server/security/quotas.py rule 2: raise QuotaExceeded past ``max_doc_bytes``."""

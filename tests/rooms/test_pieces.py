@@ -1,5 +1,5 @@
-"""rooms/pieces.py: an update that may split many blocks, cut into pieces that give the
-document the very state the whole update gives."""
+"""rooms/pieces.py: an update of many structs, cut into pieces that give the document the
+very state the whole update gives."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import random
 import pycrdt
 import pytest
 
-from rooms.pieces import PIECE_SPLITS, pieces
+from rooms.pieces import MOST_PIECE, PIECE_SECONDS, WHOLE_UNITS, next_piece, pieces
 from rooms.update_check import check_update
-from tests.support.updates import fragmenting, splitting_deletes, splitting_inserts
+from tests.support.updates import (
+    fragmenting,
+    orphan_entries,
+    splitting_deletes,
+    splitting_inserts,
+)
 
 Doc = pycrdt.Doc[object]
 
@@ -31,6 +36,18 @@ def assert_same(whole: Doc, cut: Doc) -> None:
     assert text_of(cut) == text_of(whole)
     assert cut.get_state() == whole.get_state()
     assert dict(cut.get("meta", type=pycrdt.Map)) == dict(whole.get("meta", type=pycrdt.Map))
+
+
+def cut(update: bytes, units: int) -> list[bytes]:
+    """Every piece of ``update``, ``units`` at a time."""
+    parts = pieces(update)
+    assert len(parts) == check_update(update).units
+    structs, ranges = len(parts.structs), len(parts.ranges)
+    out = []
+    while parts:
+        out.append(parts.take(units))
+    assert len(out) == -(-structs // units) - (-ranges // units)  # structs, then ranges
+    return out
 
 
 def edit_at_random(rng: random.Random, doc: Doc, edits: int) -> None:
@@ -62,12 +79,12 @@ def test_a_class_of_edits_cut_small_gives_what_the_whole_gives(seed: int) -> Non
             edit_at_random(rng, client, 150)
     merged = applied(base, *(client.get_update() for client in clients))
     update = merged.get_update(server.get_state())
-    reading = check_update(update)
-    assert reading.splits > 3
-    parts = pieces(update, most=3)
-    assert len(parts) > 10
-    assert all(check_update(part).splits <= 3 for part in parts)
-    assert_same(applied(base, update), applied(base, *parts))
+    assert check_update(update).units > WHOLE_UNITS
+    for units in (1, 3, 50):
+        parts = cut(update, units)
+        assert all(check_update(part).units <= units for part in parts)
+        assert_same(applied(base, update), applied(base, *parts))
+    parts = cut(update, 3)
     # A classmate's edits arriving between two pieces: the same as before or after it all.
     classmate = applied(base)
     edit_at_random(rng, classmate, 20)
@@ -77,36 +94,42 @@ def test_a_class_of_edits_cut_small_gives_what_the_whole_gives(seed: int) -> Non
     assert_same(applied(base, update, theirs), interleaved)
 
 
-def test_a_typed_character_splits_at_most_two_blocks() -> None:
+def test_typing_pasting_and_deleting_are_a_unit_or_two() -> None:
     doc: Doc = pycrdt.Doc()
     text = doc.get("text", type=pycrdt.Text)
     text.insert(0, "hello world")
-    before = doc.get_state()
-    text.insert(5, ",")
-    assert check_update(doc.get_update(before)).splits == 2
-    before = doc.get_state()
-    text.insert(len(text), "!")
-    assert check_update(doc.get_update(before)).splits <= 2
-    before = doc.get_state()
-    del text[0:3]
-    assert check_update(doc.get_update(before)).splits == 2
+    for change in (
+        lambda: text.insert(5, ","),
+        lambda: text.insert(len(text), "!" * 10_000),
+        lambda: text.__delitem__(slice(0, 3)),
+    ):
+        before = doc.get_state()
+        change()
+        assert check_update(doc.get_update(before)).units == 1
+    assert check_update(doc.get_update()).units <= WHOLE_UNITS
 
 
 @pytest.mark.parametrize("shape", [splitting_deletes, splitting_inserts])
-def test_hostile_splits_come_in_pieces_of_a_bounded_count(shape: object) -> None:
+def test_hostile_splits_come_in_pieces(shape: object) -> None:
     base, doc = fragmenting(3_000)
     update = shape(doc)  # type: ignore[operator]
-    assert check_update(update).splits >= 3_000 > PIECE_SPLITS
-    parts = pieces(update)
-    assert len(parts) >= 3_000 // PIECE_SPLITS
-    assert all(0 < check_update(part).splits <= PIECE_SPLITS for part in parts)
+    assert check_update(update).units >= 3_000
+    parts = cut(update, 256)
     assert_same(applied(base, update), applied(base, *parts))
 
 
-def test_an_update_within_the_bound_is_one_piece() -> None:
-    doc: Doc = pycrdt.Doc()
-    doc.get("text", type=pycrdt.Text).insert(0, "x" * 10_000)  # one struct: a paste
-    update = doc.get_update()
-    assert check_update(update).splits == 0
-    (only,) = pieces(update)
-    assert_same(applied(b"\x00\x00", update), applied(b"\x00\x00", only))
+def test_map_entries_without_an_origin_come_in_pieces() -> None:
+    update = orphan_entries(2_000)
+    assert check_update(update).units == 2_000
+    empty = pycrdt.Doc().get_update()
+    whole, in_pieces = applied(empty, update), applied(empty, *cut(update, 64))
+    assert whole.get_state() == in_pieces.get_state()
+    assert dict(whole.get("m", type=pycrdt.Map)) == dict(in_pieces.get("m", type=pycrdt.Map))
+
+
+def test_a_piece_grows_while_it_is_quick_and_shrinks_while_it_is_slow() -> None:
+    assert next_piece(8, PIECE_SECONDS / 10) == 16
+    assert next_piece(MOST_PIECE, 0.0) == MOST_PIECE
+    assert next_piece(8, PIECE_SECONDS) == 8
+    assert next_piece(8, PIECE_SECONDS * 3) == 4
+    assert next_piece(1, 10.0) == 1

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
-from rooms.pieces import PIECE_SPLITS
+from rooms.pieces import FIRST_PIECE, WHOLE_UNITS
 from rooms.sync import CUT_WHILE_READING, DocumentSync, Output, build
 from rooms.varint import write_var_string, write_var_uint
 from tests.support.updates import (
@@ -90,10 +90,11 @@ class Link:
                     self.clients[conn].handle(frame)
             for conn, client in list(self.clients.items()):
                 while client.outbox:
-                    frames = deque([client.outbox.pop(0)])
-                    while frames:  # rule 13: an update's pieces, handed back one by one
-                        pending.append(self.server.receive(conn, frames.popleft()))
-                        frames.extendleft(reversed(pending[-1].later))
+                    pending.append(self.server.receive(conn, client.outbox.pop(0)))
+                    later = pending[-1].later
+                    while later:  # rule 13: an update's pieces, handed back one by one
+                        piece = update_frame(later.take(FIRST_PIECE))
+                        pending.append(self.server.receive(conn, piece, cut=False))
 
     def flush(self) -> None:
         self.run(Output())
@@ -522,7 +523,7 @@ def test_a_small_update_that_places_nothing_is_neither_stored_nor_sent() -> None
 
 
 @pytest.mark.parametrize("size", [4_000, 1_000])  # cut while read, and read twice
-def test_an_update_splitting_many_blocks_comes_back_in_pieces(size: int) -> None:
+def test_an_update_of_many_structs_comes_back_in_pieces(size: int) -> None:
     """Rule 13: nothing of it is applied, stored or sent at once; each piece handed back
     is an update like any other, and once all are in, everyone has the whole of it."""
     base, doc = fragmenting(size)
@@ -537,12 +538,18 @@ def test_an_update_splitting_many_blocks_comes_back_in_pieces(size: int) -> None
     stored, seen = len(link.persisted), len(b.received)
     out = link.server.receive(1, deletes)
     assert out.sends == [] and out.persist == [] and out.publish == []
-    assert len(out.later) >= 2 * size // PIECE_SPLITS
+    assert out.later is not None and len(out.later) == size > WHOLE_UNITS
     assert str(link.server.doc.get("text", type=pycrdt.Text)) == "xx" * size
-    for piece in out.later:
-        got = link.server.receive(1, piece)
-        assert got.later == () and len(got.persist) == 1
+    count = 0
+    while out.later:
+        got = link.server.receive(1, update_frame(out.later.take(100)), cut=False)
+        assert got.later is None and len(got.persist) == 1
         assert [conn for conn, _ in got.sends] == [2]
         link.run(got)
+        count += 1
+    assert count == size // 100
     assert str(b.text) == str(doc.get("text", type=pycrdt.Text)) == "x" * size
-    assert len(link.persisted) - stored == len(out.later) == len(b.received) - seen
+    assert len(link.persisted) - stored == count == len(b.received) - seen
+    # A piece is never cut again, however many units it holds.
+    again = link.server.receive(1, update_frame(splitting_deletes(doc)), cut=False)
+    assert again.later is None

@@ -1,6 +1,7 @@
 """Yjs updates written byte by byte (the v1 encoding), for the shapes no editor makes: a
 value nested deeper than rooms/update_check.py allows, a kind of item pycrdt cannot create,
-a run of items no Yjs client leaves apart, updates that split a block at every step."""
+a run of items no Yjs client leaves apart, updates that split a block at every step, map
+entries that scan each other."""
 
 from __future__ import annotations
 
@@ -98,3 +99,12 @@ def splitting_inserts(doc: pycrdt.Doc[object]) -> bytes:
         for block in range(len(text) // 2):
             text.insert(3 * block + 1, "y")
     return doc.get_update(before)
+
+
+def orphan_entries(count: int, key: str = "k") -> bytes:
+    """``count`` client ids each setting ``key`` of the root map ``m`` to null, none with an
+    origin (none saw another's): yrs places each by scanning every value the key had."""
+    entry = map_entry(8, key) + write_var_uint(1) + b"\x7e"
+    one = write_var_uint(1)
+    sections = (one + write_var_uint(1_000 + i) + b"\x00" + entry for i in range(count))
+    return write_var_uint(count) + b"".join(sections) + b"\x00"
