@@ -106,11 +106,12 @@ _MERGING = (_STRING, _ANY, _JSON, _DELETED)
 
 
 class Reading(NamedTuple):
-    """What reading an update found: how deep its "any" values nest at most, and its
-    structs and deleted ranges (rule 4)."""
+    """What reading an update found: how deep its "any" values nest at most, its structs
+    and deleted ranges (rule 4), and the client ids whose structs it holds."""
 
     deepest: int
     units: int
+    clients: list[int]
 
 
 class Plan(Protocol):
@@ -135,6 +136,7 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH, plan: Plan | None = N
     recursion)."""
     data, end = update, len(update)
     deepest = work = counted = 0  # counted: rule 4's units
+    ids: list[int] = []
     clients, pos = _uint(data, 0, end)
     for _ in range(clients):
         structs, pos = _uint(data, pos, end)
@@ -142,6 +144,7 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH, plan: Plan | None = N
             raise ProtocolError("update has a client with no structs")  # Yjs writes none
         counted += structs
         client, pos = _uint(data, pos, end)
+        ids.append(client)
         clock, pos = _uint(data, pos, end)
         exact = clock  # for a plan: the clock counted in UTF-16 units, as Yjs counts
         # Rule 3: the run of items yrs would merge that ends with the last one read.
@@ -249,7 +252,7 @@ def read_update(update: bytes, limit: int = MAX_ANY_DEPTH, plan: Plan | None = N
             if plan is not None:
                 plan.deleted(client, start, length)
         counted += ranges
-    return Reading(deepest, counted)
+    return Reading(deepest, counted, ids)
 
 
 def _any(data: bytes, pos: int, end: int, depth: int, limit: int) -> tuple[int, int]:

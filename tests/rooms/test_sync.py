@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rooms import sync as sync_module
 from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
@@ -20,6 +21,7 @@ from tests.support.updates import (
     PANIC_CLOCK,
     any_item_update,
     fragmenting,
+    many_clients,
     nested_arrays,
     splitting_deletes,
     text_insert,
@@ -553,3 +555,27 @@ def test_an_update_of_many_structs_comes_back_in_pieces(size: int) -> None:
     # A piece is never cut again, however many units it holds.
     again = link.server.receive(1, update_frame(splitting_deletes(doc)), cut=False)
     assert again.later is None
+
+
+def test_a_document_holds_the_changes_of_a_bounded_number_of_client_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule 14: an update that would bring the document past ``MAX_DOC_CLIENTS`` client ids
+    is refused before yrs sees it, nothing applied; known ids go on writing, and the ids the
+    document got otherwise (the server's own edits) count."""
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    with pytest.raises(ProtocolError, match="past 10000 client ids"):
+        server.receive(1, update_frame(many_clients(12_000)))
+    assert str(server.doc.get("text", type=pycrdt.Text)) == ""
+
+    monkeypatch.setattr(sync_module, "MAX_DOC_CLIENTS", 32)
+    server = DocumentSync()
+    server.connect(1, writable=True)
+    assert len(server.receive(1, update_frame(many_clients(30))).persist) == 1
+    server.replace_text("text", "from the server")  # its own client id: 31
+    assert len(server.receive(1, update_frame(text_insert(77, 0, "x"))).persist) == 1  # 32
+    with pytest.raises(ProtocolError, match="past 32 client ids"):
+        server.receive(1, update_frame(text_insert(78, 0, "y")))
+    assert server.receive(1, update_frame(text_insert(77, 1, "z"))).persist
+    assert str(server.doc.get("text", type=pycrdt.Text)).count("y") == 0

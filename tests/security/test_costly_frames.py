@@ -28,7 +28,7 @@ from tests.conftest import Lesson
 from tests.security.test_floods import closed_with, synced, the_room_went_on, typed_and_seen
 from tests.server.processes import ServerProcess, prepare_lesson, server_env
 from tests.support.docs import fetch_text
-from tests.support.updates import fragmenting, splitting_deletes
+from tests.support.updates import fragmenting, many_clients, splitting_deletes
 
 DATABASES = ("sqlite",)
 ITEMS = 70_000  # a 500 KB update: one character, then the others each after it
@@ -95,6 +95,24 @@ async def test_a_costly_update_sent_again_and_again_is_stored_once_and_closed(
     assert 1 <= stored <= len(pieces(many_items()))
 
     await the_room_went_on(process, lesson, own, bob, watcher, teacher)
+
+
+async def test_an_update_of_too_many_client_ids_is_refused(
+    process: ServerProcess, database_url: str
+) -> None:
+    """rooms/sync.py rule 14: 12,000 client ids each writing a character (140 KB) is one
+    update yrs takes seconds to integrate at every load of the file, however it was written:
+    refused with 1002, nothing stored, and the room goes on."""
+    lesson = await prepare_lesson(database_url, process.url)
+    own, bob, watcher, teacher, hostile = await on_their_files(process, lesson)
+    await hostile.send(update_frame(many_clients(12_000)))
+    code, reason = await closed_with(hostile)
+    assert (code, reason) == (1002, "update would bring this document past 10000 client ids")
+    assert await stored_updates(database_url, lesson.room_id, own) == 0
+    await typed_and_seen(bob, watcher, "still here")
+    for ws in (bob, watcher, teacher):
+        await ws.close()
+    assert not process.saw("Traceback"), "\n".join(process.log[-60:])
 
 
 BLOCKS = 30_000  # two characters each: a 440 KB file

@@ -1,7 +1,7 @@
 """Yjs updates written byte by byte (the v1 encoding), for the shapes no editor makes: a
 value nested deeper than rooms/update_check.py allows, a kind of item pycrdt cannot create,
 a run of items no Yjs client leaves apart, updates that split a block at every step, map
-entries that scan each other."""
+entries that scan each other, the changes of many client ids."""
 
 from __future__ import annotations
 
@@ -107,4 +107,16 @@ def orphan_entries(count: int, key: str = "k") -> bytes:
     entry = map_entry(8, key) + write_var_uint(1) + b"\x7e"
     one = write_var_uint(1)
     sections = (one + write_var_uint(1_000 + i) + b"\x00" + entry for i in range(count))
+    return write_var_uint(count) + b"".join(sections) + b"\x00"
+
+
+def many_clients(count: int) -> bytes:
+    """``count`` client ids each writing one character of the root text ``text``, each after
+    the one before: what yrs integrates in time growing with the square of ``count``."""
+    first = write_var_uint(1) + write_var_uint(1_000) + b"\x00" + b"\x04" + write_var_uint(1)
+    sections = [first + write_var_string("text") + write_var_string("a")]
+    for i in range(1, count):
+        head = write_var_uint(1) + write_var_uint(1_000 + i) + b"\x00"
+        origin = write_var_uint(1_000 + i - 1) + b"\x00"
+        sections.append(head + b"\x84" + origin + write_var_string("b"))
     return write_var_uint(count) + b"".join(sections) + b"\x00"
