@@ -17,6 +17,11 @@ struct may cost up to milliseconds in a document built for it (``pycrdt`` 0.14, 
   waited 1.9 s); and since the values stay, every later one costs more: after 100 updates
   of 256 such entries, 0.4 s each.
 
+- An item without a left origin is placed by scanning from the start of its sequence (or of
+  its map key's values) up to its right origin: 2,000 such items whose right origin is the
+  last of 20,000 blocks written by two alternating client ids (16 KB) took 4.6 s in text and
+  5.2 s in a map.
+
 Every room of the process waited meanwhile, and the work budget (server/security/floods.py)
 only bounds how often, after the frame. Stock clients send updates of many structs too: a
 "replace all", many cursors, a reconnecting client's offline edits.
@@ -34,7 +39,9 @@ each piece like a frame of its own, one per turn of the event loop
 budget, so every other socket's frames go between them. The first piece holds
 :data:`FIRST_PIECE` units; :func:`next_piece` doubles the next while a piece takes less than
 half of :data:`PIECE_SECONDS` and halves it, down to one, while one takes more than twice as
-long: a turn holds about that long, or one struct's cost where a single struct costs more.
+long, and never past :data:`MOST_PIECE` (so that cheap structs first cannot grow a piece that
+costly ones then fill): a turn holds about that long, or up to 64 structs' cost where single
+structs cost more.
 The socket's next frames wait until its pieces are in, so their order is kept. If the budget
 runs out halfway the socket is closed as after any costly frame: the pieces applied are
 stored, and the client's resync brings the rest when it reconnects.
@@ -47,9 +54,9 @@ from rooms.varint import write_var_uint
 
 # Rule 1: an update of more structs and deleted ranges than this is cut.
 WHOLE_UNITS = 32
-# Rule 2: the first piece's units, the most any piece has, and the time a piece aims at.
+# Rule 2: the first piece's units, the most any piece holds, and the time a piece aims at.
 FIRST_PIECE = 8
-MOST_PIECE = 4096
+MOST_PIECE = 64
 PIECE_SECONDS = 0.004
 
 

@@ -59,6 +59,8 @@ from server.documents.store import DocKey, DocStore
 from server.security.quotas import DocumentQuota
 
 log = logging.getLogger("classroom.docs")
+# A load that took longer than this is logged as a warning.
+SLOW_LOAD_SECONDS = 0.5
 
 
 class LimitReached(Exception):
@@ -195,12 +197,25 @@ class DocumentRegistry:
             await doc.subscription.close()
             raise
         doc.size = sum(len(update) for update in stored)
+        started = time.perf_counter()
         sync, problems = build(stored, self.awareness_limits)
+        took = time.perf_counter() - started
         doc.adopt(sync)
         for problem in problems:
             log.error("room %s doc %s: %s", *doc.key, problem)
         doc.reader = asyncio.create_task(doc.read_bus(doc.subscription))
-        log.info("loaded room %s doc %s (%d stored updates)", doc.room_id, doc.name, len(stored))
+        # Building runs on the event loop: a document that takes long to build (rooms/pieces.py
+        # says which structures cost yrs most) holds every room of the process at each load.
+        level = logging.WARNING if took > SLOW_LOAD_SECONDS else logging.INFO
+        log.log(
+            level,
+            "loaded room %s doc %s (%d stored updates, %d bytes) in %.0f ms",
+            doc.room_id,
+            doc.name,
+            len(stored),
+            doc.size,
+            took * 1000,
+        )
 
     def release(self, doc: LoadedDocument) -> None:
         doc.refs -= 1

@@ -4,6 +4,8 @@ of what was published during the load, unload after the grace period."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -17,6 +19,7 @@ from rooms.frames import awareness_frame, update_frame
 from rooms.presence import RENEWAL_HOLD
 from server.bus.memory import InMemoryBus
 from server.documents import loaded
+from server.documents import registry as registry_module
 from server.documents.loaded import ORIGIN_BYTES, channel_of
 from server.documents.metrics import DocMetrics
 from server.documents.peers import HELLO, HERE
@@ -421,5 +424,30 @@ async def test_the_bus_reader_lets_others_go_between_a_burst_of_frames(
             await asyncio.wait_for(outbox.arrived.wait(), 5)
         assert len(set(seen)) > 2, seen  # the test ran between frames of the burst
         assert all(f"piece {i} " in text_of(doc) for i in range(20))
+    finally:
+        await registry.close()
+
+
+async def test_a_slow_load_is_logged_as_a_warning_with_its_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Building a document runs on the event loop: each load says how long it took, and one
+    past ``SLOW_LOAD_SECONDS`` is a warning, so an operator finds the file that holds
+    every room of the process at each load."""
+    room = await a_room(store)
+    registry = registry_on(store, InMemoryBus())
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    try:
+        caplog.set_level(logging.INFO, logger="classroom.docs")
+        registry.release(await registry.acquire(room, "demo"))
+        loads = [r for r in caplog.records if r.getMessage().startswith("loaded room")]
+        assert [r.levelno for r in loads] == [logging.INFO]
+        assert re.search(r"\(0 stored updates, 0 bytes\) in \d+ ms$", loads[0].getMessage())
+        monkeypatch.setattr(registry_module, "SLOW_LOAD_SECONDS", 0.0)
+        registry.release(await registry.acquire(room, "other"))
+        loads = [r for r in caplog.records if r.getMessage().startswith("loaded room")]
+        assert [r.levelno for r in loads] == [logging.INFO, logging.WARNING]
     finally:
         await registry.close()
