@@ -98,6 +98,8 @@ Rules this module keeps:
    a term makes a few hundred), so a document holds the changes of at most
    ``MAX_DOC_CLIENTS`` (10,000: about 50 ms of a load); an update that would bring it more is
    refused like a malformed one.
+15. With :attr:`read_only` set, every connection is a reader (its holder found the document
+   too costly to load to let it grow: server/security/quotas.py rule 3).
 
 Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
 update that the CRDT library would choke on, or that browsers could not decode, is one,
@@ -163,6 +165,7 @@ class Output:
     publish: list[bytes] = field(default_factory=list)  # frames for the other processes
     awareness_due: float | None = None  # call flush_awareness() at this clock time
     later: Pieces | None = None  # rule 13: to receive from the same connection next
+    units: int = 0  # the structs and deleted ranges of the update applied, if one was
 
     def broadcast(self, recipients: Iterable[int], frame: bytes) -> None:
         self.sends.extend(zip(recipients, repeat(frame)))
@@ -201,6 +204,8 @@ class DocumentSync:
         self.damaged = False  # rule 9
         self.held_back = 0  # rule 12: bytes of items yrs holds back (and of small copies)
         self._clients: set[int] | None = None  # rule 14: the client ids known to hold changes
+        # Every connection a reader: the holder found the document too costly to grow.
+        self.read_only = False
 
     @property
     def connections(self) -> list[int]:
@@ -375,7 +380,7 @@ class DocumentSync:
         # Read before anything decodes it (rooms/update_check.py); a large one cut meanwhile.
         cutter = Cutter(update) if cut and len(update) > CUT_WHILE_READING else None
         reading = read_update(update, plan=cutter)
-        if not state.writable:
+        if not state.writable or self.read_only:
             # A step2 is the client's half of the handshake; only one bringing new
             # structs is an attempt to write. Every update frame is one.
             if (sub == SyncType.UPDATE or self._brings_news(update)) and not state.denied:
@@ -386,6 +391,7 @@ class DocumentSync:
         if cut and reading.units > WHOLE_UNITS:  # rule 13
             out.later = cutter.pieces() if cutter is not None else pieces(update)
             return
+        out.units = reading.units
         if len(update) > DELTA_ABOVE:
             changed = self._apply_changes(update)
             if changed is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 
 
 def tune_gc() -> None:
@@ -20,3 +21,25 @@ def tune_gc() -> None:
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(50_000, second, third)
+
+
+# CPU seconds the collector took, on whichever thread it ran (gc.callbacks): what a
+# measurement of the loop's work subtracts, so that a collection that happened to run inside
+# an update is not counted as the update's (server/security/quotas.py rule 3).
+_collecting = {"since": 0.0, "total": 0.0}
+
+
+def _on_collection(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _collecting["since"] = time.thread_time()
+    else:
+        _collecting["total"] += time.thread_time() - _collecting["since"]
+
+
+def collection_seconds() -> float:
+    """The CPU seconds every garbage collection of this process took so far."""
+    return _collecting["total"]
+
+
+if _on_collection not in gc.callbacks:
+    gc.callbacks.append(_on_collection)

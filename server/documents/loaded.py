@@ -19,9 +19,10 @@ from rooms.integrity.replay import TextMeter
 from rooms.pieces import Pieces
 from rooms.sync import DocumentSync, Output
 from server.bus import Subscription
+from server.documents.collector import collection_seconds
 from server.documents.peers import HERE, Peers, is_peer_frame
 from server.documents.store import DocKey
-from server.security.quotas import QuotaExceeded, is_update_frame
+from server.security.quotas import QuotaExceeded, beyond_its_size, is_update_frame
 
 if TYPE_CHECKING:
     from server.documents.registry import DocumentRegistry
@@ -63,6 +64,7 @@ class LoadedDocument:
         self.flush_timer: asyncio.Handle | None = None
         self.flush_due = 0.0  # the loop's time flush_timer fires at
         self.size = 0  # bytes stored at load plus bytes received since (quotas.py rule 2)
+        self.load_cost = 0.0  # seconds its load would take, estimated (quotas.py rule 3)
         # Typing history: who sent each update, and how much text it inserted (paste signal).
         self.meter = TextMeter(self.sync.doc)
         self.authors: dict[int, int] = {}
@@ -121,6 +123,7 @@ class LoadedDocument:
             self.dispatch(self.sync.receive(conn_id, frame), since)
             return None
         self._check_size(len(frame))
+        applying = time.thread_time() - collection_seconds()  # quotas.py rule 3
         self.meter.start()
         try:
             out = self.sync.receive(conn_id, frame, cut=cut)
@@ -134,9 +137,20 @@ class LoadedDocument:
             return out.later
         if out.persist:
             self.registry.metrics.updates_in.inc(len(out.persist))
+            took = time.thread_time() - collection_seconds() - applying
+            self.load_cost += beyond_its_size(took, out.units, len(frame))
+            self.check_load()
         author, inserted, key = self.authors.get(conn_id), change.inserted, change.inserted_key
         self.dispatch(out, since, author=author, inserted=inserted, inserted_key=key)
         return None
+
+    def check_load(self) -> None:
+        """server/security/quotas.py rule 3: read-only once its load would take too long."""
+        if not self.sync.read_only and self.registry.quota.over_load(self.load_cost):
+            self.sync.read_only = True
+            log.warning(
+                "room %s doc %s: its load would take %.1f s: read-only", *self.key, self.load_cost
+            )
 
     def _check_size(self, incoming: int) -> None:
         """server/security/quotas.py rule 2: raise QuotaExceeded past ``max_doc_bytes``."""

@@ -200,7 +200,9 @@ class DocumentRegistry:
         started = time.perf_counter()
         sync, problems = build(stored, self.awareness_limits)
         took = time.perf_counter() - started
+        doc.load_cost = took  # quotas.py rule 3
         doc.adopt(sync)
+        doc.check_load()
         for problem in problems:
             log.error("room %s doc %s: %s", *doc.key, problem)
         doc.reader = asyncio.create_task(doc.read_bus(doc.subscription))

@@ -4,6 +4,7 @@ of what was published during the load, unload after the grace period."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import uuid
@@ -15,16 +16,19 @@ import uvloop
 from prometheus_client import CollectorRegistry
 
 from rooms.awareness import AwarenessEntry, AwarenessLimits, decode_awareness, encode_awareness
-from rooms.frames import awareness_frame, update_frame
+from rooms.frames import awareness_frame, permission_denied_frame, update_frame
 from rooms.presence import RENEWAL_HOLD
+from rooms.varint import write_var_uint
 from server.bus.memory import InMemoryBus
 from server.documents import loaded
 from server.documents import registry as registry_module
+from server.documents.collector import collection_seconds
 from server.documents.loaded import ORIGIN_BYTES, channel_of
 from server.documents.metrics import DocMetrics
 from server.documents.peers import HELLO, HERE
 from server.documents.registry import DocumentRegistry, LimitReached, text_of
 from server.documents.store import DocStore
+from server.security.quotas import DocumentQuota, beyond_its_size
 from server.store import Store, migrate
 from tests.server.documents.test_store import a_room
 from tests.support.updates import PANIC_CLOCK, text_insert
@@ -451,3 +455,80 @@ async def test_a_slow_load_is_logged_as_a_warning_with_its_time(
         assert [r.levelno for r in loads] == [logging.INFO, logging.WARNING]
     finally:
         await registry.close()
+
+
+def right_origin_only(client: int, right: tuple[int, int], count: int) -> bytes:
+    """``count`` characters of ``client`` in the root text, each with only a right origin:
+    yrs places each by scanning the text from its start to ``right``."""
+    item = b"\x44" + write_var_uint(right[0]) + write_var_uint(right[1]) + b"\x01z"
+    return (
+        write_var_uint(1)
+        + write_var_uint(count)
+        + write_var_uint(client)
+        + b"\x00"
+        + item * count
+        + b"\x00"
+    )
+
+
+async def test_a_document_too_costly_to_load_becomes_read_only(store: Store) -> None:
+    """server/security/quotas.py rule 3: updates whose structs cost yrs far more than their
+    size accounts for count towards the document's load; past ``max_doc_load_seconds`` every
+    writer is told it may not write and nothing more is applied (a typed character never
+    counts)."""
+    room = await a_room(store)
+    quota = DocumentQuota(max_doc_load_seconds=0.02)
+    registry = DocumentRegistry(
+        GatedDocStore(store), InMemoryBus(), DocMetrics(CollectorRegistry()), quota=quota
+    )
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    try:
+        doc = await registry.acquire(room, "students/1/main.py")
+        writer, reader = Outbox(1), Outbox(2)
+        doc.join(writer, writable=True)
+        doc.join(reader, writable=True)
+        doc.receive(1, update_frame(typed("fine so far")))
+        assert not doc.sync.read_only and doc.load_cost < 0.02
+        # Text written by two alternating client ids: 8,000 blocks (as the store has them).
+        previous = None
+        for i in range(8_000):
+            client, clock = 7 + i % 2, i // 2
+            if previous is None:
+                body = b"\x04\x01\x04text\x01a"
+            else:
+                body = (
+                    b"\x84" + write_var_uint(previous[0]) + write_var_uint(previous[1]) + b"\x01b"
+                )
+            head = write_var_uint(1) + write_var_uint(1) + write_var_uint(client)
+            doc.sync.apply_stored(head + write_var_uint(clock) + body + b"\x00")
+            previous = (client, clock)
+        assert previous is not None
+        doc.receive(1, update_frame(right_origin_only(9, previous, 64)), cut=False)
+        assert doc.sync.read_only and doc.load_cost > 0.02
+        writer.frames.clear()
+        doc.receive(1, update_frame(typed("more")))
+        assert writer.frames == [permission_denied_frame()]
+        assert "more" not in text_of(doc)
+    finally:
+        await registry.close()
+
+
+def test_an_update_costs_the_load_only_beyond_its_size() -> None:
+    assert beyond_its_size(0.0001, 1, 30) == 0.0  # a typed character
+    assert beyond_its_size(0.010, 1, 1_000_000) == 0.0  # a 1 MB paste in 10 ms
+    assert beyond_its_size(0.004, 64, 5_000) == 0.0  # a piece of a reconnecting client's edits
+    assert abs(beyond_its_size(0.150, 64, 600) - (0.150 - 64 * 0.0002 - 600 * 2e-8)) < 1e-12
+    quota = DocumentQuota()
+    assert not quota.over_load(1.0) and quota.over_load(1.01)
+    assert not DocumentQuota(max_doc_load_seconds=0).over_load(100.0)
+
+
+def test_the_collectors_time_is_counted_apart() -> None:
+    """What quotas.py rule 3 subtracts from an update's time: a collection that ran inside
+    it is not the update's."""
+    before = collection_seconds()
+    kept = [[i] for i in range(200_000)]
+    gc.collect()
+    assert collection_seconds() > before and len(kept) == 200_000
