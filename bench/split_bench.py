@@ -14,7 +14,7 @@ followed by a sync step1 whose answer comes after it. Meanwhile another connecti
 close), after how long, and ``/health``'s p50 and worst during that time: how long every
 other room of the process waited. Shapes: ``delete`` (the first character of each block),
 ``insert`` (a character inside each block; half the blocks, so that the frame stays within
-the file's 1 MiB quota) and ``map`` (as many map entries of one key, from as many client ids,
+the file's 1 MiB quota) and ``map`` (as many map entries of one key, from one client id,
 none with an origin, as half the blocks: each is placed by scanning the others).
 """
 
@@ -49,7 +49,10 @@ from tests.support.updates import (  # noqa: E402
 SHAPES = {
     "delete": (splitting_deletes, 1),
     "insert": (splitting_inserts, 2),
-    "map": (lambda doc: orphan_entries(len(doc.get("text", type=pycrdt.Text)) // 2), 2),
+    "map": (
+        lambda doc: orphan_entries(len(doc.get("text", type=pycrdt.Text)) // 2, one_client=True),
+        2,
+    ),
 }
 
 

@@ -16,10 +16,15 @@ def map_entry(content: int, key: str) -> bytes:
     return head + write_var_string(key)
 
 
+def one_client_update(structs: bytes, count: int) -> bytes:
+    """An update of client 7's ``count`` structs, ``structs``, from clock 0."""
+    head = write_var_uint(1) + write_var_uint(count) + write_var_uint(7) + write_var_uint(0)
+    return head + structs + b"\x00"
+
+
 def one_client(*structs: bytes) -> bytes:
     """An update of client 7's ``structs`` from clock 0, and an empty delete set."""
-    head = write_var_uint(1) + write_var_uint(len(structs)) + write_var_uint(7) + write_var_uint(0)
-    return head + b"".join(structs) + b"\x00"
+    return one_client_update(b"".join(structs), len(structs))
 
 
 def any_item_update(value: bytes) -> bytes:
@@ -101,10 +106,13 @@ def splitting_inserts(doc: pycrdt.Doc[object]) -> bytes:
     return doc.get_update(before)
 
 
-def orphan_entries(count: int, key: str = "k") -> bytes:
-    """``count`` client ids each setting ``key`` of the root map ``m`` to null, none with an
-    origin (none saw another's): yrs places each by scanning every value the key had."""
+def orphan_entries(count: int, key: str = "k", *, one_client: bool = False) -> bytes:
+    """``count`` client ids (or one, ``one_client``) each setting ``key`` of the root map
+    ``m`` to null, none with an origin (none saw another's): yrs places each by scanning
+    every value the key had."""
     entry = map_entry(8, key) + write_var_uint(1) + b"\x7e"
+    if one_client:
+        return one_client_update(entry * count, count)
     one = write_var_uint(1)
     sections = (one + write_var_uint(1_000 + i) + b"\x00" + entry for i in range(count))
     return write_var_uint(count) + b"".join(sections) + b"\x00"
