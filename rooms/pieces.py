@@ -13,9 +13,9 @@ struct may cost up to milliseconds in a document built for it (``pycrdt`` 0.14, 
   ``bench/split_bench.py``).
 - A map entry that comes without an origin is placed by walking and scanning every value its
   key ever had (Yjs does the same). 16,000 such entries of one key, 128 KB, took 1.1 s;
-  32,000 from as many client ids, 400 KB, 9.4 s (on a real server, 20,000: ``/health``
-  waited 1.9 s); and since the values stay, every later one costs more: after 100 updates
-  of 256 such entries, 0.4 s each.
+  32,000 from as many client ids, 400 KB, 9.4 s (on a real server, 20,000 from one client
+  id: ``/health`` waited 1.8 s); and since the values stay, every later one costs more:
+  after 100 updates of 256 such entries, 0.4 s each.
 
 - An item without a left origin is placed by scanning from the start of its sequence (or of
   its map key's values) up to its right origin: 2,000 such items whose right origin is the

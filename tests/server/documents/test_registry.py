@@ -63,7 +63,9 @@ class Outbox:
         self.arrived.set()
 
 
-def registry_on(store: Store, bus: InMemoryBus, grace: float = 30.0) -> DocumentRegistry:
+def registry_on(
+    store: Store, bus: InMemoryBus, grace: float = 30.0, quota: DocumentQuota | None = None
+) -> DocumentRegistry:
     return DocumentRegistry(
         GatedDocStore(store),
         bus,
@@ -71,7 +73,16 @@ def registry_on(store: Store, bus: InMemoryBus, grace: float = 30.0) -> Document
         unload_grace_seconds=grace,
         max_per_room=3,
         max_per_user=2,
+        quota=quota,
     )
+
+
+async def started(registry: DocumentRegistry) -> DocumentRegistry:
+    """``registry`` started, its loads let through at once."""
+    assert isinstance(registry.docstore, GatedDocStore)
+    registry.docstore.gate.set()
+    await registry.start()
+    return registry
 
 
 def typed(text: str) -> bytes:
@@ -409,10 +420,7 @@ async def test_the_bus_reader_lets_others_go_between_a_burst_of_frames(
     monkeypatch.setattr(loaded, "BUS_TURN", 0.0)
     room = await a_room(store)
     bus = InMemoryBus()
-    registry = registry_on(store, bus)
-    assert isinstance(registry.docstore, GatedDocStore)
-    registry.docstore.gate.set()
-    await registry.start()
+    registry = await started(registry_on(store, bus))
     try:
         doc = await registry.acquire(room, "demo")
         outbox = Outbox(1)
@@ -439,10 +447,7 @@ async def test_a_slow_load_is_logged_as_a_warning_with_its_time(
     past ``SLOW_LOAD_SECONDS`` is a warning, so an operator finds the file that holds
     every room of the process at each load."""
     room = await a_room(store)
-    registry = registry_on(store, InMemoryBus())
-    assert isinstance(registry.docstore, GatedDocStore)
-    registry.docstore.gate.set()
-    await registry.start()
+    registry = await started(registry_on(store, InMemoryBus()))
     try:
         caplog.set_level(logging.INFO, logger="classroom.docs")
         registry.release(await registry.acquire(room, "demo"))
@@ -478,14 +483,9 @@ async def test_a_document_too_costly_to_load_becomes_read_only(store: Store) -> 
     counts)."""
     room = await a_room(store)
     quota = DocumentQuota(max_doc_load_seconds=0.02)
-    registry = DocumentRegistry(
-        GatedDocStore(store), InMemoryBus(), DocMetrics(CollectorRegistry()), quota=quota
-    )
-    assert isinstance(registry.docstore, GatedDocStore)
-    registry.docstore.gate.set()
-    await registry.start()
+    registry = await started(registry_on(store, InMemoryBus(), quota=quota))
     try:
-        doc = await registry.acquire(room, "students/1/main.py")
+        doc = await registry.acquire(room, "demo")
         writer, reader = Outbox(1), Outbox(2)
         doc.join(writer, writable=True)
         doc.join(reader, writable=True)
