@@ -101,7 +101,8 @@ Rules this module keeps:
 15. With :attr:`read_only` set, every connection is a reader (its holder found the document
    too costly to load to let it grow: server/security/quotas.py rule 3).
 
-Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing; an
+Any hostile frame raises :class:`~rooms.exceptions.ProtocolError` and changes nothing (of an
+update handed back in pieces, rule 13, the pieces before the one refused stay applied); an
 update that the CRDT library would choke on, or that browsers could not decode, is one,
 found before anything decodes it (rooms/update_check.py).
 """
