@@ -491,9 +491,9 @@ async def test_a_document_too_costly_to_load_becomes_read_only(store: Store) -> 
         doc.join(reader, writable=True)
         doc.receive(1, update_frame(typed("fine so far")))
         assert not doc.sync.read_only and doc.load_cost < 0.02
-        # Text written by two alternating client ids: 8,000 blocks (as the store has them).
+        # Text written by two alternating client ids: 16,000 blocks (as the store has them).
         previous = None
-        for i in range(8_000):
+        for i in range(16_000):
             client, clock = 7 + i % 2, i // 2
             if previous is None:
                 body = b"\x04\x01\x04text\x01a"
@@ -505,7 +505,7 @@ async def test_a_document_too_costly_to_load_becomes_read_only(store: Store) -> 
             doc.sync.apply_stored(head + write_var_uint(clock) + body + b"\x00")
             previous = (client, clock)
         assert previous is not None
-        doc.receive(1, update_frame(right_origin_only(9, previous, 64)), cut=False)
+        doc.receive(1, update_frame(right_origin_only(9, previous, 256)), cut=False)
         assert doc.sync.read_only and doc.load_cost > 0.02
         writer.frames.clear()
         doc.receive(1, update_frame(typed("more")))
