@@ -16,15 +16,16 @@ struct may cost up to milliseconds in a document built for it (``pycrdt`` 0.14, 
   32,000 from as many client ids, 400 KB, 9.4 s (on a real server, 20,000 from one client
   id: ``/health`` waited 1.8 s); and since the values stay, every later one costs more:
   after 100 updates of 256 such entries, 0.4 s each.
-
 - An item without a left origin is placed by scanning from the start of its sequence (or of
   its map key's values) up to its right origin: 2,000 such items whose right origin is the
   last of 20,000 blocks written by two alternating client ids (16 KB) took 4.6 s in text and
   5.2 s in a map.
 
 Every room of the process waited meanwhile, and the work budget (server/security/floods.py)
-only bounds how often, after the frame. Stock clients send updates of many structs too: a
-"replace all", many cursors, a reconnecting client's offline edits.
+only bounds how often, after the frame. The last two cost as much again at every load of the
+document, which pieces do not touch (server/security/quotas.py rule 3 bounds that). Stock
+clients send updates of many structs too: a "replace all", many cursors, a reconnecting
+client's offline edits.
 
 Rule 1 — cut, never refuse. An update of more than :data:`WHOLE_UNITS` structs and deleted
 ranges (rooms/update_check.py rule 4) is cut into pieces in its own order: its structs first,
@@ -41,10 +42,9 @@ budget, so every other socket's frames go between them. The first piece holds
 half of :data:`PIECE_SECONDS` and halves it, down to one, while one takes more than twice as
 long, and never past :data:`MOST_PIECE` (so that cheap structs first cannot grow a piece that
 costly ones then fill): a turn holds about that long, or up to 64 structs' cost where single
-structs cost more.
-The socket's next frames wait until its pieces are in, so their order is kept. If the budget
-runs out halfway the socket is closed as after any costly frame: the pieces applied are
-stored, and the client's resync brings the rest when it reconnects.
+structs cost more. The socket's next frames wait until its pieces are in, so their order is
+kept. If the budget runs out halfway the socket is closed as after any costly frame: the
+pieces applied are stored, and the client's resync brings the rest when it reconnects.
 """
 
 from __future__ import annotations
