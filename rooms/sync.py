@@ -67,8 +67,8 @@ Rules this module keeps:
 10. A whole-state request (step1, awareness query) costs the whole document for a few bytes:
    4-byte step1s on a 50 KB demo froze the process for a minute. A stock provider sends one
    step1 per connection (one every few seconds with ``resyncInterval``), no query. So a
-   connection gets ``REQUEST_BURST`` at once, then ``REQUEST_RATE`` a second; past that a
-   request is dropped unanswered.
+   connection gets ``REQUEST_BURST`` at once, then ``REQUEST_RATE`` a second
+   (rooms/sync_awareness.py); past that a request is dropped unanswered.
 11. A connection's awareness states carry its user's name: where a state's ``user`` object
    gives another ``name`` or ``id`` (a student's client labelling their cursor "Ms. Smith"),
    the table keeps, and everybody gets, the state with the connection's (rooms/awareness.py
@@ -112,76 +112,34 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 import pycrdt
 
-from rooms.awareness import (
-    AwarenessEntry,
-    AwarenessLimits,
-    AwarenessTable,
-    Budget,
-    announced_count,
-    decode_awareness,
-    encode_awareness,
-    labelled,
-)
+from rooms.awareness import AwarenessLimits, AwarenessTable
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import (
     EMPTY_UPDATE,
     MessageType,
     SyncType,
-    awareness_frame,
     permission_denied_frame,
     step1_frame,
     step2_frame,
     update_frame,
 )
-from rooms.pieces import WHOLE_UNITS, Cutter, Pieces, pieces
-from rooms.presence import EchoMemory, RenewalHold, accepted_frame
+from rooms.pieces import WHOLE_UNITS, Cutter, pieces
 from rooms.snapshots import apply_reporting
+from rooms.sync_awareness import DocumentPresence
+from rooms.sync_output import Connection, Output
 from rooms.update_check import read_update
 from rooms.varint import Reader, decode_state_vector
 
-# Rule 10: whole-state requests (step1, awareness query) a connection may make at once, then
-# a second.
-REQUEST_BURST = 5.0
-REQUEST_RATE = 1.0
 # Rule 12: an update longer than this is stored and passed on as the change it made.
 DELTA_ABOVE = 128
 # Rule 13: updates above this many bytes are cut while they are read.
 CUT_WHILE_READING = 8192
 # Rule 14: the most client ids whose changes one document holds.
 MAX_DOC_CLIENTS = 10_000
-
-
-@dataclass
-class Output:
-    """What the caller must do after one event, in this order."""
-
-    sends: list[tuple[int, bytes]] = field(default_factory=list)
-    persist: list[bytes] = field(default_factory=list)  # Yjs updates, oldest first
-    publish: list[bytes] = field(default_factory=list)  # frames for the other processes
-    awareness_due: float | None = None  # call flush_awareness() at this clock time
-    later: Pieces | None = None  # rule 13: to receive from the same connection next
-    units: int = 0  # the structs and deleted ranges of the update applied, if one was
-
-    def broadcast(self, recipients: Iterable[int], frame: bytes) -> None:
-        self.sends.extend(zip(recipients, repeat(frame)))
-
-
-@dataclass
-class _Connection:
-    writable: bool
-    user: int | None = None  # who is behind it: one user's tabs may hand an id over
-    name: str | None = None  # their name, which their cursors carry (rule 11)
-    client_ids: set[int] = field(default_factory=set)
-    denied: bool = False
-    budget: Budget | None = None
-    pending: dict[int, AwarenessEntry] = field(default_factory=dict)  # coalesced, not yet sent
-    requests: Budget | None = None  # rule 10
 
 
 class DocumentSync:
@@ -195,13 +153,12 @@ class DocumentSync:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.doc = doc if doc is not None else pycrdt.Doc()
-        self.awareness = AwarenessTable()
         self.limits = limits or AwarenessLimits()
         self.clock = clock
-        self._connections: dict[int, _Connection] = {}
-        self._owner: dict[int, int] = {}  # awareness client id -> connection
-        self._echoes = EchoMemory()  # rule 6
-        self._renewals = RenewalHold(self.limits.renewal_hold)  # rule 8
+        self._connections: dict[int, Connection] = {}
+        # Rules 2, 4, 6, 7, 8, 10 and 11: presence, on the same connections.
+        self.presence = DocumentPresence(self._connections, self.limits, clock)
+        self.awareness: AwarenessTable = self.presence.table
         self.damaged = False  # rule 9
         self.held_back = 0  # rule 12: bytes of items yrs holds back (and of small copies)
         self._clients: set[int] | None = None  # rule 14: the client ids known to hold changes
@@ -219,12 +176,11 @@ class DocumentSync:
         the awareness states we know."""
         if conn in self._connections:
             raise ValueError(f"connection {conn} is already open")
-        self._connections[conn] = _Connection(writable, user, name)
+        self._connections[conn] = Connection(writable, user, name)
         out = Output()
         out.sends.append((conn, step1_frame(self.doc.get_state())))
-        present = self.awareness.present()
-        if present:
-            out.sends.append((conn, self._sent(awareness_frame(encode_awareness(present)))))
+        if self.awareness.present():
+            out.sends.append((conn, self.presence.sent(self.presence.present_frame())))
         return out
 
     def set_writable(self, conn: int, writable: bool) -> None:
@@ -239,7 +195,7 @@ class DocumentSync:
         """Handle one frame from a local connection (an update's piece: ``cut=False``, rule
         13). Raises ProtocolError on bad input."""
         state = self._connections[conn]
-        if frame[:1] == b"\x01" and frame in self._echoes:  # MessageType.AWARENESS
+        if frame[:1] == b"\x01" and self.presence.is_echo(frame):  # MessageType.AWARENESS
             return Output()  # rule 6: an echo
         reader = Reader(frame)
         kind = reader.var_uint()
@@ -247,120 +203,20 @@ class DocumentSync:
         if kind == MessageType.SYNC:
             self._receive_sync(conn, state, reader, frame, out, cut=cut)
         elif kind == MessageType.AWARENESS:
-            self._receive_awareness(conn, state, reader.var_bytes(), frame, out)
+            self.presence.receive(conn, state, reader.var_bytes(), frame, out)
         elif kind == MessageType.QUERY_AWARENESS:
-            if self._may_request(state):
-                present = encode_awareness(self.awareness.present())
-                out.sends.append((conn, awareness_frame(present)))
+            if self.presence.may_request(state):
+                out.sends.append((conn, self.presence.present_frame()))
         elif kind == MessageType.AUTH:
             pass  # clients have nothing to say here; y-websocket servers ignore it too
         else:
             raise ProtocolError(f"unknown message type {kind}")
         return out
 
-    def _receive_awareness(
-        self, conn: int, state: _Connection, payload: bytes, frame: bytes, out: Output
-    ) -> None:
-        limits = self.limits
-        if announced_count(payload) > limits.max_clients:
-            return  # a flood: not even decoded
-        if self.awareness.only_echoes(payload):
-            return  # rule 6, before any state is decoded
-        entries = decode_awareness(payload)
-        allowed = [e for e in entries if self._may_set(conn, state, e)]
-        relabelled = False
-        if state.user is not None and state.name is not None:  # rule 11
-            named = [labelled(e, state.user, state.name) for e in allowed]
-            relabelled = any(a is not b for a, b in zip(named, allowed, strict=True))
-            allowed = named
-        before = {e.client_id: self.awareness.state(e.client_id) for e in allowed}
-        accepted = self.awareness.apply(allowed)
-        for entry in accepted:
-            previous = self._owner.get(entry.client_id)
-            if previous is not None and previous != conn:  # the same user's new socket
-                self._connections[previous].client_ids.discard(entry.client_id)
-            state.client_ids.add(entry.client_id)
-            self._owner[entry.client_id] = conn
-        if not accepted:
-            return
-        now = self.clock()
-        if state.budget is None:
-            state.budget = Budget(limits.rate, limits.burst, now)
-        renewal = all(before[e.client_id] == e.state for e in accepted)
-        # A renewal takes from the budget too: a hold that ends when full, or a hold of 0,
-        # must not let a flood of renewals through faster than changes (rules 7, 8).
-        if renewal and not state.pending and state.budget.take(now):
-            # Rule 8: renewals wait (fewer of them in a bigger room).
-            out.awareness_due = self._renewals.add(accepted, now, len(self._connections))
-            return
-        self._renewals.drop(e.client_id for e in accepted)  # what goes now supersedes them
-        if state.pending or not state.budget.take(now):
-            state.pending.update((e.client_id, e) for e in accepted)
-            out.awareness_due = state.budget.due()
-            return
-        if relabelled:
-            forward = self._sent(awareness_frame(encode_awareness(accepted)))
-        else:
-            forward = self._sent(accepted_frame(frame, entries, accepted))
-        out.broadcast(self._connections, forward)  # the sender too (rule 2)
-        out.publish.append(forward)
-
-    def _may_request(self, state: _Connection) -> bool:
-        """Rule 10: whether a whole-state request of this connection is answered."""
-        now = self.clock()
-        if state.requests is None:
-            state.requests = Budget(REQUEST_RATE, REQUEST_BURST, now)
-        return state.requests.take(now)
-
-    def _may_set(self, conn: int, state: _Connection, entry: AwarenessEntry) -> bool:
-        if len(entry.state.encode()) > self.limits.max_state_bytes:
-            return False
-        owner = self._owner.get(entry.client_id)
-        if owner is not None and owner != conn:
-            # A reconnecting tab may announce its id before its old socket is gone: the id
-            # moves, but only between connections of one known user.
-            holder = self._connections[owner].user
-            return holder is not None and holder == state.user
-        if owner is not None:
-            return True
-        # Unclaimed here: a client of another process (present in the table) is not ours to
-        # set; a new id is, within the connection's cap.
-        if self.awareness.state(entry.client_id) is not None or entry.removed:
-            return False
-        return len(state.client_ids) < self.limits.max_clients
-
-    def flush_awareness(self) -> Output:
-        """Pass on the coalesced awareness states whose connection has budget again, and
-        the held renewals once their time has come."""
-        out = Output()
-        now = self.clock()
-        for state in self._connections.values():
-            if not state.pending or state.budget is None:
-                continue
-            if not state.budget.take(now):
-                due = state.budget.due()
-                out.awareness_due = (
-                    due if out.awareness_due is None else min(due, out.awareness_due)
-                )
-                continue
-            frame = self._sent(awareness_frame(encode_awareness(state.pending.values())))
-            state.pending.clear()
-            out.broadcast(self._connections, frame)
-            out.publish.append(frame)
-        renewals = self._renewals.take_due(now)
-        if renewals:  # rule 8: every renewal held, in one frame
-            frame = self._sent(awareness_frame(encode_awareness(renewals)))
-            out.broadcast(self._connections, frame)
-            out.publish.append(frame)
-        elif (held_until := self._renewals.due) is not None:
-            sooner = out.awareness_due
-            out.awareness_due = held_until if sooner is None else min(sooner, held_until)
-        return out
-
     def _receive_sync(
         self,
         conn: int,
-        state: _Connection,
+        state: Connection,
         reader: Reader,
         frame: bytes,
         out: Output,
@@ -370,7 +226,7 @@ class DocumentSync:
         sub = reader.var_uint()
         if sub == SyncType.STEP1:
             state_vector = reader.var_bytes()
-            if self._may_request(state):
+            if self.presence.may_request(state):
                 out.sends.append((conn, step2_frame(self._diff(state_vector))))
             return
         if sub not in (SyncType.STEP2, SyncType.UPDATE):
@@ -428,12 +284,7 @@ class DocumentSync:
             self._apply(reader.var_bytes())
             out.broadcast(self._connections, frame)
         elif kind == MessageType.AWARENESS:
-            entries = decode_awareness(reader.var_bytes())
-            accepted = self.awareness.apply(entries)
-            self._renewals.drop(e.client_id for e in accepted)  # rule 8: superseded
-            forward = accepted_frame(frame, entries, accepted)
-            if forward is not None:
-                out.broadcast(self._connections, self._sent(forward))
+            self.presence.receive_remote(frame, reader.var_bytes(), out)
         elif kind == MessageType.QUERY_AWARENESS:
             # Another process resynced after an outage and may have missed our presence (it
             # can subscribe after our own resync published it): announce it again.
@@ -448,17 +299,8 @@ class DocumentSync:
         """Forget ``conn``; remove its awareness clients for everyone else."""
         state = self._connections.pop(conn, None)
         out = Output()
-        if state is None:
-            return out
-        owned = [cid for cid in state.client_ids if self._owner.get(cid) == conn]
-        for cid in owned:
-            del self._owner[cid]
-        self._renewals.drop(owned)
-        removals = self.awareness.remove(owned)
-        if removals:
-            frame = self._sent(awareness_frame(encode_awareness(removals)))
-            out.broadcast(self._connections, frame)
-            out.publish.append(frame)
+        if state is not None:
+            self.presence.disconnect(conn, state, out)
         return out
 
     def apply_stored(self, update: bytes) -> None:
@@ -522,18 +364,18 @@ class DocumentSync:
         out.publish.append(bytes([MessageType.QUERY_AWARENESS]))
         return out
 
+    def flush_awareness(self) -> Output:
+        """Pass on the coalesced awareness states whose connection has budget again, and
+        the held renewals once their time has come (rules 7, 8)."""
+        return self.presence.flush()
+
     def local_awareness_frame(self) -> bytes | None:
         """The awareness states of this process's connections, to re-announce after an outage."""
-        entries = [e for e in self.awareness.present() if e.client_id in self._owner]
-        return awareness_frame(encode_awareness(entries)) if entries else None
+        return self.presence.local_frame()
 
     def resync_frame(self) -> bytes:
         """The whole document as one update frame; applying it anywhere is idempotent."""
         return update_frame(self.doc.get_update())
-
-    def _sent(self, frame: bytes | None) -> bytes:
-        """Remember an awareness frame we send, to know its echoes (rule 6)."""
-        return self._echoes.remember(frame)
 
     def _others(self, conn: int) -> list[int]:
         return [other for other in self._connections if other != conn]
