@@ -236,3 +236,69 @@ def test_users_whose_share_is_whole_again_are_forgotten_and_debtors_kept() -> No
     assert budgets.charge(10_000, 0.01)
     assert len(budgets._left) == 2
     assert abs(budgets.debt(0) - 15.0) < 1e-6
+
+
+async def test_a_flood_behind_an_update_in_pieces_waits_for_them_then_is_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    """rooms/pieces.py rule 2, with a flood behind the update: Alice sends an update splitting
+    each of 6,000 blocks, and right behind it 3,000 one-character updates, far past her
+    socket's budget (100 frames a second here, 500 at once). The frames behind the update
+    wait until its last piece is in (the observer sees every piece before any character),
+    then count against her budget as ever: her socket is closed with 1008, what was taken
+    before stays, Bob's typing goes on, and nothing in the server failed."""
+    blocks, typed = 6_000, 3_000
+    env = server_env(
+        tmp_path, database_url, max_doc_work_ms_per_second="0", max_doc_frames_per_second="100"
+    )
+    server = ServerProcess(env)
+    await server.start()
+    try:
+        lesson = await prepare_lesson(database_url, server.url)
+        own, bob, watcher, observer, hostile = await on_their_files(server, lesson)
+        seen: pycrdt.Doc[object] = pycrdt.Doc()
+        seen_text = seen.get("text", type=pycrdt.Text)
+        base, doc = fragmenting(blocks)
+        await hostile.send(update_frame(base))
+        while len(seen_text) < 2 * blocks:
+            seen.apply_update((await next_update(observer))[1])
+        attack = splitting_deletes(doc)
+        assert len(pieces(attack)) > 10  # at most 64 units a piece
+
+        typing: pycrdt.Doc[object] = pycrdt.Doc()
+        typing.apply_update(doc.get_update())
+        chars: list[bytes] = []
+        typing.observe(lambda event: chars.append(event.update))
+        text = typing.get("text", type=pycrdt.Text)
+        for i in range(typed):
+            text.insert(len(text), "abcdefghij"[i % 10])
+        await hostile.send(update_frame(attack))
+        try:  # right behind it, as fast as the socket takes them
+            for update in chars:
+                await hostile.send(update_frame(update))
+        except ConnectionClosed:
+            pass  # refused before the last
+        code, reason = await closed_with(hostile)
+        assert code == 1008 and "too many frames" in reason, (code, reason)
+
+        final = await fetch_text(server.ws_url, lesson.room_id, own, lesson.teacher.token, 30)
+        assert final.startswith("x" * blocks), final[:40]
+        kept = final[blocks:]
+        assert 0 < len(kept) < typed and str(text)[blocks:].startswith(kept), len(kept)
+
+        order: list[bool] = []  # for each update the observer got: does it carry a character?
+        while len(seen_text) != len(final):
+            update = (await next_update(observer))[1]
+            seen.apply_update(update)
+            order.append(update[0] != 0)  # its structs' clients: none in a deletion
+        assert str(seen_text) == final
+        assert order.count(False) > 10 and order.index(True) > max(
+            i for i, carries in enumerate(order) if not carries
+        ), order[:80]
+
+        await typed_and_seen(bob, watcher, "nothing happened here")
+        for ws in (bob, watcher, observer):
+            await ws.close()
+        assert not server.saw("Traceback"), "\n".join(server.log[-60:])
+    finally:
+        await server.stop()
