@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.integrity.replay import TextMeter
 from rooms.pieces import Pieces
-from rooms.sync import DocumentSync, Output
+from rooms.sync import DocumentSync
+from rooms.sync_output import Output
 from server.bus import Subscription
 from server.documents.collector import collection_seconds
 from server.documents.peers import HERE, Peers, is_peer_frame

@@ -15,7 +15,8 @@ from rooms.awareness import AwarenessEntry, decode_awareness, encode_awareness
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.frames import MessageType, awareness_frame, permission_denied_frame, update_frame
 from rooms.pieces import FIRST_PIECE, WHOLE_UNITS
-from rooms.sync import CUT_WHILE_READING, DocumentSync, Output, build
+from rooms.sync import CUT_WHILE_READING, DocumentSync, build
+from rooms.sync_output import Output
 from rooms.varint import write_var_string, write_var_uint
 from tests.support.updates import (
     PANIC_CLOCK,
