@@ -130,6 +130,21 @@ async def next_update(ws: ClientConnection) -> tuple[int, bytes]:
                 return kind, reader.var_bytes()
 
 
+async def fragmented(
+    hostile: ClientConnection, observer: ClientConnection, blocks: int
+) -> tuple[pycrdt.Doc[object], pycrdt.Doc[object]]:
+    """The hostile client fills its file with ``blocks`` two-character blocks (tests/support/
+    updates.py ``fragmenting``): what the observer saw of it once it saw it all, and the
+    hostile client's own document."""
+    seen: pycrdt.Doc[object] = pycrdt.Doc()
+    seen_text = seen.get("text", type=pycrdt.Text)
+    base, doc = fragmenting(blocks)
+    await hostile.send(update_frame(base))
+    while len(seen_text) < 2 * blocks:
+        seen.apply_update((await next_update(observer))[1])
+    return seen, doc
+
+
 async def test_an_update_splitting_every_block_is_applied_a_piece_a_turn(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -146,13 +161,8 @@ async def test_an_update_splitting_every_block_is_applied_a_piece_a_turn(
         lesson = await prepare_lesson(database_url, server.url)
         own, bob, watcher, observer, hostile = await on_their_files(server, lesson)
         typist = await synced(server, lesson, own, lesson.teacher.token)
-        seen: pycrdt.Doc[object] = pycrdt.Doc()
+        seen, doc = await fragmented(hostile, observer, BLOCKS)
         seen_text = seen.get("text", type=pycrdt.Text)
-
-        base, doc = fragmenting(BLOCKS)
-        await hostile.send(update_frame(base))
-        while len(seen_text) < 2 * BLOCKS:
-            seen.apply_update((await next_update(observer))[1])
         attack = splitting_deletes(doc)
         expected = str(doc.get("text", type=pycrdt.Text))
         assert expected == "x" * BLOCKS
@@ -256,12 +266,8 @@ async def test_a_flood_behind_an_update_in_pieces_waits_for_them_then_is_refused
     try:
         lesson = await prepare_lesson(database_url, server.url)
         own, bob, watcher, observer, hostile = await on_their_files(server, lesson)
-        seen: pycrdt.Doc[object] = pycrdt.Doc()
+        seen, doc = await fragmented(hostile, observer, blocks)
         seen_text = seen.get("text", type=pycrdt.Text)
-        base, doc = fragmenting(blocks)
-        await hostile.send(update_frame(base))
-        while len(seen_text) < 2 * blocks:
-            seen.apply_update((await next_update(observer))[1])
         attack = splitting_deletes(doc)
         assert len(pieces(attack)) > 10  # at most 64 units a piece
 
