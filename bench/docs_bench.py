@@ -14,7 +14,8 @@ CLASSROOM_MAX_CONNECTIONS_PER_USER and CLASSROOM_MAX_CONNECTIONS_PER_ROOM for th
 
 Modules: ``docs_servers`` (the scenarios and the servers), ``processes`` (process trees, RSS,
 CPU time from /proc), ``docs_report`` (rows, tables, medians, the memory verdict, issue 17's
-targets against the reference, the warning when the load generator was saturated).
+targets against the reference, the warning when the load generator was saturated),
+``docs_probe`` (``--probe``: where our server's time goes for each live update).
 
 Usage: ``bench/run-docs.sh`` (installs the npm packages first), or
 ``.venv/bin/python bench/docs_bench.py --help``.
@@ -36,6 +37,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from docs_probe import probe_env, probe_report
 from docs_report import (
     Row,
     Scrape,
@@ -80,6 +82,7 @@ LOADGEN_CPU = 0
 
 
 def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Row:
+    probed: Path | None = None  # where our server's probe writes (--probe)
     if server == "reference":
         context = reference_server(scenario, workdir, args.nice)
     else:
@@ -87,7 +90,12 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         # "baseline" is our server from another checkout (--baseline), for A/B in one run.
         data_root = TMPFS if server == "ours-tmpfs" else None
         source = args.baseline if server == "baseline" else args.source
-        context = our_server(scenario, workdir, args.nice, source, data_root)
+        if args.probe:
+            fd, name = tempfile.mkstemp(prefix=f"probe-{server}-{scenario.key}-", dir=workdir)
+            os.close(fd)
+            probed = Path(name)
+        extra = probe_env(probed) if probed is not None else None
+        context = our_server(scenario, workdir, args.nice, source, data_root, extra_env=extra)
     with context as target:
         config = {
             "serverUrl": target.server_url,
@@ -149,6 +157,8 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
                 loadgen.kill()
                 loadgen.wait()
             sampler.stop()
+    if probed is not None:
+        print(probe_report(probed, f"{server}/{scenario.key}"), file=sys.stderr, flush=True)
     result: dict[str, Any] = json.loads(output) if output.strip() else {"error": "no output"}
     for second in result.get("timeline") or []:
         print(
@@ -259,6 +269,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"keep the server on CPU {SERVER_CPU} and the load generator on CPU {LOADGEN_CPU}\n"
         "(two cores or more): neither waits for the other's core, and runs vary less",
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="time each live update's parts inside our servers (bench/live_probe): received to\n"
+        "first send, its apply, its commit, each send; printed after each run. The probe's\n"
+        "clocks cost a little: its runs are not for comparing with the reference",
     )
     args = parser.parse_args(argv)
     if args.memory_check:

@@ -82,11 +82,17 @@ def python_of(source: Path) -> Path:
 
 @contextmanager
 def our_server(
-    scenario: Scenario, workdir: Path, nice: int, source: Path, data_root: Path | None = None
+    scenario: Scenario,
+    workdir: Path,
+    nice: int,
+    source: Path,
+    data_root: Path | None = None,
+    *,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Target]:
     """Our server, run from the checkout ``source`` (``python -m`` imports from its cwd), with
     that checkout's own ``.venv`` where it has one: a baseline may differ in its interpreter or
-    its packages, not only in its code."""
+    its packages, not only in its code. ``extra_env`` is added to its environment."""
     python = python_of(source)
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix=f"ours-{scenario.key}-", dir=data_root or workdir))
@@ -98,6 +104,7 @@ def our_server(
         "CLASSROOM_MAX_DOC_WORK_MS_PER_SECOND": "0",
         "CLASSROOM_SANDBOX": "local",
         "CLASSROOM_LOG_LEVEL": "warning",
+        **(extra_env or {}),
     }
     cmd = [str(python), "-m", "server", "--port", str(port)]
     with running(cmd, env, source, data_dir / "server.log", nice) as proc:
