@@ -154,7 +154,6 @@ class DocumentSync:
     ) -> None:
         self.doc = doc if doc is not None else pycrdt.Doc()
         self.limits = limits or AwarenessLimits()
-        self.clock = clock
         self._connections: dict[int, Connection] = {}
         # Rules 2, 4, 6, 7, 8, 10 and 11: presence, on the same connections.
         self.presence = DocumentPresence(self._connections, self.limits, clock)
@@ -164,6 +163,15 @@ class DocumentSync:
         self._clients: set[int] | None = None  # rule 14: the client ids known to hold changes
         # Every connection a reader: the holder found the document too costly to grow.
         self.read_only = False
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock of its awareness budgets and held renewals (its presence's own)."""
+        return self.presence.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.presence.clock = clock
 
     @property
     def connections(self) -> list[int]:
