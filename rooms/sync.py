@@ -203,7 +203,7 @@ class DocumentSync:
         """Handle one frame from a local connection (an update's piece: ``cut=False``, rule
         13). Raises ProtocolError on bad input."""
         state = self._connections[conn]
-        if frame[:1] == b"\x01" and self.presence.is_echo(frame):  # MessageType.AWARENESS
+        if frame[:1] == b"\x01" and frame in self.presence.echoes:  # MessageType.AWARENESS
             return Output()  # rule 6: an echo
         reader = Reader(frame)
         kind = reader.var_uint()

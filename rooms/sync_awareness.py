@@ -51,12 +51,8 @@ class DocumentPresence:
         self.clock = clock
         self._connections = connections
         self._owner: dict[int, int] = {}  # awareness client id -> connection
-        self._echoes = EchoMemory()  # rule 6
+        self.echoes = EchoMemory()  # rule 6: ``frame in echoes``, an echo of what we sent
         self._renewals = RenewalHold(limits.renewal_hold)  # rule 8
-
-    def is_echo(self, frame: bytes) -> bool:
-        """Rule 6: ``frame`` equals one of the last awareness frames this document sent."""
-        return frame in self._echoes
 
     def receive(
         self, conn: int, state: Connection, payload: bytes, frame: bytes, out: Output
@@ -191,4 +187,4 @@ class DocumentPresence:
 
     def sent(self, frame: bytes | None) -> bytes:
         """Remember an awareness frame we send, to know its echoes (rule 6)."""
-        return self._echoes.remember(frame)
+        return self.echoes.remember(frame)
