@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.exceptions import RedisError
 from sqlmodel import select
 
 from rooms.demos.definition import from_dict as definition_from_dict
@@ -42,7 +41,7 @@ from rooms.demos.session import PresentationState
 from rooms.events import Command, EventError
 from sandbox.model import RunResult
 from sandbox.queue import QueuedRun
-from server.demos.presenters import Held, PresenterStore
+from server.demos.presenters import Held, PresenterStore, StateUnavailable
 from server.documents.registry import DocumentRegistry
 from server.documents.writer import replace_text
 from server.events.hub import RoomConnection, RoomHub
@@ -258,7 +257,7 @@ class LiveDemos:
                 await self.hub.publish_all(room_id, events)
         except DemoError as exc:
             raise EventError("demo_refused", str(exc)) from None
-        except (RedisError, TimeoutError) as exc:
+        except (StateUnavailable, TimeoutError) as exc:
             log.warning("room %s: demo state unavailable: %s", room_id, exc)
             raise EventError("unavailable", "the demo state is unreachable; try again") from None
         if results:

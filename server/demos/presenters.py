@@ -7,7 +7,8 @@ lock; without Redis it is a dict in memory with an ``asyncio.Lock`` per room. ``
 a working copy; only an explicit ``save`` inside the block keeps it, so a refused or failed
 command leaves the state as it was, and the caller can save *before* telling anyone. The
 caller drains the presenter's records before saving (``to_dict`` leaves them out), which is
-why only the process that applied a change stores them.
+why only the process that applied a change stores them. The Redis store is
+:class:`~server.demos.presenters_redis.RedisPresenters`.
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import redis.asyncio as redis
-from redis.exceptions import LockError
-
 from rooms.demos.exceptions import DemoError
 from rooms.demos.presenter import Presenter
-from server.redis_clients import bounded_client
 
 log = logging.getLogger("classroom.demos")
 
 LOCK_SECONDS = 5.0  # longer than any apply; a crashed holder frees the room after this
 WAIT_SECONDS = 10.0
 KEEP_SECONDS = 12 * 3600  # an abandoned room's state goes away; every change renews it
+
+
+class StateUnavailable(Exception):
+    """The shared state could not be read or written (Redis away): the command is refused and
+    may be tried again."""
 
 
 @dataclass
@@ -100,35 +102,3 @@ class MemoryPresenters:
 
     async def close(self) -> None:
         return None
-
-
-class RedisPresenters:
-    """Every process's rooms, in Redis under ``{prefix}{room_id}``."""
-
-    def __init__(self, url: str, prefix: str = "classroom:demo:") -> None:
-        self._client: redis.Redis = bounded_client(url, socket_connect_timeout=2.0)
-        self._prefix = prefix
-
-    @asynccontextmanager
-    async def hold(self, room_id: int) -> AsyncIterator[Held]:
-        key = f"{self._prefix}{room_id}"
-        lock = self._client.lock(f"{key}:lock", timeout=LOCK_SECONDS, blocking_timeout=WAIT_SECONDS)
-        if not await lock.acquire():
-            raise TimeoutError(f"room {room_id}: the demo state stayed locked")
-        try:
-            yield Held.from_json(await self._client.get(key), room_id)
-        finally:
-            try:
-                await lock.release()
-            except LockError:
-                # It expired while we held it: someone else may have changed the room since.
-                log.warning("room %s: demo lock expired before release", room_id)
-
-    async def save(self, room_id: int, held: Held) -> None:
-        await self._client.set(f"{self._prefix}{room_id}", held.to_json(), ex=KEEP_SECONDS)
-
-    async def peek(self, room_id: int) -> Held:
-        return Held.from_json(await self._client.get(f"{self._prefix}{room_id}"), room_id)
-
-    async def close(self) -> None:
-        await self._client.aclose()

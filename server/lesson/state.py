@@ -6,6 +6,7 @@ serves them: with Redis the state is ``LessonState.to_dict()`` as JSON under one
 guarded by a short Redis lock; without Redis a dict in memory with an ``asyncio.Lock`` per room.
 ``hold`` yields a working copy that only an explicit ``save`` keeps, so a refused command
 leaves the state as it was. ``lock`` (the permission check's view) reads without the lock.
+The Redis store is :class:`~server.lesson.state_redis.RedisLessons`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
-import redis.asyncio as redis
-from redis.exceptions import LockError
-
 from rooms.documents import LessonLock
 from rooms.lesson import LessonState
-from server.redis_clients import bounded_client
 
 log = logging.getLogger("classroom.lesson")
 
@@ -83,38 +80,3 @@ class MemoryLessons:
 
     async def close(self) -> None:
         return None
-
-
-class RedisLessons:
-    """Every process's rooms, in Redis under ``{prefix}{room_id}``."""
-
-    def __init__(self, url: str, prefix: str = "classroom:lesson:") -> None:
-        self._client: redis.Redis = bounded_client(url, socket_connect_timeout=2.0)
-        self._prefix = prefix
-
-    @asynccontextmanager
-    async def hold(self, room_id: int) -> AsyncIterator[LessonState]:
-        key = f"{self._prefix}{room_id}"
-        lock = self._client.lock(f"{key}:lock", timeout=LOCK_SECONDS, blocking_timeout=WAIT_SECONDS)
-        if not await lock.acquire():
-            raise TimeoutError(f"room {room_id}: the lesson state stayed locked")
-        try:
-            yield decode(await self._client.get(key), room_id)
-        finally:
-            try:
-                await lock.release()
-            except LockError:
-                log.warning("room %s: lesson lock expired before release", room_id)
-
-    async def save(self, room_id: int, state: LessonState) -> None:
-        raw = json.dumps(state.to_dict())
-        await self._client.set(f"{self._prefix}{room_id}", raw, ex=KEEP_SECONDS)
-
-    async def peek(self, room_id: int) -> LessonState:
-        return decode(await self._client.get(f"{self._prefix}{room_id}"), room_id)
-
-    async def lock(self, room_id: int) -> LessonLock:
-        return (await self.peek(room_id)).lock()
-
-    async def close(self) -> None:
-        await self._client.aclose()

@@ -32,7 +32,6 @@ from sandbox.exceptions import SandboxError
 from sandbox.metrics import PoolCollector
 from sandbox.model import Chunk, RunRequest, RunResult, RunState
 from sandbox.queue import Dispatcher, OnChunk, OnState, QueuedRun, RunQueue
-from sandbox.redis_queue import RedisRunQueue
 from sandbox.selection import operator_maxima, runs_at_once, select_backend
 from server.classrooms.access import RoomAccess, room_access_now
 from server.documents.source import Sources
@@ -42,7 +41,7 @@ from server.metrics import Metrics
 from server.models.pairs import PairMember
 from server.models.runs import Run
 from server.operations.shutdown import ShutdownDeadline
-from server.runs.demand import DemandSink, PoolDemand, PoolSink, RedisSink
+from server.runs.demand import DemandSink, PoolDemand, PoolSink
 from server.runs.records import RunRecords
 from server.runs.view import finished_event, summary_of_row
 from server.security.fair_runs import FairShare
@@ -114,6 +113,8 @@ class Runs:
         settings = self.settings
         dispatcher: Dispatcher
         if settings.redis_url:
+            from sandbox.redis_queue import RedisRunQueue  # redis only with Redis
+
             dispatcher = RedisRunQueue(
                 settings.redis_url, max_queued=settings.run_queue_size, prefix=settings.redis_prefix
             )
@@ -143,6 +144,8 @@ class Runs:
         await self.records.start()
         sink: DemandSink | None = None
         if settings.redis_url:
+            from server.runs.demand_redis import RedisSink
+
             sink = RedisSink(settings.redis_url, settings.redis_prefix)
         elif self.backend is not None and self.backend.name == "docker":
             from sandbox.docker import DockerBackend  # aiodocker only with Docker

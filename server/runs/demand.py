@@ -9,7 +9,8 @@ the room's languages: those of its open live exercises and of the runs started i
 last :data:`RECENT_LANGUAGE_SECONDS`, or Python when neither says.
 
 The figure goes to a :class:`DemandSink`: without Redis straight into the backend's warm pool
-(:meth:`sandbox.pool.WarmPool.set_demand`); with Redis into the hash
+(:meth:`sandbox.pool.WarmPool.set_demand`); with Redis
+(:class:`~server.runs.demand_redis.RedisSink`) into the hash
 ``{prefix}pool:demand`` (field: this process, value: :func:`sandbox.demand.encode_demand`),
 rewritten every :data:`REFRESH_SECONDS` and on every join and leave, the key expiring after
 :data:`~sandbox.demand.DEMAND_TTL_SECONDS`, so a dead server's demand fades; the workers read
@@ -25,14 +26,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis.asyncio as redis
-from redis.exceptions import RedisError
 from sqlmodel import col, select
 
 from sandbox.cancellation import raise_if_cancelled
-from sandbox.demand import DEMAND_TTL_SECONDS, encode_demand
 from server.events.hub import RoomConnection, RoomHub
-from server.events.presence import PROCESS_ID
 from server.models import ExerciseRecord, LiveExercise, Membership, Room
 from server.models.clock import as_utc, utcnow
 from server.store import Store
@@ -86,31 +83,6 @@ class PoolSink:
 
 def demand_key(prefix: str) -> str:
     return f"{prefix}pool:demand"
-
-
-class RedisSink:
-    """The shared hash the sandbox workers read."""
-
-    def __init__(self, url: str, prefix: str, process: str = PROCESS_ID) -> None:
-        self._client: redis.Redis = redis.Redis.from_url(url, decode_responses=True)
-        self.key = demand_key(prefix)
-        self.process = process
-
-    async def publish(self, demand: Mapping[str, int]) -> None:
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.hset(self.key, self.process, encode_demand(demand, time.time()))
-                pipe.expire(self.key, int(DEMAND_TTL_SECONDS))
-                await pipe.execute()
-        except RedisError as exc:  # one line: while the broker is away this comes every round
-            log.warning("could not publish the warm-pool demand: %s", exc)
-
-    async def close(self) -> None:
-        try:
-            await self._client.hdel(self.key, self.process)
-        except RedisError:
-            log.warning("could not withdraw the warm-pool demand", exc_info=True)
-        await self._client.aclose()
 
 
 class PoolDemand:

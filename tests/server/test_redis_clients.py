@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from server.events.presence import PROCESS_ID, RedisPresence
+from server.events.presence import PROCESS_ID
+from server.events.presence_redis import RedisPresence
 from server.redis_clients import bounded_client
 from tests.services import REDIS_URL, require
 

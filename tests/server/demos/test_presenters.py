@@ -11,7 +11,8 @@ import redis.asyncio as redis
 
 from rooms.demos.definition import Format, parse
 from rooms.demos.model import DemoDefinition
-from server.demos.presenters import Held, MemoryPresenters, PresenterStore, RedisPresenters
+from server.demos.presenters import Held, MemoryPresenters, PresenterStore
+from server.demos.presenters_redis import RedisPresenters
 from tests.services import REDIS_URL, require
 
 DEMO = """

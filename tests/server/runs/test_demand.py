@@ -23,11 +23,11 @@ from server.metrics import Metrics
 from server.runs.demand import (
     RECENT_LANGUAGE_SECONDS,
     PoolDemand,
-    RedisSink,
     RoomFacts,
     class_demand,
     demand_key,
 )
+from server.runs.demand_redis import RedisSink
 from server.settings import Settings
 from server.store import Store
 from tests.conftest import Lesson, LiveServer, make_settings
