@@ -102,10 +102,22 @@ def container_config(
     }
 
 
+def docker_client(url: str | None) -> aiodocker.Docker:
+    """``aiodocker.Docker(url=url)``, with "no engine named anywhere" a ``ValueError`` as its
+    documentation says: aiodocker 0.27 fails an ``assert`` instead when ``url`` is None and
+    neither ``DOCKER_HOST``, a Docker context nor a socket at a default path names an engine
+    (a machine without Docker), which would stop ``python -m server`` instead of choosing the
+    local sandbox."""
+    try:
+        return aiodocker.Docker(url=url)
+    except AssertionError as exc:
+        raise ValueError("no DOCKER_HOST, Docker context or socket at a default path") from exc
+
+
 async def docker_available(url: str | None) -> bool:
     """Whether a Docker engine answers at ``url`` (None: the default socket) within 3 s."""
     try:
-        docker = aiodocker.Docker(url=url)
+        docker = docker_client(url)
     except (ValueError, OSError, aiodocker.DockerError):
         return False
     try:
@@ -192,7 +204,7 @@ class DockerBackend:
 
     async def start(self) -> None:
         try:
-            self._docker = aiodocker.Docker(url=self.url)
+            self._docker = docker_client(self.url)
             await self._docker.version()
         except (OSError, ValueError, aiodocker.DockerError) as exc:
             raise BackendUnavailable(f"no Docker engine: {exc}") from exc

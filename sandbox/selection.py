@@ -111,12 +111,12 @@ async def select_backend(
 async def _why_not_docker(docker: DockerBackend, url: str | None) -> str | None:
     import aiodocker
 
-    from sandbox.docker import docker_available
+    from sandbox.docker import docker_available, docker_client
 
     if not await docker_available(url):
         return "no Docker engine answers" + (f" at {url}" if url else "")
     missing: list[str] = []
-    client = aiodocker.Docker(url=url)
+    client = docker_client(url)
     try:
         async with asyncio.timeout(10):
             for language in LANGUAGES.values():

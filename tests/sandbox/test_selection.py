@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,37 @@ async def test_auto_without_an_engine_takes_local_and_says_why(
         )
     finally:
         await backend.close()
+
+
+def no_docker_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """This machine as one without Docker: no DOCKER_HOST, no Docker context, and no socket at
+    the paths aiodocker looks at (they are moved into an empty folder)."""
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr("aiodocker.docker._sock_search_paths", [tmp_path / "docker.sock"])
+
+
+async def test_auto_on_a_machine_without_docker_takes_local(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What ``python -m server`` does on a laptop without Docker (no engine URL given)."""
+    no_docker_anywhere(monkeypatch, tmp_path)
+    caplog.set_level(logging.INFO, logger="classroom.sandbox")
+    backend = await select_backend("auto", maxima=MAXIMA)
+    try:
+        assert backend.name == "local"
+        assert any("because no Docker engine answers" in r.getMessage() for r in caplog.records)
+    finally:
+        await backend.close()
+
+
+async def test_docker_on_a_machine_without_docker_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    no_docker_anywhere(monkeypatch, tmp_path)
+    with pytest.raises(BackendUnavailable, match="no Docker engine"):
+        await select_backend("docker", maxima=MAXIMA)
 
 
 async def test_docker_without_an_engine_is_refused() -> None:
