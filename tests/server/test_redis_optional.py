@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 
 from server.demos.presenters import Held, StateUnavailable
 from server.demos.presenters_redis import RedisPresenters
@@ -60,12 +62,19 @@ def test_a_process_without_redis_never_imports_it(tmp_path: Path) -> None:
     assert redis_modules_after_a_lifespan(tmp_path) == 0
 
 
-def test_a_process_with_redis_imports_it(tmp_path: Path) -> None:
+async def test_a_process_with_redis_imports_it(tmp_path: Path) -> None:
     require("redis")
-    prefix = f"test:optional:{os.getpid()}:"
-    count = redis_modules_after_a_lifespan(
-        tmp_path, CLASSROOM_REDIS_URL=REDIS_URL, CLASSROOM_REDIS_PREFIX=prefix
-    )
+    prefix = f"test:optional:{uuid.uuid4().hex[:8]}:"
+    try:
+        count = redis_modules_after_a_lifespan(
+            tmp_path, CLASSROOM_REDIS_URL=REDIS_URL, CLASSROOM_REDIS_PREFIX=prefix
+        )
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]  # the run queue's stream
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
     assert count > 0
 
 
