@@ -94,6 +94,29 @@ async def test_edits_made_offline_merge_when_back(browser: Browser, classroom: C
     await expect(alice.locator("#events-status")).to_have_text("Room: live")
 
 
+async def test_a_browser_that_believes_it_is_offline_still_comes_back(
+    browser: Browser, classroom: Classroom
+) -> None:
+    """A machine whose only interface is loopback (a teacher trying the server on a laptop with
+    every network down): Chromium says ``navigator.onLine`` is false from the start and never
+    fires ``offline``. When the server closes Alice's sockets to have them reconnect (her
+    access changed: 1012), her room socket must come back, not wait for an ``online`` event
+    that never comes."""
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    await alice_ctx.add_init_script(
+        "Object.defineProperty(Navigator.prototype, 'onLine', { get: () => false });"
+    )
+    alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+    status = alice.locator("#events-status")
+    await expect(status).to_have_text("Room: live")
+    assert await alice.evaluate("navigator.onLine") is False
+
+    sessions = classroom.server.state.security.sessions
+    async with alice.expect_websocket(lambda ws: "/ws/rooms/" in ws.url, timeout=15_000):
+        await classroom.server.on_server_loop(sessions.announce(classroom.alice.id, "role"))
+    await expect(status).to_have_text("Room: live")
+
+
 PROGRAM = """import sys
 print("hello")
 print("oops", file=sys.stderr)

@@ -16,12 +16,17 @@ export class RoomEvents {
     this.closed = false;
     this.status = "connecting";
     // As for documents: leave at once when the browser goes offline, come back when online.
+    // Only the events say so: a browser on a machine whose only interface is loopback says
+    // `navigator.onLine` is false from the start, yet reaches a server on that machine.
+    this.wentOffline = false;
     window.addEventListener("offline", () => {
       if (this.closed) return;
+      this.wentOffline = true;
       this.setStatus("offline");
       this.socket?.close(4000, "offline");
     });
     window.addEventListener("online", () => {
+      this.wentOffline = false;
       if (!this.closed && this.socket === null) this.connect();
     });
   }
@@ -103,7 +108,7 @@ export class RoomEvents {
         return;
       }
       this.setStatus("offline");
-      if (this.closed || !navigator.onLine) return;
+      if (this.closed || this.wentOffline) return; // the "online" event reconnects
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
       this.attempt += 1;
       setTimeout(() => {
