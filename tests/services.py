@@ -196,3 +196,16 @@ def require(service: str) -> None:
     if service in required():
         pytest.fail(f"{service} is required (CLASSROOM_TEST_REQUIRE) but unavailable: {reason}")
     pytest.skip(f"{service} unavailable: {reason}")
+
+
+async def delete_redis_keys(prefix: str) -> None:
+    """Delete every key of the test Redis under ``prefix`` (what a test's stores left)."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

@@ -11,12 +11,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis.asyncio as redis
 
 from server.demos.presenters import Held, StateUnavailable
 from server.demos.presenters_redis import RedisPresenters
 from tests.conftest import free_port
-from tests.services import REDIS_URL, require
+from tests.services import REDIS_URL, delete_redis_keys, require
 
 # Starts and stops a whole application (its lifespan: database, bus, every component), then
 # prints how many modules of the redis package that process holds.
@@ -70,11 +69,7 @@ async def test_a_process_with_redis_imports_it(tmp_path: Path) -> None:
             tmp_path, CLASSROOM_REDIS_URL=REDIS_URL, CLASSROOM_REDIS_PREFIX=prefix
         )
     finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = [key async for key in client.scan_iter(f"{prefix}*")]  # the run queue's stream
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await delete_redis_keys(prefix)  # the run queue's stream
     assert count > 0
 
 

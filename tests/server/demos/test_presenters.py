@@ -7,13 +7,12 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as redis
 
 from rooms.demos.definition import Format, parse
 from rooms.demos.model import DemoDefinition
 from server.demos.presenters import Held, MemoryPresenters, PresenterStore
 from server.demos.presenters_redis import RedisPresenters
-from tests.services import REDIS_URL, require
+from tests.services import REDIS_URL, delete_redis_keys, require
 
 DEMO = """
 id = "tiny"
@@ -48,11 +47,7 @@ async def presenters(request: pytest.FixtureRequest) -> AsyncIterator[PresenterS
     store = RedisPresenters(REDIS_URL, prefix=prefix)
     yield store
     await store.close()
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = [key async for key in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    await delete_redis_keys(prefix)
 
 
 def tiny() -> DemoDefinition:
