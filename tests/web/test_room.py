@@ -117,6 +117,54 @@ async def test_a_browser_that_believes_it_is_offline_still_comes_back(
     await expect(status).to_have_text("Room: live")
 
 
+async def test_an_online_event_while_a_retry_waits_leaves_one_room_socket(
+    browser: Browser, classroom: Classroom
+) -> None:
+    """The server drops Alice's room socket; while her page waits to retry, the browser says
+    it is online again (a network that flickered). The page reconnects once: the waiting retry
+    must not open a second room socket beside the first. The clock is Playwright's, paused, so
+    the retry waits until the test lets it run."""
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    await alice_ctx.clock.install()
+    # Room sockets opened, and socket tickets being fetched (each reconnect asks for one).
+    await alice_ctx.add_init_script(
+        """
+        window.roomSockets = 0;
+        window.ticketsInFlight = 0;
+        const Socket = window.WebSocket;
+        window.WebSocket = class extends Socket {
+          constructor(url, protocols) {
+            super(url, protocols);
+            if (String(url).includes("/ws/rooms/")) window.roomSockets += 1;
+          }
+        };
+        const fetchNow = window.fetch.bind(window);
+        window.fetch = (input, init) => {
+          if (!String(input).includes("/api/socket-tickets")) return fetchNow(input, init);
+          window.ticketsInFlight += 1;
+          return fetchNow(input, init).finally(() => { window.ticketsInFlight -= 1; });
+        };
+        """
+    )
+    alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+    status = alice.locator("#events-status")
+    await expect(status).to_have_text("Room: live")
+    assert await alice.evaluate("window.roomSockets") == 1
+
+    await alice.clock.pause_at(await alice.evaluate("Date.now() + 1000"))
+    sessions = classroom.server.state.security.sessions
+    await classroom.server.on_server_loop(sessions.announce(classroom.alice.id, "role"))
+    await expect(status).to_have_text("Room: reconnecting…")  # its retry now waits
+    await alice.evaluate("window.dispatchEvent(new Event('online'))")
+    await expect(status).to_have_text("Room: live")
+    assert await alice.evaluate("window.roomSockets") == 2
+
+    await alice.clock.run_for(10_000)  # past any retry's backoff
+    await alice.wait_for_function("window.ticketsInFlight === 0", timeout=15_000)
+    assert await alice.evaluate("window.roomSockets") == 2
+    await expect(status).to_have_text("Room: live")
+
+
 PROGRAM = """import sys
 print("hello")
 print("oops", file=sys.stderr)

@@ -12,6 +12,11 @@ export class RoomEvents {
     this.url = `${socketBase()}/ws/rooms/${encodeURIComponent(room)}`;
     this.handlers = new Map();
     this.socket = null;
+    // One way back at a time: a ticket being fetched, or a retry waiting its turn. Without
+    // them an "online" event during a retry's wait connected, the retry connected again, and
+    // the page held two room sockets (the first one never closed).
+    this.fetching = false;
+    this.retry = null;
     this.attempt = 0;
     this.closed = false;
     this.status = "connecting";
@@ -23,7 +28,13 @@ export class RoomEvents {
       if (this.closed) return;
       this.wentOffline = true;
       this.setStatus("offline");
-      this.socket?.close(4000, "offline");
+      clearTimeout(this.retry);
+      this.retry = null;
+      // Let go of the socket now: with the network down its close event can take as long as
+      // TCP does, and "online" must find no socket to connect a new one.
+      const socket = this.socket;
+      this.socket = null;
+      socket?.close(4000, "offline");
     });
     window.addEventListener("online", () => {
       this.wentOffline = false;
@@ -55,11 +66,19 @@ export class RoomEvents {
 
   connect() {
     this.closed = false;
+    clearTimeout(this.retry);
+    this.retry = null;
+    if (this.fetching || this.socket !== null) return this;
+    this.fetching = true;
     this.setStatus("connecting");
     // A fresh single-use ticket for every (re)connect (tickets.js).
     ticketed(this.url).then(
-      (url) => this.open(url),
+      (url) => {
+        this.fetching = false;
+        this.open(url);
+      },
       (error) => {
+        this.fetching = false;
         if (error?.status === 401 || error?.status === 403) {
           this.closed = true;
           this.setStatus("refused");
@@ -67,18 +86,29 @@ export class RoomEvents {
           return;
         }
         this.setStatus("offline");
-        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
-        this.attempt += 1;
-        setTimeout(() => {
-          if (!this.closed) this.connect();
-        }, delay);
+        this.retryLater();
       },
     );
     return this;
   }
 
+  /** Connects again after a backoff, unless closed or offline (the "online" event does then). */
+  retryLater() {
+    if (this.closed || this.wentOffline || this.retry !== null) return;
+    const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
+    this.attempt += 1;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.connect();
+    }, delay);
+  }
+
   open(url) {
-    if (this.closed) return;
+    if (this.closed || this.socket !== null) return;
+    if (this.wentOffline) {
+      this.setStatus("offline"); // went offline while the ticket came: "online" connects
+      return;
+    }
     const socket = new WebSocket(url);
     this.socket = socket;
     socket.addEventListener("open", () => {
@@ -108,12 +138,7 @@ export class RoomEvents {
         return;
       }
       this.setStatus("offline");
-      if (this.closed || this.wentOffline) return; // the "online" event reconnects
-      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
-      this.attempt += 1;
-      setTimeout(() => {
-        if (!this.closed) this.connect();
-      }, delay);
+      this.retryLater(); // offline: the "online" event reconnects instead
     });
     return this;
   }
@@ -127,6 +152,8 @@ export class RoomEvents {
 
   close() {
     this.closed = true;
+    clearTimeout(this.retry);
+    this.retry = null;
     this.socket?.close(1000);
   }
 }
