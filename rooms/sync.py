@@ -187,8 +187,9 @@ class DocumentSync:
         self._connections[conn] = Connection(writable, user, name)
         out = Output()
         out.sends.append((conn, step1_frame(self.doc.get_state())))
-        if self.awareness.present():
-            out.sends.append((conn, self.presence.sent(self.presence.present_frame())))
+        joined = self.presence.joined_frame()
+        if joined is not None:
+            out.sends.append((conn, joined))
         return out
 
     def set_writable(self, conn: int, writable: bool) -> None:

@@ -180,6 +180,11 @@ class DocumentPresence:
         """Every state the table holds, in one frame (the answer to an awareness query)."""
         return awareness_frame(encode_awareness(self.table.present()))
 
+    def joined_frame(self) -> bytes | None:
+        """What a joining connection is sent: every state present, or None when none is."""
+        present = self.table.present()
+        return self.sent(awareness_frame(encode_awareness(present))) if present else None
+
     def local_frame(self) -> bytes | None:
         """The awareness states of this process's connections, to re-announce after an outage."""
         entries = [e for e in self.table.present() if e.client_id in self._owner]
