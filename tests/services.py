@@ -198,6 +198,16 @@ def require(service: str) -> None:
     pytest.skip(f"{service} unavailable: {reason}")
 
 
+def delete_redis_keys_now(prefix: str) -> None:
+    """:func:`delete_redis_keys` for a test without an event loop."""
+    import redis
+
+    with redis.Redis.from_url(REDIS_URL) as client:
+        keys = list(client.scan_iter(f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+
+
 async def delete_redis_keys(prefix: str) -> None:
     """Delete every key of the test Redis under ``prefix`` (what a test's stores left)."""
     import redis.asyncio as redis

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from server.app import create_app
 from tests.conftest import LiveServer, make_settings, serve_in_thread
-from tests.services import REDIS_URL, require
+from tests.services import REDIS_URL, delete_redis_keys, delete_redis_keys_now, require
 
 
 @contextlib.asynccontextmanager
@@ -32,6 +32,7 @@ async def processes(
         for _ in range(count)
     ]
     async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(delete_redis_keys, prefix)  # last, once every app stopped
         for app in apps:
             await stack.enter_async_context(app.router.lifespan_context(app))
         yield apps
@@ -56,6 +57,7 @@ def served(
     require("redis")
     prefix = f"test:{uuid.uuid4().hex[:8]}:"
     with contextlib.ExitStack() as stack:
+        stack.callback(delete_redis_keys_now, prefix)  # last, once every server stopped
         out = []
         for _ in range(count):
             settings = make_settings(

@@ -25,7 +25,7 @@ from rooms.varint import write_var_uint
 from tests.conftest import Lesson
 from tests.node.harness import YjsHarness
 from tests.server.processes import ServerProcess, prepare_lesson, server_env
-from tests.services import REDIS_URL, require
+from tests.services import REDIS_URL, delete_redis_keys, require
 from tests.support.docs import fetch_text
 from tests.support.updates import (
     PANIC_CLOCK,
@@ -136,3 +136,4 @@ async def test_a_document_an_update_damaged_is_reloaded_and_nobody_loses_a_keyst
     finally:
         await bus.aclose()
         await server.stop()
+        await delete_redis_keys(prefix)
