@@ -38,7 +38,7 @@ from server.exceptions import ApiError
 from server.ids import parse_id
 from server.security.quotas import QuotaExceeded
 from server.security.socket_auth import socket_caller
-from server.security.sockets import close_reason
+from server.security.sockets import CLOSE_RECONNECT, close_reason
 
 if TYPE_CHECKING:
     from server.components import Components
@@ -104,6 +104,8 @@ async def _authorize(components: Components, websocket: WebSocket) -> Target:
 async def yjs_socket(websocket: WebSocket) -> None:
     components = components_of(websocket)
     registry = components.docs
+    sockets = components.security.sockets
+    mark = sockets.mark()  # before the client can see the socket open
     await websocket.accept()
     try:
         target = await _authorize(components, websocket)
@@ -122,7 +124,11 @@ async def yjs_socket(websocket: WebSocket) -> None:
         await _close(websocket, code, reason)
 
     try:
-        with components.security.sockets.opened(target.user_id, "docs", close):
+        if sockets.changed_since(target.user_id, mark):
+            # Their trust changed while this socket opened; the change found nothing to close.
+            await close(CLOSE_RECONNECT, "your access changed; reconnect")
+            return
+        with sockets.opened(target.user_id, "docs", close):
             await _serve(components, websocket, conn_id, target)
     except Exception:
         log.error("document socket %s failed", conn_id, exc_info=True)

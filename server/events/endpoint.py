@@ -18,7 +18,7 @@ from server.events.hub import RoomConnection, RoomHub
 from server.exceptions import ApiError
 from server.models import Membership, Room, User
 from server.security.socket_auth import socket_caller
-from server.security.sockets import close_reason
+from server.security.sockets import CLOSE_RECONNECT, close_reason
 from server.store import Store
 
 log = logging.getLogger("classroom.events")
@@ -31,6 +31,7 @@ async def room_events(websocket: WebSocket) -> None:
     components = components_of(websocket)
     hub = components.hub
     security = components.security
+    mark = security.sockets.mark()  # before the client can see the socket open
     await websocket.accept()
     try:
         caller = await socket_caller(security, websocket)
@@ -54,6 +55,10 @@ async def room_events(websocket: WebSocket) -> None:
         with contextlib.suppress(Exception):
             await websocket.close(code, close_reason(reason))
 
+    if security.sockets.changed_since(caller.user_id, mark):
+        # Their trust changed while this socket opened; the change found nothing to close.
+        await close(CLOSE_RECONNECT, "your access changed; reconnect")
+        return
     try:
         held = security.sockets.opened(caller.user_id, "events", close)
         held.__enter__()

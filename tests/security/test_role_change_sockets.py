@@ -5,6 +5,7 @@ new role. Two real servers sharing the database and Redis; the demotion is made 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import LiveServer, make_lesson
+from server.auth import Caller
+from tests.conftest import Lesson, LiveServer, make_lesson
 from tests.security.helpers import served
 from tests.support.events import EventClient
 
@@ -80,3 +82,47 @@ async def test_a_demoted_assistant_loses_staff_powers_on_open_sockets(
     assert (await teacher.expect("hand.taken"))["hand"]["id"] == hand["id"]
     for client in (again, alice, teacher):
         await client.ws.close()
+
+
+@pytest.mark.parametrize("kind", ["events", "docs"])
+async def test_a_change_while_a_socket_opens_closes_it_once_held(
+    server: LiveServer, live_lesson: Lesson, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice's role changes after her socket was accepted but before the server held it in its
+    table (her token still being checked): the change finds nothing to close, so the socket
+    itself must see it and close with 1012 rather than go on with the trust it had before."""
+    sessions = server.state.security.sessions
+    checked: concurrent.futures.Future[None] = concurrent.futures.Future()
+    changed = asyncio.Event()  # set on the server's loop, by the change itself
+    verify = sessions.verify
+
+    async def held_back(token: str | None) -> Caller:
+        caller = await verify(token)
+        checked.set_result(None)
+        await changed.wait()
+        return caller
+
+    monkeypatch.setattr(sessions, "verify", held_back)
+    sessions.on_change(lambda _user: changed.set())
+    alice, room = live_lesson.alice, live_lesson.room_id
+    if kind == "events":
+        url = f"{server.ws_url}/ws/rooms/{room}?token={alice.token}"
+    else:
+        url = f"{server.ws_url}/yjs/{room}/students/{alice.id}/main.py?token={alice.token}"
+    socket = await connect(url)  # accepted: the client sees it open
+    await asyncio.wait_for(asyncio.wrap_future(checked), 10)
+    await server.on_server_loop(sessions.announce(alice.id, "role"))
+
+    try:
+        with pytest.raises(ConnectionClosed) as info:
+            first = await asyncio.wait_for(socket.recv(), 10)
+            pytest.fail(f"the socket went on after the change: {first!r}")
+    finally:
+        await socket.close()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+    assert "access changed" in info.value.rcvd.reason
+    # She comes back with the trust she has now.
+    monkeypatch.setattr(sessions, "verify", verify)
+    again = await connect(url)
+    assert await asyncio.wait_for(again.recv(), 10)
+    await again.close()
