@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
+from server.auth import Caller
 from tests.conftest import Account
 from tests.web.conftest import Classroom, open_page, screenshot, signed_in
 
@@ -115,6 +116,52 @@ async def test_a_browser_that_believes_it_is_offline_still_comes_back(
     async with alice.expect_websocket(lambda ws: "/ws/rooms/" in ws.url, timeout=15_000):
         await classroom.server.on_server_loop(sessions.announce(classroom.alice.id, "role"))
     await expect(status).to_have_text("Room: live")
+
+
+async def test_the_room_is_live_once_the_server_has_let_the_page_in(
+    browser: Browser, classroom: Classroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The room socket is open as soon as the server accepts it, but the server then checks the
+    ticket and joins the page to the room. Until the room's snapshot has come, the page must not
+    say "Room: live" nor let Run be pressed: an event sent meanwhile would not reach it, and a
+    refusal could still follow."""
+    sessions = classroom.server.state.security.sessions
+    let_in = asyncio.Event()  # set on the server's loop
+    redeem = sessions.redeem
+
+    async def held_back(ticket: str) -> Caller:
+        await let_in.wait()
+        return await redeem(ticket)
+
+    async def open_the_door() -> None:
+        let_in.set()
+
+    monkeypatch.setattr(sessions, "redeem", held_back)
+    alice_ctx = await signed_in(browser, classroom.server, classroom.alice)
+    await alice_ctx.add_init_script(
+        """
+        window.roomOpened = false;
+        const Socket = window.WebSocket;
+        window.WebSocket = class extends Socket {
+          constructor(url, protocols) {
+            super(url, protocols);
+            if (String(url).includes("/ws/rooms/")) {
+              this.addEventListener("open", () => { window.roomOpened = true; });
+            }
+          }
+        };
+        """
+    )
+    try:
+        alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
+        await alice.wait_for_function("window.roomOpened", timeout=15_000)
+        status = alice.locator("#events-status")
+        assert await status.text_content() == "Room: connecting…"
+        assert await alice.locator("#run").is_disabled()
+    finally:
+        await classroom.server.on_server_loop(open_the_door())  # never leave sockets held
+    await expect(status).to_have_text("Room: live")
+    await expect(alice.locator("#run")).to_be_enabled()
 
 
 async def test_an_online_event_while_a_retry_waits_leaves_one_room_socket(

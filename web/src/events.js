@@ -111,9 +111,11 @@ export class RoomEvents {
     }
     const socket = new WebSocket(url);
     this.socket = socket;
+    // Live once the room's snapshot has come and been shown, not when the socket opens: the
+    // server has then checked who we are and joined us to the room (events sent from then on
+    // reach this page), and what the page shows is the room as it is.
     socket.addEventListener("open", () => {
       this.attempt = 0;
-      this.setStatus("connected");
     });
     socket.addEventListener("message", (event) => {
       let message;
@@ -126,6 +128,7 @@ export class RoomEvents {
       if (!message || typeof message.type !== "string") return;
       this.emit(message.type, message);
       this.emit("*", message);
+      if (message.type === "room.snapshot" && this.status !== "connected") this.setStatus("connected");
     });
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
