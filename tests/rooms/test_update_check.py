@@ -10,7 +10,13 @@ import pycrdt
 import pytest
 
 from rooms.exceptions import ProtocolError
-from rooms.update_check import CLOCK_LIMIT, MAX_ANY_DEPTH, check_update, read_update
+from rooms.update_check import (
+    CLOCK_LIMIT,
+    MAX_ANY_DEPTH,
+    _one_text_item,
+    check_update,
+    read_update,
+)
 from rooms.varint import decode_state_vector, write_var_string, write_var_uint
 from tests.support.updates import (
     PANIC_CLOCK,
@@ -290,3 +296,86 @@ def _state_without(doc: pycrdt.Doc[Any], client: int) -> bytes:
     rest = {c: k for c, k in _clients(doc).items() if c != client}
     body = b"".join(write_var_uint(c) + write_var_uint(k) for c, k in rest.items())
     return write_var_uint(len(rest)) + body
+
+
+class _Plan:
+    """A plan that only listens: with one, read_update reads every update in full (rule 5's
+    quick reading is for updates read without a plan)."""
+
+    def struct(self, client: int, clock: int, start: int, end: int) -> None:
+        pass
+
+    def deleted(self, client: int, clock: int, length: int) -> None:
+        pass
+
+
+def _outcome(update: bytes, *, full: bool) -> object:
+    """What reading ``update`` gives: its Reading, or the refusal."""
+    try:
+        return read_update(update, plan=_Plan() if full else None)
+    except ProtocolError:
+        return "refused"
+
+
+def _keystrokes(seed: int, count: int = 300) -> list[bytes]:
+    """The updates of people typing (one character at a time, now and then a word, letters
+    of one to four UTF-8 bytes, at the end, at the start, in the middle) and deleting."""
+    rng = random.Random(seed)
+    updates: list[bytes] = []
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=rng.choice([7, 2**31 + 5, 2**53 - 3]))
+    text = doc.get("text", type=pycrdt.Text)
+    doc.observe(lambda event: updates.append(event.update))
+    for _ in range(count):
+        where = rng.choice([len(text), 0, rng.randrange(len(text) + 1)])
+        if rng.random() < 0.1 and str(text)[:1] == "x":
+            del text[0:1]
+        else:
+            text.insert(where, rng.choice(["x", "é", "日", "🙂", "word ", "\n"]))
+    return updates
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_keystroke_is_read_quickly_and_as_in_full(seed: int) -> None:
+    """Rule 5: typing's updates take the quick reading, which gives what the full one does."""
+    updates = _keystrokes(seed)
+    quick = [update for update in updates if _one_text_item(update) is not None]
+    assert len(quick) > len(updates) * 0.7  # the deletes and the first insertion are not
+    for update in updates:
+        assert _outcome(update, full=False) == _outcome(update, full=True)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_damaged_keystroke_is_read_as_in_full(seed: int) -> None:
+    """Rule 5 takes nothing the full reading refuses and reads nothing otherwise: every byte
+    of typed updates changed, each update cut short and lengthened."""
+    rng = random.Random(seed)
+    updates = [u for u in _keystrokes(seed, 60) if _one_text_item(u) is not None]
+    taken = 0
+    for update in rng.sample(updates, 12):
+        damaged = [update[:cut] for cut in range(len(update))]
+        damaged += [update + extra for extra in (b"\x00", b"\x01", b"x\x00")]
+        for at in range(len(update)):
+            for byte in {0x00, 0x01, 0x05, 0x7F, 0x80, 0x84, 0xC4, 0xE4, 0xFF, update[at] ^ 0x80}:
+                damaged.append(update[:at] + bytes([byte]) + update[at + 1 :])
+        for bad in damaged:
+            taken += _one_text_item(bad) is not None
+            assert _outcome(bad, full=False) == _outcome(bad, full=True), bad.hex()
+    assert taken  # some changes leave a keystroke (another letter, another clock)
+
+
+def test_a_keystroke_at_the_clock_limit_is_refused() -> None:
+    """Rule 5 leaves a clock of five bytes to the full reading, which refuses one past
+    CLOCK_LIMIT, as an origin pointing past it."""
+    client = write_var_uint(7)
+    for clock, origin in ((CLOCK_LIMIT - 1, 0), (0, CLOCK_LIMIT), (CLOCK_LIMIT - 3, 1)):
+        update = (
+            b"\x01\x01" + client + write_var_uint(clock)
+            + b"\x84" + client + write_var_uint(origin)
+            + write_var_string("ab") + b"\x00"
+        )  # fmt: skip
+        assert _one_text_item(update) is None
+        if clock + 2 > CLOCK_LIMIT or origin >= CLOCK_LIMIT:
+            with pytest.raises(ProtocolError):
+                read_update(update)
+        else:
+            assert read_update(update).units == 1
