@@ -502,10 +502,16 @@ def test_items_the_document_holds_back_count_but_are_not_stored() -> None:
     assert server.held_back > before
 
 
-def test_a_small_update_that_places_nothing_is_neither_stored_nor_sent() -> None:
+@pytest.mark.parametrize("native", [True, False])
+def test_a_small_update_that_places_nothing_is_neither_stored_nor_sent(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rule 12, updates of 128 bytes or less: a copy of a typed character, and an item whose
     origin nobody sent, leave the state vector as it was: nothing stored or sent, the bytes
-    counted. A deletion alone (no items) still goes."""
+    counted. A deletion alone (no items) still goes. Alike through the library's own objects
+    and, where pycrdt no longer holds them, through its methods."""
+    assert sync_module._NATIVE  # this pycrdt's: otherwise both runs would take its methods
+    monkeypatch.setattr(sync_module, "_NATIVE", native)
     server = DocumentSync()
     for conn in (1, 2):
         server.connect(conn, writable=True)
