@@ -23,28 +23,25 @@ the same.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pycrdt
 
 TEXT_FIELD = "text"
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
+    """What one update did to the text: its delta, the characters it inserted and deleted, and
+    :func:`text_key` of the inserted text (None when nothing was inserted)."""
+
     delta: list[dict[str, Any]]
     inserted: int
     deleted: int
+    inserted_key: int | None = None
 
     @property
     def inserted_text(self) -> str:
         return "".join(op["insert"] for op in self.delta if isinstance(op.get("insert"), str))
-
-    @property
-    def inserted_key(self) -> int | None:
-        """:func:`text_key` of the inserted text; None when nothing was inserted."""
-        return text_key(self.inserted_text) if self.inserted else None
 
 
 def text_key(text: str) -> int:
@@ -88,13 +85,18 @@ class TextMeter:
         self._active = False
         # One pass, no generator: this runs for every live update, before its broadcast.
         inserted = deleted = 0
+        texts: list[str] = []
         for op in delta:
             text = op.get("insert")
             if text.__class__ is str:
                 inserted += len(text)
+                texts.append(text)
             elif "delete" in op:
                 deleted += int(op["delete"])
-        return Change(delta, inserted, deleted)
+        if not inserted:
+            return Change(delta, 0, deleted)
+        key = text_key(texts[0] if len(texts) == 1 else "".join(texts))
+        return Change(delta, inserted, deleted, key)
 
     def close(self) -> None:
         if self.native:
