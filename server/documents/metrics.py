@@ -4,17 +4,27 @@ The counters bumped for every frame (updates and bytes, in and out) are :class:`
 a plain integer that only the event loop's thread adds to, shown at a scrape exactly as a
 prometheus_client ``Counter`` of the same name (``<name>_total``, ``<name>_created``). A
 ``Counter`` takes a lock on every ``inc``; four of them per update cost more than the rest
-of the bookkeeping of a fan-out.
+of the bookkeeping of a fan-out. Likewise the histograms observed for every update (its
+commit's wait) and every eighth send (the fan-out's hand-off) are :class:`LoopHistogram`: a
+prometheus_client ``Histogram`` takes a lock for its sum and another for its bucket, and its
+``observe`` took 2.4 µs on a slow machine here, where this one takes a fifth of that.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
+
+# How prometheus_client writes a bucket's bound (``le``), typed.
+_bound_text: Callable[[float], str] = floatToGoString
 
 # An inline commit takes a fraction of a millisecond; one that waits for the writer's thread,
 # this process's write lock or a checkpoint, milliseconds to tens of them.
@@ -49,11 +59,45 @@ class LoopCounter:
         self.value += amount
 
 
+class LoopHistogram:
+    """A histogram that only the event loop's thread observes (no lock): per bucket the
+    observations at or under its bound (and over the one before), and their sum."""
+
+    __slots__ = ("bounds", "counts", "created", "documentation", "name", "sum")
+
+    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds = tuple(sorted(float(bound) for bound in buckets if bound != math.inf))
+        self.counts = [0] * (len(self.bounds) + 1)  # the last: over every bound (+Inf)
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, amount: float) -> None:
+        self.sum += amount
+        self.counts[bisect_left(self.bounds, amount)] += 1
+
+    def family(self) -> Metric:
+        """What a prometheus_client ``Histogram`` of the same name shows."""
+        buckets: list[tuple[str, float]] = []
+        total = 0
+        for bound, count in zip((*self.bounds, math.inf), self.counts, strict=True):
+            total += count
+            buckets.append((_bound_text(bound), total))
+        family = HistogramMetricFamily(
+            self.name, self.documentation, buckets=buckets, sum_value=self.sum
+        )
+        family.samples.append(Sample(f"{self.name}_created", {}, self.created))
+        return family
+
+
 class LoopCounters(Collector):
-    """Shows :class:`LoopCounter` values at a scrape, registered in ``registry``."""
+    """Shows :class:`LoopCounter` and :class:`LoopHistogram` values at a scrape, registered in
+    ``registry``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._counters: list[LoopCounter] = []
+        self._histograms: list[LoopHistogram] = []
         self._registry = registry
 
     def counter(self, name: str, documentation: str) -> LoopCounter:
@@ -61,19 +105,28 @@ class LoopCounters(Collector):
         self._counters.append(counter)
         return counter
 
+    def histogram(self, name: str, documentation: str, buckets: Sequence[float]) -> LoopHistogram:
+        histogram = LoopHistogram(name, documentation, buckets)
+        self._histograms.append(histogram)
+        return histogram
+
     def register(self) -> None:
         """Register once every counter is made (the registry checks the names then)."""
         self._registry.register(self)
 
-    def describe(self) -> Iterator[CounterMetricFamily]:
+    def describe(self) -> Iterator[Metric]:
         for counter in self._counters:
             yield CounterMetricFamily(counter.name, counter.documentation)
+        for histogram in self._histograms:
+            yield HistogramMetricFamily(histogram.name, histogram.documentation)
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         for counter in self._counters:
             yield CounterMetricFamily(
                 counter.name, counter.documentation, value=counter.value, created=counter.created
             )
+        for histogram in self._histograms:
+            yield histogram.family()
 
 
 class DocMetrics:
@@ -104,6 +157,17 @@ class DocMetrics:
         self.bytes_out = loop_counters.counter(
             "classroom_doc_bytes_out", "Bytes queued to document sockets."
         )
+        self.fanout = loop_counters.histogram(
+            "classroom_doc_fanout_seconds",
+            "From receiving a frame to handing it to each recipient's socket.",
+            FANOUT_BUCKETS,
+        )
+        self.commit_wait = loop_counters.histogram(
+            "classroom_doc_commit_wait_seconds",
+            "From an update reaching the document store to its commit, which every frame "
+            "after it waits for (server/documents/store.py): the store's share of the hand-off.",
+            COMMIT_WAIT_BUCKETS,
+        )
         loop_counters.register()
         self.direct_declined = Counter(
             "classroom_doc_direct_declined",
@@ -128,17 +192,4 @@ class DocMetrics:
             "Empty awareness frames sent to document sockets that were sent nothing for a "
             "while, so stock providers do not reconnect (server/documents/keepalive.py).",
             registry=registry,
-        )
-        self.fanout = Histogram(
-            "classroom_doc_fanout_seconds",
-            "From receiving a frame to handing it to each recipient's socket.",
-            registry=registry,
-            buckets=FANOUT_BUCKETS,
-        )
-        self.commit_wait = Histogram(
-            "classroom_doc_commit_wait_seconds",
-            "From an update reaching the document store to its commit, which every frame "
-            "after it waits for (server/documents/store.py): the store's share of the hand-off.",
-            registry=registry,
-            buckets=COMMIT_WAIT_BUCKETS,
         )

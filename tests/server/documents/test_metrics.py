@@ -1,12 +1,12 @@
-"""The lock-free counters of the document sockets (server/documents/metrics.py) look, at a
-scrape, exactly like the prometheus_client counters they replaced."""
+"""The lock-free counters and histograms of the document sockets (server/documents/metrics.py)
+look, at a scrape, exactly like the prometheus_client counters and histograms they replaced."""
 
 from __future__ import annotations
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from server.documents.metrics import DocMetrics, LoopCounters
+from server.documents.metrics import FANOUT_BUCKETS, DocMetrics, LoopCounters
 
 
 def exposition(registry: CollectorRegistry) -> list[str]:
@@ -59,3 +59,28 @@ def test_the_document_counters_are_scraped_and_their_names_are_checked() -> None
     clash.counter("classroom_doc_bytes_in", "again")
     with pytest.raises(ValueError, match="Duplicated"):
         clash.register()
+
+
+def test_a_loop_histogram_is_scraped_as_a_prometheus_histogram_of_its_name() -> None:
+    """The same observations (on a bound, between bounds, past the last, none at all in some
+    buckets) give the very same lines, its creation time included."""
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    histograms = LoopCounters(ours)
+    waits = histograms.histogram("classroom_test_wait_seconds", "Waits.", FANOUT_BUCKETS)
+    histograms.register()
+    reference = Histogram(
+        "classroom_test_wait_seconds", "Waits.", registry=theirs, buckets=FANOUT_BUCKETS
+    )
+    assert exposition(ours) == exposition(theirs)  # nothing observed yet
+    for seconds in (0.0, 0.0001, 0.00015, 0.0003, 0.0031, 0.0031, 0.4, 1.0, 2.5, 30.0):
+        waits.observe(seconds)
+        reference.observe(seconds)
+    assert exposition(ours) == exposition(theirs)
+    assert "classroom_test_wait_seconds_bucket{le=\"0.0001\"} 2.0" in exposition(ours)
+    assert "classroom_test_wait_seconds_count 10.0" in exposition(ours)
+    created = [
+        line
+        for line in generate_latest(ours).decode().splitlines()
+        if line.startswith("classroom_test_wait_seconds_created ")
+    ]
+    assert len(created) == 1 and abs(float(created[0].split(" ")[1]) - waits.created) < 1e-3
