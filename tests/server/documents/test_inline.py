@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +202,8 @@ def test_timestamps_take_the_quicker_conversion_only_where_it_gives_the_same_tex
     )
     for _ in range(2000):
         moment = first + timedelta(microseconds=rng.randrange(span // timedelta(microseconds=1)))
-        assert quicker(moment) == convert(moment)
+        for zone in (UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5.75)), None):
+            assert quicker(moment.replace(tzinfo=zone)) == convert(moment.replace(tzinfo=zone))
     assert quicker(None) is None
     # A conversion that differs anywhere is kept as it is.
     differs = lambda value: None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
