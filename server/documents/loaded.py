@@ -21,6 +21,7 @@ from rooms.sync import DocumentSync
 from rooms.sync_output import Output
 from server.bus import Subscription
 from server.documents.collector import collection_seconds
+from server.documents.direct import wire_frame
 from server.documents.peers import HERE, Peers, is_peer_frame
 from server.documents.store import DocKey
 from server.security.quotas import QuotaExceeded, beyond_its_size, is_update_frame
@@ -42,7 +43,13 @@ class Outbox(Protocol):
 
     conn_id: int
 
-    def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None: ...
+    def enqueue(
+        self,
+        frame: bytes,
+        barrier: asyncio.Future[None] | None,
+        since: float,
+        wire: bytes | None = None,
+    ) -> None: ...
 
 
 def channel_of(room_id: int, doc: str) -> str:
@@ -200,16 +207,17 @@ class LoadedDocument:
         # Counted per run of recipients of one frame (a broadcast is one run), and into
         # the metrics once per event: a locked counter per recipient costs as much as the send.
         sent_bytes = sent_updates = count = 0
-        last = b""
+        last = wire = b""
         get = self.outboxes.get
         for conn_id, frame in out.sends:
             outbox = get(conn_id)
             if outbox is None:
                 continue
-            outbox.enqueue(frame, barrier, since)
             if frame is not last:
                 sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
                 last, count = frame, 0
+                wire = wire_frame(frame)  # once for the run: a broadcast's recipients share it
+            outbox.enqueue(frame, barrier, since, wire)
             count += 1
         sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
         if sent_bytes:

@@ -76,13 +76,22 @@ class SocketOutbox:
         self._blocked: asyncio.Task[None] | None = None
         self._sent = 0
 
-    def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None:
+    def enqueue(
+        self,
+        frame: bytes,
+        barrier: asyncio.Future[None] | None,
+        since: float,
+        wire: bytes | None = None,
+    ) -> None:
+        """Send ``frame`` once ``barrier`` is done (``wire``: its bytes from
+        :func:`~server.documents.direct.wire_frame`, if the caller has them)."""
         if self.closed:
             return
         direct = self._direct
         if direct is not None and barrier is None and not self._frames and self._blocked is None:
             # Nothing ahead of it and nothing to wait for: straight to the socket.
-            wire = _wire_of(frame)
+            if wire is None:
+                wire = _wire_of(frame)
             if direct.write(wire):
                 # _count, inlined: this is the path of nearly every frame.
                 self._sent = sent = self._sent + 1
@@ -94,7 +103,7 @@ class SocketOutbox:
             self._blocked = asyncio.ensure_future(self._on_overflow())
             return
         else:
-            wire = _wire_of(frame) if direct is not None else frame
+            wire = (wire or _wire_of(frame)) if direct is not None else frame
         self._frames.append((frame, wire, barrier, since))
         if len(self._frames) == 1:
             self._flush()

@@ -58,7 +58,13 @@ class Outbox:
         self.frames: list[bytes] = []
         self.arrived = asyncio.Event()
 
-    def enqueue(self, frame: bytes, barrier: asyncio.Future[None] | None, since: float) -> None:
+    def enqueue(
+        self,
+        frame: bytes,
+        barrier: asyncio.Future[None] | None,
+        since: float,
+        wire: bytes | None = None,
+    ) -> None:
         self.frames.append(frame)
         self.arrived.set()
 
