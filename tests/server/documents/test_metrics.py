@@ -76,7 +76,7 @@ def test_a_loop_histogram_is_scraped_as_a_prometheus_histogram_of_its_name() -> 
         waits.observe(seconds)
         reference.observe(seconds)
     assert exposition(ours) == exposition(theirs)
-    assert "classroom_test_wait_seconds_bucket{le=\"0.0001\"} 2.0" in exposition(ours)
+    assert 'classroom_test_wait_seconds_bucket{le="0.0001"} 2.0' in exposition(ours)
     assert "classroom_test_wait_seconds_count 10.0" in exposition(ours)
     created = [
         line
