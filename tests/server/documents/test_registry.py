@@ -58,13 +58,8 @@ class Outbox:
         self.frames: list[bytes] = []
         self.arrived = asyncio.Event()
 
-    def enqueue(
-        self,
-        frame: bytes,
-        barrier: asyncio.Future[None] | None,
-        since: float,
-        wire: bytes | None = None,
-    ) -> None:
+    def enqueue(self, frame: bytes, *_: object) -> None:
+        """Keeps ``frame`` at once: what it waits for and how it is encoded do not matter."""
         self.frames.append(frame)
         self.arrived.set()
 
