@@ -21,7 +21,7 @@ from rooms.sync import DocumentSync
 from rooms.sync_output import Output
 from server.bus import Subscription
 from server.documents.collector import collection_seconds
-from server.documents.direct import wire_frame
+from server.documents.direct import HOLD_WITHIN, TurnWrites, wire_frame
 from server.documents.peers import HERE, Peers, is_peer_frame
 from server.documents.store import DocKey
 from server.security.quotas import QuotaExceeded, beyond_its_size, is_update_frame
@@ -49,6 +49,7 @@ class Outbox(Protocol):
         barrier: asyncio.Future[None] | None,
         since: float,
         wire: bytes | None = None,
+        turn: TurnWrites | None = None,
     ) -> None: ...
 
 
@@ -82,6 +83,7 @@ class LoadedDocument:
         self.refs = 0
         self.ready: asyncio.Task[None] | None = None
         self.barrier: asyncio.Future[None] | None = None
+        self.last_sent = -HOLD_WITHIN  # perf_counter of the last dispatch that sent frames
         self.reader: asyncio.Task[None] | None = None
         self.subscription: Subscription | None = None
         self.unload_timer: asyncio.TimerHandle | None = None
@@ -204,6 +206,10 @@ class LoadedDocument:
                 inserted_key=inserted_key,
             )
         barrier = self.pending_commit()
+        # A busy document's frames go out once a turn (direct.py rule 5).
+        turn = registry.turn if since - self.last_sent < HOLD_WITHIN else None
+        if out.sends:
+            self.last_sent = since
         # Counted per run of recipients of one frame (a broadcast is one run), and into
         # the metrics once per event: a locked counter per recipient costs as much as the send.
         sent_bytes = sent_updates = count = 0
@@ -217,7 +223,7 @@ class LoadedDocument:
                 sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
                 last, count = frame, 0
                 wire = wire_frame(frame)  # once for the run: a broadcast's recipients share it
-            outbox.enqueue(frame, barrier, since, wire)
+            outbox.enqueue(frame, barrier, since, wire, turn)
             count += 1
         sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
         if sent_bytes:

@@ -157,6 +157,11 @@ class DocMetrics:
         self.bytes_out = loop_counters.counter(
             "classroom_doc_bytes_out", "Bytes queued to document sockets."
         )
+        self.frames_joined = loop_counters.counter(
+            "classroom_doc_frames_joined",
+            "Frames written to a socket in one write with the frame before them: a busy "
+            "document's frames held to the end of the loop's turn (server/documents/direct.py).",
+        )
         self.fanout = loop_counters.histogram(
             "classroom_doc_fanout_seconds",
             "From receiving a frame to handing it to each recipient's socket.",

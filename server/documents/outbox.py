@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from server.documents.direct import wire_frame
+from server.documents.direct import TurnWrites, wire_frame
 from server.documents.metrics import DocMetrics
 
 log = logging.getLogger("classroom.docs")
@@ -39,6 +39,8 @@ class FrameWriter(Protocol):
     """Writes encoded frames without an await (server.documents.direct.DirectWriter)."""
 
     def write(self, wire: bytes) -> bool: ...
+
+    def hold(self, wire: bytes, turn: TurnWrites) -> bool: ...
 
 
 # The last frame encoded for the wire: a fan-out enqueues one frame object for every
@@ -82,9 +84,11 @@ class SocketOutbox:
         barrier: asyncio.Future[None] | None,
         since: float,
         wire: bytes | None = None,
+        turn: TurnWrites | None = None,
     ) -> None:
         """Send ``frame`` once ``barrier`` is done (``wire``: its bytes from
-        :func:`~server.documents.direct.wire_frame`, if the caller has them)."""
+        :func:`~server.documents.direct.wire_frame`, if the caller has them; ``turn``: hold
+        them for one write at the end of the turn, direct.py rule 5)."""
         if self.closed:
             return
         direct = self._direct
@@ -92,7 +96,7 @@ class SocketOutbox:
             # Nothing ahead of it and nothing to wait for: straight to the socket.
             if wire is None:
                 wire = _wire_of(frame)
-            if direct.write(wire):
+            if direct.write(wire) if turn is None else direct.hold(wire, turn):
                 # _count, inlined: this is the path of nearly every frame.
                 self._sent = sent = self._sent + 1
                 if sent % FANOUT_SAMPLE_EVERY == 0:

@@ -47,6 +47,7 @@ from rooms.documents import DocumentName
 from rooms.sync import build
 from server.bus import Bus
 from server.bus.publisher import Publisher
+from server.documents.direct import TurnWrites
 from server.documents.loaded import RELOADED, LoadedDocument
 from server.documents.metrics import DocMetrics
 from server.documents.peers import (
@@ -87,6 +88,7 @@ class DocumentRegistry:
         self.docstore = docstore
         self.bus = bus
         self.metrics = metrics
+        self.turn = TurnWrites(metrics.frames_joined)  # direct.py rule 5
         self.unload_grace_seconds = unload_grace_seconds
         self.max_per_room = max_per_room
         self.max_per_user = max_per_user

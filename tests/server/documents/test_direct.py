@@ -232,3 +232,30 @@ async def test_frames_behind_a_refused_one_in_the_same_read_are_dropped(
         async with asyncio.timeout(10):
             assert update_frame(await next_update(watcher)) == first
             assert update_frame(await next_update(watcher)) == later
+
+
+async def test_a_busy_documents_frames_share_one_write_per_socket(
+    server: LiveServer, live_lesson: Lesson
+) -> None:
+    """Rule 5: the teacher's client writes eight updates in one TCP write, which the server
+    reads in one turn. The first is written to the watcher at once (the document was quiet);
+    the other seven are held and written as one buffer at the turn's end (six frames joined
+    to the one before them). The watcher gets all eight, in order."""
+    metrics = server.state.docs.metrics
+    frames = typed_updates(8)
+    async with doc_socket(server, live_lesson, live_lesson.alice.token) as watcher:
+        await asyncio.wait_for(next_update(watcher), 10)
+        async with doc_socket(server, live_lesson, live_lesson.teacher.token) as teacher:
+            await asyncio.wait_for(next_update(teacher), 10)
+            joined = metrics.frames_joined.value
+            teacher.transport.write(
+                b"".join(Frame(Opcode.BINARY, f).serialize(mask=True) for f in frames)
+            )
+            got = []
+            async with asyncio.timeout(20):
+                while len(got) < len(frames):
+                    got.append(update_frame(await next_update(watcher)))
+            assert got == frames
+            # Six, or seven when the teacher's own joining was sent under HOLD_WITHIN before
+            # (then the first is held too).
+            assert metrics.frames_joined.value - joined in (len(frames) - 2, len(frames) - 1)
