@@ -38,9 +38,7 @@ Send = Callable[[bytes], Coroutine[Any, Any, None]]
 class FrameWriter(Protocol):
     """Writes encoded frames without an await (server.documents.direct.DirectWriter)."""
 
-    def write(self, wire: bytes) -> bool: ...
-
-    def hold(self, wire: bytes, turn: TurnWrites) -> bool: ...
+    def write(self, wire: bytes, turn: TurnWrites | None = None) -> bool: ...
 
 
 # The last frame encoded for the wire: a fan-out enqueues one frame object for every
@@ -96,7 +94,7 @@ class SocketOutbox:
             # Nothing ahead of it and nothing to wait for: straight to the socket.
             if wire is None:
                 wire = _wire_of(frame)
-            if direct.write(wire) if turn is None else direct.hold(wire, turn):
+            if direct.write(wire, turn):
                 # _count, inlined: this is the path of nearly every frame.
                 self._sent = sent = self._sent + 1
                 if sent % FANOUT_SAMPLE_EVERY == 0:

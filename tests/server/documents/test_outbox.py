@@ -122,7 +122,7 @@ class Writer:
             self.changed.clear()
             await asyncio.wait_for(self.changed.wait(), 1)
 
-    def write(self, wire: bytes) -> bool:
+    def write(self, wire: bytes, turn: object = None) -> bool:
         if self.declining:
             return False
         self.written.append(wire)
