@@ -21,7 +21,7 @@ from rooms.sync import DocumentSync
 from rooms.sync_output import Output
 from server.bus import Subscription
 from server.documents.collector import collection_seconds
-from server.documents.direct import HOLD_WITHIN, TurnWrites, wire_frame
+from server.documents.direct import Sharing, TurnWrites, wire_frame
 from server.documents.peers import HERE, Peers, is_peer_frame
 from server.documents.store import DocKey
 from server.security.quotas import QuotaExceeded, beyond_its_size, is_update_frame
@@ -83,7 +83,7 @@ class LoadedDocument:
         self.refs = 0
         self.ready: asyncio.Task[None] | None = None
         self.barrier: asyncio.Future[None] | None = None
-        self.last_sent = -HOLD_WITHIN  # perf_counter of the last dispatch that sent frames
+        self.sharing = Sharing()  # whether its frames are held to the turn's end (direct.py)
         self.reader: asyncio.Task[None] | None = None
         self.subscription: Subscription | None = None
         self.unload_timer: asyncio.TimerHandle | None = None
@@ -207,9 +207,7 @@ class LoadedDocument:
             )
         barrier = self.pending_commit()
         # A busy document's frames go out once a turn (direct.py rule 5).
-        turn = registry.turn if since - self.last_sent < HOLD_WITHIN else None
-        if out.sends:
-            self.last_sent = since
+        turn = self.sharing.turn(registry.turn) if out.sends else None
         # Counted per run of recipients of one frame (a broadcast is one run), and into
         # the metrics once per event: a locked counter per recipient costs as much as the send.
         sent_bytes = sent_updates = count = 0
