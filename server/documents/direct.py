@@ -47,20 +47,21 @@ each socket holds as one buffer at the end of the turn (one callback a turn), so
 turn cost each recipient one ``write`` instead of k. Holding costs a little per frame and saves
 nothing when a socket gets one frame a turn, and most documents' dispatches come one to a turn:
 in the benchmark's many small rooms, frames held when a dispatch came within 10 ms of the one
-before (half of them) never shared a write, and cost the server 4 % more CPU. So each document
-keeps a moving average (:class:`Sharing`) of how often a dispatch came in the same turn as its
-previous one, turns told apart by :class:`TurnWrites` (a number that its end-of-turn callback
-moves on, scheduled by the first dispatch of a turn), and holds while that share is over
-:data:`HOLD_ABOVE`. Measured (bench/README.md): with 1/16 the many small rooms still held three
-frames in four (their two writers' updates sometimes share a turn) and cost 2 points of a core
-more; with 1/8 they cost the same as without holding, and the room of 100 about 7 % less than
-without. How many updates share a turn grows with the load: a loop that falls behind reads more
-of them a turn, and saves more. The order of a socket's frames is kept: a frame written while
-some are held joins them; before a writer declines (rule 2), so that an ASGI send goes next, it
-writes what it holds. A socket holds at most :data:`HOLD_BYTES` (then it is written to at
-once): a slow reader's transport pauses after as many bytes as before, and the frames after
-that go to its outbox's queue and its limit. What a socket holds when its close is sent, or its
-transport closes, is dropped, as the outbox drops what it queues (server/documents/outbox.py).
+before (half of them) never shared a write, and cost the server 4 % more CPU in one round
+(another round's noise hid it). So each document keeps a moving average (:class:`Sharing`) of
+how often a dispatch came in the same turn as its previous one, turns told apart by
+:class:`TurnWrites` (a number that its end-of-turn callback moves on, scheduled by the first
+dispatch of a turn), and holds while that share is over :data:`HOLD_ABOVE`. Measured
+(bench/README.md): with 1/16 the many small rooms still held three frames in four (their two
+writers' updates sometimes share a turn) and cost 2 points of a core more; with 1/8 they cost
+the same as without holding, and the room of 100 about 7 % less than without. How many updates
+share a turn grows with the load: a loop that falls behind reads more of them a turn, and saves
+more. The order of a socket's frames is kept: a frame written while some are held joins them;
+before a writer declines (rule 2), so that an ASGI send goes next, it writes what it holds. A
+socket holds at most :data:`HOLD_BYTES` (then it is written to at once): a slow reader's
+transport pauses after as many bytes as before, and the frames after that go to its outbox's
+queue and its limit. What a socket holds when its close is sent, or its transport closes, is
+dropped, as the outbox drops what it queues (server/documents/outbox.py).
 """
 
 from __future__ import annotations
