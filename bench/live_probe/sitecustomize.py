@@ -10,7 +10,8 @@ with clocks, changing nothing they do:
 - ``DocumentSync.receive`` within it: the update read, checked and applied (rooms/sync.py);
 - ``DocStore.append`` within it: the commit that every send waits for (on SQLite, inline);
 - ``DirectWriter.write`` within it: each send written to a socket (the kernel's part of the
-  fan-out), counted.
+  fan-out), counted; or, for a busy document's frames (server/documents/direct.py rule 5),
+  kept for the turn's end, whose one write per socket comes after the update is timed.
 
 Every 500 updates it writes what it has to that file as JSON, one row per update:
 ``[whole, to_first_send, apply, commit, sends, send_count]`` in seconds. The wrappers cost
@@ -73,15 +74,15 @@ def _install(path: str) -> None:
 
         return timed
 
-    def timed_write(self: Any, wire: bytes) -> bool:
+    def timed_write(self: Any, wire: bytes, turn: Any = None) -> bool:
         row = current[0]
         if row is None:
-            return write(self, wire)
+            return write(self, wire, turn)
         started = clock()
         if row[1] is None:
             row[1] = started
         try:
-            return write(self, wire)
+            return write(self, wire, turn)
         finally:
             row[4] += clock() - started
             row[5] += 1
