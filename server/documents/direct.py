@@ -29,7 +29,8 @@ is empty: per frame a queue, a task switch and two changes of the poller's inter
 frames are awareness renewals echoed back by every other client of a room, so this cost came
 per client per renewal. :func:`read_directly` instead hands each complete binary message to
 the document from uvicorn's own data callback, where uvicorn has parsed and reassembled it
-(the websockets library still parses every frame and answers pings and closes). Only while
+(the websockets library parses every frame but the common one, rule 6, and answers pings and
+closes). Only while
 uvicorn's queue is empty: anything queued before (frames that came during authorization, a
 text frame) goes first through the ASGI receive, and so does every message behind it, so the
 order is kept. A message after a close was sent, every text message, and every message while
@@ -62,6 +63,13 @@ socket holds at most :data:`HOLD_BYTES` (then it is written to at once): a slow 
 transport pauses after as many bytes as before, and the frames after that go to its outbox's
 queue and its limit. What a socket holds when its close is sent, or its transport closes, is
 dropped, as the outbox drops what it queues (server/documents/outbox.py).
+
+Rule 6 — the common frame read by the server. A binary, final, masked frame within the size
+limit, which is nearly every frame a y-websocket client sends, is read from the socket's bytes
+by :class:`~server.documents.frames_in.FrameReader` (in uvicorn's place as the transport's data
+callback) while the library's parser stands between frames, and handed over under rule 4's
+conditions; every other frame, and every byte after it in its chunk, goes to uvicorn and the
+library as before. Its design note says how the two keep one stream of frames.
 """
 
 from __future__ import annotations
@@ -74,6 +82,9 @@ from typing import Any, Protocol
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
+
+from server.documents.frames_in import FrameReader
+from server.documents.metrics import LoopCounter
 
 log = logging.getLogger("classroom.docs")
 
@@ -262,12 +273,16 @@ _READER_RELIES_ON = ("send_receive_event_to_app", "frames", "curr_msg_data_type"
 
 
 def read_directly(
-    raw_send: object, on_message: Callable[[bytes], None], accepting: Callable[[], bool]
+    raw_send: object,
+    on_message: Callable[[bytes], None],
+    accepting: Callable[[], bool],
+    parsed: LoopCounter,
 ) -> Callable[[], None] | None:
     """Hand each binary message of the connection behind ``raw_send`` to ``on_message``
-    from the protocol's data callback while ``accepting()`` (rule 4); return the function
-    that stops it, or None where only the ASGI receive may be used (rule 3).
-    ``on_message`` must not raise."""
+    from the protocol's data callback while ``accepting()`` (rule 4), the common frames
+    read by :class:`~server.documents.frames_in.FrameReader` (rule 6, counted into
+    ``parsed``); return the function that stops it, or None where only the ASGI receive may
+    be used (rule 3). ``on_message`` must not raise."""
     if DirectWriter.of(raw_send) is None:
         return None
     protocol: Any = getattr(raw_send, "__self__", None)
@@ -290,8 +305,11 @@ def read_directly(
         on_message(frames[0] if len(frames) == 1 else b"".join(frames))
 
     protocol.send_receive_event_to_app = deliver
+    reader = FrameReader.install(protocol, on_message, accepting, parsed)
 
     def stop() -> None:
+        if reader is not None:
+            reader.remove()
         if protocol.__dict__.get("send_receive_event_to_app") is deliver:
             del protocol.send_receive_event_to_app
 

@@ -256,7 +256,9 @@ async def _serve(
                 lambda writable: doc.sync.set_writable(conn_id, writable),
             )
         )
-        stop_reading = read_directly(raw_send, take_directly, accepting)
+        stop_reading = read_directly(
+            raw_send, take_directly, accepting, registry.metrics.frames_parsed
+        )
         if stop_reading is not None:
             registry.metrics.direct_readers.inc()
         # What arrives here: frames queued before reading directly (and any behind them), text

@@ -162,6 +162,11 @@ class DocMetrics:
             "Frames written to a socket in one write with the frame before them: a busy "
             "document's frames held to the end of the loop's turn (server/documents/direct.py).",
         )
+        self.frames_parsed = loop_counters.counter(
+            "classroom_doc_frames_parsed",
+            "Binary frames read from document sockets' bytes by the server rather than by the "
+            "websockets library's parser (server/documents/frames_in.py).",
+        )
         self.fanout = loop_counters.histogram(
             "classroom_doc_fanout_seconds",
             "From receiving a frame to handing it to each recipient's socket.",

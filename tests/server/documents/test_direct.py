@@ -103,6 +103,7 @@ async def test_the_installed_uvicorn_takes_the_direct_path(
         assert all(box.writes_directly for box in boxes)
         assert server.state.docs.metrics.direct_readers._value.get() == 2
 
+        parsed = server.state.docs.metrics.frames_parsed.value
         with teacher_doc.new_transaction():
             text.insert(0, "print('direct')")
         update = teacher_doc.get_update()
@@ -110,6 +111,8 @@ async def test_the_installed_uvicorn_takes_the_direct_path(
         received: pycrdt.Doc[object] = pycrdt.Doc()
         received.apply_update(await asyncio.wait_for(next_update(alice), 10))
         assert str(received.get("text", type=pycrdt.Text)) == "print('direct')"
+        # Rule 6: the update's frame was read by the server, not the websockets parser.
+        assert server.state.docs.metrics.frames_parsed.value > parsed
 
 
 async def test_a_reader_that_stalls_gets_every_update_in_order(tmp_path: Path) -> None:

@@ -1,0 +1,212 @@
+"""Binary frames read from a document socket's bytes by the server itself (direct.py rule 6).
+
+Design note. Every frame a client sends went through the websockets library's parser: a
+chain of generator-based coroutines (``Protocol.parse``, ``Frame.parse``, one
+``StreamReader.read_exact`` per part of the header), a ``Frame`` dataclass and an ``Opcode``
+enum made for it, its checks, a list of events, then uvicorn's dispatch on the frame's kind.
+A profile of our server in the many-rooms benchmark (perf, CPython 3.12's perf maps) put
+about 7 % of the server's CPU there, more than applying the updates. Nearly every frame is of
+one kind: a y-websocket message (an update, an awareness renewal), binary, unfragmented,
+masked as every client frame is, no extension bits (none is negotiated, rule 3).
+
+Rule 6 — the common frame read here, everything else by the library, in order.
+:class:`FrameReader` takes uvicorn's place as the transport's data callback (the
+protocol's ``data_received``, which uvloop caches until ``set_protocol``). It reads frames
+from the start of the bytes while the library's parser stands between two frames with
+nothing buffered (its innermost generator waits in ``StreamReader.at_eof``: a parser
+halfway through a frame can have an empty buffer too), and each frame that is binary, final,
+masked, without reserved bits and within the library's size limit it unmasks (the library's
+own ``apply_mask``) and hands to the socket's owner, exactly when rule 4 would have: the
+connection OPEN, no fragmented message under way, no close sent, uvicorn's queue empty, the
+owner ``accepting``. The first byte that is anything else — a ping, a close, a text frame, a
+fragment, an unmasked or oversized frame, or a frame it may not hand over now — and all the
+bytes after it in that chunk go to uvicorn's own callback, whose parser and checks take them
+as before (it answers pings, refuses protocol errors, queues for the ASGI receive); the next
+chunk is read here again once the parser stands between frames. A frame that has not all
+arrived yet is kept here until it has: its length is already within the size limit (the
+same bytes the library would buffer), and what arrives is added to it, never copied with it,
+so a frame sent a byte at a time costs time in proportion to its size. So the library sees a
+whole stream of frames with some whole frames taken out, and refuses what it refused before.
+tests/server/documents/test_frames_in.py feeds random streams of every kind of frame, cut at
+random points, both ways and compares what comes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from websockets.protocol import State
+from websockets.streams import StreamReader
+
+from server.documents.metrics import LoopCounter
+
+try:  # the library's own unmasking: its C version where it was built
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover
+    from websockets.utils import apply_mask
+
+
+_OPEN = State.OPEN
+_FIN_BINARY = 0x82  # final, no reserved bits, opcode 2
+_MASKED = 0x80
+# What rule 6 relies on in the websockets connection and uvicorn's protocol.
+_CONN_RELIES_ON = ("reader", "parser", "state", "current_size", "max_message_size")
+_PROTOCOL_RELIES_ON = ("transport", "close_sent", "queue", "data_received")
+_BETWEEN_FRAMES = StreamReader.at_eof.__code__
+
+
+class FrameReader:
+    """Reads the common frame of one uvicorn websockets-sansio connection (rule 6)."""
+
+    __slots__ = (
+        "_accepting",
+        "_conn",
+        "_counted",
+        "_limit",
+        "_need",
+        "_pass",
+        "_protocol",
+        "_rest",
+        "_take",
+    )
+
+    def __init__(
+        self,
+        protocol: Any,
+        take: Callable[[bytes], None],
+        accepting: Callable[[], bool],
+        counted: LoopCounter,
+        limit: int,
+    ) -> None:
+        self._protocol = protocol
+        self._conn = protocol.conn
+        self._pass: Callable[[bytes], None] = protocol.data_received  # uvicorn's own
+        self._take = take
+        self._accepting = accepting
+        self._counted = counted
+        self._limit = limit
+        # The start of a frame to read here, not all arrived yet, and how many bytes it has
+        # in all (0 while its header is not all here): added to, not copied, as it arrives.
+        self._rest = bytearray()
+        self._need = 0
+
+    @classmethod
+    def install(
+        cls,
+        protocol: Any,
+        take: Callable[[bytes], None],
+        accepting: Callable[[], bool],
+        counted: LoopCounter,
+    ) -> FrameReader | None:
+        """Read ``protocol``'s common frames from now on (``take`` gets each message, must
+        not raise); None where rule 6 cannot be kept (rule 3: recognize, never assume)."""
+        conn: Any = getattr(protocol, "conn", None)
+        if not all(hasattr(protocol, name) for name in _PROTOCOL_RELIES_ON):
+            return None
+        if not all(hasattr(conn, name) for name in _CONN_RELIES_ON):
+            return None
+        if "data_received" in vars(protocol) or not hasattr(protocol.transport, "set_protocol"):
+            return None  # someone else's callback is in place already
+        limit = conn.max_message_size
+        fragment = getattr(conn, "max_fragment_size", None)
+        if fragment is not None:
+            limit = fragment if limit is None else min(limit, fragment)
+        if limit is None:
+            return None  # no size limit: frames are not kept here without one
+        reader = cls(protocol, take, accepting, counted, limit)
+        protocol.data_received = reader.data_received
+        protocol.transport.set_protocol(protocol)  # uvloop reads the callback again
+        return reader
+
+    def remove(self) -> None:
+        """Give the data callback back to uvicorn, with the start of a frame kept here."""
+        protocol = self._protocol
+        if vars(protocol).get("data_received") == self.data_received:
+            del protocol.data_received
+            protocol.transport.set_protocol(protocol)
+        rest, self._rest = self._rest, bytearray()
+        if rest and not protocol.transport.is_closing():
+            self._pass(bytes(rest))
+
+    def _between_frames(self) -> bool:
+        """Whether the library's parser waits for the first byte of a frame."""
+        conn = self._conn
+        if conn.reader.buffer:
+            return False
+        inner = conn.parser
+        while (deeper := getattr(inner, "gi_yieldfrom", None)) is not None:
+            inner = deeper
+        return getattr(inner, "gi_code", None) is _BETWEEN_FRAMES
+
+    def _may_take(self) -> bool:
+        """Rule 4's conditions for handing a message over from the data callback."""
+        protocol = self._protocol
+        conn = self._conn
+        return (
+            conn.state is _OPEN
+            and conn.current_size is None
+            and not protocol.close_sent
+            and protocol.queue.empty()
+            and self._accepting()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        rest = self._rest
+        if rest:
+            rest += data
+            if len(rest) < self._need:
+                return
+            data = bytes(rest)
+            rest.clear()
+        if not self._between_frames():
+            self._pass(data)
+            return
+        size = len(data)
+        at = taken = 0
+        try:
+            while at < size:
+                if size - at < 2:
+                    if data[at] == _FIN_BINARY:
+                        self._keep(data, at, 0)  # perhaps one, its header not all here
+                        return
+                    break
+                head = data[at + 1]
+                if data[at] != _FIN_BINARY or head < _MASKED:
+                    break
+                length = head & 0x7F
+                start = at + 6
+                if length == 126:
+                    if size - at < 4:
+                        self._keep(data, at, 0)
+                        return
+                    length = int.from_bytes(data[at + 2 : at + 4])
+                    start = at + 8
+                elif length == 127:
+                    if size - at < 10:
+                        self._keep(data, at, 0)
+                        return
+                    length = int.from_bytes(data[at + 2 : at + 10])
+                    start = at + 14
+                if length > self._limit:
+                    break  # the library refuses it, with its close code
+                end = start + length
+                if end > size:
+                    self._keep(data, at, end - at)  # the rest of this frame comes later
+                    return
+                if not self._may_take():
+                    break
+                payload = apply_mask(data[start:end], data[start - 4 : start])
+                at = end
+                taken += 1
+                self._take(payload)
+            if at < size:
+                self._pass(data[at:] if at else data)
+        finally:
+            if taken:
+                self._counted.inc(taken)
+
+    def _keep(self, data: bytes, at: int, need: int) -> None:
+        """Keep ``data[at:]``, the start of a frame of ``need`` bytes (0: not known yet)."""
+        self._rest += memoryview(data)[at:]
+        self._need = need
