@@ -20,7 +20,7 @@ from websockets.frames import Frame, Opcode
 
 from rooms.frames import MessageType, SyncType, step1_frame, update_frame
 from rooms.varint import Reader
-from server.documents.direct import HOLD_ABOVE, wire_frame
+from server.documents.direct import HOLD_ABOVE, wire_frame, wire_text_frame
 from server.documents.outbox import SocketOutbox
 from tests.conftest import Lesson, LiveServer, make_lesson, make_settings, serve_in_thread
 
@@ -61,11 +61,15 @@ def outboxes(server: LiveServer, lesson: Lesson) -> list[SocketOutbox]:
     return [o for o in loaded.outboxes.values() if isinstance(o, SocketOutbox)]
 
 
-@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 200_000])
 def test_a_wire_frame_parses_back_as_one_binary_frame(size: int) -> None:
     payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
     frame = _parse(wire_frame(payload))
     assert frame.fin and frame.opcode.name == "BINARY" and frame.data == payload
+    # Rule 1's header, written by the server, is the library's to the byte.
+    assert wire_frame(payload) == Frame(Opcode.BINARY, payload).serialize(mask=False)
+    text = "é" * (size // 2) + "x" * (size % 2)
+    assert wire_text_frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 def _parse(data: bytes) -> Frame:
