@@ -175,19 +175,14 @@ class FrameReader:
                 if data[at] != _FIN_BINARY or head < _MASKED:
                     break
                 length = head & 0x7F
-                start = at + 6
-                if length == 126:
-                    if size - at < 4:
+                start = at + 6  # after the header and the mask
+                if length > 125:  # the length follows, in 2 bytes (126) or 8 (127)
+                    longer = 2 if length == 126 else 8
+                    if size - at < 2 + longer:
                         self._keep(data, at, 0)
                         return
-                    length = int.from_bytes(data[at + 2 : at + 4])
-                    start = at + 8
-                elif length == 127:
-                    if size - at < 10:
-                        self._keep(data, at, 0)
-                        return
-                    length = int.from_bytes(data[at + 2 : at + 10])
-                    start = at + 14
+                    length = int.from_bytes(data[at + 2 : at + 2 + longer])
+                    start += longer
                 if length > self._limit:
                     break  # the library refuses it, with its close code
                 end = start + length
