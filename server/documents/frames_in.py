@@ -5,7 +5,8 @@ chain of generator-based coroutines (``Protocol.parse``, ``Frame.parse``, one
 ``StreamReader.read_exact`` per part of the header), a ``Frame`` dataclass and an ``Opcode``
 enum made for it, its checks, a list of events, then uvicorn's dispatch on the frame's kind.
 A profile of our server in the many-rooms benchmark (perf, CPython 3.12's perf maps) put
-about 7 % of the server's CPU there, more than applying the updates. Nearly every frame is of
+8 to 9 % of the server's CPU there, more than applying the updates; 3.3 to 3.8 % after
+(bench/README.md). Nearly every frame is of
 one kind: a y-websocket message (an update, an awareness renewal), binary, unfragmented,
 masked as every client frame is, no extension bits (none is negotiated, rule 3).
 
