@@ -301,15 +301,10 @@ def read_directly(
     if not all(hasattr(protocol, name) for name in _READER_RELIES_ON):
         return None
     queued = protocol.send_receive_event_to_app
-    queue = protocol.queue
+    may_hand_over = hand_over_check(protocol, accepting)
 
     def deliver() -> None:
-        if (
-            protocol.close_sent
-            or protocol.curr_msg_data_type != "bytes"
-            or not queue.empty()
-            or not accepting()
-        ):
+        if protocol.curr_msg_data_type != "bytes" or not may_hand_over():
             queued()
             return
         frames = protocol.frames
@@ -317,7 +312,7 @@ def read_directly(
         on_message(frames[0] if len(frames) == 1 else b"".join(frames))
 
     protocol.send_receive_event_to_app = deliver
-    reader = FrameReader.install(protocol, on_message, accepting, parsed)
+    reader = FrameReader.install(protocol, on_message, may_hand_over, parsed)
 
     def stop() -> None:
         if reader is not None:
@@ -326,6 +321,18 @@ def read_directly(
             del protocol.send_receive_event_to_app
 
     return stop
+
+
+def hand_over_check(protocol: Any, accepting: Callable[[], bool]) -> Callable[[], bool]:
+    """Rule 4: whether a message of uvicorn's ``protocol`` may be handed over from its data
+    callback now rather than through its queue: no close sent, nothing queued before it, and
+    the socket's owner ``accepting``."""
+    queue = protocol.queue
+
+    def may_hand_over() -> bool:
+        return not protocol.close_sent and queue.empty() and accepting()
+
+    return may_hand_over
 
 
 class RawSendMiddleware:

@@ -17,11 +17,12 @@ from the start of the bytes while the library's parser stands between two frames
 nothing buffered (its innermost generator waits in ``StreamReader.at_eof``: a parser
 halfway through a frame can have an empty buffer too), and each frame that is binary, final,
 masked, without reserved bits and within the library's size limit it unmasks (the library's
-own ``apply_mask``) and hands to the socket's owner, exactly when rule 4 would have: the
-connection OPEN, no fragmented message under way, no close sent, uvicorn's queue empty, the
-owner ``accepting``. The first byte that is anything else — a ping, a close, a text frame, a
-fragment, an unmasked or oversized frame, or a frame it may not hand over now — and all the
-bytes after it in that chunk go to uvicorn's own callback, whose parser and checks take them
+own ``apply_mask``) and hands to the socket's owner, exactly when rule 4 would have (the
+check it shares with rule 4, direct.py ``hand_over_check``: no close sent, uvicorn's queue
+empty, the owner accepting), the connection OPEN and no fragmented message under way. The
+first byte that is anything else — a ping, a close, a text frame, a fragment, an unmasked or
+oversized frame, or a frame it may not hand over now — and all the bytes after it in that
+chunk go to uvicorn's own callback, whose parser and checks take them
 as before (it answers pings, refuses protocol errors, queues for the ASGI receive); the next
 chunk is read here again once the parser stands between frames. A frame that has not all
 arrived yet is kept here until it has: its length is already within the size limit (the
@@ -53,7 +54,7 @@ _FIN_BINARY = 0x82  # final, no reserved bits, opcode 2
 _MASKED = 0x80
 # What rule 6 relies on in the websockets connection and uvicorn's protocol.
 _CONN_RELIES_ON = ("reader", "parser", "state", "current_size", "max_message_size")
-_PROTOCOL_RELIES_ON = ("transport", "close_sent", "queue", "data_received")
+_PROTOCOL_RELIES_ON = ("transport", "data_received")
 _BETWEEN_FRAMES = StreamReader.at_eof.__code__
 
 
@@ -61,10 +62,10 @@ class FrameReader:
     """Reads the common frame of one uvicorn websockets-sansio connection (rule 6)."""
 
     __slots__ = (
-        "_accepting",
         "_conn",
         "_counted",
         "_limit",
+        "_may_hand_over",
         "_need",
         "_pass",
         "_protocol",
@@ -76,7 +77,7 @@ class FrameReader:
         self,
         protocol: Any,
         take: Callable[[bytes], None],
-        accepting: Callable[[], bool],
+        may_hand_over: Callable[[], bool],
         counted: LoopCounter,
         limit: int,
     ) -> None:
@@ -84,7 +85,7 @@ class FrameReader:
         self._conn = protocol.conn
         self._pass: Callable[[bytes], None] = protocol.data_received  # uvicorn's own
         self._take = take
-        self._accepting = accepting
+        self._may_hand_over = may_hand_over
         self._counted = counted
         self._limit = limit
         # The start of a frame to read here, not all arrived yet, and how many bytes it has
@@ -97,11 +98,12 @@ class FrameReader:
         cls,
         protocol: Any,
         take: Callable[[bytes], None],
-        accepting: Callable[[], bool],
+        may_hand_over: Callable[[], bool],
         counted: LoopCounter,
     ) -> FrameReader | None:
         """Read ``protocol``'s common frames from now on (``take`` gets each message, must
-        not raise); None where rule 6 cannot be kept (rule 3: recognize, never assume)."""
+        not raise; ``may_hand_over()``: rule 4's say on whether it may have one now); None
+        where rule 6 cannot be kept (rule 3: recognize, never assume)."""
         conn: Any = getattr(protocol, "conn", None)
         if not all(hasattr(protocol, name) for name in _PROTOCOL_RELIES_ON):
             return None
@@ -115,7 +117,7 @@ class FrameReader:
             limit = fragment if limit is None else min(limit, fragment)
         if limit is None:
             return None  # no size limit: frames are not kept here without one
-        reader = cls(protocol, take, accepting, counted, limit)
+        reader = cls(protocol, take, may_hand_over, counted, limit)
         protocol.data_received = reader.data_received
         protocol.transport.set_protocol(protocol)  # uvloop reads the callback again
         return reader
@@ -141,16 +143,10 @@ class FrameReader:
         return getattr(inner, "gi_code", None) is _BETWEEN_FRAMES
 
     def _may_take(self) -> bool:
-        """Rule 4's conditions for handing a message over from the data callback."""
-        protocol = self._protocol
+        """Whether the frame may be handed over now: the library would have had it take
+        rule 4's path, and rule 4 says yes."""
         conn = self._conn
-        return (
-            conn.state is _OPEN
-            and conn.current_size is None
-            and not protocol.close_sent
-            and protocol.queue.empty()
-            and self._accepting()
-        )
+        return conn.state is _OPEN and conn.current_size is None and self._may_hand_over()
 
     def data_received(self, data: bytes) -> None:
         rest = self._rest

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pycrdt
@@ -46,6 +46,18 @@ async def doc_socket(
         yield ws
 
 
+@asynccontextmanager
+async def synced(
+    server: LiveServer, lesson: Lesson, *tokens: str
+) -> AsyncIterator[list[ClientConnection]]:
+    """A document socket for each token, each synced (its first update read)."""
+    async with AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(doc_socket(server, lesson, t)) for t in tokens]
+        for ws in sockets:
+            await asyncio.wait_for(next_update(ws), 10)
+        yield sockets
+
+
 async def next_update(ws: ClientConnection) -> bytes:
     """The payload of the next sync step2 or update frame (awareness and step1 skipped)."""
     while True:
@@ -59,6 +71,22 @@ async def next_update(ws: ClientConnection) -> bytes:
 def outboxes(server: LiveServer, lesson: Lesson) -> list[SocketOutbox]:
     loaded = server.state.docs._docs[(lesson.room_id, "demo")]
     return [o for o in loaded.outboxes.values() if isinstance(o, SocketOutbox)]
+
+
+def typed(content: str) -> bytes:
+    """The update of a document whose text ``content`` was typed in one go."""
+    doc: pycrdt.Doc[object] = pycrdt.Doc()
+    text = doc.get("text", type=pycrdt.Text)
+    with doc.new_transaction():
+        text.insert(0, content)
+    return doc.get_update()
+
+
+async def text_received(ws: ClientConnection) -> str:
+    """The text of the next update ``ws`` is sent."""
+    received: pycrdt.Doc[object] = pycrdt.Doc()
+    received.apply_update(await asyncio.wait_for(next_update(ws), 10))
+    return str(received.get("text", type=pycrdt.Text))
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 200_000])
@@ -94,27 +122,16 @@ def _parse(data: bytes) -> Frame:
 async def test_the_installed_uvicorn_takes_the_direct_path(
     server: LiveServer, live_lesson: Lesson
 ) -> None:
-    teacher_doc: pycrdt.Doc[object] = pycrdt.Doc()
-    text = teacher_doc.get("text", type=pycrdt.Text)
-    async with (
-        doc_socket(server, live_lesson, live_lesson.teacher.token) as teacher,
-        doc_socket(server, live_lesson, live_lesson.alice.token) as alice,
-    ):
-        await asyncio.wait_for(next_update(teacher), 10)  # synced
-        await asyncio.wait_for(next_update(alice), 10)
+    lesson = live_lesson
+    async with synced(server, lesson, lesson.teacher.token, lesson.alice.token) as (teacher, alice):
         boxes = outboxes(server, live_lesson)
         assert len(boxes) == 2
         assert all(box.writes_directly for box in boxes)
         assert server.state.docs.metrics.direct_readers._value.get() == 2
 
         parsed = server.state.docs.metrics.frames_parsed.value
-        with teacher_doc.new_transaction():
-            text.insert(0, "print('direct')")
-        update = teacher_doc.get_update()
-        await teacher.send(update_frame(update))
-        received: pycrdt.Doc[object] = pycrdt.Doc()
-        received.apply_update(await asyncio.wait_for(next_update(alice), 10))
-        assert str(received.get("text", type=pycrdt.Text)) == "print('direct')"
+        await teacher.send(update_frame(typed("print('direct')")))
+        assert await text_received(alice) == "print('direct')"
         # Rule 6: the update's frame was read by the server, not the websockets parser.
         assert server.state.docs.metrics.frames_parsed.value > parsed
 
@@ -276,3 +293,47 @@ async def test_a_busy_documents_frames_share_one_write_per_socket(
                     assert update_frame(await next_update(watcher)) == frame
             assert metrics.frames_joined.value == joined
             assert sharing.share <= HOLD_ABOVE
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "code"),
+    [
+        (0x82, 0x05, 1002),  # unmasked, as no client may send
+        (0xC2, 0x85, 1002),  # a reserved bit set, with no extension negotiated
+        (0x8B, 0x85, 1002),  # an opcode that does not exist
+        (0x82, 0xFF, 1009),  # masked, claiming 2**63 - 1 bytes: over the size limit
+    ],
+)
+async def test_a_frame_the_library_refuses_is_refused_and_the_room_goes_on(
+    server: LiveServer, live_lesson: Lesson, first: int, second: int, code: int
+) -> None:
+    """Rule 6 reads the common frame itself; a hostile client's other bytes still meet the
+    websockets library's checks: its socket is closed with the library's code, and the
+    teacher's next update reaches Bob."""
+    lesson = live_lesson
+    tokens = lesson.teacher.token, lesson.alice.token, lesson.bob.token
+    async with synced(server, lesson, *tokens) as (teacher, alice, bob):
+        length = b"\x7f\xff\xff\xff\xff\xff\xff\xff" if second == 0xFF else b""
+        mask = b"\x01\x02\x03\x04" if second & 0x80 else b""
+        alice.transport.write(bytes((first, second)) + length + mask + b"hello")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(alice.recv(), 10)
+        assert alice.close_code == code
+
+        await teacher.send(update_frame(typed("still here")))
+        assert await text_received(bob) == "still here"
+
+
+async def test_an_update_sent_a_byte_at_a_time_arrives_whole(
+    server: LiveServer, live_lesson: Lesson
+) -> None:
+    """Rule 6 keeps the start of a frame until the rest of it has come."""
+    lesson = live_lesson
+    async with synced(server, lesson, lesson.teacher.token, lesson.alice.token) as (teacher, alice):
+        # A frame with a 2-byte length.
+        wire = Frame(Opcode.BINARY, update_frame(typed("x" * 300))).serialize(mask=True)
+        sock = teacher.transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for byte in wire:
+            teacher.transport.write(bytes((byte,)))
+        assert await text_received(alice) == "x" * 300

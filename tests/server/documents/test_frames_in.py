@@ -18,6 +18,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.utils import apply_mask
 
+from server.documents.direct import hand_over_check
 from server.documents.frames_in import FrameReader
 from server.documents.metrics import LoopCounter
 
@@ -128,21 +129,31 @@ def cut(data: bytes, points: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
+def installed(uvicorn: Uvicorn, taken: list[bytes], answers: list[bool]) -> FrameReader:
+    """Rule 6 on ``uvicorn``'s connection: messages to ``taken``, the owner accepting as
+    ``answers`` say in turn (then always)."""
+    said = iter(answers)
+    reader = FrameReader.install(
+        uvicorn,
+        taken.append,
+        hand_over_check(uvicorn, lambda: next(said, True)),
+        LoopCounter("t", "t"),
+    )
+    assert reader is not None
+    return reader
+
+
 def read(chunks: list[bytes], accepting: list[bool] | None) -> tuple[list[bytes], bytes, object]:
     """Feed ``chunks``, with rule 6 when ``accepting`` (the owner's answers, in turn) is
     given; every message in the order the app would see it, what the server sent back, and
     the library's final state and error."""
     uvicorn = Uvicorn(connected())
     taken: list[bytes] = []
-    answers = iter(accepting or [])
-    if accepting is None:
-        feed = uvicorn.data_received
-    else:
-        reader = FrameReader.install(
-            uvicorn, taken.append, lambda: next(answers, True), LoopCounter("t", "t")
-        )
-        assert reader is not None
-        feed = reader.data_received
+    feed = (
+        uvicorn.data_received
+        if accepting is None
+        else installed(uvicorn, taken, accepting).data_received
+    )
     for chunk in chunks:
         feed(chunk)
     exc = uvicorn.conn.parser_exc
@@ -190,11 +201,7 @@ def test_after_a_message_queued_for_the_asgi_receive_every_message_is_queued() -
     chunks = [encode((0x82, True, bytes([n]), 0), mask) for n in range(4)]
     uvicorn = Uvicorn(connected())
     taken: list[bytes] = []
-    answers = iter([True, False])
-    reader = FrameReader.install(
-        uvicorn, taken.append, lambda: next(answers, True), LoopCounter("t", "t")
-    )
-    assert reader is not None
+    reader = installed(uvicorn, taken, [True, False])
     for chunk in chunks:
         reader.data_received(chunk)
     assert taken == [b"\x00"]
@@ -205,7 +212,9 @@ def test_common_frames_are_read_here_and_the_rest_by_the_library() -> None:
     uvicorn = Uvicorn(connected())
     taken: list[bytes] = []
     counted = LoopCounter("t", "t")
-    reader = FrameReader.install(uvicorn, taken.append, lambda: True, counted)
+    reader = FrameReader.install(
+        uvicorn, taken.append, hand_over_check(uvicorn, lambda: True), counted
+    )
     assert reader is not None
     assert uvicorn.transport.protocols == [uvicorn]  # uvloop reads the callback again
     assert vars(uvicorn)["data_received"] == reader.data_received
@@ -233,8 +242,7 @@ def test_common_frames_are_read_here_and_the_rest_by_the_library() -> None:
 def test_nothing_is_read_here_once_a_close_came() -> None:
     uvicorn = Uvicorn(connected())
     taken: list[bytes] = []
-    reader = FrameReader.install(uvicorn, taken.append, lambda: True, LoopCounter("t", "t"))
-    assert reader is not None
+    reader = installed(uvicorn, taken, [])
     mask = b"\x00\x00\x00\x00"
     close = Frame(CLOSE, b"\x03\xe8").serialize(mask=True)
     reader.data_received(close + encode((0x82, True, b"late", 0), mask))
