@@ -22,6 +22,14 @@ Rule 3 — recognize, never assume. :meth:`DirectWriter.of` returns a writer onl
 websockets-sansio protocol with every attribute this relies on and no extension negotiated;
 any other ASGI server, implementation or version gets None and the ordinary path.
 tests/server/documents/test_direct.py fails if the installed uvicorn stops taking this path.
+Two of rule 2's checks read what a public accessor returns rather than call it: the websockets
+connection's ``_state`` (its ``state`` property returns it) and uvicorn's ``writable`` event's
+``_value`` (``asyncio.Event.is_set`` returns it). Each check runs for every recipient of every
+update, and each call was a Python frame on cold objects: with the outbox's slots (outbox.py)
+the two took the many-rooms benchmark from 14.7 to 13.9 % of a core (bench/README.md). So the
+writer is made only where both are what their accessors return, and where ``writable`` is an
+``asyncio.Event`` itself; test_direct.py pins that each follows its accessor through every
+change the library and uvicorn make.
 
 Rule 4 — the way in. Through ASGI each received frame is queued, reading is paused, the
 socket's task is woken through every middleware's await, and reading resumes once the queue
@@ -205,16 +213,15 @@ class Sharing:
 class DirectWriter:
     """Writes a pre-encoded frame straight to one uvicorn websockets-sansio connection."""
 
-    __slots__ = ("_conn", "_held", "_held_bytes", "_is_closing", "_protocol", "_writable", "_write")
+    __slots__ = ("_conn", "_held", "_held_bytes", "_protocol", "_transport", "_writable")
 
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
         # Fixed for the connection's life (uvicorn sets them once, in __init__ and
-        # connection_made): looked up here, not for every frame.
+        # connection_made): looked up here, not for every frame; read as rule 3 says.
         self._conn = protocol.conn
-        self._writable = protocol.writable.is_set
-        self._is_closing = protocol.transport.is_closing
-        self._write = protocol.transport.write
+        self._writable = protocol.writable
+        self._transport = protocol.transport
         self._held: list[bytes] = []  # rule 5: this turn's frames, written at its end
         self._held_bytes = 0
 
@@ -234,6 +241,8 @@ class DirectWriter:
             return None
         if protocol.handshake_complete is not True or protocol.initial_response is not None:
             return None
+        if not _private_reads_agree(protocol):
+            return None
         return cls(protocol)
 
     def write(self, wire: bytes, turn: TurnWrites | None = None) -> bool:
@@ -243,9 +252,9 @@ class DirectWriter:
         if (
             p.close_sent
             or p.disconnected
-            or self._conn.state is not _OPEN
-            or not self._writable()
-            or self._is_closing()
+            or self._conn._state is not _OPEN
+            or not self._writable._value
+            or self._transport.is_closing()
         ):
             if self._held:
                 self.flush()  # before the ASGI send that follows
@@ -253,7 +262,7 @@ class DirectWriter:
         held = self._held
         if not held:
             if turn is None:
-                self._write(wire)
+                self._transport.write(wire)
                 return True
             turn.add(self)
             self._held_bytes = 0
@@ -271,13 +280,31 @@ class DirectWriter:
             return 0
         self._held = []
         p = self._protocol
-        if p.close_sent or p.disconnected or self._conn.state is not _OPEN or self._is_closing():
+        if (
+            p.close_sent
+            or p.disconnected
+            or self._conn._state is not _OPEN
+            or self._transport.is_closing()
+        ):
             return 0
         if len(held) == 1:
-            self._write(held[0])
+            self._transport.write(held[0])
             return 0
-        self._write(b"".join(held))
+        self._transport.write(b"".join(held))
         return len(held) - 1
+
+
+def _private_reads_agree(protocol: Any) -> bool:
+    """Rule 3: whether the connection's ``_state`` and the ``writable`` event's ``_value``
+    are what ``state`` and ``is_set()`` return, so that :meth:`DirectWriter.write` may read
+    them instead."""
+    conn, writable = protocol.conn, protocol.writable
+    if type(writable) is not asyncio.Event:  # not a subclass, which may answer otherwise
+        return False
+    return (
+        vars(writable).get("_value", None) is writable.is_set()
+        and vars(conn).get("_state", None) is conn.state
+    )
 
 
 # What read_directly relies on, besides rule 3's recognition of the protocol.

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from websockets.frames import Close, CloseCode
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 
-from server.documents.direct import HOLD_BYTES, DirectWriter, TurnWrites
+from server.documents.direct import HOLD_BYTES, DirectWriter, TurnWrites, _private_reads_agree
 from server.documents.metrics import LoopCounter
-from tests.server.documents.test_frames_in import connected
+from tests.server.documents.test_frames_in import connected, encode
 
 
 class Transport:
@@ -105,3 +107,60 @@ async def test_a_socket_holding_its_limit_is_written_to_at_once() -> None:
     assert protocol.transport.writes == [big + big]
     await turn_ended()
     assert protocol.transport.writes == [big + big, b"y"]
+
+
+def _in_step(conn: ServerProtocol) -> bool:
+    return conn._state is conn.state
+
+
+@pytest.mark.parametrize("how", ["close received", "close sent", "failed", "end of stream"])
+def test_the_connections_state_the_writer_reads_follows_the_library(how: str) -> None:
+    """direct.py rule 3: the writer reads ``_state`` for ``state``; every way the library
+    closes a connection moves both, so that a closing socket is never written to."""
+    conn = connected()
+    assert conn.state is State.OPEN and _in_step(conn)
+    if how == "close received":
+        close = Close(CloseCode.NORMAL_CLOSURE, "bye").serialize()
+        conn.receive_data(encode((0x88, True, close, 0), b"\x01\x02\x03\x04"))
+    elif how == "close sent":
+        conn.send_close(CloseCode.NORMAL_CLOSURE)
+    elif how == "failed":
+        conn.fail(CloseCode.PROTOCOL_ERROR)
+    else:
+        conn.receive_eof()
+    assert conn.state is not State.OPEN and _in_step(conn)
+    conn.data_to_send()
+    if how != "end of stream":
+        conn.receive_eof()
+    assert conn.state is State.CLOSED and _in_step(conn)
+
+
+def test_the_writable_flag_the_writer_reads_follows_the_event() -> None:
+    """direct.py rule 3: the writer reads ``writable._value`` for ``writable.is_set()``."""
+    protocol = Protocol()
+    writer = DirectWriter(protocol)
+    for step in (protocol.writable.clear, protocol.writable.set, protocol.writable.clear):
+        step()
+        assert protocol.writable._value is protocol.writable.is_set()
+        assert writer.write(b"x") is protocol.writable.is_set()
+
+
+class _OtherEvent(asyncio.Event):
+    """A subclass: refused, though this one answers as the event does (another need not)."""
+
+
+class _OtherConnection:
+    """A connection whose ``state`` is not what it keeps as ``_state``."""
+
+    def __init__(self) -> None:
+        self.state = State.OPEN
+
+
+def test_a_writer_is_made_only_where_the_private_reads_are_what_the_accessors_return() -> None:
+    assert _private_reads_agree(Protocol())
+    other_event = Protocol()
+    other_event.writable = _OtherEvent()
+    assert not _private_reads_agree(other_event)
+    other_connection = Protocol()
+    other_connection.conn = _OtherConnection()  # type: ignore[assignment]
+    assert not _private_reads_agree(other_connection)
