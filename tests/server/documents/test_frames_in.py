@@ -250,3 +250,20 @@ def test_nothing_is_read_here_once_a_close_came() -> None:
     assert taken == []
     assert uvicorn.conn.state is State.CLOSING
     assert uvicorn.queue == []  # the library discards what follows a close
+
+
+def test_bytes_the_library_is_halfway_through_are_its_own_even_if_they_look_like_a_frame() -> None:
+    """A ping whose header came in one chunk and whose payload (the bytes of a common frame)
+    comes in the next: the library, halfway through the ping, takes the payload. After bytes
+    went to the library the reader asks again where its parser stands."""
+    uvicorn = Uvicorn(connected())
+    taken: list[bytes] = []
+    reader = installed(uvicorn, taken, [])
+    mask = b"\x00\x00\x00\x00"  # the ping's payload on the wire is the payload itself
+    inner = encode((0x82, True, b"hi", 0), mask)
+    ping = encode((0x89, True, inner, 0), mask)
+    reader.data_received(ping[:6])  # the ping's header and mask
+    reader.data_received(ping[6:])  # its payload, which looks like a common frame
+    reader.data_received(encode((0x82, True, b"after", 0), mask))
+    assert taken == [b"after"]
+    assert uvicorn.sent == Frame(Opcode.PONG, inner).serialize(mask=False)
