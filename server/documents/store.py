@@ -276,7 +276,7 @@ class DocStore:
         when they must go to the thread."""
         assert self._inline is not None
         room_id, doc = key
-        now = utcnow()
+        now = self._inline.now()  # as its timestamp column stores it (inline.py rule 3)
         started = time.perf_counter()
         try:
             self._inline.insert(

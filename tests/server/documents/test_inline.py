@@ -74,6 +74,7 @@ async def test_an_update_is_committed_before_append_returns(store: Store) -> Non
     docs = DocStore(store)
     await docs.start()
     typist = Typist()
+    before = utcnow()
     try:
         for c in "hey":
             stored = docs.append(room, "demo", [typist.type(c)], author=1, inserted=1)
@@ -88,8 +89,19 @@ async def test_an_update_is_committed_before_append_returns(store: Store) -> Non
                 )
             ).all()
         assert [(r[0], r[1]) for r in rows] == [(1, 1)] * 3
-        # Stored in the dialect's format: the ORM reads the timestamps back.
-        assert all(abs(as_utc(r[2]) - utcnow()) < timedelta(minutes=1) for r in rows)
+        # Stored in the dialect's format: the ORM reads the timestamps back, each the time
+        # of its commit, and the text is what the dialect makes of that time.
+        after = utcnow()
+        assert all(before <= as_utc(r[2]) <= after for r in rows)
+        dialect = sqlite_dialect.dialect()
+        convert = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+        assert convert is not None
+        conn = sqlite3.connect(path_of(store))
+        try:
+            texts = [t for (t,) in conn.execute("SELECT created_at FROM doc_updates ORDER BY id")]
+        finally:
+            conn.close()
+        assert texts == [convert(r[2]) for r in rows]
         changed = await docs.changed_at(room)
         assert set(changed) == {"demo"}
     finally:
@@ -208,6 +220,40 @@ def test_timestamps_take_the_quicker_conversion_only_where_it_gives_the_same_tex
     # A conversion that differs anywhere is kept as it is.
     differs = lambda value: None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
     assert inline_module.quicker_timestamps(differs) is differs
+
+
+def test_the_clocks_text_is_the_dialects_text_of_the_same_instant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """inline.py rule 3: a commit's time made as text from the clock, where the dialect's
+    conversion agrees on the probe instants; else a datetime, as before."""
+    dialect = sqlite_dialect.dialect()
+    convert = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert convert is not None
+    assert inline_module.clock_text_agrees(convert)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(29)
+    for _ in range(5000):
+        reading = rng.randrange(4_102_444_800 * 10**9)  # to the end of 2099
+        instant = epoch + timedelta(microseconds=reading // 1000)
+        assert inline_module.clock_text(reading) == convert(instant)
+    writer = inline_module.InlineWriter(":memory:", DocUpdate.__table__, ["created_at"])  # type: ignore[attr-defined]
+    before = convert(utcnow())
+    now = writer.now()
+    assert isinstance(now, str) and before <= now <= convert(utcnow())
+    # The second's text is made once a second, the microseconds every time.
+    readings = iter(
+        [1_796_000_000_999_999_000, 1_796_000_000_999_999_999, 1_796_000_001_000_001_000]
+    )
+    monkeypatch.setattr(inline_module.time, "time_ns", lambda: next(readings))
+    assert [writer.now() for _ in range(3)] == [
+        "2026-11-30 00:53:20.999999",
+        "2026-11-30 00:53:20.999999",
+        "2026-11-30 00:53:21.000001",
+    ]
+    # A conversion that differs leaves the writer giving datetimes for it to convert.
+    differs = lambda value: None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
+    assert not inline_module.clock_text_agrees(differs)
 
 
 async def test_inline_commits_are_checkpointed_into_the_database_file(
