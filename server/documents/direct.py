@@ -25,11 +25,12 @@ tests/server/documents/test_direct.py fails if the installed uvicorn stops takin
 Two of rule 2's checks read what a public accessor returns rather than call it: the websockets
 connection's ``_state`` (its ``state`` property returns it) and uvicorn's ``writable`` event's
 ``_value`` (``asyncio.Event.is_set`` returns it). Each check runs for every recipient of every
-update, and each call was a Python frame on cold objects: with the outbox's slots (outbox.py)
-the two took the many-rooms benchmark from 14.7 to 13.9 % of a core (bench/README.md). So the
+update, and each call was a Python frame on cold objects (1.4 % of the many-rooms server's
+CPU by perf; with the outbox's slots, outbox.py, and the transport kept instead of three bound
+methods, the many-rooms benchmark measured 14.7 → 13.9 % of a core, bench/README.md). So the
 writer is made only where both are what their accessors return, and where ``writable`` is an
-``asyncio.Event`` itself; test_direct.py pins that each follows its accessor through every
-change the library and uvicorn make.
+``asyncio.Event`` itself; tests/server/documents/test_held_frames.py pins that each follows its
+accessor through every way the library closes a connection.
 
 Rule 4 — the way in. Through ASGI each received frame is queued, reading is paused, the
 socket's task is woken through every middleware's await, and reading resumes once the queue
