@@ -41,6 +41,9 @@ clocks, so a clock is never underestimated. Every count read (clients, structs, 
 only a promise: each element takes at least one byte, so the reading ends with the update.
 It costs about 3 µs for a typed character, 7 ms for the 72 KB of 3,000 edits, and about 100
 ms for a hostile 1 MiB frame of the smallest structs (which yrs takes 26 to 70 ms to apply).
+Values of a fixed size (null, booleans, floats, 64-bit integers) inside arrays and objects are
+stepped over in place, without a call each: a map entry holding an array of three numbers, the
+fan-out benchmark's update, took 6.3 µs and takes 5.3.
 
 Rule 3 — bounded merging. At the end of every transaction yrs merges each new item into its
 left neighbour where it can (same client, the next clock, its origin the neighbour's last
@@ -105,6 +108,9 @@ _FLAT_TAGS = (0x7F, 0x7E, 0x79, 0x78)  # undefined, null, false, true
 _VARINT = 0x7D
 _FLOAT32 = 0x7C
 _EIGHT_BYTES = (0x7B, 0x7A)  # float64, bigint64
+# The bytes after the tag of each value of a fixed size (rule 2's flat values and numbers):
+# read in place inside arrays and objects, without a call each.
+_FIXED_SIZES = {**dict.fromkeys(_FLAT_TAGS, 0), _FLOAT32: 4, **dict.fromkeys(_EIGHT_BYTES, 8)}
 
 # Item contents (Yjs ``readItemContent``: the low five bits of a struct's info byte).
 _GC, _DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC, _SKIP = range(11)
@@ -343,9 +349,16 @@ def _any(data: bytes, pos: int, end: int, depth: int, limit: int) -> tuple[int, 
             raise ProtocolError(f"update nests values deeper than {limit} levels")
         deepest = depth
         count, pos = _uint(data, pos, end)
+        fixed = _FIXED_SIZES.get
         for _ in range(count):
             if tag == _OBJECT:
                 pos = _skip(data, pos, end)  # key
+            size = fixed(data[pos]) if pos < end else None
+            if size is not None:  # a value of fixed size, no deeper than this
+                pos += 1 + size
+                if pos > end:
+                    raise ProtocolError("update ends inside a value")
+                continue
             pos, inner = _any(data, pos, end, depth, limit)
             deepest = max(deepest, inner)
         return pos, deepest

@@ -77,6 +77,12 @@ def test_truncated_and_unknown_values_are_refused() -> None:
         check_update(any_item_update(string)[:-10])
     with pytest.raises(ProtocolError, match="unknown type 99"):
         check_update(any_item_update(b"\x75\x02\x63\x7e"))
+    # Numbers in arrays and objects are read in place: each must still be all there.
+    numbers = b"\x75\x04\x7e\x7c" + bytes(4) + b"\x76\x01\x01k\x7b" + bytes(8) + b"\x7a" + bytes(8)
+    assert read_update(any_item_update(numbers)).deepest == 2
+    for cut in (b"\x75\x01\x7b" + bytes(3), b"\x76\x01\x01k\x7c" + bytes(1)):
+        with pytest.raises(ProtocolError, match="ends inside"):
+            check_update(any_item_update(cut))  # the delete set's byte is no number's
 
 
 @pytest.mark.parametrize("kind", [9, 15])
