@@ -91,7 +91,7 @@ from typing import Any, Protocol
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.protocol import State
 
-from server.documents.frames_in import FrameReader
+from server.documents.frames_in import FrameReader, state_readable
 from server.documents.metrics import LoopCounter
 
 log = logging.getLogger("classroom.docs")
@@ -302,10 +302,7 @@ def _private_reads_agree(protocol: Any) -> bool:
     conn, writable = protocol.conn, protocol.writable
     if type(writable) is not asyncio.Event:  # not a subclass, which may answer otherwise
         return False
-    return (
-        vars(writable).get("_value", None) is writable.is_set()
-        and vars(conn).get("_state", None) is conn.state
-    )
+    return vars(writable).get("_value", None) is writable.is_set() and state_readable(conn)
 
 
 # What read_directly relies on, besides rule 3's recognition of the protocol.

@@ -61,6 +61,12 @@ _PROTOCOL_RELIES_ON = ("transport", "data_received")
 _BETWEEN_FRAMES = StreamReader.at_eof.__code__
 
 
+def state_readable(conn: Any) -> bool:
+    """direct.py rule 3: whether the websockets connection's ``_state`` is what its ``state``
+    returns, so that the server may read it for every frame instead."""
+    return vars(conn).get("_state", None) is conn.state
+
+
 class FrameReader:
     """Reads the common frame of one uvicorn websockets-sansio connection (rule 6)."""
 
@@ -115,8 +121,8 @@ class FrameReader:
             return None
         if not all(hasattr(conn, name) for name in _CONN_RELIES_ON):
             return None
-        if vars(conn).get("_state", None) is not conn.state:
-            return None  # read for its state (direct.py rule 3), so it must be that
+        if not state_readable(conn):
+            return None
         if "data_received" in vars(protocol) or not hasattr(protocol.transport, "set_protocol"):
             return None  # someone else's callback is in place already
         limit = conn.max_message_size
