@@ -15,7 +15,8 @@ CLASSROOM_MAX_CONNECTIONS_PER_USER and CLASSROOM_MAX_CONNECTIONS_PER_ROOM for th
 Modules: ``docs_servers`` (the scenarios and the servers), ``processes`` (process trees, RSS,
 CPU time from /proc), ``docs_report`` (rows, tables, medians, the memory verdict, issue 17's
 targets against the reference, the warning when the load generator was saturated),
-``docs_probe`` (``--probe``: where our server's time goes for each live update).
+``docs_probe`` (``--probe``: where our server's time goes for each live update),
+``docs_counted`` (``--callgrind``: the instructions our server executes per update).
 
 Usage: ``bench/run-docs.sh`` (installs the npm packages first), or
 ``.venv/bin/python bench/docs_bench.py --help``.
@@ -28,6 +29,7 @@ import itertools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from docs_counted import control, counted_command, dumped_instructions, per_update
 from docs_probe import probe_env, probe_report
 from docs_report import (
     Row,
@@ -83,6 +86,7 @@ LOADGEN_CPU = 0
 
 def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Row:
     probed: Path | None = None  # where our server's probe writes (--probe)
+    counted: Path | None = None  # where callgrind writes our server's count (--callgrind)
     if server == "reference":
         context = reference_server(scenario, workdir, args.nice)
     else:
@@ -95,7 +99,14 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
             os.close(fd)
             probed = Path(name)
         extra = probe_env(probed) if probed is not None else None
-        context = our_server(scenario, workdir, args.nice, source, data_root, extra_env=extra)
+        if args.callgrind:
+            fd, name = tempfile.mkstemp(prefix=f"callgrind-{server}-{scenario.key}-", dir=workdir)
+            os.close(fd)
+            counted = Path(name)
+        wrap = counted_command(counted) if counted is not None else None
+        context = our_server(
+            scenario, workdir, args.nice, source, data_root, extra_env=extra, wrap=wrap
+        )
     with context as target:
         config = {
             "serverUrl": target.server_url,
@@ -147,6 +158,11 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
                     )
                     if target.metrics_url is not None:
                         scrapes[edge] = scrape_handoff(target.metrics_url)
+                    if counted is not None:
+                        # Count the window only; its dump is read once the server stopped.
+                        control(target.pid, "-i", "on" if edge == "open" else "off")
+                        if edge == "closed":
+                            control(target.pid, "-d")
                 elif args.verbose or "window" not in line:
                     sys.stderr.write(f"  {server}/{scenario.key}: {line}")
             output = loadgen.stdout.read()
@@ -160,6 +176,12 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
     if probed is not None:
         print(probe_report(probed, f"{server}/{scenario.key}"), file=sys.stderr, flush=True)
     result: dict[str, Any] = json.loads(output) if output.strip() else {"error": "no output"}
+    if counted is not None and "error" not in result:
+        sent = result["expectedPerSecond"] * args.duration
+        instructions = dumped_instructions(counted)
+        result["instructionsPerUpdate"] = per_update(
+            instructions, round(sent), scenario.clients_per_room
+        )
     for second in result.get("timeline") or []:
         print(
             "    {server}/{key} second {second:>3}: {count:>6} deliveries, p50 {p50:8.2f} ms, "
@@ -271,6 +293,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(two cores or more): neither waits for the other's core, and runs vary less",
     )
     parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="run our servers under valgrind's callgrind and print the instructions each\n"
+        "executes per update in the measured window (bench/docs_counted.py); slow: use the\n"
+        "light scenario, and read no speed from those runs' other figures",
+    )
+    parser.add_argument(
         "--probe",
         action="store_true",
         help="time each live update's parts inside our servers (bench/live_probe): received to\n"
@@ -287,6 +316,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if "baseline" in args.server and args.baseline is None:
         parser.error("--server baseline needs --baseline DIR")
     return args
+
+
+def instruction_counts(rows: list[Row]) -> str:
+    """``--callgrind``'s figures: each run's instructions per update, per server and scenario."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        value = row.result.get("instructionsPerUpdate")
+        if value is not None and "median" not in row.server:
+            groups.setdefault((row.scenario.key, row.server), []).append(value)
+    lines = [
+        f"  {server}/{key}: median {statistics.median(values):,.0f} "
+        f"({', '.join(f'{v:,.0f}' for v in values)})"
+        for (key, server), values in groups.items()
+    ]
+    if not lines:
+        return ""
+    return "instructions per update in the window, user space (callgrind):\n" + "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat > 1:
         rows = rows + medians(rows)
     print(text_table(rows))
+    counts = instruction_counts(rows)
+    if counts:
+        print("\n" + counts)
     ok, verdict = memory_verdict(rows)
     notes = [note for note in (verdict, *target_verdicts(rows), saturation_warning(rows)) if note]
     for note in notes:

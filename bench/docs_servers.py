@@ -48,6 +48,9 @@ SCENARIOS = {
     # The many-rooms class with (almost) nobody typing: what 1,000 open sockets cost alone
     # (awareness renewals, pings). Not in the default set.
     "idle": Scenario("idle", rooms=50, clients_per_room=20, writers_per_room=1, hz=0.01),
+    # many's rooms, fewer and slower: a load our server keeps up with under callgrind
+    # (--callgrind, docs_counted.py). Not in the default set.
+    "light": Scenario("light", rooms=10, clients_per_room=20, writers_per_room=2, hz=1),
 }
 DEFAULT_SCENARIOS = ("big", "many")
 SERVERS = ("reference", "ours", "ours-tmpfs", "baseline")
@@ -89,10 +92,12 @@ def our_server(
     data_root: Path | None = None,
     *,
     extra_env: dict[str, str] | None = None,
+    wrap: list[str] | None = None,
 ) -> Iterator[Target]:
     """Our server, run from the checkout ``source`` (``python -m`` imports from its cwd), with
     that checkout's own ``.venv`` where it has one: a baseline may differ in its interpreter or
-    its packages, not only in its code. ``extra_env`` is added to its environment."""
+    its packages, not only in its code. ``extra_env`` is added to its environment; ``wrap``, if
+    given, is the command it runs under (callgrind: docs_counted.py)."""
     python = python_of(source)
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix=f"ours-{scenario.key}-", dir=data_root or workdir))
@@ -106,7 +111,7 @@ def our_server(
         "CLASSROOM_LOG_LEVEL": "warning",
         **(extra_env or {}),
     }
-    cmd = [str(python), "-m", "server", "--port", str(port)]
+    cmd = [*(wrap or ()), str(python), "-m", "server", "--port", str(port)]
     with running(cmd, env, source, data_dir / "server.log", nice) as proc:
         wait_for_port(port, proc)
         base = f"http://127.0.0.1:{port}"
