@@ -265,7 +265,10 @@ class DirectWriter:
             if turn is None:
                 self._transport.write(wire)
                 return True
-            turn.add(self)
+            # TurnWrites.add, inlined: this runs for every recipient of a held frame.
+            if not turn.ending:
+                turn.now()
+            turn._writers.append(self)
             self._held_bytes = 0
         held.append(wire)
         self._held_bytes += len(wire)
