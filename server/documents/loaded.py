@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from rooms.exceptions import DamagedDocument, ProtocolError
 from rooms.integrity.replay import TextMeter
@@ -21,7 +21,8 @@ from rooms.sync import DocumentSync
 from rooms.sync_output import Output
 from server.bus import Subscription
 from server.documents.collector import collection_seconds
-from server.documents.direct import Sharing, TurnWrites, wire_frame
+from server.documents.direct import Sharing, wire_frame
+from server.documents.outbox import SocketOutbox, fan_out
 from server.documents.peers import HERE, Peers, is_peer_frame
 from server.documents.store import DocKey
 from server.security.quotas import QuotaExceeded, beyond_its_size, is_update_frame
@@ -36,21 +37,6 @@ ORIGIN_BYTES = 16
 BUS_TURN = 0.005
 # The close that sends the other sockets of a damaged document to a fresh copy (rule 6).
 RELOADED = (1012, "the document was reloaded: reconnect to resync")
-
-
-class Outbox(Protocol):
-    """Where frames for one local connection go (the socket's sender drains it)."""
-
-    conn_id: int
-
-    def enqueue(
-        self,
-        frame: bytes,
-        barrier: asyncio.Future[None] | None,
-        since: float,
-        wire: bytes | None = None,
-        turn: TurnWrites | None = None,
-    ) -> None: ...
 
 
 def channel_of(room_id: int, doc: str) -> str:
@@ -77,7 +63,7 @@ class LoadedDocument:
         # Typing history: who sent each update, and how much text it inserted (paste signal).
         self.meter = TextMeter(self.sync.doc)
         self.authors: dict[int, int] = {}
-        self.outboxes: dict[int, Outbox] = {}
+        self.outboxes: dict[int, SocketOutbox] = {}
         self.closers: dict[int, Callable[[int, str], None]] = {}  # conn -> close its socket
         self.evicted = False  # rule 6
         self.refs = 0
@@ -101,7 +87,7 @@ class LoadedDocument:
 
     def join(
         self,
-        outbox: Outbox,
+        outbox: SocketOutbox,
         *,
         writable: bool,
         author: int | None = None,
@@ -210,20 +196,23 @@ class LoadedDocument:
         turn = self.sharing.turn(registry.turn) if out.sends else None
         # Counted per run of recipients of one frame (a broadcast is one run), and into
         # the metrics once per event: a locked counter per recipient costs as much as the send.
-        sent_bytes = sent_updates = count = 0
-        last = wire = b""
+        sent_bytes = sent_updates = 0
+        last = b""
+        run: list[SocketOutbox] = []
+        runs: list[tuple[bytes, list[SocketOutbox]]] = []
         get = self.outboxes.get
         for conn_id, frame in out.sends:
             outbox = get(conn_id)
             if outbox is None:
                 continue
             if frame is not last:
-                sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
-                last, count = frame, 0
-                wire = wire_frame(frame)  # once for the run: a broadcast's recipients share it
-            outbox.enqueue(frame, barrier, since, wire, turn)
-            count += 1
-        sent_bytes, sent_updates = _tally(last, count, sent_bytes, sent_updates)
+                last, run = frame, []
+                runs.append((frame, run))
+            run.append(outbox)
+        for frame, run in runs:
+            # Encoded once for the run: a broadcast's recipients share it.
+            fan_out(run, frame, barrier, since, wire=wire_frame(frame), turn=turn)
+            sent_bytes, sent_updates = _tally(frame, len(run), sent_bytes, sent_updates)
         if sent_bytes:
             registry.metrics.bytes_out.inc(sent_bytes)
         if sent_updates:

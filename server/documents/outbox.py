@@ -9,6 +9,8 @@ encoded once for every recipient (direct.py); otherwise, or when that writer dec
 is started eagerly: the ASGI send of an open, writable socket finishes without suspending, so
 it completes right there; only a send that must wait (the client reads slowly) is finished by
 a task, and frames behind it wait their turn. Either way there is no task switch per frame.
+A document hands one frame to all its recipients with :func:`fan_out`, which does what
+``enqueue`` does for each without a call per recipient in the common case.
 """
 
 from __future__ import annotations
@@ -121,6 +123,11 @@ class SocketOutbox:
             return
         else:
             wire = (wire or _wire_of(frame)) if direct is not None else frame
+        self._queue(frame, wire, barrier, since)
+
+    def _queue(
+        self, frame: bytes, wire: bytes, barrier: asyncio.Future[None] | None, since: float
+    ) -> None:
         self._frames.append((frame, wire, barrier, since))
         if len(self._frames) == 1:
             self._flush()
@@ -208,6 +215,35 @@ class SocketOutbox:
         self._sent += 1
         if self._sent % FANOUT_SAMPLE_EVERY == 0:
             self.metrics.fanout.observe(time.perf_counter() - since)
+
+
+def fan_out(
+    outboxes: list[SocketOutbox],
+    frame: bytes,
+    barrier: asyncio.Future[None] | None,
+    since: float,
+    *,
+    wire: bytes,
+    turn: TurnWrites | None = None,
+) -> None:
+    """``enqueue`` the same frame to each of ``outboxes`` (``wire``: its bytes from
+    :func:`~server.documents.direct.wire_frame`).
+
+    Its common case, a frame with nothing ahead of it written straight to the socket, is
+    ``enqueue``'s first branch written out here: this runs for every recipient of every
+    update, and a call each was a sizeable share of the update's work (bench/README.md)."""
+    for outbox in outboxes:
+        if outbox.closed:
+            continue
+        direct = outbox._direct
+        if direct is None or barrier is not None or outbox._frames or outbox._blocked is not None:
+            outbox.enqueue(frame, barrier, since, wire, turn)
+        elif direct.write(wire, turn):
+            outbox._sent = sent = outbox._sent + 1
+            if sent % FANOUT_SAMPLE_EVERY == 0:
+                outbox.metrics.fanout.observe(time.perf_counter() - since)
+        else:
+            outbox._queue(frame, wire, barrier, since)  # as enqueue does when declined
 
 
 def _resume_point(waiting: object) -> Awaitable[object]:

@@ -163,3 +163,67 @@ async def test_when_the_direct_writer_declines_the_asgi_send_keeps_the_order() -
     assert socket.sent == [b"b"]
     assert writer.written == [wire_frame(b"a"), wire_frame(b"c")]
     assert metrics.direct_declined._value.get() == 1
+
+
+class Recipients:
+    """Five recipients of one document in the states a fan-out meets: a socket written to
+    directly, one closed, one with a slow send ahead, one whose writer declines, one without
+    a direct writer."""
+
+    def __init__(self) -> None:
+        self.metrics = DocMetrics(CollectorRegistry())
+        self.writers = [Writer() for _ in range(5)]
+        self.sockets = [Socket() for _ in range(5)]
+        self.outboxes = [
+            SocketOutbox(i, self.metrics, s.send, s.overflow, w if i != 4 else None)
+            for i, (s, w) in enumerate(zip(self.sockets, self.writers, strict=True))
+        ]
+        self.outboxes[1].close()
+        self.sockets[2].hold = asyncio.Event()
+        self.writers[2].declining = True
+        self.outboxes[2].enqueue(b"slow", None, 0.0)  # an ASGI send that waits
+        self.writers[2].declining = False
+        self.writers[3].declining = True
+
+    def seen(self) -> list[tuple[list[bytes], list[bytes], int]]:
+        return [
+            (w.written, s.sent, o.sent)
+            for w, s, o in zip(self.writers, self.sockets, self.outboxes, strict=True)
+        ]
+
+
+async def test_a_fan_out_does_for_each_recipient_what_enqueue_does() -> None:
+    one_by_one, fanned = Recipients(), Recipients()
+    loop = asyncio.get_running_loop()
+    barriers = [loop.create_future(), loop.create_future()]
+    frames: list[tuple[bytes, asyncio.Future[None] | None]] = [
+        (b"\x00\x02first", None),
+        (b"\x00\x02second", barriers[0]),
+        (b"\x01awareness", None),
+        (b"\x00\x02third", barriers[1]),
+    ]
+    for frame, barrier in frames:
+        for outbox in one_by_one.outboxes:
+            outbox.enqueue(frame, barrier, 0.0, wire_frame(frame))
+        doc_outbox.fan_out(fanned.outboxes, frame, barrier, 0.0, wire=wire_frame(frame))
+    assert fanned.seen() == one_by_one.seen()
+    assert fanned.writers[0].written == [wire_frame(b"\x00\x02first")]  # the rest wait
+    for future in barriers:
+        future.set_result(None)
+    for recipients in (one_by_one, fanned):
+        hold = recipients.sockets[2].hold
+        assert hold is not None
+        hold.set()
+        await recipients.writers[2].wait_written(len(frames))
+        await recipients.sockets[3].wait_sent(len(frames))
+        await recipients.sockets[4].wait_sent(len(frames))
+    assert fanned.seen() == one_by_one.seen()
+    everything = [frame for frame, _ in frames]
+    wires = [wire_frame(frame) for frame in everything]
+    assert fanned.seen()[0] == (wires, [], 4)  # written directly, in order
+    assert fanned.seen()[1] == ([], [], 0)  # closed: nothing
+    assert fanned.seen()[2] == (wires, [b"slow"], 5)  # behind the slow send, then directly
+    assert fanned.seen()[3] == ([], everything, 4)  # declined each time: ASGI sends
+    assert fanned.seen()[4] == ([], everything, 4)  # no direct writer
+    # The slow frame in setting up, then each of the four frames to the declining writer.
+    assert fanned.metrics.direct_declined._value.get() == 5

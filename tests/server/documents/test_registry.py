@@ -25,6 +25,7 @@ from server.documents import registry as registry_module
 from server.documents.collector import collection_seconds
 from server.documents.loaded import ORIGIN_BYTES, channel_of
 from server.documents.metrics import DocMetrics
+from server.documents.outbox import SocketOutbox
 from server.documents.peers import HELLO, HERE
 from server.documents.registry import DocumentRegistry, LimitReached, text_of
 from server.documents.store import DocStore
@@ -52,9 +53,11 @@ class GatedDocStore(DocStore):
         return await super().load(room_id, doc)
 
 
-class Outbox:
+class Outbox(SocketOutbox):
+    """An outbox that keeps what it is given instead of sending it."""
+
     def __init__(self, conn_id: int) -> None:
-        self.conn_id = conn_id
+        super().__init__(conn_id, DocMetrics(CollectorRegistry()), _unused_send, _unused_overflow)
         self.frames: list[bytes] = []
         self.arrived = asyncio.Event()
 
@@ -62,6 +65,14 @@ class Outbox:
         """Keeps ``frame`` at once: what it waits for and how it is encoded do not matter."""
         self.frames.append(frame)
         self.arrived.set()
+
+
+async def _unused_send(frame: bytes) -> None:
+    raise AssertionError("a test outbox sends nothing")
+
+
+async def _unused_overflow() -> None:
+    raise AssertionError("a test outbox never overflows")
 
 
 def registry_on(
