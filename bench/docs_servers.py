@@ -51,6 +51,8 @@ SCENARIOS = {
     # many's rooms, fewer and slower: a load our server keeps up with under callgrind
     # (--callgrind, docs_counted.py). Not in the default set.
     "light": Scenario("light", rooms=10, clients_per_room=20, writers_per_room=2, hz=1),
+    # big's room, its writers slower: the same, for callgrind. Not in the default set.
+    "light-big": Scenario("light-big", rooms=1, clients_per_room=100, writers_per_room=10, hz=1),
 }
 DEFAULT_SCENARIOS = ("big", "many")
 SERVERS = ("reference", "ours", "ours-tmpfs", "baseline")

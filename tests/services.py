@@ -168,6 +168,14 @@ def _compose() -> str | None:
     return None
 
 
+@functools.cache
+def _valgrind() -> str | None:
+    for tool in ("valgrind", "callgrind_control"):
+        if shutil.which(tool) is None:
+            return f"no {tool} on PATH (Debian's valgrind package)"
+    return None
+
+
 CHECKS = {
     "redis": _redis,
     "postgres": _postgres,
@@ -180,6 +188,7 @@ CHECKS = {
     "kubectl": _kubectl,
     "checkov": _checkov,
     "compose": _compose,
+    "valgrind": _valgrind,
 }
 
 
