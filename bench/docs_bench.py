@@ -156,13 +156,14 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
                         cpu_seconds([loadgen.pid]),
                         machine_busy_seconds(),
                     )
+                    if counted is not None and edge == "closed":
+                        # Count the window only (not the scrape of its metrics, below).
+                        control(target.pid, "-i", "off")
+                        control(target.pid, "-d")  # read once the server stopped
                     if target.metrics_url is not None:
                         scrapes[edge] = scrape_handoff(target.metrics_url)
-                    if counted is not None:
-                        # Count the window only; its dump is read once the server stopped.
-                        control(target.pid, "-i", "on" if edge == "open" else "off")
-                        if edge == "closed":
-                            control(target.pid, "-d")
+                    if counted is not None and edge == "open":
+                        control(target.pid, "-i", "on")
                 elif args.verbose or "window" not in line:
                     sys.stderr.write(f"  {server}/{scenario.key}: {line}")
             output = loadgen.stdout.read()
