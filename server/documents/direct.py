@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -180,13 +180,7 @@ class TurnWrites:
         self.ending = False
         self.mark += 1
         writers, self._writers = self._writers, []
-        joined = 0
-        for writer in writers:
-            try:
-                joined += writer.flush()
-            except Exception:
-                # One socket's failure must not leave the others holding their frames.
-                log.warning("a held write failed; its socket's frames are dropped", exc_info=True)
+        joined = write_held(writers)
         if joined:
             self._joined.inc(joined)
 
@@ -279,23 +273,38 @@ class DirectWriter:
     def flush(self) -> int:
         """Write what this writer holds as one buffer, unless its socket is closing (then
         drop it); how many frames shared the write with the one before them."""
-        held = self._held
-        if not held:
-            return 0
-        self._held = []
-        p = self._protocol
-        if (
-            p.close_sent
-            or p.disconnected
-            or self._conn._state is not _OPEN
-            or self._transport.is_closing()
-        ):
-            return 0
-        if len(held) == 1:
-            self._transport.write(held[0])
-            return 0
-        self._transport.write(b"".join(held))
-        return len(held) - 1
+        return write_held((self,))
+
+
+def write_held(writers: Iterable[DirectWriter]) -> int:
+    """What each of ``writers`` holds, written as one buffer a socket, unless the socket is
+    closing (then dropped); how many frames shared a write with the one before them. One loop
+    for all the writers of a turn's end, not a call each: a busy room's every recipient holds."""
+    joined = 0
+    for writer in writers:
+        try:
+            held = writer._held
+            if not held:
+                continue
+            writer._held = []
+            p = writer._protocol
+            transport = writer._transport
+            if (
+                p.close_sent
+                or p.disconnected
+                or writer._conn._state is not _OPEN
+                or transport.is_closing()
+            ):
+                continue
+            if len(held) == 1:
+                transport.write(held[0])
+            else:
+                transport.write(b"".join(held))
+                joined += len(held) - 1
+        except Exception:
+            # One socket's failure must not leave the others holding their frames.
+            log.warning("a held write failed; its socket's frames are dropped", exc_info=True)
+    return joined
 
 
 def _private_reads_agree(protocol: Any) -> bool:

@@ -96,6 +96,32 @@ async def test_what_a_closing_socket_holds_is_dropped(closing: str) -> None:
     assert other.transport.writes == [b"x"]  # the other socket's frames still go
 
 
+class FailingTransport(Transport):
+    def write(self, data: bytes) -> None:
+        raise RuntimeError("the socket went away under the write")
+
+
+async def test_a_failing_socket_leaves_the_others_frames_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The turn's end writes every writer's frames in one loop: a socket whose write raises
+    loses its own frames only, and is logged; the sockets after it are written, and their
+    joined frames counted."""
+    joined = LoopCounter("joined", "joined")
+    turn = TurnWrites(joined)
+    failing, before, after = Protocol(), Protocol(), Protocol()
+    failing.transport = FailingTransport()
+    writers = [DirectWriter(p) for p in (before, failing, after)]
+    for writer in writers:
+        assert writer.write(b"a", turn) and writer.write(b"b", turn)
+    await turn_ended()
+    assert before.transport.writes == [b"ab"]
+    assert after.transport.writes == [b"ab"]
+    assert joined.value == 2  # one joined frame on each of the two written sockets
+    assert "a held write failed" in caplog.text
+    assert not any(writer._held for writer in writers)  # nothing kept for a later turn
+
+
 async def test_a_socket_holding_its_limit_is_written_to_at_once() -> None:
     """So that a slow reader's transport pauses after as many bytes as without holding."""
     turn, protocol = TurnWrites(LoopCounter("joined", "joined")), Protocol()
