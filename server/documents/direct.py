@@ -170,11 +170,6 @@ class TurnWrites:
             loop.call_soon(self.end)
         return self.mark
 
-    def add(self, writer: DirectWriter) -> None:
-        """``writer`` holds its first frame of this turn."""
-        self.now()
-        self._writers.append(writer)
-
     def end(self) -> None:
         """The end of the turn: write what every writer holds."""
         self.ending = False
@@ -259,7 +254,8 @@ class DirectWriter:
             if turn is None:
                 self._transport.write(wire)
                 return True
-            # TurnWrites.add, inlined: this runs for every recipient of a held frame.
+            # Its first frame of this turn: the turn's end writes it (written here, not a
+            # method of the turn's: this runs for every recipient of a held frame).
             if not turn.ending:
                 turn.now()
             turn._writers.append(self)
