@@ -13,7 +13,7 @@ from rooms.exceptions import ProtocolError
 from rooms.update_check import (
     CLOCK_LIMIT,
     MAX_ANY_DEPTH,
-    _one_text_item,
+    _quick,
     check_update,
     read_update,
 )
@@ -344,7 +344,7 @@ def _keystrokes(seed: int, count: int = 300) -> list[bytes]:
 def test_a_keystroke_is_read_quickly_and_as_in_full(seed: int) -> None:
     """Rule 5: typing's updates take the quick reading, which gives what the full one does."""
     updates = _keystrokes(seed)
-    quick = [update for update in updates if _one_text_item(update) is not None]
+    quick = [update for update in updates if _quick(update, MAX_ANY_DEPTH) is not None]
     assert len(quick) > len(updates) * 0.7  # the deletes and the first insertion are not
     for update in updates:
         assert _outcome(update, full=False) == _outcome(update, full=True)
@@ -355,7 +355,7 @@ def test_a_damaged_keystroke_is_read_as_in_full(seed: int) -> None:
     """Rule 5 takes nothing the full reading refuses and reads nothing otherwise: every byte
     of typed updates changed, each update cut short and lengthened."""
     rng = random.Random(seed)
-    updates = [u for u in _keystrokes(seed, 60) if _one_text_item(u) is not None]
+    updates = [u for u in _keystrokes(seed, 60) if _quick(u, MAX_ANY_DEPTH) is not None]
     taken = 0
     for update in rng.sample(updates, 12):
         damaged = [update[:cut] for cut in range(len(update))]
@@ -364,7 +364,7 @@ def test_a_damaged_keystroke_is_read_as_in_full(seed: int) -> None:
             for byte in {0x00, 0x01, 0x05, 0x7F, 0x80, 0x84, 0xC4, 0xE4, 0xFF, update[at] ^ 0x80}:
                 damaged.append(update[:at] + bytes([byte]) + update[at + 1 :])
         for bad in damaged:
-            taken += _one_text_item(bad) is not None
+            taken += _quick(bad, MAX_ANY_DEPTH) is not None
             assert _outcome(bad, full=False) == _outcome(bad, full=True), bad.hex()
     assert taken  # some changes leave a keystroke (another letter, another clock)
 
@@ -379,7 +379,7 @@ def test_a_keystroke_at_the_clock_limit_is_refused() -> None:
             + b"\x84" + client + write_var_uint(origin)
             + write_var_string("ab") + b"\x00"
         )  # fmt: skip
-        assert _one_text_item(update) is None
+        assert _quick(update, MAX_ANY_DEPTH) is None
         if clock + 2 > CLOCK_LIMIT or origin >= CLOCK_LIMIT:
             with pytest.raises(ProtocolError):
                 read_update(update)
