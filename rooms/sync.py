@@ -274,7 +274,7 @@ class DocumentSync:
         else:
             self._apply(update)
         forward = frame if sub == SyncType.UPDATE else update_frame(update)
-        out.broadcast(self._others(conn), forward)
+        out.broadcast(self._connections, forward, but=conn)
         out.persist.append(update)
         out.publish.append(forward)
 
@@ -382,9 +382,6 @@ class DocumentSync:
     def resync_frame(self) -> bytes:
         """The whole document as one update frame; applying it anywhere is idempotent."""
         return update_frame(self.doc.get_update())
-
-    def _others(self, conn: int) -> list[int]:
-        return [other for other in self._connections if other != conn]
 
     def _apply_placing(self, update: bytes) -> bool:
         """Apply ``update`` in one transaction; whether the state vector moved (rule 12).

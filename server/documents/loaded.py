@@ -64,6 +64,7 @@ class LoadedDocument:
         self.meter = TextMeter(self.sync.doc)
         self.authors: dict[int, int] = {}
         self.outboxes: dict[int, SocketOutbox] = {}
+        self._everyone: list[SocketOutbox] | None = None  # outboxes' values, while they last
         self.closers: dict[int, Callable[[int, str], None]] = {}  # conn -> close its socket
         self.evicted = False  # rule 6
         self.refs = 0
@@ -97,6 +98,7 @@ class LoadedDocument:
         """Connect ``outbox``'s socket, of user ``author`` named ``label`` (the name their
         cursors carry); ``close(code, reason)`` closes it (rule 6)."""
         self.outboxes[outbox.conn_id] = outbox
+        self._everyone = None
         if author is not None:
             self.authors[outbox.conn_id] = author
         if close is not None:
@@ -168,6 +170,7 @@ class LoadedDocument:
 
     def leave(self, conn_id: int) -> None:
         self.outboxes.pop(conn_id, None)
+        self._everyone = None
         self.authors.pop(conn_id, None)
         self.closers.pop(conn_id, None)
         self.dispatch(self.sync.disconnect(conn_id), time.perf_counter())
@@ -192,16 +195,49 @@ class LoadedDocument:
                 inserted_key=inserted_key,
             )
         barrier = self.pending_commit()
-        # A busy document's frames go out once a turn (direct.py rule 5).
-        turn = self.sharing.turn(registry.turn) if out.sends else None
         # Counted per run of recipients of one frame (a broadcast is one run), and into
         # the metrics once per event: a locked counter per recipient costs as much as the send.
+        sent_bytes = sent_updates = 0
+        group = out.group
+        if group is not None and len(group[0]) == len(self.outboxes):
+            # One broadcast to every socket of the document (but its sender): the outboxes
+            # as they are listed, with no pair or lookup per recipient (sync_output.py).
+            frame, but = group[1], group[2]
+            everyone = self._everyone
+            if everyone is None:
+                everyone = self._everyone = list(self.outboxes.values())
+            skip = None if but is None else self.outboxes.get(but)
+            count = len(everyone) - (skip is not None)
+            if count:
+                # A busy document's frames go out once a turn (direct.py rule 5).
+                turn = self.sharing.turn(registry.turn)
+                fan_out(
+                    everyone, frame, barrier, since, wire=wire_frame(frame), turn=turn, skip=skip
+                )
+                sent_bytes, sent_updates = _tally(frame, count, 0, 0)
+        elif out.sends:
+            sent_bytes, sent_updates = self._send_each(out.sends, barrier, since)
+        if sent_bytes:
+            registry.metrics.bytes_out.inc(sent_bytes)
+        if sent_updates:
+            registry.metrics.updates_out.inc(sent_updates)
+        if self.peers.origins:
+            for frame in out.publish:
+                registry.publish(self.channel, self.origin + frame, barrier)
+        if out.awareness_due is not None:
+            self._flush_at(out.awareness_due)
+
+    def _send_each(
+        self, sends: list[tuple[int, bytes]], barrier: asyncio.Future[None] | None, since: float
+    ) -> tuple[int, int]:
+        """Send each (connection, frame), in order; the bytes and the update frames sent."""
+        turn = self.sharing.turn(self.registry.turn)  # direct.py rule 5
         sent_bytes = sent_updates = 0
         last = b""
         run: list[SocketOutbox] = []
         runs: list[tuple[bytes, list[SocketOutbox]]] = []
         get = self.outboxes.get
-        for conn_id, frame in out.sends:
+        for conn_id, frame in sends:
             outbox = get(conn_id)
             if outbox is None:
                 continue
@@ -213,15 +249,7 @@ class LoadedDocument:
             # Encoded once for the run: a broadcast's recipients share it.
             fan_out(run, frame, barrier, since, wire=wire_frame(frame), turn=turn)
             sent_bytes, sent_updates = _tally(frame, len(run), sent_bytes, sent_updates)
-        if sent_bytes:
-            registry.metrics.bytes_out.inc(sent_bytes)
-        if sent_updates:
-            registry.metrics.updates_out.inc(sent_updates)
-        if self.peers.origins:
-            for frame in out.publish:
-                registry.publish(self.channel, self.origin + frame, barrier)
-        if out.awareness_due is not None:
-            self._flush_at(out.awareness_due)
+        return sent_bytes, sent_updates
 
     def _flush_at(self, due: float) -> None:
         """Have :meth:`_flush` run at ``due`` (the sync's clock), or sooner if it already is."""

@@ -225,15 +225,16 @@ def fan_out(
     *,
     wire: bytes,
     turn: TurnWrites | None = None,
+    skip: SocketOutbox | None = None,
 ) -> None:
-    """``enqueue`` the same frame to each of ``outboxes`` (``wire``: its bytes from
-    :func:`~server.documents.direct.wire_frame`).
+    """``enqueue`` the same frame to each of ``outboxes`` but ``skip`` (``wire``: its bytes
+    from :func:`~server.documents.direct.wire_frame`).
 
     Its common case, a frame with nothing ahead of it written straight to the socket, is
     ``enqueue``'s first branch written out here: this runs for every recipient of every
     update, and a call each was a sizeable share of the update's work (bench/README.md)."""
     for outbox in outboxes:
-        if outbox.closed:
+        if outbox.closed or outbox is skip:
             continue
         direct = outbox._direct
         if direct is None or barrier is not None or outbox._frames or outbox._blocked is not None:
