@@ -141,6 +141,8 @@ DELTA_ABOVE = 128
 CUT_WHILE_READING = 8192
 # Rule 14: the most client ids whose changes one document holds.
 MAX_DOC_CLIENTS = 10_000
+# An update frame whose update is under 128 bytes starts with these, then its length.
+_SHORT_UPDATE = bytes((MessageType.SYNC, SyncType.UPDATE))
 
 
 class DocumentSync:
@@ -207,9 +209,12 @@ class DocumentSync:
         state = self._connections[conn]
         if frame[:1] == b"\x01" and frame in self.presence.echoes:  # MessageType.AWARENESS
             return Output()  # rule 6: an echo
+        out = Output()
+        if frame[:2] == _SHORT_UPDATE and len(frame) > 2 and frame[2] == len(frame) - 3 < 0x80:
+            self._receive_sync(conn, state, None, frame, out, cut=cut)
+            return out
         reader = Reader(frame)
         kind = reader.var_uint()
-        out = Output()
         if kind == MessageType.SYNC:
             self._receive_sync(conn, state, reader, frame, out, cut=cut)
         elif kind == MessageType.AWARENESS:
@@ -227,21 +232,27 @@ class DocumentSync:
         self,
         conn: int,
         state: Connection,
-        reader: Reader,
+        reader: Reader | None,
         frame: bytes,
         out: Output,
         *,
         cut: bool,
     ) -> None:
-        sub = reader.var_uint()
-        if sub == SyncType.STEP1:
-            state_vector = reader.var_bytes()
-            if self.presence.may_request(state):
-                out.sends.append((conn, step2_frame(self._diff(state_vector))))
-            return
-        if sub not in (SyncType.STEP2, SyncType.UPDATE):
-            raise ProtocolError(f"unknown sync message type {sub}")
-        update = reader.var_bytes()
+        """A sync ``frame`` past its message type; with no ``reader``, an update frame whose
+        update is under 128 bytes (a keystroke's: its header read in place)."""
+        sub: int
+        if reader is None:
+            sub, update = SyncType.UPDATE, frame[3:]
+        else:
+            sub = reader.var_uint()
+            if sub == SyncType.STEP1:
+                state_vector = reader.var_bytes()
+                if self.presence.may_request(state):
+                    out.sends.append((conn, step2_frame(self._diff(state_vector))))
+                return
+            if sub not in (SyncType.STEP2, SyncType.UPDATE):
+                raise ProtocolError(f"unknown sync message type {sub}")
+            update = reader.var_bytes()
         if update == EMPTY_UPDATE:
             return
         # Read before anything decodes it (rooms/update_check.py); a large one cut meanwhile.
