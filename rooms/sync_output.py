@@ -28,9 +28,8 @@ class Output:
         self.persist: list[bytes] = []  # Yjs updates, oldest first
         self.publish: list[bytes] = []  # frames for the other processes
         self.awareness_due: float | None = None  # call flush_awareness() at this clock time
-        self.later: Pieces | None = (
-            None  # rooms/sync.py rule 13: to receive from the same connection next
-        )
+        # rooms/sync.py rule 13: to receive from the same connection next
+        self.later: Pieces | None = None
         self.units = 0  # the structs and deleted ranges of the update applied, if one was
 
     @property

@@ -147,7 +147,6 @@ _ONE_STRUCT = re.compile(
 )
 # Rule 5: a delete set of one client's one range, starting below 2**28, 1 to 127 long.
 _ONE_RANGE = re.compile(rb"\x01" + _ID_NUMBER + rb"\x01" + _SMALL + rb"[\x01-\x7f]")
-_TEXT, _VALUE = 4, 8
 # Client ids as read (their varUint bytes) to their values: a document has a few writers.
 _CLIENT_IDS: dict[bytes, int] = {}
 _CLIENT_IDS_KEPT = 4096
@@ -203,7 +202,7 @@ def _quick(data: bytes, limit: int) -> Reading | None:
     deepest = 0
     if pos >= end:
         return None
-    if (one_id or two_ids)[0] & 0x1F == _TEXT:
+    if (one_id or two_ids)[0] & 0x1F == _STRING:
         length = data[pos]
         if not 0 < length < 0x80:
             return None
