@@ -110,7 +110,8 @@ _VALUE_WEIGHT = 64
 
 _ARRAY = 0x75
 _OBJECT = 0x76
-_STRING_OR_BYTES = (0x77, 0x74)
+_STRING_TAG = 0x77
+_STRING_OR_BYTES = (_STRING_TAG, 0x74)
 _FLAT_TAGS = (0x7F, 0x7E, 0x79, 0x78)  # undefined, null, false, true
 _VARINT = 0x7D
 _FLOAT32 = 0x7C
@@ -236,7 +237,7 @@ def _quick(data: bytes, limit: int) -> Reading | None:
                     if stop >= end or data[stop] >= 0x80:
                         return None
                     size = stop - pos
-                elif tag == _STRING_OR_BYTES[0] and data[pos + 1] < 0x80:
+                elif tag == _STRING_TAG and data[pos + 1] < 0x80:
                     size = 1 + data[pos + 1]  # a short string
                 else:
                     return None
