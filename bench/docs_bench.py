@@ -45,6 +45,7 @@ from docs_report import (
     Row,
     Scrape,
     cells,
+    cpu_split,
     handoff_between,
     handoff_scrape,
     markdown_table,
@@ -64,11 +65,13 @@ from docs_servers import (
     Scenario,
     our_server,
     reference_server,
+    unstored_env,
 )
 from histograms import scrape
 from processes import (
     RssSampler,
     cpu_seconds,
+    cpu_split_seconds,
     machine_busy_seconds,
     niced,
     pin,
@@ -91,6 +94,8 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
         context = reference_server(scenario, workdir, args.nice)
     else:
         # "ours-tmpfs" keeps the database in memory: the same server without the disk's fsyncs.
+        # "ours-unstored" stores no update: what our path costs without its commit
+        # (bench/unstored/sitecustomize.py).
         # "baseline" is our server from another checkout (--baseline), for A/B in one run.
         data_root = TMPFS if server == "ours-tmpfs" else None
         source = args.baseline if server == "baseline" else args.source
@@ -99,6 +104,8 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
             os.close(fd)
             probed = Path(name)
         extra = probe_env(probed) if probed is not None else None
+        if server == "ours-unstored":
+            extra = unstored_env()  # --probe and ours-unstored are refused together (main)
         if args.callgrind:
             fd, name = tempfile.mkstemp(prefix=f"callgrind-{server}-{scenario.key}-", dir=workdir)
             os.close(fd)
@@ -129,7 +136,7 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
             pin(target.pid, SERVER_CPU)
         sampler = RssSampler(target.pid)
         sampler.start()
-        cpu: dict[str, tuple[float, float, float, float]] = {}
+        cpu: dict[str, tuple[float, float, float, float, float]] = {}
         scrapes: dict[str, Scrape | None] = {}
         loadgen = subprocess.Popen(
             niced(["node", "loadgen.mjs", str(config_path)], args.nice),
@@ -150,11 +157,13 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
                 # The window's edges are announced on stderr; read the CPU times there.
                 if line.startswith("[loadgen] window "):
                     edge = line.split()[-1]
+                    user, system = cpu_split_seconds(process_tree(target.pid))
                     cpu[edge] = (
                         time.monotonic(),
-                        cpu_seconds(process_tree(target.pid)),
+                        user + system,
                         cpu_seconds([loadgen.pid]),
                         machine_busy_seconds(),
+                        user,
                     )
                     if counted is not None and edge == "closed":
                         # Count the window only (not the scrape of its metrics, below).
@@ -206,17 +215,20 @@ def measure(server: str, scenario: Scenario, args: argparse.Namespace, workdir: 
                     f"{seen['bytes'] / seconds / 1024:,.1f} KiB/s",
                     file=sys.stderr,
                 )
-    cpu_percent = others_percent = None
+    cpu_percent = others_percent = user_percent = None
     if "open" in cpu and "closed" in cpu:
-        (t0, s0, l0, m0), (t1, s1, l1, m1) = cpu["open"], cpu["closed"]
+        (t0, s0, l0, m0, u0), (t1, s1, l1, m1, u1) = cpu["open"], cpu["closed"]
         cpu_percent = 100 * (s1 - s0) / (t1 - t0)
+        user_percent = 100 * (u1 - u0) / (t1 - t0)
         others_percent = 100 * ((m1 - m0) - (s1 - s0) - (l1 - l0)) / (t1 - t0)
     rss, hwm = sampler.peak_kib / 1024, sampler.hwm_kib / 1024
     handoff = None
     first, last = scrapes.get("open"), scrapes.get("closed")
     if first is not None and last is not None:
         handoff = handoff_between(first, last)
-    return Row(server, scenario, result, rss, hwm, cpu_percent, others_percent, handoff)
+    return Row(
+        server, scenario, result, rss, hwm, cpu_percent, others_percent, handoff, user_percent
+    )
 
 
 def scrape_handoff(url: str) -> Scrape | None:
@@ -316,6 +328,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.server.append("baseline")
     if "baseline" in args.server and args.baseline is None:
         parser.error("--server baseline needs --baseline DIR")
+    if args.probe and "ours-unstored" in args.server:
+        parser.error("--probe and --server ours-unstored each need the server's PYTHONPATH")
     return args
 
 
@@ -366,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat > 1:
         rows = rows + medians(rows)
     print(text_table(rows))
+    split = cpu_split(rows)
+    if split:
+        print("\n" + split)
     counts = instruction_counts(rows)
     if counts:
         print("\n" + counts)

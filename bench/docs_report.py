@@ -96,6 +96,7 @@ class Row:
     cpu_percent: float | None  # of one core, server process tree, measured window
     others_percent: float | None  # of one core: the machine minus server and load generator
     handoff: Handoff | None = None  # our server's own receive-to-socket time, measured window
+    user_percent: float | None = None  # of one core: cpu_percent's part in user space
 
 
 COLUMNS = (
@@ -226,6 +227,7 @@ def medians(rows: list[Row]) -> list[Row]:
                 med(lambda r: r.cpu_percent),
                 med(lambda r: r.others_percent),
                 _median_handoff(group),
+                med(lambda r: r.user_percent),
             )
         )
     return out
@@ -244,6 +246,20 @@ def _median_handoff(group: list[Row]) -> Handoff | None:
         statistics.median(h.commit_p50_ms or 0.0 for h in commits) if commits else None,
         statistics.median(h.commit_p99_ms or 0.0 for h in commits) if commits else None,
     )
+
+
+def cpu_split(rows: list[Row]) -> str:
+    """Each run's server CPU in user space and in the kernel (the kernel's is mostly the
+    sends): which side a difference between two servers lies on."""
+    lines = [
+        f"  {row.server}/{row.scenario.key}: {row.cpu_percent:.1f} = user "
+        f"{row.user_percent:.1f} + kernel {row.cpu_percent - row.user_percent:.1f}"
+        for row in rows
+        if row.cpu_percent is not None and row.user_percent is not None
+    ]
+    if not lines:
+        return ""
+    return "server CPU, % of a core, in user space and in the kernel:\n" + "\n".join(lines)
 
 
 def memory_verdict(rows: list[Row]) -> tuple[bool, str]:

@@ -55,8 +55,15 @@ SCENARIOS = {
     "light-big": Scenario("light-big", rooms=1, clients_per_room=100, writers_per_room=10, hz=1),
 }
 DEFAULT_SCENARIOS = ("big", "many")
-SERVERS = ("reference", "ours", "ours-tmpfs", "baseline")
+SERVERS = ("reference", "ours", "ours-tmpfs", "ours-unstored", "baseline")
+# ours-unstored: the folder whose sitecustomize takes the commit out (bench/unstored).
+UNSTORED_DIR = Path(__file__).resolve().parent / "unstored"
 TMPFS = Path("/dev/shm")
+
+
+def unstored_env() -> dict[str, str]:
+    """The environment that has our server store no document update (ours-unstored)."""
+    return {"PYTHONPATH": str(UNSTORED_DIR), "CLASSROOM_BENCH_UNSTORED": "1"}
 
 
 @dataclass

@@ -71,15 +71,21 @@ def status_kib(pid: int, field: str) -> int:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+    user, system = cpu_split_seconds(pids)
+    return user + system
+
+
+def cpu_split_seconds(pids: list[int]) -> tuple[float, float]:
+    """The CPU time of ``pids`` in user space and in the kernel, in seconds."""
+    user = system = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime
         except (OSError, IndexError, ValueError):
             continue
-    return total / CLK_TCK
+    return user / CLK_TCK, system / CLK_TCK
 
 
 def machine_busy_seconds() -> float:

@@ -1,6 +1,6 @@
 """``bench/docs_report.py``: the warning when the load generator was the bottleneck (it names
 exactly the runs at or above the threshold, and leaves the median rows out), issue 17's
-targets, and our server's own hand-off time read from two scrapes of its metrics."""
+targets, the CPU split, and our server's own hand-off time read from two scrapes of its metrics."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from docs_report import (
     Row,
     Scrape,
     cells,
+    cpu_split,
     handoff_between,
     handoff_scrape,
     medians,
@@ -148,3 +149,16 @@ def test_the_median_row_takes_the_median_hand_off() -> None:
         row.handoff = Handoff(1.0, p99, slow, frames, 0.1, p99 / 5)
     (median,) = medians(rows)
     assert median.handoff == Handoff(1.0, 25.0, 1.5, 12.0, 0.1, 5.0)
+
+
+def test_the_cpu_split_shows_each_run_and_median_in_user_space_and_in_the_kernel() -> None:
+    rows = [run("ours", 60.0), run("ours", 60.0), run("ours", 60.0)]
+    for row, user in zip(rows, (12.0, 15.0, 14.0), strict=True):
+        row.user_percent = user  # of each run's 20.0 % of a core
+    rows.append(run("reference", 60.0))  # no split measured: left out
+    split = cpu_split(rows + medians(rows))
+    assert "ours/big: 20.0 = user 12.0 + kernel 8.0" in split
+    assert "ours/big: 20.0 = user 15.0 + kernel 5.0" in split
+    assert "ours (median of 3)/big: 20.0 = user 14.0 + kernel 6.0" in split
+    assert "reference" not in split
+    assert cpu_split([run("reference", 60.0)]) == ""
