@@ -48,7 +48,7 @@ from docs_report import (
     cpu_split,
     handoff_between,
     handoff_scrape,
-    markdown_table,
+    markdown_report,
     medians,
     memory_verdict,
     saturation_warning,
@@ -283,7 +283,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a second checkout of our server (e.g. a worktree of the commit before a change),\n"
         "measured as server 'baseline' alternating with the others in the same run",
     )
-    parser.add_argument("--markdown", type=Path, help="also write the table there as Markdown")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        help="also write the report there as Markdown: the table, the CPU split, the verdicts",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work dir with server logs")
     parser.add_argument(
         "--awareness",
@@ -380,18 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat > 1:
         rows = rows + medians(rows)
     print(text_table(rows))
-    split = cpu_split(rows)
-    if split:
-        print("\n" + split)
-    counts = instruction_counts(rows)
-    if counts:
-        print("\n" + counts)
+    figures = [block for block in (cpu_split(rows), instruction_counts(rows)) if block]
     ok, verdict = memory_verdict(rows)
     notes = [note for note in (verdict, *target_verdicts(rows), saturation_warning(rows)) if note]
-    for note in notes:
-        print("\n" + note)
+    for block in (*figures, *notes):
+        print("\n" + block)
     if args.markdown:
-        args.markdown.write_text("\n\n".join([markdown_table(rows), *notes]) + "\n")
+        args.markdown.write_text(markdown_report(rows, figures, notes))
     failed = any("error" in row.result for row in rows)
     return 1 if failed or not ok else 0
 

@@ -186,6 +186,16 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def markdown_report(rows: list[Row], figures: list[str], notes: list[str]) -> str:
+    """The whole printed report as Markdown (``--markdown``): the table, each block of
+    figures (the CPU split, the instructions counted) kept as preformatted text, then the
+    verdicts and warnings. Empty blocks and notes are left out."""
+    blocks = [markdown_table(rows)]
+    blocks += [f"```text\n{block}\n```" for block in figures if block]
+    blocks += [note for note in notes if note]
+    return "\n\n".join(blocks) + "\n"
+
+
 def _latency(row: Row, key: str) -> float:
     value: float = row.result["latencyMs"][key]
     return value

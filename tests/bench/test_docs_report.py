@@ -19,6 +19,7 @@ from docs_report import (
     cpu_split,
     handoff_between,
     handoff_scrape,
+    markdown_report,
     medians,
     saturation_warning,
     target_verdicts,
@@ -162,3 +163,17 @@ def test_the_cpu_split_shows_each_run_and_median_in_user_space_and_in_the_kernel
     assert "ours (median of 3)/big: 20.0 = user 14.0 + kernel 6.0" in split
     assert "reference" not in split
     assert cpu_split([run("reference", 60.0)]) == ""
+
+
+def test_the_markdown_report_holds_the_table_the_split_and_the_verdicts() -> None:
+    rows = [run("ours", 60.0), run("reference", 60.0)]
+    rows[0].user_percent = 12.0
+    split = cpu_split(rows)
+    report = markdown_report(rows, [split, ""], ["", "targets, big: met"])
+    table, block, verdict = report.rstrip("\n").split("\n\n")
+    assert table.splitlines()[0].startswith("| server | scenario |")
+    assert table.splitlines()[2].startswith("| ours | big | 100 |")
+    # the split keeps its lines and their indent, as preformatted text
+    assert block == f"```text\n{split}\n```"
+    assert "  ours/big: 20.0 = user 12.0 + kernel 8.0" in block.splitlines()
+    assert verdict == "targets, big: met"
