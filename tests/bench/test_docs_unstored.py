@@ -4,6 +4,7 @@ bench/unstored/sitecustomize.py loaded sends every update on and stores none of 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import sqlite3
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from rooms.frames import MessageType, update_frame
+from server.documents.store import DocStore
+from server.store import Store
 from tests.server.processes import ServerProcess, prepare_lesson, server_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -83,3 +86,30 @@ def test_the_probe_and_the_unstored_server_are_refused_together() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--server", "ours-unstored", "--probe"])
     assert parse_args(["--server", "ours-unstored"]).server == ["ours-unstored"]
+
+
+def _variant_module() -> object:
+    """bench/unstored/sitecustomize.py loaded by its path (this interpreter has a
+    ``sitecustomize`` of its own, if any), its variable unset: nothing is replaced."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "unstored" / "sitecustomize.py"
+    spec = importlib.util.spec_from_file_location("unstored_variant", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_a_store_not_started_is_answered_with_a_resolved_future_of_its_own(
+    tmp_path: Path,
+) -> None:
+    unstored_append = _variant_module().unstored_append  # type: ignore[attr-defined]
+    database = Store(f"sqlite:///{tmp_path / 'unused.db'}")
+    store = DocStore(database)  # not started: no shared future
+    try:
+        first = unstored_append(store, 1, "demo", [b"\x00"])
+        second = unstored_append(store, 1, "demo", [b"\x00"])
+    finally:
+        await database.close()
+    assert first.done() and first.result() is None
+    assert first is not second  # made for each call, none shared
+    assert DocStore.append is not unstored_append  # loaded without its variable: installs nothing
