@@ -52,7 +52,7 @@ async def test_pairs_side_by_side_review_and_replay(
     # The typed line must be the editor's own change before the paste comes: on a loaded
     # machine the browser once handed the Enter and the paste over together, and the file's
     # history then held one update of "\n" and the block (a paste of 262 characters).
-    await alice.wait_for_function("window.classroom.view.state.doc.toString() === 'n = 3\\n'")
+    await alice.wait_for_function("() => window.classroom.view.state.doc.toString() === 'n = 3\\n'")
     await alice.keyboard.insert_text(BLOCK)
     await alice.wait_for_function(
         "(n) => window.classroom.view.state.doc.length >= n", arg=len(BLOCK) + 6

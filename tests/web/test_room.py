@@ -154,7 +154,7 @@ async def test_the_room_is_live_once_the_server_has_let_the_page_in(
     )
     try:
         alice = await open_page(alice_ctx, classroom.url(f"/rooms/{classroom.room_id}"))
-        await alice.wait_for_function("window.roomOpened", timeout=15_000)
+        await alice.wait_for_function("() => window.roomOpened", timeout=15_000)
         status = alice.locator("#events-status")
         assert await status.text_content() == "Room: connecting…"
         assert await alice.locator("#run").is_disabled()
@@ -207,7 +207,7 @@ async def test_an_online_event_while_a_retry_waits_leaves_one_room_socket(
     assert await alice.evaluate("window.roomSockets") == 2
 
     await alice.clock.run_for(10_000)  # past any retry's backoff
-    await alice.wait_for_function("window.ticketsInFlight === 0", timeout=15_000)
+    await alice.wait_for_function("() => window.ticketsInFlight === 0", timeout=15_000)
     assert await alice.evaluate("window.roomSockets") == 2
     await expect(status).to_have_text("Room: live")
 
